@@ -1,0 +1,34 @@
+/// Errors from talking to the local stand-ins.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{var} is not set: start the local stand-ins (scripts/standins.sh start) or run scripts/test.sh, which does")]
+    NotConfigured { var: &'static str },
+
+    #[error("{var} must be an http://127.0.0.1 or http://localhost URL (the stand-ins never leave loopback), got something else")]
+    NotLoopback { var: &'static str },
+
+    #[error("stand-in call {op} failed")]
+    Call {
+        op: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    #[error("stand-in call {op} returned no {what}")]
+    MissingField { op: &'static str, what: &'static str },
+
+    #[error("demo tenant file: {0}")]
+    Tenants(#[from] serde_json::Error),
+}
+
+impl Error {
+    pub(crate) fn call<E>(op: &'static str) -> impl FnOnce(E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        move |e| Error::Call {
+            op,
+            source: Box::new(e),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Glue for the LOCAL STAND-INS of AWS services: moto (Cognito, STS, ...) and dynalite
+//! (DynamoDB), bound to 127.0.0.1 by `scripts/standins.sh`.
+//!
+//! Used by tests and by the local flow only; never linked into a deployed function. Nothing
+//! here is evidence about real AWS behaviour beyond what the stand-ins reproduce: moto does not
+//! evaluate IAM policies and does not enforce Cognito app-client WriteAttributes.
+
+pub mod cognito;
+mod endpoints;
+mod error;
+pub mod tenants;
+
+pub use endpoints::{ENV_DYNAMODB_URL, ENV_MOTO_URL, Endpoints, STANDIN_REGION};
+pub use error::Error;

@@ -1,0 +1,41 @@
+//! Tenant identity for the Tenantry suite.
+//!
+//! Every hop of a request derives the tenant from a verified identity through this crate:
+//! the tier catalog (`infra/tiers.json`), validated identifiers, Cognito ID token verification
+//! with a cached JWKS, the `TenantContext` and the names derived from it (memory actor id and
+//! namespaces, S3 prefix, STS session tags and role session name, tenant headers), and the
+//! usage event used for per-tenant cost attribution.
+//!
+//! Deliberately free of the AWS SDK: it is linked into every function and the agent.
+
+mod context;
+mod error;
+mod ids;
+mod jwks;
+mod names;
+mod tiers;
+mod token;
+mod usage;
+
+pub use context::{
+    CLAIM_CLINIC_ID, CLAIM_ROLE, CLAIM_SUB, CLAIM_TIER, CLAIM_USERNAME, ClaimSource, TenantContext,
+};
+pub use error::{Error, IdKind};
+pub use ids::{
+    CLINIC_ID_MAX_LEN, ClinicId, Role, RuntimeSessionId, TIER_NAME_MAX_LEN, TierName, USER_KEY_MAX_LEN,
+    UserKey,
+};
+pub use names::{
+    ACTOR_ID_PLACEHOLDER, ActorId, HEADER_CLINIC_ID, HEADER_S3_PREFIX, HEADER_TIER, MemorySessionId,
+    ROLE_SESSION_NAME_MAX, SESSION_ID_PLACEHOLDER, TAG_CLINIC_ID, TAG_TIER, TAG_USER_ID,
+    namespace_template_is_valid,
+};
+pub use tiers::{
+    BedrockProject, BusinessHours, EMBEDDED_TIER_FILE, KnowledgeBase, MemoryConfig, MemoryStrategy,
+    MemoryStrategyKind, Pricing, Quota, QuotaPeriod, TierCatalog, TierConfig, UsagePlan,
+};
+pub use token::{
+    ENV_AUDIENCE, ENV_ISSUER, ENV_JWKS_REFRESH_SECS, ENV_JWKS_URL, ENV_LEEWAY_SECS, MAX_LEEWAY,
+    TokenVerifier, VerifiedToken, VerifierConfig,
+};
+pub use usage::{USAGE_EVENT_NAME, UsageEvent};

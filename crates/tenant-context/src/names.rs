@@ -1,0 +1,230 @@
+//! Names derived from a tenant context: memory actor id, memory namespaces and session id, S3
+//! prefix, STS session tags and role session name, tenant headers.
+//!
+//! Why these formats: every component's alphabet (see `ids.rs`) excludes the separator placed
+//! after it, so each name can be split back into its components, which makes it injective.
+//! The seed's `{tier}-{clinic}-{user}` was not: clinic ids contain hyphens.
+//! The IAM policies (infra) rebuild the same strings from the same session tags.
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::context::TenantContext;
+use crate::error::Error;
+use crate::ids::RuntimeSessionId;
+use crate::tiers::MemoryStrategy;
+
+pub const ACTOR_ID_PLACEHOLDER: &str = "{actorId}";
+pub const SESSION_ID_PLACEHOLDER: &str = "{sessionId}";
+
+/// STS session tag keys. The IAM policies refer to `${aws:PrincipalTag/<key>}`.
+pub const TAG_TIER: &str = "Tier";
+pub const TAG_CLINIC_ID: &str = "ClinicId";
+pub const TAG_USER_ID: &str = "UserId";
+
+/// Tenant headers, derived from a verified identity and cross-checked on every hop.
+pub const HEADER_TIER: &str = "X-Tier";
+pub const HEADER_CLINIC_ID: &str = "X-Clinic-ID";
+pub const HEADER_S3_PREFIX: &str = "X-S3-Prefix";
+
+/// STS RoleSessionName length limit.
+pub const ROLE_SESSION_NAME_MAX: usize = 64;
+/// How much of the clinic id the hashed role session name keeps for readability.
+const HASHED_SESSION_NAME_CLINIC_CHARS: usize = 20;
+/// AgentCore Memory sessionId length limit.
+const MEMORY_SESSION_ID_MAX: usize = 100;
+const NAMESPACE_TEMPLATE_MAX: usize = 512;
+
+/// An AgentCore Memory actorId: `{tier}/{clinic_id}/{user_key}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ActorId(String);
+
+/// An AgentCore Memory sessionId derived from a runtime session id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MemorySessionId(String);
+
+macro_rules! as_str {
+    ($($t:ty),*) => {$(
+        impl $t {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
+}
+as_str!(ActorId, MemorySessionId);
+
+impl MemorySessionId {
+    /// Runtime session ids that fit the Memory sessionId grammar without an underscore and
+    /// within 100 characters are used as they are (readable in the console). Any other id
+    /// becomes `h_` + hex SHA-256 of it: the underscore marks the hashed form, which a
+    /// verbatim id never contains, so the two forms cannot collide. Hashed ids are unique up
+    /// to SHA-256 collisions.
+    pub fn from_runtime(id: &RuntimeSessionId) -> Self {
+        let raw = id.as_str();
+        if raw.len() <= MEMORY_SESSION_ID_MAX && !raw.contains('_') {
+            Self(raw.to_owned())
+        } else {
+            Self(format!("h_{}", hex(&Sha256::digest(raw.as_bytes()))))
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Whether a namespace template keeps tenants apart and renders to a valid namespace:
+/// `{actorId}` exactly once, followed by `/` or the end; `{sessionId}` at most once, after
+/// the actor id and preceded by `/`; every other character from `[A-Za-z0-9/_-]`.
+pub fn namespace_template_is_valid(template: &str) -> bool {
+    if template.is_empty() || template.len() > NAMESPACE_TEMPLATE_MAX {
+        return false;
+    }
+    let Some((before_actor, after_actor)) = template.split_once(ACTOR_ID_PLACEHOLDER) else {
+        return false;
+    };
+    if !(after_actor.is_empty() || after_actor.starts_with('/')) {
+        return false;
+    }
+    let (middle, after_session) = match after_actor.split_once(SESSION_ID_PLACEHOLDER) {
+        Some((m, rest)) if m.ends_with('/') => (m, rest),
+        Some(_) => return false,
+        None => (after_actor, ""),
+    };
+    let literal_ok = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-'))
+    };
+    // The namespace must start with [a-zA-Z0-9/*]; the actor id itself starts with a letter.
+    let starts_ok = before_actor
+        .chars()
+        .next()
+        .is_none_or(|c| c.is_ascii_alphanumeric() || c == '/');
+    starts_ok && literal_ok(before_actor) && literal_ok(middle) && literal_ok(after_session)
+}
+
+impl TenantContext {
+    /// The AgentCore Memory actorId of this tenant user.
+    pub fn actor_id(&self) -> ActorId {
+        ActorId(format!("{}/{}/{}", self.tier(), self.clinic_id(), self.user()))
+    }
+
+    /// A memory strategy's namespace for this tenant user. Templates are checked when the
+    /// tier file loads; a template that needs `{sessionId}` without one is an error.
+    pub fn memory_namespace(
+        &self,
+        strategy: &MemoryStrategy,
+        session: Option<&MemorySessionId>,
+    ) -> Result<String, Error> {
+        let with_actor = strategy
+            .namespace
+            .replacen(ACTOR_ID_PLACEHOLDER, self.actor_id().as_str(), 1);
+        match (with_actor.contains(SESSION_ID_PLACEHOLDER), session) {
+            (false, _) => Ok(with_actor),
+            (true, Some(s)) => Ok(with_actor.replacen(SESSION_ID_PLACEHOLDER, s.as_str(), 1)),
+            (true, None) => Err(Error::Config {
+                field: "memory namespace",
+                reason: format!("strategy `{}` needs a session id", strategy.name),
+            }),
+        }
+    }
+
+    /// The tenant's document prefix in its tier's bucket: `{tier}-tier/{clinic_id}/`.
+    pub fn s3_prefix(&self) -> String {
+        format!("{}-tier/{}/", self.tier(), self.clinic_id())
+    }
+
+    /// STS session tags, in a fixed order. All are passed as transitive tags.
+    pub fn session_tags(&self) -> [(&'static str, &str); 3] {
+        [
+            (TAG_TIER, self.tier().as_str()),
+            (TAG_CLINIC_ID, self.clinic_id().as_str()),
+            (TAG_USER_ID, self.user().as_str()),
+        ]
+    }
+
+    /// STS RoleSessionName (2-64 of `[\w+=,.@-]`), shown in CloudTrail on every call the
+    /// vended credentials make. `{tier}.{clinic}.{user}` when it fits (readable, and split by
+    /// dots, which no component contains); otherwise the clinic id's first 20 characters,
+    /// `@`, and the unpadded base64url SHA-256 of the three components (43 characters). Only
+    /// the hashed form contains `@`, so the forms cannot collide; hashed names are unique up to
+    /// SHA-256 collisions.
+    pub fn role_session_name(&self) -> String {
+        let plain = format!("{}.{}.{}", self.tier(), self.clinic_id(), self.user());
+        if plain.len() <= ROLE_SESSION_NAME_MAX {
+            return plain;
+        }
+        let mut h = Sha256::new();
+        // NUL separators: no component contains one, so the hash input is unambiguous.
+        for part in [self.tier().as_str(), self.clinic_id().as_str(), self.user().as_str()] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finalize());
+        let clinic = self.clinic_id().as_str();
+        let keep = clinic.len().min(HASHED_SESSION_NAME_CLINIC_CHARS);
+        format!("{}@{digest}", &clinic[..keep])
+    }
+
+    /// Headers that carry the tenant to the next hop, where they are cross-checked against
+    /// a verified token (`TenantContext::from_propagated_headers`).
+    pub fn tenant_headers(&self) -> [(&'static str, String); 3] {
+        [
+            (HEADER_TIER, self.tier().to_string()),
+            (HEADER_CLINIC_ID, self.clinic_id().to_string()),
+            (HEADER_S3_PREFIX, self.s3_prefix()),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_templates() {
+        for ok in [
+            "/clinical/{actorId}/facts",
+            "/preferences/{actorId}",
+            "/summaries/{actorId}/{sessionId}",
+            "{actorId}",
+            "mem/{actorId}/s/{sessionId}/x",
+        ] {
+            assert!(namespace_template_is_valid(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "/shared/facts",
+            "/a/{actorId}{sessionId}",
+            "/a/{actorId}x",
+            "/a/{actorId}/{actorId}",
+            "/a/{sessionId}/{actorId}",
+            "/a b/{actorId}",
+            "/a/{actorId}/{other}",
+            "-x/{actorId}",
+        ] {
+            assert!(!namespace_template_is_valid(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn memory_session_id_forms() {
+        let short = RuntimeSessionId::parse(&"a".repeat(40)).unwrap();
+        assert_eq!(MemorySessionId::from_runtime(&short).as_str(), "a".repeat(40));
+        let long = RuntimeSessionId::parse(&"b".repeat(101)).unwrap();
+        let h = MemorySessionId::from_runtime(&long);
+        assert!(h.as_str().starts_with("h_") && h.as_str().len() == 66);
+        let underscore = RuntimeSessionId::parse(&format!("{}_x", "c".repeat(40))).unwrap();
+        assert!(MemorySessionId::from_runtime(&underscore).as_str().starts_with("h_"));
+    }
+}

@@ -1,0 +1,445 @@
+//! The tier catalog: `infra/tiers.json` read into typed configuration.
+//!
+//! The file is the single source of tier data; it is embedded at build time so a deployed
+//! function cannot drift from the file it was tested with. A malformed file fails with an error
+//! naming the field (JSON path) and the rule.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::ids::TierName;
+use crate::names::{ACTOR_ID_PLACEHOLDER, SESSION_ID_PLACEHOLDER, namespace_template_is_valid};
+
+/// The tier file as shipped in `infra/tiers.json`.
+pub const EMBEDDED_TIER_FILE: &str = include_str!("../../../infra/tiers.json");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TierFile {
+    #[serde(rename = "$comment", default)]
+    _comment: Option<String>,
+    tiers: BTreeMap<String, TierConfig>,
+}
+
+/// One tier's configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    pub display_name: String,
+    /// Model id on the OpenAI-compatible Bedrock endpoint.
+    pub model_id: String,
+    pub bedrock_project: BedrockProject,
+    pub usage_plan: UsagePlan,
+    /// Tools (MCP tool names) this tier may call.
+    pub tools: Vec<String>,
+    /// `None`: every tool at any hour.
+    pub business_hours: Option<BusinessHours>,
+    pub memory: MemoryConfig,
+    pub knowledge_base: KnowledgeBase,
+    pub pricing: Pricing,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BedrockProject {
+    pub name: String,
+    /// SSM parameter that holds the project id once deployed.
+    pub ssm_parameter: String,
+}
+
+/// API Gateway usage plan settings, applied per tenant API key.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePlan {
+    /// Steady-state requests per second.
+    pub rate_limit: f64,
+    pub burst_limit: u32,
+    pub quota: Quota,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    pub limit: u32,
+    pub period: QuotaPeriod,
+}
+
+/// API Gateway's quota periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum QuotaPeriod {
+    Day,
+    Week,
+    Month,
+}
+
+/// Hours (clinic local time, `start_hour <= h < end_hour`) in which `tools` may be used.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHours {
+    pub start_hour: u8,
+    pub end_hour: u8,
+    pub tools: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryConfig {
+    pub event_expiry_days: u16,
+    pub strategies: Vec<MemoryStrategy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryStrategy {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: MemoryStrategyKind,
+    /// Namespace template; must contain `{actorId}` once, may contain `{sessionId}`.
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryStrategyKind {
+    Semantic,
+    Summary,
+    UserPreference,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeBase {
+    pub name: String,
+    /// SSM parameter that holds the knowledge base id once deployed.
+    pub ssm_parameter: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pricing {
+    pub currency: String,
+    pub input_per_1k_tokens: f64,
+    pub output_per_1k_tokens: f64,
+}
+
+impl TierConfig {
+    pub fn allows_tool(&self, tool: &str) -> bool {
+        self.tools.iter().any(|t| t == tool)
+    }
+
+    /// Whether `tool` may run at `hour` (0-23, clinic local time) under this tier's rules.
+    pub fn allows_tool_at(&self, tool: &str, hour: u8) -> bool {
+        self.allows_tool(tool)
+            && match &self.business_hours {
+                Some(bh) if bh.tools.iter().any(|t| t == tool) => {
+                    (bh.start_hour..bh.end_hour).contains(&hour)
+                }
+                _ => true,
+            }
+    }
+
+    /// Estimated cost of one inference, in `pricing.currency`.
+    pub fn estimate_cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
+        // Token counts per call are far below f64's exact-integer range.
+        (input_tokens as f64 / 1000.0) * self.pricing.input_per_1k_tokens
+            + (output_tokens as f64 / 1000.0) * self.pricing.output_per_1k_tokens
+    }
+}
+
+/// All tiers, validated.
+#[derive(Debug, Clone)]
+pub struct TierCatalog {
+    tiers: BTreeMap<TierName, TierConfig>,
+}
+
+impl TierCatalog {
+    /// The tier file shipped with this build.
+    pub fn embedded() -> Result<Self, Error> {
+        Self::from_json(EMBEDDED_TIER_FILE)
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let file: TierFile =
+            serde_path_to_error::deserialize(de).map_err(|e| Error::TierFileSyntax {
+                field: e.path().to_string(),
+                source: e.into_inner(),
+            })?;
+        if file.tiers.is_empty() {
+            return Err(invalid("tiers", "at least one tier must be defined"));
+        }
+        let mut tiers = BTreeMap::new();
+        for (name, config) in file.tiers {
+            let field = format!("tiers.{name}");
+            let tier = TierName::parse(&name).map_err(|e| invalid(&field, e))?;
+            validate_tier(&field, &config)?;
+            tiers.insert(tier, config);
+        }
+        Ok(Self { tiers })
+    }
+
+    /// The tier named `raw`, if it is defined. Fails closed: an unknown tier is an error, never
+    /// a fallback to some default tier.
+    pub fn tier(&self, raw: &str) -> Result<TierName, Error> {
+        let name = TierName::parse(raw)?;
+        if self.tiers.contains_key(&name) {
+            Ok(name)
+        } else {
+            Err(Error::UnknownTier)
+        }
+    }
+
+    pub fn config(&self, tier: &TierName) -> Result<&TierConfig, Error> {
+        self.tiers.get(tier).ok_or(Error::UnknownTier)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&TierName, &TierConfig)> {
+        self.tiers.iter()
+    }
+}
+
+fn invalid(field: &str, reason: impl ToString) -> Error {
+    Error::TierFileInvalid {
+        field: field.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+fn is_tool_name(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|f| f.is_ascii_lowercase())
+        && c.all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || x == '_')
+        && s.len() <= 64
+}
+
+fn validate_tier(field: &str, t: &TierConfig) -> Result<(), Error> {
+    let f = |sub: &str| format!("{field}.{sub}");
+    if t.model_id.trim().is_empty() {
+        return Err(invalid(&f("model_id"), "must not be empty"));
+    }
+    for (sub, param) in [
+        ("bedrock_project.ssm_parameter", &t.bedrock_project.ssm_parameter),
+        ("knowledge_base.ssm_parameter", &t.knowledge_base.ssm_parameter),
+    ] {
+        if !param.starts_with('/') || param.len() < 2 {
+            return Err(invalid(&f(sub), "must be an SSM parameter path starting with `/`"));
+        }
+    }
+    let plan = &t.usage_plan;
+    if !(plan.rate_limit.is_finite() && plan.rate_limit > 0.0) {
+        return Err(invalid(&f("usage_plan.rate_limit"), "must be a positive number"));
+    }
+    if plan.burst_limit == 0 {
+        return Err(invalid(&f("usage_plan.burst_limit"), "must be at least 1"));
+    }
+    if plan.quota.limit == 0 {
+        return Err(invalid(&f("usage_plan.quota.limit"), "must be at least 1"));
+    }
+    if t.tools.is_empty() {
+        return Err(invalid(&f("tools"), "must list at least one tool"));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, tool) in t.tools.iter().enumerate() {
+        if !is_tool_name(tool) {
+            return Err(invalid(
+                &f(&format!("tools[{i}]")),
+                "must match ^[a-z][a-z0-9_]*$ (at most 64 characters)",
+            ));
+        }
+        if !seen.insert(tool) {
+            return Err(invalid(&f(&format!("tools[{i}]")), "is listed twice"));
+        }
+    }
+    if let Some(bh) = &t.business_hours {
+        if bh.start_hour >= bh.end_hour || bh.end_hour > 24 {
+            return Err(invalid(
+                &f("business_hours"),
+                "needs 0 <= start_hour < end_hour <= 24",
+            ));
+        }
+        if bh.tools.is_empty() {
+            return Err(invalid(&f("business_hours.tools"), "must list at least one tool"));
+        }
+        for (i, tool) in bh.tools.iter().enumerate() {
+            if !t.allows_tool(tool) {
+                return Err(invalid(
+                    &f(&format!("business_hours.tools[{i}]")),
+                    "is not one of this tier's tools",
+                ));
+            }
+        }
+    }
+    if t.memory.event_expiry_days == 0 || t.memory.event_expiry_days > 365 {
+        return Err(invalid(&f("memory.event_expiry_days"), "must be 1 to 365"));
+    }
+    let mut names = BTreeSet::new();
+    for (i, s) in t.memory.strategies.iter().enumerate() {
+        let sf = f(&format!("memory.strategies[{i}]"));
+        if !is_tool_name(&s.name) {
+            return Err(invalid(&format!("{sf}.name"), "must match ^[a-z][a-z0-9_]*$"));
+        }
+        if !names.insert(&s.name) {
+            return Err(invalid(&format!("{sf}.name"), "is used twice"));
+        }
+        if !namespace_template_is_valid(&s.namespace) {
+            return Err(invalid(
+                &format!("{sf}.namespace"),
+                format!(
+                    "must contain {ACTOR_ID_PLACEHOLDER} exactly once (and {SESSION_ID_PLACEHOLDER} at most once, after it, separated by `/`), other characters from [A-Za-z0-9/_-], at most 512 characters"
+                ),
+            ));
+        }
+    }
+    let p = &t.pricing;
+    if p.currency.len() != 3 || !p.currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(invalid(&f("pricing.currency"), "must be an ISO 4217 code such as USD"));
+    }
+    for (sub, v) in [
+        ("pricing.input_per_1k_tokens", p.input_per_1k_tokens),
+        ("pricing.output_per_1k_tokens", p.output_per_1k_tokens),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(invalid(&f(sub), "must be a non-negative number"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn embedded_value() -> serde_json::Value {
+        serde_json::from_str(EMBEDDED_TIER_FILE).expect("embedded tier file is JSON")
+    }
+
+    fn load(v: &serde_json::Value) -> Result<TierCatalog, Error> {
+        TierCatalog::from_json(&v.to_string())
+    }
+
+    #[test]
+    fn embedded_file_has_both_tiers_of_the_design() {
+        let cat = TierCatalog::embedded().expect("embedded tier file is valid");
+        let basic = cat.config(&cat.tier("basic").unwrap()).unwrap();
+        let premium = cat.config(&cat.tier("premium").unwrap()).unwrap();
+        assert_eq!(basic.model_id, "mistral.ministral-3-8b-instruct");
+        assert_eq!(premium.model_id, "openai.gpt-oss-120b");
+        assert_eq!((basic.usage_plan.rate_limit, basic.usage_plan.burst_limit), (2.0, 5));
+        assert_eq!(basic.usage_plan.quota.limit, 50);
+        assert_eq!((premium.usage_plan.rate_limit, premium.usage_plan.burst_limit), (10.0, 20));
+        assert_eq!(premium.usage_plan.quota.limit, 500);
+        assert!(!basic.allows_tool("web_search"));
+        assert!(premium.allows_tool("web_search"));
+    }
+
+    #[test]
+    fn business_hours_rule() {
+        let cat = TierCatalog::embedded().unwrap();
+        let basic = cat.config(&cat.tier("basic").unwrap()).unwrap();
+        let premium = cat.config(&cat.tier("premium").unwrap()).unwrap();
+        assert!(!basic.allows_tool_at("patient_context", 7));
+        assert!(basic.allows_tool_at("patient_context", 8));
+        assert!(basic.allows_tool_at("patient_context", 17));
+        assert!(!basic.allows_tool_at("patient_context", 18));
+        assert!(basic.allows_tool_at("clinic_config", 23));
+        assert!(premium.allows_tool_at("patient_context", 23));
+        assert!(!basic.allows_tool_at("web_search", 12));
+    }
+
+    #[test]
+    fn unknown_tier_fails_closed() {
+        let cat = TierCatalog::embedded().unwrap();
+        assert!(matches!(cat.tier("enterprise"), Err(Error::UnknownTier)));
+        assert!(matches!(cat.tier("Premium"), Err(Error::InvalidIdentifier { .. })));
+        assert!(matches!(cat.tier(""), Err(Error::InvalidIdentifier { .. })));
+    }
+
+    #[test]
+    fn syntax_error_names_the_field() {
+        let mut v = embedded_value();
+        v["tiers"]["basic"]["usage_plan"]["burst_limit"] = "five".into();
+        let err = load(&v).unwrap_err();
+        assert!(
+            matches!(&err, Error::TierFileSyntax { field, .. } if field == "tiers.basic.usage_plan.burst_limit"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        let mut v = embedded_value();
+        v["tiers"]["premium"].as_object_mut().unwrap().remove("model_id");
+        let err = load(&v).unwrap_err().to_string();
+        assert!(err.contains("tiers.premium") && err.contains("model_id"), "{err}");
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let mut v = embedded_value();
+        v["tiers"]["basic"]["usage_plan"]["rate_limt"] = 3.into();
+        let err = load(&v).unwrap_err().to_string();
+        assert!(err.contains("tiers.basic.usage_plan") && err.contains("rate_limt"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_field() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+            ("tiers.basic.model_id", Box::new(|v| v["tiers"]["basic"]["model_id"] = "".into())),
+            (
+                "tiers.basic.usage_plan.rate_limit",
+                Box::new(|v| v["tiers"]["basic"]["usage_plan"]["rate_limit"] = 0.into()),
+            ),
+            (
+                "tiers.basic.business_hours",
+                Box::new(|v| v["tiers"]["basic"]["business_hours"]["end_hour"] = 25.into()),
+            ),
+            (
+                "tiers.basic.business_hours.tools[0]",
+                Box::new(|v| v["tiers"]["basic"]["business_hours"]["tools"][0] = "web_search".into()),
+            ),
+            (
+                "tiers.premium.memory.strategies[1].namespace",
+                Box::new(|v| {
+                    v["tiers"]["premium"]["memory"]["strategies"][1]["namespace"] = "/shared/preferences".into()
+                }),
+            ),
+            (
+                "tiers.premium.tools[3]",
+                Box::new(|v| v["tiers"]["premium"]["tools"][3] = "clinic_config".into()),
+            ),
+            (
+                "tiers.Gold",
+                Box::new(|v| v["tiers"]["Gold"] = v["tiers"]["basic"].clone()),
+            ),
+            (
+                "tiers.basic.pricing.input_per_1k_tokens",
+                Box::new(|v| v["tiers"]["basic"]["pricing"]["input_per_1k_tokens"] = (-1).into()),
+            ),
+        ];
+        for (field, mutate) in cases {
+            let mut v = embedded_value();
+            mutate(&mut v);
+            match load(&v) {
+                Err(Error::TierFileInvalid { field: got, .. }) => assert_eq!(got, field),
+                other => panic!("{field}: expected TierFileInvalid, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn empty_tier_set_is_rejected() {
+        let err = TierCatalog::from_json(r#"{"tiers": {}}"#).unwrap_err();
+        assert!(matches!(err, Error::TierFileInvalid { .. }));
+    }
+
+    #[test]
+    fn cost_estimate_uses_tier_prices() {
+        let cat = TierCatalog::embedded().unwrap();
+        let premium = cat.config(&cat.tier("premium").unwrap()).unwrap();
+        let expected = premium.pricing.input_per_1k_tokens * 2.0 + premium.pricing.output_per_1k_tokens;
+        assert!((premium.estimate_cost(2000, 1000) - expected).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs the project's tools into git-ignored folders, pinned:
+#   .tools/venv  Python venv: moto[server], cargo-lambda, cfn-lint (scripts/tools/requirements.txt)
+#   .tools/node  npm prefix:  dynalite                          (scripts/tools/package*.json)
+# Needs only python3 (3.11+, with venv/pip) and node + npm. A second run with the same pins is
+# a fast no-op. Usage: scripts/install-standins.sh [--force]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+tools="$root/.tools"
+force=0
+case "${1:-}" in
+  --force) force=1 ;;
+  -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  "") ;;
+  *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
+esac
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "error: $1 not found on PATH; $2" >&2; exit 1; }; }
+need python3 "install Python 3.11+ with pip and venv"
+need node "install Node.js 20+ with npm"
+need npm "install Node.js 20+ with npm"
+
+stamp_of() { cat "$@" | python3 -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'; }
+mkdir -p "$tools"
+
+# --- Python tools -------------------------------------------------------------------------
+py_stamp=$(stamp_of scripts/tools/requirements.txt)
+if [[ $force == 0 && -x "$tools/venv/bin/moto_server" && "$(cat "$tools/venv/.stamp" 2>/dev/null)" == "$py_stamp" ]]; then
+  echo "==> Python tools already installed (.tools/venv)"
+else
+  echo "==> Installing Python tools into .tools/venv (moto, cargo-lambda, cfn-lint; first time takes a minute)"
+  rm -rf "$tools/venv"
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/tools/requirements.txt
+  echo "$py_stamp" > "$tools/venv/.stamp"
+fi
+
+# --- Node tools ---------------------------------------------------------------------------
+node_stamp=$(stamp_of scripts/tools/package.json scripts/tools/package-lock.json)
+if [[ $force == 0 && -f "$tools/node/node_modules/dynalite/cli.js" && "$(cat "$tools/node/.stamp" 2>/dev/null)" == "$node_stamp" ]]; then
+  echo "==> Node tools already installed (.tools/node)"
+else
+  echo "==> Installing Node tools into .tools/node (dynalite)"
+  rm -rf "$tools/node"
+  mkdir -p "$tools/node"
+  cp scripts/tools/package.json scripts/tools/package-lock.json "$tools/node/"
+  # dynalite's storage module ships prebuilt binaries; its install script only locates them.
+  (cd "$tools/node" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$node_stamp" > "$tools/node/.stamp"
+fi
+
+echo "==> Tools ready: moto $("$tools/venv/bin/python" -c "import moto; print(moto.__version__)"), cargo-lambda $("$tools/venv/bin/cargo-lambda" lambda --version 2>/dev/null | awk '{print $2}'), cfn-lint $("$tools/venv/bin/cfn-lint" --version 2>/dev/null | awk '{print $2}'), dynalite $(node -p "require('$tools/node/node_modules/dynalite/package.json').version")"

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Starts and stops the LOCAL STAND-INS for AWS services, on 127.0.0.1 only:
+#   moto server  (Cognito, STS, SSM, S3, CloudWatch Logs, ...)  port $TENANTRY_MOTO_PORT (47151)
+#   dynalite     (DynamoDB, in memory)                          port $TENANTRY_DYNALITE_PORT (47152)
+# Usage: scripts/standins.sh start|stop|status|env
+#   start   starts both (installs nothing: run scripts/install-standins.sh first), waits until
+#           they answer, writes PID files and .tools/run/env (export lines for the URLs)
+#   stop    stops what `start` started, by PID
+#   env     prints the export lines
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools="$PWD/.tools"
+run="$tools/run"
+moto_port=${TENANTRY_MOTO_PORT:-47151}
+dyn_port=${TENANTRY_DYNALITE_PORT:-47152}
+
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+
+answers() { # true when something answers HTTP on 127.0.0.1:$1
+  python3 - "$1" <<'PY'
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=1)
+except urllib.error.HTTPError:
+    pass  # an HTTP error status still means the server is up
+except Exception:
+    sys.exit(1)
+PY
+}
+
+ours() { # true when the PID file names a live process whose command line contains $2
+  local pidfile=$1 pattern=$2 pid
+  [[ -f $pidfile ]] || return 1
+  pid=$(cat "$pidfile")
+  [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$pattern"
+}
+
+start_one() { # name port pattern command...
+  local name=$1 port=$2 pattern=$3; shift 3
+  local pidfile="$run/$name.pid" log="$run/$name.log"
+  if ours "$pidfile" "$pattern"; then
+    echo "==> $name already running (pid $(cat "$pidfile")) on 127.0.0.1:$port"
+    return 0
+  fi
+  if answers "$port"; then
+    echo "error: something else already answers on 127.0.0.1:$port; stop it or set the port variable (see --help)" >&2
+    exit 1
+  fi
+  echo "==> Starting $name on 127.0.0.1:$port (log: .tools/run/$name.log)"
+  nohup "$@" > "$log" 2>&1 &
+  echo $! > "$pidfile"
+  for _ in $(seq 1 100); do
+    if answers "$port"; then return 0; fi
+    if ! ours "$pidfile" "$pattern"; then
+      echo "error: $name exited during start-up; last lines of its log:" >&2
+      tail -n 20 "$log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "error: $name did not answer on 127.0.0.1:$port within 20 s; see .tools/run/$name.log" >&2
+  exit 1
+}
+
+stop_one() { # name pattern
+  local name=$1 pattern=$2 pidfile="$run/$1.pid" pid
+  if ! ours "$pidfile" "$pattern"; then
+    rm -f "$pidfile"
+    echo "==> $name not running"
+    return 0
+  fi
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+  echo "==> Stopped $name (pid $pid)"
+}
+
+write_env() {
+  cat > "$run/env" <<ENV
+export TENANTRY_MOTO_URL=http://127.0.0.1:$moto_port
+export TENANTRY_DYNAMODB_URL=http://127.0.0.1:$dyn_port
+ENV
+}
+
+case "${1:-}" in
+  start)
+    [[ -x "$tools/venv/bin/moto_server" && -f "$tools/node/node_modules/dynalite/cli.js" ]] || {
+      echo "error: stand-ins not installed; run scripts/install-standins.sh" >&2; exit 1; }
+    mkdir -p "$run"
+    start_one moto "$moto_port" moto_server "$tools/venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port"
+    start_one dynalite "$dyn_port" dynalite node "$tools/node/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$dyn_port"
+    write_env
+    ;;
+  stop)
+    stop_one dynalite dynalite
+    stop_one moto moto_server
+    ;;
+  status)
+    for s in moto:moto_server dynalite:dynalite; do
+      n=${s%%:*}; p=${s#*:}
+      if ours "$run/$n.pid" "$p"; then echo "$n: running (pid $(cat "$run/$n.pid"))"; else echo "$n: stopped"; fi
+    done
+    ;;
+  env) mkdir -p "$run"; write_env; cat "$run/env" ;;
+  -h|--help|"") usage; [[ -n "${1:-}" ]] ;;
+  *) echo "unknown command: $1" >&2; usage >&2; exit 2 ;;
+esac

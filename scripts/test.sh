@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command: installs the pinned tools if needed, checks formatting and lints, starts
+# the local stand-ins, runs the whole test suite against them, and stops them.
+# Usage: scripts/test.sh [extra arguments for the test runner, e.g. a test name filter]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+
+scripts/install-standins.sh
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+scripts/standins.sh start
+trap 'scripts/standins.sh stop' EXIT
+# shellcheck disable=SC1091
+source .tools/run/env
+
+echo "==> Tests (against the local stand-ins)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast "$@"
+else
+  cargo test --workspace --locked --no-fail-fast "$@"
+fi
