@@ -2,12 +2,12 @@
 //! tier, clinic_id and role, an app client that may not write them, users signed in with
 //! USER_PASSWORD_AUTH to get real RS256 ID tokens.
 
+use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cognitoidentityprovider::types::{
     AttributeDataType, AttributeType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
     SchemaAttributeType,
 };
-use aws_sdk_cognitoidentityprovider::Client;
 
 use crate::endpoints::{Endpoints, STANDIN_REGION};
 use crate::error::Error;
@@ -42,7 +42,13 @@ fn client(endpoints: &Endpoints) -> Client {
         .region(Region::new(STANDIN_REGION))
         .endpoint_url(&endpoints.moto_url)
         // The stand-in ignores credentials; these only satisfy the SigV4 signer.
-        .credentials_provider(Credentials::new("standin", "standin", None, None, "local-standins"))
+        .credentials_provider(Credentials::new(
+            "standin",
+            "standin",
+            None,
+            None,
+            "local-standins",
+        ))
         .build();
     Client::from_conf(config)
 }
@@ -66,7 +72,10 @@ impl LocalPool {
         let pool_id = pool
             .user_pool()
             .and_then(|p| p.id())
-            .ok_or(Error::MissingField { op: "CreateUserPool", what: "pool id" })?
+            .ok_or(Error::MissingField {
+                op: "CreateUserPool",
+                what: "pool id",
+            })?
             .to_owned();
         let app = client
             .create_user_pool_client()
@@ -83,7 +92,10 @@ impl LocalPool {
         let client_id = app
             .user_pool_client()
             .and_then(|c| c.client_id())
-            .ok_or(Error::MissingField { op: "CreateUserPoolClient", what: "client id" })?
+            .ok_or(Error::MissingField {
+                op: "CreateUserPoolClient",
+                what: "client id",
+            })?
             .to_owned();
         Ok(Self {
             issuer: format!("https://cognito-idp.{STANDIN_REGION}.amazonaws.com/{pool_id}"),
@@ -138,7 +150,10 @@ impl LocalPool {
         out.authentication_result()
             .and_then(|r| r.id_token())
             .map(str::to_owned)
-            .ok_or(Error::MissingField { op: "InitiateAuth", what: "ID token" })
+            .ok_or(Error::MissingField {
+                op: "InitiateAuth",
+                what: "ID token",
+            })
     }
 }
 

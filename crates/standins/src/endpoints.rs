@@ -14,7 +14,9 @@ pub struct Endpoints {
 }
 
 fn loopback(var: &'static str, url: String) -> Result<String, Error> {
-    let rest = url.strip_prefix("http://").ok_or(Error::NotLoopback { var })?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or(Error::NotLoopback { var })?;
     let host = rest.split([':', '/']).next().unwrap_or_default();
     if host == "127.0.0.1" || host == "localhost" {
         Ok(url.trim_end_matches('/').to_owned())
@@ -50,12 +52,22 @@ mod tests {
     fn only_loopback_urls_are_accepted() {
         let ok = Endpoints::from_lookup(|_| Some("http://127.0.0.1:47151/".into())).unwrap();
         assert_eq!(ok.moto_url, "http://127.0.0.1:47151");
-        for bad in ["https://cognito-idp.us-east-1.amazonaws.com", "http://10.0.0.5:5000", "http://127.0.0.1.example.com"] {
-            assert!(matches!(
-                Endpoints::from_lookup(|_| Some(bad.into())),
-                Err(Error::NotLoopback { .. })
-            ), "{bad}");
+        for bad in [
+            "https://cognito-idp.us-east-1.amazonaws.com",
+            "http://10.0.0.5:5000",
+            "http://127.0.0.1.example.com",
+        ] {
+            assert!(
+                matches!(
+                    Endpoints::from_lookup(|_| Some(bad.into())),
+                    Err(Error::NotLoopback { .. })
+                ),
+                "{bad}"
+            );
         }
-        assert!(matches!(Endpoints::from_lookup(|_| None), Err(Error::NotConfigured { .. })));
+        assert!(matches!(
+            Endpoints::from_lookup(|_| None),
+            Err(Error::NotConfigured { .. })
+        ));
     }
 }

@@ -1,10 +1,14 @@
 /// Errors from talking to the local stand-ins.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{var} is not set: start the local stand-ins (scripts/standins.sh start) or run scripts/test.sh, which does")]
+    #[error(
+        "{var} is not set: start the local stand-ins (scripts/standins.sh start) or run scripts/test.sh, which does"
+    )]
     NotConfigured { var: &'static str },
 
-    #[error("{var} must be an http://127.0.0.1 or http://localhost URL (the stand-ins never leave loopback), got something else")]
+    #[error(
+        "{var} must be an http://127.0.0.1 or http://localhost URL (the stand-ins never leave loopback), got something else"
+    )]
     NotLoopback { var: &'static str },
 
     #[error("stand-in call {op} failed")]
@@ -15,7 +19,10 @@ pub enum Error {
     },
 
     #[error("stand-in call {op} returned no {what}")]
-    MissingField { op: &'static str, what: &'static str },
+    MissingField {
+        op: &'static str,
+        what: &'static str,
+    },
 
     #[error("demo tenant file: {0}")]
     Tenants(#[from] serde_json::Error),

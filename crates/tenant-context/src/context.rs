@@ -101,7 +101,10 @@ impl TenantContext {
     /// Accepts propagated tenant headers only when each of X-Tier, X-Clinic-ID and
     /// X-S3-Prefix is present (names compared case-insensitively) and equals what the
     /// verified context derives. Returns the verified context: the headers never add to it.
-    pub fn from_propagated_headers<I, K, V>(headers: I, verified: &TenantContext) -> Result<Self, Error>
+    pub fn from_propagated_headers<I, K, V>(
+        headers: I,
+        verified: &TenantContext,
+    ) -> Result<Self, Error>
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
@@ -117,7 +120,9 @@ impl TenantContext {
                 continue;
             };
             match &seen[i] {
-                Some(prev) if prev != value.as_ref() => return Err(Error::AmbiguousHeader(expected[i].0)),
+                Some(prev) if prev != value.as_ref() => {
+                    return Err(Error::AmbiguousHeader(expected[i].0));
+                }
                 _ => seen[i] = Some(value.as_ref().to_owned()),
             }
         }
@@ -158,7 +163,10 @@ mod tests {
     }
 
     fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn good() -> HashMap<String, String> {
@@ -211,9 +219,14 @@ mod tests {
 
     #[test]
     fn non_string_claim_in_authorizer_context_is_rejected() {
-        let mut m: HashMap<String, Value> =
-            good().into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-        m.insert(CLAIM_CLINIC_ID.into(), serde_json::json!(["clinic-a", "clinic-b"]));
+        let mut m: HashMap<String, Value> = good()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        m.insert(
+            CLAIM_CLINIC_ID.into(),
+            serde_json::json!(["clinic-a", "clinic-b"]),
+        );
         assert!(matches!(
             TenantContext::from_claims(&m, &catalog()),
             Err(Error::ClaimNotString(CLAIM_CLINIC_ID))
@@ -238,7 +251,10 @@ mod tests {
             ("x-s3-prefix", "basic-tier/clinic-a/"),
             ("x-other", "ignored"),
         ];
-        assert_eq!(TenantContext::from_propagated_headers(headers, &v).unwrap(), v);
+        assert_eq!(
+            TenantContext::from_propagated_headers(headers, &v).unwrap(),
+            v
+        );
     }
 
     #[test]
@@ -249,7 +265,10 @@ mod tests {
             (HEADER_CLINIC_ID, "clinic-a"),
             (HEADER_S3_PREFIX, "basic-tier/clinic-a/"),
         ];
-        for (i, forged) in ["premium", "clinic-b", "basic-tier/clinic-b/"].iter().enumerate() {
+        for (i, forged) in ["premium", "clinic-b", "basic-tier/clinic-b/"]
+            .iter()
+            .enumerate()
+        {
             let mut h = base;
             h[i].1 = forged;
             match TenantContext::from_propagated_headers(h, &v) {
@@ -258,7 +277,12 @@ mod tests {
             }
         }
         for i in 0..3 {
-            let h: Vec<_> = base.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, p)| *p).collect();
+            let h: Vec<_> = base
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, p)| *p)
+                .collect();
             assert!(matches!(
                 TenantContext::from_propagated_headers(h, &v),
                 Err(Error::MissingHeader(_))

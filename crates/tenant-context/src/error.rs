@@ -71,7 +71,9 @@ pub enum Error {
     #[error("token header has no `kid`")]
     MissingKid,
 
-    #[error("token key id is not in the issuer's JWKS (checked it again within the refresh interval)")]
+    #[error(
+        "token key id is not in the issuer's JWKS (checked it again within the refresh interval)"
+    )]
     UnknownKid,
 
     #[error("token signature does not verify")]

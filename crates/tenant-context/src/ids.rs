@@ -104,7 +104,10 @@ impl ClinicId {
             return Err(invalid(IdKind::ClinicId, "must be at most 48 characters"));
         }
         // Hyphen-separated runs of [a-z0-9]: no leading, trailing or doubled hyphen.
-        if !raw.split('-').all(|run| !run.is_empty() && run.chars().all(is_lower_alnum)) {
+        if !raw
+            .split('-')
+            .all(|run| !run.is_empty() && run.chars().all(is_lower_alnum))
+        {
             return Err(invalid(
                 IdKind::ClinicId,
                 "must be lowercase letters and digits in runs joined by single hyphens",
@@ -126,7 +129,10 @@ impl UserKey {
         match chars.next() {
             None => return Err(invalid(IdKind::UserKey, "must not be empty")),
             Some(c) if !c.is_ascii_alphanumeric() => {
-                return Err(invalid(IdKind::UserKey, "must start with a letter or digit"));
+                return Err(invalid(
+                    IdKind::UserKey,
+                    "must start with a letter or digit",
+                ));
             }
             Some(_) => {}
         }
@@ -250,7 +256,14 @@ mod tests {
     #[test]
     fn user_key_grammar() {
         assert!(UserKey::parse("ad1801bc-cccb-4d79-86e5-0cbec6a35465").is_ok());
-        for bad in ["", "-abc", "alice@clinic.example", "a/b", "a:b", &"a".repeat(129)] {
+        for bad in [
+            "",
+            "-abc",
+            "alice@clinic.example",
+            "a/b",
+            "a:b",
+            &"a".repeat(129),
+        ] {
             assert!(UserKey::parse(bad).is_err(), "{bad}");
         }
     }

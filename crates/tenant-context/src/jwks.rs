@@ -145,18 +145,25 @@ impl JwksCache {
         if !status.is_success() {
             return Err(format!("GET {url} returned HTTP {status}"));
         }
-        if resp.content_length().is_some_and(|n| n > MAX_JWKS_BYTES as u64) {
-            return Err(format!("GET {url}: JWKS larger than {MAX_JWKS_BYTES} bytes"));
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
+            return Err(format!(
+                "GET {url}: JWKS larger than {MAX_JWKS_BYTES} bytes"
+            ));
         }
         let body = resp
             .bytes()
             .await
             .map_err(|e| format!("GET {url}: reading body failed: {e}"))?;
         if body.len() > MAX_JWKS_BYTES {
-            return Err(format!("GET {url}: JWKS larger than {MAX_JWKS_BYTES} bytes"));
+            return Err(format!(
+                "GET {url}: JWKS larger than {MAX_JWKS_BYTES} bytes"
+            ));
         }
-        let doc: JwksDocument =
-            serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not a JWKS document: {e}"))?;
+        let doc: JwksDocument = serde_json::from_slice(&body)
+            .map_err(|e| format!("GET {url}: not a JWKS document: {e}"))?;
         Ok(parse_keys(doc.keys))
     }
 }
@@ -172,7 +179,10 @@ fn parse_keys(raw: Vec<serde_json::Value>) -> KeyMap {
         };
         let usable = matches!(jwk.algorithm, AlgorithmParameters::RSA(_))
             && matches!(jwk.common.key_algorithm, None | Some(KeyAlgorithm::RS256))
-            && matches!(jwk.common.public_key_use, None | Some(PublicKeyUse::Signature));
+            && matches!(
+                jwk.common.public_key_use,
+                None | Some(PublicKeyUse::Signature)
+            );
         let Some(kid) = jwk.common.key_id.clone() else {
             continue;
         };

@@ -22,13 +22,13 @@ pub use context::{
 };
 pub use error::{Error, IdKind};
 pub use ids::{
-    CLINIC_ID_MAX_LEN, ClinicId, Role, RuntimeSessionId, TIER_NAME_MAX_LEN, TierName, USER_KEY_MAX_LEN,
-    UserKey,
+    CLINIC_ID_MAX_LEN, ClinicId, Role, RuntimeSessionId, TIER_NAME_MAX_LEN, TierName,
+    USER_KEY_MAX_LEN, UserKey,
 };
 pub use names::{
-    ACTOR_ID_PLACEHOLDER, ActorId, HEADER_CLINIC_ID, HEADER_S3_PREFIX, HEADER_TIER, MemorySessionId,
-    ROLE_SESSION_NAME_MAX, SESSION_ID_PLACEHOLDER, TAG_CLINIC_ID, TAG_TIER, TAG_USER_ID,
-    namespace_template_is_valid,
+    ACTOR_ID_PLACEHOLDER, ActorId, HEADER_CLINIC_ID, HEADER_S3_PREFIX, HEADER_TIER,
+    MemorySessionId, ROLE_SESSION_NAME_MAX, SESSION_ID_PLACEHOLDER, TAG_CLINIC_ID, TAG_TIER,
+    TAG_USER_ID, namespace_template_is_valid,
 };
 pub use tiers::{
     BedrockProject, BusinessHours, EMBEDDED_TIER_FILE, KnowledgeBase, MemoryConfig, MemoryStrategy,

@@ -77,10 +77,12 @@ impl MemorySessionId {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Whether a namespace template keeps tenants apart and renders to a valid namespace:
@@ -116,7 +118,12 @@ pub fn namespace_template_is_valid(template: &str) -> bool {
 impl TenantContext {
     /// The AgentCore Memory actorId of this tenant user.
     pub fn actor_id(&self) -> ActorId {
-        ActorId(format!("{}/{}/{}", self.tier(), self.clinic_id(), self.user()))
+        ActorId(format!(
+            "{}/{}/{}",
+            self.tier(),
+            self.clinic_id(),
+            self.user()
+        ))
     }
 
     /// A memory strategy's namespace for this tenant user. Templates are checked when the
@@ -126,9 +133,10 @@ impl TenantContext {
         strategy: &MemoryStrategy,
         session: Option<&MemorySessionId>,
     ) -> Result<String, Error> {
-        let with_actor = strategy
-            .namespace
-            .replacen(ACTOR_ID_PLACEHOLDER, self.actor_id().as_str(), 1);
+        let with_actor =
+            strategy
+                .namespace
+                .replacen(ACTOR_ID_PLACEHOLDER, self.actor_id().as_str(), 1);
         match (with_actor.contains(SESSION_ID_PLACEHOLDER), session) {
             (false, _) => Ok(with_actor),
             (true, Some(s)) => Ok(with_actor.replacen(SESSION_ID_PLACEHOLDER, s.as_str(), 1)),
@@ -166,7 +174,11 @@ impl TenantContext {
         }
         let mut h = Sha256::new();
         // NUL separators: no component contains one, so the hash input is unambiguous.
-        for part in [self.tier().as_str(), self.clinic_id().as_str(), self.user().as_str()] {
+        for part in [
+            self.tier().as_str(),
+            self.clinic_id().as_str(),
+            self.user().as_str(),
+        ] {
             h.update(part.as_bytes());
             h.update([0u8]);
         }
@@ -220,11 +232,18 @@ mod tests {
     #[test]
     fn memory_session_id_forms() {
         let short = RuntimeSessionId::parse(&"a".repeat(40)).unwrap();
-        assert_eq!(MemorySessionId::from_runtime(&short).as_str(), "a".repeat(40));
+        assert_eq!(
+            MemorySessionId::from_runtime(&short).as_str(),
+            "a".repeat(40)
+        );
         let long = RuntimeSessionId::parse(&"b".repeat(101)).unwrap();
         let h = MemorySessionId::from_runtime(&long);
         assert!(h.as_str().starts_with("h_") && h.as_str().len() == 66);
         let underscore = RuntimeSessionId::parse(&format!("{}_x", "c".repeat(40))).unwrap();
-        assert!(MemorySessionId::from_runtime(&underscore).as_str().starts_with("h_"));
+        assert!(
+            MemorySessionId::from_runtime(&underscore)
+                .as_str()
+                .starts_with("h_")
+        );
     }
 }

@@ -221,16 +221,28 @@ fn validate_tier(field: &str, t: &TierConfig) -> Result<(), Error> {
         return Err(invalid(&f("model_id"), "must not be empty"));
     }
     for (sub, param) in [
-        ("bedrock_project.ssm_parameter", &t.bedrock_project.ssm_parameter),
-        ("knowledge_base.ssm_parameter", &t.knowledge_base.ssm_parameter),
+        (
+            "bedrock_project.ssm_parameter",
+            &t.bedrock_project.ssm_parameter,
+        ),
+        (
+            "knowledge_base.ssm_parameter",
+            &t.knowledge_base.ssm_parameter,
+        ),
     ] {
         if !param.starts_with('/') || param.len() < 2 {
-            return Err(invalid(&f(sub), "must be an SSM parameter path starting with `/`"));
+            return Err(invalid(
+                &f(sub),
+                "must be an SSM parameter path starting with `/`",
+            ));
         }
     }
     let plan = &t.usage_plan;
     if !(plan.rate_limit.is_finite() && plan.rate_limit > 0.0) {
-        return Err(invalid(&f("usage_plan.rate_limit"), "must be a positive number"));
+        return Err(invalid(
+            &f("usage_plan.rate_limit"),
+            "must be a positive number",
+        ));
     }
     if plan.burst_limit == 0 {
         return Err(invalid(&f("usage_plan.burst_limit"), "must be at least 1"));
@@ -261,7 +273,10 @@ fn validate_tier(field: &str, t: &TierConfig) -> Result<(), Error> {
             ));
         }
         if bh.tools.is_empty() {
-            return Err(invalid(&f("business_hours.tools"), "must list at least one tool"));
+            return Err(invalid(
+                &f("business_hours.tools"),
+                "must list at least one tool",
+            ));
         }
         for (i, tool) in bh.tools.iter().enumerate() {
             if !t.allows_tool(tool) {
@@ -279,7 +294,10 @@ fn validate_tier(field: &str, t: &TierConfig) -> Result<(), Error> {
     for (i, s) in t.memory.strategies.iter().enumerate() {
         let sf = f(&format!("memory.strategies[{i}]"));
         if !is_tool_name(&s.name) {
-            return Err(invalid(&format!("{sf}.name"), "must match ^[a-z][a-z0-9_]*$"));
+            return Err(invalid(
+                &format!("{sf}.name"),
+                "must match ^[a-z][a-z0-9_]*$",
+            ));
         }
         if !names.insert(&s.name) {
             return Err(invalid(&format!("{sf}.name"), "is used twice"));
@@ -295,7 +313,10 @@ fn validate_tier(field: &str, t: &TierConfig) -> Result<(), Error> {
     }
     let p = &t.pricing;
     if p.currency.len() != 3 || !p.currency.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(invalid(&f("pricing.currency"), "must be an ISO 4217 code such as USD"));
+        return Err(invalid(
+            &f("pricing.currency"),
+            "must be an ISO 4217 code such as USD",
+        ));
     }
     for (sub, v) in [
         ("pricing.input_per_1k_tokens", p.input_per_1k_tokens),
@@ -311,6 +332,7 @@ fn validate_tier(field: &str, t: &TierConfig) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn embedded_value() -> serde_json::Value {
         serde_json::from_str(EMBEDDED_TIER_FILE).expect("embedded tier file is JSON")
@@ -327,9 +349,18 @@ mod tests {
         let premium = cat.config(&cat.tier("premium").unwrap()).unwrap();
         assert_eq!(basic.model_id, "mistral.ministral-3-8b-instruct");
         assert_eq!(premium.model_id, "openai.gpt-oss-120b");
-        assert_eq!((basic.usage_plan.rate_limit, basic.usage_plan.burst_limit), (2.0, 5));
+        assert_eq!(
+            (basic.usage_plan.rate_limit, basic.usage_plan.burst_limit),
+            (2.0, 5)
+        );
         assert_eq!(basic.usage_plan.quota.limit, 50);
-        assert_eq!((premium.usage_plan.rate_limit, premium.usage_plan.burst_limit), (10.0, 20));
+        assert_eq!(
+            (
+                premium.usage_plan.rate_limit,
+                premium.usage_plan.burst_limit
+            ),
+            (10.0, 20)
+        );
         assert_eq!(premium.usage_plan.quota.limit, 500);
         assert!(!basic.allows_tool("web_search"));
         assert!(premium.allows_tool("web_search"));
@@ -353,7 +384,10 @@ mod tests {
     fn unknown_tier_fails_closed() {
         let cat = TierCatalog::embedded().unwrap();
         assert!(matches!(cat.tier("enterprise"), Err(Error::UnknownTier)));
-        assert!(matches!(cat.tier("Premium"), Err(Error::InvalidIdentifier { .. })));
+        assert!(matches!(
+            cat.tier("Premium"),
+            Err(Error::InvalidIdentifier { .. })
+        ));
         assert!(matches!(cat.tier(""), Err(Error::InvalidIdentifier { .. })));
     }
 
@@ -371,9 +405,15 @@ mod tests {
     #[test]
     fn missing_field_is_named() {
         let mut v = embedded_value();
-        v["tiers"]["premium"].as_object_mut().unwrap().remove("model_id");
+        v["tiers"]["premium"]
+            .as_object_mut()
+            .unwrap()
+            .remove("model_id");
         let err = load(&v).unwrap_err().to_string();
-        assert!(err.contains("tiers.premium") && err.contains("model_id"), "{err}");
+        assert!(
+            err.contains("tiers.premium") && err.contains("model_id"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -381,52 +421,70 @@ mod tests {
         let mut v = embedded_value();
         v["tiers"]["basic"]["usage_plan"]["rate_limt"] = 3.into();
         let err = load(&v).unwrap_err().to_string();
-        assert!(err.contains("tiers.basic.usage_plan") && err.contains("rate_limt"), "{err}");
+        assert!(
+            err.contains("tiers.basic.usage_plan") && err.contains("rate_limt"),
+            "{err}"
+        );
     }
 
     #[test]
     fn semantic_errors_name_the_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
-            ("tiers.basic.model_id", Box::new(|v| v["tiers"]["basic"]["model_id"] = "".into())),
+        // (field the error must name, JSON pointer to change, new value)
+        let cases = [
+            ("tiers.basic.model_id", "/tiers/basic/model_id", json!("")),
             (
                 "tiers.basic.usage_plan.rate_limit",
-                Box::new(|v| v["tiers"]["basic"]["usage_plan"]["rate_limit"] = 0.into()),
+                "/tiers/basic/usage_plan/rate_limit",
+                json!(0),
             ),
             (
                 "tiers.basic.business_hours",
-                Box::new(|v| v["tiers"]["basic"]["business_hours"]["end_hour"] = 25.into()),
+                "/tiers/basic/business_hours/end_hour",
+                json!(25),
             ),
             (
                 "tiers.basic.business_hours.tools[0]",
-                Box::new(|v| v["tiers"]["basic"]["business_hours"]["tools"][0] = "web_search".into()),
+                "/tiers/basic/business_hours/tools/0",
+                json!("web_search"),
             ),
             (
                 "tiers.premium.memory.strategies[1].namespace",
-                Box::new(|v| {
-                    v["tiers"]["premium"]["memory"]["strategies"][1]["namespace"] = "/shared/preferences".into()
-                }),
+                "/tiers/premium/memory/strategies/1/namespace",
+                json!("/shared/preferences"),
             ),
             (
                 "tiers.premium.tools[3]",
-                Box::new(|v| v["tiers"]["premium"]["tools"][3] = "clinic_config".into()),
-            ),
-            (
-                "tiers.Gold",
-                Box::new(|v| v["tiers"]["Gold"] = v["tiers"]["basic"].clone()),
+                "/tiers/premium/tools/3",
+                json!("clinic_config"),
             ),
             (
                 "tiers.basic.pricing.input_per_1k_tokens",
-                Box::new(|v| v["tiers"]["basic"]["pricing"]["input_per_1k_tokens"] = (-1).into()),
+                "/tiers/basic/pricing/input_per_1k_tokens",
+                json!(-1),
+            ),
+            (
+                "tiers.basic.bedrock_project.ssm_parameter",
+                "/tiers/basic/bedrock_project/ssm_parameter",
+                json!("x"),
             ),
         ];
-        for (field, mutate) in cases {
+        for (field, pointer, value) in cases {
             let mut v = embedded_value();
-            mutate(&mut v);
+            *v.pointer_mut(pointer).expect(pointer) = value;
             match load(&v) {
                 Err(Error::TierFileInvalid { field: got, .. }) => assert_eq!(got, field),
                 other => panic!("{field}: expected TierFileInvalid, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_tier_name_outside_the_grammar_is_named() {
+        let mut v = embedded_value();
+        v["tiers"]["Gold"] = v["tiers"]["basic"].clone();
+        assert!(
+            matches!(load(&v), Err(Error::TierFileInvalid { field, .. }) if field == "tiers.Gold")
+        );
     }
 
     #[test]
@@ -439,7 +497,8 @@ mod tests {
     fn cost_estimate_uses_tier_prices() {
         let cat = TierCatalog::embedded().unwrap();
         let premium = cat.config(&cat.tier("premium").unwrap()).unwrap();
-        let expected = premium.pricing.input_per_1k_tokens * 2.0 + premium.pricing.output_per_1k_tokens;
+        let expected =
+            premium.pricing.input_per_1k_tokens * 2.0 + premium.pricing.output_per_1k_tokens;
         assert!((premium.estimate_cost(2000, 1000) - expected).abs() < 1e-12);
     }
 }

@@ -52,7 +52,10 @@ impl VerifierConfig {
             return Err(config("issuer", "must not be empty"));
         }
         if audience.trim().is_empty() {
-            return Err(config("audience", "must not be empty (the Cognito app client id)"));
+            return Err(config(
+                "audience",
+                "must not be empty (the Cognito app client id)",
+            ));
         }
         let url = reqwest::Url::parse(&jwks_url)
             .map_err(|e| config("jwks_url", format!("not a URL: {e}")))?;
@@ -98,7 +101,8 @@ impl VerifierConfig {
     /// `TENANTRY_TOKEN_LEEWAY_SECS` (default 30, at most 60) and
     /// `TENANTRY_JWKS_MIN_REFRESH_SECS` (default 60) through `get` (e.g. `std::env::var`).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let issuer = get(ENV_ISSUER).ok_or_else(|| config("issuer", format!("set {ENV_ISSUER}")))?;
+        let issuer =
+            get(ENV_ISSUER).ok_or_else(|| config("issuer", format!("set {ENV_ISSUER}")))?;
         let audience =
             get(ENV_AUDIENCE).ok_or_else(|| config("audience", format!("set {ENV_AUDIENCE}")))?;
         let jwks_url = get(ENV_JWKS_URL)
@@ -106,9 +110,9 @@ impl VerifierConfig {
         let secs = |name: &str, field: &'static str| -> Result<Option<Duration>, Error> {
             get(name)
                 .map(|v| {
-                    v.parse::<u64>()
-                        .map(Duration::from_secs)
-                        .map_err(|_| config(field, format!("{name} must be a whole number of seconds")))
+                    v.parse::<u64>().map(Duration::from_secs).map_err(|_| {
+                        config(field, format!("{name} must be a whole number of seconds"))
+                    })
                 })
                 .transpose()
         };
@@ -216,7 +220,10 @@ impl TokenVerifier {
             return Err(Error::WrongTokenUse);
         }
         let context = TenantContext::from_claims(&claims, &self.catalog)?;
-        let expires_at = claims.get("exp").and_then(Value::as_u64).ok_or(Error::MissingClaim("exp"))?;
+        let expires_at = claims
+            .get("exp")
+            .and_then(Value::as_u64)
+            .ok_or(Error::MissingClaim("exp"))?;
         let username = claims
             .get(CLAIM_USERNAME)
             .and_then(Value::as_str)
@@ -233,7 +240,8 @@ impl TokenVerifier {
 /// report it as a JSON error; we want the refusal to say which algorithm was offered.
 fn read_header(token: &str) -> Result<RawHeader, Error> {
     let mut parts = token.split('.');
-    let (Some(h), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(Error::TokenMalformed);
     };
@@ -258,7 +266,9 @@ fn map_jwt_error(e: jsonwebtoken::errors::Error) -> Error {
         ErrorKind::ImmatureSignature => Error::NotYetValid,
         ErrorKind::InvalidIssuer => Error::WrongIssuer,
         ErrorKind::InvalidAudience => Error::WrongAudience,
-        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::UnsupportedAlgorithm => {
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::UnsupportedAlgorithm => {
             Error::UnsupportedAlgorithm("RS256 key, other alg".into())
         }
         ErrorKind::MissingRequiredClaim(c) => Error::MissingClaim(match c.as_str() {

@@ -25,7 +25,12 @@ pub struct UsageEvent {
 }
 
 impl UsageEvent {
-    pub fn new(ctx: &TenantContext, tier: &TierConfig, input_tokens: u64, output_tokens: u64) -> Self {
+    pub fn new(
+        ctx: &TenantContext,
+        tier: &TierConfig,
+        input_tokens: u64,
+        output_tokens: u64,
+    ) -> Self {
         Self {
             event: USAGE_EVENT_NAME,
             tier: ctx.tier().clone(),
