@@ -20,7 +20,8 @@ fn bench(c: &mut Criterion) {
     let server = rt.block_on(support::jwks_server());
     let verifier = support::verifier(support::config_for(&server.uri()));
     let token = support::sign(&support::id_claims());
-    rt.block_on(verifier.verify(&token)).expect("warm the JWKS cache");
+    rt.block_on(verifier.verify(&token))
+        .expect("warm the JWKS cache");
 
     let key = DecodingKey::from_rsa_pem(support::SIGNING_PUBLIC_KEY).expect("public key");
     let mut validation = Validation::new(Algorithm::RS256);
@@ -29,9 +30,15 @@ fn bench(c: &mut Criterion) {
     validation.validate_nbf = true;
 
     let mut group = c.benchmark_group("verify_id_token");
-    group.bench_function("tenant_context::TokenVerifier::verify (warm JWKS cache)", |b| {
-        b.iter(|| rt.block_on(verifier.verify(black_box(&token))).expect("verifies"))
-    });
+    group.bench_function(
+        "tenant_context::TokenVerifier::verify (warm JWKS cache)",
+        |b| {
+            b.iter(|| {
+                rt.block_on(verifier.verify(black_box(&token)))
+                    .expect("verifies")
+            })
+        },
+    );
     group.bench_function("baseline: jsonwebtoken::decode only", |b| {
         b.iter(|| {
             jsonwebtoken::decode::<Map<String, Value>>(black_box(&token), &key, &validation)
