@@ -9,6 +9,7 @@ pub mod cognito;
 mod endpoints;
 mod error;
 pub mod tenants;
+pub mod test_issuer;
 
 pub use endpoints::{ENV_DYNAMODB_URL, ENV_MOTO_URL, Endpoints, STANDIN_REGION};
 pub use error::Error;

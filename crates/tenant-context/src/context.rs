@@ -23,7 +23,7 @@ pub const CLAIM_CLINIC_ID: &str = "custom:clinic_id";
 pub const CLAIM_ROLE: &str = "custom:role";
 pub const CLAIM_USERNAME: &str = "cognito:username";
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct TenantContext {
     tier: TierName,
     clinic_id: ClinicId,
