@@ -8,6 +8,7 @@
 pub mod cognito;
 mod endpoints;
 mod error;
+pub mod sdk;
 pub mod tenants;
 pub mod test_issuer;
 
