@@ -1,0 +1,41 @@
+use lambda_runtime::Diagnostic;
+
+/// Why the function vended nothing. The Lambda error type is stable and machine-readable:
+/// `BadRequest.*`, `Unauthorized.*`, `Retryable.*` or `Internal.*`; clients retry only
+/// `Retryable.*`. Messages never contain the token or credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum VendError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+
+    #[error("unauthorized: {0}")]
+    Unauthorized(tenant_context::Error),
+
+    #[error("credentials: {0}")]
+    Credentials(#[from] scoped_credentials::Error),
+
+    #[error("configuration: {0}")]
+    Config(tenant_context::Error),
+}
+
+impl VendError {
+    pub fn error_type(&self) -> String {
+        match self {
+            VendError::BadRequest(_) => "BadRequest.invalid_event".to_owned(),
+            VendError::Unauthorized(e) if e.is_retryable() => format!("Retryable.{}", e.code()),
+            VendError::Unauthorized(e) => format!("Unauthorized.{}", e.code()),
+            VendError::Credentials(e) if e.is_retryable() => format!("Retryable.{}", e.code()),
+            VendError::Credentials(e) => format!("Internal.{}", e.code()),
+            VendError::Config(e) => format!("Internal.{}", e.code()),
+        }
+    }
+}
+
+impl From<VendError> for Diagnostic {
+    fn from(e: VendError) -> Self {
+        Diagnostic {
+            error_type: e.error_type(),
+            error_message: e.to_string(),
+        }
+    }
+}

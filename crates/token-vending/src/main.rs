@@ -1,0 +1,23 @@
+//! The token-vending Lambda. Configuration is read and clients are built once, here; the
+//! handler (`token_vending::handle`) gets them as dependencies.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde_json::Value;
+use token_vending::{Config, Deps, handle};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .init();
+    let config = Config::from_lookup(|k| std::env::var(k).ok())?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let deps = Deps::new(config, &sdk)?;
+    deps.warm_up().await;
+    run(service_fn(|event: LambdaEvent<Value>| handle(event, &deps))).await
+}
