@@ -83,6 +83,8 @@ impl<I: CredentialIssuer> CredentialCache<I> {
     }
 
     /// Credentials for a verified tenant user: cached, or issued once for all concurrent callers.
+    /// Entries are keyed by `req.tenant`, which the caller must have obtained by verifying
+    /// `req.id_token` (tenant-context's `TokenVerifier`): the cache does not verify tokens.
     pub async fn get(&self, req: IssueRequest<'_>) -> Result<ScopedCredentials, Error> {
         let slot = self.slot(Key {
             tenant: req.tenant.clone(),

@@ -187,31 +187,39 @@ impl VendingFunctionIssuer {
             scope: req.scope,
         })
         .map_err(Error::VendingReply)?;
-        let out = self
+        let out = match self
             .lambda
             .invoke()
             .function_name(&self.function)
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|e| Error::VendingInvoke {
-                source: Box::new(e),
-            })?;
+        {
+            Ok(out) => out,
+            Err(e) => {
+                // The real Invoke API reports a function error as HTTP 200 with
+                // X-Amz-Function-Error (handled below). cargo-lambda's local emulator answers
+                // HTTP 500 with the same error body instead; read that body too, so the
+                // function's typed refusal reaches the caller either way.
+                if let Some(refusal) = e
+                    .raw_response()
+                    .and_then(|r| r.body().bytes())
+                    .and_then(function_error)
+                {
+                    return Err(refusal);
+                }
+                return Err(Error::VendingInvoke {
+                    source: Box::new(e),
+                });
+            }
+        };
         let body = out.payload().map(|b| b.as_ref()).unwrap_or_default();
         if out.function_error().is_some() {
-            #[derive(serde::Deserialize)]
-            struct LambdaError {
-                #[serde(rename = "errorType", default)]
-                error_type: String,
-                #[serde(rename = "errorMessage", default)]
-                error_message: String,
-            }
-            let err: LambdaError = serde_json::from_slice(body).map_err(Error::VendingReply)?;
-            return Err(Error::Vending {
-                retryable: err.error_type.starts_with("Retryable"),
-                error_type: err.error_type,
-                message: err.error_message,
-            });
+            return Err(function_error(body).unwrap_or_else(|| Error::Vending {
+                error_type: "Unhandled".into(),
+                message: "the function failed without a readable error".into(),
+                retryable: true,
+            }));
         }
         let reply: VendResponse = serde_json::from_slice(body).map_err(Error::VendingReply)?;
         from_vend_response(reply, req.tenant)
@@ -225,6 +233,24 @@ impl CredentialIssuer for VendingFunctionIssuer {
     ) -> impl Future<Output = Result<ScopedCredentials, Error>> + Send {
         self.vend(req)
     }
+}
+
+/// A Lambda error body (`{"errorType", "errorMessage"}`) as a refusal; `Retryable.*` types
+/// are the function's way of saying a retry may succeed.
+fn function_error(body: &[u8]) -> Option<Error> {
+    #[derive(serde::Deserialize)]
+    struct LambdaError {
+        #[serde(rename = "errorType")]
+        error_type: String,
+        #[serde(rename = "errorMessage", default)]
+        error_message: String,
+    }
+    let err: LambdaError = serde_json::from_slice(body).ok()?;
+    Some(Error::Vending {
+        retryable: err.error_type.starts_with("Retryable"),
+        error_type: err.error_type,
+        message: err.error_message,
+    })
 }
 
 /// Turns the function's reply into credentials, refusing a reply for another tenant and a

@@ -29,7 +29,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn call<E>(op: &'static str) -> impl FnOnce(E) -> Self
+    pub fn call<E>(op: &'static str) -> impl FnOnce(E) -> Self
     where
         E: std::error::Error + Send + Sync + 'static,
     {

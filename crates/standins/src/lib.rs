@@ -1,5 +1,6 @@
 //! Glue for the LOCAL STAND-INS of AWS services: moto (Cognito, STS, ...) and dynalite
-//! (DynamoDB), bound to 127.0.0.1 by `scripts/standins.sh`.
+//! (DynamoDB), bound to 127.0.0.1 by `scripts/standins.sh`, and cargo-lambda's emulator for
+//! the Lambda service.
 //!
 //! Used by tests and by the local flow only; never linked into a deployed function. Nothing
 //! here is evidence about real AWS behaviour beyond what the stand-ins reproduce: moto does not
@@ -8,6 +9,7 @@
 pub mod cognito;
 mod endpoints;
 mod error;
+pub mod lambda;
 pub mod sdk;
 pub mod tenants;
 pub mod test_issuer;

@@ -272,3 +272,56 @@ fn configuration_is_read_once_and_checked() {
     });
     assert!(too_long.is_err());
 }
+
+/// Collects what the handler logs, as the deployed function's JSON subscriber would write it.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn tokens_and_secrets_never_reach_the_logs() {
+    let logs = LogBuffer::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let rec = Recorder::default();
+    let (_idp, deps) = test_issuer_deps(&rec).await;
+    let token = test_issuer::sign(&test_issuer::id_claims());
+    let reply = call(json!({ "id_token": token }), &deps)
+        .await
+        .expect("vended");
+    let forged = test_issuer::sign_with(OTHER_KEY, test_issuer::KID, &test_issuer::id_claims());
+    call(json!({ "id_token": forged }), &deps)
+        .await
+        .expect_err("forged");
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("vended scoped credentials"),
+        "the vend is logged: {text}"
+    );
+    assert!(text.contains("clinic-a"), "with tenant fields");
+    for secret in [
+        token.as_str(),
+        forged.as_str(),
+        reply.credentials.secret_access_key.as_str(),
+        reply.credentials.session_token.as_str(),
+    ] {
+        assert!(!text.contains(secret), "a token or secret reached the logs");
+    }
+    assert!(!text.contains("eyJ"), "no JWT fragment reached the logs");
+}

@@ -1,0 +1,106 @@
+//! The LOCAL STAND-IN for the Lambda service: `cargo lambda watch` (cargo-lambda's Runtime API
+//! emulator, installed into .tools/venv) on 127.0.0.1. It runs this workspace's real function
+//! binaries through the real lambda_runtime loop and serves the Lambda Invoke API, so the
+//! production client path (aws-sdk-lambda Invoke) can be exercised locally.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// A running emulator. Dropping it stops the emulator and every function process it started.
+pub struct LambdaEmulator {
+    child: Child,
+    port: u16,
+    pid_file: Option<std::path::PathBuf>,
+}
+
+impl LambdaEmulator {
+    /// Starts `cargo lambda watch` in `workspace` on 127.0.0.1:`port`, giving the functions
+    /// `env`. `cargo-lambda` must be on PATH (scripts/local-flow.sh puts .tools/venv/bin there).
+    /// The PID is written to `pid_file`, so a script can stop the process group if this
+    /// process dies without dropping the emulator.
+    pub fn start(
+        workspace: &Path,
+        port: u16,
+        env: &[(&str, String)],
+        log: &Path,
+        pid_file: Option<&Path>,
+    ) -> Result<Self, Error> {
+        let log_file = std::fs::File::create(log).map_err(Error::call("create emulator log"))?;
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(workspace)
+            .args([
+                "lambda",
+                "watch",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
+            .arg(port.to_string())
+            // Code changes must not restart functions mid-flow.
+            .arg("--ignore-changes")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().map_err(Error::call("emulator log"))?)
+            .stderr(log_file);
+        for (k, v) in env {
+            cmd.arg("--env-var").arg(format!("{k}={v}"));
+        }
+        // Its own process group, so stopping it also stops the function processes it spawns.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().map_err(Error::call(
+            "start cargo lambda watch (is cargo-lambda installed? run scripts/install-standins.sh)",
+        ))?;
+        if let Some(p) = pid_file {
+            std::fs::write(p, child.id().to_string())
+                .map_err(Error::call("write emulator pid file"))?;
+        }
+        let mut emulator = Self {
+            child,
+            port,
+            pid_file: pid_file.map(Path::to_path_buf),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = emulator.child.try_wait() {
+                return Err(Error::Call {
+                    op: "cargo lambda watch",
+                    source: format!("exited during start-up ({status}); see {}", log.display())
+                        .into(),
+                });
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Call {
+                    op: "cargo lambda watch",
+                    source: format!(
+                        "did not listen on 127.0.0.1:{port} within 60 s; see {}",
+                        log.display()
+                    )
+                    .into(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(emulator)
+    }
+
+    /// The endpoint to give an aws-sdk-lambda client (`endpoint_url`).
+    pub fn endpoint_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for LambdaEmulator {
+    fn drop(&mut self) {
+        // Stop the whole process group: the emulator and the functions it started.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+        if let Some(p) = &self.pid_file {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
