@@ -60,6 +60,19 @@ pub struct WireTag {
     pub value: String,
 }
 
+impl WireTag {
+    /// The session tags the code derives for a tenant, in wire form.
+    pub fn session_tags_of(ctx: &tenant_context::TenantContext) -> Vec<Self> {
+        ctx.session_tags()
+            .iter()
+            .map(|(k, v)| WireTag {
+                key: (*k).to_owned(),
+                value: (*v).to_owned(),
+            })
+            .collect()
+    }
+}
+
 impl WireTenant {
     pub fn of(ctx: &tenant_context::TenantContext) -> Self {
         Self {

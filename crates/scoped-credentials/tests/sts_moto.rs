@@ -25,16 +25,14 @@ fn endpoints() -> Endpoints {
 }
 
 fn tenant(tier: &str, clinic: &str, sub: &str) -> TenantContext {
-    let claims: HashMap<String, String> = [
-        ("sub", sub),
-        ("custom:tier", tier),
-        ("custom:clinic_id", clinic),
-        ("custom:role", "clinician"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    TenantContext::from_claims(&claims, &TierCatalog::embedded().unwrap()).unwrap()
+    TenantContext::parse(
+        &TierCatalog::embedded().unwrap(),
+        tier,
+        clinic,
+        sub,
+        "clinician",
+    )
+    .unwrap()
 }
 
 fn issuer(recorder: &Recorder) -> StsIssuer {

@@ -1,8 +1,6 @@
 //! `VendingFunctionIssuer` against a mock of the Lambda Invoke API on 127.0.0.1 (a stand-in:
 //! the replies are shaped as the service documents them, plus the local emulator's variant).
 
-use std::collections::HashMap;
-
 use scoped_credentials::wire::{VendResponse, WireCredentials, WireTag, WireTenant};
 use scoped_credentials::{Error, IssueRequest, Scope, VendingFunctionIssuer};
 use serde_json::json;
@@ -14,16 +12,15 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const INVOKE_PATH: &str = "/2015-03-31/functions/token-vending/invocations";
 
 fn tenant(clinic: &str) -> TenantContext {
-    let claims: HashMap<String, String> = [
-        ("sub", "0f8fad5b-d9cb-469f-a165-70867728950e"),
-        ("custom:tier", "basic"),
-        ("custom:clinic_id", clinic),
-        ("custom:role", "clinician"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    TenantContext::from_claims(&claims, &TierCatalog::embedded().unwrap()).unwrap()
+    let catalog = TierCatalog::embedded().unwrap();
+    TenantContext::parse(
+        &catalog,
+        "basic",
+        clinic,
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "clinician",
+    )
+    .unwrap()
 }
 
 fn reply_for(t: &TenantContext) -> VendResponse {

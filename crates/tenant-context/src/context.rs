@@ -84,6 +84,23 @@ impl TenantContext {
         }
     }
 
+    /// From its four parts as strings, each checked like the corresponding claim (the tier
+    /// against `catalog`). For values that come from a trusted store, not from a caller.
+    pub fn parse(
+        catalog: &TierCatalog,
+        tier: &str,
+        clinic_id: &str,
+        user: &str,
+        role: &str,
+    ) -> Result<Self, Error> {
+        Ok(Self::new(
+            catalog.tier(tier)?,
+            ClinicId::parse(clinic_id)?,
+            UserKey::parse(user)?,
+            Role::parse(role)?,
+        ))
+    }
+
     /// From claims that a trusted party has already verified (our token verifier, or API
     /// Gateway after an authorizer). Every claim is required; there is no default tenant,
     /// tier, user or role.
@@ -185,6 +202,27 @@ mod tests {
         assert_eq!(ctx.clinic_id().as_str(), "clinic-a");
         assert_eq!(ctx.user().as_str(), "ad1801bc-cccb-4d79-86e5-0cbec6a35465");
         assert_eq!(ctx.role().as_str(), "clinician");
+    }
+
+    #[test]
+    fn parse_checks_every_part() {
+        let cat = catalog();
+        let ok = TenantContext::parse(&cat, "basic", "clinic-a", "u-1", "clinician").unwrap();
+        assert_eq!(ok.clinic_id().as_str(), "clinic-a");
+        assert!(matches!(
+            TenantContext::parse(&cat, "gold", "clinic-a", "u-1", "clinician"),
+            Err(Error::UnknownTier)
+        ));
+        for (clinic, user, role) in [
+            ("a--b", "u-1", "clinician"),
+            ("clinic-a", "a@b", "clinician"),
+            ("clinic-a", "u-1", "Admin"),
+        ] {
+            assert!(matches!(
+                TenantContext::parse(&cat, "basic", clinic, user, role),
+                Err(Error::InvalidIdentifier { .. })
+            ));
+        }
     }
 
     #[test]

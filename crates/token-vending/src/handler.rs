@@ -56,14 +56,7 @@ pub async fn vend(request: &VendRequest, deps: &Deps) -> Result<VendResponse, Ve
         "vended scoped credentials"
     );
     Ok(VendResponse {
-        session_tags: tenant
-            .session_tags()
-            .iter()
-            .map(|(k, v)| WireTag {
-                key: (*k).to_owned(),
-                value: (*v).to_owned(),
-            })
-            .collect(),
+        session_tags: WireTag::session_tags_of(tenant),
         tenant: WireTenant::of(tenant),
         role_session_name: creds.role_session_name,
         credentials: WireCredentials {

@@ -5,7 +5,7 @@
 //! tags, exactly as IAM would, and compares the result with the names the code derives for
 //! that tenant (actor id, memory namespaces, S3 prefix): one rule, not two copies of it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 use tenant_context::{MemorySessionId, RuntimeSessionId, TenantContext, TierCatalog};
@@ -54,16 +54,15 @@ fn principal_tags(text: &str) -> BTreeSet<String> {
 }
 
 fn sample() -> TenantContext {
-    let claims: HashMap<String, String> = [
-        ("sub", "0f8fad5b-d9cb-469f-a165-70867728950e"),
-        ("custom:tier", "premium"),
-        ("custom:clinic_id", "hospital-x"),
-        ("custom:role", "clinician"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    TenantContext::from_claims(&claims, &TierCatalog::embedded().unwrap()).unwrap()
+    let catalog = TierCatalog::embedded().unwrap();
+    TenantContext::parse(
+        &catalog,
+        "premium",
+        "hospital-x",
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "clinician",
+    )
+    .unwrap()
 }
 
 /// What IAM does with policy variables, for this tenant's session tags.
