@@ -1,0 +1,233 @@
+//! What AgentCore Gateway tells a Lambda target about a tool call, read from the invocation's
+//! client context (`context.clientContext.custom`):
+//!
+//! - `bedrockAgentCoreToolName`: `<TargetName>___<tool>` (three underscores);
+//! - `bedrockAgentCoreGatewayId`, `...TargetId`, `...MessageVersion`, `...AwsRequestId`,
+//!   `...McpMessageId`: strings, kept for logs;
+//! - `bedrockAgentCorePropagatedHeaders`: the allow-listed request headers as a NESTED OBJECT
+//!   (the value lambda_runtime 1.5.0 cannot parse; see `runtime.rs`).
+//!
+//! The event itself is only the tool's arguments.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::error::ToolError;
+
+pub const TOOL_NAME_KEY: &str = "bedrockAgentCoreToolName";
+pub const PROPAGATED_HEADERS_KEY: &str = "bedrockAgentCorePropagatedHeaders";
+const TOOL_SEPARATOR: &str = "___";
+/// Client contexts are at most a few KiB (Lambda caps them at 3583 bytes base64).
+const MAX_CLIENT_CONTEXT_BYTES: usize = 8 * 1024;
+
+/// A parsed Gateway tool call context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayCall {
+    pub target: String,
+    pub tool: String,
+    /// Propagated headers, names lower-cased. Values are strings; anything else is refused.
+    pub headers: BTreeMap<String, String>,
+    pub gateway_id: Option<String>,
+    pub mcp_message_id: Option<String>,
+}
+
+/// Target names follow `([0-9a-zA-Z][-]?){1,100}` (AgentCore control plane).
+fn valid_target_name(s: &str) -> bool {
+    let mut prev_hyphen = true; // a name may not start with a hyphen
+    let mut units = 0;
+    for c in s.chars() {
+        if c == '-' {
+            if prev_hyphen {
+                return false;
+            }
+            prev_hyphen = true;
+        } else if c.is_ascii_alphanumeric() {
+            prev_hyphen = false;
+            units += 1;
+        } else {
+            return false;
+        }
+    }
+    (1..=100).contains(&units)
+}
+
+fn valid_tool_name(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|f| f.is_ascii_lowercase())
+        && c.all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || x == '_')
+        && s.len() <= 64
+}
+
+impl GatewayCall {
+    /// Parses the raw `Lambda-Runtime-Client-Context` value. Missing, non-JSON, or malformed
+    /// contexts are typed errors, never a panic or a default tool.
+    pub fn from_client_context(raw: Option<&str>) -> Result<Self, ToolError> {
+        let raw = raw
+            .filter(|r| !r.is_empty())
+            .ok_or(ToolError::MissingToolName)?;
+        if raw.len() > MAX_CLIENT_CONTEXT_BYTES {
+            return Err(ToolError::BadClientContext("larger than 8 KiB"));
+        }
+        let ctx: Value =
+            serde_json::from_str(raw).map_err(|_| ToolError::BadClientContext("not JSON"))?;
+        let custom = ctx
+            .get("custom")
+            .and_then(Value::as_object)
+            .ok_or(ToolError::MissingToolName)?;
+        let full = match custom.get(TOOL_NAME_KEY) {
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => return Err(ToolError::BadClientContext("tool name is not a string")),
+            None => return Err(ToolError::MissingToolName),
+        };
+        let (target, tool) = full
+            .split_once(TOOL_SEPARATOR)
+            .filter(|(t, tool)| valid_target_name(t) && valid_tool_name(tool))
+            .ok_or(ToolError::BadToolName)?;
+        let headers = match custom.get(PROPAGATED_HEADERS_KEY) {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(map)) => string_headers(map)?,
+            // Tolerated: the same object sent as a JSON string (older shape, or re-encoded).
+            Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+                Ok(Value::Object(map)) => string_headers(&map)?,
+                _ => {
+                    return Err(ToolError::BadClientContext(
+                        "propagated headers are not an object",
+                    ));
+                }
+            },
+            Some(_) => {
+                return Err(ToolError::BadClientContext(
+                    "propagated headers are not an object",
+                ));
+            }
+        };
+        let text = |k: &str| custom.get(k).and_then(Value::as_str).map(str::to_owned);
+        Ok(Self {
+            target: target.to_owned(),
+            tool: tool.to_owned(),
+            headers,
+            gateway_id: text("bedrockAgentCoreGatewayId"),
+            mcp_message_id: text("bedrockAgentCoreMcpMessageId"),
+        })
+    }
+
+    /// A propagated header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+}
+
+fn string_headers(
+    map: &serde_json::Map<String, Value>,
+) -> Result<BTreeMap<String, String>, ToolError> {
+    let mut out = BTreeMap::new();
+    for (k, v) in map {
+        let Value::String(s) = v else {
+            return Err(ToolError::BadClientContext(
+                "a propagated header value is not a string",
+            ));
+        };
+        // Two spellings of one header with different values would be ambiguous.
+        if let Some(prev) = out.insert(k.to_ascii_lowercase(), s.clone())
+            && prev != *s
+        {
+            return Err(ToolError::BadClientContext(
+                "a propagated header appears twice",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx(custom: Value) -> String {
+        json!({ "custom": custom }).to_string()
+    }
+
+    #[test]
+    fn reads_the_gateway_shape_with_nested_headers() {
+        let raw = ctx(json!({
+            "bedrockAgentCoreToolName": "tenantry-basic-tools___patient_context",
+            "bedrockAgentCoreGatewayId": "gw-1",
+            "bedrockAgentCoreTargetId": "t-1",
+            "bedrockAgentCoreMessageVersion": "1.0",
+            "bedrockAgentCoreAwsRequestId": "r-1",
+            "bedrockAgentCoreMcpMessageId": "m-1",
+            "bedrockAgentCorePropagatedHeaders": { "X-Clinic-ID": "clinic-a", "X-Tier": "basic" }
+        }));
+        let call = GatewayCall::from_client_context(Some(&raw)).unwrap();
+        assert_eq!(call.target, "tenantry-basic-tools");
+        assert_eq!(call.tool, "patient_context");
+        assert_eq!(call.header("x-clinic-id"), Some("clinic-a"));
+        assert_eq!(call.header("X-TIER"), Some("basic"));
+        assert_eq!(call.gateway_id.as_deref(), Some("gw-1"));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_tool_call() {
+        // (raw client context, expected error code)
+        let cases = [
+            (None, "missing_tool_name"),
+            (Some(String::new()), "missing_tool_name"),
+            (Some("not json".into()), "bad_client_context"),
+            (Some(ctx(json!({}))), "missing_tool_name"),
+            (
+                Some(ctx(json!({"bedrockAgentCoreToolName": 7}))),
+                "bad_client_context",
+            ),
+            (
+                Some(ctx(json!({"bedrockAgentCoreToolName": "patient_context"}))),
+                "bad_tool_name",
+            ),
+            (
+                Some(ctx(
+                    json!({"bedrockAgentCoreToolName": "-bad___patient_context"}),
+                )),
+                "bad_tool_name",
+            ),
+            (
+                Some(ctx(
+                    json!({"bedrockAgentCoreToolName": "t___p", "bedrockAgentCorePropagatedHeaders": {"X-Tier": 1}}),
+                )),
+                "bad_client_context",
+            ),
+            (
+                Some(ctx(json!({"bedrockAgentCoreToolName": "t___p",
+                    "bedrockAgentCorePropagatedHeaders": {"x-tier": "basic", "X-Tier": "premium"}}))),
+                "bad_client_context",
+            ),
+            (Some("x".repeat(9000)), "bad_client_context"),
+        ];
+        for (raw, code) in cases {
+            let err = GatewayCall::from_client_context(raw.as_deref()).unwrap_err();
+            assert_eq!(err.code(), code, "{raw:.60?}");
+        }
+    }
+
+    #[test]
+    fn headers_sent_as_a_json_string_are_read_too() {
+        let raw = ctx(json!({
+            "bedrockAgentCoreToolName": "t___clinic_config",
+            "bedrockAgentCorePropagatedHeaders": "{\"X-Tier\":\"premium\"}"
+        }));
+        let call = GatewayCall::from_client_context(Some(&raw)).unwrap();
+        assert_eq!(call.header("x-tier"), Some("premium"));
+    }
+
+    #[test]
+    fn target_name_pattern() {
+        for ok in ["a", "tenantry-basic-tools", "A1-b2", &"a".repeat(100)] {
+            assert!(valid_target_name(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a--b", "a_b", &"a".repeat(101)] {
+            assert!(!valid_target_name(bad), "{bad}");
+        }
+    }
+}
