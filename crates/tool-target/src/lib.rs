@@ -3,7 +3,9 @@
 pub mod error;
 pub mod gateway;
 pub mod runtime;
+pub mod tools;
 
 pub use error::ToolError;
 pub use gateway::GatewayCall;
 pub use runtime::{Invocation, RuntimeLoop};
+pub use tools::ToolCall;
