@@ -24,6 +24,11 @@ pub enum Error {
         what: &'static str,
     },
 
+    #[error(
+        "{var} is not set: the DynamoDB stand-in (dynalite) is needed; start it with scripts/standins.sh start"
+    )]
+    NoDynamo { var: &'static str },
+
     #[error("demo tenant file: {0}")]
     Tenants(#[from] serde_json::Error),
 }

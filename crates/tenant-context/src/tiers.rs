@@ -30,6 +30,9 @@ pub struct TierConfig {
     pub display_name: String,
     /// Model id on the OpenAI-compatible Bedrock endpoint.
     pub model_id: String,
+    /// The name of this tier's AgentCore Gateway target for the tool-target Lambda
+    /// (`([0-9a-zA-Z][-]?){1,100}`); unique across tiers.
+    pub gateway_target: String,
     pub bedrock_project: BedrockProject,
     pub usage_plan: UsagePlan,
     /// Tools (MCP tool names) this tier may call.
@@ -172,10 +175,17 @@ impl TierCatalog {
             return Err(invalid("tiers", "at least one tier must be defined"));
         }
         let mut tiers = BTreeMap::new();
+        let mut targets = BTreeSet::new();
         for (name, config) in file.tiers {
             let field = format!("tiers.{name}");
             let tier = TierName::parse(&name).map_err(|e| invalid(&field, e))?;
             validate_tier(&field, &config)?;
+            if !targets.insert(config.gateway_target.clone()) {
+                return Err(invalid(
+                    &format!("{field}.gateway_target"),
+                    "is used by another tier",
+                ));
+            }
             tiers.insert(tier, config);
         }
         Ok(Self { tiers })
@@ -199,6 +209,14 @@ impl TierCatalog {
     pub fn iter(&self) -> impl Iterator<Item = (&TierName, &TierConfig)> {
         self.tiers.iter()
     }
+
+    /// The tier whose Gateway target has this name.
+    pub fn tier_of_gateway_target(&self, target: &str) -> Option<&TierName> {
+        self.tiers
+            .iter()
+            .find(|(_, c)| c.gateway_target == target)
+            .map(|(t, _)| t)
+    }
 }
 
 fn invalid(field: &str, reason: impl ToString) -> Error {
@@ -206,6 +224,24 @@ fn invalid(field: &str, reason: impl ToString) -> Error {
         field: field.to_owned(),
         reason: reason.to_string(),
     }
+}
+
+/// AgentCore target names: `([0-9a-zA-Z][-]?){1,100}`.
+fn is_gateway_target_name(s: &str) -> bool {
+    let mut prev_hyphen = true;
+    let mut units = 0;
+    for c in s.chars() {
+        match c {
+            '-' if prev_hyphen => return false,
+            '-' => prev_hyphen = true,
+            c if c.is_ascii_alphanumeric() => {
+                prev_hyphen = false;
+                units += 1;
+            }
+            _ => return false,
+        }
+    }
+    (1..=100).contains(&units)
 }
 
 fn is_tool_name(s: &str) -> bool {
@@ -219,6 +255,12 @@ fn validate_tier(field: &str, t: &TierConfig) -> Result<(), Error> {
     let f = |sub: &str| format!("{field}.{sub}");
     if t.model_id.trim().is_empty() {
         return Err(invalid(&f("model_id"), "must not be empty"));
+    }
+    if !is_gateway_target_name(&t.gateway_target) {
+        return Err(invalid(
+            &f("gateway_target"),
+            "must match ([0-9a-zA-Z][-]?){1,100}",
+        ));
     }
     for (sub, param) in [
         (
@@ -378,6 +420,22 @@ mod tests {
         assert!(basic.allows_tool_at("clinic_config", 23));
         assert!(premium.allows_tool_at("patient_context", 23));
         assert!(!basic.allows_tool_at("web_search", 12));
+    }
+
+    #[test]
+    fn gateway_targets_map_to_tiers() {
+        let cat = TierCatalog::embedded().unwrap();
+        assert_eq!(
+            cat.tier_of_gateway_target("tenantry-basic-tools")
+                .map(|t| t.as_str()),
+            Some("basic")
+        );
+        assert_eq!(
+            cat.tier_of_gateway_target("tenantry-premium-tools")
+                .map(|t| t.as_str()),
+            Some("premium")
+        );
+        assert!(cat.tier_of_gateway_target("tenantry-gold-tools").is_none());
     }
 
     #[test]

@@ -39,6 +39,7 @@ static CATALOG: LazyLock<TierCatalog> = LazyLock::new(|| {
     let basic = v["tiers"]["basic"].clone();
     for t in TIERS {
         v["tiers"][t] = basic.clone();
+        v["tiers"][t]["gateway_target"] = format!("{t}-tools").into();
     }
     TierCatalog::from_json(&v.to_string()).unwrap()
 });

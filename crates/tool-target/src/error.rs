@@ -20,6 +20,44 @@ pub enum ToolError {
 
     #[error("invalid arguments: {0}")]
     InvalidArguments(String),
+
+    #[error("no verified identity: {0}")]
+    Unauthenticated(tenant_context::Error),
+
+    #[error("tenant headers disagree with the verified token ({0})")]
+    TenantHeaderMismatch(tenant_context::Error),
+
+    #[error("this tool target serves another tier")]
+    TargetTierMismatch,
+
+    #[error("this tool target is not configured for any tier")]
+    UnknownTarget,
+
+    #[error("this tool is not part of your tier")]
+    ToolNotInTier,
+
+    #[error(
+        "outside business hours ({start:02}:00-{end:02}:00 clinic time) for this tool on your tier"
+    )]
+    OutsideBusinessHours { start: u8, end: u8 },
+
+    #[error("request_hour does not match the clinic's current hour; the server clock decides")]
+    RequestHourSpoofed,
+
+    #[error("patient not found")]
+    PatientNotFound,
+
+    #[error("next_token is not valid")]
+    NextTokenInvalid,
+
+    #[error("next_token was issued for another clinic")]
+    NextTokenOtherClinic,
+
+    #[error("the clinic's configuration is missing or invalid ({0})")]
+    ClinicMisconfigured(&'static str),
+
+    #[error("temporarily unavailable, try again")]
+    Unavailable,
 }
 
 impl ToolError {
@@ -31,6 +69,18 @@ impl ToolError {
             ToolError::BadClientContext(_) => "bad_client_context",
             ToolError::UnknownTool => "unknown_tool",
             ToolError::InvalidArguments(_) => "invalid_arguments",
+            ToolError::Unauthenticated(_) => "unauthenticated",
+            ToolError::TenantHeaderMismatch(_) => "tenant_header_mismatch",
+            ToolError::TargetTierMismatch => "target_tier_mismatch",
+            ToolError::UnknownTarget => "unknown_target",
+            ToolError::ToolNotInTier => "tool_not_in_tier",
+            ToolError::OutsideBusinessHours { .. } => "outside_business_hours",
+            ToolError::RequestHourSpoofed => "request_hour_spoofed",
+            ToolError::PatientNotFound => "patient_not_found",
+            ToolError::NextTokenInvalid => "next_token_invalid",
+            ToolError::NextTokenOtherClinic => "next_token_other_clinic",
+            ToolError::ClinicMisconfigured(_) => "clinic_misconfigured",
+            ToolError::Unavailable => "unavailable",
         }
     }
 

@@ -1,7 +1,12 @@
 //! The AgentCore Gateway MCP Lambda target. See the README's tool-target section.
 
+pub mod clock;
+pub mod config;
+pub mod data;
 pub mod error;
 pub mod gateway;
+pub mod handler;
+pub mod page_token;
 pub mod runtime;
 pub mod tools;
 

@@ -1,0 +1,137 @@
+//! The demo tables on the DynamoDB stand-in (dynalite): PatientMetadata (clinic_id HASH,
+//! patient_id RANGE) and ClinicConfig (clinic_id HASH), loaded with the synthetic demo data.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TableStatus,
+};
+
+use crate::endpoints::{ENV_DYNAMODB_URL, Endpoints};
+use crate::error::Error;
+use crate::sdk::config_for;
+use crate::tenants::{DemoPatients, DemoTenants};
+
+/// Names of a freshly created pair of demo tables.
+#[derive(Debug, Clone)]
+pub struct LocalTables {
+    pub patient_table: String,
+    pub clinic_table: String,
+}
+
+/// A DynamoDB client for the stand-in (static credentials; dynalite checks no IAM).
+pub fn client(endpoints: &Endpoints) -> Result<Client, Error> {
+    let url = endpoints.dynamodb_url.as_deref().ok_or(Error::NoDynamo {
+        var: ENV_DYNAMODB_URL,
+    })?;
+    Ok(Client::new(&config_for(url)))
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, Error> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(Error::call("key schema"))
+}
+
+fn string_attr(name: &str) -> Result<AttributeDefinition, Error> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(Error::call("attribute definition"))
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn list(v: &[String]) -> AttributeValue {
+    AttributeValue::L(v.iter().map(|x| s(x)).collect())
+}
+
+async fn wait_active(ddb: &Client, table: &str) -> Result<(), Error> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = ddb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(Error::call("DescribeTable"))?;
+        if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Error::MissingField {
+                op: "DescribeTable",
+                what: "ACTIVE status within 30 s",
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Creates `<prefix>-<unique>-PatientMetadata` and `...-ClinicConfig` and loads the demo
+/// data. Unique names let tests run in parallel, and again, against one stand-in.
+pub async fn create_and_load(endpoints: &Endpoints, prefix: &str) -> Result<LocalTables, Error> {
+    let ddb = client(endpoints)?;
+    let unique = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let tables = LocalTables {
+        patient_table: format!("{prefix}-{unique:x}-PatientMetadata"),
+        clinic_table: format!("{prefix}-{unique:x}-ClinicConfig"),
+    };
+    ddb.create_table()
+        .table_name(&tables.patient_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attr("clinic_id")?)
+        .attribute_definitions(string_attr("patient_id")?)
+        .key_schema(key("clinic_id", KeyType::Hash)?)
+        .key_schema(key("patient_id", KeyType::Range)?)
+        .send()
+        .await
+        .map_err(Error::call("CreateTable PatientMetadata"))?;
+    ddb.create_table()
+        .table_name(&tables.clinic_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attr("clinic_id")?)
+        .key_schema(key("clinic_id", KeyType::Hash)?)
+        .send()
+        .await
+        .map_err(Error::call("CreateTable ClinicConfig"))?;
+    // Tables are created asynchronously (CREATING, then ACTIVE), on the stand-in as on AWS.
+    // The SDK's waiter starts at a 20 s delay; the stand-in is ready in well under a second.
+    for table in [&tables.patient_table, &tables.clinic_table] {
+        wait_active(&ddb, table).await?;
+    }
+    for clinic in DemoTenants::embedded()?.clinics {
+        ddb.put_item()
+            .table_name(&tables.clinic_table)
+            .item("clinic_id", s(&clinic.clinic_id))
+            .item("name", s(&clinic.name))
+            .item("tier", s(&clinic.tier))
+            .item("timezone", s(&clinic.timezone))
+            .send()
+            .await
+            .map_err(Error::call("PutItem ClinicConfig"))?;
+    }
+    for p in DemoPatients::embedded()?.patients {
+        ddb.put_item()
+            .table_name(&tables.patient_table)
+            .item("clinic_id", s(&p.clinic_id))
+            .item("patient_id", s(&p.patient_id))
+            .item("name", s(&p.name))
+            .item("date_of_birth", s(&p.date_of_birth))
+            .item("conditions", list(&p.conditions))
+            .item("allergies", list(&p.allergies))
+            .item("last_visit", s(&p.last_visit))
+            .send()
+            .await
+            .map_err(Error::call("PutItem PatientMetadata"))?;
+    }
+    Ok(tables)
+}

@@ -1,0 +1,41 @@
+//! The tool-target Lambda: configuration and clients once, then the runtime loop.
+
+use std::sync::Arc;
+
+use scoped_credentials::{CredentialCache, Issuer};
+use tenant_context::{TierCatalog, TokenVerifier};
+use tool_target::clock::system_clock;
+use tool_target::config::Config;
+use tool_target::handler::{Deps, handle};
+use tool_target::runtime::RuntimeLoop;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = Config::from_lookup(|k| std::env::var(k).ok())?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let verifier = TokenVerifier::new(config.verifier, TierCatalog::embedded()?)?;
+    if let Err(e) = verifier.prefetch_keys().await {
+        tracing::warn!(error = %e, "JWKS prefetch failed; will retry on first call");
+    }
+    let deps = Arc::new(Deps {
+        verifier,
+        credentials: Arc::new(CredentialCache::new(Issuer::from_config(
+            &config.credentials,
+            &sdk,
+        )?)),
+        sdk,
+        tables: config.tables,
+        page_tokens: config.page_tokens,
+        clock: system_clock(),
+    });
+    RuntimeLoop::from_env()
+        .run(move |inv| handle(inv, deps.clone()))
+        .await
+}

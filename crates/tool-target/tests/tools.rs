@@ -1,0 +1,430 @@
+//! The tool target against the stand-ins: dynalite tables loaded with the synthetic data,
+//! scoped credentials from moto STS (AssumeRole calls recorded), tokens from the shared test
+//! issuer, and an injected clock. Every tool on both tiers, and every refusal by its code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use scoped_credentials::{CredentialCache, Issuer, StsIssuer};
+use serde_json::{Value, json};
+use standins::Endpoints;
+use standins::sdk::{Recorder, config_for, moto_config, recorded_sts_client};
+use standins::test_issuer::{self, AUDIENCE, ISSUER, OTHER_KEY};
+use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
+use tool_target::data::Tables;
+use tool_target::handler::{Deps, handle};
+use tool_target::page_token::PageTokens;
+use tool_target::runtime::Invocation;
+use wiremock::MockServer;
+
+const BASIC_TARGET: &str = "tenantry-basic-tools";
+const PREMIUM_TARGET: &str = "tenantry-premium-tools";
+
+struct World {
+    deps: Arc<Deps>,
+    sts: Recorder,
+    _idp: MockServer,
+}
+
+fn endpoints() -> Endpoints {
+    Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `utc_hour` on 2026-11-27 (a Friday).
+async fn world(test: &str, utc_hour: u32) -> World {
+    let endpoints = endpoints();
+    let local = standins::dynamo::create_and_load(&endpoints, &format!("tt-{test}"))
+        .await
+        .expect("tables");
+    let idp = test_issuer::jwks_server().await;
+    let verifier = TokenVerifier::new(
+        VerifierConfig::new(ISSUER, AUDIENCE, test_issuer::jwks_url(&idp)).unwrap(),
+        TierCatalog::embedded().unwrap(),
+    )
+    .unwrap();
+    let sts = Recorder::default();
+    let issuer = StsIssuer::new(
+        recorded_sts_client(&moto_config(&endpoints), &sts),
+        "arn:aws:iam::123456789012:role/tenantry-tvm",
+        Duration::from_secs(900),
+    )
+    .unwrap();
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 27, utc_hour, 30, 0)
+        .single()
+        .unwrap();
+    let deps = Deps {
+        verifier,
+        credentials: Arc::new(CredentialCache::new(Issuer::Sts(issuer))),
+        sdk: config_for(endpoints.dynamodb_url.as_deref().expect("dynalite url")),
+        tables: Tables {
+            patient_table: local.patient_table,
+            clinic_table: local.clinic_table,
+        },
+        page_tokens: PageTokens::new(b"test-only page token key, 32+ bytes!".to_vec()).unwrap(),
+        clock: Arc::new(move || now),
+    };
+    World {
+        deps: Arc::new(deps),
+        sts,
+        _idp: idp,
+    }
+}
+
+fn token(tier: &str, clinic: &str) -> String {
+    let mut claims = test_issuer::id_claims();
+    claims["custom:tier"] = tier.into();
+    claims["custom:clinic_id"] = clinic.into();
+    test_issuer::sign(&claims)
+}
+
+/// The propagated headers a well-behaved agent sends for this tenant.
+fn headers(tier: &str, clinic: &str) -> Value {
+    json!({
+        "X-Id-Token": token(tier, clinic),
+        "X-Tier": tier,
+        "X-Clinic-ID": clinic,
+        "X-S3-Prefix": format!("{tier}-tier/{clinic}/"),
+    })
+}
+
+fn invocation(tool: &str, headers: &Value, args: &Value) -> Invocation {
+    Invocation {
+        request_id: "test".into(),
+        deadline_ms: None,
+        client_context: Some(
+            json!({"custom": {
+                "bedrockAgentCoreToolName": tool,
+                "bedrockAgentCoreGatewayId": "gw-test",
+                "bedrockAgentCorePropagatedHeaders": headers,
+            }})
+            .to_string(),
+        ),
+        payload: serde_json::to_vec(args).unwrap().into(),
+    }
+}
+
+impl World {
+    async fn call(&self, tool: &str, headers: &Value, args: Value) -> Value {
+        handle(invocation(tool, headers, &args), self.deps.clone()).await
+    }
+
+    async fn basic(&self, tool: &str, args: Value) -> Value {
+        self.call(
+            &format!("{BASIC_TARGET}___{tool}"),
+            &headers("basic", "clinic-a"),
+            args,
+        )
+        .await
+    }
+}
+
+fn code(reply: &Value) -> &str {
+    reply["error"]["code"].as_str().unwrap_or("<no error>")
+}
+
+fn patient_ids(reply: &Value) -> Vec<String> {
+    reply["patients"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no patients in {reply}"))
+        .iter()
+        .map(|p| p["patient_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn basic_tier_tools_in_business_hours() {
+    let w = world("basic", 15).await; // 10:30 in New York (clinic-a)
+    let one = w
+        .basic("patient_context", json!({"patient_id": "p-1001"}))
+        .await;
+    assert_eq!(one["patient"]["name"], "Avery Lindqvist", "{one}");
+
+    let page1 = w.basic("patient_context", json!({"limit": 2})).await;
+    assert_eq!(patient_ids(&page1), ["p-1001", "p-1002"]);
+    let next = page1["next_token"]
+        .as_str()
+        .expect("a next token")
+        .to_owned();
+    let page2 = w
+        .basic("patient_context", json!({"limit": 2, "next_token": next}))
+        .await;
+    assert_eq!(patient_ids(&page2), ["p-1003"], "{page2}");
+
+    let cfg = w.basic("clinic_config", json!({})).await;
+    assert_eq!(cfg["clinic"]["clinic_id"], "clinic-a");
+    assert_eq!(cfg["clinic"]["timezone"], "America/New_York");
+    assert_eq!(cfg["clinic"]["business_hours"]["start"], "08:00");
+
+    let time = w.basic("current_time", json!({})).await;
+    assert_eq!(time["hour"], 10);
+    assert!(
+        time["local_time"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-27T10:30:00-05:00")
+    );
+
+    // All of it on credentials vended for clinic-a: one AssumeRole, tagged for the tenant.
+    assert_eq!(w.sts.count("AssumeRole"), 1);
+    let body = &w.sts.bodies()[0];
+    assert!(
+        body.contains("Tags.member.2.Value=clinic-a") && body.contains("Tags.member.1.Value=basic"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn premium_tier_tools_at_night() {
+    let w = world("premium", 5).await; // 23:30 the day before in Chicago (hospital-x)
+    let h = headers("premium", "hospital-x");
+    let t = |tool: &str| format!("{PREMIUM_TARGET}___{tool}");
+    let list = w.call(&t("patient_context"), &h, json!({})).await;
+    assert_eq!(patient_ids(&list), ["p-5001", "p-5002", "p-5003"]);
+    assert!(list["next_token"].is_null());
+    let one = w
+        .call(
+            &t("patient_context"),
+            &h,
+            json!({"patient_id": "p-5002", "request_hour": 23}),
+        )
+        .await;
+    assert_eq!(one["patient"]["name"], "Kavya Raman", "{one}");
+    let cfg = w.call(&t("clinic_config"), &h, json!({})).await;
+    assert!(cfg["clinic"]["business_hours"].is_null());
+    assert_eq!(cfg["clinic"]["tier"], "premium");
+    assert_eq!(w.call(&t("current_time"), &h, json!({})).await["hour"], 23);
+}
+
+#[tokio::test]
+async fn basic_tier_is_refused_patient_context_out_of_hours_only() {
+    let w = world("hours", 4).await; // 23:30 in New York
+    let reply = w
+        .basic("patient_context", json!({"patient_id": "p-1001"}))
+        .await;
+    assert_eq!(code(&reply), "outside_business_hours", "{reply}");
+    assert!(!reply.to_string().contains("Avery"));
+    assert_eq!(w.basic("current_time", json!({})).await["hour"], 23);
+    assert_eq!(
+        w.basic("clinic_config", json!({})).await["clinic"]["clinic_id"],
+        "clinic-a"
+    );
+}
+
+#[tokio::test]
+async fn another_clinics_patient_is_indistinguishable_from_a_missing_one() {
+    let w = world("crossread", 15).await;
+    let other = w
+        .basic("patient_context", json!({"patient_id": "p-2001"}))
+        .await; // clinic-b's
+    let missing = w
+        .basic("patient_context", json!({"patient_id": "p-0000"}))
+        .await;
+    assert_eq!(code(&other), "patient_not_found");
+    assert_eq!(other, missing);
+    let listing = w.basic("patient_context", json!({})).await;
+    assert!(
+        patient_ids(&listing).iter().all(|id| id.starts_with("p-1")),
+        "{listing}"
+    );
+}
+
+#[tokio::test]
+async fn forged_or_disagreeing_tenant_headers_are_refused() {
+    let w = world("headers", 15).await;
+    let tool = format!("{BASIC_TARGET}___clinic_config");
+    for (header, forged) in [
+        ("X-Clinic-ID", json!("clinic-b")),
+        ("X-Tier", json!("premium")),
+        ("X-S3-Prefix", json!("basic-tier/clinic-b/")),
+    ] {
+        let mut h = headers("basic", "clinic-a");
+        h[header] = forged;
+        let reply = w.call(&tool, &h, json!({})).await;
+        assert_eq!(code(&reply), "tenant_header_mismatch", "{header}: {reply}");
+        let mut missing = headers("basic", "clinic-a");
+        missing.as_object_mut().unwrap().remove(header);
+        assert_eq!(
+            code(&w.call(&tool, &missing, json!({})).await),
+            "tenant_header_mismatch"
+        );
+    }
+    // Headers that name clinic-b consistently, with clinic-a's token: still clinic-a's token.
+    let mut h = headers("basic", "clinic-b");
+    h["X-Id-Token"] = json!(token("basic", "clinic-a"));
+    assert_eq!(
+        code(&w.call(&tool, &h, json!({})).await),
+        "tenant_header_mismatch"
+    );
+    // No token, or a forged one.
+    let mut h = headers("basic", "clinic-a");
+    h.as_object_mut().unwrap().remove("X-Id-Token");
+    assert_eq!(code(&w.call(&tool, &h, json!({})).await), "unauthenticated");
+    let mut h = headers("basic", "clinic-a");
+    h["X-Id-Token"] = json!(test_issuer::sign_with(
+        OTHER_KEY,
+        test_issuer::KID,
+        &test_issuer::id_claims()
+    ));
+    assert_eq!(code(&w.call(&tool, &h, json!({})).await), "unauthenticated");
+    assert_eq!(
+        w.sts.count("AssumeRole"),
+        0,
+        "no credentials for refused calls"
+    );
+}
+
+#[tokio::test]
+async fn a_target_of_another_tier_is_refused() {
+    let w = world("tiers", 15).await;
+    let h = headers("basic", "clinic-a");
+    let reply = w
+        .call(
+            &format!("{PREMIUM_TARGET}___patient_context"),
+            &h,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&reply), "target_tier_mismatch");
+    let reply = w
+        .call("tenantry-gold-tools___patient_context", &h, json!({}))
+        .await;
+    assert_eq!(code(&reply), "unknown_target");
+    let h = headers("premium", "hospital-x");
+    let reply = w
+        .call(&format!("{BASIC_TARGET}___clinic_config"), &h, json!({}))
+        .await;
+    assert_eq!(code(&reply), "target_tier_mismatch");
+}
+
+#[tokio::test]
+async fn next_tokens_of_another_clinic_or_altered_are_refused() {
+    let w = world("tokens", 15).await;
+    let b = headers("basic", "clinic-b");
+    let b_page = w
+        .call(
+            &format!("{BASIC_TARGET}___patient_context"),
+            &b,
+            json!({"limit": 1}),
+        )
+        .await;
+    let b_token = b_page["next_token"]
+        .as_str()
+        .expect("clinic-b has a second page")
+        .to_owned();
+    let reply = w
+        .basic("patient_context", json!({"next_token": b_token}))
+        .await;
+    assert_eq!(code(&reply), "next_token_other_clinic", "{reply}");
+
+    let a_page = w.basic("patient_context", json!({"limit": 1})).await;
+    let a_token = a_page["next_token"].as_str().unwrap().to_owned();
+    let (payload, tag) = a_token.split_once('.').unwrap();
+    for altered in [
+        format!("{payload}A.{tag}"),
+        format!("{payload}.{}", tag.replace('A', "B")),
+        "garbage".into(),
+    ] {
+        if altered == a_token {
+            continue;
+        }
+        let reply = w
+            .basic("patient_context", json!({"next_token": altered}))
+            .await;
+        assert_eq!(code(&reply), "next_token_invalid", "{reply}");
+    }
+}
+
+#[tokio::test]
+async fn a_spoofed_request_hour_is_refused() {
+    let w = world("spoof", 15).await; // 10:30 in New York
+    let reply = w
+        .basic(
+            "patient_context",
+            json!({"patient_id": "p-1001", "request_hour": 9}),
+        )
+        .await;
+    assert_eq!(code(&reply), "request_hour_spoofed");
+    // Out of hours, a model told "it is 10" is refused as spoofing, not let in.
+    let night = world("spoof-night", 4).await; // 23:30 in New York
+    let reply = night
+        .basic(
+            "patient_context",
+            json!({"patient_id": "p-1001", "request_hour": 10}),
+        )
+        .await;
+    assert_eq!(code(&reply), "request_hour_spoofed");
+    let ok = w
+        .basic(
+            "patient_context",
+            json!({"patient_id": "p-1001", "request_hour": 10}),
+        )
+        .await;
+    assert_eq!(ok["patient"]["patient_id"], "p-1001");
+}
+
+#[tokio::test]
+async fn malformed_input_gets_typed_errors() {
+    let w = world("malformed", 15).await;
+    let h = headers("basic", "clinic-a");
+    let cases = [
+        (
+            format!("{BASIC_TARGET}___drop_tables"),
+            json!({}),
+            "unknown_tool",
+        ),
+        (
+            format!("{BASIC_TARGET}___web_search"),
+            json!({"query": "x"}),
+            "unknown_tool",
+        ),
+        (
+            format!("{BASIC_TARGET}___patient_context"),
+            json!({"patient_id": 42}),
+            "invalid_arguments",
+        ),
+        (
+            format!("{BASIC_TARGET}___patient_context"),
+            json!({"clinic_id": "clinic-b"}),
+            "invalid_arguments",
+        ),
+        (
+            format!("{BASIC_TARGET}___patient_context"),
+            json!({"patient_id": "x".repeat(100 * 1024)}),
+            "invalid_arguments",
+        ),
+        (
+            format!("{BASIC_TARGET}___patient_context"),
+            json!(["not", "an", "object"]),
+            "invalid_arguments",
+        ),
+        (
+            format!("{BASIC_TARGET}___patient_context"),
+            json!("text"),
+            "invalid_arguments",
+        ),
+        ("no-separator".to_owned(), json!({}), "bad_tool_name"),
+    ];
+    for (tool, args, want) in cases {
+        let reply = w.call(&tool, &h, args).await;
+        assert_eq!(code(&reply), want, "{tool}: {reply:.200}");
+    }
+    let mut inv = invocation(&format!("{BASIC_TARGET}___clinic_config"), &h, &json!({}));
+    inv.client_context = Some("{not json".into());
+    assert_eq!(
+        code(&handle(inv.clone(), w.deps.clone()).await),
+        "bad_client_context"
+    );
+    inv.client_context = None;
+    assert_eq!(
+        code(&handle(inv.clone(), w.deps.clone()).await),
+        "missing_tool_name"
+    );
+    let mut inv = invocation(&format!("{BASIC_TARGET}___clinic_config"), &h, &json!({}));
+    inv.payload = b"{not json".to_vec().into();
+    assert_eq!(
+        code(&handle(inv, w.deps.clone()).await),
+        "invalid_arguments"
+    );
+}
