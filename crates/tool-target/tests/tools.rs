@@ -428,3 +428,81 @@ async fn malformed_input_gets_typed_errors() {
         "invalid_arguments"
     );
 }
+
+macro_rules! fixture {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../../events/tool-target/", $name)),
+        )
+    };
+}
+
+/// Every event and client context in events/tool-target works as documented.
+#[tokio::test]
+async fn the_event_fixtures_behave_as_documented() {
+    let w = world("fixtures", 15).await; // in business hours for clinic-a
+    let files = [
+        fixture!("basic-patient_context.json"),
+        fixture!("basic-patient_context.client-context.json"),
+        fixture!("basic-clinic_config.json"),
+        fixture!("basic-clinic_config.client-context.json"),
+        fixture!("basic-current_time.json"),
+        fixture!("basic-current_time.client-context.json"),
+        fixture!("premium-patient_context.json"),
+        fixture!("premium-patient_context.client-context.json"),
+        fixture!("premium-clinic_config.json"),
+        fixture!("premium-clinic_config.client-context.json"),
+        fixture!("premium-current_time.json"),
+        fixture!("premium-current_time.client-context.json"),
+        fixture!("basic-patient_context-other-clinic.json"),
+        fixture!("basic-forged-clinic-header.client-context.json"),
+    ];
+    let get = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .unwrap()
+    };
+    let run = |event: &str, context: &str, tier: &str, clinic: &str| {
+        let context = context.replace("${ID_TOKEN}", &token(tier, clinic));
+        handle(
+            Invocation {
+                request_id: "fixture".into(),
+                deadline_ms: None,
+                client_context: Some(context),
+                payload: event.as_bytes().to_vec().into(),
+            },
+            w.deps.clone(),
+        )
+    };
+    for (tier, clinic) in [("basic", "clinic-a"), ("premium", "hospital-x")] {
+        for tool in ["patient_context", "clinic_config", "current_time"] {
+            let reply = run(
+                get(&format!("{tier}-{tool}.json")),
+                get(&format!("{tier}-{tool}.client-context.json")),
+                tier,
+                clinic,
+            )
+            .await;
+            assert!(reply.get("error").is_none(), "{tier} {tool}: {reply}");
+        }
+    }
+    let other = run(
+        get("basic-patient_context-other-clinic.json"),
+        get("basic-patient_context.client-context.json"),
+        "basic",
+        "clinic-a",
+    )
+    .await;
+    assert_eq!(code(&other), "patient_not_found");
+    let forged = run(
+        get("basic-clinic_config.json"),
+        get("basic-forged-clinic-header.client-context.json"),
+        "basic",
+        "clinic-a",
+    )
+    .await;
+    assert_eq!(code(&forged), "tenant_header_mismatch");
+}

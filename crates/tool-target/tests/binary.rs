@@ -1,0 +1,193 @@
+//! The real `tool-target` binary, configured only through its environment as on Lambda, driven
+//! through its runtime loop by a local Runtime API (a mock on 127.0.0.1) that serves
+//! AgentCore-Gateway-shaped invocations (propagated headers as a nested object) mixed with
+//! malformed ones. Every invocation must be answered and the loop must keep serving; data
+//! comes from dynalite through credentials vended by moto STS.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use standins::Endpoints;
+use standins::test_issuer::{self, AUDIENCE, ISSUER};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const NEXT: &str = "/2018-06-01/runtime/invocation/next";
+
+fn token(tier: &str, clinic: &str) -> String {
+    let mut claims = test_issuer::id_claims();
+    claims["custom:tier"] = tier.into();
+    claims["custom:clinic_id"] = clinic.into();
+    test_issuer::sign(&claims)
+}
+
+fn gateway_context(tool: &str, tier: &str, clinic: &str) -> String {
+    json!({"custom": {
+        "bedrockAgentCoreToolName": format!("tenantry-{tier}-tools___{tool}"),
+        "bedrockAgentCoreGatewayId": "gw-local",
+        "bedrockAgentCoreMcpMessageId": "1",
+        "bedrockAgentCorePropagatedHeaders": {
+            "X-Id-Token": token(tier, clinic),
+            "X-Tier": tier,
+            "X-Clinic-ID": clinic,
+            "X-S3-Prefix": format!("{tier}-tier/{clinic}/"),
+        }
+    }})
+    .to_string()
+}
+
+fn event(id: &str, client_context: Option<String>, payload: Value) -> ResponseTemplate {
+    let mut t = ResponseTemplate::new(200)
+        .insert_header("Lambda-Runtime-Aws-Request-Id", id)
+        .insert_header("Lambda-Runtime-Deadline-Ms", "4102444800000")
+        .set_body_json(payload);
+    if let Some(cc) = client_context {
+        t = t.insert_header("Lambda-Runtime-Client-Context", cc.as_str());
+    }
+    t
+}
+
+#[tokio::test]
+async fn the_binary_serves_gateway_calls_and_survives_malformed_ones() {
+    let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let dynamodb = endpoints.dynamodb_url.clone().expect("dynalite url");
+    let tables = standins::dynamo::create_and_load(&endpoints, "bin")
+        .await
+        .expect("tables");
+    let idp = test_issuer::jwks_server().await;
+    let api = MockServer::builder().start().await;
+
+    let sequence = [
+        // Premium patient_context is allowed at any hour, so the system clock does not matter.
+        event(
+            "1-premium-list",
+            Some(gateway_context("patient_context", "premium", "hospital-x")),
+            json!({}),
+        ),
+        event("2-context-not-json", Some("{not json".into()), json!({})),
+        event(
+            "3-event-not-object",
+            Some(gateway_context("clinic_config", "basic", "clinic-a")),
+            json!([1, 2]),
+        ),
+        event(
+            "4-unknown-tool",
+            Some(gateway_context("drop_tables", "basic", "clinic-a")),
+            json!({}),
+        ),
+        event(
+            "5-huge-string",
+            Some(gateway_context("patient_context", "premium", "hospital-x")),
+            json!({"patient_id": "x".repeat(100 * 1024)}),
+        ),
+        event("6-no-context", None, json!({})),
+        event(
+            "7-basic-config",
+            Some(gateway_context("clinic_config", "basic", "clinic-a")),
+            json!({}),
+        ),
+    ];
+    for t in sequence {
+        Mock::given(method("GET"))
+            .and(path(NEXT))
+            .respond_with(t)
+            .up_to_n_times(1)
+            .mount(&api)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(NEXT))
+        .respond_with(ResponseTemplate::new(410))
+        .mount(&api)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(
+            r"^/2018-06-01/runtime/invocation/[^/]+/(response|error)$",
+        ))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&api)
+        .await;
+
+    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tool-target"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", api.address().to_string())
+        .env("AWS_REGION", standins::STANDIN_REGION)
+        .env("AWS_ACCESS_KEY_ID", "standin")
+        .env("AWS_SECRET_ACCESS_KEY", "standin")
+        .env("AWS_ENDPOINT_URL_STS", &endpoints.moto_url)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &dynamodb)
+        .env("TENANTRY_TOKEN_ISSUER", ISSUER)
+        .env("TENANTRY_TOKEN_AUDIENCE", AUDIENCE)
+        .env("TENANTRY_JWKS_URL", test_issuer::jwks_url(&idp))
+        .env("TENANTRY_CREDENTIALS_SOURCE", "sts")
+        .env(
+            "TENANTRY_TVM_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/tenantry-tvm",
+        )
+        .env("TENANTRY_PATIENT_TABLE", &tables.patient_table)
+        .env("TENANTRY_CLINIC_TABLE", &tables.clinic_table)
+        .env("TENANTRY_PAGE_TOKEN_KEY", key)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the tool-target binary");
+
+    // The binary exits once the Runtime API answers 410 after the last event.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the binary did not finish the sequence within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        !status.success(),
+        "it ends when the Runtime API fails, as on Lambda"
+    );
+
+    let replies: Vec<(String, Value)> = api
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .map(|r| {
+            (
+                r.url.path().to_owned(),
+                serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    let reply = |id: &str| {
+        let (p, body) = replies
+            .iter()
+            .find(|(p, _)| p.contains(id))
+            .unwrap_or_else(|| panic!("no reply for {id}: {replies:?}"));
+        assert!(p.ends_with("/response"), "{id} answered on {p}");
+        body.clone()
+    };
+    let list = reply("1-premium-list");
+    assert_eq!(list["count"], 3, "{list}");
+    assert_eq!(
+        reply("2-context-not-json")["error"]["code"],
+        "bad_client_context"
+    );
+    assert_eq!(
+        reply("3-event-not-object")["error"]["code"],
+        "invalid_arguments"
+    );
+    assert_eq!(reply("4-unknown-tool")["error"]["code"], "unknown_tool");
+    assert_eq!(reply("5-huge-string")["error"]["code"], "invalid_arguments");
+    assert_eq!(reply("6-no-context")["error"]["code"], "missing_tool_name");
+    assert_eq!(reply("7-basic-config")["clinic"]["clinic_id"], "clinic-a");
+    assert_eq!(replies.len(), 7);
+}
