@@ -91,6 +91,7 @@ pub async fn run() -> Result<(), FlowError> {
 
     step("One user per clinic: sign in, verify the ID token, derive the tenant context");
     let mut first: Option<(VerifiedToken, String)> = None;
+    let mut tokens = std::collections::HashMap::new();
     for clinic in &tenants.clinics {
         let password = throwaway_password();
         pool.create_user(&NewUser {
@@ -113,6 +114,7 @@ pub async fn run() -> Result<(), FlowError> {
             })?;
         check_matches(clinic, &verified)?;
         print_context(&clinic.name, &verified);
+        tokens.insert(clinic.clinic_id.clone(), token.clone());
         first.get_or_insert((verified, token));
     }
     let (verified, token) = first.ok_or_else(|| FlowError::Unexpected {
@@ -130,11 +132,33 @@ pub async fn run() -> Result<(), FlowError> {
         ),
     }
 
-    vend_credentials(&endpoints, &pool, &verified, &token, &forged).await?;
+    step("DynamoDB stand-in (dynalite): PatientMetadata and ClinicConfig with the synthetic data");
+    let tables = standins::dynamo::create_and_load(&endpoints, "local-flow").await?;
+    println!("    {} and {}", tables.patient_table, tables.clinic_table);
+
+    step("Lambda stand-in (cargo lambda watch): the real token-vending and tool-target binaries");
+    let emulator = start_emulator(&endpoints, &pool, &tables)?;
+    println!(
+        "    emulator on {} (log: .tools/run/lambda-emulator.log)",
+        emulator.endpoint_url()
+    );
+    let lambda = aws_sdk_lambda::Client::new(&config_for(&emulator.endpoint_url()));
+
+    vend_credentials(&lambda, &endpoints, &verified, &token, &forged).await?;
+    let token_for = |clinic: &str| {
+        tokens
+            .get(clinic)
+            .cloned()
+            .ok_or_else(|| FlowError::Unexpected {
+                what: format!("no demo user for {clinic}"),
+            })
+    };
+    call_tools(&lambda, &token_for("clinic-a")?, &token_for("hospital-x")?).await?;
+    drop(emulator);
 
     println!(
         "\nDone: {} tenants verified, the tampered token refused, {}'s token turned into \
-         credentials tagged for {}.",
+         credentials tagged for {}, every tool called, every cross-tenant attempt refused.",
         tenants.clinics.len(),
         verified.context.clinic_id(),
         verified.context.clinic_id()
@@ -142,18 +166,13 @@ pub async fn run() -> Result<(), FlowError> {
     Ok(())
 }
 
-/// The real token-vending binary, run by cargo-lambda's Lambda emulator, called through the
-/// production client path (Lambda Invoke via `VendingFunctionIssuer`), with STS on moto.
-async fn vend_credentials(
+/// The configuration both functions get from the emulator: the flow's user pool, STS on moto,
+/// DynamoDB on dynalite, and Lambda (for tool-target's calls to token-vending) on the emulator.
+fn start_emulator(
     endpoints: &Endpoints,
     pool: &LocalPool,
-    verified: &VerifiedToken,
-    token: &str,
-    forged: &str,
-) -> Result<(), FlowError> {
-    step(
-        "Token vending: the real token-vending function on the Lambda stand-in (cargo lambda watch)",
-    );
+    tables: &standins::dynamo::LocalTables,
+) -> Result<LambdaEmulator, FlowError> {
     let port = std::env::var("TENANTRY_LAMBDA_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -161,30 +180,65 @@ async fn vend_credentials(
     let workspace = std::env::current_dir().map_err(|e| FlowError::Unexpected {
         what: format!("no current directory: {e}"),
     })?;
+    let dynamodb = endpoints
+        .dynamodb_url
+        .clone()
+        .ok_or_else(|| FlowError::Unexpected {
+            what: "TENANTRY_DYNAMODB_URL is not set (scripts/local-flow.sh sets it)".into(),
+        })?;
     let run_dir = workspace.join(".tools/run");
     let env = [
         ("TENANTRY_TOKEN_ISSUER", pool.issuer.clone()),
         ("TENANTRY_TOKEN_AUDIENCE", pool.client_id.clone()),
         ("TENANTRY_JWKS_URL", pool.jwks_url.clone()),
         ("TENANTRY_TVM_ROLE_ARN", LOCAL_TVM_ROLE_ARN.to_owned()),
-        ("AWS_ENDPOINT_URL", endpoints.moto_url.clone()),
+        ("TENANTRY_CREDENTIALS_SOURCE", "vending-function".to_owned()),
+        ("TENANTRY_TVM_FUNCTION", "token-vending".to_owned()),
+        ("TENANTRY_PATIENT_TABLE", tables.patient_table.clone()),
+        ("TENANTRY_CLINIC_TABLE", tables.clinic_table.clone()),
+        ("TENANTRY_PAGE_TOKEN_KEY", random_key()?),
+        ("AWS_ENDPOINT_URL_STS", endpoints.moto_url.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
+        (
+            "AWS_ENDPOINT_URL_LAMBDA",
+            format!("http://127.0.0.1:{port}"),
+        ),
         ("AWS_REGION", standins::STANDIN_REGION.to_owned()),
         ("AWS_ACCESS_KEY_ID", "standin".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "standin".to_owned()),
     ];
-    let emulator = LambdaEmulator::start(
+    Ok(LambdaEmulator::start(
         &workspace,
         port,
         &env,
         &run_dir.join("lambda-emulator.log"),
         Some(&run_dir.join("lambda-emulator.pid")),
-    )?;
-    println!(
-        "    emulator on {} (log: .tools/run/lambda-emulator.log)",
-        emulator.endpoint_url()
-    );
-    let lambda = aws_sdk_lambda::Client::new(&config_for(&emulator.endpoint_url()));
-    let cache = CredentialCache::new(VendingFunctionIssuer::new(lambda, "token-vending"));
+    )?)
+}
+
+/// A fresh page-token key for this run (32 random bytes, base64).
+fn random_key() -> Result<String, FlowError> {
+    use std::io::Read as _;
+    let mut key = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .map_err(|e| FlowError::Unexpected {
+            what: format!("reading /dev/urandom: {e}"),
+        })?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(key))
+}
+
+/// clinic-a's token turned into credentials through the production client path (Lambda
+/// Invoke of token-vending via `VendingFunctionIssuer`), with STS on moto.
+async fn vend_credentials(
+    lambda: &aws_sdk_lambda::Client,
+    endpoints: &Endpoints,
+    verified: &VerifiedToken,
+    token: &str,
+    forged: &str,
+) -> Result<(), FlowError> {
+    step("Token vending: clinic-a's ID token -> STS credentials tagged for clinic-a");
+    let cache = CredentialCache::new(VendingFunctionIssuer::new(lambda.clone(), "token-vending"));
     let tenant = &verified.context;
     let request = IssueRequest {
         id_token: token,
@@ -248,7 +302,6 @@ async fn vend_credentials(
         Ok(_) => return Err(FlowError::TamperAccepted),
         Err(e) => println!("    the tampered token sent to the function: refused ({e})"),
     }
-    drop(emulator);
     Ok(())
 }
 
@@ -307,4 +360,160 @@ fn retarget(token: &str, clinic: &str, tier: &str) -> String {
     claims["custom:tier"] = tier.into();
     let edited = URL_SAFE_NO_PAD.encode(claims.to_string());
     format!("{}.{edited}.{}", parts[0], parts.get(2).unwrap_or(&""))
+}
+
+/// One tool call through the Lambda stand-in, shaped as AgentCore Gateway sends it: the
+/// arguments as the event, the tool name and the propagated headers in the client context.
+async fn call_tool(
+    lambda: &aws_sdk_lambda::Client,
+    target: &str,
+    tool: &str,
+    headers: &Value,
+    args: Value,
+) -> Result<Value, FlowError> {
+    let context = serde_json::json!({"custom": {
+        "bedrockAgentCoreToolName": format!("{target}___{tool}"),
+        "bedrockAgentCoreGatewayId": "local-gateway",
+        "bedrockAgentCoreMcpMessageId": "1",
+        "bedrockAgentCorePropagatedHeaders": headers,
+    }});
+    // The real Invoke API takes the client context base64-encoded in X-Amz-Client-Context;
+    // cargo-lambda's emulator reads it from Lambda-Runtime-Client-Context instead. Send both.
+    let raw_context = context.to_string();
+    let out = lambda
+        .invoke()
+        .function_name("tool-target")
+        .client_context(base64::engine::general_purpose::STANDARD.encode(&raw_context))
+        .payload(aws_sdk_lambda::primitives::Blob::new(args.to_string()))
+        .customize()
+        .mutate_request(move |req| {
+            req.headers_mut()
+                .insert("Lambda-Runtime-Client-Context", raw_context.clone());
+        })
+        .send()
+        .await
+        .map_err(|e| FlowError::CallerIdentity(Box::new(e)))?;
+    let body = out.payload().map(|b| b.as_ref()).unwrap_or_default();
+    serde_json::from_slice(body).map_err(|e| FlowError::Unexpected {
+        what: format!("tool-target replied with something that is not JSON: {e}"),
+    })
+}
+
+fn tenant_headers(token: &str, tier: &str, clinic: &str) -> Value {
+    serde_json::json!({
+        "X-Id-Token": token,
+        "X-Tier": tier,
+        "X-Clinic-ID": clinic,
+        "X-S3-Prefix": format!("{tier}-tier/{clinic}/"),
+    })
+}
+
+/// A short, readable account of a reply (no patient details beyond names and ids).
+fn summary(reply: &Value) -> String {
+    if let Some(code) = reply["error"]["code"].as_str() {
+        return format!(
+            "refused: {code} ({})",
+            reply["error"]["message"].as_str().unwrap_or("")
+        );
+    }
+    if let Some(p) = reply.get("patient") {
+        return format!(
+            "patient {} {}",
+            p["patient_id"].as_str().unwrap_or("?"),
+            p["name"].as_str().unwrap_or("?")
+        );
+    }
+    if let Some(ps) = reply["patients"].as_array() {
+        let ids: Vec<&str> = ps.iter().filter_map(|p| p["patient_id"].as_str()).collect();
+        return format!("{} patients: {}", ps.len(), ids.join(", "));
+    }
+    if let Some(c) = reply.get("clinic") {
+        return format!(
+            "{} ({}), tier {}, timezone {}",
+            c["name"].as_str().unwrap_or("?"),
+            c["clinic_id"].as_str().unwrap_or("?"),
+            c["tier"].as_str().unwrap_or("?"),
+            c["timezone"].as_str().unwrap_or("?")
+        );
+    }
+    if let Some(t) = reply["local_time"].as_str() {
+        return format!(
+            "local time {t} ({})",
+            reply["timezone"].as_str().unwrap_or("?")
+        );
+    }
+    reply.to_string()
+}
+
+async fn call_tools(
+    lambda: &aws_sdk_lambda::Client,
+    token_a: &str,
+    token_x: &str,
+) -> Result<(), FlowError> {
+    step("Tool target: each tool as clinic-a's user (basic), then hospital-x's (premium)");
+    let a = tenant_headers(token_a, "basic", "clinic-a");
+    let x = tenant_headers(token_x, "premium", "hospital-x");
+    let basic = "tenantry-basic-tools";
+    let premium = "tenantry-premium-tools";
+    for (tool, args) in [
+        ("current_time", serde_json::json!({})),
+        ("clinic_config", serde_json::json!({})),
+        (
+            "patient_context",
+            serde_json::json!({"patient_id": "p-1001"}),
+        ),
+    ] {
+        let reply = call_tool(lambda, basic, tool, &a, args).await?;
+        println!("    clinic-a    {tool:<16} {}", summary(&reply));
+    }
+    println!(
+        "                (basic tier: patient_context only 08:00-18:00 clinic time, by the server clock)"
+    );
+    let reply = call_tool(
+        lambda,
+        premium,
+        "patient_context",
+        &x,
+        serde_json::json!({"limit": 2}),
+    )
+    .await?;
+    println!("    hospital-x  patient_context  {}", summary(&reply));
+
+    step("Cross-tenant attempts (each must be refused)");
+    let mut forged = a.clone();
+    forged["X-Clinic-ID"] = "clinic-b".into();
+    forged["X-S3-Prefix"] = "basic-tier/clinic-b/".into();
+    let attempts = [
+        (
+            "clinic-a's token with X-Clinic-ID: clinic-b",
+            basic,
+            "clinic_config",
+            forged,
+            serde_json::json!({}),
+        ),
+        (
+            "clinic-a's token on the premium target",
+            premium,
+            "clinic_config",
+            a.clone(),
+            serde_json::json!({}),
+        ),
+        (
+            "hospital-x asking for clinic-b's patient p-2001",
+            premium,
+            "patient_context",
+            x.clone(),
+            serde_json::json!({"patient_id": "p-2001"}),
+        ),
+    ];
+    for (what, target, tool, headers, args) in attempts {
+        let reply = call_tool(lambda, target, tool, &headers, args).await?;
+        if reply.get("error").is_none() {
+            return Err(FlowError::Unexpected {
+                what: format!("a cross-tenant attempt was not refused: {what}"),
+            });
+        }
+        println!("    {what:<48} {}", summary(&reply));
+    }
+    Ok(())
 }

@@ -69,8 +69,7 @@ impl GatewayCall {
         if raw.len() > MAX_CLIENT_CONTEXT_BYTES {
             return Err(ToolError::BadClientContext("larger than 8 KiB"));
         }
-        let ctx: Value =
-            serde_json::from_str(raw).map_err(|_| ToolError::BadClientContext("not JSON"))?;
+        let ctx = parse_context(raw)?;
         let custom = ctx
             .get("custom")
             .and_then(Value::as_object)
@@ -118,6 +117,23 @@ impl GatewayCall {
             .get(&name.to_ascii_lowercase())
             .map(String::as_str)
     }
+}
+
+/// The Runtime API delivers the client context as JSON. cargo-lambda's local emulator (1.9)
+/// delivers it base64-encoded instead; accept that wrapping too, so `cargo lambda invoke
+/// --client-context-file` works locally. The value only ever comes from the Runtime API, and
+/// every check below applies to the decoded content either way.
+fn parse_context(raw: &str) -> Result<Value, ToolError> {
+    use base64::Engine as _;
+    if let Ok(v) = serde_json::from_str::<Value>(raw) {
+        return Ok(v);
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .filter(Value::is_object)
+        .ok_or(ToolError::BadClientContext("not JSON"))
 }
 
 fn string_headers(
@@ -219,6 +235,25 @@ mod tests {
         }));
         let call = GatewayCall::from_client_context(Some(&raw)).unwrap();
         assert_eq!(call.header("x-tier"), Some("premium"));
+    }
+
+    #[test]
+    fn a_base64_wrapped_context_is_read_as_the_emulator_sends_it() {
+        use base64::Engine as _;
+        let raw = ctx(json!({
+            "bedrockAgentCoreToolName": "t___current_time",
+            "bedrockAgentCorePropagatedHeaders": {"X-Tier": "basic"}
+        }));
+        let wrapped = base64::engine::general_purpose::STANDARD.encode(raw);
+        let call = GatewayCall::from_client_context(Some(&wrapped)).unwrap();
+        assert_eq!(call.tool, "current_time");
+        let not_json = base64::engine::general_purpose::STANDARD.encode("hello");
+        assert_eq!(
+            GatewayCall::from_client_context(Some(&not_json))
+                .unwrap_err()
+                .code(),
+            "bad_client_context"
+        );
     }
 
     #[test]
