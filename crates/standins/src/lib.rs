@@ -11,6 +11,7 @@ pub mod dynamo;
 mod endpoints;
 mod error;
 pub mod lambda;
+pub mod logs;
 pub mod sdk;
 pub mod tenants;
 pub mod test_issuer;

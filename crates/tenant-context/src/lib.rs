@@ -12,6 +12,7 @@ mod context;
 mod error;
 mod ids;
 mod jwks;
+pub mod logging;
 mod names;
 mod tiers;
 mod token;

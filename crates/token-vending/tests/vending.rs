@@ -273,30 +273,12 @@ fn configuration_is_read_once_and_checked() {
     assert!(too_long.is_err());
 }
 
-/// Collects what the handler logs, as the deployed function's JSON subscriber would write it.
-#[derive(Clone, Default)]
-struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn tokens_and_secrets_never_reach_the_logs() {
-    let logs = LogBuffer::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // The functions' own filter, as an operator debugging with RUST_LOG=trace would set it.
+    let (logs, _guard) = standins::logs::LogCapture::start(tenant_context::logging::env_filter(
+        Some("trace,aws_smithy_runtime=trace,hyper=trace"),
+    ));
 
     let rec = Recorder::default();
     let (_idp, deps) = test_issuer_deps(&rec).await;
@@ -309,7 +291,7 @@ async fn tokens_and_secrets_never_reach_the_logs() {
         .await
         .expect_err("forged");
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("vended scoped credentials"),
         "the vend is logged: {text}"

@@ -506,3 +506,52 @@ async fn the_event_fixtures_behave_as_documented() {
     .await;
     assert_eq!(code(&forged), "tenant_header_mismatch");
 }
+
+/// Tokens and patient details never reach the logs; refusals are logged with codes and ids.
+#[tokio::test]
+async fn tokens_and_patient_data_never_reach_the_logs() {
+    // The functions' own filter, as an operator debugging with RUST_LOG=trace would set it.
+    let (logs, _guard) = standins::logs::LogCapture::start(tenant_context::logging::env_filter(
+        Some("trace,aws_smithy_runtime=trace,hyper=trace"),
+    ));
+    let w = world("logs", 15).await;
+    let h = headers("basic", "clinic-a");
+    let token = h["X-Id-Token"].as_str().unwrap().to_owned();
+    let one = w
+        .basic("patient_context", json!({"patient_id": "p-1001"}))
+        .await;
+    assert_eq!(one["patient"]["name"], "Avery Lindqvist");
+    w.basic("patient_context", json!({})).await;
+    let mut forged = h.clone();
+    forged["X-Clinic-ID"] = json!("clinic-b");
+    w.call(
+        &format!("{BASIC_TARGET}___clinic_config"),
+        &forged,
+        json!({}),
+    )
+    .await;
+
+    let text = logs.text();
+    assert!(
+        text.contains("tenant_header_mismatch"),
+        "the security event is logged: {text}"
+    );
+    assert!(text.contains("clinic-a"), "with the tenant's ids");
+    assert!(
+        !text.contains(&token) && !text.contains("eyJ"),
+        "no token in the logs"
+    );
+    for detail in [
+        "Avery",
+        "Lindqvist",
+        "1984-03-12",
+        "hypertension",
+        "penicillin",
+    ] {
+        let leaks: Vec<&str> = text.lines().filter(|l| l.contains(detail)).collect();
+        assert!(
+            leaks.is_empty(),
+            "patient detail {detail} reached the logs: {leaks:?}"
+        );
+    }
+}
