@@ -226,8 +226,8 @@ fn invalid(field: &str, reason: impl ToString) -> Error {
     }
 }
 
-/// AgentCore target names: `([0-9a-zA-Z][-]?){1,100}`.
-fn is_gateway_target_name(s: &str) -> bool {
+/// AgentCore Gateway target names: `([0-9a-zA-Z][-]?){1,100}`.
+pub fn is_gateway_target_name(s: &str) -> bool {
     let mut prev_hyphen = true;
     let mut units = 0;
     for c in s.chars() {

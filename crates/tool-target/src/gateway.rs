@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use tenant_context::is_gateway_target_name;
+
 use crate::error::ToolError;
 
 pub const TOOL_NAME_KEY: &str = "bedrockAgentCoreToolName";
@@ -30,26 +32,6 @@ pub struct GatewayCall {
     pub headers: BTreeMap<String, String>,
     pub gateway_id: Option<String>,
     pub mcp_message_id: Option<String>,
-}
-
-/// Target names follow `([0-9a-zA-Z][-]?){1,100}` (AgentCore control plane).
-fn valid_target_name(s: &str) -> bool {
-    let mut prev_hyphen = true; // a name may not start with a hyphen
-    let mut units = 0;
-    for c in s.chars() {
-        if c == '-' {
-            if prev_hyphen {
-                return false;
-            }
-            prev_hyphen = true;
-        } else if c.is_ascii_alphanumeric() {
-            prev_hyphen = false;
-            units += 1;
-        } else {
-            return false;
-        }
-    }
-    (1..=100).contains(&units)
 }
 
 fn valid_tool_name(s: &str) -> bool {
@@ -81,7 +63,7 @@ impl GatewayCall {
         };
         let (target, tool) = full
             .split_once(TOOL_SEPARATOR)
-            .filter(|(t, tool)| valid_target_name(t) && valid_tool_name(tool))
+            .filter(|(t, tool)| is_gateway_target_name(t) && valid_tool_name(tool))
             .ok_or(ToolError::BadToolName)?;
         let headers = match custom.get(PROPAGATED_HEADERS_KEY) {
             None | Some(Value::Null) => BTreeMap::new(),
@@ -259,10 +241,10 @@ mod tests {
     #[test]
     fn target_name_pattern() {
         for ok in ["a", "tenantry-basic-tools", "A1-b2", &"a".repeat(100)] {
-            assert!(valid_target_name(ok), "{ok}");
+            assert!(is_gateway_target_name(ok), "{ok}");
         }
         for bad in ["", "-a", "a--b", "a_b", &"a".repeat(101)] {
-            assert!(!valid_target_name(bad), "{bad}");
+            assert!(!is_gateway_target_name(bad), "{bad}");
         }
     }
 }

@@ -4,17 +4,16 @@
 //! malformed ones. Every invocation must be answered and the loop must keep serving; data
 //! comes from dynalite through credentials vended by moto STS.
 
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::json;
 use standins::Endpoints;
 use standins::test_issuer::{self, AUDIENCE, ISSUER};
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const NEXT: &str = "/2018-06-01/runtime/invocation/next";
+use support::{event, replies, runtime_api};
 
 fn token(tier: &str, clinic: &str) -> String {
     let mut claims = test_issuer::id_claims();
@@ -38,17 +37,6 @@ fn gateway_context(tool: &str, tier: &str, clinic: &str) -> String {
     .to_string()
 }
 
-fn event(id: &str, client_context: Option<String>, payload: Value) -> ResponseTemplate {
-    let mut t = ResponseTemplate::new(200)
-        .insert_header("Lambda-Runtime-Aws-Request-Id", id)
-        .insert_header("Lambda-Runtime-Deadline-Ms", "4102444800000")
-        .set_body_json(payload);
-    if let Some(cc) = client_context {
-        t = t.insert_header("Lambda-Runtime-Client-Context", cc.as_str());
-    }
-    t
-}
-
 #[tokio::test]
 async fn the_binary_serves_gateway_calls_and_survives_malformed_ones() {
     let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
@@ -57,58 +45,26 @@ async fn the_binary_serves_gateway_calls_and_survives_malformed_ones() {
         .await
         .expect("tables");
     let idp = test_issuer::jwks_server().await;
-    let api = MockServer::builder().start().await;
-
-    let sequence = [
+    let contexts = [
+        gateway_context("patient_context", "premium", "hospital-x"),
+        gateway_context("clinic_config", "basic", "clinic-a"),
+        gateway_context("drop_tables", "basic", "clinic-a"),
+    ];
+    let api = runtime_api(vec![
         // Premium patient_context is allowed at any hour, so the system clock does not matter.
-        event(
-            "1-premium-list",
-            Some(gateway_context("patient_context", "premium", "hospital-x")),
-            json!({}),
-        ),
-        event("2-context-not-json", Some("{not json".into()), json!({})),
-        event(
-            "3-event-not-object",
-            Some(gateway_context("clinic_config", "basic", "clinic-a")),
-            json!([1, 2]),
-        ),
-        event(
-            "4-unknown-tool",
-            Some(gateway_context("drop_tables", "basic", "clinic-a")),
-            json!({}),
-        ),
+        event("1-premium-list", Some(&contexts[0]), json!({})),
+        event("2-context-not-json", Some("{not json"), json!({})),
+        event("3-event-not-object", Some(&contexts[1]), json!([1, 2])),
+        event("4-unknown-tool", Some(&contexts[2]), json!({})),
         event(
             "5-huge-string",
-            Some(gateway_context("patient_context", "premium", "hospital-x")),
+            Some(&contexts[0]),
             json!({"patient_id": "x".repeat(100 * 1024)}),
         ),
         event("6-no-context", None, json!({})),
-        event(
-            "7-basic-config",
-            Some(gateway_context("clinic_config", "basic", "clinic-a")),
-            json!({}),
-        ),
-    ];
-    for t in sequence {
-        Mock::given(method("GET"))
-            .and(path(NEXT))
-            .respond_with(t)
-            .up_to_n_times(1)
-            .mount(&api)
-            .await;
-    }
-    Mock::given(method("GET"))
-        .and(path(NEXT))
-        .respond_with(ResponseTemplate::new(410))
-        .mount(&api)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(
-            r"^/2018-06-01/runtime/invocation/[^/]+/(response|error)$",
-        ))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&api)
-        .await;
+        event("7-basic-config", Some(&contexts[1]), json!({})),
+    ])
+    .await;
 
     let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_tool-target"))
@@ -154,19 +110,7 @@ async fn the_binary_serves_gateway_calls_and_survives_malformed_ones() {
         "it ends when the Runtime API fails, as on Lambda"
     );
 
-    let replies: Vec<(String, Value)> = api
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.method.as_str() == "POST")
-        .map(|r| {
-            (
-                r.url.path().to_owned(),
-                serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-            )
-        })
-        .collect();
+    let replies = replies(&api).await;
     let reply = |id: &str| {
         let (p, body) = replies
             .iter()

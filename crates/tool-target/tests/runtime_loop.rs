@@ -6,12 +6,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::{Value, json};
-use tool_target::{GatewayCall, Invocation, RuntimeLoop};
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+mod support;
 
-const NEXT: &str = "/2018-06-01/runtime/invocation/next";
+use serde_json::{Value, json};
+use support::{event, replies, runtime_api};
+use tool_target::{GatewayCall, Invocation, RuntimeLoop};
 
 fn gateway_context() -> String {
     json!({
@@ -32,21 +31,6 @@ fn gateway_context() -> String {
     .to_string()
 }
 
-fn event(id: &str, client_context: Option<&str>, payload: Value) -> ResponseTemplate {
-    let mut t = ResponseTemplate::new(200)
-        .insert_header("Lambda-Runtime-Aws-Request-Id", id)
-        .insert_header("Lambda-Runtime-Deadline-Ms", "4102444800000")
-        .insert_header(
-            "Lambda-Runtime-Invoked-Function-Arn",
-            "arn:aws:lambda:us-east-1:123456789012:function:tool-target",
-        )
-        .set_body_json(payload);
-    if let Some(cc) = client_context {
-        t = t.insert_header("Lambda-Runtime-Client-Context", cc);
-    }
-    t
-}
-
 /// A test handler: what the tool target's handler does first (read the Gateway call).
 async fn handler(inv: Invocation) -> Value {
     let payload: Value = serde_json::from_slice(&inv.payload).unwrap_or(Value::Null);
@@ -61,36 +45,15 @@ async fn handler(inv: Invocation) -> Value {
 
 #[tokio::test]
 async fn the_loop_serves_gateway_calls_and_survives_bad_ones() {
-    let api = MockServer::builder().start().await;
     let ctx = gateway_context();
-    let sequence = [
+    let api = runtime_api(vec![
         event("1-gateway", Some(&ctx), json!({})),
         event("2-not-json", Some("{not json"), json!({})),
         event("3-panics", Some(&ctx), json!({"panic": true})),
         event("4-no-context", None, json!({"patient_id": "p-1"})),
         event("5-gateway-again", Some(&ctx), json!({})),
-    ];
-    for template in sequence {
-        Mock::given(method("GET"))
-            .and(path(NEXT))
-            .respond_with(template)
-            .up_to_n_times(1)
-            .mount(&api)
-            .await;
-    }
-    // Then the Runtime API goes away: the loop must return, not spin.
-    Mock::given(method("GET"))
-        .and(path(NEXT))
-        .respond_with(ResponseTemplate::new(410))
-        .mount(&api)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(
-            r"^/2018-06-01/runtime/invocation/[^/]+/(response|error)$",
-        ))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&api)
-        .await;
+    ])
+    .await;
 
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
@@ -104,19 +67,7 @@ async fn the_loop_serves_gateway_calls_and_survives_bad_ones() {
     assert!(result.unwrap_err().to_string().contains("410"));
     assert_eq!(calls.load(Ordering::SeqCst), 5);
 
-    let posts: Vec<(String, Value)> = api
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r: &Request| r.method.as_str() == "POST")
-        .map(|r| {
-            (
-                r.url.path().to_owned(),
-                serde_json::from_slice(&r.body).unwrap(),
-            )
-        })
-        .collect();
+    let posts = replies(&api).await;
     let by_id = |id: &str| {
         posts
             .iter()
