@@ -135,3 +135,46 @@ pub async fn create_and_load(endpoints: &Endpoints, prefix: &str) -> Result<Loca
     }
     Ok(tables)
 }
+
+/// One TenantRegistry row.
+pub struct RegistryEntry<'a> {
+    pub clinic_id: &'a str,
+    pub tier: &'a str,
+    pub status: &'a str,
+    pub api_key_id: &'a str,
+}
+
+/// Creates `<prefix>-<unique>-TenantRegistry` (clinic_id HASH) with these rows; returns its name.
+pub async fn create_registry(
+    endpoints: &Endpoints,
+    prefix: &str,
+    entries: &[RegistryEntry<'_>],
+) -> Result<String, Error> {
+    let ddb = client(endpoints)?;
+    let unique = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let table = format!("{prefix}-{unique:x}-TenantRegistry");
+    ddb.create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attr("clinic_id")?)
+        .key_schema(key("clinic_id", KeyType::Hash)?)
+        .send()
+        .await
+        .map_err(Error::call("CreateTable TenantRegistry"))?;
+    wait_active(&ddb, &table).await?;
+    for e in entries {
+        ddb.put_item()
+            .table_name(&table)
+            .item("clinic_id", s(e.clinic_id))
+            .item("tier", s(e.tier))
+            .item("status", s(e.status))
+            .item("api_key_id", s(e.api_key_id))
+            .send()
+            .await
+            .map_err(Error::call("PutItem TenantRegistry"))?;
+    }
+    Ok(table)
+}
