@@ -293,3 +293,24 @@ async fn a_moto_issued_cognito_token_is_allowed() {
     assert_eq!(effect(&resp), "Allow");
     assert_eq!(v["usageIdentifierKey"], w.key_of("clinic-b"));
 }
+
+/// The events in events/tenant-authorizer, with a fresh token put in.
+#[tokio::test]
+async fn the_event_fixtures_are_allowed_with_a_valid_token() {
+    let w = world("fixtures", Duration::from_secs(60)).await;
+    for fixture in [
+        include_str!("../../../events/tenant-authorizer/request-event.json"),
+        include_str!("../../../events/tenant-authorizer/token-event.json"),
+    ] {
+        let event: Value =
+            serde_json::from_str(&fixture.replace("${ID_TOKEN}", &token("basic", "clinic-a")))
+                .unwrap();
+        let resp = authorize(&event, &w.deps).await.expect("allowed");
+        assert_eq!(effect(&resp), "Allow");
+        let placeholder: Value = serde_json::from_str(fixture).unwrap();
+        assert!(matches!(
+            authorize(&placeholder, &w.deps).await,
+            Err(AuthError::Unauthorized(_))
+        ));
+    }
+}

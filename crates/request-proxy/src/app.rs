@@ -1,0 +1,149 @@
+//! The proxy's routes. The tenant comes only from the authorizer context; the body, the
+//! headers and the path never change tier, clinic, user or role.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use serde::Deserialize;
+use tenant_context::{RuntimeSessionId, TenantContext, TierCatalog};
+
+use crate::config::Config;
+use crate::error::ProxyError;
+use crate::runtime;
+
+pub struct Deps {
+    pub config: Config,
+    pub catalog: TierCatalog,
+    pub http: reqwest::Client,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvokeBody {
+    prompt: String,
+    #[serde(default)]
+    session_id: Option<String>,
+}
+
+pub fn router(deps: Arc<Deps>) -> Router {
+    // lambda_http puts the REST API stage in the path (`/prod/invoke`) unless
+    // AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH is set; serve both. The stage carries no tenant.
+    Router::new()
+        .route("/invoke", post(invoke))
+        .route("/{stage}/invoke", post(invoke))
+        .fallback(|| async { ProxyError::NotFound })
+        .with_state(deps)
+}
+
+/// The tenant from the Lambda authorizer's context (API Gateway REST); nothing else.
+fn tenant<B>(req: &Request<B>, catalog: &TierCatalog) -> Result<TenantContext, ProxyError> {
+    let fields = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => &ctx.authorizer.fields,
+        _ => {
+            return Err(ProxyError::NoTenant(tenant_context::Error::MissingClaim(
+                "authorizer context",
+            )));
+        }
+    };
+    TenantContext::from_claims(fields, catalog).map_err(ProxyError::NoTenant)
+}
+
+fn bearer(headers: &HeaderMap) -> Result<String, ProxyError> {
+    let raw = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ProxyError::NoToken)?;
+    let (scheme, token) = raw.trim().split_once(' ').ok_or(ProxyError::NoToken)?;
+    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
+        Ok(token.trim().to_owned())
+    } else {
+        Err(ProxyError::NoToken)
+    }
+}
+
+async fn invoke(State(deps): State<Arc<Deps>>, req: Request) -> Response {
+    match proxy(&deps, req).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::info!(
+                code = e.code(),
+                status = e.status().as_u16(),
+                "request refused"
+            );
+            e.into_response()
+        }
+    }
+}
+
+async fn proxy(deps: &Deps, req: Request) -> Result<Response, ProxyError> {
+    let tenant = tenant(&req, &deps.catalog)?;
+    let token = bearer(req.headers())?;
+    // The body may be at most the prompt limit plus room for the JSON around it.
+    let limit = deps.config.max_prompt_bytes + 1024;
+    let body: Bytes = axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| ProxyError::PromptTooLarge {
+            max: deps.config.max_prompt_bytes,
+        })?;
+    let parsed: InvokeBody =
+        serde_json::from_slice(&body).map_err(|e| ProxyError::BadBody(e.to_string()))?;
+    if parsed.prompt.len() > deps.config.max_prompt_bytes {
+        return Err(ProxyError::PromptTooLarge {
+            max: deps.config.max_prompt_bytes,
+        });
+    }
+    let session = match parsed.session_id.as_deref() {
+        Some(s) => RuntimeSessionId::parse(s).map_err(ProxyError::BadSessionId)?,
+        None => runtime::new_session_id()?,
+    };
+    let arn = deps
+        .config
+        .runtime_arns
+        .get(tenant.tier())
+        .ok_or(ProxyError::Config {
+            var: "TENANTRY_RUNTIME_ARNS",
+            reason: "no runtime for the tier".into(),
+        })?;
+    // The line the Logs Insights queries parse, then the same as fields. Never the prompt or token.
+    tracing::info!(
+        tier = %tenant.tier(),
+        clinic_id = %tenant.clinic_id(),
+        user_id = %tenant.user(),
+        role = %tenant.role(),
+        session_id = %session,
+        "Tier: {}, Clinic ID: {}, User ID: {}, Role: {}",
+        tenant.tier(),
+        tenant.clinic_id(),
+        tenant.user(),
+        tenant.role()
+    );
+    let payload = serde_json::to_vec(&serde_json::json!({ "prompt": parsed.prompt }))
+        .map_err(|e| ProxyError::BadBody(e.to_string()))?;
+    let reply = runtime::invoke(
+        &deps.http,
+        &runtime::invocation_url(&deps.config.runtime_endpoint, arn),
+        &token,
+        &session,
+        payload,
+        deps.config.max_response_bytes,
+    )
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, reply.content_type),
+            (
+                header::HeaderName::from_static("x-tenantry-session-id"),
+                session.to_string(),
+            ),
+        ],
+        reply.body,
+    )
+        .into_response())
+}

@@ -1,0 +1,110 @@
+//! Configuration, read once at start-up.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tenant_context::{TierCatalog, TierName};
+
+use crate::error::ProxyError;
+
+pub const ENV_RUNTIME_ARNS: &str = "TENANTRY_RUNTIME_ARNS";
+pub const ENV_RUNTIME_ENDPOINT: &str = "TENANTRY_RUNTIME_ENDPOINT";
+pub const ENV_MAX_PROMPT_BYTES: &str = "TENANTRY_MAX_PROMPT_BYTES";
+pub const ENV_TIMEOUT_SECS: &str = "TENANTRY_RUNTIME_TIMEOUT_SECS";
+pub const ENV_MAX_RESPONSE_BYTES: &str = "TENANTRY_MAX_RESPONSE_BYTES";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The AgentCore Runtime ARN of every tier in the tier file.
+    pub runtime_arns: BTreeMap<TierName, String>,
+    /// `https://bedrock-agentcore.{region}.amazonaws.com` (https except on loopback).
+    pub runtime_endpoint: String,
+    pub max_prompt_bytes: usize,
+    pub max_response_bytes: usize,
+    pub timeout: Duration,
+}
+
+fn invalid(var: &'static str, reason: impl Into<String>) -> ProxyError {
+    ProxyError::Config {
+        var,
+        reason: reason.into(),
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+) -> Result<u64, ProxyError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| invalid(var, "must be a positive whole number")),
+    }
+}
+
+impl Config {
+    /// `TENANTRY_RUNTIME_ARNS`: a JSON object tier -> runtime ARN, one for every tier in the tier
+    /// file. `TENANTRY_RUNTIME_ENDPOINT` defaults from `AWS_REGION`.
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        catalog: &TierCatalog,
+    ) -> Result<Self, ProxyError> {
+        let raw = get(ENV_RUNTIME_ARNS).ok_or_else(|| invalid(ENV_RUNTIME_ARNS, "must be set"))?;
+        let map: BTreeMap<String, String> = serde_json::from_str(&raw).map_err(|_| {
+            invalid(
+                ENV_RUNTIME_ARNS,
+                "must be a JSON object of tier -> runtime ARN",
+            )
+        })?;
+        let mut runtime_arns = BTreeMap::new();
+        for (tier, arn) in map {
+            let tier = catalog.tier(&tier).map_err(|_| {
+                invalid(
+                    ENV_RUNTIME_ARNS,
+                    format!("`{tier}` is not a tier in the tier file"),
+                )
+            })?;
+            if !arn.starts_with("arn:") || !arn.contains(":runtime/") {
+                return Err(invalid(
+                    ENV_RUNTIME_ARNS,
+                    format!("the {tier} value is not an AgentCore runtime ARN"),
+                ));
+            }
+            runtime_arns.insert(tier, arn);
+        }
+        if let Some((missing, _)) = catalog.iter().find(|(t, _)| !runtime_arns.contains_key(*t)) {
+            return Err(invalid(
+                ENV_RUNTIME_ARNS,
+                format!("no runtime for tier `{missing}`"),
+            ));
+        }
+        let runtime_endpoint = match get(ENV_RUNTIME_ENDPOINT) {
+            Some(e) => e.trim_end_matches('/').to_owned(),
+            None => {
+                let region = get("AWS_REGION")
+                    .ok_or_else(|| invalid(ENV_RUNTIME_ENDPOINT, "set it, or AWS_REGION"))?;
+                format!("https://bedrock-agentcore.{region}.amazonaws.com")
+            }
+        };
+        let url = reqwest::Url::parse(&runtime_endpoint)
+            .map_err(|_| invalid(ENV_RUNTIME_ENDPOINT, "not a URL"))?;
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost"));
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(invalid(
+                ENV_RUNTIME_ENDPOINT,
+                "must be https:// (http only on loopback)",
+            ));
+        }
+        Ok(Self {
+            runtime_arns,
+            runtime_endpoint,
+            max_prompt_bytes: number(&get, ENV_MAX_PROMPT_BYTES, 16 * 1024)? as usize,
+            max_response_bytes: number(&get, ENV_MAX_RESPONSE_BYTES, 1024 * 1024)? as usize,
+            timeout: Duration::from_secs(number(&get, ENV_TIMEOUT_SECS, 60)?),
+        })
+    }
+}

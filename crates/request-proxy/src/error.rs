@@ -1,0 +1,97 @@
+//! Errors as HTTP answers: a status and `{"error": {"code", "message"}}`. 5xx bodies are
+//! opaque: what went wrong upstream is logged, not returned.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("no tenant context from the authorizer")]
+    NoTenant(#[source] tenant_context::Error),
+    #[error("missing Bearer token")]
+    NoToken,
+    #[error("the body must be JSON {{\"prompt\": string, \"session_id\"?: string}}: {0}")]
+    BadBody(String),
+    #[error("the prompt is larger than {max} bytes")]
+    PromptTooLarge { max: usize },
+    #[error("invalid session_id: {0}")]
+    BadSessionId(tenant_context::Error),
+    #[error("the agent runtime rejected the credentials")]
+    RuntimeUnauthorized,
+    #[error("the agent runtime refused the request")]
+    RuntimeForbidden,
+    #[error("too many requests to the agent runtime; retry later")]
+    RuntimeThrottled { retry_after: Option<String> },
+    #[error("the agent runtime failed")]
+    RuntimeFailed,
+    #[error("the agent runtime did not answer in time")]
+    RuntimeTimeout,
+    #[error("the agent runtime's answer is larger than the proxy passes on")]
+    ResponseTooLarge,
+    #[error("not found")]
+    NotFound,
+    #[error("configuration `{var}`: {reason}")]
+    Config { var: &'static str, reason: String },
+}
+
+impl ProxyError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::NoToken | ProxyError::RuntimeUnauthorized => StatusCode::UNAUTHORIZED,
+            ProxyError::NoTenant(_) | ProxyError::RuntimeForbidden => StatusCode::FORBIDDEN,
+            ProxyError::BadBody(_) | ProxyError::BadSessionId(_) => StatusCode::BAD_REQUEST,
+            ProxyError::PromptTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::RuntimeThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::RuntimeFailed | ProxyError::ResponseTooLarge => StatusCode::BAD_GATEWAY,
+            ProxyError::RuntimeTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::NotFound => StatusCode::NOT_FOUND,
+            ProxyError::Config { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProxyError::NoTenant(_) => "no_tenant",
+            ProxyError::NoToken => "no_token",
+            ProxyError::BadBody(_) => "bad_body",
+            ProxyError::PromptTooLarge { .. } => "prompt_too_large",
+            ProxyError::BadSessionId(_) => "bad_session_id",
+            ProxyError::RuntimeUnauthorized => "runtime_unauthorized",
+            ProxyError::RuntimeForbidden => "runtime_forbidden",
+            ProxyError::RuntimeThrottled { .. } => "runtime_throttled",
+            ProxyError::RuntimeFailed => "runtime_failed",
+            ProxyError::RuntimeTimeout => "runtime_timeout",
+            ProxyError::ResponseTooLarge => "runtime_response_too_large",
+            ProxyError::NotFound => "not_found",
+            ProxyError::Config { .. } => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ProxyError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status.is_server_error()
+            && !matches!(self, ProxyError::RuntimeFailed | ProxyError::RuntimeTimeout)
+        {
+            "internal error".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut resp = (
+            status,
+            Json(json!({"error": {"code": self.code(), "message": message}})),
+        )
+            .into_response();
+        if let ProxyError::RuntimeThrottled {
+            retry_after: Some(r),
+        } = &self
+            && let Ok(v) = r.parse()
+        {
+            resp.headers_mut().insert("retry-after", v);
+        }
+        resp
+    }
+}

@@ -1,0 +1,10 @@
+//! API Gateway proxy to the tier's AgentCore Runtime. See `app.rs`.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod runtime;
+
+pub use app::{Deps, router};
+pub use config::Config;
+pub use error::ProxyError;

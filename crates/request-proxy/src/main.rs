@@ -1,0 +1,20 @@
+//! The request-proxy Lambda: configuration and the HTTP client once, then the router.
+
+use std::sync::Arc;
+
+use request_proxy::{Config, Deps, router};
+use tenant_context::TierCatalog;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tenant_context::logging::init_json();
+    let catalog = TierCatalog::embedded()?;
+    let config = Config::from_lookup(|k| std::env::var(k).ok(), &catalog)?;
+    let http = reqwest::Client::builder().timeout(config.timeout).build()?;
+    let deps = Arc::new(Deps {
+        config,
+        catalog,
+        http,
+    });
+    lambda_http::run(router(deps)).await
+}

@@ -1,0 +1,131 @@
+//! The call to the tier's AgentCore Runtime: the JWT form (a runtime with customJWTAuthorizer
+//! cannot be called with SigV4 InvokeAgentRuntime), i.e. POST
+//! `/runtimes/{url-encoded ARN}/invocations?qualifier=DEFAULT` with the caller's Bearer token.
+
+use std::io::Read as _;
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use tenant_context::RuntimeSessionId;
+
+use crate::error::ProxyError;
+
+pub const SESSION_HEADER: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
+pub const ACCEPT: &str = "text/event-stream, application/json";
+
+/// The invocation URL for a runtime ARN.
+pub fn invocation_url(endpoint: &str, runtime_arn: &str) -> String {
+    format!(
+        "{endpoint}/runtimes/{}/invocations?qualifier=DEFAULT",
+        utf8_percent_encode(runtime_arn, NON_ALPHANUMERIC)
+    )
+}
+
+/// A new runtime session id: `tnt-` and 32 random hex digits (36 characters; the runtime
+/// takes 33 to 256).
+pub fn new_session_id() -> Result<RuntimeSessionId, ProxyError> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|_| ProxyError::RuntimeFailed)?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    RuntimeSessionId::parse(&format!("tnt-{hex}")).map_err(|_| ProxyError::RuntimeFailed)
+}
+
+/// The runtime's answer, buffered up to `max_bytes`.
+pub struct RuntimeReply {
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+pub async fn invoke(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: &str,
+    session: &RuntimeSessionId,
+    body: Vec<u8>,
+    max_bytes: usize,
+) -> Result<RuntimeReply, ProxyError> {
+    let resp = http
+        .post(url)
+        .header("Authorization", format!("Bearer {bearer}"))
+        .header(SESSION_HEADER, session.as_str())
+        .header("Accept", ACCEPT)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                ProxyError::RuntimeTimeout
+            } else {
+                tracing::error!(error = %e, "agent runtime unreachable");
+                ProxyError::RuntimeFailed
+            }
+        })?;
+    let status = resp.status();
+    match status.as_u16() {
+        200..=299 => {}
+        401 => return Err(ProxyError::RuntimeUnauthorized),
+        403 => return Err(ProxyError::RuntimeForbidden),
+        429 => {
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Err(ProxyError::RuntimeThrottled { retry_after });
+        }
+        _ => {
+            tracing::error!(
+                status = status.as_u16(),
+                "agent runtime answered with an error"
+            );
+            return Err(ProxyError::RuntimeFailed);
+        }
+    }
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
+    let mut resp = resp;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| {
+        if e.is_timeout() {
+            ProxyError::RuntimeTimeout
+        } else {
+            ProxyError::RuntimeFailed
+        }
+    })? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(ProxyError::ResponseTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(RuntimeReply { content_type, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_arn_is_one_encoded_path_segment() {
+        let url = invocation_url(
+            "https://bedrock-agentcore.us-east-1.amazonaws.com",
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_basic-AbC123",
+        );
+        assert_eq!(
+            url,
+            "https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/arn%3Aaws%3Abedrock%2Dagentcore%3Aus%2Deast%2D1%3A123456789012%3Aruntime%2Ftenantry%5Fbasic%2DAbC123/invocations?qualifier=DEFAULT"
+        );
+    }
+
+    #[test]
+    fn new_session_ids_are_valid_and_distinct() {
+        let (a, b) = (new_session_id().unwrap(), new_session_id().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 36);
+    }
+}

@@ -1,0 +1,346 @@
+//! The proxy on the API Gateway events of events/request-proxy, against a local server standing
+//! in for the AgentCore Runtime endpoint (wiremock on 127.0.0.1): the exact request it sends,
+//! that no tenant field comes from the caller, and every refusal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_http::tower::ServiceExt as _;
+use request_proxy::{Config, Deps, router};
+use serde_json::{Value, json};
+use tenant_context::TierCatalog;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request as Received, ResponseTemplate};
+
+const BASIC_ARN: &str =
+    "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_basic-AAAAAAAAAA";
+const PREMIUM_ARN: &str =
+    "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_premium-BBBBBBBBBB";
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!("../../../events/request-proxy/", $name))
+    };
+}
+
+async fn runtime(reply: ResponseTemplate) -> MockServer {
+    let server = MockServer::builder().start().await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/runtimes/[^/]+/invocations$"))
+        .respond_with(reply)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn deps(endpoint: &str, timeout: Duration) -> Arc<Deps> {
+    let catalog = TierCatalog::embedded().unwrap();
+    let arns = json!({"basic": BASIC_ARN, "premium": PREMIUM_ARN}).to_string();
+    let config = Config::from_lookup(
+        |k| match k {
+            "TENANTRY_RUNTIME_ARNS" => Some(arns.clone()),
+            "TENANTRY_RUNTIME_ENDPOINT" => Some(endpoint.to_owned()),
+            "TENANTRY_MAX_PROMPT_BYTES" => Some("1024".to_owned()),
+            "TENANTRY_MAX_RESPONSE_BYTES" => Some("4096".to_owned()),
+            _ => None,
+        },
+        &catalog,
+    )
+    .unwrap();
+    let http = reqwest::Client::builder().timeout(timeout).build().unwrap();
+    Arc::new(Deps {
+        config,
+        catalog,
+        http,
+    })
+}
+
+/// Runs one API Gateway event through the router: (status, headers, body).
+async fn call(deps: Arc<Deps>, event: &str) -> (u16, http::HeaderMap, Vec<u8>) {
+    let req = lambda_http::request::from_str(event).expect("an API Gateway REST event");
+    let resp = router(deps).oneshot(req).await.expect("infallible");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, headers, body)
+}
+
+fn error_code(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body).unwrap()["error"]["code"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
+async fn only_request(server: &MockServer) -> Received {
+    let mut requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1, "exactly one call to the runtime");
+    requests.remove(0)
+}
+
+fn with_body(event: &str, body: &str) -> String {
+    let mut v: Value = serde_json::from_str(event).unwrap();
+    v["body"] = body.into();
+    v.to_string()
+}
+
+#[tokio::test]
+async fn forwards_exactly_the_jwt_invocation_to_the_tiers_runtime() {
+    let server = runtime(
+        ResponseTemplate::new(200).set_body_raw(r#"{"answer":"8-18"}"#, "application/json"),
+    )
+    .await;
+    let (status, headers, body) = call(
+        deps(&server.uri(), Duration::from_secs(5)),
+        fixture!("invoke-clinic-a.json"),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(body, br#"{"answer":"8-18"}"#);
+    let req = only_request(&server).await;
+    assert_eq!(
+        req.url.path(),
+        "/runtimes/arn%3Aaws%3Abedrock%2Dagentcore%3Aus%2Deast%2D1%3A123456789012%3Aruntime%2Ftenantry%5Fbasic%2DAAAAAAAAAA/invocations"
+    );
+    assert_eq!(req.url.query(), Some("qualifier=DEFAULT"));
+    let h = |name: &str| {
+        req.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(
+        h("authorization"),
+        "Bearer test-token-of-clinic-a-user",
+        "the caller's own token"
+    );
+    assert_eq!(h("accept"), "text/event-stream, application/json");
+    let session = h("x-amzn-bedrock-agentcore-runtime-session-id");
+    assert!((33..=256).contains(&session.len()), "{session}");
+    assert_eq!(
+        headers.get("x-tenantry-session-id").unwrap(),
+        session.as_str()
+    );
+    let sent: Value = serde_json::from_slice(&req.body).unwrap();
+    assert_eq!(
+        sent,
+        json!({"prompt": "Summarise the clinic's opening hours."}),
+        "only the prompt, no tenant field"
+    );
+}
+
+#[tokio::test]
+async fn headers_from_the_caller_change_nothing() {
+    let server = runtime(ResponseTemplate::new(200).set_body_raw("{}", "application/json")).await;
+    let (status, _, _) = call(
+        deps(&server.uri(), Duration::from_secs(5)),
+        fixture!("invoke-clinic-a-forged-headers.json"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let req = only_request(&server).await;
+    assert!(
+        req.url.path().contains("tenantry%5Fbasic"),
+        "X-Tier: premium did not pick the premium runtime"
+    );
+    assert!(!req.url.path().contains("premium"));
+    for forged in ["x-tier", "x-clinic-id", "x-s3-prefix"] {
+        assert!(
+            req.headers.get(forged).is_none(),
+            "{forged} is not passed on"
+        );
+    }
+    // The caller's own, valid session id is kept.
+    assert_eq!(
+        req.headers
+            .get("x-amzn-bedrock-agentcore-runtime-session-id")
+            .unwrap(),
+        "clinic-a-session-0123456789abcdef0123"
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&req.body).unwrap(),
+        json!({"prompt": "Show hospital data."})
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_before_the_runtime() {
+    let server = runtime(ResponseTemplate::new(200)).await;
+    let d = deps(&server.uri(), Duration::from_secs(5));
+    let base = fixture!("invoke-clinic-a.json");
+    let huge = json!({"prompt": "x".repeat(2000)}).to_string();
+    let bad_session = json!({"prompt": "hi", "session_id": "too-short"}).to_string();
+    let cases = [
+        (
+            fixture!("invoke-tenant-in-body.json").to_owned(),
+            400,
+            "bad_body",
+        ),
+        (
+            fixture!("invoke-malformed-body.json").to_owned(),
+            400,
+            "bad_body",
+        ),
+        (
+            fixture!("invoke-no-authorizer.json").to_owned(),
+            403,
+            "no_tenant",
+        ),
+        (with_body(base, &huge), 413, "prompt_too_large"),
+        (
+            with_body(base, &"y".repeat(100_000)),
+            413,
+            "prompt_too_large",
+        ),
+        (with_body(base, &bad_session), 400, "bad_session_id"),
+    ];
+    for (event, status, code) in cases {
+        let (got, _, body) = call(d.clone(), &event).await;
+        assert_eq!(
+            (got, error_code(&body)),
+            (status, code.to_owned()),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let mut no_token: Value = serde_json::from_str(base).unwrap();
+    no_token["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Authorization");
+    no_token["multiValueHeaders"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Authorization");
+    let (got, _, body) = call(d.clone(), &no_token.to_string()).await;
+    assert_eq!((got, error_code(&body).as_str()), (401, "no_token"));
+    let mut other_path: Value = serde_json::from_str(base).unwrap();
+    other_path["path"] =
+        "/runtimes/arn:aws:bedrock-agentcore:us-east-1:1:runtime/x/invocations".into();
+    let (got, _, _) = call(d, &other_path.to_string()).await;
+    assert_eq!(got, 404, "no caller-chosen runtime path");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn runtime_failures_become_clear_client_errors() {
+    let cases = [
+        (ResponseTemplate::new(401), 401, "runtime_unauthorized"),
+        (ResponseTemplate::new(403), 403, "runtime_forbidden"),
+        (
+            ResponseTemplate::new(429).insert_header("Retry-After", "7"),
+            429,
+            "runtime_throttled",
+        ),
+        (ResponseTemplate::new(500), 502, "runtime_failed"),
+        (
+            ResponseTemplate::new(200).set_body_raw("z".repeat(5000), "text/plain"),
+            502,
+            "runtime_response_too_large",
+        ),
+        (
+            ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)),
+            504,
+            "runtime_timeout",
+        ),
+    ];
+    for (reply, status, code) in cases {
+        let server = runtime(reply).await;
+        let (got, headers, body) = call(
+            deps(&server.uri(), Duration::from_millis(500)),
+            fixture!("invoke-clinic-a.json"),
+        )
+        .await;
+        assert_eq!((got, error_code(&body)), (status, code.to_owned()));
+        if status == 429 {
+            assert_eq!(headers.get("retry-after").unwrap(), "7");
+        }
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            !text.contains("test-token") && !text.contains("127.0.0.1"),
+            "opaque: {text}"
+        );
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (got, _, body) = call(
+        deps(&dead, Duration::from_secs(2)),
+        fixture!("invoke-clinic-a.json"),
+    )
+    .await;
+    assert_eq!((got, error_code(&body).as_str()), (502, "runtime_failed"));
+}
+
+#[test]
+fn configuration_is_checked() {
+    let catalog = TierCatalog::embedded().unwrap();
+    let arns = json!({"basic": BASIC_ARN, "premium": PREMIUM_ARN}).to_string();
+    let env = |over: &'static [(&'static str, &'static str)]| {
+        let arns = arns.clone();
+        move |k: &str| {
+            over.iter()
+                .find(|(kk, _)| *kk == k)
+                .map(|(_, v)| (*v).to_owned())
+                .or_else(|| match k {
+                    "TENANTRY_RUNTIME_ARNS" => Some(arns.clone()),
+                    "AWS_REGION" => Some("us-east-1".to_owned()),
+                    _ => None,
+                })
+        }
+    };
+    let ok = Config::from_lookup(env(&[]), &catalog).unwrap();
+    assert_eq!(
+        ok.runtime_endpoint,
+        "https://bedrock-agentcore.us-east-1.amazonaws.com"
+    );
+    for bad in [
+        &[(
+            "TENANTRY_RUNTIME_ARNS",
+            r#"{"basic": "arn:aws:bedrock-agentcore:us-east-1:1:runtime/x"}"#,
+        )][..],
+        &[(
+            "TENANTRY_RUNTIME_ARNS",
+            r#"{"gold": "arn:aws:bedrock-agentcore:us-east-1:1:runtime/x"}"#,
+        )][..],
+        &[("TENANTRY_RUNTIME_ARNS", "not json")][..],
+        &[("TENANTRY_RUNTIME_ENDPOINT", "http://bedrock.example.com")][..],
+        &[("TENANTRY_MAX_PROMPT_BYTES", "0")][..],
+    ] {
+        assert!(Config::from_lookup(env(bad), &catalog).is_err(), "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn logs_the_tenant_line_but_never_the_token_or_prompt() {
+    let (logs, _guard) =
+        standins::logs::LogCapture::start(tenant_context::logging::env_filter(Some("trace")));
+    let server = runtime(ResponseTemplate::new(200).set_body_raw("{}", "application/json")).await;
+    let (status, _, _) = call(
+        deps(&server.uri(), Duration::from_secs(5)),
+        fixture!("invoke-clinic-a.json"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = logs.text();
+    assert!(
+        text.contains("Tier: basic, Clinic ID: clinic-a, User ID: 6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11, Role: clinician"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""clinic_id":"clinic-a""#),
+        "structured fields too"
+    );
+    assert!(
+        !text.contains("test-token-of-clinic-a-user"),
+        "no token in the logs"
+    );
+    assert!(
+        !text.contains("opening hours"),
+        "no prompt text in the logs"
+    );
+}
