@@ -15,6 +15,13 @@ use tenant_context::{TierCatalog, TokenVerifier, VerifiedToken, VerifierConfig};
 /// account; moto checks neither the role nor its policies).
 const LOCAL_TVM_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tvm";
 const DEFAULT_LAMBDA_PORT: u16 = 47153;
+/// Runtime ARNs for the local flow; the Runtime endpoint behind them is a local stand-in.
+const LOCAL_RUNTIME_ARN_BASIC: &str =
+    "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_basic-LOCALSTAND";
+const LOCAL_RUNTIME_ARN_PREMIUM: &str =
+    "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_premium-LOCALSTAND";
+const AUTHORIZER_EVENT: &str = include_str!("../../../events/tenant-authorizer/request-event.json");
+const PROXY_EVENT: &str = include_str!("../../../events/request-proxy/invoke-clinic-a.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -136,8 +143,34 @@ pub async fn run() -> Result<(), FlowError> {
     let tables = standins::dynamo::create_and_load(&endpoints, "local-flow").await?;
     println!("    {} and {}", tables.patient_table, tables.clinic_table);
 
-    step("Lambda stand-in (cargo lambda watch): the real token-vending and tool-target binaries");
-    let emulator = start_emulator(&endpoints, &pool, &tables)?;
+    step("Tenant registry (dynalite) and one API key per tenant (API Gateway stand-in on moto)");
+    let front = front_door_setup(&endpoints, &tenants).await?;
+    println!(
+        "    {} keys; registry {}; clinic-d is registered as suspended",
+        front.keys.len(),
+        front.registry_table
+    );
+    let runtime_standin = standins::runtime::start().await;
+    println!(
+        "    AgentCore Runtime endpoint: LOCAL STAND-IN at {} (no model, no agent)",
+        runtime_standin.uri()
+    );
+
+    step("Lambda stand-in (cargo lambda watch): the real function binaries");
+    let extra_env = [
+        ("TENANTRY_REGISTRY_TABLE", front.registry_table.clone()),
+        (
+            "TENANTRY_RUNTIME_ARN_BASIC",
+            LOCAL_RUNTIME_ARN_BASIC.to_owned(),
+        ),
+        (
+            "TENANTRY_RUNTIME_ARN_PREMIUM",
+            LOCAL_RUNTIME_ARN_PREMIUM.to_owned(),
+        ),
+        ("TENANTRY_RUNTIME_ENDPOINT", runtime_standin.uri()),
+        ("AWS_ENDPOINT_URL_API_GATEWAY", endpoints.moto_url.clone()),
+    ];
+    let emulator = start_emulator(&endpoints, &pool, &tables, &extra_env)?;
     println!(
         "    emulator on {} (log: .tools/run/lambda-emulator.log)",
         emulator.endpoint_url()
@@ -154,11 +187,19 @@ pub async fn run() -> Result<(), FlowError> {
             })
     };
     call_tools(&lambda, &token_for("clinic-a")?, &token_for("hospital-x")?).await?;
+    front_door(
+        &lambda,
+        &front,
+        &token_for("clinic-a")?,
+        &token_for("clinic-d")?,
+        &forged,
+    )
+    .await?;
     drop(emulator);
 
     println!(
         "\nDone: {} tenants verified, the tampered token refused, {}'s token turned into \
-         credentials tagged for {}, every tool called, every cross-tenant attempt refused.",
+         credentials tagged for {}, every tool called, every cross-tenant attempt refused, clinic-a's request through the front door on its own key.",
         tenants.clinics.len(),
         verified.context.clinic_id(),
         verified.context.clinic_id()
@@ -172,6 +213,7 @@ fn start_emulator(
     endpoints: &Endpoints,
     pool: &LocalPool,
     tables: &standins::dynamo::LocalTables,
+    extra_env: &[(&str, String)],
 ) -> Result<LambdaEmulator, FlowError> {
     let port = std::env::var("TENANTRY_LAMBDA_PORT")
         .ok()
@@ -207,6 +249,7 @@ fn start_emulator(
         ("AWS_ACCESS_KEY_ID", "standin".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "standin".to_owned()),
     ];
+    let env: Vec<(&str, String)> = env.into_iter().chain(extra_env.iter().cloned()).collect();
     Ok(LambdaEmulator::start(
         &workspace,
         port,
@@ -514,6 +557,205 @@ async fn call_tools(
             });
         }
         println!("    {what:<48} {}", summary(&reply));
+    }
+    Ok(())
+}
+
+struct FrontDoor {
+    registry_table: String,
+    /// (clinic, API key value)
+    keys: Vec<(String, String)>,
+}
+
+/// One API key per demo tenant on the API Gateway stand-in, and the registry rows naming them.
+async fn front_door_setup(
+    endpoints: &Endpoints,
+    tenants: &DemoTenants,
+) -> Result<FrontDoor, FlowError> {
+    let apigw = aws_sdk_apigateway::Client::new(&moto_config(endpoints));
+    let mut keys = Vec::new();
+    let mut ids = Vec::new();
+    for clinic in &tenants.clinics {
+        let value = format!(
+            "{}-{}",
+            clinic.clinic_id,
+            random_key()?.replace(['+', '/', '='], "")
+        );
+        let out = apigw
+            .create_api_key()
+            .name(format!("tenantry-{}", clinic.clinic_id))
+            .value(&value)
+            .enabled(true)
+            .send()
+            .await
+            .map_err(|e| FlowError::CallerIdentity(Box::new(e)))?;
+        ids.push(out.id().unwrap_or_default().to_owned());
+        keys.push((clinic.clinic_id.clone(), value));
+    }
+    let entries: Vec<standins::dynamo::RegistryEntry<'_>> = tenants
+        .clinics
+        .iter()
+        .zip(&ids)
+        .map(|(c, id)| standins::dynamo::RegistryEntry {
+            clinic_id: &c.clinic_id,
+            tier: &c.tier,
+            status: if c.clinic_id == "clinic-d" {
+                "suspended"
+            } else {
+                "active"
+            },
+            api_key_id: id,
+        })
+        .collect();
+    let registry_table =
+        standins::dynamo::create_registry(endpoints, "local-flow", &entries).await?;
+    Ok(FrontDoor {
+        registry_table,
+        keys,
+    })
+}
+
+/// Invokes a function through the emulator: Ok(reply) or Err(the function's error object).
+async fn invoke_json(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    payload: &Value,
+) -> Result<Result<Value, Value>, FlowError> {
+    let sent = lambda
+        .invoke()
+        .function_name(function)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+        .send()
+        .await;
+    let parse = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap_or(Value::Null);
+    match sent {
+        Ok(out) if out.function_error().is_none() => Ok(Ok(parse(
+            out.payload().map(|b| b.as_ref()).unwrap_or_default(),
+        ))),
+        Ok(out) => Ok(Err(parse(
+            out.payload().map(|b| b.as_ref()).unwrap_or_default(),
+        ))),
+        // The emulator reports function errors as HTTP 500 with the error object.
+        Err(e) => match e.raw_response().and_then(|r| r.body().bytes()).map(parse) {
+            Some(err) if err.get("errorType").is_some() => Ok(Err(err)),
+            _ => Err(FlowError::CallerIdentity(Box::new(e))),
+        },
+    }
+}
+
+/// API Gateway's two hops, played through the emulator: the authorizer, then the proxy with
+/// the authorizer's context (as API Gateway passes it), to the local Runtime stand-in.
+async fn front_door(
+    lambda: &aws_sdk_lambda::Client,
+    front: &FrontDoor,
+    token_a: &str,
+    token_d: &str,
+    forged: &str,
+) -> Result<(), FlowError> {
+    step(
+        "Front door: tenant-authorizer, then request-proxy (API Gateway's hops, played through the Lambda stand-in)",
+    );
+    let authorizer_event = |token: &str| -> Result<Value, FlowError> {
+        serde_json::from_str(&AUTHORIZER_EVENT.replace("${ID_TOKEN}", token)).map_err(|e| {
+            FlowError::Unexpected {
+                what: format!("authorizer fixture: {e}"),
+            }
+        })
+    };
+    let allowed =
+        match invoke_json(lambda, "tenant-authorizer", &authorizer_event(token_a)?).await? {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(FlowError::Unexpected {
+                    what: format!("clinic-a was not authorized: {e}"),
+                });
+            }
+        };
+    let effect = allowed["policyDocument"]["Statement"][0]["Effect"]
+        .as_str()
+        .unwrap_or("?");
+    let own_key = front
+        .keys
+        .iter()
+        .find(|(c, _)| c == "clinic-a")
+        .map(|(_, k)| k.as_str());
+    if effect != "Allow" || allowed["usageIdentifierKey"].as_str() != own_key {
+        return Err(FlowError::Unexpected {
+            what: format!("clinic-a should be allowed on its own key: {allowed}"),
+        });
+    }
+    println!(
+        "    authorizer, clinic-a: {effect} on {}, metered on clinic-a's own API key, context tier={} clinic_id={}",
+        allowed["policyDocument"]["Statement"][0]["Resource"][0]
+            .as_str()
+            .unwrap_or("?"),
+        allowed["context"]["custom:tier"].as_str().unwrap_or("?"),
+        allowed["context"]["custom:clinic_id"]
+            .as_str()
+            .unwrap_or("?"),
+    );
+
+    let mut proxy_event: Value =
+        serde_json::from_str(PROXY_EVENT).map_err(|e| FlowError::Unexpected {
+            what: format!("proxy fixture: {e}"),
+        })?;
+    let mut context = allowed["context"].clone();
+    context["principalId"] = allowed["principalId"].clone();
+    proxy_event["requestContext"]["authorizer"] = context;
+    let bearer = format!("Bearer {token_a}");
+    proxy_event["headers"]["Authorization"] = bearer.clone().into();
+    proxy_event["multiValueHeaders"]["Authorization"] = serde_json::json!([bearer]);
+    // A caller trying to upgrade itself with headers: they must change nothing.
+    proxy_event["headers"]["X-Tier"] = "premium".into();
+    proxy_event["headers"]["X-Clinic-ID"] = "hospital-x".into();
+    let reply = match invoke_json(lambda, "request-proxy", &proxy_event).await? {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(FlowError::Unexpected {
+                what: format!("request-proxy failed: {e}"),
+            });
+        }
+    };
+    let body: Value =
+        serde_json::from_str(reply["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+    let runtime_arn = body["runtime_arn"].as_str().unwrap_or("?");
+    if reply["statusCode"] != 200 || !runtime_arn.contains("tenantry_basic") {
+        return Err(FlowError::Unexpected {
+            what: format!("request-proxy should reach the basic runtime: {reply}"),
+        });
+    }
+    println!(
+        "    request-proxy, clinic-a with X-Tier: premium and X-Clinic-ID: hospital-x sent along: HTTP {}, reached {runtime_arn}",
+        reply["statusCode"]
+    );
+    println!(
+        "        runtime stand-in saw: session {} (qualifier {}), Bearer token: {}, prompt of {} chars",
+        body["session_id"].as_str().unwrap_or("?"),
+        body["qualifier"].as_str().unwrap_or("?"),
+        body["bearer_token_received"],
+        body["prompt_chars"]
+    );
+
+    match invoke_json(lambda, "tenant-authorizer", &authorizer_event(token_d)?).await? {
+        Ok(v) if v["policyDocument"]["Statement"][0]["Effect"] == "Deny" => println!(
+            "    authorizer, clinic-d (suspended): Deny ({})",
+            v["context"]["reason"].as_str().unwrap_or("?")
+        ),
+        other => {
+            return Err(FlowError::Unexpected {
+                what: format!("suspended clinic-d should be denied: {other:?}"),
+            });
+        }
+    }
+    match invoke_json(lambda, "tenant-authorizer", &authorizer_event(forged)?).await? {
+        Err(e) if e["errorMessage"] == "Unauthorized" => {
+            println!("    authorizer, the tampered token: Unauthorized (API Gateway answers 401)")
+        }
+        other => {
+            return Err(FlowError::Unexpected {
+                what: format!("the tampered token should be Unauthorized: {other:?}"),
+            });
+        }
     }
     Ok(())
 }

@@ -7,7 +7,8 @@ use tenant_context::{TierCatalog, TierName};
 
 use crate::error::ProxyError;
 
-pub const ENV_RUNTIME_ARNS: &str = "TENANTRY_RUNTIME_ARNS";
+/// Prefix of the per-tier variables: `TENANTRY_RUNTIME_ARN_BASIC`, `..._PREMIUM`, ...
+pub const ENV_RUNTIME_ARN_PREFIX: &str = "TENANTRY_RUNTIME_ARN_";
 pub const ENV_RUNTIME_ENDPOINT: &str = "TENANTRY_RUNTIME_ENDPOINT";
 pub const ENV_MAX_PROMPT_BYTES: &str = "TENANTRY_MAX_PROMPT_BYTES";
 pub const ENV_TIMEOUT_SECS: &str = "TENANTRY_RUNTIME_TIMEOUT_SECS";
@@ -47,40 +48,27 @@ fn number(
 }
 
 impl Config {
-    /// `TENANTRY_RUNTIME_ARNS`: a JSON object tier -> runtime ARN, one for every tier in the tier
-    /// file. `TENANTRY_RUNTIME_ENDPOINT` defaults from `AWS_REGION`.
+    /// `TENANTRY_RUNTIME_ARN_<TIER>` for every tier of the tier file (e.g.
+    /// `TENANTRY_RUNTIME_ARN_BASIC`). `TENANTRY_RUNTIME_ENDPOINT` defaults from `AWS_REGION`.
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
         catalog: &TierCatalog,
     ) -> Result<Self, ProxyError> {
-        let raw = get(ENV_RUNTIME_ARNS).ok_or_else(|| invalid(ENV_RUNTIME_ARNS, "must be set"))?;
-        let map: BTreeMap<String, String> = serde_json::from_str(&raw).map_err(|_| {
-            invalid(
-                ENV_RUNTIME_ARNS,
-                "must be a JSON object of tier -> runtime ARN",
-            )
-        })?;
         let mut runtime_arns = BTreeMap::new();
-        for (tier, arn) in map {
-            let tier = catalog.tier(&tier).map_err(|_| {
-                invalid(
-                    ENV_RUNTIME_ARNS,
-                    format!("`{tier}` is not a tier in the tier file"),
-                )
-            })?;
+        for (tier, _) in catalog.iter() {
+            let var = format!(
+                "{ENV_RUNTIME_ARN_PREFIX}{}",
+                tier.as_str().to_ascii_uppercase()
+            );
+            let arn = get(&var)
+                .ok_or_else(|| invalid("TENANTRY_RUNTIME_ARN_<TIER>", format!("set {var}")))?;
             if !arn.starts_with("arn:") || !arn.contains(":runtime/") {
                 return Err(invalid(
-                    ENV_RUNTIME_ARNS,
-                    format!("the {tier} value is not an AgentCore runtime ARN"),
+                    "TENANTRY_RUNTIME_ARN_<TIER>",
+                    format!("{var} is not an AgentCore runtime ARN"),
                 ));
             }
-            runtime_arns.insert(tier, arn);
-        }
-        if let Some((missing, _)) = catalog.iter().find(|(t, _)| !runtime_arns.contains_key(*t)) {
-            return Err(invalid(
-                ENV_RUNTIME_ARNS,
-                format!("no runtime for tier `{missing}`"),
-            ));
+            runtime_arns.insert(tier.clone(), arn);
         }
         let runtime_endpoint = match get(ENV_RUNTIME_ENDPOINT) {
             Some(e) => e.trim_end_matches('/').to_owned(),

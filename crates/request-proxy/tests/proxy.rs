@@ -35,10 +35,10 @@ async fn runtime(reply: ResponseTemplate) -> MockServer {
 
 fn deps(endpoint: &str, timeout: Duration) -> Arc<Deps> {
     let catalog = TierCatalog::embedded().unwrap();
-    let arns = json!({"basic": BASIC_ARN, "premium": PREMIUM_ARN}).to_string();
     let config = Config::from_lookup(
         |k| match k {
-            "TENANTRY_RUNTIME_ARNS" => Some(arns.clone()),
+            "TENANTRY_RUNTIME_ARN_BASIC" => Some(BASIC_ARN.to_owned()),
+            "TENANTRY_RUNTIME_ARN_PREMIUM" => Some(PREMIUM_ARN.to_owned()),
             "TENANTRY_RUNTIME_ENDPOINT" => Some(endpoint.to_owned()),
             "TENANTRY_MAX_PROMPT_BYTES" => Some("1024".to_owned()),
             "TENANTRY_MAX_RESPONSE_BYTES" => Some("4096".to_owned()),

@@ -97,6 +97,7 @@ impl Drop for LambdaEmulator {
         // Stop the whole process group: the emulator and the functions it started.
         let _ = Command::new("kill")
             .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
         if let Some(p) = &self.pid_file {

@@ -12,6 +12,7 @@ mod endpoints;
 mod error;
 pub mod lambda;
 pub mod logs;
+pub mod runtime;
 pub mod sdk;
 pub mod tenants;
 pub mod test_issuer;
