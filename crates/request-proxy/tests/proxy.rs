@@ -279,15 +279,14 @@ async fn runtime_failures_become_clear_client_errors() {
 #[test]
 fn configuration_is_checked() {
     let catalog = TierCatalog::embedded().unwrap();
-    let arns = json!({"basic": BASIC_ARN, "premium": PREMIUM_ARN}).to_string();
     let env = |over: &'static [(&'static str, &'static str)]| {
-        let arns = arns.clone();
         move |k: &str| {
             over.iter()
                 .find(|(kk, _)| *kk == k)
                 .map(|(_, v)| (*v).to_owned())
                 .or_else(|| match k {
-                    "TENANTRY_RUNTIME_ARNS" => Some(arns.clone()),
+                    "TENANTRY_RUNTIME_ARN_BASIC" => Some(BASIC_ARN.to_owned()),
+                    "TENANTRY_RUNTIME_ARN_PREMIUM" => Some(PREMIUM_ARN.to_owned()),
                     "AWS_REGION" => Some("us-east-1".to_owned()),
                     _ => None,
                 })
@@ -299,15 +298,12 @@ fn configuration_is_checked() {
         "https://bedrock-agentcore.us-east-1.amazonaws.com"
     );
     for bad in [
+        &[("TENANTRY_RUNTIME_ARN_PREMIUM", "")][..],
         &[(
-            "TENANTRY_RUNTIME_ARNS",
-            r#"{"basic": "arn:aws:bedrock-agentcore:us-east-1:1:runtime/x"}"#,
+            "TENANTRY_RUNTIME_ARN_BASIC",
+            "arn:aws:lambda:us-east-1:1:function:x",
         )][..],
-        &[(
-            "TENANTRY_RUNTIME_ARNS",
-            r#"{"gold": "arn:aws:bedrock-agentcore:us-east-1:1:runtime/x"}"#,
-        )][..],
-        &[("TENANTRY_RUNTIME_ARNS", "not json")][..],
+        &[("TENANTRY_RUNTIME_ARN_BASIC", "not an arn")][..],
         &[("TENANTRY_RUNTIME_ENDPOINT", "http://bedrock.example.com")][..],
         &[("TENANTRY_MAX_PROMPT_BYTES", "0")][..],
     ] {
