@@ -57,6 +57,14 @@ pub fn sign_with(pem: &[u8], kid: &str, claims: &Value) -> String {
     jsonwebtoken::encode(&header, claims, &encoding_key(pem)).expect("signing works")
 }
 
+/// A valid ID token for the test user as a member of `clinic` on `tier`.
+pub fn id_token(tier: &str, clinic: &str) -> String {
+    let mut claims = id_claims();
+    claims["custom:tier"] = tier.into();
+    claims["custom:clinic_id"] = clinic.into();
+    sign(&claims)
+}
+
 /// A token signed by the issuer's key.
 pub fn sign(claims: &Value) -> String {
     sign_with(SIGNING_KEY, KID, claims)

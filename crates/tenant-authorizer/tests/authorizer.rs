@@ -115,10 +115,7 @@ async fn world(test: &str, ttl: Duration) -> World {
 }
 
 fn token(tier: &str, clinic: &str) -> String {
-    let mut claims = test_issuer::id_claims();
-    claims["custom:tier"] = tier.into();
-    claims["custom:clinic_id"] = clinic.into();
-    test_issuer::sign(&claims)
+    test_issuer::id_token(tier, clinic)
 }
 
 /// A REST API REQUEST-authorizer event (the Authorization header is the identity source).

@@ -16,10 +16,7 @@ use standins::test_issuer::{self, AUDIENCE, ISSUER};
 use support::{event, replies, runtime_api};
 
 fn token(tier: &str, clinic: &str) -> String {
-    let mut claims = test_issuer::id_claims();
-    claims["custom:tier"] = tier.into();
-    claims["custom:clinic_id"] = clinic.into();
-    test_issuer::sign(&claims)
+    test_issuer::id_token(tier, clinic)
 }
 
 fn gateway_context(tool: &str, tier: &str, clinic: &str) -> String {

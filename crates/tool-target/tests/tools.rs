@@ -73,10 +73,7 @@ async fn world(test: &str, utc_hour: u32) -> World {
 }
 
 fn token(tier: &str, clinic: &str) -> String {
-    let mut claims = test_issuer::id_claims();
-    claims["custom:tier"] = tier.into();
-    claims["custom:clinic_id"] = clinic.into();
-    test_issuer::sign(&claims)
+    test_issuer::id_token(tier, clinic)
 }
 
 /// The propagated headers a well-behaved agent sends for this tenant.
