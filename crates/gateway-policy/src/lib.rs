@@ -1,0 +1,127 @@
+//! The AgentCore Gateway's Cedar policies, exactly as shipped in `infra/policies/`: loaded,
+//! validated against their schema (strict mode), and evaluated the way AgentCore Policy presents
+//! a tool call: principal `AgentCore::OAuthUser` (id = JWT `sub`, claims as tags), action
+//! `AgentCore::Action::"<Target>___<tool>"`, resource `AgentCore::Gateway::"<arn>"`, and
+//! `context.input` = the tool's arguments.
+//!
+//! The tests here are the Cedar layer's proof; the local front doors (devstack, later) evaluate
+//! the same files through this crate.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy,
+    PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+};
+
+pub const SCHEMA_FILE: &str = include_str!("../../../infra/policies/agentcore.cedarschema");
+pub const POLICY_FILES: [(&str, &str); 2] = [
+    (
+        "basic-tier.cedar",
+        include_str!("../../../infra/policies/basic-tier.cedar"),
+    ),
+    (
+        "premium-tier.cedar",
+        include_str!("../../../infra/policies/premium-tier.cedar"),
+    ),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("Cedar schema: {0}")]
+    Schema(String),
+    #[error("Cedar policy file {file}: {reason}")]
+    Policy { file: &'static str, reason: String },
+    #[error("the policies do not validate against the schema: {0}")]
+    Validation(String),
+    #[error("the request does not fit the schema: {0}")]
+    Request(String),
+}
+
+/// A tool call as the Gateway's policy engine sees it.
+pub struct ToolCall<'a> {
+    /// The JWT `sub`.
+    pub subject: &'a str,
+    /// The JWT claims that become the principal's tags (e.g. `custom:tier`).
+    pub claims: &'a [(&'a str, &'a str)],
+    /// `<Target>___<tool>`.
+    pub action: &'a str,
+    pub gateway_arn: &'a str,
+    /// The tool's arguments.
+    pub input: &'a serde_json::Value,
+}
+
+pub struct GatewayPolicy {
+    schema: Schema,
+    policies: PolicySet,
+}
+
+impl GatewayPolicy {
+    /// The schema and policies shipped in infra/policies, validated in strict mode.
+    pub fn shipped() -> Result<Self, PolicyError> {
+        let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA_FILE)
+            .map_err(|e| PolicyError::Schema(e.to_string()))?;
+        let mut policies = PolicySet::new();
+        for (file, text) in POLICY_FILES {
+            let parsed = PolicySet::from_str(text).map_err(|e| PolicyError::Policy {
+                file,
+                reason: e.to_string(),
+            })?;
+            for (i, policy) in parsed.policies().enumerate() {
+                // Ids from the @id annotation (unique across files), else file#n.
+                let id = policy
+                    .annotation("id")
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{file}#{i}"));
+                let renamed: Policy = policy.new_id(PolicyId::new(id));
+                policies.add(renamed).map_err(|e| PolicyError::Policy {
+                    file,
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        let result = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+        if !result.validation_passed() {
+            let errors: Vec<String> = result.validation_errors().map(|e| e.to_string()).collect();
+            return Err(PolicyError::Validation(errors.join("; ")));
+        }
+        Ok(Self { schema, policies })
+    }
+
+    /// Whether the policies permit this call (no permit means deny: Cedar is default-deny).
+    pub fn permits(&self, call: &ToolCall<'_>) -> Result<bool, PolicyError> {
+        let bad = |e: &dyn std::fmt::Display| PolicyError::Request(e.to_string());
+        let uid = |ty: &str, id: &str| -> Result<EntityUid, PolicyError> {
+            let ty = EntityTypeName::from_str(ty).map_err(|e| bad(&e))?;
+            Ok(EntityUid::from_type_name_and_id(ty, EntityId::new(id)))
+        };
+        let principal = uid("AgentCore::OAuthUser", call.subject)?;
+        let action = uid("AgentCore::Action", call.action)?;
+        let resource = uid("AgentCore::Gateway", call.gateway_arn)?;
+        let tags: HashMap<String, RestrictedExpression> = call
+            .claims
+            .iter()
+            .map(|(k, v)| {
+                (
+                    (*k).to_owned(),
+                    RestrictedExpression::new_string((*v).to_owned()),
+                )
+            })
+            .collect();
+        let user = Entity::new_with_tags(principal.clone(), HashMap::new(), HashSet::new(), tags)
+            .map_err(|e| bad(&e))?;
+        let gateway = Entity::new_no_attrs(resource.clone(), HashSet::new());
+        let entities =
+            Entities::from_entities([user, gateway], Some(&self.schema)).map_err(|e| bad(&e))?;
+        let context = Context::from_json_value(
+            serde_json::json!({ "input": call.input }),
+            Some((&self.schema, &action)),
+        )
+        .map_err(|e| bad(&e))?;
+        let request = Request::new(principal, action, resource, context, Some(&self.schema))
+            .map_err(|e| bad(&e))?;
+        let response = Authorizer::new().is_authorized(&request, &self.policies, &entities);
+        Ok(response.decision() == Decision::Allow)
+    }
+}

@@ -1,0 +1,195 @@
+//! The Cedar policies shipped in infra/policies against the full table: each principal tier x
+//! each target tier x each tool x hours 7, 8, 17, 18, 23. The expected answer is not typed here
+//! again: it comes from the tier file (`TierConfig::allows_tool_at`), so the policies and
+//! infra/tiers.json cannot drift apart unnoticed.
+
+use gateway_policy::{GatewayPolicy, ToolCall};
+use serde_json::{Value, json};
+use tenant_context::TierCatalog;
+
+const GATEWAY: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/tenantry-gw";
+const SUB: &str = "6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11";
+const TOOLS: [&str; 4] = [
+    "patient_context",
+    "clinic_config",
+    "current_time",
+    "web_search",
+];
+const HOURS: [u8; 5] = [7, 8, 17, 18, 23];
+
+fn input(tool: &str, hour: Option<u8>) -> Value {
+    match (tool, hour) {
+        ("patient_context", Some(h)) => json!({"patient_id": "p-1001", "request_hour": h}),
+        ("patient_context", None) => json!({"patient_id": "p-1001"}),
+        ("web_search", _) => json!({"query": "guidelines"}),
+        _ => json!({}),
+    }
+}
+
+fn permits(policy: &GatewayPolicy, claims: &[(&str, &str)], action: &str, input: &Value) -> bool {
+    policy
+        .permits(&ToolCall {
+            subject: SUB,
+            claims,
+            action,
+            gateway_arn: GATEWAY,
+            input,
+        })
+        .unwrap_or_else(|e| panic!("{action}: {e}"))
+}
+
+#[test]
+fn the_shipped_policies_validate_against_the_schema() {
+    GatewayPolicy::shipped().expect("strict validation passes");
+}
+
+#[test]
+fn full_table_tier_x_tool_x_hour_matches_the_tier_file() {
+    let policy = GatewayPolicy::shipped().unwrap();
+    let catalog = TierCatalog::embedded().unwrap();
+    let mut checked = 0;
+    for (principal_tier, _) in catalog.iter() {
+        let claims = [
+            ("custom:tier", principal_tier.as_str()),
+            ("custom:clinic_id", "clinic-a"),
+        ];
+        for (target_tier, target) in catalog.iter() {
+            for tool in TOOLS {
+                let action = format!("{}___{tool}", target.gateway_target);
+                for hour in HOURS {
+                    let expected =
+                        principal_tier == target_tier && target.allows_tool_at(tool, hour);
+                    let got = permits(&policy, &claims, &action, &input(tool, Some(hour)));
+                    assert_eq!(
+                        got, expected,
+                        "{principal_tier} principal, {action}, {hour}:00"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 2 * TOOLS.len() * HOURS.len());
+}
+
+#[test]
+fn the_design_rules_hold_explicitly() {
+    let policy = GatewayPolicy::shipped().unwrap();
+    let basic = [("custom:tier", "basic")];
+    let premium = [("custom:tier", "premium")];
+    let b = |tool: &str| format!("tenantry-basic-tools___{tool}");
+    let p = |tool: &str| format!("tenantry-premium-tools___{tool}");
+    // basic patient_context only 08:00-18:00
+    assert!(!permits(
+        &policy,
+        &basic,
+        &b("patient_context"),
+        &input("patient_context", Some(7))
+    ));
+    assert!(permits(
+        &policy,
+        &basic,
+        &b("patient_context"),
+        &input("patient_context", Some(8))
+    ));
+    assert!(permits(
+        &policy,
+        &basic,
+        &b("patient_context"),
+        &input("patient_context", Some(17))
+    ));
+    assert!(!permits(
+        &policy,
+        &basic,
+        &b("patient_context"),
+        &input("patient_context", Some(18))
+    ));
+    // ... and never without an hour to check
+    assert!(!permits(
+        &policy,
+        &basic,
+        &b("patient_context"),
+        &input("patient_context", None)
+    ));
+    // premium 24/7, with or without an hour
+    assert!(permits(
+        &policy,
+        &premium,
+        &p("patient_context"),
+        &input("patient_context", Some(23))
+    ));
+    assert!(permits(
+        &policy,
+        &premium,
+        &p("patient_context"),
+        &input("patient_context", None)
+    ));
+    // clinic_config for both
+    assert!(permits(&policy, &basic, &b("clinic_config"), &json!({})));
+    assert!(permits(&policy, &premium, &p("clinic_config"), &json!({})));
+    // web search premium only
+    assert!(!permits(
+        &policy,
+        &basic,
+        &b("web_search"),
+        &input("web_search", None)
+    ));
+    assert!(permits(
+        &policy,
+        &premium,
+        &p("web_search"),
+        &input("web_search", None)
+    ));
+}
+
+#[test]
+fn principals_without_a_known_tier_are_denied_everything() {
+    let policy = GatewayPolicy::shipped().unwrap();
+    let no_tier: [(&str, &str); 1] = [("custom:clinic_id", "clinic-a")];
+    let gold = [("custom:tier", "gold")];
+    let uppercase = [("custom:tier", "BASIC")];
+    for claims in [&no_tier[..], &gold[..], &uppercase[..]] {
+        for target in ["tenantry-basic-tools", "tenantry-premium-tools"] {
+            for tool in TOOLS {
+                let action = format!("{target}___{tool}");
+                assert!(
+                    !permits(&policy, claims, &action, &input(tool, Some(12))),
+                    "{claims:?} {action}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_tool_of_every_tier_has_an_action_in_the_schema() {
+    let policy = GatewayPolicy::shipped().unwrap();
+    for (tier, cfg) in TierCatalog::embedded().unwrap().iter() {
+        for tool in &cfg.tools {
+            let action = format!("{}___{tool}", cfg.gateway_target);
+            let claims = [("custom:tier", tier.as_str())];
+            // An action missing from the schema makes the request invalid (an error, not a deny).
+            policy
+                .permits(&ToolCall {
+                    subject: SUB,
+                    claims: &claims,
+                    action: &action,
+                    gateway_arn: GATEWAY,
+                    input: &input(tool, Some(12)),
+                })
+                .unwrap_or_else(|e| panic!("{action} is not in the Cedar schema: {e}"));
+        }
+    }
+    let unknown = [("custom:tier", "basic")];
+    assert!(
+        policy
+            .permits(&ToolCall {
+                subject: SUB,
+                claims: &unknown,
+                action: "tenantry-basic-tools___drop_tables",
+                gateway_arn: GATEWAY,
+                input: &json!({}),
+            })
+            .is_err()
+    );
+}
