@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the project's tools into git-ignored folders, pinned:
-#   .tools/venv  Python venv: moto[server], cargo-lambda, cfn-lint (scripts/tools/requirements.txt)
-#   .tools/node  npm prefix:  dynalite                          (scripts/tools/package*.json)
+#   .tools/venv          Python venv: moto[server], cargo-lambda, cfn-lint (scripts/tools/requirements.txt)
+#   .tools/checkov-venv  Python venv: checkov alone (its pins clash with moto's) (scripts/tools/checkov-requirements.txt)
+#   .tools/node          npm prefix:  dynalite                            (scripts/tools/package*.json)
 # Needs only python3 (3.11+, with venv/pip) and node + npm. A second run with the same pins is
 # a fast no-op. Usage: scripts/install-standins.sh [--force]
 set -euo pipefail
@@ -37,6 +38,20 @@ else
   echo "$py_stamp" > "$tools/venv/.stamp"
 fi
 
+# --- checkov ------------------------------------------------------------------------------
+# A venv of its own: checkov pins boto3, networkx and others exactly, at versions moto's differ from.
+ckv_stamp=$(stamp_of scripts/tools/checkov-requirements.txt)
+if [[ $force == 0 && -x "$tools/checkov-venv/bin/checkov" && "$(cat "$tools/checkov-venv/.stamp" 2>/dev/null)" == "$ckv_stamp" ]]; then
+  echo "==> checkov already installed (.tools/checkov-venv)"
+else
+  echo "==> Installing checkov into .tools/checkov-venv (first time takes about half a minute, ~300 MB)"
+  rm -rf "$tools/checkov-venv"
+  python3 -m venv "$tools/checkov-venv"
+  "$tools/checkov-venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$tools/checkov-venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/tools/checkov-requirements.txt
+  echo "$ckv_stamp" > "$tools/checkov-venv/.stamp"
+fi
+
 # --- Node tools ---------------------------------------------------------------------------
 node_stamp=$(stamp_of scripts/tools/package.json scripts/tools/package-lock.json)
 if [[ $force == 0 && -f "$tools/node/node_modules/dynalite/cli.js" && "$(cat "$tools/node/.stamp" 2>/dev/null)" == "$node_stamp" ]]; then
@@ -51,4 +66,4 @@ else
   echo "$node_stamp" > "$tools/node/.stamp"
 fi
 
-echo "==> Tools ready: moto $("$tools/venv/bin/python" -c "import moto; print(moto.__version__)"), cargo-lambda $("$tools/venv/bin/cargo-lambda" lambda --version 2>/dev/null | awk '{print $2}'), cfn-lint $("$tools/venv/bin/cfn-lint" --version 2>/dev/null | awk '{print $2}'), dynalite $(node -p "require('$tools/node/node_modules/dynalite/package.json').version")"
+echo "==> Tools ready: moto $("$tools/venv/bin/python" -c "import moto; print(moto.__version__)"), cargo-lambda $("$tools/venv/bin/cargo-lambda" lambda --version 2>/dev/null | awk '{print $2}'), cfn-lint $("$tools/venv/bin/cfn-lint" --version 2>/dev/null | awk '{print $2}'), checkov $("$tools/checkov-venv/bin/python" -c "from checkov.version import version; print(version)"), dynalite $(node -p "require('$tools/node/node_modules/dynalite/package.json').version")"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The test command: installs the pinned tools if needed, checks formatting and lints, starts
-# the local stand-ins, runs the whole test suite against them, and stops them.
+# The test command: installs the pinned tools if needed, checks formatting and lints (Rust, and
+# the CloudFormation template with cfn-lint and checkov), starts the local stand-ins, runs the
+# whole test suite against them, and stops them.
 # Usage: scripts/test.sh [extra arguments for the test runner, e.g. a test name filter]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 
 scripts/install-standins.sh
 
@@ -13,6 +14,10 @@ cargo fmt --all -- --check
 
 echo "==> cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> Infrastructure template: up to date with its sources, cfn-lint, checkov"
+cargo run --quiet --locked -p infra-template -- --check
+scripts/lint-infra.sh
 
 scripts/standins.sh start
 trap 'scripts/standins.sh stop' EXIT

@@ -52,6 +52,17 @@ pub struct ToolCall<'a> {
     pub input: &'a serde_json::Value,
 }
 
+/// One policy of the shipped files, as AgentCore Policy takes it (one statement per policy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// The `@id` annotation (unique across the files).
+    pub id: String,
+    /// The file it comes from.
+    pub file: &'static str,
+    /// The policy's Cedar text, without annotations (the id travels as the policy's name).
+    pub cedar: String,
+}
+
 pub struct GatewayPolicy {
     schema: Schema,
     policies: PolicySet,
@@ -87,6 +98,41 @@ impl GatewayPolicy {
             return Err(PolicyError::Validation(errors.join("; ")));
         }
         Ok(Self { schema, policies })
+    }
+
+    /// Every policy, in file order, for deployment as one AgentCore `Policy` each.
+    pub fn statements(&self) -> Result<Vec<Statement>, PolicyError> {
+        let mut out = Vec::new();
+        for (file, text) in POLICY_FILES {
+            let parsed = PolicySet::from_str(text).map_err(|e| PolicyError::Policy {
+                file,
+                reason: e.to_string(),
+            })?;
+            for policy in parsed.policies() {
+                let id = policy.annotation("id").ok_or_else(|| PolicyError::Policy {
+                    file,
+                    reason: "every policy needs an @id annotation (it names the deployed policy)"
+                        .into(),
+                })?;
+                let text = policy.to_cedar().ok_or_else(|| PolicyError::Policy {
+                    file,
+                    reason: format!("policy {id} is a template link; ship plain policies"),
+                })?;
+                let cedar = text
+                    .lines()
+                    .skip_while(|l| l.trim_start().starts_with('@'))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                out.push(Statement {
+                    id: id.to_owned(),
+                    file,
+                    cedar,
+                });
+            }
+        }
+        // The statements must still be the policies that were validated above.
+        debug_assert_eq!(out.len(), self.policies.policies().count());
+        Ok(out)
     }
 
     /// Whether the policies permit this call (no permit means deny: Cedar is default-deny).

@@ -193,3 +193,28 @@ fn every_tool_of_every_tier_has_an_action_in_the_schema() {
             .is_err()
     );
 }
+
+/// The deployable statements are the shipped policies, one each, annotation-free, and still
+/// parse as Cedar with the same meaning (same count, same ids, same scope).
+#[test]
+fn statements_are_the_shipped_policies_one_by_one() {
+    let shipped = gateway_policy::GatewayPolicy::shipped().expect("policies load");
+    let statements = shipped.statements().expect("statements");
+    let ids: Vec<&str> = statements.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "basic-clinic-tools-any-hour",
+            "basic-patient-context-business-hours",
+            "premium-tools-any-hour"
+        ]
+    );
+    for s in &statements {
+        assert!(!s.cedar.contains('@'), "{}: annotation left in", s.id);
+        assert!(s.cedar.trim_start().starts_with("permit"), "{}", s.id);
+        let reparsed: cedar_policy::Policy = s.cedar.parse().expect("statement parses alone");
+        assert!(reparsed.annotation("id").is_none());
+        // AgentCore's length limits for a policy statement.
+        assert!((35..=10_000).contains(&s.cedar.len()), "{}", s.id);
+    }
+}

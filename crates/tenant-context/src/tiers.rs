@@ -118,6 +118,10 @@ pub struct KnowledgeBase {
     pub name: String,
     /// SSM parameter that holds the knowledge base id once deployed.
     pub ssm_parameter: String,
+    /// Bedrock embedding model (foundation model id) the knowledge base indexes with.
+    pub embedding_model_id: String,
+    /// Vector dimensions of that model's embeddings (the vector index is created with them).
+    pub embedding_dimensions: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

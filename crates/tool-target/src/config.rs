@@ -9,13 +9,24 @@ use crate::page_token::PageTokens;
 pub const ENV_PATIENT_TABLE: &str = "TENANTRY_PATIENT_TABLE";
 pub const ENV_CLINIC_TABLE: &str = "TENANTRY_CLINIC_TABLE";
 pub const ENV_PAGE_TOKEN_KEY: &str = "TENANTRY_PAGE_TOKEN_KEY";
+pub const ENV_PAGE_TOKEN_KEY_PARAMETER: &str = "TENANTRY_PAGE_TOKEN_KEY_PARAMETER";
 
 #[derive(Debug)]
 pub struct Config {
     pub verifier: VerifierConfig,
     pub credentials: IssuerConfig,
     pub tables: Tables,
-    pub page_tokens: PageTokens,
+    pub page_token_key: PageTokenKey,
+}
+
+/// Where the page-token signing key comes from: set exactly one of the two variables.
+#[derive(Debug)]
+pub enum PageTokenKey {
+    /// `TENANTRY_PAGE_TOKEN_KEY`: the base64 key itself (local runs and tests).
+    Inline(PageTokens),
+    /// `TENANTRY_PAGE_TOKEN_KEY_PARAMETER`: an SSM SecureString holding it (deployments: the
+    /// key stays out of the function's configuration), read once at start-up.
+    Parameter(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +37,68 @@ pub enum ConfigError {
     Credentials(#[from] scoped_credentials::Error),
     #[error("{var}: {reason}")]
     Invalid { var: &'static str, reason: String },
+}
+
+fn page_token_key(get: impl Fn(&str) -> Option<String>) -> Result<PageTokenKey, ConfigError> {
+    let set = |var: &str| get(var).filter(|v| !v.trim().is_empty());
+    match (set(ENV_PAGE_TOKEN_KEY), set(ENV_PAGE_TOKEN_KEY_PARAMETER)) {
+        (Some(key), None) => PageTokens::from_base64(&key)
+            .map(PageTokenKey::Inline)
+            .map_err(|reason| ConfigError::Invalid {
+                var: ENV_PAGE_TOKEN_KEY,
+                reason,
+            }),
+        (None, Some(name)) if name.starts_with('/') => Ok(PageTokenKey::Parameter(name)),
+        (None, Some(_)) => Err(ConfigError::Invalid {
+            var: ENV_PAGE_TOKEN_KEY_PARAMETER,
+            reason: "must be an SSM parameter name starting with /".into(),
+        }),
+        (Some(_), Some(_)) => Err(ConfigError::Invalid {
+            var: ENV_PAGE_TOKEN_KEY,
+            reason: format!("set either it or {ENV_PAGE_TOKEN_KEY_PARAMETER}, not both"),
+        }),
+        (None, None) => Err(ConfigError::Invalid {
+            var: ENV_PAGE_TOKEN_KEY,
+            reason: format!("must be set (or {ENV_PAGE_TOKEN_KEY_PARAMETER})"),
+        }),
+    }
+}
+
+impl PageTokenKey {
+    /// The key itself; reads the SSM parameter (with decryption) when configured so.
+    pub async fn resolve(self, ssm: &aws_sdk_ssm::Client) -> Result<PageTokens, ConfigError> {
+        let name = match self {
+            Self::Inline(tokens) => return Ok(tokens),
+            Self::Parameter(name) => name,
+        };
+        let invalid = |reason: String| ConfigError::Invalid {
+            var: ENV_PAGE_TOKEN_KEY_PARAMETER,
+            reason,
+        };
+        let out = ssm
+            .get_parameter()
+            .name(&name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| {
+                invalid(format!(
+                    "cannot read SSM parameter {name} ({}); create it with scripts/deploy.sh or \
+                     `aws ssm put-parameter --type SecureString`",
+                    aws_sdk_ssm::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let parameter = out
+            .parameter()
+            .ok_or_else(|| invalid(format!("SSM parameter {name} came back empty")))?;
+        if parameter.r#type() != Some(&aws_sdk_ssm::types::ParameterType::SecureString) {
+            return Err(invalid(format!(
+                "SSM parameter {name} must be a SecureString: it holds a signing key"
+            )));
+        }
+        PageTokens::from_base64(parameter.value().unwrap_or_default())
+            .map_err(|reason| invalid(format!("SSM parameter {name}: {reason}")))
+    }
 }
 
 impl Config {
@@ -45,12 +118,7 @@ impl Config {
                 patient_table: required(ENV_PATIENT_TABLE)?,
                 clinic_table: required(ENV_CLINIC_TABLE)?,
             },
-            page_tokens: PageTokens::from_base64(&required(ENV_PAGE_TOKEN_KEY)?).map_err(
-                |reason| ConfigError::Invalid {
-                    var: ENV_PAGE_TOKEN_KEY,
-                    reason,
-                },
-            )?,
+            page_token_key: page_token_key(&get)?,
         })
     }
 }

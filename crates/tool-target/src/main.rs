@@ -14,6 +14,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tenant_context::logging::init_json();
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let page_tokens = config
+        .page_token_key
+        .resolve(&aws_sdk_ssm::Client::new(&sdk))
+        .await?;
     let verifier = TokenVerifier::new(config.verifier, TierCatalog::embedded()?)?;
     if let Err(e) = verifier.prefetch_keys().await {
         tracing::warn!(error = %e, "JWKS prefetch failed; will retry on first call");
@@ -26,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         )?)),
         sdk,
         tables: config.tables,
-        page_tokens: config.page_tokens,
+        page_tokens,
         clock: system_clock(),
     });
     RuntimeLoop::from_env()

@@ -1,0 +1,251 @@
+//! The front door: API Gateway REST with the tenant authorizer, per-tenant API keys supplied by
+//! the authorizer (`apiKeySource: AUTHORIZER`), one usage plan per tier, and a WAF web ACL.
+
+use serde_json::json;
+
+use crate::cfn::{checkov_skips, get_att, pascal, reference, sub, tag_list};
+use crate::iam::service_trust;
+use crate::shared::{APP_TAGS, log_group};
+use crate::{Error, Inputs, Template};
+
+pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
+    t.resource(
+        "RestApi",
+        json!({
+            "Type": "AWS::ApiGateway::RestApi",
+            "Properties": {
+                "Name": sub("${NamePrefix}-api"),
+                "Description": "Tenantry front door: one API key per tenant, chosen by the authorizer",
+                // The authorizer returns the tenant's key (usageIdentifierKey): callers never
+                // hold or send an API key, and cannot pick another tenant's plan.
+                "ApiKeySourceType": "AUTHORIZER",
+                "EndpointConfiguration": { "Types": ["REGIONAL"] },
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )?;
+    t.resource(
+        "InvokeResource",
+        json!({
+            "Type": "AWS::ApiGateway::Resource",
+            "Properties": {
+                "RestApiId": reference("RestApi"),
+                "ParentId": get_att("RestApi", "RootResourceId"),
+                "PathPart": "invoke"
+            }
+        }),
+    )?;
+    t.resource(
+        "TenantAuthorizer",
+        json!({
+            "Type": "AWS::ApiGateway::Authorizer",
+            "Properties": {
+                "Name": "tenant-authorizer",
+                "RestApiId": reference("RestApi"),
+                "Type": "TOKEN",
+                "IdentitySource": "method.request.header.Authorization",
+                // Rejects anything that is not a Bearer JWT before the function runs.
+                "IdentityValidationExpression": "^Bearer [A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$",
+                // Short, so a suspended tenant is refused within about a minute.
+                "AuthorizerResultTtlInSeconds": 60,
+                "AuthorizerUri": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${TenantAuthorizerFunction.Arn}/invocations")
+            }
+        }),
+    )?;
+    t.resource(
+        "InvokeMethod",
+        json!({
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": reference("RestApi"),
+                "ResourceId": reference("InvokeResource"),
+                "HttpMethod": "POST",
+                "AuthorizationType": "CUSTOM",
+                "AuthorizerId": reference("TenantAuthorizer"),
+                "ApiKeyRequired": true,
+                "Integration": {
+                    "Type": "AWS_PROXY",
+                    "IntegrationHttpMethod": "POST",
+                    "Uri": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${RequestProxyFunction.Arn}/invocations")
+                }
+            }
+        }),
+    )?;
+    t.resource(
+        "ApiDeployment",
+        json!({
+            "Type": "AWS::ApiGateway::Deployment",
+            "DependsOn": ["InvokeMethod"],
+            "Properties": { "RestApiId": reference("RestApi") }
+        }),
+    )?;
+    log_group(
+        t,
+        "ApiAccessLogGroup",
+        sub("/aws/apigateway/${NamePrefix}-api"),
+    )?;
+    t.resource(
+        "ApiStage",
+        json!({
+            "Type": "AWS::ApiGateway::Stage",
+            "DependsOn": ["ApiGatewayAccount"],
+            "Metadata": checkov_skips(&[
+                ("CKV_AWS_120", "Responses are per user and carry patient data: caching them could serve one user's answer to another.")
+            ]),
+            "Properties": {
+                "RestApiId": reference("RestApi"),
+                "DeploymentId": reference("ApiDeployment"),
+                "StageName": reference("StageName"),
+                "TracingEnabled": true,
+                "AccessLogSetting": {
+                    "DestinationArn": get_att("ApiAccessLogGroup", "Arn"),
+                    // No bodies, no tokens: who (principal, tenant API key id), what, outcome.
+                    "Format": "{\"requestId\":\"$context.requestId\",\"time\":\"$context.requestTime\",\"ip\":\"$context.identity.sourceIp\",\"principalId\":\"$context.authorizer.principalId\",\"apiKeyId\":\"$context.identity.apiKeyId\",\"method\":\"$context.httpMethod\",\"path\":\"$context.resourcePath\",\"status\":\"$context.status\",\"latencyMs\":\"$context.responseLatency\",\"authorizerStatus\":\"$context.authorizer.status\",\"errorType\":\"$context.error.responseType\"}"
+                },
+                "MethodSettings": [{
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "LoggingLevel": "ERROR",
+                    // Never log request or response bodies: they hold patient data.
+                    "DataTraceEnabled": false,
+                    "MetricsEnabled": true,
+                    "CachingEnabled": false
+                }],
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )?;
+    // API Gateway writes logs through one role per account and Region.
+    t.resource(
+        "ApiGatewayCloudWatchRole",
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": service_trust("apigateway.amazonaws.com"),
+                "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")],
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )?;
+    t.resource(
+        "ApiGatewayAccount",
+        json!({
+            "Type": "AWS::ApiGateway::Account",
+            "Properties": { "CloudWatchRoleArn": get_att("ApiGatewayCloudWatchRole", "Arn") }
+        }),
+    )?;
+    for (logical, source) in [
+        ("TenantAuthorizer", "authorizers/${TenantAuthorizer}"),
+        ("RequestProxy", "${StageName}/POST/invoke"),
+    ] {
+        t.resource(
+            &format!("{logical}InvokePermission"),
+            json!({
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": get_att(&format!("{logical}Function"), "Arn"),
+                    "Principal": "apigateway.amazonaws.com",
+                    "SourceAccount": reference("AWS::AccountId"),
+                    "SourceArn": sub(&format!("arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/{source}"))
+                }
+            }),
+        )?;
+    }
+    for (tier, config) in inputs.tiers.iter() {
+        let plan = &config.usage_plan;
+        let id = format!("{}UsagePlan", pascal(tier.as_str()));
+        t.resource(
+            &id,
+            json!({
+                "Type": "AWS::ApiGateway::UsagePlan",
+                "DependsOn": ["ApiStage"],
+                "Properties": {
+                    "UsagePlanName": sub(&format!("${{NamePrefix}}-{}", tier.as_str())),
+                    "Description": format!("{} (per tenant API key; from infra/tiers.json)", config.display_name),
+                    "ApiStages": [{ "ApiId": reference("RestApi"), "Stage": reference("StageName") }],
+                    "Throttle": { "RateLimit": plan.rate_limit, "BurstLimit": plan.burst_limit },
+                    "Quota": { "Limit": plan.quota.limit, "Period": plan.quota.period },
+                    "Tags": tag_list(&[("Application", "tenantry"), ("Tier", tier.as_str())])
+                }
+            }),
+        )?;
+        t.output(
+            &format!("{}UsagePlanId", pascal(tier.as_str())),
+            &format!(
+                "Usage plan of the {} tier: tenants' API keys are attached to it",
+                tier.as_str()
+            ),
+            reference(&id),
+        )?;
+    }
+    t.output(
+        "ApiEndpoint",
+        "POST here with `Authorization: Bearer <Cognito ID token>`",
+        sub("https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}/invoke"),
+    )?;
+    t.output("RestApiId", "REST API id", reference("RestApi"))?;
+    waf(t)
+}
+
+/// AWS managed rule groups in front of the API, and their logs.
+fn waf(t: &mut Template) -> Result<(), Error> {
+    let managed = |name: &str, priority: u32| {
+        json!({
+            "Name": name,
+            "Priority": priority,
+            "OverrideAction": { "None": {} },
+            "Statement": { "ManagedRuleGroupStatement": { "VendorName": "AWS", "Name": name } },
+            "VisibilityConfig": { "SampledRequestsEnabled": false, "CloudWatchMetricsEnabled": true, "MetricName": name }
+        })
+    };
+    t.resource(
+        "ApiWebAcl",
+        json!({
+            "Type": "AWS::WAFv2::WebACL",
+            "Properties": {
+                "Name": sub("${NamePrefix}-api"),
+                "Scope": "REGIONAL",
+                "DefaultAction": { "Allow": {} },
+                "Rules": [
+                    managed("AWSManagedRulesCommonRuleSet", 0),
+                    managed("AWSManagedRulesKnownBadInputsRuleSet", 1)
+                ],
+                // Sampled requests would keep request bodies (patient data) in the WAF console.
+                "VisibilityConfig": { "SampledRequestsEnabled": false, "CloudWatchMetricsEnabled": true, "MetricName": "tenantry-api" },
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )?;
+    t.resource(
+        "ApiWebAclAssociation",
+        json!({
+            "Type": "AWS::WAFv2::WebACLAssociation",
+            "DependsOn": ["ApiStage"],
+            "Properties": {
+                "ResourceArn": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApi}/stages/${StageName}"),
+                "WebACLArn": get_att("ApiWebAcl", "Arn")
+            }
+        }),
+    )?;
+    // WAF log groups must be named aws-waf-logs-*.
+    log_group(
+        t,
+        "ApiWebAclLogGroup",
+        sub("aws-waf-logs-${NamePrefix}-api"),
+    )?;
+    t.resource(
+        "ApiWebAclLogging",
+        json!({
+            "Type": "AWS::WAFv2::LoggingConfiguration",
+            "DependsOn": ["ApiWebAclLogGroup"],
+            "Properties": {
+                "ResourceArn": get_att("ApiWebAcl", "Arn"),
+                "LogDestinationConfigs": [sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:aws-waf-logs-${NamePrefix}-api")],
+                // Headers carry the bearer token.
+                "RedactedFields": [{ "SingleHeader": { "Name": "authorization" } }]
+            }
+        }),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! Small builders for CloudFormation intrinsic functions and tag shapes.
+
+use serde_json::{Value, json};
+
+pub fn sub(template: &str) -> Value {
+    json!({ "Fn::Sub": template })
+}
+
+pub fn reference(logical_id: &str) -> Value {
+    json!({ "Ref": logical_id })
+}
+
+pub fn get_att(logical_id: &str, attribute: &str) -> Value {
+    json!({ "Fn::GetAtt": [logical_id, attribute] })
+}
+
+/// Tags as most resource types take them: `[{Key, Value}]`.
+pub fn tag_list(tags: &[(&str, &str)]) -> Value {
+    Value::Array(
+        tags.iter()
+            .map(|(k, v)| json!({ "Key": k, "Value": v }))
+            .collect(),
+    )
+}
+
+/// Tags as the newer resource types (AgentCore, Bedrock, SSM, Cognito) take them: a map.
+pub fn tag_map(tags: &[(&str, &str)]) -> Value {
+    Value::Object(
+        tags.iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+            .collect(),
+    )
+}
+
+/// `basic` -> `Basic`, `gold-plus` -> `GoldPlus`: tier names inside logical ids.
+pub fn pascal(name: &str) -> String {
+    name.split(['-', '_'])
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// A checkov inline suppression: the check id and why it does not apply.
+pub fn checkov_skips(skips: &[(&str, &str)]) -> Value {
+    json!({
+        "checkov": {
+            "skip": skips
+                .iter()
+                .map(|(id, comment)| json!({ "id": id, "comment": comment }))
+                .collect::<Vec<_>>()
+        }
+    })
+}

@@ -1,0 +1,291 @@
+//! The four Lambda functions, each with its own least-privilege role and log group, and the
+//! tenant-scoped role the token vending machine hands out.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::cfn::{checkov_skips, get_att, pascal, reference, sub, tag_list};
+use crate::iam::{document, lambda_trust, statement};
+use crate::shared::{APP_TAGS, issuer, jwks_url, log_group};
+use crate::{Error, Inputs, Template, iam};
+
+/// One deployed function.
+pub struct Function {
+    /// Logical id stem: `<logical>Function`, `<logical>Role`, `<logical>CodeKey`, ...
+    pub logical: &'static str,
+    /// The workspace crate (and cargo-lambda binary) it is built from.
+    pub crate_name: &'static str,
+    pub memory_mb: u32,
+    pub timeout_secs: u32,
+}
+
+pub const FUNCTIONS: [Function; 4] = [
+    Function {
+        logical: "TokenVending",
+        crate_name: "token-vending",
+        memory_mb: 256,
+        timeout_secs: 10,
+    },
+    Function {
+        logical: "ToolTarget",
+        crate_name: "tool-target",
+        memory_mb: 256,
+        timeout_secs: 30,
+    },
+    Function {
+        logical: "TenantAuthorizer",
+        crate_name: "tenant-authorizer",
+        memory_mb: 256,
+        timeout_secs: 10,
+    },
+    Function {
+        logical: "RequestProxy",
+        crate_name: "request-proxy",
+        memory_mb: 256,
+        // API Gateway REST gives an integration 29 s by default.
+        timeout_secs: 29,
+    },
+];
+
+/// The role the token vending machine assumes for a tenant (with session tags).
+pub const TENANT_ROLE_SUFFIX: &str = "tenant-access";
+
+pub fn tenant_role_arn() -> Value {
+    sub(&format!(
+        "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/${{NamePrefix}}-{TENANT_ROLE_SUFFIX}"
+    ))
+}
+
+/// The prefix of the per-tier document buckets: `<prefix><tier>`.
+pub fn document_bucket_prefix() -> Value {
+    sub("${NamePrefix}-docs-${AWS::AccountId}-${AWS::Region}-")
+}
+
+pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
+    for f in &FUNCTIONS {
+        let log_id = format!("{}LogGroup", f.logical);
+        log_group(
+            t,
+            &log_id,
+            sub(&format!("/aws/lambda/${{NamePrefix}}-{}", f.crate_name)),
+        )?;
+        let mut statements = vec![
+            statement(
+                "OwnLogGroupOnly",
+                &["logs:CreateLogStream", "logs:PutLogEvents"],
+                json!([get_att(&log_id, "Arn")]),
+            ),
+            // X-Ray's write actions have no resource-level permissions.
+            statement(
+                "Tracing",
+                &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                json!(["*"]),
+            ),
+        ];
+        statements.extend(extra_statements(f.logical));
+        let role_id = format!("{}Role", f.logical);
+        t.resource(
+            &role_id,
+            json!({
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": lambda_trust(),
+                    "Policies": [{ "PolicyName": "least-privilege", "PolicyDocument": document(statements) }],
+                    "Tags": tag_list(&APP_TAGS)
+                }
+            }),
+        )?;
+        let mut env = environment(f.logical, inputs)?;
+        env.insert("RUST_LOG".into(), json!("info"));
+        t.resource(
+            &format!("{}Function", f.logical),
+            json!({
+                "Type": "AWS::Lambda::Function",
+                "Metadata": checkov_skips(&[
+                    ("CKV_AWS_116", "Invoked synchronously only (API Gateway, AgentCore Gateway, tool target); a dead-letter queue applies to asynchronous invocations."),
+                    ("CKV_AWS_117", "Calls only public AWS endpoints (STS, DynamoDB, Cognito JWKS, AgentCore); no VPC resources to reach. Put it in a VPC with endpoints if your policy requires it."),
+                    ("CKV_AWS_115", "Concurrency is bounded per tenant by the API Gateway usage plans; reserving account concurrency fails on accounts with low limits."),
+                    ("CKV_AWS_173", "The environment holds no secrets (names, ARNs, URLs); the only secret, the page-token key, is read from an SSM SecureString at start-up.")
+                ]),
+                "Properties": {
+                    "FunctionName": sub(&format!("${{NamePrefix}}-{}", f.crate_name)),
+                    "Description": format!("Tenantry {}", f.crate_name),
+                    "Runtime": "provided.al2023",
+                    "Architectures": ["arm64"],
+                    "Handler": "bootstrap",
+                    "Code": {
+                        "S3Bucket": reference("ArtifactBucket"),
+                        "S3Key": reference(&format!("{}CodeKey", f.logical))
+                    },
+                    "Role": get_att(&role_id, "Arn"),
+                    "MemorySize": f.memory_mb,
+                    "Timeout": f.timeout_secs,
+                    "Environment": { "Variables": env },
+                    "TracingConfig": { "Mode": "Active" },
+                    "LoggingConfig": { "LogGroup": reference(&log_id) },
+                    "Tags": tag_list(&APP_TAGS)
+                }
+            }),
+        )?;
+        t.output(
+            &format!("{}FunctionName", f.logical),
+            &format!("{} function", f.crate_name),
+            reference(&format!("{}Function", f.logical)),
+        )?;
+    }
+    tenant_role(t, inputs)
+}
+
+/// Grants beyond logs and tracing, per function.
+fn extra_statements(logical: &str) -> Vec<Value> {
+    match logical {
+        "TokenVending" => vec![statement(
+            "AssumeTheTenantRoleWithSessionTags",
+            &["sts:AssumeRole", "sts:TagSession"],
+            json!([tenant_role_arn()]),
+        )],
+        "ToolTarget" => vec![
+            statement(
+                "VendTenantCredentials",
+                &["lambda:InvokeFunction"],
+                json!([get_att("TokenVendingFunction", "Arn")]),
+            ),
+            statement(
+                "ReadThePageTokenKey",
+                &["ssm:GetParameter"],
+                json!([sub(
+                    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PageTokenKeyParameter}"
+                )]),
+            ),
+        ],
+        "TenantAuthorizer" => vec![
+            statement(
+                "ReadTheTenantRegistry",
+                &["dynamodb:GetItem"],
+                json!([get_att("TenantRegistryTable", "Arn")]),
+            ),
+            statement(
+                "ReadTenantApiKeys",
+                &["apigateway:GET"],
+                json!([sub(
+                    "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apikeys/*"
+                )]),
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+fn verifier_env() -> Map<String, Value> {
+    let mut env = Map::new();
+    env.insert("TENANTRY_TOKEN_ISSUER".into(), issuer());
+    env.insert(
+        "TENANTRY_TOKEN_AUDIENCE".into(),
+        reference("UserPoolClient"),
+    );
+    env.insert("TENANTRY_JWKS_URL".into(), jwks_url());
+    env
+}
+
+/// The variables each function's `Config::from_lookup` reads.
+fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Error> {
+    let mut env = Map::new();
+    match logical {
+        "TokenVending" => {
+            env = verifier_env();
+            env.insert("TENANTRY_TVM_ROLE_ARN".into(), tenant_role_arn());
+            env.insert("TENANTRY_CREDENTIALS_DURATION_SECS".into(), json!("900"));
+        }
+        "ToolTarget" => {
+            env = verifier_env();
+            env.insert(
+                "TENANTRY_CREDENTIALS_SOURCE".into(),
+                json!("vending-function"),
+            );
+            env.insert(
+                "TENANTRY_TVM_FUNCTION".into(),
+                get_att("TokenVendingFunction", "Arn"),
+            );
+            env.insert(
+                "TENANTRY_PATIENT_TABLE".into(),
+                reference("PatientMetadataTable"),
+            );
+            env.insert(
+                "TENANTRY_CLINIC_TABLE".into(),
+                reference("ClinicConfigTable"),
+            );
+            env.insert(
+                "TENANTRY_PAGE_TOKEN_KEY_PARAMETER".into(),
+                reference("PageTokenKeyParameter"),
+            );
+        }
+        "TenantAuthorizer" => {
+            env = verifier_env();
+            env.insert(
+                "TENANTRY_REGISTRY_TABLE".into(),
+                reference("TenantRegistryTable"),
+            );
+            env.insert("TENANTRY_REGISTRY_CACHE_SECS".into(), json!("60"));
+        }
+        "RequestProxy" => {
+            for (tier, _) in inputs.tiers.iter() {
+                env.insert(
+                    format!(
+                        "TENANTRY_RUNTIME_ARN_{}",
+                        tier.as_str().to_ascii_uppercase()
+                    ),
+                    get_att(
+                        &format!("{}AgentRuntime", pascal(tier.as_str())),
+                        "AgentRuntimeArn",
+                    ),
+                );
+            }
+            env.insert(
+                "TENANTRY_RUNTIME_ENDPOINT".into(),
+                sub("https://bedrock-agentcore.${AWS::Region}.amazonaws.com"),
+            );
+            env.insert("TENANTRY_RUNTIME_TIMEOUT_SECS".into(), json!("27"));
+        }
+        other => {
+            return Err(Error::Tier {
+                tier: "*".into(),
+                reason: format!("no environment defined for function {other}"),
+            });
+        }
+    }
+    Ok(env)
+}
+
+/// The role the token vending machine assumes per tenant: the documents of infra/policies.
+fn tenant_role(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
+    let values: BTreeMap<&'static str, Value> = BTreeMap::from([
+        ("TvmFunctionRoleArn", get_att("TokenVendingRole", "Arn")),
+        (
+            "PatientMetadataTableArn",
+            get_att("PatientMetadataTable", "Arn"),
+        ),
+        ("ClinicConfigTableArn", get_att("ClinicConfigTable", "Arn")),
+        ("Partition", reference("AWS::Partition")),
+        ("Region", reference("AWS::Region")),
+        ("AccountId", reference("AWS::AccountId")),
+        ("DocumentBucketPrefix", document_bucket_prefix()),
+    ]);
+    t.resource(
+        "TenantAccessRole",
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": sub(&format!("${{NamePrefix}}-{TENANT_ROLE_SUFFIX}")),
+                "Description": "Assumed by the token vending machine with the tenant's session tags; every grant is scoped by them.",
+                "MaxSessionDuration": 3600,
+                "AssumeRolePolicyDocument": iam::render(&inputs.tvm_trust, &values)?,
+                "Policies": [{
+                    "PolicyName": "tenant-scoped-access",
+                    "PolicyDocument": iam::render(&inputs.tvm_permissions, &values)?
+                }],
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )
+}

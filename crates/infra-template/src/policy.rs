@@ -1,0 +1,50 @@
+//! One AgentCore policy engine with the Cedar policies of `infra/policies/*.cedar`, one
+//! `Policy` per statement (AgentCore takes one statement per policy).
+
+use serde_json::{Value, json};
+
+use crate::cfn::{get_att, pascal, sub, tag_list};
+use crate::shared::APP_TAGS;
+use crate::tier::TierIds;
+use crate::{Error, Inputs, Template};
+
+pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
+    t.resource(
+        "PolicyEngine",
+        json!({
+            "Type": "AWS::BedrockAgentCore::PolicyEngine",
+            "Properties": {
+                "Name": sub("${NamePrefix}_policies"),
+                "Description": "Tier boundaries for tool calls (infra/policies/*.cedar)",
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )?;
+    // Policies are validated against the tools the Gateway targets expose: create them after.
+    let targets: Vec<Value> = inputs
+        .tiers
+        .iter()
+        .map(|(tier, _)| Value::String(TierIds::of(tier.as_str()).target))
+        .collect();
+    for statement in &inputs.cedar {
+        t.resource(
+            &format!("Policy{}", pascal(&statement.id)),
+            json!({
+                "Type": "AWS::BedrockAgentCore::Policy",
+                "DependsOn": targets,
+                "Properties": {
+                    "PolicyEngineId": get_att("PolicyEngine", "PolicyEngineId"),
+                    "Name": statement.id.replace('-', "_"),
+                    "Description": format!("infra/policies/{} @id(\"{}\")", statement.file, statement.id),
+                    "Definition": { "Cedar": { "Statement": statement.cedar } },
+                    "ValidationMode": "FAIL_ON_ANY_FINDINGS"
+                }
+            }),
+        )?;
+    }
+    t.output(
+        "PolicyEngineArn",
+        "AgentCore policy engine (ENFORCE on every tier's Gateway)",
+        get_att("PolicyEngine", "PolicyEngineArn"),
+    )
+}

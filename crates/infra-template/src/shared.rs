@@ -1,0 +1,396 @@
+//! Stack-wide parts: parameters, the data key, the user pool, the tables, the access-log bucket.
+
+use serde_json::{Value, json};
+
+use crate::cfn::{checkov_skips, get_att, reference, sub, tag_list, tag_map};
+use crate::{Error, Template};
+
+pub const APP_TAGS: [(&str, &str); 1] = [("Application", "tenantry")];
+
+/// The Cognito custom attributes that carry the tenant: set by administrators only.
+pub const TENANT_ATTRIBUTES: [(&str, u16); 3] = [("tier", 16), ("clinic_id", 48), ("role", 32)];
+
+/// Tables: logical id, table name suffix, key schema (partition, optional sort).
+pub const TABLES: [(&str, &str, &str, Option<&str>); 3] = [
+    (
+        "PatientMetadataTable",
+        "PatientMetadata",
+        "clinic_id",
+        Some("patient_id"),
+    ),
+    ("ClinicConfigTable", "ClinicConfig", "clinic_id", None),
+    ("TenantRegistryTable", "TenantRegistry", "clinic_id", None),
+];
+
+pub fn add(t: &mut Template) -> Result<(), Error> {
+    parameters(t)?;
+    data_key(t)?;
+    user_pool(t)?;
+    for (id, name, hash, range) in TABLES {
+        table(t, id, name, hash, range)?;
+    }
+    access_logs_bucket(t)?;
+    Ok(())
+}
+
+fn parameters(t: &mut Template) -> Result<(), Error> {
+    t.parameter(
+        "NamePrefix",
+        json!({
+            "Type": "String",
+            "Default": "tenantry",
+            "AllowedPattern": "^[a-z][a-z0-9]{2,15}$",
+            "ConstraintDescription": "3-16 lowercase letters and digits, starting with a letter (AgentCore names allow no hyphens)",
+            "Description": "Prefix of every resource name; one stack per prefix and Region."
+        }),
+    )?;
+    t.parameter(
+        "StageName",
+        json!({
+            "Type": "String",
+            "Default": "v1",
+            "AllowedPattern": "^[a-zA-Z0-9_]{1,64}$",
+            "Description": "API Gateway stage name."
+        }),
+    )?;
+    t.parameter(
+        "ArtifactBucket",
+        json!({
+            "Type": "String",
+            "AllowedPattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            "Description": "S3 bucket holding the function packages (scripts/deploy.sh creates and fills it)."
+        }),
+    )?;
+    for f in crate::FUNCTIONS {
+        t.parameter(
+            &format!("{}CodeKey", f.logical),
+            json!({
+                "Type": "String",
+                "MinLength": 1,
+                "Description": format!("S3 key of the {} package (bootstrap.zip built by cargo lambda).", f.crate_name)
+            }),
+        )?;
+    }
+    t.parameter(
+        "AgentRuntimeImageUri",
+        json!({
+            "Type": "String",
+            "AllowedPattern": "^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/.+$",
+            "ConstraintDescription": "an ECR image URI (account.dkr.ecr.region.amazonaws.com/repository:tag)",
+            "Description": "ECR URI of the arm64 agent-runtime container image, used by every tier's AgentCore Runtime."
+        }),
+    )?;
+    t.parameter(
+        "PageTokenKeyParameter",
+        json!({
+            "Type": "String",
+            "Default": "/tenantry/page-token-key",
+            "AllowedPattern": "^/[a-zA-Z0-9_./-]+$",
+            "Description": "SSM SecureString (base64, 32+ random bytes) the tool target signs page tokens with. CloudFormation cannot create SecureStrings: scripts/deploy.sh creates it once."
+        }),
+    )?;
+    t.parameter(
+        "LogRetentionDays",
+        json!({
+            "Type": "Number",
+            "Default": 365,
+            "AllowedValues": [90, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653],
+            "Description": "Retention of the functions' and the API's CloudWatch log groups."
+        }),
+    )?;
+    Ok(())
+}
+
+fn data_key(t: &mut Template) -> Result<(), Error> {
+    let via = |service: &str| sub(&format!("{service}.${{AWS::Region}}.amazonaws.com"));
+    t.resource(
+        "DataKey",
+        json!({
+            "Type": "AWS::KMS::Key",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Metadata": checkov_skips(&[(
+                "CKV_AWS_33",
+                "The wildcard principal is limited by kms:CallerAccount (this account) and kms:ViaService (DynamoDB, S3): the pattern of AWS managed keys, so tenant-scoped sessions can read their own rows and documents without a key grant each."
+            )]),
+            "Properties": {
+                "Description": { "Fn::Sub": "${NamePrefix}: patient data, tenant registry, documents and logs" },
+                "EnableKeyRotation": true,
+                "PendingWindowInDays": 30,
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountAdministersTheKey",
+                            "Effect": "Allow",
+                            "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+                            "Action": "kms:*",
+                            "Resource": "*"
+                        },
+                        {
+                            "Sid": "UseThroughDynamoDbAndS3FromThisAccount",
+                            "Effect": "Allow",
+                            "Principal": { "AWS": "*" },
+                            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"],
+                            "Resource": "*",
+                            "Condition": {
+                                "StringEquals": {
+                                    "kms:CallerAccount": reference("AWS::AccountId"),
+                                    "kms:ViaService": [via("dynamodb"), via("s3")]
+                                }
+                            }
+                        },
+                        {
+                            "Sid": "CloudWatchLogsEncryptsThisStacksLogGroups",
+                            "Effect": "Allow",
+                            "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
+                            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                            "Resource": "*",
+                            "Condition": {
+                                "ArnLike": {
+                                    "kms:EncryptionContext:aws:logs:arn": sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*")
+                                }
+                            }
+                        }
+                    ]
+                },
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )?;
+    t.resource(
+        "DataKeyAlias",
+        json!({
+            "Type": "AWS::KMS::Alias",
+            "Properties": {
+                "AliasName": sub("alias/${NamePrefix}-data"),
+                "TargetKeyId": reference("DataKey")
+            }
+        }),
+    )
+}
+
+fn user_pool(t: &mut Template) -> Result<(), Error> {
+    let mut schema = vec![json!({
+        "Name": "email", "AttributeDataType": "String", "Required": true, "Mutable": true
+    })];
+    for (name, max) in TENANT_ATTRIBUTES {
+        schema.push(json!({
+            "Name": name,
+            "AttributeDataType": "String",
+            // Mutable so an administrator can move a tenant between tiers; users cannot write
+            // it because the app client's WriteAttributes leaves it out.
+            "Mutable": true,
+            "StringAttributeConstraints": { "MinLength": "1", "MaxLength": max.to_string() }
+        }));
+    }
+    t.resource(
+        "UserPool",
+        json!({
+            "Type": "AWS::Cognito::UserPool",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "UserPoolName": sub("${NamePrefix}-users"),
+                "AdminCreateUserConfig": { "AllowAdminCreateUserOnly": true },
+                "Schema": schema,
+                "AutoVerifiedAttributes": ["email"],
+                "Policies": { "PasswordPolicy": {
+                    "MinimumLength": 14,
+                    "RequireLowercase": true,
+                    "RequireUppercase": true,
+                    "RequireNumbers": true,
+                    "RequireSymbols": true,
+                    "TemporaryPasswordValidityDays": 3
+                }},
+                "MfaConfiguration": "OPTIONAL",
+                "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+                "AccountRecoverySetting": { "RecoveryMechanisms": [{ "Name": "verified_email", "Priority": 1 }] },
+                "DeletionProtection": "ACTIVE",
+                "UserPoolTags": tag_map(&APP_TAGS)
+            }
+        }),
+    )?;
+    let read: Vec<String> = ["email", "email_verified"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(TENANT_ATTRIBUTES.iter().map(|(n, _)| format!("custom:{n}")))
+        .collect();
+    t.resource(
+        "UserPoolClient",
+        json!({
+            "Type": "AWS::Cognito::UserPoolClient",
+            "Properties": {
+                "ClientName": sub("${NamePrefix}-app"),
+                "UserPoolId": reference("UserPool"),
+                "GenerateSecret": false,
+                "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
+                "ReadAttributes": read,
+                // The tenant attributes are deliberately absent: a user who could write
+                // custom:tier or custom:clinic_id could move themselves into another tenant.
+                "WriteAttributes": ["email"],
+                "PreventUserExistenceErrors": "ENABLED",
+                "EnableTokenRevocation": true,
+                "IdTokenValidity": 60,
+                "AccessTokenValidity": 60,
+                "RefreshTokenValidity": 12,
+                "AuthSessionValidity": 3,
+                "TokenValidityUnits": { "IdToken": "minutes", "AccessToken": "minutes", "RefreshToken": "hours" }
+            }
+        }),
+    )?;
+    t.output("UserPoolId", "Cognito user pool id", reference("UserPool"))?;
+    t.output(
+        "UserPoolClientId",
+        "App client id (the ID tokens' audience)",
+        reference("UserPoolClient"),
+    )?;
+    t.output("TokenIssuer", "ID token issuer", issuer())?;
+    Ok(())
+}
+
+/// The pool's issuer URL (the `iss` of its tokens).
+pub fn issuer() -> Value {
+    sub("https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}")
+}
+
+pub fn discovery_url() -> Value {
+    sub(
+        "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}/.well-known/openid-configuration",
+    )
+}
+
+pub fn jwks_url() -> Value {
+    sub("https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}/.well-known/jwks.json")
+}
+
+fn table(
+    t: &mut Template,
+    id: &str,
+    name: &str,
+    hash: &str,
+    range: Option<&str>,
+) -> Result<(), Error> {
+    let mut attributes = vec![json!({ "AttributeName": hash, "AttributeType": "S" })];
+    let mut keys = vec![json!({ "AttributeName": hash, "KeyType": "HASH" })];
+    if let Some(range) = range {
+        attributes.push(json!({ "AttributeName": range, "AttributeType": "S" }));
+        keys.push(json!({ "AttributeName": range, "KeyType": "RANGE" }));
+    }
+    t.resource(
+        id,
+        json!({
+            "Type": "AWS::DynamoDB::Table",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "TableName": sub(&format!("${{NamePrefix}}-{name}")),
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": attributes,
+                "KeySchema": keys,
+                "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": true },
+                "SSESpecification": { "SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": reference("DataKey") },
+                "DeletionProtectionEnabled": true,
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )?;
+    t.output(
+        &format!("{name}TableName"),
+        &format!("{name} table"),
+        reference(id),
+    )
+}
+
+fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
+    t.resource(
+        "AccessLogsBucket",
+        json!({
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Metadata": checkov_skips(&[
+                ("CKV_AWS_18", "This is the access-log destination of the document buckets; logging it into itself would loop.")
+            ]),
+            // SSE-S3, not the data key: server access log delivery supports only SSE-S3.
+            "Properties": {
+                "BucketName": sub("${NamePrefix}-access-logs-${AWS::AccountId}-${AWS::Region}"),
+                "BucketEncryption": { "ServerSideEncryptionConfiguration": [
+                    { "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" } }
+                ]},
+                "PublicAccessBlockConfiguration": public_access_block(),
+                "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
+                "VersioningConfiguration": { "Status": "Enabled" },
+                "LifecycleConfiguration": { "Rules": [{
+                    "Id": "expire-access-logs",
+                    "Status": "Enabled",
+                    "ExpirationInDays": 731,
+                    "NoncurrentVersionExpiration": { "NoncurrentDays": 30 }
+                }]},
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )?;
+    t.resource(
+        "AccessLogsBucketPolicy",
+        json!({
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": reference("AccessLogsBucket"),
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        tls_only_statement("AccessLogsBucket"),
+                        {
+                            "Sid": "S3ServerAccessLogDelivery",
+                            "Effect": "Allow",
+                            "Principal": { "Service": "logging.s3.amazonaws.com" },
+                            "Action": "s3:PutObject",
+                            "Resource": sub("${AccessLogsBucket.Arn}/*"),
+                            "Condition": { "StringEquals": { "aws:SourceAccount": reference("AWS::AccountId") } }
+                        }
+                    ]
+                }
+            }
+        }),
+    )
+}
+
+pub fn public_access_block() -> Value {
+    json!({
+        "BlockPublicAcls": true,
+        "BlockPublicPolicy": true,
+        "IgnorePublicAcls": true,
+        "RestrictPublicBuckets": true
+    })
+}
+
+/// Denies every request to the bucket that does not use TLS.
+pub fn tls_only_statement(bucket: &str) -> Value {
+    json!({
+        "Sid": "DenyRequestsWithoutTls",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [get_att(bucket, "Arn"), sub(&format!("${{{bucket}.Arn}}/*"))],
+        "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+    })
+}
+
+/// A KMS-encrypted log group with the stack's retention.
+pub fn log_group(t: &mut Template, id: &str, name: Value) -> Result<(), Error> {
+    t.resource(
+        id,
+        json!({
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "LogGroupName": name,
+                "RetentionInDays": reference("LogRetentionDays"),
+                "KmsKeyId": get_att("DataKey", "Arn"),
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )
+}

@@ -1,0 +1,453 @@
+//! Everything one tier gets: its document bucket, AgentCore Runtime, Memory, Gateway and
+//! Gateway target, and knowledge base. Every value comes from the tier's entry in the tier file.
+
+use serde_json::{Value, json};
+use tenant_context::{MemoryStrategyKind, TierConfig};
+
+use crate::cfn::{get_att, pascal, reference, sub, tag_list, tag_map};
+use crate::functions::document_bucket_prefix;
+use crate::iam::{document, service_trust, statement};
+use crate::shared::{discovery_url, issuer, jwks_url, public_access_block, tls_only_statement};
+use crate::{Error, Inputs, PROPAGATED_HEADERS, Template};
+
+/// Logical ids of one tier's resources.
+pub struct TierIds {
+    pub bucket: String,
+    pub runtime: String,
+    pub memory: String,
+    pub gateway: String,
+    pub target: String,
+    pub knowledge_base: String,
+}
+
+impl TierIds {
+    pub fn of(tier: &str) -> Self {
+        let p = pascal(tier);
+        Self {
+            bucket: format!("{p}DocumentsBucket"),
+            runtime: format!("{p}AgentRuntime"),
+            memory: format!("{p}Memory"),
+            gateway: format!("{p}Gateway"),
+            target: format!("{p}GatewayTarget"),
+            knowledge_base: format!("{p}KnowledgeBase"),
+        }
+    }
+}
+
+pub fn add(
+    t: &mut Template,
+    inputs: &Inputs,
+    tier: &str,
+    config: &TierConfig,
+) -> Result<(), Error> {
+    let ids = TierIds::of(tier);
+    let p = pascal(tier);
+    let tags = [("Application", "tenantry"), ("Tier", tier)];
+    documents_bucket(t, tier, &ids, &tags)?;
+    memory(t, tier, config, &ids, &tags)?;
+    knowledge_base(t, tier, config, &ids, &tags)?;
+    gateway(t, inputs, tier, config, &ids, &tags)?;
+    runtime(t, tier, config, &ids, &tags)?;
+    t.output(
+        &format!("{p}RuntimeArn"),
+        &format!("AgentCore Runtime of the {tier} tier"),
+        get_att(&ids.runtime, "AgentRuntimeArn"),
+    )?;
+    t.output(
+        &format!("{p}GatewayUrl"),
+        &format!("AgentCore Gateway (MCP) of the {tier} tier"),
+        get_att(&ids.gateway, "GatewayUrl"),
+    )?;
+    t.output(
+        &format!("{p}MemoryId"),
+        &format!("AgentCore Memory of the {tier} tier"),
+        get_att(&ids.memory, "MemoryId"),
+    )?;
+    t.output(
+        &format!("{p}KnowledgeBaseId"),
+        &format!("Knowledge base of the {tier} tier"),
+        reference(&ids.knowledge_base),
+    )?;
+    t.output(
+        &format!("{p}DocumentsBucket"),
+        &format!("Documents of the {tier} tier, under {tier}-tier/<clinic_id>/<doc-type>/"),
+        reference(&ids.bucket),
+    )
+}
+
+fn documents_bucket(
+    t: &mut Template,
+    tier: &str,
+    ids: &TierIds,
+    tags: &[(&str, &str)],
+) -> Result<(), Error> {
+    t.resource(
+        &ids.bucket,
+        json!({
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BucketName": { "Fn::Join": ["", [document_bucket_prefix(), tier]] },
+                "BucketEncryption": { "ServerSideEncryptionConfiguration": [{
+                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_att("DataKey", "Arn") },
+                    "BucketKeyEnabled": true
+                }]},
+                "PublicAccessBlockConfiguration": public_access_block(),
+                "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
+                "VersioningConfiguration": { "Status": "Enabled" },
+                "LoggingConfiguration": {
+                    "DestinationBucketName": reference("AccessLogsBucket"),
+                    "LogFilePrefix": format!("documents-{tier}/")
+                },
+                "LifecycleConfiguration": { "Rules": [{
+                    "Id": "expire-replaced-versions",
+                    "Status": "Enabled",
+                    "NoncurrentVersionExpiration": { "NoncurrentDays": 90 },
+                    "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 }
+                }]},
+                "Tags": tag_list(tags)
+            }
+        }),
+    )?;
+    t.resource(
+        &format!("{}Policy", ids.bucket),
+        json!({
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": reference(&ids.bucket),
+                "PolicyDocument": { "Version": "2012-10-17", "Statement": [tls_only_statement(&ids.bucket)] }
+            }
+        }),
+    )
+}
+
+fn memory(
+    t: &mut Template,
+    tier: &str,
+    config: &TierConfig,
+    ids: &TierIds,
+    tags: &[(&str, &str)],
+) -> Result<(), Error> {
+    let strategies: Vec<Value> = config
+        .memory
+        .strategies
+        .iter()
+        .map(|s| {
+            let kind = match s.kind {
+                MemoryStrategyKind::Semantic => "SemanticMemoryStrategy",
+                MemoryStrategyKind::Summary => "SummaryMemoryStrategy",
+                MemoryStrategyKind::UserPreference => "UserPreferenceMemoryStrategy",
+            };
+            json!({ kind: { "Name": s.name, "Namespaces": [s.namespace] } })
+        })
+        .collect();
+    t.resource(
+        &ids.memory,
+        json!({
+            "Type": "AWS::BedrockAgentCore::Memory",
+            "Properties": {
+                "Name": sub(&format!("${{NamePrefix}}_{tier}_memory")),
+                "Description": format!("Conversation memory of the {tier} tier; actors are <tier>/<clinic>/<user>"),
+                "EventExpiryDuration": config.memory.event_expiry_days,
+                "MemoryStrategies": strategies,
+                "Tags": tag_map(tags)
+            }
+        }),
+    )
+}
+
+fn knowledge_base(
+    t: &mut Template,
+    tier: &str,
+    config: &TierConfig,
+    ids: &TierIds,
+    tags: &[(&str, &str)],
+) -> Result<(), Error> {
+    let p = pascal(tier);
+    let kb = &config.knowledge_base;
+    let vectors = format!("{p}VectorBucket");
+    let index = format!("{p}VectorIndex");
+    let role = format!("{p}KnowledgeBaseRole");
+    let model_arn = sub(&format!(
+        "arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{}",
+        kb.embedding_model_id
+    ));
+    t.resource(
+        &vectors,
+        json!({
+            "Type": "AWS::S3Vectors::VectorBucket",
+            "Properties": {
+                "VectorBucketName": sub(&format!("${{NamePrefix}}-vectors-{tier}-${{AWS::AccountId}}")),
+                "Tags": tag_list(tags)
+            }
+        }),
+    )?;
+    t.resource(
+        &index,
+        json!({
+            "Type": "AWS::S3Vectors::Index",
+            "Properties": {
+                "VectorBucketArn": get_att(&vectors, "VectorBucketArn"),
+                "IndexName": "documents",
+                "DataType": "float32",
+                "Dimension": kb.embedding_dimensions,
+                "DistanceMetric": "cosine",
+                // Only small keys (clinic_id, tier, document_type) stay filterable; the chunk
+                // text would exceed the filterable-metadata size limit.
+                "MetadataConfiguration": { "NonFilterableMetadataKeys": ["AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"] }
+            }
+        }),
+    )?;
+    t.resource(
+        &role,
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": service_trust("bedrock.amazonaws.com"),
+                "Policies": [{ "PolicyName": "index-tier-documents", "PolicyDocument": document(vec![
+                    statement("EmbedWithTheTiersModel", &["bedrock:InvokeModel"], json!([model_arn])),
+                    statement("ReadTheTiersDocuments", &["s3:GetObject"], json!([sub(&format!("${{{}.Arn}}/{tier}-tier/*", ids.bucket))])),
+                    statement("ListTheTiersDocuments", &["s3:ListBucket"], json!([get_att(&ids.bucket, "Arn")])),
+                    statement(
+                        "WriteTheTiersVectors",
+                        &["s3vectors:PutVectors", "s3vectors:GetVectors", "s3vectors:DeleteVectors", "s3vectors:QueryVectors", "s3vectors:GetIndex"],
+                        json!([get_att(&index, "IndexArn")])
+                    )
+                ])}],
+                "Tags": tag_list(tags)
+            }
+        }),
+    )?;
+    t.resource(
+        &ids.knowledge_base,
+        json!({
+            "Type": "AWS::Bedrock::KnowledgeBase",
+            "Properties": {
+                "Name": kb.name,
+                "Description": format!("Documents of the {tier} tier; every retrieval filters on clinic_id"),
+                "RoleArn": get_att(&role, "Arn"),
+                "KnowledgeBaseConfiguration": {
+                    "Type": "VECTOR",
+                    "VectorKnowledgeBaseConfiguration": {
+                        "EmbeddingModelArn": model_arn,
+                        "EmbeddingModelConfiguration": { "BedrockEmbeddingModelConfiguration": {
+                            "Dimensions": kb.embedding_dimensions,
+                            "EmbeddingDataType": "FLOAT32"
+                        }}
+                    }
+                },
+                "StorageConfiguration": {
+                    "Type": "S3_VECTORS",
+                    "S3VectorsConfiguration": { "IndexArn": get_att(&index, "IndexArn") }
+                },
+                "Tags": tag_map(tags)
+            }
+        }),
+    )?;
+    t.resource(
+        &format!("{p}KnowledgeBaseDataSource"),
+        json!({
+            "Type": "AWS::Bedrock::DataSource",
+            "Properties": {
+                "KnowledgeBaseId": reference(&ids.knowledge_base),
+                "Name": "tier-documents",
+                "Description": "<tier>-tier/<clinic_id>/<doc-type>/ with .metadata.json sidecars (clinic_id, tier, document_type)",
+                "DataSourceConfiguration": {
+                    "Type": "S3",
+                    "S3Configuration": {
+                        "BucketArn": get_att(&ids.bucket, "Arn"),
+                        "InclusionPrefixes": [format!("{tier}-tier/")]
+                    }
+                }
+            }
+        }),
+    )?;
+    t.resource(
+        &format!("{p}KnowledgeBaseIdParameter"),
+        json!({
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {
+                "Name": kb.ssm_parameter,
+                "Type": "String",
+                "Value": reference(&ids.knowledge_base),
+                "Description": format!("Knowledge base id of the {tier} tier (read by the agent runtime at start-up)"),
+                "Tags": tag_map(tags)
+            }
+        }),
+    )
+}
+
+fn gateway(
+    t: &mut Template,
+    inputs: &Inputs,
+    tier: &str,
+    config: &TierConfig,
+    ids: &TierIds,
+    tags: &[(&str, &str)],
+) -> Result<(), Error> {
+    let p = pascal(tier);
+    let role = format!("{p}GatewayRole");
+    t.resource(
+        &role,
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": service_trust("bedrock-agentcore.amazonaws.com"),
+                "Policies": [{ "PolicyName": "invoke-tools-under-policy", "PolicyDocument": document(vec![
+                    statement("InvokeTheToolTarget", &["lambda:InvokeFunction"], json!([get_att("ToolTargetFunction", "Arn")])),
+                    statement(
+                        "EvaluateCedarPolicies",
+                        &["bedrock-agentcore:AuthorizeAction", "bedrock-agentcore:PartiallyAuthorizeActions", "bedrock-agentcore:GetPolicyEngine"],
+                        json!([
+                            get_att("PolicyEngine", "PolicyEngineArn"),
+                            sub(&format!("arn:${{AWS::Partition}}:bedrock-agentcore:${{AWS::Region}}:${{AWS::AccountId}}:gateway/${{NamePrefix}}-{tier}-*"))
+                        ])
+                    )
+                ])}],
+                "Tags": tag_list(tags)
+            }
+        }),
+    )?;
+    t.resource(
+        &ids.gateway,
+        json!({
+            "Type": "AWS::BedrockAgentCore::Gateway",
+            "Properties": {
+                "Name": sub(&format!("${{NamePrefix}}-{tier}")),
+                "Description": format!("MCP tools of the {tier} tier, under the Cedar policy engine"),
+                "ProtocolType": "MCP",
+                "AuthorizerType": "CUSTOM_JWT",
+                "AuthorizerConfiguration": { "CustomJWTAuthorizer": {
+                    "DiscoveryUrl": discovery_url(),
+                    // Cognito ID tokens carry the app client in `aud`.
+                    "AllowedAudience": [reference("UserPoolClient")]
+                }},
+                "PolicyEngineConfiguration": { "Arn": get_att("PolicyEngine", "PolicyEngineArn"), "Mode": "ENFORCE" },
+                "RoleArn": get_att(&role, "Arn"),
+                "Tags": tag_map(tags)
+            }
+        }),
+    )?;
+    let tools: Vec<Value> = inputs
+        .tool_schema
+        .iter()
+        .filter(|tool| {
+            tool.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|name| config.tools.iter().any(|t| t == name))
+        })
+        .cloned()
+        .collect();
+    if tools.is_empty() {
+        return Err(Error::Tier {
+            tier: tier.to_owned(),
+            reason: "none of its tools is served by the tool target".into(),
+        });
+    }
+    t.resource(
+        &ids.target,
+        json!({
+            "Type": "AWS::BedrockAgentCore::GatewayTarget",
+            "Properties": {
+                "GatewayIdentifier": get_att(&ids.gateway, "GatewayIdentifier"),
+                "Name": config.gateway_target,
+                "Description": format!("tool-target Lambda: the {tier} tier's tools"),
+                "TargetConfiguration": { "Mcp": { "Lambda": {
+                    "LambdaArn": get_att("ToolTargetFunction", "Arn"),
+                    "ToolSchema": { "InlinePayload": tools }
+                }}},
+                "CredentialProviderConfigurations": [{ "CredentialProviderType": "GATEWAY_IAM_ROLE" }],
+                // The caller's ID token and the derived tenant headers; the target re-verifies
+                // the token and cross-checks the rest.
+                "MetadataConfiguration": { "AllowedRequestHeaders": PROPAGATED_HEADERS }
+            }
+        }),
+    )
+}
+
+fn runtime(
+    t: &mut Template,
+    tier: &str,
+    config: &TierConfig,
+    ids: &TierIds,
+    tags: &[(&str, &str)],
+) -> Result<(), Error> {
+    let p = pascal(tier);
+    let role = format!("{p}RuntimeRole");
+    let project_param = sub(&format!(
+        "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}",
+        config.bedrock_project.ssm_parameter
+    ));
+    let kb_param = sub(&format!(
+        "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}",
+        config.knowledge_base.ssm_parameter
+    ));
+    t.resource(
+        &role,
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": service_trust("bedrock-agentcore.amazonaws.com"),
+                "Policies": [{ "PolicyName": "run-the-tier-agent", "PolicyDocument": document(vec![
+                    statement("PullTheAgentImage", &["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                        json!([sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*")])),
+                    // Registry authentication has no resource-level permission.
+                    statement("EcrLogin", &["ecr:GetAuthorizationToken"], json!(["*"])),
+                    statement("RuntimeLogs", &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        json!([sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/bedrock-agentcore/runtimes/*")])),
+                    statement("Tracing", &["xray:PutTraceSegments", "xray:PutTelemetryRecords"], json!(["*"])),
+                    statement("WorkloadIdentity",
+                        &["bedrock-agentcore:GetWorkloadAccessToken", "bedrock-agentcore:GetWorkloadAccessTokenForJWT"],
+                        json!([
+                            sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:workload-identity-directory/default"),
+                            sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:workload-identity-directory/default/workload-identity/*")
+                        ])),
+                    statement("TheTiersModelOnly", &["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                        json!([sub(&format!("arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{}", config.model_id))])),
+                    statement("RetrieveFromTheTiersKnowledgeBase", &["bedrock:Retrieve"], json!([get_att(&ids.knowledge_base, "KnowledgeBaseArn")])),
+                    // Memory is reached only with tenant-scoped credentials from the TVM.
+                    statement("VendTenantCredentials", &["lambda:InvokeFunction"], json!([get_att("TokenVendingFunction", "Arn")])),
+                    statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param, kb_param]))
+                ])}],
+                "Tags": tag_list(tags)
+            }
+        }),
+    )?;
+    t.resource(
+        &ids.runtime,
+        json!({
+            "Type": "AWS::BedrockAgentCore::Runtime",
+            "Properties": {
+                "AgentRuntimeName": sub(&format!("${{NamePrefix}}_{tier}")),
+                "Description": format!("The {tier} tier's agent"),
+                "AgentRuntimeArtifact": { "ContainerConfiguration": { "ContainerUri": reference("AgentRuntimeImageUri") } },
+                "NetworkConfiguration": { "NetworkMode": "PUBLIC" },
+                "ProtocolConfiguration": "HTTP",
+                "AuthorizerConfiguration": { "CustomJWTAuthorizer": {
+                    "DiscoveryUrl": discovery_url(),
+                    "AllowedAudience": [reference("UserPoolClient")]
+                }},
+                // The agent derives the tenant from the (already validated) caller token.
+                "RequestHeaderConfiguration": { "RequestHeaderAllowlist": ["Authorization"] },
+                "LifecycleConfiguration": { "IdleRuntimeSessionTimeout": 900, "MaxLifetime": 28800 },
+                "RoleArn": get_att(&role, "Arn"),
+                "EnvironmentVariables": {
+                    "TENANTRY_TIER": tier,
+                    "TENANTRY_MODEL_ID": config.model_id,
+                    "TENANTRY_MODEL_ENDPOINT": sub("https://bedrock-mantle.${AWS::Region}.api.aws/v1"),
+                    "TENANTRY_BEDROCK_PROJECT_PARAMETER": config.bedrock_project.ssm_parameter,
+                    "TENANTRY_KNOWLEDGE_BASE_PARAMETER": config.knowledge_base.ssm_parameter,
+                    "TENANTRY_MEMORY_ID": get_att(&ids.memory, "MemoryId"),
+                    "TENANTRY_GATEWAY_URL": get_att(&ids.gateway, "GatewayUrl"),
+                    "TENANTRY_TVM_FUNCTION": get_att("TokenVendingFunction", "Arn"),
+                    "TENANTRY_TOKEN_ISSUER": issuer(),
+                    "TENANTRY_TOKEN_AUDIENCE": reference("UserPoolClient"),
+                    "TENANTRY_JWKS_URL": jwks_url(),
+                    "RUST_LOG": "info"
+                },
+                "Tags": tag_map(tags)
+            }
+        }),
+    )
+}

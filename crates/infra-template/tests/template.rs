@@ -1,0 +1,501 @@
+//! The checked-in template: up to date with its sources, and holding the properties the
+//! isolation design depends on. Values are compared with the tier file read as plain JSON here,
+//! independently of the generator's own reading of it.
+
+use serde_json::Value;
+
+const TEMPLATE: &str = include_str!("../../../infra/template.json");
+const TIERS: &str = include_str!("../../../infra/tiers.json");
+const TOOL_SCHEMA: &str = include_str!("../../../infra/gateway/tool-target-schema.json");
+
+fn template() -> Value {
+    serde_json::from_str(TEMPLATE).expect("infra/template.json is JSON")
+}
+
+fn tiers() -> Vec<(String, Value)> {
+    let file: Value = serde_json::from_str(TIERS).expect("tiers.json");
+    file["tiers"]
+        .as_object()
+        .expect("tiers")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn resources_of<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    t["Resources"]
+        .as_object()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+/// The resource of `kind` tagged with `Tier = tier` (tags as a list or a map).
+fn of_tier<'a>(t: &'a Value, kind: &str, tier: &str) -> &'a Value {
+    let found: Vec<_> = resources_of(t, kind)
+        .into_iter()
+        .filter(|(_, r)| {
+            let tags = &r["Properties"]["Tags"];
+            tags["Tier"] == tier
+                || tags
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|x| x["Key"] == "Tier" && x["Value"] == tier))
+        })
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(found.len(), 1, "exactly one {kind} for tier {tier}");
+    found[0]
+}
+
+fn pascal(tier: &str) -> String {
+    let mut c = tier.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+#[test]
+fn checked_in_template_is_the_fresh_rendering() {
+    let inputs = infra_template::Inputs::shipped().expect("inputs");
+    let fresh = infra_template::render_text(&inputs).expect("render");
+    assert!(
+        fresh == TEMPLATE,
+        "infra/template.json is out of date: run `cargo run -p infra-template`"
+    );
+}
+
+#[test]
+fn usage_plans_are_the_tier_files_rates_and_quotas() {
+    let t = template();
+    let plans = resources_of(&t, "AWS::ApiGateway::UsagePlan");
+    assert_eq!(plans.len(), tiers().len(), "one usage plan per tier");
+    for (tier, config) in tiers() {
+        let p = &of_tier(&t, "AWS::ApiGateway::UsagePlan", &tier)["Properties"];
+        let plan = &config["usage_plan"];
+        // RateLimit is a double in API Gateway (2 and 2.0 are the same rate).
+        assert_eq!(
+            p["Throttle"]["RateLimit"].as_f64(),
+            plan["rate_limit"].as_f64(),
+            "{tier}"
+        );
+        assert_eq!(p["Throttle"]["BurstLimit"], plan["burst_limit"], "{tier}");
+        assert_eq!(p["Quota"]["Limit"], plan["quota"]["limit"], "{tier}");
+        assert_eq!(p["Quota"]["Period"], plan["quota"]["period"], "{tier}");
+        assert_eq!(p["ApiStages"][0]["ApiId"]["Ref"], "RestApi");
+    }
+}
+
+#[test]
+fn runtimes_memories_and_knowledge_bases_follow_the_tier_file() {
+    let t = template();
+    for (tier, config) in tiers() {
+        let runtime = &of_tier(&t, "AWS::BedrockAgentCore::Runtime", &tier)["Properties"];
+        let env = &runtime["EnvironmentVariables"];
+        assert_eq!(env["TENANTRY_TIER"], tier.as_str());
+        assert_eq!(env["TENANTRY_MODEL_ID"], config["model_id"], "{tier}");
+        assert_eq!(
+            env["TENANTRY_BEDROCK_PROJECT_PARAMETER"],
+            config["bedrock_project"]["ssm_parameter"]
+        );
+        assert_eq!(
+            env["TENANTRY_KNOWLEDGE_BASE_PARAMETER"],
+            config["knowledge_base"]["ssm_parameter"]
+        );
+        // The runtime role may call the tier's model and no other.
+        let role = &t["Resources"][format!("{}RuntimeRole", pascal(&tier))];
+        let model_grant = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .find(|s| s["Sid"] == "TheTiersModelOnly")
+            .expect("model statement")
+            .to_string();
+        assert!(model_grant.contains(&format!(
+            "foundation-model/{}",
+            config["model_id"].as_str().unwrap()
+        )));
+
+        let memory = &of_tier(&t, "AWS::BedrockAgentCore::Memory", &tier)["Properties"];
+        assert_eq!(
+            memory["EventExpiryDuration"],
+            config["memory"]["event_expiry_days"]
+        );
+        let mut deployed: Vec<(String, String, String)> = memory["MemoryStrategies"]
+            .as_array()
+            .expect("strategies")
+            .iter()
+            .map(|s| {
+                let (kind, body) = s.as_object().unwrap().iter().next().unwrap();
+                (
+                    kind.clone(),
+                    body["Name"].as_str().unwrap().to_owned(),
+                    body["Namespaces"][0].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let mut expected: Vec<(String, String, String)> = config["memory"]["strategies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let kind = match s["type"].as_str().unwrap() {
+                    "semantic" => "SemanticMemoryStrategy",
+                    "summary" => "SummaryMemoryStrategy",
+                    "user_preference" => "UserPreferenceMemoryStrategy",
+                    other => panic!("unknown strategy type {other}"),
+                };
+                (
+                    kind.to_owned(),
+                    s["name"].as_str().unwrap().to_owned(),
+                    s["namespace"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        deployed.sort();
+        expected.sort();
+        assert_eq!(
+            deployed, expected,
+            "{tier}: memory strategies and namespaces"
+        );
+
+        let kb = &of_tier(&t, "AWS::Bedrock::KnowledgeBase", &tier)["Properties"];
+        assert_eq!(kb["Name"], config["knowledge_base"]["name"]);
+        let vector = &kb["KnowledgeBaseConfiguration"]["VectorKnowledgeBaseConfiguration"];
+        assert!(
+            vector["EmbeddingModelArn"].to_string().contains(
+                config["knowledge_base"]["embedding_model_id"]
+                    .as_str()
+                    .unwrap()
+            )
+        );
+        assert_eq!(
+            vector["EmbeddingModelConfiguration"]["BedrockEmbeddingModelConfiguration"]["Dimensions"],
+            config["knowledge_base"]["embedding_dimensions"]
+        );
+        let param =
+            &t["Resources"][format!("{}KnowledgeBaseIdParameter", pascal(&tier))]["Properties"];
+        assert_eq!(param["Name"], config["knowledge_base"]["ssm_parameter"]);
+    }
+    // The proxy knows every tier's runtime, and nothing else.
+    let proxy_env =
+        &t["Resources"]["RequestProxyFunction"]["Properties"]["Environment"]["Variables"];
+    let arn_vars: Vec<&String> = proxy_env
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("TENANTRY_RUNTIME_ARN_"))
+        .collect();
+    assert_eq!(arn_vars.len(), tiers().len());
+    for (tier, _) in tiers() {
+        assert!(
+            proxy_env
+                .get(format!("TENANTRY_RUNTIME_ARN_{}", tier.to_uppercase()))
+                .is_some(),
+            "{tier}"
+        );
+    }
+}
+
+#[test]
+fn gateways_enforce_cedar_and_targets_expose_only_the_tiers_tools() {
+    let t = template();
+    let schema: Vec<Value> = serde_json::from_str(TOOL_SCHEMA).unwrap();
+    for (tier, config) in tiers() {
+        let gateway = &of_tier(&t, "AWS::BedrockAgentCore::Gateway", &tier)["Properties"];
+        assert_eq!(gateway["AuthorizerType"], "CUSTOM_JWT");
+        assert_eq!(gateway["PolicyEngineConfiguration"]["Mode"], "ENFORCE");
+        assert_eq!(
+            gateway["AuthorizerConfiguration"]["CustomJWTAuthorizer"]["AllowedAudience"][0]["Ref"],
+            "UserPoolClient"
+        );
+
+        let target = &t["Resources"][format!("{}GatewayTarget", pascal(&tier))]["Properties"];
+        assert_eq!(target["Name"], config["gateway_target"]);
+        let tools: Vec<&str> =
+            target["TargetConfiguration"]["Mcp"]["Lambda"]["ToolSchema"]["InlinePayload"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["name"].as_str().unwrap())
+                .collect();
+        let expected: Vec<&str> = schema
+            .iter()
+            .map(|x| x["name"].as_str().unwrap())
+            .filter(|name| {
+                config["tools"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t == name)
+            })
+            .collect();
+        assert_eq!(tools, expected, "{tier}");
+        let headers: Vec<&str> = target["MetadataConfiguration"]["AllowedRequestHeaders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap())
+            .collect();
+        assert!(headers.len() <= 10, "AgentCore allows at most 10 headers");
+        for needed in [
+            tool_target::handler::HEADER_ID_TOKEN,
+            tenant_context::HEADER_TIER,
+            tenant_context::HEADER_CLINIC_ID,
+            tenant_context::HEADER_S3_PREFIX,
+        ] {
+            assert!(headers.contains(&needed), "{tier}: {needed} not propagated");
+        }
+    }
+    // Exactly one policy per shipped Cedar statement, with the same text.
+    let statements = gateway_policy::GatewayPolicy::shipped()
+        .unwrap()
+        .statements()
+        .unwrap();
+    let policies = resources_of(&t, "AWS::BedrockAgentCore::Policy");
+    assert_eq!(policies.len(), statements.len());
+    for s in &statements {
+        assert!(
+            policies
+                .iter()
+                .any(|(_, p)| p["Properties"]["Definition"]["Cedar"]["Statement"]
+                    == s.cedar.as_str()),
+            "{} not deployed verbatim",
+            s.id
+        );
+    }
+}
+
+#[test]
+fn users_cannot_write_their_tenant_attributes() {
+    let t = template();
+    let pool = &t["Resources"]["UserPool"]["Properties"];
+    assert_eq!(
+        pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
+        true
+    );
+    let custom: Vec<String> = pool["Schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["Name"] != "email")
+        .map(|a| format!("custom:{}", a["Name"].as_str().unwrap()))
+        .collect();
+    for needed in ["custom:tier", "custom:clinic_id", "custom:role"] {
+        assert!(
+            custom.iter().any(|c| c == needed),
+            "{needed} missing from the pool"
+        );
+    }
+    let client = &t["Resources"]["UserPoolClient"]["Properties"];
+    let write = client["WriteAttributes"]
+        .as_array()
+        .expect("WriteAttributes must be explicit: Cognito's default is every writable attribute");
+    for attr in &custom {
+        assert!(
+            !write.iter().any(|w| w == attr.as_str()),
+            "{attr} is user-writable"
+        );
+        assert!(
+            client["ReadAttributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == attr.as_str()),
+            "{attr} unreadable"
+        );
+    }
+    assert!(
+        write
+            .iter()
+            .all(|w| !w.as_str().unwrap().starts_with("custom:"))
+    );
+}
+
+#[test]
+fn every_function_has_its_own_role_and_runs_on_al2023_arm64() {
+    let t = template();
+    let functions = resources_of(&t, "AWS::Lambda::Function");
+    assert_eq!(functions.len(), infra_template::FUNCTIONS.len());
+    let mut roles: Vec<String> = Vec::new();
+    for (id, f) in &functions {
+        let p = &f["Properties"];
+        assert_eq!(p["Runtime"], "provided.al2023", "{id}");
+        assert_eq!(p["Architectures"][0], "arm64", "{id}");
+        roles.push(
+            p["Role"]["Fn::GetAtt"][0]
+                .as_str()
+                .expect("role by GetAtt")
+                .to_owned(),
+        );
+    }
+    roles.sort();
+    roles.dedup();
+    assert_eq!(roles.len(), functions.len(), "roles are not shared");
+}
+
+#[test]
+fn data_at_rest_is_encrypted_recoverable_and_private() {
+    let t = template();
+    let tables = resources_of(&t, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 3);
+    for (id, table) in &tables {
+        let p = &table["Properties"];
+        assert_eq!(
+            p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true,
+            "{id}"
+        );
+        assert_eq!(p["SSESpecification"]["SSEType"], "KMS", "{id}");
+        assert_eq!(
+            p["SSESpecification"]["KMSMasterKeyId"]["Ref"], "DataKey",
+            "{id}"
+        );
+        assert_eq!(table["DeletionPolicy"], "Retain", "{id}");
+    }
+    let patients = &t["Resources"]["PatientMetadataTable"]["Properties"]["KeySchema"];
+    assert_eq!(patients[0]["AttributeName"], "clinic_id");
+    assert_eq!(
+        patients[0]["KeyType"], "HASH",
+        "the tenant must be the partition key (dynamodb:LeadingKeys)"
+    );
+    assert_eq!(patients[1]["AttributeName"], "patient_id");
+
+    let buckets = resources_of(&t, "AWS::S3::Bucket");
+    assert_eq!(
+        buckets.len(),
+        tiers().len() + 1,
+        "one per tier plus access logs"
+    );
+    for (id, bucket) in &buckets {
+        let pab = &bucket["Properties"]["PublicAccessBlockConfiguration"];
+        for k in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
+            assert_eq!(pab[k], true, "{id}: {k}");
+        }
+        let policy = resources_of(&t, "AWS::S3::BucketPolicy")
+            .into_iter()
+            .find(|(_, p)| p["Properties"]["Bucket"]["Ref"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} has no bucket policy"));
+        assert!(
+            policy.1["Properties"]["PolicyDocument"]["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["Effect"] == "Deny"
+                    && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"),
+            "{id}: not TLS-only"
+        );
+    }
+    for (tier, _) in tiers() {
+        let bucket = &t["Resources"][format!("{}DocumentsBucket", pascal(&tier))]["Properties"];
+        let sse = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
+        assert_eq!(sse["SSEAlgorithm"], "aws:kms", "{tier}");
+    }
+}
+
+#[test]
+fn tvm_role_is_rendered_fully_and_keeps_its_iam_variables() {
+    let t = template();
+    assert!(
+        !TEMPLATE.contains("{{"),
+        "an unrendered {{Placeholder}} is left in the template"
+    );
+    let role = &t["Resources"]["TenantAccessRole"]["Properties"];
+    let trust = role["AssumeRolePolicyDocument"]["Statement"][0].to_string();
+    assert!(
+        trust.contains("TokenVendingRole"),
+        "only the TVM function's role may assume it: {trust}"
+    );
+    let permissions = role["Policies"][0]["PolicyDocument"].to_string();
+    // Inside Fn::Sub, IAM's own variables must be escaped, or CloudFormation would resolve them.
+    assert!(permissions.contains("${!aws:PrincipalTag/ClinicId}"));
+    for sub in permissions.split("\"Fn::Sub\"").skip(1) {
+        let text = sub.split('"').nth(2).unwrap_or_default();
+        assert!(
+            !text.contains("${aws:"),
+            "unescaped IAM variable inside Fn::Sub: {text}"
+        );
+    }
+    assert!(!permissions.contains("dynamodb:Scan"));
+}
+
+#[test]
+fn front_door_takes_the_tenants_api_key_from_the_authorizer() {
+    let t = template();
+    let api = &t["Resources"]["RestApi"]["Properties"];
+    assert_eq!(api["ApiKeySourceType"], "AUTHORIZER");
+    for (id, method) in resources_of(&t, "AWS::ApiGateway::Method") {
+        assert_eq!(method["Properties"]["ApiKeyRequired"], true, "{id}");
+        assert_eq!(method["Properties"]["AuthorizationType"], "CUSTOM", "{id}");
+    }
+    let stage = &t["Resources"]["ApiStage"]["Properties"];
+    assert_eq!(
+        stage["MethodSettings"][0]["DataTraceEnabled"], false,
+        "request bodies hold patient data"
+    );
+}
+
+#[test]
+fn no_statement_grants_everything() {
+    let t = template();
+    // Actions with no resource-level permissions, where "*" is the only possible resource.
+    let star_ok = [
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "ecr:GetAuthorizationToken",
+    ];
+    for (id, role) in resources_of(&t, "AWS::IAM::Role") {
+        for policy in role["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for s in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                let actions: Vec<&str> = match &s["Action"] {
+                    Value::String(a) => vec![a.as_str()],
+                    Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                    _ => vec![],
+                };
+                assert!(
+                    actions.iter().all(|a| !a.ends_with('*')),
+                    "{id}: wildcard action {actions:?}"
+                );
+                if s["Resource"].to_string().contains("\"*\"") {
+                    assert!(
+                        actions.iter().all(|a| star_ok.contains(a)),
+                        "{id}: {actions:?} on *"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// checkov suppressions must say why (the reviewers' only record of the decision).
+#[test]
+fn every_checkov_suppression_has_a_reason() {
+    let t = template();
+    let mut count = 0;
+    let check_id = regex::Regex::new(r"^CKV2?_AWS_\d+$").unwrap();
+    for (id, r) in t["Resources"].as_object().unwrap() {
+        for skip in r["Metadata"]["checkov"]["skip"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            count += 1;
+            let id_ok = check_id.is_match(skip["id"].as_str().unwrap_or_default());
+            assert!(id_ok, "{id}: bad check id {}", skip["id"]);
+            assert!(
+                skip["comment"].as_str().is_some_and(|c| c.len() >= 40),
+                "{id}: {} has no real reason",
+                skip["id"]
+            );
+        }
+    }
+    assert!(count > 0);
+}
