@@ -34,6 +34,11 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
 }
 
 fn parameters(t: &mut Template) -> Result<(), Error> {
+    t.output(
+        "NamePrefix",
+        "Prefix of the stack's resource names (tenant API keys are named <prefix>-<clinic_id>)",
+        reference("NamePrefix"),
+    )?;
     t.parameter(
         "NamePrefix",
         json!({

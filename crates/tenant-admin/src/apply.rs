@@ -1,0 +1,501 @@
+//! Executes a plan against the stack's services. Every action checks before it changes
+//! anything, so running a plan twice leaves the same state and reports "unchanged".
+
+use std::collections::HashMap;
+
+use aws_sdk_apigateway::types::{Op, PatchOperation};
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+
+use crate::plan::{Action, Plan};
+use crate::{AdminError, Tenant, TenantUser};
+
+/// The service clients a plan needs (built once by the caller).
+pub struct Clients {
+    pub apigateway: aws_sdk_apigateway::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+}
+
+impl Clients {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            apigateway: aws_sdk_apigateway::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
+        }
+    }
+}
+
+/// What a run produced that the caller may need.
+#[derive(Debug, Default, Clone)]
+pub struct Outcome {
+    pub api_key_id: Option<String>,
+    /// (username, password) of a test user whose password was set now.
+    pub test_credentials: Option<(String, String)>,
+}
+
+pub async fn apply(
+    plan: &Plan,
+    clients: &Clients,
+    report: &mut dyn FnMut(String),
+) -> Result<Outcome, AdminError> {
+    let tenant = &plan.tenant;
+    let mut outcome = Outcome::default();
+    for action in &plan.actions {
+        match action {
+            Action::EnsureApiKey { name } => {
+                let (id, note) = ensure_api_key(clients, tenant, name).await?;
+                report(format!("API key {name}: {note}"));
+                outcome.api_key_id = Some(id);
+            }
+            Action::AttachToUsagePlan {
+                tier,
+                plan_id,
+                others,
+            } => {
+                let key = outcome.api_key_id.as_deref().ok_or_else(|| {
+                    AdminError::Conflict("the plan attaches a key before ensuring it".into())
+                })?;
+                let attached = attach(clients, plan_id, key).await?;
+                report(format!(
+                    "{tier} usage plan {plan_id}: {}",
+                    if attached {
+                        "key attached"
+                    } else {
+                        "already attached"
+                    }
+                ));
+                for (other, other_plan) in others {
+                    if detach(clients, other_plan, key).await? {
+                        report(format!(
+                            "{other} usage plan {other_plan}: key detached (tier change)"
+                        ));
+                    }
+                }
+            }
+            Action::PutClinicRow { table } => {
+                clients
+                    .dynamodb
+                    .put_item()
+                    .table_name(table)
+                    .item("clinic_id", s(tenant.clinic_id.as_str()))
+                    .item("name", s(&tenant.name))
+                    .item("tier", s(tenant.tier.as_str()))
+                    .item("timezone", s(&tenant.timezone))
+                    .send()
+                    .await
+                    .map_err(AdminError::aws("DynamoDB PutItem (ClinicConfig)"))?;
+                report(format!("{table}: clinic row written"));
+            }
+            Action::PutRegistryRow { table, status } => {
+                let key = outcome.api_key_id.as_deref().ok_or_else(|| {
+                    AdminError::Conflict(
+                        "the plan writes the registry before ensuring the key".into(),
+                    )
+                })?;
+                clients
+                    .dynamodb
+                    .put_item()
+                    .table_name(table)
+                    .item("clinic_id", s(tenant.clinic_id.as_str()))
+                    .item("tier", s(tenant.tier.as_str()))
+                    .item("status", s(status))
+                    .item("api_key_id", s(key))
+                    .send()
+                    .await
+                    .map_err(AdminError::aws("DynamoDB PutItem (TenantRegistry)"))?;
+                report(format!("{table}: registry row written (status {status})"));
+            }
+            Action::EnsureUser {
+                pool,
+                user,
+                test_password,
+            } => {
+                let (note, password) =
+                    ensure_user(clients, tenant, pool, user, *test_password).await?;
+                report(format!("user {}: {note}", user.username));
+                if let Some(p) = password {
+                    outcome.test_credentials = Some((user.username.clone(), p));
+                }
+            }
+            Action::DeleteRegistryRow { table } => {
+                delete_row(
+                    clients,
+                    table,
+                    tenant,
+                    "DynamoDB DeleteItem (TenantRegistry)",
+                )
+                .await?;
+                report(format!("{table}: registry row deleted"));
+            }
+            Action::DeleteClinicRow { table } => {
+                delete_row(clients, table, tenant, "DynamoDB DeleteItem (ClinicConfig)").await?;
+                report(format!("{table}: clinic row deleted"));
+            }
+            Action::DeleteApiKey { name } => {
+                let note = match find_api_key(clients, name).await? {
+                    Some((id, _)) => {
+                        clients
+                            .apigateway
+                            .delete_api_key()
+                            .api_key(&id)
+                            .send()
+                            .await
+                            .map_err(AdminError::aws("API Gateway DeleteApiKey"))?;
+                        "deleted"
+                    }
+                    None => "already absent",
+                };
+                report(format!("API key {name}: {note}"));
+            }
+            Action::DeleteUser { pool, username } => {
+                let note = match user_clinic(clients, pool, username).await? {
+                    None => "already absent".to_owned(),
+                    Some(Some(clinic)) if clinic != tenant.clinic_id.as_str() => {
+                        return Err(AdminError::Conflict(format!(
+                            "user {username} belongs to {clinic}, not {}: not deleted",
+                            tenant.clinic_id
+                        )));
+                    }
+                    Some(_) => {
+                        clients
+                            .cognito
+                            .admin_delete_user()
+                            .user_pool_id(pool)
+                            .username(username)
+                            .send()
+                            .await
+                            .map_err(AdminError::aws("Cognito AdminDeleteUser"))?;
+                        "deleted".to_owned()
+                    }
+                };
+                report(format!("user {username}: {note}"));
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+async fn delete_row(
+    clients: &Clients,
+    table: &str,
+    tenant: &Tenant,
+    op: &'static str,
+) -> Result<(), AdminError> {
+    clients
+        .dynamodb
+        .delete_item()
+        .table_name(table)
+        .key("clinic_id", s(tenant.clinic_id.as_str()))
+        .send()
+        .await
+        .map_err(AdminError::aws(op))?;
+    Ok(())
+}
+
+/// (id, enabled) of the key with exactly this name; an error if several share it.
+async fn find_api_key(clients: &Clients, name: &str) -> Result<Option<(String, bool)>, AdminError> {
+    let mut found = Vec::new();
+    let mut position = None;
+    loop {
+        let page = clients
+            .apigateway
+            .get_api_keys()
+            .name_query(name)
+            .include_values(false)
+            .limit(500)
+            .set_position(position)
+            .send()
+            .await
+            .map_err(AdminError::aws("API Gateway GetApiKeys"))?;
+        for key in page.items() {
+            // name_query is a prefix match: keep exact names only.
+            if key.name() == Some(name) {
+                found.push((key.id().unwrap_or_default().to_owned(), key.enabled()));
+            }
+        }
+        position = page.position().map(str::to_owned);
+        if position.is_none() {
+            break;
+        }
+    }
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        n => Err(AdminError::Conflict(format!(
+            "{n} API keys are named {name}; delete the extra ones so the tenant has exactly one"
+        ))),
+    }
+}
+
+async fn ensure_api_key(
+    clients: &Clients,
+    tenant: &Tenant,
+    name: &str,
+) -> Result<(String, &'static str), AdminError> {
+    match find_api_key(clients, name).await? {
+        Some((id, true)) => Ok((id, "unchanged")),
+        Some((id, false)) => {
+            clients
+                .apigateway
+                .update_api_key()
+                .api_key(&id)
+                .patch_operations(
+                    PatchOperation::builder()
+                        .op(Op::Replace)
+                        .path("/enabled")
+                        .value("true")
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(AdminError::aws("API Gateway UpdateApiKey"))?;
+            Ok((id, "re-enabled"))
+        }
+        None => {
+            // API Gateway generates the value; it never leaves API Gateway except through the
+            // authorizer (usageIdentifierKey).
+            let out = clients
+                .apigateway
+                .create_api_key()
+                .name(name)
+                .description(format!(
+                    "Tenantry tenant {} ({} tier)",
+                    tenant.clinic_id, tenant.tier
+                ))
+                .enabled(true)
+                .tags("Application", "tenantry")
+                .tags("Tier", tenant.tier.as_str())
+                .tags("ClinicId", tenant.clinic_id.as_str())
+                .send()
+                .await
+                .map_err(AdminError::aws("API Gateway CreateApiKey"))?;
+            let id = out
+                .id()
+                .ok_or_else(|| AdminError::Conflict("CreateApiKey returned no id".into()))?;
+            Ok((id.to_owned(), "created"))
+        }
+    }
+}
+
+/// Whether the key is attached to the plan.
+async fn attached(clients: &Clients, plan: &str, key: &str) -> Result<bool, AdminError> {
+    match clients
+        .apigateway
+        .get_usage_plan_key()
+        .usage_plan_id(plan)
+        .key_id(key)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(AdminError::aws("API Gateway GetUsagePlanKey")(e)),
+    }
+}
+
+async fn attach(clients: &Clients, plan: &str, key: &str) -> Result<bool, AdminError> {
+    if attached(clients, plan, key).await? {
+        return Ok(false);
+    }
+    clients
+        .apigateway
+        .create_usage_plan_key()
+        .usage_plan_id(plan)
+        .key_id(key)
+        .key_type("API_KEY")
+        .send()
+        .await
+        .map_err(AdminError::aws("API Gateway CreateUsagePlanKey"))?;
+    Ok(true)
+}
+
+async fn detach(clients: &Clients, plan: &str, key: &str) -> Result<bool, AdminError> {
+    if !attached(clients, plan, key).await? {
+        return Ok(false);
+    }
+    clients
+        .apigateway
+        .delete_usage_plan_key()
+        .usage_plan_id(plan)
+        .key_id(key)
+        .send()
+        .await
+        .map_err(AdminError::aws("API Gateway DeleteUsagePlanKey"))?;
+    Ok(true)
+}
+
+/// None: no such user. Some(clinic): the user's custom:clinic_id, if set.
+async fn user_clinic(
+    clients: &Clients,
+    pool: &str,
+    username: &str,
+) -> Result<Option<Option<String>>, AdminError> {
+    match clients
+        .cognito
+        .admin_get_user()
+        .user_pool_id(pool)
+        .username(username)
+        .send()
+        .await
+    {
+        Ok(user) => Ok(Some(
+            user.user_attributes()
+                .iter()
+                .find(|a| a.name() == "custom:clinic_id")
+                .and_then(|a| a.value())
+                .map(str::to_owned),
+        )),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_user_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(AdminError::aws("Cognito AdminGetUser")(e)),
+    }
+}
+
+fn attribute(name: &str, value: &str) -> Result<AttributeType, AdminError> {
+    AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .map_err(AdminError::aws("Cognito attribute"))
+}
+
+fn tenant_attributes(tenant: &Tenant, user: &TenantUser) -> Result<Vec<AttributeType>, AdminError> {
+    Ok(vec![
+        attribute("custom:tier", tenant.tier.as_str())?,
+        attribute("custom:clinic_id", tenant.clinic_id.as_str())?,
+        attribute("custom:role", user.role.as_str())?,
+    ])
+}
+
+async fn ensure_user(
+    clients: &Clients,
+    tenant: &Tenant,
+    pool: &str,
+    user: &TenantUser,
+    test_password: bool,
+) -> Result<(&'static str, Option<String>), AdminError> {
+    let note = match user_clinic(clients, pool, &user.username).await? {
+        Some(Some(clinic)) if clinic != tenant.clinic_id.as_str() => {
+            // Never move a user between tenants as a side effect of onboarding.
+            return Err(AdminError::Conflict(format!(
+                "user {} already belongs to {clinic}; offboard it there first",
+                user.username
+            )));
+        }
+        Some(_) => {
+            clients
+                .cognito
+                .admin_update_user_attributes()
+                .user_pool_id(pool)
+                .username(&user.username)
+                .set_user_attributes(Some(tenant_attributes(tenant, user)?))
+                .send()
+                .await
+                .map_err(AdminError::aws("Cognito AdminUpdateUserAttributes"))?;
+            "exists; tenant attributes confirmed"
+        }
+        None => {
+            let mut attributes = tenant_attributes(tenant, user)?;
+            attributes.push(attribute("email", &user.email)?);
+            if test_password {
+                attributes.push(attribute("email_verified", "true")?);
+            }
+            let mut req = clients
+                .cognito
+                .admin_create_user()
+                .user_pool_id(pool)
+                .username(&user.username)
+                .set_user_attributes(Some(attributes));
+            if test_password {
+                req = req.message_action(MessageActionType::Suppress);
+            }
+            req.send()
+                .await
+                .map_err(AdminError::aws("Cognito AdminCreateUser"))?;
+            if test_password {
+                "created (test user)"
+            } else {
+                "created; invitation e-mailed"
+            }
+        }
+    };
+    if !test_password {
+        return Ok((note, None));
+    }
+    let password = generate_password()?;
+    clients
+        .cognito
+        .admin_set_user_password()
+        .user_pool_id(pool)
+        .username(&user.username)
+        .password(&password)
+        .permanent(true)
+        .send()
+        .await
+        .map_err(AdminError::aws("Cognito AdminSetUserPassword"))?;
+    Ok((note, Some(password)))
+}
+
+/// 24 random bytes from the OS (no RNG crate needed for one read), plus one character of
+/// each class the pool's password policy demands.
+fn generate_password() -> Result<String, AdminError> {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 24];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|source| AdminError::Io {
+            what: "/dev/urandom".into(),
+            source,
+        })?;
+    Ok(format!(
+        "{}Aa1!",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+/// Sets the registry status of an onboarded tenant (suspend / resume); refuses unknown tenants.
+pub async fn set_status(
+    clients: &Clients,
+    table: &str,
+    clinic: &str,
+    status: &str,
+) -> Result<(), AdminError> {
+    let values: HashMap<String, AttributeValue> = HashMap::from([(":s".to_owned(), s(status))]);
+    clients
+        .dynamodb
+        .update_item()
+        .table_name(table)
+        .key("clinic_id", s(clinic))
+        .update_expression("SET #st = :s")
+        .expression_attribute_names("#st", "status")
+        .set_expression_attribute_values(Some(values))
+        .condition_expression("attribute_exists(clinic_id)")
+        .send()
+        .await
+        .map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception())
+            {
+                AdminError::Conflict(format!("{clinic} is not in {table}: onboard it first"))
+            } else {
+                AdminError::aws("DynamoDB UpdateItem (TenantRegistry)")(e)
+            }
+        })?;
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! tenant-admin: onboard, offboard, suspend and resume tenants on a deployed stack.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tenant_admin::apply::{Clients, apply, set_status};
+use tenant_admin::{AdminError, Plan, StackOutputs, Targets, load_tenants};
+use tenant_context::TierCatalog;
+
+/// Onboards and offboards tenants (clinics) on a deployed Tenantry stack.
+///
+/// Uses the standard AWS configuration (AWS_PROFILE, AWS_REGION, ...). Every command is
+/// idempotent; --dry-run prints what would be done and needs neither AWS nor the stack.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// API key in the tier's usage plan, registry and clinic rows, and the tenant's user.
+    Onboard {
+        #[command(flatten)]
+        common: Common,
+        /// Give the tenants' users generated passwords (no invitation e-mail) and write the
+        /// credentials to this file (mode 600). For test tenants only.
+        #[arg(long, value_name = "FILE")]
+        test_users: Option<PathBuf>,
+    },
+    /// Removes access (registry row, API key), the clinic row and the tenant's user. Patient
+    /// rows and documents are kept: delete them under your retention policy.
+    Offboard {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Suspends or resumes one onboarded tenant (the authorizer refuses suspended tenants).
+    SetStatus {
+        /// Stack outputs (JSON from `aws cloudformation describe-stacks`).
+        #[arg(long, value_name = "FILE")]
+        outputs: PathBuf,
+        #[arg(long)]
+        clinic: String,
+        #[arg(long, value_enum)]
+        status: Status,
+    },
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// Tenant file (the format of infra/demo-tenants.json).
+    #[arg(long, value_name = "FILE")]
+    tenants: PathBuf,
+    /// Stack outputs: JSON from `aws cloudformation describe-stacks --query 'Stacks[0].Outputs'`.
+    /// Optional with --dry-run (names are shown as placeholders).
+    #[arg(long, value_name = "FILE")]
+    outputs: Option<PathBuf>,
+    /// Print the plan; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Resource name prefix for a dry run without outputs.
+    #[arg(long, default_value = "tenantry")]
+    name_prefix: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Status {
+    Active,
+    Suspended,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tenant-admin: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<String, AdminError> {
+    std::fs::read_to_string(path).map_err(|source| AdminError::Io {
+        what: path.display().to_string(),
+        source,
+    })
+}
+
+async fn run(cli: Cli) -> Result<(), AdminError> {
+    let tiers = TierCatalog::embedded().map_err(|e| AdminError::Conflict(e.to_string()))?;
+    match cli.command {
+        Command::SetStatus {
+            outputs,
+            clinic,
+            status,
+        } => {
+            let outputs = StackOutputs::from_json(&read(&outputs)?)?;
+            let targets = Targets::from_outputs(&outputs, &tiers)?;
+            let status = match status {
+                Status::Active => tenant_admin::STATUS_ACTIVE,
+                Status::Suspended => tenant_admin::STATUS_SUSPENDED,
+            };
+            let clients = Clients::new(
+                &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            );
+            set_status(&clients, &targets.registry_table, &clinic, status).await?;
+            println!(
+                "==> {clinic}: status {status} (effective within the authorizer's cache time, about a minute)"
+            );
+            Ok(())
+        }
+        Command::Onboard { common, test_users } => {
+            let (tenants, targets) = prepare(&common, &tiers)?;
+            let plans = tenants
+                .iter()
+                .map(|t| Plan::onboard(t, &targets, test_users.is_some()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let credentials = execute(&plans, common.dry_run, "onboard").await?;
+            if let (Some(path), false) = (test_users, common.dry_run) {
+                write_credentials(&path, &plans, &credentials)?;
+                println!(
+                    "==> Test users' credentials written to {} (mode 600)",
+                    path.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Offboard { common } => {
+            let (tenants, targets) = prepare(&common, &tiers)?;
+            let plans: Vec<Plan> = tenants
+                .iter()
+                .map(|t| Plan::offboard(t, &targets))
+                .collect();
+            execute(&plans, common.dry_run, "offboard").await?;
+            if !common.dry_run {
+                println!(
+                    "==> Patient rows and documents of these tenants were kept (retention is your decision)"
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn prepare(
+    common: &Common,
+    tiers: &TierCatalog,
+) -> Result<(Vec<tenant_admin::Tenant>, Targets), AdminError> {
+    let tenants = load_tenants(&read(&common.tenants)?, tiers)?;
+    let targets = match (&common.outputs, common.dry_run) {
+        (Some(path), _) => Targets::from_outputs(&StackOutputs::from_json(&read(path)?)?, tiers)?,
+        (None, true) => Targets::placeholders(&common.name_prefix, tiers),
+        (None, false) => return Err(AdminError::MissingOutput("--outputs FILE".into())),
+    };
+    Ok((tenants, targets))
+}
+
+async fn execute(
+    plans: &[Plan],
+    dry_run: bool,
+    verb: &str,
+) -> Result<Vec<Option<(String, String)>>, AdminError> {
+    let mut credentials = Vec::new();
+    let clients = if dry_run {
+        None
+    } else {
+        Some(Clients::new(
+            &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+        ))
+    };
+    for (i, plan) in plans.iter().enumerate() {
+        let t = &plan.tenant;
+        println!(
+            "==> [{}/{}] {verb} {} ({} tier)",
+            i + 1,
+            plans.len(),
+            t.clinic_id,
+            t.tier
+        );
+        match &clients {
+            None => {
+                for line in plan.describe() {
+                    println!("    would: {line}");
+                }
+            }
+            Some(clients) => {
+                let outcome = apply(plan, clients, &mut |line| println!("    {line}")).await?;
+                credentials.push(outcome.test_credentials);
+            }
+        }
+        let _ = std::io::stdout().flush();
+    }
+    Ok(credentials)
+}
+
+fn write_credentials(
+    path: &Path,
+    plans: &[Plan],
+    credentials: &[Option<(String, String)>],
+) -> Result<(), AdminError> {
+    let users: Vec<serde_json::Value> = plans
+        .iter()
+        .zip(credentials)
+        .filter_map(|(plan, c)| {
+            c.as_ref().map(|(username, password)| {
+                serde_json::json!({
+                    "username": username,
+                    "password": password,
+                    "clinic_id": plan.tenant.clinic_id.as_str(),
+                    "tier": plan.tenant.tier.as_str(),
+                })
+            })
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "test_users": users }))
+        .map_err(AdminError::TenantFile)?;
+    let io = |source| AdminError::Io {
+        what: path.display().to_string(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    Ok(())
+}
