@@ -142,9 +142,9 @@ if [[ $dry_run -eq 1 ]]; then
   show aws "${aws_args[@]}" bedrock list-projects --status-filter active
   while IFS=$'\t' read -r -u 3 tier name param; do
     if [[ $delete -eq 1 ]]; then
-      echo "==> Tier $tier: archive every active project named '$name' (none: nothing to do)"
+      echo "==> Tier $tier: archive every active project named '$name' (if there is none: nothing to do)"
       show aws "${aws_args[@]}" bedrock archive-project --project-identifier '<project id>'
-      echo "==> Tier $tier: delete $param (already absent: nothing to do)"
+      echo "==> Tier $tier: delete $param (if already absent: nothing to do)"
       show aws "${aws_args[@]}" ssm delete-parameter --name "$param"
     else
       tags=$(project_tags "$tier")

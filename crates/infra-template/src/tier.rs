@@ -69,6 +69,11 @@ pub fn add(
         reference(&ids.knowledge_base),
     )?;
     t.output(
+        &format!("{p}DataSourceId"),
+        &format!("Data source of the {tier} tier's knowledge base (for ingestion jobs)"),
+        get_att(&format!("{p}KnowledgeBaseDataSource"), "DataSourceId"),
+    )?;
+    t.output(
         &format!("{p}DocumentsBucket"),
         &format!("Documents of the {tier} tier, under {tier}-tier/<clinic_id>/<doc-type>/"),
         reference(&ids.bucket),

@@ -143,10 +143,12 @@ pub async fn run() -> Result<(), FlowError> {
     let tables = standins::dynamo::create_and_load(&endpoints, "local-flow").await?;
     println!("    {} and {}", tables.patient_table, tables.clinic_table);
 
-    step("Tenant registry (dynalite) and one API key per tenant (API Gateway stand-in on moto)");
-    let front = front_door_setup(&endpoints, &tenants).await?;
+    step(
+        "Onboarding with tenant-admin: an API key per tenant in its tier's usage plan (API Gateway stand-in on moto), registry and clinic rows (dynalite)",
+    );
+    let front = front_door_setup(&endpoints, &pool, &tables.clinic_table).await?;
     println!(
-        "    {} keys; registry {}; clinic-d is registered as suspended",
+        "    {} tenants onboarded; registry {}; then clinic-d suspended (tenant-admin set-status)",
         front.keys.len(),
         front.registry_table
     );
@@ -567,48 +569,87 @@ struct FrontDoor {
     keys: Vec<(String, String)>,
 }
 
-/// One API key per demo tenant on the API Gateway stand-in, and the registry rows naming them.
+/// The demo tenants onboarded exactly as on AWS (`tenant-admin`): one API key each in its tier's
+/// usage plan (API Gateway stand-in on moto), the registry row naming it and the clinic row
+/// (dynalite); then clinic-d suspended. Users were created by the earlier step.
 async fn front_door_setup(
     endpoints: &Endpoints,
-    tenants: &DemoTenants,
+    pool: &LocalPool,
+    clinic_table: &str,
 ) -> Result<FrontDoor, FlowError> {
-    let apigw = aws_sdk_apigateway::Client::new(&moto_config(endpoints));
-    let mut keys = Vec::new();
-    let mut ids = Vec::new();
-    for clinic in &tenants.clinics {
-        let value = format!(
-            "{}-{}",
-            clinic.clinic_id,
-            random_key()?.replace(['+', '/', '='], "")
-        );
-        let out = apigw
-            .create_api_key()
-            .name(format!("tenantry-{}", clinic.clinic_id))
-            .value(&value)
-            .enabled(true)
+    let moto = moto_config(endpoints);
+    let dynamodb_url = endpoints
+        .dynamodb_url
+        .clone()
+        .ok_or_else(|| FlowError::Unexpected {
+            what: "TENANTRY_DYNAMODB_URL is not set (start the stand-ins)".into(),
+        })?;
+    let clients = tenant_admin::apply::Clients {
+        apigateway: aws_sdk_apigateway::Client::new(&moto),
+        dynamodb: aws_sdk_dynamodb::Client::new(&config_for(&dynamodb_url)),
+        cognito: aws_sdk_cognitoidentityprovider::Client::new(&moto),
+    };
+    let catalog = TierCatalog::embedded()?;
+    let admin_error = |e: tenant_admin::AdminError| FlowError::Unexpected {
+        what: format!("onboarding: {e}"),
+    };
+    let mut usage_plans = std::collections::BTreeMap::new();
+    for (tier, cfg) in catalog.iter() {
+        let plan = clients
+            .apigateway
+            .create_usage_plan()
+            .name(format!("local-{tier}"))
+            .throttle(
+                aws_sdk_apigateway::types::ThrottleSettings::builder()
+                    .rate_limit(cfg.usage_plan.rate_limit)
+                    .burst_limit(cfg.usage_plan.burst_limit as i32)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| FlowError::CallerIdentity(Box::new(e)))?;
-        ids.push(out.id().unwrap_or_default().to_owned());
-        keys.push((clinic.clinic_id.clone(), value));
+        usage_plans.insert(tier.clone(), plan.id().unwrap_or_default().to_owned());
     }
-    let entries: Vec<standins::dynamo::RegistryEntry<'_>> = tenants
-        .clinics
-        .iter()
-        .zip(&ids)
-        .map(|(c, id)| standins::dynamo::RegistryEntry {
-            clinic_id: &c.clinic_id,
-            tier: &c.tier,
-            status: if c.clinic_id == "clinic-d" {
-                "suspended"
-            } else {
-                "active"
-            },
-            api_key_id: id,
-        })
-        .collect();
-    let registry_table =
-        standins::dynamo::create_registry(endpoints, "local-flow", &entries).await?;
+    let registry_table = standins::dynamo::create_registry(endpoints, "local-flow", &[]).await?;
+    let targets = tenant_admin::Targets {
+        name_prefix: "local".into(),
+        user_pool_id: pool.pool_id.clone(),
+        registry_table: registry_table.clone(),
+        clinic_table: clinic_table.to_owned(),
+        usage_plans,
+    };
+    let tenants = tenant_admin::load_tenants(standins::tenants::DEMO_TENANTS_FILE, &catalog)
+        .map_err(admin_error)?;
+    let mut keys = Vec::new();
+    for mut tenant in tenants {
+        // The users exist already (signed in above); onboarding handles the rest.
+        tenant.user = None;
+        let plan = tenant_admin::Plan::onboard(&tenant, &targets, false).map_err(admin_error)?;
+        let outcome = tenant_admin::apply::apply(&plan, &clients, &mut |_| {})
+            .await
+            .map_err(admin_error)?;
+        let id = outcome.api_key_id.unwrap_or_default();
+        let key = clients
+            .apigateway
+            .get_api_key()
+            .api_key(&id)
+            .include_value(true)
+            .send()
+            .await
+            .map_err(|e| FlowError::CallerIdentity(Box::new(e)))?;
+        keys.push((
+            tenant.clinic_id.to_string(),
+            key.value().unwrap_or_default().to_owned(),
+        ));
+    }
+    tenant_admin::apply::set_status(
+        &clients,
+        &registry_table,
+        "clinic-d",
+        tenant_admin::STATUS_SUSPENDED,
+    )
+    .await
+    .map_err(admin_error)?;
     Ok(FrontDoor {
         registry_table,
         keys,

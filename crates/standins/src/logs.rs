@@ -1,16 +1,34 @@
 //! Captures what code under test logs, formatted as the deployed functions format it (JSON),
 //! so tests can assert that no token, secret or patient detail reaches the logs.
+//!
+//! One global subscriber is installed for the whole test binary and writes to the capture of
+//! the current thread, if any. Per-test `set_default` subscribers were flaky when `cargo test`
+//! ran tests on parallel threads in one process: tracing caches each callsite's interest
+//! globally, and a callsite first hit on a thread without a subscriber could stay disabled for
+//! the capturing test (nextest, one process per test, never showed it).
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, Once};
 
 #[derive(Clone, Default)]
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
 
-impl std::io::Write for LogCapture {
+thread_local! {
+    static SINK: RefCell<Option<LogCapture>> = const { RefCell::new(None) };
+}
+
+/// The writer of the global subscriber: the current thread's capture, or nowhere.
+struct ThreadSink;
+
+impl std::io::Write for ThreadSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut b) = self.0.lock() {
-            b.extend_from_slice(buf);
-        }
+        SINK.with(|s| {
+            if let Some(capture) = s.borrow().as_ref()
+                && let Ok(mut b) = capture.0.lock()
+            {
+                b.extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
 
@@ -19,20 +37,37 @@ impl std::io::Write for LogCapture {
     }
 }
 
+/// Ends the capture of this thread when dropped.
+pub struct CaptureGuard(());
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        SINK.with(|s| *s.borrow_mut() = None);
+    }
+}
+
+static INSTALL: Once = Once::new();
+
 impl LogCapture {
-    /// Starts capturing, through `filter` (give it the functions' own filter), on this thread
-    /// until the guard drops (tokio's default test runtime runs the test on one thread).
-    pub fn start(
-        filter: tracing_subscriber::EnvFilter,
-    ) -> (Self, tracing::subscriber::DefaultGuard) {
+    /// Starts capturing this thread's logs (tokio's default test runtime runs the test on one
+    /// thread) until the guard drops. `filter` should be the functions' own filter; the first
+    /// call in a test binary installs it for the whole binary, so give every call the same one.
+    pub fn start(filter: tracing_subscriber::EnvFilter) -> (Self, CaptureGuard) {
+        INSTALL.call_once(|| {
+            let installed = tracing_subscriber::fmt()
+                .json()
+                .with_env_filter(filter)
+                .with_writer(|| ThreadSink)
+                .try_init();
+            if installed.is_err() {
+                // Another global subscriber exists: captures would stay empty, and the log
+                // assertions would pass vacuously. Fail loudly instead.
+                panic!("LogCapture: a global tracing subscriber is already installed");
+            }
+        });
         let capture = Self::default();
-        let sink = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .with_writer(move || sink.clone())
-            .finish();
-        (capture, tracing::subscriber::set_default(subscriber))
+        SINK.with(|s| *s.borrow_mut() = Some(capture.clone()));
+        (capture, CaptureGuard(()))
     }
 
     pub fn text(&self) -> String {

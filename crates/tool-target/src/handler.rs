@@ -33,18 +33,33 @@ pub struct Deps {
 
 /// The reply for one invocation: the tool's JSON, or `{"error": {"code", "message"}}`.
 pub async fn handle(inv: Invocation, deps: Arc<Deps>) -> Value {
-    match serve(&inv, &deps).await {
+    // Set once the caller's tenant is verified, so a later refusal is attributed to it.
+    let mut verified: Option<TenantContext> = None;
+    match serve(&inv, &deps, &mut verified).await {
         Ok(reply) => reply,
         Err(e) => {
-            tracing::info!(request_id = %inv.request_id, code = e.code(), "tool call refused");
+            let tier = verified.as_ref().map(|t| t.tier().to_string());
+            let clinic = verified.as_ref().map(|t| t.clinic_id().to_string());
+            tracing::info!(
+                request_id = %inv.request_id,
+                code = e.code(),
+                tier = tier.as_deref(),
+                clinic_id = clinic.as_deref(),
+                "tool call refused"
+            );
             e.to_reply()
         }
     }
 }
 
-async fn serve(inv: &Invocation, deps: &Deps) -> Result<Value, ToolError> {
+async fn serve(
+    inv: &Invocation,
+    deps: &Deps,
+    verified: &mut Option<TenantContext>,
+) -> Result<Value, ToolError> {
     let call = GatewayCall::from_client_context(inv.client_context.as_deref())?;
     let tenant = tenant(&call, deps).await?;
+    *verified = Some(tenant.clone());
     let event: Value = serde_json::from_slice(&inv.payload)
         .map_err(|_| ToolError::InvalidArguments("the arguments are not JSON".into()))?;
     let tool = ToolCall::parse(&call.tool, &event)?;

@@ -20,6 +20,8 @@ use wiremock::MockServer;
 
 const BASIC_TARGET: &str = "tenantry-basic-tools";
 const PREMIUM_TARGET: &str = "tenantry-premium-tools";
+/// A patient of clinic-b (infra/demo-patients.json).
+const OTHER_CLINICS_PATIENT: &str = "p-2001";
 
 struct World {
     deps: Arc<Deps>,
@@ -528,7 +530,24 @@ async fn tokens_and_patient_data_never_reach_the_logs() {
     )
     .await;
 
+    // Refused after the tenant is verified: the refusal line names the tenant.
+    let other = w
+        .basic(
+            "patient_context",
+            json!({"patient_id": OTHER_CLINICS_PATIENT}),
+        )
+        .await;
+    assert_eq!(other["error"]["code"], "patient_not_found");
+
     let text = logs.text();
+    let refusal = text
+        .lines()
+        .find(|l| l.contains("tool call refused") && l.contains("patient_not_found"))
+        .unwrap_or_else(|| panic!("no refusal line: {text}"));
+    assert!(
+        refusal.contains("clinic-a") && refusal.contains("basic"),
+        "the refusal is attributed to its tenant: {refusal}"
+    );
     assert!(
         text.contains("tenant_header_mismatch"),
         "the security event is logged: {text}"

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Deploys Tenantry to an AWS account: builds the four functions with cargo lambda (arm64),
+# uploads them, deploys infra/template.json as one CloudFormation stack, creates the per-tier
+# Bedrock projects, onboards the tenants of a tenant file (API key in the tier's usage plan,
+# registry and clinic rows, first user), and prints the endpoints. Safe to re-run.
+#
+# Usage: scripts/deploy.sh --runtime-image URI [options]
+#   --runtime-image URI  ECR URI of the arm64 agent-runtime image (required, except --dry-run)
+#   --tenants FILE       tenants to onboard (default: infra/demo-tenants.json, SYNTHETIC demo clinics)
+#   --no-tenants         deploy only; onboard nobody
+#   --test-users         give the tenants' users generated passwords (no invitation e-mail) and
+#                        write them to .tools/deploy/<stack>-test-users.json; for test stacks only
+#   --skip-bedrock-projects  do not run scripts/bedrock-projects.sh
+#   --stack-name NAME    CloudFormation stack (default: tenantry)
+#   --name-prefix P      prefix of resource names, 3-16 of [a-z0-9] (default: tenantry)
+#   --region R, --profile P   AWS Region and CLI profile
+#   --dry-run            print the full plan (every resource and tenant) and exit; needs no AWS
+#   -h, --help           this text
+#
+# Needs for a real run: AWS CLI v2, credentials allowed to create the stack (CAPABILITY_NAMED_IAM),
+# the Rust target aarch64-unknown-linux-gnu (rustup target add aarch64-unknown-linux-gnu), and
+# the project's tools (scripts/install-standins.sh: cargo-lambda and zig).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+# shellcheck source=lib/deploy-common.sh
+source scripts/lib/deploy-common.sh
+
+runtime_image="" tenants_file=infra/demo-tenants.json onboard=1 test_users=0 bedrock_projects=1
+extra_option() {
+  case $1 in
+    --runtime-image) [[ $# -ge 2 ]] || die "--runtime-image needs a value"; runtime_image=$2; return 2 ;;
+    --tenants) [[ $# -ge 2 ]] || die "--tenants needs a value"; tenants_file=$2; return 2 ;;
+    --no-tenants) onboard=0; return 1 ;;
+    --test-users) test_users=1; return 1 ;;
+    --skip-bedrock-projects) bedrock_projects=0; return 1 ;;
+    *) return 0 ;;
+  esac
+}
+parse_common "$@"
+[[ $onboard == 0 || -f $tenants_file ]] || die "tenant file $tenants_file not found"
+if [[ -z $runtime_image ]]; then
+  [[ $dry_run == 1 ]] || die "--runtime-image is required: the ECR URI of the arm64 agent-runtime image (each tier's AgentCore Runtime runs it)"
+  runtime_image="<--runtime-image>"
+fi
+mkdir -p "$state_dir"
+outputs_file="$state_dir/$stack-outputs.json"
+# crate:template stem (the template's <Stem>CodeKey parameters)
+functions=(token-vending:TokenVending tool-target:ToolTarget tenant-authorizer:TenantAuthorizer request-proxy:RequestProxy)
+page_key_param="/$prefix/page-token-key"
+sha256() { python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$1"; }
+
+if [[ $dry_run == 1 ]]; then
+  step "DRY RUN: nothing is built, uploaded or changed; this is the plan for stack $stack (prefix $prefix)"
+  [[ -n $region ]] || region="<region>"
+else
+  preflight_aws
+  command -v cargo > /dev/null || die "cargo not found: install Rust"
+  rustup target list --installed 2> /dev/null | grep -q '^aarch64-unknown-linux-gnu$' ||
+    die "the arm64 Rust target is missing: rustup target add aarch64-unknown-linux-gnu"
+fi
+artifacts="$prefix-artifacts-$account-$region"
+
+step "1/7 Template: check infra/template.json is the rendering of its sources"
+run cargo run --quiet --locked -p infra-template -- --check
+
+step "2/7 Build the functions for Lambda (provided.al2023, arm64) with cargo lambda"
+[[ $dry_run == 1 ]] || scripts/install-standins.sh > /dev/null
+bins=()
+for f in "${functions[@]}"; do bins+=(--bin "${f%%:*}"); done
+PATH="$PWD/.tools/venv/bin:$PATH" run cargo lambda build --release --arm64 --output-format zip --locked "${bins[@]}"
+
+step "3/7 Artifact bucket s3://$artifacts (private, TLS-only, versioned) and the packages"
+if [[ $dry_run == 1 ]]; then
+  echo "    would create the bucket if absent, then upload target/lambda/<function>/bootstrap.zip as functions/<function>/<sha256>.zip"
+elif aws_cmd s3api head-bucket --bucket "$artifacts" 2> /dev/null; then
+  echo "    bucket exists"
+else
+  if [[ $region == us-east-1 ]]; then
+    aws_cmd s3api create-bucket --bucket "$artifacts" > /dev/null
+  else
+    aws_cmd s3api create-bucket --bucket "$artifacts" --create-bucket-configuration "LocationConstraint=$region" > /dev/null
+  fi
+  aws_cmd s3api put-public-access-block --bucket "$artifacts" --public-access-block-configuration \
+    BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true
+  aws_cmd s3api put-bucket-versioning --bucket "$artifacts" --versioning-configuration Status=Enabled
+  aws_cmd s3api put-bucket-policy --bucket "$artifacts" --policy "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"DenyRequestsWithoutTls\",\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"s3:*\",\"Resource\":[\"arn:aws:s3:::$artifacts\",\"arn:aws:s3:::$artifacts/*\"],\"Condition\":{\"Bool\":{\"aws:SecureTransport\":\"false\"}}}]}"
+  echo "    bucket created"
+fi
+code_params=()
+for entry in "${functions[@]}"; do
+  f=${entry%%:*}
+  zip="target/lambda/$f/bootstrap.zip"
+  if [[ $dry_run == 1 ]]; then
+    key="functions/$f/<sha256>.zip"
+  else
+    [[ -f $zip ]] || die "$zip was not built"
+    key="functions/$f/$(sha256 "$zip").zip"
+    if aws_cmd s3api head-object --bucket "$artifacts" --key "$key" > /dev/null 2>&1; then
+      echo "    $key already uploaded"
+    else
+      aws_cmd s3 cp --only-show-errors "$zip" "s3://$artifacts/$key"
+      echo "    uploaded $key"
+    fi
+  fi
+  code_params+=("${entry#*:}CodeKey=$key")
+done
+
+step "4/7 Page-token signing key: SSM SecureString $page_key_param (created once, never printed)"
+if [[ $dry_run == 1 ]]; then
+  echo "    would create it from 32 random bytes if absent"
+elif aws_cmd ssm get-parameter --name "$page_key_param" > /dev/null 2>&1; then
+  echo "    exists"
+else
+  aws_cmd ssm put-parameter --name "$page_key_param" --type SecureString \
+    --value "$(head -c 32 /dev/urandom | base64)" --description "Tenantry tool-target page-token key" > /dev/null
+  echo "    created"
+fi
+
+step "5/7 CloudFormation stack $stack (this takes 10-20 minutes the first time)"
+if [[ $dry_run == 1 ]]; then
+  echo "    resources of infra/template.json (names resolved for prefix $prefix):"
+  list_template_resources
+fi
+run aws "${aws_opts[@]}" cloudformation deploy --template-file infra/template.json --stack-name "$stack" \
+  --s3-bucket "$artifacts" --s3-prefix templates --capabilities CAPABILITY_NAMED_IAM \
+  --no-fail-on-empty-changeset --tags Application=tenantry \
+  --parameter-overrides "NamePrefix=$prefix" "ArtifactBucket=$artifacts" "AgentRuntimeImageUri=$runtime_image" \
+  "PageTokenKeyParameter=$page_key_param" "${code_params[@]}"
+if [[ $dry_run == 0 ]]; then
+  aws_cmd cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].Outputs' --output json > "$outputs_file"
+  echo "    outputs saved to $outputs_file"
+fi
+
+step "6/7 Bedrock projects per tier with cost-allocation tags"
+if [[ $bedrock_projects == 1 ]]; then
+  bp_args=()
+  [[ $dry_run == 1 ]] && bp_args+=(--dry-run)
+  [[ $dry_run == 0 ]] && bp_args+=(--region "$region")
+  [[ -n $profile ]] && bp_args+=(--profile "$profile")
+  scripts/bedrock-projects.sh "${bp_args[@]}" | sed 's/^/    /'
+else
+  echo "    skipped (--skip-bedrock-projects)"
+fi
+
+step "7/7 Tenants from $tenants_file"
+if [[ $onboard == 0 ]]; then
+  echo "    skipped (--no-tenants)"
+else
+  admin=(cargo run --quiet --locked -p tenant-admin -- onboard --tenants "$tenants_file")
+  if [[ $dry_run == 1 ]]; then
+    admin+=(--dry-run --name-prefix "$prefix")
+  else
+    admin+=(--outputs "$outputs_file")
+  fi
+  [[ $test_users == 1 ]] && admin+=(--test-users "$state_dir/$stack-test-users.json")
+  "${admin[@]}" | sed 's/^/    /'
+fi
+
+if [[ $dry_run == 1 ]]; then
+  step "Dry run complete: nothing was changed"
+  exit 0
+fi
+step "Deployed. Endpoints:"
+python3 - "$outputs_file" << 'PY'
+import json, sys
+outputs = {o["OutputKey"]: o["OutputValue"] for o in json.load(open(sys.argv[1]))}
+for key in sorted(outputs):
+    if key.endswith(("Endpoint", "Url", "RuntimeArn")) or key in ("UserPoolId", "UserPoolClientId", "TokenIssuer"):
+        print(f"    {key:28} {outputs[key]}")
+PY
+[[ $test_users == 1 ]] && echo "    test users' credentials: $state_dir/$stack-test-users.json (mode 600; delete when done)"
+echo "    documents go to s3://<tier documents bucket>/<tier>-tier/<clinic_id>/<doc-type>/ with .metadata.json sidecars;"
+echo "    then start an ingestion job: aws bedrock-agent start-ingestion-job --knowledge-base-id <id> --data-source-id <id>"
