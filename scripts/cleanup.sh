@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
-# shellcheck source=lib/deploy-common.sh
+# shellcheck source=scripts/lib/deploy-common.sh
 source scripts/lib/deploy-common.sh
 
 tenants_file=infra/demo-tenants.json purge=0 yes=0
@@ -110,7 +110,7 @@ delete_bucket() {
   for kind in Versions DeleteMarkers; do
     while true; do
       aws_cmd s3api list-object-versions --bucket "$bucket" --max-items 1000 \
-        --query "{Objects: $kind[].{Key: Key, VersionId: VersionId}, Quiet: \`true\`}" --output json > "$batch"
+        --query "{Objects: ${kind}[].{Key: Key, VersionId: VersionId}, Quiet: \`true\`}" --output json > "$batch"
       python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get("Objects") else 1)' "$batch" || break
       aws_cmd s3api delete-objects --bucket "$bucket" --delete "file://$batch" > /dev/null
     done
@@ -184,4 +184,4 @@ for group in "${functions[@]/#//aws/lambda/$prefix-}" "/aws/apigateway/$prefix-a
     echo "    log group $group already gone"
   fi
 done
-[[ $dry_run == 1 ]] && step "Dry run complete: nothing was removed" || step "Purged"
+if [[ $dry_run == 1 ]]; then step "Dry run complete: nothing was removed"; else step "Purged"; fi

@@ -23,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
-# shellcheck source=lib/deploy-common.sh
+# shellcheck source=scripts/lib/deploy-common.sh
 source scripts/lib/deploy-common.sh
 
 runtime_image="" tenants_file=infra/demo-tenants.json onboard=1 test_users=0 bedrock_projects=1
@@ -56,7 +56,7 @@ if [[ $dry_run == 1 ]]; then
 else
   preflight_aws
   command -v cargo > /dev/null || die "cargo not found: install Rust"
-  rustup target list --installed 2> /dev/null | grep -q '^aarch64-unknown-linux-gnu$' ||
+  rustup target list --installed 2> /dev/null | grep '^aarch64-unknown-linux-gnu$' > /dev/null ||
     die "the arm64 Rust target is missing: rustup target add aarch64-unknown-linux-gnu"
 fi
 artifacts="$prefix-artifacts-$account-$region"

@@ -32,7 +32,7 @@ ours() { # true when the PID file names a live process whose command line contai
   local pidfile=$1 pattern=$2 pid
   [[ -f $pidfile ]] || return 1
   pid=$(cat "$pidfile")
-  [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$pattern"
+  [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -- "$pattern" > /dev/null
 }
 
 start_one() { # name port pattern command...

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the pinned tools if needed, checks formatting and lints (Rust, and
 # the CloudFormation template with cfn-lint and checkov), starts the local stand-ins, runs the
-# whole test suite against them, and stops them.
+# whole test suite against them, checks the deploy/cleanup dry runs, and stops the stand-ins.
 # Usage: scripts/test.sh [extra arguments for the test runner, e.g. a test name filter]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +30,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+
+echo "==> Deployment scripts, offline (deploy and cleanup --dry-run)"
+scripts/check-dry-runs.sh

@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
-# shellcheck source=lib/deploy-common.sh
+# shellcheck source=scripts/lib/deploy-common.sh
 source scripts/lib/deploy-common.sh
 
 clinic="" tier="" doc_type="" file=""
@@ -32,7 +32,7 @@ parse_common "$@"
 id_grammar='^[a-z0-9]+(-[a-z0-9]+)*$'
 [[ $clinic =~ $id_grammar && ${#clinic} -le 48 ]] || die "--clinic '$clinic': lowercase letters and digits in hyphen-separated groups, at most 48"
 [[ $doc_type =~ $id_grammar && ${#doc_type} -le 48 ]] || die "--type '$doc_type': lowercase letters and digits in hyphen-separated groups"
-tiers | grep -qx -- "$tier" || die "--tier '$tier' is not in infra/tiers.json ($(tiers | tr '\n' ' '))"
+tiers | grep -x -- "$tier" > /dev/null || die "--tier '$tier' is not in infra/tiers.json ($(tiers | tr '\n' ' '))"
 [[ -n $file && -f $file ]] || die "give the document file to upload (see --help)"
 name=$(basename "$file")
 [[ $name != *.metadata.json ]] || die "$name looks like a sidecar; upload the document itself"

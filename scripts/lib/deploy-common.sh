@@ -1,12 +1,13 @@
-# Shared by scripts/deploy.sh and scripts/cleanup.sh (sourced, not run).
+# shellcheck shell=bash
+# Shared by scripts/deploy.sh, scripts/cleanup.sh and scripts/upload-document.sh (sourced, not run).
 # Options, logging, the dry-run switch and an aws wrapper that honours --region/--profile.
 
 die() { echo "error: $*" >&2; exit 1; }
 warn() { echo "warning: $*" >&2; }
 step() { echo "==> $*"; }
 
-region="" profile="" stack="tenantry" prefix="tenantry" dry_run=0
-state_dir=".tools/deploy"
+# shellcheck disable=SC2034 # used by the scripts that source this file
+region="" profile="" stack="tenantry" prefix="tenantry" dry_run=0 state_dir=".tools/deploy"
 
 # Parses the options both scripts share; the rest goes to the script's own `extra_option`.
 parse_common() {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Checks the deployment scripts offline: `scripts/deploy.sh --dry-run` and
+# `scripts/cleanup.sh --dry-run --purge-data` exit 0 without AWS, the deploy plan names every
+# resource of infra/template.json and onboards every tenant of the tenant file, and the cleanup
+# plan offboards every tenant. Part of scripts/test.sh. Usage: scripts/check-dry-runs.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+# Credentials and endpoint that lead nowhere: a dry run that called AWS would fail here.
+export AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_ACCESS_KEY_ID=none AWS_SECRET_ACCESS_KEY=none
+scripts/deploy.sh --dry-run > "$out/deploy.txt" || { cat "$out/deploy.txt"; echo "error: scripts/deploy.sh --dry-run failed" >&2; exit 1; }
+scripts/cleanup.sh --dry-run --purge-data > "$out/cleanup.txt" || { cat "$out/cleanup.txt"; echo "error: scripts/cleanup.sh --dry-run failed" >&2; exit 1; }
+python3 - "$out/deploy.txt" "$out/cleanup.txt" << 'PY'
+import json, re, sys
+deploy, cleanup = (open(p).read() for p in sys.argv[1:3])
+template = json.load(open("infra/template.json"))
+tenants = [c["clinic_id"] for c in json.load(open("infra/demo-tenants.json"))["clinics"]]
+problems = []
+for logical, resource in template["Resources"].items():
+    if not re.search(rf"^\s+{re.escape(resource['Type'])}\s+{re.escape(logical)}\b", deploy, re.M):
+        problems.append(f"deploy --dry-run does not list {resource['Type']} {logical}")
+for clinic in tenants:
+    if f"onboard {clinic} (" not in deploy:
+        problems.append(f"deploy --dry-run does not onboard {clinic}")
+    if f"offboard {clinic} (" not in cleanup:
+        problems.append(f"cleanup --dry-run does not offboard {clinic}")
+for text, name in ((deploy, "deploy"), (cleanup, "cleanup")):
+    if "Dry run complete" not in text:
+        problems.append(f"{name} --dry-run did not finish")
+if problems:
+    print("\n".join("error: " + p for p in problems), file=sys.stderr)
+    sys.exit(1)
+print(f"==> Dry runs: deploy lists all {len(template['Resources'])} resources and onboards all {len(tenants)} tenants; cleanup offboards them")
+PY
