@@ -66,4 +66,4 @@ else
   echo "$node_stamp" > "$tools/node/.stamp"
 fi
 
-echo "==> Tools ready: moto $("$tools/venv/bin/python" -c "import moto; print(moto.__version__)"), cargo-lambda $("$tools/venv/bin/cargo-lambda" lambda --version 2>/dev/null | awk '{print $2}'), cfn-lint $("$tools/venv/bin/cfn-lint" --version 2>/dev/null | awk '{print $2}'), checkov $("$tools/checkov-venv/bin/python" -c "from checkov.version import version; print(version)"), dynalite $(node -p "require('$tools/node/node_modules/dynalite/package.json').version")"
+echo "==> Tools ready: moto $("$tools/venv/bin/python" -c "import moto; print(moto.__version__)"), cargo-lambda $("$tools/venv/bin/cargo-lambda" lambda --version 2>/dev/null | awk '{print $2}'), cfn-lint $("$tools/venv/bin/cfn-lint" --version 2>/dev/null | awk '{print $2}'), checkov $("$tools/checkov-venv/bin/python" -c "from checkov.version import version; print(version)"), shellcheck $("$tools/venv/bin/shellcheck" --version 2>/dev/null | awk '/^version:/ {print $2}'), dynalite $(node -p "require('$tools/node/node_modules/dynalite/package.json').version")"

@@ -47,7 +47,8 @@ notes=()
 (( rc & 4 )) && notes+=("warnings above (not failing)")
 (( rc & 8 )) && notes+=("informational findings above (not failing)")
 if (( ${#notes[@]} )); then
-  echo "==> cfn-lint: 0 errors; $(IFS=';'; echo "${notes[*]}" | sed 's/;/; /g')"
+  joined=$(IFS=';'; echo "${notes[*]}")
+  echo "==> cfn-lint: 0 errors; ${joined//;/; }"
 else
   echo "==> cfn-lint: 0 errors, 0 warnings"
 fi

@@ -15,6 +15,9 @@ cargo fmt --all -- --check
 echo "==> cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "==> shellcheck (scripts)"
+.tools/venv/bin/shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
+
 echo "==> Infrastructure template: up to date with its sources, cfn-lint, checkov"
 cargo run --quiet --locked -p infra-template -- --check
 scripts/lint-infra.sh
