@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the project's tools into git-ignored folders, pinned:
-#   .tools/venv          Python venv: moto[server], cargo-lambda, cfn-lint (scripts/tools/requirements.txt)
+#   .tools/venv          Python venv: moto[server], cargo-lambda, cfn-lint, shellcheck (scripts/tools/requirements.txt)
 #   .tools/checkov-venv  Python venv: checkov alone (its pins clash with moto's) (scripts/tools/checkov-requirements.txt)
 #   .tools/node          npm prefix:  dynalite                            (scripts/tools/package*.json)
 # Needs only python3 (3.11+, with venv/pip) and node + npm. A second run with the same pins is
