@@ -69,12 +69,18 @@ fn bearer(headers: &HeaderMap) -> Result<String, ProxyError> {
 }
 
 async fn invoke(State(deps): State<Arc<Deps>>, req: Request) -> Response {
-    match proxy(&deps, req).await {
+    // Set once the tenant is known, so a later refusal is attributed to it.
+    let mut known: Option<TenantContext> = None;
+    match proxy(&deps, req, &mut known).await {
         Ok(resp) => resp,
         Err(e) => {
+            let tier = known.as_ref().map(|t| t.tier().to_string());
+            let clinic = known.as_ref().map(|t| t.clinic_id().to_string());
             tracing::info!(
                 code = e.code(),
                 status = e.status().as_u16(),
+                tier = tier.as_deref(),
+                clinic_id = clinic.as_deref(),
                 "request refused"
             );
             e.into_response()
@@ -82,8 +88,13 @@ async fn invoke(State(deps): State<Arc<Deps>>, req: Request) -> Response {
     }
 }
 
-async fn proxy(deps: &Deps, req: Request) -> Result<Response, ProxyError> {
+async fn proxy(
+    deps: &Deps,
+    req: Request,
+    known: &mut Option<TenantContext>,
+) -> Result<Response, ProxyError> {
     let tenant = tenant(&req, &deps.catalog)?;
+    *known = Some(tenant.clone());
     let token = bearer(req.headers())?;
     // The body may be at most the prompt limit plus room for the JSON around it.
     let limit = deps.config.max_prompt_bytes + 1024;

@@ -442,6 +442,9 @@ async fn the_proxy_log_lines_carry_the_fields_the_observability_queries_use() {
     assert_eq!(last["fields"]["message"], "request refused");
     assert_eq!(last["fields"]["code"], "runtime_failed");
     assert_eq!(last["fields"]["status"], 502);
+    // Refused after the tenant was known: the refusal names it (query 3 groups by clinic).
+    assert_eq!(last["fields"]["clinic_id"], "clinic-a");
+    assert_eq!(last["fields"]["tier"], "basic");
 
     // The fields and values the doc may name.
     let mut known = BTreeSet::new();

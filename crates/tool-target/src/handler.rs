@@ -91,7 +91,13 @@ async fn serve(
     let clinic = data.clinic_record().await?;
     let tz = clock::timezone(&clinic.timezone)?;
     let now = clock::local_now(&deps.clock, tz);
-    tracing::info!(tier = %tenant.tier(), clinic_id = %tenant.clinic_id(), tool = tool.name(), "tool call");
+    tracing::info!(
+        request_id = %inv.request_id,
+        tier = %tenant.tier(),
+        clinic_id = %tenant.clinic_id(),
+        tool = tool.name(),
+        "tool call"
+    );
 
     match tool {
         ToolCall::PatientContext(args) => {
