@@ -130,6 +130,7 @@ if [[ $purge == 0 ]]; then
   for tier in $(tiers); do echo "      bucket $prefix-docs-$account-$region-$tier"; done
   echo "      bucket $prefix-access-logs-$account-$region, user pool $prefix-users, data key (alias was alias/$prefix-data)"
   echo "      log groups /aws/lambda/$prefix-*, /aws/apigateway/$prefix-api, aws-waf-logs-$prefix-api"
+  echo "    always kept: the API Gateway CloudWatch role the account's API Gateway setting points to"
   [[ $dry_run == 1 ]] && step "Dry run complete: nothing was removed"
   exit 0
 fi

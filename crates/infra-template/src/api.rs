@@ -115,11 +115,14 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
             }
         }),
     )?;
-    // API Gateway writes logs through one role per account and Region.
+    // API Gateway writes logs through one role per account and Region. Kept on stack deletion:
+    // the account setting outlives the stack, and other APIs of the account may log through it.
     t.resource(
         "ApiGatewayCloudWatchRole",
         json!({
             "Type": "AWS::IAM::Role",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
             "Properties": {
                 "AssumeRolePolicyDocument": service_trust("apigateway.amazonaws.com"),
                 "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")],
