@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tenant_context::{TenantContext, TierCatalog, USAGE_EVENT_NAME, UsageEvent};
-use wiremock::matchers::{body_string_contains, method, path, path_regex};
+use wiremock::matchers::{body_string_contains, method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The document whose queries this test keeps honest.
@@ -69,46 +69,18 @@ macro_rules! fixture {
     };
 }
 
-/// One invocation as the Lambda Runtime API delivers it.
+/// One invocation as the Lambda Runtime API delivers it (with an X-Ray trace id, which the
+/// function's log span carries).
 fn invocation(request_id: &str, api_gateway_event: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200)
-        .insert_header("Lambda-Runtime-Aws-Request-Id", request_id)
-        .insert_header("Lambda-Runtime-Deadline-Ms", "4102444800000")
-        .insert_header(
-            "Lambda-Runtime-Invoked-Function-Arn",
-            "arn:aws:lambda:us-east-1:123456789012:function:tenantry-request-proxy",
-        )
-        .insert_header(
-            "Lambda-Runtime-Trace-Id",
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
-        )
-        .set_body_raw(api_gateway_event.to_owned(), "application/json")
-}
-
-/// A Runtime API that serves `events` in order, then answers 410 (the loop then ends).
-async fn runtime_api(events: Vec<ResponseTemplate>) -> MockServer {
-    let api = MockServer::builder().start().await;
-    for e in events {
-        Mock::given(method("GET"))
-            .and(path("/2018-06-01/runtime/invocation/next"))
-            .respond_with(e)
-            .up_to_n_times(1)
-            .mount(&api)
-            .await;
-    }
-    Mock::given(method("GET"))
-        .and(path("/2018-06-01/runtime/invocation/next"))
-        .respond_with(ResponseTemplate::new(410))
-        .mount(&api)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(
-            r"^/2018-06-01/runtime/invocation/[^/]+/(response|error)$",
-        ))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&api)
-        .await;
-    api
+    standins::runtime_api::invocation(
+        request_id,
+        "arn:aws:lambda:us-east-1:123456789012:function:tenantry-request-proxy",
+    )
+    .insert_header(
+        "Lambda-Runtime-Trace-Id",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
+    )
+    .set_body_raw(api_gateway_event.to_owned(), "application/json")
 }
 
 /// The AgentCore Runtime endpoint: answers, except for the prompt that asks it to fail.
@@ -132,7 +104,7 @@ async fn agent_runtime() -> MockServer {
 
 /// Runs the binary through the given invocations; returns what it wrote to stdout.
 async fn run_binary(events: Vec<ResponseTemplate>) -> String {
-    let api = runtime_api(events).await;
+    let api = standins::runtime_api::serve(events).await;
     let agent = agent_runtime().await;
     let catalog = TierCatalog::embedded().expect("tier file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_request-proxy"));
@@ -180,13 +152,7 @@ async fn run_binary(events: Vec<ResponseTemplate>) -> String {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let replies = api
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.method.as_str() == "POST")
-        .count();
+    let replies = standins::runtime_api::replies(&api).await.len();
     assert_eq!(replies, 3, "every invocation was answered");
     reader.join().expect("stdout reader")
 }

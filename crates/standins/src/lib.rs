@@ -13,6 +13,7 @@ mod error;
 pub mod lambda;
 pub mod logs;
 pub mod runtime;
+pub mod runtime_api;
 pub mod sdk;
 pub mod tenants;
 pub mod test_issuer;
