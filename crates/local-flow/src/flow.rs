@@ -8,7 +8,6 @@ use standins::Endpoints;
 use standins::cognito::{LocalPool, NewUser, throwaway_password};
 use standins::lambda::LambdaEmulator;
 use standins::sdk::{config_for, moto_config};
-use standins::tenants::DemoTenants;
 use tenant_context::{TierCatalog, TokenVerifier, VerifiedToken, VerifierConfig};
 
 /// The TVM role the local token-vending function assumes on the STS stand-in (moto's default
@@ -54,7 +53,7 @@ pub enum FlowError {
 pub async fn run() -> Result<(), FlowError> {
     let endpoints = Endpoints::from_env()?;
     let catalog = TierCatalog::embedded()?;
-    let tenants = DemoTenants::embedded()?;
+    let tenants = standins::tenants::demo_tenants()?;
     println!(
         "Tenantry local flow, on the LOCAL STAND-INS (moto at {}); no AWS account is used.",
         endpoints.moto_url
@@ -99,29 +98,32 @@ pub async fn run() -> Result<(), FlowError> {
     step("One user per clinic: sign in, verify the ID token, derive the tenant context");
     let mut first: Option<(VerifiedToken, String)> = None;
     let mut tokens = std::collections::HashMap::new();
-    for clinic in &tenants.clinics {
+    for clinic in &tenants {
+        let user = clinic.user.as_ref().ok_or_else(|| FlowError::Unexpected {
+            what: format!("demo tenant {} has no user", clinic.clinic_id),
+        })?;
         let password = throwaway_password();
         pool.create_user(&NewUser {
-            username: &clinic.user.username,
+            username: &user.username,
             password: &password,
             attributes: vec![
-                ("tier", &clinic.tier),
-                ("clinic_id", &clinic.clinic_id),
-                ("role", &clinic.user.role),
+                ("tier", clinic.tier.as_str()),
+                ("clinic_id", clinic.clinic_id.as_str()),
+                ("role", user.role.as_str()),
             ],
         })
         .await?;
-        let token = pool.sign_in(&clinic.user.username, &password).await?;
+        let token = pool.sign_in(&user.username, &password).await?;
         let verified = verifier
             .verify(&token)
             .await
             .map_err(|source| FlowError::DemoTenant {
-                clinic: clinic.clinic_id.clone(),
+                clinic: clinic.clinic_id.to_string(),
                 source,
             })?;
         check_matches(clinic, &verified)?;
         print_context(&clinic.name, &verified);
-        tokens.insert(clinic.clinic_id.clone(), token.clone());
+        tokens.insert(clinic.clinic_id.to_string(), token.clone());
         first.get_or_insert((verified, token));
     }
     let (verified, token) = first.ok_or_else(|| FlowError::Unexpected {
@@ -202,7 +204,7 @@ pub async fn run() -> Result<(), FlowError> {
     println!(
         "\nDone: {} tenants verified, the tampered token refused, {}'s token turned into \
          credentials tagged for {}, every tool called, every cross-tenant attempt refused, clinic-a's request through the front door on its own key.",
-        tenants.clinics.len(),
+        tenants.len(),
         verified.context.clinic_id(),
         verified.context.clinic_id()
     );
@@ -354,17 +356,14 @@ fn step(title: &str) {
     println!("\n==> {title}");
 }
 
-fn check_matches(
-    clinic: &standins::tenants::DemoClinic,
-    v: &VerifiedToken,
-) -> Result<(), FlowError> {
+fn check_matches(clinic: &tenant_admin::Tenant, v: &VerifiedToken) -> Result<(), FlowError> {
     let got = format!("{}/{}", v.context.tier(), v.context.clinic_id());
     let want = format!("{}/{}", clinic.tier, clinic.clinic_id);
     if got == want {
         Ok(())
     } else {
         Err(FlowError::Disagreement {
-            clinic: clinic.clinic_id.clone(),
+            clinic: clinic.clinic_id.to_string(),
             got,
             want,
         })
@@ -618,8 +617,7 @@ async fn front_door_setup(
         clinic_table: clinic_table.to_owned(),
         usage_plans,
     };
-    let tenants = tenant_admin::load_tenants(standins::tenants::DEMO_TENANTS_FILE, &catalog)
-        .map_err(admin_error)?;
+    let tenants = standins::tenants::demo_tenants()?;
     let mut keys = Vec::new();
     for mut tenant in tenants {
         // The users exist already (signed in above); onboarding handles the rest.

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 use crate::endpoints::{ENV_DYNAMODB_URL, Endpoints};
 use crate::error::Error;
 use crate::sdk::config_for;
-use crate::tenants::{DemoPatients, DemoTenants};
+use crate::tenants::{DemoPatients, demo_tenants};
 
 /// Names of a freshly created pair of demo tables.
 #[derive(Debug, Clone)]
@@ -108,12 +108,12 @@ pub async fn create_and_load(endpoints: &Endpoints, prefix: &str) -> Result<Loca
     for table in [&tables.patient_table, &tables.clinic_table] {
         wait_active(&ddb, table).await?;
     }
-    for clinic in DemoTenants::embedded()?.clinics {
+    for clinic in demo_tenants()? {
         ddb.put_item()
             .table_name(&tables.clinic_table)
-            .item("clinic_id", s(&clinic.clinic_id))
+            .item("clinic_id", s(clinic.clinic_id.as_str()))
             .item("name", s(&clinic.name))
-            .item("tier", s(&clinic.tier))
+            .item("tier", s(clinic.tier.as_str()))
             .item("timezone", s(&clinic.timezone))
             .send()
             .await

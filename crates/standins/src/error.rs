@@ -29,8 +29,14 @@ pub enum Error {
     )]
     NoDynamo { var: &'static str },
 
+    #[error("demo patient file: {0}")]
+    Patients(#[from] serde_json::Error),
+
     #[error("demo tenant file: {0}")]
-    Tenants(#[from] serde_json::Error),
+    Tenants(#[from] tenant_admin::AdminError),
+
+    #[error("tier file: {0}")]
+    Tiers(#[from] tenant_context::Error),
 }
 
 impl Error {

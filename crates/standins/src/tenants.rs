@@ -1,4 +1,5 @@
-//! The demo tenants of `infra/demo-tenants.json` (synthetic).
+//! The demo tenants of `infra/demo-tenants.json` and patients of `infra/demo-patients.json`
+//! (synthetic).
 
 use serde::Deserialize;
 
@@ -7,35 +8,11 @@ use crate::error::Error;
 pub const DEMO_TENANTS_FILE: &str = include_str!("../../../infra/demo-tenants.json");
 pub const DEMO_PATIENTS_FILE: &str = include_str!("../../../infra/demo-patients.json");
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DemoTenants {
-    #[serde(rename = "$comment", default)]
-    _comment: Option<String>,
-    pub clinics: Vec<DemoClinic>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DemoClinic {
-    pub clinic_id: String,
-    pub tier: String,
-    pub name: String,
-    pub timezone: String,
-    pub user: DemoUser,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DemoUser {
-    pub username: String,
-    pub role: String,
-}
-
-impl DemoTenants {
-    pub fn embedded() -> Result<Self, Error> {
-        Ok(serde_json::from_str(DEMO_TENANTS_FILE)?)
-    }
+/// The demo tenants, read and validated by the onboarding tool's parser (the file has the
+/// format `tenant-admin` onboards).
+pub fn demo_tenants() -> Result<Vec<tenant_admin::Tenant>, Error> {
+    let tiers = tenant_context::TierCatalog::embedded()?;
+    Ok(tenant_admin::load_tenants(DEMO_TENANTS_FILE, &tiers)?)
 }
 
 /// The synthetic patients of `infra/demo-patients.json`.
