@@ -6,6 +6,14 @@ pub fn sub(template: &str) -> Value {
     json!({ "Fn::Sub": template })
 }
 
+/// The ARN of an SSM parameter of this account and Region; `name` starts with `/` and may be
+/// an `Fn::Sub` variable such as `${PageTokenKeyParameter}`.
+pub fn ssm_parameter_arn(name: &str) -> Value {
+    sub(&format!(
+        "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{name}"
+    ))
+}
+
 pub fn reference(logical_id: &str) -> Value {
     json!({ "Ref": logical_id })
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::cfn::{checkov_skips, get_att, pascal, reference, sub, tag_list};
+use crate::cfn::{checkov_skips, get_att, pascal, reference, ssm_parameter_arn, sub, tag_list};
 use crate::iam::{document, lambda_trust, statement};
 use crate::shared::{APP_TAGS, issuer, jwks_url, log_group};
 use crate::{Error, Inputs, Template, iam};
@@ -154,9 +154,7 @@ fn extra_statements(logical: &str) -> Vec<Value> {
             statement(
                 "ReadThePageTokenKey",
                 &["ssm:GetParameter"],
-                json!([sub(
-                    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PageTokenKeyParameter}"
-                )]),
+                json!([ssm_parameter_arn("${PageTokenKeyParameter}")]),
             ),
         ],
         "TenantAuthorizer" => vec![
@@ -179,59 +177,51 @@ fn extra_statements(logical: &str) -> Vec<Value> {
 
 fn verifier_env() -> Map<String, Value> {
     let mut env = Map::new();
-    env.insert("TENANTRY_TOKEN_ISSUER".into(), issuer());
+    env.insert(tenant_context::ENV_ISSUER.into(), issuer());
     env.insert(
-        "TENANTRY_TOKEN_AUDIENCE".into(),
+        tenant_context::ENV_AUDIENCE.into(),
         reference("UserPoolClient"),
     );
-    env.insert("TENANTRY_JWKS_URL".into(), jwks_url());
+    env.insert(tenant_context::ENV_JWKS_URL.into(), jwks_url());
     env
 }
 
 /// The variables each function's `Config::from_lookup` reads.
 fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Error> {
-    let mut env = Map::new();
+    // The three functions that verify the caller's ID token themselves.
+    let mut env = match logical {
+        "TokenVending" | "ToolTarget" | "TenantAuthorizer" => verifier_env(),
+        _ => Map::new(),
+    };
+    let mut set = |k: &str, v: Value| {
+        env.insert(k.to_owned(), v);
+    };
     match logical {
         "TokenVending" => {
-            env = verifier_env();
-            env.insert("TENANTRY_TVM_ROLE_ARN".into(), tenant_role_arn());
-            env.insert("TENANTRY_CREDENTIALS_DURATION_SECS".into(), json!("900"));
+            set("TENANTRY_TVM_ROLE_ARN", tenant_role_arn());
+            set("TENANTRY_CREDENTIALS_DURATION_SECS", json!("900"));
         }
         "ToolTarget" => {
-            env = verifier_env();
-            env.insert(
-                "TENANTRY_CREDENTIALS_SOURCE".into(),
-                json!("vending-function"),
-            );
-            env.insert(
-                "TENANTRY_TVM_FUNCTION".into(),
+            set("TENANTRY_CREDENTIALS_SOURCE", json!("vending-function"));
+            set(
+                "TENANTRY_TVM_FUNCTION",
                 get_att("TokenVendingFunction", "Arn"),
             );
-            env.insert(
-                "TENANTRY_PATIENT_TABLE".into(),
-                reference("PatientMetadataTable"),
-            );
-            env.insert(
-                "TENANTRY_CLINIC_TABLE".into(),
-                reference("ClinicConfigTable"),
-            );
-            env.insert(
-                "TENANTRY_PAGE_TOKEN_KEY_PARAMETER".into(),
+            set("TENANTRY_PATIENT_TABLE", reference("PatientMetadataTable"));
+            set("TENANTRY_CLINIC_TABLE", reference("ClinicConfigTable"));
+            set(
+                "TENANTRY_PAGE_TOKEN_KEY_PARAMETER",
                 reference("PageTokenKeyParameter"),
             );
         }
         "TenantAuthorizer" => {
-            env = verifier_env();
-            env.insert(
-                "TENANTRY_REGISTRY_TABLE".into(),
-                reference("TenantRegistryTable"),
-            );
-            env.insert("TENANTRY_REGISTRY_CACHE_SECS".into(), json!("60"));
+            set("TENANTRY_REGISTRY_TABLE", reference("TenantRegistryTable"));
+            set("TENANTRY_REGISTRY_CACHE_SECS", json!("60"));
         }
         "RequestProxy" => {
             for (tier, _) in inputs.tiers.iter() {
-                env.insert(
-                    format!(
+                set(
+                    &format!(
                         "TENANTRY_RUNTIME_ARN_{}",
                         tier.as_str().to_ascii_uppercase()
                     ),
@@ -241,11 +231,11 @@ fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Err
                     ),
                 );
             }
-            env.insert(
-                "TENANTRY_RUNTIME_ENDPOINT".into(),
+            set(
+                "TENANTRY_RUNTIME_ENDPOINT",
                 sub("https://bedrock-agentcore.${AWS::Region}.amazonaws.com"),
             );
-            env.insert("TENANTRY_RUNTIME_TIMEOUT_SECS".into(), json!("27"));
+            set("TENANTRY_RUNTIME_TIMEOUT_SECS", json!("27"));
         }
         other => {
             return Err(Error::Tier {

@@ -8,7 +8,23 @@ use crate::{Error, Template};
 pub const APP_TAGS: [(&str, &str); 1] = [("Application", "tenantry")];
 
 /// The Cognito custom attributes that carry the tenant: set by administrators only.
-pub const TENANT_ATTRIBUTES: [(&str, u16); 3] = [("tier", 16), ("clinic_id", 48), ("role", 32)];
+/// (the token claim, its maximum length): the claims `tenant-context` reads, with its limits.
+pub const TENANT_ATTRIBUTES: [(&str, usize); 3] = [
+    (
+        tenant_context::CLAIM_TIER,
+        tenant_context::TIER_NAME_MAX_LEN,
+    ),
+    (
+        tenant_context::CLAIM_CLINIC_ID,
+        tenant_context::CLINIC_ID_MAX_LEN,
+    ),
+    (tenant_context::CLAIM_ROLE, tenant_context::ROLE_MAX_LEN),
+];
+
+/// `custom:tier` -> `tier`: the name a custom attribute has in the pool's schema.
+fn schema_name(claim: &str) -> &str {
+    claim.strip_prefix("custom:").unwrap_or(claim)
+}
 
 /// Tables: logical id, table name suffix, key schema (partition, optional sort).
 pub const TABLES: [(&str, &str, &str, Option<&str>); 3] = [
@@ -179,9 +195,9 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
     let mut schema = vec![json!({
         "Name": "email", "AttributeDataType": "String", "Required": true, "Mutable": true
     })];
-    for (name, max) in TENANT_ATTRIBUTES {
+    for (claim, max) in TENANT_ATTRIBUTES {
         schema.push(json!({
-            "Name": name,
+            "Name": schema_name(claim),
             "AttributeDataType": "String",
             // Mutable so an administrator can move a tenant between tiers; users cannot write
             // it because the app client's WriteAttributes leaves it out.
@@ -219,7 +235,11 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
     let read: Vec<String> = ["email", "email_verified"]
         .iter()
         .map(|s| (*s).to_owned())
-        .chain(TENANT_ATTRIBUTES.iter().map(|(n, _)| format!("custom:{n}")))
+        .chain(
+            TENANT_ATTRIBUTES
+                .iter()
+                .map(|(claim, _)| (*claim).to_owned()),
+        )
         .collect();
     t.resource(
         "UserPoolClient",

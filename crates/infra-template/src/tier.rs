@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use tenant_context::{MemoryStrategyKind, TierConfig};
 
-use crate::cfn::{get_att, pascal, reference, sub, tag_list, tag_map};
+use crate::cfn::{get_att, pascal, reference, ssm_parameter_arn, sub, tag_list, tag_map};
 use crate::functions::document_bucket_prefix;
 use crate::iam::{document, service_trust, statement};
 use crate::shared::{discovery_url, issuer, jwks_url, public_access_block, tls_only_statement};
@@ -34,20 +34,35 @@ impl TierIds {
     }
 }
 
+/// What every part of one tier is built from.
+struct Parts<'a> {
+    name: &'a str,
+    /// The tier's name inside logical ids (`basic` -> `Basic`).
+    pascal: String,
+    config: &'a TierConfig,
+    ids: TierIds,
+    tags: [(&'static str, &'a str); 2],
+}
+
 pub fn add(
     t: &mut Template,
     inputs: &Inputs,
     tier: &str,
     config: &TierConfig,
 ) -> Result<(), Error> {
-    let ids = TierIds::of(tier);
-    let p = pascal(tier);
-    let tags = [("Application", "tenantry"), ("Tier", tier)];
-    documents_bucket(t, tier, &ids, &tags)?;
-    memory(t, tier, config, &ids, &tags)?;
-    knowledge_base(t, tier, config, &ids, &tags)?;
-    gateway(t, inputs, tier, config, &ids, &tags)?;
-    runtime(t, tier, config, &ids, &tags)?;
+    let parts = Parts {
+        name: tier,
+        pascal: pascal(tier),
+        config,
+        ids: TierIds::of(tier),
+        tags: [("Application", "tenantry"), ("Tier", tier)],
+    };
+    documents_bucket(t, &parts)?;
+    memory(t, &parts)?;
+    knowledge_base(t, &parts)?;
+    gateway(t, inputs, &parts)?;
+    runtime(t, &parts)?;
+    let Parts { pascal: p, ids, .. } = &parts;
     t.output(
         &format!("{p}RuntimeArn"),
         &format!("AgentCore Runtime of the {tier} tier"),
@@ -80,12 +95,13 @@ pub fn add(
     )
 }
 
-fn documents_bucket(
-    t: &mut Template,
-    tier: &str,
-    ids: &TierIds,
-    tags: &[(&str, &str)],
-) -> Result<(), Error> {
+fn documents_bucket(t: &mut Template, parts: &Parts) -> Result<(), Error> {
+    let Parts {
+        name: tier,
+        ids,
+        tags,
+        ..
+    } = parts;
     t.resource(
         &ids.bucket,
         json!({
@@ -127,13 +143,14 @@ fn documents_bucket(
     )
 }
 
-fn memory(
-    t: &mut Template,
-    tier: &str,
-    config: &TierConfig,
-    ids: &TierIds,
-    tags: &[(&str, &str)],
-) -> Result<(), Error> {
+fn memory(t: &mut Template, parts: &Parts) -> Result<(), Error> {
+    let Parts {
+        name: tier,
+        config,
+        ids,
+        tags,
+        ..
+    } = parts;
     let strategies: Vec<Value> = config
         .memory
         .strategies
@@ -162,14 +179,14 @@ fn memory(
     )
 }
 
-fn knowledge_base(
-    t: &mut Template,
-    tier: &str,
-    config: &TierConfig,
-    ids: &TierIds,
-    tags: &[(&str, &str)],
-) -> Result<(), Error> {
-    let p = pascal(tier);
+fn knowledge_base(t: &mut Template, parts: &Parts) -> Result<(), Error> {
+    let Parts {
+        name: tier,
+        pascal: p,
+        config,
+        ids,
+        tags,
+    } = parts;
     let kb = &config.knowledge_base;
     let vectors = format!("{p}VectorBucket");
     let index = format!("{p}VectorIndex");
@@ -283,15 +300,14 @@ fn knowledge_base(
     )
 }
 
-fn gateway(
-    t: &mut Template,
-    inputs: &Inputs,
-    tier: &str,
-    config: &TierConfig,
-    ids: &TierIds,
-    tags: &[(&str, &str)],
-) -> Result<(), Error> {
-    let p = pascal(tier);
+fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error> {
+    let Parts {
+        name: tier,
+        pascal: p,
+        config,
+        ids,
+        tags,
+    } = parts;
     let role = format!("{p}GatewayRole");
     t.resource(
         &role,
@@ -346,7 +362,7 @@ fn gateway(
         .collect();
     if tools.is_empty() {
         return Err(Error::Tier {
-            tier: tier.to_owned(),
+            tier: tier.to_string(),
             reason: "none of its tools is served by the tool target".into(),
         });
     }
@@ -371,23 +387,17 @@ fn gateway(
     )
 }
 
-fn runtime(
-    t: &mut Template,
-    tier: &str,
-    config: &TierConfig,
-    ids: &TierIds,
-    tags: &[(&str, &str)],
-) -> Result<(), Error> {
-    let p = pascal(tier);
+fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
+    let Parts {
+        name: tier,
+        pascal: p,
+        config,
+        ids,
+        tags,
+    } = parts;
     let role = format!("{p}RuntimeRole");
-    let project_param = sub(&format!(
-        "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}",
-        config.bedrock_project.ssm_parameter
-    ));
-    let kb_param = sub(&format!(
-        "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}",
-        config.knowledge_base.ssm_parameter
-    ));
+    let project_param = ssm_parameter_arn(&config.bedrock_project.ssm_parameter);
+    let kb_param = ssm_parameter_arn(&config.knowledge_base.ssm_parameter);
     t.resource(
         &role,
         json!({

@@ -74,13 +74,13 @@ async fn invoke(State(deps): State<Arc<Deps>>, req: Request) -> Response {
     match proxy(&deps, req, &mut known).await {
         Ok(resp) => resp,
         Err(e) => {
-            let tier = known.as_ref().map(|t| t.tier().to_string());
-            let clinic = known.as_ref().map(|t| t.clinic_id().to_string());
             tracing::info!(
                 code = e.code(),
                 status = e.status().as_u16(),
-                tier = tier.as_deref(),
-                clinic_id = clinic.as_deref(),
+                tier = known.as_ref().map(|t| tracing::field::display(t.tier())),
+                clinic_id = known
+                    .as_ref()
+                    .map(|t| tracing::field::display(t.clinic_id())),
                 "request refused"
             );
             e.into_response()

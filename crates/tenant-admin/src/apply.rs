@@ -7,6 +7,8 @@ use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
+// The ID token carries the user attributes under the same names the verifier reads.
+use tenant_context::{CLAIM_CLINIC_ID, CLAIM_ROLE, CLAIM_TIER};
 
 use crate::plan::{Action, Plan};
 use crate::{AdminError, Tenant, TenantUser};
@@ -353,7 +355,7 @@ async fn user_clinic(
         Ok(user) => Ok(Some(
             user.user_attributes()
                 .iter()
-                .find(|a| a.name() == "custom:clinic_id")
+                .find(|a| a.name() == CLAIM_CLINIC_ID)
                 .and_then(|a| a.value())
                 .map(str::to_owned),
         )),
@@ -377,9 +379,9 @@ fn attribute(name: &str, value: &str) -> Result<AttributeType, AdminError> {
 
 fn tenant_attributes(tenant: &Tenant, user: &TenantUser) -> Result<Vec<AttributeType>, AdminError> {
     Ok(vec![
-        attribute("custom:tier", tenant.tier.as_str())?,
-        attribute("custom:clinic_id", tenant.clinic_id.as_str())?,
-        attribute("custom:role", user.role.as_str())?,
+        attribute(CLAIM_TIER, tenant.tier.as_str())?,
+        attribute(CLAIM_CLINIC_ID, tenant.clinic_id.as_str())?,
+        attribute(CLAIM_ROLE, user.role.as_str())?,
     ])
 }
 

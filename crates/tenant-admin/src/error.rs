@@ -10,6 +10,8 @@ pub enum AdminError {
     },
     #[error("tenant file: {0}")]
     TenantFile(#[source] serde_json::Error),
+    #[error("tier file: {0}")]
+    Tiers(#[from] tenant_context::Error),
     #[error("stack outputs: {0}")]
     OutputsFile(#[source] serde_json::Error),
     #[error(

@@ -96,7 +96,7 @@ fn read(path: &Path) -> Result<String, AdminError> {
 }
 
 async fn run(cli: Cli) -> Result<(), AdminError> {
-    let tiers = TierCatalog::embedded().map_err(|e| AdminError::Conflict(e.to_string()))?;
+    let tiers = TierCatalog::embedded()?;
     match cli.command {
         Command::SetStatus {
             outputs,
@@ -221,12 +221,12 @@ fn write_credentials(
             })
         })
         .collect();
-    let text = serde_json::to_string_pretty(&serde_json::json!({ "test_users": users }))
-        .map_err(AdminError::TenantFile)?;
     let io = |source| AdminError::Io {
         what: path.display().to_string(),
         source,
     };
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "test_users": users }))
+        .map_err(|e| io(std::io::Error::other(e)))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

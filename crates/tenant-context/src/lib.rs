@@ -23,7 +23,7 @@ pub use context::{
 };
 pub use error::{Error, IdKind};
 pub use ids::{
-    CLINIC_ID_MAX_LEN, ClinicId, Role, RuntimeSessionId, TIER_NAME_MAX_LEN, TierName,
+    CLINIC_ID_MAX_LEN, ClinicId, ROLE_MAX_LEN, Role, RuntimeSessionId, TIER_NAME_MAX_LEN, TierName,
     USER_KEY_MAX_LEN, UserKey,
 };
 pub use names::{

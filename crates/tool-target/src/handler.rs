@@ -38,13 +38,11 @@ pub async fn handle(inv: Invocation, deps: Arc<Deps>) -> Value {
     match serve(&inv, &deps, &mut verified).await {
         Ok(reply) => reply,
         Err(e) => {
-            let tier = verified.as_ref().map(|t| t.tier().to_string());
-            let clinic = verified.as_ref().map(|t| t.clinic_id().to_string());
             tracing::info!(
                 request_id = %inv.request_id,
                 code = e.code(),
-                tier = tier.as_deref(),
-                clinic_id = clinic.as_deref(),
+                tier = verified.as_ref().map(|t| tracing::field::display(t.tier())),
+                clinic_id = verified.as_ref().map(|t| tracing::field::display(t.clinic_id())),
                 "tool call refused"
             );
             e.to_reply()
