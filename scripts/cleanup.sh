@@ -35,7 +35,6 @@ parse_common "$@"
 mkdir -p "$state_dir"
 outputs_file="$state_dir/$stack-outputs.json"
 retained_file="$state_dir/$stack-retained.json"
-functions=(token-vending tool-target tenant-authorizer request-proxy)
 
 if [[ $dry_run == 1 ]]; then
   step "DRY RUN: nothing is removed; this is the plan for stack $stack (prefix $prefix)"
@@ -124,18 +123,22 @@ step "4/5 Artifact bucket (function packages and templates)"
 delete_bucket "$artifacts"
 
 step "5/5 Kept resources: patient data, documents, users, data key, logs"
+# What the stack keeps on deletion, by name, from the template itself (names have no spaces; a
+# command substitution, so a failure to read the template stops the script).
+kept_tables=$(template kept AWS::DynamoDB::Table)
+kept_buckets=$(template kept AWS::S3::Bucket)
+kept_log_groups=$(template kept AWS::Logs::LogGroup)
 if [[ $purge == 0 ]]; then
   echo "    kept (run again with --purge-data to delete them):"
-  echo "      tables $prefix-PatientMetadata, $prefix-ClinicConfig, $prefix-TenantRegistry"
-  for tier in $(tiers); do echo "      bucket $prefix-docs-$account-$region-$tier"; done
-  echo "      bucket $prefix-access-logs-$account-$region, user pool $prefix-users, data key (alias was alias/$prefix-data)"
-  echo "      log groups /aws/lambda/$prefix-*, /aws/apigateway/$prefix-api, aws-waf-logs-$prefix-api"
+  echo "      tables $(tr '\n' ' ' <<< "$kept_tables")"
+  echo "      buckets $(tr '\n' ' ' <<< "$kept_buckets")"
+  echo "      log groups $(tr '\n' ' ' <<< "$kept_log_groups")"
+  echo "      user pool $prefix-users, data key (alias was alias/$prefix-data)"
   echo "    always kept: the API Gateway CloudWatch role the account's API Gateway setting points to"
   [[ $dry_run == 1 ]] && step "Dry run complete: nothing was removed"
   exit 0
 fi
-for table in PatientMetadata ClinicConfig TenantRegistry; do
-  name="$prefix-$table"
+for name in $kept_tables; do
   if [[ $dry_run == 1 ]]; then
     run aws dynamodb update-table --table-name "$name" --no-deletion-protection-enabled
     run aws dynamodb delete-table --table-name "$name"
@@ -148,8 +151,7 @@ for table in PatientMetadata ClinicConfig TenantRegistry; do
     echo "    table $name already gone"
   fi
 done
-for tier in $(tiers); do delete_bucket "$prefix-docs-$account-$region-$tier"; done
-delete_bucket "$prefix-access-logs-$account-$region"
+for bucket in $kept_buckets; do delete_bucket "$bucket"; done
 key_id="" pool_id=""
 if [[ -f $retained_file ]]; then
   key_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data_key_id"])' "$retained_file")
@@ -176,7 +178,7 @@ if [[ $dry_run == 0 && -n $key_id ]]; then
     echo "    data key: $state"
   fi
 fi
-for group in "${functions[@]/#//aws/lambda/$prefix-}" "/aws/apigateway/$prefix-api" "aws-waf-logs-$prefix-api"; do
+for group in $kept_log_groups; do
   if [[ $dry_run == 1 ]]; then
     run aws logs delete-log-group --log-group-name "$group"
   elif aws_cmd logs delete-log-group --log-group-name "$group" 2> /dev/null; then

@@ -45,8 +45,6 @@ if [[ -z $runtime_image ]]; then
 fi
 mkdir -p "$state_dir"
 outputs_file="$state_dir/$stack-outputs.json"
-# crate:template stem (the template's <Stem>CodeKey parameters)
-functions=(token-vending:TokenVending tool-target:ToolTarget tenant-authorizer:TenantAuthorizer request-proxy:RequestProxy)
 page_key_param="/$prefix/page-token-key"
 sha256() { python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$1"; }
 
@@ -60,6 +58,9 @@ else
     die "the arm64 Rust target is missing: rustup target add aarch64-unknown-linux-gnu"
 fi
 artifacts="$prefix-artifacts-$account-$region"
+# <crate>:<stem> of every function in the template (its package goes to <Stem>CodeKey); a
+# command substitution, so a failure to read the template stops the script.
+functions=$(template functions)
 
 step "1/7 Template: check infra/template.json is the rendering of its sources"
 run cargo run --quiet --locked -p infra-template -- --check
@@ -67,7 +68,7 @@ run cargo run --quiet --locked -p infra-template -- --check
 step "2/7 Build the functions for Lambda (provided.al2023, arm64) with cargo lambda"
 [[ $dry_run == 1 ]] || scripts/install-standins.sh > /dev/null
 bins=()
-for f in "${functions[@]}"; do bins+=(--bin "${f%%:*}"); done
+for f in $functions; do bins+=(--bin "${f%%:*}"); done
 PATH="$PWD/.tools/venv/bin:$PATH" run cargo lambda build --release --arm64 --output-format zip --locked "${bins[@]}"
 
 step "3/7 Artifact bucket s3://$artifacts (private, TLS-only, versioned) and the packages"
@@ -88,7 +89,7 @@ else
   echo "    bucket created"
 fi
 code_params=()
-for entry in "${functions[@]}"; do
+for entry in $functions; do
   f=${entry%%:*}
   zip="target/lambda/$f/bootstrap.zip"
   if [[ $dry_run == 1 ]]; then
@@ -120,7 +121,7 @@ fi
 step "5/7 CloudFormation stack $stack (this takes 10-20 minutes the first time)"
 if [[ $dry_run == 1 ]]; then
   echo "    resources of infra/template.json (names resolved for prefix $prefix):"
-  list_template_resources
+  template list
 fi
 run aws "${aws_opts[@]}" cloudformation deploy --template-file infra/template.json --stack-name "$stack" \
   --s3-bucket "$artifacts" --s3-prefix templates --capabilities CAPABILITY_NAMED_IAM \

@@ -72,34 +72,8 @@ tiers() {
   python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["tiers"]))' infra/tiers.json
 }
 
-# Prints every resource of the template with its resolved name where it has one.
-list_template_resources() {
-  python3 - infra/template.json "$prefix" "${region:-<region>}" "$account" << 'PY'
-import json, re, sys
-template, prefix, region, account = sys.argv[1:5]
-t = json.load(open(template))
-known = {"NamePrefix": prefix, "AWS::Region": region, "AWS::AccountId": account,
-         "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "StageName": "v1"}
-def resolve(v):
-    if isinstance(v, str):
-        return v
-    if isinstance(v, dict) and "Fn::Sub" in v and isinstance(v["Fn::Sub"], str):
-        return re.sub(r"\$\{([^}!]+)\}", lambda m: known.get(m.group(1), "<" + m.group(1) + ">"), v["Fn::Sub"])
-    if isinstance(v, dict) and "Fn::Join" in v:
-        sep, parts = v["Fn::Join"]
-        return sep.join(resolve(p) or "?" for p in parts)
-    return None
-name_keys = ["FunctionName", "TableName", "BucketName", "UserPoolName", "ClientName", "Name", "AgentRuntimeName",
-             "RoleName", "LogGroupName", "UsagePlanName", "AliasName", "VectorBucketName", "IndexName", "StageName"]
-by_type = {}
-for logical, r in t["Resources"].items():
-    props = r.get("Properties", {})
-    name = next((resolve(props[k]) for k in name_keys if k in props and resolve(props[k])), None)
-    retained = "  [kept on stack deletion]" if r.get("DeletionPolicy") == "Retain" else ""
-    by_type.setdefault(r["Type"], []).append((logical, name, retained))
-for kind in sorted(by_type):
-    for logical, name, retained in by_type[kind]:
-        print(f"    {kind:40} {logical:36} {name or ''}{retained}")
-print(f"    ({len(t['Resources'])} resources)")
-PY
+# Reads infra/template.json (scripts/lib/template.py): `template list`, `template functions`,
+# `template kept <Type>`. Names are resolved for this prefix, Region and account.
+template() {
+  python3 scripts/lib/template.py "$prefix" "${region:-<region>}" "$account" "$@"
 }
