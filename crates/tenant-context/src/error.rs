@@ -61,6 +61,10 @@ pub enum Error {
     #[error("tenant header `{0}` disagrees with the verified token")]
     HeaderMismatch(&'static str),
 
+    // ---- runtime sessions -------------------------------------------------------------------
+    #[error("the runtime session id was not issued to this user")]
+    SessionNotOwned,
+
     // ---- token verification -----------------------------------------------------------------
     #[error("token is not a well-formed JWT")]
     TokenMalformed,
@@ -125,6 +129,7 @@ impl Error {
             Error::MissingHeader(_) => "missing_tenant_header",
             Error::AmbiguousHeader(_) => "ambiguous_tenant_header",
             Error::HeaderMismatch(_) => "tenant_header_mismatch",
+            Error::SessionNotOwned => "session_not_owned",
             Error::TokenMalformed => "token_malformed",
             Error::UnsupportedAlgorithm(_) => "token_algorithm",
             Error::MissingKid => "token_missing_kid",

@@ -14,6 +14,7 @@ mod ids;
 mod jwks;
 pub mod logging;
 mod names;
+mod session;
 mod tiers;
 mod token;
 mod usage;
@@ -31,6 +32,7 @@ pub use names::{
     MemorySessionId, ROLE_SESSION_NAME_MAX, SESSION_ID_PLACEHOLDER, TAG_CLINIC_ID, TAG_TIER,
     TAG_USER_ID, namespace_template_is_valid,
 };
+pub use session::{SESSION_KEY_MIN_LEN, SessionBinder, session_log_id};
 pub use tiers::{
     BedrockProject, BusinessHours, EMBEDDED_TIER_FILE, KnowledgeBase, MemoryConfig, MemoryStrategy,
     MemoryStrategyKind, Pricing, Quota, QuotaPeriod, TierCatalog, TierConfig, UsagePlan,

@@ -1,0 +1,238 @@
+//! One turn of the agent: the model and the tools, in rounds, under caps.
+//!
+//! The loop knows the tenant only as a verified `TenantContext`; it never reads a tenant from
+//! the prompt or from the model. The tools it calls are bound to the caller's token, so a model
+//! told (or tricked) into asking for another clinic's data gets that refused below it.
+
+use serde_json::{Map, Value};
+use tenant_context::{TenantContext, TierConfig};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::config::Limits;
+use crate::events::{AgentEvent, Availability, StopReason, UsageSummary};
+use crate::model::{ChatClient, Message, ModelError, Role, ToolCall};
+use crate::tools::{ToolOutcome, ToolStatus, Toolbox};
+
+/// Tokens spent so far in one invocation, summed over model rounds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+}
+
+impl Tokens {
+    pub fn total(&self) -> u64 {
+        self.input.saturating_add(self.output)
+    }
+}
+
+pub struct Turn<'a, T: Toolbox> {
+    pub ctx: &'a TenantContext,
+    pub tier: &'a TierConfig,
+    pub model: &'a ChatClient,
+    pub tools: &'a T,
+    pub tools_availability: Availability,
+    pub memory_availability: Availability,
+    pub limits: Limits,
+    pub deadline: Instant,
+    /// Earlier turns to give the model, oldest first.
+    pub history: Vec<Message>,
+}
+
+/// The system prompt. It names the clinic (an identifier, not patient data) so the model can
+/// say whose records it is working with; isolation never depends on the model obeying it.
+fn system_prompt(ctx: &TenantContext, tier: &TierConfig, tools: Availability) -> String {
+    let mut prompt = format!(
+        "You are the clinical assistant of clinic `{}` ({}). Answer the staff member's \
+         question using this clinic's tools and records only. Never invent patient data. \
+         When a tool refuses a request (for example outside business hours, or denied by \
+         the clinic's policy), say so plainly and say what the user can do. Cite the \
+         document sources the tools return.",
+        ctx.clinic_id(),
+        tier.display_name
+    );
+    if tools == Availability::Skipped {
+        prompt.push_str(
+            " The clinic's tools are unavailable right now: say that you cannot look \
+             anything up at the moment, and do not guess.",
+        );
+    }
+    prompt
+}
+
+/// Runs one turn, sending events as it goes. Returns the tokens spent (also on failure, for
+/// cost attribution) and the model failure that ended it, if any. The final or error event
+/// is sent by the caller, which also writes the usage line.
+pub async fn run<T: Toolbox>(
+    turn: Turn<'_, T>,
+    prompt: &str,
+    events: &mpsc::Sender<AgentEvent>,
+) -> (Tokens, Result<(StopReason, u32), ModelError>) {
+    let mut messages = Vec::with_capacity(turn.history.len() + 2);
+    messages.push(Message::text(
+        Role::System,
+        system_prompt(turn.ctx, turn.tier, turn.tools_availability),
+    ));
+    messages.extend(turn.history.iter().cloned());
+    messages.push(Message::text(Role::User, prompt));
+
+    let mut tokens = Tokens::default();
+    let mut clinic_hour: Option<Option<u8>> = None;
+    for round in 1..=turn.limits.max_rounds {
+        if tokens.total() >= turn.limits.max_tokens {
+            return (tokens, Ok((StopReason::TokenBudget, round - 1)));
+        }
+        let completion = match turn
+            .model
+            .complete(
+                &messages,
+                turn.tools.specs(),
+                turn.limits.max_output_tokens,
+                turn.deadline,
+            )
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return (tokens, Err(e)),
+        };
+        if let Some(u) = &completion.usage {
+            tokens.input = tokens.input.saturating_add(u.prompt_tokens);
+            tokens.output = tokens.output.saturating_add(u.completion_tokens);
+        }
+        if completion.tool_calls.is_empty() {
+            let text = completion.text.unwrap_or_default();
+            if !text.is_empty() {
+                let _ = events.send(AgentEvent::TextDelta { text }).await;
+            }
+            return (tokens, Ok((StopReason::Answered, round)));
+        }
+        messages.push(Message {
+            role: Role::Assistant,
+            content: completion.text.clone(),
+            tool_calls: completion.tool_calls.clone(),
+            tool_call_id: None,
+        });
+        for call in &completion.tool_calls {
+            let outcome = call_tool(&turn, call, &mut clinic_hour, events).await;
+            messages.push(Message::tool_result(&call.id, outcome.text));
+        }
+    }
+    (tokens, Ok((StopReason::MaxRounds, turn.limits.max_rounds)))
+}
+
+async fn call_tool<T: Toolbox>(
+    turn: &Turn<'_, T>,
+    call: &ToolCall,
+    clinic_hour: &mut Option<Option<u8>>,
+    events: &mpsc::Sender<AgentEvent>,
+) -> ToolOutcome {
+    let tool = call.function.name.as_str();
+    let mut args = match parse_arguments(&call.function.arguments) {
+        Some(a) => a,
+        None => {
+            return ToolOutcome {
+                status: ToolStatus::Error,
+                text: r#"{"error":"invalid_arguments","message":"Tool arguments must be a JSON object."}"#.into(),
+            };
+        }
+    };
+    if needs_clinic_hour(turn.tier, tool) {
+        // The Gateway's policy decides on the hour in the tool input; the tool target checks
+        // it against its own clock. Take it from the clinic's own `current_time`, never from
+        // the model. No hour (the call failed): none is sent, and the policy refuses.
+        if clinic_hour.is_none() {
+            *clinic_hour = Some(current_hour(turn, events).await);
+        }
+        match clinic_hour {
+            Some(Some(hour)) => {
+                args.insert("request_hour".into(), Value::from(*hour));
+            }
+            _ => {
+                args.remove("request_hour");
+            }
+        }
+    }
+    traced_call(turn, tool, args, events).await
+}
+
+async fn traced_call<T: Toolbox>(
+    turn: &Turn<'_, T>,
+    tool: &str,
+    args: Map<String, Value>,
+    events: &mpsc::Sender<AgentEvent>,
+) -> ToolOutcome {
+    let _ = events
+        .send(AgentEvent::ToolStart {
+            tool: tool.to_owned(),
+        })
+        .await;
+    let outcome = turn.tools.call(tool, args).await;
+    tracing::info!(tool, status = ?outcome.status, "tool call");
+    let _ = events
+        .send(AgentEvent::ToolEnd {
+            tool: tool.to_owned(),
+            status: outcome.status,
+        })
+        .await;
+    outcome
+}
+
+fn needs_clinic_hour(tier: &TierConfig, tool: &str) -> bool {
+    tier.business_hours
+        .as_ref()
+        .is_some_and(|bh| bh.tools.iter().any(|t| t == tool))
+}
+
+async fn current_hour<T: Toolbox>(
+    turn: &Turn<'_, T>,
+    events: &mpsc::Sender<AgentEvent>,
+) -> Option<u8> {
+    let outcome = traced_call(turn, "current_time", Map::new(), events).await;
+    if outcome.status != ToolStatus::Ok {
+        return None;
+    }
+    serde_json::from_str::<Value>(&outcome.text)
+        .ok()?
+        .get("hour")?
+        .as_u64()
+        .and_then(|h| u8::try_from(h).ok())
+        .filter(|h| *h < 24)
+}
+
+/// The model's argument string as a JSON object; an empty string is an empty object.
+fn parse_arguments(raw: &str) -> Option<Map<String, Value>> {
+    if raw.trim().is_empty() {
+        return Some(Map::new());
+    }
+    match serde_json::from_str(raw).ok()? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// The usage of a finished invocation, for the final event and the usage line.
+pub fn usage_summary(tier: &TierConfig, model_id: &str, tokens: Tokens) -> UsageSummary {
+    UsageSummary {
+        model_id: model_id.to_owned(),
+        input_tokens: tokens.input,
+        output_tokens: tokens.output,
+        total_tokens: tokens.total(),
+        estimated_cost: tier.estimate_cost(tokens.input, tokens.output),
+        currency: tier.pricing.currency.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_must_be_an_object() {
+        assert_eq!(parse_arguments(""), Some(Map::new()));
+        assert!(parse_arguments(r#"{"patient_id":"p-1"}"#).is_some());
+        for bad in ["[1]", "\"x\"", "{", "null"] {
+            assert!(parse_arguments(bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Configuration, read once at start-up. Nothing a request carries can change any of it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tenant_context::{SessionBinder, TierCatalog, TierConfig, TierName, VerifierConfig};
+
+pub const ENV_TIER: &str = "TENANTRY_TIER";
+pub const ENV_SESSION_KEY: &str = "TENANTRY_SESSION_KEY";
+pub const ENV_MODEL_BASE_URL: &str = "TENANTRY_MODEL_BASE_URL";
+pub const ENV_MODEL_API_KEY: &str = "TENANTRY_MODEL_API_KEY";
+pub const ENV_MODEL_ID: &str = "TENANTRY_MODEL_ID";
+pub const ENV_BEDROCK_PROJECT: &str = "TENANTRY_BEDROCK_PROJECT_ID";
+pub const ENV_GATEWAY_URL: &str = "TENANTRY_GATEWAY_URL";
+pub const ENV_LISTEN_ADDR: &str = "TENANTRY_LISTEN_ADDR";
+pub const ENV_MAX_ROUNDS: &str = "TENANTRY_MAX_ROUNDS";
+pub const ENV_MAX_TOKENS: &str = "TENANTRY_MAX_TOKENS_PER_REQUEST";
+pub const ENV_MAX_OUTPUT_TOKENS: &str = "TENANTRY_MAX_OUTPUT_TOKENS";
+pub const ENV_MAX_PROMPT_BYTES: &str = "TENANTRY_MAX_PROMPT_BYTES";
+pub const ENV_DEADLINE_SECS: &str = "TENANTRY_INVOCATION_DEADLINE_SECS";
+pub const ENV_MODEL_TIMEOUT_SECS: &str = "TENANTRY_MODEL_TIMEOUT_SECS";
+
+/// The AgentCore Runtime container contract: port 8080 on every interface.
+pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Identity(#[from] tenant_context::Error),
+    #[error("{var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        reason: reason.into(),
+    }
+}
+
+/// Where the model is and how to call it. The model id itself comes from the tier file.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// The OpenAI-compatible base URL, ending before `/chat/completions`.
+    pub base_url: String,
+    /// Bearer key for the endpoint, if it needs one.
+    pub api_key: Option<String>,
+    /// The tier's Bedrock project, sent as `OpenAI-Project` (per-tier cost attribution).
+    pub project: Option<String>,
+    /// The model id sent: the tier file's, unless overridden for a local model server.
+    pub model_id: String,
+    pub attempt_timeout: Duration,
+}
+
+/// Caps on one invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_rounds: u32,
+    /// Input plus output tokens, summed over the model rounds of one invocation.
+    pub max_tokens: u64,
+    /// `max_tokens` sent with each model call.
+    pub max_output_tokens: u32,
+    pub max_prompt_bytes: usize,
+    /// The whole invocation, retries included.
+    pub deadline: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub tier: TierName,
+    pub tier_config: TierConfig,
+    pub verifier: VerifierConfig,
+    pub sessions: SessionBinder,
+    pub model: ModelConfig,
+    /// The tier's AgentCore Gateway MCP endpoint (`https://.../mcp`).
+    pub gateway_url: String,
+    pub listen: SocketAddr,
+    pub limits: Limits,
+}
+
+/// `https://`, or `http://` to a loopback host (local stand-ins only).
+fn endpoint_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let url = reqwest::Url::parse(raw).map_err(|_| invalid(var, "is not a URL"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(invalid(
+                var,
+                "must be https:// (http:// only to a loopback host)",
+            ));
+        }
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn positive(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(var).filter(|v| !v.trim().is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| invalid(var, "must be a positive whole number")),
+    }
+}
+
+impl Config {
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        catalog: &TierCatalog,
+    ) -> Result<Self, ConfigError> {
+        let set = |var: &str| get(var).filter(|v| !v.trim().is_empty());
+        let required = |var: &'static str| set(var).ok_or_else(|| invalid(var, "must be set"));
+
+        let tier_raw = required(ENV_TIER)?;
+        let tier = catalog
+            .tier(tier_raw.trim())
+            .map_err(|_| invalid(ENV_TIER, "is not a tier of infra/tiers.json"))?;
+        let tier_config = catalog.config(&tier)?.clone();
+
+        let sessions = SessionBinder::from_base64(&required(ENV_SESSION_KEY)?)
+            .map_err(|e| invalid(ENV_SESSION_KEY, e.to_string()))?;
+
+        let model = ModelConfig {
+            base_url: endpoint_url(ENV_MODEL_BASE_URL, &required(ENV_MODEL_BASE_URL)?)?,
+            api_key: set(ENV_MODEL_API_KEY),
+            project: set(ENV_BEDROCK_PROJECT),
+            model_id: set(ENV_MODEL_ID).unwrap_or_else(|| tier_config.model_id.clone()),
+            attempt_timeout: Duration::from_secs(positive(&get, ENV_MODEL_TIMEOUT_SECS, 60)?),
+        };
+        let gateway_url = endpoint_url(ENV_GATEWAY_URL, &required(ENV_GATEWAY_URL)?)?;
+        let listen = set(ENV_LISTEN_ADDR)
+            .unwrap_or_else(|| DEFAULT_LISTEN_ADDR.to_owned())
+            .parse()
+            .map_err(|_| invalid(ENV_LISTEN_ADDR, "must be host:port, e.g. 0.0.0.0:8080"))?;
+        let limits = Limits {
+            max_rounds: positive(&get, ENV_MAX_ROUNDS, 6)?.min(32) as u32,
+            max_tokens: positive(&get, ENV_MAX_TOKENS, 16_000)?,
+            max_output_tokens: positive(&get, ENV_MAX_OUTPUT_TOKENS, 1_024)?.min(32_768) as u32,
+            max_prompt_bytes: positive(&get, ENV_MAX_PROMPT_BYTES, 16 * 1024)? as usize,
+            deadline: Duration::from_secs(positive(&get, ENV_DEADLINE_SECS, 120)?),
+        };
+        Ok(Self {
+            verifier: VerifierConfig::from_lookup(&get)?,
+            tier,
+            tier_config,
+            sessions,
+            model,
+            gateway_url,
+            listen,
+            limits,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(extra: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut m: HashMap<String, String> = [
+            (ENV_TIER, "basic"),
+            (
+                ENV_SESSION_KEY,
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
+            (ENV_MODEL_BASE_URL, "http://127.0.0.1:9/v1"),
+            (ENV_GATEWAY_URL, "http://127.0.0.1:9/mcp"),
+            ("TENANTRY_TOKEN_ISSUER", "https://issuer.example"),
+            ("TENANTRY_TOKEN_AUDIENCE", "client"),
+            ("TENANTRY_JWKS_URL", "http://127.0.0.1:9/jwks"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+        for (k, v) in extra {
+            m.insert((*k).into(), (*v).into());
+        }
+        m
+    }
+
+    fn load(m: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| m.get(k).cloned(), &TierCatalog::embedded().unwrap())
+    }
+
+    #[test]
+    fn the_model_id_comes_from_the_tier_file() {
+        let c = load(&env(&[])).unwrap();
+        assert_eq!(c.model.model_id, c.tier_config.model_id);
+        assert_eq!(c.listen.port(), 8080);
+        let c = load(&env(&[(ENV_TIER, "premium"), (ENV_MODEL_ID, "llama3.1")])).unwrap();
+        assert_eq!(c.model.model_id, "llama3.1");
+    }
+
+    #[test]
+    fn no_default_tier_and_no_unknown_tier() {
+        let mut m = env(&[]);
+        m.remove(ENV_TIER);
+        assert!(load(&m).unwrap_err().to_string().contains(ENV_TIER));
+        assert!(load(&env(&[(ENV_TIER, "gold")])).is_err());
+    }
+
+    #[test]
+    fn endpoints_must_be_https_or_loopback() {
+        for bad in ["http://model.example/v1", "ftp://127.0.0.1/v1", "not a url"] {
+            assert!(load(&env(&[(ENV_MODEL_BASE_URL, bad)])).is_err(), "{bad}");
+        }
+        for ok in [
+            "https://bedrock-mantle.us-east-1.api.aws/v1",
+            "http://localhost:11434/v1",
+            "http://[::1]:8000/v1",
+        ] {
+            assert!(load(&env(&[(ENV_MODEL_BASE_URL, ok)])).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn the_session_key_is_required_and_long_enough() {
+        let mut m = env(&[]);
+        m.remove(ENV_SESSION_KEY);
+        assert!(load(&m).is_err());
+        assert!(load(&env(&[(ENV_SESSION_KEY, "c2hvcnQ=")])).is_err());
+    }
+}

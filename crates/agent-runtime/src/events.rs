@@ -1,0 +1,137 @@
+//! What an invocation tells its caller, streamed as Server-Sent Events or collected into one
+//! JSON reply. Tool events name the tool only: never its arguments or results (patient data).
+
+use serde::Serialize;
+
+use crate::tools::ToolStatus;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UsageSummary {
+    pub model_id: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub total_tokens: u64,
+    pub estimated_cost: f64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model answered.
+    Answered,
+    /// The cap on model rounds was reached before an answer.
+    MaxRounds,
+    /// The cap on tokens per request was reached before an answer.
+    TokenBudget,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    Used,
+    /// Not configured for this deployment.
+    Off,
+    /// Configured but failed; the answer was served without it (the failure is logged).
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentEvent {
+    TextDelta {
+        text: String,
+    },
+    ToolStart {
+        tool: String,
+    },
+    ToolEnd {
+        tool: String,
+        status: ToolStatus,
+    },
+    Final {
+        stop_reason: StopReason,
+        rounds: u32,
+        usage: UsageSummary,
+        tools: Availability,
+        memory: Availability,
+    },
+    /// The invocation failed after it started; the Python SDK's shape (`error`, `error_type`,
+    /// `message`) with our stable code in `error`.
+    Error {
+        error: &'static str,
+        error_type: &'static str,
+        message: String,
+        retryable: bool,
+    },
+}
+
+impl AgentEvent {
+    /// One SSE frame: `data: <json>\n\n`.
+    pub fn to_sse(&self) -> String {
+        format!("data: {}\n\n", self.to_json())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"type":"error","error":"internal","error_type":"Internal","message":"event could not be encoded","retryable":false}"#.into()
+        })
+    }
+}
+
+/// The non-streaming reply: the whole answer and what happened on the way.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JsonReply {
+    pub answer: String,
+    pub tool_calls: Vec<ToolTrace>,
+    pub stop_reason: StopReason,
+    pub rounds: u32,
+    pub usage: UsageSummary,
+    pub tools: Availability,
+    pub memory: Availability,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ToolTrace {
+    pub tool: String,
+    pub status: ToolStatus,
+}
+
+impl JsonReply {
+    /// Folds a finished event sequence into one reply; `Err` is the error event, if any.
+    pub fn collect(events: Vec<AgentEvent>) -> Result<Self, AgentEvent> {
+        let mut answer = String::new();
+        let mut tool_calls = Vec::new();
+        for event in events {
+            match event {
+                AgentEvent::TextDelta { text } => answer.push_str(&text),
+                AgentEvent::ToolStart { .. } => {}
+                AgentEvent::ToolEnd { tool, status } => tool_calls.push(ToolTrace { tool, status }),
+                e @ AgentEvent::Error { .. } => return Err(e),
+                AgentEvent::Final {
+                    stop_reason,
+                    rounds,
+                    usage,
+                    tools,
+                    memory,
+                } => {
+                    return Ok(Self {
+                        answer,
+                        tool_calls,
+                        stop_reason,
+                        rounds,
+                        usage,
+                        tools,
+                        memory,
+                    });
+                }
+            }
+        }
+        Err(AgentEvent::Error {
+            error: "internal",
+            error_type: "Internal",
+            message: "the invocation ended without an answer".into(),
+            retryable: true,
+        })
+    }
+}

@@ -1,0 +1,20 @@
+//! The tier's agent for Amazon Bedrock AgentCore Runtime.
+//!
+//! One deployment per tier. Each invocation: the caller's Cognito ID token verified again
+//! (defence in depth behind the Runtime's own JWT authorizer), its tier checked against this
+//! deployment's, the runtime session id checked to belong to the caller, then the tier's model
+//! (OpenAI-compatible Chat Completions) with exactly the tier's tools from the tier's AgentCore
+//! Gateway over MCP, called with the caller's own token. The answer streams as Server-Sent
+//! Events or comes back as one JSON reply, and one `inference_usage` line per invocation
+//! attributes the tokens to the clinic.
+
+pub mod agent;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod model;
+pub mod server;
+pub mod tools;
+
+pub use config::{Config, ConfigError};
+pub use server::{Deps, Health, router};

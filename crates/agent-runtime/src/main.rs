@@ -1,0 +1,41 @@
+//! The agent-runtime binary: configuration and clients once, then the HTTP server.
+
+use std::sync::Arc;
+
+use agent_runtime::model::ChatClient;
+use agent_runtime::tools::Gateway;
+use agent_runtime::{Config, Deps, Health, router};
+use tenant_context::{TierCatalog, TokenVerifier};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    tenant_context::logging::init_json();
+    let catalog = TierCatalog::embedded()?;
+    let config = Config::from_lookup(|k| std::env::var(k).ok(), &catalog)?;
+    // One HTTP client (one connection pool) for the model and the Gateway.
+    let http = reqwest::Client::builder().build()?;
+    let verifier = TokenVerifier::new(config.verifier.clone(), catalog)?;
+    if let Err(e) = verifier.prefetch_keys().await {
+        tracing::warn!(error = %e, "JWKS prefetch failed; will retry on the first invocation");
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    tracing::info!(
+        tier = %config.tier,
+        model_id = %config.model.model_id,
+        listen = %config.listen,
+        "agent runtime ready"
+    );
+    let deps = Arc::new(Deps {
+        model: ChatClient::new(http.clone(), config.model.clone()),
+        gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),
+        verifier,
+        health: Arc::new(Health::new()),
+        config,
+    });
+    axum::serve(listener, router(deps))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! The model: an OpenAI-compatible Chat Completions client.
+//!
+//! Deployed, this is Amazon Bedrock's OpenAI-compatible endpoint with the tier's Bedrock
+//! project; locally, the model stand-in or any OpenAI-compatible server (llama.cpp, vLLM,
+//! Ollama). Written over reqwest with tolerant serde types rather than an OpenAI client crate:
+//! the endpoint's replies carry fields those crates do not know (gpt-oss reasoning fields), and
+//! the common crate refuses tool calls without a `type`, which some servers omit.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::config::ModelConfig;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+    Tool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+impl Message {
+    pub fn text(role: Role, text: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: Some(text.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    pub fn tool_result(call_id: &str, text: String) -> Self {
+        Self {
+            role: Role::Tool,
+            content: Some(text),
+            tool_calls: Vec::new(),
+            tool_call_id: Some(call_id.to_owned()),
+        }
+    }
+}
+
+fn function_type() -> String {
+    "function".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    /// Some servers omit it; it can only be `function`.
+    #[serde(rename = "type", default = "function_type")]
+    pub kind: String,
+    pub function: FunctionCall,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FunctionCall {
+    pub name: String,
+    /// A JSON object as a string (the OpenAI wire form).
+    #[serde(default)]
+    pub arguments: String,
+}
+
+/// A tool as offered to the model.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ToolSpec {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: FunctionSpec,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChatRequest<'a> {
+    pub model: &'a str,
+    pub messages: &'a [Message],
+    #[serde(skip_serializing_if = "<[ToolSpec]>::is_empty")]
+    pub tools: &'a [ToolSpec],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<&'static str>,
+    pub max_tokens: u32,
+    pub stream: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct Usage {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatResponse {
+    #[serde(default)]
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Choice {
+    message: Message,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+/// One model turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub text: Option<String>,
+    pub tool_calls: Vec<ToolCall>,
+    pub finish_reason: Option<String>,
+    /// `None` when the server reported no usage.
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum ModelError {
+    #[error("the model endpoint is throttling requests and did not recover before the deadline")]
+    Throttled,
+    #[error(
+        "the model endpoint is unavailable (HTTP {status:?}) and did not recover before the deadline"
+    )]
+    Unavailable { status: Option<u16> },
+    #[error("the model did not answer before the deadline")]
+    Timeout,
+    #[error("the model endpoint refused the request (HTTP {status})")]
+    Refused { status: u16 },
+    #[error("the model endpoint answered with something that is not a chat completion")]
+    BadResponse,
+}
+
+impl ModelError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Throttled => "model_throttled",
+            Self::Unavailable { .. } => "model_unavailable",
+            Self::Timeout => "model_timeout",
+            Self::Refused { .. } => "model_refused",
+            Self::BadResponse => "model_bad_response",
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Throttled | Self::Unavailable { .. } | Self::Timeout
+        )
+    }
+}
+
+/// Backoff between attempts: full jitter over an exponential ceiling (AWS's recommended form).
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Backoff {
+    fn delay(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.cap);
+        let jitter = getrandom::u64().unwrap_or(u64::MAX / 2) % (ceiling.as_millis() as u64 + 1);
+        Duration::from_millis(jitter)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatClient {
+    http: reqwest::Client,
+    config: ModelConfig,
+    url: String,
+    backoff: Backoff,
+}
+
+impl ChatClient {
+    pub fn new(http: reqwest::Client, config: ModelConfig) -> Self {
+        let url = format!("{}/chat/completions", config.base_url);
+        Self {
+            http,
+            config,
+            url,
+            backoff: Backoff::default(),
+        }
+    }
+
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.config.model_id
+    }
+
+    /// One chat completion; 429, 5xx, timeouts and connection failures are retried with
+    /// jittered backoff until `deadline`, then reported as the last failure's kind.
+    pub async fn complete(
+        &self,
+        messages: &[Message],
+        tools: &[ToolSpec],
+        max_tokens: u32,
+        deadline: Instant,
+    ) -> Result<Completion, ModelError> {
+        let body = ChatRequest {
+            model: &self.config.model_id,
+            messages,
+            tools,
+            tool_choice: (!tools.is_empty()).then_some("auto"),
+            max_tokens,
+            stream: false,
+        };
+        let mut attempt = 0;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ModelError::Timeout);
+            }
+            let err = match self
+                .attempt(&body, remaining.min(self.config.attempt_timeout))
+                .await
+            {
+                Ok(c) => return Ok(c),
+                Err(e) if !e.is_retryable() => return Err(e),
+                Err(e) => e,
+            };
+            let pause = self.backoff.delay(attempt);
+            if Instant::now() + pause >= deadline {
+                return Err(err);
+            }
+            tracing::warn!(code = err.code(), attempt, "model call failed; retrying");
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        body: &ChatRequest<'_>,
+        timeout: Duration,
+    ) -> Result<Completion, ModelError> {
+        let mut req = self.http.post(&self.url).timeout(timeout).json(body);
+        if let Some(key) = &self.config.api_key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(project) = &self.config.project {
+            req = req.header("OpenAI-Project", project);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                ModelError::Timeout
+            } else {
+                ModelError::Unavailable { status: None }
+            }
+        })?;
+        let status = resp.status().as_u16();
+        match status {
+            200..=299 => {}
+            429 => return Err(ModelError::Throttled),
+            500..=599 => {
+                return Err(ModelError::Unavailable {
+                    status: Some(status),
+                });
+            }
+            _ => return Err(ModelError::Refused { status }),
+        }
+        let parsed: ChatResponse = resp.json().await.map_err(|e| {
+            if e.is_timeout() {
+                ModelError::Timeout
+            } else {
+                ModelError::BadResponse
+            }
+        })?;
+        let choice = parsed
+            .choices
+            .into_iter()
+            .next()
+            .ok_or(ModelError::BadResponse)?;
+        Ok(Completion {
+            text: choice.message.content.filter(|t| !t.is_empty()),
+            tool_calls: choice.message.tool_calls,
+            finish_reason: choice.finish_reason,
+            usage: parsed.usage,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_with_unknown_fields_and_typeless_tool_calls_parse() {
+        let reply = r#"{"id":"x","object":"chat.completion","choices":[{"index":0,
+            "message":{"role":"assistant","content":null,"reasoning_content":"thinking",
+            "tool_calls":[{"id":"c1","function":{"name":"clinic_config","arguments":"{}"}}]},
+            "finish_reason":"tool_calls","logprobs":null}],
+            "usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"extra":{}}}"#;
+        let parsed: ChatResponse = serde_json::from_str(reply).unwrap();
+        let m = &parsed.choices[0].message;
+        assert_eq!(m.tool_calls[0].kind, "function");
+        assert_eq!(m.tool_calls[0].function.name, "clinic_config");
+        assert_eq!(parsed.usage.unwrap().completion_tokens, 2);
+    }
+
+    #[test]
+    fn backoff_stays_under_its_ceiling() {
+        let b = Backoff::default();
+        for attempt in 0..40 {
+            assert!(b.delay(attempt) <= b.cap);
+        }
+        assert!(b.delay(0) <= b.base);
+    }
+}

@@ -1,0 +1,424 @@
+//! The AgentCore Runtime HTTP contract: `GET /ping` and `POST /invocations`.
+//!
+//! Order of checks on an invocation: the token (401), its tier against this deployment's
+//! (403), the session id's owner (403), then the body (400/413). Nothing is sent to the model
+//! or the Gateway before all of them pass.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use tenant_context::{RuntimeSessionId, TenantContext, TokenVerifier, session_log_id};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::agent::{self, Turn};
+use crate::config::Config;
+use crate::error::InvocationError;
+use crate::events::{AgentEvent, Availability, JsonReply};
+use crate::model::ChatClient;
+use crate::tools::{Gateway, NoTools, Toolbox};
+
+pub const SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
+pub const REQUEST_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-request-id";
+
+pub struct Deps {
+    pub config: Config,
+    pub verifier: TokenVerifier,
+    pub model: ChatClient,
+    pub gateway: Gateway,
+    pub health: Arc<Health>,
+}
+
+/// `/ping`'s state: `HealthyBusy` while invocations run, so the runtime keeps the session.
+#[derive(Default)]
+pub struct Health {
+    running: AtomicUsize,
+    last_change: AtomicU64,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Health {
+    pub fn new() -> Self {
+        let h = Self::default();
+        h.last_change.store(now_secs(), Ordering::Relaxed);
+        h
+    }
+
+    fn enter(self: &Arc<Self>) -> BusyGuard {
+        if self.running.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.last_change.store(now_secs(), Ordering::Relaxed);
+        }
+        BusyGuard(self.clone())
+    }
+}
+
+struct BusyGuard(Arc<Health>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.last_change.store(now_secs(), Ordering::Relaxed);
+        }
+    }
+}
+
+pub fn router(deps: Arc<Deps>) -> Router {
+    Router::new()
+        .route("/ping", get(ping))
+        .route("/invocations", post(invocations))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": {"code": "not_found", "message": "not found"}})),
+            )
+        })
+        .with_state(deps)
+}
+
+async fn ping(State(deps): State<Arc<Deps>>) -> impl IntoResponse {
+    let health = &deps.health;
+    let status = if health.running.load(Ordering::Acquire) > 0 {
+        "HealthyBusy"
+    } else {
+        "Healthy"
+    };
+    axum::Json(json!({
+        "status": status,
+        "time_of_last_update": health.last_change.load(Ordering::Relaxed),
+    }))
+}
+
+/// What a caller may send: the prompt and nothing else. Tenant, tier, user and role come from
+/// the token only; a body that names any of them is refused, not ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvocationBody {
+    prompt: String,
+}
+
+/// The one `Authorization: Bearer` token; several Authorization headers are refused (two
+/// layers could otherwise read different tokens).
+fn bearer(headers: &HeaderMap) -> Result<&str, InvocationError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next().ok_or(InvocationError::NoToken)?;
+    if values.next().is_some() {
+        return Err(InvocationError::NoToken);
+    }
+    let (scheme, token) = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().split_once(' '))
+        .ok_or(InvocationError::NoToken)?;
+    let token = token.trim();
+    if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() {
+        Ok(token)
+    } else {
+        Err(InvocationError::NoToken)
+    }
+}
+
+async fn identify(
+    deps: &Deps,
+    headers: &HeaderMap,
+) -> Result<(TenantContext, RuntimeSessionId), InvocationError> {
+    let token = bearer(headers)?;
+    let ctx = deps
+        .verifier
+        .verify(token)
+        .await
+        .map_err(|e| {
+            if e.is_identity_rejection() {
+                InvocationError::BadToken(e)
+            } else {
+                InvocationError::IdentityUnavailable(e)
+            }
+        })?
+        .context;
+    if ctx.tier() != &deps.config.tier {
+        return Err(InvocationError::WrongTier);
+    }
+    let session = headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| RuntimeSessionId::parse(v).ok())
+        .ok_or(InvocationError::BadSessionId)?;
+    deps.config
+        .sessions
+        .check(&ctx, &session)
+        .map_err(|_| InvocationError::SessionNotOwned)?;
+    Ok((ctx, session))
+}
+
+fn parse_body(body: &[u8], max_prompt_bytes: usize) -> Result<String, InvocationError> {
+    let body: InvocationBody = serde_json::from_slice(body).map_err(|e| {
+        // serde's messages name unknown fields and types, never the values sent.
+        InvocationError::BadBody(e.to_string())
+    })?;
+    if body.prompt.trim().is_empty() {
+        return Err(InvocationError::EmptyPrompt);
+    }
+    if body.prompt.len() > max_prompt_bytes {
+        return Err(InvocationError::PromptTooLarge {
+            max: max_prompt_bytes,
+        });
+    }
+    Ok(body.prompt)
+}
+
+fn wants_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"))
+}
+
+async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
+    let busy = deps.health.enter();
+    let deadline = Instant::now() + deps.config.limits.deadline;
+    let (parts, body) = req.into_parts();
+    let request_id = parts
+        .headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let (ctx, session) = match identify(&deps, &parts.headers).await {
+        Ok(v) => v,
+        Err(e) => return refuse(e, None, &request_id),
+    };
+    let limit = deps.config.limits.max_prompt_bytes + 1024;
+    let prompt = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => parse_body(&bytes, deps.config.limits.max_prompt_bytes),
+        Err(_) => Err(InvocationError::PromptTooLarge {
+            max: deps.config.limits.max_prompt_bytes,
+        }),
+    };
+    let prompt = match prompt {
+        Ok(p) => p,
+        Err(e) => return refuse(e, Some(&ctx), &request_id),
+    };
+    // The id token again, for the Gateway (its authorizer and the tool target both check it).
+    let token = bearer(&parts.headers).unwrap_or_default().to_owned();
+    tracing::info!(
+        tier = %ctx.tier(),
+        clinic_id = %ctx.clinic_id(),
+        user_id = %ctx.user(),
+        session = %session_log_id(&session),
+        request_id = %request_id,
+        "invocation"
+    );
+
+    let (tx, rx) = mpsc::channel::<AgentEvent>(64);
+    let task = tokio::spawn({
+        let deps = deps.clone();
+        async move {
+            let _busy = busy;
+            turn(&deps, &ctx, &token, &prompt, deadline, &tx).await;
+        }
+    });
+    if wants_stream(&parts.headers) {
+        let frames = ReceiverStream::new(rx).map(|e| Ok::<_, Infallible>(Bytes::from(e.to_sse())));
+        return (
+            [
+                (header::CONTENT_TYPE, "text/event-stream"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            Body::from_stream(frames),
+        )
+            .into_response();
+    }
+    let events: Vec<AgentEvent> = ReceiverStream::new(rx).collect().await;
+    if task.await.is_err() {
+        tracing::error!("the invocation task ended abnormally");
+    }
+    match JsonReply::collect(events) {
+        Ok(reply) => axum::Json(reply).into_response(),
+        Err(AgentEvent::Error {
+            error,
+            message,
+            retryable,
+            ..
+        }) => (
+            status_of(error),
+            axum::Json(
+                json!({"error": {"code": error, "message": message, "retryable": retryable}}),
+            ),
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The HTTP status of a failure that surfaced as an event (JSON mode).
+fn status_of(code: &str) -> StatusCode {
+    match code {
+        "model_throttled" => StatusCode::TOO_MANY_REQUESTS,
+        "model_timeout" => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+fn refuse(e: InvocationError, ctx: Option<&TenantContext>, request_id: &str) -> Response {
+    tracing::info!(
+        code = e.code(),
+        status = e.status().as_u16(),
+        tier = ctx.map(|c| tracing::field::display(c.tier())),
+        clinic_id = ctx.map(|c| tracing::field::display(c.clinic_id())),
+        request_id,
+        "invocation refused"
+    );
+    e.into_response()
+}
+
+/// Connects the tools, runs the agent, and closes with the final (or error) event and the
+/// usage line. Whatever happens, exactly one closing event is sent.
+async fn turn(
+    deps: &Deps,
+    ctx: &TenantContext,
+    token: &str,
+    prompt: &str,
+    deadline: Instant,
+    tx: &mpsc::Sender<AgentEvent>,
+) {
+    let session = match deps.gateway.connect(token, ctx).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, clinic_id = %ctx.clinic_id(), "Gateway unavailable; answering without tools");
+            None
+        }
+    };
+    match &session {
+        Some(s) => run_with(deps, ctx, s, Availability::Used, prompt, deadline, tx).await,
+        None => {
+            run_with(
+                deps,
+                ctx,
+                &NoTools,
+                Availability::Skipped,
+                prompt,
+                deadline,
+                tx,
+            )
+            .await
+        }
+    }
+    if let Some(s) = session {
+        s.close().await;
+    }
+}
+
+async fn run_with<T: Toolbox>(
+    deps: &Deps,
+    ctx: &TenantContext,
+    tools: &T,
+    tools_availability: Availability,
+    prompt: &str,
+    deadline: Instant,
+    tx: &mpsc::Sender<AgentEvent>,
+) {
+    let tier = &deps.config.tier_config;
+    let (tokens, outcome) = agent::run(
+        Turn {
+            ctx,
+            tier,
+            model: &deps.model,
+            tools,
+            tools_availability,
+            memory_availability: Availability::Off,
+            limits: deps.config.limits,
+            deadline,
+            history: Vec::new(),
+        },
+        prompt,
+        tx,
+    )
+    .await;
+    let usage = agent::usage_summary(tier, deps.model.model_id(), tokens);
+    // The per-clinic cost line (one top-level JSON object, as the Logs Insights queries read
+    // it), also when the turn failed: tokens spent are billed either way.
+    let mut line = tenant_context::UsageEvent::new(ctx, tier, tokens.input, tokens.output);
+    line.model_id = deps.model.model_id().to_owned();
+    println!("{}", line.to_log_line());
+    let closing = match outcome {
+        Ok((stop_reason, rounds)) => AgentEvent::Final {
+            stop_reason,
+            rounds,
+            usage,
+            tools: tools_availability,
+            memory: Availability::Off,
+        },
+        Err(e) => {
+            tracing::warn!(code = e.code(), clinic_id = %ctx.clinic_id(), "model call failed");
+            InvocationError::Model(e).to_event()
+        }
+    };
+    let _ = tx.send(closing).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_names_the_prompt_and_nothing_else() {
+        assert_eq!(parse_body(br#"{"prompt":"hi"}"#, 100).unwrap(), "hi");
+        for bad in [
+            r#"{"prompt":"hi","clinic_id":"clinic-b"}"#,
+            r#"{"prompt":"hi","tier":"premium"}"#,
+            r#"{"prompt":"hi","user_id":"u"}"#,
+            r#"{"prompt":"hi","role":"admin"}"#,
+            r#"{"prompt":1}"#,
+            r#"{}"#,
+            r#"["hi"]"#,
+            "not json",
+        ] {
+            assert!(
+                matches!(
+                    parse_body(bad.as_bytes(), 100),
+                    Err(InvocationError::BadBody(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            parse_body(br#"{"prompt":"  "}"#, 100),
+            Err(InvocationError::EmptyPrompt)
+        ));
+        assert!(matches!(
+            parse_body(br#"{"prompt":"0123456789"}"#, 5),
+            Err(InvocationError::PromptTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn exactly_one_bearer_token() {
+        let mut h = HeaderMap::new();
+        assert!(bearer(&h).is_err());
+        h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(bearer(&h).unwrap(), "abc");
+        h.append(header::AUTHORIZATION, "Bearer def".parse().unwrap());
+        assert!(bearer(&h).is_err());
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert!(bearer(&h).is_err());
+    }
+}

@@ -1,0 +1,270 @@
+//! A test stack: the agent's router in-process on 127.0.0.1, the model stand-in, the
+//! AgentCore Gateway emulation (JWT, tier tools, the shipped Cedar policies) in front of a
+//! recording tool target, and the test token issuer.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use agent_runtime::model::ChatClient;
+use agent_runtime::tools::Gateway;
+use agent_runtime::{Config, Deps, Health, router};
+use serde_json::{Value, json};
+use standins::gateway::{BackendFuture, GatewayEmulation, TargetCall};
+use standins::model::ModelStandin;
+use standins::test_issuer;
+use tenant_context::{
+    ClinicId, Role, RuntimeSessionId, SessionBinder, TenantContext, TierCatalog, TierName,
+    TokenVerifier, UserKey, VerifierConfig,
+};
+use wiremock::MockServer;
+
+pub const SESSION_KEY_B64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+pub const PROJECT: &str = "proj_localtest";
+
+/// A tool target that answers from per-clinic fixtures, keyed by the propagated clinic header,
+/// and refuses arguments it does not know (as tool-target does). Records every call.
+#[derive(Clone, Default)]
+pub struct FakeTarget {
+    pub calls: Arc<Mutex<Vec<TargetCall>>>,
+    pub hour: Arc<Mutex<u8>>,
+}
+
+impl FakeTarget {
+    pub fn with_hour(hour: u8) -> Self {
+        let t = Self::default();
+        *t.hour.lock().unwrap() = hour;
+        t
+    }
+
+    pub fn calls(&self) -> Vec<TargetCall> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn answer(&self, call: &TargetCall) -> Value {
+        let headers = &call.client_context["bedrockAgentCorePropagatedHeaders"];
+        let clinic = headers["X-Clinic-ID"].as_str().unwrap_or_default();
+        let tool = call.client_context["bedrockAgentCoreToolName"]
+            .as_str()
+            .unwrap_or_default()
+            .rsplit("___")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let args = call.arguments.as_object().cloned().unwrap_or_default();
+        let known: &[&str] = match tool.as_str() {
+            "patient_context" => &["patient_id", "limit", "next_token", "request_hour"],
+            _ => &[],
+        };
+        if let Some(bad) = args.keys().find(|k| !known.contains(&k.as_str())) {
+            return json!({"error": {"code": "invalid_argument",
+                                    "message": format!("unknown argument `{bad}`")}});
+        }
+        match tool.as_str() {
+            "patient_context" => json!({"patient": {
+                "patient_id": args.get("patient_id").cloned().unwrap_or(json!("p-001")),
+                "name": format!("Patient of {clinic}"),
+                "canary": format!("CANARY-{clinic}"),
+            }}),
+            "clinic_config" => json!({"clinic_id": clinic, "opening_hours": "08:00-18:00"}),
+            "current_time" => json!({"timezone": "America/New_York",
+                                     "local_time": "2026-12-01T10:00:00-05:00",
+                                     "hour": *self.hour.lock().unwrap()}),
+            _ => json!({"error": {"code": "unknown_tool", "message": "no such tool"}}),
+        }
+    }
+
+    pub fn backend(&self) -> Arc<dyn standins::gateway::ToolBackend> {
+        let me = self.clone();
+        Arc::new(move |call: TargetCall| -> BackendFuture {
+            let reply = me.answer(&call);
+            me.calls.lock().unwrap().push(call);
+            Box::pin(async move { Ok(reply) })
+        })
+    }
+}
+
+pub struct Stack {
+    pub agent_url: String,
+    pub tier: TierName,
+    pub sessions: SessionBinder,
+    pub jwks: MockServer,
+    _agent: tokio::task::JoinHandle<()>,
+}
+
+pub fn catalog() -> TierCatalog {
+    TierCatalog::embedded().unwrap()
+}
+
+pub fn verifier(jwks: &MockServer) -> TokenVerifier {
+    let config = VerifierConfig::new(
+        test_issuer::ISSUER,
+        test_issuer::AUDIENCE,
+        test_issuer::jwks_url(jwks),
+    )
+    .unwrap();
+    TokenVerifier::new(config, catalog()).unwrap()
+}
+
+/// Where the agent's model and Gateway are.
+pub struct Upstreams {
+    pub model_url: String,
+    pub gateway_url: String,
+}
+
+pub async fn gateway(tier: &str, target: &FakeTarget, jwks: &MockServer) -> GatewayEmulation {
+    let cat = catalog();
+    GatewayEmulation::start(
+        cat.tier(tier).unwrap(),
+        &cat,
+        Arc::new(verifier(jwks)),
+        target.backend(),
+        0,
+    )
+    .await
+    .unwrap()
+}
+
+pub async fn agent(tier: &str, jwks: MockServer, up: Upstreams, extra: &[(&str, &str)]) -> Stack {
+    let mut env: HashMap<String, String> = [
+        ("TENANTRY_TIER", tier.to_owned()),
+        ("TENANTRY_SESSION_KEY", SESSION_KEY_B64.to_owned()),
+        ("TENANTRY_MODEL_BASE_URL", up.model_url),
+        ("TENANTRY_BEDROCK_PROJECT_ID", PROJECT.to_owned()),
+        ("TENANTRY_GATEWAY_URL", up.gateway_url),
+        ("TENANTRY_TOKEN_ISSUER", test_issuer::ISSUER.to_owned()),
+        ("TENANTRY_TOKEN_AUDIENCE", test_issuer::AUDIENCE.to_owned()),
+        ("TENANTRY_JWKS_URL", test_issuer::jwks_url(&jwks)),
+        ("TENANTRY_INVOCATION_DEADLINE_SECS", "4".to_owned()),
+        ("TENANTRY_MODEL_TIMEOUT_SECS", "1".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in extra {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let config = Config::from_lookup(|k| env.get(k).cloned(), &catalog()).unwrap();
+    let http = reqwest::Client::new();
+    let deps = Arc::new(Deps {
+        model: ChatClient::new(http.clone(), config.model.clone()),
+        gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),
+        verifier: verifier(&jwks),
+        health: Arc::new(Health::new()),
+        config,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router(deps)).await.unwrap();
+    });
+    Stack {
+        agent_url: format!("http://{addr}"),
+        tier: catalog().tier(tier).unwrap(),
+        sessions: SessionBinder::from_base64(SESSION_KEY_B64).unwrap(),
+        jwks,
+        _agent: server,
+    }
+}
+
+pub fn ctx(tier: &str, clinic: &str, sub: &str) -> TenantContext {
+    TenantContext::new(
+        catalog().tier(tier).unwrap(),
+        ClinicId::parse(clinic).unwrap(),
+        UserKey::parse(sub).unwrap(),
+        Role::parse("clinician").unwrap(),
+    )
+}
+
+/// A valid token of the test user for `clinic` on `tier`, and a session id issued to them.
+pub fn caller(stack: &Stack, tier: &str, clinic: &str) -> (String, RuntimeSessionId) {
+    let token = test_issuer::id_token(tier, clinic);
+    let session = stack
+        .sessions
+        .issue(&ctx(tier, clinic, test_issuer::USER_SUB))
+        .unwrap();
+    (token, session)
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The `data:` frames of an event stream, parsed.
+    pub fn events(&self) -> Vec<Value> {
+        self.body
+            .split("\n\n")
+            .filter_map(|f| f.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect()
+    }
+}
+
+pub async fn invoke(
+    stack: &Stack,
+    token: Option<&str>,
+    session: Option<&str>,
+    body: Value,
+    stream: bool,
+) -> Reply {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/invocations", stack.agent_url))
+        .header(
+            "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id",
+            "test-request",
+        )
+        .header(
+            "Accept",
+            if stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            },
+        )
+        .json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(s) = session {
+        req = req.header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", s);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Reply {
+        status,
+        content_type,
+        body: resp.text().await.unwrap(),
+    }
+}
+
+/// A model stand-in and a Gateway emulation for `tier`, with `target` behind it.
+pub async fn standard(tier: &str, target: &FakeTarget) -> (Stack, ModelStandin, GatewayEmulation) {
+    let jwks = test_issuer::jwks_server().await;
+    let model = ModelStandin::start(0).await.unwrap();
+    let gw = gateway(tier, target, &jwks).await;
+    let stack = agent(
+        tier,
+        jwks,
+        Upstreams {
+            model_url: model.base_url(),
+            gateway_url: gw.url(),
+        },
+        &[],
+    )
+    .await;
+    (stack, model, gw)
+}

@@ -1,0 +1,351 @@
+//! The LOCAL EMULATION of an AgentCore Gateway (one per tier): an MCP streamable-HTTP server on
+//! 127.0.0.1 that does what the deployed Gateway is configured to do, in the same order:
+//!
+//! 1. CUSTOM_JWT inbound authorizer: a valid ID token of the user pool (issuer, audience) in
+//!    `Authorization: Bearer`, else HTTP 401 before any MCP processing;
+//! 2. `tools/list`: the tool target's inline schema (`infra/gateway/tool-target-schema.json`)
+//!    restricted to the tier's tools, named `<TargetName>___<tool>`;
+//! 3. every `tools/call` evaluated by the shipped Cedar policies (`gateway-policy`, ENFORCE: a
+//!    denial never reaches the target), principal tags from the token's claims;
+//! 4. the target invoked as Lambda with the arguments as the event and the client context
+//!    AgentCore sends (`bedrockAgentCoreToolName`, ..., and the allow-listed headers as a
+//!    nested `bedrockAgentCorePropagatedHeaders` object).
+//!
+//! Known differences from AWS: how AgentCore shapes a policy denial on the wire is not
+//! documented (here: a JSON-RPC error); no semantic tool search; no SigV4 to the target.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use gateway_policy::GatewayPolicy;
+use rmcp::ServerHandler;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode, ErrorData,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::{Map, Value, json};
+use tenant_context::{
+    CLAIM_CLINIC_ID, CLAIM_ROLE, CLAIM_TIER, TenantContext, TierCatalog, TierName, TokenVerifier,
+};
+
+/// The tool target's inline Gateway schema, as the template deploys it.
+pub const TOOL_SCHEMA: &str = include_str!("../../../infra/gateway/tool-target-schema.json");
+/// Headers the Gateway target allow-lists (as in the template), in the case AgentCore uses.
+pub const PROPAGATED_HEADERS: [&str; 4] = ["X-Id-Token", "X-Tier", "X-Clinic-ID", "X-S3-Prefix"];
+
+/// One invocation of the target, as the Lambda service would deliver it.
+#[derive(Debug, Clone)]
+pub struct TargetCall {
+    /// The event: the tool arguments.
+    pub arguments: Value,
+    /// `clientContext.custom`.
+    pub client_context: Value,
+}
+
+pub type BackendFuture = Pin<Box<dyn Future<Output = Result<Value, String>> + Send>>;
+
+/// Where the Gateway sends a permitted call (the tool target).
+pub trait ToolBackend: Send + Sync + 'static {
+    fn invoke(&self, call: TargetCall) -> BackendFuture;
+}
+
+impl<F> ToolBackend for F
+where
+    F: Fn(TargetCall) -> BackendFuture + Send + Sync + 'static,
+{
+    fn invoke(&self, call: TargetCall) -> BackendFuture {
+        self(call)
+    }
+}
+
+/// What the emulation saw, for tests: every call that reached the policy decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub action: String,
+    pub clinic_id: String,
+    pub permitted: bool,
+}
+
+struct Inner {
+    tier: TierName,
+    target: String,
+    gateway_arn: String,
+    tools: Vec<Tool>,
+    verifier: Arc<TokenVerifier>,
+    policy: GatewayPolicy,
+    backend: Arc<dyn ToolBackend>,
+    decisions: Mutex<Vec<Decision>>,
+}
+
+#[derive(Clone)]
+struct Handler(Arc<Inner>);
+
+/// A running Gateway emulation; dropping it stops the server.
+pub struct GatewayEmulation {
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for GatewayEmulation {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayEmulationError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tenant(#[from] tenant_context::Error),
+    #[error(transparent)]
+    Policy(#[from] gateway_policy::PolicyError),
+    #[error("the tool schema file is not a list of tools: {0}")]
+    Schema(String),
+}
+
+fn tier_tools(catalog: &TierCatalog, tier: &TierName) -> Result<Vec<Tool>, GatewayEmulationError> {
+    let config = catalog.config(tier)?;
+    let schema: Vec<Value> = serde_json::from_str(TOOL_SCHEMA)
+        .map_err(|e| GatewayEmulationError::Schema(e.to_string()))?;
+    let mut tools = Vec::new();
+    for entry in schema {
+        let name = entry["name"].as_str().unwrap_or_default();
+        if !config.allows_tool(name) {
+            continue;
+        }
+        let input = match &entry["inputSchema"] {
+            Value::Object(m) => m.clone(),
+            _ => {
+                return Err(GatewayEmulationError::Schema(format!(
+                    "{name}: no inputSchema"
+                )));
+            }
+        };
+        tools.push(Tool::new(
+            format!("{}___{name}", config.gateway_target),
+            entry["description"].as_str().unwrap_or_default().to_owned(),
+            Arc::new(input),
+        ));
+    }
+    Ok(tools)
+}
+
+impl GatewayEmulation {
+    /// Starts the emulation of `tier`'s Gateway on 127.0.0.1:`port` (0: any free port).
+    pub async fn start(
+        tier: TierName,
+        catalog: &TierCatalog,
+        verifier: Arc<TokenVerifier>,
+        backend: Arc<dyn ToolBackend>,
+        port: u16,
+    ) -> Result<Self, GatewayEmulationError> {
+        let config = catalog.config(&tier)?;
+        let inner = Arc::new(Inner {
+            target: config.gateway_target.clone(),
+            gateway_arn: format!(
+                "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/local-{}",
+                tier.as_str()
+            ),
+            tools: tier_tools(catalog, &tier)?,
+            tier,
+            verifier,
+            policy: GatewayPolicy::shipped()?,
+            backend,
+            decisions: Mutex::new(Vec::new()),
+        });
+        let handler = Handler(inner.clone());
+        let mcp = StreamableHttpService::new(
+            move || Ok(handler.clone()),
+            Arc::new(LocalSessionManager::default()),
+            StreamableHttpServerConfig::default().with_sse_keep_alive(None),
+        );
+        let app = axum::Router::new()
+            .nest_service("/mcp", mcp)
+            .layer(middleware::from_fn_with_state(inner.clone(), authorize));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self {
+            addr,
+            inner,
+            server,
+        })
+    }
+
+    /// The MCP endpoint, as the deployed Gateway's `.../mcp`.
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+
+    pub fn tier(&self) -> &TierName {
+        &self.inner.tier
+    }
+
+    pub fn decisions(&self) -> Vec<Decision> {
+        self.inner
+            .decisions
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The CUSTOM_JWT authorizer: 401 unless the Bearer token verifies. The verified context
+/// travels to the MCP handler in the request's extensions.
+async fn authorize(State(inner): State<Arc<Inner>>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let Some(token) = token else {
+        return unauthorized("missing bearer token");
+    };
+    match inner.verifier.verify(&token).await {
+        Ok(verified) => {
+            req.extensions_mut().insert(verified.context);
+            next.run(req).await
+        }
+        Err(e) => unauthorized(e.code()),
+    }
+}
+
+fn unauthorized(reason: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [("www-authenticate", "Bearer")],
+        axum::Json(json!({"error": "unauthorized", "reason": reason})),
+    )
+        .into_response()
+}
+
+fn mcp_error(code: ErrorCode, message: &'static str) -> ErrorData {
+    ErrorData::new(code, message, None)
+}
+
+impl Handler {
+    fn caller(context: &RequestContext<RoleServer>) -> Option<(TenantContext, Map<String, Value>)> {
+        let parts = context.extensions.get::<http::request::Parts>()?;
+        let ctx = parts.extensions.get::<TenantContext>()?.clone();
+        // The allow-listed headers, nested, as AgentCore propagates them.
+        let mut headers = Map::new();
+        for name in PROPAGATED_HEADERS {
+            if let Some(v) = parts.headers.get(name).and_then(|v| v.to_str().ok()) {
+                headers.insert(name.to_owned(), v.into());
+            }
+        }
+        Some((ctx, headers))
+    }
+}
+
+impl ServerHandler for Handler {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.0.tools.clone()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.call(request, context)
+            .await
+            .map(CallToolResponse::Complete)
+    }
+}
+
+impl Handler {
+    async fn call(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let inner = &self.0;
+        let Some((ctx, headers)) = Self::caller(&context) else {
+            return Err(mcp_error(ErrorCode::INVALID_REQUEST, "unauthenticated"));
+        };
+        let action = request.name.to_string();
+        if !inner.tools.iter().any(|t| t.name == action) {
+            return Err(mcp_error(ErrorCode::INVALID_PARAMS, "unknown tool"));
+        }
+        let input = Value::Object(request.arguments.clone().unwrap_or_default());
+        let claims = [
+            (CLAIM_TIER, ctx.tier().as_str()),
+            (CLAIM_CLINIC_ID, ctx.clinic_id().as_str()),
+            (CLAIM_ROLE, ctx.role().as_str()),
+        ];
+        let permitted = inner
+            .policy
+            .permits(&gateway_policy::ToolCall {
+                subject: ctx.user().as_str(),
+                claims: &claims,
+                action: &action,
+                gateway_arn: &inner.gateway_arn,
+                input: &input,
+            })
+            .unwrap_or(false);
+        if let Ok(mut d) = inner.decisions.lock() {
+            d.push(Decision {
+                action: action.clone(),
+                clinic_id: ctx.clinic_id().to_string(),
+                permitted,
+            });
+        }
+        if !permitted {
+            return Err(mcp_error(
+                ErrorCode::INVALID_REQUEST,
+                "Tool call denied by the gateway's policy",
+            ));
+        }
+        let client_context = json!({
+            "bedrockAgentCoreToolName": action,
+            "bedrockAgentCoreGatewayId": format!("local-{}", inner.tier),
+            "bedrockAgentCoreTargetId": inner.target,
+            "bedrockAgentCoreMessageVersion": "1.0",
+            "bedrockAgentCoreAwsRequestId": format!("local-{}", context.id),
+            "bedrockAgentCoreMcpMessageId": context.id.to_string(),
+            "bedrockAgentCorePropagatedHeaders": headers,
+        });
+        match inner
+            .backend
+            .invoke(TargetCall {
+                arguments: input,
+                client_context,
+            })
+            .await
+        {
+            Ok(reply) => Ok(CallToolResult::success(vec![ContentBlock::text(
+                reply.to_string(),
+            )])),
+            Err(e) => {
+                tracing::warn!(error = %e, "Gateway emulation: target invocation failed");
+                Ok(CallToolResult::error(vec![ContentBlock::text(
+                    json!({"error": "target_failed", "message": "The tool target failed."})
+                        .to_string(),
+                )]))
+            }
+        }
+    }
+}
