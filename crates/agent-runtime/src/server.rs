@@ -168,10 +168,16 @@ async fn identify(
 }
 
 fn parse_body(body: &[u8], max_prompt_bytes: usize) -> Result<String, InvocationError> {
-    let body: InvocationBody = serde_json::from_slice(body).map_err(|e| {
-        // serde's messages name unknown fields and types, never the values sent.
-        InvocationError::BadBody(e.to_string())
-    })?;
+    // An object only: serde would also take a struct from a JSON array (`["hi"]`).
+    let body = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        Ok(_) => return Err(InvocationError::BadBody("not a JSON object".into())),
+        Err(e) => return Err(InvocationError::BadBody(e.to_string())),
+    };
+    // For this struct serde's messages name unknown fields and expected types, never the
+    // values sent (the prompt can hold patient data).
+    let body: InvocationBody =
+        serde_json::from_value(body).map_err(|e| InvocationError::BadBody(e.to_string()))?;
     if body.prompt.trim().is_empty() {
         return Err(InvocationError::EmptyPrompt);
     }

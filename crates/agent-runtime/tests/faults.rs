@@ -1,0 +1,159 @@
+//! Upstream failures end in a typed outcome, never a panic or a hang.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{FakeTarget, Upstreams, agent, caller, gateway, invoke};
+use serde_json::json;
+use standins::test_issuer;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn answer() -> serde_json::Value {
+    json!({"choices": [{"message": {"role": "assistant", "content": "fine"},
+                        "finish_reason": "stop"}],
+           "usage": {"prompt_tokens": 5, "completion_tokens": 1}})
+}
+
+async fn model_answering(template: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn stack_with_model(model: &MockServer) -> (common::Stack, standins::gateway::GatewayEmulation) {
+    let jwks = test_issuer::jwks_server().await;
+    let target = FakeTarget::with_hour(10);
+    let gw = gateway("basic", &target, &jwks).await;
+    let stack = agent(
+        "basic",
+        jwks,
+        Upstreams {
+            model_url: format!("{}/v1", model.uri()),
+            gateway_url: gw.url(),
+        },
+        &[],
+    )
+    .await;
+    (stack, gw)
+}
+
+#[tokio::test]
+async fn model_failures_are_retried_then_typed() {
+    let cases = [
+        (ResponseTemplate::new(429), 429, "model_throttled"),
+        (ResponseTemplate::new(500), 502, "model_unavailable"),
+        (ResponseTemplate::new(200).set_body_string("not json"), 502, "model_bad_response"),
+        (ResponseTemplate::new(400), 502, "model_refused"),
+        (
+            ResponseTemplate::new(200)
+                .set_body_json(answer())
+                .set_delay(Duration::from_secs(3)),
+            504,
+            "model_timeout",
+        ),
+    ];
+    for (template, status, code) in cases {
+        let model = model_answering(template).await;
+        let (stack, _gw) = stack_with_model(&model).await;
+        let (token, session) = caller(&stack, "basic", "clinic-a");
+        let reply =
+            invoke(&stack, Some(&token), Some(session.as_str()), json!({"prompt": "hi"}), false)
+                .await;
+        assert_eq!(reply.status, status, "{code}: {}", reply.body);
+        assert_eq!(reply.json()["error"]["code"], code);
+        let attempts = model.received_requests().await.unwrap().len();
+        if matches!(code, "model_throttled" | "model_unavailable") {
+            assert!(attempts > 1, "{code} was not retried");
+        } else if code != "model_timeout" {
+            assert_eq!(attempts, 1, "{code} must not be retried");
+        }
+        // Streaming: the same failure as a closing error event.
+        let reply =
+            invoke(&stack, Some(&token), Some(session.as_str()), json!({"prompt": "hi"}), true)
+                .await;
+        let events = reply.events();
+        let last = events.last().unwrap();
+        assert_eq!(last["type"], "error");
+        assert_eq!(last["error"], code);
+    }
+}
+
+#[tokio::test]
+async fn a_passing_model_outage_is_absorbed() {
+    let model = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&model)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer()))
+        .mount(&model)
+        .await;
+    let (stack, _gw) = stack_with_model(&model).await;
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let reply =
+        invoke(&stack, Some(&token), Some(session.as_str()), json!({"prompt": "hi"}), false).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["answer"], "fine");
+}
+
+#[tokio::test]
+async fn a_gateway_outage_still_answers_without_tools() {
+    let jwks = test_issuer::jwks_server().await;
+    let model = standins::model::ModelStandin::start(0).await.unwrap();
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let stack = agent(
+        "basic",
+        jwks,
+        Upstreams {
+            model_url: model.base_url(),
+            gateway_url: format!("http://{closed}/mcp"),
+        },
+        &[],
+    )
+    .await;
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let reply = invoke(
+        &stack,
+        Some(&token),
+        Some(session.as_str()),
+        json!({"prompt": "Show patient p-001"}),
+        false,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["tools"], "skipped");
+    assert!(model.requests()[0].tools.is_empty());
+    assert!(body["answer"].as_str().unwrap().contains("no tools were offered"));
+}
+
+#[tokio::test]
+async fn rounds_are_capped() {
+    // A model that asks for a tool forever.
+    let model = model_answering(ResponseTemplate::new(200).set_body_json(json!({
+        "choices": [{"message": {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "clinic_config", "arguments": "{}"}}
+        ]}, "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 3}
+    })))
+    .await;
+    let (stack, _gw) = stack_with_model(&model).await;
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let reply =
+        invoke(&stack, Some(&token), Some(session.as_str()), json!({"prompt": "hi"}), false).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["stop_reason"], "max_rounds");
+    assert_eq!(body["rounds"], 6);
+    assert_eq!(model.received_requests().await.unwrap().len(), 6);
+    assert_eq!(body["usage"]["input_tokens"], 60);
+}

@@ -1,0 +1,148 @@
+//! Every identity problem is refused before the model or the Gateway is called.
+
+mod common;
+
+use common::{FakeTarget, caller, ctx, invoke, standard};
+use serde_json::json;
+use standins::test_issuer;
+
+async fn refused(
+    stack: &common::Stack,
+    model: &standins::model::ModelStandin,
+    token: Option<&str>,
+    session: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, String) {
+    let before = model.requests().len();
+    let reply = invoke(stack, token, session, body, false).await;
+    assert_eq!(model.requests().len(), before, "the model was called: {}", reply.body);
+    let code = reply.json()["error"]["code"].as_str().unwrap_or_default().to_owned();
+    (reply.status, code)
+}
+
+#[tokio::test]
+async fn tokens_that_do_not_verify_get_401() {
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = standard("basic", &target).await;
+    let (_, session) = caller(&stack, "basic", "clinic-a");
+    let prompt = json!({"prompt": "Show patient p-001"});
+
+    let mut expired = test_issuer::id_claims();
+    expired["exp"] = (test_issuer::now() - 3600).into();
+    let mut other_pool = test_issuer::id_claims();
+    other_pool["iss"] = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other".into();
+    let forged_clinic = {
+        let mut c = test_issuer::id_claims();
+        c["custom:clinic_id"] = "clinic-b".into();
+        test_issuer::with_payload(&test_issuer::id_token("basic", "clinic-a"), &c)
+    };
+    let cases = [
+        ("no token", None, "no_token"),
+        ("not a JWT", Some("abc".to_owned()), "token_malformed"),
+        (
+            "another signer",
+            Some(test_issuer::sign_with(
+                test_issuer::OTHER_KEY,
+                test_issuer::KID,
+                &test_issuer::id_claims(),
+            )),
+            "token_bad_signature",
+        ),
+        ("expired", Some(test_issuer::sign(&expired)), "token_expired"),
+        ("another pool", Some(test_issuer::sign(&other_pool)), "token_wrong_issuer"),
+        ("edited claims", Some(forged_clinic), "token_bad_signature"),
+    ];
+    for (what, token, want) in cases {
+        let (status, code) =
+            refused(&stack, &model, token.as_deref(), Some(session.as_str()), prompt.clone()).await;
+        assert_eq!((status, code.as_str()), (401, want), "{what}");
+    }
+}
+
+#[tokio::test]
+async fn another_tiers_token_gets_403() {
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = standard("basic", &target).await;
+    let token = test_issuer::id_token("premium", "hospital-x");
+    let session = stack
+        .sessions
+        .issue(&ctx("premium", "hospital-x", test_issuer::USER_SUB))
+        .unwrap();
+    let (status, code) = refused(
+        &stack,
+        &model,
+        Some(&token),
+        Some(session.as_str()),
+        json!({"prompt": "hi"}),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (403, "wrong_tier"));
+}
+
+#[tokio::test]
+async fn a_session_id_of_another_user_or_not_issued_gets_403() {
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = standard("basic", &target).await;
+    let (token, _) = caller(&stack, "basic", "clinic-a");
+    let prompt = json!({"prompt": "What did I ask before?"});
+    let others = [
+        stack.sessions.issue(&ctx("basic", "clinic-a", "another-user-sub")).unwrap(),
+        stack.sessions.issue(&ctx("basic", "clinic-b", test_issuer::USER_SUB)).unwrap(),
+        tenant_context::SessionBinder::new(&[9; 32])
+            .unwrap()
+            .issue(&ctx("basic", "clinic-a", test_issuer::USER_SUB))
+            .unwrap(),
+    ];
+    for session in &others {
+        let (status, code) =
+            refused(&stack, &model, Some(&token), Some(session.as_str()), prompt.clone()).await;
+        assert_eq!((status, code.as_str()), (403, "session_not_owned"));
+    }
+    let chosen = "a-session-id-the-caller-chose-itself-0001";
+    let (status, code) = refused(&stack, &model, Some(&token), Some(chosen), prompt.clone()).await;
+    assert_eq!((status, code.as_str()), (403, "session_not_owned"));
+    let (status, code) = refused(&stack, &model, Some(&token), None, prompt).await;
+    assert_eq!((status, code.as_str()), (400, "bad_session_id"));
+}
+
+#[tokio::test]
+async fn a_body_that_names_a_tenant_is_refused() {
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = standard("basic", &target).await;
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    for body in [
+        json!({"prompt": "hi", "clinic_id": "clinic-b"}),
+        json!({"prompt": "hi", "tier": "premium"}),
+        json!({"prompt": "hi", "user_id": "someone"}),
+        json!({"prompt": "hi", "role": "admin"}),
+        json!({"prompt": 42}),
+    ] {
+        let (status, code) =
+            refused(&stack, &model, Some(&token), Some(session.as_str()), body.clone()).await;
+        assert_eq!((status, code.as_str()), (400, "bad_body"), "{body}");
+    }
+    let big = "x".repeat(17 * 1024);
+    let (status, code) = refused(
+        &stack,
+        &model,
+        Some(&token),
+        Some(session.as_str()),
+        json!({"prompt": big}),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (413, "prompt_too_large"));
+}
+
+#[tokio::test]
+async fn ping_answers_at_once() {
+    let target = FakeTarget::with_hour(10);
+    let (stack, _model, _gw) = standard("basic", &target).await;
+    let ping: serde_json::Value = reqwest::get(format!("{}/ping", stack.agent_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ping["status"], "Healthy");
+    assert!(ping["time_of_last_update"].as_u64().unwrap() > 1_700_000_000);
+}
