@@ -26,7 +26,9 @@ async fn model_answering(template: ResponseTemplate) -> MockServer {
     server
 }
 
-async fn stack_with_model(model: &MockServer) -> (common::Stack, standins::gateway::GatewayEmulation) {
+async fn stack_with_model(
+    model: &MockServer,
+) -> (common::Stack, standins::gateway::GatewayEmulation) {
     let jwks = test_issuer::jwks_server().await;
     let target = FakeTarget::with_hour(10);
     let gw = gateway("basic", &target, &jwks).await;
@@ -48,7 +50,11 @@ async fn model_failures_are_retried_then_typed() {
     let cases = [
         (ResponseTemplate::new(429), 429, "model_throttled"),
         (ResponseTemplate::new(500), 502, "model_unavailable"),
-        (ResponseTemplate::new(200).set_body_string("not json"), 502, "model_bad_response"),
+        (
+            ResponseTemplate::new(200).set_body_string("not json"),
+            502,
+            "model_bad_response",
+        ),
         (ResponseTemplate::new(400), 502, "model_refused"),
         (
             ResponseTemplate::new(200)
@@ -62,9 +68,14 @@ async fn model_failures_are_retried_then_typed() {
         let model = model_answering(template).await;
         let (stack, _gw) = stack_with_model(&model).await;
         let (token, session) = caller(&stack, "basic", "clinic-a");
-        let reply =
-            invoke(&stack, Some(&token), Some(session.as_str()), json!({"prompt": "hi"}), false)
-                .await;
+        let reply = invoke(
+            &stack,
+            Some(&token),
+            Some(session.as_str()),
+            json!({"prompt": "hi"}),
+            false,
+        )
+        .await;
         assert_eq!(reply.status, status, "{code}: {}", reply.body);
         assert_eq!(reply.json()["error"]["code"], code);
         let attempts = model.received_requests().await.unwrap().len();
@@ -74,9 +85,14 @@ async fn model_failures_are_retried_then_typed() {
             assert_eq!(attempts, 1, "{code} must not be retried");
         }
         // Streaming: the same failure as a closing error event.
-        let reply =
-            invoke(&stack, Some(&token), Some(session.as_str()), json!({"prompt": "hi"}), true)
-                .await;
+        let reply = invoke(
+            &stack,
+            Some(&token),
+            Some(session.as_str()),
+            json!({"prompt": "hi"}),
+            true,
+        )
+        .await;
         let events = reply.events();
         let last = events.last().unwrap();
         assert_eq!(last["type"], "error");
@@ -98,8 +114,14 @@ async fn a_passing_model_outage_is_absorbed() {
         .await;
     let (stack, _gw) = stack_with_model(&model).await;
     let (token, session) = caller(&stack, "basic", "clinic-a");
-    let reply =
-        invoke(&stack, Some(&token), Some(session.as_str()), json!({"prompt": "hi"}), false).await;
+    let reply = invoke(
+        &stack,
+        Some(&token),
+        Some(session.as_str()),
+        json!({"prompt": "hi"}),
+        false,
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.json()["answer"], "fine");
 }
@@ -109,7 +131,10 @@ async fn a_gateway_outage_still_answers_without_tools() {
     let jwks = test_issuer::jwks_server().await;
     let model = standins::model::ModelStandin::start(0).await.unwrap();
     // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let stack = agent(
         "basic",
         jwks,
@@ -133,7 +158,12 @@ async fn a_gateway_outage_still_answers_without_tools() {
     let body = reply.json();
     assert_eq!(body["tools"], "skipped");
     assert!(model.requests()[0].tools.is_empty());
-    assert!(body["answer"].as_str().unwrap().contains("no tools were offered"));
+    assert!(
+        body["answer"]
+            .as_str()
+            .unwrap()
+            .contains("no tools were offered")
+    );
 }
 
 #[tokio::test]
@@ -148,8 +178,14 @@ async fn rounds_are_capped() {
     .await;
     let (stack, _gw) = stack_with_model(&model).await;
     let (token, session) = caller(&stack, "basic", "clinic-a");
-    let reply =
-        invoke(&stack, Some(&token), Some(session.as_str()), json!({"prompt": "hi"}), false).await;
+    let reply = invoke(
+        &stack,
+        Some(&token),
+        Some(session.as_str()),
+        json!({"prompt": "hi"}),
+        false,
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let body = reply.json();
     assert_eq!(body["stop_reason"], "max_rounds");

@@ -15,8 +15,16 @@ async fn refused(
 ) -> (u16, String) {
     let before = model.requests().len();
     let reply = invoke(stack, token, session, body, false).await;
-    assert_eq!(model.requests().len(), before, "the model was called: {}", reply.body);
-    let code = reply.json()["error"]["code"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        model.requests().len(),
+        before,
+        "the model was called: {}",
+        reply.body
+    );
+    let code = reply.json()["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     (reply.status, code)
 }
 
@@ -48,13 +56,27 @@ async fn tokens_that_do_not_verify_get_401() {
             )),
             "token_bad_signature",
         ),
-        ("expired", Some(test_issuer::sign(&expired)), "token_expired"),
-        ("another pool", Some(test_issuer::sign(&other_pool)), "token_wrong_issuer"),
+        (
+            "expired",
+            Some(test_issuer::sign(&expired)),
+            "token_expired",
+        ),
+        (
+            "another pool",
+            Some(test_issuer::sign(&other_pool)),
+            "token_wrong_issuer",
+        ),
         ("edited claims", Some(forged_clinic), "token_bad_signature"),
     ];
     for (what, token, want) in cases {
-        let (status, code) =
-            refused(&stack, &model, token.as_deref(), Some(session.as_str()), prompt.clone()).await;
+        let (status, code) = refused(
+            &stack,
+            &model,
+            token.as_deref(),
+            Some(session.as_str()),
+            prompt.clone(),
+        )
+        .await;
         assert_eq!((status, code.as_str()), (401, want), "{what}");
     }
 }
@@ -86,16 +108,28 @@ async fn a_session_id_of_another_user_or_not_issued_gets_403() {
     let (token, _) = caller(&stack, "basic", "clinic-a");
     let prompt = json!({"prompt": "What did I ask before?"});
     let others = [
-        stack.sessions.issue(&ctx("basic", "clinic-a", "another-user-sub")).unwrap(),
-        stack.sessions.issue(&ctx("basic", "clinic-b", test_issuer::USER_SUB)).unwrap(),
+        stack
+            .sessions
+            .issue(&ctx("basic", "clinic-a", "another-user-sub"))
+            .unwrap(),
+        stack
+            .sessions
+            .issue(&ctx("basic", "clinic-b", test_issuer::USER_SUB))
+            .unwrap(),
         tenant_context::SessionBinder::new(&[9; 32])
             .unwrap()
             .issue(&ctx("basic", "clinic-a", test_issuer::USER_SUB))
             .unwrap(),
     ];
     for session in &others {
-        let (status, code) =
-            refused(&stack, &model, Some(&token), Some(session.as_str()), prompt.clone()).await;
+        let (status, code) = refused(
+            &stack,
+            &model,
+            Some(&token),
+            Some(session.as_str()),
+            prompt.clone(),
+        )
+        .await;
         assert_eq!((status, code.as_str()), (403, "session_not_owned"));
     }
     let chosen = "a-session-id-the-caller-chose-itself-0001";
@@ -117,8 +151,14 @@ async fn a_body_that_names_a_tenant_is_refused() {
         json!({"prompt": "hi", "role": "admin"}),
         json!({"prompt": 42}),
     ] {
-        let (status, code) =
-            refused(&stack, &model, Some(&token), Some(session.as_str()), body.clone()).await;
+        let (status, code) = refused(
+            &stack,
+            &model,
+            Some(&token),
+            Some(session.as_str()),
+            body.clone(),
+        )
+        .await;
         assert_eq!((status, code.as_str()), (400, "bad_body"), "{body}");
     }
     let big = "x".repeat(17 * 1024);

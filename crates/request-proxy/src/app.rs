@@ -12,7 +12,7 @@ use axum::routing::post;
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use serde::Deserialize;
-use tenant_context::{RuntimeSessionId, TenantContext, TierCatalog};
+use tenant_context::{RuntimeSessionId, TenantContext, TierCatalog, session_log_id};
 
 use crate::config::Config;
 use crate::error::ProxyError;
@@ -110,9 +110,22 @@ async fn proxy(
             max: deps.config.max_prompt_bytes,
         });
     }
+    // A session id is the key to a conversation's microVM: the proxy issues ids bound to the
+    // caller and accepts back only those issued to the same user.
     let session = match parsed.session_id.as_deref() {
-        Some(s) => RuntimeSessionId::parse(s).map_err(ProxyError::BadSessionId)?,
-        None => runtime::new_session_id()?,
+        Some(s) => {
+            let id = RuntimeSessionId::parse(s).map_err(ProxyError::BadSessionId)?;
+            deps.config
+                .sessions
+                .check(&tenant, &id)
+                .map_err(|_| ProxyError::SessionNotOwned)?;
+            id
+        }
+        None => deps
+            .config
+            .sessions
+            .issue(&tenant)
+            .map_err(|_| ProxyError::RuntimeFailed)?,
     };
     let arn = deps
         .config
@@ -128,7 +141,8 @@ async fn proxy(
         clinic_id = %tenant.clinic_id(),
         user_id = %tenant.user(),
         role = %tenant.role(),
-        session_id = %session,
+        // Never the raw id: with the user's token it resumes the conversation.
+        session = %session_log_id(&session),
         "Tier: {}, Clinic ID: {}, User ID: {}, Role: {}",
         tenant.tier(),
         tenant.clinic_id(),

@@ -18,6 +18,8 @@ pub enum ProxyError {
     PromptTooLarge { max: usize },
     #[error("invalid session_id: {0}")]
     BadSessionId(tenant_context::Error),
+    #[error("the session id was not issued to this user")]
+    SessionNotOwned,
     #[error("the agent runtime rejected the credentials")]
     RuntimeUnauthorized,
     #[error("the agent runtime refused the request")]
@@ -40,7 +42,9 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::NoToken | ProxyError::RuntimeUnauthorized => StatusCode::UNAUTHORIZED,
-            ProxyError::NoTenant(_) | ProxyError::RuntimeForbidden => StatusCode::FORBIDDEN,
+            ProxyError::NoTenant(_)
+            | ProxyError::RuntimeForbidden
+            | ProxyError::SessionNotOwned => StatusCode::FORBIDDEN,
             ProxyError::BadBody(_) | ProxyError::BadSessionId(_) => StatusCode::BAD_REQUEST,
             ProxyError::PromptTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::RuntimeThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -58,6 +62,7 @@ impl ProxyError {
             ProxyError::BadBody(_) => "bad_body",
             ProxyError::PromptTooLarge { .. } => "prompt_too_large",
             ProxyError::BadSessionId(_) => "bad_session_id",
+            ProxyError::SessionNotOwned => "session_not_owned",
             ProxyError::RuntimeUnauthorized => "runtime_unauthorized",
             ProxyError::RuntimeForbidden => "runtime_forbidden",
             ProxyError::RuntimeThrottled { .. } => "runtime_throttled",

@@ -2,8 +2,6 @@
 //! cannot be called with SigV4 InvokeAgentRuntime), i.e. POST
 //! `/runtimes/{url-encoded ARN}/invocations?qualifier=DEFAULT` with the caller's Bearer token.
 
-use std::io::Read as _;
-
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use tenant_context::RuntimeSessionId;
 
@@ -18,17 +16,6 @@ pub fn invocation_url(endpoint: &str, runtime_arn: &str) -> String {
         "{endpoint}/runtimes/{}/invocations?qualifier=DEFAULT",
         utf8_percent_encode(runtime_arn, NON_ALPHANUMERIC)
     )
-}
-
-/// A new runtime session id: `tnt-` and 32 random hex digits (36 characters; the runtime
-/// takes 33 to 256).
-pub fn new_session_id() -> Result<RuntimeSessionId, ProxyError> {
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|_| ProxyError::RuntimeFailed)?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    RuntimeSessionId::parse(&format!("tnt-{hex}")).map_err(|_| ProxyError::RuntimeFailed)
 }
 
 /// The runtime's answer, buffered up to `max_bytes`.
@@ -120,12 +107,5 @@ mod tests {
             url,
             "https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/arn%3Aaws%3Abedrock%2Dagentcore%3Aus%2Deast%2D1%3A123456789012%3Aruntime%2Ftenantry%5Fbasic%2DAbC123/invocations?qualifier=DEFAULT"
         );
-    }
-
-    #[test]
-    fn new_session_ids_are_valid_and_distinct() {
-        let (a, b) = (new_session_id().unwrap(), new_session_id().unwrap());
-        assert_ne!(a, b);
-        assert_eq!(a.as_str().len(), 36);
     }
 }

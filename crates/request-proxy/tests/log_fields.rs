@@ -116,6 +116,10 @@ async fn run_binary(events: Vec<ResponseTemplate>) -> String {
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_REGION", "us-east-1")
         .env("TENANTRY_RUNTIME_ENDPOINT", agent.uri())
+        .env(
+            "TENANTRY_SESSION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )
         // What the deployed functions run with.
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
@@ -374,11 +378,13 @@ async fn the_proxy_log_lines_carry_the_fields_the_observability_queries_use() {
     assert_eq!(t["fields"]["clinic_id"], "clinic-a");
     assert_eq!(t["fields"]["user_id"], USER);
     assert_eq!(t["fields"]["role"], "clinician");
+    // A short hash of the session id, never the id itself.
     assert!(
-        t["fields"]["session_id"]
+        t["fields"]["session"]
             .as_str()
-            .is_some_and(|s| s.len() >= 33)
+            .is_some_and(|s| s.len() == 12)
     );
+    assert!(t["fields"].get("session_id").is_none());
     assert_eq!(t["level"], "INFO");
     assert_eq!(t["target"], "request_proxy::app");
     assert!(t["timestamp"].is_string());

@@ -17,6 +17,25 @@ const BASIC_ARN: &str =
 const PREMIUM_ARN: &str =
     "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_premium-BBBBBBBBBB";
 
+/// The session key of these tests (32 bytes, base64); the agent runtime checks ids with it.
+const SESSION_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// A session id issued by the proxy to the fixtures' user (clinic-a, basic).
+fn bound_session(clinic: &str) -> String {
+    use tenant_context::{ClinicId, Role, SessionBinder, TenantContext, UserKey};
+    let ctx = TenantContext::new(
+        TierCatalog::embedded().unwrap().tier("basic").unwrap(),
+        ClinicId::parse(clinic).unwrap(),
+        UserKey::parse("6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11").unwrap(),
+        Role::parse("clinician").unwrap(),
+    );
+    SessionBinder::from_base64(SESSION_KEY)
+        .unwrap()
+        .issue(&ctx)
+        .unwrap()
+        .to_string()
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         include_str!(concat!("../../../events/request-proxy/", $name))
@@ -42,6 +61,7 @@ fn deps(endpoint: &str, timeout: Duration) -> Arc<Deps> {
             "TENANTRY_RUNTIME_ENDPOINT" => Some(endpoint.to_owned()),
             "TENANTRY_MAX_PROMPT_BYTES" => Some("1024".to_owned()),
             "TENANTRY_MAX_RESPONSE_BYTES" => Some("4096".to_owned()),
+            "TENANTRY_SESSION_KEY" => Some(SESSION_KEY.to_owned()),
             _ => None,
         },
         &catalog,
@@ -121,6 +141,17 @@ async fn forwards_exactly_the_jwt_invocation_to_the_tiers_runtime() {
     assert_eq!(h("accept"), "text/event-stream, application/json");
     let session = h("x-amzn-bedrock-agentcore-runtime-session-id");
     assert!((33..=256).contains(&session.len()), "{session}");
+    // Issued to the caller: the agent runtime, holding the same key, will accept it from
+    // this user only.
+    let binder = tenant_context::SessionBinder::from_base64(SESSION_KEY).unwrap();
+    let id = tenant_context::RuntimeSessionId::parse(&session).unwrap();
+    let owner = tenant_context::TenantContext::new(
+        TierCatalog::embedded().unwrap().tier("basic").unwrap(),
+        tenant_context::ClinicId::parse("clinic-a").unwrap(),
+        tenant_context::UserKey::parse("6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11").unwrap(),
+        tenant_context::Role::parse("clinician").unwrap(),
+    );
+    assert!(binder.check(&owner, &id).is_ok());
     assert_eq!(
         headers.get("x-tenantry-session-id").unwrap(),
         session.as_str()
@@ -154,17 +185,43 @@ async fn headers_from_the_caller_change_nothing() {
             "{forged} is not passed on"
         );
     }
-    // The caller's own, valid session id is kept.
-    assert_eq!(
-        req.headers
-            .get("x-amzn-bedrock-agentcore-runtime-session-id")
-            .unwrap(),
-        "clinic-a-session-0123456789abcdef0123"
-    );
     assert_eq!(
         serde_json::from_slice::<Value>(&req.body).unwrap(),
         json!({"prompt": "Show hospital data."})
     );
+}
+
+#[tokio::test]
+async fn session_ids_are_issued_to_the_caller_and_accepted_only_from_them() {
+    let server = runtime(ResponseTemplate::new(200).set_body_raw("{}", "application/json")).await;
+    let d = deps(&server.uri(), Duration::from_secs(5));
+    let base = fixture!("invoke-clinic-a.json");
+    // The caller's own session id, issued earlier, is kept.
+    let own = bound_session("clinic-a");
+    let body = json!({"prompt": "And the next patient?", "session_id": own}).to_string();
+    let (status, headers, _) = call(d.clone(), &with_body(base, &body)).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers.get("x-tenantry-session-id").unwrap(), own.as_str());
+    let req = only_request(&server).await;
+    assert_eq!(
+        req.headers
+            .get("x-amzn-bedrock-agentcore-runtime-session-id")
+            .unwrap(),
+        own.as_str()
+    );
+    // Another user's id, or one the caller made up, never reaches the runtime.
+    for foreign in [
+        bound_session("clinic-b"),
+        "clinic-a-session-0123456789abcdef0123".into(),
+    ] {
+        let body = json!({"prompt": "hi", "session_id": foreign}).to_string();
+        let (status, _, body) = call(d.clone(), &with_body(base, &body)).await;
+        assert_eq!(
+            (status, error_code(&body).as_str()),
+            (403, "session_not_owned")
+        );
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -288,6 +345,7 @@ fn configuration_is_checked() {
                     "TENANTRY_RUNTIME_ARN_BASIC" => Some(BASIC_ARN.to_owned()),
                     "TENANTRY_RUNTIME_ARN_PREMIUM" => Some(PREMIUM_ARN.to_owned()),
                     "AWS_REGION" => Some("us-east-1".to_owned()),
+                    "TENANTRY_SESSION_KEY" => Some(SESSION_KEY.to_owned()),
                     _ => None,
                 })
         }
@@ -306,6 +364,8 @@ fn configuration_is_checked() {
         &[("TENANTRY_RUNTIME_ARN_BASIC", "not an arn")][..],
         &[("TENANTRY_RUNTIME_ENDPOINT", "http://bedrock.example.com")][..],
         &[("TENANTRY_MAX_PROMPT_BYTES", "0")][..],
+        &[("TENANTRY_SESSION_KEY", "")][..],
+        &[("TENANTRY_SESSION_KEY", "c2hvcnQ=")][..],
     ] {
         assert!(Config::from_lookup(env(bad), &catalog).is_err(), "{bad:?}");
     }
