@@ -1,6 +1,7 @@
 //! The main job: the whole Tenantry flow that exists so far, on the LOCAL STAND-INS.
 //! See `flow.rs`; this file only handles the command line and the exit code.
 
+mod assistant;
 mod flow;
 
 use std::process::ExitCode;

@@ -349,3 +349,52 @@ impl Handler {
         }
     }
 }
+
+/// The tool target as the deployed Gateway reaches it: a Lambda Invoke (here against the
+/// Lambda stand-in) with the arguments as the payload and `{"custom": ...}` as the client
+/// context.
+pub struct LambdaBackend {
+    pub client: aws_sdk_lambda::Client,
+    pub function: String,
+}
+
+impl ToolBackend for LambdaBackend {
+    fn invoke(&self, call: TargetCall) -> BackendFuture {
+        use base64::Engine as _;
+        let client = self.client.clone();
+        let function = self.function.clone();
+        Box::pin(async move {
+            let raw_context = json!({ "custom": call.client_context }).to_string();
+            // The Invoke API takes the client context base64-encoded (X-Amz-Client-Context);
+            // cargo-lambda's emulator reads it from Lambda-Runtime-Client-Context. Send both.
+            let out = client
+                .invoke()
+                .function_name(function)
+                .client_context(base64::engine::general_purpose::STANDARD.encode(&raw_context))
+                .payload(aws_sdk_lambda::primitives::Blob::new(
+                    call.arguments.to_string(),
+                ))
+                .customize()
+                .mutate_request(move |req| {
+                    req.headers_mut()
+                        .insert("Lambda-Runtime-Client-Context", raw_context.clone());
+                })
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "Lambda Invoke failed: {}",
+                        aws_sdk_lambda::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            let body = out.payload().map(|b| b.as_ref()).unwrap_or_default();
+            if out.function_error().is_some() {
+                return Err(format!(
+                    "the function failed: {}",
+                    String::from_utf8_lossy(body)
+                ));
+            }
+            serde_json::from_slice(body).map_err(|e| format!("the reply is not JSON: {e}"))
+        })
+    }
+}

@@ -1,48 +1,171 @@
-//! A LOCAL STAND-IN for the AgentCore Runtime invocation endpoint (the real agent comes with
-//! the agent-runtime work). It answers `POST /runtimes/{arn}/invocations` with JSON that says
-//! it is a stand-in and reports what it received: the runtime ARN, the session id, whether a
-//! Bearer token came with it, and the prompt's length (never the token or the prompt itself).
+//! The LOCAL EMULATION of the AgentCore Runtime invocation endpoint, in front of the real
+//! `agent-runtime` processes (one per tier). It does what the deployed Runtime does before
+//! the container sees a request:
+//!
+//! - `POST /runtimes/{url-encoded runtime ARN}/invocations?qualifier=DEFAULT`, routed by ARN;
+//! - the inbound JWT authorizer (issuer's keys, audience = the app client): 401 otherwise;
+//! - the session id header required (33-256 characters), a fresh request id header added;
+//! - only allow-listed request headers passed on (`Authorization`, as the template
+//!   configures), and the answer streamed back as the container sends it.
+//!
+//! Known differences from AWS: the error bodies' shape is this emulation's own (AgentCore's
+//! is not documented for JWT failures); no microVM per session: one process serves a tier.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use percent_encoding::percent_decode_str;
 use serde_json::json;
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use tenant_context::TokenVerifier;
 
-struct Echo;
+pub const SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
+pub const REQUEST_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-request-id";
 
-impl Respond for Echo {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let segment = req.url.path().split('/').nth(2).unwrap_or_default();
-        let arn = percent_decode_str(segment).decode_utf8_lossy().into_owned();
-        let header = |n: &str| {
-            req.headers
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let prompt_chars = serde_json::from_slice::<serde_json::Value>(&req.body)
-            .ok()
-            .and_then(|v| v["prompt"].as_str().map(|p| p.chars().count()))
-            .unwrap_or(0);
-        ResponseTemplate::new(200).set_body_json(json!({
-            "stand_in": "local AgentCore Runtime stand-in (no model, no agent)",
-            "runtime_arn": arn,
-            "qualifier": req.url.query_pairs().find(|(k, _)| k == "qualifier").map(|(_, v)| v.into_owned()),
-            "session_id": header("x-amzn-bedrock-agentcore-runtime-session-id"),
-            "bearer_token_received": header("authorization").starts_with("Bearer "),
-            "prompt_chars": prompt_chars,
-        }))
+/// One runtime: its ARN and the base URL of the agent process serving it.
+#[derive(Debug, Clone)]
+pub struct RuntimeRoute {
+    pub arn: String,
+    pub agent_url: String,
+}
+
+struct Inner {
+    routes: Vec<RuntimeRoute>,
+    verifier: Arc<TokenVerifier>,
+    http: reqwest::Client,
+    requests: AtomicU64,
+}
+
+/// A running emulation; dropping it stops the server.
+pub struct RuntimeEmulation {
+    addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RuntimeEmulation {
+    fn drop(&mut self) {
+        self.server.abort();
     }
 }
 
-/// Starts the stand-in on 127.0.0.1 (a free port); it stops when the server is dropped.
-pub async fn start() -> MockServer {
-    let server = MockServer::builder().start().await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/runtimes/[^/]+/invocations$"))
-        .respond_with(Echo)
-        .mount(&server)
-        .await;
-    server
+impl RuntimeEmulation {
+    pub async fn start(
+        routes: Vec<RuntimeRoute>,
+        verifier: Arc<TokenVerifier>,
+        port: u16,
+    ) -> std::io::Result<Self> {
+        let inner = Arc::new(Inner {
+            routes,
+            verifier,
+            http: reqwest::Client::new(),
+            requests: AtomicU64::new(0),
+        });
+        let app = axum::Router::new()
+            .route("/runtimes/{arn}/invocations", post(invoke))
+            .with_state(inner);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, server })
+    }
+
+    /// The endpoint request-proxy is configured with (`TENANTRY_RUNTIME_ENDPOINT`).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"__type": kind, "message": message})),
+    )
+        .into_response()
+}
+
+async fn invoke(
+    State(inner): State<Arc<Inner>>,
+    Path(arn): Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let arn = percent_decode_str(&arn).decode_utf8_lossy().into_owned();
+    let Some(route) = inner.routes.iter().find(|r| r.arn == arn) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "no such runtime",
+        );
+    };
+    let qualifier = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("qualifier=")));
+    if qualifier.is_some_and(|q| q != "DEFAULT") {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "no such endpoint",
+        );
+    }
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(token) = auth.and_then(|v| v.strip_prefix("Bearer ")) else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "AccessDeniedException",
+            "missing bearer token",
+        );
+    };
+    if let Err(e) = inner.verifier.verify(token).await {
+        return error(StatusCode::UNAUTHORIZED, "AccessDeniedException", e.code());
+    }
+    let session = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok());
+    let Some(session) = session.filter(|s| (33..=256).contains(&s.len())) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "runtime session id must be 33 to 256 characters",
+        );
+    };
+    let n = inner.requests.fetch_add(1, Ordering::Relaxed);
+    let mut req = inner
+        .http
+        .post(format!("{}/invocations", route.agent_url))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(SESSION_HEADER, session)
+        .header(REQUEST_ID_HEADER, format!("local-runtime-request-{n}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body);
+    if let Some(accept) = headers.get(header::ACCEPT) {
+        req = req.header(header::ACCEPT, accept);
+    }
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(_) => {
+            return error(
+                StatusCode::BAD_GATEWAY,
+                "RuntimeClientError",
+                "the agent container did not answer",
+            );
+        }
+    };
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or_else(|| header::HeaderValue::from_static("application/json"));
+    let mut out = Response::new(Body::from_stream(resp.bytes_stream()));
+    *out.status_mut() = status;
+    out.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    out
 }

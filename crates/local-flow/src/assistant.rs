@@ -1,0 +1,190 @@
+//! The assistant's side of the local flow: the real `agent-runtime` binary of each tier behind
+//! the AgentCore Runtime emulation, the model stand-in, and an AgentCore Gateway emulation per
+//! tier in front of the real `tool-target` function on the Lambda stand-in.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use standins::agent::{AgentProcess, free_port};
+use standins::cognito::LocalPool;
+use standins::gateway::{GatewayEmulation, LambdaBackend};
+use standins::model::ModelStandin;
+use standins::runtime::{RuntimeEmulation, RuntimeRoute};
+use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
+
+use crate::flow::FlowError;
+
+/// Everything the questions need; dropping it stops the agents and the emulations.
+pub struct AssistantStack {
+    pub runtime: RuntimeEmulation,
+    _model: ModelStandin,
+    _gateways: Vec<GatewayEmulation>,
+    _agents: Vec<AgentProcess>,
+}
+
+fn verifier(pool: &LocalPool) -> Result<Arc<TokenVerifier>, FlowError> {
+    Ok(Arc::new(TokenVerifier::new(
+        VerifierConfig::new(&pool.issuer, &pool.client_id, &pool.jwks_url)?,
+        TierCatalog::embedded()?,
+    )?))
+}
+
+/// Starts, per tier of the tier file, a Gateway emulation and the agent binary, then the
+/// Runtime emulation routing each tier's ARN to its agent. `session_key` is the key the
+/// request-proxy function gets too.
+pub async fn start(
+    pool: &LocalPool,
+    lambda: &aws_sdk_lambda::Client,
+    runtime_arns: &[(String, String)],
+    session_key: &str,
+) -> Result<AssistantStack, FlowError> {
+    let catalog = TierCatalog::embedded()?;
+    let model = ModelStandin::start(0)
+        .await
+        .map_err(|e| FlowError::Unexpected {
+            what: format!("model stand-in: {e}"),
+        })?;
+    let workspace = std::env::current_dir().map_err(|e| FlowError::Unexpected {
+        what: format!("no current directory: {e}"),
+    })?;
+    let run_dir = workspace.join(".tools/run");
+    let binary = std::env::current_exe()
+        .map_err(|e| FlowError::Unexpected {
+            what: format!("cannot locate the build directory: {e}"),
+        })?
+        .with_file_name("agent-runtime");
+    let mut gateways = Vec::new();
+    let mut agents = Vec::new();
+    let mut routes = Vec::new();
+    for (tier, _) in catalog.iter() {
+        let gateway = GatewayEmulation::start(
+            tier.clone(),
+            &catalog,
+            verifier(pool)?,
+            Arc::new(LambdaBackend {
+                client: lambda.clone(),
+                function: "tool-target".into(),
+            }),
+            0,
+        )
+        .await
+        .map_err(|e| FlowError::Unexpected {
+            what: format!("Gateway emulation for {tier}: {e}"),
+        })?;
+        let port = free_port()?;
+        let env = [
+            ("TENANTRY_TIER", tier.to_string()),
+            ("TENANTRY_SESSION_KEY", session_key.to_owned()),
+            ("TENANTRY_MODEL_BASE_URL", model.base_url()),
+            ("TENANTRY_BEDROCK_PROJECT_ID", format!("proj_local_{tier}")),
+            ("TENANTRY_GATEWAY_URL", gateway.url()),
+            ("TENANTRY_TOKEN_ISSUER", pool.issuer.clone()),
+            ("TENANTRY_TOKEN_AUDIENCE", pool.client_id.clone()),
+            ("TENANTRY_JWKS_URL", pool.jwks_url.clone()),
+        ];
+        let agent = AgentProcess::start(
+            &binary,
+            port,
+            &env,
+            &run_dir.join(format!("agent-runtime-{tier}.log")),
+            Some(&run_dir.join(format!("agent-runtime-{tier}.pid"))),
+        )
+        .await?;
+        let arn = runtime_arns
+            .iter()
+            .find(|(t, _)| t == tier.as_str())
+            .map(|(_, a)| a.clone())
+            .ok_or_else(|| FlowError::Unexpected {
+                what: format!("no runtime ARN for tier {tier}"),
+            })?;
+        println!(
+            "    {tier:<8} agent-runtime (real binary) at {}; Gateway EMULATION at {}",
+            agent.url(),
+            gateway.url()
+        );
+        routes.push(RuntimeRoute {
+            arn,
+            agent_url: agent.url().to_owned(),
+        });
+        gateways.push(gateway);
+        agents.push(agent);
+    }
+    let runtime = RuntimeEmulation::start(routes, verifier(pool)?, 0)
+        .await
+        .map_err(|e| FlowError::Unexpected {
+            what: format!("Runtime emulation: {e}"),
+        })?;
+    println!(
+        "    AgentCore Runtime EMULATION at {} (JWT authorizer, routes by runtime ARN)",
+        runtime.endpoint()
+    );
+    println!(
+        "    model: LOCAL MODEL STAND-IN at {} (deterministic, not a language model)",
+        model.base_url()
+    );
+    Ok(AssistantStack {
+        runtime,
+        _model: model,
+        _gateways: gateways,
+        _agents: agents,
+    })
+}
+
+/// The agent's answer from request-proxy's reply body: one JSON object, or (when the agent
+/// streamed) its Server-Sent Events folded into the same shape.
+pub fn agent_reply(body: &str) -> Value {
+    if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(body) {
+        return v;
+    }
+    let mut answer = String::new();
+    let mut tool_calls = Vec::new();
+    let mut reply = serde_json::Map::new();
+    for frame in body.split("\n\n") {
+        let Some(event) = frame
+            .strip_prefix("data: ")
+            .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        else {
+            continue;
+        };
+        match event["type"].as_str() {
+            Some("text_delta") => answer.push_str(event["text"].as_str().unwrap_or_default()),
+            Some("tool_end") => tool_calls.push(event),
+            Some("final") | Some("error") => {
+                if let Value::Object(m) = event {
+                    reply.extend(m);
+                }
+            }
+            _ => {}
+        }
+    }
+    reply.insert("answer".into(), answer.into());
+    reply.insert("tool_calls".into(), tool_calls.into());
+    Value::Object(reply)
+}
+
+/// The agent's JSON reply, summarised for the flow's output.
+pub fn describe(reply: &Value) -> String {
+    let tools: Vec<String> = reply["tool_calls"]
+        .as_array()
+        .map(|calls| {
+            calls
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}:{}",
+                        c["tool"].as_str().unwrap_or("?"),
+                        c["status"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "tools [{}], {} tokens, est. {} {:.6}\n        answer: {}",
+        tools.join(", "),
+        reply["usage"]["total_tokens"],
+        reply["usage"]["currency"].as_str().unwrap_or(""),
+        reply["usage"]["estimated_cost"].as_f64().unwrap_or(0.0),
+        reply["answer"].as_str().unwrap_or("?")
+    )
+}
