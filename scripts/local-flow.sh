@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The main job: runs everything that exists end to end on the LOCAL STAND-INS (no AWS account).
-# Today: creates a Cognito user pool on the stand-in with one user per demo clinic, signs each
-# in, verifies each ID token against the pool's JWKS and prints the tenant context it yields;
-# then runs the real token-vending function under cargo-lambda's Lambda emulator and turns
-# clinic-a's token into STS credentials tagged for clinic-a.
+# Signs in one user per demo clinic (Cognito stand-in), vends credentials, calls every tool of
+# the real tool-target, onboards the tenants, plays API Gateway's hops through the real
+# authorizer and proxy, and asks each tier's real agent questions (through the Runtime and
+# Gateway emulations, with the model stand-in), refusing every cross-tenant attempt.
 # Usage: scripts/local-flow.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 
 scripts/install-standins.sh
 echo "==> Building (first build on a fresh machine takes a few minutes)"

@@ -888,10 +888,9 @@ async fn front_door(
         });
     }
     println!(
-        "    request-proxy, clinic-a with X-Tier: premium and X-Clinic-ID: hospital-x sent along: HTTP {}, answered by the {} agent ({})",
+        "    request-proxy, clinic-a with X-Tier: premium and X-Clinic-ID: hospital-x sent along: HTTP {}, answered by the {} agent (the forged headers changed nothing)",
         reply["statusCode"],
         body["usage"]["model_id"].as_str().unwrap_or("?"),
-        "the forged headers changed nothing"
     );
     println!("        {}", crate::assistant::describe(&body));
 

@@ -10,9 +10,12 @@ const HELP: &str = "\
 local-flow: runs the Tenantry flow end to end on the LOCAL STAND-INS (no AWS account).
 
 Creates a Cognito user pool on the moto stand-in with one user per demo clinic
-(infra/demo-tenants.json), signs each in, verifies each ID token against the
-pool's JWKS, and prints the tenant context and derived names it yields; then
-shows a tampered token being refused.
+(infra/demo-tenants.json), verifies each ID token, vends scoped credentials,
+calls every tool of the real tool-target, onboards the tenants with
+tenant-admin, plays API Gateway's hops through the real authorizer and proxy,
+and asks each tier's real agent-runtime questions (behind local emulations of
+AgentCore Runtime and Gateway, with a deterministic model stand-in), checking
+that every cross-tenant attempt is refused.
 
 Normally started by scripts/local-flow.sh, which installs and starts the
 stand-ins and sets TENANTRY_MOTO_URL. Exit status 0 when every step behaved.
