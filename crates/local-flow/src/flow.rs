@@ -428,7 +428,8 @@ fn retarget(token: &str, clinic: &str, tier: &str) -> String {
 }
 
 /// One tool call through the Lambda stand-in, shaped as AgentCore Gateway sends it: the
-/// arguments as the event, the tool name and the propagated headers in the client context.
+/// arguments as the event, the tool name and the propagated headers in the client context
+/// (the Gateway emulation's own Lambda backend).
 async fn call_tool(
     lambda: &aws_sdk_lambda::Client,
     target: &str,
@@ -436,32 +437,25 @@ async fn call_tool(
     headers: &Value,
     args: Value,
 ) -> Result<Value, FlowError> {
-    let context = serde_json::json!({"custom": {
-        "bedrockAgentCoreToolName": format!("{target}___{tool}"),
-        "bedrockAgentCoreGatewayId": "local-gateway",
-        "bedrockAgentCoreMcpMessageId": "1",
-        "bedrockAgentCorePropagatedHeaders": headers,
-    }});
-    // The real Invoke API takes the client context base64-encoded in X-Amz-Client-Context;
-    // cargo-lambda's emulator reads it from Lambda-Runtime-Client-Context instead. Send both.
-    let raw_context = context.to_string();
-    let out = lambda
-        .invoke()
-        .function_name("tool-target")
-        .client_context(base64::engine::general_purpose::STANDARD.encode(&raw_context))
-        .payload(aws_sdk_lambda::primitives::Blob::new(args.to_string()))
-        .customize()
-        .mutate_request(move |req| {
-            req.headers_mut()
-                .insert("Lambda-Runtime-Client-Context", raw_context.clone());
+    use standins::gateway::{LambdaBackend, TargetCall, ToolBackend as _};
+    let backend = LambdaBackend {
+        client: lambda.clone(),
+        function: "tool-target".into(),
+    };
+    backend
+        .invoke(TargetCall {
+            arguments: args,
+            client_context: serde_json::json!({
+                "bedrockAgentCoreToolName": format!("{target}___{tool}"),
+                "bedrockAgentCoreGatewayId": "local-gateway",
+                "bedrockAgentCoreMcpMessageId": "1",
+                "bedrockAgentCorePropagatedHeaders": headers,
+            }),
         })
-        .send()
         .await
-        .map_err(|e| FlowError::CallerIdentity(Box::new(e)))?;
-    let body = out.payload().map(|b| b.as_ref()).unwrap_or_default();
-    serde_json::from_slice(body).map_err(|e| FlowError::Unexpected {
-        what: format!("tool-target replied with something that is not JSON: {e}"),
-    })
+        .map_err(|what| FlowError::Unexpected {
+            what: format!("tool-target call failed: {what}"),
+        })
 }
 
 fn tenant_headers(token: &str, tier: &str, clinic: &str) -> Value {
