@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::config::Limits;
-use crate::events::{AgentEvent, Availability, StopReason, UsageSummary};
+use crate::events::{AgentEvent, Availability, StopReason};
 use crate::model::{ChatClient, Message, ModelError, Role, ToolCall};
 use crate::tools::{ToolOutcome, ToolStatus, Toolbox};
 
@@ -33,7 +33,6 @@ pub struct Turn<'a, T: Toolbox> {
     pub model: &'a ChatClient,
     pub tools: &'a T,
     pub tools_availability: Availability,
-    pub memory_availability: Availability,
     pub limits: Limits,
     pub deadline: Instant,
     /// Earlier turns to give the model, oldest first.
@@ -208,18 +207,6 @@ fn parse_arguments(raw: &str) -> Option<Map<String, Value>> {
     match serde_json::from_str(raw).ok()? {
         Value::Object(m) => Some(m),
         _ => None,
-    }
-}
-
-/// The usage of a finished invocation, for the final event and the usage line.
-pub fn usage_summary(tier: &TierConfig, model_id: &str, tokens: Tokens) -> UsageSummary {
-    UsageSummary {
-        model_id: model_id.to_owned(),
-        input_tokens: tokens.input,
-        output_tokens: tokens.output,
-        total_tokens: tokens.total(),
-        estimated_cost: tier.estimate_cost(tokens.input, tokens.output),
-        currency: tier.pricing.currency.clone(),
     }
 }
 

@@ -15,6 +15,20 @@ pub struct UsageSummary {
     pub currency: String,
 }
 
+impl From<&tenant_context::UsageEvent> for UsageSummary {
+    /// The caller's view of the invocation's usage line (without the tenant, which is theirs).
+    fn from(e: &tenant_context::UsageEvent) -> Self {
+        Self {
+            model_id: e.model_id.clone(),
+            input_tokens: e.input_tokens,
+            output_tokens: e.output_tokens,
+            total_tokens: e.total_tokens,
+            estimated_cost: e.estimated_cost,
+            currency: e.currency.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {

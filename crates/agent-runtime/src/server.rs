@@ -26,7 +26,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::agent::{self, Turn};
 use crate::config::Config;
 use crate::error::InvocationError;
-use crate::events::{AgentEvent, Availability, JsonReply};
+use crate::events::{AgentEvent, Availability, JsonReply, UsageSummary};
 use crate::model::ChatClient;
 use crate::tools::{Gateway, NoTools, Toolbox};
 
@@ -135,10 +135,10 @@ fn bearer(headers: &HeaderMap) -> Result<&str, InvocationError> {
     }
 }
 
-async fn identify(
+async fn identify<'h>(
     deps: &Deps,
-    headers: &HeaderMap,
-) -> Result<(TenantContext, RuntimeSessionId), InvocationError> {
+    headers: &'h HeaderMap,
+) -> Result<(TenantContext, RuntimeSessionId, &'h str), InvocationError> {
     let token = bearer(headers)?;
     let ctx = deps
         .verifier
@@ -164,7 +164,7 @@ async fn identify(
         .sessions
         .check(&ctx, &session)
         .map_err(|_| InvocationError::SessionNotOwned)?;
-    Ok((ctx, session))
+    Ok((ctx, session, token))
 }
 
 fn parse_body(body: &[u8], max_prompt_bytes: usize) -> Result<String, InvocationError> {
@@ -207,8 +207,9 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    let (ctx, session) = match identify(&deps, &parts.headers).await {
-        Ok(v) => v,
+    let (ctx, session, token) = match identify(&deps, &parts.headers).await {
+        // The token again, for the Gateway (its authorizer and the tool target check it too).
+        Ok((ctx, session, token)) => (ctx, session, token.to_owned()),
         Err(e) => return refuse(e, None, &request_id),
     };
     let limit = deps.config.limits.max_prompt_bytes + 1024;
@@ -222,8 +223,6 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return refuse(e, Some(&ctx), &request_id),
     };
-    // The id token again, for the Gateway (its authorizer and the tool target both check it).
-    let token = bearer(&parts.headers).unwrap_or_default().to_owned();
     tracing::info!(
         tier = %ctx.tier(),
         clinic_id = %ctx.clinic_id(),
@@ -349,7 +348,6 @@ async fn run_with<T: Toolbox>(
             model: &deps.model,
             tools,
             tools_availability,
-            memory_availability: Availability::Off,
             limits: deps.config.limits,
             deadline,
             history: Vec::new(),
@@ -358,12 +356,12 @@ async fn run_with<T: Toolbox>(
         tx,
     )
     .await;
-    let usage = agent::usage_summary(tier, deps.model.model_id(), tokens);
     // The per-clinic cost line (one top-level JSON object, as the Logs Insights queries read
     // it), also when the turn failed: tokens spent are billed either way.
     let mut line = tenant_context::UsageEvent::new(ctx, tier, tokens.input, tokens.output);
     line.model_id = deps.model.model_id().to_owned();
     println!("{}", line.to_log_line());
+    let usage = UsageSummary::from(&line);
     let closing = match outcome {
         Ok((stop_reason, rounds)) => AgentEvent::Final {
             stop_reason,

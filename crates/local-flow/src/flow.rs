@@ -753,12 +753,8 @@ async fn ask(
             });
         }
     };
-    let mut event_body: Value = serde_json::from_str(PROXY_EVENT)
-        .ok()
-        .and_then(|e: Value| serde_json::from_str(e["body"].as_str()?).ok())
-        .unwrap_or_default();
-    event_body["prompt"] = prompt.into();
-    let reply = proxy(lambda, &allowed, token, Some(&event_body), &[]).await?;
+    let body = serde_json::json!({ "prompt": prompt });
+    let reply = proxy(lambda, &allowed, token, Some(&body), &[]).await?;
     let status = reply["statusCode"].as_u64().unwrap_or(0);
     Ok((
         status,

@@ -173,11 +173,7 @@ impl GatewayEmulation {
         let app = axum::Router::new()
             .nest_service("/mcp", mcp)
             .layer(middleware::from_fn_with_state(inner.clone(), authorize));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let addr = listener.local_addr()?;
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, server) = crate::serve_local(app, port).await?;
         Ok(Self {
             addr,
             inner,

@@ -21,5 +21,18 @@ pub mod sdk;
 pub mod tenants;
 pub mod test_issuer;
 
+/// Serves `app` on 127.0.0.1:`port` (0: any free port) until the handle is aborted.
+pub(crate) async fn serve_local(
+    app: axum::Router,
+    port: u16,
+) -> std::io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, server))
+}
+
 pub use endpoints::{ENV_DYNAMODB_URL, ENV_MOTO_URL, Endpoints, STANDIN_REGION};
 pub use error::Error;

@@ -58,11 +58,7 @@ impl ModelStandin {
     pub async fn start(port: u16) -> std::io::Result<Self> {
         let shared = Shared::default();
         let app = router(shared.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let addr = listener.local_addr()?;
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, server) = crate::serve_local(app, port).await?;
         Ok(Self {
             addr,
             shared,

@@ -68,11 +68,7 @@ impl RuntimeEmulation {
         let app = axum::Router::new()
             .route("/runtimes/{arn}/invocations", post(invoke))
             .with_state(inner);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let addr = listener.local_addr()?;
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, server) = crate::serve_local(app, port).await?;
         Ok(Self { addr, server })
     }
 
