@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Removes a Tenantry deployment: offboards the tenants (their API keys live outside the stack),
-# deletes the CloudFormation stack, the per-tier Bedrock projects, the page-token key and the
+# deletes the CloudFormation stack, the per-tier Bedrock projects, the signing keys (page tokens, sessions) and the
 # artifact bucket. Patient data, documents, the user pool, the data key and the logs are KEPT
 # (the stack retains them) unless --purge-data is given. Safe to re-run.
 #
@@ -80,19 +80,21 @@ else
   echo "    already gone"
 fi
 
-step "3/5 Bedrock projects and the page-token key"
+step "3/5 Bedrock projects and the signing keys"
 bp_args=(--delete)
 [[ $dry_run == 1 ]] && bp_args+=(--dry-run)
 [[ $dry_run == 0 ]] && bp_args+=(--region "$region")
 [[ -n $profile ]] && bp_args+=(--profile "$profile")
 scripts/bedrock-projects.sh "${bp_args[@]}" | sed 's/^/    /'
-if [[ $dry_run == 1 ]]; then
-  run aws ssm delete-parameter --name "/$prefix/page-token-key"
-elif aws_cmd ssm delete-parameter --name "/$prefix/page-token-key" 2> /dev/null; then
-  echo "    page-token key deleted"
-else
-  echo "    page-token key already gone"
-fi
+for key_param in "/$prefix/page-token-key" "/$prefix/session-key"; do
+  if [[ $dry_run == 1 ]]; then
+    run aws ssm delete-parameter --name "$key_param"
+  elif aws_cmd ssm delete-parameter --name "$key_param" 2> /dev/null; then
+    echo "    $key_param deleted"
+  else
+    echo "    $key_param already gone"
+  fi
+done
 
 # Empties a versioned bucket (every version and delete marker), then deletes it.
 delete_bucket() {

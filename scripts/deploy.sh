@@ -46,6 +46,7 @@ fi
 mkdir -p "$state_dir"
 outputs_file="$state_dir/$stack-outputs.json"
 page_key_param="/$prefix/page-token-key"
+session_key_param="/$prefix/session-key"
 sha256() { python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$1"; }
 
 if [[ $dry_run == 1 ]]; then
@@ -107,16 +108,18 @@ for entry in $functions; do
   code_params+=("${entry#*:}CodeKey=$key")
 done
 
-step "4/7 Page-token signing key: SSM SecureString $page_key_param (created once, never printed)"
-if [[ $dry_run == 1 ]]; then
-  echo "    would create it from 32 random bytes if absent"
-elif aws_cmd ssm get-parameter --name "$page_key_param" > /dev/null 2>&1; then
-  echo "    exists"
-else
-  aws_cmd ssm put-parameter --name "$page_key_param" --type SecureString \
-    --value "$(head -c 32 /dev/urandom | base64)" --description "Tenantry tool-target page-token key" > /dev/null
-  echo "    created"
-fi
+step "4/7 Signing keys: SSM SecureStrings $page_key_param (tool-target's page tokens) and $session_key_param (runtime sessions; request-proxy and the agents), created once, never printed"
+for key_param in "$page_key_param" "$session_key_param"; do
+  if [[ $dry_run == 1 ]]; then
+    echo "    $key_param: would create it from 32 random bytes if absent"
+  elif aws_cmd ssm get-parameter --name "$key_param" > /dev/null 2>&1; then
+    echo "    $key_param: exists"
+  else
+    aws_cmd ssm put-parameter --name "$key_param" --type SecureString \
+      --value "$(head -c 32 /dev/urandom | base64)" --description "Tenantry signing key" > /dev/null
+    echo "    $key_param: created"
+  fi
+done
 
 step "5/7 CloudFormation stack $stack (this takes 10-20 minutes the first time)"
 if [[ $dry_run == 1 ]]; then
@@ -127,7 +130,7 @@ run aws "${aws_opts[@]}" cloudformation deploy --template-file infra/template.js
   --s3-bucket "$artifacts" --s3-prefix templates --capabilities CAPABILITY_NAMED_IAM \
   --no-fail-on-empty-changeset --tags Application=tenantry \
   --parameter-overrides "NamePrefix=$prefix" "ArtifactBucket=$artifacts" "AgentRuntimeImageUri=$runtime_image" \
-  "PageTokenKeyParameter=$page_key_param" "${code_params[@]}"
+  "PageTokenKeyParameter=$page_key_param" "SessionKeyParameter=$session_key_param" "${code_params[@]}"
 if [[ $dry_run == 0 ]]; then
   aws_cmd cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].Outputs' --output json > "$outputs_file"
   echo "    outputs saved to $outputs_file"

@@ -3,14 +3,26 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use secret_config::{SecretError, SecretSource, SecretVars};
 use tenant_context::{SessionBinder, TierCatalog, TierConfig, TierName, VerifierConfig};
 
 pub const ENV_TIER: &str = "TENANTRY_TIER";
-pub const ENV_SESSION_KEY: &str = "TENANTRY_SESSION_KEY";
+/// The session key, the same as request-proxy's: inline (local) or an SSM SecureString.
+pub const SESSION_KEY_VARS: SecretVars = SecretVars {
+    inline: "TENANTRY_SESSION_KEY",
+    parameter: "TENANTRY_SESSION_KEY_PARAMETER",
+    secure: true,
+};
+/// The tier's Bedrock project id (`proj_...`): inline, or the SSM parameter
+/// `scripts/bedrock-projects.sh` writes (the tier file's `bedrock_project.ssm_parameter`).
+pub const BEDROCK_PROJECT_VARS: SecretVars = SecretVars {
+    inline: "TENANTRY_BEDROCK_PROJECT_ID",
+    parameter: "TENANTRY_BEDROCK_PROJECT_PARAMETER",
+    secure: false,
+};
 pub const ENV_MODEL_BASE_URL: &str = "TENANTRY_MODEL_BASE_URL";
 pub const ENV_MODEL_API_KEY: &str = "TENANTRY_MODEL_API_KEY";
 pub const ENV_MODEL_ID: &str = "TENANTRY_MODEL_ID";
-pub const ENV_BEDROCK_PROJECT: &str = "TENANTRY_BEDROCK_PROJECT_ID";
 pub const ENV_GATEWAY_URL: &str = "TENANTRY_GATEWAY_URL";
 pub const ENV_LISTEN_ADDR: &str = "TENANTRY_LISTEN_ADDR";
 pub const ENV_MAX_ROUNDS: &str = "TENANTRY_MAX_ROUNDS";
@@ -31,6 +43,12 @@ pub enum ConfigError {
     Invalid { var: &'static str, reason: String },
 }
 
+impl From<SecretError> for ConfigError {
+    fn from(e: SecretError) -> Self {
+        invalid(e.var, e.reason)
+    }
+}
+
 fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         var,
@@ -45,7 +63,8 @@ pub struct ModelConfig {
     pub base_url: String,
     /// Bearer key for the endpoint, if it needs one.
     pub api_key: Option<String>,
-    /// The tier's Bedrock project, sent as `OpenAI-Project` (per-tier cost attribution).
+    /// The tier's Bedrock project, sent as `OpenAI-Project` (per-tier cost attribution);
+    /// filled from `Config::project` by `Config::load_parameters`.
     pub project: Option<String>,
     /// The model id sent: the tier file's, unless overridden for a local model server.
     pub model_id: String,
@@ -70,7 +89,9 @@ pub struct Config {
     pub tier: TierName,
     pub tier_config: TierConfig,
     pub verifier: VerifierConfig,
-    pub sessions: SessionBinder,
+    /// Resolved into a `SessionBinder` by `load_parameters`.
+    pub session_key: SecretSource,
+    pub project: Option<SecretSource>,
     pub model: ModelConfig,
     /// The tier's AgentCore Gateway MCP endpoint (`https://.../mcp`).
     pub gateway_url: String,
@@ -130,13 +151,17 @@ impl Config {
             .map_err(|_| invalid(ENV_TIER, "is not a tier of infra/tiers.json"))?;
         let tier_config = catalog.config(&tier)?.clone();
 
-        let sessions = SessionBinder::from_base64(&required(ENV_SESSION_KEY)?)
-            .map_err(|e| invalid(ENV_SESSION_KEY, e.to_string()))?;
+        let session_key = SESSION_KEY_VARS.source(&get)?;
+        // An inline key is checked now; a parameter's value when it is read at start-up.
+        if let SecretSource::Inline(key) = &session_key {
+            SessionBinder::from_base64(key)
+                .map_err(|e| invalid(SESSION_KEY_VARS.inline, e.to_string()))?;
+        }
 
         let model = ModelConfig {
             base_url: endpoint_url(ENV_MODEL_BASE_URL, &required(ENV_MODEL_BASE_URL)?)?,
             api_key: set(ENV_MODEL_API_KEY),
-            project: set(ENV_BEDROCK_PROJECT),
+            project: None,
             model_id: set(ENV_MODEL_ID).unwrap_or_else(|| tier_config.model_id.clone()),
             attempt_timeout: Duration::from_secs(positive(&get, ENV_MODEL_TIMEOUT_SECS, 60)?),
         };
@@ -156,12 +181,26 @@ impl Config {
             verifier: VerifierConfig::from_lookup(&get)?,
             tier,
             tier_config,
-            sessions,
+            session_key,
+            project: BEDROCK_PROJECT_VARS.optional_source(&get)?,
             model,
             gateway_url,
             listen,
             limits,
         })
+    }
+}
+
+impl Config {
+    /// Reads what deployments keep in SSM (the session key, the Bedrock project id; no AWS
+    /// call when both are inline) and returns the session binder.
+    pub async fn load_parameters(&mut self) -> Result<SessionBinder, ConfigError> {
+        if let Some(source) = self.project.take() {
+            self.model.project = Some(BEDROCK_PROJECT_VARS.load(source).await?);
+        }
+        let key = SESSION_KEY_VARS.load(self.session_key.clone()).await?;
+        SessionBinder::from_base64(&key)
+            .map_err(|e| invalid(SESSION_KEY_VARS.parameter, e.to_string()))
     }
 }
 
@@ -174,7 +213,7 @@ mod tests {
         let mut m: HashMap<String, String> = [
             (ENV_TIER, "basic"),
             (
-                ENV_SESSION_KEY,
+                "TENANTRY_SESSION_KEY",
                 "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
             ),
             (ENV_MODEL_BASE_URL, "http://127.0.0.1:9/v1"),
@@ -230,8 +269,8 @@ mod tests {
     #[test]
     fn the_session_key_is_required_and_long_enough() {
         let mut m = env(&[]);
-        m.remove(ENV_SESSION_KEY);
+        m.remove("TENANTRY_SESSION_KEY");
         assert!(load(&m).is_err());
-        assert!(load(&env(&[(ENV_SESSION_KEY, "c2hvcnQ=")])).is_err());
+        assert!(load(&env(&[("TENANTRY_SESSION_KEY", "c2hvcnQ=")])).is_err());
     }
 }

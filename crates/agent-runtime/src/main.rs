@@ -11,7 +11,8 @@ use tenant_context::{TierCatalog, TokenVerifier};
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tenant_context::logging::init_json();
     let catalog = TierCatalog::embedded()?;
-    let config = Config::from_lookup(|k| std::env::var(k).ok(), &catalog)?;
+    let mut config = Config::from_lookup(|k| std::env::var(k).ok(), &catalog)?;
+    let sessions = config.load_parameters().await?;
     // One HTTP client (one connection pool) for the model and the Gateway.
     let http = reqwest::Client::builder().build()?;
     let verifier = TokenVerifier::new(config.verifier.clone(), catalog)?;
@@ -29,6 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         model: ChatClient::new(http.clone(), config.model.clone()),
         gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),
         verifier,
+        sessions,
         health: Arc::new(Health::new()),
         config,
     });

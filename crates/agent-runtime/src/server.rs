@@ -17,7 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
-use tenant_context::{RuntimeSessionId, TenantContext, TokenVerifier, session_log_id};
+use tenant_context::{
+    RuntimeSessionId, SessionBinder, TenantContext, TokenVerifier, session_log_id,
+};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::StreamExt as _;
@@ -35,6 +37,7 @@ pub const REQUEST_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-request-id
 
 pub struct Deps {
     pub config: Config,
+    pub sessions: SessionBinder,
     pub verifier: TokenVerifier,
     pub model: ChatClient,
     pub gateway: Gateway,
@@ -160,8 +163,7 @@ async fn identify<'h>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| RuntimeSessionId::parse(v).ok())
         .ok_or(InvocationError::BadSessionId)?;
-    deps.config
-        .sessions
+    deps.sessions
         .check(&ctx, &session)
         .map_err(|_| InvocationError::SessionNotOwned)?;
     Ok((ctx, session, token))

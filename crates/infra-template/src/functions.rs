@@ -106,7 +106,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                     ("CKV_AWS_116", "Invoked synchronously only (API Gateway, AgentCore Gateway, tool target); a dead-letter queue applies to asynchronous invocations."),
                     ("CKV_AWS_117", "Calls only public AWS endpoints (STS, DynamoDB, Cognito JWKS, AgentCore); no VPC resources to reach. Put it in a VPC with endpoints if your policy requires it."),
                     ("CKV_AWS_115", "Concurrency is bounded per tenant by the API Gateway usage plans; reserving account concurrency fails on accounts with low limits."),
-                    ("CKV_AWS_173", "The environment holds no secrets (names, ARNs, URLs); the only secret, the page-token key, is read from an SSM SecureString at start-up.")
+                    ("CKV_AWS_173", "The environment holds no secrets (names, ARNs, URLs); the secrets (the page-token key, the session key) are read from SSM SecureStrings at start-up.")
                 ]),
                 "Properties": {
                     "FunctionName": sub(&format!("${{NamePrefix}}-{}", f.crate_name)),
@@ -157,6 +157,11 @@ fn extra_statements(logical: &str) -> Vec<Value> {
                 json!([ssm_parameter_arn("${PageTokenKeyParameter}")]),
             ),
         ],
+        "RequestProxy" => vec![statement(
+            "ReadTheSessionKey",
+            &["ssm:GetParameter"],
+            json!([ssm_parameter_arn("${SessionKeyParameter}")]),
+        )],
         "TenantAuthorizer" => vec![
             statement(
                 "ReadTheTenantRegistry",
@@ -236,6 +241,10 @@ fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Err
                 sub("https://bedrock-agentcore.${AWS::Region}.amazonaws.com"),
             );
             set("TENANTRY_RUNTIME_TIMEOUT_SECS", json!("27"));
+            set(
+                request_proxy::config::SESSION_KEY_VARS.parameter,
+                reference("SessionKeyParameter"),
+            );
         }
         other => {
             return Err(Error::Tier {

@@ -111,6 +111,15 @@ fn parameters(t: &mut Template) -> Result<(), Error> {
         }),
     )?;
     t.parameter(
+        "SessionKeyParameter",
+        json!({
+            "Type": "String",
+            "Default": "/tenantry/session-key",
+            "AllowedPattern": "^/[a-zA-Z0-9_./-]+$",
+            "Description": "SSM SecureString (base64, 32+ random bytes) with which request-proxy binds runtime session ids to users and the agent runtimes check them. scripts/deploy.sh creates it once."
+        }),
+    )?;
+    t.parameter(
         "LogRetentionDays",
         json!({
             "Type": "Number",

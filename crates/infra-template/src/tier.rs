@@ -4,6 +4,8 @@
 use serde_json::{Value, json};
 use tenant_context::{MemoryStrategyKind, TierConfig};
 
+use agent_runtime::config as agent;
+
 use crate::cfn::{get_att, pascal, reference, ssm_parameter_arn, sub, tag_list, tag_map};
 use crate::functions::document_bucket_prefix;
 use crate::iam::{document, service_trust, statement};
@@ -423,7 +425,8 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                     statement("RetrieveFromTheTiersKnowledgeBase", &["bedrock:Retrieve"], json!([get_att(&ids.knowledge_base, "KnowledgeBaseArn")])),
                     // Memory is reached only with tenant-scoped credentials from the TVM.
                     statement("VendTenantCredentials", &["lambda:InvokeFunction"], json!([get_att("TokenVendingFunction", "Arn")])),
-                    statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param, kb_param]))
+                    statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param, kb_param])),
+                    statement("ReadTheSessionKey", &["ssm:GetParameter"], json!([ssm_parameter_arn("${SessionKeyParameter}")]))
                 ])}],
                 "Tags": tag_list(tags)
             }
@@ -448,13 +451,15 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 "LifecycleConfiguration": { "IdleRuntimeSessionTimeout": 900, "MaxLifetime": 28800 },
                 "RoleArn": get_att(&role, "Arn"),
                 "EnvironmentVariables": {
-                    "TENANTRY_TIER": tier,
-                    "TENANTRY_MODEL_ID": config.model_id,
-                    "TENANTRY_MODEL_ENDPOINT": sub("https://bedrock-mantle.${AWS::Region}.api.aws/v1"),
-                    "TENANTRY_BEDROCK_PROJECT_PARAMETER": config.bedrock_project.ssm_parameter,
+                    (agent::ENV_TIER): tier,
+                    // The same id the binary embeds from the tier file; visible in the console.
+                    (agent::ENV_MODEL_ID): config.model_id,
+                    (agent::ENV_MODEL_BASE_URL): sub("https://bedrock-mantle.${AWS::Region}.api.aws/v1"),
+                    (agent::BEDROCK_PROJECT_VARS.parameter): config.bedrock_project.ssm_parameter,
+                    (agent::SESSION_KEY_VARS.parameter): reference("SessionKeyParameter"),
                     "TENANTRY_KNOWLEDGE_BASE_PARAMETER": config.knowledge_base.ssm_parameter,
                     "TENANTRY_MEMORY_ID": get_att(&ids.memory, "MemoryId"),
-                    "TENANTRY_GATEWAY_URL": get_att(&ids.gateway, "GatewayUrl"),
+                    (agent::ENV_GATEWAY_URL): get_att(&ids.gateway, "GatewayUrl"),
                     "TENANTRY_TVM_FUNCTION": get_att("TokenVendingFunction", "Arn"),
                     "TENANTRY_TOKEN_ISSUER": issuer(),
                     "TENANTRY_TOKEN_AUDIENCE": reference("UserPoolClient"),

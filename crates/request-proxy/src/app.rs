@@ -12,7 +12,7 @@ use axum::routing::post;
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use serde::Deserialize;
-use tenant_context::{RuntimeSessionId, TenantContext, TierCatalog, session_log_id};
+use tenant_context::{RuntimeSessionId, SessionBinder, TenantContext, TierCatalog, session_log_id};
 
 use crate::config::Config;
 use crate::error::ProxyError;
@@ -20,6 +20,8 @@ use crate::runtime;
 
 pub struct Deps {
     pub config: Config,
+    /// Issues session ids bound to the caller and checks the ones callers bring back.
+    pub sessions: SessionBinder,
     pub catalog: TierCatalog,
     pub http: reqwest::Client,
 }
@@ -115,14 +117,12 @@ async fn proxy(
     let session = match parsed.session_id.as_deref() {
         Some(s) => {
             let id = RuntimeSessionId::parse(s).map_err(ProxyError::BadSessionId)?;
-            deps.config
-                .sessions
+            deps.sessions
                 .check(&tenant, &id)
                 .map_err(|_| ProxyError::SessionNotOwned)?;
             id
         }
         None => deps
-            .config
             .sessions
             .issue(&tenant)
             .map_err(|_| ProxyError::RuntimeFailed)?,

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tenant_context::{SessionBinder, TierCatalog, TierName};
+use secret_config::{SecretSource, SecretVars};
+use tenant_context::{TierCatalog, TierName};
 
 use crate::error::ProxyError;
 
@@ -13,8 +14,13 @@ pub const ENV_RUNTIME_ENDPOINT: &str = "TENANTRY_RUNTIME_ENDPOINT";
 pub const ENV_MAX_PROMPT_BYTES: &str = "TENANTRY_MAX_PROMPT_BYTES";
 pub const ENV_TIMEOUT_SECS: &str = "TENANTRY_RUNTIME_TIMEOUT_SECS";
 pub const ENV_MAX_RESPONSE_BYTES: &str = "TENANTRY_MAX_RESPONSE_BYTES";
-/// The runtime session key (base64, at least 32 bytes), shared with the agent runtimes.
-pub const ENV_SESSION_KEY: &str = "TENANTRY_SESSION_KEY";
+/// The runtime session key (base64, at least 32 bytes), shared with the agent runtimes: inline
+/// (local runs) or the name of an SSM SecureString holding it (deployments).
+pub const SESSION_KEY_VARS: SecretVars = SecretVars {
+    inline: "TENANTRY_SESSION_KEY",
+    parameter: "TENANTRY_SESSION_KEY_PARAMETER",
+    secure: true,
+};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -25,8 +31,8 @@ pub struct Config {
     pub max_prompt_bytes: usize,
     pub max_response_bytes: usize,
     pub timeout: Duration,
-    /// Issues session ids bound to the caller and checks the ones callers bring back.
-    pub sessions: SessionBinder,
+    /// Where the session key is; `main` resolves it into a `SessionBinder` at start-up.
+    pub session_key: SecretSource,
 }
 
 fn invalid(var: &'static str, reason: impl Into<String>) -> ProxyError {
@@ -91,14 +97,16 @@ impl Config {
                 "must be https:// (http only on loopback)",
             ));
         }
-        let sessions = get(ENV_SESSION_KEY)
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| invalid(ENV_SESSION_KEY, "must be set (base64, at least 32 bytes)"))
-            .and_then(|k| {
-                SessionBinder::from_base64(&k).map_err(|e| invalid(ENV_SESSION_KEY, e.to_string()))
-            })?;
+        let session_key = SESSION_KEY_VARS
+            .source(&get)
+            .map_err(|e| invalid(e.var, e.reason))?;
+        // An inline key is checked now; a parameter's value when it is read at start-up.
+        if let SecretSource::Inline(key) = &session_key {
+            tenant_context::SessionBinder::from_base64(key)
+                .map_err(|e| invalid(SESSION_KEY_VARS.inline, e.to_string()))?;
+        }
         Ok(Self {
-            sessions,
+            session_key,
             runtime_arns,
             runtime_endpoint,
             max_prompt_bytes: number(&get, ENV_MAX_PROMPT_BYTES, 16 * 1024)? as usize,

@@ -11,7 +11,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     let catalog = TierCatalog::embedded()?;
     let config = Config::from_lookup(|k| std::env::var(k).ok(), &catalog)?;
     let http = reqwest::Client::builder().timeout(config.timeout).build()?;
+    let key = request_proxy::config::SESSION_KEY_VARS
+        .load(config.session_key.clone())
+        .await?;
+    let sessions = tenant_context::SessionBinder::from_base64(&key)?;
     let deps = Arc::new(Deps {
+        sessions,
         config,
         catalog,
         http,

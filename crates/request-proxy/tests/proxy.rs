@@ -69,6 +69,7 @@ fn deps(endpoint: &str, timeout: Duration) -> Arc<Deps> {
     .unwrap();
     let http = reqwest::Client::builder().timeout(timeout).build().unwrap();
     Arc::new(Deps {
+        sessions: tenant_context::SessionBinder::from_base64(SESSION_KEY).unwrap(),
         config,
         catalog,
         http,

@@ -1,6 +1,7 @@
 //! Configuration, read once at start-up.
 
 use scoped_credentials::IssuerConfig;
+use secret_config::{SecretError, SecretSource, SecretVars};
 use tenant_context::VerifierConfig;
 
 use crate::data::Tables;
@@ -39,28 +40,31 @@ pub enum ConfigError {
     Invalid { var: &'static str, reason: String },
 }
 
+/// The page-token key's two variables (see `secret_config`).
+pub const PAGE_TOKEN_KEY_VARS: SecretVars = SecretVars {
+    inline: ENV_PAGE_TOKEN_KEY,
+    parameter: ENV_PAGE_TOKEN_KEY_PARAMETER,
+    secure: true,
+};
+
+impl From<SecretError> for ConfigError {
+    fn from(e: SecretError) -> Self {
+        ConfigError::Invalid {
+            var: e.var,
+            reason: e.reason,
+        }
+    }
+}
+
 fn page_token_key(get: impl Fn(&str) -> Option<String>) -> Result<PageTokenKey, ConfigError> {
-    let set = |var: &str| get(var).filter(|v| !v.trim().is_empty());
-    match (set(ENV_PAGE_TOKEN_KEY), set(ENV_PAGE_TOKEN_KEY_PARAMETER)) {
-        (Some(key), None) => PageTokens::from_base64(&key)
+    match PAGE_TOKEN_KEY_VARS.source(get)? {
+        SecretSource::Inline(key) => PageTokens::from_base64(&key)
             .map(PageTokenKey::Inline)
             .map_err(|reason| ConfigError::Invalid {
                 var: ENV_PAGE_TOKEN_KEY,
                 reason,
             }),
-        (None, Some(name)) if name.starts_with('/') => Ok(PageTokenKey::Parameter(name)),
-        (None, Some(_)) => Err(ConfigError::Invalid {
-            var: ENV_PAGE_TOKEN_KEY_PARAMETER,
-            reason: "must be an SSM parameter name starting with /".into(),
-        }),
-        (Some(_), Some(_)) => Err(ConfigError::Invalid {
-            var: ENV_PAGE_TOKEN_KEY,
-            reason: format!("set either it or {ENV_PAGE_TOKEN_KEY_PARAMETER}, not both"),
-        }),
-        (None, None) => Err(ConfigError::Invalid {
-            var: ENV_PAGE_TOKEN_KEY,
-            reason: format!("must be set (or {ENV_PAGE_TOKEN_KEY_PARAMETER})"),
-        }),
+        SecretSource::Parameter(name) => Ok(PageTokenKey::Parameter(name)),
     }
 }
 
@@ -71,33 +75,13 @@ impl PageTokenKey {
             Self::Inline(tokens) => return Ok(tokens),
             Self::Parameter(name) => name,
         };
-        let invalid = |reason: String| ConfigError::Invalid {
+        let value = PAGE_TOKEN_KEY_VARS
+            .resolve(SecretSource::Parameter(name.clone()), ssm)
+            .await?;
+        PageTokens::from_base64(&value).map_err(|reason| ConfigError::Invalid {
             var: ENV_PAGE_TOKEN_KEY_PARAMETER,
-            reason,
-        };
-        let out = ssm
-            .get_parameter()
-            .name(&name)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| {
-                invalid(format!(
-                    "cannot read SSM parameter {name} ({}); create it with scripts/deploy.sh or \
-                     `aws ssm put-parameter --type SecureString`",
-                    aws_sdk_ssm::error::DisplayErrorContext(&e)
-                ))
-            })?;
-        let parameter = out
-            .parameter()
-            .ok_or_else(|| invalid(format!("SSM parameter {name} came back empty")))?;
-        if parameter.r#type() != Some(&aws_sdk_ssm::types::ParameterType::SecureString) {
-            return Err(invalid(format!(
-                "SSM parameter {name} must be a SecureString: it holds a signing key"
-            )));
-        }
-        PageTokens::from_base64(parameter.value().unwrap_or_default())
-            .map_err(|reason| invalid(format!("SSM parameter {name}: {reason}")))
+            reason: format!("SSM parameter {name}: {reason}"),
+        })
     }
 }
 

@@ -145,12 +145,14 @@ pub async fn agent(tier: &str, jwks: MockServer, up: Upstreams, extra: &[(&str, 
     for (k, v) in extra {
         env.insert((*k).to_owned(), (*v).to_owned());
     }
-    let config = Config::from_lookup(|k| env.get(k).cloned(), &catalog()).unwrap();
+    let mut config = Config::from_lookup(|k| env.get(k).cloned(), &catalog()).unwrap();
+    let sessions = config.load_parameters().await.unwrap();
     let http = reqwest::Client::new();
     let deps = Arc::new(Deps {
         model: ChatClient::new(http.clone(), config.model.clone()),
         gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),
         verifier: verifier(&jwks),
+        sessions,
         health: Arc::new(Health::new()),
         config,
     });

@@ -1,0 +1,169 @@
+//! Where a deployment secret (a signing key) comes from: exactly one of two variables.
+//!
+//! - `<NAME>`: the value itself, for local runs and tests;
+//! - `<NAME>_PARAMETER`: the name of an SSM SecureString holding it, read once at start-up
+//!   (deployments: the secret stays out of the function's or runtime's configuration, where
+//!   anyone allowed to describe the function could read it).
+//!
+//! Used by every binary that holds a key (tool-target's page-token key, the session key of
+//! request-proxy and the agent runtime), so the rule and its error messages are the same.
+
+/// The two variables naming a secret (or a deployment value kept in SSM).
+#[derive(Debug, Clone, Copy)]
+pub struct SecretVars {
+    pub inline: &'static str,
+    pub parameter: &'static str,
+    /// The parameter must be a SecureString (keys); false for plain values such as ids.
+    pub secure: bool,
+}
+
+/// A secret's source, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Inline(String),
+    /// An SSM parameter name (starting with `/`).
+    Parameter(String),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{var}: {reason}")]
+pub struct SecretError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+impl SecretVars {
+    /// Which source is configured, if any; both or a malformed parameter name is an error.
+    pub fn optional_source(
+        &self,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<SecretSource>, SecretError> {
+        let set = |var: &str| get(var).filter(|v| !v.trim().is_empty());
+        if set(self.inline).is_none() && set(self.parameter).is_none() {
+            return Ok(None);
+        }
+        self.source(get).map(Some)
+    }
+
+    /// Which source is configured; both, neither or a malformed parameter name is an error.
+    pub fn source(
+        &self,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<SecretSource, SecretError> {
+        let set = |var: &str| get(var).filter(|v| !v.trim().is_empty());
+        match (set(self.inline), set(self.parameter)) {
+            (Some(value), None) => Ok(SecretSource::Inline(value)),
+            (None, Some(name)) if name.starts_with('/') => Ok(SecretSource::Parameter(name)),
+            (None, Some(_)) => Err(SecretError {
+                var: self.parameter,
+                reason: "must be an SSM parameter name starting with /".into(),
+            }),
+            (Some(_), Some(_)) => Err(SecretError {
+                var: self.inline,
+                reason: format!("set either it or {}, not both", self.parameter),
+            }),
+            (None, None) => Err(SecretError {
+                var: self.inline,
+                reason: format!("must be set (or {})", self.parameter),
+            }),
+        }
+    }
+
+    /// The secret's value, with an SSM client from the process's AWS configuration built only
+    /// when the secret is a parameter (local runs need no AWS configuration at all).
+    pub async fn load(&self, source: SecretSource) -> Result<String, SecretError> {
+        match source {
+            SecretSource::Inline(v) => Ok(v),
+            parameter => {
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                self.resolve(parameter, &aws_sdk_ssm::Client::new(&sdk))
+                    .await
+            }
+        }
+    }
+
+    /// The secret's value: the inline one, or the SecureString read (decrypted) from SSM.
+    pub async fn resolve(
+        &self,
+        source: SecretSource,
+        ssm: &aws_sdk_ssm::Client,
+    ) -> Result<String, SecretError> {
+        let name = match source {
+            SecretSource::Inline(v) => return Ok(v),
+            SecretSource::Parameter(name) => name,
+        };
+        let invalid = |reason: String| SecretError {
+            var: self.parameter,
+            reason,
+        };
+        let out = ssm
+            .get_parameter()
+            .name(&name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| {
+                invalid(format!(
+                    "cannot read SSM parameter {name} ({}); create it with scripts/deploy.sh or \
+                     `aws ssm put-parameter --type SecureString`",
+                    aws_sdk_ssm::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let parameter = out
+            .parameter()
+            .ok_or_else(|| invalid(format!("SSM parameter {name} came back empty")))?;
+        if self.secure
+            && parameter.r#type() != Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+        {
+            return Err(invalid(format!(
+                "SSM parameter {name} must be a SecureString: it holds a secret key"
+            )));
+        }
+        Ok(parameter.value().unwrap_or_default().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VARS: SecretVars = SecretVars {
+        inline: "K",
+        parameter: "K_PARAMETER",
+        secure: true,
+    };
+
+    fn source(pairs: &[(&str, &str)]) -> Result<SecretSource, SecretError> {
+        VARS.source(|k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn exactly_one_source() {
+        assert_eq!(
+            source(&[("K", "abc")]),
+            Ok(SecretSource::Inline("abc".into()))
+        );
+        assert_eq!(
+            source(&[("K_PARAMETER", "/x/key")]),
+            Ok(SecretSource::Parameter("/x/key".into()))
+        );
+        assert_eq!(source(&[]).unwrap_err().var, "K");
+        assert_eq!(source(&[("K", " ")]).unwrap_err().var, "K");
+        assert_eq!(
+            source(&[("K", "a"), ("K_PARAMETER", "/x")])
+                .unwrap_err()
+                .var,
+            "K"
+        );
+        assert_eq!(
+            source(&[("K_PARAMETER", "x")]).unwrap_err().var,
+            "K_PARAMETER"
+        );
+        assert_eq!(VARS.optional_source(|_| None), Ok(None));
+    }
+}
