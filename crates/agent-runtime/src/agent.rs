@@ -37,11 +37,18 @@ pub struct Turn<'a, T: Toolbox> {
     pub deadline: Instant,
     /// Earlier turns to give the model, oldest first.
     pub history: Vec<Message>,
+    /// Long-term memory records of this user.
+    pub facts: Vec<String>,
 }
 
 /// The system prompt. It names the clinic (an identifier, not patient data) so the model can
 /// say whose records it is working with; isolation never depends on the model obeying it.
-fn system_prompt(ctx: &TenantContext, tier: &TierConfig, tools: Availability) -> String {
+fn system_prompt(
+    ctx: &TenantContext,
+    tier: &TierConfig,
+    tools: Availability,
+    facts: &[String],
+) -> String {
     let mut prompt = format!(
         "You are the clinical assistant of clinic `{}` ({}). Answer the staff member's \
          question using this clinic's tools and records only. Never invent patient data. \
@@ -57,21 +64,41 @@ fn system_prompt(ctx: &TenantContext, tier: &TierConfig, tools: Availability) ->
              anything up at the moment, and do not guess.",
         );
     }
+    if !facts.is_empty() {
+        prompt.push_str(" What this user told you in earlier conversations:");
+        for fact in facts {
+            prompt.push_str("\n- ");
+            prompt.push_str(fact);
+        }
+    }
     prompt
 }
 
+/// How a turn ended: why, after how many rounds, and the answer's text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ending {
+    pub stop_reason: StopReason,
+    pub rounds: u32,
+    pub answer: String,
+}
+
 /// Runs one turn, sending events as it goes. Returns the tokens spent (also on failure, for
-/// cost attribution) and the model failure that ended it, if any. The final or error event
-/// is sent by the caller, which also writes the usage line.
+/// cost attribution) and how it ended or the model failure that ended it. The final or
+/// error event is sent by the caller, which also writes the usage line.
 pub async fn run<T: Toolbox>(
     turn: Turn<'_, T>,
     prompt: &str,
     events: &mpsc::Sender<AgentEvent>,
-) -> (Tokens, Result<(StopReason, u32), ModelError>) {
+) -> (Tokens, Result<Ending, ModelError>) {
+    let ending = |stop_reason, rounds, answer: &str| Ending {
+        stop_reason,
+        rounds,
+        answer: answer.to_owned(),
+    };
     let mut messages = Vec::with_capacity(turn.history.len() + 2);
     messages.push(Message::text(
         Role::System,
-        system_prompt(turn.ctx, turn.tier, turn.tools_availability),
+        system_prompt(turn.ctx, turn.tier, turn.tools_availability, &turn.facts),
     ));
     messages.extend(turn.history.iter().cloned());
     messages.push(Message::text(Role::User, prompt));
@@ -80,7 +107,7 @@ pub async fn run<T: Toolbox>(
     let mut clinic_hour: Option<Option<u8>> = None;
     for round in 1..=turn.limits.max_rounds {
         if tokens.total() >= turn.limits.max_tokens {
-            return (tokens, Ok((StopReason::TokenBudget, round - 1)));
+            return (tokens, Ok(ending(StopReason::TokenBudget, round - 1, "")));
         }
         let completion = match turn
             .model
@@ -102,9 +129,11 @@ pub async fn run<T: Toolbox>(
         if completion.tool_calls.is_empty() {
             let text = completion.text.unwrap_or_default();
             if !text.is_empty() {
-                let _ = events.send(AgentEvent::TextDelta { text }).await;
+                let _ = events
+                    .send(AgentEvent::TextDelta { text: text.clone() })
+                    .await;
             }
-            return (tokens, Ok((StopReason::Answered, round)));
+            return (tokens, Ok(ending(StopReason::Answered, round, &text)));
         }
         messages.push(Message {
             role: Role::Assistant,
@@ -117,7 +146,10 @@ pub async fn run<T: Toolbox>(
             messages.push(Message::tool_result(&call.id, outcome.text));
         }
     }
-    (tokens, Ok((StopReason::MaxRounds, turn.limits.max_rounds)))
+    (
+        tokens,
+        Ok(ending(StopReason::MaxRounds, turn.limits.max_rounds, "")),
+    )
 }
 
 async fn call_tool<T: Toolbox>(

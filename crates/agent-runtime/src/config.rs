@@ -24,6 +24,8 @@ pub const ENV_MODEL_BASE_URL: &str = "TENANTRY_MODEL_BASE_URL";
 pub const ENV_MODEL_API_KEY: &str = "TENANTRY_MODEL_API_KEY";
 pub const ENV_MODEL_ID: &str = "TENANTRY_MODEL_ID";
 pub const ENV_GATEWAY_URL: &str = "TENANTRY_GATEWAY_URL";
+/// The tier's AgentCore Memory id; unset: no memory (the answer says `memory: off`).
+pub const ENV_MEMORY_ID: &str = "TENANTRY_MEMORY_ID";
 pub const ENV_LISTEN_ADDR: &str = "TENANTRY_LISTEN_ADDR";
 pub const ENV_MAX_ROUNDS: &str = "TENANTRY_MAX_ROUNDS";
 pub const ENV_MAX_TOKENS: &str = "TENANTRY_MAX_TOKENS_PER_REQUEST";
@@ -39,6 +41,8 @@ pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
 pub enum ConfigError {
     #[error(transparent)]
     Identity(#[from] tenant_context::Error),
+    #[error(transparent)]
+    Credentials(#[from] scoped_credentials::Error),
     #[error("{var}: {reason}")]
     Invalid { var: &'static str, reason: String },
 }
@@ -84,6 +88,14 @@ pub struct Limits {
     pub deadline: Duration,
 }
 
+/// Memory: which one, and how the agent gets each user's memory-scoped credentials (the
+/// token vending machine; `TENANTRY_CREDENTIALS_SOURCE` and its variables).
+#[derive(Debug, Clone)]
+pub struct MemorySettings {
+    pub memory_id: String,
+    pub credentials: scoped_credentials::IssuerConfig,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub tier: TierName,
@@ -95,6 +107,7 @@ pub struct Config {
     pub model: ModelConfig,
     /// The tier's AgentCore Gateway MCP endpoint (`https://.../mcp`).
     pub gateway_url: String,
+    pub memory: Option<MemorySettings>,
     pub listen: SocketAddr,
     pub limits: Limits,
 }
@@ -177,7 +190,15 @@ impl Config {
             max_prompt_bytes: positive(&get, ENV_MAX_PROMPT_BYTES, 16 * 1024)? as usize,
             deadline: Duration::from_secs(positive(&get, ENV_DEADLINE_SECS, 120)?),
         };
+        let memory = match set(ENV_MEMORY_ID) {
+            None => None,
+            Some(memory_id) => Some(MemorySettings {
+                memory_id: memory_id.trim().to_owned(),
+                credentials: scoped_credentials::IssuerConfig::from_lookup(&get)?,
+            }),
+        };
         Ok(Self {
+            memory,
             verifier: VerifierConfig::from_lookup(&get)?,
             tier,
             tier_config,

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use agent_runtime::memory::AgentMemory;
 use agent_runtime::model::ChatClient;
 use agent_runtime::tools::Gateway;
 use agent_runtime::{Config, Deps, Health, router};
+use scoped_credentials::{CredentialCache, Issuer};
 use tenant_context::{TierCatalog, TokenVerifier};
 
 #[tokio::main]
@@ -26,7 +28,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         listen = %config.listen,
         "agent runtime ready"
     );
+    let memory = match &config.memory {
+        None => None,
+        Some(settings) => {
+            // Only the memory client and its credential issuer use the AWS SDK.
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let issuer = Issuer::from_config(&settings.credentials, &sdk)?;
+            Some(AgentMemory::new(
+                sdk,
+                settings.memory_id.clone(),
+                Arc::new(CredentialCache::new(issuer)),
+            ))
+        }
+    };
     let deps = Arc::new(Deps {
+        memory,
         model: ChatClient::new(http.clone(), config.model.clone()),
         gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),
         verifier,

@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use tenant_context::{
-    RuntimeSessionId, SessionBinder, TenantContext, TokenVerifier, session_log_id,
+    MemorySessionId, RuntimeSessionId, SessionBinder, TenantContext, TokenVerifier, session_log_id,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -28,7 +28,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::agent::{self, Turn};
 use crate::config::Config;
 use crate::error::InvocationError;
-use crate::events::{AgentEvent, Availability, JsonReply, UsageSummary};
+use crate::events::{AgentEvent, Availability, JsonReply, StopReason, UsageSummary};
+use crate::memory::{AgentMemory, MemoryError, MemorySession, Recall};
 use crate::model::ChatClient;
 use crate::tools::{Gateway, NoTools, Toolbox};
 
@@ -41,6 +42,8 @@ pub struct Deps {
     pub verifier: TokenVerifier,
     pub model: ChatClient,
     pub gateway: Gateway,
+    /// `None` when this deployment has no memory configured.
+    pub memory: Option<AgentMemory>,
     pub health: Arc<Health>,
 }
 
@@ -239,7 +242,16 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         let deps = deps.clone();
         async move {
             let _busy = busy;
-            turn(&deps, &ctx, &token, &prompt, deadline, &tx).await;
+            turn(Invocation {
+                deps: &deps,
+                ctx: &ctx,
+                token: &token,
+                prompt: &prompt,
+                session: &session,
+                deadline,
+                tx: &tx,
+            })
+            .await;
         }
     });
     if wants_stream(&parts.headers) {
@@ -296,88 +308,115 @@ fn refuse(e: InvocationError, ctx: Option<&TenantContext>, request_id: &str) -> 
     e.into_response()
 }
 
-/// Connects the tools, runs the agent, and closes with the final (or error) event and the
-/// usage line. Whatever happens, exactly one closing event is sent.
-async fn turn(
-    deps: &Deps,
-    ctx: &TenantContext,
-    token: &str,
-    prompt: &str,
+/// One invocation that passed every check.
+struct Invocation<'a> {
+    deps: &'a Deps,
+    ctx: &'a TenantContext,
+    token: &'a str,
+    prompt: &'a str,
+    session: &'a RuntimeSessionId,
     deadline: Instant,
-    tx: &mpsc::Sender<AgentEvent>,
-) {
-    let session = match deps.gateway.connect(token, ctx).await {
+    tx: &'a mpsc::Sender<AgentEvent>,
+}
+
+/// Connects the tools and memory, runs the agent, stores the turn, and closes with the final
+/// (or error) event and the usage line. Whatever happens, exactly one closing event is sent.
+async fn turn(inv: Invocation<'_>) {
+    let gateway = match inv.deps.gateway.connect(inv.token, inv.ctx).await {
         Ok(s) => Some(s),
         Err(e) => {
-            tracing::warn!(error = %e, clinic_id = %ctx.clinic_id(), "Gateway unavailable; answering without tools");
+            tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "Gateway unavailable; answering without tools");
             None
         }
     };
-    match &session {
-        Some(s) => run_with(deps, ctx, s, Availability::Used, prompt, deadline, tx).await,
-        None => {
-            run_with(
-                deps,
-                ctx,
-                &NoTools,
-                Availability::Skipped,
-                prompt,
-                deadline,
-                tx,
-            )
-            .await
-        }
+    match &gateway {
+        Some(s) => run_with(&inv, s, Availability::Used).await,
+        None => run_with(&inv, &NoTools, Availability::Skipped).await,
     }
-    if let Some(s) = session {
+    if let Some(s) = gateway {
         s.close().await;
     }
 }
 
-async fn run_with<T: Toolbox>(
-    deps: &Deps,
-    ctx: &TenantContext,
-    tools: &T,
-    tools_availability: Availability,
-    prompt: &str,
-    deadline: Instant,
-    tx: &mpsc::Sender<AgentEvent>,
-) {
+/// Memory for this invocation: the session and what it recalls, or why there is none.
+async fn recall<'a>(inv: &'a Invocation<'_>) -> (Option<MemorySession<'a>>, Recall, Availability) {
+    let Some(memory) = &inv.deps.memory else {
+        return (None, Recall::default(), Availability::Off);
+    };
+    let skipped = |e: MemoryError| {
+        // Served without memory; the failure is logged (its code and message, no content).
+        tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "memory unavailable; answering without it");
+        (None, Recall::default(), Availability::Skipped)
+    };
+    let session = match memory
+        .open(
+            inv.token,
+            inv.ctx,
+            MemorySessionId::from_runtime(inv.session),
+        )
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return skipped(e),
+    };
+    match session
+        .recall(&inv.deps.config.tier_config, inv.prompt)
+        .await
+    {
+        Ok(r) => (Some(session), r, Availability::Used),
+        Err(e) => skipped(e),
+    }
+}
+
+async fn run_with<T: Toolbox>(inv: &Invocation<'_>, tools: &T, tools_availability: Availability) {
+    let deps = inv.deps;
     let tier = &deps.config.tier_config;
+    let (memory, recalled, mut memory_availability) = recall(inv).await;
     let (tokens, outcome) = agent::run(
         Turn {
-            ctx,
+            ctx: inv.ctx,
             tier,
             model: &deps.model,
             tools,
             tools_availability,
             limits: deps.config.limits,
-            deadline,
-            history: Vec::new(),
+            deadline: inv.deadline,
+            history: recalled.turns,
+            facts: recalled.facts,
         },
-        prompt,
-        tx,
+        inv.prompt,
+        inv.tx,
     )
     .await;
     // The per-clinic cost line (one top-level JSON object, as the Logs Insights queries read
     // it), also when the turn failed: tokens spent are billed either way.
-    let mut line = tenant_context::UsageEvent::new(ctx, tier, tokens.input, tokens.output);
+    let mut line = tenant_context::UsageEvent::new(inv.ctx, tier, tokens.input, tokens.output);
     line.model_id = deps.model.model_id().to_owned();
     println!("{}", line.to_log_line());
     let usage = UsageSummary::from(&line);
     let closing = match outcome {
-        Ok((stop_reason, rounds)) => AgentEvent::Final {
-            stop_reason,
-            rounds,
-            usage,
-            tools: tools_availability,
-            memory: Availability::Off,
-        },
+        Ok(ending) => {
+            if let Some(m) = &memory
+                && ending.stop_reason == StopReason::Answered
+                && let Err(e) = m.remember(inv.prompt, &ending.answer).await
+            {
+                tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "the turn was not stored in memory");
+                memory_availability = Availability::Skipped;
+            }
+            AgentEvent::Final {
+                stop_reason: ending.stop_reason,
+                rounds: ending.rounds,
+                usage,
+                tools: tools_availability,
+                memory: memory_availability,
+            }
+        }
         Err(e) => {
-            tracing::warn!(code = e.code(), clinic_id = %ctx.clinic_id(), "model call failed");
+            tracing::warn!(code = e.code(), clinic_id = %inv.ctx.clinic_id(), "model call failed");
             InvocationError::Model(e).to_event()
         }
     };
-    let _ = tx.send(closing).await;
+    let _ = inv.tx.send(closing).await;
 }
 
 #[cfg(test)]

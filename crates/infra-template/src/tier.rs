@@ -458,12 +458,14 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                     (agent::BEDROCK_PROJECT_VARS.parameter): config.bedrock_project.ssm_parameter,
                     (agent::SESSION_KEY_VARS.parameter): reference("SessionKeyParameter"),
                     "TENANTRY_KNOWLEDGE_BASE_PARAMETER": config.knowledge_base.ssm_parameter,
-                    "TENANTRY_MEMORY_ID": get_att(&ids.memory, "MemoryId"),
+                    (agent::ENV_MEMORY_ID): get_att(&ids.memory, "MemoryId"),
                     (agent::ENV_GATEWAY_URL): get_att(&ids.gateway, "GatewayUrl"),
-                    "TENANTRY_TVM_FUNCTION": get_att("TokenVendingFunction", "Arn"),
-                    "TENANTRY_TOKEN_ISSUER": issuer(),
-                    "TENANTRY_TOKEN_AUDIENCE": reference("UserPoolClient"),
-                    "TENANTRY_JWKS_URL": jwks_url(),
+                    // Memory-scoped credentials for each user, from the token vending machine.
+                    (scoped_credentials::ENV_SOURCE): "vending-function",
+                    (scoped_credentials::ENV_FUNCTION): get_att("TokenVendingFunction", "Arn"),
+                    (tenant_context::ENV_ISSUER): issuer(),
+                    (tenant_context::ENV_AUDIENCE): reference("UserPoolClient"),
+                    (tenant_context::ENV_JWKS_URL): jwks_url(),
                     "RUST_LOG": "info"
                 },
                 "Tags": tag_map(tags)

@@ -68,6 +68,13 @@ fn every_agent_runtime_starts_with_its_template_environment() {
         );
         assert!(!env.contains_key(agent_runtime::config::SESSION_KEY_VARS.inline));
         assert!(config.project.is_some(), "{id}: the tier's Bedrock project");
+        let memory = config
+            .memory
+            .unwrap_or_else(|| panic!("{id}: no memory configured"));
+        assert!(matches!(
+            memory.credentials,
+            scoped_credentials::IssuerConfig::VendingFunction { .. }
+        ));
         seen += 1;
     }
     assert_eq!(seen, catalog.iter().count());

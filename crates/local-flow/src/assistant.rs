@@ -8,15 +8,17 @@ use serde_json::Value;
 use standins::agent::{AgentProcess, free_port};
 use standins::cognito::LocalPool;
 use standins::gateway::{GatewayEmulation, LambdaBackend};
+use standins::memory::{MemoryDefinition, MemoryEmulation};
 use standins::model::ModelStandin;
 use standins::runtime::{RuntimeEmulation, RuntimeRoute};
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
 
-use crate::flow::FlowError;
+use crate::flow::{FlowError, ask};
 
 /// Everything the questions need; dropping it stops the agents and the emulations.
 pub struct AssistantStack {
     pub runtime: RuntimeEmulation,
+    _memory: MemoryEmulation,
     _model: ModelStandin,
     _gateways: Vec<GatewayEmulation>,
     _agents: Vec<AgentProcess>,
@@ -35,6 +37,7 @@ fn verifier(pool: &LocalPool) -> Result<Arc<TokenVerifier>, FlowError> {
 pub async fn start(
     pool: &LocalPool,
     lambda: &aws_sdk_lambda::Client,
+    lambda_url: &str,
     runtime_arns: &[(String, String)],
     session_key: &str,
 ) -> Result<AssistantStack, FlowError> {
@@ -53,6 +56,25 @@ pub async fn start(
             what: format!("cannot locate the build directory: {e}"),
         })?
         .with_file_name("agent-runtime");
+    let memory = MemoryEmulation::start(
+        catalog
+            .iter()
+            .map(|(tier, config)| MemoryDefinition {
+                memory_id: memory_id(tier.as_str()),
+                namespaces: config
+                    .memory
+                    .strategies
+                    .iter()
+                    .map(|s| s.namespace.clone())
+                    .collect(),
+            })
+            .collect(),
+        0,
+    )
+    .await
+    .map_err(|e| FlowError::Unexpected {
+        what: format!("Memory emulation: {e}"),
+    })?;
     let mut gateways = Vec::new();
     let mut agents = Vec::new();
     let mut routes = Vec::new();
@@ -81,6 +103,16 @@ pub async fn start(
             ("TENANTRY_TOKEN_ISSUER", pool.issuer.clone()),
             ("TENANTRY_TOKEN_AUDIENCE", pool.client_id.clone()),
             ("TENANTRY_JWKS_URL", pool.jwks_url.clone()),
+            // Memory, with each user's memory-scoped credentials from the real token-vending
+            // function on the Lambda stand-in (STS on moto behind it).
+            ("TENANTRY_MEMORY_ID", memory_id(tier.as_str())),
+            ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", memory.endpoint()),
+            ("TENANTRY_CREDENTIALS_SOURCE", "vending-function".to_owned()),
+            ("TENANTRY_TVM_FUNCTION", "token-vending".to_owned()),
+            ("AWS_ENDPOINT_URL_LAMBDA", lambda_url.to_owned()),
+            ("AWS_REGION", standins::STANDIN_REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", "standin".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "standin".to_owned()),
         ];
         let agent = AgentProcess::start(
             &binary,
@@ -122,12 +154,76 @@ pub async fn start(
         "    model: LOCAL MODEL STAND-IN at {} (deterministic, not a language model)",
         model.base_url()
     );
+    println!(
+        "    AgentCore Memory EMULATION at {} (events newest first as on AWS; no IAM evaluation)",
+        memory.endpoint()
+    );
     Ok(AssistantStack {
         runtime,
+        _memory: memory,
         _model: model,
         _gateways: gateways,
         _agents: agents,
     })
+}
+
+/// Memory and session ownership through the front door: hospital-x's user continues a
+/// conversation (the agent recalls the earlier turn from AgentCore Memory), then clinic-a's
+/// user presents that session id and is refused before any agent runs.
+pub async fn follow_up(
+    lambda: &aws_sdk_lambda::Client,
+    token_x: &str,
+    token_a: &str,
+) -> Result<(), FlowError> {
+    crate::flow::step("Memory: a follow-up in the same session, and the session kept to its user");
+    let first = ask(
+        lambda,
+        token_x,
+        "Remember that our cardiology ward moved to level 4",
+        None,
+    )
+    .await?;
+    let session = first.session.ok_or_else(|| FlowError::Unexpected {
+        what: "request-proxy returned no session id".into(),
+    })?;
+    let later = ask(
+        lambda,
+        token_x,
+        "What did I tell you earlier?",
+        Some(&session),
+    )
+    .await?;
+    let answer = later.body["answer"].as_str().unwrap_or_default();
+    println!(
+        "    hospital-x, same session: \"What did I tell you earlier?\"  -> HTTP {}, memory {}",
+        later.status, later.body["memory"]
+    );
+    println!("        answer: {answer}");
+    if later.status != 200 || !answer.contains("cardiology ward moved to level 4") {
+        return Err(FlowError::Unexpected {
+            what: format!(
+                "the follow-up should recall the earlier turn: {}",
+                later.body
+            ),
+        });
+    }
+    let stolen = ask(
+        lambda,
+        token_a,
+        "What did they tell you earlier?",
+        Some(&session),
+    )
+    .await?;
+    println!(
+        "    clinic-a presenting hospital-x's session id -> HTTP {} {}",
+        stolen.status, stolen.body["error"]["code"]
+    );
+    if stolen.status != 403 || stolen.body["error"]["code"] != "session_not_owned" {
+        return Err(FlowError::Unexpected {
+            what: format!("another user's session id must be refused: {}", stolen.body),
+        });
+    }
+    Ok(())
 }
 
 /// The agent's answer from request-proxy's reply body: one JSON object, or (when the agent
@@ -160,6 +256,10 @@ pub fn agent_reply(body: &str) -> Value {
     reply.insert("answer".into(), answer.into());
     reply.insert("tool_calls".into(), tool_calls.into());
     Value::Object(reply)
+}
+
+fn memory_id(tier: &str) -> String {
+    format!("tenantry_{tier}_memory-LOCAL")
 }
 
 /// The agent's JSON reply, summarised for the flow's output.

@@ -159,13 +159,14 @@ pub async fn run() -> Result<(), FlowError> {
         "The assistant: the real agent-runtime of each tier, behind the Runtime and Gateway emulations",
     );
     let lambda_port = lambda_port();
-    let lambda =
-        aws_sdk_lambda::Client::new(&config_for(&format!("http://127.0.0.1:{lambda_port}")));
+    let lambda_url = format!("http://127.0.0.1:{lambda_port}");
+    let lambda = aws_sdk_lambda::Client::new(&config_for(&lambda_url));
     // One key for the session ids request-proxy issues and the agents check.
     let session_key = random_key()?;
     let assistant = crate::assistant::start(
         &pool,
         &lambda,
+        &lambda_url,
         &[
             ("basic".to_owned(), LOCAL_RUNTIME_ARN_BASIC.to_owned()),
             ("premium".to_owned(), LOCAL_RUNTIME_ARN_PREMIUM.to_owned()),
@@ -214,6 +215,8 @@ pub async fn run() -> Result<(), FlowError> {
     )
     .await?;
     ask_the_assistant(&lambda, &token_for("clinic-a")?, &token_for("hospital-x")?).await?;
+    crate::assistant::follow_up(&lambda, &token_for("hospital-x")?, &token_for("clinic-a")?)
+        .await?;
     drop(assistant);
     drop(emulator);
 
@@ -373,7 +376,7 @@ async fn vend_credentials(
     Ok(())
 }
 
-fn step(title: &str) {
+pub(crate) fn step(title: &str) {
     println!("\n==> {title}");
 }
 
@@ -738,13 +741,24 @@ async fn proxy(
     }
 }
 
+/// The agent's answer to a question through the front door.
+pub(crate) struct Answer {
+    /// request-proxy's HTTP status.
+    pub status: u64,
+    /// The agent's reply (JSON, or its events folded into the same shape), or the refusal.
+    pub body: Value,
+    /// The runtime session id the proxy issued or kept (`X-Tenantry-Session-Id`).
+    pub session: Option<String>,
+}
+
 /// Both hops for a question: the authorizer must allow the token, then the proxy carries the
-/// prompt to the tier's agent. Returns the proxy's HTTP status and the agent's JSON reply.
-async fn ask(
+/// prompt (and a session id to continue, if given) to the tier's agent.
+pub(crate) async fn ask(
     lambda: &aws_sdk_lambda::Client,
     token: &str,
     prompt: &str,
-) -> Result<(u64, Value), FlowError> {
+    session: Option<&str>,
+) -> Result<Answer, FlowError> {
     let allowed = match invoke_json(lambda, "tenant-authorizer", &authorizer_event(token)?).await? {
         Ok(v) if v["policyDocument"]["Statement"][0]["Effect"] == "Allow" => v,
         other => {
@@ -753,13 +767,19 @@ async fn ask(
             });
         }
     };
-    let body = serde_json::json!({ "prompt": prompt });
+    let mut body = serde_json::json!({ "prompt": prompt });
+    if let Some(id) = session {
+        body["session_id"] = id.into();
+    }
     let reply = proxy(lambda, &allowed, token, Some(&body), &[]).await?;
-    let status = reply["statusCode"].as_u64().unwrap_or(0);
-    Ok((
-        status,
-        crate::assistant::agent_reply(reply["body"].as_str().unwrap_or_default()),
-    ))
+    Ok(Answer {
+        status: reply["statusCode"].as_u64().unwrap_or(0),
+        body: crate::assistant::agent_reply(reply["body"].as_str().unwrap_or_default()),
+        session: reply["multiValueHeaders"]["x-tenantry-session-id"][0]
+            .as_str()
+            .or(reply["headers"]["x-tenantry-session-id"].as_str())
+            .map(str::to_owned),
+    })
 }
 
 /// Questions to each tier's agent through the front door, answered from the asker's own
@@ -786,7 +806,7 @@ async fn ask_the_assistant(
         ),
     ];
     for (clinic, token, prompt, must_contain) in questions {
-        let (status, body) = ask(lambda, token, prompt).await?;
+        let Answer { status, body, .. } = ask(lambda, token, prompt, None).await?;
         println!("    {clinic} asks: \"{prompt}\"  -> HTTP {status}");
         if status != 200 {
             return Err(FlowError::Unexpected {

@@ -14,6 +14,7 @@ mod error;
 pub mod gateway;
 pub mod lambda;
 pub mod logs;
+pub mod memory;
 pub mod model;
 pub mod runtime;
 pub mod runtime_api;

@@ -127,6 +127,39 @@ pub async fn gateway(tier: &str, target: &FakeTarget, jwks: &MockServer) -> Gate
 }
 
 pub async fn agent(tier: &str, jwks: MockServer, up: Upstreams, extra: &[(&str, &str)]) -> Stack {
+    agent_with_memory(tier, jwks, up, extra, None).await
+}
+
+/// The memory of `tier` on the Memory emulation at `endpoint`, with memory-scoped credentials
+/// from STS on the moto stand-in (the agent's own issuer path; needs the stand-ins running).
+pub fn memory(tier: &str, endpoint: &str) -> agent_runtime::memory::AgentMemory {
+    use scoped_credentials::{CredentialCache, Issuer, StsIssuer};
+    let endpoints = standins::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let sts = aws_sdk_sts::Client::new(&standins::sdk::moto_config(&endpoints));
+    let issuer = StsIssuer::new(
+        sts,
+        "arn:aws:iam::123456789012:role/tenantry-tvm",
+        std::time::Duration::from_secs(900),
+    )
+    .unwrap();
+    agent_runtime::memory::AgentMemory::new(
+        standins::sdk::config_for(endpoint),
+        memory_id(tier),
+        Arc::new(CredentialCache::new(Issuer::Sts(issuer))),
+    )
+}
+
+pub fn memory_id(tier: &str) -> String {
+    format!("tenantry_{tier}_memory-LOCAL")
+}
+
+pub async fn agent_with_memory(
+    tier: &str,
+    jwks: MockServer,
+    up: Upstreams,
+    extra: &[(&str, &str)],
+    memory: Option<agent_runtime::memory::AgentMemory>,
+) -> Stack {
     let mut env: HashMap<String, String> = [
         ("TENANTRY_TIER", tier.to_owned()),
         ("TENANTRY_SESSION_KEY", SESSION_KEY_B64.to_owned()),
@@ -152,6 +185,7 @@ pub async fn agent(tier: &str, jwks: MockServer, up: Upstreams, extra: &[(&str, 
         model: ChatClient::new(http.clone(), config.model.clone()),
         gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),
         verifier: verifier(&jwks),
+        memory,
         sessions,
         health: Arc::new(Health::new()),
         config,

@@ -1,0 +1,207 @@
+//! Conversation memory in AgentCore Memory, always as the caller: credentials vended for this
+//! tenant user with scope `memory` (their session tags are what the TVM role's IAM conditions
+//! compare `actorId` and `namespace` with), the actor id derived from the verified token, the
+//! session id derived from the (user-bound) runtime session id, and only the user's own
+//! namespaces from the tier file. Nothing here takes an identifier from the prompt or the model.
+//!
+//! Before a turn: the last turns of this session (ListEvents returns them newest first on AWS)
+//! and long-term records from each of the user's namespaces (RetrieveMemoryRecords with the
+//! exact namespace, so the IAM condition has a value). After it: one CreateEvent holding both
+//! the question and the answer, so a turn is stored whole or not at all.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use agentcore::primitives::DateTime;
+use agentcore::types::{
+    Content, Conversational, MemoryContent, PayloadType, Role as MemoryRole, SearchCriteria,
+};
+use aws_sdk_bedrockagentcore as agentcore;
+use scoped_credentials::{CredentialCache, IssueRequest, Issuer, Scope};
+use tenant_context::{MemorySessionId, TenantContext, TierConfig};
+
+use crate::model::{Message, Role};
+
+/// Turns of the current session given back to the model.
+pub const RECENT_TURNS: i32 = 5;
+/// Long-term records per namespace.
+pub const RECORDS_PER_NAMESPACE: i32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    #[error("no memory-scoped credentials for this user: {0}")]
+    Credentials(#[from] scoped_credentials::Error),
+    #[error("AgentCore Memory call {operation} failed: {message}")]
+    Service {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("a memory namespace could not be formed: {0}")]
+    Namespace(#[from] tenant_context::Error),
+}
+
+fn service<E: std::error::Error>(operation: &'static str) -> impl Fn(E) -> MemoryError {
+    move |e| MemoryError::Service {
+        operation,
+        // The error's own code and message only: never the request or response body.
+        message: agentcore::error::DisplayErrorContext(&e)
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect(),
+    }
+}
+
+/// What memory gives a turn.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Recall {
+    /// Earlier turns of this session, oldest first.
+    pub turns: Vec<Message>,
+    /// Long-term records of this user.
+    pub facts: Vec<String>,
+}
+
+/// The tier's memory and how to reach it.
+pub struct AgentMemory {
+    sdk: aws_types::SdkConfig,
+    memory_id: String,
+    credentials: Arc<CredentialCache<Issuer>>,
+}
+
+/// A memory session of one invocation: one user, one client with their credentials.
+pub struct MemorySession<'a> {
+    memory: &'a AgentMemory,
+    client: agentcore::Client,
+    ctx: &'a TenantContext,
+    session: MemorySessionId,
+}
+
+impl AgentMemory {
+    /// `sdk` carries the region, the endpoint (`AWS_ENDPOINT_URL_BEDROCK_AGENTCORE` locally)
+    /// and the one HTTP client every per-user client shares (one connection pool).
+    pub fn new(
+        sdk: aws_types::SdkConfig,
+        memory_id: String,
+        credentials: Arc<CredentialCache<Issuer>>,
+    ) -> Self {
+        Self {
+            sdk,
+            memory_id,
+            credentials,
+        }
+    }
+
+    /// A client acting as the caller, for one invocation.
+    pub async fn open<'a>(
+        &'a self,
+        id_token: &str,
+        ctx: &'a TenantContext,
+        session: MemorySessionId,
+    ) -> Result<MemorySession<'a>, MemoryError> {
+        let creds = self
+            .credentials
+            .get(IssueRequest {
+                id_token,
+                tenant: ctx,
+                scope: Some(Scope::Memory),
+            })
+            .await?;
+        let config = agentcore::config::Builder::from(&self.sdk)
+            .credentials_provider(creds.to_aws())
+            .build();
+        Ok(MemorySession {
+            memory: self,
+            client: agentcore::Client::from_conf(config),
+            ctx,
+            session,
+        })
+    }
+}
+
+impl MemorySession<'_> {
+    pub async fn recall(&self, tier: &TierConfig, query: &str) -> Result<Recall, MemoryError> {
+        let actor = self.ctx.actor_id();
+        let listed = self
+            .client
+            .list_events()
+            .memory_id(&self.memory.memory_id)
+            .actor_id(actor.as_str())
+            .session_id(self.session.as_str())
+            .include_payloads(true)
+            .max_results(RECENT_TURNS)
+            .send()
+            .await
+            .map_err(service("ListEvents"))?;
+        let mut turns = Vec::new();
+        // Newest first on AWS: walk them backwards to give the model the oldest first.
+        for event in listed.events().iter().rev() {
+            for item in event.payload() {
+                let PayloadType::Conversational(c) = item else {
+                    continue;
+                };
+                let Some(Content::Text(text)) = c.content() else {
+                    continue;
+                };
+                let role = match c.role() {
+                    MemoryRole::User => Role::User,
+                    MemoryRole::Assistant => Role::Assistant,
+                    _ => continue,
+                };
+                turns.push(Message::text(role, text.clone()));
+            }
+        }
+        let mut facts = Vec::new();
+        for strategy in &tier.memory.strategies {
+            let namespace = self.ctx.memory_namespace(strategy, Some(&self.session))?;
+            let criteria = SearchCriteria::builder()
+                .search_query(query)
+                .top_k(RECORDS_PER_NAMESPACE)
+                .build()
+                .map_err(service("RetrieveMemoryRecords"))?;
+            let records = self
+                .client
+                .retrieve_memory_records()
+                .memory_id(&self.memory.memory_id)
+                .namespace(namespace)
+                .search_criteria(criteria)
+                .send()
+                .await
+                .map_err(service("RetrieveMemoryRecords"))?;
+            for summary in records.memory_record_summaries() {
+                if let Some(MemoryContent::Text(text)) = summary.content()
+                    && !facts.contains(text)
+                {
+                    facts.push(text.clone());
+                }
+            }
+        }
+        Ok(Recall { turns, facts })
+    }
+
+    /// Stores the turn: question and answer in one event.
+    pub async fn remember(&self, question: &str, answer: &str) -> Result<(), MemoryError> {
+        let item = |role: MemoryRole, text: &str| {
+            Conversational::builder()
+                .content(Content::Text(text.to_owned()))
+                .role(role)
+                .build()
+                .map(PayloadType::Conversational)
+                .map_err(service("CreateEvent"))
+        };
+        self.client
+            .create_event()
+            .memory_id(&self.memory.memory_id)
+            .actor_id(self.ctx.actor_id().as_str())
+            .session_id(self.session.as_str())
+            .event_timestamp(DateTime::from(SystemTime::now()))
+            .payload(item(MemoryRole::User, question)?)
+            .payload(item(MemoryRole::Assistant, answer)?)
+            .send()
+            .await
+            .map_err(service("CreateEvent"))?;
+        Ok(())
+    }
+}

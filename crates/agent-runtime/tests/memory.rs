@@ -1,0 +1,189 @@
+//! Memory through the real AgentCore SDK client, on the Memory emulation, with memory-scoped
+//! credentials from STS on the moto stand-in: a user's earlier turns come back to that user
+//! only, and a memory outage never costs the answer.
+
+mod common;
+
+use common::{FakeTarget, Upstreams, agent_with_memory, ctx, gateway, invoke, memory, memory_id};
+use serde_json::{Value, json};
+use standins::memory::{MemoryDefinition, MemoryEmulation};
+use standins::model::ModelStandin;
+use standins::test_issuer;
+use tenant_context::{RuntimeSessionId, TenantContext};
+
+const OTHER_SUB: &str = "0b8d8c1e-2f3a-4b5c-9d6e-7f8091a2b3c4";
+
+async fn emulation(tier: &str) -> MemoryEmulation {
+    let cat = common::catalog();
+    let config = cat.config(&cat.tier(tier).unwrap()).unwrap();
+    MemoryEmulation::start(
+        vec![MemoryDefinition {
+            memory_id: memory_id(tier),
+            namespaces: config
+                .memory
+                .strategies
+                .iter()
+                .map(|s| s.namespace.clone())
+                .collect(),
+        }],
+        0,
+    )
+    .await
+    .unwrap()
+}
+
+struct User {
+    token: String,
+    ctx: TenantContext,
+}
+
+fn user(sub: &str) -> User {
+    let mut claims = test_issuer::id_claims();
+    claims["sub"] = sub.into();
+    User {
+        token: test_issuer::sign(&claims),
+        ctx: ctx("basic", "clinic-a", sub),
+    }
+}
+
+/// Everything the model was sent in one request, as text.
+fn sent(model: &ModelStandin, i: usize) -> String {
+    model.requests()[i]
+        .messages
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn a_user_is_reminded_of_their_own_turns_and_nobody_elses() {
+    let jwks = test_issuer::jwks_server().await;
+    let target = FakeTarget::with_hour(10);
+    let gw = gateway("basic", &target, &jwks).await;
+    let model = ModelStandin::start(0).await.unwrap();
+    let mem = emulation("basic").await;
+    let stack = agent_with_memory(
+        "basic",
+        jwks,
+        Upstreams {
+            model_url: model.base_url(),
+            gateway_url: gw.url(),
+        },
+        &[],
+        Some(memory("basic", &mem.endpoint())),
+    )
+    .await;
+    let (alice, bob) = (user(test_issuer::USER_SUB), user(OTHER_SUB));
+    let alice_session = stack.sessions.issue(&alice.ctx).unwrap();
+    let ask = |who: &User, session: &RuntimeSessionId, prompt: &str| {
+        let (token, session, prompt) = (who.token.clone(), session.to_string(), prompt.to_owned());
+        let stack = &stack;
+        async move {
+            let reply = invoke(
+                stack,
+                Some(&token),
+                Some(&session),
+                json!({"prompt": prompt}),
+                false,
+            )
+            .await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            reply.json()
+        }
+    };
+
+    let first = ask(
+        &alice,
+        &alice_session,
+        "Remember that I prefer brief summaries",
+    )
+    .await;
+    assert_eq!(first["memory"], "used");
+    let again = ask(&alice, &alice_session, "What did I tell you earlier?").await;
+    assert_eq!(again["memory"], "used");
+    let answer = again["answer"].as_str().unwrap();
+    assert!(answer.contains("I prefer brief summaries"), "{answer}");
+    // The earlier turn came back as conversation, oldest first, before the new question.
+    let messages = &model.requests()[1].messages;
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+
+    // Another user of the same clinic, in a session of their own: nothing of Alice's.
+    let bob_session = stack.sessions.issue(&bob.ctx).unwrap();
+    let bobs = ask(&bob, &bob_session, "What did I tell you earlier?").await;
+    assert!(!bobs["answer"].as_str().unwrap().contains("brief summaries"));
+    assert!(!sent(&model, 2).contains("brief summaries"));
+
+    // Alice in a new session: her long-term record (her own namespace) is in the prompt.
+    let new_session = stack.sessions.issue(&alice.ctx).unwrap();
+    ask(&alice, &new_session, "Do you know what I prefer?").await;
+    assert!(sent(&model, 3).contains("I prefer brief summaries"));
+
+    // Every Memory call named the caller's own actor or namespace, with vended credentials.
+    let calls = mem.calls();
+    assert!(!calls.is_empty());
+    for call in &calls {
+        let actor_a = alice.ctx.actor_id().to_string();
+        let actor_b = bob.ctx.actor_id().to_string();
+        assert!(
+            call.subject == actor_a
+                || call.subject == actor_b
+                || call.subject.contains(&format!("/{actor_a}"))
+                || call.subject.contains(&format!("/{actor_b}")),
+            "{call:?}"
+        );
+        assert!(call.access_key.starts_with("ASIA"), "not vended: {call:?}");
+    }
+    // One event per answered turn: question and answer stored together.
+    assert_eq!(
+        mem.event_count(&memory_id("basic"), alice.ctx.actor_id().as_str()),
+        3
+    );
+    assert_eq!(
+        mem.event_count(&memory_id("basic"), bob.ctx.actor_id().as_str()),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_memory_outage_still_answers() {
+    let jwks = test_issuer::jwks_server().await;
+    let target = FakeTarget::with_hour(10);
+    let gw = gateway("basic", &target, &jwks).await;
+    let model = ModelStandin::start(0).await.unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let stack = agent_with_memory(
+        "basic",
+        jwks,
+        Upstreams {
+            model_url: model.base_url(),
+            gateway_url: gw.url(),
+        },
+        &[],
+        Some(memory("basic", &format!("http://{closed}"))),
+    )
+    .await;
+    let alice = user(test_issuer::USER_SUB);
+    let session = stack.sessions.issue(&alice.ctx).unwrap();
+    let reply = invoke(
+        &stack,
+        Some(&alice.token),
+        Some(session.as_str()),
+        json!({"prompt": "What are our opening hours?"}),
+        true,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let events = reply.events();
+    let last: &Value = events.last().unwrap();
+    assert_eq!(last["type"], "final");
+    assert_eq!(last["memory"], "skipped");
+    assert!(events.iter().any(|e| e["type"] == "text_delta"));
+}

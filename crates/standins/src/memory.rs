@@ -1,0 +1,407 @@
+//! The LOCAL EMULATION of AgentCore Memory's data plane: the three routes the agent uses, on
+//! 127.0.0.1, reached by the real `aws-sdk-bedrockagentcore` client through endpoint
+//! configuration. It follows AWS, not moto's mock:
+//!
+//! - `CreateEvent` (`POST /memories/{memoryId}/events`): the event is stored whole (all its
+//!   payload items at once);
+//! - `ListEvents` (`POST /memories/{memoryId}/actor/{actorId}/sessions/{sessionId}`): NEWEST
+//!   FIRST, as AWS returns them, `maxResults` honoured, payloads only when asked;
+//! - `RetrieveMemoryRecords` (`POST /memories/{memoryId}/retrieve`): records of exactly the
+//!   requested namespace, ranked by words shared with the query.
+//!
+//! Long-term records: AWS extracts them asynchronously with the memory's strategies; here each
+//! user message becomes a record at once, in every strategy namespace of the memory (with
+//! `{actorId}` and `{sessionId}` filled in). Unknown memories get `ResourceNotFoundException`,
+//! ids outside AWS's patterns `ValidationException`. IAM is NOT evaluated (no condition keys):
+//! isolation here rests on the agent's own choice of actor, session and namespace, which the
+//! tests check; the IAM policy text is checked apart.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+/// One memory: its id and its strategies' namespace templates.
+#[derive(Debug, Clone)]
+pub struct MemoryDefinition {
+    pub memory_id: String,
+    pub namespaces: Vec<String>,
+}
+
+/// What the emulation was asked, for tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryCall {
+    pub operation: &'static str,
+    pub memory_id: String,
+    /// The actor (event APIs) or the namespace (record APIs).
+    pub subject: String,
+    /// The access key id the SigV4 signature names (whose credentials were used).
+    pub access_key: String,
+}
+
+#[derive(Debug, Clone)]
+struct StoredEvent {
+    actor: String,
+    session: String,
+    seq: u64,
+    timestamp: f64,
+    payload: Value,
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    id: String,
+    text: String,
+    namespace: String,
+    strategy: String,
+    created: f64,
+}
+
+#[derive(Default)]
+struct Store {
+    events: HashMap<String, Vec<StoredEvent>>,
+    records: HashMap<String, Vec<Record>>,
+    seq: u64,
+    calls: Vec<MemoryCall>,
+}
+
+struct Inner {
+    memories: Vec<MemoryDefinition>,
+    store: Mutex<Store>,
+}
+
+/// A running emulation; dropping it stops the server.
+pub struct MemoryEmulation {
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MemoryEmulation {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl MemoryEmulation {
+    pub async fn start(memories: Vec<MemoryDefinition>, port: u16) -> std::io::Result<Self> {
+        let inner = Arc::new(Inner {
+            memories,
+            store: Mutex::new(Store::default()),
+        });
+        let app = axum::Router::new()
+            .route("/memories/{memory}/events", post(create_event))
+            .route(
+                "/memories/{memory}/actor/{actor}/sessions/{session}",
+                post(list_events),
+            )
+            .route("/memories/{memory}/retrieve", post(retrieve))
+            .with_state(inner.clone());
+        let (addr, server) = crate::serve_local(app, port).await?;
+        Ok(Self {
+            addr,
+            inner,
+            server,
+        })
+    }
+
+    /// The endpoint for the SDK (`AWS_ENDPOINT_URL_BEDROCK_AGENTCORE`).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn calls(&self) -> Vec<MemoryCall> {
+        self.inner
+            .store
+            .lock()
+            .map(|s| s.calls.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many events are stored for an actor (all sessions).
+    pub fn event_count(&self, memory_id: &str, actor: &str) -> usize {
+        self.inner
+            .store
+            .lock()
+            .map(|s| {
+                s.events
+                    .get(memory_id)
+                    .map(|e| e.iter().filter(|e| e.actor == actor).count())
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    }
+}
+
+fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        [("x-amzn-errortype", kind)],
+        axum::Json(json!({"message": message})),
+    )
+        .into_response()
+}
+
+fn valid_id(s: &str, max: usize, extra: &[char]) -> bool {
+    let mut chars = s.chars();
+    !s.is_empty()
+        && s.len() <= max
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || extra.contains(&c))
+}
+
+fn access_key(headers: &HeaderMap) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("Credential=").nth(1))
+        .and_then(|v| v.split('/').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl Inner {
+    fn memory(&self, id: &str) -> Option<&MemoryDefinition> {
+        self.memories.iter().find(|m| m.memory_id == id)
+    }
+
+    fn log(&self, call: MemoryCall) {
+        if let Ok(mut s) = self.store.lock() {
+            s.calls.push(call);
+        }
+    }
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+async fn create_event(
+    State(inner): State<Arc<Inner>>,
+    Path(memory_id): Path<String>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let Some(memory) = inner.memory(&memory_id).cloned() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "memory not found",
+        );
+    };
+    let actor = body["actorId"].as_str().unwrap_or_default().to_owned();
+    let session = body["sessionId"].as_str().unwrap_or_default().to_owned();
+    if !valid_id(&actor, 255, &['/', ':']) || !valid_id(&session, 100, &[]) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "invalid actorId or sessionId",
+        );
+    }
+    let Some(items) = body["payload"].as_array().filter(|p| !p.is_empty()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "payload is required",
+        );
+    };
+    let timestamp = body["eventTimestamp"].as_f64().unwrap_or_else(now_secs);
+    inner.log(MemoryCall {
+        operation: "CreateEvent",
+        memory_id: memory_id.clone(),
+        subject: actor.clone(),
+        access_key: access_key(&headers),
+    });
+    let Ok(mut store) = inner.store.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            "store poisoned",
+        );
+    };
+    store.seq += 1;
+    let seq = store.seq;
+    let event = StoredEvent {
+        actor: actor.clone(),
+        session: session.clone(),
+        seq,
+        timestamp,
+        payload: Value::Array(items.clone()),
+    };
+    // Long-term records from the user's messages, in every strategy namespace.
+    for item in items {
+        let conv = &item["conversational"];
+        if conv["role"] != "USER" {
+            continue;
+        }
+        let Some(text) = conv["content"]["text"].as_str() else {
+            continue;
+        };
+        for (i, template) in memory.namespaces.iter().enumerate() {
+            let namespace = template
+                .replace("{actorId}", &actor)
+                .replace("{sessionId}", &session);
+            let record = Record {
+                id: format!("mem-{seq}-{i}"),
+                text: text.to_owned(),
+                namespace,
+                strategy: format!("strategy-{i}"),
+                created: timestamp,
+            };
+            store
+                .records
+                .entry(memory_id.clone())
+                .or_default()
+                .push(record);
+        }
+    }
+    store
+        .events
+        .entry(memory_id.clone())
+        .or_default()
+        .push(event);
+    axum::Json(json!({"event": event_json(&memory_id, &store.events[&memory_id][store.events[&memory_id].len() - 1], true)}))
+        .into_response()
+}
+
+fn event_json(memory_id: &str, e: &StoredEvent, with_payload: bool) -> Value {
+    json!({
+        "memoryId": memory_id,
+        "actorId": e.actor,
+        "sessionId": e.session,
+        "eventId": format!("{:013}#{:08}", (e.timestamp * 1000.0) as u64, e.seq),
+        "eventTimestamp": e.timestamp,
+        "payload": if with_payload { e.payload.clone() } else { json!([]) },
+    })
+}
+
+async fn list_events(
+    State(inner): State<Arc<Inner>>,
+    Path((memory_id, actor, session)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Option<axum::Json<Value>>,
+) -> Response {
+    if inner.memory(&memory_id).is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "memory not found",
+        );
+    }
+    let actor = percent_encoding::percent_decode_str(&actor)
+        .decode_utf8_lossy()
+        .into_owned();
+    inner.log(MemoryCall {
+        operation: "ListEvents",
+        memory_id: memory_id.clone(),
+        subject: actor.clone(),
+        access_key: access_key(&headers),
+    });
+    let body = body.map(|b| b.0).unwrap_or_default();
+    let max = body["maxResults"].as_u64().unwrap_or(20).clamp(1, 100) as usize;
+    let with_payload = body["includePayloads"].as_bool().unwrap_or(true);
+    let Ok(store) = inner.store.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            "store poisoned",
+        );
+    };
+    let mut events: Vec<&StoredEvent> = store
+        .events
+        .get(&memory_id)
+        .map(|e| {
+            e.iter()
+                .filter(|e| e.actor == actor && e.session == session)
+                .collect()
+        })
+        .unwrap_or_default();
+    // Newest first, as AWS returns them; the sequence orders events of the same second.
+    events.sort_by(|a, b| b.timestamp.total_cmp(&a.timestamp).then(b.seq.cmp(&a.seq)));
+    let page: Vec<Value> = events
+        .iter()
+        .take(max)
+        .map(|e| event_json(&memory_id, e, with_payload))
+        .collect();
+    axum::Json(json!({"events": page})).into_response()
+}
+
+async fn retrieve(
+    State(inner): State<Arc<Inner>>,
+    Path(memory_id): Path<String>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if inner.memory(&memory_id).is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "memory not found",
+        );
+    }
+    let Some(namespace) = body["namespace"].as_str().map(str::to_owned) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "namespace is required",
+        );
+    };
+    inner.log(MemoryCall {
+        operation: "RetrieveMemoryRecords",
+        memory_id: memory_id.clone(),
+        subject: namespace.clone(),
+        access_key: access_key(&headers),
+    });
+    let query = body["searchCriteria"]["searchQuery"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    let top_k = body["searchCriteria"]["topK"].as_u64().unwrap_or(10) as usize;
+    let words: Vec<&str> = query.split_whitespace().collect();
+    let Ok(store) = inner.store.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            "store poisoned",
+        );
+    };
+    let mut hits: Vec<(f64, &Record)> = store
+        .records
+        .get(&memory_id)
+        .map(|r| {
+            r.iter()
+                .filter(|r| r.namespace == namespace)
+                .map(|r| {
+                    let text = r.text.to_lowercase();
+                    let shared = words.iter().filter(|w| text.contains(*w)).count();
+                    (shared as f64 / words.len().max(1) as f64, r)
+                })
+                .filter(|(score, _)| *score > 0.0)
+                .collect()
+        })
+        .unwrap_or_default();
+    hits.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let summaries: Vec<Value> = hits
+        .into_iter()
+        .take(top_k)
+        .map(|(score, r)| {
+            json!({
+                "memoryRecordId": r.id,
+                "content": {"text": r.text},
+                "memoryStrategyId": r.strategy,
+                "namespaces": [r.namespace],
+                "createdAt": r.created,
+                "score": score,
+            })
+        })
+        .collect();
+    axum::Json(json!({"memoryRecordSummaries": summaries})).into_response()
+}
