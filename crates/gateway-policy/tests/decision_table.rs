@@ -9,10 +9,11 @@ use tenant_context::TierCatalog;
 
 const GATEWAY: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/tenantry-gw";
 const SUB: &str = "6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11";
-const TOOLS: [&str; 4] = [
+const TOOLS: [&str; 5] = [
     "patient_context",
     "clinic_config",
     "current_time",
+    "retrieve_clinic_documents",
     "web_search",
 ];
 const HOURS: [u8; 5] = [7, 8, 17, 18, 23];
@@ -21,6 +22,10 @@ fn input(tool: &str, hour: Option<u8>) -> Value {
     match (tool, hour) {
         ("patient_context", Some(h)) => json!({"patient_id": "p-1001", "request_hour": h}),
         ("patient_context", None) => json!({"patient_id": "p-1001"}),
+        ("retrieve_clinic_documents", Some(h)) => {
+            json!({"query": "lab results", "request_hour": h})
+        }
+        ("retrieve_clinic_documents", None) => json!({"query": "lab results"}),
         ("web_search", _) => json!({"query": "guidelines"}),
         _ => json!({}),
     }
@@ -205,7 +210,7 @@ fn statements_are_the_shipped_policies_one_by_one() {
         ids,
         [
             "basic-clinic-tools-any-hour",
-            "basic-patient-context-business-hours",
+            "basic-patient-data-business-hours",
             "premium-tools-any-hour"
         ]
     );

@@ -8,7 +8,9 @@ use serde_json::{Map, Value, json};
 use crate::cfn::{checkov_skips, get_att, pascal, reference, ssm_parameter_arn, sub, tag_list};
 use crate::iam::{document, lambda_trust, statement};
 use crate::shared::{APP_TAGS, issuer, jwks_url, log_group};
+use crate::tier::TierIds;
 use crate::{Error, Inputs, Template, iam};
+use tool_target::config as tool_target_env;
 
 /// One deployed function.
 pub struct Function {
@@ -83,7 +85,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 json!(["*"]),
             ),
         ];
-        statements.extend(extra_statements(f.logical));
+        statements.extend(extra_statements(f.logical, inputs));
         let role_id = format!("{}Role", f.logical);
         t.resource(
             &role_id,
@@ -138,7 +140,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
 }
 
 /// Grants beyond logs and tracing, per function.
-fn extra_statements(logical: &str) -> Vec<Value> {
+fn extra_statements(logical: &str, inputs: &Inputs) -> Vec<Value> {
     match logical {
         "TokenVending" => vec![statement(
             "AssumeTheTenantRoleWithSessionTags",
@@ -155,6 +157,24 @@ fn extra_statements(logical: &str) -> Vec<Value> {
                 "ReadThePageTokenKey",
                 &["ssm:GetParameter"],
                 json!([ssm_parameter_arn("${PageTokenKeyParameter}")]),
+            ),
+            // The only role that may search documents: no IAM key can pin Retrieve's filter,
+            // so this function adds the verified clinic's filter itself, behind Cedar.
+            statement(
+                "RetrieveFromTheTiersKnowledgeBases",
+                &["bedrock:Retrieve"],
+                Value::Array(
+                    inputs
+                        .tiers
+                        .iter()
+                        .map(|(tier, _)| {
+                            get_att(
+                                &TierIds::of(tier.as_str()).knowledge_base,
+                                "KnowledgeBaseArn",
+                            )
+                        })
+                        .collect(),
+                ),
             ),
         ],
         "RequestProxy" => vec![statement(
@@ -218,6 +238,19 @@ fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Err
                 "TENANTRY_PAGE_TOKEN_KEY_PARAMETER",
                 reference("PageTokenKeyParameter"),
             );
+            for (tier, _) in inputs.tiers.iter() {
+                set(
+                    &format!(
+                        "{}{}",
+                        tool_target_env::ENV_KNOWLEDGE_BASE_PREFIX,
+                        tier.as_str().to_ascii_uppercase()
+                    ),
+                    get_att(
+                        &TierIds::of(tier.as_str()).knowledge_base,
+                        "KnowledgeBaseId",
+                    ),
+                );
+            }
         }
         "TenantAuthorizer" => {
             set("TENANTRY_REGISTRY_TABLE", reference("TenantRegistryTable"));

@@ -399,7 +399,6 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
     } = parts;
     let role = format!("{p}RuntimeRole");
     let project_param = ssm_parameter_arn(&config.bedrock_project.ssm_parameter);
-    let kb_param = ssm_parameter_arn(&config.knowledge_base.ssm_parameter);
     t.resource(
         &role,
         json!({
@@ -422,10 +421,9 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                         ])),
                     statement("TheTiersModelOnly", &["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
                         json!([sub(&format!("arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{}", config.model_id))])),
-                    statement("RetrieveFromTheTiersKnowledgeBase", &["bedrock:Retrieve"], json!([get_att(&ids.knowledge_base, "KnowledgeBaseArn")])),
                     // Memory is reached only with tenant-scoped credentials from the TVM.
                     statement("VendTenantCredentials", &["lambda:InvokeFunction"], json!([get_att("TokenVendingFunction", "Arn")])),
-                    statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param, kb_param])),
+                    statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param])),
                     statement("ReadTheSessionKey", &["ssm:GetParameter"], json!([ssm_parameter_arn("${SessionKeyParameter}")]))
                 ])}],
                 "Tags": tag_list(tags)
@@ -457,7 +455,6 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                     (agent::ENV_MODEL_BASE_URL): sub("https://bedrock-mantle.${AWS::Region}.api.aws/v1"),
                     (agent::BEDROCK_PROJECT_VARS.parameter): config.bedrock_project.ssm_parameter,
                     (agent::SESSION_KEY_VARS.parameter): reference("SessionKeyParameter"),
-                    "TENANTRY_KNOWLEDGE_BASE_PARAMETER": config.knowledge_base.ssm_parameter,
                     (agent::ENV_MEMORY_ID): get_att(&ids.memory, "MemoryId"),
                     (agent::ENV_GATEWAY_URL): get_att(&ids.gateway, "GatewayUrl"),
                     // Memory-scoped credentials for each user, from the token vending machine.

@@ -98,9 +98,12 @@ fn runtimes_memories_and_knowledge_bases_follow_the_tier_file() {
             env["TENANTRY_BEDROCK_PROJECT_PARAMETER"],
             config["bedrock_project"]["ssm_parameter"]
         );
+        // Documents are read by the tool target only: the runtime learns no knowledge base.
+        assert!(env.get("TENANTRY_KNOWLEDGE_BASE_PARAMETER").is_none());
         assert_eq!(
-            env["TENANTRY_KNOWLEDGE_BASE_PARAMETER"],
-            config["knowledge_base"]["ssm_parameter"]
+            t["Resources"]["ToolTargetFunction"]["Properties"]["Environment"]["Variables"]
+                [format!("TENANTRY_KNOWLEDGE_BASE_{}", tier.to_ascii_uppercase())]["Fn::GetAtt"][0],
+            format!("{}KnowledgeBase", pascal(&tier))
         );
         // The runtime role may call the tier's model and no other.
         let role = &t["Resources"][format!("{}RuntimeRole", pascal(&tier))];
@@ -498,4 +501,22 @@ fn every_checkov_suppression_has_a_reason() {
         }
     }
     assert!(count > 0);
+}
+
+/// No IAM condition key can pin a Retrieve filter: whoever may call Retrieve on a tier's
+/// knowledge base can read every clinic of that tier. Only the tool target may.
+#[test]
+fn only_the_tool_target_may_retrieve_documents() {
+    let t = template();
+    let mut holders = Vec::new();
+    for (id, r) in t["Resources"].as_object().unwrap() {
+        if r["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        let text = r["Properties"]["Policies"].to_string();
+        if text.contains("bedrock:Retrieve") || text.contains("bedrock:*") {
+            holders.push(id.clone());
+        }
+    }
+    assert_eq!(holders, ["ToolTargetRole"]);
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use standins::agent::{AgentProcess, free_port};
 use standins::cognito::LocalPool;
 use standins::gateway::{GatewayEmulation, LambdaBackend};
+use standins::knowledge_base::{KnowledgeBaseEmulation, demo_sources};
 use standins::memory::{MemoryDefinition, MemoryEmulation};
 use standins::model::ModelStandin;
 use standins::runtime::{RuntimeEmulation, RuntimeRoute};
@@ -18,6 +19,8 @@ use crate::flow::{FlowError, ask};
 /// Everything the questions need; dropping it stops the agents and the emulations.
 pub struct AssistantStack {
     pub runtime: RuntimeEmulation,
+    /// Knowledge Base Retrieve for the tool-target function (its environment names it).
+    pub knowledge_base: KnowledgeBaseEmulation,
     _memory: MemoryEmulation,
     _model: ModelStandin,
     _gateways: Vec<GatewayEmulation>,
@@ -75,6 +78,11 @@ pub async fn start(
     .map_err(|e| FlowError::Unexpected {
         what: format!("Memory emulation: {e}"),
     })?;
+    let knowledge_base = KnowledgeBaseEmulation::start(demo_sources(&catalog), 0)
+        .await
+        .map_err(|e| FlowError::Unexpected {
+            what: format!("Knowledge Base emulation: {e}"),
+        })?;
     let mut gateways = Vec::new();
     let mut agents = Vec::new();
     let mut routes = Vec::new();
@@ -158,8 +166,13 @@ pub async fn start(
         "    AgentCore Memory EMULATION at {} (events newest first as on AWS; no IAM evaluation)",
         memory.endpoint()
     );
+    println!(
+        "    Knowledge Base EMULATION at {} (BM25 over infra/demo-documents, one base per tier)",
+        knowledge_base.endpoint()
+    );
     Ok(AssistantStack {
         runtime,
+        knowledge_base,
         _memory: memory,
         _model: model,
         _gateways: gateways,
@@ -224,6 +237,25 @@ pub async fn follow_up(
         });
     }
     Ok(())
+}
+
+/// The tool-target function's variables for the Knowledge Base emulation.
+pub fn knowledge_base_env(stack: &AssistantStack) -> Result<Vec<(String, String)>, FlowError> {
+    let mut env = vec![(
+        "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME".to_owned(),
+        stack.knowledge_base.endpoint(),
+    )];
+    for (tier, _) in TierCatalog::embedded()?.iter() {
+        env.push((
+            format!(
+                "{}{}",
+                tool_target::config::ENV_KNOWLEDGE_BASE_PREFIX,
+                tier.as_str().to_ascii_uppercase()
+            ),
+            standins::knowledge_base::demo_knowledge_base_id(tier.as_str()),
+        ));
+    }
+    Ok(env)
 }
 
 /// The agent's answer from request-proxy's reply body: one JSON object, or (when the agent

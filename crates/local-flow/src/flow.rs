@@ -190,6 +190,11 @@ pub async fn run() -> Result<(), FlowError> {
         ("TENANTRY_SESSION_KEY", session_key.clone()),
         ("AWS_ENDPOINT_URL_API_GATEWAY", endpoints.moto_url.clone()),
     ];
+    let documents_env = crate::assistant::knowledge_base_env(&assistant)?;
+    let extra_env: Vec<(&str, String)> = extra_env
+        .into_iter()
+        .chain(documents_env.iter().map(|(k, v)| (k.as_str(), v.clone())))
+        .collect();
     let emulator = start_emulator(&endpoints, &pool, &tables, &extra_env, lambda_port)?;
     println!(
         "    emulator on {} (log: .tools/run/lambda-emulator.log)",
@@ -797,6 +802,12 @@ async fn ask_the_assistant(
             "Show patient p-5001 and our opening hours",
             Some("Jonas Whitfield"),
         ),
+        (
+            "hospital-x",
+            token_x,
+            "What do our imaging study reports say?",
+            Some("s3://tenantry-premium-documents-local/premium-tier/hospital-x/imaging-studies/"),
+        ),
         ("clinic-a", token_a, "Show patient p-1001", None),
         (
             "clinic-a",
@@ -821,6 +832,15 @@ async fn ask_the_assistant(
             return Err(FlowError::Unexpected {
                 what: format!("{clinic}'s answer should come from its own records ({want})"),
             });
+        }
+        // Every cited document is the asker's own clinic's.
+        for cited in answer.split("s3://").skip(1) {
+            let uri = cited.split(['"', ' ', '\\']).next().unwrap_or_default();
+            if !uri.contains(&format!("/{clinic}/")) {
+                return Err(FlowError::Unexpected {
+                    what: format!("{clinic}'s answer cites another clinic's document: {uri}"),
+                });
+            }
         }
         // Nothing of clinic-b (its patients are p-2001 Dmitri Haldane, p-2002 Esme Adeyemi).
         if clinic != "clinic-b"

@@ -290,7 +290,26 @@ fn compose(
                     .unwrap_or_default();
                 out.push_str(&format!(" {tool} was refused ({code}): {message}"));
             }
-            None => out.push_str(&format!(" {tool}: {text}")),
+            None => match parsed.as_ref().and_then(|v| v["documents"].as_array()) {
+                // Documents are cited by source, as a model is asked to.
+                Some(docs) => {
+                    out.push_str(&format!(" {tool} found {} document(s):", docs.len()));
+                    for d in docs {
+                        let excerpt = d["excerpt"].as_str().unwrap_or_default();
+                        let line = excerpt
+                            .lines()
+                            .map(str::trim)
+                            .filter(|l| !l.starts_with('#'))
+                            .max_by_key(|l| l.len())
+                            .unwrap_or_default();
+                        out.push_str(&format!(
+                            " [{}] {line}",
+                            d["source"].as_str().unwrap_or("unknown source")
+                        ));
+                    }
+                }
+                None => out.push_str(&format!(" {tool}: {text}")),
+            },
         }
     }
     out

@@ -5,12 +5,16 @@ use secret_config::{SecretError, SecretSource, SecretVars};
 use tenant_context::VerifierConfig;
 
 use crate::data::Tables;
+use crate::documents::KnowledgeBases;
 use crate::page_token::PageTokens;
 
 pub const ENV_PATIENT_TABLE: &str = "TENANTRY_PATIENT_TABLE";
 pub const ENV_CLINIC_TABLE: &str = "TENANTRY_CLINIC_TABLE";
 pub const ENV_PAGE_TOKEN_KEY: &str = "TENANTRY_PAGE_TOKEN_KEY";
 pub const ENV_PAGE_TOKEN_KEY_PARAMETER: &str = "TENANTRY_PAGE_TOKEN_KEY_PARAMETER";
+/// Prefix of the per-tier knowledge base ids: `TENANTRY_KNOWLEDGE_BASE_BASIC`, ...; a tier
+/// without one answers `documents_not_configured`.
+pub const ENV_KNOWLEDGE_BASE_PREFIX: &str = "TENANTRY_KNOWLEDGE_BASE_";
 
 #[derive(Debug)]
 pub struct Config {
@@ -18,6 +22,7 @@ pub struct Config {
     pub credentials: IssuerConfig,
     pub tables: Tables,
     pub page_token_key: PageTokenKey,
+    pub knowledge_bases: KnowledgeBases,
 }
 
 /// Where the page-token signing key comes from: set exactly one of the two variables.
@@ -85,6 +90,30 @@ impl PageTokenKey {
     }
 }
 
+/// The knowledge base id of every tier that has one configured.
+fn knowledge_bases(get: impl Fn(&str) -> Option<String>) -> Result<KnowledgeBases, ConfigError> {
+    let catalog = tenant_context::TierCatalog::embedded()?;
+    let mut bases = std::collections::BTreeMap::new();
+    for (tier, _) in catalog.iter() {
+        let var = format!(
+            "{ENV_KNOWLEDGE_BASE_PREFIX}{}",
+            tier.as_str().to_ascii_uppercase()
+        );
+        if let Some(id) = get(&var).filter(|v| !v.trim().is_empty()) {
+            if !id.chars().all(|c| c.is_ascii_alphanumeric()) || id.len() > 10 {
+                return Err(ConfigError::Invalid {
+                    var: "TENANTRY_KNOWLEDGE_BASE_<TIER>",
+                    reason: format!(
+                        "{var} is not a knowledge base id (up to 10 letters and digits)"
+                    ),
+                });
+            }
+            bases.insert(tier.clone(), id.trim().to_owned());
+        }
+    }
+    Ok(KnowledgeBases(bases))
+}
+
 impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |var: &'static str| {
@@ -103,6 +132,7 @@ impl Config {
                 clinic_table: required(ENV_CLINIC_TABLE)?,
             },
             page_token_key: page_token_key(&get)?,
+            knowledge_bases: knowledge_bases(&get)?,
         })
     }
 }

@@ -56,6 +56,9 @@ pub enum ToolError {
     #[error("the clinic's configuration is missing or invalid ({0})")]
     ClinicMisconfigured(&'static str),
 
+    #[error("document search is not configured for your tier")]
+    DocumentsNotConfigured,
+
     #[error("temporarily unavailable, try again")]
     Unavailable,
 }
@@ -79,6 +82,7 @@ impl ToolError {
             ToolError::PatientNotFound => "patient_not_found",
             ToolError::NextTokenInvalid => "next_token_invalid",
             ToolError::NextTokenOtherClinic => "next_token_other_clinic",
+            ToolError::DocumentsNotConfigured => "documents_not_configured",
             ToolError::ClinicMisconfigured(_) => "clinic_misconfigured",
             ToolError::Unavailable => "unavailable",
         }

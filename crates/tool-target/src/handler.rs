@@ -11,11 +11,12 @@ use tenant_context::{TenantContext, TokenVerifier};
 
 use crate::clock::{self, Clock};
 use crate::data::{Tables, TenantData};
+use crate::documents::{self, KnowledgeBases};
 use crate::error::ToolError;
 use crate::gateway::GatewayCall;
 use crate::page_token::PageTokens;
 use crate::runtime::Invocation;
-use crate::tools::{DEFAULT_PAGE_SIZE, ToolCall};
+use crate::tools::{DEFAULT_DOCUMENT_RESULTS, DEFAULT_PAGE_SIZE, ToolCall};
 
 /// The allow-listed header that carries the caller's Cognito ID token to this target.
 pub const HEADER_ID_TOKEN: &str = "X-Id-Token";
@@ -29,6 +30,9 @@ pub struct Deps {
     pub tables: Tables,
     pub page_tokens: PageTokens,
     pub clock: Clock,
+    /// Knowledge Base Retrieve, with this function's own role (the only one allowed to).
+    pub documents: aws_sdk_bedrockagentruntime::Client,
+    pub knowledge_bases: KnowledgeBases,
 }
 
 /// The reply for one invocation: the tool's JSON, or `{"error": {"code", "message"}}`.
@@ -97,21 +101,21 @@ async fn serve(
         "tool call"
     );
 
+    // The model's idea of the hour is checked first, so a spoofed hour is named as such.
+    if let Some(claimed) = tool.request_hour() {
+        clock::check_request_hour(&deps.clock, tz, claimed)?;
+    }
+    // In 0-23 by construction; the server's clock decides for every tool under business hours.
+    if !tier.allows_tool_at(tool.name(), now.hour() as u8) {
+        let (start, end) = tier
+            .business_hours
+            .as_ref()
+            .map_or((0, 24), |b| (b.start_hour, b.end_hour));
+        return Err(ToolError::OutsideBusinessHours { start, end });
+    }
+
     match tool {
         ToolCall::PatientContext(args) => {
-            // The model's idea of the hour is checked first, so a spoofed hour is named as such.
-            if let Some(claimed) = args.request_hour {
-                clock::check_request_hour(&deps.clock, tz, claimed)?;
-            }
-            // In 0-23 by construction.
-            let hour = now.hour() as u8;
-            if !tier.allows_tool_at("patient_context", hour) {
-                let (start, end) = tier
-                    .business_hours
-                    .as_ref()
-                    .map_or((0, 24), |b| (b.start_hour, b.end_hour));
-                return Err(ToolError::OutsideBusinessHours { start, end });
-            }
             if let Some(id) = args.patient_id {
                 return Ok(json!({ "patient": data.patient(&id).await? }));
             }
@@ -147,6 +151,17 @@ async fn serve(
             "local_time": now.to_rfc3339(),
             "hour": now.hour(),
         })),
+        ToolCall::RetrieveClinicDocuments(args) => {
+            let passages = documents::retrieve(
+                &deps.documents,
+                &deps.knowledge_bases,
+                &tenant,
+                &args.query,
+                args.max_results.unwrap_or(DEFAULT_DOCUMENT_RESULTS),
+            )
+            .await?;
+            Ok(json!({ "count": passages.len(), "documents": passages }))
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod config;
 pub mod data;
+pub mod documents;
 pub mod error;
 pub mod gateway;
 pub mod handler;

@@ -22,7 +22,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     if let Err(e) = verifier.prefetch_keys().await {
         tracing::warn!(error = %e, "JWKS prefetch failed; will retry on first call");
     }
+    let documents = aws_sdk_bedrockagentruntime::Client::new(&sdk);
     let deps = Arc::new(Deps {
+        documents,
         verifier,
         credentials: Arc::new(CredentialCache::new(Issuer::from_config(
             &config.credentials,
@@ -32,6 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         tables: config.tables,
         page_tokens,
         clock: system_clock(),
+        knowledge_bases: config.knowledge_bases,
     });
     RuntimeLoop::from_env()
         .run(move |inv| handle(inv, deps.clone()))

@@ -43,15 +43,41 @@ pub struct ClinicConfigArgs {}
 #[serde(deny_unknown_fields)]
 pub struct CurrentTimeArgs {}
 
+/// Search your own clinic's documents (appointment notes, lab results, reports, imaging) and
+/// get the best-matching passages with their source. Basic-tier clinics may use it only during
+/// business hours (clinic local time).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrieveClinicDocumentsArgs {
+    /// What to look for, in words.
+    pub query: String,
+    /// How many passages: 1 to 10, default 5.
+    #[serde(default)]
+    pub max_results: Option<u32>,
+    /// The hour (0-23, clinic local time) you believe it is. Optional; the server's clock
+    /// decides, and a value that disagrees with it is refused.
+    #[serde(default)]
+    pub request_hour: Option<u8>,
+}
+
+pub const DEFAULT_DOCUMENT_RESULTS: u32 = 5;
+pub const MAX_DOCUMENT_RESULTS: u32 = 10;
+
 /// A tool call with its parsed arguments.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToolCall {
     PatientContext(PatientContextArgs),
     ClinicConfig(ClinicConfigArgs),
     CurrentTime(CurrentTimeArgs),
+    RetrieveClinicDocuments(RetrieveClinicDocumentsArgs),
 }
 
-pub const TOOL_NAMES: [&str; 3] = ["patient_context", "clinic_config", "current_time"];
+pub const TOOL_NAMES: [&str; 4] = [
+    "patient_context",
+    "clinic_config",
+    "current_time",
+    "retrieve_clinic_documents",
+];
 
 impl ToolCall {
     /// Parses the event (the tool's arguments) for the named tool. The event must be a JSON
@@ -76,17 +102,34 @@ impl ToolCall {
             }
             "clinic_config" => ToolCall::ClinicConfig(serde_json::from_value(value).map_err(bad)?),
             "current_time" => ToolCall::CurrentTime(serde_json::from_value(value).map_err(bad)?),
+            "retrieve_clinic_documents" => {
+                ToolCall::RetrieveClinicDocuments(serde_json::from_value(value).map_err(bad)?)
+            }
             _ => return Err(ToolError::UnknownTool),
         };
+        if let ToolCall::RetrieveClinicDocuments(a) = &call {
+            if a.query.trim().is_empty() {
+                return Err(ToolError::InvalidArguments(
+                    "`query` must not be empty".into(),
+                ));
+            }
+            if a.max_results
+                .is_some_and(|n| !(1..=MAX_DOCUMENT_RESULTS).contains(&n))
+            {
+                return Err(ToolError::InvalidArguments(
+                    "`max_results` must be 1 to 10".into(),
+                ));
+            }
+        }
+        if call.request_hour().is_some_and(|h| h > 23) {
+            return Err(ToolError::InvalidArguments(
+                "`request_hour` must be 0 to 23".into(),
+            ));
+        }
         if let ToolCall::PatientContext(a) = &call {
             if a.limit.is_some_and(|l| !(1..=MAX_PAGE_SIZE).contains(&l)) {
                 return Err(ToolError::InvalidArguments(
                     "`limit` must be 1 to 100".into(),
-                ));
-            }
-            if a.request_hour.is_some_and(|h| h > 23) {
-                return Err(ToolError::InvalidArguments(
-                    "`request_hour` must be 0 to 23".into(),
                 ));
             }
             if a.patient_id.is_some() && a.next_token.is_some() {
@@ -103,6 +146,16 @@ impl ToolCall {
             ToolCall::PatientContext(_) => "patient_context",
             ToolCall::ClinicConfig(_) => "clinic_config",
             ToolCall::CurrentTime(_) => "current_time",
+            ToolCall::RetrieveClinicDocuments(_) => "retrieve_clinic_documents",
+        }
+    }
+
+    /// The hour the caller claims it is, for the tools that take one.
+    pub fn request_hour(&self) -> Option<u8> {
+        match self {
+            ToolCall::PatientContext(a) => a.request_hour,
+            ToolCall::RetrieveClinicDocuments(a) => a.request_hour,
+            _ => None,
         }
     }
 }
@@ -118,6 +171,10 @@ pub fn gateway_tool_schema() -> Value {
         ),
         ("clinic_config", schema_for!(ClinicConfigArgs).to_value()),
         ("current_time", schema_for!(CurrentTimeArgs).to_value()),
+        (
+            "retrieve_clinic_documents",
+            schema_for!(RetrieveClinicDocumentsArgs).to_value(),
+        ),
     ];
     Value::Array(
         tools

@@ -9,10 +9,12 @@ use chrono::{TimeZone, Utc};
 use scoped_credentials::{CredentialCache, Issuer, StsIssuer};
 use serde_json::{Value, json};
 use standins::Endpoints;
+use standins::knowledge_base::{KnowledgeBaseEmulation, demo_knowledge_base_id, demo_sources};
 use standins::sdk::{Recorder, config_for, moto_config, recorded_sts_client};
 use standins::test_issuer::{self, AUDIENCE, ISSUER, OTHER_KEY};
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
 use tool_target::data::Tables;
+use tool_target::documents::KnowledgeBases;
 use tool_target::handler::{Deps, handle};
 use tool_target::page_token::PageTokens;
 use tool_target::runtime::Invocation;
@@ -26,6 +28,7 @@ const OTHER_CLINICS_PATIENT: &str = "p-2001";
 struct World {
     deps: Arc<Deps>,
     sts: Recorder,
+    kb: KnowledgeBaseEmulation,
     _idp: MockServer,
 }
 
@@ -56,7 +59,19 @@ async fn world(test: &str, utc_hour: u32) -> World {
         .with_ymd_and_hms(2026, 11, 27, utc_hour, 30, 0)
         .single()
         .unwrap();
+    let catalog = TierCatalog::embedded().unwrap();
+    let kb = KnowledgeBaseEmulation::start(demo_sources(&catalog), 0)
+        .await
+        .expect("knowledge base emulation");
+    let knowledge_bases = KnowledgeBases(
+        catalog
+            .iter()
+            .map(|(t, _)| (t.clone(), demo_knowledge_base_id(t.as_str())))
+            .collect(),
+    );
     let deps = Deps {
+        documents: aws_sdk_bedrockagentruntime::Client::new(&config_for(&kb.endpoint())),
+        knowledge_bases,
         verifier,
         credentials: Arc::new(CredentialCache::new(Issuer::Sts(issuer))),
         sdk: config_for(endpoints.dynamodb_url.as_deref().expect("dynalite url")),
@@ -70,6 +85,7 @@ async fn world(test: &str, utc_hour: u32) -> World {
     World {
         deps: Arc::new(deps),
         sts,
+        kb,
         _idp: idp,
     }
 }
@@ -570,4 +586,85 @@ async fn tokens_and_patient_data_never_reach_the_logs() {
             "patient detail {detail} reached the logs: {leaks:?}"
         );
     }
+}
+
+fn sources(reply: &Value) -> Vec<String> {
+    reply["documents"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no documents in {reply}"))
+        .iter()
+        .map(|d| d["source"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn documents_come_from_the_callers_own_clinic_only() {
+    let w = world("documents", 15).await; // 10:30 in New York, 09:30 in Chicago
+    let reply = w
+        .basic(
+            "retrieve_clinic_documents",
+            json!({"query": "lab results HbA1c", "request_hour": 10}),
+        )
+        .await;
+    let found = sources(&reply);
+    assert!(!found.is_empty(), "{reply}");
+    for s in &found {
+        assert!(s.contains("/basic-tier/clinic-a/"), "{s}");
+    }
+    assert!(
+        reply["documents"][0]["excerpt"]
+            .as_str()
+            .unwrap()
+            .contains("clinic-a")
+    );
+    // The filter was the verified clinic, built by the target: never absent, never another.
+    let calls = w.kb.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].filter,
+        Some(json!({"equals": {"key": "clinic_id", "value": "clinic-a"}}))
+    );
+    // A premium hospital on its own target: its own documents, from its tier's base.
+    let x = w
+        .call(
+            &format!("{PREMIUM_TARGET}___retrieve_clinic_documents"),
+            &headers("premium", "hospital-x"),
+            json!({"query": "imaging study impression"}),
+        )
+        .await;
+    for s in sources(&x) {
+        assert!(s.contains("/premium-tier/hospital-x/"), "{s}");
+    }
+    assert_eq!(
+        w.kb.calls()[1].knowledge_base_id,
+        demo_knowledge_base_id("premium")
+    );
+    // Naming another clinic in the query changes nothing.
+    let sneaky = w
+        .basic(
+            "retrieve_clinic_documents",
+            json!({"query": "clinic-b Harbour View lab results", "request_hour": 10}),
+        )
+        .await;
+    for s in sources(&sneaky) {
+        assert!(s.contains("/clinic-a/"), "{s}");
+    }
+    // An argument naming another clinic is refused outright.
+    let forged = w
+        .basic(
+            "retrieve_clinic_documents",
+            json!({"query": "lab", "clinic_id": "clinic-b"}),
+        )
+        .await;
+    assert_eq!(code(&forged), "invalid_arguments");
+}
+
+#[tokio::test]
+async fn basic_documents_follow_business_hours() {
+    let w = world("documents-hours", 1).await; // 20:30 in New York
+    let reply = w
+        .basic("retrieve_clinic_documents", json!({"query": "lab results"}))
+        .await;
+    assert_eq!(code(&reply), "outside_business_hours");
+    assert!(w.kb.calls().is_empty(), "refused before the knowledge base");
 }

@@ -1,0 +1,337 @@
+//! The LOCAL EMULATION of Bedrock Knowledge Base `Retrieve` (`POST /knowledgebases/{id}/retrieve`)
+//! on 127.0.0.1, reached by the real `aws-sdk-bedrockagentruntime` client through endpoint
+//! configuration. It indexes the documents of a folder laid out as the deployed bucket
+//! (`<tier>-tier/<clinic>/<doc-type>/<file>` with `<file>.metadata.json` sidecars) and answers
+//! with the AWS response shape: text, S3 location, score and the sidecar's metadata.
+//!
+//! Known differences from AWS: ranking is BM25 over words (tantivy), not vector similarity (no
+//! embedding model can be had offline); filters support `equals` and `andAll` of them, any
+//! other filter is a `ValidationException`. Like AWS, a call WITHOUT a filter searches every
+//! clinic's documents of the knowledge base: the clinic filter is the caller's duty.
+
+use std::net::SocketAddr;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value as _};
+use tantivy::{Index, IndexReader, TantivyDocument, Term, doc};
+
+/// Metadata keys a filter may name (the sidecars' attributes).
+pub const FILTER_KEYS: [&str; 3] = ["clinic_id", "tier", "document_type"];
+
+/// The synthetic document set (`infra/demo-documents`, deployed layout).
+pub const DEMO_DOCUMENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/demo-documents");
+
+/// The local knowledge base id of a tier (AWS ids are 10 upper-case letters and digits).
+pub fn demo_knowledge_base_id(tier: &str) -> String {
+    let mut id: String = format!("LOCAL{}", tier.to_ascii_uppercase())
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(10)
+        .collect();
+    while id.len() < 10 {
+        id.push('0');
+    }
+    id
+}
+
+/// One knowledge base per tier of the tier file over the synthetic documents, each limited to
+/// its tier's prefix as the deployed data sources are.
+pub fn demo_sources(catalog: &tenant_context::TierCatalog) -> Vec<KnowledgeBaseSource> {
+    catalog
+        .iter()
+        .map(|(tier, _)| KnowledgeBaseSource {
+            knowledge_base_id: demo_knowledge_base_id(tier.as_str()),
+            bucket: format!("tenantry-{tier}-documents-local"),
+            root: PathBuf::from(DEMO_DOCUMENTS),
+            prefix: format!("{tier}-tier/"),
+        })
+        .collect()
+}
+
+/// One knowledge base: its id, and the documents it was synced from.
+#[derive(Debug, Clone)]
+pub struct KnowledgeBaseSource {
+    pub knowledge_base_id: String,
+    /// The bucket name used in the results' `s3://` URIs.
+    pub bucket: String,
+    /// The folder that stands for the bucket's root.
+    pub root: PathBuf,
+    /// The data source's inclusion prefix, e.g. `basic-tier/`.
+    pub prefix: String,
+}
+
+/// A call, for tests: which knowledge base and the filter sent (`None`: no filter).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrieveCall {
+    pub knowledge_base_id: String,
+    pub filter: Option<Value>,
+}
+
+struct Fields {
+    text: Field,
+    uri: Field,
+    meta: [Field; 3],
+}
+
+struct Kb {
+    id: String,
+    index: Index,
+    reader: IndexReader,
+}
+
+struct Inner {
+    kbs: Vec<Kb>,
+    fields: Fields,
+    calls: Mutex<Vec<RetrieveCall>>,
+}
+
+/// A running emulation; dropping it stops the server.
+pub struct KnowledgeBaseEmulation {
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for KnowledgeBaseEmulation {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeBaseError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Index(#[from] tantivy::TantivyError),
+    #[error("{path}: the metadata sidecar is not {{\"metadataAttributes\": {{...}}}}")]
+    Sidecar { path: String },
+}
+
+fn files(dir: &FsPath, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files(&path, out)?;
+        } else if !path.to_string_lossy().ends_with(".metadata.json") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+impl KnowledgeBaseEmulation {
+    /// Indexes every source (a sync, done once) and serves on 127.0.0.1:`port` (0: any).
+    pub async fn start(
+        sources: Vec<KnowledgeBaseSource>,
+        port: u16,
+    ) -> Result<Self, KnowledgeBaseError> {
+        let mut builder = Schema::builder();
+        let fields = Fields {
+            text: builder.add_text_field("text", TEXT | STORED),
+            uri: builder.add_text_field("uri", STRING | STORED),
+            meta: FILTER_KEYS.map(|k| builder.add_text_field(k, STRING | STORED)),
+        };
+        let schema = builder.build();
+        let mut kbs = Vec::new();
+        for source in sources {
+            let index = Index::create_in_ram(schema.clone());
+            let mut writer = index.writer_with_num_threads(1, 15_000_000)?;
+            let mut paths = Vec::new();
+            files(&source.root.join(&source.prefix), &mut paths)?;
+            paths.sort();
+            for path in paths {
+                let text = std::fs::read_to_string(&path)?;
+                let sidecar_path = PathBuf::from(format!("{}.metadata.json", path.display()));
+                let sidecar: Value = std::fs::read_to_string(&sidecar_path)
+                    .ok()
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or_default();
+                let attrs = sidecar["metadataAttributes"].as_object().ok_or_else(|| {
+                    KnowledgeBaseError::Sidecar {
+                        path: sidecar_path.display().to_string(),
+                    }
+                })?;
+                let key = path
+                    .strip_prefix(&source.root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
+                let mut d = doc!(
+                    fields.text => text,
+                    fields.uri => format!("s3://{}/{key}", source.bucket),
+                );
+                for (field, name) in fields.meta.iter().zip(FILTER_KEYS) {
+                    if let Some(v) = attrs.get(name).and_then(Value::as_str) {
+                        d.add_text(*field, v);
+                    }
+                }
+                writer.add_document(d)?;
+            }
+            writer.commit()?;
+            let reader = index.reader()?;
+            kbs.push(Kb {
+                id: source.knowledge_base_id,
+                index,
+                reader,
+            });
+        }
+        let inner = Arc::new(Inner {
+            kbs,
+            fields,
+            calls: Mutex::new(Vec::new()),
+        });
+        let app = axum::Router::new()
+            .route("/knowledgebases/{id}/retrieve", post(retrieve))
+            .with_state(inner.clone());
+        let (addr, server) = crate::serve_local(app, port).await?;
+        Ok(Self {
+            addr,
+            inner,
+            server,
+        })
+    }
+
+    /// The endpoint for the SDK (`AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME`).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn calls(&self) -> Vec<RetrieveCall> {
+        self.inner
+            .calls
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        [("x-amzn-errortype", kind)],
+        axum::Json(json!({"message": message})),
+    )
+        .into_response()
+}
+
+impl Inner {
+    /// The filter as a query: `equals` on a metadata key, or `andAll` of such filters.
+    fn filter(&self, f: &Value) -> Result<Box<dyn Query>, String> {
+        if let Some(eq) = f.get("equals") {
+            let key = eq["key"].as_str().unwrap_or_default();
+            let value = eq["value"].as_str().ok_or("equals needs a string value")?;
+            let at = FILTER_KEYS
+                .iter()
+                .position(|k| *k == key)
+                .ok_or_else(|| format!("unknown metadata key `{key}`"))?;
+            return Ok(Box::new(TermQuery::new(
+                Term::from_field_text(self.fields.meta[at], value),
+                IndexRecordOption::Basic,
+            )));
+        }
+        if let Some(all) = f.get("andAll").and_then(Value::as_array) {
+            let parts = all
+                .iter()
+                .map(|p| self.filter(p).map(|q| (Occur::Must, q)))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Box::new(BooleanQuery::new(parts)));
+        }
+        Err("only `equals` and `andAll` filters are emulated".into())
+    }
+}
+
+async fn retrieve(
+    State(inner): State<Arc<Inner>>,
+    Path(id): Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let Some(kb) = inner.kbs.iter().find(|k| k.id == id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "knowledge base not found",
+        );
+    };
+    let Some(text) = body["retrievalQuery"]["text"]
+        .as_str()
+        .filter(|t| !t.trim().is_empty())
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "retrievalQuery.text is required",
+        );
+    };
+    let search = &body["retrievalConfiguration"]["vectorSearchConfiguration"];
+    let n = search["numberOfResults"]
+        .as_u64()
+        .unwrap_or(5)
+        .clamp(1, 100) as usize;
+    let filter = search.get("filter").cloned();
+    if let Ok(mut c) = inner.calls.lock() {
+        c.push(RetrieveCall {
+            knowledge_base_id: id.clone(),
+            filter: filter.clone(),
+        });
+    }
+    let parser = QueryParser::for_index(&kb.index, vec![inner.fields.text]);
+    let (words, _) = parser.parse_query_lenient(text);
+    let query: Box<dyn Query> = match &filter {
+        None => words,
+        Some(f) => match inner.filter(f) {
+            Ok(fq) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, words),
+                (Occur::Must, fq),
+            ])),
+            Err(m) => return error(StatusCode::BAD_REQUEST, "ValidationException", &m),
+        },
+    };
+    let searcher = kb.reader.searcher();
+    let hits = match searcher.search(&query, &TopDocs::with_limit(n)) {
+        Ok(h) => h,
+        Err(_) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerException",
+                "search failed",
+            );
+        }
+    };
+    let get = |d: &TantivyDocument, f: Field| {
+        d.get_first(f)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut results = Vec::new();
+    for (score, address) in hits {
+        let Ok(d) = searcher.doc::<TantivyDocument>(address) else {
+            continue;
+        };
+        let uri = get(&d, inner.fields.uri);
+        let mut metadata = serde_json::Map::new();
+        for (field, name) in inner.fields.meta.iter().zip(FILTER_KEYS) {
+            metadata.insert(name.into(), get(&d, *field).into());
+        }
+        metadata.insert("x-amz-bedrock-kb-source-uri".into(), uri.clone().into());
+        results.push(json!({
+            "content": {"type": "TEXT", "text": get(&d, inner.fields.text)},
+            "location": {"type": "S3", "s3Location": {"uri": uri}},
+            "score": score,
+            "metadata": metadata,
+        }));
+    }
+    axum::Json(json!({"retrievalResults": results})).into_response()
+}
