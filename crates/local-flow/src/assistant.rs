@@ -239,12 +239,19 @@ pub async fn follow_up(
     Ok(())
 }
 
-/// The tool-target function's variables for the Knowledge Base emulation.
+/// The tool-target function's variables for the Knowledge Base emulation and web search.
 pub fn knowledge_base_env(stack: &AssistantStack) -> Result<Vec<(String, String)>, FlowError> {
-    let mut env = vec![(
-        "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME".to_owned(),
-        stack.knowledge_base.endpoint(),
-    )];
+    let mut env = vec![
+        (
+            "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME".to_owned(),
+            stack.knowledge_base.endpoint(),
+        ),
+        // Premium web search: the labelled offline provider (no network here).
+        (
+            tool_target::web_search::ENV_WEB_SEARCH.to_owned(),
+            "offline".to_owned(),
+        ),
+    ];
     for (tier, _) in TierCatalog::embedded()?.iter() {
         env.push((
             format!(

@@ -808,6 +808,12 @@ async fn ask_the_assistant(
             "What do our imaging study reports say?",
             Some("s3://tenantry-premium-documents-local/premium-tier/hospital-x/imaging-studies/"),
         ),
+        (
+            "hospital-x",
+            token_x,
+            "Search the web for the latest atrial fibrillation guidance",
+            Some("[offline search stand-in]"),
+        ),
         ("clinic-a", token_a, "Show patient p-1001", None),
         (
             "clinic-a",

@@ -23,6 +23,7 @@ pub struct Config {
     pub tables: Tables,
     pub page_token_key: PageTokenKey,
     pub knowledge_bases: KnowledgeBases,
+    pub web_search: crate::web_search::WebSearch,
 }
 
 /// Where the page-token signing key comes from: set exactly one of the two variables.
@@ -133,6 +134,7 @@ impl Config {
             },
             page_token_key: page_token_key(&get)?,
             knowledge_bases: knowledge_bases(&get)?,
+            web_search: crate::web_search::WebSearch::from_lookup(&get)?,
         })
     }
 }

@@ -59,6 +59,9 @@ pub enum ToolError {
     #[error("document search is not configured for your tier")]
     DocumentsNotConfigured,
 
+    #[error("web search is not configured for this deployment")]
+    WebSearchNotConfigured,
+
     #[error("temporarily unavailable, try again")]
     Unavailable,
 }
@@ -83,6 +86,7 @@ impl ToolError {
             ToolError::NextTokenInvalid => "next_token_invalid",
             ToolError::NextTokenOtherClinic => "next_token_other_clinic",
             ToolError::DocumentsNotConfigured => "documents_not_configured",
+            ToolError::WebSearchNotConfigured => "web_search_not_configured",
             ToolError::ClinicMisconfigured(_) => "clinic_misconfigured",
             ToolError::Unavailable => "unavailable",
         }

@@ -17,6 +17,7 @@ use crate::gateway::GatewayCall;
 use crate::page_token::PageTokens;
 use crate::runtime::Invocation;
 use crate::tools::{DEFAULT_DOCUMENT_RESULTS, DEFAULT_PAGE_SIZE, ToolCall};
+use crate::web_search::WebSearch;
 
 /// The allow-listed header that carries the caller's Cognito ID token to this target.
 pub const HEADER_ID_TOKEN: &str = "X-Id-Token";
@@ -33,6 +34,7 @@ pub struct Deps {
     /// Knowledge Base Retrieve, with this function's own role (the only one allowed to).
     pub documents: aws_sdk_bedrockagentruntime::Client,
     pub knowledge_bases: KnowledgeBases,
+    pub web_search: WebSearch,
 }
 
 /// The reply for one invocation: the tool's JSON, or `{"error": {"code", "message"}}`.
@@ -161,6 +163,16 @@ async fn serve(
             )
             .await?;
             Ok(json!({ "count": passages.len(), "documents": passages }))
+        }
+        ToolCall::WebSearch(args) => {
+            let results = deps
+                .web_search
+                .search(
+                    &args.query,
+                    args.max_results.unwrap_or(DEFAULT_DOCUMENT_RESULTS),
+                )
+                .await?;
+            Ok(json!({ "count": results.len(), "results": results }))
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod handler;
 pub mod page_token;
 pub mod runtime;
 pub mod tools;
+pub mod web_search;
 
 pub use error::ToolError;
 pub use gateway::GatewayCall;

@@ -35,6 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         page_tokens,
         clock: system_clock(),
         knowledge_bases: config.knowledge_bases,
+        web_search: config.web_search,
     });
     RuntimeLoop::from_env()
         .run(move |inv| handle(inv, deps.clone()))

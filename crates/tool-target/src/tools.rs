@@ -60,6 +60,18 @@ pub struct RetrieveClinicDocumentsArgs {
     pub request_hour: Option<u8>,
 }
 
+/// Search the public web for general medical guidance. Never put patient names or ids in the
+/// query: it leaves the clinic's systems. Premium tier only.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebSearchArgs {
+    /// What to search for.
+    pub query: String,
+    /// How many results: 1 to 10, default 5.
+    #[serde(default)]
+    pub max_results: Option<u32>,
+}
+
 pub const DEFAULT_DOCUMENT_RESULTS: u32 = 5;
 pub const MAX_DOCUMENT_RESULTS: u32 = 10;
 
@@ -70,13 +82,15 @@ pub enum ToolCall {
     ClinicConfig(ClinicConfigArgs),
     CurrentTime(CurrentTimeArgs),
     RetrieveClinicDocuments(RetrieveClinicDocumentsArgs),
+    WebSearch(WebSearchArgs),
 }
 
-pub const TOOL_NAMES: [&str; 4] = [
+pub const TOOL_NAMES: [&str; 5] = [
     "patient_context",
     "clinic_config",
     "current_time",
     "retrieve_clinic_documents",
+    "web_search",
 ];
 
 impl ToolCall {
@@ -105,6 +119,7 @@ impl ToolCall {
             "retrieve_clinic_documents" => {
                 ToolCall::RetrieveClinicDocuments(serde_json::from_value(value).map_err(bad)?)
             }
+            "web_search" => ToolCall::WebSearch(serde_json::from_value(value).map_err(bad)?),
             _ => return Err(ToolError::UnknownTool),
         };
         if let ToolCall::RetrieveClinicDocuments(a) = &call {
@@ -147,6 +162,7 @@ impl ToolCall {
             ToolCall::ClinicConfig(_) => "clinic_config",
             ToolCall::CurrentTime(_) => "current_time",
             ToolCall::RetrieveClinicDocuments(_) => "retrieve_clinic_documents",
+            ToolCall::WebSearch(_) => "web_search",
         }
     }
 
@@ -175,6 +191,7 @@ pub fn gateway_tool_schema() -> Value {
             "retrieve_clinic_documents",
             schema_for!(RetrieveClinicDocumentsArgs).to_value(),
         ),
+        ("web_search", schema_for!(WebSearchArgs).to_value()),
     ];
     Value::Array(
         tools

@@ -72,6 +72,7 @@ async fn world(test: &str, utc_hour: u32) -> World {
     let deps = Deps {
         documents: aws_sdk_bedrockagentruntime::Client::new(&config_for(&kb.endpoint())),
         knowledge_bases,
+        web_search: tool_target::web_search::WebSearch::Offline,
         verifier,
         credentials: Arc::new(CredentialCache::new(Issuer::Sts(issuer))),
         sdk: config_for(endpoints.dynamodb_url.as_deref().expect("dynalite url")),
@@ -390,7 +391,7 @@ async fn malformed_input_gets_typed_errors() {
             "unknown_tool",
         ),
         (
-            format!("{BASIC_TARGET}___web_search"),
+            format!("{BASIC_TARGET}___send_email"),
             json!({"query": "x"}),
             "unknown_tool",
         ),
@@ -667,4 +668,36 @@ async fn basic_documents_follow_business_hours() {
         .await;
     assert_eq!(code(&reply), "outside_business_hours");
     assert!(w.kb.calls().is_empty(), "refused before the knowledge base");
+}
+
+#[tokio::test]
+async fn web_search_is_premium_only_and_keeps_patient_ids_in() {
+    let w = world("web-search", 15).await;
+    let x = w
+        .call(
+            &format!("{PREMIUM_TARGET}___web_search"),
+            &headers("premium", "hospital-x"),
+            json!({"query": "latest atrial fibrillation guidance"}),
+        )
+        .await;
+    assert!(x["count"].as_u64().unwrap() > 0, "{x}");
+    assert!(
+        x["results"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("stand-in")
+    );
+    let leak = w
+        .call(
+            &format!("{PREMIUM_TARGET}___web_search"),
+            &headers("premium", "hospital-x"),
+            json!({"query": "guidance for patient p-5001"}),
+        )
+        .await;
+    assert_eq!(code(&leak), "invalid_arguments");
+    // A basic clinic on its own target: not one of its tier's tools.
+    let basic = w
+        .basic("web_search", json!({"query": "asthma guidance"}))
+        .await;
+    assert_eq!(code(&basic), "tool_not_in_tier");
 }
