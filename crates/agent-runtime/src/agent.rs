@@ -82,7 +82,7 @@ pub struct Ending {
     pub answer: String,
 }
 
-/// Runs one turn, sending events as it goes. Returns the tokens spent (also on failure, for
+/// Runs one turn, sending tool events as it goes. Returns the tokens spent (also on failure, for
 /// cost attribution) and how it ended or the model failure that ended it. The final or
 /// error event is sent by the caller, which also writes the usage line.
 pub async fn run<T: Toolbox>(
@@ -127,12 +127,8 @@ pub async fn run<T: Toolbox>(
             tokens.output = tokens.output.saturating_add(u.completion_tokens);
         }
         if completion.tool_calls.is_empty() {
+            // The caller sends the answer, once the output guardrail has seen it.
             let text = completion.text.unwrap_or_default();
-            if !text.is_empty() {
-                let _ = events
-                    .send(AgentEvent::TextDelta { text: text.clone() })
-                    .await;
-            }
             return (tokens, Ok(ending(StopReason::Answered, round, &text)));
         }
         messages.push(Message {

@@ -24,6 +24,10 @@ pub const ENV_MODEL_BASE_URL: &str = "TENANTRY_MODEL_BASE_URL";
 pub const ENV_MODEL_API_KEY: &str = "TENANTRY_MODEL_API_KEY";
 pub const ENV_MODEL_ID: &str = "TENANTRY_MODEL_ID";
 pub const ENV_GATEWAY_URL: &str = "TENANTRY_GATEWAY_URL";
+/// The tier's guardrail (required when the tier file gives the tier one).
+pub const ENV_GUARDRAIL_ID: &str = "TENANTRY_GUARDRAIL_ID";
+/// Its version; default `DRAFT` (deployments pin a numbered version).
+pub const ENV_GUARDRAIL_VERSION: &str = "TENANTRY_GUARDRAIL_VERSION";
 /// The tier's AgentCore Memory id; unset: no memory (the answer says `memory: off`).
 pub const ENV_MEMORY_ID: &str = "TENANTRY_MEMORY_ID";
 pub const ENV_LISTEN_ADDR: &str = "TENANTRY_LISTEN_ADDR";
@@ -108,6 +112,8 @@ pub struct Config {
     /// The tier's AgentCore Gateway MCP endpoint (`https://.../mcp`).
     pub gateway_url: String,
     pub memory: Option<MemorySettings>,
+    /// Set exactly when the tier file gives the tier a guardrail.
+    pub guardrail: Option<crate::guardrail::GuardrailSettings>,
     pub listen: SocketAddr,
     pub limits: Limits,
 }
@@ -197,7 +203,23 @@ impl Config {
                 credentials: scoped_credentials::IssuerConfig::from_lookup(&get)?,
             }),
         };
+        // The tier file decides whether the tier has a guardrail; a tier that has one does not
+        // start without it (no silent fall-back to unchecked answers).
+        let guardrail = match (&tier_config.guardrail, set(ENV_GUARDRAIL_ID)) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(invalid(
+                    ENV_GUARDRAIL_ID,
+                    format!("the tier file gives tier `{tier}` a guardrail: set its id"),
+                ));
+            }
+            (Some(_), Some(id)) => Some(crate::guardrail::GuardrailSettings {
+                id: id.trim().to_owned(),
+                version: set(ENV_GUARDRAIL_VERSION).unwrap_or_else(|| "DRAFT".into()),
+            }),
+        };
         Ok(Self {
+            guardrail,
             memory,
             verifier: VerifierConfig::from_lookup(&get)?,
             tier,
@@ -242,6 +264,7 @@ mod tests {
             ("TENANTRY_TOKEN_ISSUER", "https://issuer.example"),
             ("TENANTRY_TOKEN_AUDIENCE", "client"),
             ("TENANTRY_JWKS_URL", "http://127.0.0.1:9/jwks"),
+            (ENV_GUARDRAIL_ID, "gr-local"),
         ]
         .into_iter()
         .map(|(k, v)| (k.into(), v.into()))
@@ -285,6 +308,15 @@ mod tests {
         ] {
             assert!(load(&env(&[(ENV_MODEL_BASE_URL, ok)])).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn a_tier_with_a_guardrail_does_not_start_without_one() {
+        let mut m = env(&[]);
+        m.remove(ENV_GUARDRAIL_ID);
+        assert!(load(&m).unwrap_err().to_string().contains(ENV_GUARDRAIL_ID));
+        let c = load(&env(&[])).unwrap();
+        assert_eq!(c.guardrail.unwrap().version, "DRAFT");
     }
 
     #[test]

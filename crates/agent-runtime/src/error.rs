@@ -31,6 +31,8 @@ pub enum InvocationError {
     PromptTooLarge { max: usize },
     #[error("{0}")]
     Model(#[from] ModelError),
+    #[error("the guardrail is unavailable and this tier does not answer unchecked; retry shortly")]
+    GuardrailUnavailable,
 }
 
 impl InvocationError {
@@ -44,6 +46,7 @@ impl InvocationError {
             Self::Model(ModelError::Throttled) => StatusCode::TOO_MANY_REQUESTS,
             Self::Model(ModelError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
             Self::Model(_) => StatusCode::BAD_GATEWAY,
+            Self::GuardrailUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -59,12 +62,13 @@ impl InvocationError {
             Self::EmptyPrompt => "empty_prompt",
             Self::PromptTooLarge { .. } => "prompt_too_large",
             Self::Model(e) => e.code(),
+            Self::GuardrailUnavailable => "guardrail_unavailable",
         }
     }
 
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::IdentityUnavailable(_) => true,
+            Self::IdentityUnavailable(_) | Self::GuardrailUnavailable => true,
             Self::Model(e) => e.is_retryable(),
             _ => false,
         }
@@ -76,6 +80,7 @@ impl InvocationError {
             error: self.code(),
             error_type: match self {
                 Self::Model(_) => "ModelError",
+                Self::GuardrailUnavailable => "GuardrailError",
                 _ => "InvocationRefused",
             },
             message: self.to_string(),

@@ -38,6 +38,8 @@ pub enum StopReason {
     MaxRounds,
     /// The cap on tokens per request was reached before an answer.
     TokenBudget,
+    /// The guardrail blocked the prompt or replaced (blocked or masked) the answer.
+    GuardrailIntervened,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -69,6 +71,7 @@ pub enum AgentEvent {
         usage: UsageSummary,
         tools: Availability,
         memory: Availability,
+        guardrail: Availability,
     },
     /// The invocation failed after it started; the Python SDK's shape (`error`, `error_type`,
     /// `message`) with our stable code in `error`.
@@ -103,6 +106,7 @@ pub struct JsonReply {
     pub usage: UsageSummary,
     pub tools: Availability,
     pub memory: Availability,
+    pub guardrail: Availability,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -128,6 +132,7 @@ impl JsonReply {
                     usage,
                     tools,
                     memory,
+                    guardrail,
                 } => {
                     return Ok(Self {
                         answer,
@@ -137,6 +142,7 @@ impl JsonReply {
                         usage,
                         tools,
                         memory,
+                        guardrail,
                     });
                 }
             }

@@ -12,6 +12,7 @@ pub mod agent;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod guardrail;
 pub mod memory;
 pub mod model;
 pub mod server;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use agent_runtime::guardrail::Guardrail;
 use agent_runtime::memory::AgentMemory;
 use agent_runtime::model::ChatClient;
 use agent_runtime::tools::Gateway;
@@ -28,20 +29,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         listen = %config.listen,
         "agent runtime ready"
     );
-    let memory = match &config.memory {
-        None => None,
-        Some(settings) => {
-            // Only the memory client and its credential issuer use the AWS SDK.
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let issuer = Issuer::from_config(&settings.credentials, &sdk)?;
+    // Only memory, its credential issuer and the guardrail use the AWS SDK.
+    let sdk = if config.memory.is_some() || config.guardrail.is_some() {
+        Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+    } else {
+        None
+    };
+    let memory = match (&config.memory, &sdk) {
+        (Some(settings), Some(sdk)) => {
+            let issuer = Issuer::from_config(&settings.credentials, sdk)?;
             Some(AgentMemory::new(
-                sdk,
+                sdk.clone(),
                 settings.memory_id.clone(),
                 Arc::new(CredentialCache::new(issuer)),
             ))
         }
+        _ => None,
+    };
+    let guardrail = match (&config.guardrail, config.tier_config.guardrail, &sdk) {
+        (Some(settings), Some(policy), Some(sdk)) => Some(Guardrail::new(
+            aws_sdk_bedrockruntime::Client::new(sdk),
+            settings.clone(),
+            policy,
+        )),
+        _ => None,
     };
     let deps = Arc::new(Deps {
+        guardrail,
         memory,
         model: ChatClient::new(http.clone(), config.model.clone()),
         gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),

@@ -29,6 +29,7 @@ use crate::agent::{self, Turn};
 use crate::config::Config;
 use crate::error::InvocationError;
 use crate::events::{AgentEvent, Availability, JsonReply, StopReason, UsageSummary};
+use crate::guardrail::{Guardrail, Verdict};
 use crate::memory::{AgentMemory, MemoryError, MemorySession, Recall};
 use crate::model::ChatClient;
 use crate::tools::{Gateway, NoTools, Toolbox};
@@ -44,6 +45,8 @@ pub struct Deps {
     pub gateway: Gateway,
     /// `None` when this deployment has no memory configured.
     pub memory: Option<AgentMemory>,
+    /// Present exactly when the tier file gives the tier a guardrail.
+    pub guardrail: Option<Guardrail>,
     pub health: Arc<Health>,
 }
 
@@ -292,6 +295,7 @@ fn status_of(code: &str) -> StatusCode {
     match code {
         "model_throttled" => StatusCode::TOO_MANY_REQUESTS,
         "model_timeout" => StatusCode::GATEWAY_TIMEOUT,
+        "guardrail_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
     }
 }
@@ -322,6 +326,30 @@ struct Invocation<'a> {
 /// Connects the tools and memory, runs the agent, stores the turn, and closes with the final
 /// (or error) event and the usage line. Whatever happens, exactly one closing event is sent.
 async fn turn(inv: Invocation<'_>) {
+    // The prompt passes the guardrail before anything else sees it.
+    let guardrail = match &inv.deps.guardrail {
+        None => Availability::Off,
+        Some(g) => match g.check_input(inv.prompt).await {
+            Ok(Verdict::Pass) => Availability::Used,
+            Ok(Verdict::Intervened(message)) => {
+                tracing::info!(clinic_id = %inv.ctx.clinic_id(), "guardrail blocked the prompt");
+                close_blocked(&inv, message).await;
+                return;
+            }
+            Err(e) if g.fails_closed() => {
+                tracing::error!(error = %e, clinic_id = %inv.ctx.clinic_id(), "guardrail unavailable; refusing (fail closed)");
+                let _ = inv
+                    .tx
+                    .send(InvocationError::GuardrailUnavailable.to_event())
+                    .await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "guardrail unavailable; answering unchecked as the tier file allows");
+                Availability::Skipped
+            }
+        },
+    };
     let gateway = match inv.deps.gateway.connect(inv.token, inv.ctx).await {
         Ok(s) => Some(s),
         Err(e) => {
@@ -330,8 +358,8 @@ async fn turn(inv: Invocation<'_>) {
         }
     };
     match &gateway {
-        Some(s) => run_with(&inv, s, Availability::Used).await,
-        None => run_with(&inv, &NoTools, Availability::Skipped).await,
+        Some(s) => run_with(&inv, s, Availability::Used, guardrail).await,
+        None => run_with(&inv, &NoTools, Availability::Skipped, guardrail).await,
     }
     if let Some(s) = gateway {
         s.close().await;
@@ -368,7 +396,32 @@ async fn recall<'a>(inv: &'a Invocation<'_>) -> (Option<MemorySession<'a>>, Reca
     }
 }
 
-async fn run_with<T: Toolbox>(inv: &Invocation<'_>, tools: &T, tools_availability: Availability) {
+/// A prompt the guardrail blocked: its message is the answer; no model, tool or memory call.
+async fn close_blocked(inv: &Invocation<'_>, message: String) {
+    let tier = &inv.deps.config.tier_config;
+    let mut line = tenant_context::UsageEvent::new(inv.ctx, tier, 0, 0);
+    line.model_id = inv.deps.model.model_id().to_owned();
+    println!("{}", line.to_log_line());
+    let _ = inv.tx.send(AgentEvent::TextDelta { text: message }).await;
+    let _ = inv
+        .tx
+        .send(AgentEvent::Final {
+            stop_reason: StopReason::GuardrailIntervened,
+            rounds: 0,
+            usage: UsageSummary::from(&line),
+            tools: Availability::Off,
+            memory: Availability::Off,
+            guardrail: Availability::Used,
+        })
+        .await;
+}
+
+async fn run_with<T: Toolbox>(
+    inv: &Invocation<'_>,
+    tools: &T,
+    tools_availability: Availability,
+    mut guardrail: Availability,
+) {
     let deps = inv.deps;
     let tier = &deps.config.tier_config;
     let (memory, recalled, mut memory_availability) = recall(inv).await;
@@ -395,9 +448,45 @@ async fn run_with<T: Toolbox>(inv: &Invocation<'_>, tools: &T, tools_availabilit
     println!("{}", line.to_log_line());
     let usage = UsageSummary::from(&line);
     let closing = match outcome {
-        Ok(ending) => {
+        Ok(mut ending) => {
+            // The answer passes the guardrail before the caller or memory sees it.
+            if let (Some(g), Availability::Used) = (&deps.guardrail, guardrail)
+                && !ending.answer.is_empty()
+            {
+                match g.check_output(&ending.answer).await {
+                    Ok(Verdict::Pass) => {}
+                    Ok(Verdict::Intervened(replacement)) => {
+                        tracing::info!(clinic_id = %inv.ctx.clinic_id(), "guardrail changed the answer");
+                        ending.answer = replacement;
+                        ending.stop_reason = StopReason::GuardrailIntervened;
+                    }
+                    Err(e) if g.fails_closed() => {
+                        tracing::error!(error = %e, clinic_id = %inv.ctx.clinic_id(), "guardrail unavailable; answer withheld (fail closed)");
+                        let _ = inv
+                            .tx
+                            .send(InvocationError::GuardrailUnavailable.to_event())
+                            .await;
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "guardrail unavailable; answer sent unchecked as the tier file allows");
+                        guardrail = Availability::Skipped;
+                    }
+                }
+            }
+            if !ending.answer.is_empty() {
+                let _ = inv
+                    .tx
+                    .send(AgentEvent::TextDelta {
+                        text: ending.answer.clone(),
+                    })
+                    .await;
+            }
             if let Some(m) = &memory
-                && ending.stop_reason == StopReason::Answered
+                && matches!(
+                    ending.stop_reason,
+                    StopReason::Answered | StopReason::GuardrailIntervened
+                )
                 && let Err(e) = m.remember(inv.prompt, &ending.answer).await
             {
                 tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "the turn was not stored in memory");
@@ -409,6 +498,7 @@ async fn run_with<T: Toolbox>(inv: &Invocation<'_>, tools: &T, tools_availabilit
                 usage,
                 tools: tools_availability,
                 memory: memory_availability,
+                guardrail,
             }
         }
         Err(e) => {

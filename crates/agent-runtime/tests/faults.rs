@@ -38,6 +38,7 @@ async fn stack_with_model(
         Upstreams {
             model_url: format!("{}/v1", model.uri()),
             gateway_url: gw.url(),
+            guardrail_url: None,
         },
         &[],
     )
@@ -141,6 +142,7 @@ async fn a_gateway_outage_still_answers_without_tools() {
         Upstreams {
             model_url: model.base_url(),
             gateway_url: format!("http://{closed}/mcp"),
+            guardrail_url: None,
         },
         &[],
     )

@@ -69,6 +69,7 @@ async fn a_user_is_reminded_of_their_own_turns_and_nobody_elses() {
         Upstreams {
             model_url: model.base_url(),
             gateway_url: gw.url(),
+            guardrail_url: None,
         },
         &[],
         Some(memory("basic", &mem.endpoint())),
@@ -165,6 +166,7 @@ async fn a_memory_outage_still_answers() {
         Upstreams {
             model_url: model.base_url(),
             gateway_url: gw.url(),
+            guardrail_url: None,
         },
         &[],
         Some(memory("basic", &format!("http://{closed}"))),

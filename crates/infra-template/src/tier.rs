@@ -20,6 +20,8 @@ pub struct TierIds {
     pub gateway: String,
     pub target: String,
     pub knowledge_base: String,
+    pub guardrail: String,
+    pub guardrail_version: String,
 }
 
 impl TierIds {
@@ -32,6 +34,8 @@ impl TierIds {
             gateway: format!("{p}Gateway"),
             target: format!("{p}GatewayTarget"),
             knowledge_base: format!("{p}KnowledgeBase"),
+            guardrail: format!("{p}Guardrail"),
+            guardrail_version: format!("{p}GuardrailVersion"),
         }
     }
 }
@@ -63,6 +67,9 @@ pub fn add(
     memory(t, &parts)?;
     knowledge_base(t, &parts)?;
     gateway(t, inputs, &parts)?;
+    if config.guardrail.is_some() {
+        guardrail(t, &parts)?;
+    }
     runtime(t, &parts)?;
     let Parts { pascal: p, ids, .. } = &parts;
     t.output(
@@ -389,6 +396,58 @@ fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error
     )
 }
 
+/// The tier's Bedrock guardrail and a pinned version of it. Content filters and the masking
+/// of identifiers that never belong in an answer; clinical words pass (a guardrail that
+/// blocked "injury" or anonymised names would make a clinical assistant useless).
+fn guardrail(t: &mut Template, parts: &Parts) -> Result<(), Error> {
+    let Parts {
+        name: tier,
+        ids,
+        tags,
+        ..
+    } = parts;
+    let filter = |kind: &str, input: &str, output: &str| json!({ "Type": kind, "InputStrength": input, "OutputStrength": output });
+    t.resource(
+        &ids.guardrail,
+        json!({
+            "Type": "AWS::Bedrock::Guardrail",
+            "Properties": {
+                "Name": sub(&format!("${{NamePrefix}}-{tier}-guardrail")),
+                "Description": format!("Input and output checks of the {tier} tier's agent"),
+                "BlockedInputMessaging": "This request is outside what the clinic's assistant may help with.",
+                "BlockedOutputsMessaging": "The assistant's answer was withheld by the clinic's content policy.",
+                "ContentPolicyConfig": { "FiltersConfig": [
+                    filter("HATE", "HIGH", "HIGH"),
+                    filter("INSULTS", "HIGH", "HIGH"),
+                    filter("SEXUAL", "HIGH", "HIGH"),
+                    filter("VIOLENCE", "MEDIUM", "MEDIUM"),
+                    filter("MISCONDUCT", "HIGH", "HIGH"),
+                    filter("PROMPT_ATTACK", "HIGH", "NONE")
+                ]},
+                "SensitiveInformationPolicyConfig": { "PiiEntitiesConfig": [
+                    { "Type": "US_SOCIAL_SECURITY_NUMBER", "Action": "ANONYMIZE" },
+                    { "Type": "CREDIT_DEBIT_CARD_NUMBER", "Action": "ANONYMIZE" },
+                    { "Type": "PASSWORD", "Action": "ANONYMIZE" },
+                    { "Type": "AWS_SECRET_KEY", "Action": "ANONYMIZE" }
+                ]},
+                // No customer key here: the data key's policy does not (yet) grant Bedrock
+                // Guardrails its use, and the guardrail stores configuration, not patient data.
+                "Tags": tag_list(tags)
+            }
+        }),
+    )?;
+    t.resource(
+        &ids.guardrail_version,
+        json!({
+            "Type": "AWS::Bedrock::GuardrailVersion",
+            "Properties": {
+                "GuardrailIdentifier": get_att(&ids.guardrail, "GuardrailId"),
+                "Description": "Pinned by the stack: the runtimes use this version"
+            }
+        }),
+    )
+}
+
 fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
     let Parts {
         name: tier,
@@ -399,74 +458,85 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
     } = parts;
     let role = format!("{p}RuntimeRole");
     let project_param = ssm_parameter_arn(&config.bedrock_project.ssm_parameter);
-    t.resource(
-        &role,
-        json!({
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "AssumeRolePolicyDocument": service_trust("bedrock-agentcore.amazonaws.com"),
-                "Policies": [{ "PolicyName": "run-the-tier-agent", "PolicyDocument": document(vec![
-                    statement("PullTheAgentImage", &["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                        json!([sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*")])),
-                    // Registry authentication has no resource-level permission.
-                    statement("EcrLogin", &["ecr:GetAuthorizationToken"], json!(["*"])),
-                    statement("RuntimeLogs", &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                        json!([sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/bedrock-agentcore/runtimes/*")])),
-                    statement("Tracing", &["xray:PutTraceSegments", "xray:PutTelemetryRecords"], json!(["*"])),
-                    statement("WorkloadIdentity",
-                        &["bedrock-agentcore:GetWorkloadAccessToken", "bedrock-agentcore:GetWorkloadAccessTokenForJWT"],
-                        json!([
-                            sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:workload-identity-directory/default"),
-                            sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:workload-identity-directory/default/workload-identity/*")
-                        ])),
-                    statement("TheTiersModelOnly", &["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                        json!([sub(&format!("arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{}", config.model_id))])),
-                    // Memory is reached only with tenant-scoped credentials from the TVM.
-                    statement("VendTenantCredentials", &["lambda:InvokeFunction"], json!([get_att("TokenVendingFunction", "Arn")])),
-                    statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param])),
-                    statement("ReadTheSessionKey", &["ssm:GetParameter"], json!([ssm_parameter_arn("${SessionKeyParameter}")]))
-                ])}],
-                "Tags": tag_list(tags)
-            }
-        }),
-    )?;
-    t.resource(
-        &ids.runtime,
-        json!({
-            "Type": "AWS::BedrockAgentCore::Runtime",
-            "Properties": {
-                "AgentRuntimeName": sub(&format!("${{NamePrefix}}_{tier}")),
-                "Description": format!("The {tier} tier's agent"),
-                "AgentRuntimeArtifact": { "ContainerConfiguration": { "ContainerUri": reference("AgentRuntimeImageUri") } },
-                "NetworkConfiguration": { "NetworkMode": "PUBLIC" },
-                "ProtocolConfiguration": "HTTP",
-                "AuthorizerConfiguration": { "CustomJWTAuthorizer": {
-                    "DiscoveryUrl": discovery_url(),
-                    "AllowedAudience": [reference("UserPoolClient")]
-                }},
-                // The agent derives the tenant from the (already validated) caller token.
-                "RequestHeaderConfiguration": { "RequestHeaderAllowlist": ["Authorization"] },
-                "LifecycleConfiguration": { "IdleRuntimeSessionTimeout": 900, "MaxLifetime": 28800 },
-                "RoleArn": get_att(&role, "Arn"),
-                "EnvironmentVariables": {
-                    (agent::ENV_TIER): tier,
-                    // The same id the binary embeds from the tier file; visible in the console.
-                    (agent::ENV_MODEL_ID): config.model_id,
-                    (agent::ENV_MODEL_BASE_URL): sub("https://bedrock-mantle.${AWS::Region}.api.aws/v1"),
-                    (agent::BEDROCK_PROJECT_VARS.parameter): config.bedrock_project.ssm_parameter,
-                    (agent::SESSION_KEY_VARS.parameter): reference("SessionKeyParameter"),
-                    (agent::ENV_MEMORY_ID): get_att(&ids.memory, "MemoryId"),
-                    (agent::ENV_GATEWAY_URL): get_att(&ids.gateway, "GatewayUrl"),
-                    // Memory-scoped credentials for each user, from the token vending machine.
-                    (scoped_credentials::ENV_SOURCE): "vending-function",
-                    (scoped_credentials::ENV_FUNCTION): get_att("TokenVendingFunction", "Arn"),
-                    (tenant_context::ENV_ISSUER): issuer(),
-                    (tenant_context::ENV_AUDIENCE): reference("UserPoolClient"),
-                    (tenant_context::ENV_JWKS_URL): jwks_url(),
-                    "RUST_LOG": "info"
-                },
-                "Tags": tag_map(tags)
-            }
-        }),
-    )
+    let mut role_resource = json!({
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": service_trust("bedrock-agentcore.amazonaws.com"),
+            "Policies": [{ "PolicyName": "run-the-tier-agent", "PolicyDocument": document(vec![
+                statement("PullTheAgentImage", &["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    json!([sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*")])),
+                // Registry authentication has no resource-level permission.
+                statement("EcrLogin", &["ecr:GetAuthorizationToken"], json!(["*"])),
+                statement("RuntimeLogs", &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    json!([sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/bedrock-agentcore/runtimes/*")])),
+                statement("Tracing", &["xray:PutTraceSegments", "xray:PutTelemetryRecords"], json!(["*"])),
+                statement("WorkloadIdentity",
+                    &["bedrock-agentcore:GetWorkloadAccessToken", "bedrock-agentcore:GetWorkloadAccessTokenForJWT"],
+                    json!([
+                        sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:workload-identity-directory/default"),
+                        sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:workload-identity-directory/default/workload-identity/*")
+                    ])),
+                statement("TheTiersModelOnly", &["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                    json!([sub(&format!("arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{}", config.model_id))])),
+                // Memory is reached only with tenant-scoped credentials from the TVM.
+                statement("VendTenantCredentials", &["lambda:InvokeFunction"], json!([get_att("TokenVendingFunction", "Arn")])),
+                statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param])),
+                statement("ReadTheSessionKey", &["ssm:GetParameter"], json!([ssm_parameter_arn("${SessionKeyParameter}")])),
+                statement("ApplyTheTiersGuardrail", &["bedrock:ApplyGuardrail"], json!([get_att(&ids.guardrail, "GuardrailArn")]))
+            ])}],
+            "Tags": tag_list(tags)
+        }
+    });
+    let mut runtime_resource = json!({
+        "Type": "AWS::BedrockAgentCore::Runtime",
+        "Properties": {
+            "AgentRuntimeName": sub(&format!("${{NamePrefix}}_{tier}")),
+            "Description": format!("The {tier} tier's agent"),
+            "AgentRuntimeArtifact": { "ContainerConfiguration": { "ContainerUri": reference("AgentRuntimeImageUri") } },
+            "NetworkConfiguration": { "NetworkMode": "PUBLIC" },
+            "ProtocolConfiguration": "HTTP",
+            "AuthorizerConfiguration": { "CustomJWTAuthorizer": {
+                "DiscoveryUrl": discovery_url(),
+                "AllowedAudience": [reference("UserPoolClient")]
+            }},
+            // The agent derives the tenant from the (already validated) caller token.
+            "RequestHeaderConfiguration": { "RequestHeaderAllowlist": ["Authorization"] },
+            "LifecycleConfiguration": { "IdleRuntimeSessionTimeout": 900, "MaxLifetime": 28800 },
+            "RoleArn": get_att(&role, "Arn"),
+            "EnvironmentVariables": {
+                (agent::ENV_TIER): tier,
+                // The same id the binary embeds from the tier file; visible in the console.
+                (agent::ENV_MODEL_ID): config.model_id,
+                (agent::ENV_MODEL_BASE_URL): sub("https://bedrock-mantle.${AWS::Region}.api.aws/v1"),
+                (agent::BEDROCK_PROJECT_VARS.parameter): config.bedrock_project.ssm_parameter,
+                (agent::SESSION_KEY_VARS.parameter): reference("SessionKeyParameter"),
+                (agent::ENV_MEMORY_ID): get_att(&ids.memory, "MemoryId"),
+                (agent::ENV_GATEWAY_URL): get_att(&ids.gateway, "GatewayUrl"),
+                (agent::ENV_GUARDRAIL_ID): get_att(&ids.guardrail, "GuardrailId"),
+                (agent::ENV_GUARDRAIL_VERSION): get_att(&ids.guardrail_version, "Version"),
+                // Memory-scoped credentials for each user, from the token vending machine.
+                (scoped_credentials::ENV_SOURCE): "vending-function",
+                (scoped_credentials::ENV_FUNCTION): get_att("TokenVendingFunction", "Arn"),
+                (tenant_context::ENV_ISSUER): issuer(),
+                (tenant_context::ENV_AUDIENCE): reference("UserPoolClient"),
+                (tenant_context::ENV_JWKS_URL): jwks_url(),
+                "RUST_LOG": "info"
+            },
+            "Tags": tag_map(tags)
+        }
+    });
+    // A tier without a guardrail in the tier file gets neither the grant nor the variables.
+    if config.guardrail.is_none() {
+        if let Some(statements) =
+            role_resource["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].as_array_mut()
+        {
+            statements.retain(|st| st["Sid"] != "ApplyTheTiersGuardrail");
+        }
+        if let Some(env) = runtime_resource["Properties"]["EnvironmentVariables"].as_object_mut() {
+            env.remove(agent::ENV_GUARDRAIL_ID);
+            env.remove(agent::ENV_GUARDRAIL_VERSION);
+        }
+    }
+    t.resource(&role, role_resource)?;
+    t.resource(&ids.runtime, runtime_resource)
 }

@@ -68,6 +68,10 @@ fn every_agent_runtime_starts_with_its_template_environment() {
         );
         assert!(!env.contains_key(agent_runtime::config::SESSION_KEY_VARS.inline));
         assert!(config.project.is_some(), "{id}: the tier's Bedrock project");
+        assert!(
+            config.guardrail.is_some(),
+            "{id}: the tier file gives it a guardrail"
+        );
         let memory = config
             .memory
             .unwrap_or_else(|| panic!("{id}: no memory configured"));

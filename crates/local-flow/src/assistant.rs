@@ -8,6 +8,7 @@ use serde_json::Value;
 use standins::agent::{AgentProcess, free_port};
 use standins::cognito::LocalPool;
 use standins::gateway::{GatewayEmulation, LambdaBackend};
+use standins::guardrail::GuardrailEmulation;
 use standins::knowledge_base::{KnowledgeBaseEmulation, demo_sources};
 use standins::memory::{MemoryDefinition, MemoryEmulation};
 use standins::model::ModelStandin;
@@ -16,9 +17,13 @@ use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
 
 use crate::flow::{FlowError, ask};
 
+const GUARDRAIL_ID: &str = "tenantry-local-guardrail";
+const GUARDRAIL_VERSION: &str = "1";
+
 /// Everything the questions need; dropping it stops the agents and the emulations.
 pub struct AssistantStack {
     pub runtime: RuntimeEmulation,
+    _guardrail: GuardrailEmulation,
     /// Knowledge Base Retrieve for the tool-target function (its environment names it).
     pub knowledge_base: KnowledgeBaseEmulation,
     _memory: MemoryEmulation,
@@ -78,6 +83,11 @@ pub async fn start(
     .map_err(|e| FlowError::Unexpected {
         what: format!("Memory emulation: {e}"),
     })?;
+    let guardrail = GuardrailEmulation::start(GUARDRAIL_ID, GUARDRAIL_VERSION, 0)
+        .await
+        .map_err(|e| FlowError::Unexpected {
+            what: format!("guardrail emulation: {e}"),
+        })?;
     let knowledge_base = KnowledgeBaseEmulation::start(demo_sources(&catalog), 0)
         .await
         .map_err(|e| FlowError::Unexpected {
@@ -115,6 +125,10 @@ pub async fn start(
             // function on the Lambda stand-in (STS on moto behind it).
             ("TENANTRY_MEMORY_ID", memory_id(tier.as_str())),
             ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", memory.endpoint()),
+            // The tier file gives both tiers a guardrail: the agents do not start without one.
+            ("TENANTRY_GUARDRAIL_ID", GUARDRAIL_ID.to_owned()),
+            ("TENANTRY_GUARDRAIL_VERSION", GUARDRAIL_VERSION.to_owned()),
+            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", guardrail.endpoint()),
             ("TENANTRY_CREDENTIALS_SOURCE", "vending-function".to_owned()),
             ("TENANTRY_TVM_FUNCTION", "token-vending".to_owned()),
             ("AWS_ENDPOINT_URL_LAMBDA", lambda_url.to_owned()),
@@ -170,8 +184,13 @@ pub async fn start(
         "    Knowledge Base EMULATION at {} (BM25 over infra/demo-documents, one base per tier)",
         knowledge_base.endpoint()
     );
+    println!(
+        "    Bedrock Guardrails EMULATION at {} (two fixed rules, not Bedrock's classifiers)",
+        guardrail.endpoint()
+    );
     Ok(AssistantStack {
         runtime,
+        _guardrail: guardrail,
         knowledge_base,
         _memory: memory,
         _model: model,

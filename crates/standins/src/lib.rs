@@ -12,6 +12,7 @@ pub mod dynamo;
 mod endpoints;
 mod error;
 pub mod gateway;
+pub mod guardrail;
 pub mod knowledge_base;
 pub mod lambda;
 pub mod logs;

@@ -42,6 +42,24 @@ pub struct TierConfig {
     pub memory: MemoryConfig,
     pub knowledge_base: KnowledgeBase,
     pub pricing: Pricing,
+    /// Amazon Bedrock Guardrails on the prompt and on the answer; `None`: none.
+    pub guardrail: Option<GuardrailPolicy>,
+}
+
+/// How a tier uses its guardrail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailPolicy {
+    /// What to do when the guardrail cannot be reached.
+    pub if_unavailable: IfGuardrailUnavailable,
+}
+
+/// Refuse (fail closed: the healthcare default) or answer unchecked (and say so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IfGuardrailUnavailable {
+    Refuse,
+    Answer,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

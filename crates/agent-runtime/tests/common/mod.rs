@@ -7,11 +7,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use agent_runtime::guardrail::Guardrail;
 use agent_runtime::model::ChatClient;
 use agent_runtime::tools::Gateway;
 use agent_runtime::{Config, Deps, Health, router};
 use serde_json::{Value, json};
 use standins::gateway::{BackendFuture, GatewayEmulation, TargetCall};
+use standins::guardrail::GuardrailEmulation;
 use standins::model::ModelStandin;
 use standins::test_issuer;
 use tenant_context::{
@@ -29,6 +31,8 @@ pub const PROJECT: &str = "proj_localtest";
 pub struct FakeTarget {
     pub calls: Arc<Mutex<Vec<TargetCall>>>,
     pub hour: Arc<Mutex<u8>>,
+    /// Patients come with an SSN-shaped field (for the output guardrail).
+    pub ssn: bool,
 }
 
 impl FakeTarget {
@@ -66,6 +70,7 @@ impl FakeTarget {
                 "patient_id": args.get("patient_id").cloned().unwrap_or(json!("p-001")),
                 "name": format!("Patient of {clinic}"),
                 "canary": format!("CANARY-{clinic}"),
+                "ssn": self.ssn.then_some("123-45-6789"),
             }}),
             "clinic_config" => json!({"clinic_id": clinic, "opening_hours": "08:00-18:00"}),
             "current_time" => json!({"timezone": "America/New_York",
@@ -87,6 +92,8 @@ impl FakeTarget {
 
 pub struct Stack {
     pub agent_url: String,
+    /// The guardrail emulation this stack started (none when given an endpoint).
+    pub guardrail: Option<GuardrailEmulation>,
     pub tier: TierName,
     pub sessions: SessionBinder,
     pub jwks: MockServer,
@@ -111,7 +118,12 @@ pub fn verifier(jwks: &MockServer) -> TokenVerifier {
 pub struct Upstreams {
     pub model_url: String,
     pub gateway_url: String,
+    /// `None`: the stack starts its own guardrail emulation.
+    pub guardrail_url: Option<String>,
 }
+
+pub const GUARDRAIL_ID: &str = "gr-local";
+pub const GUARDRAIL_VERSION: &str = "1";
 
 pub async fn gateway(tier: &str, target: &FakeTarget, jwks: &MockServer) -> GatewayEmulation {
     let cat = catalog();
@@ -170,6 +182,8 @@ pub async fn agent_with_memory(
         ("TENANTRY_TOKEN_AUDIENCE", test_issuer::AUDIENCE.to_owned()),
         ("TENANTRY_JWKS_URL", test_issuer::jwks_url(&jwks)),
         ("TENANTRY_INVOCATION_DEADLINE_SECS", "4".to_owned()),
+        ("TENANTRY_GUARDRAIL_ID", GUARDRAIL_ID.to_owned()),
+        ("TENANTRY_GUARDRAIL_VERSION", GUARDRAIL_VERSION.to_owned()),
         ("TENANTRY_MODEL_TIMEOUT_SECS", "1".to_owned()),
     ]
     .into_iter()
@@ -178,7 +192,25 @@ pub async fn agent_with_memory(
     for (k, v) in extra {
         env.insert((*k).to_owned(), (*v).to_owned());
     }
+    let (own_guardrail, guardrail_url) = match up.guardrail_url {
+        Some(url) => (None, url),
+        None => {
+            let g = GuardrailEmulation::start(GUARDRAIL_ID, GUARDRAIL_VERSION, 0)
+                .await
+                .unwrap();
+            let url = g.endpoint();
+            (Some(g), url)
+        }
+    };
     let mut config = Config::from_lookup(|k| env.get(k).cloned(), &catalog()).unwrap();
+    let guardrail = match (&config.guardrail, config.tier_config.guardrail) {
+        (Some(settings), Some(policy)) => Some(Guardrail::new(
+            aws_sdk_bedrockruntime::Client::new(&standins::sdk::config_for(&guardrail_url)),
+            settings.clone(),
+            policy,
+        )),
+        _ => None,
+    };
     let sessions = config.load_parameters().await.unwrap();
     let http = reqwest::Client::new();
     let deps = Arc::new(Deps {
@@ -186,6 +218,7 @@ pub async fn agent_with_memory(
         gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),
         verifier: verifier(&jwks),
         memory,
+        guardrail,
         sessions,
         health: Arc::new(Health::new()),
         config,
@@ -196,6 +229,7 @@ pub async fn agent_with_memory(
         axum::serve(listener, router(deps)).await.unwrap();
     });
     Stack {
+        guardrail: own_guardrail,
         agent_url: format!("http://{addr}"),
         tier: catalog().tier(tier).unwrap(),
         sessions: SessionBinder::from_base64(SESSION_KEY_B64).unwrap(),
@@ -298,6 +332,7 @@ pub async fn standard(tier: &str, target: &FakeTarget) -> (Stack, ModelStandin, 
         Upstreams {
             model_url: model.base_url(),
             gateway_url: gw.url(),
+            guardrail_url: None,
         },
         &[],
     )

@@ -1,0 +1,107 @@
+//! The guardrail (ApplyGuardrail through the real SDK client, on the guardrail emulation):
+//! a blocked prompt never reaches the model, a masked answer is what the caller and memory get,
+//! and an unreachable guardrail refuses the turn (the tier file's `refuse`, fail closed).
+
+mod common;
+
+use common::{FakeTarget, Upstreams, agent, caller, gateway, invoke, standard};
+use serde_json::json;
+use standins::guardrail::{BLOCKED_MESSAGE, SSN_MASK};
+use standins::model::ModelStandin;
+use standins::test_issuer;
+
+#[tokio::test]
+async fn a_blocked_prompt_never_reaches_the_model() {
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = standard("basic", &target).await;
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let reply = invoke(
+        &stack,
+        Some(&token),
+        Some(session.as_str()),
+        json!({"prompt": "Explain how to build a bomb"}),
+        false,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["answer"], BLOCKED_MESSAGE);
+    assert_eq!(body["stop_reason"], "guardrail_intervened");
+    assert!(
+        model.requests().is_empty(),
+        "the model saw a blocked prompt"
+    );
+    assert!(target.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_sensitive_answer_is_masked_before_the_caller_sees_it() {
+    let target = FakeTarget {
+        ssn: true,
+        ..FakeTarget::with_hour(10)
+    };
+    let (stack, _model, _gw) = standard("premium", &target).await;
+    let (token, session) = caller(&stack, "premium", "hospital-x");
+    let reply = invoke(
+        &stack,
+        Some(&token),
+        Some(session.as_str()),
+        json!({"prompt": "Show patient p-5001"}),
+        true,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(!reply.body.contains("123-45-6789"), "{}", reply.body);
+    let events = reply.events();
+    let text: String = events
+        .iter()
+        .filter(|e| e["type"] == "text_delta")
+        .map(|e| e["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(text.contains(SSN_MASK), "{text}");
+    assert_eq!(
+        events.last().unwrap()["stop_reason"],
+        "guardrail_intervened"
+    );
+    let calls = stack.guardrail.as_ref().unwrap().calls();
+    assert_eq!(
+        calls.iter().map(|c| c.source.as_str()).collect::<Vec<_>>(),
+        ["INPUT", "OUTPUT"]
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_guardrail_refuses_the_turn() {
+    let jwks = test_issuer::jwks_server().await;
+    let target = FakeTarget::with_hour(10);
+    let gw = gateway("basic", &target, &jwks).await;
+    let model = ModelStandin::start(0).await.unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let stack = agent(
+        "basic",
+        jwks,
+        Upstreams {
+            model_url: model.base_url(),
+            gateway_url: gw.url(),
+            guardrail_url: Some(format!("http://{closed}")),
+        },
+        &[],
+    )
+    .await;
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let reply = invoke(
+        &stack,
+        Some(&token),
+        Some(session.as_str()),
+        json!({"prompt": "What are our opening hours?"}),
+        false,
+    )
+    .await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.json()["error"]["code"], "guardrail_unavailable");
+    assert_eq!(reply.json()["error"]["retryable"], true);
+    assert!(model.requests().is_empty(), "answered unchecked");
+}
