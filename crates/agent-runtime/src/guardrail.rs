@@ -82,19 +82,8 @@ impl Guardrail {
             .content(GuardrailContentBlock::Text(block))
             .send()
             .await
-            .map_err(|e| {
-                // The code and message only: never the text that was checked.
-                GuardrailUnavailable(
-                    runtime::error::DisplayErrorContext(&e)
-                        .to_string()
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .chars()
-                        .take(200)
-                        .collect(),
-                )
-            })?;
+            // The code and message only: never the text that was checked.
+            .map_err(|e| GuardrailUnavailable(crate::brief_sdk_error(&e)))?;
         Ok(match out.action() {
             GuardrailAction::GuardrailIntervened => Verdict::Intervened(
                 out.outputs()

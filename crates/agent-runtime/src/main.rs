@@ -6,7 +6,7 @@ use agent_runtime::guardrail::Guardrail;
 use agent_runtime::memory::AgentMemory;
 use agent_runtime::model::ChatClient;
 use agent_runtime::tools::Gateway;
-use agent_runtime::{Config, Deps, Health, router};
+use agent_runtime::{Config, Deps, Health};
 use scoped_credentials::{CredentialCache, Issuer};
 use tenant_context::{TierCatalog, TokenVerifier};
 
@@ -64,10 +64,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         health: Arc::new(Health::new()),
         config,
     });
-    axum::serve(listener, router(deps))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    agent_runtime::server::serve(listener, deps).await?;
     Ok(())
 }

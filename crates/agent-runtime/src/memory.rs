@@ -40,18 +40,11 @@ pub enum MemoryError {
     Namespace(#[from] tenant_context::Error),
 }
 
-fn service<E: std::error::Error>(operation: &'static str) -> impl Fn(E) -> MemoryError {
+fn service<E: std::error::Error + 'static>(operation: &'static str) -> impl Fn(E) -> MemoryError {
     move |e| MemoryError::Service {
         operation,
         // The error's own code and message only: never the request or response body.
-        message: agentcore::error::DisplayErrorContext(&e)
-            .to_string()
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .take(200)
-            .collect(),
+        message: crate::brief_sdk_error(&e),
     }
 }
 

@@ -6,30 +6,17 @@ mod common;
 
 use common::{FakeTarget, Upstreams, agent_with_memory, ctx, gateway, invoke, memory, memory_id};
 use serde_json::{Value, json};
-use standins::memory::{MemoryDefinition, MemoryEmulation};
+use standins::memory::{MemoryEmulation, definitions};
 use standins::model::ModelStandin;
 use standins::test_issuer;
 use tenant_context::{RuntimeSessionId, TenantContext};
 
 const OTHER_SUB: &str = "0b8d8c1e-2f3a-4b5c-9d6e-7f8091a2b3c4";
 
-async fn emulation(tier: &str) -> MemoryEmulation {
-    let cat = common::catalog();
-    let config = cat.config(&cat.tier(tier).unwrap()).unwrap();
-    MemoryEmulation::start(
-        vec![MemoryDefinition {
-            memory_id: memory_id(tier),
-            namespaces: config
-                .memory
-                .strategies
-                .iter()
-                .map(|s| s.namespace.clone())
-                .collect(),
-        }],
-        0,
-    )
-    .await
-    .unwrap()
+async fn emulation() -> MemoryEmulation {
+    MemoryEmulation::start(definitions(&common::catalog(), memory_id), 0)
+        .await
+        .unwrap()
 }
 
 struct User {
@@ -62,7 +49,7 @@ async fn a_user_is_reminded_of_their_own_turns_and_nobody_elses() {
     let target = FakeTarget::with_hour(10);
     let gw = gateway("basic", &target, &jwks).await;
     let model = ModelStandin::start(0).await.unwrap();
-    let mem = emulation("basic").await;
+    let mem = emulation().await;
     let stack = agent_with_memory(
         "basic",
         jwks,

@@ -10,7 +10,7 @@ use standins::cognito::LocalPool;
 use standins::gateway::{GatewayEmulation, LambdaBackend};
 use standins::guardrail::GuardrailEmulation;
 use standins::knowledge_base::{KnowledgeBaseEmulation, demo_sources};
-use standins::memory::{MemoryDefinition, MemoryEmulation};
+use standins::memory::{MemoryEmulation, definitions};
 use standins::model::ModelStandin;
 use standins::runtime::{RuntimeEmulation, RuntimeRoute};
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
@@ -64,25 +64,11 @@ pub async fn start(
             what: format!("cannot locate the build directory: {e}"),
         })?
         .with_file_name("agent-runtime");
-    let memory = MemoryEmulation::start(
-        catalog
-            .iter()
-            .map(|(tier, config)| MemoryDefinition {
-                memory_id: memory_id(tier.as_str()),
-                namespaces: config
-                    .memory
-                    .strategies
-                    .iter()
-                    .map(|s| s.namespace.clone())
-                    .collect(),
-            })
-            .collect(),
-        0,
-    )
-    .await
-    .map_err(|e| FlowError::Unexpected {
-        what: format!("Memory emulation: {e}"),
-    })?;
+    let memory = MemoryEmulation::start(definitions(&catalog, memory_id), 0)
+        .await
+        .map_err(|e| FlowError::Unexpected {
+            what: format!("Memory emulation: {e}"),
+        })?;
     let guardrail = GuardrailEmulation::start(GUARDRAIL_ID, GUARDRAIL_VERSION, 0)
         .await
         .map_err(|e| FlowError::Unexpected {

@@ -117,12 +117,11 @@ async fn apply(
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     if id != inner.id || version != inner.version {
-        return (
+        return crate::aws_error(
             StatusCode::NOT_FOUND,
-            [("x-amzn-errortype", "ResourceNotFoundException")],
-            axum::Json(json!({"message": "guardrail not found"})),
-        )
-            .into_response();
+            "ResourceNotFoundException",
+            "guardrail not found",
+        );
     }
     let source = body["source"].as_str().unwrap_or_default().to_owned();
     let text: String = body["content"]

@@ -217,14 +217,7 @@ impl KnowledgeBaseEmulation {
     }
 }
 
-fn error(status: StatusCode, kind: &str, message: &str) -> Response {
-    (
-        status,
-        [("x-amzn-errortype", kind)],
-        axum::Json(json!({"message": message})),
-    )
-        .into_response()
-}
+use crate::aws_error as error;
 
 impl Inner {
     /// The filter as a query: `equals` on a metadata key, or `andAll` of such filters.

@@ -33,6 +33,25 @@ pub struct MemoryDefinition {
     pub namespaces: Vec<String>,
 }
 
+/// One memory per tier of the tier file, with its strategies' namespace templates.
+pub fn definitions(
+    catalog: &tenant_context::TierCatalog,
+    memory_id: impl Fn(&str) -> String,
+) -> Vec<MemoryDefinition> {
+    catalog
+        .iter()
+        .map(|(tier, config)| MemoryDefinition {
+            memory_id: memory_id(tier.as_str()),
+            namespaces: config
+                .memory
+                .strategies
+                .iter()
+                .map(|s| s.namespace.clone())
+                .collect(),
+        })
+        .collect()
+}
+
 /// What the emulation was asked, for tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryCall {
@@ -138,14 +157,7 @@ impl MemoryEmulation {
     }
 }
 
-fn error(status: StatusCode, kind: &str, message: &str) -> Response {
-    (
-        status,
-        [("x-amzn-errortype", kind)],
-        axum::Json(json!({"message": message})),
-    )
-        .into_response()
-}
+use crate::aws_error as error;
 
 fn valid_id(s: &str, max: usize, extra: &[char]) -> bool {
     let mut chars = s.chars();

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use agent_runtime::guardrail::Guardrail;
 use agent_runtime::model::ChatClient;
 use agent_runtime::tools::Gateway;
-use agent_runtime::{Config, Deps, Health, router};
+use agent_runtime::{Config, Deps, Health};
 use serde_json::{Value, json};
 use standins::gateway::{BackendFuture, GatewayEmulation, TargetCall};
 use standins::guardrail::GuardrailEmulation;
@@ -226,7 +226,7 @@ pub async fn agent_with_memory(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router(deps)).await.unwrap();
+        agent_runtime::server::serve(listener, deps).await.unwrap();
     });
     Stack {
         guardrail: own_guardrail,
@@ -285,7 +285,11 @@ pub async fn invoke(
     body: Value,
     stream: bool,
 ) -> Reply {
-    let mut req = reqwest::Client::new()
+    // One client (one pool) for every call, as a real caller keeps: building a client loads
+    // the TLS roots, which would be measured as the agent's time.
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let mut req = CLIENT
+        .get_or_init(reqwest::Client::new)
         .post(format!("{}/invocations", stack.agent_url))
         .header(
             "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id",
