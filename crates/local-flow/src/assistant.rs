@@ -216,7 +216,7 @@ pub async fn follow_up(
         "    hospital-x, same session: \"What did I tell you earlier?\"  -> HTTP {}, memory {}",
         later.status, later.body["memory"]
     );
-    println!("        answer: {answer}");
+    println!("        answer: {}", shorten(answer, 260));
     if later.status != 200 || !answer.contains("cardiology ward moved to level 4") {
         return Err(FlowError::Unexpected {
             what: format!(
@@ -329,6 +329,15 @@ pub fn describe(reply: &Value) -> String {
         reply["usage"]["total_tokens"],
         reply["usage"]["currency"].as_str().unwrap_or(""),
         reply["usage"]["estimated_cost"].as_f64().unwrap_or(0.0),
-        reply["answer"].as_str().unwrap_or("?")
+        shorten(reply["answer"].as_str().unwrap_or("?"), 260)
     )
+}
+
+/// At most `max` characters, with an ellipsis when cut (the flow prints answers on one line).
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}...")
 }
