@@ -73,11 +73,12 @@ fn bench(c: &mut Criterion) {
         http,
         ModelConfig {
             base_url: model.base_url(),
-            api_key: None,
+            auth: agent_runtime::config::ModelAuth::None,
             project: None,
             model_id: tier.model_id.clone(),
             attempt_timeout: Duration::from_secs(10),
         },
+        None,
     );
     let ctx = common::ctx("basic", "clinic-a", test_issuer::USER_SUB);
     let guard = Guardrail::new(

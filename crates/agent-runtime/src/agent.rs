@@ -183,6 +183,15 @@ async fn call_tool<T: Toolbox>(
     traced_call(turn, tool, args, events).await
 }
 
+#[tracing::instrument(
+    name = "execute_tool",
+    skip_all,
+    fields(
+        otel.name = %format!("execute_tool {tool}"),
+        gen_ai.operation.name = "execute_tool",
+        gen_ai.tool.name = %tool,
+    )
+)]
 async fn traced_call<T: Toolbox>(
     turn: &Turn<'_, T>,
     tool: &str,

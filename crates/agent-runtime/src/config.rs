@@ -21,7 +21,12 @@ pub const BEDROCK_PROJECT_VARS: SecretVars = SecretVars {
     secure: false,
 };
 pub const ENV_MODEL_BASE_URL: &str = "TENANTRY_MODEL_BASE_URL";
+/// A fixed bearer key for the model endpoint (a local server that wants one).
 pub const ENV_MODEL_API_KEY: &str = "TENANTRY_MODEL_API_KEY";
+/// `role`: short-term Bedrock API keys minted from the process's own role (deployed). Unset:
+/// `TENANTRY_MODEL_API_KEY` if set, else no authentication (the local stand-in, Ollama).
+pub const ENV_MODEL_AUTH: &str = "TENANTRY_MODEL_AUTH";
+pub const MODEL_AUTH_ROLE: &str = "role";
 pub const ENV_MODEL_ID: &str = "TENANTRY_MODEL_ID";
 pub const ENV_GATEWAY_URL: &str = "TENANTRY_GATEWAY_URL";
 /// The tier's guardrail (required when the tier file gives the tier one).
@@ -69,14 +74,33 @@ fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
 pub struct ModelConfig {
     /// The OpenAI-compatible base URL, ending before `/chat/completions`.
     pub base_url: String,
-    /// Bearer key for the endpoint, if it needs one.
-    pub api_key: Option<String>,
+    pub auth: ModelAuth,
     /// The tier's Bedrock project, sent as `OpenAI-Project` (per-tier cost attribution);
     /// filled from `Config::project` by `Config::load_parameters`.
     pub project: Option<String>,
     /// The model id sent: the tier file's, unless overridden for a local model server.
     pub model_id: String,
     pub attempt_timeout: Duration,
+}
+
+/// How the agent authenticates to the model endpoint.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ModelAuth {
+    None,
+    /// A fixed key from configuration.
+    ApiKey(String),
+    /// Short-term Bedrock API keys from the role: no long-lived secret anywhere.
+    Role,
+}
+
+impl std::fmt::Debug for ModelAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "None",
+            Self::ApiKey(_) => "ApiKey(<redacted>)",
+            Self::Role => "Role",
+        })
+    }
 }
 
 /// Caps on one invocation.
@@ -179,7 +203,20 @@ impl Config {
 
         let model = ModelConfig {
             base_url: endpoint_url(ENV_MODEL_BASE_URL, &required(ENV_MODEL_BASE_URL)?)?,
-            api_key: set(ENV_MODEL_API_KEY),
+            auth: match (set(ENV_MODEL_AUTH), set(ENV_MODEL_API_KEY)) {
+                (None, None) => ModelAuth::None,
+                (None, Some(key)) => ModelAuth::ApiKey(key.trim().to_owned()),
+                (Some(mode), None) if mode.trim() == MODEL_AUTH_ROLE => ModelAuth::Role,
+                (Some(_), None) => {
+                    return Err(invalid(ENV_MODEL_AUTH, "must be `role` (or unset)"));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        ENV_MODEL_AUTH,
+                        format!("set it or {ENV_MODEL_API_KEY}, not both"),
+                    ));
+                }
+            },
             project: None,
             model_id: set(ENV_MODEL_ID).unwrap_or_else(|| tier_config.model_id.clone()),
             attempt_timeout: Duration::from_secs(positive(&get, ENV_MODEL_TIMEOUT_SECS, 60)?),
@@ -308,6 +345,21 @@ mod tests {
         ] {
             assert!(load(&env(&[(ENV_MODEL_BASE_URL, ok)])).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn model_auth_is_one_of_none_a_key_or_the_role() {
+        assert_eq!(load(&env(&[])).unwrap().model.auth, ModelAuth::None);
+        let c = load(&env(&[(ENV_MODEL_API_KEY, "sk-local")])).unwrap();
+        assert_eq!(c.model.auth, ModelAuth::ApiKey("sk-local".into()));
+        assert!(
+            !format!("{c:?}").contains("sk-local"),
+            "the key stays out of Debug"
+        );
+        let c = load(&env(&[(ENV_MODEL_AUTH, "role")])).unwrap();
+        assert_eq!(c.model.auth, ModelAuth::Role);
+        assert!(load(&env(&[(ENV_MODEL_AUTH, "sigv4")])).is_err());
+        assert!(load(&env(&[(ENV_MODEL_AUTH, "role"), (ENV_MODEL_API_KEY, "k")])).is_err());
     }
 
     #[test]

@@ -56,10 +56,12 @@ impl Guardrail {
         self.policy.if_unavailable == IfGuardrailUnavailable::Refuse
     }
 
+    #[tracing::instrument(name = "guardrail.input", skip_all)]
     pub async fn check_input(&self, text: &str) -> Result<Verdict, GuardrailUnavailable> {
         self.apply(GuardrailContentSource::Input, text).await
     }
 
+    #[tracing::instrument(name = "guardrail.output", skip_all)]
     pub async fn check_output(&self, text: &str) -> Result<Verdict, GuardrailUnavailable> {
         self.apply(GuardrailContentSource::Output, text).await
     }

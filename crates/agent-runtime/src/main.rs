@@ -2,19 +2,57 @@
 
 use std::sync::Arc;
 
+use agent_runtime::config::ModelAuth;
 use agent_runtime::guardrail::Guardrail;
 use agent_runtime::memory::AgentMemory;
 use agent_runtime::model::ChatClient;
 use agent_runtime::tools::Gateway;
 use agent_runtime::{Config, Deps, Health};
+use request_signing::{BedrockKeys, RoleCredentials};
 use scoped_credentials::{CredentialCache, Issuer};
+use telemetry::traces::{Telemetry, TraceExport};
 use tenant_context::{TierCatalog, TokenVerifier};
+
+/// The crates whose spans are exported (the HTTP and MCP libraries' spans are not).
+const SPAN_TARGETS: [&str; 1] = ["agent_runtime"];
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    tenant_context::logging::init_json();
+    let env = |k: &str| std::env::var(k).ok();
     let catalog = TierCatalog::embedded()?;
-    let mut config = Config::from_lookup(|k| std::env::var(k).ok(), &catalog)?;
+    let mut config = Config::from_lookup(env, &catalog)?;
+    let export = TraceExport::from_lookup(env)?;
+    // The AWS SDK's configuration (the runtime role) only when something needs it: memory,
+    // the guardrail, short-term model keys or signed span export.
+    let needs_aws = config.memory.is_some()
+        || config.guardrail.is_some()
+        || config.model.auth == ModelAuth::Role
+        || export.as_ref().is_some_and(|e| e.signing_region.is_some());
+    let sdk = if needs_aws {
+        Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+    } else {
+        None
+    };
+    let role = match &sdk {
+        Some(sdk) => match (sdk.credentials_provider(), sdk.region()) {
+            (Some(creds), Some(region)) => Some(RoleCredentials::new(creds, region.to_string())),
+            _ => None,
+        },
+        None => None,
+    };
+    let telemetry = Telemetry::init(
+        &format!("tenantry-agent-{}", config.tier),
+        export,
+        role.clone(),
+        &SPAN_TARGETS,
+    )?;
+    let keys = match (&config.model.auth, &role) {
+        (ModelAuth::Role, Some(role)) => Some(BedrockKeys::new(role.clone())),
+        (ModelAuth::Role, None) => {
+            return Err("TENANTRY_MODEL_AUTH=role needs AWS credentials and AWS_REGION".into());
+        }
+        _ => None,
+    };
     let sessions = config.load_parameters().await?;
     // One HTTP client (one connection pool) for the model and the Gateway.
     let http = reqwest::Client::builder().build()?;
@@ -29,12 +67,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         listen = %config.listen,
         "agent runtime ready"
     );
-    // Only memory, its credential issuer and the guardrail use the AWS SDK.
-    let sdk = if config.memory.is_some() || config.guardrail.is_some() {
-        Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
-    } else {
-        None
-    };
     let memory = match (&config.memory, &sdk) {
         (Some(settings), Some(sdk)) => {
             let issuer = Issuer::from_config(&settings.credentials, sdk)?;
@@ -57,13 +89,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let deps = Arc::new(Deps {
         guardrail,
         memory,
-        model: ChatClient::new(http.clone(), config.model.clone()),
+        model: ChatClient::new(http.clone(), config.model.clone(), keys),
         gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),
         verifier,
         sessions,
         health: Arc::new(Health::new()),
         config,
     });
-    agent_runtime::server::serve(listener, deps).await?;
-    Ok(())
+    let served = agent_runtime::server::serve(listener, deps).await;
+    // Spans still queued leave before the process does (SIGTERM ends `serve`).
+    telemetry.shutdown();
+    Ok(served?)
 }

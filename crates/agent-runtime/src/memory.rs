@@ -88,6 +88,7 @@ impl AgentMemory {
     }
 
     /// A client acting as the caller, for one invocation.
+    #[tracing::instrument(name = "memory.open", skip_all)]
     pub async fn open<'a>(
         &'a self,
         id_token: &str,
@@ -115,6 +116,7 @@ impl AgentMemory {
 }
 
 impl MemorySession<'_> {
+    #[tracing::instrument(name = "memory.recall", skip_all)]
     pub async fn recall(&self, tier: &TierConfig, query: &str) -> Result<Recall, MemoryError> {
         let actor = self.ctx.actor_id();
         let listed = self
@@ -175,6 +177,7 @@ impl MemorySession<'_> {
     }
 
     /// Stores the turn: question and answer in one event.
+    #[tracing::instrument(name = "memory.store", skip_all)]
     pub async fn remember(&self, question: &str, answer: &str) -> Result<(), MemoryError> {
         let item = |role: MemoryRole, text: &str| {
             Conversational::builder()

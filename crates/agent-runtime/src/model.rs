@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::config::ModelConfig;
+use request_signing::BedrockKeys;
+
+use crate::config::{ModelAuth, ModelConfig};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "lowercase")]
@@ -149,6 +151,8 @@ pub enum ModelError {
     Refused { status: u16 },
     #[error("the model endpoint answered with something that is not a chat completion")]
     BadResponse,
+    #[error("no credentials for the model endpoint: {0}")]
+    NoCredentials(String),
 }
 
 impl ModelError {
@@ -159,13 +163,14 @@ impl ModelError {
             Self::Timeout => "model_timeout",
             Self::Refused { .. } => "model_refused",
             Self::BadResponse => "model_bad_response",
+            Self::NoCredentials(_) => "model_credentials_unavailable",
         }
     }
 
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Throttled | Self::Unavailable { .. } | Self::Timeout
+            Self::Throttled | Self::Unavailable { .. } | Self::Timeout | Self::NoCredentials(_)
         )
     }
 }
@@ -201,16 +206,21 @@ impl Backoff {
 pub struct ChatClient {
     http: reqwest::Client,
     config: ModelConfig,
+    /// Set when `config.auth` is `Role`.
+    keys: Option<BedrockKeys>,
     url: String,
     backoff: Backoff,
 }
 
 impl ChatClient {
-    pub fn new(http: reqwest::Client, config: ModelConfig) -> Self {
+    /// `keys` mints the short-term keys when `config.auth` is `Role`; a client so configured
+    /// without them sends nothing unauthenticated: every call fails `NoCredentials`.
+    pub fn new(http: reqwest::Client, config: ModelConfig, keys: Option<BedrockKeys>) -> Self {
         let url = format!("{}/chat/completions", config.base_url);
         Self {
             http,
             config,
+            keys,
             url,
             backoff: Backoff::default(),
         }
@@ -226,8 +236,46 @@ impl ChatClient {
     }
 
     /// One chat completion; 429, 5xx, timeouts and connection failures are retried with
-    /// jittered backoff until `deadline`, then reported as the last failure's kind.
+    /// jittered backoff until `deadline`, then reported as the last failure's kind. Its span
+    /// carries the GenAI attributes (model id, token counts), never messages.
+    #[tracing::instrument(
+        name = "chat",
+        skip_all,
+        fields(
+            otel.name = %format!("chat {}", self.config.model_id),
+            gen_ai.operation.name = "chat",
+            gen_ai.request.model = %self.config.model_id,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        )
+    )]
     pub async fn complete(
+        &self,
+        messages: &[Message],
+        tools: &[ToolSpec],
+        max_tokens: u32,
+        deadline: Instant,
+    ) -> Result<Completion, ModelError> {
+        let result = self
+            .complete_within(messages, tools, max_tokens, deadline)
+            .await;
+        let span = tracing::Span::current();
+        match &result {
+            Ok(c) => {
+                if let Some(u) = &c.usage {
+                    span.record("gen_ai.usage.input_tokens", u.prompt_tokens);
+                    span.record("gen_ai.usage.output_tokens", u.completion_tokens);
+                }
+            }
+            Err(e) => {
+                span.record("error.type", e.code());
+            }
+        }
+        result
+    }
+
+    async fn complete_within(
         &self,
         messages: &[Message],
         tools: &[ToolSpec],
@@ -272,8 +320,21 @@ impl ChatClient {
         timeout: Duration,
     ) -> Result<Completion, ModelError> {
         let mut req = self.http.post(&self.url).timeout(timeout).json(body);
-        if let Some(key) = &self.config.api_key {
-            req = req.bearer_auth(key);
+        match (&self.config.auth, &self.keys) {
+            (ModelAuth::None, _) => {}
+            (ModelAuth::ApiKey(key), _) => req = req.bearer_auth(key),
+            (ModelAuth::Role, Some(keys)) => {
+                let key = keys
+                    .key()
+                    .await
+                    .map_err(|e| ModelError::NoCredentials(e.to_string()))?;
+                req = req.bearer_auth(key);
+            }
+            (ModelAuth::Role, None) => {
+                return Err(ModelError::NoCredentials(
+                    "no role credentials were configured".into(),
+                ));
+            }
         }
         if let Some(project) = &self.config.project {
             req = req.header("OpenAI-Project", project);

@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
+use tracing::Instrument as _;
 
 use crate::agent::{self, Turn};
 use crate::config::Config;
@@ -269,6 +270,25 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         "invocation"
     );
 
+    // The invocation's root span: the caller's trace (if any) and the tenant baggage, which
+    // every span below it carries as attributes.
+    let span = tracing::info_span!(
+        "invocation",
+        otel.name = "invoke_agent",
+        gen_ai.operation.name = "invoke_agent",
+        gen_ai.request.model = %deps.model.model_id(),
+        request_id = %request_id,
+    );
+    telemetry::traces::adopt(
+        &span,
+        &parts.headers,
+        [
+            ("session.id", session_log_id(&session).to_string()),
+            ("tier", ctx.tier().to_string()),
+            ("clinic_id", ctx.clinic_id().to_string()),
+            ("actor_id", ctx.actor_id().as_str().to_owned()),
+        ],
+    );
     let (tx, rx) = mpsc::channel::<AgentEvent>(64);
     let task = tokio::spawn({
         let deps = deps.clone();
@@ -285,6 +305,7 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
             })
             .await;
         }
+        .instrument(span)
     });
     if wants_stream(&parts.headers) {
         let frames = ReceiverStream::new(rx).map(|e| Ok::<_, Infallible>(Bytes::from(e.to_sse())));

@@ -210,3 +210,83 @@ async fn an_injected_prompt_cannot_reach_another_clinic() {
         assert!(call.arguments.get("clinic_id").is_none());
     }
 }
+
+/// Deployed, the agent holds no model key: it mints short-term Bedrock API keys from its role
+/// (a presigned `CallWithBearerToken` URL) and reuses one until it nears expiry.
+#[tokio::test]
+async fn deployed_model_calls_carry_a_short_term_key_from_the_role() {
+    use base64::Engine as _;
+    let target = FakeTarget::with_hour(10);
+    let jwks = standins::test_issuer::jwks_server().await;
+    let model = standins::model::ModelStandin::start(0).await.unwrap();
+    let gw = common::gateway("basic", &target, &jwks).await;
+    let stack = common::agent(
+        "basic",
+        jwks,
+        common::Upstreams {
+            model_url: model.base_url(),
+            gateway_url: gw.url(),
+            guardrail_url: None,
+        },
+        &[("TENANTRY_MODEL_AUTH", "role")],
+    )
+    .await;
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let reply = invoke(
+        &stack,
+        Some(&token),
+        Some(session.as_str()),
+        json!({"prompt": "What are our opening hours?"}),
+        false,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let requests = model.requests();
+    assert_eq!(requests.len(), 2, "a tool round and the answer");
+    let auth: Vec<&str> = requests
+        .iter()
+        .map(|r| r.authorization.as_deref().unwrap_or_default())
+        .collect();
+    assert_eq!(auth[0], auth[1], "one key for both calls");
+    let key = auth[0]
+        .strip_prefix("Bearer bedrock-api-key-")
+        .unwrap_or_else(|| panic!("not a short-term key: {}", auth[0]));
+    let url = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        url.starts_with("bedrock.amazonaws.com/?Action=CallWithBearerToken&"),
+        "{url}"
+    );
+    assert!(
+        url.contains(&format!("X-Amz-Credential={}%2F", common::ROLE_ACCESS_KEY))
+            && url.contains("%2Fus-east-1%2Fbedrock%2Faws4_request"),
+        "{url}"
+    );
+    assert!(url.ends_with("&Version=1"), "{url}");
+    assert!(
+        !url.contains("role-secret"),
+        "the secret never leaves the process"
+    );
+}
+
+#[tokio::test]
+async fn a_local_model_server_without_auth_gets_no_authorization_header() {
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = standard("basic", &target).await;
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let reply = invoke(
+        &stack,
+        Some(&token),
+        Some(session.as_str()),
+        json!({"prompt": "What are our opening hours?"}),
+        false,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // The caller's ID token is for the Gateway, never for the model endpoint.
+    assert!(model.requests().iter().all(|r| r.authorization.is_none()));
+}

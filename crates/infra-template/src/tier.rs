@@ -476,8 +476,13 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                         sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:workload-identity-directory/default"),
                         sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:workload-identity-directory/default/workload-identity/*")
                     ])),
-                statement("TheTiersModelOnly", &["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                    json!([sub(&format!("arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{}", config.model_id))])),
+                // The model is reached on Bedrock's OpenAI-compatible (bedrock-mantle) endpoint,
+                // inside the account's Bedrock projects (per-tier cost attribution), with
+                // short-term keys the agent mints from this role: no model key is stored.
+                statement("InferenceInTheAccountsProjects", &["bedrock-mantle:CreateInference"],
+                    json!([sub("arn:${AWS::Partition}:bedrock-mantle:${AWS::Region}:${AWS::AccountId}:project/*")])),
+                // No resource-level permission (AWS's managed policy grants it on "*").
+                statement("ShortTermModelKeys", &["bedrock-mantle:CallWithBearerToken"], json!(["*"])),
                 // Memory is reached only with tenant-scoped credentials from the TVM.
                 statement("VendTenantCredentials", &["lambda:InvokeFunction"], json!([get_att("TokenVendingFunction", "Arn")])),
                 statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param])),
@@ -508,6 +513,10 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 // The same id the binary embeds from the tier file; visible in the console.
                 (agent::ENV_MODEL_ID): config.model_id,
                 (agent::ENV_MODEL_BASE_URL): sub("https://bedrock-mantle.${AWS::Region}.api.aws/v1"),
+                (agent::ENV_MODEL_AUTH): agent::MODEL_AUTH_ROLE,
+                // Spans straight to X-Ray's OTLP endpoint, signed with this role (AgentCore runs
+                // no collector beside a custom container).
+                (telemetry::traces::ENV_TRACES_ENDPOINT): sub("https://xray.${AWS::Region}.amazonaws.com/v1/traces"),
                 (agent::BEDROCK_PROJECT_VARS.parameter): config.bedrock_project.ssm_parameter,
                 (agent::SESSION_KEY_VARS.parameter): reference("SessionKeyParameter"),
                 (agent::ENV_MEMORY_ID): get_att(&ids.memory, "MemoryId"),

@@ -105,19 +105,35 @@ fn runtimes_memories_and_knowledge_bases_follow_the_tier_file() {
                 [format!("TENANTRY_KNOWLEDGE_BASE_{}", tier.to_ascii_uppercase())]["Fn::GetAtt"][0],
             format!("{}KnowledgeBase", pascal(&tier))
         );
-        // The runtime role may call the tier's model and no other.
+        // The runtime reaches the model on the bedrock-mantle endpoint with short-term keys from
+        // its role: inference in the account's projects, no Bedrock model-invocation grant.
+        assert_eq!(env["TENANTRY_MODEL_AUTH"], "role");
+        assert!(env.get("TENANTRY_MODEL_API_KEY").is_none());
         let role = &t["Resources"][format!("{}RuntimeRole", pascal(&tier))];
-        let model_grant = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        let statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
             .as_array()
-            .expect("statements")
+            .expect("statements");
+        let inference = statements
             .iter()
-            .find(|s| s["Sid"] == "TheTiersModelOnly")
-            .expect("model statement")
+            .find(|s| {
+                s["Action"]
+                    .to_string()
+                    .contains("bedrock-mantle:CreateInference")
+            })
+            .expect("inference statement")
             .to_string();
-        assert!(model_grant.contains(&format!(
-            "foundation-model/{}",
-            config["model_id"].as_str().unwrap()
-        )));
+        assert!(inference.contains(":project/*"), "{inference}");
+        assert!(
+            !statements
+                .iter()
+                .any(|s| s["Action"].to_string().contains("bedrock:InvokeModel")),
+            "the runtime calls no Bedrock model API directly"
+        );
+        assert!(
+            env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+                .to_string()
+                .contains("https://xray.${AWS::Region}.amazonaws.com/v1/traces")
+        );
 
         let memory = &of_tier(&t, "AWS::BedrockAgentCore::Memory", &tier)["Properties"];
         assert_eq!(
@@ -450,6 +466,8 @@ fn no_statement_grants_everything() {
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "ecr:GetAuthorizationToken",
+        // AWS's own managed policy for the endpoint grants it on "*".
+        "bedrock-mantle:CallWithBearerToken",
     ];
     for (id, role) in resources_of(&t, "AWS::IAM::Role") {
         for policy in role["Properties"]["Policies"]

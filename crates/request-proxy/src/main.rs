@@ -7,7 +7,7 @@ use tenant_context::TierCatalog;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tenant_context::logging::init_json();
+    telemetry::logging::init_json();
     let catalog = TierCatalog::embedded()?;
     let config = Config::from_lookup(|k| std::env::var(k).ok(), &catalog)?;
     let http = reqwest::Client::builder().timeout(config.timeout).build()?;

@@ -18,6 +18,7 @@ pub mod lambda;
 pub mod logs;
 pub mod memory;
 pub mod model;
+pub mod otlp;
 pub mod runtime;
 pub mod runtime_api;
 pub mod sdk;

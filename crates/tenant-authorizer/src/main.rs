@@ -9,7 +9,7 @@ use tenant_context::{TierCatalog, TokenVerifier};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tenant_context::logging::init_json();
+    telemetry::logging::init_json();
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let verifier = TokenVerifier::new(config.verifier, TierCatalog::embedded()?)?;

@@ -12,7 +12,6 @@ mod context;
 mod error;
 mod ids;
 mod jwks;
-pub mod logging;
 mod names;
 mod session;
 mod tiers;

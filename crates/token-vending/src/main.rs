@@ -7,7 +7,7 @@ use token_vending::{Config, Deps, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tenant_context::logging::init_json();
+    telemetry::logging::init_json();
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let deps = Deps::new(config, &sdk)?;

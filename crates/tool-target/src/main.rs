@@ -11,7 +11,7 @@ use tool_target::runtime::RuntimeLoop;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    tenant_context::logging::init_json();
+    telemetry::logging::init_json();
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let page_tokens = config

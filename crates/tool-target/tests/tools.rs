@@ -527,9 +527,9 @@ async fn the_event_fixtures_behave_as_documented() {
 #[tokio::test]
 async fn tokens_and_patient_data_never_reach_the_logs() {
     // The functions' own filter, as an operator debugging with RUST_LOG=trace would set it.
-    let (logs, _guard) = standins::logs::LogCapture::start(tenant_context::logging::env_filter(
-        Some("trace,aws_smithy_runtime=trace,hyper=trace"),
-    ));
+    let (logs, _guard) = standins::logs::LogCapture::start(telemetry::logging::env_filter(Some(
+        "trace,aws_smithy_runtime=trace,hyper=trace",
+    )));
     let w = world("logs", 15).await;
     let h = headers("basic", "clinic-a");
     let token = h["X-Id-Token"].as_str().unwrap().to_owned();

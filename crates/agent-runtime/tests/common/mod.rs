@@ -24,6 +24,8 @@ use wiremock::MockServer;
 
 pub const SESSION_KEY_B64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub const PROJECT: &str = "proj_localtest";
+/// The access key id of the test role (short-term model keys are minted from it).
+pub const ROLE_ACCESS_KEY: &str = "ASIAROLETEST";
 
 /// A tool target that answers from per-clinic fixtures, keyed by the propagated clinic header,
 /// and refuses arguments it does not know (as tool-target does). Records every call.
@@ -213,8 +215,23 @@ pub async fn agent_with_memory(
     };
     let sessions = config.load_parameters().await.unwrap();
     let http = reqwest::Client::new();
+    // Short-term model keys (TENANTRY_MODEL_AUTH=role) from fixed test credentials.
+    let keys = (config.model.auth == agent_runtime::config::ModelAuth::Role).then(|| {
+        request_signing::BedrockKeys::new(request_signing::RoleCredentials::new(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    ROLE_ACCESS_KEY,
+                    "role-secret",
+                    Some("role-session-token".into()),
+                    None,
+                    "test",
+                ),
+            ),
+            "us-east-1",
+        ))
+    });
     let deps = Arc::new(Deps {
-        model: ChatClient::new(http.clone(), config.model.clone()),
+        model: ChatClient::new(http.clone(), config.model.clone(), keys),
         gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),
         verifier: verifier(&jwks),
         memory,

@@ -1,4 +1,4 @@
-//! Structured JSON logs for the functions, with one safety rule: the wire-level traces of the
+//! Structured JSON logs for every binary, with one safety rule: the wire-level traces of the
 //! AWS SDK and the HTTP stack (which print request and response bodies and headers, so patient
 //! data, tokens and signatures) stay off, whatever `RUST_LOG` asks for.
 
@@ -44,7 +44,8 @@ pub fn env_filter(rust_log: Option<&str>) -> EnvFilter {
     })
 }
 
-/// Installs the JSON subscriber of a function, once, at start-up.
+/// Installs the JSON subscriber of a function, once, at start-up (the agent installs its own,
+/// with traces: `traces::Telemetry::init`).
 pub fn init_json() {
     tracing_subscriber::fmt()
         .json()
