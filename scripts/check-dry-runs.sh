@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Checks the deployment scripts offline: `scripts/deploy.sh --dry-run` and
 # `scripts/cleanup.sh --dry-run --purge-data` exit 0 without AWS, the deploy plan names every
-# resource of infra/template.json and onboards every tenant of the tenant file, and the cleanup
-# plan offboards every tenant. Part of scripts/test.sh. Usage: scripts/check-dry-runs.sh
+# resource of infra/template.json, onboards every tenant of the tenant file and deploys the agent
+# image by digest (a tag is refused), and the cleanup plan offboards every tenant and removes the
+# image repository. Part of scripts/test.sh. Usage: scripts/check-dry-runs.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # Credentials and endpoint that lead nowhere: a dry run that called AWS would fail here.
 export AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_ACCESS_KEY_ID=none AWS_SECRET_ACCESS_KEY=none
 scripts/deploy.sh --dry-run > "$out/deploy.txt" || { cat "$out/deploy.txt"; echo "error: scripts/deploy.sh --dry-run failed" >&2; exit 1; }
 scripts/cleanup.sh --dry-run --purge-data > "$out/cleanup.txt" || { cat "$out/cleanup.txt"; echo "error: scripts/cleanup.sh --dry-run failed" >&2; exit 1; }
+# An image named by a tag (which can be moved to another image) is refused before anything runs.
+if scripts/deploy.sh --dry-run --runtime-image 123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:latest > "$out/tag.txt" 2>&1; then
+  echo "error: scripts/deploy.sh accepted an agent image named by a tag" >&2; exit 1
+fi
 python3 - "$out/deploy.txt" "$out/cleanup.txt" << 'PY'
 import json, re, sys
 deploy, cleanup = (open(p).read() for p in sys.argv[1:3])
@@ -26,6 +31,10 @@ for clinic in tenants:
         problems.append(f"deploy --dry-run does not onboard {clinic}")
     if f"offboard {clinic} (" not in cleanup:
         problems.append(f"cleanup --dry-run does not offboard {clinic}")
+if not re.search(r"the runtimes run \S+@sha256:", deploy):
+    problems.append("deploy --dry-run does not deploy the agent image by digest")
+if "would delete the ECR repository" not in cleanup:
+    problems.append("cleanup --dry-run does not delete the agent image repository")
 for text, name in ((deploy, "deploy"), (cleanup, "cleanup")):
     if "Dry run complete" not in text:
         problems.append(f"{name} --dry-run did not finish")

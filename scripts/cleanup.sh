@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Removes a Tenantry deployment: offboards the tenants (their API keys live outside the stack),
-# deletes the CloudFormation stack, the per-tier Bedrock projects, the signing keys (page tokens, sessions) and the
-# artifact bucket. Patient data, documents, the user pool, the data key and the logs are KEPT
+# deletes the CloudFormation stack, the per-tier Bedrock projects, the signing keys (page tokens, sessions), the
+# artifact bucket and the agent image repository. Patient data, documents, the user pool, the data key and the logs are KEPT
 # (the stack retains them) unless --purge-data is given. Safe to re-run.
 #
 # Usage: scripts/cleanup.sh [options]
@@ -121,8 +121,16 @@ delete_bucket() {
   echo "    s3://$bucket deleted"
 }
 
-step "4/5 Artifact bucket (function packages and templates)"
+step "4/5 Artifact bucket (function packages and templates) and the agent image repository"
 delete_bucket "$artifacts"
+repo="$prefix-agent-runtime"
+if [[ $dry_run == 1 ]]; then
+  echo "    would delete the ECR repository $repo and its images"
+elif aws_cmd ecr delete-repository --repository-name "$repo" --force > /dev/null 2>&1; then
+  echo "    ECR repository $repo deleted"
+else
+  echo "    ECR repository $repo already gone"
+fi
 
 step "5/5 Kept resources: patient data, documents, users, data key, logs"
 # What the stack keeps on deletion, by name, from the template itself (names have no spaces; a

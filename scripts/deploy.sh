@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Deploys Tenantry to an AWS account: builds the four functions with cargo lambda (arm64),
-# uploads them, deploys infra/template.json as one CloudFormation stack, creates the per-tier
+# Deploys Tenantry to an AWS account: builds the functions with cargo lambda (arm64) and the
+# agent's arm64 container image (pushed to the ECR repository <prefix>-agent-runtime), uploads
+# the functions, deploys infra/template.json as one CloudFormation stack (runtimes by digest), creates the per-tier
 # Bedrock projects, onboards the tenants of a tenant file (API key in the tier's usage plan,
 # registry and clinic rows, first user), and prints the endpoints. Safe to re-run.
 #
-# Usage: scripts/deploy.sh --runtime-image URI [options]
-#   --runtime-image URI  ECR URI of the arm64 agent-runtime image (required, except --dry-run)
+# Usage: scripts/deploy.sh [options]
+#   --runtime-image URI  deploy this agent image instead of building one; by digest only:
+#                        <account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<hex>
 #   --tenants FILE       tenants to onboard (default: infra/demo-tenants.json, SYNTHETIC demo clinics)
 #   --no-tenants         deploy only; onboard nobody
 #   --test-users         give the tenants' users generated passwords (no invitation e-mail) and
@@ -18,11 +20,13 @@
 #   -h, --help           this text
 #
 # Needs for a real run: AWS CLI v2, credentials allowed to create the stack (CAPABILITY_NAMED_IAM),
-# the Rust target aarch64-unknown-linux-gnu (rustup target add aarch64-unknown-linux-gnu), and
-# the project's tools (scripts/install-standins.sh: cargo-lambda and zig).
+# the Rust targets aarch64-unknown-linux-gnu (functions) and aarch64-unknown-linux-musl (the
+# agent's static binary): rustup target add aarch64-unknown-linux-gnu aarch64-unknown-linux-musl;
+# skopeo (Debian/Ubuntu: apt-get install skopeo) to push the image without a container daemon;
+# and the project's tools (scripts/install-standins.sh: cargo-lambda and zig).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 # shellcheck source=scripts/lib/deploy-common.sh
 source scripts/lib/deploy-common.sh
 
@@ -39,9 +43,8 @@ extra_option() {
 }
 parse_common "$@"
 [[ $onboard == 0 || -f $tenants_file ]] || die "tenant file $tenants_file not found"
-if [[ -z $runtime_image ]]; then
-  [[ $dry_run == 1 ]] || die "--runtime-image is required: the ECR URI of the arm64 agent-runtime image (each tier's AgentCore Runtime runs it)"
-  runtime_image="<--runtime-image>"
+if [[ -n $runtime_image && ! $runtime_image =~ ^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$ ]]; then
+  die "--runtime-image must name an ECR image by digest (<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>): a tag can be moved, a digest cannot"
 fi
 mkdir -p "$state_dir"
 outputs_file="$state_dir/$stack-outputs.json"
@@ -57,22 +60,27 @@ else
   command -v cargo > /dev/null || die "cargo not found: install Rust"
   rustup target list --installed 2> /dev/null | grep '^aarch64-unknown-linux-gnu$' > /dev/null ||
     die "the arm64 Rust target is missing: rustup target add aarch64-unknown-linux-gnu"
+  if [[ -z $runtime_image ]]; then
+    rustup target list --installed 2> /dev/null | grep '^aarch64-unknown-linux-musl$' > /dev/null ||
+      die "the static arm64 Rust target (the agent image) is missing: rustup target add aarch64-unknown-linux-musl"
+    command -v skopeo > /dev/null || die "skopeo not found: it pushes the agent image (apt-get install skopeo), or pass --runtime-image"
+  fi
 fi
 artifacts="$prefix-artifacts-$account-$region"
 # <crate>:<stem> of every function in the template (its package goes to <Stem>CodeKey); a
 # command substitution, so a failure to read the template stops the script.
 functions=$(template functions)
 
-step "1/7 Template: check infra/template.json is the rendering of its sources"
+step "1/8 Template: check infra/template.json is the rendering of its sources"
 run cargo run --quiet --locked -p infra-template -- --check
 
-step "2/7 Build the functions for Lambda (provided.al2023, arm64) with cargo lambda"
+step "2/8 Build the functions for Lambda (provided.al2023, arm64) with cargo lambda"
 [[ $dry_run == 1 ]] || scripts/install-standins.sh > /dev/null
 bins=()
 for f in $functions; do bins+=(--bin "${f%%:*}"); done
 PATH="$PWD/.tools/venv/bin:$PATH" run cargo lambda build --release --arm64 --output-format zip --locked "${bins[@]}"
 
-step "3/7 Artifact bucket s3://$artifacts (private, TLS-only, versioned) and the packages"
+step "3/8 Artifact bucket s3://$artifacts (private, TLS-only, versioned) and the packages"
 if [[ $dry_run == 1 ]]; then
   echo "    would create the bucket if absent, then upload target/lambda/<function>/bootstrap.zip as functions/<function>/<sha256>.zip"
 elif aws_cmd s3api head-bucket --bucket "$artifacts" 2> /dev/null; then
@@ -108,7 +116,45 @@ for entry in $functions; do
   code_params+=("${entry#*:}CodeKey=$key")
 done
 
-step "4/7 Signing keys: SSM SecureStrings $page_key_param (tool-target's page tokens) and $session_key_param (runtime sessions; request-proxy and the agents), created once, never printed"
+repo="$prefix-agent-runtime"
+registry="$account.dkr.ecr.$region.amazonaws.com"
+step "4/8 Agent image: static arm64 binary, OCI image (non-root, no base image), ECR repository $repo, deployed by digest"
+if [[ -n $runtime_image ]]; then
+  echo "    using --runtime-image $runtime_image (nothing built or pushed)"
+elif [[ $dry_run == 1 ]]; then
+  echo "    would build: cargo lambda build --release --target aarch64-unknown-linux-musl --bin agent-runtime"
+  echo "    would assemble: cargo run -p agent-image -- --binary target/lambda/agent-runtime/bootstrap --out target/agent-image (prints the manifest digest)"
+  echo "    would create the ECR repository $repo if absent (immutable tags, scan on push, KMS encryption, last 20 images kept)"
+  echo "    would push: skopeo copy --preserve-digests oci:target/agent-image:latest docker://$registry/$repo:<digest tag>"
+  runtime_image="$registry/$repo@sha256:<manifest digest>"
+  echo "    the runtimes run $runtime_image"
+else
+  PATH="$PWD/.tools/venv/bin:$PATH" cargo lambda build --release --locked --target aarch64-unknown-linux-musl --bin agent-runtime
+  digest=$(cargo run --quiet --locked -p agent-image -- --binary target/lambda/agent-runtime/bootstrap \
+    --out target/agent-image --created "$(git log -1 --format=%cI 2> /dev/null || echo 1970-01-01T00:00:00Z)" \
+    --label "org.opencontainers.image.revision=$(git rev-parse HEAD 2> /dev/null || echo unknown)" \
+    --label "org.opencontainers.image.title=tenantry agent-runtime")
+  [[ $digest =~ ^sha256:[0-9a-f]{64}$ ]] || die "agent-image printed no digest"
+  if ! aws_cmd ecr describe-repositories --repository-names "$repo" > /dev/null 2>&1; then
+    aws_cmd ecr create-repository --repository-name "$repo" --image-tag-mutability IMMUTABLE \
+      --image-scanning-configuration scanOnPush=true --encryption-configuration encryptionType=KMS \
+      --tags Key=Application,Value=tenantry > /dev/null
+    aws_cmd ecr put-lifecycle-policy --repository-name "$repo" --lifecycle-policy-text \
+      '{"rules":[{"rulePriority":1,"description":"keep the last 20 images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":20},"action":{"type":"expire"}}]}' > /dev/null
+    echo "    repository $repo created"
+  fi
+  if aws_cmd ecr describe-images --repository-name "$repo" --image-ids "imageDigest=$digest" > /dev/null 2>&1; then
+    echo "    image $digest already pushed"
+  else
+    aws_cmd ecr get-login-password | skopeo login --username AWS --password-stdin "$registry" > /dev/null
+    # Tags are immutable in the repository: the tag is derived from the content.
+    skopeo copy --quiet --preserve-digests oci:target/agent-image:latest "docker://$registry/$repo:sha256-${digest#sha256:}"
+    echo "    pushed $digest"
+  fi
+  runtime_image="$registry/$repo@$digest"
+fi
+
+step "5/8 Signing keys: SSM SecureStrings $page_key_param (tool-target's page tokens) and $session_key_param (runtime sessions; request-proxy and the agents), created once, never printed"
 for key_param in "$page_key_param" "$session_key_param"; do
   if [[ $dry_run == 1 ]]; then
     echo "    $key_param: would create it from 32 random bytes if absent"
@@ -121,7 +167,7 @@ for key_param in "$page_key_param" "$session_key_param"; do
   fi
 done
 
-step "5/7 CloudFormation stack $stack (this takes 10-20 minutes the first time)"
+step "6/8 CloudFormation stack $stack (this takes 10-20 minutes the first time)"
 if [[ $dry_run == 1 ]]; then
   echo "    resources of infra/template.json (names resolved for prefix $prefix):"
   template list
@@ -136,7 +182,7 @@ if [[ $dry_run == 0 ]]; then
   echo "    outputs saved to $outputs_file"
 fi
 
-step "6/7 Bedrock projects per tier with cost-allocation tags"
+step "7/8 Bedrock projects per tier with cost-allocation tags"
 if [[ $bedrock_projects == 1 ]]; then
   bp_args=()
   [[ $dry_run == 1 ]] && bp_args+=(--dry-run)
@@ -147,7 +193,7 @@ else
   echo "    skipped (--skip-bedrock-projects)"
 fi
 
-step "7/7 Tenants from $tenants_file"
+step "8/8 Tenants from $tenants_file"
 if [[ $onboard == 0 ]]; then
   echo "    skipped (--no-tenants)"
 else

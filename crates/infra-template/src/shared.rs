@@ -96,9 +96,10 @@ fn parameters(t: &mut Template) -> Result<(), Error> {
         "AgentRuntimeImageUri",
         json!({
             "Type": "String",
-            "AllowedPattern": "^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/.+$",
-            "ConstraintDescription": "an ECR image URI (account.dkr.ecr.region.amazonaws.com/repository:tag)",
-            "Description": "ECR URI of the arm64 agent-runtime container image, used by every tier's AgentCore Runtime."
+            // By digest only: a tag can be moved to another image, a digest cannot.
+            "AllowedPattern": "^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$",
+            "ConstraintDescription": "an ECR image by digest: account.dkr.ecr.region.amazonaws.com/repository@sha256:<64 hex> (scripts/deploy.sh builds and pushes it)",
+            "Description": "The arm64 agent-runtime image by digest, in the ECR repository <NamePrefix>-agent-runtime; every tier's AgentCore Runtime runs it."
         }),
     )?;
     t.parameter(

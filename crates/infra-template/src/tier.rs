@@ -463,8 +463,9 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
         "Properties": {
             "AssumeRolePolicyDocument": service_trust("bedrock-agentcore.amazonaws.com"),
             "Policies": [{ "PolicyName": "run-the-tier-agent", "PolicyDocument": document(vec![
+                // Only the agent's repository (scripts/deploy.sh creates and fills it).
                 statement("PullTheAgentImage", &["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    json!([sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*")])),
+                    json!([sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/${NamePrefix}-agent-runtime")])),
                 // Registry authentication has no resource-level permission.
                 statement("EcrLogin", &["ecr:GetAuthorizationToken"], json!(["*"])),
                 statement("RuntimeLogs", &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],

@@ -538,3 +538,40 @@ fn only_the_tool_target_may_retrieve_documents() {
     }
     assert_eq!(holders, ["ToolTargetRole"]);
 }
+
+/// The runtimes run the agent image by digest, from the agent's own repository only.
+#[test]
+fn runtimes_run_the_agent_image_by_digest_from_its_own_repository() {
+    let t = template();
+    let pattern = regex::Regex::new(
+        t["Parameters"]["AgentRuntimeImageUri"]["AllowedPattern"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let digest = "a".repeat(64);
+    assert!(pattern.is_match(&format!(
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/tenantry-agent-runtime@sha256:{digest}"
+    )));
+    for moved in [
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/tenantry-agent-runtime:latest",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/tenantry-agent-runtime",
+        "docker.io/library/agent@sha256:0000",
+    ] {
+        assert!(!pattern.is_match(moved), "{moved}");
+    }
+    for (tier, _) in tiers() {
+        let role = &t["Resources"][format!("{}RuntimeRole", pascal(&tier))];
+        let pull = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "PullTheAgentImage")
+            .expect("pull statement")
+            .to_string();
+        assert!(
+            pull.contains("repository/${NamePrefix}-agent-runtime\""),
+            "{pull}"
+        );
+    }
+}
