@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The main job: runs everything that exists end to end on the LOCAL STAND-INS (no AWS account).
-# Signs in one user per demo clinic (Cognito stand-in), vends credentials, calls every tool of
-# the real tool-target, onboards the tenants, plays API Gateway's hops through the real
-# authorizer and proxy, and asks each tier's real agent questions (through the Runtime and
-# Gateway emulations, with the model stand-in), refusing every cross-tenant attempt.
+# The main job: the tour of the whole system on the LOCAL STAND-INS and EMULATIONS (no AWS
+# account). Brings up the devstack (scripts/devstack.sh), then shows as a client: identity from
+# the token, scoped credentials, the tools, the front door (API Gateway emulation with the real
+# authorizer and proxy), answers from each clinic's own data, memory, usage limits and the cost
+# per clinic; exits non-zero if any cross-tenant, cross-tier or over-limit attempt gets through.
 # Usage: scripts/local-flow.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

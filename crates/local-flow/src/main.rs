@@ -1,21 +1,29 @@
-//! The main job: the whole Tenantry flow that exists so far, on the LOCAL STAND-INS.
-//! See `flow.rs`; this file only handles the command line and the exit code.
+//! The main job: the tour of the whole system on the LOCAL STAND-INS and EMULATIONS.
+//! See `tour.rs`; this file only handles the command line and the exit code.
 
 mod assistant;
-mod flow;
+mod cost;
+mod credentials;
+mod error;
+mod front_door;
+mod identity;
+mod limits;
+mod tools;
+mod tour;
 
 use std::process::ExitCode;
 
 const HELP: &str = "\
-local-flow: runs the Tenantry flow end to end on the LOCAL STAND-INS (no AWS account).
+local-flow: the tour of Tenantry, end to end on the LOCAL STAND-INS (no AWS account).
 
-Creates a Cognito user pool on the moto stand-in with one user per demo clinic
-(infra/demo-tenants.json), verifies each ID token, vends scoped credentials,
-calls every tool of the real tool-target, onboards the tenants with
-tenant-admin, plays API Gateway's hops through the real authorizer and proxy,
-and asks each tier's real agent-runtime questions (behind local emulations of
-AgentCore Runtime and Gateway, with a deterministic model stand-in), checking
-that every cross-tenant attempt is refused.
+Brings up the devstack (a Cognito pool with one user per demo clinic, the
+tables, every tenant onboarded by tenant-admin, the real functions, each
+tier's real agent-runtime behind EMULATIONS of API Gateway, AgentCore Runtime
+and Gateway, Memory, Knowledge Base and Guardrails, with a deterministic model
+stand-in), then shows, as a client sees it: identity from the token only,
+scoped credentials, the tools, the front door, answers from each clinic's own
+data, memory, usage limits and the cost per clinic; every cross-tenant,
+cross-tier and over-limit attempt must be refused.
 
 Normally started by scripts/local-flow.sh, which installs and starts the
 stand-ins and sets TENANTRY_MOTO_URL. Exit status 0 when every step behaved.
@@ -35,7 +43,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    match flow::run().await {
+    match tour::run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("local-flow failed: {e}");

@@ -106,6 +106,17 @@ impl LocalPool {
         })
     }
 
+    /// A pool created earlier (by another process, e.g. the devstack), for signing in.
+    pub fn existing(endpoints: &Endpoints, pool_id: &str, client_id: &str) -> Self {
+        Self {
+            issuer: format!("https://cognito-idp.{STANDIN_REGION}.amazonaws.com/{pool_id}"),
+            jwks_url: format!("{}/{pool_id}/.well-known/jwks.json", endpoints.moto_url),
+            client: client(endpoints),
+            pool_id: pool_id.to_owned(),
+            client_id: client_id.to_owned(),
+        }
+    }
+
     /// Creates a confirmed user with a permanent password and the given custom attributes.
     pub async fn create_user(&self, user: &NewUser<'_>) -> Result<(), Error> {
         let mut req = self

@@ -37,6 +37,9 @@ pub enum Error {
 
     #[error("tier file: {0}")]
     Tiers(#[from] tenant_context::Error),
+
+    #[error("emulation set-up: {0}")]
+    Config(String),
 }
 
 impl Error {

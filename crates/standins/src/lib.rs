@@ -7,6 +7,7 @@
 //! evaluate IAM policies and does not enforce Cognito app-client WriteAttributes.
 
 pub mod agent;
+pub mod apigateway;
 pub mod cognito;
 pub mod dynamo;
 mod endpoints;

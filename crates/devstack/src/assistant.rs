@@ -1,0 +1,263 @@
+//! The assistant's side of the stack: the real `agent-runtime` binary of each tier behind the
+//! AgentCore Runtime emulation, the model stand-in, the Memory, Knowledge Base and Guardrails
+//! emulations, and an AgentCore Gateway emulation per tier in front of the real `tool-target`
+//! function on the Lambda stand-in.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use standins::agent::{AgentProcess, free_port};
+use standins::cognito::LocalPool;
+use standins::gateway::{GatewayEmulation, LambdaBackend};
+use standins::guardrail::GuardrailEmulation;
+use standins::knowledge_base::{KnowledgeBaseEmulation, demo_sources};
+use standins::memory::{MemoryEmulation, definitions};
+use standins::model::ModelStandin;
+use standins::runtime::{RuntimeEmulation, RuntimeRoute};
+use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
+
+use crate::{Progress, StackError, setup};
+
+const GUARDRAIL_ID: &str = "tenantry-local-guardrail";
+const GUARDRAIL_VERSION: &str = "1";
+
+/// Everything behind the Runtime; dropping it stops the agents and the emulations.
+pub struct AssistantStack {
+    pub runtime: RuntimeEmulation,
+    pub guardrail: GuardrailEmulation,
+    /// Knowledge Base Retrieve for the tool-target function (its environment names it).
+    pub knowledge_base: KnowledgeBaseEmulation,
+    pub memory: MemoryEmulation,
+    pub model: ModelStandin,
+    /// (tier, Gateway emulation), in tier file order.
+    pub gateways: Vec<(String, GatewayEmulation)>,
+    /// (tier, the agent process, its log file).
+    pub agents: Vec<(String, AgentProcess, std::path::PathBuf)>,
+}
+
+/// What the assistant needs from the rest of the stack.
+pub struct Inputs<'a> {
+    pub pool: &'a LocalPool,
+    pub lambda: &'a aws_sdk_lambda::Client,
+    pub lambda_url: &'a str,
+    /// (tier, runtime ARN) for every tier of the tier file.
+    pub runtime_arns: &'a [(String, String)],
+    /// The key request-proxy issues session ids with; the agents check them with it.
+    pub session_key: &'a str,
+    pub agent_binary: &'a Path,
+    pub run_dir: &'a Path,
+    /// A real model server; `None`: the model stand-in.
+    pub model: Option<&'a ModelServer>,
+}
+
+/// Any OpenAI-compatible server with tool calling (llama.cpp, vLLM, Ollama), for the agents
+/// instead of the model stand-in: `TENANTRY_DEV_MODEL_BASE_URL` (e.g.
+/// `http://127.0.0.1:11434/v1`), `TENANTRY_DEV_MODEL_ID` (a model it serves; default: the tier
+/// file's ids) and `TENANTRY_DEV_MODEL_API_KEY` (if it wants one).
+#[derive(Debug, Clone)]
+pub struct ModelServer {
+    pub base_url: String,
+    pub model_id: Option<String>,
+    pub api_key: Option<String>,
+}
+
+pub const ENV_DEV_MODEL_BASE_URL: &str = "TENANTRY_DEV_MODEL_BASE_URL";
+pub const ENV_DEV_MODEL_ID: &str = "TENANTRY_DEV_MODEL_ID";
+pub const ENV_DEV_MODEL_API_KEY: &str = "TENANTRY_DEV_MODEL_API_KEY";
+
+impl ModelServer {
+    pub fn from_env() -> Result<Option<Self>, StackError> {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Ok(get(ENV_DEV_MODEL_BASE_URL).map(|base_url| Self {
+            base_url,
+            model_id: get(ENV_DEV_MODEL_ID),
+            api_key: get(ENV_DEV_MODEL_API_KEY),
+        }))
+    }
+}
+
+fn verifier(pool: &LocalPool) -> Result<Arc<TokenVerifier>, StackError> {
+    Ok(Arc::new(TokenVerifier::new(
+        VerifierConfig::new(&pool.issuer, &pool.client_id, &pool.jwks_url)?,
+        TierCatalog::embedded()?,
+    )?))
+}
+
+fn failed<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> StackError + '_ {
+    move |e| StackError::Setup {
+        what: format!("{what}: {e}"),
+    }
+}
+
+/// Starts, per tier of the tier file, a Gateway emulation and the agent binary, then the
+/// Runtime emulation routing each tier's ARN to its agent.
+pub async fn start(
+    inputs: Inputs<'_>,
+    progress: &mut Progress<'_>,
+) -> Result<AssistantStack, StackError> {
+    let catalog = TierCatalog::embedded()?;
+    let model = ModelStandin::start(0)
+        .await
+        .map_err(failed("model stand-in"))?;
+    let memory = MemoryEmulation::start(definitions(&catalog, setup::memory_id), 0)
+        .await
+        .map_err(failed("Memory emulation"))?;
+    let guardrail = GuardrailEmulation::start(GUARDRAIL_ID, GUARDRAIL_VERSION, 0)
+        .await
+        .map_err(failed("guardrail emulation"))?;
+    let knowledge_base = KnowledgeBaseEmulation::start(demo_sources(&catalog), 0)
+        .await
+        .map_err(failed("Knowledge Base emulation"))?;
+    let mut gateways = Vec::new();
+    let mut agents = Vec::new();
+    let mut routes = Vec::new();
+    for (tier, _) in catalog.iter() {
+        let gateway = GatewayEmulation::start(
+            tier.clone(),
+            &catalog,
+            verifier(inputs.pool)?,
+            Arc::new(LambdaBackend {
+                client: inputs.lambda.clone(),
+                function: "tool-target".into(),
+            }),
+            0,
+        )
+        .await
+        .map_err(|e| StackError::Setup {
+            what: format!("Gateway emulation for {tier}: {e}"),
+        })?;
+        let port = free_port()?;
+        let pool = inputs.pool;
+        let mut env = vec![
+            ("TENANTRY_TIER", tier.to_string()),
+            ("TENANTRY_SESSION_KEY", inputs.session_key.to_owned()),
+            (
+                "TENANTRY_MODEL_BASE_URL",
+                inputs
+                    .model
+                    .map_or_else(|| model.base_url(), |m| m.base_url.clone()),
+            ),
+            ("TENANTRY_BEDROCK_PROJECT_ID", format!("proj_local_{tier}")),
+            ("TENANTRY_GATEWAY_URL", gateway.url()),
+            ("TENANTRY_TOKEN_ISSUER", pool.issuer.clone()),
+            ("TENANTRY_TOKEN_AUDIENCE", pool.client_id.clone()),
+            ("TENANTRY_JWKS_URL", pool.jwks_url.clone()),
+            // Memory, with each user's memory-scoped credentials from the real token-vending
+            // function on the Lambda stand-in (STS on moto behind it).
+            ("TENANTRY_MEMORY_ID", setup::memory_id(tier.as_str())),
+            ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", memory.endpoint()),
+            // The tier file gives both tiers a guardrail: the agents do not start without one.
+            ("TENANTRY_GUARDRAIL_ID", GUARDRAIL_ID.to_owned()),
+            ("TENANTRY_GUARDRAIL_VERSION", GUARDRAIL_VERSION.to_owned()),
+            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", guardrail.endpoint()),
+            ("TENANTRY_CREDENTIALS_SOURCE", "vending-function".to_owned()),
+            ("TENANTRY_TVM_FUNCTION", "token-vending".to_owned()),
+            ("AWS_ENDPOINT_URL_LAMBDA", inputs.lambda_url.to_owned()),
+            ("AWS_REGION", standins::STANDIN_REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", "standin".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "standin".to_owned()),
+        ];
+        if let Some(m) = inputs.model {
+            if let Some(id) = &m.model_id {
+                env.push(("TENANTRY_MODEL_ID", id.clone()));
+            }
+            if let Some(key) = &m.api_key {
+                env.push(("TENANTRY_MODEL_API_KEY", key.clone()));
+            }
+        }
+        let log = inputs.run_dir.join(format!("agent-runtime-{tier}.log"));
+        let agent = AgentProcess::start(
+            inputs.agent_binary,
+            port,
+            &env,
+            &log,
+            Some(&inputs.run_dir.join(format!("agent-runtime-{tier}.pid"))),
+        )
+        .await?;
+        let arn = inputs
+            .runtime_arns
+            .iter()
+            .find(|(t, _)| t == tier.as_str())
+            .map(|(_, a)| a.clone())
+            .ok_or_else(|| StackError::Setup {
+                what: format!("no runtime ARN for tier {tier}"),
+            })?;
+        progress(&format!(
+            "{tier:<8} agent-runtime (real binary) at {}; AgentCore Gateway EMULATION at {}",
+            agent.url(),
+            gateway.url()
+        ));
+        routes.push(RuntimeRoute {
+            arn,
+            agent_url: agent.url().to_owned(),
+        });
+        gateways.push((tier.to_string(), gateway));
+        agents.push((tier.to_string(), agent, log));
+    }
+    let runtime = RuntimeEmulation::start(routes, verifier(inputs.pool)?, 0)
+        .await
+        .map_err(failed("Runtime emulation"))?;
+    progress(&format!(
+        "AgentCore Runtime EMULATION at {} (JWT authorizer, routes by runtime ARN)",
+        runtime.endpoint()
+    ));
+    match inputs.model {
+        None => progress(&format!(
+            "model: LOCAL MODEL STAND-IN at {} (deterministic, not a language model)",
+            model.base_url()
+        )),
+        Some(m) => progress(&format!(
+            "model: YOUR MODEL SERVER at {} ({}; the stand-in at {} is unused)",
+            m.base_url,
+            m.model_id.as_deref().unwrap_or("the tier file's model ids"),
+            model.base_url()
+        )),
+    }
+    progress(&format!(
+        "AgentCore Memory EMULATION at {} (events newest first as on AWS; no IAM evaluation)",
+        memory.endpoint()
+    ));
+    progress(&format!(
+        "Knowledge Base EMULATION at {} (BM25 over infra/demo-documents, one base per tier)",
+        knowledge_base.endpoint()
+    ));
+    progress(&format!(
+        "Bedrock Guardrails EMULATION at {} (two fixed rules, not Bedrock's classifiers)",
+        guardrail.endpoint()
+    ));
+    Ok(AssistantStack {
+        runtime,
+        guardrail,
+        knowledge_base,
+        memory,
+        model,
+        gateways,
+        agents,
+    })
+}
+
+/// The tool-target function's variables for the Knowledge Base emulation and web search.
+pub fn knowledge_base_env(stack: &AssistantStack) -> Result<Vec<(String, String)>, StackError> {
+    let mut env = vec![
+        (
+            "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME".to_owned(),
+            stack.knowledge_base.endpoint(),
+        ),
+        // Premium web search: the labelled offline provider (no network here).
+        (
+            tool_target::web_search::ENV_WEB_SEARCH.to_owned(),
+            "offline".to_owned(),
+        ),
+    ];
+    for (tier, _) in TierCatalog::embedded()?.iter() {
+        env.push((
+            format!(
+                "{}{}",
+                tool_target::config::ENV_KNOWLEDGE_BASE_PREFIX,
+                tier.as_str().to_ascii_uppercase()
+            ),
+            standins::knowledge_base::demo_knowledge_base_id(tier.as_str()),
+        ));
+    }
+    Ok(env)
+}

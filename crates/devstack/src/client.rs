@@ -1,0 +1,61 @@
+//! A client of the API, as a clinician's app would be: the ID token as `Authorization`, a
+//! prompt, and the session id the API returned to continue a conversation.
+
+use serde_json::{Value, json};
+
+use crate::StackError;
+
+/// What came back from `POST /invoke`.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    /// The agent's reply (JSON, or its events folded into the same shape), or the refusal body
+    /// of whichever layer refused.
+    pub body: Value,
+    /// The runtime session id request-proxy issued or kept (`X-Tenantry-Session-Id`).
+    pub session: Option<String>,
+    /// API Gateway's error type when API Gateway itself refused (`x-amzn-ErrorType`).
+    pub gateway_error: Option<String>,
+}
+
+/// One question to the API at `invoke_url` with `token`; `session` continues a conversation;
+/// `headers` are sent along (e.g. forged tenant headers, which must change nothing).
+pub async fn ask(
+    http: &reqwest::Client,
+    invoke_url: &str,
+    token: &str,
+    prompt: &str,
+    session: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Result<Answer, StackError> {
+    let mut body = json!({ "prompt": prompt });
+    if let Some(id) = session {
+        body["session_id"] = id.into();
+    }
+    let mut req = http
+        .post(invoke_url)
+        .header("Authorization", format!("Bearer {token}"))
+        .json(&body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.map_err(|e| StackError::Setup {
+        what: format!("POST {invoke_url}: {e} (is the devstack up? scripts/devstack.sh status)"),
+    })?;
+    let status = resp.status().as_u16();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let session = header("x-tenantry-session-id");
+    let gateway_error = header("x-amzn-errortype");
+    let text = resp.text().await.unwrap_or_default();
+    Ok(Answer {
+        status,
+        body: crate::reply::agent_reply(&text),
+        session,
+        gateway_error,
+    })
+}

@@ -1,0 +1,303 @@
+//! The whole Tenantry system on one machine, on 127.0.0.1 only: the stand-ins (moto, dynalite,
+//! cargo-lambda's emulator) and faithful local EMULATIONS of the AWS hops the project cannot run
+//! locally (API Gateway REST, AgentCore Runtime and Gateway, Memory, Knowledge Base, Guardrails,
+//! and a model stand-in), each driving the project's real binaries: tenant-authorizer,
+//! request-proxy, tool-target and token-vending on the Lambda stand-in, agent-runtime per tier.
+//!
+//! A client reaches it the way it reaches a deployment: `POST <api>/invoke` with a Cognito ID
+//! token. Never deployed; nothing here is evidence about AWS beyond what the emulations model
+//! (each module says what differs).
+
+pub mod assistant;
+pub mod client;
+pub mod reply;
+pub mod setup;
+pub mod state;
+pub mod usage;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use standins::Endpoints;
+use standins::apigateway::{ApiGatewayConfig, ApiGatewayEmulation, AuthorizerSettings, Invoke};
+use standins::cognito::LocalPool;
+use standins::lambda::LambdaEmulator;
+use standins::sdk::{config_for, moto_config};
+use tenant_context::TierCatalog;
+
+pub use setup::DemoUser;
+
+/// Where progress lines go (the tour prints them under its steps; `devstack up` to stdout).
+pub type Progress<'a> = dyn FnMut(&str) + 'a;
+
+/// The stage of the local API.
+pub const STAGE: &str = "local";
+const LOCAL_API_ID: &str = "tenantrylocal";
+const LOCAL_ACCOUNT: &str = "123456789012";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error(transparent)]
+    Standin(#[from] standins::Error),
+    #[error(transparent)]
+    Tenant(#[from] tenant_context::Error),
+    #[error("{what}")]
+    Setup { what: String },
+}
+
+/// Where the stack keeps its files and finds the binaries.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The workspace root (`cargo lambda watch` runs the functions from it).
+    pub workspace: PathBuf,
+    /// Logs, PID files and the state file.
+    pub run_dir: PathBuf,
+    /// Where `agent-runtime` was built.
+    pub bin_dir: PathBuf,
+    /// The Lambda stand-in's port.
+    pub lambda_port: u16,
+    /// The API's port (0: any free port).
+    pub api_port: u16,
+    /// Prefix of the stack's names on the stand-ins (pool, tables, keys).
+    pub prefix: String,
+    /// A real OpenAI-compatible model server instead of the model stand-in.
+    pub model: Option<assistant::ModelServer>,
+}
+
+impl Options {
+    /// The defaults of a workspace checkout: `.tools/run`, binaries next to this one.
+    pub fn for_workspace(workspace: PathBuf, prefix: &str) -> Result<Self, StackError> {
+        let bin_dir = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(PathBuf::from))
+            .ok_or_else(|| StackError::Setup {
+                what: "cannot locate the build directory".into(),
+            })?;
+        let lambda_port = std::env::var("TENANTRY_LAMBDA_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(47153);
+        Ok(Self {
+            run_dir: workspace.join(".tools/run"),
+            workspace,
+            bin_dir,
+            lambda_port,
+            api_port: 0,
+            prefix: prefix.to_owned(),
+            model: assistant::ModelServer::from_env()?,
+        })
+    }
+}
+
+/// A running stack. Dropping it stops every process and emulation it started.
+pub struct DevStack {
+    pub endpoints: Endpoints,
+    pub pool: LocalPool,
+    pub users: Vec<DemoUser>,
+    pub tables: standins::dynamo::LocalTables,
+    pub onboarded: setup::Onboarded,
+    pub lambda: aws_sdk_lambda::Client,
+    pub api: ApiGatewayEmulation,
+    pub assistant: assistant::AssistantStack,
+    pub options: Options,
+    // Declared last: dropped after the API and the agents that call into it.
+    functions: LambdaEmulator,
+}
+
+impl DevStack {
+    /// Brings everything up on the running stand-ins (`scripts/standins.sh start`).
+    pub async fn start(options: Options, progress: &mut Progress<'_>) -> Result<Self, StackError> {
+        let endpoints = Endpoints::from_env()?;
+        std::fs::create_dir_all(&options.run_dir).map_err(|e| StackError::Setup {
+            what: format!("create {}: {e}", options.run_dir.display()),
+        })?;
+        let template: serde_json::Value =
+            serde_json::from_str(include_str!("../../../infra/template.json")).map_err(|e| {
+                StackError::Setup {
+                    what: format!("infra/template.json: {e}"),
+                }
+            })?;
+
+        let (pool, users) = setup::users(&endpoints, &options.prefix).await?;
+        progress(&format!(
+            "Cognito user pool {} on the moto STAND-IN: {} demo users (one per clinic)",
+            pool.pool_id,
+            users.len()
+        ));
+        let tables = standins::dynamo::create_and_load(&endpoints, &options.prefix).await?;
+        progress(&format!(
+            "DynamoDB STAND-IN (dynalite): {} and {} with the synthetic data",
+            tables.patient_table, tables.clinic_table
+        ));
+        let onboarded = setup::onboard(
+            &endpoints,
+            &pool,
+            &tables.clinic_table,
+            &template,
+            &options.prefix,
+        )
+        .await?;
+        progress(&format!(
+            "tenant-admin onboarded {} tenants: an API key each in its tier's usage plan (API Gateway STAND-IN on moto), registry {}; {} suspended",
+            onboarded.keys.len(),
+            onboarded.registry_table,
+            setup::SUSPENDED_CLINIC
+        ));
+
+        let lambda_url = format!("http://127.0.0.1:{}", options.lambda_port);
+        let lambda = aws_sdk_lambda::Client::new(&config_for(&lambda_url));
+        let session_key = setup::random_key()?;
+        let tiers: Vec<String> = TierCatalog::embedded()?
+            .iter()
+            .map(|(t, _)| t.to_string())
+            .collect();
+        let runtime_arns: Vec<(String, String)> = tiers
+            .iter()
+            .map(|t| (t.clone(), setup::runtime_arn(t)))
+            .collect();
+        let agent_binary = options.bin_dir.join("agent-runtime");
+        let assistant = assistant::start(
+            assistant::Inputs {
+                pool: &pool,
+                lambda: &lambda,
+                lambda_url: &lambda_url,
+                runtime_arns: &runtime_arns,
+                session_key: &session_key,
+                agent_binary: &agent_binary,
+                run_dir: &options.run_dir,
+                model: options.model.as_ref(),
+            },
+            progress,
+        )
+        .await?;
+
+        let mut extra: Vec<(String, String)> = vec![
+            (
+                "TENANTRY_REGISTRY_TABLE".into(),
+                onboarded.registry_table.clone(),
+            ),
+            (
+                "TENANTRY_RUNTIME_ENDPOINT".into(),
+                assistant.runtime.endpoint(),
+            ),
+            ("TENANTRY_SESSION_KEY".into(), session_key.clone()),
+        ];
+        for (tier, arn) in &runtime_arns {
+            extra.push((
+                format!(
+                    "{}{}",
+                    request_proxy::config::ENV_RUNTIME_ARN_PREFIX,
+                    tier.to_ascii_uppercase()
+                ),
+                arn.clone(),
+            ));
+        }
+        extra.extend(assistant::knowledge_base_env(&assistant)?);
+        let functions = setup::start_functions(
+            &endpoints,
+            &pool,
+            &tables,
+            &extra,
+            options.lambda_port,
+            &options.workspace,
+            &options.run_dir,
+        )?;
+        progress(&format!(
+            "Lambda STAND-IN (cargo lambda watch) at {}: the real tenant-authorizer, request-proxy, tool-target, token-vending (log: {})",
+            functions.endpoint_url(),
+            options.run_dir.join("lambda-emulator.log").display()
+        ));
+
+        let invoke: Invoke = {
+            let lambda = lambda.clone();
+            Arc::new(move |function: String, payload: serde_json::Value| {
+                let lambda = lambda.clone();
+                Box::pin(async move {
+                    standins::lambda::invoke_json(&lambda, &function, &payload).await
+                })
+            })
+        };
+        let api = ApiGatewayEmulation::start(
+            ApiGatewayConfig {
+                stage: STAGE.into(),
+                api_id: LOCAL_API_ID.into(),
+                account_id: LOCAL_ACCOUNT.into(),
+                region: standins::STANDIN_REGION.into(),
+                authorizer: AuthorizerSettings::from_template(&template, "tenant-authorizer")?,
+                proxy_function: "request-proxy".into(),
+                invoke,
+                apigateway: aws_sdk_apigateway::Client::new(&moto_config(&endpoints)),
+            },
+            options.api_port,
+        )
+        .await?;
+        progress(&format!(
+            "API Gateway REST EMULATION at {} (TOKEN authorizer cached 60 s, API keys from the authorizer, usage plans from the stand-in)",
+            api.invoke_url()
+        ));
+        Ok(Self {
+            endpoints,
+            pool,
+            users,
+            tables,
+            onboarded,
+            lambda,
+            api,
+            assistant,
+            options,
+            functions,
+        })
+    }
+
+    pub fn user(&self, clinic: &str) -> Result<&DemoUser, StackError> {
+        self.users
+            .iter()
+            .find(|u| u.clinic_id == clinic)
+            .ok_or_else(|| StackError::Setup {
+                what: format!("no demo user for clinic {clinic}"),
+            })
+    }
+
+    /// A fresh ID token of `clinic`'s demo user.
+    pub async fn sign_in(&self, clinic: &str) -> Result<String, StackError> {
+        let user = self.user(clinic)?;
+        Ok(self.pool.sign_in(&user.username, &user.password).await?)
+    }
+
+    pub fn lambda_url(&self) -> String {
+        self.functions.endpoint_url()
+    }
+
+    /// What a client or script needs to use the stack.
+    pub fn info(&self) -> state::StackInfo {
+        let a = &self.assistant;
+        state::StackInfo {
+            api_url: self.api.invoke_url(),
+            moto_url: self.endpoints.moto_url.clone(),
+            user_pool_id: self.pool.pool_id.clone(),
+            client_id: self.pool.client_id.clone(),
+            lambda_url: self.lambda_url(),
+            runtime_url: a.runtime.endpoint(),
+            model_url: a.model.base_url(),
+            memory_url: a.memory.endpoint(),
+            knowledge_base_url: a.knowledge_base.endpoint(),
+            guardrail_url: a.guardrail.endpoint(),
+            gateways: a
+                .gateways
+                .iter()
+                .map(|(t, g)| (t.clone(), g.url()))
+                .collect(),
+            agents: a
+                .agents
+                .iter()
+                .map(|(t, p, log)| state::AgentInfo {
+                    tier: t.clone(),
+                    url: p.url().to_owned(),
+                    log: log.clone(),
+                })
+                .collect(),
+            users: self.users.clone(),
+            pid: std::process::id(),
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The stack's state on the stand-ins: the user pool and the demo users, the tables with the
+//! synthetic data, the usage plans of the template with every demo tenant onboarded by
+//! tenant-admin, and the functions on the Lambda stand-in.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use standins::Endpoints;
+use standins::cognito::{LocalPool, NewUser, throwaway_password};
+use standins::lambda::LambdaEmulator;
+use standins::sdk::{config_for, moto_config};
+use tenant_context::TierCatalog;
+
+use crate::StackError;
+
+/// The TVM role the local token-vending function assumes on the STS stand-in (moto's default
+/// account; moto checks neither the role nor its policies).
+const LOCAL_TVM_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tvm";
+/// Suspended at start-up, so the refusal of a suspended tenant can be shown.
+pub const SUSPENDED_CLINIC: &str = "clinic-d";
+
+/// One demo clinic's first user: signs in with this password on the stand-in pool only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoUser {
+    pub clinic_id: String,
+    pub clinic_name: String,
+    pub tier: String,
+    pub role: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// The runtime ARN of a tier's LOCAL runtime (the Runtime emulation routes by it).
+pub fn runtime_arn(tier: &str) -> String {
+    format!("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_{tier}-LOCALSTAND")
+}
+
+pub fn memory_id(tier: &str) -> String {
+    format!("tenantry_{tier}_memory-LOCAL")
+}
+
+/// 32 random bytes, base64: a key for this run (page tokens, session ids).
+pub fn random_key() -> Result<String, StackError> {
+    use base64::Engine as _;
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| StackError::Setup {
+        what: format!("no randomness: {e}"),
+    })?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(key))
+}
+
+/// A pool with one user per demo clinic (the tenant attributes set by the administrator).
+pub async fn users(
+    endpoints: &Endpoints,
+    name: &str,
+) -> Result<(LocalPool, Vec<DemoUser>), StackError> {
+    let pool = LocalPool::create(endpoints, name).await?;
+    let mut users = Vec::new();
+    for clinic in standins::tenants::demo_tenants()? {
+        let user = clinic.user.as_ref().ok_or_else(|| StackError::Setup {
+            what: format!("demo tenant {} has no user", clinic.clinic_id),
+        })?;
+        let password = throwaway_password();
+        pool.create_user(&NewUser {
+            username: &user.username,
+            password: &password,
+            attributes: vec![
+                ("tier", clinic.tier.as_str()),
+                ("clinic_id", clinic.clinic_id.as_str()),
+                ("role", user.role.as_str()),
+            ],
+        })
+        .await?;
+        users.push(DemoUser {
+            clinic_id: clinic.clinic_id.to_string(),
+            clinic_name: clinic.name.clone(),
+            tier: clinic.tier.to_string(),
+            role: user.role.to_string(),
+            username: user.username.clone(),
+            password,
+        });
+    }
+    Ok((pool, users))
+}
+
+/// The API keys tenant-admin created, and the registry it wrote.
+pub struct Onboarded {
+    pub registry_table: String,
+    /// (clinic id, API key value)
+    pub keys: Vec<(String, String)>,
+}
+
+/// The usage plans as the template declares them (throttle and quota per tier), created on the
+/// API Gateway stand-in; then every demo tenant onboarded with tenant-admin (its own API key
+/// in its tier's plan, registry and clinic rows), and `SUSPENDED_CLINIC` suspended.
+pub async fn onboard(
+    endpoints: &Endpoints,
+    pool: &LocalPool,
+    clinic_table: &str,
+    template: &serde_json::Value,
+    prefix: &str,
+) -> Result<Onboarded, StackError> {
+    use aws_sdk_apigateway::types::{QuotaPeriodType, QuotaSettings, ThrottleSettings};
+    let moto = moto_config(endpoints);
+    let dynamodb_url = endpoints
+        .dynamodb_url
+        .clone()
+        .ok_or_else(|| StackError::Setup {
+            what: "TENANTRY_DYNAMODB_URL is not set (start the stand-ins)".into(),
+        })?;
+    let clients = tenant_admin::apply::Clients {
+        apigateway: aws_sdk_apigateway::Client::new(&moto),
+        dynamodb: aws_sdk_dynamodb::Client::new(&config_for(&dynamodb_url)),
+        cognito: aws_sdk_cognitoidentityprovider::Client::new(&moto),
+    };
+    let admin = |e: tenant_admin::AdminError| StackError::Setup {
+        what: format!("onboarding: {e}"),
+    };
+    let mut usage_plans = std::collections::BTreeMap::new();
+    for (tier, _) in TierCatalog::embedded()?.iter() {
+        let plan = usage_plan_of(template, tier.as_str())?;
+        let quota = &plan["Quota"];
+        let created = clients
+            .apigateway
+            .create_usage_plan()
+            .name(format!("{prefix}-{tier}"))
+            .throttle(
+                ThrottleSettings::builder()
+                    .rate_limit(plan["Throttle"]["RateLimit"].as_f64().unwrap_or(0.0))
+                    .burst_limit(plan["Throttle"]["BurstLimit"].as_i64().unwrap_or(0) as i32)
+                    .build(),
+            )
+            .quota(
+                QuotaSettings::builder()
+                    .limit(quota["Limit"].as_i64().unwrap_or(0) as i32)
+                    .period(QuotaPeriodType::from(
+                        quota["Period"].as_str().unwrap_or("DAY"),
+                    ))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| StackError::Setup {
+                what: format!("CreateUsagePlan on the stand-in: {e}"),
+            })?;
+        usage_plans.insert(tier.clone(), created.id().unwrap_or_default().to_owned());
+    }
+    let registry_table = standins::dynamo::create_registry(endpoints, prefix, &[]).await?;
+    let targets = tenant_admin::Targets {
+        name_prefix: prefix.into(),
+        user_pool_id: pool.pool_id.clone(),
+        registry_table: registry_table.clone(),
+        clinic_table: clinic_table.to_owned(),
+        usage_plans,
+    };
+    let mut keys = Vec::new();
+    for mut tenant in standins::tenants::demo_tenants()? {
+        // The users exist already (created with known passwords); onboarding does the rest.
+        tenant.user = None;
+        let plan = tenant_admin::Plan::onboard(&tenant, &targets, false).map_err(admin)?;
+        let outcome = tenant_admin::apply::apply(&plan, &clients, &mut |_| {})
+            .await
+            .map_err(admin)?;
+        let id = outcome.api_key_id.unwrap_or_default();
+        let key = clients
+            .apigateway
+            .get_api_key()
+            .api_key(&id)
+            .include_value(true)
+            .send()
+            .await
+            .map_err(|e| StackError::Setup {
+                what: format!("GetApiKey on the stand-in: {e}"),
+            })?;
+        keys.push((
+            tenant.clinic_id.to_string(),
+            key.value().unwrap_or_default().to_owned(),
+        ));
+    }
+    tenant_admin::apply::set_status(
+        &clients,
+        &registry_table,
+        SUSPENDED_CLINIC,
+        tenant_admin::STATUS_SUSPENDED,
+    )
+    .await
+    .map_err(admin)?;
+    Ok(Onboarded {
+        registry_table,
+        keys,
+    })
+}
+
+/// The template's usage plan of `tier` (its `Tier` tag says which).
+fn usage_plan_of<'t>(
+    template: &'t serde_json::Value,
+    tier: &str,
+) -> Result<&'t serde_json::Value, StackError> {
+    template["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, r)| r)
+        .filter(|r| r["Type"] == "AWS::ApiGateway::UsagePlan")
+        .map(|r| &r["Properties"])
+        .find(|p| {
+            p["Tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|t| t["Key"] == "Tier" && t["Value"] == tier)
+        })
+        .ok_or_else(|| StackError::Setup {
+            what: format!("infra/template.json has no usage plan tagged Tier={tier}"),
+        })
+}
+
+/// The configuration every function gets on the Lambda stand-in: this stack's user pool, STS
+/// on moto, DynamoDB on dynalite, Lambda (tool-target -> token-vending) on the emulator, plus
+/// `extra`.
+pub fn start_functions(
+    endpoints: &Endpoints,
+    pool: &LocalPool,
+    tables: &standins::dynamo::LocalTables,
+    extra: &[(String, String)],
+    port: u16,
+    workspace: &Path,
+    run_dir: &Path,
+) -> Result<LambdaEmulator, StackError> {
+    let dynamodb = endpoints
+        .dynamodb_url
+        .clone()
+        .ok_or_else(|| StackError::Setup {
+            what: "TENANTRY_DYNAMODB_URL is not set (start the stand-ins)".into(),
+        })?;
+    let env = [
+        ("TENANTRY_TOKEN_ISSUER", pool.issuer.clone()),
+        ("TENANTRY_TOKEN_AUDIENCE", pool.client_id.clone()),
+        ("TENANTRY_JWKS_URL", pool.jwks_url.clone()),
+        ("TENANTRY_TVM_ROLE_ARN", LOCAL_TVM_ROLE_ARN.to_owned()),
+        ("TENANTRY_CREDENTIALS_SOURCE", "vending-function".to_owned()),
+        ("TENANTRY_TVM_FUNCTION", "token-vending".to_owned()),
+        ("TENANTRY_PATIENT_TABLE", tables.patient_table.clone()),
+        ("TENANTRY_CLINIC_TABLE", tables.clinic_table.clone()),
+        ("TENANTRY_PAGE_TOKEN_KEY", random_key()?),
+        ("AWS_ENDPOINT_URL_STS", endpoints.moto_url.clone()),
+        ("AWS_ENDPOINT_URL_API_GATEWAY", endpoints.moto_url.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
+        (
+            "AWS_ENDPOINT_URL_LAMBDA",
+            format!("http://127.0.0.1:{port}"),
+        ),
+        ("AWS_REGION", standins::STANDIN_REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "standin".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "standin".to_owned()),
+    ];
+    let env: Vec<(&str, String)> = env
+        .into_iter()
+        .chain(extra.iter().map(|(k, v)| (k.as_str(), v.clone())))
+        .collect();
+    Ok(LambdaEmulator::start(
+        workspace,
+        port,
+        &env,
+        &run_dir.join("lambda-emulator.log"),
+        Some(&run_dir.join("lambda-emulator.pid")),
+    )?)
+}
