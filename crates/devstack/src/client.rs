@@ -59,3 +59,26 @@ pub async fn ask(
         gateway_error,
     })
 }
+
+/// `ask`, waiting and retrying (up to 3 times, 1 s apart) when API Gateway throttles the
+/// clinic (429 `TooManyRequestsException`), as a well-behaved client does; a used-up quota
+/// (`LimitExceededException`) is not retried.
+pub async fn ask_patiently(
+    http: &reqwest::Client,
+    invoke_url: &str,
+    token: &str,
+    prompt: &str,
+    session: Option<&str>,
+) -> Result<Answer, StackError> {
+    let mut attempt = 0;
+    loop {
+        let a = ask(http, invoke_url, token, prompt, session, &[]).await?;
+        let throttled =
+            a.status == 429 && a.gateway_error.as_deref() == Some("TooManyRequestsException");
+        if !throttled || attempt == 3 {
+            return Ok(a);
+        }
+        attempt += 1;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}

@@ -34,6 +34,8 @@ pub type Progress<'a> = dyn FnMut(&str) + 'a;
 pub const STAGE: &str = "local";
 const LOCAL_API_ID: &str = "tenantrylocal";
 const LOCAL_ACCOUNT: &str = "123456789012";
+/// In the run directory: the instant the functions' clock shows (absent: the system time).
+const CLOCK_FILE: &str = "clock";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -171,7 +173,14 @@ impl DevStack {
         )
         .await?;
 
+        // The functions' clock: the system time until `set_clock` writes an instant.
+        let clock_file = options.run_dir.join(CLOCK_FILE);
+        let _ = std::fs::remove_file(&clock_file);
         let mut extra: Vec<(String, String)> = vec![
+            (
+                "TENANTRY_DEV_CLOCK_FILE".into(),
+                clock_file.display().to_string(),
+            ),
             (
                 "TENANTRY_REGISTRY_TABLE".into(),
                 onboarded.registry_table.clone(),
@@ -262,6 +271,22 @@ impl DevStack {
     pub async fn sign_in(&self, clinic: &str) -> Result<String, StackError> {
         let user = self.user(clinic)?;
         Ok(self.pool.sign_in(&user.username, &user.password).await?)
+    }
+
+    /// Sets the time the tool target sees (an RFC 3339 instant), or back to the system time
+    /// with `None`. Debug builds of the tool target only (what the devstack runs).
+    pub fn set_clock(&self, instant: Option<&str>) -> Result<(), StackError> {
+        let path = self.options.run_dir.join(CLOCK_FILE);
+        let done = match instant {
+            Some(t) => std::fs::write(&path, t),
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            },
+        };
+        done.map_err(|e| StackError::Setup {
+            what: format!("set the clock in {}: {e}", path.display()),
+        })
     }
 
     pub fn lambda_url(&self) -> String {

@@ -216,13 +216,12 @@ async fn chat(run_dir: &std::path::Path, clinic: &str) -> Result<(), StackError>
             println!();
             return Ok(());
         }
-        let mut answer = devstack::client::ask(
+        let mut answer = devstack::client::ask_patiently(
             &http,
             &info.api_url,
             &token_value,
             line.trim(),
             session.as_deref(),
-            &[],
         )
         .await?;
         if answer.status == 401 {

@@ -329,3 +329,74 @@ async fn bad_input_at_the_edge_gets_api_gateways_errors_and_the_stack_keeps_serv
     let ok = post(&stack, "clinic-a", "Opening hours?").await;
     assert_eq!(ok.status, 200, "still serving: {}", ok.body);
 }
+
+#[tokio::test]
+async fn business_hours_and_premium_tools_are_decided_by_cedar_below_the_model() {
+    use agent_runtime::tools::{Gateway, ToolStatus, Toolbox as _};
+    let stack = stack("tiers").await;
+    let patient_status = |a: &Answer| {
+        a.body["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["tool"] == "patient_context")
+            .and_then(|t| t["status"].as_str())
+            .map(str::to_owned)
+    };
+    // 22:00 in New York (clinic-a's timezone): Cedar denies, no patient data.
+    stack.set_clock(Some("2026-12-02T03:00:00Z")).unwrap();
+    let night = post(&stack, "clinic-a", "Show patient p-1001").await;
+    assert_eq!(
+        patient_status(&night).as_deref(),
+        Some("denied"),
+        "{}",
+        night.body
+    );
+    assert!(!night.body.to_string().contains("Avery Lindqvist"));
+    // 10:00 in New York: allowed, the clinic's own patient.
+    stack.set_clock(Some("2026-12-01T15:00:00Z")).unwrap();
+    let day = post(&stack, "clinic-a", "Show patient p-1001").await;
+    assert_eq!(patient_status(&day).as_deref(), Some("ok"), "{}", day.body);
+    assert!(
+        day.body["answer"]
+            .as_str()
+            .unwrap()
+            .contains("Avery Lindqvist")
+    );
+    // Premium hospitals are not bound by the hours.
+    stack.set_clock(Some("2026-12-02T03:00:00Z")).unwrap();
+    let x = post(&stack, "hospital-x", "Show patient p-5001").await;
+    assert_eq!(patient_status(&x).as_deref(), Some("ok"), "{}", x.body);
+
+    // A basic token straight at the premium Gateway: the tool is listed, Cedar denies the call.
+    let catalog = tenant_context::TierCatalog::embedded().unwrap();
+    let premium = catalog.config(&catalog.tier("premium").unwrap()).unwrap();
+    let url = stack
+        .assistant
+        .gateways
+        .iter()
+        .find(|(t, _)| t == "premium")
+        .map(|(_, g)| g.url())
+        .unwrap();
+    let token = stack.sign_in("clinic-a").await.unwrap();
+    let verifier = tenant_context::TokenVerifier::new(
+        tenant_context::VerifierConfig::new(
+            &stack.pool.issuer,
+            &stack.pool.client_id,
+            &stack.pool.jwks_url,
+        )
+        .unwrap(),
+        catalog.clone(),
+    )
+    .unwrap();
+    let ctx = verifier.verify(&token).await.unwrap().context;
+    let session = Gateway::new(reqwest::Client::new(), url, premium)
+        .connect(&token, &ctx)
+        .await
+        .unwrap();
+    let mut args = serde_json::Map::new();
+    args.insert("query".into(), "guidance".into());
+    let outcome = session.call("web_search", args).await;
+    session.close().await;
+    assert_eq!(outcome.status, ToolStatus::Denied, "{}", outcome.text);
+}

@@ -3,7 +3,7 @@
 //! session and the session to its user.
 
 use devstack::DevStack;
-use devstack::client::ask;
+use devstack::client::ask_patiently;
 use devstack::reply::{describe, shorten};
 
 use crate::error::{FlowError, unexpected};
@@ -48,7 +48,7 @@ pub async fn questions(
         ),
     ];
     for (clinic, prompt, must_contain) in questions {
-        let a = ask(http, &url, ids.token(clinic)?, prompt, None, &[]).await?;
+        let a = ask_patiently(http, &url, ids.token(clinic)?, prompt, None).await?;
         println!("    {clinic} asks: \"{prompt}\"  -> HTTP {}", a.status);
         if a.status != 200 {
             return Err(unexpected(format!(
@@ -97,25 +97,23 @@ pub async fn memory(
     step("Memory: a follow-up in the same session, and the session kept to its user");
     let url = stack.api.invoke_url();
     let token_x = ids.token("hospital-x")?;
-    let first = ask(
+    let first = ask_patiently(
         http,
         &url,
         token_x,
         "Remember that our cardiology ward moved to level 4",
         None,
-        &[],
     )
     .await?;
     let session = first
         .session
         .ok_or_else(|| unexpected("request-proxy returned no session id"))?;
-    let later = ask(
+    let later = ask_patiently(
         http,
         &url,
         token_x,
         "What did I tell you earlier?",
         Some(&session),
-        &[],
     )
     .await?;
     let answer = later.body["answer"].as_str().unwrap_or_default();
@@ -130,13 +128,12 @@ pub async fn memory(
             later.body
         )));
     }
-    let stolen = ask(
+    let stolen = ask_patiently(
         http,
         &url,
         ids.token("clinic-a")?,
         "What did they tell you earlier?",
         Some(&session),
-        &[],
     )
     .await?;
     println!(

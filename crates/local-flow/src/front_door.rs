@@ -81,6 +81,12 @@ pub async fn front_door(
             "UnauthorizedException",
         ),
         (
+            "a valid token of another user pool",
+            standins::test_issuer::id_token("basic", "clinic-a"),
+            401,
+            "UnauthorizedException",
+        ),
+        (
             "a token that is not a JWT",
             "not-a-jwt".to_owned(),
             401,

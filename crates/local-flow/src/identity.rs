@@ -13,6 +13,8 @@ use crate::tour::step;
 /// Every clinic's token (verified), the first one's verified token, and a forged token.
 pub struct Identities {
     pub tokens: std::collections::HashMap<String, String>,
+    /// Each clinic's tenant context, as its verified token gives it.
+    pub contexts: std::collections::HashMap<String, tenant_context::TenantContext>,
     pub first: (VerifiedToken, String),
     pub forged: String,
 }
@@ -22,6 +24,12 @@ impl Identities {
         self.tokens
             .get(clinic)
             .map(String::as_str)
+            .ok_or_else(|| crate::error::unexpected(format!("no demo user for {clinic}")))
+    }
+
+    pub fn context(&self, clinic: &str) -> Result<&tenant_context::TenantContext, FlowError> {
+        self.contexts
+            .get(clinic)
             .ok_or_else(|| crate::error::unexpected(format!("no demo user for {clinic}")))
     }
 }
@@ -39,6 +47,7 @@ pub async fn sign_in_everyone(stack: &DevStack) -> Result<Identities, FlowError>
         pool.issuer, pool.jwks_url
     );
     let mut tokens = std::collections::HashMap::new();
+    let mut contexts = std::collections::HashMap::new();
     let mut first = None;
     for tenant in standins::tenants::demo_tenants()? {
         let clinic = tenant.clinic_id.to_string();
@@ -52,6 +61,7 @@ pub async fn sign_in_everyone(stack: &DevStack) -> Result<Identities, FlowError>
             })?;
         check_matches(&tenant, &verified)?;
         print_context(&tenant.name, &verified);
+        contexts.insert(clinic.clone(), verified.context.clone());
         tokens.insert(clinic, token.clone());
         first.get_or_insert((verified, token));
     }
@@ -70,6 +80,7 @@ pub async fn sign_in_everyone(stack: &DevStack) -> Result<Identities, FlowError>
     }
     Ok(Identities {
         tokens,
+        contexts,
         first: (verified, token),
         forged,
     })

@@ -8,6 +8,7 @@ mod error;
 mod front_door;
 mod identity;
 mod limits;
+mod tiers;
 mod tools;
 mod tour;
 

@@ -87,6 +87,7 @@ pub async fn call_tools(
     lambda: &aws_sdk_lambda::Client,
     token_a: &str,
     token_x: &str,
+    token_y: &str,
 ) -> Result<(), FlowError> {
     step("Tool target: each tool as clinic-a's user (basic), then hospital-x's (premium)");
     let a = tenant_headers(token_a, "basic", "clinic-a");
@@ -116,6 +117,13 @@ pub async fn call_tools(
     )
     .await?;
     println!("    hospital-x  patient_context  {}", summary(&reply));
+    let page_token = reply["next_token"]
+        .as_str()
+        .ok_or_else(|| {
+            crate::error::unexpected(format!("hospital-x's first page should continue: {reply}"))
+        })?
+        .to_owned();
+    let y = tenant_headers(token_y, "premium", "hospital-y");
 
     step("Cross-tenant attempts (each must be refused)");
     let mut forged = a.clone();
@@ -142,6 +150,13 @@ pub async fn call_tools(
             "patient_context",
             x.clone(),
             serde_json::json!({"patient_id": "p-2001"}),
+        ),
+        (
+            "hospital-y replaying hospital-x's page token",
+            premium,
+            "patient_context",
+            y,
+            serde_json::json!({"limit": 2, "next_token": page_token}),
         ),
     ];
     for (what, target, tool, headers, args) in attempts {

@@ -46,6 +46,9 @@ pub async fn run() -> Result<(), FlowError> {
     })
     .await?;
     let http = reqwest::Client::new();
+    // A fixed evening in New York for the tool target's clock, so every run shows the same
+    // business-hours decisions (the tiers step moves it).
+    stack.set_clock(Some(crate::tiers::EVENING))?;
 
     let ids = crate::identity::sign_in_everyone(&stack).await?;
     let (verified, token) = &ids.first;
@@ -61,11 +64,14 @@ pub async fn run() -> Result<(), FlowError> {
         &stack.lambda,
         ids.token("clinic-a")?,
         ids.token("hospital-x")?,
+        ids.token("hospital-y")?,
     )
     .await?;
     crate::front_door::front_door(&stack, &http, &ids).await?;
     crate::assistant::questions(&stack, &http, &ids).await?;
     crate::assistant::memory(&stack, &http, &ids).await?;
+    crate::tiers::tiers(&stack, &http, &ids).await?;
+    stack.set_clock(Some(crate::tiers::EVENING))?;
     crate::limits::burst(&stack, &http, &ids).await?;
     crate::cost::table(&stack)?;
     drop(stack);

@@ -16,6 +16,19 @@ pub fn system_clock() -> Clock {
     Arc::new(Utc::now)
 }
 
+/// Debug builds only (release builds, which are what deploys, do not contain it): a clock that
+/// reads an RFC 3339 instant from `path` at every call, and the system time when the file is
+/// absent or unreadable. The devstack uses it to show business hours at any hour of the day.
+#[cfg(debug_assertions)]
+pub fn file_clock(path: std::path::PathBuf) -> Clock {
+    Arc::new(move || {
+        std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| DateTime::parse_from_rfc3339(s.trim()).ok())
+            .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
+    })
+}
+
 /// A clinic's timezone, parsed from its configuration (IANA name).
 pub fn timezone(name: &str) -> Result<Tz, ToolError> {
     name.parse::<Tz>()
@@ -53,6 +66,18 @@ mod tests {
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Clock {
         let t = Utc.with_ymd_and_hms(y, mo, d, h, mi, s).single().unwrap();
         Arc::new(move || t)
+    }
+
+    #[test]
+    fn the_file_clock_reads_its_instant_and_falls_back_to_the_system_time() {
+        let path = std::env::temp_dir().join(format!("tenantry-clock-{}", std::process::id()));
+        let clock = file_clock(path.clone());
+        std::fs::write(&path, "2026-12-01T03:00:00Z\n").unwrap();
+        assert_eq!(clock().hour(), 3);
+        std::fs::write(&path, "2026-12-01T15:30:00-05:00").unwrap();
+        assert_eq!(clock().hour(), 20);
+        std::fs::remove_file(&path).unwrap();
+        assert!((clock() - Utc::now()).num_seconds().abs() < 5);
     }
 
     #[test]

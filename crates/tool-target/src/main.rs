@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use scoped_credentials::{CredentialCache, Issuer};
 use tenant_context::{TierCatalog, TokenVerifier};
-use tool_target::clock::system_clock;
+use tool_target::clock::{Clock, system_clock};
 use tool_target::config::Config;
 use tool_target::handler::{Deps, handle};
 use tool_target::runtime::RuntimeLoop;
@@ -33,11 +33,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         sdk,
         tables: config.tables,
         page_tokens,
-        clock: system_clock(),
+        clock: clock(),
         knowledge_bases: config.knowledge_bases,
         web_search: config.web_search,
     });
     RuntimeLoop::from_env()
         .run(move |inv| handle(inv, deps.clone()))
         .await
+}
+
+/// The system clock; in debug builds (local runs only), `TENANTRY_DEV_CLOCK_FILE` may name a
+/// file holding the instant to use instead (the devstack's injectable clock).
+fn clock() -> Clock {
+    #[cfg(debug_assertions)]
+    if let Some(path) = std::env::var_os("TENANTRY_DEV_CLOCK_FILE") {
+        tracing::warn!(
+            "TENANTRY_DEV_CLOCK_FILE is set: the time comes from a file (local runs only)"
+        );
+        return tool_target::clock::file_clock(path.into());
+    }
+    system_clock()
 }
