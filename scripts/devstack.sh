@@ -9,11 +9,12 @@
 #   status                  whether each part answers
 #   token --clinic ID       a fresh ID token of that clinic's demo user (for curl, cargo lambda invoke)
 #   chat --clinic ID        talk to that clinic's assistant through the API, as its demo user
+#   fill --clinic ID FILE   a copy of a committed event with ${ID_TOKEN} filled in; prints its path
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run="$PWD/.tools/run"
 pidfile="$run/devstack.pid"
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 
 running() { # true when the PID file names a live devstack process
   [[ -f $pidfile ]] || return 1
@@ -88,7 +89,7 @@ case $cmd in
     [[ -x target/debug/devstack ]] || { echo "not built: scripts/devstack.sh up" >&2; exit 1; }
     exec target/debug/devstack status "$@"
     ;;
-  token | chat)
+  token | chat | fill)
     [[ -x target/debug/devstack ]] || { echo "not built: scripts/devstack.sh up" >&2; exit 1; }
     exec target/debug/devstack "$cmd" "$@"
     ;;

@@ -42,6 +42,15 @@ enum Command {
         #[arg(long)]
         clinic: String,
     },
+    /// Copy a committed event or client context with `${ID_TOKEN}` replaced by a fresh token of
+    /// the clinic's demo user; prints the copy's path (for `cargo lambda invoke --data-file`
+    /// or `--client-context-file`).
+    Fill {
+        #[arg(long)]
+        clinic: String,
+        /// e.g. events/tool-target/basic-current_time.client-context.json
+        file: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -55,8 +64,11 @@ async fn main() -> ExitCode {
     let result = match args.command {
         Command::Up { api_port } => up(workspace, api_port).await,
         Command::Status => status(&run_dir).await,
-        Command::Token { clinic } => token(&run_dir, &clinic).await.map(|t| println!("{t}")),
+        Command::Token { clinic } => token(&run_dir, &clinic).await.map(|t| print_line(&t)),
         Command::Chat { clinic } => chat(&run_dir, &clinic).await,
+        Command::Fill { clinic, file } => fill(&run_dir, &clinic, &file)
+            .await
+            .map(|p| print_line(&p.display().to_string())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,6 +82,11 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A line on stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn print_line(text: &str) {
+    let _ = writeln!(std::io::stdout(), "{text}");
 }
 
 async fn up(workspace: PathBuf, api_port: u16) -> Result<(), StackError> {
@@ -126,6 +143,41 @@ async fn token(run_dir: &std::path::Path, clinic: &str) -> Result<String, StackE
         &info.client_id,
     );
     Ok(pool.sign_in(&user.username, &user.password).await?)
+}
+
+async fn fill(
+    run_dir: &std::path::Path,
+    clinic: &str,
+    file: &std::path::Path,
+) -> Result<PathBuf, StackError> {
+    let text = std::fs::read_to_string(file).map_err(|e| StackError::Setup {
+        what: format!("read {}: {e}", file.display()),
+    })?;
+    if !text.contains("${ID_TOKEN}") {
+        return Err(StackError::Setup {
+            what: format!(
+                "{} has no ${{ID_TOKEN}} to fill: invoke it as it is",
+                file.display()
+            ),
+        });
+    }
+    let token = token(run_dir, clinic).await?;
+    let dir = run_dir.join("filled-events");
+    let name = file.file_name().ok_or_else(|| StackError::Setup {
+        what: format!("{} is not a file", file.display()),
+    })?;
+    let out = dir.join(format!("{clinic}-{}", name.to_string_lossy()));
+    let filled = text.replace("${ID_TOKEN}", &token);
+    // One line: cargo lambda sends a client context as a header, where line breaks are invalid.
+    let filled = serde_json::from_str::<serde_json::Value>(&filled)
+        .map(|v| v.to_string())
+        .unwrap_or(filled);
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&out, filled))
+        .map_err(|e| StackError::Setup {
+            what: format!("write {}: {e}", out.display()),
+        })?;
+    Ok(out)
 }
 
 async fn status(run_dir: &std::path::Path) -> Result<(), StackError> {
