@@ -19,8 +19,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use standins::Endpoints;
-use standins::apigateway::{ApiGatewayConfig, ApiGatewayEmulation, AuthorizerSettings, Invoke};
+use standins::apigateway::{
+    ApiGatewayConfig, ApiGatewayEmulation, AuthorizerSettings, Invoke, InvokeStream, TransferMode,
+};
 use standins::cognito::LocalPool;
+use standins::function_host::{FunctionHost, Reply};
 use standins::lambda::LambdaEmulator;
 use standins::sdk::{config_for, moto_config};
 use tenant_context::TierCatalog;
@@ -64,6 +67,8 @@ pub struct Options {
     pub prefix: String,
     /// A real OpenAI-compatible model server instead of the model stand-in.
     pub model: Option<assistant::ModelServer>,
+    /// The API's response transfer mode; `None`: the template's (streamed).
+    pub transfer_mode: Option<TransferMode>,
 }
 
 impl Options {
@@ -87,6 +92,7 @@ impl Options {
             api_port: 0,
             prefix: prefix.to_owned(),
             model: assistant::ModelServer::from_env()?,
+            transfer_mode: None,
         })
     }
 }
@@ -102,6 +108,8 @@ pub struct DevStack {
     pub api: ApiGatewayEmulation,
     pub assistant: assistant::AssistantStack,
     pub options: Options,
+    /// request-proxy in streaming mode (the API streams); `None` when buffered.
+    _proxy_host: Option<Arc<FunctionHost>>,
     // Declared last: dropped after the API and the agents that call into it.
     functions: LambdaEmulator,
 }
@@ -173,6 +181,13 @@ impl DevStack {
         )
         .await?;
 
+        // Streamed or buffered answers, as the template's integration says (a test may choose);
+        // request-proxy is told the same, as the template's environment tells it.
+        let transfer_mode = TransferMode::from_template(&template);
+        let mode = match options.transfer_mode.unwrap_or(transfer_mode) {
+            TransferMode::Stream => "stream",
+            TransferMode::Buffered => "buffered",
+        };
         // The functions' clock: the system time until `set_clock` writes an instant.
         let clock_file = options.run_dir.join(CLOCK_FILE);
         let _ = std::fs::remove_file(&clock_file);
@@ -190,6 +205,7 @@ impl DevStack {
                 assistant.runtime.endpoint(),
             ),
             ("TENANTRY_SESSION_KEY".into(), session_key.clone()),
+            (request_proxy::config::ENV_RESPONSE_MODE.into(), mode.into()),
         ];
         for (tier, arn) in &runtime_arns {
             extra.push((
@@ -202,11 +218,9 @@ impl DevStack {
             ));
         }
         extra.extend(assistant::knowledge_base_env(&assistant)?);
+        let env = setup::function_env(&endpoints, &pool, &tables, &extra, options.lambda_port)?;
         let functions = setup::start_functions(
-            &endpoints,
-            &pool,
-            &tables,
-            &extra,
+            &env,
             options.lambda_port,
             &options.workspace,
             &options.run_dir,
@@ -226,6 +240,52 @@ impl DevStack {
                 })
             })
         };
+        // Streamed answers come from request-proxy under a Runtime API of our own, which passes
+        // a streamed reply on as Lambda does (cargo-lambda's emulator buffers it and drops the
+        // metadata prelude); buffered calls go to the Lambda stand-in.
+        let proxy_host = if mode == "stream" {
+            let host = FunctionHost::start(
+                &options.bin_dir.join("request-proxy"),
+                "request-proxy",
+                &env,
+                &options.run_dir.join("request-proxy-streaming.log"),
+            )
+            .await?;
+            progress(&format!(
+                "request-proxy (real binary, response streaming) under a local Lambda Runtime API at {}",
+                host.runtime_api()
+            ));
+            Some(Arc::new(host))
+        } else {
+            None
+        };
+        let invoke_stream: InvokeStream = {
+            let host = proxy_host.clone();
+            Arc::new(move |_function: String, payload: serde_json::Value| {
+                let host = host.clone();
+                Box::pin(async move {
+                    let Some(host) = host else {
+                        return Err(standins::Error::Config(
+                            "no streaming function host in buffered mode".into(),
+                        ));
+                    };
+                    let mut replies = host.invoke(payload).await?;
+                    let (tx, rx) = tokio::sync::mpsc::channel(16);
+                    tokio::spawn(async move {
+                        while let Some(r) = replies.recv().await {
+                            let item = match r {
+                                Reply::Chunk(b) => Ok(b),
+                                Reply::Failed(e) => Err(e.to_string()),
+                            };
+                            if tx.send(item).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    Ok(rx)
+                })
+            })
+        };
         let api = ApiGatewayEmulation::start(
             ApiGatewayConfig {
                 stage: STAGE.into(),
@@ -235,14 +295,21 @@ impl DevStack {
                 authorizer: AuthorizerSettings::from_template(&template, "tenant-authorizer")?,
                 proxy_function: "request-proxy".into(),
                 invoke,
+                invoke_stream,
+                transfer_mode: options.transfer_mode.unwrap_or(transfer_mode),
                 apigateway: aws_sdk_apigateway::Client::new(&moto_config(&endpoints)),
             },
             options.api_port,
         )
         .await?;
         progress(&format!(
-            "API Gateway REST EMULATION at {} (TOKEN authorizer cached 60 s, API keys from the authorizer, usage plans from the stand-in)",
-            api.invoke_url()
+            "API Gateway REST EMULATION at {} (TOKEN authorizer cached 60 s, API keys from the authorizer, usage plans from the stand-in, answers {})",
+            api.invoke_url(),
+            if mode == "stream" {
+                "streamed"
+            } else {
+                "buffered"
+            }
         ));
         Ok(Self {
             endpoints,
@@ -254,6 +321,7 @@ impl DevStack {
             api,
             assistant,
             options,
+            _proxy_host: proxy_host,
             functions,
         })
     }

@@ -97,6 +97,8 @@ async fn up(workspace: PathBuf, api_port: u16) -> Result<(), StackError> {
     let mut options = Options::for_workspace(workspace, &format!("dev{stamp}"))?;
     options.api_port = api_port;
     let run_dir = options.run_dir.clone();
+    // The emulations' access and error lines (API Gateway's access log, among them).
+    telemetry::logging::init_json();
     println!("Starting the devstack on the LOCAL STAND-INS and EMULATIONS (no AWS account)");
     let stack = DevStack::start(options, &mut |line| println!("    {line}")).await?;
     let path = stack.info().write(&run_dir)?;

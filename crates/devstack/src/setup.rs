@@ -215,18 +215,15 @@ fn usage_plan_of<'t>(
         })
 }
 
-/// The configuration every function gets on the Lambda stand-in: this stack's user pool, STS
-/// on moto, DynamoDB on dynalite, Lambda (tool-target -> token-vending) on the emulator, plus
-/// `extra`.
-pub fn start_functions(
+/// The configuration every function gets: this stack's user pool, STS on moto, DynamoDB on
+/// dynalite, Lambda (tool-target -> token-vending) on the emulator at `port`, plus `extra`.
+pub fn function_env(
     endpoints: &Endpoints,
     pool: &LocalPool,
     tables: &standins::dynamo::LocalTables,
     extra: &[(String, String)],
     port: u16,
-    workspace: &Path,
-    run_dir: &Path,
-) -> Result<LambdaEmulator, StackError> {
+) -> Result<Vec<(String, String)>, StackError> {
     let dynamodb = endpoints
         .dynamodb_url
         .clone()
@@ -254,10 +251,21 @@ pub fn start_functions(
         ("AWS_ACCESS_KEY_ID", "standin".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "standin".to_owned()),
     ];
-    let env: Vec<(&str, String)> = env
+    Ok(env
         .into_iter()
-        .chain(extra.iter().map(|(k, v)| (k.as_str(), v.clone())))
-        .collect();
+        .map(|(k, v)| (k.to_owned(), v))
+        .chain(extra.iter().cloned())
+        .collect())
+}
+
+/// The functions on the Lambda stand-in (`cargo lambda watch` on `port`) with `env`.
+pub fn start_functions(
+    env: &[(String, String)],
+    port: u16,
+    workspace: &Path,
+    run_dir: &Path,
+) -> Result<LambdaEmulator, StackError> {
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     Ok(LambdaEmulator::start(
         workspace,
         port,

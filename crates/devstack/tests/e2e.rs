@@ -400,3 +400,68 @@ async fn business_hours_and_premium_tools_are_decided_by_cedar_below_the_model()
     session.close().await;
     assert_eq!(outcome.status, ToolStatus::Denied, "{}", outcome.text);
 }
+
+/// The deployed API streams (the template's `ResponseTransferMode: STREAM`): request-proxy
+/// answers with Lambda response streaming and the agent's events reach the client as separate
+/// chunks, the metadata (status, session id header) first. The buffered mode still works.
+#[tokio::test]
+async fn answers_stream_through_api_gateway_and_the_buffered_mode_still_works() {
+    let stack = stack("streaming").await;
+    let token = stack.sign_in("hospital-x").await.unwrap();
+    let mut resp = reqwest::Client::new()
+        .post(stack.api.invoke_url())
+        .header("Authorization", format!("Bearer {token}"))
+        .json(&serde_json::json!({"prompt": "Show patient p-5001 and our opening hours"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    assert!(resp.headers().get("x-tenantry-session-id").is_some());
+    assert!(
+        resp.headers().get("content-length").is_none(),
+        "not buffered"
+    );
+    let mut chunks: Vec<String> = Vec::new();
+    while let Some(c) = resp.chunk().await.unwrap() {
+        chunks.push(String::from_utf8_lossy(&c).into_owned());
+    }
+    assert!(chunks.len() > 1, "one chunk: {chunks:?}");
+    assert!(chunks[0].contains("tool_start"), "{chunks:?}");
+    assert!(
+        !chunks[0].contains("\"final\""),
+        "the first chunk came before the end"
+    );
+    let all = chunks.concat();
+    assert!(
+        all.contains("Jonas Whitfield") && all.contains("\"type\":\"final\""),
+        "{all}"
+    );
+    drop(stack);
+
+    let mut buffered = {
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .canonicalize()
+            .unwrap();
+        let mut options = Options::for_workspace(workspace.clone(), "buffered").unwrap();
+        options.bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_devstack"))
+            .parent()
+            .unwrap()
+            .to_owned();
+        options.lambda_port = standins::agent::free_port().unwrap();
+        options.run_dir = workspace.join(".tools/run/e2e-buffered");
+        options.transfer_mode = Some(standins::apigateway::TransferMode::Buffered);
+        Some(DevStack::start(options, &mut |_| {}).await.unwrap())
+    };
+    let stack = buffered.take().unwrap();
+    let a = post(&stack, "hospital-x", "Show patient p-5001").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.session.is_some());
+    assert!(
+        a.body["answer"]
+            .as_str()
+            .unwrap()
+            .contains("Jonas Whitfield")
+    );
+}

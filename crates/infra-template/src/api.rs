@@ -63,10 +63,14 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 "AuthorizationType": "CUSTOM",
                 "AuthorizerId": reference("TenantAuthorizer"),
                 "ApiKeyRequired": true,
+                // The answer streams: API Gateway invokes request-proxy with
+                // InvokeWithResponseStream and passes the agent's events on as they come.
                 "Integration": {
                     "Type": "AWS_PROXY",
                     "IntegrationHttpMethod": "POST",
-                    "Uri": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${RequestProxyFunction.Arn}/invocations")
+                    "ResponseTransferMode": "STREAM",
+                    "TimeoutInMillis": crate::functions::STREAM_TIMEOUT_SECS * 1000,
+                    "Uri": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2021-11-15/functions/${RequestProxyFunction.Arn}/response-streaming-invocations")
                 }
             }
         }),

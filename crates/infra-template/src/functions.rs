@@ -45,10 +45,15 @@ pub const FUNCTIONS: [Function; 4] = [
         logical: "RequestProxy",
         crate_name: "request-proxy",
         memory_mb: 256,
-        // API Gateway REST gives an integration 29 s by default.
-        timeout_secs: 29,
+        // The API streams its answer (response transfer mode STREAM), which lifts API
+        // Gateway's 29 s integration limit: the agent's whole turn (120 s by default) fits.
+        timeout_secs: STREAM_TIMEOUT_SECS,
     },
 ];
+
+/// How long a streamed answer may take end to end: request-proxy's timeout and API Gateway's
+/// integration timeout (streaming integrations may take up to 15 minutes).
+pub const STREAM_TIMEOUT_SECS: u32 = 180;
 
 /// The role the token vending machine assumes for a tenant (with session tags).
 pub const TENANT_ROLE_SUFFIX: &str = "tenant-access";
@@ -273,7 +278,12 @@ fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Err
                 "TENANTRY_RUNTIME_ENDPOINT",
                 sub("https://bedrock-agentcore.${AWS::Region}.amazonaws.com"),
             );
-            set("TENANTRY_RUNTIME_TIMEOUT_SECS", json!("27"));
+            // A few seconds under the function's own timeout, so the proxy answers first.
+            set(
+                request_proxy::config::ENV_TIMEOUT_SECS,
+                json!((STREAM_TIMEOUT_SECS - 5).to_string()),
+            );
+            set(request_proxy::config::ENV_RESPONSE_MODE, json!("stream"));
             set(
                 request_proxy::config::SESSION_KEY_VARS.parameter,
                 reference("SessionKeyParameter"),

@@ -575,3 +575,43 @@ fn runtimes_run_the_agent_image_by_digest_from_its_own_repository() {
         );
     }
 }
+
+/// The API streams the agent's answer: the integration's transfer mode, its Lambda URI for
+/// InvokeWithResponseStream, request-proxy told the same, and the timeouts nested (the proxy
+/// gives up before its function, the function before API Gateway).
+#[test]
+fn the_api_streams_answers_and_the_timeouts_nest() {
+    let t = template();
+    let integration = &t["Resources"]["InvokeMethod"]["Properties"]["Integration"];
+    assert_eq!(integration["Type"], "AWS_PROXY");
+    assert_eq!(integration["ResponseTransferMode"], "STREAM");
+    let uri = integration["Uri"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        uri.contains(
+            "/2021-11-15/functions/${RequestProxyFunction.Arn}/response-streaming-invocations"
+        ),
+        "{uri}"
+    );
+    let proxy = &t["Resources"]["RequestProxyFunction"]["Properties"];
+    let env = &proxy["Environment"]["Variables"];
+    assert_eq!(env["TENANTRY_RESPONSE_MODE"], "stream");
+    let proxy_timeout: u64 = env["TENANTRY_RUNTIME_TIMEOUT_SECS"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let function_timeout = proxy["Timeout"].as_u64().unwrap();
+    let api_timeout = integration["TimeoutInMillis"].as_u64().unwrap() / 1000;
+    assert!(
+        proxy_timeout < function_timeout,
+        "{proxy_timeout} < {function_timeout}"
+    );
+    assert!(
+        function_timeout <= api_timeout,
+        "{function_timeout} <= {api_timeout}"
+    );
+    assert!(
+        api_timeout <= 900,
+        "a streaming integration waits at most 15 minutes"
+    );
+}

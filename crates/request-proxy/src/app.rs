@@ -14,7 +14,7 @@ use lambda_http::request::RequestContext;
 use serde::Deserialize;
 use tenant_context::{RuntimeSessionId, SessionBinder, TenantContext, TierCatalog, session_log_id};
 
-use crate::config::Config;
+use crate::config::{Config, ResponseMode};
 use crate::error::ProxyError;
 use crate::runtime;
 
@@ -151,9 +151,27 @@ async fn proxy(
     );
     let payload = serde_json::to_vec(&serde_json::json!({ "prompt": parsed.prompt }))
         .map_err(|e| ProxyError::BadBody(e.to_string()))?;
+    let url = runtime::invocation_url(&deps.config.runtime_endpoint, arn);
+    let session_header = (
+        header::HeaderName::from_static("x-tenantry-session-id"),
+        session.to_string(),
+    );
+    if deps.config.response_mode == ResponseMode::Stream {
+        // The agent's events pass through as they come (Lambda response streaming).
+        let reply = runtime::invoke_streaming(&deps.http, &url, &token, &session, payload).await?;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, reply.content_type),
+                (header::CACHE_CONTROL, "no-cache".to_owned()),
+            ],
+            [session_header],
+            axum::body::Body::from_stream(reply.body.bytes_stream()),
+        )
+            .into_response());
+    }
     let reply = runtime::invoke(
         &deps.http,
-        &runtime::invocation_url(&deps.config.runtime_endpoint, arn),
+        &url,
         &token,
         &session,
         payload,
@@ -161,13 +179,8 @@ async fn proxy(
     )
     .await?;
     Ok((
-        [
-            (header::CONTENT_TYPE, reply.content_type),
-            (
-                header::HeaderName::from_static("x-tenantry-session-id"),
-                session.to_string(),
-            ),
-        ],
+        [(header::CONTENT_TYPE, reply.content_type)],
+        [session_header],
         reply.body,
     )
         .into_response())

@@ -14,6 +14,19 @@ pub const ENV_RUNTIME_ENDPOINT: &str = "TENANTRY_RUNTIME_ENDPOINT";
 pub const ENV_MAX_PROMPT_BYTES: &str = "TENANTRY_MAX_PROMPT_BYTES";
 pub const ENV_TIMEOUT_SECS: &str = "TENANTRY_RUNTIME_TIMEOUT_SECS";
 pub const ENV_MAX_RESPONSE_BYTES: &str = "TENANTRY_MAX_RESPONSE_BYTES";
+/// `buffered` (default: API Gateway's classic Lambda proxy integration) or `stream` (the
+/// integration's response transfer mode STREAM: the function answers with Lambda response
+/// streaming and the agent's events reach the caller as they happen). Must match the API.
+pub const ENV_RESPONSE_MODE: &str = "TENANTRY_RESPONSE_MODE";
+
+/// How the function answers API Gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// One proxy response object, the agent's reply buffered (at most `max_response_bytes`).
+    Buffered,
+    /// Lambda response streaming: metadata, then the agent's bytes as they come.
+    Stream,
+}
 /// The runtime session key (base64, at least 32 bytes), shared with the agent runtimes: inline
 /// (local runs) or the name of an SSM SecureString holding it (deployments).
 pub const SESSION_KEY_VARS: SecretVars = SecretVars {
@@ -31,6 +44,7 @@ pub struct Config {
     pub max_prompt_bytes: usize,
     pub max_response_bytes: usize,
     pub timeout: Duration,
+    pub response_mode: ResponseMode,
     /// Where the session key is; `main` resolves it into a `SessionBinder` at start-up.
     pub session_key: SecretSource,
 }
@@ -112,6 +126,13 @@ impl Config {
             max_prompt_bytes: number(&get, ENV_MAX_PROMPT_BYTES, 16 * 1024)? as usize,
             max_response_bytes: number(&get, ENV_MAX_RESPONSE_BYTES, 1024 * 1024)? as usize,
             timeout: Duration::from_secs(number(&get, ENV_TIMEOUT_SECS, 60)?),
+            response_mode: match get(ENV_RESPONSE_MODE).as_deref().map(str::trim) {
+                None | Some("") | Some("buffered") => ResponseMode::Buffered,
+                Some("stream") => ResponseMode::Stream,
+                Some(_) => {
+                    return Err(invalid(ENV_RESPONSE_MODE, "must be `buffered` or `stream`"));
+                }
+            },
         })
     }
 }

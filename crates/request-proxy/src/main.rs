@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use request_proxy::config::ResponseMode;
 use request_proxy::{Config, Deps, router};
 use tenant_context::TierCatalog;
 
@@ -21,5 +22,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         catalog,
         http,
     });
-    lambda_http::run(router(deps)).await
+    // The same routes either way; only how the answer reaches API Gateway differs.
+    match deps.config.response_mode {
+        ResponseMode::Buffered => lambda_http::run(router(deps)).await,
+        ResponseMode::Stream => lambda_http::run_with_streaming_response(router(deps)).await,
+    }
 }

@@ -24,14 +24,20 @@ pub struct RuntimeReply {
     pub body: Vec<u8>,
 }
 
-pub async fn invoke(
+/// The runtime's answer as it arrives (streaming mode).
+pub struct RuntimeStream {
+    pub content_type: String,
+    pub body: reqwest::Response,
+}
+
+/// The call, checked for success; the body not read yet.
+async fn call(
     http: &reqwest::Client,
     url: &str,
     bearer: &str,
     session: &RuntimeSessionId,
     body: Vec<u8>,
-    max_bytes: usize,
-) -> Result<RuntimeReply, ProxyError> {
+) -> Result<RuntimeStream, ProxyError> {
     let resp = http
         .post(url)
         .header("Authorization", format!("Bearer {bearer}"))
@@ -76,7 +82,37 @@ pub async fn invoke(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_owned();
-    let mut resp = resp;
+    Ok(RuntimeStream {
+        content_type,
+        body: resp,
+    })
+}
+
+/// The runtime's answer as a stream of bytes, for Lambda response streaming. Its length is
+/// bounded by the agent's own caps (tokens per request) and the proxy's timeout.
+pub async fn invoke_streaming(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: &str,
+    session: &RuntimeSessionId,
+    body: Vec<u8>,
+) -> Result<RuntimeStream, ProxyError> {
+    call(http, url, bearer, session, body).await
+}
+
+/// The runtime's answer, read whole (at most `max_bytes`).
+pub async fn invoke(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: &str,
+    session: &RuntimeSessionId,
+    body: Vec<u8>,
+    max_bytes: usize,
+) -> Result<RuntimeReply, ProxyError> {
+    let RuntimeStream {
+        content_type,
+        body: mut resp,
+    } = call(http, url, bearer, session, body).await?;
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| {
         if e.is_timeout() {

@@ -367,9 +367,18 @@ fn configuration_is_checked() {
         &[("TENANTRY_MAX_PROMPT_BYTES", "0")][..],
         &[("TENANTRY_SESSION_KEY", "")][..],
         &[("TENANTRY_SESSION_KEY", "c2hvcnQ=")][..],
+        &[("TENANTRY_RESPONSE_MODE", "chunked")][..],
     ] {
         assert!(Config::from_lookup(env(bad), &catalog).is_err(), "{bad:?}");
     }
+    use request_proxy::config::ResponseMode;
+    assert_eq!(
+        ok.response_mode,
+        ResponseMode::Buffered,
+        "buffered unless told"
+    );
+    let streaming = Config::from_lookup(env(&[("TENANTRY_RESPONSE_MODE", "stream")]), &catalog);
+    assert_eq!(streaming.unwrap().response_mode, ResponseMode::Stream);
 }
 
 #[tokio::test]

@@ -81,6 +81,42 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 pub type Invoke =
     Arc<dyn Fn(String, Value) -> BoxFuture<Result<Result<Value, Value>, Error>> + Send + Sync>;
 
+/// Calls a function with InvokeWithResponseStream: its bytes as they come.
+pub type InvokeStream = Arc<
+    dyn Fn(
+            String,
+            Value,
+        ) -> BoxFuture<Result<tokio::sync::mpsc::Receiver<Result<Bytes, String>>, Error>>
+        + Send
+        + Sync,
+>;
+
+/// How the proxy integration answers, as the template's `ResponseTransferMode` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferMode {
+    Buffered,
+    Stream,
+}
+
+impl TransferMode {
+    /// The mode of the template's (one) Lambda proxy integration.
+    pub fn from_template(template: &Value) -> Self {
+        let streaming = template["Resources"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .any(|(_, r)| {
+                r["Type"] == "AWS::ApiGateway::Method"
+                    && r["Properties"]["Integration"]["ResponseTransferMode"] == "STREAM"
+            });
+        if streaming {
+            Self::Stream
+        } else {
+            Self::Buffered
+        }
+    }
+}
+
 pub struct ApiGatewayConfig {
     pub stage: String,
     pub api_id: String,
@@ -89,6 +125,8 @@ pub struct ApiGatewayConfig {
     pub authorizer: AuthorizerSettings,
     pub proxy_function: String,
     pub invoke: Invoke,
+    pub invoke_stream: InvokeStream,
+    pub transfer_mode: TransferMode,
     /// The API Gateway stand-in (moto), where the keys and usage plans live.
     pub apigateway: aws_sdk_apigateway::Client,
 }
@@ -480,6 +518,136 @@ async fn integrate(
     policy: &Policy,
     key: &KeyInfo,
 ) -> Response {
+    let event = proxy_event(inner, request_id, headers, body, policy, key);
+    let mut response = match inner.config.transfer_mode {
+        TransferMode::Buffered => buffered(inner, event).await,
+        TransferMode::Stream => streamed(inner, event).await,
+    };
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+fn bad_gateway() -> Response {
+    gateway_error(
+        StatusCode::BAD_GATEWAY,
+        "InternalServerErrorException",
+        json!({"message": "Internal server error"}),
+    )
+}
+
+/// The response a proxy integration's metadata describes (`statusCode`, `headers`,
+/// `multiValueHeaders`), with `body`.
+fn response_from(meta: &Value, body: axum::body::Body) -> Option<Response> {
+    let status = meta["statusCode"]
+        .as_u64()
+        .and_then(|s| StatusCode::from_u16(s as u16).ok())?;
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let out = response.headers_mut();
+    let mut put = |name: &str, value: &str| {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            out.append(n, v);
+        }
+    };
+    match meta["multiValueHeaders"].as_object() {
+        Some(m) if !m.is_empty() => {
+            for (name, values) in m {
+                for v in values.as_array().into_iter().flatten() {
+                    if let Some(v) = v.as_str() {
+                        put(name, v);
+                    }
+                }
+            }
+        }
+        _ => {
+            for (name, v) in meta["headers"].as_object().into_iter().flatten() {
+                if let Some(v) = v.as_str() {
+                    put(name, v);
+                }
+            }
+        }
+    }
+    Some(response)
+}
+
+async fn buffered(inner: &Inner, event: Value) -> Response {
+    let c = &inner.config;
+    let reply = match (c.invoke)(c.proxy_function.clone(), event).await {
+        Ok(Ok(v)) => v,
+        _ => return bad_gateway(),
+    };
+    let text = reply["body"].as_str().unwrap_or_default().to_owned();
+    // A proxy integration whose reply is not a proxy response: API Gateway's 502.
+    response_from(&reply, axum::body::Body::from(text)).unwrap_or_else(bad_gateway)
+}
+
+/// The streaming integration: the function's metadata JSON, eight NUL bytes, then the payload,
+/// which is passed on as it arrives.
+async fn streamed(inner: &Inner, event: Value) -> Response {
+    const DELIMITER: &[u8] = &[0u8; 8];
+    let c = &inner.config;
+    let mut chunks = match (c.invoke_stream)(c.proxy_function.clone(), event).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(target: "api_gateway_emulation", error = %e, "streaming integration failed");
+            return bad_gateway();
+        }
+    };
+    let mut head: Vec<u8> = Vec::new();
+    let (meta, rest) = loop {
+        match chunks.recv().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            other => {
+                tracing::warn!(
+                    target: "api_gateway_emulation",
+                    error = ?other.map(|r| r.err()),
+                    received = head.len(),
+                    "streaming integration ended before its metadata"
+                );
+                return bad_gateway();
+            }
+        }
+        if let Some(at) = head.windows(DELIMITER.len()).position(|w| w == DELIMITER) {
+            let meta: Value = match serde_json::from_slice(&head[..at]) {
+                Ok(v) => v,
+                Err(_) => return bad_gateway(),
+            };
+            break (meta, Bytes::copy_from_slice(&head[at + DELIMITER.len()..]));
+        }
+        if head.len() > 64 * 1024 {
+            return bad_gateway();
+        }
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    tokio::spawn(async move {
+        if !rest.is_empty() && tx.send(Ok(rest)).await.is_err() {
+            return;
+        }
+        while let Some(chunk) = chunks.recv().await {
+            let item = chunk.map_err(std::io::Error::other);
+            if tx.send(item).await.is_err() {
+                return;
+            }
+        }
+    });
+    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    response_from(&meta, body).unwrap_or_else(bad_gateway)
+}
+
+/// The REST proxy event, as API Gateway builds it for both transfer modes.
+fn proxy_event(
+    inner: &Inner,
+    request_id: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    policy: &Policy,
+    key: &KeyInfo,
+) -> Value {
     let c = &inner.config;
     let mut single = serde_json::Map::new();
     let mut multi = serde_json::Map::new();
@@ -504,7 +672,7 @@ async fn integrate(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let event = json!({
+    json!({
         "resource": "/invoke",
         "path": "/invoke",
         "httpMethod": "POST",
@@ -530,60 +698,7 @@ async fn integrate(
         },
         "body": String::from_utf8_lossy(body),
         "isBase64Encoded": false,
-    });
-    let reply = match (c.invoke)(c.proxy_function.clone(), event).await {
-        Ok(Ok(v)) => v,
-        _ => {
-            return gateway_error(
-                StatusCode::BAD_GATEWAY,
-                "InternalServerErrorException",
-                json!({"message": "Internal server error"}),
-            );
-        }
-    };
-    let status = reply["statusCode"]
-        .as_u64()
-        .and_then(|s| StatusCode::from_u16(s as u16).ok());
-    let Some(status) = status else {
-        // A proxy integration whose reply is not a proxy response: API Gateway's 502.
-        return gateway_error(
-            StatusCode::BAD_GATEWAY,
-            "InternalServerErrorException",
-            json!({"message": "Internal server error"}),
-        );
-    };
-    let text = reply["body"].as_str().unwrap_or_default().to_owned();
-    let mut response = (status, text).into_response();
-    let out = response.headers_mut();
-    out.remove(axum::http::header::CONTENT_TYPE);
-    let mut put = |name: &str, value: &str| {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            out.append(n, v);
-        }
-    };
-    match reply["multiValueHeaders"].as_object() {
-        Some(m) if !m.is_empty() => {
-            for (name, values) in m {
-                for v in values.as_array().into_iter().flatten() {
-                    if let Some(v) = v.as_str() {
-                        put(name, v);
-                    }
-                }
-            }
-        }
-        _ => {
-            for (name, v) in reply["headers"].as_object().into_iter().flatten() {
-                if let Some(v) = v.as_str() {
-                    put(name, v);
-                }
-            }
-        }
-    }
-    put("x-amzn-requestid", request_id);
-    response
+    })
 }
 
 /// Header names as clients usually spell them (`content-type` -> `Content-Type`); API Gateway
@@ -655,6 +770,10 @@ mod tests {
                 authorizer: AuthorizerSettings::from_template(&template, "a").unwrap(),
                 proxy_function: "p".into(),
                 invoke: Arc::new(|_, _| Box::pin(async { Ok(Ok(Value::Null)) })),
+                invoke_stream: Arc::new(|_, _| {
+                    Box::pin(async { Ok(tokio::sync::mpsc::channel(1).1) })
+                }),
+                transfer_mode: TransferMode::Buffered,
                 apigateway: aws_sdk_apigateway::Client::from_conf(
                     aws_sdk_apigateway::Config::builder()
                         .behavior_version(aws_sdk_apigateway::config::BehaviorVersion::latest())
@@ -721,6 +840,17 @@ mod tests {
         assert_eq!(
             kind(meter(&inner, &key("b", 1000.0, 1000.0, Some(2))).await),
             None
+        );
+    }
+
+    #[test]
+    fn the_shipped_template_streams_the_answer() {
+        let template: Value =
+            serde_json::from_str(include_str!("../../../infra/template.json")).unwrap();
+        assert_eq!(TransferMode::from_template(&template), TransferMode::Stream);
+        assert_eq!(
+            TransferMode::from_template(&json!({"Resources": {}})),
+            TransferMode::Buffered
         );
     }
 

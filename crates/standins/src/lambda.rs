@@ -138,3 +138,76 @@ pub async fn invoke_json(
         },
     }
 }
+
+/// Invokes `function` with InvokeWithResponseStream (how API Gateway calls a streaming
+/// integration): the bytes the function streams, chunk by chunk, as they arrive; a function
+/// error mid-stream ends the channel with `Err`.
+pub async fn invoke_streaming(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    payload: &serde_json::Value,
+) -> Result<tokio::sync::mpsc::Receiver<Result<bytes::Bytes, String>>, Error> {
+    use aws_sdk_lambda::types::InvokeWithResponseStreamResponseEvent as Event;
+    let mut out = lambda
+        .invoke_with_response_stream()
+        .function_name(function)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+        .customize()
+        .interceptor(EmulatorStreamPath)
+        .send()
+        .await
+        .map_err(|e| Error::Call {
+            op: "lambda invoke with response stream",
+            source: Box::new(e),
+        })?;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let item = match out.event_stream.recv().await {
+                Ok(Some(Event::PayloadChunk(c))) => match c.payload() {
+                    Some(b) => Ok(bytes::Bytes::copy_from_slice(b.as_ref())),
+                    None => continue,
+                },
+                Ok(Some(Event::InvokeComplete(c))) => match c.error_code() {
+                    Some(code) => Err(format!("{code}: {}", c.error_details().unwrap_or_default())),
+                    None => break,
+                },
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                Err(e) => Err(e.to_string()),
+            };
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    Ok(rx)
+}
+
+/// cargo-lambda's emulator serves InvokeWithResponseStream under the Invoke API's version
+/// (`/2015-03-31/functions/{name}/response-streaming-invocations`), while the API (and so the
+/// SDK) uses `/2021-11-15/...`: this rewrites the path for the stand-in only, after signing
+/// (the emulator checks no signature).
+#[derive(Debug)]
+struct EmulatorStreamPath;
+
+impl aws_sdk_lambda::config::Intercept for EmulatorStreamPath {
+    fn name(&self) -> &'static str {
+        "cargo-lambda emulator: response streaming path"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut aws_sdk_lambda::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _components: &aws_sdk_lambda::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_lambda::config::ConfigBag,
+    ) -> Result<(), aws_sdk_lambda::error::BoxError> {
+        let request = context.request_mut();
+        let uri = request.uri().to_owned();
+        if uri.contains("/2021-11-15/functions/") {
+            request.set_uri(uri.replacen("/2021-11-15/functions/", "/2015-03-31/functions/", 1))?;
+        }
+        Ok(())
+    }
+}

@@ -12,6 +12,7 @@ pub mod cognito;
 pub mod dynamo;
 mod endpoints;
 mod error;
+pub mod function_host;
 pub mod gateway;
 pub mod guardrail;
 pub mod knowledge_base;

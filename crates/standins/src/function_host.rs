@@ -1,0 +1,226 @@
+//! A LOCAL Lambda Runtime API serving one function process: it starts the function's real
+//! binary with `AWS_LAMBDA_RUNTIME_API` pointing here, hands it invocations the way Lambda's
+//! `/next` does (request id, deadline, function ARN, trace id, client context headers), and
+//! passes its replies back, streamed replies chunk by chunk as the function writes them.
+//!
+//! Written because cargo-lambda's emulator, good for buffered calls, does not pass a streamed
+//! reply through as Lambda does: it consumes the metadata prelude (the status and headers API
+//! Gateway needs) and answers once the function is done. Here the bytes a streaming function
+//! writes (prelude, eight NUL bytes, payload) are what `InvokeWithResponseStream` returns.
+//!
+//! Known differences from Lambda: one instance, invocations one at a time in arrival order;
+//! no timeout enforcement beyond the deadline header; mid-stream error trailers are dropped
+//! (the stream just ends).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::sync::{Mutex, mpsc};
+use tokio_stream::StreamExt as _;
+
+use crate::error::Error;
+
+const RUNTIME: &str = "/2018-06-01/runtime";
+
+/// What a function sent back for one invocation, as it arrives.
+#[derive(Debug)]
+pub enum Reply {
+    /// Bytes of the reply (a buffered reply is one chunk; a streamed one many).
+    Chunk(Bytes),
+    /// The function reported an error (`/error`): its error object.
+    Failed(Value),
+}
+
+struct Pending {
+    n: u64,
+    id: String,
+    event: Value,
+    reply: mpsc::Sender<Reply>,
+}
+
+struct Inner {
+    function_arn: String,
+    queue: Mutex<mpsc::Receiver<Pending>>,
+    waiting: Mutex<HashMap<String, mpsc::Sender<Reply>>>,
+}
+
+/// A running function under this Runtime API; dropping it stops the process and the server.
+pub struct FunctionHost {
+    child: Child,
+    server: tokio::task::JoinHandle<()>,
+    queue: mpsc::Sender<Pending>,
+    next_id: AtomicU64,
+    addr: SocketAddr,
+}
+
+impl Drop for FunctionHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.server.abort();
+    }
+}
+
+impl FunctionHost {
+    /// Starts `binary` as function `name` with `env` (and PATH), logging to `log`.
+    pub async fn start(
+        binary: &Path,
+        name: &str,
+        env: &[(String, String)],
+        log: &Path,
+    ) -> Result<Self, Error> {
+        let (queue, rx) = mpsc::channel(64);
+        let inner = Arc::new(Inner {
+            function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+            queue: Mutex::new(rx),
+            waiting: Mutex::new(HashMap::new()),
+        });
+        let app = axum::Router::new()
+            .route(&format!("{RUNTIME}/invocation/next"), get(next))
+            .route(
+                &format!("{RUNTIME}/invocation/{{id}}/response"),
+                post(response),
+            )
+            .route(&format!("{RUNTIME}/invocation/{{id}}/error"), post(error))
+            .route(&format!("{RUNTIME}/init/error"), post(init_error))
+            .with_state(inner);
+        let (addr, server) = crate::serve_local(app, 0)
+            .await
+            .map_err(Error::call("start the Lambda Runtime API"))?;
+        let log_file = std::fs::File::create(log).map_err(Error::call("create function log"))?;
+        let child = Command::new(binary)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().map_err(Error::call("function log"))?)
+            .stderr(log_file)
+            .spawn()
+            .map_err(Error::call(
+                "start the function binary (cargo build --workspace first)",
+            ))?;
+        Ok(Self {
+            child,
+            server,
+            queue,
+            next_id: AtomicU64::new(0),
+            addr,
+        })
+    }
+
+    /// The `AWS_LAMBDA_RUNTIME_API` value the function got.
+    pub fn runtime_api(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Queues an invocation; the reply arrives on the receiver as the function writes it and
+    /// the channel closes when it is complete.
+    pub async fn invoke(&self, event: Value) -> Result<mpsc::Receiver<Reply>, Error> {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(64);
+        self.queue
+            .send(Pending {
+                n,
+                id: format!("local-invocation-{n:08}"),
+                event,
+                reply: tx,
+            })
+            .await
+            .map_err(|_| Error::Call {
+                op: "function host",
+                source: "the function host stopped".into(),
+            })?;
+        Ok(rx)
+    }
+}
+
+async fn next(State(inner): State<Arc<Inner>>) -> Response {
+    let Some(p) = inner.queue.lock().await.recv().await else {
+        return StatusCode::GONE.into_response();
+    };
+    inner.waiting.lock().await.insert(p.id.clone(), p.reply);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let deadline = now.as_millis() + 180_000;
+    let mut r = axum::Json(p.event).into_response();
+    let h = r.headers_mut();
+    let mut put = |k: &'static str, v: String| {
+        if let Ok(v) = v.parse() {
+            h.insert(k, v);
+        }
+    };
+    put("lambda-runtime-aws-request-id", p.id.clone());
+    put("lambda-runtime-deadline-ms", deadline.to_string());
+    put(
+        "lambda-runtime-invoked-function-arn",
+        inner.function_arn.clone(),
+    );
+    put(
+        "lambda-runtime-trace-id",
+        format!("Root=1-{:08x}-{:024x};Sampled=0", now.as_secs(), p.n),
+    );
+    r
+}
+
+async fn response(
+    State(inner): State<Arc<Inner>>,
+    UrlPath(id): UrlPath<String>,
+    _headers: HeaderMap,
+    body: Body,
+) -> StatusCode {
+    let Some(tx) = inner.waiting.lock().await.remove(&id) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    // Streamed or not, the body is passed on as it arrives.
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) if c.is_empty() => {}
+            Ok(c) => {
+                if tx.send(Reply::Chunk(c)).await.is_err() {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    StatusCode::ACCEPTED
+}
+
+async fn error(
+    State(inner): State<Arc<Inner>>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> StatusCode {
+    if let Some(tx) = inner.waiting.lock().await.remove(&id) {
+        let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let _ = tx.send(Reply::Failed(v)).await;
+    }
+    StatusCode::ACCEPTED
+}
+
+async fn init_error(body: Bytes) -> StatusCode {
+    tracing::error!(
+        target: "function_host",
+        error = %String::from_utf8_lossy(&body),
+        "the function failed to start"
+    );
+    StatusCode::ACCEPTED
+}
