@@ -326,6 +326,112 @@ async fn bad_input_at_the_edge_gets_api_gateways_errors_and_the_stack_keeps_serv
         let v: serde_json::Value = r.json().await.unwrap();
         assert!(v["error"]["code"].is_string(), "{v}");
     }
+
+    // The AgentCore Gateway emulation: its JWT authorizer, then JSON-RPC framing, then MCP.
+    let gateway = stack
+        .assistant
+        .gateways
+        .iter()
+        .find(|(t, _)| t == "basic")
+        .map(|(_, g)| g.url())
+        .unwrap();
+    let mcp = |body: String, session: Option<String>, auth: bool| {
+        let mut r = http
+            .post(&gateway)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body);
+        if auth {
+            r = r.header("Authorization", &bearer);
+        }
+        if let Some(s) = session {
+            r = r.header("mcp-session-id", s);
+        }
+        r.send()
+    };
+    let r = mcp(
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#.into(),
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401, "the Gateway's JWT authorizer");
+    for (body, code) in [
+        ("not json", -32700),
+        (r#"{"hello":"world"}"#, -32600),
+        ("[]", -32600),
+    ] {
+        let r = mcp(body.into(), None, true).await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], code, "{body}: {v}");
+    }
+    let init = mcp(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}"#.into(),
+        None,
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(init.status(), 200);
+    let session = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = init.text().await;
+    let _ = mcp(
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.into(),
+        Some(session.clone()),
+        true,
+    )
+    .await
+    .unwrap();
+    let unknown = mcp(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"tenantry-basic-tools___drop_tables","arguments":{}}}"#.into(),
+        Some(session),
+        true,
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        unknown.contains("\"error\""),
+        "an unknown tool is a JSON-RPC error: {unknown}"
+    );
+
+    // The AgentCore Runtime emulation: JWT, session id header, known runtime.
+    let runtime = stack.assistant.runtime.endpoint();
+    let arn = devstack::setup::runtime_arn("basic")
+        .replace(':', "%3A")
+        .replace('/', "%2F");
+    let invocations = format!("{runtime}/runtimes/{arn}/invocations?qualifier=DEFAULT");
+    let r = http
+        .post(&invocations)
+        .body(r#"{"prompt":"hi"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "no token");
+    let r = http
+        .post(&invocations)
+        .header("Authorization", &bearer)
+        .body(r#"{"prompt":"hi"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "no session id");
+    let r = http
+        .post(format!("{runtime}/runtimes/nope/invocations"))
+        .header("Authorization", &bearer)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "unknown runtime");
+
     let ok = post(&stack, "clinic-a", "Opening hours?").await;
     assert_eq!(ok.status, 200, "still serving: {}", ok.body);
 }

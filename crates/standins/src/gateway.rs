@@ -170,8 +170,10 @@ impl GatewayEmulation {
             Arc::new(LocalSessionManager::default()),
             StreamableHttpServerConfig::default().with_sse_keep_alive(None),
         );
+        // Layers run outside in: the authorizer first, then the JSON-RPC framing check.
         let app = axum::Router::new()
             .nest_service("/mcp", mcp)
+            .layer(middleware::from_fn(json_rpc_framing))
             .layer(middleware::from_fn_with_state(inner.clone(), authorize));
         let (addr, server) = crate::serve_local(app, port).await?;
         Ok(Self {
@@ -218,6 +220,52 @@ async fn authorize(State(inner): State<Arc<Inner>>, mut req: Request, next: Next
         }
         Err(e) => unauthorized(e.code()),
     }
+}
+
+/// The largest request body the emulation reads (a tool call's arguments; Lambda's
+/// synchronous payload limit is 6 MB).
+const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// A POST body that is not a JSON-RPC 2.0 message gets a JSON-RPC error (HTTP 400), as an MCP
+/// server answers it, before the MCP layer sees it: -32700 for bytes that are not JSON, -32600
+/// for JSON that is not a request or notification. Too large: 413.
+async fn json_rpc_framing(req: Request, next: Next) -> Response {
+    if req.method() != axum::http::Method::POST {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return json_rpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, "Request too large");
+    };
+    let valid = |m: &Value| {
+        m["jsonrpc"] == "2.0" && m["method"].is_string()
+            || m["jsonrpc"] == "2.0" && (m.get("result").is_some() || m.get("error").is_some())
+    };
+    match serde_json::from_slice::<Value>(&bytes) {
+        Err(_) => json_rpc_error(StatusCode::BAD_REQUEST, -32700, "Parse error"),
+        Ok(Value::Array(batch)) if batch.is_empty() || !batch.iter().all(valid) => {
+            json_rpc_error(StatusCode::BAD_REQUEST, -32600, "Invalid Request")
+        }
+        Ok(Value::Array(_)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Ok(m) if !valid(&m) => json_rpc_error(StatusCode::BAD_REQUEST, -32600, "Invalid Request"),
+        Ok(_) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+    }
+}
+
+fn json_rpc_error(status: StatusCode, code: i64, message: &str) -> Response {
+    (
+        status,
+        axum::Json(
+            json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}}),
+        ),
+    )
+        .into_response()
 }
 
 fn unauthorized(reason: &str) -> Response {
