@@ -238,8 +238,8 @@ async fn json_rpc_framing(req: Request, next: Next) -> Response {
         return json_rpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, "Request too large");
     };
     let valid = |m: &Value| {
-        m["jsonrpc"] == "2.0" && m["method"].is_string()
-            || m["jsonrpc"] == "2.0" && (m.get("result").is_some() || m.get("error").is_some())
+        m["jsonrpc"] == "2.0"
+            && (m["method"].is_string() || m.get("result").is_some() || m.get("error").is_some())
     };
     match serde_json::from_slice::<Value>(&bytes) {
         Err(_) => json_rpc_error(StatusCode::BAD_REQUEST, -32700, "Parse error"),
