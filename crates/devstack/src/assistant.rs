@@ -10,7 +10,7 @@ use standins::agent::{AgentProcess, free_port};
 use standins::cognito::LocalPool;
 use standins::gateway::{GatewayEmulation, LambdaBackend};
 use standins::guardrail::GuardrailEmulation;
-use standins::knowledge_base::{KnowledgeBaseEmulation, demo_sources};
+use standins::knowledge_base::{KnowledgeBaseEmulation, upload_demo_documents};
 use standins::memory::{MemoryEmulation, definitions};
 use standins::model::ModelStandin;
 use standins::runtime::{RuntimeEmulation, RuntimeRoute};
@@ -48,6 +48,17 @@ pub struct Inputs<'a> {
     pub run_dir: &'a Path,
     /// A real model server; `None`: the model stand-in.
     pub model: Option<&'a ModelServer>,
+    pub endpoints: &'a standins::Endpoints,
+    /// The stack's name prefix (the document buckets are named after it, as deployed).
+    pub prefix: &'a str,
+}
+
+/// A tier's document bucket, named as the template names it.
+pub fn documents_bucket(prefix: &str, tier: &str) -> String {
+    format!(
+        "{prefix}-docs-123456789012-{}-{tier}",
+        standins::STANDIN_REGION
+    )
 }
 
 /// Any OpenAI-compatible server with tool calling (llama.cpp, vLLM, Ollama), for the agents
@@ -105,7 +116,15 @@ pub async fn start(
     let guardrail = GuardrailEmulation::start(GUARDRAIL_ID, GUARDRAIL_VERSION, 0)
         .await
         .map_err(failed("guardrail emulation"))?;
-    let knowledge_base = KnowledgeBaseEmulation::start(demo_sources(&catalog), 0)
+    // The documents go to the S3 stand-in in the deployed layout; the knowledge bases sync
+    // from there.
+    let s3 = standins::s3::LocalS3::new(inputs.endpoints);
+    let sources =
+        upload_demo_documents(&s3, &catalog, |tier| documents_bucket(inputs.prefix, tier))
+            .await
+            .map_err(failed("upload the demo documents to the S3 stand-in"))?;
+    let buckets: Vec<String> = sources.iter().map(|s| s.bucket.clone()).collect();
+    let knowledge_base = KnowledgeBaseEmulation::start(sources, 0)
         .await
         .map_err(failed("Knowledge Base emulation"))?;
     let mut gateways = Vec::new();
@@ -218,8 +237,9 @@ pub async fn start(
         memory.endpoint()
     ));
     progress(&format!(
-        "Knowledge Base EMULATION at {} (BM25 over infra/demo-documents, one base per tier)",
-        knowledge_base.endpoint()
+        "Knowledge Base EMULATION at {} (BM25, one base per tier, synced from s3://{} on the moto STAND-IN)",
+        knowledge_base.endpoint(),
+        buckets.join(", s3://")
     ));
     progress(&format!(
         "Bedrock Guardrails EMULATION at {} (two fixed rules, not Bedrock's classifiers)",

@@ -176,6 +176,8 @@ impl DevStack {
                 agent_binary: &agent_binary,
                 run_dir: &options.run_dir,
                 model: options.model.as_ref(),
+                endpoints: &endpoints,
+                prefix: &options.prefix,
             },
             progress,
         )

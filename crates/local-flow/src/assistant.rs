@@ -28,7 +28,7 @@ pub async fn questions(
         (
             "hospital-x",
             "What do our imaging study reports say?",
-            Some("s3://tenantry-premium-documents-local/premium-tier/hospital-x/imaging-studies/"),
+            Some("/premium-tier/hospital-x/imaging-studies/"),
         ),
         (
             "hospital-x",

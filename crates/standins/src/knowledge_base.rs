@@ -1,8 +1,9 @@
 //! The LOCAL EMULATION of Bedrock Knowledge Base `Retrieve` (`POST /knowledgebases/{id}/retrieve`)
 //! on 127.0.0.1, reached by the real `aws-sdk-bedrockagentruntime` client through endpoint
-//! configuration. It indexes the documents of a folder laid out as the deployed bucket
-//! (`<tier>-tier/<clinic>/<doc-type>/<file>` with `<file>.metadata.json` sidecars) and answers
-//! with the AWS response shape: text, S3 location, score and the sidecar's metadata.
+//! configuration. Its sync reads the documents from a bucket on the S3 stand-in (the devstack
+//! uploads them there in the deployed layout: `<tier>-tier/<clinic>/<doc-type>/<file>` with
+//! `<file>.metadata.json` sidecars), or for tests straight from a folder in that layout, and it
+//! answers with the AWS response shape: text, S3 location, score and the sidecar's metadata.
 //!
 //! Known differences from AWS: ranking is BM25 over words (tantivy), not vector similarity (no
 //! embedding model can be had offline); filters support `equals` and `andAll` of them, any
@@ -42,30 +43,129 @@ pub fn demo_knowledge_base_id(tier: &str) -> String {
     id
 }
 
-/// One knowledge base per tier of the tier file over the synthetic documents, each limited to
-/// its tier's prefix as the deployed data sources are.
+/// One knowledge base per tier of the tier file over the synthetic documents folder, each
+/// limited to its tier's prefix as the deployed data sources are (tests).
 pub fn demo_sources(catalog: &tenant_context::TierCatalog) -> Vec<KnowledgeBaseSource> {
     catalog
         .iter()
         .map(|(tier, _)| KnowledgeBaseSource {
             knowledge_base_id: demo_knowledge_base_id(tier.as_str()),
             bucket: format!("tenantry-{tier}-documents-local"),
-            root: PathBuf::from(DEMO_DOCUMENTS),
+            origin: Origin::Folder(PathBuf::from(DEMO_DOCUMENTS)),
             prefix: format!("{tier}-tier/"),
         })
         .collect()
+}
+
+/// Uploads the synthetic documents of each tier (and their sidecars) to `bucket_of(tier)` on
+/// the S3 stand-in, in the deployed layout, and returns the knowledge bases over those buckets.
+pub async fn upload_demo_documents(
+    s3: &crate::s3::LocalS3,
+    catalog: &tenant_context::TierCatalog,
+    bucket_of: impl Fn(&str) -> String,
+) -> Result<Vec<KnowledgeBaseSource>, KnowledgeBaseError> {
+    let root = PathBuf::from(DEMO_DOCUMENTS);
+    let mut sources = Vec::new();
+    for (tier, _) in catalog.iter() {
+        let bucket = bucket_of(tier.as_str());
+        let prefix = format!("{tier}-tier/");
+        s3.create_bucket(&bucket).await?;
+        let mut paths = Vec::new();
+        files(&root.join(&prefix), &mut paths, true)?;
+        for path in paths {
+            let key = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            s3.put(&bucket, &key, std::fs::read(&path)?).await?;
+        }
+        sources.push(KnowledgeBaseSource {
+            knowledge_base_id: demo_knowledge_base_id(tier.as_str()),
+            origin: Origin::S3(s3.clone()),
+            bucket,
+            prefix,
+        });
+    }
+    Ok(sources)
+}
+
+/// Where a knowledge base's data source reads its documents.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A folder standing for the bucket's root.
+    Folder(PathBuf),
+    /// The bucket itself, on the S3 stand-in.
+    S3(crate::s3::LocalS3),
 }
 
 /// One knowledge base: its id, and the documents it was synced from.
 #[derive(Debug, Clone)]
 pub struct KnowledgeBaseSource {
     pub knowledge_base_id: String,
-    /// The bucket name used in the results' `s3://` URIs.
+    /// The bucket (named in the results' `s3://` URIs).
     pub bucket: String,
-    /// The folder that stands for the bucket's root.
-    pub root: PathBuf,
+    pub origin: Origin,
     /// The data source's inclusion prefix, e.g. `basic-tier/`.
     pub prefix: String,
+}
+
+/// A document and its sidecar, as a sync reads them.
+struct SourceDocument {
+    key: String,
+    text: String,
+    sidecar: Value,
+}
+
+/// The data source's documents (every object under the prefix but the sidecars), sorted by key.
+async fn read_source(
+    source: &KnowledgeBaseSource,
+) -> Result<Vec<SourceDocument>, KnowledgeBaseError> {
+    let sidecar_of = |key: &str| format!("{key}.metadata.json");
+    let mut docs = Vec::new();
+    match &source.origin {
+        Origin::Folder(root) => {
+            let mut paths = Vec::new();
+            files(&root.join(&source.prefix), &mut paths, false)?;
+            for path in paths {
+                let key = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
+                let sidecar = std::fs::read_to_string(root.join(sidecar_of(&key)))
+                    .ok()
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or_default();
+                docs.push(SourceDocument {
+                    text: std::fs::read_to_string(&path)?,
+                    key,
+                    sidecar,
+                });
+            }
+        }
+        Origin::S3(s3) => {
+            let keys = s3.list(&source.bucket, &source.prefix).await?;
+            for key in keys.iter().filter(|k| !k.ends_with(".metadata.json")) {
+                let text =
+                    String::from_utf8_lossy(&s3.get(&source.bucket, key).await?).into_owned();
+                let sidecar = match keys.contains(&sidecar_of(key)) {
+                    true => {
+                        serde_json::from_slice(&s3.get(&source.bucket, &sidecar_of(key)).await?)
+                            .unwrap_or_default()
+                    }
+                    false => Value::Null,
+                };
+                docs.push(SourceDocument {
+                    key: key.clone(),
+                    text,
+                    sidecar,
+                });
+            }
+        }
+    }
+    docs.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(docs)
 }
 
 /// A call, for tests: which knowledge base and the filter sent (`None`: no filter).
@@ -114,17 +214,20 @@ pub enum KnowledgeBaseError {
     Index(#[from] tantivy::TantivyError),
     #[error("{path}: the metadata sidecar is not {{\"metadataAttributes\": {{...}}}}")]
     Sidecar { path: String },
+    #[error(transparent)]
+    Storage(#[from] crate::error::Error),
 }
 
-fn files(dir: &FsPath, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The files under `dir`; the `.metadata.json` sidecars too when `sidecars`.
+fn files(dir: &FsPath, out: &mut Vec<PathBuf>, sidecars: bool) -> std::io::Result<()> {
     if !dir.exists() {
         return Ok(());
     }
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            files(&path, out)?;
-        } else if !path.to_string_lossy().ends_with(".metadata.json") {
+            files(&path, out, sidecars)?;
+        } else if sidecars || !path.to_string_lossy().ends_with(".metadata.json") {
             out.push(path);
         }
     }
@@ -148,36 +251,22 @@ impl KnowledgeBaseEmulation {
         for source in sources {
             let index = Index::create_in_ram(schema.clone());
             let mut writer = index.writer_with_num_threads(1, 15_000_000)?;
-            let mut paths = Vec::new();
-            files(&source.root.join(&source.prefix), &mut paths)?;
-            paths.sort();
-            for path in paths {
-                let text = std::fs::read_to_string(&path)?;
-                let sidecar_path = PathBuf::from(format!("{}.metadata.json", path.display()));
-                let sidecar: Value = std::fs::read_to_string(&sidecar_path)
-                    .ok()
-                    .and_then(|s| serde_json::from_str(&s).ok())
-                    .unwrap_or_default();
-                let attrs = sidecar["metadataAttributes"].as_object().ok_or_else(|| {
+            for d in read_source(&source).await? {
+                let attrs = d.sidecar["metadataAttributes"].as_object().ok_or_else(|| {
                     KnowledgeBaseError::Sidecar {
-                        path: sidecar_path.display().to_string(),
+                        path: format!("{}.metadata.json", d.key),
                     }
                 })?;
-                let key = path
-                    .strip_prefix(&source.root)
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .into_owned();
-                let mut d = doc!(
-                    fields.text => text,
-                    fields.uri => format!("s3://{}/{key}", source.bucket),
+                let mut document = doc!(
+                    fields.text => d.text,
+                    fields.uri => format!("s3://{}/{}", source.bucket, d.key),
                 );
                 for (field, name) in fields.meta.iter().zip(FILTER_KEYS) {
                     if let Some(v) = attrs.get(name).and_then(Value::as_str) {
-                        d.add_text(*field, v);
+                        document.add_text(*field, v);
                     }
                 }
-                writer.add_document(d)?;
+                writer.add_document(document)?;
             }
             writer.commit()?;
             let reader = index.reader()?;

@@ -23,6 +23,7 @@ pub mod model;
 pub mod otlp;
 pub mod runtime;
 pub mod runtime_api;
+pub mod s3;
 pub mod sdk;
 pub mod tenants;
 pub mod test_issuer;
