@@ -337,9 +337,21 @@ impl DevStack {
             })
     }
 
-    /// A fresh ID token of `clinic`'s demo user.
+    /// A fresh ID token of `clinic`'s (first) demo user.
     pub async fn sign_in(&self, clinic: &str) -> Result<String, StackError> {
         let user = self.user(clinic)?;
+        Ok(self.pool.sign_in(&user.username, &user.password).await?)
+    }
+
+    /// A fresh ID token of the demo user `username` (e.g. `setup::COLLEAGUE`'s).
+    pub async fn sign_in_as(&self, username: &str) -> Result<String, StackError> {
+        let user = self
+            .users
+            .iter()
+            .find(|u| u.username == username)
+            .ok_or_else(|| StackError::Setup {
+                what: format!("no demo user {username}"),
+            })?;
         Ok(self.pool.sign_in(&user.username, &user.password).await?)
     }
 

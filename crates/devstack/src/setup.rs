@@ -18,6 +18,9 @@ use crate::StackError;
 const LOCAL_TVM_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tvm";
 /// Suspended at start-up, so the refusal of a suspended tenant can be shown.
 pub const SUSPENDED_CLINIC: &str = "clinic-d";
+/// A second user of one clinic (clinic, username, role): memory is kept per user, also
+/// between colleagues.
+pub const COLLEAGUE: (&str, &str, &str) = ("hospital-x", "nurse.nia@hospital-x.example", "nurse");
 
 /// One demo clinic's first user: signs in with this password on the stand-in pool only.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +83,31 @@ pub async fn users(
             password,
         });
     }
+    let (clinic, username, role) = COLLEAGUE;
+    let first = users
+        .iter()
+        .find(|u| u.clinic_id == clinic)
+        .cloned()
+        .ok_or_else(|| StackError::Setup {
+            what: format!("the demo tenants have no {clinic}"),
+        })?;
+    let password = throwaway_password();
+    pool.create_user(&NewUser {
+        username,
+        password: &password,
+        attributes: vec![
+            ("tier", first.tier.as_str()),
+            ("clinic_id", clinic),
+            ("role", role),
+        ],
+    })
+    .await?;
+    users.push(DemoUser {
+        username: username.to_owned(),
+        role: role.to_owned(),
+        password,
+        ..first
+    });
     Ok((pool, users))
 }
 

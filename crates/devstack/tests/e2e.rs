@@ -221,6 +221,27 @@ async fn memory_follows_the_session_and_a_session_stays_with_its_user() {
     .unwrap();
     assert_eq!(stolen.status, 403);
     assert_eq!(stolen.body["error"]["code"], "session_not_owned");
+    // A colleague at the same hospital, in their own conversation: memory is per user.
+    let token_c = stack
+        .sign_in_as(devstack::setup::COLLEAGUE.1)
+        .await
+        .unwrap();
+    let colleague = ask(
+        &http,
+        &url,
+        &token_c,
+        "What did I tell you earlier?",
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(colleague.status, 200, "{}", colleague.body);
+    assert!(
+        !colleague.body.to_string().contains("MRI room"),
+        "{}",
+        colleague.body
+    );
     // A new conversation of hospital-x's own does not see the first one's turns.
     let fresh = ask(
         &http,

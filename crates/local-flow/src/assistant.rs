@@ -128,6 +128,25 @@ pub async fn memory(
             later.body
         )));
     }
+    // A colleague at the same hospital, in a conversation of their own: memory is per user.
+    let (_, colleague, role) = devstack::setup::COLLEAGUE;
+    let token_c = stack.sign_in_as(colleague).await?;
+    let theirs = ask_patiently(http, &url, &token_c, "What did I tell you earlier?", None).await?;
+    let theirs_text = theirs.body["answer"].as_str().unwrap_or_default();
+    println!(
+        "    {colleague} ({role}, also hospital-x), own session: \"What did I tell you earlier?\" -> {}",
+        if theirs_text.contains("cardiology") {
+            "the other user's turn (WRONG)"
+        } else {
+            "nothing of the other user's turns"
+        }
+    );
+    if theirs.status != 200 || theirs_text.contains("cardiology") {
+        return Err(unexpected(format!(
+            "a colleague must not see another user's memory: {}",
+            theirs.body
+        )));
+    }
     let stolen = ask_patiently(
         http,
         &url,
