@@ -217,20 +217,8 @@ async fn an_injected_prompt_cannot_reach_another_clinic() {
 async fn deployed_model_calls_carry_a_short_term_key_from_the_role() {
     use base64::Engine as _;
     let target = FakeTarget::with_hour(10);
-    let jwks = standins::test_issuer::jwks_server().await;
-    let model = standins::model::ModelStandin::start(0).await.unwrap();
-    let gw = common::gateway("basic", &target, &jwks).await;
-    let stack = common::agent(
-        "basic",
-        jwks,
-        common::Upstreams {
-            model_url: model.base_url(),
-            gateway_url: gw.url(),
-            guardrail_url: None,
-        },
-        &[("TENANTRY_MODEL_AUTH", "role")],
-    )
-    .await;
+    let (stack, model, _gw) =
+        common::standard_with("basic", &target, &[("TENANTRY_MODEL_AUTH", "role")]).await;
     let (token, session) = caller(&stack, "basic", "clinic-a");
     let reply = invoke(
         &stack,

@@ -28,6 +28,29 @@ pub async fn ask(
     session: Option<&str>,
     headers: &[(&str, &str)],
 ) -> Result<Answer, StackError> {
+    ask_streaming(
+        http,
+        invoke_url,
+        token,
+        prompt,
+        session,
+        headers,
+        &mut |_| {},
+    )
+    .await
+}
+
+/// `ask`, handing each event of a streamed answer (`{"type": "tool_start" | ...}`) to
+/// `on_event` as it arrives.
+pub async fn ask_streaming(
+    http: &reqwest::Client,
+    invoke_url: &str,
+    token: &str,
+    prompt: &str,
+    session: Option<&str>,
+    headers: &[(&str, &str)],
+    on_event: &mut (dyn FnMut(&Value) + Send),
+) -> Result<Answer, StackError> {
     let mut body = json!({ "prompt": prompt });
     if let Some(id) = session {
         body["session_id"] = id.into();
@@ -39,9 +62,10 @@ pub async fn ask(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = req.send().await.map_err(|e| StackError::Setup {
+    let failed = |e: reqwest::Error| StackError::Setup {
         what: format!("POST {invoke_url}: {e} (is the devstack up? scripts/devstack.sh status)"),
-    })?;
+    };
+    let mut resp = req.send().await.map_err(failed)?;
     let status = resp.status().as_u16();
     let header = |name: &str| {
         resp.headers()
@@ -51,7 +75,23 @@ pub async fn ask(
     };
     let session = header("x-tenantry-session-id");
     let gateway_error = header("x-amzn-errortype");
-    let text = resp.text().await.unwrap_or_default();
+    let mut text = String::new();
+    let mut pending = String::new();
+    while let Some(chunk) = resp.chunk().await.map_err(failed)? {
+        let part = String::from_utf8_lossy(&chunk);
+        text.push_str(&part);
+        pending.push_str(&part);
+        // Server-Sent Events: frames end with a blank line.
+        while let Some(end) = pending.find("\n\n") {
+            let frame: String = pending.drain(..end + 2).collect();
+            if let Some(event) = frame
+                .strip_prefix("data: ")
+                .and_then(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            {
+                on_event(&event);
+            }
+        }
+    }
     Ok(Answer {
         status,
         body: crate::reply::agent_reply(&text),

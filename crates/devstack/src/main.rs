@@ -270,31 +270,60 @@ async fn chat(run_dir: &std::path::Path, clinic: &str) -> Result<(), StackError>
             println!();
             return Ok(());
         }
-        let mut answer = devstack::client::ask_patiently(
-            &http,
-            &info.api_url,
-            &token_value,
-            line.trim(),
-            session.as_deref(),
-        )
-        .await?;
+        let mut answer =
+            ask_live(&http, &info.api_url, &token_value, line.trim(), &session).await?;
         if answer.status == 401 {
             // The ID token expired (an hour on the stand-in): sign in again once.
             token_value = token(run_dir, clinic).await?;
-            answer = devstack::client::ask(
-                &http,
-                &info.api_url,
-                &token_value,
-                line.trim(),
-                session.as_deref(),
-                &[],
-            )
-            .await?;
+            answer = ask_live(&http, &info.api_url, &token_value, line.trim(), &session).await?;
         }
         print_answer(&answer);
         if answer.session.is_some() {
             session = answer.session;
         }
+    }
+}
+
+/// One question, its events printed as they stream in (what the assistant does, then the
+/// answer); a throttled request is retried up to 3 times, 1 s apart.
+async fn ask_live(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    prompt: &str,
+    session: &Option<String>,
+) -> Result<devstack::client::Answer, StackError> {
+    let mut attempt = 0;
+    loop {
+        let mut on_event = |e: &serde_json::Value| match e["type"].as_str() {
+            Some("tool_start") => {
+                print!("  · {} ... ", e["tool"].as_str().unwrap_or("?"));
+                let _ = std::io::stdout().flush();
+            }
+            Some("tool_end") => println!("{}", e["status"].as_str().unwrap_or("?")),
+            Some("text_delta") => {
+                print!("{}", e["text"].as_str().unwrap_or_default());
+                let _ = std::io::stdout().flush();
+            }
+            _ => {}
+        };
+        let a = devstack::client::ask_streaming(
+            http,
+            url,
+            token,
+            prompt,
+            session.as_deref(),
+            &[],
+            &mut on_event,
+        )
+        .await?;
+        let throttled =
+            a.status == 429 && a.gateway_error.as_deref() == Some("TooManyRequestsException");
+        if !throttled || attempt == 3 {
+            return Ok(a);
+        }
+        attempt += 1;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 
@@ -317,14 +346,8 @@ fn print_answer(a: &devstack::client::Answer) {
         println!("  [HTTP {}] {why}", a.status);
         return;
     }
-    for t in b["tool_calls"].as_array().into_iter().flatten() {
-        println!(
-            "  · {} ({})",
-            t["tool"].as_str().unwrap_or("?"),
-            t["status"].as_str().unwrap_or("?")
-        );
-    }
-    println!("{}", b["answer"].as_str().unwrap_or_default());
+    // The tool calls and the answer were printed as they streamed in.
+    println!();
     println!(
         "  [{} tokens, est. {} {:.6}; memory {}, guardrail {}]",
         b["usage"]["total_tokens"],

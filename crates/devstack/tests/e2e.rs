@@ -9,6 +9,14 @@ use devstack::client::{Answer, ask};
 use devstack::{DevStack, Options};
 
 async fn stack(name: &str) -> DevStack {
+    stack_with(name, None).await
+}
+
+/// A stack of its own; `transfer_mode` overrides the template's (streamed) answers.
+async fn stack_with(
+    name: &str,
+    transfer_mode: Option<standins::apigateway::TransferMode>,
+) -> DevStack {
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let workspace = workspace.canonicalize().unwrap();
     let stamp = std::time::SystemTime::now()
@@ -16,6 +24,7 @@ async fn stack(name: &str) -> DevStack {
         .unwrap()
         .as_millis();
     let mut options = Options::for_workspace(workspace.clone(), &format!("{name}{stamp}")).unwrap();
+    options.transfer_mode = transfer_mode;
     // Binaries next to this package's own (target/debug), and a stand-in port of its own so
     // tests can run side by side.
     options.bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_devstack"))
@@ -566,22 +575,11 @@ async fn answers_stream_through_api_gateway_and_the_buffered_mode_still_works() 
     );
     drop(stack);
 
-    let mut buffered = {
-        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .canonicalize()
-            .unwrap();
-        let mut options = Options::for_workspace(workspace.clone(), "buffered").unwrap();
-        options.bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_devstack"))
-            .parent()
-            .unwrap()
-            .to_owned();
-        options.lambda_port = standins::agent::free_port().unwrap();
-        options.run_dir = workspace.join(".tools/run/e2e-buffered");
-        options.transfer_mode = Some(standins::apigateway::TransferMode::Buffered);
-        Some(DevStack::start(options, &mut |_| {}).await.unwrap())
-    };
-    let stack = buffered.take().unwrap();
+    let stack = stack_with(
+        "buffered",
+        Some(standins::apigateway::TransferMode::Buffered),
+    )
+    .await;
     let a = post(&stack, "hospital-x", "Show patient p-5001").await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.session.is_some());

@@ -344,6 +344,15 @@ pub async fn invoke(
 
 /// A model stand-in and a Gateway emulation for `tier`, with `target` behind it.
 pub async fn standard(tier: &str, target: &FakeTarget) -> (Stack, ModelStandin, GatewayEmulation) {
+    standard_with(tier, target, &[]).await
+}
+
+/// `standard`, with extra agent configuration.
+pub async fn standard_with(
+    tier: &str,
+    target: &FakeTarget,
+    extra: &[(&str, &str)],
+) -> (Stack, ModelStandin, GatewayEmulation) {
     let jwks = test_issuer::jwks_server().await;
     let model = ModelStandin::start(0).await.unwrap();
     let gw = gateway(tier, target, &jwks).await;
@@ -355,7 +364,7 @@ pub async fn standard(tier: &str, target: &FakeTarget) -> (Stack, ModelStandin, 
             gateway_url: gw.url(),
             guardrail_url: None,
         },
-        &[],
+        extra,
     )
     .await;
     (stack, model, gw)
