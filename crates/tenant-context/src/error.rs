@@ -75,6 +75,11 @@ pub enum Error {
     #[error("token header has no `kid`")]
     MissingKid,
 
+    /// RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` names extensions it does
+    /// not understand, and this verifier understands none.
+    #[error("token header marks extensions as critical (`crit`): none is understood here")]
+    CriticalExtension,
+
     #[error(
         "token key id is not in the issuer's JWKS (checked it again within the refresh interval)"
     )]
@@ -133,6 +138,7 @@ impl Error {
             Error::TokenMalformed => "token_malformed",
             Error::UnsupportedAlgorithm(_) => "token_algorithm",
             Error::MissingKid => "token_missing_kid",
+            Error::CriticalExtension => "token_critical_extension",
             Error::UnknownKid => "token_unknown_kid",
             Error::BadSignature => "token_bad_signature",
             Error::Expired => "token_expired",

@@ -167,6 +167,7 @@ pub struct TokenVerifier {
 struct RawHeader {
     alg: Option<Value>,
     kid: Option<String>,
+    crit: Option<Value>,
 }
 
 impl TokenVerifier {
@@ -210,6 +211,10 @@ impl TokenVerifier {
             Some(Value::String(a)) if a == "RS256" => {}
             Some(Value::String(a)) => return Err(Error::UnsupportedAlgorithm(printable(a))),
             _ => return Err(Error::UnsupportedAlgorithm("(missing)".into())),
+        }
+        // Any `crit`, even an empty list (which RFC 7515 forbids), is refused.
+        if header.crit.is_some() {
+            return Err(Error::CriticalExtension);
         }
         let kid = header.kid.ok_or(Error::MissingKid)?;
         let key = self.jwks.key(&kid).await?;

@@ -54,6 +54,53 @@ async fn alg_none_is_rejected() {
     );
 }
 
+/// RFC 7515 §4.1.11: a correctly signed token that marks a header extension as critical must
+/// be refused by a verifier that does not implement it.
+#[tokio::test]
+async fn a_signed_token_with_critical_header_extensions_is_rejected() {
+    let server = jwks_server().await;
+    for crit in [json!(["exp"]), json!(["x-tenantry-override"]), json!([])] {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(KID.into());
+        let token = jsonwebtoken::encode(
+            &header,
+            &id_claims(),
+            &EncodingKey::from_rsa_pem(SIGNING_KEY).unwrap(),
+        )
+        .unwrap();
+        // The same token with `crit` added to its header and signed again.
+        let mut h: Value = serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                token.split('.').next().unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        h["crit"] = crit.clone();
+        h["x-tenantry-override"] = json!(true);
+        let signing_input = format!("{}.{}", b64(&h), token.split('.').nth(1).unwrap());
+        let signature = jsonwebtoken::crypto::sign(
+            signing_input.as_bytes(),
+            &EncodingKey::from_rsa_pem(SIGNING_KEY).unwrap(),
+            Algorithm::RS256,
+        )
+        .unwrap();
+        let critical = format!("{signing_input}.{signature}");
+        let err = verifier(config_for(&server.uri()))
+            .verify(&critical)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::CriticalExtension), "{crit}: {err:?}");
+        assert!(err.is_identity_rejection());
+    }
+    // Without `crit` the same key and claims verify: the refusal is the extension's.
+    verifier(config_for(&server.uri()))
+        .verify(&sign(&id_claims()))
+        .await
+        .expect("valid");
+}
+
 #[tokio::test]
 async fn hs256_signed_with_the_public_key_is_rejected() {
     let server = jwks_server().await;
