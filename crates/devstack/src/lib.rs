@@ -226,7 +226,8 @@ impl DevStack {
             options.lambda_port,
             &options.workspace,
             &options.run_dir,
-        )?;
+        )
+        .await?;
         progress(&format!(
             "Lambda STAND-IN (cargo lambda watch) at {}: the real tenant-authorizer, request-proxy, tool-target, token-vending (log: {})",
             functions.endpoint_url(),

@@ -287,7 +287,7 @@ pub fn function_env(
 }
 
 /// The functions on the Lambda stand-in (`cargo lambda watch` on `port`) with `env`.
-pub fn start_functions(
+pub async fn start_functions(
     env: &[(String, String)],
     port: u16,
     workspace: &Path,
@@ -300,5 +300,6 @@ pub fn start_functions(
         &env,
         &run_dir.join("lambda-emulator.log"),
         Some(&run_dir.join("lambda-emulator.pid")),
-    )?)
+    )
+    .await?)
 }

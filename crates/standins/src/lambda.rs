@@ -22,7 +22,7 @@ impl LambdaEmulator {
     /// `env`. `cargo-lambda` must be on PATH (scripts/local-flow.sh puts .tools/venv/bin there).
     /// The PID is written to `pid_file`, so a script can stop the process group if this
     /// process dies without dropping the emulator.
-    pub fn start(
+    pub async fn start(
         workspace: &Path,
         port: u16,
         env: &[(&str, String)],
@@ -81,7 +81,7 @@ impl LambdaEmulator {
                     .into(),
                 });
             }
-            std::thread::sleep(Duration::from_millis(100));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(emulator)
     }

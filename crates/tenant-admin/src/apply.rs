@@ -454,17 +454,14 @@ async fn ensure_user(
     Ok((note, Some(password)))
 }
 
-/// 24 random bytes from the OS (no RNG crate needed for one read), plus one character of
-/// each class the pool's password policy demands.
+/// 24 random bytes from the OS, plus one character of each class the pool's password policy
+/// demands.
 fn generate_password() -> Result<String, AdminError> {
-    use std::io::Read as _;
     let mut bytes = [0u8; 24];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|source| AdminError::Io {
-            what: "/dev/urandom".into(),
-            source,
-        })?;
+    getrandom::fill(&mut bytes).map_err(|e| AdminError::Io {
+        what: "the OS random source".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     Ok(format!(
         "{}Aa1!",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
