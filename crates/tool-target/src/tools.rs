@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ToolError;
 
-/// Longest string argument accepted; ids and page tokens are far shorter.
+/// Longest string argument accepted, in bytes of UTF-8 (a character can take up to four);
+/// ids and page tokens are far shorter.
 pub const MAX_STRING_ARG: usize = 512;
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -105,7 +106,7 @@ impl ToolCall {
             .find(|(_, v)| v.as_str().is_some_and(|s| s.len() > MAX_STRING_ARG))
         {
             return Err(ToolError::InvalidArguments(format!(
-                "`{name}` is longer than {MAX_STRING_ARG} characters"
+                "`{name}` is longer than {MAX_STRING_ARG} bytes (UTF-8)"
             )));
         }
         let value = Value::Object(args.clone());
@@ -122,6 +123,13 @@ impl ToolCall {
             "web_search" => ToolCall::WebSearch(serde_json::from_value(value).map_err(bad)?),
             _ => return Err(ToolError::UnknownTool),
         };
+        if let ToolCall::WebSearch(a) = &call
+            && a.query.trim().is_empty()
+        {
+            return Err(ToolError::InvalidArguments(
+                "`query` must not be empty".into(),
+            ));
+        }
         if let ToolCall::RetrieveClinicDocuments(a) = &call {
             if a.query.trim().is_empty() {
                 return Err(ToolError::InvalidArguments(
@@ -146,6 +154,15 @@ impl ToolCall {
                 return Err(ToolError::InvalidArguments(
                     "`limit` must be 1 to 100".into(),
                 ));
+            }
+            // Values that can never match are refused here, not sent to the table (where an
+            // empty key comes back as a retryable failure).
+            for (name, v) in [("patient_id", &a.patient_id), ("next_token", &a.next_token)] {
+                if v.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                    return Err(ToolError::InvalidArguments(format!(
+                        "`{name}` must not be empty"
+                    )));
+                }
             }
             if a.patient_id.is_some() && a.next_token.is_some() {
                 return Err(ToolError::InvalidArguments(
@@ -253,6 +270,43 @@ fn gateway_subset(node: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arguments_that_can_never_match_are_refused_before_any_lookup() {
+        for (tool, args) in [
+            ("patient_context", json!({"patient_id": ""})),
+            ("patient_context", json!({"patient_id": "   "})),
+            ("patient_context", json!({"next_token": ""})),
+            ("web_search", json!({"query": " "})),
+            ("retrieve_clinic_documents", json!({"query": ""})),
+        ] {
+            assert!(
+                matches!(
+                    ToolCall::parse(tool, &args),
+                    Err(ToolError::InvalidArguments(m)) if m.contains("must not be empty")
+                ),
+                "{tool} {args}"
+            );
+            // A caller's mistake, not an outage (`unavailable`, "try again").
+            assert_eq!(
+                ToolCall::parse(tool, &args).unwrap_err().code(),
+                "invalid_arguments"
+            );
+        }
+    }
+
+    #[test]
+    fn the_string_limit_counts_bytes_and_says_so() {
+        // 200 characters of 3 bytes each: 600 bytes, over the 512-byte limit.
+        let long = "\u{3042}".repeat(200);
+        assert_eq!(long.chars().count(), 200);
+        match ToolCall::parse("patient_context", &json!({"patient_id": long})) {
+            Err(ToolError::InvalidArguments(m)) => assert!(m.contains("512 bytes"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let fits = "\u{3042}".repeat(170); // 510 bytes
+        assert!(ToolCall::parse("patient_context", &json!({"patient_id": fits})).is_ok());
+    }
 
     #[test]
     fn arguments_are_typed_and_checked() {
