@@ -11,7 +11,8 @@
 #   --tenants FILE       tenants to onboard (default: infra/demo-tenants.json, SYNTHETIC demo clinics)
 #   --no-tenants         deploy only; onboard nobody
 #   --test-users         give the tenants' users generated passwords (no invitation e-mail) and
-#                        write them to .tools/deploy/<stack>-test-users.json; for test stacks only
+#                        write them to .tools/deploy/<stack>-test-users.json, with MFA optional
+#                        (UserMfa=OPTIONAL); for test stacks only
 #   --skip-bedrock-projects  do not run scripts/bedrock-projects.sh
 #   --stack-name NAME    CloudFormation stack (default: tenantry)
 #   --name-prefix P      prefix of resource names, 3-16 of [a-z0-9] (default: tenantry)
@@ -26,7 +27,7 @@
 # and the project's tools (scripts/install-standins.sh: cargo-lambda and zig).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 # shellcheck source=scripts/lib/deploy-common.sh
 source scripts/lib/deploy-common.sh
 
@@ -46,6 +47,10 @@ parse_common "$@"
 if [[ -n $runtime_image && ! $runtime_image =~ ^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$ ]]; then
   die "--runtime-image must name an ECR image by digest (<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>): a tag can be moved, a digest cannot"
 fi
+# Users read patient data: MFA is required, except on a test stack whose users get generated
+# passwords (they could not set up TOTP first).
+user_mfa=ON
+[[ $test_users == 1 ]] && user_mfa=OPTIONAL
 mkdir -p "$state_dir"
 outputs_file="$state_dir/$stack-outputs.json"
 page_key_param="/$prefix/page-token-key"
@@ -175,7 +180,7 @@ fi
 run aws "${aws_opts[@]}" cloudformation deploy --template-file infra/template.json --stack-name "$stack" \
   --s3-bucket "$artifacts" --s3-prefix templates --capabilities CAPABILITY_NAMED_IAM \
   --no-fail-on-empty-changeset --tags Application=tenantry \
-  --parameter-overrides "NamePrefix=$prefix" "ArtifactBucket=$artifacts" "AgentRuntimeImageUri=$runtime_image" \
+  --parameter-overrides "NamePrefix=$prefix" "ArtifactBucket=$artifacts" "AgentRuntimeImageUri=$runtime_image" "UserMfa=$user_mfa" \
   "PageTokenKeyParameter=$page_key_param" "SessionKeyParameter=$session_key_param" "${code_params[@]}"
 if [[ $dry_run == 0 ]]; then
   aws_cmd cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].Outputs' --output json > "$outputs_file"

@@ -195,7 +195,11 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
     waf(t)
 }
 
-/// AWS managed rule groups in front of the API, and their logs.
+/// Requests one source address may send in five minutes: 10 per second on average, the premium
+/// plan's rate, so a hospital's users behind one address are not cut off by it.
+const PER_IP_REQUESTS_PER_5_MIN: u32 = 3000;
+
+/// AWS managed rule groups and a per-address rate limit in front of the API, and their logs.
 fn waf(t: &mut Template) -> Result<(), Error> {
     let managed = |name: &str, priority: u32| {
         json!({
@@ -216,7 +220,20 @@ fn waf(t: &mut Template) -> Result<(), Error> {
                 "DefaultAction": { "Allow": {} },
                 "Rules": [
                     managed("AWSManagedRulesCommonRuleSet", 0),
-                    managed("AWSManagedRulesKnownBadInputsRuleSet", 1)
+                    managed("AWSManagedRulesKnownBadInputsRuleSet", 1),
+                    // Before the usage plans: they meter per tenant key once a token passed
+                    // the authorizer; this caps what one address can send at all, tokens or not.
+                    {
+                        "Name": "PerSourceAddressRate",
+                        "Priority": 2,
+                        "Action": { "Block": {} },
+                        "Statement": { "RateBasedStatement": {
+                            "Limit": PER_IP_REQUESTS_PER_5_MIN,
+                            "EvaluationWindowSec": 300,
+                            "AggregateKeyType": "IP"
+                        }},
+                        "VisibilityConfig": { "SampledRequestsEnabled": false, "CloudWatchMetricsEnabled": true, "MetricName": "PerSourceAddressRate" }
+                    }
                 ],
                 // Sampled requests would keep request bodies (patient data) in the WAF console.
                 "VisibilityConfig": { "SampledRequestsEnabled": false, "CloudWatchMetricsEnabled": true, "MetricName": "tenantry-api" },

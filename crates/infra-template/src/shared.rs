@@ -121,6 +121,24 @@ fn parameters(t: &mut Template) -> Result<(), Error> {
         }),
     )?;
     t.parameter(
+        "UserMfa",
+        json!({
+            "Type": "String",
+            "Default": "ON",
+            "AllowedValues": ["ON", "OPTIONAL"],
+            "Description": "Multi-factor sign-in (TOTP) for the pool's users, who read patient data: ON (required) unless a test stack relaxes it to OPTIONAL."
+        }),
+    )?;
+    t.parameter(
+        "ThreatProtection",
+        json!({
+            "Type": "String",
+            "Default": "ENFORCED",
+            "AllowedValues": ["ENFORCED", "AUDIT"],
+            "Description": "Cognito threat protection (compromised credentials, adaptive authentication; the Plus feature plan): ENFORCED blocks risky sign-ins, AUDIT only records them."
+        }),
+    )?;
+    t.parameter(
         "LogRetentionDays",
         json!({
             "Type": "Number",
@@ -234,8 +252,11 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
                     "RequireSymbols": true,
                     "TemporaryPasswordValidityDays": 3
                 }},
-                "MfaConfiguration": "OPTIONAL",
+                "MfaConfiguration": reference("UserMfa"),
                 "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+                // Threat protection needs the Plus feature plan.
+                "UserPoolTier": "PLUS",
+                "UserPoolAddOns": { "AdvancedSecurityMode": reference("ThreatProtection") },
                 "AccountRecoverySetting": { "RecoveryMechanisms": [{ "Name": "verified_email", "Priority": 1 }] },
                 "DeletionProtection": "ACTIVE",
                 "UserPoolTags": tag_map(&APP_TAGS)
@@ -263,12 +284,16 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
                 "ReadAttributes": read,
                 // The tenant attributes are deliberately absent: a user who could write
                 // custom:tier or custom:clinic_id could move themselves into another tenant.
-                "WriteAttributes": ["email"],
+                // The e-mail too: it is where account recovery goes, so only an administrator
+                // changes it.
+                "WriteAttributes": ["name"],
                 "PreventUserExistenceErrors": "ENABLED",
                 "EnableTokenRevocation": true,
-                "IdTokenValidity": 60,
-                "AccessTokenValidity": 60,
-                "RefreshTokenValidity": 12,
+                // Short-lived tokens: the Runtimes and Gateways accept them directly, so a
+                // revoked or suspended user's token must not stay useful for long.
+                "IdTokenValidity": 15,
+                "AccessTokenValidity": 15,
+                "RefreshTokenValidity": 8,
                 "AuthSessionValidity": 3,
                 "TokenValidityUnits": { "IdToken": "minutes", "AccessToken": "minutes", "RefreshToken": "hours" }
             }

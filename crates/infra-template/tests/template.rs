@@ -329,6 +329,61 @@ fn users_cannot_write_their_tenant_attributes() {
             .iter()
             .all(|w| !w.as_str().unwrap().starts_with("custom:"))
     );
+    // Nor the e-mail account recovery goes to.
+    assert!(!write.iter().any(|w| w == "email"), "{write:?}");
+}
+
+/// Users read patient data: TOTP required unless a test stack says otherwise, threat protection
+/// on, and tokens short-lived (the Runtimes and Gateways accept them directly).
+#[test]
+fn sign_in_needs_mfa_and_tokens_are_short_lived() {
+    let t = template();
+    let pool = &t["Resources"]["UserPool"]["Properties"];
+    assert_eq!(pool["MfaConfiguration"]["Ref"], "UserMfa");
+    assert_eq!(t["Parameters"]["UserMfa"]["Default"], "ON");
+    assert_eq!(
+        pool["EnabledMfas"],
+        serde_json::json!(["SOFTWARE_TOKEN_MFA"])
+    );
+    assert_eq!(
+        pool["UserPoolAddOns"]["AdvancedSecurityMode"]["Ref"],
+        "ThreatProtection"
+    );
+    assert_eq!(t["Parameters"]["ThreatProtection"]["Default"], "ENFORCED");
+    assert_eq!(pool["UserPoolTier"], "PLUS");
+    let client = &t["Resources"]["UserPoolClient"]["Properties"];
+    assert_eq!(client["TokenValidityUnits"]["IdToken"], "minutes");
+    assert!(client["IdTokenValidity"].as_u64().unwrap() <= 15);
+    assert_eq!(client["TokenValidityUnits"]["AccessToken"], "minutes");
+    assert!(client["AccessTokenValidity"].as_u64().unwrap() <= 15);
+    assert_eq!(client["EnableTokenRevocation"], true);
+}
+
+/// The WAF caps what one source address can send, before any token or usage plan is looked at.
+#[test]
+fn the_waf_limits_each_source_address() {
+    let t = template();
+    let rules = t["Resources"]["ApiWebAcl"]["Properties"]["Rules"]
+        .as_array()
+        .unwrap();
+    let rate = rules
+        .iter()
+        .find(|r| r["Statement"].get("RateBasedStatement").is_some())
+        .expect("a rate-based rule");
+    assert_eq!(rate["Action"], serde_json::json!({"Block": {}}));
+    let statement = &rate["Statement"]["RateBasedStatement"];
+    assert_eq!(statement["AggregateKeyType"], "IP");
+    let per_second =
+        statement["Limit"].as_f64().unwrap() / statement["EvaluationWindowSec"].as_f64().unwrap();
+    let premium = tiers()
+        .iter()
+        .find(|(t, _)| t == "premium")
+        .map(|(_, c)| c["usage_plan"]["rate_limit"].as_f64().unwrap())
+        .unwrap();
+    assert!(
+        per_second >= premium,
+        "one address may send at least a premium tenant's rate ({per_second} >= {premium})"
+    );
 }
 
 #[test]
