@@ -209,6 +209,7 @@ pub async fn start(
         routes.push(RuntimeRoute {
             arn,
             agent_url: agent.url().to_owned(),
+            tier: tier.clone(),
         });
         gateways.push((tier.to_string(), gateway));
         agents.push((tier.to_string(), agent, log));

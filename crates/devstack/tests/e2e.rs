@@ -468,7 +468,7 @@ async fn bad_input_at_the_edge_gets_api_gateways_errors_and_the_stack_keeps_serv
 
 #[tokio::test]
 async fn business_hours_and_premium_tools_are_decided_by_cedar_below_the_model() {
-    use agent_runtime::tools::{Gateway, ToolStatus, Toolbox as _};
+    use agent_runtime::tools::{Gateway, GatewayError};
     let stack = stack("tiers").await;
     let patient_status = |a: &Answer| {
         a.body["tool_calls"]
@@ -504,7 +504,8 @@ async fn business_hours_and_premium_tools_are_decided_by_cedar_below_the_model()
     let x = post(&stack, "hospital-x", "Show patient p-5001").await;
     assert_eq!(patient_status(&x).as_deref(), Some("ok"), "{}", x.body);
 
-    // A basic token straight at the premium Gateway: the tool is listed, Cedar denies the call.
+    // A basic token straight at the premium Gateway or Runtime: refused by their JWT
+    // authorizers' tier claim rule, before any policy, tool or agent sees it.
     let catalog = tenant_context::TierCatalog::embedded().unwrap();
     let premium = catalog.config(&catalog.tier("premium").unwrap()).unwrap();
     let url = stack
@@ -526,15 +527,35 @@ async fn business_hours_and_premium_tools_are_decided_by_cedar_below_the_model()
     )
     .unwrap();
     let ctx = verifier.verify(&token).await.unwrap().context;
-    let session = Gateway::new(reqwest::Client::new(), url, premium)
+    let refused = Gateway::new(reqwest::Client::new(), url, premium)
         .connect(&token, &ctx)
+        .await;
+    assert!(
+        matches!(refused, Err(GatewayError::Unauthorized)),
+        "the premium Gateway must refuse a basic token"
+    );
+    let arn = devstack::setup::runtime_arn("premium")
+        .replace(':', "%3A")
+        .replace('/', "%2F");
+    let runtime = reqwest::Client::new()
+        .post(format!(
+            "{}/runtimes/{arn}/invocations?qualifier=DEFAULT",
+            stack.assistant.runtime.endpoint()
+        ))
+        .bearer_auth(&token)
+        .header(
+            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
+            "a-session-id-of-more-than-thirty-three-characters",
+        )
+        .body(r#"{"prompt":"hi"}"#)
+        .send()
         .await
         .unwrap();
-    let mut args = serde_json::Map::new();
-    args.insert("query".into(), "guidance".into());
-    let outcome = session.call("web_search", args).await;
-    session.close().await;
-    assert_eq!(outcome.status, ToolStatus::Denied, "{}", outcome.text);
+    assert_eq!(
+        runtime.status(),
+        403,
+        "the premium Runtime must refuse a basic token"
+    );
 }
 
 /// The deployed API streams (the template's `ResponseTransferMode: STREAM`): request-proxy

@@ -351,7 +351,10 @@ fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error
                 "AuthorizerConfiguration": { "CustomJWTAuthorizer": {
                     "DiscoveryUrl": discovery_url(),
                     // Cognito ID tokens carry the app client in `aud`.
-                    "AllowedAudience": [reference("UserPoolClient")]
+                    "AllowedAudience": [reference("UserPoolClient")],
+                    // Only tokens of this tier: a basic user's token is refused here before
+                    // any policy or tool sees it.
+                    "CustomClaims": [tier_claim(tier)]
                 }},
                 "PolicyEngineConfiguration": { "Arn": get_att("PolicyEngine", "PolicyEngineArn"), "Mode": "ENFORCE" },
                 "RoleArn": get_att(&role, "Arn"),
@@ -503,7 +506,9 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
             "ProtocolConfiguration": "HTTP",
             "AuthorizerConfiguration": { "CustomJWTAuthorizer": {
                 "DiscoveryUrl": discovery_url(),
-                "AllowedAudience": [reference("UserPoolClient")]
+                "AllowedAudience": [reference("UserPoolClient")],
+                // Only tokens of this tier reach this tier's agent.
+                "CustomClaims": [tier_claim(tier)]
             }},
             // The agent derives the tenant from the (already validated) caller token.
             "RequestHeaderConfiguration": { "RequestHeaderAllowlist": ["Authorization"] },
@@ -549,4 +554,16 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
     }
     t.resource(&role, role_resource)?;
     t.resource(&ids.runtime, runtime_resource)
+}
+
+/// The inbound JWT authorizers' rule that the token's `custom:tier` is exactly `tier`.
+pub fn tier_claim(tier: &str) -> serde_json::Value {
+    json!({
+        "InboundTokenClaimName": tenant_context::CLAIM_TIER,
+        "InboundTokenClaimValueType": "STRING",
+        "AuthorizingClaimMatchValue": {
+            "ClaimMatchOperator": "EQUALS",
+            "ClaimMatchValue": { "MatchValueString": tier }
+        }
+    })
 }

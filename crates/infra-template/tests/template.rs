@@ -670,3 +670,31 @@ fn the_api_streams_answers_and_the_timeouts_nest() {
         "a streaming integration waits at most 15 minutes"
     );
 }
+
+/// Every tier's Runtime and Gateway accept only tokens whose `custom:tier` is their own, so a
+/// basic user's token cannot call the premium runtime or gateway directly.
+#[test]
+fn runtimes_and_gateways_accept_only_their_own_tiers_tokens() {
+    let t = template();
+    for (tier, _) in tiers() {
+        for kind in [
+            "AWS::BedrockAgentCore::Runtime",
+            "AWS::BedrockAgentCore::Gateway",
+        ] {
+            let authorizer = &of_tier(&t, kind, &tier)["Properties"]["AuthorizerConfiguration"]["CustomJWTAuthorizer"];
+            let claims = authorizer["CustomClaims"]
+                .as_array()
+                .expect("custom claims");
+            assert!(
+                claims
+                    .iter()
+                    .any(|c| c["InboundTokenClaimName"] == "custom:tier"
+                        && c["InboundTokenClaimValueType"] == "STRING"
+                        && c["AuthorizingClaimMatchValue"]["ClaimMatchOperator"] == "EQUALS"
+                        && c["AuthorizingClaimMatchValue"]["ClaimMatchValue"]["MatchValueString"]
+                            == tier.as_str()),
+                "{kind} of {tier}: {claims:?}"
+            );
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Tier differences decided below the model: business hours and premium-only tools, by the
 //! Gateway's Cedar policies (and the tool target's own clock), whatever the prompt says.
 
-use agent_runtime::tools::{Gateway, ToolStatus, Toolbox as _};
+use agent_runtime::tools::{Gateway, GatewayError};
 use devstack::DevStack;
 use devstack::client::ask_patiently;
 
@@ -19,7 +19,7 @@ pub async fn tiers(
     ids: &Identities,
 ) -> Result<(), FlowError> {
     step(
-        "Tiers: basic business hours and premium-only tools, enforced by the Gateway's Cedar policies (the tool target's clock is set by the devstack)",
+        "Tiers: basic business hours by the Gateway's Cedar policies (the tool target's clock is set by the devstack), premium tools by the Gateway's tier claim",
     );
     let url = stack.api.invoke_url();
     let token_a = ids.token("clinic-a")?;
@@ -58,7 +58,8 @@ pub async fn tiers(
     }
 
     // Straight at the premium Gateway with a basic clinic's token, through the agent's own
-    // MCP client: the JWT is valid, the tool is listed, Cedar says no.
+    // MCP client: the token is valid, but the Gateway's authorizer requires custom:tier =
+    // premium, so no policy or tool sees the call (Cedar would refuse it next).
     let catalog = tenant_context::TierCatalog::embedded()?;
     let premium = catalog.config(&catalog.tier("premium")?)?;
     let premium_url = stack
@@ -69,23 +70,17 @@ pub async fn tiers(
         .map(|(_, g)| g.url())
         .ok_or_else(|| unexpected("no premium Gateway"))?;
     let gateway = Gateway::new(http.clone(), premium_url, premium);
-    let session = gateway
-        .connect(token_a, ids.context("clinic-a")?)
-        .await
-        .map_err(|e| unexpected(format!("MCP session with the premium Gateway: {e}")))?;
-    let mut args = serde_json::Map::new();
-    args.insert("query".into(), "atrial fibrillation guidance".into());
-    let outcome = session.call("web_search", args).await;
-    session.close().await;
-    println!(
-        "    clinic-a's token at the premium Gateway, tools/call web_search -> {:?} (Cedar, ENFORCE: the tool target never sees it)",
-        outcome.status
-    );
-    if outcome.status != ToolStatus::Denied {
-        return Err(unexpected(format!(
-            "a basic token calling premium web_search must be denied by Cedar: {}",
-            outcome.text
-        )));
+    match gateway.connect(token_a, ids.context("clinic-a")?).await {
+        Err(GatewayError::Unauthorized) => println!(
+            "    clinic-a's token at the premium Gateway (to call web_search): refused by its JWT authorizer, custom:tier must be premium"
+        ),
+        Ok(session) => {
+            session.close().await;
+            return Err(unexpected(
+                "the premium Gateway accepted a basic clinic's token",
+            ));
+        }
+        Err(e) => return Err(unexpected(format!("premium Gateway: {e}"))),
     }
     Ok(())
 }

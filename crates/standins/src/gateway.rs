@@ -214,6 +214,14 @@ async fn authorize(State(inner): State<Arc<Inner>>, mut req: Request, next: Next
         return unauthorized("missing bearer token");
     };
     match inner.verifier.verify(&token).await {
+        // The template's custom claim rule: only tokens of this gateway's tier.
+        Ok(verified) if verified.context.tier() != &inner.tier => (
+            StatusCode::FORBIDDEN,
+            axum::Json(
+                json!({"error": "forbidden", "reason": "custom:tier is not this gateway's tier"}),
+            ),
+        )
+            .into_response(),
         Ok(verified) => {
             req.extensions_mut().insert(verified.context);
             next.run(req).await

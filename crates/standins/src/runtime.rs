@@ -4,12 +4,14 @@
 //!
 //! - `POST /runtimes/{url-encoded runtime ARN}/invocations?qualifier=DEFAULT`, routed by ARN;
 //! - the inbound JWT authorizer (issuer's keys, audience = the app client): 401 otherwise;
+//!   and the template's custom claim rule, `custom:tier` equal to the runtime's tier: 403;
 //! - the session id header required (33-256 characters), a fresh request id header added;
 //! - only allow-listed request headers passed on (`Authorization`, as the template
 //!   configures), and the answer streamed back as the container sends it.
 //!
 //! Known differences from AWS: the error bodies' shape is this emulation's own (AgentCore's
-//! is not documented for JWT failures); no microVM per session: one process serves a tier.
+//! is not documented for JWT failures), and so is the status of a claim mismatch (403 here);
+//! no microVM per session: one process serves a tier.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub const REQUEST_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-request-id
 pub struct RuntimeRoute {
     pub arn: String,
     pub agent_url: String,
+    /// The tier the runtime's authorizer requires in `custom:tier`.
+    pub tier: tenant_context::TierName,
 }
 
 struct Inner {
@@ -121,8 +125,16 @@ async fn invoke(
             "missing bearer token",
         );
     };
-    if let Err(e) = inner.verifier.verify(token).await {
-        return error(StatusCode::UNAUTHORIZED, "AccessDeniedException", e.code());
+    let verified = match inner.verifier.verify(token).await {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::UNAUTHORIZED, "AccessDeniedException", e.code()),
+    };
+    if verified.context.tier() != &route.tier {
+        return error(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            "the token's custom:tier is not this runtime's",
+        );
     }
     let session = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok());
     let Some(session) = session.filter(|s| (33..=256).contains(&s.len())) else {
