@@ -148,10 +148,9 @@ impl DevStack {
         )
         .await?;
         progress(&format!(
-            "tenant-admin onboarded {} tenants: an API key each in its tier's usage plan (API Gateway STAND-IN on moto), registry {}; {} suspended",
+            "tenant-admin onboarded {} tenants: an API key each in its tier's usage plan (API Gateway STAND-IN on moto), registry {}",
             onboarded.keys.len(),
             onboarded.registry_table,
-            setup::SUSPENDED_CLINIC
         ));
 
         let lambda_url = format!("http://127.0.0.1:{}", options.lambda_port);
@@ -354,6 +353,35 @@ impl DevStack {
                 what: format!("no demo user {username}"),
             })?;
         Ok(self.pool.sign_in(&user.username, &user.password).await?)
+    }
+
+    /// Suspends (or resumes) a tenant as tenant-admin does: the registry status, and its users
+    /// disabled and signed out (or enabled). Returns how many users the clinic has.
+    pub async fn set_tenant_status(&self, clinic: &str, status: &str) -> Result<usize, StackError> {
+        let moto = standins::sdk::moto_config(&self.endpoints);
+        let dynamodb_url =
+            self.endpoints
+                .dynamodb_url
+                .clone()
+                .ok_or_else(|| StackError::Setup {
+                    what: "TENANTRY_DYNAMODB_URL is not set".into(),
+                })?;
+        let clients = tenant_admin::apply::Clients {
+            apigateway: aws_sdk_apigateway::Client::new(&moto),
+            dynamodb: aws_sdk_dynamodb::Client::new(&standins::sdk::config_for(&dynamodb_url)),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(&moto),
+        };
+        tenant_admin::apply::set_tenant_status(
+            &clients,
+            &self.onboarded.registry_table,
+            &self.pool.pool_id,
+            clinic,
+            status,
+        )
+        .await
+        .map_err(|e| StackError::Setup {
+            what: format!("set {clinic} {status}: {e}"),
+        })
     }
 
     /// Sets the time the tool target sees (an RFC 3339 instant), or back to the system time

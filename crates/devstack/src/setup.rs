@@ -16,7 +16,7 @@ use crate::StackError;
 /// The TVM role the local token-vending function assumes on the STS stand-in (moto's default
 /// account; moto checks neither the role nor its policies).
 const LOCAL_TVM_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tvm";
-/// Suspended at start-up, so the refusal of a suspended tenant can be shown.
+/// The clinic the tour suspends (tenant-admin's suspension), to show its refusal.
 pub const SUSPENDED_CLINIC: &str = "clinic-d";
 /// A second user of one clinic (clinic, username, role): memory is kept per user, also
 /// between colleagues.
@@ -205,14 +205,6 @@ pub async fn onboard(
             key.value().unwrap_or_default().to_owned(),
         ));
     }
-    tenant_admin::apply::set_status(
-        &clients,
-        &registry_table,
-        SUSPENDED_CLINIC,
-        tenant_admin::STATUS_SUSPENDED,
-    )
-    .await
-    .map_err(admin)?;
     Ok(Onboarded {
         registry_table,
         keys,

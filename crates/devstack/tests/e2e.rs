@@ -92,13 +92,32 @@ async fn the_front_door_refuses_at_the_layer_that_owns_each_check() {
         "served from the cached policy"
     );
 
-    // Suspended tenant: the authorizer denies (403 from API Gateway, no proxy, no agent).
-    let d = post(&stack, "clinic-d", "Show patient p-4001").await;
+    // Suspended by tenant-admin: the token its user already holds is denied by the authorizer
+    // (403 from API Gateway, no proxy, no agent), and a new sign-in is refused.
+    let token_d = stack.sign_in("clinic-d").await.unwrap();
+    let users = stack
+        .set_tenant_status("clinic-d", tenant_admin::STATUS_SUSPENDED)
+        .await
+        .unwrap();
+    assert_eq!(users, 1);
+    assert!(
+        stack.sign_in("clinic-d").await.is_err(),
+        "a suspended tenant's user signs in"
+    );
+    let d = ask(&http, &url, &token_d, "Show patient p-4001", None, &[])
+        .await
+        .unwrap();
     assert_eq!(
         (d.status, d.gateway_error.as_deref()),
         (403, Some("AccessDeniedException"))
     );
     assert_eq!(stack.api.authorizer_calls(), calls + 1);
+    // Resumed: enabled again and let in.
+    stack
+        .set_tenant_status("clinic-d", tenant_admin::STATUS_ACTIVE)
+        .await
+        .unwrap();
+    assert!(stack.sign_in("clinic-d").await.is_ok());
 
     // Not a JWT: API Gateway's identity validation refuses before the authorizer runs.
     let junk = ask(&http, &url, "not-a-jwt", "hi", None, &[])

@@ -67,9 +67,26 @@ pub async fn front_door(
         "    a second request with the same token: HTTP 200, authorizer not called again (policy cached 60 s, as configured)"
     );
 
+    // tenant-admin suspends clinic-d: its registry status, and its users disabled and signed
+    // out. The token clinic-d's user already holds is refused at the front door; a new sign-in
+    // is refused by Cognito.
+    let suspended = devstack::setup::SUSPENDED_CLINIC;
+    let users = stack
+        .set_tenant_status(suspended, tenant_admin::STATUS_SUSPENDED)
+        .await?;
+    match stack.sign_in(suspended).await {
+        Err(_) => println!(
+            "    tenant-admin suspends {suspended}: {users} user(s) disabled and signed out; a new sign-in is refused by Cognito"
+        ),
+        Ok(_) => {
+            return Err(unexpected(format!(
+                "a user of suspended {suspended} could still sign in"
+            )));
+        }
+    }
     let expectations = [
         (
-            "clinic-d (suspended by tenant-admin)",
+            "clinic-d's earlier token, after the suspension",
             ids.token("clinic-d")?.to_owned(),
             403,
             "AccessDeniedException",

@@ -136,6 +136,13 @@ pub async fn apply(
                 delete_row(clients, table, tenant, "DynamoDB DeleteItem (ClinicConfig)").await?;
                 report(format!("{table}: clinic row deleted"));
             }
+            Action::DisableUsers { pool } => {
+                let n = set_users_enabled(clients, pool, tenant.clinic_id.as_str(), false).await?;
+                report(format!(
+                    "{n} user(s) of {} disabled and signed out",
+                    tenant.clinic_id
+                ));
+            }
             Action::DeleteApiKey { name } => {
                 let note = match find_api_key(clients, name).await? {
                     Some((id, _)) => {
@@ -497,4 +504,88 @@ pub async fn set_status(
             }
         })?;
     Ok(())
+}
+
+/// Disables every user of `clinic` in `pool` and signs each out everywhere (their refresh
+/// tokens stop working; ID tokens already issued end within their 15 minutes), or enables them
+/// again. Returns how many users the clinic has. Cognito cannot filter users by a custom
+/// attribute, so the pool is listed and filtered here.
+pub async fn set_users_enabled(
+    clients: &Clients,
+    pool: &str,
+    clinic: &str,
+    enabled: bool,
+) -> Result<usize, AdminError> {
+    let mut usernames = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = clients
+            .cognito
+            .list_users()
+            .user_pool_id(pool)
+            .limit(60)
+            .set_pagination_token(token.clone())
+            .send()
+            .await
+            .map_err(AdminError::aws("Cognito ListUsers"))?;
+        for user in page.users() {
+            let of_clinic = user
+                .attributes()
+                .iter()
+                .any(|a| a.name() == tenant_context::CLAIM_CLINIC_ID && a.value() == Some(clinic));
+            if of_clinic && let Some(name) = user.username() {
+                usernames.push(name.to_owned());
+            }
+        }
+        match page.pagination_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    for username in &usernames {
+        if enabled {
+            clients
+                .cognito
+                .admin_enable_user()
+                .user_pool_id(pool)
+                .username(username)
+                .send()
+                .await
+                .map_err(AdminError::aws("Cognito AdminEnableUser"))?;
+        } else {
+            // Signed out first: a disabled user's refresh tokens would otherwise outlive the
+            // suspension once the user is enabled again.
+            clients
+                .cognito
+                .admin_user_global_sign_out()
+                .user_pool_id(pool)
+                .username(username)
+                .send()
+                .await
+                .map_err(AdminError::aws("Cognito AdminUserGlobalSignOut"))?;
+            clients
+                .cognito
+                .admin_disable_user()
+                .user_pool_id(pool)
+                .username(username)
+                .send()
+                .await
+                .map_err(AdminError::aws("Cognito AdminDisableUser"))?;
+        }
+    }
+    Ok(usernames.len())
+}
+
+/// Suspends or resumes a tenant everywhere: the registry status the front door reads, and its
+/// users (disabled and signed out when suspended, enabled when resumed), so its tokens stop
+/// working at the Runtimes and Gateways too, which do not consult the registry.
+pub async fn set_tenant_status(
+    clients: &Clients,
+    registry_table: &str,
+    pool: &str,
+    clinic: &str,
+    status: &str,
+) -> Result<usize, AdminError> {
+    set_status(clients, registry_table, clinic, status).await?;
+    set_users_enabled(clients, pool, clinic, status == crate::STATUS_ACTIVE).await
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tenant_admin::apply::{Clients, apply, set_status};
+use tenant_admin::apply::{Clients, apply, set_tenant_status};
 use tenant_admin::{AdminError, Plan, StackOutputs, Targets, load_tenants};
 use tenant_context::TierCatalog;
 
@@ -112,9 +112,21 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             let clients = Clients::new(
                 &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
             );
-            set_status(&clients, &targets.registry_table, &clinic, status).await?;
+            let users = set_tenant_status(
+                &clients,
+                &targets.registry_table,
+                &targets.user_pool_id,
+                &clinic,
+                status,
+            )
+            .await?;
             println!(
-                "==> {clinic}: status {status} (effective within the authorizer's cache time, about a minute)"
+                "==> {clinic}: status {status}; {users} user(s) {} (the front door follows within the authorizer's cache time, about a minute; ID tokens already issued end within 15 minutes)",
+                if status == tenant_admin::STATUS_ACTIVE {
+                    "enabled"
+                } else {
+                    "disabled and signed out everywhere"
+                }
             );
             Ok(())
         }

@@ -89,6 +89,11 @@ pub enum Action {
     DeleteApiKey {
         name: String,
     },
+    /// Every user of the clinic in the pool disabled and signed out everywhere (refresh tokens
+    /// revoked; issued ID tokens end within their lifetime).
+    DisableUsers {
+        pool: String,
+    },
     DeleteRegistryRow {
         table: String,
     },
@@ -167,6 +172,9 @@ impl Plan {
             Action::DeleteApiKey {
                 name: targets.api_key_name(tenant),
             },
+            Action::DisableUsers {
+                pool: targets.user_pool_id.clone(),
+            },
             Action::DeleteClinicRow {
                 table: targets.clinic_table.clone(),
             },
@@ -218,6 +226,7 @@ impl Plan {
                     if *test_password { "; TEST user with a generated password" } else { "; Cognito e-mails an invitation" }
                 ),
                 Action::DeleteApiKey { name } => format!("delete API key {name} (leaves its usage plan)"),
+                Action::DisableUsers { pool } => format!("disable every user of {} in {pool} and sign them out everywhere", t.clinic_id),
                 Action::DeleteRegistryRow { table } => format!("{table}: delete clinic_id={} (the authorizer refuses it from now on)", t.clinic_id),
                 Action::DeleteClinicRow { table } => format!("{table}: delete clinic_id={}", t.clinic_id),
                 Action::DeleteUser { pool, username } => format!("delete user {username} from {pool} (only if it belongs to {})", t.clinic_id),

@@ -401,6 +401,104 @@ async fn suspension_needs_an_onboarded_tenant() {
     );
 }
 
+/// Suspension works everywhere, not only at the front door: the clinic's users are disabled
+/// and signed out (so no new ID token for the Runtimes and Gateways, which do not read the
+/// registry), and only that clinic's users; resuming enables them again. Offboarding disables
+/// them too.
+#[tokio::test]
+async fn suspension_disables_the_clinics_users_and_only_theirs() {
+    use tenant_admin::apply::set_tenant_status;
+    let stack = stack().await;
+    let clinic = format!("clinic-{}", unique());
+    let other = format!("clinic-{}", unique());
+    let mut users = Vec::new();
+    for (c, name) in [(&clinic, "a"), (&other, "b")] {
+        let username = format!("{name}@{c}.example");
+        let tenant = tenants(&stack.tiers, c, "basic", &username).remove(0);
+        let (outcome, _) = run(
+            &Plan::onboard(&tenant, &stack.targets, true).unwrap(),
+            &stack,
+        )
+        .await;
+        let password = outcome.test_credentials.expect("test password").1;
+        users.push((tenant, username, password));
+    }
+    // A colleague at the suspended clinic, created by hand (not in the tenant file).
+    let colleague = format!("nurse@{clinic}.example");
+    stack
+        .pool
+        .create_user(&standins::cognito::NewUser {
+            username: &colleague,
+            password: "Colleague-Passw0rd!",
+            attributes: vec![("tier", "basic"), ("clinic_id", &clinic), ("role", "nurse")],
+        })
+        .await
+        .unwrap();
+    let (_, user_a, password_a) = &users[0];
+    let (_, user_b, password_b) = &users[1];
+    stack
+        .pool
+        .sign_in(user_a, password_a)
+        .await
+        .expect("active");
+
+    let n = set_tenant_status(
+        &stack.clients,
+        &stack.targets.registry_table,
+        &stack.targets.user_pool_id,
+        &clinic,
+        tenant_admin::STATUS_SUSPENDED,
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 2, "the tenant file's user and the colleague");
+    assert!(stack.pool.sign_in(user_a, password_a).await.is_err());
+    assert!(
+        stack
+            .pool
+            .sign_in(&colleague, "Colleague-Passw0rd!")
+            .await
+            .is_err()
+    );
+    assert!(
+        stack.pool.sign_in(user_b, password_b).await.is_ok(),
+        "another clinic's user is untouched"
+    );
+    let reg = row(&stack, &stack.targets.registry_table, &clinic)
+        .await
+        .unwrap();
+    assert_eq!(text(&reg, "status"), "suspended");
+
+    set_tenant_status(
+        &stack.clients,
+        &stack.targets.registry_table,
+        &stack.targets.user_pool_id,
+        &clinic,
+        tenant_admin::STATUS_ACTIVE,
+    )
+    .await
+    .unwrap();
+    assert!(
+        stack.pool.sign_in(user_a, password_a).await.is_ok(),
+        "resumed"
+    );
+
+    let (_, lines) = run(&Plan::offboard(&users[0].0, &stack.targets), &stack).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("2 user(s)") && l.contains("disabled")),
+        "{lines:?}"
+    );
+    assert!(
+        stack
+            .pool
+            .sign_in(&colleague, "Colleague-Passw0rd!")
+            .await
+            .is_err()
+    );
+}
+
 #[test]
 fn tenant_files_are_validated_entry_by_entry() {
     let tiers = TierCatalog::embedded().unwrap();
