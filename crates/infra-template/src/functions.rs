@@ -22,7 +22,7 @@ pub struct Function {
     pub timeout_secs: u32,
 }
 
-pub const FUNCTIONS: [Function; 4] = [
+pub const FUNCTIONS: [Function; 5] = [
     Function {
         logical: "TokenVending",
         crate_name: "token-vending",
@@ -48,6 +48,13 @@ pub const FUNCTIONS: [Function; 4] = [
         // The API streams its answer (response transfer mode STREAM), which lifts API
         // Gateway's 29 s integration limit: the agent's whole turn (120 s by default) fits.
         timeout_secs: STREAM_TIMEOUT_SECS,
+    },
+    Function {
+        logical: "PreToken",
+        crate_name: "pre-token",
+        memory_mb: 128,
+        // Cognito waits 5 s for a trigger.
+        timeout_secs: 5,
     },
 ];
 
@@ -187,6 +194,11 @@ fn extra_statements(logical: &str, inputs: &Inputs) -> Vec<Value> {
             &["ssm:GetParameter"],
             json!([ssm_parameter_arn("${SessionKeyParameter}")]),
         )],
+        "PreToken" => vec![statement(
+            "ReadTheTenantRegistry",
+            &["dynamodb:GetItem"],
+            json!([get_att("TenantRegistryTable", "Arn")]),
+        )],
         "TenantAuthorizer" => vec![
             statement(
                 "ReadTheTenantRegistry",
@@ -256,6 +268,12 @@ fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Err
                     ),
                 );
             }
+        }
+        "PreToken" => {
+            set(
+                pre_token::ENV_REGISTRY_TABLE,
+                reference("TenantRegistryTable"),
+            );
         }
         "TenantAuthorizer" => {
             set("TENANTRY_REGISTRY_TABLE", reference("TenantRegistryTable"));

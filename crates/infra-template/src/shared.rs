@@ -259,7 +259,26 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
                 "UserPoolAddOns": { "AdvancedSecurityMode": reference("ThreatProtection") },
                 "AccountRecoverySetting": { "RecoveryMechanisms": [{ "Name": "verified_email", "Priority": 1 }] },
                 "DeletionProtection": "ACTIVE",
+                // No tokens for a user whose tenant is unknown, suspended or of another tier
+                // than the registry says (the Runtimes and Gateways never read the registry).
+                "LambdaConfig": { "PreTokenGenerationConfig": {
+                    "LambdaArn": get_att("PreTokenFunction", "Arn"),
+                    "LambdaVersion": "V1_0"
+                }},
                 "UserPoolTags": tag_map(&APP_TAGS)
+            }
+        }),
+    )?;
+    t.resource(
+        "PreTokenInvokePermission",
+        json!({
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": get_att("PreTokenFunction", "Arn"),
+                "Principal": "cognito-idp.amazonaws.com",
+                "SourceAccount": reference("AWS::AccountId"),
+                "SourceArn": get_att("UserPool", "Arn")
             }
         }),
     )?;

@@ -698,3 +698,30 @@ fn runtimes_and_gateways_accept_only_their_own_tiers_tokens() {
         }
     }
 }
+
+/// Cognito asks the pre-token function before it issues any token; only this user pool may
+/// invoke it, and it may read only the tenant registry.
+#[test]
+fn no_tokens_without_the_registry_saying_so() {
+    let t = template();
+    let pool = &t["Resources"]["UserPool"]["Properties"];
+    let trigger = &pool["LambdaConfig"]["PreTokenGenerationConfig"];
+    assert_eq!(trigger["LambdaArn"]["Fn::GetAtt"][0], "PreTokenFunction");
+    let permission = &t["Resources"]["PreTokenInvokePermission"]["Properties"];
+    assert_eq!(permission["Principal"], "cognito-idp.amazonaws.com");
+    assert_eq!(permission["SourceArn"]["Fn::GetAtt"][0], "UserPool");
+    let env = &t["Resources"]["PreTokenFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["TENANTRY_REGISTRY_TABLE"]["Ref"], "TenantRegistryTable");
+    let statements = t["Resources"]["PreTokenRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"]
+        .as_array()
+        .unwrap();
+    let grants: Vec<String> = statements.iter().map(|s| s["Action"].to_string()).collect();
+    assert!(grants.iter().any(|g| g.contains("dynamodb:GetItem")));
+    assert!(
+        !grants.iter().any(|g| g.contains("dynamodb:PutItem")
+            || g.contains("dynamodb:UpdateItem")
+            || g.contains("cognito-idp")),
+        "{grants:?}"
+    );
+}

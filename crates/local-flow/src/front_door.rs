@@ -118,7 +118,7 @@ pub async fn front_door(
                 refused_by(&r)
             )));
         }
-        println!("    {who:<40} {}", refused_by(&r));
+        println!("    {who:<47} {}", refused_by(&r));
     }
     Ok(())
 }
