@@ -210,12 +210,10 @@ fn parse_body(body: &[u8], max_prompt_bytes: usize) -> Result<String, Invocation
     let body = match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(v @ serde_json::Value::Object(_)) => v,
         Ok(_) => return Err(InvocationError::BadBody("not a JSON object".into())),
-        Err(e) => return Err(InvocationError::BadBody(e.to_string())),
+        Err(e) => return Err(InvocationError::BadBody(body_error(&e))),
     };
-    // For this struct serde's messages name unknown fields and expected types, never the
-    // values sent (the prompt can hold patient data).
     let body: InvocationBody =
-        serde_json::from_value(body).map_err(|e| InvocationError::BadBody(e.to_string()))?;
+        serde_json::from_value(body).map_err(|e| InvocationError::BadBody(body_error(&e)))?;
     if body.prompt.trim().is_empty() {
         return Err(InvocationError::EmptyPrompt);
     }
@@ -225,6 +223,18 @@ fn parse_body(body: &[u8], max_prompt_bytes: usize) -> Result<String, Invocation
         });
     }
     Ok(body.prompt)
+}
+
+/// What was wrong with a body, without any of its values: serde's messages quote them
+/// (`invalid type: integer `123``), and a body can hold patient data.
+fn body_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof => {
+            format!("not valid JSON (line {}, column {})", e.line(), e.column())
+        }
+        _ => r#"expected {"prompt": string} and nothing else"#.to_owned(),
+    }
 }
 
 fn wants_stream(headers: &HeaderMap) -> bool {
@@ -592,6 +602,20 @@ mod tests {
             parse_body(br#"{"prompt":"0123456789"}"#, 5),
             Err(InvocationError::PromptTooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_refused_body_is_described_without_its_values() {
+        for bad in [
+            r#"{"prompt": 123456789}"#,
+            r#"{"prompt": "hi", "patient_123456789": 1}"#,
+            r#"{"prompt": ["123456789"]}"#,
+        ] {
+            match parse_body(bad.as_bytes(), 100) {
+                Err(InvocationError::BadBody(m)) => assert!(!m.contains("123456789"), "{m}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -57,6 +57,18 @@ fn tenant<B>(req: &Request<B>, catalog: &TierCatalog) -> Result<TenantContext, P
     TenantContext::from_claims(fields, catalog).map_err(ProxyError::NoTenant)
 }
 
+/// What was wrong with a body, without any of its values: serde's messages quote them, and a
+/// prompt can hold patient data.
+pub fn body_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof => {
+            format!("not valid JSON (line {}, column {})", e.line(), e.column())
+        }
+        _ => r#"expected {"prompt": string, "session_id"?: string} and nothing else"#.to_owned(),
+    }
+}
+
 fn bearer(headers: &HeaderMap) -> Result<String, ProxyError> {
     let raw = headers
         .get(header::AUTHORIZATION)
@@ -106,7 +118,7 @@ async fn proxy(
             max: deps.config.max_prompt_bytes,
         })?;
     let parsed: InvokeBody =
-        serde_json::from_slice(&body).map_err(|e| ProxyError::BadBody(e.to_string()))?;
+        serde_json::from_slice(&body).map_err(|e| ProxyError::BadBody(body_error(&e)))?;
     if parsed.prompt.len() > deps.config.max_prompt_bytes {
         return Err(ProxyError::PromptTooLarge {
             max: deps.config.max_prompt_bytes,
@@ -131,9 +143,15 @@ async fn proxy(
         .config
         .runtime_arns
         .get(tenant.tier())
-        .ok_or(ProxyError::Config {
-            var: "TENANTRY_RUNTIME_ARNS",
-            reason: "no runtime for the tier".into(),
+        // Config requires an ARN for every tier of the catalog the tenant came from, so this
+        // is a deployment fault, named by the variable that is missing.
+        .ok_or_else(|| ProxyError::Config {
+            var: crate::config::ENV_RUNTIME_ARN_PREFIX,
+            reason: format!(
+                "no {}{} for the caller's tier",
+                crate::config::ENV_RUNTIME_ARN_PREFIX,
+                tenant.tier().as_str().to_ascii_uppercase()
+            ),
         })?;
     // The line the Logs Insights queries parse, then the same as fields. Never the prompt or token.
     tracing::info!(
@@ -184,4 +202,23 @@ async fn proxy(
         reply.body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_body_is_described_without_its_values() {
+        for bad in [
+            r#"{"prompt": 123456789}"#,
+            r#"{"prompt": "hi", "patient_123456789": 1}"#,
+            r#"{"prompt": "hi", "session_id": 123456789}"#,
+            "{\"prompt\": \"123456789",
+        ] {
+            let e = serde_json::from_str::<InvokeBody>(bad).err().expect(bad);
+            let m = body_error(&e);
+            assert!(!m.contains("123456789"), "{bad}: {m}");
+        }
+    }
 }

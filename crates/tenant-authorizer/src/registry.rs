@@ -41,9 +41,19 @@ pub struct AwsDirectory {
     pub table: String,
 }
 
-fn unavailable<E: std::fmt::Debug>(op: &'static str) -> impl FnOnce(E) -> AuthError {
+/// Logged with the error's code and Display chain only: an SDK error's `Debug` carries the raw
+/// response, which for GetApiKey holds the tenant's API key value.
+fn unavailable<E>(op: &'static str) -> impl FnOnce(E) -> AuthError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error,
+{
     move |e| {
-        tracing::error!(op, error = ?e, "tenant registry call failed");
+        tracing::error!(
+            op,
+            code = e.code().unwrap_or("-"),
+            error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e),
+            "tenant registry call failed"
+        );
         AuthError::Unavailable
     }
 }

@@ -39,11 +39,16 @@ pub struct ClinicRecord {
 
 type Item = HashMap<String, AttributeValue>;
 
-fn text(item: &Item, key: &'static str) -> Result<String, ToolError> {
+/// A string attribute, or `missing(key)`: the error names the kind of record that is broken.
+fn text(
+    item: &Item,
+    key: &'static str,
+    missing: fn(&'static str) -> ToolError,
+) -> Result<String, ToolError> {
     item.get(key)
         .and_then(|v| v.as_s().ok())
         .cloned()
-        .ok_or(ToolError::ClinicMisconfigured(key))
+        .ok_or_else(|| missing(key))
 }
 
 fn texts(item: &Item, key: &str) -> Vec<String> {
@@ -55,20 +60,31 @@ fn texts(item: &Item, key: &str) -> Vec<String> {
 
 fn patient(item: &Item) -> Result<Patient, ToolError> {
     Ok(Patient {
-        patient_id: text(item, "patient_id")?,
-        name: text(item, "name")?,
-        date_of_birth: text(item, "date_of_birth")?,
+        patient_id: text(item, "patient_id", ToolError::PatientRecordMalformed)?,
+        name: text(item, "name", ToolError::PatientRecordMalformed)?,
+        date_of_birth: text(item, "date_of_birth", ToolError::PatientRecordMalformed)?,
         conditions: texts(item, "conditions"),
         allergies: texts(item, "allergies"),
-        last_visit: text(item, "last_visit")?,
+        last_visit: text(item, "last_visit", ToolError::PatientRecordMalformed)?,
     })
 }
 
-/// DynamoDB failures are logged with their code and surface as `unavailable`: the caller
-/// (a model) cannot act on AWS error details, and they may name resources.
-fn unavailable<E: std::fmt::Debug>(op: &'static str) -> impl FnOnce(E) -> ToolError {
+/// DynamoDB failures are logged with their code and message only (an SDK error's `Debug`
+/// carries the raw response, which for a read is the patient row) and surface as
+/// `unavailable`: the caller (a model) cannot act on AWS error details.
+fn unavailable<E>(op: &'static str) -> impl FnOnce(E) -> ToolError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error,
+{
     move |e| {
-        tracing::error!(op, error = ?e, "DynamoDB call failed");
+        // The Display chain (a connection failure's cause, a service error's message), never
+        // the Debug form with the raw response.
+        tracing::error!(
+            op,
+            code = e.code().unwrap_or("-"),
+            error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e),
+            "DynamoDB call failed"
+        );
         ToolError::Unavailable
     }
 }
@@ -153,10 +169,37 @@ impl TenantData<'_> {
             .item()
             .ok_or(ToolError::ClinicMisconfigured("clinic record"))?;
         Ok(ClinicRecord {
-            clinic_id: text(item, "clinic_id")?,
-            name: text(item, "name")?,
-            tier: text(item, "tier")?,
-            timezone: text(item, "timezone")?,
+            clinic_id: text(item, "clinic_id", ToolError::ClinicMisconfigured)?,
+            name: text(item, "name", ToolError::ClinicMisconfigured)?,
+            tier: text(item, "tier", ToolError::ClinicMisconfigured)?,
+            timezone: text(item, "timezone", ToolError::ClinicMisconfigured)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pairs: &[(&str, &str)]) -> Item {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), AttributeValue::S((*v).to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn a_broken_patient_row_is_named_as_such_not_as_the_clinics_configuration() {
+        let row = item(&[
+            ("patient_id", "p-1"),
+            ("name", "A"),
+            ("last_visit", "2026-01-01"),
+        ]);
+        match patient(&row) {
+            Err(e @ ToolError::PatientRecordMalformed("date_of_birth")) => {
+                assert_eq!(e.code(), "patient_record_malformed")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -56,6 +56,12 @@ pub enum ToolError {
     #[error("the clinic's configuration is missing or invalid ({0})")]
     ClinicMisconfigured(&'static str),
 
+    #[error("a patient record is incomplete ({0})")]
+    PatientRecordMalformed(&'static str),
+
+    #[error("the caller's tier has no configuration in this deployment")]
+    TierNotConfigured,
+
     #[error("document search is not configured for your tier")]
     DocumentsNotConfigured,
 
@@ -88,6 +94,8 @@ impl ToolError {
             ToolError::DocumentsNotConfigured => "documents_not_configured",
             ToolError::WebSearchNotConfigured => "web_search_not_configured",
             ToolError::ClinicMisconfigured(_) => "clinic_misconfigured",
+            ToolError::PatientRecordMalformed(_) => "patient_record_malformed",
+            ToolError::TierNotConfigured => "tier_not_configured",
             ToolError::Unavailable => "unavailable",
         }
     }

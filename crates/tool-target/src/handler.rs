@@ -71,7 +71,7 @@ async fn serve(
     let catalog = deps.verifier.catalog();
     let tier = catalog
         .config(tenant.tier())
-        .map_err(|_| ToolError::TargetTierMismatch)?;
+        .map_err(|_| ToolError::TierNotConfigured)?;
     if !tier.allows_tool(tool.name()) {
         return Err(ToolError::ToolNotInTier);
     }
