@@ -110,9 +110,21 @@ pub async fn ask_patiently(
     prompt: &str,
     session: Option<&str>,
 ) -> Result<Answer, StackError> {
+    ask_patiently_streaming(http, invoke_url, token, prompt, session, &mut |_| {}).await
+}
+
+/// `ask_patiently`, handing each streamed event to `on_event` as it arrives.
+pub async fn ask_patiently_streaming(
+    http: &reqwest::Client,
+    invoke_url: &str,
+    token: &str,
+    prompt: &str,
+    session: Option<&str>,
+    on_event: &mut (dyn FnMut(&Value) + Send),
+) -> Result<Answer, StackError> {
     let mut attempt = 0;
     loop {
-        let a = ask(http, invoke_url, token, prompt, session, &[]).await?;
+        let a = ask_streaming(http, invoke_url, token, prompt, session, &[], on_event).await?;
         let throttled =
             a.status == 429 && a.gateway_error.as_deref() == Some("TooManyRequestsException");
         if !throttled || attempt == 3 {

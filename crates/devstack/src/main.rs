@@ -293,38 +293,27 @@ async fn ask_live(
     prompt: &str,
     session: &Option<String>,
 ) -> Result<devstack::client::Answer, StackError> {
-    let mut attempt = 0;
-    loop {
-        let mut on_event = |e: &serde_json::Value| match e["type"].as_str() {
-            Some("tool_start") => {
-                print!("  · {} ... ", e["tool"].as_str().unwrap_or("?"));
-                let _ = std::io::stdout().flush();
-            }
-            Some("tool_end") => println!("{}", e["status"].as_str().unwrap_or("?")),
-            Some("text_delta") => {
-                print!("{}", e["text"].as_str().unwrap_or_default());
-                let _ = std::io::stdout().flush();
-            }
-            _ => {}
-        };
-        let a = devstack::client::ask_streaming(
-            http,
-            url,
-            token,
-            prompt,
-            session.as_deref(),
-            &[],
-            &mut on_event,
-        )
-        .await?;
-        let throttled =
-            a.status == 429 && a.gateway_error.as_deref() == Some("TooManyRequestsException");
-        if !throttled || attempt == 3 {
-            return Ok(a);
+    let mut on_event = |e: &serde_json::Value| match e["type"].as_str() {
+        Some("tool_start") => {
+            print!("  · {} ... ", e["tool"].as_str().unwrap_or("?"));
+            let _ = std::io::stdout().flush();
         }
-        attempt += 1;
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    }
+        Some("tool_end") => println!("{}", e["status"].as_str().unwrap_or("?")),
+        Some("text_delta") => {
+            print!("{}", e["text"].as_str().unwrap_or_default());
+            let _ = std::io::stdout().flush();
+        }
+        _ => {}
+    };
+    devstack::client::ask_patiently_streaming(
+        http,
+        url,
+        token,
+        prompt,
+        session.as_deref(),
+        &mut on_event,
+    )
+    .await
 }
 
 fn print_answer(a: &devstack::client::Answer) {
