@@ -330,6 +330,8 @@ fn tenant_role(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         ("Region", reference("AWS::Region")),
         ("AccountId", reference("AWS::AccountId")),
         ("DocumentBucketPrefix", document_bucket_prefix()),
+        ("NamePrefix", reference("NamePrefix")),
+        ("TvmFunctionArn", get_att("TokenVendingFunction", "Arn")),
     ]);
     t.resource(
         "TenantAccessRole",

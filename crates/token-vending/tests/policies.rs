@@ -12,8 +12,10 @@ use tenant_context::{MemorySessionId, RuntimeSessionId, TenantContext, TierCatal
 
 const PERMISSIONS: &str = include_str!("../../../infra/policies/tvm-role-permissions.json");
 const TRUST: &str = include_str!("../../../infra/policies/tvm-role-trust.json");
-const PLACEHOLDERS: [&str; 7] = [
+const PLACEHOLDERS: [&str; 9] = [
     "TvmFunctionRoleArn",
+    "TvmFunctionArn",
+    "NamePrefix",
     "PatientMetadataTableArn",
     "ClinicConfigTableArn",
     "Partition",
@@ -217,6 +219,30 @@ fn memory_conditions_are_the_codes_actor_id_and_namespaces() {
             .map(|n| render(n, &ctx))
             .collect();
     assert_eq!(from_policy, from_code);
+
+    // Only the stack's memory of the tenant's own tier, whose ids the template names
+    // `<prefix>_<tier>_memory-<suffix>`.
+    for stmt in [events, records] {
+        let resources = strings(&stmt["Resource"]);
+        assert_eq!(resources.len(), 1);
+        let rendered = render(&resources[0], &ctx).replace("{{NamePrefix}}", "tenantry");
+        assert!(
+            rendered.ends_with(":memory/tenantry_premium_memory-*"),
+            "{rendered}"
+        );
+    }
+}
+
+/// Only the token-vending function itself may assume the role: its role's credentials used
+/// anywhere else carry no `lambda:SourceFunctionArn` of that function.
+#[test]
+fn the_role_is_assumed_from_inside_the_vending_function_only() {
+    let trust = doc(TRUST);
+    let statement = &trust["Statement"][0];
+    assert_eq!(
+        statement["Condition"]["ArnEquals"]["lambda:SourceFunctionArn"],
+        "{{TvmFunctionArn}}"
+    );
 }
 
 #[test]
