@@ -166,8 +166,16 @@ for key_param in "$page_key_param" "$session_key_param"; do
   elif aws_cmd ssm get-parameter --name "$key_param" > /dev/null 2>&1; then
     echo "    $key_param: exists"
   else
-    aws_cmd ssm put-parameter --name "$key_param" --type SecureString \
-      --value "$(head -c 32 /dev/urandom | base64)" --description "Tenantry signing key" > /dev/null
+    # The key goes through a private file, never on a command line (where `ps` shows it).
+    key_input=$(mktemp)
+    chmod 600 "$key_input"
+    python3 - "$key_param" > "$key_input" << 'PY'
+import base64, json, os, sys
+print(json.dumps({"Name": sys.argv[1], "Type": "SecureString", "Description": "Tenantry signing key",
+                  "Value": base64.b64encode(os.urandom(32)).decode()}))
+PY
+    aws_cmd ssm put-parameter --cli-input-json "file://$key_input" > /dev/null
+    rm -f "$key_input"
     echo "    $key_param: created"
   fi
 done
