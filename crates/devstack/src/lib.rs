@@ -358,19 +358,7 @@ impl DevStack {
     /// Suspends (or resumes) a tenant as tenant-admin does: the registry status, and its users
     /// disabled and signed out (or enabled). Returns how many users the clinic has.
     pub async fn set_tenant_status(&self, clinic: &str, status: &str) -> Result<usize, StackError> {
-        let moto = standins::sdk::moto_config(&self.endpoints);
-        let dynamodb_url =
-            self.endpoints
-                .dynamodb_url
-                .clone()
-                .ok_or_else(|| StackError::Setup {
-                    what: "TENANTRY_DYNAMODB_URL is not set".into(),
-                })?;
-        let clients = tenant_admin::apply::Clients {
-            apigateway: aws_sdk_apigateway::Client::new(&moto),
-            dynamodb: aws_sdk_dynamodb::Client::new(&standins::sdk::config_for(&dynamodb_url)),
-            cognito: aws_sdk_cognitoidentityprovider::Client::new(&moto),
-        };
+        let clients = setup::admin_clients(&self.endpoints)?;
         tenant_admin::apply::set_tenant_status(
             &clients,
             &self.onboarded.registry_table,

@@ -118,6 +118,23 @@ pub struct Onboarded {
     pub keys: Vec<(String, String)>,
 }
 
+/// tenant-admin's clients, on the stand-ins (API Gateway and Cognito on moto, DynamoDB on
+/// dynalite).
+pub fn admin_clients(endpoints: &Endpoints) -> Result<tenant_admin::apply::Clients, StackError> {
+    let moto = moto_config(endpoints);
+    let dynamodb_url = endpoints
+        .dynamodb_url
+        .clone()
+        .ok_or_else(|| StackError::Setup {
+            what: "TENANTRY_DYNAMODB_URL is not set (start the stand-ins)".into(),
+        })?;
+    Ok(tenant_admin::apply::Clients {
+        apigateway: aws_sdk_apigateway::Client::new(&moto),
+        dynamodb: aws_sdk_dynamodb::Client::new(&config_for(&dynamodb_url)),
+        cognito: aws_sdk_cognitoidentityprovider::Client::new(&moto),
+    })
+}
+
 /// The usage plans as the template declares them (throttle and quota per tier), created on the
 /// API Gateway stand-in; then every demo tenant onboarded with tenant-admin (its own API key
 /// in its tier's plan, registry and clinic rows), and `SUSPENDED_CLINIC` suspended.
@@ -129,18 +146,7 @@ pub async fn onboard(
     prefix: &str,
 ) -> Result<Onboarded, StackError> {
     use aws_sdk_apigateway::types::{QuotaPeriodType, QuotaSettings, ThrottleSettings};
-    let moto = moto_config(endpoints);
-    let dynamodb_url = endpoints
-        .dynamodb_url
-        .clone()
-        .ok_or_else(|| StackError::Setup {
-            what: "TENANTRY_DYNAMODB_URL is not set (start the stand-ins)".into(),
-        })?;
-    let clients = tenant_admin::apply::Clients {
-        apigateway: aws_sdk_apigateway::Client::new(&moto),
-        dynamodb: aws_sdk_dynamodb::Client::new(&config_for(&dynamodb_url)),
-        cognito: aws_sdk_cognitoidentityprovider::Client::new(&moto),
-    };
+    let clients = admin_clients(endpoints)?;
     let admin = |e: tenant_admin::AdminError| StackError::Setup {
         what: format!("onboarding: {e}"),
     };

@@ -30,8 +30,10 @@ pub struct RuntimeStream {
     pub body: reqwest::Response,
 }
 
-/// The call, checked for success; the body not read yet.
-async fn call(
+/// The runtime's answer as a stream of bytes, for Lambda response streaming: the call, checked
+/// for success, the body not read yet. Its length is bounded by the agent's own caps (tokens
+/// per request) and the proxy's timeout.
+pub async fn invoke_streaming(
     http: &reqwest::Client,
     url: &str,
     bearer: &str,
@@ -88,18 +90,6 @@ async fn call(
     })
 }
 
-/// The runtime's answer as a stream of bytes, for Lambda response streaming. Its length is
-/// bounded by the agent's own caps (tokens per request) and the proxy's timeout.
-pub async fn invoke_streaming(
-    http: &reqwest::Client,
-    url: &str,
-    bearer: &str,
-    session: &RuntimeSessionId,
-    body: Vec<u8>,
-) -> Result<RuntimeStream, ProxyError> {
-    call(http, url, bearer, session, body).await
-}
-
 /// The runtime's answer, read whole (at most `max_bytes`).
 pub async fn invoke(
     http: &reqwest::Client,
@@ -112,7 +102,7 @@ pub async fn invoke(
     let RuntimeStream {
         content_type,
         body: mut resp,
-    } = call(http, url, bearer, session, body).await?;
+    } = invoke_streaming(http, url, bearer, session, body).await?;
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| {
         if e.is_timeout() {

@@ -177,13 +177,7 @@ struct Inner {
 pub struct ApiGatewayEmulation {
     addr: SocketAddr,
     inner: Arc<Inner>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for ApiGatewayEmulation {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: crate::ServerTask,
 }
 
 impl ApiGatewayEmulation {
@@ -205,7 +199,7 @@ impl ApiGatewayEmulation {
         Ok(Self {
             addr,
             inner,
-            server,
+            _server: server,
         })
     }
 

@@ -58,7 +58,7 @@ struct Inner {
 /// A running function under this Runtime API; dropping it stops the process and the server.
 pub struct FunctionHost {
     child: Child,
-    server: tokio::task::JoinHandle<()>,
+    _server: crate::ServerTask,
     queue: mpsc::Sender<Pending>,
     next_id: AtomicU64,
     addr: SocketAddr,
@@ -68,7 +68,6 @@ impl Drop for FunctionHost {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.server.abort();
     }
 }
 
@@ -117,7 +116,7 @@ impl FunctionHost {
             ))?;
         Ok(Self {
             child,
-            server,
+            _server: server,
             queue,
             next_id: AtomicU64::new(0),
             addr,

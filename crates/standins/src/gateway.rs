@@ -93,13 +93,7 @@ struct Handler(Arc<Inner>);
 pub struct GatewayEmulation {
     addr: SocketAddr,
     inner: Arc<Inner>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for GatewayEmulation {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: crate::ServerTask,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -179,7 +173,7 @@ impl GatewayEmulation {
         Ok(Self {
             addr,
             inner,
-            server,
+            _server: server,
         })
     }
 

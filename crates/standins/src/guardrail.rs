@@ -41,13 +41,7 @@ struct Inner {
 pub struct GuardrailEmulation {
     addr: SocketAddr,
     inner: Arc<Inner>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for GuardrailEmulation {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: crate::ServerTask,
 }
 
 /// `ddd-dd-dddd` replaced by the mask; `None` when there was none.
@@ -93,7 +87,7 @@ impl GuardrailEmulation {
         Ok(Self {
             addr,
             inner,
-            server,
+            _server: server,
         })
     }
 

@@ -197,13 +197,7 @@ struct Inner {
 pub struct KnowledgeBaseEmulation {
     addr: SocketAddr,
     inner: Arc<Inner>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for KnowledgeBaseEmulation {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: crate::ServerTask,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -288,7 +282,7 @@ impl KnowledgeBaseEmulation {
         Ok(Self {
             addr,
             inner,
-            server,
+            _server: server,
         })
     }
 

@@ -44,11 +44,21 @@ pub(crate) fn aws_error(
         .into_response()
 }
 
-/// Serves `app` on 127.0.0.1:`port` (0: any free port) until the handle is aborted.
+/// A local server's task: dropping it stops the server, so an emulation holding one needs no
+/// `Drop` of its own.
+pub(crate) struct ServerTask(tokio::task::JoinHandle<()>);
+
+impl Drop for ServerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Serves `app` on 127.0.0.1:`port` (0: any free port) until the returned task is dropped.
 pub(crate) async fn serve_local(
     app: axum::Router,
     port: u16,
-) -> std::io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+) -> std::io::Result<(std::net::SocketAddr, ServerTask)> {
     use axum::serve::ListenerExt as _;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
@@ -60,7 +70,7 @@ pub(crate) async fn serve_local(
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok((addr, server))
+    Ok((addr, ServerTask(server)))
 }
 
 pub use endpoints::{ENV_DYNAMODB_URL, ENV_MOTO_URL, Endpoints, STANDIN_REGION};

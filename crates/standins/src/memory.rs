@@ -98,13 +98,7 @@ struct Inner {
 pub struct MemoryEmulation {
     addr: SocketAddr,
     inner: Arc<Inner>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for MemoryEmulation {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: crate::ServerTask,
 }
 
 impl MemoryEmulation {
@@ -125,7 +119,7 @@ impl MemoryEmulation {
         Ok(Self {
             addr,
             inner,
-            server,
+            _server: server,
         })
     }
 

@@ -44,13 +44,7 @@ struct Shared {
 pub struct ModelStandin {
     addr: SocketAddr,
     shared: Shared,
-    _server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for ModelStandin {
-    fn drop(&mut self) {
-        self._server.abort();
-    }
+    _server: crate::ServerTask,
 }
 
 impl ModelStandin {

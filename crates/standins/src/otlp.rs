@@ -35,13 +35,7 @@ struct Received {
 pub struct OtlpReceiver {
     endpoint: String,
     received: Arc<Mutex<Received>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for OtlpReceiver {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: crate::ServerTask,
 }
 
 fn text(v: Option<&Value>) -> String {
@@ -109,7 +103,7 @@ impl OtlpReceiver {
         Ok(Self {
             endpoint: format!("http://{addr}/v1/traces"),
             received,
-            server,
+            _server: server,
         })
     }
 

@@ -48,13 +48,7 @@ struct Inner {
 /// A running emulation; dropping it stops the server.
 pub struct RuntimeEmulation {
     addr: SocketAddr,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RuntimeEmulation {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: crate::ServerTask,
 }
 
 impl RuntimeEmulation {
@@ -73,7 +67,10 @@ impl RuntimeEmulation {
             .route("/runtimes/{arn}/invocations", post(invoke))
             .with_state(inner);
         let (addr, server) = crate::serve_local(app, port).await?;
-        Ok(Self { addr, server })
+        Ok(Self {
+            addr,
+            _server: server,
+        })
     }
 
     /// The endpoint request-proxy is configured with (`TENANTRY_RUNTIME_ENDPOINT`).
