@@ -10,6 +10,10 @@
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, Once};
 
+use tracing_subscriber::layer::{Filter, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, Registry};
+
 #[derive(Clone, Default)]
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
 
@@ -52,13 +56,16 @@ impl LogCapture {
     /// Starts capturing this thread's logs (tokio's default test runtime runs the test on one
     /// thread) until the guard drops. `filter` should be the functions' own filter; the first
     /// call in a test binary installs it for the whole binary, so give every call the same one.
-    pub fn start(filter: tracing_subscriber::EnvFilter) -> (Self, CaptureGuard) {
+    pub fn start<F>(filter: F) -> (Self, CaptureGuard)
+    where
+        F: Filter<Registry> + Send + Sync + 'static,
+    {
         INSTALL.call_once(|| {
-            let installed = tracing_subscriber::fmt()
+            let layer = tracing_subscriber::fmt::layer()
                 .json()
-                .with_env_filter(filter)
                 .with_writer(|| ThreadSink)
-                .try_init();
+                .with_filter(filter);
+            let installed = Registry::default().with(layer).try_init();
             if installed.is_err() {
                 // Another global subscriber exists: captures would stay empty, and the log
                 // assertions would pass vacuously. Fail loudly instead.

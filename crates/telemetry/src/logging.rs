@@ -1,10 +1,24 @@
 //! Structured JSON logs for every binary, with one safety rule: the wire-level traces of the
 //! AWS SDK and the HTTP stack (which print request and response bodies and headers, so patient
 //! data, tokens and signatures) stay off, whatever `RUST_LOG` asks for.
+//!
+//! The rule is a second filter beside the user's, not a directive inside it: an `EnvFilter`
+//! enables an event when *any* directive does, and a span-scoped directive
+//! (`[DynamoDB.GetItem]=trace`, `[{requestId}]=trace`) enables every target inside that span,
+//! whatever the target directives say. The cap is a [`Targets`] filter, which looks at an
+//! event's target and level only, and both filters must agree.
 
+use tracing::Subscriber;
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt, Targets, combinator::And};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, Registry};
 
-/// Crates whose DEBUG/TRACE output can contain bodies or credentials.
+/// Crates whose DEBUG/TRACE output can contain bodies or credentials. A target matches when it
+/// starts with one of these (`aws_sdk` covers every `aws_sdk_*` service crate).
 const WIRE_TARGETS: [&str; 10] = [
     "aws_smithy_runtime",
     "aws_smithy_runtime_api",
@@ -18,9 +32,30 @@ const WIRE_TARGETS: [&str; 10] = [
     "reqwest",
 ];
 
-/// The filter: `rust_log` (RUST_LOG's value; default `info`), with every wire-level target
-/// capped at `info`. Directives in `rust_log` for those targets are dropped, not merged.
-pub fn env_filter(rust_log: Option<&str>) -> EnvFilter {
+/// The filter of every log layer: the user's filter and the wire cap, both required.
+pub type LogFilter<S> = And<EnvFilter, Targets, S>;
+
+/// `rust_log` (RUST_LOG's value; default `info`) as the user's filter, combined with the cap
+/// that keeps every wire-level target at `info` or above.
+pub fn filter<S>(rust_log: Option<&str>) -> LogFilter<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    user_filter(rust_log).and(wire_cap())
+}
+
+/// The cap no directive can lift: every target passes at any level except the wire targets.
+fn wire_cap() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_targets(WIRE_TARGETS.iter().map(|t| (*t, LevelFilter::INFO)))
+}
+
+/// The user's directives. Target directives for the wire targets are dropped (the cap would
+/// refuse them anyway; dropping them keeps the user's filter from raising the callsite interest
+/// of the SDK for nothing). An unparsable RUST_LOG falls back to `info`: it must not switch
+/// logging off, nor on wholesale.
+fn user_filter(rust_log: Option<&str>) -> EnvFilter {
     let user: Vec<&str> = rust_log
         .unwrap_or("info")
         .split(',')
@@ -28,27 +63,20 @@ pub fn env_filter(rust_log: Option<&str>) -> EnvFilter {
         .filter(|d| !d.is_empty())
         .filter(|d| !WIRE_TARGETS.iter().any(|t| d.starts_with(t)))
         .collect();
-    let mut directives = if user.is_empty() {
-        vec!["info".to_owned()]
+    let directives = if user.is_empty() {
+        "info".to_owned()
     } else {
-        user.iter().map(|d| (*d).to_owned()).collect()
+        user.join(",")
     };
-    directives.extend(WIRE_TARGETS.iter().map(|t| format!("{t}=info")));
-    EnvFilter::try_new(directives.join(",")).unwrap_or_else(|_| {
-        // An unparsable RUST_LOG must not switch logging off, nor on wholesale.
-        EnvFilter::new(
-            WIRE_TARGETS
-                .iter()
-                .fold("info".to_owned(), |acc, t| format!("{acc},{t}=info")),
-        )
-    })
+    EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
 /// Installs the JSON subscriber of a function, once, at start-up (the agent installs its own,
 /// with traces: `traces::Telemetry::init`).
 pub fn init_json() {
-    tracing_subscriber::fmt()
+    let layer = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(env_filter(std::env::var("RUST_LOG").ok().as_deref()))
-        .init();
+        .with_filter(filter(std::env::var("RUST_LOG").ok().as_deref()));
+    // A second install (only possible in tests) keeps the first subscriber.
+    let _ = Registry::default().with(layer).try_init();
 }

@@ -124,7 +124,7 @@ impl Telemetry {
         role: Option<RoleCredentials>,
         span_targets: &[&str],
     ) -> Result<Self, TelemetryError> {
-        let filter = crate::logging::env_filter(std::env::var("RUST_LOG").ok().as_deref());
+        let filter = crate::logging::filter(std::env::var("RUST_LOG").ok().as_deref());
         let logs = tracing_subscriber::fmt::layer().json();
         let Some(export) = export else {
             Registry::default()

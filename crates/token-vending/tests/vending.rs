@@ -276,7 +276,7 @@ fn configuration_is_read_once_and_checked() {
 #[tokio::test]
 async fn tokens_and_secrets_never_reach_the_logs() {
     // The functions' own filter, as an operator debugging with RUST_LOG=trace would set it.
-    let (logs, _guard) = standins::logs::LogCapture::start(telemetry::logging::env_filter(Some(
+    let (logs, _guard) = standins::logs::LogCapture::start(telemetry::logging::filter(Some(
         "trace,aws_smithy_runtime=trace,hyper=trace",
     )));
 

@@ -70,6 +70,9 @@ pub enum ToolError {
 
     #[error("temporarily unavailable, try again")]
     Unavailable,
+
+    #[error("the tool did not finish in time, try again")]
+    DeadlineExceeded,
 }
 
 impl ToolError {
@@ -97,6 +100,7 @@ impl ToolError {
             ToolError::PatientRecordMalformed(_) => "patient_record_malformed",
             ToolError::TierNotConfigured => "tier_not_configured",
             ToolError::Unavailable => "unavailable",
+            ToolError::DeadlineExceeded => "deadline_exceeded",
         }
     }
 

@@ -1,7 +1,8 @@
 //! The runtime loop against a local Runtime API (a mock on 127.0.0.1 that serves a fixed
 //! sequence of invocations, then fails): the AgentCore Gateway client context with its nested
-//! propagated headers reaches the handler, and malformed contexts and a panicking handler do
-//! not stop the loop from serving the next invocation.
+//! propagated headers reaches the handler, malformed contexts do not stop the loop from
+//! serving the next invocation, a panic ends it, slow calls are answered before the deadline,
+//! and every call logs inside a span with its ids.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,14 +45,13 @@ async fn handler(inv: Invocation) -> Value {
 }
 
 #[tokio::test]
-async fn the_loop_serves_gateway_calls_and_survives_bad_ones() {
+async fn the_loop_serves_gateway_calls_and_survives_bad_input() {
     let ctx = gateway_context();
     let api = runtime_api(vec![
         event("1-gateway", Some(&ctx), json!({})),
         event("2-not-json", Some("{not json"), json!({})),
-        event("3-panics", Some(&ctx), json!({"panic": true})),
-        event("4-no-context", None, json!({"patient_id": "p-1"})),
-        event("5-gateway-again", Some(&ctx), json!({})),
+        event("3-no-context", None, json!({"patient_id": "p-1"})),
+        event("4-gateway-again", Some(&ctx), json!({})),
     ])
     .await;
 
@@ -65,36 +65,161 @@ async fn the_loop_serves_gateway_calls_and_survives_bad_ones() {
         })
         .await;
     assert!(result.unwrap_err().to_string().contains("410"));
-    assert_eq!(calls.load(Ordering::SeqCst), 5);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
 
     let posts = replies(&api).await;
-    let by_id = |id: &str| {
-        posts
-            .iter()
-            .find(|(p, _)| p.contains(id))
-            .unwrap_or_else(|| panic!("no reply for {id}"))
-    };
-    let (p, body) = by_id("1-gateway");
+    let (p, body) = by_id(&posts, "1-gateway");
     assert!(p.ends_with("/response"));
     assert_eq!(
         body,
         &json!({"tool": "clinic_config", "clinic": "clinic-a"})
     );
-    let (p, body) = by_id("2-not-json");
+    let (p, body) = by_id(&posts, "2-not-json");
     assert!(p.ends_with("/response"));
     assert_eq!(body["error"]["code"], "bad_client_context");
-    let (p, body) = by_id("3-panics");
+    let (_, body) = by_id(&posts, "3-no-context");
+    assert_eq!(body["error"]["code"], "missing_tool_name");
+    let (p, body) = by_id(&posts, "4-gateway-again");
+    assert!(p.ends_with("/response"));
+    assert_eq!(body["tool"], "clinic_config");
+}
+
+fn by_id<'a>(posts: &'a [(String, Value)], id: &str) -> &'a (String, Value) {
+    posts
+        .iter()
+        .find(|(p, _)| p.contains(id))
+        .unwrap_or_else(|| panic!("no reply for {id}"))
+}
+
+/// A panic fails its invocation with a function error that carries no panic text, and ends
+/// the loop: the next invocation is left to a fresh process, as in the shipped profile (which
+/// aborts on panic).
+#[tokio::test]
+async fn a_panic_fails_the_call_and_ends_the_process() {
+    let ctx = gateway_context();
+    let api = runtime_api(vec![
+        event("1-gateway", Some(&ctx), json!({})),
+        event("2-panics", Some(&ctx), json!({"panic": true})),
+        event("3-never-served-here", Some(&ctx), json!({})),
+    ])
+    .await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let result = RuntimeLoop::with_endpoint(api.uri().parse().unwrap())
+        .run(move |inv| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            handler(inv)
+        })
+        .await;
+    assert!(result.unwrap_err().to_string().contains("panicked"));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    let posts = replies(&api).await;
+    let (p, body) = by_id(&posts, "2-panics");
     assert!(p.ends_with("/error"));
     assert_eq!(body["errorType"], "Internal.handler_failed");
     assert!(
         !body.to_string().contains("handler bug"),
         "no panic text reaches the caller"
     );
-    let (_, body) = by_id("4-no-context");
-    assert_eq!(body["error"]["code"], "missing_tool_name");
-    let (p, body) = by_id("5-gateway-again");
+    assert!(!posts.iter().any(|(p, _)| p.contains("3-never-served-here")));
+}
+
+/// The claim above holds for what ships: the release profile aborts on panic.
+#[test]
+fn the_shipped_profile_aborts_on_panic() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"))
+            .expect("workspace manifest");
+    let release: Vec<&str> = manifest
+        .lines()
+        .skip_while(|l| l.trim() != "[profile.release]")
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .map(str::trim)
+        .collect();
+    assert!(
+        release.contains(&r#"panic = "abort""#),
+        "release profile: {release:?}"
+    );
+}
+
+/// A handler still running half a second before the deadline gets a `deadline_exceeded` reply
+/// in its place, the handler is cancelled, and the loop serves the next invocation.
+#[tokio::test]
+async fn a_slow_call_is_answered_before_the_deadline_and_cancelled() {
+    let ctx = gateway_context();
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 1_500;
+    let api = runtime_api(vec![
+        event("1-slow", Some(&ctx), json!({"sleep_s": 30}))
+            .insert_header("Lambda-Runtime-Deadline-Ms", soon.to_string()),
+        event("2-gateway", Some(&ctx), json!({})),
+    ])
+    .await;
+    let finished = Arc::new(AtomicUsize::new(0));
+    let done = finished.clone();
+    let result = RuntimeLoop::with_endpoint(api.uri().parse().unwrap())
+        .run(move |inv| {
+            let done = done.clone();
+            async move {
+                let payload: Value = serde_json::from_slice(&inv.payload).unwrap_or(Value::Null);
+                if let Some(s) = payload["sleep_s"].as_u64() {
+                    tokio::time::sleep(std::time::Duration::from_secs(s)).await;
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+                handler(inv).await
+            }
+        })
+        .await;
+    assert!(result.unwrap_err().to_string().contains("410"));
+    let posts = replies(&api).await;
+    let (p, body) = by_id(&posts, "1-slow");
     assert!(p.ends_with("/response"));
-    assert_eq!(body["tool"], "clinic_config");
+    assert_eq!(body["error"]["code"], "deadline_exceeded");
+    assert_eq!(by_id(&posts, "2-gateway").1["tool"], "clinic_config");
+    tokio::task::yield_now().await;
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        0,
+        "the slow handler was cancelled"
+    );
+}
+
+/// Every log line of a call carries its request id and X-Ray trace id.
+#[tokio::test]
+async fn each_call_logs_inside_a_span_with_its_request_and_trace_ids() {
+    let (logs, _guard) =
+        standins::logs::LogCapture::start(telemetry::logging::filter(Some("info")));
+    let ctx = gateway_context();
+    let api = runtime_api(vec![
+        event("req-span-1", Some(&ctx), json!({})).insert_header(
+            "Lambda-Runtime-Trace-Id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        ),
+    ])
+    .await;
+    let _ = RuntimeLoop::with_endpoint(api.uri().parse().unwrap())
+        .run(|inv| async move {
+            tracing::info!("LINE-FROM-THE-HANDLER");
+            handler(inv).await
+        })
+        .await;
+    let text = logs.text();
+    let line: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "LINE-FROM-THE-HANDLER")
+        .unwrap_or_else(|| panic!("no handler line in {text}"));
+    assert_eq!(line["span"]["name"], "tool_invocation");
+    assert_eq!(line["span"]["request_id"], "req-span-1");
+    assert_eq!(
+        line["span"]["trace_id"],
+        "1-5759e988-bd862e3fe1be46a994272793"
+    );
 }
 
 /// Why `runtime.rs` exists: lambda_runtime 1.5.0 cannot build an invocation context from the

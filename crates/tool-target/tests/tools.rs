@@ -109,6 +109,7 @@ fn invocation(tool: &str, headers: &Value, args: &Value) -> Invocation {
     Invocation {
         request_id: "test".into(),
         deadline_ms: None,
+        trace_id: None,
         client_context: Some(
             json!({"custom": {
                 "bedrockAgentCoreToolName": tool,
@@ -487,6 +488,7 @@ async fn the_event_fixtures_behave_as_documented() {
             Invocation {
                 request_id: "fixture".into(),
                 deadline_ms: None,
+                trace_id: None,
                 client_context: Some(context),
                 payload: event.as_bytes().to_vec().into(),
             },
@@ -527,7 +529,7 @@ async fn the_event_fixtures_behave_as_documented() {
 #[tokio::test]
 async fn tokens_and_patient_data_never_reach_the_logs() {
     // The functions' own filter, as an operator debugging with RUST_LOG=trace would set it.
-    let (logs, _guard) = standins::logs::LogCapture::start(telemetry::logging::env_filter(Some(
+    let (logs, _guard) = standins::logs::LogCapture::start(telemetry::logging::filter(Some(
         "trace,aws_smithy_runtime=trace,hyper=trace",
     )));
     let w = world("logs", 15).await;
