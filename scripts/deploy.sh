@@ -13,6 +13,9 @@
 #   --test-users         give the tenants' users generated passwords (no invitation e-mail) and
 #                        write them to .tools/deploy/<stack>-test-users.json, with MFA optional
 #                        (UserMfa=OPTIONAL); for test stacks only
+#   --reserved-concurrency N  reserve (and cap) N concurrent executions for each function the
+#                        agents reach without the front door (both token vending functions, the
+#                        tool target); default 0: none reserved (new accounts' limits are low)
 #   --skip-bedrock-projects  do not run scripts/bedrock-projects.sh
 #   --stack-name NAME    CloudFormation stack (default: tenantry)
 #   --name-prefix P      prefix of resource names, 3-16 of [a-z0-9] (default: tenantry)
@@ -27,17 +30,18 @@
 # and the project's tools (scripts/install-standins.sh: cargo-lambda and zig).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 # shellcheck source=scripts/lib/deploy-common.sh
 source scripts/lib/deploy-common.sh
 
-runtime_image="" tenants_file=infra/demo-tenants.json onboard=1 test_users=0 bedrock_projects=1
+runtime_image="" tenants_file=infra/demo-tenants.json onboard=1 test_users=0 bedrock_projects=1 reserved_concurrency=0
 extra_option() {
   case $1 in
     --runtime-image) [[ $# -ge 2 ]] || die "--runtime-image needs a value"; runtime_image=$2; return 2 ;;
     --tenants) [[ $# -ge 2 ]] || die "--tenants needs a value"; tenants_file=$2; return 2 ;;
     --no-tenants) onboard=0; return 1 ;;
     --test-users) test_users=1; return 1 ;;
+    --reserved-concurrency) [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || die "--reserved-concurrency needs a whole number"; reserved_concurrency=$2; return 2 ;;
     --skip-bedrock-projects) bedrock_projects=0; return 1 ;;
     *) return 0 ;;
   esac
@@ -82,7 +86,7 @@ run cargo run --quiet --locked -p infra-template -- --check
 step "2/8 Build the functions for Lambda (provided.al2023, arm64) with cargo lambda"
 [[ $dry_run == 1 ]] || scripts/install-standins.sh > /dev/null
 bins=()
-for f in $functions; do bins+=(--bin "${f%%:*}"); done
+for crate in $(for f in $functions; do echo "${f%%:*}"; done | sort -u); do bins+=(--bin "$crate"); done
 PATH="$PWD/.tools/venv/bin:$PATH" run cargo lambda build --release --arm64 --output-format zip --locked "${bins[@]}"
 
 step "3/8 Artifact bucket s3://$artifacts (private, TLS-only, versioned) and the packages"
@@ -189,7 +193,7 @@ run aws "${aws_opts[@]}" cloudformation deploy --template-file infra/template.js
   --s3-bucket "$artifacts" --s3-prefix templates --capabilities CAPABILITY_NAMED_IAM \
   --no-fail-on-empty-changeset --tags Application=tenantry \
   --parameter-overrides "NamePrefix=$prefix" "ArtifactBucket=$artifacts" "AgentRuntimeImageUri=$runtime_image" "UserMfa=$user_mfa" \
-  "PageTokenKeyParameter=$page_key_param" "SessionKeyParameter=$session_key_param" "${code_params[@]}"
+  "ReservedConcurrency=$reserved_concurrency" "PageTokenKeyParameter=$page_key_param" "SessionKeyParameter=$session_key_param" "${code_params[@]}"
 if [[ $dry_run == 0 ]]; then
   aws_cmd cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].Outputs' --output json > "$outputs_file"
   echo "    outputs saved to $outputs_file"

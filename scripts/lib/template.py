@@ -43,7 +43,8 @@ def main(template_path, prefix, region, account, command, *args):
     elif command == "functions":
         for logical, r in resources.items():
             if r["Type"] == "AWS::Lambda::Function":
-                crate = name_of(r).removeprefix(f"{prefix}-")
+                # The crate it is built from (two functions may share one: the TVM).
+                crate = r["Metadata"]["BuildCrate"]
                 print(f"{crate}:{logical.removesuffix('Function')}")
     elif command == "kept":
         (kind,) = args

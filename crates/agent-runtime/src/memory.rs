@@ -100,7 +100,7 @@ impl AgentMemory {
             .get(IssueRequest {
                 id_token,
                 tenant: ctx,
-                scope: Some(Scope::Memory),
+                scope: Scope::Memory,
             })
             .await?;
         let config = agentcore::config::Builder::from(&self.sdk)

@@ -39,7 +39,8 @@ pub struct AssistantStack {
 pub struct Inputs<'a> {
     pub pool: &'a LocalPool,
     pub lambda: &'a aws_sdk_lambda::Client,
-    pub lambda_url: &'a str,
+    /// The Lambda Invoke API serving the agents' token vending deployment.
+    pub memory_vending_url: &'a str,
     /// (tier, runtime ARN) for every tier of the tier file.
     pub runtime_arns: &'a [(String, String)],
     /// The key request-proxy issues session ids with; the agents check them with it.
@@ -161,8 +162,8 @@ pub async fn start(
             ("TENANTRY_TOKEN_ISSUER", pool.issuer.clone()),
             ("TENANTRY_TOKEN_AUDIENCE", pool.client_id.clone()),
             ("TENANTRY_JWKS_URL", pool.jwks_url.clone()),
-            // Memory, with each user's memory-scoped credentials from the real token-vending
-            // function on the Lambda stand-in (STS on moto behind it).
+            // Memory, with each user's memory-scoped credentials from the agents' own
+            // deployment of the real token-vending function (STS on moto behind it).
             ("TENANTRY_MEMORY_ID", setup::memory_id(tier.as_str())),
             ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", memory.endpoint()),
             // The tier file gives both tiers a guardrail: the agents do not start without one.
@@ -170,8 +171,11 @@ pub async fn start(
             ("TENANTRY_GUARDRAIL_VERSION", GUARDRAIL_VERSION.to_owned()),
             ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", guardrail.endpoint()),
             ("TENANTRY_CREDENTIALS_SOURCE", "vending-function".to_owned()),
-            ("TENANTRY_TVM_FUNCTION", "token-vending".to_owned()),
-            ("AWS_ENDPOINT_URL_LAMBDA", inputs.lambda_url.to_owned()),
+            ("TENANTRY_TVM_FUNCTION", setup::MEMORY_VENDING.to_owned()),
+            (
+                "AWS_ENDPOINT_URL_LAMBDA",
+                inputs.memory_vending_url.to_owned(),
+            ),
             ("AWS_REGION", standins::STANDIN_REGION.to_owned()),
             ("AWS_ACCESS_KEY_ID", "standin".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "standin".to_owned()),

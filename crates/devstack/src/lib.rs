@@ -25,6 +25,7 @@ use standins::apigateway::{
 use standins::cognito::LocalPool;
 use standins::function_host::{FunctionHost, Reply};
 use standins::lambda::LambdaEmulator;
+use standins::lambda_api::LambdaInvokeApi;
 use standins::sdk::{config_for, moto_config};
 use tenant_context::TierCatalog;
 
@@ -110,6 +111,7 @@ pub struct DevStack {
     pub options: Options,
     /// request-proxy in streaming mode (the API streams); `None` when buffered.
     _proxy_host: Option<Arc<FunctionHost>>,
+    _memory_vending: (LambdaInvokeApi, Arc<FunctionHost>),
     // Declared last: dropped after the API and the agents that call into it.
     functions: LambdaEmulator,
 }
@@ -164,12 +166,42 @@ impl DevStack {
             .iter()
             .map(|t| (t.clone(), setup::runtime_arn(t)))
             .collect();
+        // The agents' own token vending deployment, as on AWS (the function is deployed once
+        // per calling role): the same binary with the memory scope only, under a Lambda
+        // Invoke API of its own (cargo-lambda's emulator gives all functions one environment).
+        let memory_vending_env = setup::memory_vending_env(&setup::function_env(
+            &endpoints,
+            &pool,
+            &tables,
+            &[],
+            options.lambda_port,
+        )?);
+        let memory_vending = Arc::new(
+            FunctionHost::start(
+                &options.bin_dir.join("token-vending"),
+                setup::MEMORY_VENDING,
+                &memory_vending_env,
+                &options.run_dir.join("memory-vending.log"),
+            )
+            .await?,
+        );
+        let memory_vending_api = LambdaInvokeApi::start(vec![(
+            setup::MEMORY_VENDING.to_owned(),
+            memory_vending.clone(),
+        )])
+        .await?;
+        progress(&format!(
+            "{} (the real token-vending binary, memory scope only) for the agents, under a Lambda Invoke API STAND-IN at {}",
+            setup::MEMORY_VENDING,
+            memory_vending_api.endpoint_url()
+        ));
         let agent_binary = options.bin_dir.join("agent-runtime");
+        let memory_vending_url = memory_vending_api.endpoint_url();
         let assistant = assistant::start(
             assistant::Inputs {
                 pool: &pool,
                 lambda: &lambda,
-                lambda_url: &lambda_url,
+                memory_vending_url: &memory_vending_url,
                 runtime_arns: &runtime_arns,
                 session_key: &session_key,
                 agent_binary: &agent_binary,
@@ -324,6 +356,7 @@ impl DevStack {
             assistant,
             options,
             _proxy_host: proxy_host,
+            _memory_vending: (memory_vending_api, memory_vending),
             functions,
         })
     }

@@ -15,7 +15,12 @@ use crate::StackError;
 
 /// The TVM role the local token-vending function assumes on the STS stand-in (moto's default
 /// account; moto checks neither the role nor its policies).
-const LOCAL_TVM_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tvm";
+/// The tenant roles the two token vending deployments assume (moto checks no trust policy).
+const LOCAL_TENANT_DATA_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tenant-data";
+const LOCAL_TENANT_MEMORY_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tenant-memory";
+
+/// The name of the agents' token vending deployment (memory scope only), as on AWS.
+pub const MEMORY_VENDING: &str = "memory-vending";
 /// The clinic the tour suspends (tenant-admin's suspension), to show its refusal.
 pub const SUSPENDED_CLINIC: &str = "clinic-d";
 /// A second user of one clinic (clinic, username, role): memory is kept per user, also
@@ -260,7 +265,15 @@ pub fn function_env(
         ("TENANTRY_TOKEN_ISSUER", pool.issuer.clone()),
         ("TENANTRY_TOKEN_AUDIENCE", pool.client_id.clone()),
         ("TENANTRY_JWKS_URL", pool.jwks_url.clone()),
-        ("TENANTRY_TVM_ROLE_ARN", LOCAL_TVM_ROLE_ARN.to_owned()),
+        // token-vending on the Lambda stand-in serves tool-target: data and documents only.
+        (
+            "TENANTRY_TVM_ROLE_ARN",
+            LOCAL_TENANT_DATA_ROLE_ARN.to_owned(),
+        ),
+        (
+            token_vending::ENV_ALLOWED_SCOPES,
+            "data,documents".to_owned(),
+        ),
         ("TENANTRY_CREDENTIALS_SOURCE", "vending-function".to_owned()),
         ("TENANTRY_TVM_FUNCTION", "token-vending".to_owned()),
         ("TENANTRY_PATIENT_TABLE", tables.patient_table.clone()),
@@ -282,6 +295,25 @@ pub fn function_env(
         .map(|(k, v)| (k.to_owned(), v))
         .chain(extra.iter().cloned())
         .collect())
+}
+
+/// The environment of the agents' token vending deployment: the functions' environment with
+/// its own tenant role and the memory scope only.
+pub fn memory_vending_env(base: &[(String, String)]) -> Vec<(String, String)> {
+    base.iter()
+        .filter(|(k, _)| k != "TENANTRY_TVM_ROLE_ARN" && k != token_vending::ENV_ALLOWED_SCOPES)
+        .cloned()
+        .chain([
+            (
+                "TENANTRY_TVM_ROLE_ARN".to_owned(),
+                LOCAL_TENANT_MEMORY_ROLE_ARN.to_owned(),
+            ),
+            (
+                token_vending::ENV_ALLOWED_SCOPES.to_owned(),
+                "memory".to_owned(),
+            ),
+        ])
+        .collect()
 }
 
 /// The functions on the Lambda stand-in (`cargo lambda watch` on `port`) with `env`.

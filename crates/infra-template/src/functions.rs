@@ -7,7 +7,9 @@ use serde_json::{Map, Value, json};
 
 use crate::cfn::{checkov_skips, get_att, pascal, reference, ssm_parameter_arn, sub, tag_list};
 use crate::iam::{document, lambda_trust, statement};
-use crate::shared::{APP_TAGS, issuer, jwks_url, log_group};
+use crate::shared::{
+    APP_TAGS, RESERVE_CONCURRENCY, RESERVED_CONCURRENCY, issuer, jwks_url, log_group,
+};
 use crate::tier::TierIds;
 use crate::{Error, Inputs, Template, iam};
 use tool_target::config as tool_target_env;
@@ -16,58 +18,120 @@ use tool_target::config as tool_target_env;
 pub struct Function {
     /// Logical id stem: `<logical>Function`, `<logical>Role`, `<logical>CodeKey`, ...
     pub logical: &'static str,
+    /// The deployed name: `<NamePrefix>-<name>`.
+    pub name: &'static str,
     /// The workspace crate (and cargo-lambda binary) it is built from.
     pub crate_name: &'static str,
     pub memory_mb: u32,
     pub timeout_secs: u32,
+    /// Reached without the front door (so no usage plan bounds it): its concurrency is
+    /// reserved, and so capped, by the `ReservedConcurrency` parameter.
+    pub behind_the_agents: bool,
 }
 
-pub const FUNCTIONS: [Function; 5] = [
+pub const FUNCTIONS: [Function; 6] = [
     Function {
         logical: "TokenVending",
+        name: "token-vending",
         crate_name: "token-vending",
         memory_mb: 256,
         timeout_secs: 10,
+        behind_the_agents: true,
+    },
+    Function {
+        logical: "MemoryVending",
+        name: "memory-vending",
+        crate_name: "token-vending",
+        memory_mb: 256,
+        timeout_secs: 10,
+        behind_the_agents: true,
     },
     Function {
         logical: "ToolTarget",
+        name: "tool-target",
         crate_name: "tool-target",
         memory_mb: 256,
         timeout_secs: 30,
+        behind_the_agents: true,
     },
     Function {
         logical: "TenantAuthorizer",
+        name: "tenant-authorizer",
         crate_name: "tenant-authorizer",
         memory_mb: 256,
         timeout_secs: 10,
+        behind_the_agents: false,
     },
     Function {
         logical: "RequestProxy",
+        name: "request-proxy",
         crate_name: "request-proxy",
         memory_mb: 256,
         // The API streams its answer (response transfer mode STREAM), which lifts API
         // Gateway's 29 s integration limit: the agent's whole turn (120 s by default) fits.
         timeout_secs: STREAM_TIMEOUT_SECS,
+        behind_the_agents: false,
     },
     Function {
         logical: "PreToken",
+        name: "pre-token",
         crate_name: "pre-token",
         memory_mb: 128,
         // Cognito waits 5 s for a trigger.
         timeout_secs: 5,
+        behind_the_agents: false,
     },
 ];
+
+/// The token vending machine is deployed once per calling role, because Lambda tells a
+/// function nothing about who invoked it: each caller's role may invoke only its own
+/// deployment, each deployment vends only its callers' scopes (`TENANTRY_ALLOWED_SCOPES`) and
+/// may assume only its own tenant role, whose permissions cover only those scopes. So a
+/// caller that asks for another scope is refused twice: by the function and by IAM.
+pub struct Vending {
+    /// The function's logical stem (one of `FUNCTIONS`).
+    pub function: &'static str,
+    /// `TENANTRY_ALLOWED_SCOPES`.
+    pub scopes: &'static str,
+    /// The tenant role it assumes: logical id and name suffix (`<NamePrefix>-<suffix>`).
+    pub tenant_role: &'static str,
+    pub tenant_role_suffix: &'static str,
+    pub callers: &'static str,
+}
+
+pub const VENDING: [Vending; 2] = [
+    Vending {
+        function: "TokenVending",
+        // tool-target reads the tenant's rows; `documents` (the tenant's S3 prefix) is granted
+        // for the same caller, though document search itself goes through Retrieve.
+        scopes: "data,documents",
+        tenant_role: "TenantDataRole",
+        tenant_role_suffix: "tenant-data",
+        callers: "tool-target",
+    },
+    Vending {
+        function: "MemoryVending",
+        scopes: "memory",
+        tenant_role: "TenantMemoryRole",
+        tenant_role_suffix: "tenant-memory",
+        callers: "the agent runtimes",
+    },
+];
+
+fn vending(logical: &str) -> Option<&'static Vending> {
+    VENDING.iter().find(|v| v.function == logical)
+}
 
 /// How long a streamed answer may take end to end: request-proxy's timeout and API Gateway's
 /// integration timeout (streaming integrations may take up to 15 minutes).
 pub const STREAM_TIMEOUT_SECS: u32 = 180;
 
-/// The role the token vending machine assumes for a tenant (with session tags).
-pub const TENANT_ROLE_SUFFIX: &str = "tenant-access";
-
-pub fn tenant_role_arn() -> Value {
+/// A tenant role's ARN, built from its name (a GetAtt would make a cycle: the role trusts the
+/// function that assumes it).
+pub fn tenant_role_arn(v: &Vending) -> Value {
     sub(&format!(
-        "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/${{NamePrefix}}-{TENANT_ROLE_SUFFIX}"
+        "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/${{NamePrefix}}-{}",
+        v.tenant_role_suffix
     ))
 }
 
@@ -82,7 +146,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         log_group(
             t,
             &log_id,
-            sub(&format!("/aws/lambda/${{NamePrefix}}-{}", f.crate_name)),
+            sub(&format!("/aws/lambda/${{NamePrefix}}-{}", f.name)),
         )?;
         let mut statements = vec![
             statement(
@@ -111,54 +175,90 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
             }),
         )?;
         let mut env = environment(f.logical, inputs)?;
+
         env.insert("RUST_LOG".into(), json!("info"));
-        t.resource(
-            &format!("{}Function", f.logical),
-            json!({
-                "Type": "AWS::Lambda::Function",
-                "Metadata": checkov_skips(&[
-                    ("CKV_AWS_116", "Invoked synchronously only (API Gateway, AgentCore Gateway, tool target); a dead-letter queue applies to asynchronous invocations."),
-                    ("CKV_AWS_117", "Calls only public AWS endpoints (STS, DynamoDB, Cognito JWKS, AgentCore); no VPC resources to reach. Put it in a VPC with endpoints if your policy requires it."),
-                    ("CKV_AWS_115", "Concurrency is bounded per tenant by the API Gateway usage plans; reserving account concurrency fails on accounts with low limits."),
-                    ("CKV_AWS_173", "The environment holds no secrets (names, ARNs, URLs); the secrets (the page-token key, the session key) are read from SSM SecureStrings at start-up.")
-                ]),
-                "Properties": {
-                    "FunctionName": sub(&format!("${{NamePrefix}}-{}", f.crate_name)),
-                    "Description": format!("Tenantry {}", f.crate_name),
-                    "Runtime": "provided.al2023",
-                    "Architectures": ["arm64"],
-                    "Handler": "bootstrap",
-                    "Code": {
-                        "S3Bucket": reference("ArtifactBucket"),
-                        "S3Key": reference(&format!("{}CodeKey", f.logical))
-                    },
-                    "Role": get_att(&role_id, "Arn"),
-                    "MemorySize": f.memory_mb,
-                    "Timeout": f.timeout_secs,
-                    "Environment": { "Variables": env },
-                    "TracingConfig": { "Mode": "Active" },
-                    "LoggingConfig": { "LogGroup": reference(&log_id) },
-                    "Tags": tag_list(&APP_TAGS)
-                }
-            }),
-        )?;
+        let mut function = json!({
+            "Type": "AWS::Lambda::Function",
+            "Metadata": function_metadata(f),
+            "Properties": {
+                "FunctionName": sub(&format!("${{NamePrefix}}-{}", f.name)),
+                "Description": format!("Tenantry {}", f.name),
+                "Runtime": "provided.al2023",
+                "Architectures": ["arm64"],
+                "Handler": "bootstrap",
+                "Code": {
+                    "S3Bucket": reference("ArtifactBucket"),
+                    "S3Key": reference(&format!("{}CodeKey", f.logical))
+                },
+                "Role": get_att(&role_id, "Arn"),
+                "MemorySize": f.memory_mb,
+                "Timeout": f.timeout_secs,
+                "Environment": { "Variables": env },
+                "TracingConfig": { "Mode": "Active" },
+                "LoggingConfig": { "LogGroup": reference(&log_id) },
+                "Tags": tag_list(&APP_TAGS)
+            }
+        });
+        if f.behind_the_agents {
+            function["Properties"]["ReservedConcurrentExecutions"] = json!({
+                "Fn::If": [RESERVE_CONCURRENCY, reference(RESERVED_CONCURRENCY), reference("AWS::NoValue")]
+            });
+        }
+        t.resource(&format!("{}Function", f.logical), function)?;
         t.output(
             &format!("{}FunctionName", f.logical),
-            &format!("{} function", f.crate_name),
+            &format!("{} function", f.name),
             reference(&format!("{}Function", f.logical)),
         )?;
     }
-    tenant_role(t, inputs)
+    for v in &VENDING {
+        tenant_role(t, inputs, v)?;
+    }
+    Ok(())
+}
+
+/// What scripts/deploy.sh builds the function from, and checkov's accepted findings.
+fn function_metadata(f: &Function) -> Value {
+    let mut skips = vec![
+        (
+            "CKV_AWS_116",
+            "Invoked synchronously only (API Gateway, AgentCore Gateway, tool target); a dead-letter queue applies to asynchronous invocations.",
+        ),
+        (
+            "CKV_AWS_117",
+            "Calls only public AWS endpoints (STS, DynamoDB, Cognito JWKS, AgentCore); no VPC resources to reach. Put it in a VPC with endpoints if your policy requires it.",
+        ),
+        (
+            "CKV_AWS_173",
+            "The environment holds no secrets (names, ARNs, URLs); the secrets (the page-token key, the session key) are read from SSM SecureStrings at start-up.",
+        ),
+    ];
+    // The functions behind the agents reserve it (the ReservedConcurrency parameter).
+    if !f.behind_the_agents {
+        skips.push((
+            "CKV_AWS_115",
+            "Reached only through the front door (API Gateway usage plans per tenant, the WAF rate rule) or Cognito sign-in, which bound it; reserving account concurrency fails on accounts with low limits.",
+        ));
+    }
+    let mut m = checkov_skips(&skips);
+    if let Some(map) = m.as_object_mut() {
+        map.insert("BuildCrate".into(), json!(f.crate_name));
+    }
+    m
 }
 
 /// Grants beyond logs and tracing, per function.
 fn extra_statements(logical: &str, inputs: &Inputs) -> Vec<Value> {
     match logical {
-        "TokenVending" => vec![statement(
-            "AssumeTheTenantRoleWithSessionTags",
-            &["sts:AssumeRole", "sts:TagSession"],
-            json!([tenant_role_arn()]),
-        )],
+        "TokenVending" | "MemoryVending" => vending(logical)
+            .map(|v| {
+                vec![statement(
+                    "AssumeItsTenantRoleWithSessionTags",
+                    &["sts:AssumeRole", "sts:TagSession"],
+                    json!([tenant_role_arn(v)]),
+                )]
+            })
+            .unwrap_or_default(),
         "ToolTarget" => vec![
             statement(
                 "VendTenantCredentials",
@@ -232,15 +332,20 @@ fn verifier_env() -> Map<String, Value> {
 fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Error> {
     // The three functions that verify the caller's ID token themselves.
     let mut env = match logical {
-        "TokenVending" | "ToolTarget" | "TenantAuthorizer" => verifier_env(),
+        "TokenVending" | "MemoryVending" | "ToolTarget" | "TenantAuthorizer" => verifier_env(),
         _ => Map::new(),
     };
     let mut set = |k: &str, v: Value| {
         env.insert(k.to_owned(), v);
     };
     match logical {
-        "TokenVending" => {
-            set("TENANTRY_TVM_ROLE_ARN", tenant_role_arn());
+        "TokenVending" | "MemoryVending" => {
+            let v = vending(logical).ok_or_else(|| Error::Tier {
+                tier: "*".into(),
+                reason: format!("{logical} has no entry in VENDING"),
+            })?;
+            set("TENANTRY_TVM_ROLE_ARN", tenant_role_arn(v));
+            set(token_vending::ENV_ALLOWED_SCOPES, json!(v.scopes));
             set("TENANTRY_CREDENTIALS_DURATION_SECS", json!("900"));
         }
         "ToolTarget" => {
@@ -317,10 +422,18 @@ fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Err
     Ok(env)
 }
 
-/// The role the token vending machine assumes per tenant: the documents of infra/policies.
-fn tenant_role(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
+/// A role a vending function assumes per tenant (with session tags): infra/policies' trust,
+/// naming that function only, and the permissions of its scopes only.
+fn tenant_role(t: &mut Template, inputs: &Inputs, v: &Vending) -> Result<(), Error> {
     let values: BTreeMap<&'static str, Value> = BTreeMap::from([
-        ("TvmFunctionRoleArn", get_att("TokenVendingRole", "Arn")),
+        (
+            "VendingRoleArn",
+            get_att(&format!("{}Role", v.function), "Arn"),
+        ),
+        (
+            "VendingFunctionArn",
+            get_att(&format!("{}Function", v.function), "Arn"),
+        ),
         (
             "PatientMetadataTableArn",
             get_att("PatientMetadataTable", "Arn"),
@@ -331,20 +444,29 @@ fn tenant_role(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         ("AccountId", reference("AWS::AccountId")),
         ("DocumentBucketPrefix", document_bucket_prefix()),
         ("NamePrefix", reference("NamePrefix")),
-        ("TvmFunctionArn", get_att("TokenVendingFunction", "Arn")),
     ]);
+    let permissions = match v.tenant_role {
+        "TenantDataRole" => &inputs.tvm_data_permissions,
+        "TenantMemoryRole" => &inputs.tvm_memory_permissions,
+        other => {
+            return Err(Error::Tier {
+                tier: "*".into(),
+                reason: format!("no permissions document for the tenant role {other}"),
+            });
+        }
+    };
     t.resource(
-        "TenantAccessRole",
+        v.tenant_role,
         json!({
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "RoleName": sub(&format!("${{NamePrefix}}-{TENANT_ROLE_SUFFIX}")),
-                "Description": "Assumed by the token vending machine with the tenant's session tags; every grant is scoped by them.",
+                "RoleName": sub(&format!("${{NamePrefix}}-{}", v.tenant_role_suffix)),
+                "Description": format!("Assumed by the {} function for {} with the tenant's session tags ({} scope only); every grant is scoped by them.", v.function, v.callers, v.scopes),
                 "MaxSessionDuration": 3600,
                 "AssumeRolePolicyDocument": iam::render(&inputs.tvm_trust, &values)?,
                 "Policies": [{
                     "PolicyName": "tenant-scoped-access",
-                    "PolicyDocument": iam::render(&inputs.tvm_permissions, &values)?
+                    "PolicyDocument": iam::render(permissions, &values)?
                 }],
                 "Tags": tag_list(&APP_TAGS)
             }

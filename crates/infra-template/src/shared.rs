@@ -49,6 +49,10 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
     Ok(())
 }
 
+/// The parameter, and the condition that it is set, of the reserved concurrency.
+pub const RESERVED_CONCURRENCY: &str = "ReservedConcurrency";
+pub const RESERVE_CONCURRENCY: &str = "ReserveConcurrency";
+
 fn parameters(t: &mut Template) -> Result<(), Error> {
     t.output(
         "NamePrefix",
@@ -92,6 +96,20 @@ fn parameters(t: &mut Template) -> Result<(), Error> {
             }),
         )?;
     }
+    t.parameter(
+        RESERVED_CONCURRENCY,
+        json!({
+            "Type": "Number",
+            "Default": 0,
+            "MinValue": 0,
+            "MaxValue": 1000,
+            "Description": "Concurrency reserved for (and capping) each function the agents reach without the front door: the two token vending functions and the tool target. 0 reserves none (reserving fails on new accounts with a low concurrency limit); set it for production."
+        }),
+    )?;
+    t.condition(
+        RESERVE_CONCURRENCY,
+        json!({ "Fn::Not": [{ "Fn::Equals": [reference(RESERVED_CONCURRENCY), 0] }] }),
+    )?;
     t.parameter(
         "AgentRuntimeImageUri",
         json!({

@@ -488,7 +488,7 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 // No resource-level permission (AWS's managed policy grants it on "*").
                 statement("ShortTermModelKeys", &["bedrock-mantle:CallWithBearerToken"], json!(["*"])),
                 // Memory is reached only with tenant-scoped credentials from the TVM.
-                statement("VendTenantCredentials", &["lambda:InvokeFunction"], json!([get_att("TokenVendingFunction", "Arn")])),
+                statement("VendMemoryCredentials", &["lambda:InvokeFunction"], json!([get_att("MemoryVendingFunction", "Arn")])),
                 statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param])),
                 statement("ReadTheSessionKey", &["ssm:GetParameter"], json!([ssm_parameter_arn("${SessionKeyParameter}")])),
                 statement("ApplyTheTiersGuardrail", &["bedrock:ApplyGuardrail"], json!([get_att(&ids.guardrail, "GuardrailArn")]))
@@ -531,7 +531,7 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 (agent::ENV_GUARDRAIL_VERSION): get_att(&ids.guardrail_version, "Version"),
                 // Memory-scoped credentials for each user, from the token vending machine.
                 (scoped_credentials::ENV_SOURCE): "vending-function",
-                (scoped_credentials::ENV_FUNCTION): get_att("TokenVendingFunction", "Arn"),
+                (scoped_credentials::ENV_FUNCTION): get_att("MemoryVendingFunction", "Arn"),
                 (tenant_context::ENV_ISSUER): issuer(),
                 (tenant_context::ENV_AUDIENCE): reference("UserPoolClient"),
                 (tenant_context::ENV_JWKS_URL): jwks_url(),

@@ -478,12 +478,7 @@ fn tvm_role_is_rendered_fully_and_keeps_its_iam_variables() {
         !TEMPLATE.contains("{{"),
         "an unrendered {{Placeholder}} is left in the template"
     );
-    let role = &t["Resources"]["TenantAccessRole"]["Properties"];
-    let trust = role["AssumeRolePolicyDocument"]["Statement"][0].to_string();
-    assert!(
-        trust.contains("TokenVendingRole"),
-        "only the TVM function's role may assume it: {trust}"
-    );
+    let role = &t["Resources"]["TenantDataRole"]["Properties"];
     let permissions = role["Policies"][0]["PolicyDocument"].to_string();
     // Inside Fn::Sub, IAM's own variables must be escaped, or CloudFormation would resolve them.
     assert!(permissions.contains("${!aws:PrincipalTag/ClinicId}"));
@@ -724,4 +719,152 @@ fn no_tokens_without_the_registry_saying_so() {
             || g.contains("cognito-idp")),
         "{grants:?}"
     );
+}
+
+/// The token vending machine is deployed once per calling role: tool-target may invoke only the
+/// data deployment and the agent runtimes only the memory one; each deployment vends only its
+/// callers' scopes and may assume only its own tenant role, which that function alone (its
+/// role, from inside it) may assume, and whose grants cover only those scopes' services.
+#[test]
+fn each_caller_reaches_only_its_own_vending_function_and_scopes() {
+    use scoped_credentials::Scope;
+    let t = template();
+    let invokable = |role: &str| -> Vec<String> {
+        let doc = t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"].clone();
+        doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Action"].to_string().contains("lambda:InvokeFunction"))
+            .flat_map(|s| s["Resource"].as_array().cloned().unwrap_or_default())
+            .map(|r| r["Fn::GetAtt"][0].as_str().unwrap_or("?").to_owned())
+            .collect()
+    };
+    assert_eq!(invokable("ToolTargetRole"), ["TokenVendingFunction"]);
+    for (tier, _) in tiers() {
+        let role = format!("{}RuntimeRole", pascal(&tier));
+        assert_eq!(invokable(&role), ["MemoryVendingFunction"], "{role}");
+        let runtime = &t["Resources"][format!("{}AgentRuntime", pascal(&tier))]["Properties"];
+        assert_eq!(
+            runtime["EnvironmentVariables"]["TENANTRY_TVM_FUNCTION"]["Fn::GetAtt"][0],
+            "MemoryVendingFunction"
+        );
+    }
+    let mut seen = 0;
+    for (function, role, want) in [
+        (
+            "TokenVending",
+            "TenantDataRole",
+            vec![Scope::Data, Scope::Documents],
+        ),
+        ("MemoryVending", "TenantMemoryRole", vec![Scope::Memory]),
+    ] {
+        let f = &t["Resources"][format!("{function}Function")]["Properties"];
+        let env = &f["Environment"]["Variables"];
+        let allowed =
+            token_vending::AllowedScopes::parse(env["TENANTRY_ALLOWED_SCOPES"].as_str().unwrap())
+                .unwrap();
+        for scope in [Scope::Data, Scope::Documents, Scope::Memory] {
+            assert_eq!(
+                allowed.allows(scope),
+                want.contains(&scope),
+                "{function} {scope}"
+            );
+        }
+        assert!(
+            env["TENANTRY_TVM_ROLE_ARN"].to_string().contains(&format!(
+                "-tenant-{}",
+                if function == "TokenVending" {
+                    "data"
+                } else {
+                    "memory"
+                }
+            )),
+            "{function} assumes {role}"
+        );
+        // Its own role may assume only its own tenant role.
+        let own = t["Resources"][format!("{function}Role")]["Properties"].to_string();
+        assert!(own.contains("sts:AssumeRole"));
+        let other = if role == "TenantDataRole" {
+            "tenant-memory"
+        } else {
+            "tenant-data"
+        };
+        assert!(!own.contains(other), "{function} may assume {other}");
+
+        let tenant_role = &t["Resources"][role]["Properties"];
+        let trust = &tenant_role["AssumeRolePolicyDocument"]["Statement"];
+        assert_eq!(trust.as_array().unwrap().len(), 1);
+        let trust = trust[0].to_string();
+        assert!(
+            trust.contains(&format!("{function}Role")),
+            "{role}: {trust}"
+        );
+        assert!(
+            trust.contains(&format!("{function}Function")),
+            "{role}: {trust}"
+        );
+        let other_function = if function == "TokenVending" {
+            "MemoryVending"
+        } else {
+            "TokenVending"
+        };
+        assert!(
+            !trust.contains(other_function),
+            "{role} trusts {other_function}"
+        );
+
+        // Every action the tenant role grants belongs to a service of the allowed scopes.
+        let services: Vec<String> = want
+            .iter()
+            .map(|s| {
+                let policy: serde_json::Value = serde_json::from_str(&s.session_policy()).unwrap();
+                policy["Statement"][0]["Action"]
+                    .as_str()
+                    .unwrap()
+                    .trim_end_matches('*')
+                    .to_owned()
+            })
+            .collect();
+        for stmt in tenant_role["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+        {
+            for action in stmt["Action"].as_array().unwrap() {
+                let action = action.as_str().unwrap();
+                assert!(
+                    services.iter().any(|s| action.starts_with(s.as_str())),
+                    "{role} grants {action} outside {want:?}"
+                );
+            }
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, infra_template::VENDING.len());
+}
+
+/// The functions the agents reach without the front door reserve (and so cap) concurrency
+/// when the ReservedConcurrency parameter is set; the others are bounded by the front door.
+#[test]
+fn functions_behind_the_agents_reserve_concurrency_by_parameter() {
+    let t = template();
+    assert_eq!(t["Parameters"]["ReservedConcurrency"]["Type"], "Number");
+    assert_eq!(
+        t["Conditions"]["ReserveConcurrency"],
+        serde_json::json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, 0]}]})
+    );
+    for f in infra_template::FUNCTIONS {
+        let p = &t["Resources"][format!("{}Function", f.logical)]["Properties"];
+        let reserved = &p["ReservedConcurrentExecutions"];
+        if ["TokenVending", "MemoryVending", "ToolTarget"].contains(&f.logical) {
+            assert_eq!(
+                reserved,
+                &serde_json::json!({"Fn::If": ["ReserveConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}),
+                "{}",
+                f.logical
+            );
+        } else {
+            assert!(reserved.is_null(), "{}", f.logical);
+        }
+    }
 }

@@ -24,7 +24,7 @@ pub async fn vend_credentials(
     let request = IssueRequest {
         id_token: token,
         tenant,
-        scope: Some(Scope::Data),
+        scope: Scope::Data,
     };
     let creds = cache.get(request).await?;
     let valid_for = creds
@@ -76,7 +76,7 @@ pub async fn vend_credentials(
         .vend(IssueRequest {
             id_token: forged,
             tenant,
-            scope: Some(Scope::Data),
+            scope: Scope::Data,
         })
         .await;
     match refused {

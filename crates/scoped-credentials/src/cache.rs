@@ -29,7 +29,7 @@ type Slot = Arc<tokio::sync::Mutex<Option<ScopedCredentials>>>;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     tenant: TenantContext,
-    scope: Option<Scope>,
+    scope: Scope,
 }
 
 pub struct CredentialCache<I> {

@@ -40,6 +40,16 @@ pub enum Scope {
     Memory,
 }
 
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Scope::Data => "data",
+            Scope::Documents => "documents",
+            Scope::Memory => "memory",
+        })
+    }
+}
+
 impl Scope {
     /// The inline session policy. `service:*` is deliberate here: a session policy is
     /// intersected with the role's policy, so this only removes the other services.

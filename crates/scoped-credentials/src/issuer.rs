@@ -26,7 +26,7 @@ pub const DEFAULT_DURATION: Duration = Duration::from_secs(900);
 pub struct IssueRequest<'a> {
     pub id_token: &'a str,
     pub tenant: &'a TenantContext,
-    pub scope: Option<Scope>,
+    pub scope: Scope,
 }
 
 /// The port the cache and the SDK provider depend on.
@@ -89,7 +89,7 @@ impl StsIssuer {
     pub async fn assume_role(
         &self,
         tenant: &TenantContext,
-        scope: Option<Scope>,
+        scope: Scope,
     ) -> Result<ScopedCredentials, Error> {
         let session_name = tenant.role_session_name();
         let mut req = self
@@ -98,7 +98,9 @@ impl StsIssuer {
             .role_arn(&self.role_arn)
             .role_session_name(&session_name)
             // In range by construction (DURATION_RANGE), so the cast cannot truncate.
-            .duration_seconds(self.duration.as_secs() as i32);
+            .duration_seconds(self.duration.as_secs() as i32)
+            // Every session is narrowed to one service: there is no unscoped request.
+            .policy(scope.session_policy());
         for (key, value) in tenant.session_tags() {
             let tag = Tag::builder()
                 .key(key)
@@ -109,9 +111,6 @@ impl StsIssuer {
                     source: Box::new(e),
                 })?;
             req = req.tags(tag).transitive_tag_keys(key);
-        }
-        if let Some(scope) = scope {
-            req = req.policy(scope.session_policy());
         }
         let out = req.send().await.map_err(sts_error)?;
         let c = out.credentials().ok_or(Error::Incomplete("Credentials"))?;

@@ -15,7 +15,7 @@ pub struct TenantCredentialsProvider<I> {
     cache: Arc<CredentialCache<I>>,
     id_token: Secret,
     tenant: TenantContext,
-    scope: Option<Scope>,
+    scope: Scope,
 }
 
 impl<I> TenantCredentialsProvider<I> {
@@ -24,7 +24,7 @@ impl<I> TenantCredentialsProvider<I> {
         cache: Arc<CredentialCache<I>>,
         id_token: &str,
         tenant: TenantContext,
-        scope: Option<Scope>,
+        scope: Scope,
     ) -> Self {
         Self {
             cache,

@@ -10,8 +10,8 @@ use crate::credentials::Scope;
 pub struct VendRequest {
     /// The user's Cognito ID token.
     pub id_token: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<Scope>,
+    /// Required: no request gets credentials for every service.
+    pub scope: Scope,
 }
 
 impl std::fmt::Debug for VendRequest {

@@ -44,7 +44,7 @@ fn req<'a>(t: &'a TenantContext) -> IssueRequest<'a> {
     IssueRequest {
         id_token: "unused-by-the-sts-issuer",
         tenant: t,
-        scope: None,
+        scope: Scope::Data,
     }
 }
 
@@ -69,7 +69,7 @@ async fn assume_role_carries_exactly_the_derived_tags_and_session_name() {
     let rec = Recorder::default();
     let t = tenant("basic", "clinic-a", SUB_A);
     let creds = issuer(&rec)
-        .assume_role(&t, None)
+        .assume_role(&t, Scope::Data)
         .await
         .expect("credentials");
     assert_eq!(rec.count("AssumeRole"), 1);
@@ -102,9 +102,10 @@ async fn assume_role_carries_exactly_the_derived_tags_and_session_name() {
         })
         .collect();
     assert_eq!(transitive, ["Tier", "ClinicId", "UserId"]);
-    assert!(
-        !p.contains_key("Policy"),
-        "no session policy without a scope"
+    assert_eq!(
+        p.get("Policy").map(String::as_str),
+        Some(Scope::Data.session_policy().as_str()),
+        "every session is narrowed to its scope"
     );
     assert_eq!(creds.tenant, t);
     assert!(!format!("{creds:?}").contains(creds.secret_access_key.expose()));
@@ -114,10 +115,7 @@ async fn assume_role_carries_exactly_the_derived_tags_and_session_name() {
 async fn a_scope_adds_a_one_service_session_policy() {
     let rec = Recorder::default();
     let t = tenant("premium", "hospital-x", SUB_A);
-    issuer(&rec)
-        .assume_role(&t, Some(Scope::Data))
-        .await
-        .unwrap();
+    issuer(&rec).assume_role(&t, Scope::Data).await.unwrap();
     let p = params(&rec.bodies()[0]);
     assert_eq!(p["Policy"], Scope::Data.session_policy());
 }
@@ -127,7 +125,7 @@ async fn vended_credentials_act_as_the_tagged_session() {
     let rec = Recorder::default();
     let t = tenant("basic", "clinic-a", SUB_A);
     let cache = Arc::new(CredentialCache::new(issuer(&rec)));
-    let provider = TenantCredentialsProvider::new(cache, "id-token", t.clone(), None);
+    let provider = TenantCredentialsProvider::new(cache, "id-token", t.clone(), Scope::Data);
     let conf = aws_sdk_sts::config::Builder::from(&moto_config(&endpoints()))
         .credentials_provider(provider)
         .build();
@@ -168,7 +166,7 @@ async fn a_second_request_within_validity_is_served_from_the_cache() {
     assert_ne!(other.access_key_id, first.access_key_id);
     cache
         .get(IssueRequest {
-            scope: Some(Scope::Memory),
+            scope: Scope::Memory,
             ..req(&t)
         })
         .await
@@ -291,7 +289,7 @@ async fn sts_refusal_is_not_retryable() {
     let sts = aws_sdk_sts::Client::new(&config_for(&server.uri()));
     let issuer = StsIssuer::new(sts, ROLE_ARN, Duration::from_secs(900)).unwrap();
     let err = issuer
-        .assume_role(&tenant("basic", "clinic-a", SUB_A), None)
+        .assume_role(&tenant("basic", "clinic-a", SUB_A), Scope::Data)
         .await
         .unwrap_err();
     assert!(

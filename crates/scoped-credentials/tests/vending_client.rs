@@ -59,7 +59,7 @@ fn req<'a>(t: &'a TenantContext) -> IssueRequest<'a> {
     IssueRequest {
         id_token: "header.payload.signature",
         tenant: t,
-        scope: Some(Scope::Memory),
+        scope: Scope::Memory,
     }
 }
 

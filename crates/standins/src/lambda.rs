@@ -45,9 +45,10 @@ impl LambdaEmulator {
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().map_err(Error::call("emulator log"))?)
             .stderr(log_file);
-        for (k, v) in env {
-            cmd.arg("--env-var").arg(format!("{k}={v}"));
-        }
+        // An env file, not `--env-var`: cargo-lambda splits `--env-var` values at commas.
+        let env_file = log.with_extension("env");
+        write_env_file(&env_file, env)?;
+        cmd.arg("--env-file").arg(&env_file);
         // Its own process group, so stopping it also stops the function processes it spawns.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.spawn().map_err(Error::call(
@@ -137,4 +138,29 @@ pub async fn invoke_json(
             }),
         },
     }
+}
+
+/// `KEY='value'` lines (single quotes: taken literally), readable by the owner only (local
+/// keys are among the values).
+fn write_env_file(path: &Path, env: &[(&str, String)]) -> Result<(), Error> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut text = String::new();
+    for (k, v) in env {
+        if v.contains('\'') || v.contains('\n') {
+            return Err(Error::Config(format!(
+                "the value of {k} cannot go into an env file (it holds a quote or a newline)"
+            )));
+        }
+        text.push_str(&format!("{k}='{v}'\n"));
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(Error::call("create the emulator's env file"))?;
+    file.write_all(text.as_bytes())
+        .map_err(Error::call("write the emulator's env file"))
 }

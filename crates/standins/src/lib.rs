@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod guardrail;
 pub mod knowledge_base;
 pub mod lambda;
+pub mod lambda_api;
 pub mod logs;
 pub mod memory;
 pub mod model;

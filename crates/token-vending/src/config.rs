@@ -1,9 +1,55 @@
 use std::time::Duration;
 
-use scoped_credentials::{DEFAULT_DURATION, ENV_DURATION, ENV_ROLE_ARN, StsIssuer, check_duration};
+use scoped_credentials::{
+    DEFAULT_DURATION, ENV_DURATION, ENV_ROLE_ARN, Scope, StsIssuer, check_duration,
+};
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
 
 use crate::error::VendError;
+
+/// The scopes this deployment of the function vends, comma-separated (`data`, `memory`, ...).
+/// Required: the function is deployed once per calling role, and Lambda tells a function
+/// nothing about who invoked it, so the deployment is the caller's identity: each caller's
+/// role may invoke only its own deployment (IAM), and each deployment vends only its caller's
+/// scopes (here).
+pub const ENV_ALLOWED_SCOPES: &str = "TENANTRY_ALLOWED_SCOPES";
+
+/// The scopes one deployment vends; never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedScopes(Vec<Scope>);
+
+impl AllowedScopes {
+    pub fn parse(raw: &str) -> Result<Self, VendError> {
+        let bad = |reason: String| {
+            VendError::Credentials(scoped_credentials::Error::Config {
+                field: "allowed_scopes",
+                reason,
+            })
+        };
+        let mut scopes = Vec::new();
+        for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let scope: Scope = serde_json::from_value(serde_json::Value::String(name.to_owned()))
+                .map_err(|_| {
+                bad(format!(
+                    "{ENV_ALLOWED_SCOPES}: `{name}` is not a scope (data, documents, memory)"
+                ))
+            })?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        if scopes.is_empty() {
+            return Err(bad(format!(
+                "{ENV_ALLOWED_SCOPES} names no scope; set the scopes this function's callers need, e.g. `data`"
+            )));
+        }
+        Ok(Self(scopes))
+    }
+
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.0.contains(&scope)
+    }
+}
 
 /// Everything the function reads from its environment, once, at start-up.
 #[derive(Debug, Clone)]
@@ -13,6 +59,8 @@ pub struct Config {
     pub role_arn: String,
     /// `TENANTRY_CREDENTIALS_DURATION_SECS`, 900-3600, default 900.
     pub duration: Duration,
+    /// `TENANTRY_ALLOWED_SCOPES` (required).
+    pub allowed_scopes: AllowedScopes,
 }
 
 impl Config {
@@ -33,10 +81,19 @@ impl Config {
                 })
             })?)?,
         };
+        let allowed_scopes = AllowedScopes::parse(&get(ENV_ALLOWED_SCOPES).ok_or_else(|| {
+            VendError::Credentials(scoped_credentials::Error::Config {
+                field: "allowed_scopes",
+                reason: format!(
+                    "set {ENV_ALLOWED_SCOPES} to the scopes this function's callers need, e.g. `data`"
+                ),
+            })
+        })?)?;
         Ok(Self {
             verifier,
             role_arn,
             duration,
+            allowed_scopes,
         })
     }
 }
@@ -45,6 +102,7 @@ impl Config {
 pub struct Deps {
     pub verifier: TokenVerifier,
     pub issuer: StsIssuer,
+    pub allowed_scopes: AllowedScopes,
 }
 
 impl Deps {
@@ -57,6 +115,7 @@ impl Deps {
         Ok(Self {
             verifier: TokenVerifier::new(config.verifier, catalog).map_err(VendError::Config)?,
             issuer: StsIssuer::new(sts, config.role_arn, config.duration)?,
+            allowed_scopes: config.allowed_scopes,
         })
     }
 

@@ -12,7 +12,7 @@ pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<VendRespon
     vend(&request, deps).await
 }
 
-/// Only `{"id_token": "<string>", "scope"?: "data"|"documents"|"memory"}`; anything else is a
+/// Only `{"id_token": "<string>", "scope": "data"|"documents"|"memory"}`; anything else is a
 /// bad request, reported without echoing the payload (it may hold a token).
 fn parse(payload: Value) -> Result<VendRequest, VendError> {
     if !payload.is_object() {
@@ -23,14 +23,18 @@ fn parse(payload: Value) -> Result<VendRequest, VendError> {
     serde_json::from_value(payload).map_err(|e| {
         // serde's message names the field and the expectation, never the value's content.
         VendError::BadRequest(format!(
-            "expected {{\"id_token\": string, \"scope\"?: \"data\"|\"documents\"|\"memory\"}}: {e}"
+            "expected {{\"id_token\": string, \"scope\": \"data\"|\"documents\"|\"memory\"}}: {e}"
         ))
     })
 }
 
-/// Verifies the token, then assumes the TVM role for the tenant it names. No STS call happens
-/// unless the token verified.
+/// Checks the scope is one this deployment vends, verifies the token, then assumes the TVM
+/// role for the tenant it names. No STS call happens unless both checks passed.
 pub async fn vend(request: &VendRequest, deps: &Deps) -> Result<VendResponse, VendError> {
+    if !deps.allowed_scopes.allows(request.scope) {
+        tracing::warn!(scope = %request.scope, "scope not vended by this deployment; nothing vended");
+        return Err(VendError::ScopeNotAllowed(request.scope));
+    }
     let verified = deps.verifier.verify(&request.id_token).await.map_err(|e| {
         tracing::warn!(code = e.code(), "token refused; nothing vended");
         VendError::Unauthorized(e)
@@ -50,7 +54,7 @@ pub async fn vend(request: &VendRequest, deps: &Deps) -> Result<VendResponse, Ve
         clinic_id = %tenant.clinic_id(),
         user_id = %tenant.user(),
         role = %tenant.role(),
-        scope = ?request.scope,
+        scope = %request.scope,
         role_session_name = %creds.role_session_name,
         expiration_epoch_seconds,
         "vended scoped credentials"

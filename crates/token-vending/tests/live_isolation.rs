@@ -41,7 +41,7 @@ async fn tenant_a_credentials_cannot_read_tenant_b() {
 
     let payload = serde_json::to_vec(&VendRequest {
         id_token,
-        scope: Some(Scope::Data),
+        scope: Scope::Data,
     })
     .unwrap();
     let out = aws_sdk_lambda::Client::new(&sdk)

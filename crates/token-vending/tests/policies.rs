@@ -10,11 +10,14 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use tenant_context::{MemorySessionId, RuntimeSessionId, TenantContext, TierCatalog};
 
-const PERMISSIONS: &str = include_str!("../../../infra/policies/tvm-role-permissions.json");
+/// The tenant role of tool-target's vending function (data and documents scopes).
+const DATA: &str = include_str!("../../../infra/policies/tvm-data-permissions.json");
+/// The tenant role of the agents' vending function (memory scope).
+const MEMORY: &str = include_str!("../../../infra/policies/tvm-memory-permissions.json");
 const TRUST: &str = include_str!("../../../infra/policies/tvm-role-trust.json");
 const PLACEHOLDERS: [&str; 9] = [
-    "TvmFunctionRoleArn",
-    "TvmFunctionArn",
+    "VendingRoleArn",
+    "VendingFunctionArn",
     "NamePrefix",
     "PatientMetadataTableArn",
     "ClinicConfigTableArn",
@@ -95,8 +98,10 @@ fn find<'a>(doc: &'a Value, sid: &str) -> &'a Value {
 
 #[test]
 fn every_statement_is_scoped_by_a_principal_tag() {
-    let p = doc(PERMISSIONS);
-    for s in statements(&p) {
+    for s in statements(&doc(DATA))
+        .into_iter()
+        .chain(statements(&doc(MEMORY)))
+    {
         assert_eq!(s["Effect"], "Allow", "{s}");
         let in_condition = !principal_tags(&s["Condition"].to_string()).is_empty();
         // S3 has no condition key for an object's path: object grants are scoped by resource,
@@ -115,7 +120,7 @@ fn every_statement_is_scoped_by_a_principal_tag() {
 
 #[test]
 fn no_wildcard_action_no_scan_no_escalation() {
-    for text in [PERMISSIONS, TRUST] {
+    for text in [DATA, MEMORY, TRUST] {
         for s in statements(&doc(text)) {
             assert!(
                 s.get("NotAction").is_none() && s.get("NotResource").is_none(),
@@ -128,12 +133,33 @@ fn no_wildcard_action_no_scan_no_escalation() {
             }
         }
     }
-    assert!(!PERMISSIONS.contains("dynamodb:Scan"));
+    assert!(!DATA.contains("dynamodb:Scan") && !MEMORY.contains("dynamodb:Scan"));
+}
+
+/// Each tenant role grants only the services of its vending function's scopes, so a caller
+/// asking the other function for another scope would get nothing from IAM either.
+#[test]
+fn each_tenant_role_grants_only_its_scopes_services() {
+    let services = |text: &str| -> BTreeSet<String> {
+        statements(&doc(text))
+            .iter()
+            .flat_map(|s| strings(&s["Action"]))
+            .filter_map(|a| a.split_once(':').map(|(svc, _)| svc.to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        services(DATA),
+        BTreeSet::from(["dynamodb".to_owned(), "s3".to_owned()])
+    );
+    assert_eq!(
+        services(MEMORY),
+        BTreeSet::from(["bedrock-agentcore".to_owned()])
+    );
 }
 
 #[test]
 fn tag_names_are_the_ones_the_code_sends() {
-    let used: BTreeSet<String> = principal_tags(PERMISSIONS);
+    let used: BTreeSet<String> = principal_tags(&format!("{DATA}{MEMORY}"));
     assert_eq!(
         used,
         code_tag_keys(),
@@ -166,7 +192,7 @@ fn trust_admits_only_the_vending_function_to_assume_and_tag() {
     let s = stmts[0];
     assert_eq!(
         s["Principal"],
-        serde_json::json!({"AWS": "{{TvmFunctionRoleArn}}"})
+        serde_json::json!({"AWS": "{{VendingRoleArn}}"})
     );
     let actions: BTreeSet<String> = strings(&s["Action"]).into_iter().collect();
     assert_eq!(
@@ -177,7 +203,7 @@ fn trust_admits_only_the_vending_function_to_assume_and_tag() {
 
 #[test]
 fn dynamodb_access_is_limited_to_the_tenants_partition() {
-    let p = doc(PERMISSIONS);
+    let p = doc(DATA);
     let s = find(&p, "TenantRowsOnly");
     assert_eq!(
         condition_values(s, "ForAllValues:StringEquals", "dynamodb:LeadingKeys"),
@@ -196,7 +222,7 @@ fn dynamodb_access_is_limited_to_the_tenants_partition() {
 
 #[test]
 fn memory_conditions_are_the_codes_actor_id_and_namespaces() {
-    let p = doc(PERMISSIONS);
+    let p = doc(MEMORY);
     let ctx = sample();
     let events = find(&p, "OwnMemoryEventsOnly");
     let actor = condition_values(events, "StringEquals", "bedrock-agentcore:actorId");
@@ -233,7 +259,7 @@ fn memory_conditions_are_the_codes_actor_id_and_namespaces() {
     }
 }
 
-/// Only the token-vending function itself may assume the role: its role's credentials used
+/// Only the vending function itself may assume its tenant role: its role's credentials used
 /// anywhere else carry no `lambda:SourceFunctionArn` of that function.
 #[test]
 fn the_role_is_assumed_from_inside_the_vending_function_only() {
@@ -241,13 +267,13 @@ fn the_role_is_assumed_from_inside_the_vending_function_only() {
     let statement = &trust["Statement"][0];
     assert_eq!(
         statement["Condition"]["ArnEquals"]["lambda:SourceFunctionArn"],
-        "{{TvmFunctionArn}}"
+        "{{VendingFunctionArn}}"
     );
 }
 
 #[test]
 fn s3_access_is_the_tenants_prefix_in_its_tiers_bucket() {
-    let p = doc(PERMISSIONS);
+    let p = doc(DATA);
     let ctx = sample();
     let objects = strings(&find(&p, "TenantDocumentObjectsOnly")["Resource"]);
     assert_eq!(objects.len(), 1);
@@ -265,7 +291,7 @@ fn s3_access_is_the_tenants_prefix_in_its_tiers_bucket() {
 
 #[test]
 fn placeholders_are_the_documented_ones() {
-    for text in [PERMISSIONS, TRUST] {
+    for text in [DATA, MEMORY, TRUST] {
         for piece in text.split("{{").skip(1) {
             let name = piece.split_once("}}").map(|(n, _)| n).unwrap_or_default();
             assert!(PLACEHOLDERS.contains(&name), "unknown placeholder {name}");

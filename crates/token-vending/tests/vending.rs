@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use scoped_credentials::Scope;
 use scoped_credentials::wire::VendResponse;
 use serde_json::{Value, json};
 use standins::Endpoints;
@@ -11,7 +12,7 @@ use standins::cognito::{LocalPool, NewUser, throwaway_password};
 use standins::sdk::{Recorder, config_for, moto_config, recorded_sts_client};
 use standins::test_issuer::{self, AUDIENCE, ISSUER, OTHER_KEY, USER_SUB};
 use tenant_context::VerifierConfig;
-use token_vending::{Config, Deps, VendError, handle};
+use token_vending::{AllowedScopes, Config, Deps, VendError, handle};
 use wiremock::MockServer;
 
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tvm";
@@ -25,6 +26,8 @@ fn deps(verifier: VerifierConfig, sts_endpoint: &str, recorder: &Recorder) -> De
         verifier,
         role_arn: ROLE_ARN.into(),
         duration: Duration::from_secs(900),
+        // tool-target's deployment.
+        allowed_scopes: AllowedScopes::parse("data").unwrap(),
     };
     Deps::with_sts(
         config,
@@ -54,6 +57,7 @@ fn fixture(name: &str) -> Value {
         }
         "malformed-token" => include_str!("../../../events/token-vending/malformed-token.json"),
         "alg-none-token" => include_str!("../../../events/token-vending/alg-none-token.json"),
+        "no-scope" => include_str!("../../../events/token-vending/no-scope.json"),
         other => panic!("no fixture {other}"),
     };
     serde_json::from_str(text).unwrap()
@@ -123,7 +127,7 @@ async fn a_moto_issued_cognito_token_gets_credentials() {
     let rec = Recorder::default();
     let verifier = VerifierConfig::new(&pool.issuer, &pool.client_id, &pool.jwks_url).unwrap();
     let deps = deps(verifier, &endpoints().moto_url, &rec);
-    let reply = call(json!({ "id_token": token }), &deps)
+    let reply = call(json!({ "id_token": token, "scope": "data" }), &deps)
         .await
         .expect("vended");
     assert_eq!(
@@ -192,23 +196,33 @@ async fn bad_tokens_get_typed_errors_and_make_no_sts_call() {
         ),
         (
             "forged",
-            json!({"id_token": test_issuer::sign_with(OTHER_KEY, test_issuer::KID, &test_issuer::id_claims())}),
+            json!({"id_token": test_issuer::sign_with(OTHER_KEY, test_issuer::KID, &test_issuer::id_claims()), "scope": "data"}),
             "Unauthorized.token_bad_signature",
         ),
         (
             "expired",
-            json!({"id_token": test_issuer::sign(&expired)}),
+            json!({"id_token": test_issuer::sign(&expired), "scope": "data"}),
             "Unauthorized.token_expired",
         ),
         (
             "other audience",
-            json!({"id_token": test_issuer::sign(&other_audience)}),
+            json!({"id_token": test_issuer::sign(&other_audience), "scope": "data"}),
             "Unauthorized.token_wrong_audience",
         ),
         (
             "unknown scope",
             json!({"id_token": test_issuer::sign(&test_issuer::id_claims()), "scope": "admin"}),
             "BadRequest.invalid_event",
+        ),
+        (
+            "no scope: never credentials for every service",
+            fixture("no-scope"),
+            "BadRequest.invalid_event",
+        ),
+        (
+            "a scope this deployment does not vend to its callers",
+            json!({"id_token": test_issuer::sign(&test_issuer::id_claims()), "scope": "memory"}),
+            "Forbidden.scope_not_allowed",
         ),
     ];
     for (name, payload, want) in cases {
@@ -237,7 +251,7 @@ async fn an_sts_failure_is_retryable_and_vends_nothing() {
     let verifier = VerifierConfig::new(ISSUER, AUDIENCE, test_issuer::jwks_url(&idp)).unwrap();
     let deps = deps(verifier, &dead_sts, &rec);
     let err = call(
-        json!({"id_token": test_issuer::sign(&test_issuer::id_claims())}),
+        json!({"id_token": test_issuer::sign(&test_issuer::id_claims()), "scope": "data"}),
         &deps,
     )
     .await
@@ -251,10 +265,25 @@ fn configuration_is_read_once_and_checked() {
         "TENANTRY_TOKEN_ISSUER" => Some(ISSUER.to_owned()),
         "TENANTRY_TOKEN_AUDIENCE" => Some(AUDIENCE.to_owned()),
         "TENANTRY_TVM_ROLE_ARN" => Some(ROLE_ARN.to_owned()),
+        "TENANTRY_ALLOWED_SCOPES" => Some("data, memory".to_owned()),
         _ => None,
     };
     let c = Config::from_lookup(env).unwrap();
     assert_eq!(c.duration, Duration::from_secs(900));
+    assert!(c.allowed_scopes.allows(Scope::Data) && c.allowed_scopes.allows(Scope::Memory));
+    assert!(!c.allowed_scopes.allows(Scope::Documents));
+    // No allowed scopes, none named, or an unknown one: the function does not start.
+    for scopes in [None, Some(""), Some(" , "), Some("data,admin"), Some("*")] {
+        let refused = Config::from_lookup(|k| {
+            if k == "TENANTRY_ALLOWED_SCOPES" {
+                scopes.map(str::to_owned)
+            } else {
+                env(k)
+            }
+        });
+        let message = refused.expect_err("refused").to_string();
+        assert!(message.contains("TENANTRY_ALLOWED_SCOPES"), "{message}");
+    }
     let no_role = Config::from_lookup(|k| {
         if k == "TENANTRY_TVM_ROLE_ARN" {
             None
@@ -283,11 +312,11 @@ async fn tokens_and_secrets_never_reach_the_logs() {
     let rec = Recorder::default();
     let (_idp, deps) = test_issuer_deps(&rec).await;
     let token = test_issuer::sign(&test_issuer::id_claims());
-    let reply = call(json!({ "id_token": token }), &deps)
+    let reply = call(json!({ "id_token": token, "scope": "data" }), &deps)
         .await
         .expect("vended");
     let forged = test_issuer::sign_with(OTHER_KEY, test_issuer::KID, &test_issuer::id_claims());
-    call(json!({ "id_token": forged }), &deps)
+    call(json!({ "id_token": forged, "scope": "data" }), &deps)
         .await
         .expect_err("forged");
 

@@ -80,7 +80,7 @@ async fn serve(
         deps.credentials.clone(),
         token,
         tenant.clone(),
-        Some(Scope::Data),
+        Scope::Data,
     );
     let ddb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&deps.sdk)

@@ -47,6 +47,10 @@ pub struct Invocation {
     pub payload: Bytes,
 }
 
+/// Lambda sends the deadline as milliseconds since the epoch; a smaller value (before
+/// 2001-09-09) is no deadline but a duration: cargo-lambda's emulator sends its timeout there.
+const PLAUSIBLE_DEADLINE_MS: u64 = 1_000_000_000_000;
+
 /// Time kept back from the deadline to post the reply before Lambda ends the invocation.
 pub const REPLY_MARGIN: Duration = Duration::from_millis(500);
 
@@ -155,7 +159,16 @@ impl RuntimeLoop {
                 request_id = %id,
                 trace_id = inv.trace_id.as_deref().unwrap_or("-"),
             );
-            let budget = inv.deadline_ms.map(|d| budget(d, SystemTime::now()));
+            let budget = inv
+                .deadline_ms
+                .filter(|d| {
+                    let epoch = *d >= PLAUSIBLE_DEADLINE_MS;
+                    if !epoch {
+                        span.in_scope(|| tracing::warn!(deadline_ms = d, "the Runtime API's deadline is not a time (a local emulator's timeout?): not enforced"));
+                    }
+                    epoch
+                })
+                .map(|d| budget(d, SystemTime::now()));
             let mut task = tokio::spawn(handler(inv).instrument(span.clone()));
             let outcome = match budget {
                 Some(budget) => tokio::time::timeout(budget, &mut task).await.ok(),
@@ -169,7 +182,12 @@ impl RuntimeLoop {
                 }
                 None => {
                     task.abort();
-                    span.in_scope(|| tracing::warn!("the tool did not finish before the deadline"));
+                    span.in_scope(|| {
+                        tracing::warn!(
+                            budget_ms = budget.map(|b| b.as_millis() as u64),
+                            "the tool did not finish before the deadline"
+                        )
+                    });
                     let reply = ToolError::DeadlineExceeded.to_reply();
                     self.post(response, serde_json::to_vec(&reply)?, None)
                         .await?;

@@ -239,3 +239,23 @@ fn lambda_runtime_rejects_the_gateway_client_context() {
     let config = std::sync::Arc::new(lambda_runtime::Config::default());
     assert!(lambda_runtime::Context::new("id", config, &headers).is_err());
 }
+
+/// Lambda sends the deadline as epoch milliseconds; cargo-lambda's emulator sends its timeout
+/// (`600000`) there. That is no deadline, so nothing is cut short.
+#[tokio::test]
+async fn a_deadline_that_is_not_a_time_is_not_enforced() {
+    let ctx = gateway_context();
+    let api = runtime_api(vec![
+        event("1-emulator", Some(&ctx), json!({}))
+            .insert_header("Lambda-Runtime-Deadline-Ms", "600000"),
+    ])
+    .await;
+    let _ = RuntimeLoop::with_endpoint(api.uri().parse().unwrap())
+        .run(|inv| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            handler(inv).await
+        })
+        .await;
+    let posts = replies(&api).await;
+    assert_eq!(by_id(&posts, "1-emulator").1["tool"], "clinic_config");
+}
