@@ -5,7 +5,7 @@
 
 use gateway_policy::{GatewayPolicy, ToolCall};
 use serde_json::{Value, json};
-use tenant_context::TierCatalog;
+use tenant_context::{Role, TierCatalog};
 
 const GATEWAY: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/tenantry-gw";
 const SUB: &str = "6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11";
@@ -49,39 +49,63 @@ fn the_shipped_policies_validate_against_the_schema() {
 }
 
 #[test]
-fn full_table_tier_x_tool_x_hour_matches_the_tier_file() {
+fn full_table_tier_x_role_x_tool_x_hour_matches_the_tier_file() {
     let policy = GatewayPolicy::shipped().unwrap();
     let catalog = TierCatalog::embedded().unwrap();
+    // Every role of the tier file, one it does not list, and no role claim at all.
+    let mut roles: Vec<Option<String>> =
+        catalog.roles().map(|(r, _)| Some(r.to_string())).collect();
+    let listed = roles.len();
+    roles.push(Some("front_desk".into()));
+    roles.push(None);
     let mut checked = 0;
+    let mut permitted = 0;
     for (principal_tier, _) in catalog.iter() {
-        let claims = [
-            ("custom:tier", principal_tier.as_str()),
-            ("custom:clinic_id", "clinic-a"),
-        ];
-        for (target_tier, target) in catalog.iter() {
-            for tool in TOOLS {
-                let action = format!("{}___{tool}", target.gateway_target);
-                for hour in HOURS {
-                    let expected =
-                        principal_tier == target_tier && target.allows_tool_at(tool, hour);
-                    let got = permits(&policy, &claims, &action, &input(tool, Some(hour)));
-                    assert_eq!(
-                        got, expected,
-                        "{principal_tier} principal, {action}, {hour}:00"
-                    );
-                    checked += 1;
+        for role in &roles {
+            let mut claims = vec![
+                ("custom:tier", principal_tier.as_str()),
+                ("custom:clinic_id", "clinic-a"),
+            ];
+            if let Some(r) = role {
+                claims.push(("custom:role", r.as_str()));
+            }
+            let role_allows = |tool: &str| {
+                role.as_deref()
+                    .and_then(|r| Role::parse(r).ok())
+                    .is_some_and(|r| catalog.role_allows(&r, tool))
+            };
+            for (target_tier, target) in catalog.iter() {
+                for tool in TOOLS {
+                    let action = format!("{}___{tool}", target.gateway_target);
+                    for hour in HOURS {
+                        let expected = principal_tier == target_tier
+                            && target.allows_tool_at(tool, hour)
+                            && role_allows(tool);
+                        let got = permits(&policy, &claims, &action, &input(tool, Some(hour)));
+                        assert_eq!(
+                            got, expected,
+                            "{principal_tier} principal, role {role:?}, {action}, {hour}:00"
+                        );
+                        checked += 1;
+                        permitted += usize::from(got);
+                    }
                 }
             }
         }
     }
-    assert_eq!(checked, 2 * 2 * TOOLS.len() * HOURS.len());
+    assert_eq!(checked, 2 * (listed + 2) * 2 * TOOLS.len() * HOURS.len());
+    assert!(
+        permitted > 0,
+        "the table exercises permits as well as denials"
+    );
 }
 
 #[test]
 fn the_design_rules_hold_explicitly() {
     let policy = GatewayPolicy::shipped().unwrap();
-    let basic = [("custom:tier", "basic")];
-    let premium = [("custom:tier", "premium")];
+    let basic = [("custom:tier", "basic"), ("custom:role", "clinician")];
+    let premium = [("custom:tier", "premium"), ("custom:role", "clinician")];
+    let premium_admin = [("custom:tier", "premium"), ("custom:role", "admin")];
     let b = |tool: &str| format!("tenantry-basic-tools___{tool}");
     let p = |tool: &str| format!("tenantry-premium-tools___{tool}");
     // basic patient_context only 08:00-18:00
@@ -132,6 +156,19 @@ fn the_design_rules_hold_explicitly() {
     // clinic_config for both
     assert!(permits(&policy, &basic, &b("clinic_config"), &json!({})));
     assert!(permits(&policy, &premium, &p("clinic_config"), &json!({})));
+    // an admin manages the clinic, and reads no patient record
+    assert!(permits(
+        &policy,
+        &premium_admin,
+        &p("clinic_config"),
+        &json!({})
+    ));
+    assert!(!permits(
+        &policy,
+        &premium_admin,
+        &p("patient_context"),
+        &input("patient_context", None)
+    ));
     // web search premium only
     assert!(!permits(
         &policy,
@@ -172,7 +209,7 @@ fn every_tool_of_every_tier_has_an_action_in_the_schema() {
     for (tier, cfg) in TierCatalog::embedded().unwrap().iter() {
         for tool in &cfg.tools {
             let action = format!("{}___{tool}", cfg.gateway_target);
-            let claims = [("custom:tier", tier.as_str())];
+            let claims = [("custom:tier", tier.as_str()), ("custom:role", "clinician")];
             // An action missing from the schema makes the request invalid (an error, not a deny).
             policy
                 .permits(&ToolCall {
@@ -211,7 +248,8 @@ fn statements_are_the_shipped_policies_one_by_one() {
         [
             "basic-clinic-tools-any-hour",
             "basic-patient-data-business-hours",
-            "premium-tools-any-hour"
+            "premium-clinic-tools-any-hour",
+            "premium-care-tools-any-hour"
         ]
     );
     for s in &statements {

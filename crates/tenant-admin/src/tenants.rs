@@ -82,6 +82,15 @@ pub fn load_tenants(text: &str, tiers: &TierCatalog) -> Result<Vec<Tenant>, Admi
             None => None,
             Some(u) => {
                 let role = Role::parse(&u.role).map_err(|e| bad(e.to_string()))?;
+                // A role the tier file does not list could use no tool: refuse it here.
+                if !tiers.roles().any(|(r, _)| *r == role) {
+                    let known: Vec<String> = tiers.roles().map(|(r, _)| r.to_string()).collect();
+                    return Err(bad(format!(
+                        "user.role {:?} is not a role of infra/tiers.json ({})",
+                        u.role,
+                        known.join(", ")
+                    )));
+                }
                 let email = match u.email {
                     Some(e) => e,
                     None if u.username.contains('@') => u.username.clone(),

@@ -524,6 +524,17 @@ fn tenant_files_are_validated_entry_by_entry() {
             other => panic!("{field}={value:?} accepted: {other:?}"),
         }
     }
+    // A user's role must be one of the tier file's (another could use no tool).
+    let mut with_user = ok.clone();
+    with_user["user"] = serde_json::json!({"username": "a@c-1.example", "role": "admin"});
+    assert!(case(with_user.clone()).is_ok());
+    with_user["user"]["role"] = serde_json::json!("front_desk");
+    match case(with_user) {
+        Err(AdminError::Tenant { reason, .. }) => {
+            assert!(reason.contains("front_desk"), "{reason}")
+        }
+        other => panic!("an unknown role was accepted: {other:?}"),
+    }
     let dup = serde_json::json!({ "clinics": [ok.clone(), ok] });
     assert!(matches!(
         load_tenants(&dup.to_string(), &tiers),

@@ -35,7 +35,7 @@ pub use session::{SESSION_KEY_MIN_LEN, SessionBinder, session_log_id};
 pub use tiers::{
     BedrockProject, BusinessHours, EMBEDDED_TIER_FILE, GuardrailPolicy, IfGuardrailUnavailable,
     KnowledgeBase, MemoryConfig, MemoryStrategy, MemoryStrategyKind, Pricing, Quota, QuotaPeriod,
-    TierCatalog, TierConfig, UsagePlan, is_gateway_target_name,
+    RoleConfig, TierCatalog, TierConfig, UsagePlan, is_gateway_target_name,
 };
 pub use token::{
     ENV_AUDIENCE, ENV_ISSUER, ENV_JWKS_REFRESH_SECS, ENV_JWKS_URL, ENV_LEEWAY_SECS, MAX_LEEWAY,

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::ids::TierName;
+use crate::ids::{Role, TierName};
 use crate::names::{ACTOR_ID_PLACEHOLDER, SESSION_ID_PLACEHOLDER, namespace_template_is_valid};
 
 /// The tier file as shipped in `infra/tiers.json`.
@@ -20,7 +20,23 @@ pub const EMBEDDED_TIER_FILE: &str = include_str!("../../../infra/tiers.json");
 struct TierFile {
     #[serde(rename = "$comment", default)]
     _comment: Option<String>,
+    roles: RoleFile,
     tiers: BTreeMap<String, TierConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RoleFile {
+    #[serde(rename = "$comment", default)]
+    _comment: Option<String>,
+    #[serde(flatten)]
+    roles: BTreeMap<String, RoleConfig>,
+}
+
+/// What one user role may use, within its tier's tools.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    pub tools: Vec<String>,
 }
 
 /// One tier's configuration.
@@ -178,6 +194,7 @@ impl TierConfig {
 #[derive(Debug, Clone)]
 pub struct TierCatalog {
     tiers: BTreeMap<TierName, TierConfig>,
+    roles: BTreeMap<Role, RoleConfig>,
 }
 
 impl TierCatalog {
@@ -210,7 +227,35 @@ impl TierCatalog {
             }
             tiers.insert(tier, config);
         }
-        Ok(Self { tiers })
+        // A role's tools may name tools no tier of this file has: what a user may call is
+        // the intersection of their role's tools and their tier's.
+        let mut roles = BTreeMap::new();
+        for (name, config) in file.roles.roles {
+            let field = format!("roles.{name}");
+            let role = Role::parse(&name).map_err(|e| invalid(&field, e))?;
+            if config.tools.iter().any(|t| t.trim().is_empty()) {
+                return Err(invalid(&format!("{field}.tools"), "a tool name is empty"));
+            }
+            roles.insert(role, config);
+        }
+        if roles.is_empty() {
+            return Err(invalid("roles", "at least one role must be defined"));
+        }
+        Ok(Self { tiers, roles })
+    }
+
+    /// Whether a user of `role` may use `tool` (within their tier's tools, which
+    /// `TierConfig::allows_tool` decides). Fails closed: a role the file does not list may use
+    /// nothing.
+    pub fn role_allows(&self, role: &Role, tool: &str) -> bool {
+        self.roles
+            .get(role)
+            .is_some_and(|r| r.tools.iter().any(|t| t == tool))
+    }
+
+    /// The roles the file defines.
+    pub fn roles(&self) -> impl Iterator<Item = (&Role, &RoleConfig)> {
+        self.roles.iter()
     }
 
     /// The tier named `raw`, if it is defined. Fails closed: an unknown tier is an error, never
@@ -569,8 +614,36 @@ mod tests {
 
     #[test]
     fn empty_tier_set_is_rejected() {
-        let err = TierCatalog::from_json(r#"{"tiers": {}}"#).unwrap_err();
+        let err = TierCatalog::from_json(r#"{"roles": {"admin": {"tools": []}}, "tiers": {}}"#)
+            .unwrap_err();
         assert!(matches!(err, Error::TierFileInvalid { .. }));
+    }
+
+    #[test]
+    fn roles_are_required_and_unknown_roles_may_use_nothing() {
+        let mut v = embedded_value();
+        v.as_object_mut().unwrap().remove("roles");
+        assert!(matches!(load(&v), Err(Error::TierFileSyntax { .. })));
+        let mut v = embedded_value();
+        v["roles"] = json!({});
+        assert!(matches!(load(&v), Err(Error::TierFileInvalid { field, .. }) if field == "roles"));
+        let mut v = embedded_value();
+        v["roles"]["Front Desk"] = json!({"tools": []});
+        assert!(
+            matches!(load(&v), Err(Error::TierFileInvalid { field, .. }) if field == "roles.Front Desk")
+        );
+
+        let cat = TierCatalog::embedded().unwrap();
+        let role = |r: &str| Role::parse(r).unwrap();
+        assert!(cat.role_allows(&role("clinician"), "patient_context"));
+        assert!(cat.role_allows(&role("admin"), "clinic_config"));
+        for tool in ["patient_context", "retrieve_clinic_documents", "web_search"] {
+            assert!(
+                !cat.role_allows(&role("admin"), tool),
+                "admin may not use {tool}"
+            );
+        }
+        assert!(!cat.role_allows(&role("front_desk"), "clinic_config"));
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub enum ToolError {
     #[error("this tool is not part of your tier")]
     ToolNotInTier,
 
+    #[error("your role may not use this tool")]
+    ToolNotForRole,
+
     #[error(
         "outside business hours ({start:02}:00-{end:02}:00 clinic time) for this tool on your tier"
     )]
@@ -89,6 +92,7 @@ impl ToolError {
             ToolError::TargetTierMismatch => "target_tier_mismatch",
             ToolError::UnknownTarget => "unknown_target",
             ToolError::ToolNotInTier => "tool_not_in_tier",
+            ToolError::ToolNotForRole => "tool_not_for_role",
             ToolError::OutsideBusinessHours { .. } => "outside_business_hours",
             ToolError::RequestHourSpoofed => "request_hour_spoofed",
             ToolError::PatientNotFound => "patient_not_found",

@@ -75,6 +75,11 @@ async fn serve(
     if !tier.allows_tool(tool.name()) {
         return Err(ToolError::ToolNotInTier);
     }
+    // The user's role (from the verified token) must allow it too: admins manage the clinic
+    // and never read patient records. The Gateway's Cedar policies apply the same table.
+    if !catalog.role_allows(tenant.role(), tool.name()) {
+        return Err(ToolError::ToolNotForRole);
+    }
     let token = call.header(HEADER_ID_TOKEN).unwrap_or_default();
     let provider = TenantCredentialsProvider::new(
         deps.credentials.clone(),

@@ -703,3 +703,48 @@ async fn web_search_is_premium_only_and_keeps_patient_ids_in() {
         .await;
     assert_eq!(code(&basic), "tool_not_in_tier");
 }
+
+/// The user's role is enforced here as well as by Cedar, from the tier file: every role of the
+/// file (and one it does not list) against every tool of the premium tier (no business hours).
+/// An admin manages the clinic and never reads patient records or documents.
+#[tokio::test]
+async fn each_role_uses_only_its_tools() {
+    let w = world("roles", 15).await;
+    let catalog = tenant_context::TierCatalog::embedded().unwrap();
+    let premium = catalog
+        .config(&catalog.tier("premium").unwrap())
+        .unwrap()
+        .clone();
+    let mut roles: Vec<String> = catalog.roles().map(|(r, _)| r.to_string()).collect();
+    assert!(roles.iter().any(|r| r == "admin"));
+    roles.push("front_desk".into()); // not in the tier file: may use nothing
+    let args = |tool: &str| match tool {
+        "patient_context" => json!({"patient_id": "p-2001"}),
+        "retrieve_clinic_documents" | "web_search" => json!({"query": "discharge checklist"}),
+        _ => json!({}),
+    };
+    let mut refused_for_role = 0;
+    for role in &roles {
+        let mut claims = test_issuer::id_claims();
+        claims["custom:tier"] = "premium".into();
+        claims["custom:clinic_id"] = "hospital-x".into();
+        claims["custom:role"] = role.as_str().into();
+        let mut h = headers("premium", "hospital-x");
+        h["X-Id-Token"] = test_issuer::sign(&claims).into();
+        for tool in &premium.tools {
+            let reply = w
+                .call(&format!("{PREMIUM_TARGET}___{tool}"), &h, args(tool))
+                .await;
+            let allowed = catalog.role_allows(&tenant_context::Role::parse(role).unwrap(), tool);
+            if allowed {
+                assert_ne!(code(&reply), "tool_not_for_role", "{role} {tool}: {reply}");
+            } else {
+                assert_eq!(code(&reply), "tool_not_for_role", "{role} {tool}: {reply}");
+                assert!(reply.get("patients").is_none() && reply.get("patient").is_none());
+                refused_for_role += 1;
+            }
+        }
+    }
+    // admin: patient_context, documents, web search; front_desk: all five.
+    assert_eq!(refused_for_role, 3 + premium.tools.len());
+}
