@@ -6,8 +6,9 @@
 //!   payload items at once);
 //! - `ListEvents` (`POST /memories/{memoryId}/actor/{actorId}/sessions/{sessionId}`): NEWEST
 //!   FIRST, as AWS returns them, `maxResults` honoured, payloads only when asked;
-//! - `RetrieveMemoryRecords` (`POST /memories/{memoryId}/retrieve`): records of exactly the
-//!   requested namespace, ranked by words shared with the query.
+//! - `RetrieveMemoryRecords` (`POST /memories/{memoryId}/retrieve`): records whose namespace
+//!   starts with the requested one (AWS matches by prefix), ranked by words shared with the
+//!   query.
 //!
 //! Long-term records: AWS extracts them asynchronously with the memory's strategies; here each
 //! user message becomes a record at once, in every strategy namespace of the memory (with
@@ -384,7 +385,7 @@ async fn retrieve(
         .get(&memory_id)
         .map(|r| {
             r.iter()
-                .filter(|r| r.namespace == namespace)
+                .filter(|r| r.namespace.starts_with(&namespace))
                 .map(|r| {
                     let text = r.text.to_lowercase();
                     let shared = words.iter().filter(|w| text.contains(*w)).count();

@@ -86,16 +86,20 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Whether a namespace template keeps tenants apart and renders to a valid namespace:
-/// `{actorId}` exactly once, followed by `/` or the end; `{sessionId}` at most once, after
-/// the actor id and preceded by `/`; every other character from `[A-Za-z0-9/_-]`.
+/// `{actorId}` exactly once, followed by `/`; `{sessionId}` at most once, after the actor id
+/// and preceded by `/`; every other character from `[A-Za-z0-9/_-]`; and a trailing `/`.
+///
+/// The trailing `/` matters: AgentCore Memory reads records by namespace *prefix*, so a
+/// namespace ending in an id (`/preferences/basic/clinic-a/u-1`) would also reach every
+/// namespace that extends it (user `u-12`'s).
 pub fn namespace_template_is_valid(template: &str) -> bool {
-    if template.is_empty() || template.len() > NAMESPACE_TEMPLATE_MAX {
+    if template.is_empty() || template.len() > NAMESPACE_TEMPLATE_MAX || !template.ends_with('/') {
         return false;
     }
     let Some((before_actor, after_actor)) = template.split_once(ACTOR_ID_PLACEHOLDER) else {
         return false;
     };
-    if !(after_actor.is_empty() || after_actor.starts_with('/')) {
+    if !after_actor.starts_with('/') {
         return false;
     }
     let (middle, after_session) = match after_actor.split_once(SESSION_ID_PLACEHOLDER) {
@@ -206,11 +210,11 @@ mod tests {
     #[test]
     fn namespace_templates() {
         for ok in [
-            "/clinical/{actorId}/facts",
-            "/preferences/{actorId}",
-            "/summaries/{actorId}/{sessionId}",
-            "{actorId}",
-            "mem/{actorId}/s/{sessionId}/x",
+            "/clinical/{actorId}/facts/",
+            "/preferences/{actorId}/",
+            "/summaries/{actorId}/{sessionId}/",
+            "{actorId}/",
+            "mem/{actorId}/s/{sessionId}/x/",
         ] {
             assert!(namespace_template_is_valid(ok), "{ok}");
         }
@@ -224,8 +228,42 @@ mod tests {
             "/a b/{actorId}",
             "/a/{actorId}/{other}",
             "-x/{actorId}",
+            // Read by prefix: without the trailing `/` a namespace reaches its extensions.
+            "/clinical/{actorId}/facts",
+            "/preferences/{actorId}",
+            "/summaries/{actorId}/{sessionId}",
         ] {
             assert!(!namespace_template_is_valid(bad), "{bad}");
+        }
+    }
+
+    /// AgentCore reads records by namespace prefix: no user's namespace may be a prefix of
+    /// another user's, even when one user id extends the other, in any strategy of any tier.
+    #[test]
+    fn no_users_namespace_is_a_prefix_of_anothers() {
+        use crate::{TenantContext, TierCatalog};
+        let catalog = TierCatalog::embedded().unwrap();
+        let session =
+            MemorySessionId::from_runtime(&RuntimeSessionId::parse(&"s".repeat(40)).unwrap());
+        let longer =
+            MemorySessionId::from_runtime(&RuntimeSessionId::parse(&"s".repeat(41)).unwrap());
+        for (tier, config) in catalog.iter() {
+            let user = |sub: &str, clinic: &str| {
+                TenantContext::parse(&catalog, tier.as_str(), clinic, sub, "clinician").unwrap()
+            };
+            let pairs = [
+                (user("u-1", "clinic-a"), user("u-12", "clinic-a")),
+                (user("u-1", "clinic-a"), user("u-1", "clinic-ab")),
+            ];
+            for strategy in &config.memory.strategies {
+                for (a, b) in &pairs {
+                    let na = a.memory_namespace(strategy, Some(&session)).unwrap();
+                    for s in [&session, &longer] {
+                        let nb = b.memory_namespace(strategy, Some(s)).unwrap();
+                        assert!(!nb.starts_with(&na), "{na} is a prefix of {nb}");
+                    }
+                }
+            }
         }
     }
 
