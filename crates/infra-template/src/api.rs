@@ -128,7 +128,8 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
             "Properties": {
-                "AssumeRolePolicyDocument": service_trust("apigateway.amazonaws.com"),
+                // Account-wide (every API of the account logs through it): no aws:SourceArn.
+                "AssumeRolePolicyDocument": service_trust("apigateway.amazonaws.com", None),
                 "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")],
                 "Tags": tag_list(&APP_TAGS)
             }

@@ -305,13 +305,21 @@ fn extra_statements(logical: &str, inputs: &Inputs) -> Vec<Value> {
                 &["dynamodb:GetItem"],
                 json!([get_att("TenantRegistryTable", "Arn")]),
             ),
-            statement(
-                "ReadTenantApiKeys",
-                &["apigateway:GET"],
-                json!([sub(
-                    "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apikeys/*"
-                )]),
-            ),
+            // Only keys tagged as this application's (tenant-admin tags every tenant key; the
+            // function also requires the key's ClinicId and Tier tags to be the tenant's).
+            {
+                let mut read_keys = statement(
+                    "ReadTenantApiKeys",
+                    &["apigateway:GET"],
+                    json!([sub(
+                        "arn:${AWS::Partition}:apigateway:${AWS::Region}::/apikeys/*"
+                    )]),
+                );
+                read_keys["Condition"] = json!({
+                    "StringEquals": { "aws:ResourceTag/Application": "tenantry" }
+                });
+                read_keys
+            },
         ],
         _ => Vec::new(),
     }

@@ -61,14 +61,19 @@ fn render_string(s: &str, values: &BTreeMap<&'static str, Value>) -> Result<Valu
 }
 
 /// A trust policy for an AWS service principal, limited to this account.
-pub fn service_trust(service: &str) -> Value {
+pub fn service_trust(service: &str, source_arn: Option<Value>) -> Value {
+    let mut condition =
+        json!({ "StringEquals": { "aws:SourceAccount": { "Ref": "AWS::AccountId" } } });
+    if let Some(arn) = source_arn {
+        condition["ArnLike"] = json!({ "aws:SourceArn": arn });
+    }
     json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
             "Principal": { "Service": service },
             "Action": "sts:AssumeRole",
-            "Condition": { "StringEquals": { "aws:SourceAccount": { "Ref": "AWS::AccountId" } } }
+            "Condition": condition
         }]
     })
 }

@@ -444,7 +444,11 @@ fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
                             "Principal": { "Service": "logging.s3.amazonaws.com" },
                             "Action": "s3:PutObject",
                             "Resource": sub("${AccessLogsBucket.Arn}/*"),
-                            "Condition": { "StringEquals": { "aws:SourceAccount": reference("AWS::AccountId") } }
+                            "Condition": {
+                                "StringEquals": { "aws:SourceAccount": reference("AWS::AccountId") },
+                                // Only the stack's document buckets log here.
+                                "ArnLike": { "aws:SourceArn": sub("arn:${AWS::Partition}:s3:::${NamePrefix}-docs-${AWS::AccountId}-${AWS::Region}-*") }
+                            }
                         }
                     ]
                 }

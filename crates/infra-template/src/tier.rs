@@ -235,7 +235,7 @@ fn knowledge_base(t: &mut Template, parts: &Parts) -> Result<(), Error> {
         json!({
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "AssumeRolePolicyDocument": service_trust("bedrock.amazonaws.com"),
+                "AssumeRolePolicyDocument": service_trust("bedrock.amazonaws.com", Some(sub("arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:knowledge-base/*"))),
                 "Policies": [{ "PolicyName": "index-tier-documents", "PolicyDocument": document(vec![
                     statement("EmbedWithTheTiersModel", &["bedrock:InvokeModel"], json!([model_arn])),
                     statement("ReadTheTiersDocuments", &["s3:GetObject"], json!([sub(&format!("${{{}.Arn}}/{tier}-tier/*", ids.bucket))])),
@@ -323,7 +323,7 @@ fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error
         json!({
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "AssumeRolePolicyDocument": service_trust("bedrock-agentcore.amazonaws.com"),
+                "AssumeRolePolicyDocument": service_trust("bedrock-agentcore.amazonaws.com", Some(agentcore_source_arn())),
                 "Policies": [{ "PolicyName": "invoke-tools-under-policy", "PolicyDocument": document(vec![
                     statement("InvokeTheToolTarget", &["lambda:InvokeFunction"], json!([get_att("ToolTargetFunction", "Arn")])),
                     statement(
@@ -464,7 +464,7 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
     let mut role_resource = json!({
         "Type": "AWS::IAM::Role",
         "Properties": {
-            "AssumeRolePolicyDocument": service_trust("bedrock-agentcore.amazonaws.com"),
+            "AssumeRolePolicyDocument": service_trust("bedrock-agentcore.amazonaws.com", Some(agentcore_source_arn())),
             "Policies": [{ "PolicyName": "run-the-tier-agent", "PolicyDocument": document(vec![
                 // Only the agent's repository (scripts/deploy.sh creates and fills it).
                 statement("PullTheAgentImage", &["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
@@ -566,4 +566,11 @@ pub fn tier_claim(tier: &str) -> serde_json::Value {
             "ClaimMatchValue": { "MatchValueString": tier }
         }
     })
+}
+
+/// The confused-deputy guard AWS documents for AgentCore service roles: only AgentCore
+/// resources of this account and Region (a role is created before its runtime or gateway, so
+/// the exact ARN cannot be named without a cycle).
+fn agentcore_source_arn() -> Value {
+    sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:*")
 }

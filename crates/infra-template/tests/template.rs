@@ -868,3 +868,56 @@ fn functions_behind_the_agents_reserve_concurrency_by_parameter() {
         }
     }
 }
+
+/// Confused-deputy guards: every service role trusts its service only for this account's (and
+/// Region's) resources of that service, by aws:SourceAccount and aws:SourceArn. Exceptions,
+/// each for a stated reason: Lambda execution roles (Lambda sets neither key on AssumeRole)
+/// and API Gateway's account-wide logging role (shared by every API of the account).
+#[test]
+fn service_roles_trust_only_this_accounts_resources() {
+    let t = template();
+    let mut checked = 0;
+    for (id, role) in resources_of(&t, "AWS::IAM::Role") {
+        let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+        let Some(service) = trust["Principal"]["Service"].as_str() else {
+            continue; // the tenant roles trust a function role, checked elsewhere
+        };
+        if service == "lambda.amazonaws.com" || id == "ApiGatewayCloudWatchRole" {
+            continue;
+        }
+        let condition = &trust["Condition"];
+        assert_eq!(
+            condition["StringEquals"]["aws:SourceAccount"],
+            serde_json::json!({"Ref": "AWS::AccountId"}),
+            "{id}"
+        );
+        let source = condition["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} has no aws:SourceArn"));
+        let prefix = match service {
+            "bedrock.amazonaws.com" => {
+                "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:knowledge-base/"
+            }
+            "bedrock-agentcore.amazonaws.com" => {
+                "arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:"
+            }
+            other => panic!("{id}: no expectation for service {other}"),
+        };
+        assert!(source.starts_with(prefix), "{id}: {source}");
+        checked += 1;
+    }
+    // a knowledge base, a gateway and a runtime per tier
+    assert_eq!(checked, 3 * tiers().len());
+    let logs =
+        t["Resources"]["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Principal"]["Service"] == "logging.s3.amazonaws.com")
+            .cloned()
+            .unwrap();
+    assert_eq!(
+        logs["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"],
+        "arn:${AWS::Partition}:s3:::${NamePrefix}-docs-${AWS::AccountId}-${AWS::Region}-*"
+    );
+}

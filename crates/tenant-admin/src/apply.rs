@@ -248,6 +248,60 @@ async fn ensure_api_key(
     tenant: &Tenant,
     name: &str,
 ) -> Result<(String, &'static str), AdminError> {
+    let (id, outcome) = ensure_enabled_api_key(clients, tenant, name).await?;
+    let current = clients
+        .apigateway
+        .get_api_key()
+        .api_key(&id)
+        .send()
+        .await
+        .map_err(AdminError::aws("API Gateway GetApiKey"))?;
+    let tagged = key_tags(tenant)
+        .iter()
+        .all(|(k, v)| current.tags().and_then(|t| t.get(*k)) == Some(v));
+    // Keys made before the authorizer required the tags get them here.
+    if !tagged {
+        tag_api_key(clients, tenant, &id).await?;
+    }
+    Ok((id, outcome))
+}
+
+/// The tags the authorizer requires on a tenant's key: it is read only if it is this
+/// application's (IAM, `aws:ResourceTag/Application`) and accepted only for the tenant its
+/// `ClinicId` names. Neither changes during a tenant's life (the tier is the registry's and
+/// the usage plan's business, so a tier change needs no retagging).
+fn key_tags(tenant: &Tenant) -> [(&'static str, String); 2] {
+    [
+        ("Application", "tenantry".to_owned()),
+        ("ClinicId", tenant.clinic_id.to_string()),
+    ]
+}
+
+async fn tag_api_key(clients: &Clients, tenant: &Tenant, id: &str) -> Result<(), AdminError> {
+    let region = clients
+        .apigateway
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .ok_or_else(|| AdminError::Conflict("no AWS Region configured for API Gateway".into()))?;
+    let mut req = clients
+        .apigateway
+        .tag_resource()
+        .resource_arn(format!("arn:aws:apigateway:{region}::/apikeys/{id}"));
+    for (k, v) in key_tags(tenant) {
+        req = req.tags(k, v);
+    }
+    req.send()
+        .await
+        .map_err(AdminError::aws("API Gateway TagResource"))?;
+    Ok(())
+}
+
+async fn ensure_enabled_api_key(
+    clients: &Clients,
+    tenant: &Tenant,
+    name: &str,
+) -> Result<(String, &'static str), AdminError> {
     match find_api_key(clients, name).await? {
         Some((id, true)) => Ok((id, "unchanged")),
         Some((id, false)) => {
@@ -279,9 +333,12 @@ async fn ensure_api_key(
                     tenant.clinic_id, tenant.tier
                 ))
                 .enabled(true)
-                .tags("Application", "tenantry")
-                .tags("Tier", tenant.tier.as_str())
-                .tags("ClinicId", tenant.clinic_id.as_str())
+                .set_tags(Some(
+                    key_tags(tenant)
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect(),
+                ))
                 .send()
                 .await
                 .map_err(AdminError::aws("API Gateway CreateApiKey"))?;

@@ -245,6 +245,26 @@ async fn a_tier_change_moves_the_key_between_plans() {
         .await
         .unwrap();
     assert_eq!(text(&reg, "tier"), "premium");
+    // The key keeps the tags the authorizer requires (they name the tenant, not its tier).
+    let tags = stack
+        .clients
+        .apigateway
+        .get_api_key()
+        .api_key(&key)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        tags.get("ClinicId").map(String::as_str),
+        Some(clinic.as_str())
+    );
+    assert_eq!(
+        tags.get("Application").map(String::as_str),
+        Some("tenantry")
+    );
 }
 
 #[tokio::test]

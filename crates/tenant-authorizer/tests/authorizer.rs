@@ -26,17 +26,23 @@ fn endpoints() -> Endpoints {
     Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Creates an API key on the API Gateway stand-in and returns (id, value).
-async fn api_key(apigw: &aws_sdk_apigateway::Client, name: &str) -> (String, String) {
+/// Creates an API key on the API Gateway stand-in, tagged as tenant-admin tags a tenant's key
+/// (`tags`: the clinic, or none), and returns (id, value).
+async fn api_key(
+    apigw: &aws_sdk_apigateway::Client,
+    name: &str,
+    tags: Option<&str>,
+) -> (String, String) {
     let value = format!("{name}-key-{}", test_issuer::now());
-    let out = apigw
+    let mut req = apigw
         .create_api_key()
         .name(name)
         .value(&value)
-        .enabled(true)
-        .send()
-        .await
-        .expect("CreateApiKey on moto");
+        .enabled(true);
+    if let Some(clinic) = tags {
+        req = req.tags("Application", "tenantry").tags("ClinicId", clinic);
+    }
+    let out = req.send().await.expect("CreateApiKey on moto");
     (out.id().expect("key id").to_owned(), value)
 }
 
@@ -46,10 +52,14 @@ async fn world(test: &str, ttl: Duration) -> World {
     let mut keys = Vec::new();
     let mut ids = Vec::new();
     for clinic in ["clinic-a", "clinic-b", "clinic-c", "hospital-x"] {
-        let (id, value) = api_key(&apigw, &format!("{test}-{clinic}")).await;
+        let (id, value) = api_key(&apigw, &format!("{test}-{clinic}"), Some(clinic)).await;
         keys.push((clinic.to_owned(), value));
         ids.push(id);
     }
+    // Registry rows naming keys that are not theirs: clinic-d names clinic-a's key, clinic-e
+    // an untagged key (say, an operator's key in a generous usage plan).
+    ids.push(ids[0].clone());
+    ids.push(api_key(&apigw, &format!("{test}-operator"), None).await.0);
     let table = create_registry(
         &endpoints,
         &format!("auth-{test}"),
@@ -78,6 +88,18 @@ async fn world(test: &str, ttl: Duration) -> World {
                 tier: "basic",
                 status: "active",
                 api_key_id: &ids[3],
+            },
+            RegistryEntry {
+                clinic_id: "clinic-d",
+                tier: "basic",
+                status: "active",
+                api_key_id: &ids[4],
+            },
+            RegistryEntry {
+                clinic_id: "clinic-e",
+                tier: "basic",
+                status: "active",
+                api_key_id: &ids[5],
             },
         ],
     )
@@ -177,6 +199,9 @@ async fn unknown_suspended_and_tier_mismatched_tenants_are_denied() {
         ("basic", "clinic-z", "unknown_tenant"),
         ("basic", "clinic-c", "suspended"),
         ("premium", "hospital-x", "tier_mismatch"),
+        // The registry names a key not tagged as this tenant's: no such tenant, fail closed.
+        ("basic", "clinic-d", "unknown_tenant"),
+        ("basic", "clinic-e", "unknown_tenant"),
     ] {
         let resp = authorize(&request_event(&token(tier, clinic)), &w.deps)
             .await
