@@ -45,6 +45,32 @@ pub fn router(deps: Arc<Deps>) -> Router {
 }
 
 /// The tenant from the Lambda authorizer's context (API Gateway REST); nothing else.
+/// The token forwarded to the runtime must be the one the authorizer verified: its user, tier,
+/// clinic and role must be the authorizer's. API Gateway gives a Lambda proxy integration
+/// one value per header (the last, for a repeated header) and does not document which value
+/// the authorizer saw, so a second `Authorization` header could otherwise slip another
+/// tenant's token (a suspended one's, say) past the authorizer's checks. The claims are only
+/// compared here, not trusted: the runtime verifies the signature.
+fn token_names(token: &str, tenant: &TenantContext) -> Result<(), ProxyError> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).ok_or(ProxyError::TokenMismatch)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| ProxyError::TokenMismatch)?;
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes).map_err(|_| ProxyError::TokenMismatch)?;
+    let claim = |k: &str| claims.get(k).and_then(|v| v.as_str());
+    let same = claim(tenant_context::CLAIM_SUB) == Some(tenant.user().as_str())
+        && claim(tenant_context::CLAIM_TIER) == Some(tenant.tier().as_str())
+        && claim(tenant_context::CLAIM_CLINIC_ID) == Some(tenant.clinic_id().as_str())
+        && claim(tenant_context::CLAIM_ROLE) == Some(tenant.role().as_str());
+    if same {
+        Ok(())
+    } else {
+        Err(ProxyError::TokenMismatch)
+    }
+}
+
 fn tenant<B>(req: &Request<B>, catalog: &TierCatalog) -> Result<TenantContext, ProxyError> {
     let fields = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => &ctx.authorizer.fields,
@@ -69,11 +95,15 @@ pub fn body_error(e: &serde_json::Error) -> String {
     }
 }
 
+/// The request's one Bearer token. Two `Authorization` values are refused: the authorizer and
+/// this function could each read a different one.
 fn bearer(headers: &HeaderMap) -> Result<String, ProxyError> {
-    let raw = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(ProxyError::NoToken)?;
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let first = values.next().ok_or(ProxyError::NoToken)?;
+    if values.next().is_some() {
+        return Err(ProxyError::TokenMismatch);
+    }
+    let raw = first.to_str().map_err(|_| ProxyError::NoToken)?;
     let (scheme, token) = raw.trim().split_once(' ').ok_or(ProxyError::NoToken)?;
     if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
         Ok(token.trim().to_owned())
@@ -110,6 +140,7 @@ async fn proxy(
     let tenant = tenant(&req, &deps.catalog)?;
     *known = Some(tenant.clone());
     let token = bearer(req.headers())?;
+    token_names(&token, &tenant)?;
     // The body may be at most the prompt limit plus room for the JSON around it.
     let limit = deps.config.max_prompt_bytes + 1024;
     let body: Bytes = axum::body::to_bytes(req.into_body(), limit)

@@ -12,6 +12,8 @@ pub enum ProxyError {
     NoTenant(#[source] tenant_context::Error),
     #[error("missing Bearer token")]
     NoToken,
+    #[error("the Bearer token is not the one the authorizer verified (send exactly one)")]
+    TokenMismatch,
     #[error("the body must be JSON {{\"prompt\": string, \"session_id\"?: string}}: {0}")]
     BadBody(String),
     #[error("the prompt is larger than {max} bytes")]
@@ -41,7 +43,9 @@ pub enum ProxyError {
 impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ProxyError::NoToken | ProxyError::RuntimeUnauthorized => StatusCode::UNAUTHORIZED,
+            ProxyError::NoToken | ProxyError::TokenMismatch | ProxyError::RuntimeUnauthorized => {
+                StatusCode::UNAUTHORIZED
+            }
             ProxyError::NoTenant(_)
             | ProxyError::RuntimeForbidden
             | ProxyError::SessionNotOwned => StatusCode::FORBIDDEN,
@@ -59,6 +63,7 @@ impl ProxyError {
         match self {
             ProxyError::NoTenant(_) => "no_tenant",
             ProxyError::NoToken => "no_token",
+            ProxyError::TokenMismatch => "token_mismatch",
             ProxyError::BadBody(_) => "bad_body",
             ProxyError::PromptTooLarge { .. } => "prompt_too_large",
             ProxyError::BadSessionId(_) => "bad_session_id",

@@ -60,7 +60,7 @@ const OTHER_FUNCTION_FIELDS: &[(&str, &str, &[&str])] = &[
 ];
 
 const USER: &str = "6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11";
-const TOKEN: &str = "test-token-of-clinic-a-user";
+const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3Qta2V5LTEifQ.eyJzdWIiOiI2ZjFjMWE1Mi00ZDNlLTRjMWEtOWE1Ny0wZDhiN2IwZjdhMTEiLCJ0b2tlbl91c2UiOiJpZCIsImN1c3RvbTp0aWVyIjoiYmFzaWMiLCJjdXN0b206Y2xpbmljX2lkIjoiY2xpbmljLWEiLCJjdXN0b206cm9sZSI6ImNsaW5pY2lhbiIsImV4cCI6NDEwMjQ0NDgwMH0.bm90LXNpZ25lZA";
 const FAIL_PROMPT: &str = "please fail upstream";
 
 macro_rules! fixture {

@@ -17,6 +17,10 @@ const BASIC_ARN: &str =
 const PREMIUM_ARN: &str =
     "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_premium-BBBBBBBBBB";
 
+/// The fixtures' token: unsigned (the proxy does not verify signatures, the runtime does), its
+/// claims the user the fixtures' authorizer context names (clinic-a, basic, clinician).
+const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3Qta2V5LTEifQ.eyJzdWIiOiI2ZjFjMWE1Mi00ZDNlLTRjMWEtOWE1Ny0wZDhiN2IwZjdhMTEiLCJ0b2tlbl91c2UiOiJpZCIsImN1c3RvbTp0aWVyIjoiYmFzaWMiLCJjdXN0b206Y2xpbmljX2lkIjoiY2xpbmljLWEiLCJjdXN0b206cm9sZSI6ImNsaW5pY2lhbiIsImV4cCI6NDEwMjQ0NDgwMH0.bm90LXNpZ25lZA";
+
 /// The session key of these tests (32 bytes, base64); the agent runtime checks ids with it.
 const SESSION_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
@@ -136,7 +140,7 @@ async fn forwards_exactly_the_jwt_invocation_to_the_tiers_runtime() {
     };
     assert_eq!(
         h("authorization"),
-        "Bearer test-token-of-clinic-a-user",
+        format!("Bearer {TOKEN}"),
         "the caller's own token"
     );
     assert_eq!(h("accept"), "text/event-stream, application/json");
@@ -401,12 +405,91 @@ async fn logs_the_tenant_line_but_never_the_token_or_prompt() {
         text.contains(r#""clinic_id":"clinic-a""#),
         "structured fields too"
     );
-    assert!(
-        !text.contains("test-token-of-clinic-a-user"),
-        "no token in the logs"
-    );
+    assert!(!text.contains(TOKEN), "no token in the logs");
     assert!(
         !text.contains("opening hours"),
         "no prompt text in the logs"
     );
+}
+
+/// The token forwarded is the one the authorizer verified: a token naming another user, tier,
+/// clinic or role than the authorizer's context, a token that is no JWT, and a second
+/// `Authorization` value are all refused before the runtime is called.
+#[tokio::test]
+async fn only_the_token_the_authorizer_verified_is_forwarded() {
+    use base64::Engine as _;
+    let server = runtime(ResponseTemplate::new(200).set_body_string("{}")).await;
+    let d = deps(&server.uri(), Duration::from_secs(5));
+    let base = fixture!("invoke-clinic-a.json");
+    let unsigned = |claims: Value| {
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!("{}.{}.c2ln", b64(&json!({"alg": "RS256"})), b64(&claims))
+    };
+    let claims = json!({
+        "sub": "6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11",
+        "custom:tier": "basic",
+        "custom:clinic_id": "clinic-a",
+        "custom:role": "clinician",
+    });
+    let with_token = |value: Value| {
+        let mut v: Value = serde_json::from_str(base).unwrap();
+        v["headers"]["Authorization"] = value.clone();
+        v["multiValueHeaders"]["Authorization"] = match value {
+            Value::Array(_) => value,
+            one => json!([one]),
+        };
+        if let Value::Array(values) = &v["multiValueHeaders"]["Authorization"] {
+            // API Gateway's single-value map holds the last value of a repeated header.
+            v["headers"]["Authorization"] = values.last().cloned().unwrap_or(Value::Null);
+        }
+        v.to_string()
+    };
+    let mut cases = Vec::new();
+    for (claim, other) in [
+        ("sub", "0b0c0d0e-0000-4000-8000-000000000000"),
+        ("custom:tier", "premium"),
+        ("custom:clinic_id", "clinic-b"),
+        ("custom:role", "admin"),
+    ] {
+        let mut c = claims.clone();
+        c[claim] = other.into();
+        cases.push((
+            claim.to_owned(),
+            with_token(json!(format!("Bearer {}", unsigned(c)))),
+        ));
+    }
+    cases.push(("not a JWT".into(), with_token(json!("Bearer opaque-token"))));
+    // Two values: the authorizer may have verified the first while the proxy reads the last.
+    let suspended_clinics = {
+        let mut c = claims.clone();
+        c["custom:clinic_id"] = "clinic-c".into();
+        unsigned(c)
+    };
+    cases.push((
+        "two Authorization values".into(),
+        with_token(json!([
+            format!("Bearer {TOKEN}"),
+            format!("Bearer {suspended_clinics}")
+        ])),
+    ));
+    for (name, event) in cases {
+        let (status, _, body) = call(d.clone(), &event).await;
+        assert_eq!(
+            (status, error_code(&body).as_str()),
+            (401, "token_mismatch"),
+            "{name}"
+        );
+    }
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "nothing reached the runtime"
+    );
+    // The same claims as the authorizer's: forwarded.
+    let (status, _, _) = call(
+        d,
+        &with_token(json!(format!("Bearer {}", unsigned(claims)))),
+    )
+    .await;
+    assert_eq!(status, 200);
 }
