@@ -2,7 +2,8 @@
 //! validated against their schema (strict mode), and evaluated the way AgentCore Policy presents
 //! a tool call: principal `AgentCore::OAuthUser` (id = JWT `sub`, claims as tags), action
 //! `AgentCore::Action::"<Target>___<tool>"`, resource `AgentCore::Gateway::"<arn>"`, and
-//! `context.input` = the tool's arguments.
+//! `context.input` = the tool's arguments. Each policy names its tier's Gateway by a
+//! placeholder (`gateway_placeholder`), filled with the Gateway's ARN where it runs.
 //!
 //! The tests here are the Cedar layer's proof; the local front doors (devstack, later) evaluate
 //! the same files through this crate.
@@ -68,14 +69,36 @@ pub struct GatewayPolicy {
     policies: PolicySet,
 }
 
+/// Where a policy names its tier's Gateway: `resource == AgentCore::Gateway::"{{gateway:<tier>}}"`.
+/// The deployment fills in the Gateway's ARN (the template, with `Fn::Sub`); a local Gateway
+/// fills in its own with [`GatewayPolicy::for_gateways`]. Left unfilled it matches no Gateway,
+/// so a policy of a tier whose Gateway is not named permits nothing.
+pub fn gateway_placeholder(tier: &str) -> String {
+    format!("{{{{gateway:{tier}}}}}")
+}
+
 impl GatewayPolicy {
-    /// The schema and policies shipped in infra/policies, validated in strict mode.
+    /// The schema and policies shipped in infra/policies, validated in strict mode, with the
+    /// Gateway placeholders as they are (they permit nothing until filled in).
     pub fn shipped() -> Result<Self, PolicyError> {
+        Self::load(&[])
+    }
+
+    /// The shipped policies with each `(tier, gateway ARN)` filled in: what a deployed Gateway
+    /// of that tier evaluates.
+    pub fn for_gateways(gateways: &[(&str, &str)]) -> Result<Self, PolicyError> {
+        Self::load(gateways)
+    }
+
+    fn load(gateways: &[(&str, &str)]) -> Result<Self, PolicyError> {
         let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA_FILE)
             .map_err(|e| PolicyError::Schema(e.to_string()))?;
         let mut policies = PolicySet::new();
         for (file, text) in POLICY_FILES {
-            let parsed = PolicySet::from_str(text).map_err(|e| PolicyError::Policy {
+            let text = gateways.iter().fold(text.to_owned(), |t, (tier, arn)| {
+                t.replace(&gateway_placeholder(tier), arn)
+            });
+            let parsed = PolicySet::from_str(&text).map_err(|e| PolicyError::Policy {
                 file,
                 reason: e.to_string(),
             })?;

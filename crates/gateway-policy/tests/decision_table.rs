@@ -7,7 +7,25 @@ use gateway_policy::{GatewayPolicy, ToolCall};
 use serde_json::{Value, json};
 use tenant_context::{Role, TierCatalog};
 
-const GATEWAY: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/tenantry-gw";
+const BASIC_GATEWAY: &str =
+    "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/tenantry-basic-gw-abcdefghij";
+const PREMIUM_GATEWAY: &str =
+    "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/tenantry-premium-gw-klmnopqrst";
+
+/// The policies as the deployed Gateways evaluate them (each tier's Gateway ARN filled in).
+fn deployed() -> GatewayPolicy {
+    GatewayPolicy::for_gateways(&[("basic", BASIC_GATEWAY), ("premium", PREMIUM_GATEWAY)])
+        .expect("policies load")
+}
+
+/// The Gateway that serves an action: the one of the action's target's tier.
+fn gateway_of(action: &str) -> &'static str {
+    if action.starts_with("tenantry-premium-tools___") {
+        PREMIUM_GATEWAY
+    } else {
+        BASIC_GATEWAY
+    }
+}
 const SUB: &str = "6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11";
 const TOOLS: [&str; 5] = [
     "patient_context",
@@ -32,12 +50,22 @@ fn input(tool: &str, hour: Option<u8>) -> Value {
 }
 
 fn permits(policy: &GatewayPolicy, claims: &[(&str, &str)], action: &str, input: &Value) -> bool {
+    permits_on(policy, gateway_of(action), claims, action, input)
+}
+
+fn permits_on(
+    policy: &GatewayPolicy,
+    gateway_arn: &str,
+    claims: &[(&str, &str)],
+    action: &str,
+    input: &Value,
+) -> bool {
     policy
         .permits(&ToolCall {
             subject: SUB,
             claims,
             action,
-            gateway_arn: GATEWAY,
+            gateway_arn,
             input,
         })
         .unwrap_or_else(|e| panic!("{action}: {e}"))
@@ -48,9 +76,38 @@ fn the_shipped_policies_validate_against_the_schema() {
     GatewayPolicy::shipped().expect("strict validation passes");
 }
 
+/// Each tier's policies hold on its own Gateway only: the same call presented by another
+/// Gateway (the other tier's, or a Gateway someone else attached to the policy engine) is
+/// denied, and so is every call while the Gateways are not named.
+#[test]
+fn policies_name_their_gateway() {
+    let policy = deployed();
+    let unnamed = GatewayPolicy::shipped().unwrap();
+    let foreign =
+        "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/someone-else-0123456789";
+    for (tier, other_gateway) in [("basic", PREMIUM_GATEWAY), ("premium", BASIC_GATEWAY)] {
+        let claims = [("custom:tier", tier), ("custom:role", "clinician")];
+        let action = format!("tenantry-{tier}-tools___clinic_config");
+        assert!(
+            permits(&policy, &claims, &action, &json!({})),
+            "{tier} on its own Gateway"
+        );
+        for gateway in [other_gateway, foreign] {
+            assert!(
+                !permits_on(&policy, gateway, &claims, &action, &json!({})),
+                "{tier} on {gateway}"
+            );
+        }
+        assert!(
+            !permits(&unnamed, &claims, &action, &json!({})),
+            "{tier}: unnamed Gateways permit nothing"
+        );
+    }
+}
+
 #[test]
 fn full_table_tier_x_role_x_tool_x_hour_matches_the_tier_file() {
-    let policy = GatewayPolicy::shipped().unwrap();
+    let policy = deployed();
     let catalog = TierCatalog::embedded().unwrap();
     // Every role of the tier file, one it does not list, and no role claim at all.
     let mut roles: Vec<Option<String>> =
@@ -102,7 +159,7 @@ fn full_table_tier_x_role_x_tool_x_hour_matches_the_tier_file() {
 
 #[test]
 fn the_design_rules_hold_explicitly() {
-    let policy = GatewayPolicy::shipped().unwrap();
+    let policy = deployed();
     let basic = [("custom:tier", "basic"), ("custom:role", "clinician")];
     let premium = [("custom:tier", "premium"), ("custom:role", "clinician")];
     let premium_admin = [("custom:tier", "premium"), ("custom:role", "admin")];
@@ -186,7 +243,7 @@ fn the_design_rules_hold_explicitly() {
 
 #[test]
 fn principals_without_a_known_tier_are_denied_everything() {
-    let policy = GatewayPolicy::shipped().unwrap();
+    let policy = deployed();
     let no_tier: [(&str, &str); 1] = [("custom:clinic_id", "clinic-a")];
     let gold = [("custom:tier", "gold")];
     let uppercase = [("custom:tier", "BASIC")];
@@ -205,7 +262,7 @@ fn principals_without_a_known_tier_are_denied_everything() {
 
 #[test]
 fn every_tool_of_every_tier_has_an_action_in_the_schema() {
-    let policy = GatewayPolicy::shipped().unwrap();
+    let policy = deployed();
     for (tier, cfg) in TierCatalog::embedded().unwrap().iter() {
         for tool in &cfg.tools {
             let action = format!("{}___{tool}", cfg.gateway_target);
@@ -216,7 +273,7 @@ fn every_tool_of_every_tier_has_an_action_in_the_schema() {
                     subject: SUB,
                     claims: &claims,
                     action: &action,
-                    gateway_arn: GATEWAY,
+                    gateway_arn: gateway_of(&action),
                     input: &input(tool, Some(12)),
                 })
                 .unwrap_or_else(|e| panic!("{action} is not in the Cedar schema: {e}"));
@@ -229,7 +286,7 @@ fn every_tool_of_every_tier_has_an_action_in_the_schema() {
                 subject: SUB,
                 claims: &unknown,
                 action: "tenantry-basic-tools___drop_tables",
-                gateway_arn: GATEWAY,
+                gateway_arn: BASIC_GATEWAY,
                 input: &json!({}),
             })
             .is_err()
@@ -241,6 +298,21 @@ fn every_tool_of_every_tier_has_an_action_in_the_schema() {
 #[test]
 fn statements_are_the_shipped_policies_one_by_one() {
     let shipped = gateway_policy::GatewayPolicy::shipped().expect("policies load");
+    for s in shipped.statements().unwrap() {
+        let tier = if s.id.starts_with("premium") {
+            "premium"
+        } else {
+            "basic"
+        };
+        assert!(
+            s.cedar.contains(&format!(
+                "resource == AgentCore::Gateway::\"{}\"",
+                gateway_policy::gateway_placeholder(tier)
+            )),
+            "{} names its tier's Gateway",
+            s.id
+        );
+    }
     let statements = shipped.statements().expect("statements");
     let ids: Vec<&str> = statements.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(

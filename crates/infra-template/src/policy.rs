@@ -36,7 +36,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                     "PolicyEngineId": get_att("PolicyEngine", "PolicyEngineId"),
                     "Name": statement.id.replace('-', "_"),
                     "Description": format!("infra/policies/{} @id(\"{}\")", statement.file, statement.id),
-                    "Definition": { "Cedar": { "Statement": statement.cedar } },
+                    "Definition": { "Cedar": { "Statement": named_gateways(&statement.cedar, inputs)? } },
                     "ValidationMode": "FAIL_ON_ANY_FINDINGS"
                 }
             }),
@@ -47,4 +47,27 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         "AgentCore policy engine (ENFORCE on every tier's Gateway)",
         get_att("PolicyEngine", "PolicyEngineArn"),
     )
+}
+
+/// The statement with each tier's Gateway placeholder replaced by that Gateway's ARN
+/// (`Fn::Sub`; Cedar text holds no `${` of its own). A placeholder of a tier the template does
+/// not define would stay and permit nothing, so it is refused here.
+fn named_gateways(cedar: &str, inputs: &Inputs) -> Result<Value, Error> {
+    let mut text = cedar.to_owned();
+    for (tier, _) in inputs.tiers.iter() {
+        let gateway = TierIds::of(tier.as_str()).gateway;
+        text = text.replace(
+            &gateway_policy::gateway_placeholder(tier.as_str()),
+            &format!("${{{gateway}.GatewayArn}}"),
+        );
+    }
+    if text.contains("{{gateway:") || cedar.contains("${") {
+        return Err(Error::Tier {
+            tier: "*".into(),
+            reason: format!(
+                "a Cedar policy names a Gateway this template does not define: {cedar}"
+            ),
+        });
+    }
+    Ok(json!({ "Fn::Sub": text }))
 }

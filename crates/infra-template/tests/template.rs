@@ -266,7 +266,8 @@ fn gateways_enforce_cedar_and_targets_expose_only_the_tiers_tools() {
             assert!(headers.contains(&needed), "{tier}: {needed} not propagated");
         }
     }
-    // Exactly one policy per shipped Cedar statement, with the same text.
+    // Exactly one policy per shipped Cedar statement, with the same text except that each
+    // tier's Gateway placeholder is that tier's Gateway ARN.
     let statements = gateway_policy::GatewayPolicy::shipped()
         .unwrap()
         .statements()
@@ -274,12 +275,18 @@ fn gateways_enforce_cedar_and_targets_expose_only_the_tiers_tools() {
     let policies = resources_of(&t, "AWS::BedrockAgentCore::Policy");
     assert_eq!(policies.len(), statements.len());
     for s in &statements {
+        let expected = tiers().iter().fold(s.cedar.clone(), |text, (tier, _)| {
+            text.replace(
+                &gateway_policy::gateway_placeholder(tier),
+                &format!("${{{}Gateway.GatewayArn}}", pascal(tier)),
+            )
+        });
+        assert!(!expected.contains("{{"), "{}: a placeholder is left", s.id);
         assert!(
-            policies
-                .iter()
-                .any(|(_, p)| p["Properties"]["Definition"]["Cedar"]["Statement"]
-                    == s.cedar.as_str()),
-            "{} not deployed verbatim",
+            policies.iter().any(|(_, p)| {
+                p["Properties"]["Definition"]["Cedar"]["Statement"]["Fn::Sub"] == expected.as_str()
+            }),
+            "{} not deployed verbatim (with its Gateway named)",
             s.id
         );
     }

@@ -145,16 +145,19 @@ impl GatewayEmulation {
         port: u16,
     ) -> Result<Self, GatewayEmulationError> {
         let config = catalog.config(&tier)?;
+        let gateway_arn = format!(
+            "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/local-{}",
+            tier.as_str()
+        );
+        // This Gateway's ARN in its tier's policies, as the deployment fills it in.
+        let policy = GatewayPolicy::for_gateways(&[(tier.as_str(), gateway_arn.as_str())])?;
         let inner = Arc::new(Inner {
             target: config.gateway_target.clone(),
-            gateway_arn: format!(
-                "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/local-{}",
-                tier.as_str()
-            ),
+            gateway_arn,
             tools: tier_tools(catalog, &tier)?,
             tier,
             verifier,
-            policy: GatewayPolicy::shipped()?,
+            policy,
             backend,
             decisions: Mutex::new(Vec::new()),
         });
