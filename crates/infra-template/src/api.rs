@@ -200,6 +200,12 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
 /// plan's rate, so a hospital's users behind one address are not cut off by it.
 const PER_IP_REQUESTS_PER_5_MIN: u32 = 3000;
 
+/// The largest body the API takes: request-proxy's for its (template-set) prompt limit. It must
+/// not exceed the 16 KiB AWS WAF inspects of an API Gateway body by default.
+pub const MAX_BODY_BYTES: usize =
+    request_proxy::config::max_body_bytes(request_proxy::config::DEFAULT_MAX_PROMPT_BYTES);
+const _: () = assert!(MAX_BODY_BYTES <= 16 * 1024);
+
 /// AWS managed rule groups and a per-address rate limit in front of the API, and their logs.
 fn waf(t: &mut Template) -> Result<(), Error> {
     let managed = |name: &str, priority: u32| {
@@ -211,6 +217,12 @@ fn waf(t: &mut Template) -> Result<(), Error> {
             "VisibilityConfig": { "SampledRequestsEnabled": false, "CloudWatchMetricsEnabled": true, "MetricName": name }
         })
     };
+    // The common rule set blocks bodies over 8 KB, below the prompt limit: that rule only
+    // counts here, and our own rule blocks what request-proxy would refuse anyway.
+    let mut common = managed("AWSManagedRulesCommonRuleSet", 0);
+    common["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"] = json!([
+        { "Name": "SizeRestrictions_BODY", "ActionToUse": { "Count": {} } }
+    ]);
     t.resource(
         "ApiWebAcl",
         json!({
@@ -220,8 +232,22 @@ fn waf(t: &mut Template) -> Result<(), Error> {
                 "Scope": "REGIONAL",
                 "DefaultAction": { "Allow": {} },
                 "Rules": [
-                    managed("AWSManagedRulesCommonRuleSet", 0),
+                    common,
                     managed("AWSManagedRulesKnownBadInputsRuleSet", 1),
+                    // One limit with request-proxy's: a body larger than the proxy reads for
+                    // its prompt limit (and larger than WAF inspects, OversizeHandling MATCH).
+                    {
+                        "Name": "BodyLargerThanThePromptLimit",
+                        "Priority": 3,
+                        "Action": { "Block": {} },
+                        "Statement": { "SizeConstraintStatement": {
+                            "FieldToMatch": { "Body": { "OversizeHandling": "MATCH" } },
+                            "ComparisonOperator": "GT",
+                            "Size": MAX_BODY_BYTES,
+                            "TextTransformations": [{ "Priority": 0, "Type": "NONE" }]
+                        }},
+                        "VisibilityConfig": { "SampledRequestsEnabled": false, "CloudWatchMetricsEnabled": true, "MetricName": "BodyLargerThanThePromptLimit" }
+                    },
                     // Before the usage plans: they meter per tenant key once a token passed
                     // the authorizer; this caps what one address can send at all, tokens or not.
                     {

@@ -393,6 +393,11 @@ fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Err
             set("TENANTRY_REGISTRY_CACHE_SECS", json!("60"));
         }
         "RequestProxy" => {
+            // The limit the WAF's body-size rule is derived from (api.rs): stated, not defaulted.
+            set(
+                request_proxy::config::ENV_MAX_PROMPT_BYTES,
+                json!(request_proxy::config::DEFAULT_MAX_PROMPT_BYTES.to_string()),
+            );
             for (tier, _) in inputs.tiers.iter() {
                 set(
                     &format!(

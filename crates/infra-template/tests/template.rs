@@ -928,3 +928,43 @@ fn service_roles_trust_only_this_accounts_resources() {
         "arn:${AWS::Partition}:s3:::${NamePrefix}-docs-${AWS::AccountId}-${AWS::Region}-*"
     );
 }
+
+/// The WAF's body-size rule and request-proxy's prompt limit are one limit: the WAF blocks a
+/// body exactly when it is larger than the proxy reads for the prompt limit the template sets,
+/// the managed 8 KB body rule only counts, and the limit fits what WAF inspects by default.
+#[test]
+fn the_waf_body_limit_is_the_prompt_limit() {
+    let t = template();
+    let rules = t["Resources"]["ApiWebAcl"]["Properties"]["Rules"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let common = rules
+        .iter()
+        .find(|r| r["Name"] == "AWSManagedRulesCommonRuleSet")
+        .unwrap();
+    assert_eq!(
+        common["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"],
+        serde_json::json!([{ "Name": "SizeRestrictions_BODY", "ActionToUse": { "Count": {} } }])
+    );
+    let size = rules
+        .iter()
+        .find_map(|r| {
+            r["Statement"]
+                .get("SizeConstraintStatement")
+                .map(|s| (r, s))
+        })
+        .expect("a body-size rule");
+    assert!(size.0["Action"].get("Block").is_some());
+    assert_eq!(size.1["FieldToMatch"]["Body"]["OversizeHandling"], "MATCH");
+    assert_eq!(size.1["ComparisonOperator"], "GT");
+    let prompt: usize = t["Resources"]["RequestProxyFunction"]["Properties"]["Environment"]
+        ["Variables"]["TENANTRY_MAX_PROMPT_BYTES"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = size.1["Size"].as_u64().unwrap() as usize;
+    assert_eq!(body, request_proxy::config::max_body_bytes(prompt));
+    assert!(body <= 16 * 1024, "larger than WAF inspects by default");
+}

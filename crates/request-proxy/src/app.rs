@@ -142,7 +142,7 @@ async fn proxy(
     let token = bearer(req.headers())?;
     token_names(&token, &tenant)?;
     // The body may be at most the prompt limit plus room for the JSON around it.
-    let limit = deps.config.max_prompt_bytes + 1024;
+    let limit = crate::config::max_body_bytes(deps.config.max_prompt_bytes);
     let body: Bytes = axum::body::to_bytes(req.into_body(), limit)
         .await
         .map_err(|_| ProxyError::PromptTooLarge {

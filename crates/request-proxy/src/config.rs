@@ -12,6 +12,17 @@ use crate::error::ProxyError;
 pub const ENV_RUNTIME_ARN_PREFIX: &str = "TENANTRY_RUNTIME_ARN_";
 pub const ENV_RUNTIME_ENDPOINT: &str = "TENANTRY_RUNTIME_ENDPOINT";
 pub const ENV_MAX_PROMPT_BYTES: &str = "TENANTRY_MAX_PROMPT_BYTES";
+/// The default prompt limit: with the JSON around it, a body fits the 16 KiB that AWS WAF
+/// inspects of an API Gateway request by default, so the WAF's body-size rule and this limit
+/// are one limit (the template checks they agree).
+pub const DEFAULT_MAX_PROMPT_BYTES: usize = 15 * 1024;
+/// Room for the JSON around the prompt (`{"prompt": ..., "session_id": ...}`).
+pub const BODY_ENVELOPE_BYTES: usize = 1024;
+
+/// The largest body the proxy reads for a prompt limit.
+pub const fn max_body_bytes(max_prompt_bytes: usize) -> usize {
+    max_prompt_bytes + BODY_ENVELOPE_BYTES
+}
 pub const ENV_TIMEOUT_SECS: &str = "TENANTRY_RUNTIME_TIMEOUT_SECS";
 pub const ENV_MAX_RESPONSE_BYTES: &str = "TENANTRY_MAX_RESPONSE_BYTES";
 /// `buffered` (default: API Gateway's classic Lambda proxy integration) or `stream` (the
@@ -123,7 +134,8 @@ impl Config {
             session_key,
             runtime_arns,
             runtime_endpoint,
-            max_prompt_bytes: number(&get, ENV_MAX_PROMPT_BYTES, 16 * 1024)? as usize,
+            max_prompt_bytes: number(&get, ENV_MAX_PROMPT_BYTES, DEFAULT_MAX_PROMPT_BYTES as u64)?
+                as usize,
             max_response_bytes: number(&get, ENV_MAX_RESPONSE_BYTES, 1024 * 1024)? as usize,
             timeout: Duration::from_secs(number(&get, ENV_TIMEOUT_SECS, 60)?),
             response_mode: match get(ENV_RESPONSE_MODE).as_deref().map(str::trim) {
