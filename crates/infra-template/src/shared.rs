@@ -208,6 +208,19 @@ fn data_key(t: &mut Template) -> Result<(), Error> {
                             }
                         },
                         {
+                            // The access-log bucket is encrypted with this key: S3's log
+                            // delivery encrypts what the document buckets' logs write there.
+                            "Sid": "S3LogDeliveryForThisStacksDocumentBuckets",
+                            "Effect": "Allow",
+                            "Principal": { "Service": "logging.s3.amazonaws.com" },
+                            "Action": "kms:GenerateDataKey",
+                            "Resource": "*",
+                            "Condition": {
+                                "StringEquals": { "aws:SourceAccount": reference("AWS::AccountId") },
+                                "ArnLike": { "aws:SourceArn": document_buckets_arn() }
+                            }
+                        },
+                        {
                             "Sid": "CloudWatchLogsEncryptsThisStacksLogGroups",
                             "Effect": "Allow",
                             "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
@@ -399,6 +412,11 @@ fn table(
     )
 }
 
+/// Every document bucket of the stack (`<prefix>-docs-<account>-<region>-<tier>`).
+fn document_buckets_arn() -> Value {
+    sub("arn:${AWS::Partition}:s3:::${NamePrefix}-docs-${AWS::AccountId}-${AWS::Region}-*")
+}
+
 fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
     t.resource(
         "AccessLogsBucket",
@@ -409,12 +427,14 @@ fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
             "Metadata": checkov_skips(&[
                 ("CKV_AWS_18", "This is the access-log destination of the document buckets; logging it into itself would loop.")
             ]),
-            // SSE-S3, not the data key: server access log delivery supports only SSE-S3.
+            // The data key, like the buckets it logs (the key policy lets S3's log delivery use
+            // it for those buckets only).
             "Properties": {
                 "BucketName": sub("${NamePrefix}-access-logs-${AWS::AccountId}-${AWS::Region}"),
-                "BucketEncryption": { "ServerSideEncryptionConfiguration": [
-                    { "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" } }
-                ]},
+                "BucketEncryption": { "ServerSideEncryptionConfiguration": [{
+                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_att("DataKey", "Arn") },
+                    "BucketKeyEnabled": true
+                }]},
                 "PublicAccessBlockConfiguration": public_access_block(),
                 "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
                 "VersioningConfiguration": { "Status": "Enabled" },
@@ -447,7 +467,7 @@ fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
                             "Condition": {
                                 "StringEquals": { "aws:SourceAccount": reference("AWS::AccountId") },
                                 // Only the stack's document buckets log here.
-                                "ArnLike": { "aws:SourceArn": sub("arn:${AWS::Partition}:s3:::${NamePrefix}-docs-${AWS::AccountId}-${AWS::Region}-*") }
+                                "ArnLike": { "aws:SourceArn": document_buckets_arn() }
                             }
                         }
                     ]

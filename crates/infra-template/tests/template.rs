@@ -471,11 +471,31 @@ fn data_at_rest_is_encrypted_recoverable_and_private() {
             "{id}: not TLS-only"
         );
     }
-    for (tier, _) in tiers() {
-        let bucket = &t["Resources"][format!("{}DocumentsBucket", pascal(&tier))]["Properties"];
-        let sse = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
-        assert_eq!(sse["SSEAlgorithm"], "aws:kms", "{tier}");
+    // Every bucket, the access logs included, under the data key.
+    for (id, bucket) in resources_of(&t, "AWS::S3::Bucket") {
+        let sse = &bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+            ["ServerSideEncryptionByDefault"];
+        assert_eq!(sse["SSEAlgorithm"], "aws:kms", "{id}");
+        assert_eq!(
+            sse["KMSMasterKeyID"],
+            serde_json::json!({"Fn::GetAtt": ["DataKey", "Arn"]}),
+            "{id}"
+        );
     }
+    // S3's log delivery may use the key for the stack's document buckets only.
+    let key_policy = t["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let delivery = key_policy
+        .iter()
+        .find(|s| s["Principal"]["Service"] == "logging.s3.amazonaws.com")
+        .expect("log delivery may encrypt the access logs");
+    assert_eq!(delivery["Action"], "kms:GenerateDataKey");
+    assert_eq!(
+        delivery["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"],
+        "arn:${AWS::Partition}:s3:::${NamePrefix}-docs-${AWS::AccountId}-${AWS::Region}-*"
+    );
 }
 
 #[test]
