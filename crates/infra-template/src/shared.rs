@@ -258,9 +258,11 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
         schema.push(json!({
             "Name": schema_name(claim),
             "AttributeDataType": "String",
-            // Mutable so an administrator can move a tenant between tiers; users cannot write
-            // it because the app client's WriteAttributes leaves it out.
-            "Mutable": true,
+            // Users cannot write any of them (the app client's WriteAttributes leaves them out).
+            // The tier and role stay mutable so an administrator can move a tenant between
+            // tiers or change a user's role; the clinic never changes, not even by an
+            // administrator: a user of another clinic is a new user.
+            "Mutable": claim != tenant_context::CLAIM_CLINIC_ID,
             "StringAttributeConstraints": { "MinLength": "1", "MaxLength": max.to_string() }
         }));
     }

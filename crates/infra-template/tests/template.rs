@@ -338,6 +338,14 @@ fn users_cannot_write_their_tenant_attributes() {
     );
     // Nor the e-mail account recovery goes to.
     assert!(!write.iter().any(|w| w == "email"), "{write:?}");
+    // The clinic is set once, at creation, and no one (not even an administrator) changes it.
+    for attribute in pool["Schema"].as_array().unwrap() {
+        let mutable = attribute["Mutable"].as_bool().unwrap();
+        match attribute["Name"].as_str().unwrap() {
+            "clinic_id" => assert!(!mutable, "custom:clinic_id is mutable"),
+            name => assert!(mutable, "{name}"),
+        }
+    }
 }
 
 /// Users read patient data: TOTP required unless a test stack says otherwise, threat protection

@@ -442,9 +442,19 @@ fn attribute(name: &str, value: &str) -> Result<AttributeType, AdminError> {
 }
 
 fn tenant_attributes(tenant: &Tenant, user: &TenantUser) -> Result<Vec<AttributeType>, AdminError> {
+    let mut attributes = updatable_tenant_attributes(tenant, user)?;
+    attributes.push(attribute(CLAIM_CLINIC_ID, tenant.clinic_id.as_str())?);
+    Ok(attributes)
+}
+
+/// What an existing user's update may carry: `custom:clinic_id` is immutable in the pool (set
+/// once, at creation), so it is never sent again.
+pub fn updatable_tenant_attributes(
+    tenant: &Tenant,
+    user: &TenantUser,
+) -> Result<Vec<AttributeType>, AdminError> {
     Ok(vec![
         attribute(CLAIM_TIER, tenant.tier.as_str())?,
-        attribute(CLAIM_CLINIC_ID, tenant.clinic_id.as_str())?,
         attribute(CLAIM_ROLE, user.role.as_str())?,
     ])
 }
@@ -464,13 +474,20 @@ async fn ensure_user(
                 user.username
             )));
         }
-        Some(_) => {
+        Some(None) => {
+            // The clinic is immutable: it cannot be added to a user created without it.
+            return Err(AdminError::Conflict(format!(
+                "user {} exists without a clinic; delete it and onboard again",
+                user.username
+            )));
+        }
+        Some(Some(_)) => {
             clients
                 .cognito
                 .admin_update_user_attributes()
                 .user_pool_id(pool)
                 .username(&user.username)
-                .set_user_attributes(Some(tenant_attributes(tenant, user)?))
+                .set_user_attributes(Some(updatable_tenant_attributes(tenant, user)?))
                 .send()
                 .await
                 .map_err(AdminError::aws("Cognito AdminUpdateUserAttributes"))?;
@@ -645,4 +662,29 @@ pub async fn set_tenant_status(
 ) -> Result<usize, AdminError> {
     set_status(clients, registry_table, clinic, status).await?;
     set_users_enabled(clients, pool, clinic, status == crate::STATUS_ACTIVE).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `custom:clinic_id` is immutable in the pool: set at creation, never in an update (Cognito
+    /// refuses an update that names an immutable attribute).
+    #[test]
+    fn updates_never_carry_the_clinic() {
+        let tiers = tenant_context::TierCatalog::embedded().unwrap();
+        let file = serde_json::json!({"clinics": [{
+            "clinic_id": "clinic-q", "tier": "basic", "name": "Q", "timezone": "UTC",
+            "user": {"username": "dr.q@clinic-q.example", "role": "nurse"}
+        }]});
+        let tenant = &crate::load_tenants(&file.to_string(), &tiers).unwrap()[0];
+        let user = tenant.user.as_ref().unwrap();
+        let names = |attrs: Vec<AttributeType>| -> Vec<String> {
+            attrs.iter().map(|a| a.name().to_owned()).collect()
+        };
+        let update = names(updatable_tenant_attributes(tenant, user).unwrap());
+        assert_eq!(update, ["custom:tier", "custom:role"]);
+        let create = names(tenant_attributes(tenant, user).unwrap());
+        assert!(create.iter().any(|n| n == "custom:clinic_id"));
+    }
 }
