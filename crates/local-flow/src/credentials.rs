@@ -83,5 +83,22 @@ pub async fn vend_credentials(
         Ok(_) => return Err(FlowError::TamperAccepted),
         Err(e) => println!("    the tampered token sent to the function: refused ({e})"),
     }
+
+    // tool-target's deployment vends data and documents only; memory credentials come from the
+    // agents' own deployment of the same function.
+    let other_scope = cache
+        .issuer()
+        .vend(IssueRequest {
+            id_token: token,
+            tenant,
+            scope: Scope::Memory,
+        })
+        .await;
+    match other_scope {
+        Ok(_) => return Err(FlowError::ScopeAccepted),
+        Err(e) => println!(
+            "    a memory-scope request to tool-target's deployment: refused ({e}); the agents have their own"
+        ),
+    }
     Ok(())
 }

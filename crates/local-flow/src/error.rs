@@ -22,6 +22,10 @@ pub enum FlowError {
     },
     #[error("a tampered token was accepted: the verifier is broken")]
     TamperAccepted,
+    #[error(
+        "tool-target's token-vending deployment vended memory credentials: its allowed scopes are broken"
+    )]
+    ScopeAccepted,
     #[error(transparent)]
     Credentials(#[from] scoped_credentials::Error),
     #[error("{what}")]

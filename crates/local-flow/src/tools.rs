@@ -88,6 +88,7 @@ pub async fn call_tools(
     token_a: &str,
     token_x: &str,
     token_y: &str,
+    token_admin_w: &str,
 ) -> Result<(), FlowError> {
     step("Tool target: each tool as clinic-a's user (basic), then hospital-x's (premium)");
     let a = tenant_headers(token_a, "basic", "clinic-a");
@@ -125,7 +126,9 @@ pub async fn call_tools(
         .to_owned();
     let y = tenant_headers(token_y, "premium", "hospital-y");
 
-    step("Cross-tenant attempts (each must be refused)");
+    let admin_w = tenant_headers(token_admin_w, "premium", "onco-institute-w");
+
+    step("Cross-tenant and out-of-role attempts (each must be refused)");
     let mut forged = a.clone();
     forged["X-Clinic-ID"] = "clinic-b".into();
     forged["X-S3-Prefix"] = "basic-tier/clinic-b/".into();
@@ -157,6 +160,13 @@ pub async fn call_tools(
             "patient_context",
             y,
             serde_json::json!({"limit": 2, "next_token": page_token}),
+        ),
+        (
+            "onco-institute-w's admin asking for patients",
+            premium,
+            "patient_context",
+            admin_w,
+            serde_json::json!({"limit": 2}),
         ),
     ];
     for (what, target, tool, headers, args) in attempts {

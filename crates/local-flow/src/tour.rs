@@ -65,6 +65,7 @@ pub async fn run() -> Result<(), FlowError> {
         ids.token("clinic-a")?,
         ids.token("hospital-x")?,
         ids.token("hospital-y")?,
+        ids.token("onco-institute-w")?,
     )
     .await?;
     crate::front_door::front_door(&stack, &http, &ids).await?;
