@@ -60,51 +60,28 @@ async fn world(test: &str, ttl: Duration) -> World {
     // an untagged key (say, an operator's key in a generous usage plan).
     ids.push(ids[0].clone());
     ids.push(api_key(&apigw, &format!("{test}-operator"), None).await.0);
-    let table = create_registry(
-        &endpoints,
-        &format!("auth-{test}"),
-        &[
-            RegistryEntry {
-                clinic_id: "clinic-a",
-                tier: "basic",
-                status: "active",
-                api_key_id: &ids[0],
-            },
-            RegistryEntry {
-                clinic_id: "clinic-b",
-                tier: "basic",
-                status: "active",
-                api_key_id: &ids[1],
-            },
-            RegistryEntry {
-                clinic_id: "clinic-c",
-                tier: "basic",
-                status: "suspended",
-                api_key_id: &ids[2],
-            },
-            // hospital-x is registered as basic: a premium token for it is a tier mismatch.
-            RegistryEntry {
-                clinic_id: "hospital-x",
-                tier: "basic",
-                status: "active",
-                api_key_id: &ids[3],
-            },
-            RegistryEntry {
-                clinic_id: "clinic-d",
-                tier: "basic",
-                status: "active",
-                api_key_id: &ids[4],
-            },
-            RegistryEntry {
-                clinic_id: "clinic-e",
-                tier: "basic",
-                status: "active",
-                api_key_id: &ids[5],
-            },
-        ],
-    )
-    .await
-    .expect("registry");
+    // (clinic, status, index of its key in `ids`); every row says basic. hospital-x is
+    // registered as basic, so a premium token for it is a tier mismatch.
+    let rows = [
+        ("clinic-a", "active", 0),
+        ("clinic-b", "active", 1),
+        ("clinic-c", "suspended", 2),
+        ("hospital-x", "active", 3),
+        ("clinic-d", "active", 4),
+        ("clinic-e", "active", 5),
+    ];
+    let entries: Vec<RegistryEntry> = rows
+        .iter()
+        .map(|(clinic_id, status, key)| RegistryEntry {
+            clinic_id,
+            tier: "basic",
+            status,
+            api_key_id: &ids[*key],
+        })
+        .collect();
+    let table = create_registry(&endpoints, &format!("auth-{test}"), &entries)
+        .await
+        .expect("registry");
     let registry_calls = Recorder::default();
     let ddb_conf = aws_sdk_dynamodb::config::Builder::from(&config_for(
         endpoints.dynamodb_url.as_deref().unwrap(),

@@ -44,6 +44,21 @@ async fn handler(inv: Invocation) -> Value {
     }
 }
 
+/// Runs the loop with the test handler until it ends: why it ended, and how many invocations
+/// reached the handler.
+async fn run_counted(api: &wiremock::MockServer) -> (String, usize) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let result = RuntimeLoop::with_endpoint(api.uri().parse().unwrap())
+        .run(move |inv| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            handler(inv)
+        })
+        .await;
+    let ended = result.err().map(|e| e.to_string()).unwrap_or_default();
+    (ended, calls.load(Ordering::SeqCst))
+}
+
 #[tokio::test]
 async fn the_loop_serves_gateway_calls_and_survives_bad_input() {
     let ctx = gateway_context();
@@ -55,17 +70,9 @@ async fn the_loop_serves_gateway_calls_and_survives_bad_input() {
     ])
     .await;
 
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counted = calls.clone();
-    let runtime = RuntimeLoop::with_endpoint(api.uri().parse().unwrap());
-    let result = runtime
-        .run(move |inv| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            handler(inv)
-        })
-        .await;
-    assert!(result.unwrap_err().to_string().contains("410"));
-    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    let (result, calls) = run_counted(&api).await;
+    assert!(result.contains("410"));
+    assert_eq!(calls, 4);
 
     let posts = replies(&api).await;
     let (p, body) = by_id(&posts, "1-gateway");
@@ -103,16 +110,9 @@ async fn a_panic_fails_the_call_and_ends_the_process() {
         event("3-never-served-here", Some(&ctx), json!({})),
     ])
     .await;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counted = calls.clone();
-    let result = RuntimeLoop::with_endpoint(api.uri().parse().unwrap())
-        .run(move |inv| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            handler(inv)
-        })
-        .await;
-    assert!(result.unwrap_err().to_string().contains("panicked"));
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let (result, calls) = run_counted(&api).await;
+    assert!(result.contains("panicked"));
+    assert_eq!(calls, 2);
 
     let posts = replies(&api).await;
     let (p, body) = by_id(&posts, "2-panics");
