@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         || config.model.auth == ModelAuth::Role
         || export.as_ref().is_some_and(|e| e.signing_region.is_some());
     let sdk = if needs_aws {
-        Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+        Some(scoped_credentials::sdk::load().await)
     } else {
         None
     };

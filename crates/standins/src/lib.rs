@@ -28,6 +28,7 @@ pub mod s3;
 pub mod sdk;
 pub mod tenants;
 pub mod test_issuer;
+pub mod tls_proxy;
 
 /// An error as AWS's REST-JSON services answer it: the type in `x-amzn-errortype` (which the
 /// SDKs read) and `{"message"}` in the body.

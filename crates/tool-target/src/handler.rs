@@ -56,6 +56,17 @@ pub async fn handle(inv: Invocation, deps: Arc<Deps>) -> Value {
     }
 }
 
+/// Whether the call needs the clinic's row: the tools that answer from it, a claimed hour to
+/// check against the clinic's clock, or a tool under the tier's business hours.
+fn clinic_needed(tool: &ToolCall, tier: &tenant_context::TierConfig) -> bool {
+    matches!(tool, ToolCall::ClinicConfig(_) | ToolCall::CurrentTime(_))
+        || tool.request_hour().is_some()
+        || tier
+            .business_hours
+            .as_ref()
+            .is_some_and(|b| b.tools.iter().any(|t| t == tool.name()))
+}
+
 async fn serve(
     inv: &Invocation,
     deps: &Deps,
@@ -97,9 +108,13 @@ async fn serve(
         tables: &deps.tables,
         clinic: tenant.clinic_id(),
     };
-    let clinic = data.clinic_record().await?;
-    let tz = clock::timezone(&clinic.timezone)?;
-    let now = clock::local_now(&deps.clock, tz);
+    // The clinic's row (its timezone, its name) is read only when a rule or the tool needs it:
+    // premium patient records and documents without a claimed hour make one DynamoDB call.
+    let clinic = if clinic_needed(&tool, tier) {
+        Some(data.clinic_record().await?)
+    } else {
+        None
+    };
     tracing::info!(
         request_id = %inv.request_id,
         tier = %tenant.tier(),
@@ -108,18 +123,27 @@ async fn serve(
         "tool call"
     );
 
-    // The model's idea of the hour is checked first, so a spoofed hour is named as such.
-    if let Some(claimed) = tool.request_hour() {
-        clock::check_request_hour(&deps.clock, tz, claimed)?;
-    }
-    // In 0-23 by construction; the server's clock decides for every tool under business hours.
-    if !tier.allows_tool_at(tool.name(), now.hour() as u8) {
-        let (start, end) = tier
-            .business_hours
-            .as_ref()
-            .map_or((0, 24), |b| (b.start_hour, b.end_hour));
-        return Err(ToolError::OutsideBusinessHours { start, end });
-    }
+    let local = match &clinic {
+        Some(c) => {
+            let tz = clock::timezone(&c.timezone)?;
+            // The model's idea of the hour is checked first, so a spoofed hour is named as such.
+            if let Some(claimed) = tool.request_hour() {
+                clock::check_request_hour(&deps.clock, tz, claimed)?;
+            }
+            let now = clock::local_now(&deps.clock, tz);
+            // In 0-23 by construction; the server's clock decides for every tool under
+            // business hours.
+            if !tier.allows_tool_at(tool.name(), now.hour() as u8) {
+                let (start, end) = tier
+                    .business_hours
+                    .as_ref()
+                    .map_or((0, 24), |b| (b.start_hour, b.end_hour));
+                return Err(ToolError::OutsideBusinessHours { start, end });
+            }
+            Some((c, now))
+        }
+        None => None,
+    };
 
     match tool {
         ToolCall::PatientContext(args) => {
@@ -139,7 +163,9 @@ async fn serve(
                 "next_token": last.map(|l| deps.page_tokens.seal(tenant.clinic_id(), &l)),
             }))
         }
-        ToolCall::ClinicConfig(_) => Ok(json!({
+        ToolCall::ClinicConfig(_) => {
+            let (clinic, _) = local.ok_or(ToolError::ClinicMisconfigured("no clinic row read"))?;
+            Ok(json!({
             "clinic": {
                 "clinic_id": clinic.clinic_id,
                 "name": clinic.name,
@@ -152,12 +178,17 @@ async fn serve(
                     "tools": b.tools,
                 })),
             }
-        })),
-        ToolCall::CurrentTime(_) => Ok(json!({
-            "timezone": clinic.timezone,
-            "local_time": now.to_rfc3339(),
-            "hour": now.hour(),
-        })),
+            }))
+        }
+        ToolCall::CurrentTime(_) => {
+            let (clinic, now) =
+                local.ok_or(ToolError::ClinicMisconfigured("no clinic row read"))?;
+            Ok(json!({
+                "timezone": clinic.timezone,
+                "local_time": now.to_rfc3339(),
+                "hour": now.hour(),
+            }))
+        }
         ToolCall::RetrieveClinicDocuments(args) => {
             let passages = documents::retrieve(
                 &deps.documents,

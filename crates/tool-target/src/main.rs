@@ -13,7 +13,7 @@ use tool_target::runtime::RuntimeLoop;
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     telemetry::logging::init_json();
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = scoped_credentials::sdk::load().await;
     let page_tokens = config
         .page_token_key
         .resolve(&aws_sdk_ssm::Client::new(&sdk))

@@ -63,45 +63,7 @@ async fn the_binary_serves_gateway_calls_and_survives_malformed_ones() {
     ])
     .await;
 
-    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tool-target"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", api.address().to_string())
-        .env("AWS_REGION", standins::STANDIN_REGION)
-        .env("AWS_ACCESS_KEY_ID", "standin")
-        .env("AWS_SECRET_ACCESS_KEY", "standin")
-        .env("AWS_ENDPOINT_URL_STS", &endpoints.moto_url)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &dynamodb)
-        .env("TENANTRY_TOKEN_ISSUER", ISSUER)
-        .env("TENANTRY_TOKEN_AUDIENCE", AUDIENCE)
-        .env("TENANTRY_JWKS_URL", test_issuer::jwks_url(&idp))
-        .env("TENANTRY_CREDENTIALS_SOURCE", "sts")
-        .env(
-            "TENANTRY_TVM_ROLE_ARN",
-            "arn:aws:iam::123456789012:role/tenantry-tvm",
-        )
-        .env("TENANTRY_PATIENT_TABLE", &tables.patient_table)
-        .env("TENANTRY_CLINIC_TABLE", &tables.clinic_table)
-        .env("TENANTRY_PAGE_TOKEN_KEY", key)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the tool-target binary");
-
-    // The binary exits once the Runtime API answers 410 after the last event.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the binary did not finish the sequence within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = run_binary(&api, &endpoints, &idp, &tables, &dynamodb, &[]).await;
     assert!(
         !status.success(),
         "it ends when the Runtime API fails, as on Lambda"
@@ -131,4 +93,114 @@ async fn the_binary_serves_gateway_calls_and_survives_malformed_ones() {
     assert_eq!(reply("6-no-context")["error"]["code"], "missing_tool_name");
     assert_eq!(reply("7-basic-config")["clinic"]["clinic_id"], "clinic-a");
     assert_eq!(replies.len(), 7);
+}
+
+/// Runs the real binary, configured only through its environment as on Lambda (plus `extra`),
+/// against the Runtime API `api` until it exits (after the last event, the API answers 410).
+async fn run_binary(
+    api: &wiremock::MockServer,
+    endpoints: &Endpoints,
+    idp: &wiremock::MockServer,
+    tables: &standins::dynamo::LocalTables,
+    dynamodb: &str,
+    extra: &[(&str, &str)],
+) -> std::process::ExitStatus {
+    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tool-target"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", api.address().to_string())
+        .env("AWS_REGION", standins::STANDIN_REGION)
+        .env("AWS_ACCESS_KEY_ID", "standin")
+        .env("AWS_SECRET_ACCESS_KEY", "standin")
+        .env("AWS_ENDPOINT_URL_STS", &endpoints.moto_url)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb)
+        .env("TENANTRY_TOKEN_ISSUER", ISSUER)
+        .env("TENANTRY_TOKEN_AUDIENCE", AUDIENCE)
+        .env("TENANTRY_JWKS_URL", test_issuer::jwks_url(idp))
+        .env("TENANTRY_CREDENTIALS_SOURCE", "sts")
+        .env(
+            "TENANTRY_TVM_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/tenantry-tvm",
+        )
+        .env("TENANTRY_PATIENT_TABLE", &tables.patient_table)
+        .env("TENANTRY_CLINIC_TABLE", &tables.clinic_table)
+        .env("TENANTRY_PAGE_TOKEN_KEY", key)
+        .env("RUST_LOG", "warn")
+        .envs(extra.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the tool-target binary");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the binary did not finish the sequence within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// On AWS every DynamoDB call is TLS. Calls of different tenants (each with its own
+/// credentials, so its own SDK client) must still share connections: one handshake, not one
+/// per call. DynamoDB is reached through a TLS front that counts connections (its TEST-ONLY
+/// certificate trusted through `SSL_CERT_FILE`, as the platform's roots are read).
+#[tokio::test]
+async fn calls_of_every_tenant_share_one_connection_pool_over_tls() {
+    let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let dynamodb = endpoints.dynamodb_url.clone().expect("dynalite url");
+    let upstream = dynamodb.trim_start_matches("http://").to_owned();
+    let tls = standins::tls_proxy::TlsProxy::start(&upstream)
+        .await
+        .expect("TLS front");
+    let tables = standins::dynamo::create_and_load(&endpoints, "bin-tls")
+        .await
+        .expect("tables");
+    let idp = test_issuer::jwks_server().await;
+    let tenants = [
+        gateway_context("patient_context", "premium", "hospital-x"),
+        gateway_context("patient_context", "premium", "hospital-y"),
+        gateway_context("clinic_config", "basic", "clinic-a"),
+        gateway_context("clinic_config", "basic", "clinic-b"),
+    ];
+    const CALLS: usize = 24;
+    let api = runtime_api(
+        (0..CALLS)
+            .map(|i| event(&format!("call-{i:02}"), Some(&tenants[i % 4]), json!({})))
+            .collect(),
+    )
+    .await;
+    let certificate = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../standins/fixtures/tls/localhost.crt"
+    );
+    run_binary(
+        &api,
+        &endpoints,
+        &idp,
+        &tables,
+        &tls.url(),
+        &[("SSL_CERT_FILE", certificate)],
+    )
+    .await;
+
+    let replies = replies(&api).await;
+    assert_eq!(replies.len(), CALLS);
+    for (path, body) in &replies {
+        assert!(
+            path.ends_with("/response") && body.get("error").is_none(),
+            "{path}: {body}"
+        );
+    }
+    // Each call reads DynamoDB at least once (patient_context twice), with one of four tenants'
+    // credentials; sequential calls reuse one kept-alive connection.
+    let connections = tls.connections();
+    assert!(
+        connections <= 2,
+        "{connections} TLS connections for {CALLS} calls: the SDK clients do not share a pool"
+    );
 }

@@ -748,3 +748,45 @@ async fn each_role_uses_only_its_tools() {
     // admin: patient_context, documents, web search; front_desk: all five.
     assert_eq!(refused_for_role, 3 + premium.tools.len());
 }
+
+/// The clinic's row is read only when a rule or the tool needs it: premium patient records (no
+/// business hours, no claimed hour) make no ClinicConfig read, so they keep working without the
+/// row, while the tools that answer from it say the clinic is misconfigured.
+#[tokio::test]
+async fn premium_patient_records_do_not_read_the_clinic_row() {
+    let w = world("no-clinic-row", 3).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config_for(
+        endpoints().dynamodb_url.as_deref().expect("dynalite url"),
+    ));
+    ddb.delete_item()
+        .table_name(&w.deps.tables.clinic_table)
+        .key(
+            "clinic_id",
+            aws_sdk_dynamodb::types::AttributeValue::S("hospital-x".into()),
+        )
+        .send()
+        .await
+        .expect("delete hospital-x's clinic row");
+    let h = headers("premium", "hospital-x");
+    let call = |tool: &str, args: Value| {
+        let h = h.clone();
+        let w = &w;
+        let tool = format!("{PREMIUM_TARGET}___{tool}");
+        async move { w.call(&tool, &h, args).await }
+    };
+    let one = call("patient_context", json!({"patient_id": "p-5001"})).await;
+    assert_eq!(one["patient"]["patient_id"], "p-5001", "{one}");
+    let page = call("patient_context", json!({"limit": 2})).await;
+    assert_eq!(page["count"], 2, "{page}");
+    for tool in ["clinic_config", "current_time"] {
+        let reply = call(tool, json!({})).await;
+        assert_eq!(code(&reply), "clinic_misconfigured", "{tool}: {reply}");
+    }
+    // A claimed hour is checked against the clinic's clock, so it needs the row.
+    let claimed = call(
+        "patient_context",
+        json!({"patient_id": "p-5001", "request_hour": 3}),
+    )
+    .await;
+    assert_eq!(code(&claimed), "clinic_misconfigured", "{claimed}");
+}
