@@ -1,4 +1,4 @@
-//! The environments the template gives the agent runtimes and request-proxy are read by the
+//! The environments the template gives every function and agent runtime are read by the
 //! binaries' own configuration code: a renamed variable fails here, not at the first cold
 //! start in AWS. CloudFormation intrinsics are replaced by values of the right form.
 
@@ -8,7 +8,7 @@ use tenant_context::TierCatalog;
 const TEMPLATE: &str = include_str!("../../../infra/template.json");
 
 /// A deploy-time value for an intrinsic: a parameter's default, an ARN for `...Arn`
-/// attributes, a URL otherwise.
+/// attributes, an id of the right form for knowledge base ids, a URL otherwise.
 fn resolve(t: &Value, v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -19,11 +19,14 @@ fn resolve(t: &Value, v: &Value) -> String {
                 }
                 return format!("{name}-id");
             }
-            if let Some(att) = m.get("Fn::GetAtt").and_then(|a| a[1].as_str())
-                && att.ends_with("Arn")
-            {
-                return "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_x-AAAA"
-                    .into();
+            match m.get("Fn::GetAtt").and_then(|a| a[1].as_str()) {
+                Some(att) if att.ends_with("Arn") => {
+                    return "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_x-AAAA"
+                        .into();
+                }
+                // Knowledge base ids are 10 letters and digits.
+                Some("KnowledgeBaseId") => return "KB12345678".into(),
+                _ => {}
             }
             "https://placeholder.example/path".into()
         }
@@ -98,4 +101,53 @@ fn request_proxy_starts_with_its_template_environment() {
         secret_config::SecretSource::Parameter("/tenantry/session-key".into())
     );
     assert!(!env.contains_key(request_proxy::config::SESSION_KEY_VARS.inline));
+}
+
+/// Both token-vending deployments start with their template environment, each allowing only its
+/// callers' scopes.
+#[test]
+fn each_token_vending_deployment_starts_with_its_template_environment() {
+    use scoped_credentials::Scope;
+    let t: Value = serde_json::from_str(TEMPLATE).unwrap();
+    for (function, scopes) in [
+        ("TokenVendingFunction", vec![Scope::Data, Scope::Documents]),
+        ("MemoryVendingFunction", vec![Scope::Memory]),
+    ] {
+        let env = environment(&t, function, "Environment");
+        let config = token_vending::Config::from_lookup(lookup(&t, env))
+            .unwrap_or_else(|e| panic!("{function}: {e}"));
+        for scope in [Scope::Data, Scope::Documents, Scope::Memory] {
+            assert_eq!(
+                config.allowed_scopes.allows(scope),
+                scopes.contains(&scope),
+                "{function}: {scope}"
+            );
+        }
+    }
+}
+
+/// tool-target, tenant-authorizer and pre-token start with their template environments.
+#[test]
+fn the_other_functions_start_with_their_template_environments() {
+    let t: Value = serde_json::from_str(TEMPLATE).unwrap();
+    let tool_target = tool_target::config::Config::from_lookup(lookup(
+        &t,
+        environment(&t, "ToolTargetFunction", "Environment"),
+    ))
+    .unwrap_or_else(|e| panic!("tool-target: {e}"));
+    assert!(matches!(
+        tool_target.credentials,
+        scoped_credentials::IssuerConfig::VendingFunction { .. }
+    ));
+    tenant_authorizer::config::Config::from_lookup(lookup(
+        &t,
+        environment(&t, "TenantAuthorizerFunction", "Environment"),
+    ))
+    .unwrap_or_else(|e| panic!("tenant-authorizer: {e}"));
+    let pre_token = environment(&t, "PreTokenFunction", "Environment");
+    assert!(
+        pre_token.contains_key(pre_token::ENV_REGISTRY_TABLE),
+        "pre-token reads {}",
+        pre_token::ENV_REGISTRY_TABLE
+    );
 }
