@@ -56,6 +56,12 @@ pub enum ConfigError {
     Invalid { var: &'static str, reason: String },
 }
 
+impl From<env_config::ConfigError> for ConfigError {
+    fn from(e: env_config::ConfigError) -> Self {
+        invalid(e.var, e.reason)
+    }
+}
+
 impl From<SecretError> for ConfigError {
     fn from(e: SecretError) -> Self {
         invalid(e.var, e.reason)
@@ -142,26 +148,10 @@ pub struct Config {
     pub limits: Limits,
 }
 
-/// `https://`, or `http://` to a loopback host (local stand-ins only).
+/// `https://`, or `http://` to a loopback host (local stand-ins only), without a trailing `/`.
 fn endpoint_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
-    let url = reqwest::Url::parse(raw).map_err(|_| invalid(var, "is not a URL"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    };
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => {
-            return Err(invalid(
-                var,
-                "must be https:// (http:// only to a loopback host)",
-            ));
-        }
-    }
-    Ok(raw.trim_end_matches('/').to_owned())
+    env_config::secure_endpoint(var, raw)?;
+    Ok(raw.trim().trim_end_matches('/').to_owned())
 }
 
 fn positive(
@@ -169,15 +159,7 @@ fn positive(
     var: &'static str,
     default: u64,
 ) -> Result<u64, ConfigError> {
-    match get(var).filter(|v| !v.trim().is_empty()) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| invalid(var, "must be a positive whole number")),
-    }
+    Ok(env_config::positive_number(get, var, default)?)
 }
 
 impl Config {

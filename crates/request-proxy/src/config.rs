@@ -72,14 +72,7 @@ fn number(
     var: &'static str,
     default: u64,
 ) -> Result<u64, ProxyError> {
-    match get(var) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| invalid(var, "must be a positive whole number")),
-    }
+    env_config::positive_number(get, var, default).map_err(|e| invalid(e.var, e.reason))
 }
 
 impl Config {
@@ -113,15 +106,8 @@ impl Config {
                 format!("https://bedrock-agentcore.{region}.amazonaws.com")
             }
         };
-        let url = reqwest::Url::parse(&runtime_endpoint)
-            .map_err(|_| invalid(ENV_RUNTIME_ENDPOINT, "not a URL"))?;
-        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost"));
-        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
-            return Err(invalid(
-                ENV_RUNTIME_ENDPOINT,
-                "must be https:// (http only on loopback)",
-            ));
-        }
+        env_config::secure_endpoint(ENV_RUNTIME_ENDPOINT, &runtime_endpoint)
+            .map_err(|e| invalid(e.var, e.reason))?;
         let session_key = SESSION_KEY_VARS
             .source(&get)
             .map_err(|e| invalid(e.var, e.reason))?;

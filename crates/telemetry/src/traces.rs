@@ -78,22 +78,8 @@ impl TraceExport {
             var: ENV_TRACES_ENDPOINT,
             reason: reason.to_owned(),
         };
-        let url = url::Url::parse(raw.trim()).map_err(|_| invalid("is not a URL"))?;
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
-            None => false,
-        };
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            _ => {
-                return Err(invalid(
-                    "must be https:// (http:// only to a loopback host)",
-                ));
-            }
-        }
+        let url = env_config::secure_endpoint(ENV_TRACES_ENDPOINT, &raw)
+            .map_err(|e| invalid(&e.reason))?;
         let signing_region = url.host_str().and_then(|h| {
             h.strip_prefix("xray.")
                 .and_then(|rest| rest.strip_suffix(".amazonaws.com"))
