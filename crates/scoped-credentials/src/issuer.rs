@@ -39,17 +39,18 @@ pub trait CredentialIssuer: Send + Sync {
 
 /// Checks a requested duration against `DURATION_RANGE`.
 pub fn check_duration(seconds: u64) -> Result<Duration, Error> {
-    if DURATION_RANGE.contains(&seconds) {
-        Ok(Duration::from_secs(seconds))
-    } else {
-        Err(Error::Config {
-            field: "duration",
-            reason: format!(
-                "must be {} to {} seconds, got {seconds}",
-                DURATION_RANGE.start(),
-                DURATION_RANGE.end()
-            ),
-        })
+    env_config::check_seconds(ENV_DURATION, seconds, DURATION_RANGE).map_err(duration_error)
+}
+
+/// `TENANTRY_CREDENTIALS_DURATION_SECS`: 900 to 3600 whole seconds, default 900.
+pub fn duration_from(get: &impl Fn(&str) -> Option<String>) -> Result<Duration, Error> {
+    env_config::seconds(get, ENV_DURATION, DEFAULT_DURATION, DURATION_RANGE).map_err(duration_error)
+}
+
+fn duration_error(e: env_config::ConfigError) -> Error {
+    Error::Config {
+        field: "duration",
+        reason: e.to_string(),
     }
 }
 
@@ -302,13 +303,7 @@ impl IssuerConfig {
             Some("sts") => {
                 let role_arn =
                     get(ENV_ROLE_ARN).ok_or_else(|| missing("role_arn", ENV_ROLE_ARN))?;
-                let duration = match get(ENV_DURATION) {
-                    None => DEFAULT_DURATION,
-                    Some(v) => check_duration(v.parse().map_err(|_| Error::Config {
-                        field: "duration",
-                        reason: format!("{ENV_DURATION} must be a whole number of seconds"),
-                    })?)?,
-                };
+                let duration = duration_from(&get)?;
                 Ok(Self::Sts { role_arn, duration })
             }
             Some("vending-function") => Ok(Self::VendingFunction {

@@ -20,6 +20,6 @@ pub use error::Error;
 pub use issuer::{
     CredentialIssuer, DEFAULT_DURATION, DURATION_RANGE, ENV_DURATION, ENV_FUNCTION, ENV_ROLE_ARN,
     ENV_SOURCE, IssueRequest, Issuer, IssuerConfig, StsIssuer, VendingFunctionIssuer,
-    check_duration, from_vend_response,
+    check_duration, duration_from, from_vend_response,
 };
 pub use provider::TenantCredentialsProvider;

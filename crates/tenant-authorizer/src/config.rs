@@ -29,13 +29,17 @@ impl Config {
                     var: ENV_REGISTRY_TABLE,
                     reason: "must be set".into(),
                 })?;
-        let registry_ttl = match get(ENV_REGISTRY_TTL_SECS) {
-            None => Duration::from_secs(60),
-            Some(v) => Duration::from_secs(v.parse().map_err(|_| AuthError::Config {
-                var: ENV_REGISTRY_TTL_SECS,
-                reason: "must be a whole number of seconds".into(),
-            })?),
-        };
+        // At most an hour: a suspension takes effect within this time.
+        let registry_ttl = env_config::seconds(
+            &get,
+            ENV_REGISTRY_TTL_SECS,
+            Duration::from_secs(60),
+            0..=3600,
+        )
+        .map_err(|e| AuthError::Config {
+            var: e.var,
+            reason: e.reason,
+        })?;
         Ok(Self {
             verifier,
             registry_table,

@@ -1,8 +1,6 @@
 use std::time::Duration;
 
-use scoped_credentials::{
-    DEFAULT_DURATION, ENV_DURATION, ENV_ROLE_ARN, Scope, StsIssuer, check_duration,
-};
+use scoped_credentials::{ENV_ROLE_ARN, Scope, StsIssuer};
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
 
 use crate::error::VendError;
@@ -72,15 +70,7 @@ impl Config {
                 reason: format!("set {ENV_ROLE_ARN}"),
             })
         })?;
-        let duration = match get(ENV_DURATION) {
-            None => DEFAULT_DURATION,
-            Some(v) => check_duration(v.parse().map_err(|_| {
-                VendError::Credentials(scoped_credentials::Error::Config {
-                    field: "duration",
-                    reason: format!("{ENV_DURATION} must be a whole number of seconds"),
-                })
-            })?)?,
-        };
+        let duration = scoped_credentials::duration_from(&get)?;
         let allowed_scopes = AllowedScopes::parse(&get(ENV_ALLOWED_SCOPES).ok_or_else(|| {
             VendError::Credentials(scoped_credentials::Error::Config {
                 field: "allowed_scopes",
