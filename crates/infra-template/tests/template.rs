@@ -996,3 +996,43 @@ fn the_waf_body_limit_is_the_prompt_limit() {
     assert_eq!(body, request_proxy::config::max_body_bytes(prompt));
     assert!(body <= 16 * 1024, "larger than WAF inspects by default");
 }
+
+/// A third tier in the tier file needs no code change: the template renders it with its own
+/// runtime, gateway, memory, knowledge base, usage plan and bucket, and every Lambda function
+/// gets its settings (checked against the functions' own configuration code).
+#[test]
+fn a_third_tier_renders_without_code_changes() {
+    let mut file: Value = serde_json::from_str(tenant_context::EMBEDDED_TIER_FILE).unwrap();
+    let mut gold = file["tiers"]["premium"].clone();
+    gold["gateway_target"] = "tenantry-gold-tools".into();
+    gold["bedrock_project"]["name"] = "tenantry-gold".into();
+    gold["bedrock_project"]["ssm_parameter"] = "/tenantry/gold/bedrock-project-id".into();
+    gold["knowledge_base"]["name"] = "tenantry-gold-kb".into();
+    gold["knowledge_base"]["ssm_parameter"] = "/tenantry/gold/knowledge-base-id".into();
+    file["tiers"]["gold"] = gold;
+    let mut inputs = infra_template::Inputs::shipped().unwrap();
+    inputs.tiers = tenant_context::TierCatalog::from_json(&file.to_string()).unwrap();
+    let t = infra_template::render(&inputs).expect("renders with three tiers");
+    for id in [
+        "GoldAgentRuntime",
+        "GoldGateway",
+        "GoldRuntimeRole",
+        "GoldDocumentsBucket",
+        "GoldKnowledgeBase",
+    ] {
+        assert!(t["Resources"].get(id).is_some(), "{id} missing");
+    }
+    let plans = resources_of(&t, "AWS::ApiGateway::UsagePlan");
+    assert_eq!(plans.len(), 3);
+    let proxy = &t["Resources"]["RequestProxyFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(
+        proxy.get("TENANTRY_RUNTIME_ARN_GOLD").is_some(),
+        "request-proxy knows the gold runtime"
+    );
+    let tool_target =
+        &t["Resources"]["ToolTargetFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(
+        tool_target.get("TENANTRY_KNOWLEDGE_BASE_GOLD").is_some(),
+        "tool-target knows the gold knowledge base"
+    );
+}
