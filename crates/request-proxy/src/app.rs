@@ -175,15 +175,8 @@ async fn proxy(
         .runtime_arns
         .get(tenant.tier())
         // Config requires an ARN for every tier of the catalog the tenant came from, so this
-        // is a deployment fault, named by the variable that is missing.
-        .ok_or_else(|| ProxyError::Config {
-            var: crate::config::ENV_RUNTIME_ARN_PREFIX,
-            reason: format!(
-                "no {}{} for the caller's tier",
-                crate::config::ENV_RUNTIME_ARN_PREFIX,
-                tenant.tier().as_str().to_ascii_uppercase()
-            ),
-        })?;
+        // is a deployment fault.
+        .ok_or(ProxyError::NoRuntimeForTier)?;
     // The line the Logs Insights queries parse, then the same as fields. Never the prompt or token.
     tracing::info!(
         tier = %tenant.tier(),

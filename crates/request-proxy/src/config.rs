@@ -6,7 +6,7 @@ use std::time::Duration;
 use secret_config::{SecretSource, SecretVars};
 use tenant_context::{TierCatalog, TierName};
 
-use crate::error::ProxyError;
+use env_config::ConfigError;
 
 /// Prefix of the per-tier variables: `TENANTRY_RUNTIME_ARN_BASIC`, `..._PREMIUM`, ...
 pub const ENV_RUNTIME_ARN_PREFIX: &str = "TENANTRY_RUNTIME_ARN_";
@@ -60,19 +60,16 @@ pub struct Config {
     pub session_key: SecretSource,
 }
 
-fn invalid(var: &'static str, reason: impl Into<String>) -> ProxyError {
-    ProxyError::Config {
-        var,
-        reason: reason.into(),
-    }
+fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::new(var, reason)
 }
 
 fn number(
     get: &impl Fn(&str) -> Option<String>,
     var: &'static str,
     default: u64,
-) -> Result<u64, ProxyError> {
-    env_config::positive_number(get, var, default).map_err(|e| invalid(e.var, e.reason))
+) -> Result<u64, ConfigError> {
+    env_config::positive_number(get, var, default)
 }
 
 impl Config {
@@ -81,7 +78,7 @@ impl Config {
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
         catalog: &TierCatalog,
-    ) -> Result<Self, ProxyError> {
+    ) -> Result<Self, ConfigError> {
         let mut runtime_arns = BTreeMap::new();
         for (tier, _) in catalog.iter() {
             let var = format!(
@@ -106,8 +103,7 @@ impl Config {
                 format!("https://bedrock-agentcore.{region}.amazonaws.com")
             }
         };
-        env_config::secure_endpoint(ENV_RUNTIME_ENDPOINT, &runtime_endpoint)
-            .map_err(|e| invalid(e.var, e.reason))?;
+        env_config::secure_endpoint(ENV_RUNTIME_ENDPOINT, &runtime_endpoint)?;
         let session_key = SESSION_KEY_VARS
             .source(&get)
             .map_err(|e| invalid(e.var, e.reason))?;

@@ -36,8 +36,8 @@ pub enum ProxyError {
     ResponseTooLarge,
     #[error("not found")]
     NotFound,
-    #[error("configuration `{var}`: {reason}")]
-    Config { var: &'static str, reason: String },
+    #[error("this deployment has no agent runtime for the caller's tier")]
+    NoRuntimeForTier,
 }
 
 impl ProxyError {
@@ -55,7 +55,7 @@ impl ProxyError {
             ProxyError::RuntimeFailed | ProxyError::ResponseTooLarge => StatusCode::BAD_GATEWAY,
             ProxyError::RuntimeTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::NotFound => StatusCode::NOT_FOUND,
-            ProxyError::Config { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::NoRuntimeForTier => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -75,7 +75,7 @@ impl ProxyError {
             ProxyError::RuntimeTimeout => "runtime_timeout",
             ProxyError::ResponseTooLarge => "runtime_response_too_large",
             ProxyError::NotFound => "not_found",
-            ProxyError::Config { .. } => "internal",
+            ProxyError::NoRuntimeForTier => "internal",
         }
     }
 }

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use tenant_context::VerifierConfig;
 
-use crate::error::AuthError;
+use env_config::ConfigError;
 
 pub const ENV_REGISTRY_TABLE: &str = "TENANTRY_REGISTRY_TABLE";
 pub const ENV_REGISTRY_TTL_SECS: &str = "TENANTRY_REGISTRY_CACHE_SECS";
@@ -17,29 +17,19 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, AuthError> {
-        let verifier = VerifierConfig::from_lookup(&get).map_err(|e| AuthError::Config {
-            var: "TENANTRY_TOKEN_*",
-            reason: e.to_string(),
-        })?;
-        let registry_table =
-            get(ENV_REGISTRY_TABLE)
-                .filter(|t| !t.is_empty())
-                .ok_or(AuthError::Config {
-                    var: ENV_REGISTRY_TABLE,
-                    reason: "must be set".into(),
-                })?;
+    /// Start-up configuration: its errors are apart from the per-request `AuthError`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let verifier = VerifierConfig::from_lookup(&get)
+            .map_err(|e| ConfigError::new("TENANTRY_TOKEN_*", e.to_string()))?;
+        let registry_table = env_config::set(&get, ENV_REGISTRY_TABLE)
+            .ok_or_else(|| ConfigError::new(ENV_REGISTRY_TABLE, "must be set"))?;
         // At most an hour: a suspension takes effect within this time.
         let registry_ttl = env_config::seconds(
             &get,
             ENV_REGISTRY_TTL_SECS,
             Duration::from_secs(60),
             0..=3600,
-        )
-        .map_err(|e| AuthError::Config {
-            var: e.var,
-            reason: e.reason,
-        })?;
+        )?;
         Ok(Self {
             verifier,
             registry_table,

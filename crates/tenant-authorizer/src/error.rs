@@ -17,9 +17,6 @@ pub enum AuthError {
     /// client may retry).
     #[error("tenant lookup temporarily unavailable")]
     Unavailable,
-
-    #[error("configuration `{var}`: {reason}")]
-    Config { var: &'static str, reason: String },
 }
 
 impl From<AuthError> for Diagnostic {
@@ -28,7 +25,6 @@ impl From<AuthError> for Diagnostic {
             AuthError::Unauthorized(_) => "Unauthorized",
             AuthError::BadEvent(_) => "BadRequest",
             AuthError::Unavailable => "Retryable.unavailable",
-            AuthError::Config { .. } => "Internal.config",
         };
         Diagnostic {
             error_type: error_type.to_owned(),

@@ -3,8 +3,6 @@ use std::time::Duration;
 use scoped_credentials::{ENV_ROLE_ARN, Scope, StsIssuer};
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
 
-use crate::error::VendError;
-
 /// The scopes this deployment of the function vends, comma-separated (`data`, `memory`, ...).
 /// Required: the function is deployed once per calling role, and Lambda tells a function
 /// nothing about who invoked it, so the deployment is the caller's identity: each caller's
@@ -17,19 +15,14 @@ pub const ENV_ALLOWED_SCOPES: &str = "TENANTRY_ALLOWED_SCOPES";
 pub struct AllowedScopes(Vec<Scope>);
 
 impl AllowedScopes {
-    pub fn parse(raw: &str) -> Result<Self, VendError> {
-        let bad = |reason: String| {
-            VendError::Credentials(scoped_credentials::Error::Config {
-                field: "allowed_scopes",
-                reason,
-            })
-        };
+    pub fn parse(raw: &str) -> Result<Self, env_config::ConfigError> {
+        let bad = |reason: String| env_config::ConfigError::new(ENV_ALLOWED_SCOPES, reason);
         let mut scopes = Vec::new();
         for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let scope: Scope = serde_json::from_value(serde_json::Value::String(name.to_owned()))
                 .map_err(|_| {
                 bad(format!(
-                    "{ENV_ALLOWED_SCOPES}: `{name}` is not a scope (data, documents, memory)"
+                    "names `{name}`, which is not a scope (data, documents, memory)"
                 ))
             })?;
             if !scopes.contains(&scope) {
@@ -37,9 +30,9 @@ impl AllowedScopes {
             }
         }
         if scopes.is_empty() {
-            return Err(bad(format!(
-                "{ENV_ALLOWED_SCOPES} names no scope; set the scopes this function's callers need, e.g. `data`"
-            )));
+            return Err(bad(
+                "names no scope; set the scopes this function's callers need, e.g. `data`".into(),
+            ));
         }
         Ok(Self(scopes))
     }
@@ -61,24 +54,30 @@ pub struct Config {
     pub allowed_scopes: AllowedScopes,
 }
 
+/// Why the function cannot start: apart from the per-request `VendError`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Value(#[from] env_config::ConfigError),
+    #[error(transparent)]
+    Identity(#[from] tenant_context::Error),
+    #[error(transparent)]
+    Credentials(#[from] scoped_credentials::Error),
+}
+
 impl Config {
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, VendError> {
-        let verifier = VerifierConfig::from_lookup(&get).map_err(VendError::Config)?;
-        let role_arn = get(ENV_ROLE_ARN).ok_or_else(|| {
-            VendError::Credentials(scoped_credentials::Error::Config {
-                field: "role_arn",
-                reason: format!("set {ENV_ROLE_ARN}"),
-            })
-        })?;
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let verifier = VerifierConfig::from_lookup(&get)?;
+        let role_arn = env_config::set(&get, ENV_ROLE_ARN)
+            .ok_or_else(|| env_config::ConfigError::new(ENV_ROLE_ARN, "must be set"))?;
         let duration = scoped_credentials::duration_from(&get)?;
-        let allowed_scopes = AllowedScopes::parse(&get(ENV_ALLOWED_SCOPES).ok_or_else(|| {
-            VendError::Credentials(scoped_credentials::Error::Config {
-                field: "allowed_scopes",
-                reason: format!(
-                    "set {ENV_ALLOWED_SCOPES} to the scopes this function's callers need, e.g. `data`"
-                ),
-            })
-        })?)?;
+        let allowed_scopes =
+            AllowedScopes::parse(&env_config::set(&get, ENV_ALLOWED_SCOPES).ok_or_else(|| {
+                env_config::ConfigError::new(
+                    ENV_ALLOWED_SCOPES,
+                    "must be set to the scopes this function's callers need, e.g. `data`",
+                )
+            })?)?;
         Ok(Self {
             verifier,
             role_arn,
@@ -96,14 +95,14 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self, VendError> {
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         Self::with_sts(config, aws_sdk_sts::Client::new(sdk))
     }
 
-    pub fn with_sts(config: Config, sts: aws_sdk_sts::Client) -> Result<Self, VendError> {
-        let catalog = TierCatalog::embedded().map_err(VendError::Config)?;
+    pub fn with_sts(config: Config, sts: aws_sdk_sts::Client) -> Result<Self, ConfigError> {
+        let catalog = TierCatalog::embedded()?;
         Ok(Self {
-            verifier: TokenVerifier::new(config.verifier, catalog).map_err(VendError::Config)?,
+            verifier: TokenVerifier::new(config.verifier, catalog)?,
             issuer: StsIssuer::new(sts, config.role_arn, config.duration)?,
             allowed_scopes: config.allowed_scopes,
         })

@@ -16,9 +16,6 @@ pub enum VendError {
 
     #[error("credentials: {0}")]
     Credentials(#[from] scoped_credentials::Error),
-
-    #[error("configuration: {0}")]
-    Config(tenant_context::Error),
 }
 
 impl VendError {
@@ -30,7 +27,6 @@ impl VendError {
             VendError::Unauthorized(e) => format!("Unauthorized.{}", e.code()),
             VendError::Credentials(e) if e.is_retryable() => format!("Retryable.{}", e.code()),
             VendError::Credentials(e) => format!("Internal.{}", e.code()),
-            VendError::Config(e) => format!("Internal.{}", e.code()),
         }
     }
 }

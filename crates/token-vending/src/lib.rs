@@ -10,6 +10,6 @@ mod config;
 mod error;
 mod handler;
 
-pub use config::{AllowedScopes, Config, Deps, ENV_ALLOWED_SCOPES};
+pub use config::{AllowedScopes, Config, ConfigError, Deps, ENV_ALLOWED_SCOPES};
 pub use error::VendError;
 pub use handler::{handle, vend};
