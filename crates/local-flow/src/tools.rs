@@ -3,7 +3,10 @@
 
 use serde_json::Value;
 
+use tenant_context::TierCatalog;
+
 use crate::error::FlowError;
+use crate::identity::Identities;
 use crate::tour::step;
 
 /// One tool call through the Lambda stand-in, shaped as AgentCore Gateway sends it: the
@@ -37,12 +40,26 @@ async fn call_tool(
         })
 }
 
-fn tenant_headers(token: &str, tier: &str, clinic: &str) -> Value {
-    serde_json::json!({
-        "X-Id-Token": token,
-        "X-Tier": tier,
-        "X-Clinic-ID": clinic,
-        "X-S3-Prefix": format!("{tier}-tier/{clinic}/"),
+/// A clinic's user as the Gateway calls the target: its ID token and the tenant headers its
+/// verified context derives, and the Gateway target of its tier (from the tier catalog).
+struct Caller {
+    headers: Value,
+    target: String,
+}
+
+fn caller(ids: &Identities, catalog: &TierCatalog, clinic: &str) -> Result<Caller, FlowError> {
+    let ctx = ids.context(clinic)?;
+    let mut headers = serde_json::Map::new();
+    headers.insert(
+        tool_target::handler::HEADER_ID_TOKEN.into(),
+        ids.token(clinic)?.into(),
+    );
+    for (name, value) in ctx.tenant_headers() {
+        headers.insert(name.into(), value.into());
+    }
+    Ok(Caller {
+        headers: Value::Object(headers),
+        target: catalog.config(ctx.tier())?.gateway_target.clone(),
     })
 }
 
@@ -85,16 +102,14 @@ fn summary(reply: &Value) -> String {
 
 pub async fn call_tools(
     lambda: &aws_sdk_lambda::Client,
-    token_a: &str,
-    token_x: &str,
-    token_y: &str,
-    token_admin_w: &str,
+    ids: &Identities,
+    catalog: &TierCatalog,
 ) -> Result<(), FlowError> {
     step("Tool target: each tool as clinic-a's user (basic), then hospital-x's (premium)");
-    let a = tenant_headers(token_a, "basic", "clinic-a");
-    let x = tenant_headers(token_x, "premium", "hospital-x");
-    let basic = "tenantry-basic-tools";
-    let premium = "tenantry-premium-tools";
+    let a = caller(ids, catalog, "clinic-a")?;
+    let x = caller(ids, catalog, "hospital-x")?;
+    let y = caller(ids, catalog, "hospital-y")?;
+    let admin_w = caller(ids, catalog, "onco-institute-w")?;
     for (tool, args) in [
         ("current_time", serde_json::json!({})),
         ("clinic_config", serde_json::json!({})),
@@ -103,7 +118,7 @@ pub async fn call_tools(
             serde_json::json!({"patient_id": "p-1001"}),
         ),
     ] {
-        let reply = call_tool(lambda, basic, tool, &a, args).await?;
+        let reply = call_tool(lambda, &a.target, tool, &a.headers, args).await?;
         println!("    clinic-a    {tool:<16} {}", summary(&reply));
     }
     println!(
@@ -111,9 +126,9 @@ pub async fn call_tools(
     );
     let reply = call_tool(
         lambda,
-        premium,
+        &x.target,
         "patient_context",
-        &x,
+        &x.headers,
         serde_json::json!({"limit": 2}),
     )
     .await?;
@@ -124,48 +139,48 @@ pub async fn call_tools(
             crate::error::unexpected(format!("hospital-x's first page should continue: {reply}"))
         })?
         .to_owned();
-    let y = tenant_headers(token_y, "premium", "hospital-y");
-
-    let admin_w = tenant_headers(token_admin_w, "premium", "onco-institute-w");
 
     step("Cross-tenant and out-of-role attempts (each must be refused)");
-    let mut forged = a.clone();
-    forged["X-Clinic-ID"] = "clinic-b".into();
-    forged["X-S3-Prefix"] = "basic-tier/clinic-b/".into();
+    // clinic-a's own token with clinic-b's tenant headers (those clinic-b's context derives).
+    let b = caller(ids, catalog, "clinic-b")?;
+    let mut forged = a.headers.clone();
+    for (name, value) in ids.context("clinic-b")?.tenant_headers() {
+        forged[name] = value.into();
+    }
     let attempts = [
         (
             "clinic-a's token with X-Clinic-ID: clinic-b",
-            basic,
+            &b.target,
             "clinic_config",
             forged,
             serde_json::json!({}),
         ),
         (
             "clinic-a's token on the premium target",
-            premium,
+            &x.target,
             "clinic_config",
-            a.clone(),
+            a.headers.clone(),
             serde_json::json!({}),
         ),
         (
             "hospital-x asking for clinic-b's patient p-2001",
-            premium,
+            &x.target,
             "patient_context",
-            x.clone(),
+            x.headers.clone(),
             serde_json::json!({"patient_id": "p-2001"}),
         ),
         (
             "hospital-y replaying hospital-x's page token",
-            premium,
+            &y.target,
             "patient_context",
-            y,
+            y.headers,
             serde_json::json!({"limit": 2, "next_token": page_token}),
         ),
         (
             "onco-institute-w's admin asking for patients",
-            premium,
+            &admin_w.target,
             "patient_context",
-            admin_w,
+            admin_w.headers,
             serde_json::json!({"limit": 2}),
         ),
     ];

@@ -60,14 +60,7 @@ pub async fn run() -> Result<(), FlowError> {
         &ids.forged,
     )
     .await?;
-    crate::tools::call_tools(
-        &stack.lambda,
-        ids.token("clinic-a")?,
-        ids.token("hospital-x")?,
-        ids.token("hospital-y")?,
-        ids.token("onco-institute-w")?,
-    )
-    .await?;
+    crate::tools::call_tools(&stack.lambda, &ids, &TierCatalog::embedded()?).await?;
     crate::front_door::front_door(&stack, &http, &ids).await?;
     crate::assistant::questions(&stack, &http, &ids).await?;
     crate::assistant::memory(&stack, &http, &ids).await?;
