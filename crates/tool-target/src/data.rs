@@ -96,6 +96,42 @@ pub struct TenantData<'a> {
     pub clinic: &'a ClinicId,
 }
 
+/// The rows a tool reads, all of one clinic (the verified tenant's): DynamoDB in the function
+/// (`TenantData`), an in-memory table in the tool logic's unit tests.
+pub trait ClinicRows {
+    /// One of the clinic's patients; another clinic's id finds nothing, like an unknown id.
+    fn patient(
+        &self,
+        patient_id: &str,
+    ) -> impl std::future::Future<Output = Result<Patient, ToolError>> + Send;
+    /// A page of the clinic's patients after `after`, and the last id if more follow.
+    fn patients(
+        &self,
+        limit: u32,
+        after: Option<String>,
+    ) -> impl std::future::Future<Output = Result<(Vec<Patient>, Option<String>), ToolError>> + Send;
+    /// The clinic's configuration row.
+    fn clinic_record(
+        &self,
+    ) -> impl std::future::Future<Output = Result<ClinicRecord, ToolError>> + Send;
+}
+
+impl ClinicRows for TenantData<'_> {
+    async fn patient(&self, patient_id: &str) -> Result<Patient, ToolError> {
+        TenantData::patient(self, patient_id).await
+    }
+    async fn patients(
+        &self,
+        limit: u32,
+        after: Option<String>,
+    ) -> Result<(Vec<Patient>, Option<String>), ToolError> {
+        TenantData::patients(self, limit, after).await
+    }
+    async fn clinic_record(&self) -> Result<ClinicRecord, ToolError> {
+        TenantData::clinic_record(self).await
+    }
+}
+
 impl TenantData<'_> {
     fn clinic_key(&self) -> AttributeValue {
         AttributeValue::S(self.clinic.to_string())

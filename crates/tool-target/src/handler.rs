@@ -1,16 +1,19 @@
-//! One tool call, end to end: read the Gateway call, establish the tenant from the verified ID
-//! token (propagated in `X-Id-Token`) cross-checked with the tenant headers, check the target's
-//! tier and the tier's rules, then run the tool on the tenant's own rows with scoped credentials.
+//! One tool call, end to end, in three steps: `authorise` (read the Gateway call, establish the
+//! tenant from the verified ID token propagated in `X-Id-Token`, cross-checked with the tenant
+//! headers and the target's tier, parse the arguments, check the tier's tools and the user's
+//! role), then `run_tool` (the clinic's clock rules, then the tool on the clinic's rows, behind
+//! `ClinicRows`), which shapes the reply. `serve` joins them with the tenant's scoped
+//! DynamoDB client.
 
 use std::sync::Arc;
 
 use chrono::Timelike;
 use scoped_credentials::{CredentialCache, Issuer, Scope, TenantCredentialsProvider};
 use serde_json::{Value, json};
-use tenant_context::{TenantContext, TokenVerifier};
+use tenant_context::{TenantContext, TierConfig, TokenVerifier};
 
 use crate::clock::{self, Clock};
-use crate::data::{Tables, TenantData};
+use crate::data::{ClinicRows, Tables, TenantData};
 use crate::documents::{self, KnowledgeBases};
 use crate::error::ToolError;
 use crate::gateway::GatewayCall;
@@ -58,7 +61,7 @@ pub async fn handle(inv: Invocation, deps: Arc<Deps>) -> Value {
 
 /// Whether the call needs the clinic's row: the tools that answer from it, a claimed hour to
 /// check against the clinic's clock, or a tool under the tier's business hours.
-fn clinic_needed(tool: &ToolCall, tier: &tenant_context::TierConfig) -> bool {
+fn clinic_needed(tool: &ToolCall, tier: &TierConfig) -> bool {
     matches!(tool, ToolCall::ClinicConfig(_) | ToolCall::CurrentTime(_))
         || tool.request_hour().is_some()
         || tier
@@ -72,6 +75,49 @@ async fn serve(
     deps: &Deps,
     verified: &mut Option<TenantContext>,
 ) -> Result<Value, ToolError> {
+    let call = authorise(inv, deps, verified).await?;
+    let provider = TenantCredentialsProvider::new(
+        deps.credentials.clone(),
+        &call.token,
+        call.tenant.clone(),
+        Scope::Data,
+    );
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&deps.sdk)
+            .credentials_provider(provider)
+            .build(),
+    );
+    let rows = TenantData {
+        ddb,
+        tables: &deps.tables,
+        clinic: call.tenant.clinic_id(),
+    };
+    tracing::info!(
+        request_id = %inv.request_id,
+        tier = %call.tenant.tier(),
+        clinic_id = %call.tenant.clinic_id(),
+        tool = call.tool.name(),
+        "tool call"
+    );
+    run_tool(&call, &rows, &ToolEnv::of(deps)).await
+}
+
+/// A call that passed every check of who may do what: the verified tenant, its tier's rules,
+/// the parsed tool, and the token its credentials are vended for.
+pub struct Authorised {
+    tenant: TenantContext,
+    tier: TierConfig,
+    tool: ToolCall,
+    token: String,
+}
+
+/// The Gateway call read, the tenant established (`tenant`), the arguments parsed, and the
+/// tool allowed for the tenant's tier and the user's role.
+async fn authorise(
+    inv: &Invocation,
+    deps: &Deps,
+    verified: &mut Option<TenantContext>,
+) -> Result<Authorised, ToolError> {
     let call = GatewayCall::from_client_context(inv.client_context.as_deref())?;
     let tenant = tenant(&call, deps).await?;
     *verified = Some(tenant.clone());
@@ -91,98 +137,110 @@ async fn serve(
     if !catalog.role_allows(tenant.role(), tool.name()) {
         return Err(ToolError::ToolNotForRole);
     }
-    let token = call.header(HEADER_ID_TOKEN).unwrap_or_default();
-    let provider = TenantCredentialsProvider::new(
-        deps.credentials.clone(),
-        token,
-        tenant.clone(),
-        Scope::Data,
-    );
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&deps.sdk)
-            .credentials_provider(provider)
-            .build(),
-    );
-    let data = TenantData {
-        ddb,
-        tables: &deps.tables,
-        clinic: tenant.clinic_id(),
-    };
+    Ok(Authorised {
+        tier: tier.clone(),
+        token: call.header(HEADER_ID_TOKEN).unwrap_or_default().to_owned(),
+        tenant,
+        tool,
+    })
+}
+
+/// What the tools use besides the clinic's rows.
+pub struct ToolEnv<'a> {
+    pub clock: &'a Clock,
+    pub page_tokens: &'a PageTokens,
+    pub documents: &'a aws_sdk_bedrockagentruntime::Client,
+    pub knowledge_bases: &'a KnowledgeBases,
+    pub web_search: &'a WebSearch,
+}
+
+impl<'a> ToolEnv<'a> {
+    fn of(deps: &'a Deps) -> Self {
+        Self {
+            clock: &deps.clock,
+            page_tokens: &deps.page_tokens,
+            documents: &deps.documents,
+            knowledge_bases: &deps.knowledge_bases,
+            web_search: &deps.web_search,
+        }
+    }
+}
+
+/// Runs an authorised call: the clinic's clock rules (business hours, a claimed hour), then the
+/// tool on the clinic's rows, shaped as the reply.
+async fn run_tool(
+    call: &Authorised,
+    rows: &impl ClinicRows,
+    env: &ToolEnv<'_>,
+) -> Result<Value, ToolError> {
+    let (tenant, tier, tool) = (&call.tenant, &call.tier, &call.tool);
     // The clinic's row (its timezone, its name) is read only when a rule or the tool needs it:
-    // premium patient records and documents without a claimed hour make one DynamoDB call.
-    let clinic = if clinic_needed(&tool, tier) {
-        Some(data.clinic_record().await?)
+    // premium patient records and documents without a claimed hour make no such read.
+    let local = if clinic_needed(tool, tier) {
+        let clinic = rows.clinic_record().await?;
+        let tz = clock::timezone(&clinic.timezone)?;
+        // The model's idea of the hour is checked first, so a spoofed hour is named as such.
+        if let Some(claimed) = tool.request_hour() {
+            clock::check_request_hour(env.clock, tz, claimed)?;
+        }
+        let now = clock::local_now(env.clock, tz);
+        // In 0-23 by construction; the server's clock decides for every tool under business
+        // hours.
+        if !tier.allows_tool_at(tool.name(), now.hour() as u8) {
+            let (start, end) = tier
+                .business_hours
+                .as_ref()
+                .map_or((0, 24), |b| (b.start_hour, b.end_hour));
+            return Err(ToolError::OutsideBusinessHours { start, end });
+        }
+        Some((clinic, now))
     } else {
         None
     };
-    tracing::info!(
-        request_id = %inv.request_id,
-        tier = %tenant.tier(),
-        clinic_id = %tenant.clinic_id(),
-        tool = tool.name(),
-        "tool call"
-    );
-
-    let local = match &clinic {
-        Some(c) => {
-            let tz = clock::timezone(&c.timezone)?;
-            // The model's idea of the hour is checked first, so a spoofed hour is named as such.
-            if let Some(claimed) = tool.request_hour() {
-                clock::check_request_hour(&deps.clock, tz, claimed)?;
-            }
-            let now = clock::local_now(&deps.clock, tz);
-            // In 0-23 by construction; the server's clock decides for every tool under
-            // business hours.
-            if !tier.allows_tool_at(tool.name(), now.hour() as u8) {
-                let (start, end) = tier
-                    .business_hours
-                    .as_ref()
-                    .map_or((0, 24), |b| (b.start_hour, b.end_hour));
-                return Err(ToolError::OutsideBusinessHours { start, end });
-            }
-            Some((c, now))
-        }
-        None => None,
+    let clinic_row = || {
+        local
+            .as_ref()
+            .ok_or(ToolError::ClinicMisconfigured("no clinic row read"))
     };
 
     match tool {
         ToolCall::PatientContext(args) => {
-            if let Some(id) = args.patient_id {
-                return Ok(json!({ "patient": data.patient(&id).await? }));
+            if let Some(id) = &args.patient_id {
+                return Ok(json!({ "patient": rows.patient(id).await? }));
             }
             let after = args
                 .next_token
-                .map(|t| deps.page_tokens.open(&t, tenant.clinic_id()))
+                .as_deref()
+                .map(|t| env.page_tokens.open(t, tenant.clinic_id()))
                 .transpose()?;
-            let (patients, last) = data
+            let (patients, last) = rows
                 .patients(args.limit.unwrap_or(DEFAULT_PAGE_SIZE), after)
                 .await?;
             Ok(json!({
                 "count": patients.len(),
                 "patients": patients,
-                "next_token": last.map(|l| deps.page_tokens.seal(tenant.clinic_id(), &l)),
+                "next_token": last.map(|l| env.page_tokens.seal(tenant.clinic_id(), &l)),
             }))
         }
         ToolCall::ClinicConfig(_) => {
-            let (clinic, _) = local.ok_or(ToolError::ClinicMisconfigured("no clinic row read"))?;
+            let (clinic, _) = clinic_row()?;
             Ok(json!({
-            "clinic": {
-                "clinic_id": clinic.clinic_id,
-                "name": clinic.name,
-                "tier": tenant.tier().as_str(),
-                "timezone": clinic.timezone,
-                "tools": tier.tools,
-                "business_hours": tier.business_hours.as_ref().map(|b| json!({
-                    "start": format!("{:02}:00", b.start_hour),
-                    "end": format!("{:02}:00", b.end_hour),
-                    "tools": b.tools,
-                })),
-            }
+                "clinic": {
+                    "clinic_id": clinic.clinic_id,
+                    "name": clinic.name,
+                    "tier": tenant.tier().as_str(),
+                    "timezone": clinic.timezone,
+                    "tools": tier.tools,
+                    "business_hours": tier.business_hours.as_ref().map(|b| json!({
+                        "start": format!("{:02}:00", b.start_hour),
+                        "end": format!("{:02}:00", b.end_hour),
+                        "tools": b.tools,
+                    })),
+                }
             }))
         }
         ToolCall::CurrentTime(_) => {
-            let (clinic, now) =
-                local.ok_or(ToolError::ClinicMisconfigured("no clinic row read"))?;
+            let (clinic, now) = clinic_row()?;
             Ok(json!({
                 "timezone": clinic.timezone,
                 "local_time": now.to_rfc3339(),
@@ -191,9 +249,9 @@ async fn serve(
         }
         ToolCall::RetrieveClinicDocuments(args) => {
             let passages = documents::retrieve(
-                &deps.documents,
-                &deps.knowledge_bases,
-                &tenant,
+                env.documents,
+                env.knowledge_bases,
+                tenant,
                 &args.query,
                 args.max_results.unwrap_or(DEFAULT_DOCUMENT_RESULTS),
             )
@@ -201,7 +259,7 @@ async fn serve(
             Ok(json!({ "count": passages.len(), "documents": passages }))
         }
         ToolCall::WebSearch(args) => {
-            let results = deps
+            let results = env
                 .web_search
                 .search(
                     &args.query,
@@ -260,4 +318,207 @@ async fn tenant(call: &GatewayCall, deps: &Deps) -> Result<TenantContext, ToolEr
         return Err(ToolError::TargetTierMismatch);
     }
     Ok(tenant)
+}
+
+/// The tool logic on an in-memory clinic: no stand-ins, no network.
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use chrono::{TimeZone, Utc};
+    use tenant_context::TierCatalog;
+
+    use super::*;
+    use crate::data::{ClinicRecord, Patient};
+
+    /// One clinic's rows; counts the reads of its configuration row.
+    struct Rows {
+        clinic: Option<ClinicRecord>,
+        patients: Vec<Patient>,
+        clinic_reads: AtomicUsize,
+    }
+
+    impl ClinicRows for Rows {
+        async fn patient(&self, patient_id: &str) -> Result<Patient, ToolError> {
+            self.patients
+                .iter()
+                .find(|p| p.patient_id == patient_id)
+                .cloned()
+                .ok_or(ToolError::PatientNotFound)
+        }
+        async fn patients(
+            &self,
+            limit: u32,
+            after: Option<String>,
+        ) -> Result<(Vec<Patient>, Option<String>), ToolError> {
+            let rest: Vec<Patient> = self
+                .patients
+                .iter()
+                .filter(|p| after.as_deref().is_none_or(|a| p.patient_id.as_str() > a))
+                .cloned()
+                .collect();
+            let page: Vec<Patient> = rest.iter().take(limit as usize).cloned().collect();
+            let last = (rest.len() > page.len())
+                .then(|| page.last().map(|p| p.patient_id.clone()))
+                .flatten();
+            Ok((page, last))
+        }
+        async fn clinic_record(&self) -> Result<ClinicRecord, ToolError> {
+            self.clinic_reads.fetch_add(1, Ordering::SeqCst);
+            self.clinic
+                .clone()
+                .ok_or(ToolError::ClinicMisconfigured("clinic record"))
+        }
+    }
+
+    fn rows(clinic: &str, timezone: &str) -> Rows {
+        let patient = |id: &str| Patient {
+            patient_id: id.into(),
+            name: format!("Patient {id}"),
+            date_of_birth: "1970-01-01".into(),
+            conditions: vec![],
+            allergies: vec![],
+            last_visit: "2026-11-01".into(),
+        };
+        Rows {
+            clinic: Some(ClinicRecord {
+                clinic_id: clinic.into(),
+                name: format!("{clinic} clinic"),
+                tier: "basic".into(),
+                timezone: timezone.into(),
+            }),
+            patients: vec![patient("p-1"), patient("p-2"), patient("p-3")],
+            clinic_reads: AtomicUsize::new(0),
+        }
+    }
+
+    fn call(tier: &str, clinic: &str, tool: &str, args: Value) -> Authorised {
+        let catalog = TierCatalog::embedded().unwrap();
+        let tenant = TenantContext::parse(&catalog, tier, clinic, "u-1", "clinician").unwrap();
+        Authorised {
+            tier: catalog.config(tenant.tier()).unwrap().clone(),
+            tool: ToolCall::parse(tool, &args).unwrap(),
+            token: String::new(),
+            tenant,
+        }
+    }
+
+    struct Env {
+        clock: Clock,
+        page_tokens: PageTokens,
+        documents: aws_sdk_bedrockagentruntime::Client,
+        knowledge_bases: KnowledgeBases,
+        web_search: WebSearch,
+    }
+
+    /// The clinic's clock reads `utc_hour`:30 UTC on 2026-11-27.
+    fn env(utc_hour: u32) -> Env {
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 27, utc_hour, 30, 0)
+            .single()
+            .unwrap();
+        let config = aws_sdk_bedrockagentruntime::Config::builder()
+            .behavior_version(aws_sdk_bedrockagentruntime::config::BehaviorVersion::latest())
+            .region(aws_sdk_bedrockagentruntime::config::Region::new(
+                "us-east-1",
+            ))
+            .build();
+        Env {
+            clock: Arc::new(move || now),
+            page_tokens: PageTokens::new(b"unit-test page token key, 32 bytes+".to_vec()).unwrap(),
+            documents: aws_sdk_bedrockagentruntime::Client::from_conf(config),
+            knowledge_bases: KnowledgeBases(Default::default()),
+            web_search: WebSearch::Offline,
+        }
+    }
+
+    impl Env {
+        fn tools(&self) -> ToolEnv<'_> {
+            ToolEnv {
+                clock: &self.clock,
+                page_tokens: &self.page_tokens,
+                documents: &self.documents,
+                knowledge_bases: &self.knowledge_bases,
+                web_search: &self.web_search,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn basic_patient_records_follow_the_clinics_clock() {
+        // 15:30 UTC is 10:30 in New York; 03:30 UTC is 22:30 the evening before.
+        let r = rows("clinic-a", "America/New_York");
+        let open = call(
+            "basic",
+            "clinic-a",
+            "patient_context",
+            json!({"patient_id": "p-1"}),
+        );
+        let reply = run_tool(&open, &r, &env(15).tools()).await.unwrap();
+        assert_eq!(reply["patient"]["patient_id"], "p-1");
+        let closed = run_tool(&open, &r, &env(3).tools()).await.unwrap_err();
+        assert_eq!(closed.code(), "outside_business_hours");
+        // A claimed hour that is not the clinic's is named as spoofing, before the rule.
+        let spoofed = call(
+            "basic",
+            "clinic-a",
+            "patient_context",
+            json!({"patient_id": "p-1", "request_hour": 10}),
+        );
+        let e = run_tool(&spoofed, &r, &env(3).tools()).await.unwrap_err();
+        assert_eq!(e.code(), "request_hour_spoofed");
+    }
+
+    #[tokio::test]
+    async fn premium_patient_records_never_read_the_clinic_row() {
+        let r = rows("hospital-x", "America/Chicago");
+        let e = env(3);
+        let one = call(
+            "premium",
+            "hospital-x",
+            "patient_context",
+            json!({"patient_id": "p-2"}),
+        );
+        run_tool(&one, &r, &e.tools()).await.unwrap();
+        let page = call(
+            "premium",
+            "hospital-x",
+            "patient_context",
+            json!({"limit": 2}),
+        );
+        let first = run_tool(&page, &r, &e.tools()).await.unwrap();
+        assert_eq!(first["count"], 2);
+        assert_eq!(r.clinic_reads.load(Ordering::SeqCst), 0);
+        // The page token continues for this clinic.
+        let next = call(
+            "premium",
+            "hospital-x",
+            "patient_context",
+            json!({"limit": 2, "next_token": first["next_token"]}),
+        );
+        let second = run_tool(&next, &r, &e.tools()).await.unwrap();
+        assert_eq!(second["patients"][0]["patient_id"], "p-3");
+        // The clinic's own tools do read it, once a call.
+        let config = call("premium", "hospital-x", "clinic_config", json!({}));
+        let reply = run_tool(&config, &r, &e.tools()).await.unwrap();
+        assert_eq!(reply["clinic"]["timezone"], "America/Chicago");
+        assert_eq!(r.clinic_reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_missing_clinic_row_fails_closed_where_it_is_needed() {
+        let mut r = rows("clinic-a", "America/New_York");
+        r.clinic = None;
+        let e = env(15);
+        for (tool, args) in [
+            ("clinic_config", json!({})),
+            ("current_time", json!({})),
+            ("patient_context", json!({"patient_id": "p-1"})),
+        ] {
+            let err = run_tool(&call("basic", "clinic-a", tool, args), &r, &e.tools())
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), "clinic_misconfigured", "{tool}");
+        }
+    }
 }
