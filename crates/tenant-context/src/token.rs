@@ -1,7 +1,7 @@
 //! Cognito ID token verification.
 //!
 //! RS256 only, key by `kid` from the issuer's JWKS (cached, see `jwks.rs`), `iss` equal to the
-//! configured issuer, `aud` equal to the app client id, `token_use == "id"`, `exp`/`nbf` with at
+//! configured issuer, `aud` equal to the app client id, `token_use == "id"`, `exp`/`nbf`/`iat` with at
 //! most 60 s of clock skew. The JWKS URL is configured apart from the issuer: the local Cognito
 //! stand-in (moto) issues AWS-style `iss` values while serving its keys on loopback.
 
@@ -223,6 +223,19 @@ impl TokenVerifier {
         let claims = data.claims;
         if claims.get("token_use").and_then(Value::as_str) != Some("id") {
             return Err(Error::WrongTokenUse);
+        }
+        // jsonwebtoken checks exp and nbf, not iat: a token issued in the future (beyond the
+        // leeway) comes from a skewed or forged issuer, never from Cognito.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        if claims
+            .get("iat")
+            .and_then(Value::as_u64)
+            .is_some_and(|iat| iat > now.saturating_add(self.validation.leeway))
+        {
+            return Err(Error::NotYetValid);
         }
         let context = TenantContext::from_claims(&claims, &self.catalog)?;
         let expires_at = claims

@@ -186,6 +186,18 @@ async fn a_token_not_yet_valid_is_rejected() {
     assert!(matches!(verify_claims(&c).await, Err(Error::NotYetValid)));
 }
 
+/// jsonwebtoken checks exp and nbf only: a token issued in the future (beyond the leeway) is
+/// refused by the verifier itself, and one within the leeway is not.
+#[tokio::test]
+async fn a_token_issued_in_the_future_is_rejected() {
+    let mut c = id_claims();
+    c["iat"] = (now() + 3600).into();
+    c["exp"] = (now() + 7200).into();
+    assert!(matches!(verify_claims(&c).await, Err(Error::NotYetValid)));
+    c["iat"] = (now() + 10).into();
+    assert!(verify_claims(&c).await.is_ok(), "within the leeway");
+}
+
 #[tokio::test]
 async fn a_token_without_exp_is_rejected() {
     let mut c = id_claims();

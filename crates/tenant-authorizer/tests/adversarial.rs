@@ -1,0 +1,136 @@
+//! The adversarial cases of token forgery and confusion, kept as data in
+//! `events/adversarial/token-forgery.json`, against the authorizer as API Gateway calls it: each
+//! builds a token from the test issuer's valid clinic-a claims (or takes a literal one) and names
+//! the outcome it must meet. A refused token must cause no registry lookup. One line per case,
+//! then `N passed, M failed`.
+
+mod support;
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{Value, json};
+use standins::test_issuer::{self, KID, OTHER_KEY, SIGNING_KEY, SIGNING_PUBLIC_KEY};
+use support::*;
+use tenant_authorizer::{AuthError, authorize};
+
+const CASES: &str = include_str!("../../../events/adversarial/token-forgery.json");
+
+/// `$REPEAT{c,n}` in a literal token.
+fn expand(text: &str) -> String {
+    let mut out = text.to_owned();
+    while let Some(start) = out.find("$REPEAT{") {
+        let end = start + out[start..].find('}').expect("closing brace") + 1;
+        let (c, n) = out[start + 8..end - 1].split_once(',').expect("c,n");
+        let repeated = c.repeat(n.parse().expect("a count"));
+        out.replace_range(start..end, &repeated);
+    }
+    out
+}
+
+/// The claims with `changes` applied: null removes, `{"now": n}` is now plus n seconds.
+fn changed(mut claims: Value, changes: Option<&Value>) -> Value {
+    for (k, v) in changes.and_then(Value::as_object).into_iter().flatten() {
+        match v {
+            Value::Null => {
+                claims.as_object_mut().unwrap().remove(k);
+            }
+            Value::Object(o) if o.contains_key("now") => {
+                let offset = o["now"].as_i64().expect("seconds");
+                claims[k] = json!(test_issuer::now() as i64 + offset);
+            }
+            other => claims[k] = other.clone(),
+        }
+    }
+    claims
+}
+
+fn token(case: &Value) -> String {
+    if let Some(raw) = case["raw"].as_str() {
+        return expand(raw);
+    }
+    let claims = changed(test_issuer::id_claims(), case.get("claims"));
+    let header = case
+        .get("header")
+        .cloned()
+        .unwrap_or_else(|| json!({"alg": "RS256", "kid": KID, "typ": "JWT"}));
+    let input = format!(
+        "{}.{}",
+        test_issuer::b64(&header),
+        test_issuer::b64(&claims)
+    );
+    let rsa = |pem: &[u8]| EncodingKey::from_rsa_pem(pem).expect("a test key");
+    let signature = match case["signer"].as_str().unwrap_or("issuer") {
+        "issuer" => {
+            jsonwebtoken::crypto::sign(input.as_bytes(), &rsa(SIGNING_KEY), Algorithm::RS256)
+        }
+        "other-key" => {
+            jsonwebtoken::crypto::sign(input.as_bytes(), &rsa(OTHER_KEY), Algorithm::RS256)
+        }
+        "hs256-public" => jsonwebtoken::crypto::sign(
+            input.as_bytes(),
+            &EncodingKey::from_secret(SIGNING_PUBLIC_KEY),
+            Algorithm::HS256,
+        ),
+        "none" => Ok(String::new()),
+        other => panic!("unknown signer {other}"),
+    }
+    .expect("signing");
+    let signed = format!("{input}.{signature}");
+    match case.get("tamper") {
+        Some(changes) => test_issuer::with_payload(&signed, &changed(claims, Some(changes))),
+        None => signed,
+    }
+}
+
+#[tokio::test]
+async fn every_forged_or_confused_token_meets_its_refusal() {
+    let w = world("adversarial", Duration::from_secs(60)).await;
+    let file: Value = serde_json::from_str(CASES).expect("the case file is JSON");
+    let cases = file["cases"].as_array().expect("cases");
+    let (mut passed, mut failed) = (0, Vec::new());
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let expected = case["expect"].as_str().expect("expect");
+        let lookups = w.registry_calls.bodies().len();
+        let outcome = match authorize(&request_event(&token(case)), &w.deps).await {
+            Err(AuthError::Unauthorized(_)) => "unauthorized".to_owned(),
+            Err(e) => format!("error {e}"),
+            Ok(resp) => {
+                let v = serde_json::to_value(&resp).unwrap();
+                match effect(&resp).as_str() {
+                    Some("Allow") => "allow".to_owned(),
+                    Some("Deny") => {
+                        format!("deny:{}", v["context"]["reason"].as_str().unwrap_or("?"))
+                    }
+                    other => format!("{other:?}"),
+                }
+            }
+        };
+        let looked_up = w.registry_calls.bodies().len() > lookups;
+        let verdict = if outcome != expected {
+            Err(format!("{outcome}, expected {expected}"))
+        } else if outcome == "unauthorized" && looked_up {
+            Err("a refused token caused a registry lookup".to_owned())
+        } else {
+            Ok(())
+        };
+        match verdict {
+            Ok(()) => {
+                passed += 1;
+                println!("ok    {name}: {outcome}");
+            }
+            Err(why) => {
+                println!("FAIL  {name}: {why}");
+                failed.push(name.to_owned());
+            }
+        }
+    }
+    println!("{passed} passed, {} failed", failed.len());
+    assert!(cases.len() >= 30, "the family keeps its cases");
+    assert!(
+        cases.iter().any(|c| c["expect"] == "allow"),
+        "controls: an authorizer that refuses everything must not pass"
+    );
+    assert!(failed.is_empty(), "unexpected outcomes: {failed:?}");
+}
