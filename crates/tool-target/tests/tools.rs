@@ -2,153 +2,15 @@
 //! scoped credentials from moto STS (AssumeRole calls recorded), tokens from the shared test
 //! issuer, and an injected clock. Every tool on both tiers, and every refusal by its code.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
-use chrono::{TimeZone, Utc};
-use scoped_credentials::{CredentialCache, Issuer, StsIssuer};
 use serde_json::{Value, json};
-use standins::Endpoints;
-use standins::knowledge_base::{KnowledgeBaseEmulation, demo_knowledge_base_id, demo_sources};
-use standins::sdk::{Recorder, config_for, moto_config, recorded_sts_client};
-use standins::test_issuer::{self, AUDIENCE, ISSUER, OTHER_KEY};
-use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
-use tool_target::data::Tables;
-use tool_target::documents::KnowledgeBases;
-use tool_target::handler::{Deps, handle};
-use tool_target::page_token::PageTokens;
+use standins::knowledge_base::demo_knowledge_base_id;
+use standins::sdk::config_for;
+use standins::test_issuer::{self, OTHER_KEY};
+use support::world::*;
+use tool_target::handler::handle;
 use tool_target::runtime::Invocation;
-use wiremock::MockServer;
-
-const BASIC_TARGET: &str = "tenantry-basic-tools";
-const PREMIUM_TARGET: &str = "tenantry-premium-tools";
-/// A patient of clinic-b (infra/demo-patients.json).
-const OTHER_CLINICS_PATIENT: &str = "p-2001";
-
-struct World {
-    deps: Arc<Deps>,
-    sts: Recorder,
-    kb: KnowledgeBaseEmulation,
-    _idp: MockServer,
-}
-
-fn endpoints() -> Endpoints {
-    Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// `utc_hour` on 2026-11-27 (a Friday).
-async fn world(test: &str, utc_hour: u32) -> World {
-    let endpoints = endpoints();
-    let local = standins::dynamo::create_and_load(&endpoints, &format!("tt-{test}"))
-        .await
-        .expect("tables");
-    let idp = test_issuer::jwks_server().await;
-    let verifier = TokenVerifier::new(
-        VerifierConfig::new(ISSUER, AUDIENCE, test_issuer::jwks_url(&idp)).unwrap(),
-        TierCatalog::embedded().unwrap(),
-    )
-    .unwrap();
-    let sts = Recorder::default();
-    let issuer = StsIssuer::new(
-        recorded_sts_client(&moto_config(&endpoints), &sts),
-        "arn:aws:iam::123456789012:role/tenantry-tvm",
-        Duration::from_secs(900),
-    )
-    .unwrap();
-    let now = Utc
-        .with_ymd_and_hms(2026, 11, 27, utc_hour, 30, 0)
-        .single()
-        .unwrap();
-    let catalog = TierCatalog::embedded().unwrap();
-    let kb = KnowledgeBaseEmulation::start(demo_sources(&catalog), 0)
-        .await
-        .expect("knowledge base emulation");
-    let knowledge_bases = KnowledgeBases(
-        catalog
-            .iter()
-            .map(|(t, _)| (t.clone(), demo_knowledge_base_id(t.as_str())))
-            .collect(),
-    );
-    let deps = Deps {
-        documents: aws_sdk_bedrockagentruntime::Client::new(&config_for(&kb.endpoint())),
-        knowledge_bases,
-        web_search: tool_target::web_search::WebSearch::Offline,
-        verifier,
-        credentials: Arc::new(CredentialCache::new(Issuer::Sts(issuer))),
-        sdk: config_for(endpoints.dynamodb_url.as_deref().expect("dynalite url")),
-        tables: Tables {
-            patient_table: local.patient_table,
-            clinic_table: local.clinic_table,
-        },
-        page_tokens: PageTokens::new(b"test-only page token key, 32+ bytes!".to_vec()).unwrap(),
-        clock: Arc::new(move || now),
-    };
-    World {
-        deps: Arc::new(deps),
-        sts,
-        kb,
-        _idp: idp,
-    }
-}
-
-fn token(tier: &str, clinic: &str) -> String {
-    test_issuer::id_token(tier, clinic)
-}
-
-/// The propagated headers a well-behaved agent sends for this tenant.
-fn headers(tier: &str, clinic: &str) -> Value {
-    json!({
-        "X-Id-Token": token(tier, clinic),
-        "X-Tier": tier,
-        "X-Clinic-ID": clinic,
-        "X-S3-Prefix": format!("{tier}-tier/{clinic}/"),
-    })
-}
-
-fn invocation(tool: &str, headers: &Value, args: &Value) -> Invocation {
-    Invocation {
-        request_id: "test".into(),
-        deadline_ms: None,
-        trace_id: None,
-        client_context: Some(
-            json!({"custom": {
-                "bedrockAgentCoreToolName": tool,
-                "bedrockAgentCoreGatewayId": "gw-test",
-                "bedrockAgentCorePropagatedHeaders": headers,
-            }})
-            .to_string(),
-        ),
-        payload: serde_json::to_vec(args).unwrap().into(),
-    }
-}
-
-impl World {
-    async fn call(&self, tool: &str, headers: &Value, args: Value) -> Value {
-        handle(invocation(tool, headers, &args), self.deps.clone()).await
-    }
-
-    async fn basic(&self, tool: &str, args: Value) -> Value {
-        self.call(
-            &format!("{BASIC_TARGET}___{tool}"),
-            &headers("basic", "clinic-a"),
-            args,
-        )
-        .await
-    }
-}
-
-fn code(reply: &Value) -> &str {
-    reply["error"]["code"].as_str().unwrap_or("<no error>")
-}
-
-fn patient_ids(reply: &Value) -> Vec<String> {
-    reply["patients"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no patients in {reply}"))
-        .iter()
-        .map(|p| p["patient_id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[tokio::test]
 async fn basic_tier_tools_in_business_hours() {

@@ -1,10 +1,12 @@
 //! Gateway-shaped invocations for the local Runtime API of `standins::runtime_api`.
-#![allow(dead_code)] // each test crate uses a different subset
+#![allow(dead_code, unused_imports)] // each test crate uses a different subset
 
 use serde_json::Value;
 use wiremock::ResponseTemplate;
 
 pub use standins::runtime_api::{replies, serve as runtime_api};
+
+pub mod world;
 
 /// One invocation of the tool target, with the Gateway's client context if given.
 pub fn event(id: &str, client_context: Option<&str>, payload: Value) -> ResponseTemplate {
