@@ -6,6 +6,7 @@
 //! here is evidence about real AWS behaviour beyond what the stand-ins reproduce: moto does not
 //! evaluate IAM policies and does not enforce Cognito app-client WriteAttributes.
 
+pub mod adversarial;
 pub mod agent;
 pub mod apigateway;
 pub mod cognito;

@@ -39,13 +39,7 @@ fn expand(text: &str) -> String {
         test_issuer::b64(&test_issuer::id_claims())
     );
     out = out.replace("$NONE_TOKEN", &none);
-    while let Some(start) = out.find("$REPEAT{") {
-        let end = start + out[start..].find('}').expect("closing brace") + 1;
-        let (c, n) = out[start + 8..end - 1].split_once(',').expect("c,n");
-        let repeated = c.repeat(n.parse().expect("a count"));
-        out.replace_range(start..end, &repeated);
-    }
-    out
+    standins::adversarial::expand_repeats(&out)
 }
 
 fn invocation_of(case: &Value) -> Invocation {
@@ -87,7 +81,7 @@ async fn every_attack_at_the_tool_target_meets_its_refusal() {
     let w = world("adversarial", 15).await;
     let file: Value = serde_json::from_str(CASES).expect("the case file is JSON");
     let cases = file["cases"].as_array().expect("cases");
-    let (mut passed, mut failed) = (0, Vec::new());
+    let mut report = standins::adversarial::Report::default();
     for case in cases {
         let name = case["name"].as_str().expect("name");
         let expected = case["expect"].as_str().expect("expect");
@@ -101,19 +95,14 @@ async fn every_attack_at_the_tool_target_meets_its_refusal() {
             .filter_map(Value::as_str)
             .filter(|s| text.contains(s))
             .collect();
-        if outcome == expected && leaked.is_empty() {
-            passed += 1;
-            println!("ok    {name}: {outcome}");
-        } else {
-            println!("FAIL  {name}: {outcome}, expected {expected}; leaked {leaked:?}");
-            failed.push(name.to_owned());
-        }
+        report.record(
+            name,
+            if outcome == expected && leaked.is_empty() {
+                Ok(outcome)
+            } else {
+                Err(format!("{outcome}, expected {expected}; leaked {leaked:?}"))
+            },
+        );
     }
-    println!("{passed} passed, {} failed", failed.len());
-    assert!(cases.len() >= 25, "the family keeps its cases");
-    assert!(
-        cases.iter().any(|c| c["expect"] == "ok"),
-        "controls: a target that refuses everything must not pass"
-    );
-    assert!(failed.is_empty(), "unexpected outcomes: {failed:?}");
+    report.finish(cases, 25, |c| c["expect"] == "ok");
 }
