@@ -6,6 +6,12 @@
 
 use serde_json::Value;
 
+/// A family file's cases (the file is JSON with a `cases` list; it must parse).
+pub fn cases(file: &str) -> Vec<Value> {
+    let parsed: Value = serde_json::from_str(file).expect("the case file is JSON");
+    parsed["cases"].as_array().cloned().expect("a `cases` list")
+}
+
 /// `$REPEAT{c,n}`: `c` repeated `n` times.
 pub fn expand_repeats(text: &str) -> String {
     let mut out = text.to_owned();

@@ -79,8 +79,7 @@ fn invocation_of(case: &Value) -> Invocation {
 async fn every_attack_at_the_tool_target_meets_its_refusal() {
     // 15:30 UTC: 10:30 in New York, inside clinic-a's business hours.
     let w = world("adversarial", 15).await;
-    let file: Value = serde_json::from_str(CASES).expect("the case file is JSON");
-    let cases = file["cases"].as_array().expect("cases");
+    let cases = &standins::adversarial::cases(CASES);
     let mut report = standins::adversarial::Report::default();
     for case in cases {
         let name = case["name"].as_str().expect("name");
