@@ -316,7 +316,10 @@ fn extra_statements(logical: &str, inputs: &Inputs) -> Vec<Value> {
                     )]),
                 );
                 read_keys["Condition"] = json!({
-                    "StringEquals": { "aws:ResourceTag/Application": "tenantry" }
+                    "StringEquals": {
+                        (format!("aws:ResourceTag/{}", tenant_context::API_KEY_TAG_APPLICATION.0)):
+                            tenant_context::API_KEY_TAG_APPLICATION.1
+                    }
                 });
                 read_keys
             },

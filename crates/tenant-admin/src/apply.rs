@@ -271,10 +271,7 @@ async fn ensure_api_key(
 /// `ClinicId` names. Neither changes during a tenant's life (the tier is the registry's and
 /// the usage plan's business, so a tier change needs no retagging).
 fn key_tags(tenant: &Tenant) -> [(&'static str, String); 2] {
-    [
-        ("Application", "tenantry".to_owned()),
-        ("ClinicId", tenant.clinic_id.to_string()),
-    ]
+    tenant_context::api_key_tags(&tenant.clinic_id)
 }
 
 async fn tag_api_key(clients: &Clients, tenant: &Tenant, id: &str) -> Result<(), AdminError> {

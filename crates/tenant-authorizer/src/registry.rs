@@ -58,11 +58,6 @@ where
     }
 }
 
-/// The tags tenant-admin puts on every tenant API key (and the authorizer requires).
-pub const KEY_TAG_APPLICATION: &str = "Application";
-pub const KEY_APPLICATION: &str = "tenantry";
-pub const KEY_TAG_CLINIC: &str = "ClinicId";
-
 impl Directory for AwsDirectory {
     async fn lookup(&self, clinic: &ClinicId) -> Result<Option<TenantRecord>, AuthError> {
         let out = self
@@ -111,10 +106,10 @@ impl Directory for AwsDirectory {
         }
         // Only a key tenant-admin made for this very tenant: a registry row naming any other
         // key (another tenant's, or an operator's key in a generous usage plan) fails closed.
-        let tag = |k: &str| key.tags().and_then(|t| t.get(k)).map(String::as_str);
-        if tag(KEY_TAG_APPLICATION) != Some(KEY_APPLICATION)
-            || tag(KEY_TAG_CLINIC) != Some(clinic.as_str())
-        {
+        let tagged = tenant_context::api_key_tags(clinic)
+            .iter()
+            .all(|(k, v)| key.tags().and_then(|t| t.get(*k)) == Some(v));
+        if !tagged {
             tracing::error!(clinic_id = %clinic, "the registry names an API key that is not tagged as this tenant's key");
             return Ok(None);
         }

@@ -3,7 +3,7 @@
 //!
 //! Why these formats: every component's alphabet (see `ids.rs`) excludes the separator placed
 //! after it, so each name can be split back into its components, which makes it injective.
-//! The seed's `{tier}-{clinic}-{user}` was not: clinic ids contain hyphens.
+//! The published AWS sample's `{tier}-{clinic}-{user}` was not: clinic ids contain hyphens.
 //! The IAM policies (infra) rebuild the same strings from the same session tags.
 
 use base64::Engine as _;
@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::TenantContext;
 use crate::error::Error;
-use crate::ids::RuntimeSessionId;
+use crate::ids::{ClinicId, RuntimeSessionId};
 use crate::tiers::MemoryStrategy;
 
 pub const ACTOR_ID_PLACEHOLDER: &str = "{actorId}";
@@ -83,6 +83,24 @@ fn hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+/// The tag on every tenant API key naming this application, and its value: tenant-admin sets it,
+/// the authorizer's role may read only keys carrying it (IAM `aws:ResourceTag`).
+pub const API_KEY_TAG_APPLICATION: (&str, &str) = ("Application", "tenantry");
+/// The tag on a tenant API key naming the tenant it belongs to.
+pub const API_KEY_TAG_CLINIC_ID: &str = TAG_CLINIC_ID;
+
+/// The tags a clinic's API key carries (tenant-admin sets them) and must carry to be used for
+/// that clinic (the authorizer checks them).
+pub fn api_key_tags(clinic: &ClinicId) -> [(&'static str, String); 2] {
+    [
+        (
+            API_KEY_TAG_APPLICATION.0,
+            API_KEY_TAG_APPLICATION.1.to_owned(),
+        ),
+        (API_KEY_TAG_CLINIC_ID, clinic.to_string()),
+    ]
 }
 
 /// Whether a namespace template keeps tenants apart and renders to a valid namespace:

@@ -178,7 +178,7 @@ fn long_identities_get_the_hashed_session_name() {
 }
 
 #[test]
-fn the_seed_scheme_would_collide_and_ours_does_not() {
+fn the_published_samples_scheme_would_collide_and_ours_does_not() {
     // f"{tier}-{clinic}-{user}": ("basic", "a-b", "c") and ("basic", "a", "b-c") collide.
     let (x, y) = (ctx("basic", "a-b", "c"), ctx("basic", "a", "b-c"));
     assert_eq!(
