@@ -20,6 +20,7 @@
 //! (credentials are cached per tenant) ever serves another call.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -76,6 +77,7 @@ fn trace_root(header: &str) -> Option<String> {
 
 pub struct RuntimeLoop {
     client: PooledClient,
+    said_no_deadline: AtomicBool,
 }
 
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
@@ -85,6 +87,7 @@ impl RuntimeLoop {
     pub fn from_env() -> Self {
         Self {
             client: PooledClient::builder().build(),
+            said_no_deadline: AtomicBool::new(false),
         }
     }
 
@@ -92,6 +95,7 @@ impl RuntimeLoop {
     pub fn with_endpoint(endpoint: http::Uri) -> Self {
         Self {
             client: PooledClient::builder().with_endpoint(endpoint).build(),
+            said_no_deadline: AtomicBool::new(false),
         }
     }
 
@@ -163,7 +167,8 @@ impl RuntimeLoop {
                 .deadline_ms
                 .filter(|d| {
                     let epoch = *d >= PLAUSIBLE_DEADLINE_MS;
-                    if !epoch {
+                    // Said once per process, not on every call of a local run.
+                    if !epoch && !self.said_no_deadline.swap(true, Ordering::Relaxed) {
                         span.in_scope(|| tracing::warn!(deadline_ms = d, "the Runtime API's deadline is not a time (a local emulator's timeout?): not enforced"));
                     }
                     epoch
