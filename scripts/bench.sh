@@ -1,37 +1,47 @@
 #!/usr/bin/env bash
-# Runs the criterion benchmarks and prints each median with its ratio to its baseline, from
-# criterion's own estimates (target/criterion): token verification beside a bare decode, and
-# an agent turn beside the same upstream calls without the agent (stand-ins answering at once),
-# plus the agent's start to a healthy /ping. No stand-in servers needed (all in-process).
-# Usage: scripts/bench.sh
+# Measures tool-target and agent-runtime (release builds) side by side with the BENCHMARK PEERS
+# of the published Python design (crates/bench/peers; never deployed) on the local stand-ins,
+# interleaved in one run, and writes docs/benchmarks.md (table, machine, versions), the table
+# into the README, and docs/benchmarks.png (the ratios). Takes about 15 minutes on a fresh 2-core machine (release
+# builds), a few minutes after. Installs what it needs into .tools (scripts/install-standins.sh).
+# Usage: scripts/bench.sh [--quick] [--criterion]
+#   --quick       fewer calls (60 warm, 3 cold): a rough check, not for the docs
+#   --criterion   also run the criterion micro-benchmarks (token verification, agent turn)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
-echo "==> cargo bench (release build first; takes several minutes on a fresh machine)"
-cargo bench --locked -p tenant-context --bench verify_token -- --noplot 2>&1 | grep -E "^[a-z_]+/|time:" || true
-cargo bench --locked -p agent-runtime --bench turn -- --noplot 2>&1 | grep -E "^[a-z_ ]+/|time:" || true
-python3 - <<'PY'
-import json, pathlib
+warm=300 cold=10 criterion=0 quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) warm=60 cold=3 quick=1 ;;
+    --criterion) criterion=1 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
 
-def medians(group):
-    out = {}
-    for est in sorted(pathlib.Path("target/criterion", group).glob("*/new/estimates.json")):
-        name = json.loads((est.parent / "benchmark.json").read_text())["function_id"]
-        out[name] = json.loads(est.read_text())["median"]["point_estimate"] / 1000
-    return out
+scripts/install-standins.sh
+echo "==> Release builds of tool-target and agent-runtime (as shipped), and the harness"
+cargo build --locked --release -p tool-target -p agent-runtime
+cargo build --locked --profile harness -p bench
 
-verify = medians("verify_id_token")
-for name, us in verify.items():
-    print(f"{name:<60} median {us:10.2f} us")
-ours = next(v for k, v in verify.items() if k.startswith("tenant_context"))
-base = next(v for k, v in verify.items() if k.startswith("baseline"))
-print(f"{'ratio verify / bare decode':<60} {ours / base:10.2f}")
+started=0
+if scripts/standins.sh status | grep -q stopped; then started=1; fi
+scripts/standins.sh start
+if [[ $started == 1 ]]; then trap 'scripts/standins.sh stop' EXIT; fi
+# shellcheck disable=SC1091
+source .tools/run/env
 
-turn = medians("turn")
-start = medians("start")
-for name, us in list(turn.items()) + list(start.items()):
-    print(f"{name:<60} median {us:10.1f} us")
-if "agent" in turn and "upstream only" in turn:
-    print(f"{'agent overhead per turn (agent - upstream only)':<60} {turn['agent'] - turn['upstream only']:10.1f} us")
-    print(f"{'ratio agent / upstream only':<60} {turn['agent'] / turn['upstream only']:10.2f}")
-PY
+mkdir -p target/bench
+out=(--json target/bench/results.json)
+[[ $quick == 0 ]] && out+=(--markdown docs/benchmarks.md --readme README.md)
+target/harness/tenantry-bench --bin-dir target/release --warm "$warm" --cold "$cold" "${out[@]}"
+if [[ $quick == 0 ]]; then
+  .tools/bench-venv/bin/python scripts/lib/bench_chart.py target/bench/results.json docs/benchmarks.png
+  echo "==> Wrote docs/benchmarks.md and docs/benchmarks.png"
+fi
+
+if [[ $criterion == 1 ]]; then
+  echo "==> criterion micro-benchmarks (bench profile; several minutes on a fresh machine)"
+  cargo bench --locked -p tenant-context --bench verify_token -- --noplot 2>&1 | grep -E "^[a-z_]+/|time:" || true
+  cargo bench --locked -p agent-runtime --bench turn -- --noplot 2>&1 | grep -E "^[a-z_ ]+/|time:" || true
+fi

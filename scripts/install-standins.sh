@@ -3,6 +3,8 @@
 #   .tools/venv          Python venv: moto[server], cargo-lambda, cfn-lint, shellcheck (scripts/tools/requirements.txt)
 #   .tools/checkov-venv  Python venv: checkov alone (its pins clash with moto's) (scripts/tools/checkov-requirements.txt)
 #   .tools/node          npm prefix:  dynalite                            (scripts/tools/package*.json)
+#   .tools/bench-venv    Python venv: the BENCHMARK PEERS' libraries (boto3, awslambdaric, strands-agents,
+#                        bedrock-agentcore) and matplotlib for the chart (crates/bench/peers/requirements.txt)
 # Needs only python3 (3.11+, with venv/pip) and node + npm. A second run with the same pins is
 # a fast no-op. Usage: scripts/install-standins.sh [--force]
 set -euo pipefail
@@ -12,7 +14,7 @@ tools="$root/.tools"
 force=0
 case "${1:-}" in
   --force) force=1 ;;
-  -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   "") ;;
   *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
 esac
@@ -50,6 +52,20 @@ else
   "$tools/checkov-venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$tools/checkov-venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/tools/checkov-requirements.txt
   echo "$ckv_stamp" > "$tools/checkov-venv/.stamp"
+fi
+
+# --- benchmark peers ----------------------------------------------------------------------
+# A venv of its own: the peers pin their own boto3, and nothing of theirs reaches the stand-ins.
+bench_stamp=$(stamp_of crates/bench/peers/requirements.txt)
+if [[ $force == 0 && -x "$tools/bench-venv/bin/python" && "$(cat "$tools/bench-venv/.stamp" 2>/dev/null)" == "$bench_stamp" ]]; then
+  echo "==> Benchmark peers' libraries already installed (.tools/bench-venv)"
+else
+  echo "==> Installing the benchmark peers' libraries into .tools/bench-venv (first time takes about a minute, ~200 MB)"
+  rm -rf "$tools/bench-venv"
+  python3 -m venv "$tools/bench-venv"
+  "$tools/bench-venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$tools/bench-venv/bin/python" -m pip install --quiet --disable-pip-version-check -r crates/bench/peers/requirements.txt
+  echo "$bench_stamp" > "$tools/bench-venv/.stamp"
 fi
 
 # --- Node tools ---------------------------------------------------------------------------

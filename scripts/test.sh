@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The test command: installs the pinned tools if needed, checks formatting and lints (Rust, and
 # the CloudFormation template with cfn-lint and checkov), starts the local stand-ins, runs the
-# whole test suite against them, checks the deploy/cleanup dry runs, and stops the stand-ins.
+# whole test suite against them, runs the benchmark harness once in smoke mode, checks the
+# deploy/cleanup dry runs, and stops the stand-ins.
 # Usage: scripts/test.sh [extra arguments for the test runner, e.g. a test name filter]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 
 scripts/install-standins.sh
 
@@ -35,6 +36,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+
+echo "==> Benchmark harness, smoke run: one call of each kind beside the Python peers (no timings judged)"
+cargo run --quiet --locked -p bench -- --smoke
 
 echo "==> Deployment scripts, offline (deploy and cleanup --dry-run)"
 scripts/check-dry-runs.sh

@@ -46,6 +46,8 @@ struct Pending {
     n: u64,
     id: String,
     event: Value,
+    /// The `Lambda-Runtime-Client-Context` header: the caller's client context as JSON text.
+    client_context: Option<String>,
     reply: mpsc::Sender<Reply>,
 }
 
@@ -79,6 +81,18 @@ impl FunctionHost {
         env: &[(String, String)],
         log: &Path,
     ) -> Result<Self, Error> {
+        Self::start_command(binary, &[], name, env, log).await
+    }
+
+    /// Starts `program` with `args` as function `name` (a runtime interface client such as
+    /// Python's `awslambdaric` takes the handler as an argument), otherwise as [`Self::start`].
+    pub async fn start_command(
+        program: &Path,
+        args: &[&str],
+        name: &str,
+        env: &[(String, String)],
+        log: &Path,
+    ) -> Result<Self, Error> {
         let (queue, rx) = mpsc::channel(64);
         let inner = Arc::new(Inner {
             function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
@@ -98,7 +112,8 @@ impl FunctionHost {
             .await
             .map_err(Error::call("start the Lambda Runtime API"))?;
         let log_file = std::fs::File::create(log).map_err(Error::call("create function log"))?;
-        let child = Command::new(binary)
+        let child = Command::new(program)
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -128,9 +143,24 @@ impl FunctionHost {
         self.addr.to_string()
     }
 
+    /// The function process's id (to read its memory use from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Queues an invocation; the reply arrives on the receiver as the function writes it and
     /// the channel closes when it is complete.
     pub async fn invoke(&self, event: Value) -> Result<mpsc::Receiver<Reply>, Error> {
+        self.invoke_with_context(event, None).await
+    }
+
+    /// As [`Self::invoke`], with a client context (JSON text), as an AgentCore Gateway target
+    /// is invoked.
+    pub async fn invoke_with_context(
+        &self,
+        event: Value,
+        client_context: Option<String>,
+    ) -> Result<mpsc::Receiver<Reply>, Error> {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(64);
         self.queue
@@ -138,6 +168,7 @@ impl FunctionHost {
                 n,
                 id: format!("local-invocation-{n:08}"),
                 event,
+                client_context,
                 reply: tx,
             })
             .await
@@ -175,6 +206,9 @@ async fn next(State(inner): State<Arc<Inner>>) -> Response {
         "lambda-runtime-trace-id",
         format!("Root=1-{:08x}-{:024x};Sampled=0", now.as_secs(), p.n),
     );
+    if let Some(cc) = p.client_context {
+        put("lambda-runtime-client-context", cc);
+    }
     r
 }
 

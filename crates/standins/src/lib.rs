@@ -10,6 +10,7 @@ pub mod adversarial;
 pub mod agent;
 pub mod apigateway;
 pub mod cognito;
+pub mod counting_proxy;
 pub mod dynamo;
 mod endpoints;
 mod error;

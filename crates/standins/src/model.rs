@@ -127,14 +127,13 @@ async fn chat(
     }
     let prompt_tokens: u64 = messages
         .iter()
-        .map(|m| tokens(m["content"].as_str().unwrap_or_default()))
+        .map(|m| tokens(&content_text(&m["content"])))
         .sum();
     // The question is the last user message; tool results after it mean round two.
     let last_user = messages.iter().rposition(|m| m["role"] == "user");
     let prompt = last_user
-        .and_then(|i| messages[i]["content"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+        .map(|i| content_text(&messages[i]["content"]))
+        .unwrap_or_default();
     let results: Vec<&Value> = last_user
         .map(|i| {
             messages[i + 1..]
@@ -171,7 +170,7 @@ async fn chat(
     } else {
         let texts: Vec<String> = results
             .iter()
-            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .map(|m| content_text(&m["content"]))
             .collect();
         json!({"role": "assistant", "content": compose(&prompt, &called, &texts, &offered, &messages)})
     };
@@ -196,6 +195,20 @@ async fn chat(
 }
 
 /// Word after `marker` in `text`, trimmed of punctuation.
+/// A message's text: Chat Completions takes `content` as a string or as an array of parts
+/// (`{"type": "text", "text": ...}`), which clients such as Strands send.
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
 fn word_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
     let lower = text.to_ascii_lowercase();
     let at = lower.find(marker)? + marker.len();
@@ -211,9 +224,15 @@ fn choose_tools(prompt: &str, offered: &[String]) -> Vec<(String, Value)> {
     let p = prompt.to_ascii_lowercase();
     let has = |w: &str| p.contains(w);
     let mut calls = Vec::new();
+    // A tool is offered by its name, or by the Gateway's `<target>___<name>` when the agent
+    // passes the Gateway's names through (as Strands does).
     let mut want = |tool: &str, args: Value| {
-        if offered.iter().any(|o| o == tool) {
-            calls.push((tool.to_owned(), args));
+        let gateway_name = format!("___{tool}");
+        if let Some(name) = offered
+            .iter()
+            .find(|o| *o == tool || o.ends_with(&gateway_name))
+        {
+            calls.push((name.clone(), args));
         }
     };
     if has("patient") {
@@ -252,11 +271,11 @@ fn compose(
     let mut out = format!("{ANSWER_LABEL} ");
     if results.is_empty() {
         // Earlier turns the agent passed in (memory) are quoted so a follow-up can use them.
-        let earlier: Vec<&str> = messages
+        let earlier: Vec<String> = messages
             .iter()
             .filter(|m| m["role"] == "user")
-            .filter_map(|m| m["content"].as_str())
-            .filter(|c| *c != prompt)
+            .map(|m| content_text(&m["content"]))
+            .filter(|c| !c.is_empty() && c != prompt)
             .collect();
         if earlier.is_empty() {
             out.push_str("I have no tool for that question");
@@ -315,6 +334,21 @@ mod tests {
 
     fn offered(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn gateway_tool_names_and_content_parts_are_understood() {
+        let gateway = offered(&["tenantry-basic-tools___clinic_config"]);
+        assert_eq!(
+            choose_tools("What are our opening hours?", &gateway),
+            vec![("tenantry-basic-tools___clinic_config".into(), json!({}))]
+        );
+        assert!(choose_tools("What are our opening hours?", &offered(&["config"])).is_empty());
+        let parts =
+            json!([{"type": "text", "text": "What are"}, {"type": "text", "text": "our hours?"}]);
+        assert_eq!(content_text(&parts), "What are\nour hours?");
+        assert_eq!(content_text(&json!("plain")), "plain");
+        assert_eq!(content_text(&Value::Null), "");
     }
 
     #[test]

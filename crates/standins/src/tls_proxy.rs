@@ -44,6 +44,9 @@ impl TlsProxy {
         let server = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 counted.fetch_add(1, Ordering::SeqCst);
+                // Without TCP_NODELAY a request written in parts (headers, then body) waits for
+                // the peer's delayed ACK (about 40 ms on Linux) at each hop.
+                let _ = tcp.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let upstream = upstream.clone();
                 tokio::spawn(async move {
@@ -53,6 +56,7 @@ impl TlsProxy {
                     let Ok(mut plain) = TcpStream::connect(&upstream).await else {
                         return;
                     };
+                    let _ = plain.set_nodelay(true);
                     let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
                 });
             }

@@ -1,0 +1,196 @@
+"""BENCHMARK PEER, never deployed: an agent of the published Python design, written for the
+benchmark only, so agent-runtime can be measured beside it.
+
+A Strands agent served by the bedrock-agentcore app (the AgentCore Runtime contract: POST
+/invocations, GET /ping), of the same shape as agent-runtime and pointed at the same local
+stand-ins: for each turn it verifies the caller's ID token (PyJWT, keys cached), checks the
+prompt with ApplyGuardrail, assumes the memory role with the tenant's session tags (one
+AssumeRole per user per credential lifetime, under a lock as agent-runtime single-flights it),
+reads the session's recent turns (ListEvents) and the user's facts (RetrieveMemoryRecords),
+connects to the Gateway over MCP with the caller's token and tenant headers, lets the model
+(OpenAI-compatible, not streamed, as agent-runtime asks it) call tools, checks the answer
+with ApplyGuardrail and stores the turn (CreateEvent).
+
+It does less than agent-runtime: no check that the session id was issued to this user, no
+token budget, no per-clinic usage record, no trace export.
+"""
+
+import os
+import threading
+import time
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+
+import boto3
+import jwt
+from bedrock_agentcore.runtime import BedrockAgentCoreApp
+from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
+from strands import Agent
+from strands.models.openai import OpenAIModel
+from strands.tools.mcp import MCPClient
+
+TIER = os.environ["TENANTRY_TIER"]
+ISSUER = os.environ["TENANTRY_TOKEN_ISSUER"]
+AUDIENCE = os.environ["TENANTRY_TOKEN_AUDIENCE"]
+GATEWAY_URL = os.environ["TENANTRY_GATEWAY_URL"]
+MEMORY_ID = os.environ["TENANTRY_MEMORY_ID"]
+MEMORY_ROLE_ARN = os.environ["TENANTRY_TVM_ROLE_ARN"]
+NAMESPACES = os.environ["TENANTRY_MEMORY_NAMESPACES"].split(",")
+GUARDRAIL_ID = os.environ["TENANTRY_GUARDRAIL_ID"]
+GUARDRAIL_VERSION = os.environ["TENANTRY_GUARDRAIL_VERSION"]
+SYSTEM_PROMPT = "You are the clinic's assistant. Answer from the tools' results only."
+
+app = BedrockAgentCoreApp()
+_jwks = jwt.PyJWKClient(os.environ["TENANTRY_JWKS_URL"], cache_keys=True)
+_sts = boto3.client("sts")
+_guardrails = boto3.client("bedrock-runtime")
+_model = OpenAIModel(
+    client_args={"base_url": os.environ["TENANTRY_MODEL_BASE_URL"], "api_key": "standin"},
+    model_id=os.environ["TENANTRY_MODEL_ID"],
+    params={"max_tokens": 1024},
+    stream=False,
+)
+_memory_lock = threading.Lock()
+_memory_clients = {}  # user key -> (expiry, client)
+
+
+@asynccontextmanager
+async def _gateway_transport(headers):
+    # mcp 2.x: the transport takes an HTTP client carrying the caller's headers.
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        streamable_http_client(url=GATEWAY_URL, http_client=http) as streams,
+    ):
+        yield streams
+
+
+class Refused(Exception):
+    pass
+
+
+def _claims(token):
+    try:
+        key = _jwks.get_signing_key_from_jwt(token)
+        claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER)
+    except jwt.PyJWTError as e:
+        raise Refused(f"unauthenticated: {e}") from e
+    if claims.get("token_use") != "id" or claims.get("custom:tier") != TIER:
+        raise Refused("not an ID token of this tier")
+    return claims
+
+
+def _memory(tier, clinic, user):
+    with _memory_lock:
+        cached = _memory_clients.get(user)
+        if cached and cached[0] > time.time() + 300:
+            return cached[1]
+        creds = _sts.assume_role(
+            RoleArn=MEMORY_ROLE_ARN,
+            RoleSessionName=f"{clinic}-{user}"[:64],
+            DurationSeconds=900,
+            Tags=[
+                {"Key": "tier", "Value": tier},
+                {"Key": "clinic_id", "Value": clinic},
+                {"Key": "user_id", "Value": user},
+            ],
+            TransitiveTagKeys=["tier", "clinic_id", "user_id"],
+        )["Credentials"]
+        client = boto3.client(
+            "bedrock-agentcore",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        _memory_clients[user] = (creds["Expiration"].timestamp(), client)
+        return client
+
+
+def _guard(text, source):
+    out = _guardrails.apply_guardrail(
+        guardrailIdentifier=GUARDRAIL_ID,
+        guardrailVersion=GUARDRAIL_VERSION,
+        source=source,
+        content=[{"text": {"text": text}}],
+    )
+    if out.get("action") == "GUARDRAIL_INTERVENED":
+        raise Refused(f"guardrail intervened on the {source.lower()}")
+
+
+def _history(memory, actor, session):
+    events = memory.list_events(
+        memoryId=MEMORY_ID, actorId=actor, sessionId=session, includePayloads=True, maxResults=5
+    ).get("events", [])
+    messages = []
+    for event in reversed(events):  # newest first on AWS
+        for item in event.get("payload", []):
+            c = item.get("conversational")
+            if c and c.get("role") in ("USER", "ASSISTANT"):
+                messages.append({"role": c["role"].lower(), "content": [{"text": c["content"]["text"]}]})
+    return messages
+
+
+def _facts(memory, actor, prompt):
+    facts = []
+    for template in NAMESPACES:
+        records = memory.retrieve_memory_records(
+            memoryId=MEMORY_ID,
+            namespace=template.replace("{actorId}", actor),
+            searchCriteria={"searchQuery": prompt, "topK": 5},
+        ).get("memoryRecordSummaries", [])
+        facts.extend(r["content"]["text"] for r in records if "text" in r.get("content", {}))
+    return facts
+
+
+@app.entrypoint
+def invoke(payload, context):
+    headers = context.request_headers or {}
+    token = headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    try:
+        claims = _claims(token)
+    except Refused as e:
+        return {"error": {"code": "unauthenticated", "message": str(e)}}
+    tier, clinic, user = claims["custom:tier"], claims["custom:clinic_id"], claims["sub"]
+    actor = f"{tier}/{clinic}/{user}"
+    session = context.session_id
+    prompt = payload.get("prompt", "")
+    try:
+        _guard(prompt, "INPUT")
+        memory = _memory(tier, clinic, user)
+        history = _history(memory, actor, session)
+        facts = _facts(memory, actor, prompt)
+        tenant_headers = {
+            "Authorization": f"Bearer {token}",
+            "X-Id-Token": token,
+            "X-Tier": tier,
+            "X-Clinic-ID": clinic,
+            "X-S3-Prefix": f"{tier}-tier/{clinic}/",
+        }
+        gateway = MCPClient(lambda: _gateway_transport(tenant_headers))
+        system = SYSTEM_PROMPT + ("\nKnown facts: " + "; ".join(facts) if facts else "")
+        with gateway:
+            agent = Agent(
+                model=_model,
+                tools=gateway.list_tools_sync(),
+                system_prompt=system,
+                messages=history,
+                callback_handler=None,
+            )
+            answer = str(agent(prompt)).strip()
+        _guard(answer, "OUTPUT")
+    except Refused as e:
+        return {"error": {"code": "refused", "message": str(e)}}
+    memory.create_event(
+        memoryId=MEMORY_ID,
+        actorId=actor,
+        sessionId=session,
+        eventTimestamp=datetime.now(timezone.utc),
+        payload=[
+            {"conversational": {"content": {"text": prompt}, "role": "USER"}},
+            {"conversational": {"content": {"text": answer}, "role": "ASSISTANT"}},
+        ],
+    )
+    return {"answer": answer}
+
+
+if __name__ == "__main__":
+    app.run(port=int(os.environ["PORT"]), host="127.0.0.1")
