@@ -3,6 +3,7 @@
 #   .tools/venv          Python venv: moto[server], cargo-lambda, cfn-lint, shellcheck (scripts/tools/requirements.txt)
 #   .tools/checkov-venv  Python venv: checkov alone (its pins clash with moto's) (scripts/tools/checkov-requirements.txt)
 #   .tools/node          npm prefix:  dynalite                            (scripts/tools/package*.json)
+#   .tools/cargo         cargo-fuzz (the fuzz targets in fuzz/; scripts/fuzz.sh)
 #   .tools/bench-venv    Python venv: the BENCHMARK PEERS' libraries (boto3, awslambdaric, strands-agents,
 #                        bedrock-agentcore) and matplotlib for the chart (crates/bench/peers/requirements.txt)
 # Needs only python3 (3.11+, with venv/pip) and node + npm. A second run with the same pins is
@@ -14,7 +15,7 @@ tools="$root/.tools"
 force=0
 case "${1:-}" in
   --force) force=1 ;;
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   "") ;;
   *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
 esac
@@ -23,6 +24,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "error: $1 not found on PATH;
 need python3 "install Python 3.11+ with pip and venv"
 need node "install Node.js 20+ with npm"
 need npm "install Node.js 20+ with npm"
+need cargo "install Rust (rustup, stable 1.95+)"
 
 stamp_of() { cat "$@" | python3 -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'; }
 mkdir -p "$tools"
@@ -52,6 +54,15 @@ else
   "$tools/checkov-venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$tools/checkov-venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/tools/checkov-requirements.txt
   echo "$ckv_stamp" > "$tools/checkov-venv/.stamp"
+fi
+
+# --- cargo-fuzz -----------------------------------------------------------------------------
+cargo_fuzz_version=0.13.1
+if [[ $force == 0 && "$("$tools/cargo/bin/cargo-fuzz" --version 2>/dev/null)" == "cargo-fuzz $cargo_fuzz_version" ]]; then
+  echo "==> cargo-fuzz already installed (.tools/cargo)"
+else
+  echo "==> Installing cargo-fuzz $cargo_fuzz_version into .tools/cargo (builds from crates.io; about two minutes)"
+  cargo install --quiet --locked --root "$tools/cargo" "cargo-fuzz@$cargo_fuzz_version"
 fi
 
 # --- benchmark peers ----------------------------------------------------------------------

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs the pinned tools if needed, checks formatting and lints (Rust, and
 # the CloudFormation template with cfn-lint and checkov), starts the local stand-ins, runs the
-# whole test suite against them, runs the benchmark harness once in smoke mode, checks the
-# deploy/cleanup dry runs, and stops the stand-ins.
+# whole test suite against them, runs the benchmark harness and the fuzz targets once in smoke
+# mode, checks the deploy/cleanup dry runs, and stops the stand-ins.
 # Usage: scripts/test.sh [extra arguments for the test runner, e.g. a test name filter]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +39,9 @@ fi
 
 echo "==> Benchmark harness, smoke run: one call of each kind beside the Python peers (no timings judged)"
 cargo run --quiet --locked -p bench -- --smoke
+
+echo "==> Fuzz targets, smoke run (the seeds and a few thousand generated inputs each)"
+scripts/fuzz.sh --smoke
 
 echo "==> Deployment scripts, offline (deploy and cleanup --dry-run)"
 scripts/check-dry-runs.sh

@@ -157,15 +157,19 @@ impl JwksCache {
             .bytes()
             .await
             .map_err(|e| format!("GET {url}: reading body failed: {e}"))?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err(format!(
-                "GET {url}: JWKS larger than {MAX_JWKS_BYTES} bytes"
-            ));
-        }
-        let doc: JwksDocument = serde_json::from_slice(&body)
-            .map_err(|e| format!("GET {url}: not a JWKS document: {e}"))?;
-        Ok(parse_keys(doc.keys))
+        parse_document(&body).map_err(|e| format!("GET {url}: {e}"))
     }
+}
+
+/// A JWKS document's bytes as the identity provider sent them (untrusted until a signature
+/// made with one of its keys checks out).
+pub(crate) fn parse_document(body: &[u8]) -> Result<KeyMap, String> {
+    if body.len() > MAX_JWKS_BYTES {
+        return Err(format!("JWKS larger than {MAX_JWKS_BYTES} bytes"));
+    }
+    let doc: JwksDocument =
+        serde_json::from_slice(body).map_err(|e| format!("not a JWKS document: {e}"))?;
+    Ok(parse_keys(doc.keys))
 }
 
 /// Keeps the RSA signing keys usable with RS256 and skips the rest, so one exotic key in the

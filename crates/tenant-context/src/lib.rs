@@ -43,3 +43,12 @@ pub use token::{
     TokenVerifier, VerifiedToken, VerifierConfig,
 };
 pub use usage::{USAGE_EVENT_NAME, UsageEvent};
+
+/// Entry points for the fuzz targets in `fuzz/`, compiled only when fuzzing.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    /// The key ids a JWKS document yields.
+    pub fn jwks_keys(body: &[u8]) -> Result<Vec<String>, String> {
+        crate::jwks::parse_document(body).map(|keys| keys.keys().cloned().collect())
+    }
+}
