@@ -10,6 +10,7 @@
 
 pub mod assistant;
 pub mod client;
+pub mod load;
 pub mod reply;
 pub mod setup;
 pub mod state;

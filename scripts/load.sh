@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Load and canaries through the whole local stack: every demo clinic with four users at once
+# for a bounded time through the API Gateway emulation (one clinic past its usage plan), then
+# every response and every log line searched for each clinic's canary (planted in its patient
+# rows and conversation memory). Writes docs/reliability.md; exits non-zero on any leak, any
+# 429 outside the noisy clinic, any error.
+# Usage: scripts/load.sh [--seconds N] [--noisy CLINIC]   (defaults: 30 s, clinic-b)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+scripts/install-standins.sh
+echo "==> Building (the first build on a fresh machine takes a few minutes)"
+cargo build --workspace --locked --quiet
+scripts/standins.sh start
+trap 'scripts/standins.sh stop' EXIT
+# shellcheck disable=SC1091
+source .tools/run/env
+# cargo-lambda (the Lambda stand-in) from the project's tool folder.
+export PATH="$PWD/.tools/venv/bin:$PATH"
+target/debug/tenantry-load --markdown docs/reliability.md "$@"
