@@ -1,0 +1,40 @@
+//! The stack each test of this crate starts: its own prefix, run directory and Lambda port,
+//! the binaries of this build.
+
+use devstack::{DevStack, Options};
+
+#[allow(dead_code, reason = "each test binary uses what it needs")]
+pub async fn stack(name: &str) -> DevStack {
+    stack_with(name, None).await
+}
+
+/// A stack of its own; `transfer_mode` overrides the template's (streamed) answers.
+#[allow(dead_code, reason = "each test binary uses what it needs")]
+pub async fn stack_with(
+    name: &str,
+    transfer_mode: Option<standins::apigateway::TransferMode>,
+) -> DevStack {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let workspace = workspace.canonicalize().unwrap();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let mut options = Options::for_workspace(workspace.clone(), &format!("{name}{stamp}")).unwrap();
+    options.transfer_mode = transfer_mode;
+    // Binaries next to this package's own (target/debug), and a stand-in port of its own so
+    // tests can run side by side.
+    options.bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_devstack"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    options.lambda_port = standins::agent::free_port().unwrap();
+    options.run_dir = workspace.join(format!(".tools/run/e2e-{name}"));
+    DevStack::start(options, &mut |_| {})
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "the devstack did not start: {e} (is cargo-lambda on PATH? scripts/test.sh sets it)"
+            )
+        })
+}
