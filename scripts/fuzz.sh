@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of untrusted input (the targets in fuzz/fuzz_targets: ID tokens, verified
-# claims, the JWKS document, Gateway client contexts, tool arguments, page tokens) with
+# claims, the JWKS document, Gateway client contexts, tool arguments, page tokens, the events
+# API Gateway hands the authorizer and request-proxy) with
 # cargo-fuzz (libFuzzer), on the stable toolchain (RUSTC_BOOTSTRAP lets cargo-fuzz pass its
 # flags; no sanitizer, so no nightly is needed). Starts from the committed seeds in
 # fuzz/corpus/<target>; new inputs go to .tools/fuzz/<target>; a crash is saved under

@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # Installs the project's tools into git-ignored folders, pinned:
-#   .tools/venv          Python venv: moto[server], cargo-lambda, cfn-lint, shellcheck (scripts/tools/requirements.txt)
+#   .tools/venv          Python venv: moto[server], cargo-lambda, cfn-lint, shellcheck, selenium (scripts/tools/requirements.txt)
 #   .tools/checkov-venv  Python venv: checkov alone (its pins clash with moto's) (scripts/tools/checkov-requirements.txt)
 #   .tools/node          npm prefix:  dynalite                            (scripts/tools/package*.json)
 #   .tools/cargo         cargo-fuzz (the fuzz targets in fuzz/; scripts/fuzz.sh)
 #   .tools/bench-venv    Python venv: the BENCHMARK PEERS' libraries (boto3, awslambdaric, strands-agents,
 #                        bedrock-agentcore) and matplotlib for the chart (crates/bench/peers/requirements.txt)
+#   chromium, chromedriver  with --browser only: the distribution's packages, for the web chat's
+#                        browser test (apt-get as root on Debian/Ubuntu; otherwise it says what to install)
 # Needs only python3 (3.11+, with venv/pip) and node + npm. A second run with the same pins is
-# a fast no-op. Usage: scripts/install-standins.sh [--force]
+# a fast no-op. Usage: scripts/install-standins.sh [--force] [--browser]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 tools="$root/.tools"
-force=0
-case "${1:-}" in
-  --force) force=1 ;;
-  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  "") ;;
-  *) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
-esac
+force=0 browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --force) force=1 ;;
+    --browser) browser=1 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "error: $1 not found on PATH; $2" >&2; exit 1; }; }
 need python3 "install Python 3.11+ with pip and venv"
@@ -91,6 +95,23 @@ else
   # dynalite's storage module ships prebuilt binaries; its install script only locates them.
   (cd "$tools/node" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$node_stamp" > "$tools/node/.stamp"
+fi
+
+# --- Browser for the web chat's test -------------------------------------------------------
+# From the distribution (never downloaded at run time): Debian names them chromium and
+# chromium-driver (the driver binary is chromedriver).
+if [[ $browser == 0 ]]; then
+  :
+elif command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+  echo "==> Chromium and chromedriver already installed ($(chromium --version 2>/dev/null | head -n 1))"
+elif [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  echo "==> Installing chromium and chromium-driver from the distribution (apt-get; about a minute)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver > /dev/null
+else
+  echo "error: the web chat's browser test needs Chromium and its driver from your distribution:" >&2
+  echo "       sudo apt-get install chromium chromium-driver   (Debian/Ubuntu; elsewhere the equivalent packages)" >&2
+  exit 1
 fi
 
 echo "==> Tools ready: moto $("$tools/venv/bin/python" -c "import moto; print(moto.__version__)"), cargo-lambda $("$tools/venv/bin/cargo-lambda" lambda --version 2>/dev/null | awk '{print $2}'), cfn-lint $("$tools/venv/bin/cfn-lint" --version 2>/dev/null | awk '{print $2}'), checkov $("$tools/checkov-venv/bin/python" -c "from checkov.version import version; print(version)"), shellcheck $("$tools/venv/bin/shellcheck" --version 2>/dev/null | awk '/^version:/ {print $2}'), dynalite $(node -p "require('$tools/node/node_modules/dynalite/package.json').version")"

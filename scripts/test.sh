@@ -2,11 +2,12 @@
 # The test command: installs the pinned tools if needed, checks formatting and lints (Rust, and
 # the CloudFormation template with cfn-lint and checkov), starts the local stand-ins, runs the
 # whole test suite against them, runs the benchmark harness and the fuzz targets once in smoke
-# mode, checks the deploy/cleanup dry runs, and stops the stand-ins.
+# mode, drives the web chat in a headless browser, checks the deploy/cleanup dry runs, and
+# stops the stand-ins.
 # Usage: scripts/test.sh [extra arguments for the test runner, e.g. a test name filter]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 
 scripts/install-standins.sh
 
@@ -42,6 +43,9 @@ cargo run --quiet --locked -p bench -- --smoke
 
 echo "==> Fuzz targets, smoke run (the seeds and a few thousand generated inputs each)"
 scripts/fuzz.sh --smoke
+
+echo "==> Web chat in a browser (the distribution's headless Chromium; screenshots in .tools/web-test)"
+scripts/web-test.sh
 
 echo "==> Deployment scripts, offline (deploy and cleanup --dry-run)"
 scripts/check-dry-runs.sh

@@ -175,11 +175,14 @@ impl ModelError {
     }
 }
 
-/// Backoff between attempts: full jitter over an exponential ceiling (AWS's recommended form).
+/// Backoff between attempts: full jitter over an exponential ceiling (AWS's recommended form),
+/// and at most `max_attempts` attempts in all, as the AWS SDKs' standard retry mode: a model
+/// that is down is reported within seconds, not after the turn's whole deadline.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     pub base: Duration,
     pub cap: Duration,
+    pub max_attempts: u32,
 }
 
 impl Default for Backoff {
@@ -187,6 +190,7 @@ impl Default for Backoff {
         Self {
             base: Duration::from_millis(200),
             cap: Duration::from_secs(5),
+            max_attempts: 4,
         }
     }
 }
@@ -236,7 +240,8 @@ impl ChatClient {
     }
 
     /// One chat completion; 429, 5xx, timeouts and connection failures are retried with
-    /// jittered backoff until `deadline`, then reported as the last failure's kind. Its span
+    /// jittered backoff, up to the backoff's attempts and within `deadline`, then reported as
+    /// the last failure's kind. Its span
     /// carries the GenAI attributes (model id, token counts), never messages.
     #[tracing::instrument(
         name = "chat",
@@ -305,7 +310,7 @@ impl ChatClient {
                 Err(e) => e,
             };
             let pause = self.backoff.delay(attempt);
-            if Instant::now() + pause >= deadline {
+            if attempt + 1 >= self.backoff.max_attempts || Instant::now() + pause >= deadline {
                 return Err(err);
             }
             tracing::warn!(code = err.code(), attempt, "model call failed; retrying");

@@ -6,6 +6,7 @@
 
 mod agent;
 mod functions;
+mod in_process;
 mod process;
 mod report;
 mod side;
@@ -158,6 +159,7 @@ async fn run(args: Args) -> Result<Report, BenchError> {
             log_dir: absolute(&args.log_dir),
         };
         rows.extend(functions::run(&subjects, warm, cold, &mut progress).await?);
+        rows.extend(in_process::run(warm * 20, &mut progress).await?);
     }
     if matches!(args.suite, Suite::All | Suite::Agent) {
         let subjects = agent::Subjects {

@@ -16,6 +16,7 @@ use standins::model::ModelStandin;
 use standins::runtime::{RuntimeEmulation, RuntimeRoute};
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
 
+use crate::faults::{Faults, Service};
 use crate::{Progress, StackError, setup};
 
 const GUARDRAIL_ID: &str = "tenantry-local-guardrail";
@@ -52,6 +53,9 @@ pub struct Inputs<'a> {
     pub endpoints: &'a standins::Endpoints,
     /// The stack's name prefix (the document buckets are named after it, as deployed).
     pub prefix: &'a str,
+    /// The user pool's keys, as every verifier reaches them (possibly through a fault proxy).
+    pub jwks_url: &'a str,
+    pub faults: &'a Faults,
 }
 
 /// A tier's document bucket, named as the template names it.
@@ -88,9 +92,9 @@ impl ModelServer {
     }
 }
 
-fn verifier(pool: &LocalPool) -> Result<Arc<TokenVerifier>, StackError> {
+fn verifier(pool: &LocalPool, jwks_url: &str) -> Result<Arc<TokenVerifier>, StackError> {
     Ok(Arc::new(TokenVerifier::new(
-        VerifierConfig::new(&pool.issuer, &pool.client_id, &pool.jwks_url)?,
+        VerifierConfig::new(&pool.issuer, &pool.client_id, jwks_url)?,
         TierCatalog::embedded()?,
     )?))
 }
@@ -135,7 +139,7 @@ pub async fn start(
         let gateway = GatewayEmulation::start(
             tier.clone(),
             &catalog,
-            verifier(inputs.pool)?,
+            verifier(inputs.pool, inputs.jwks_url)?,
             Arc::new(LambdaBackend {
                 client: inputs.lambda.clone(),
                 function: "tool-target".into(),
@@ -148,24 +152,32 @@ pub async fn start(
         })?;
         let port = free_port()?;
         let pool = inputs.pool;
+        let faults = inputs.faults;
+        let model_url = inputs
+            .model
+            .map_or_else(|| model.base_url(), |m| m.base_url.clone());
         let mut env = vec![
             ("TENANTRY_TIER", tier.to_string()),
             ("TENANTRY_SESSION_KEY", inputs.session_key.to_owned()),
             (
                 "TENANTRY_MODEL_BASE_URL",
-                inputs
-                    .model
-                    .map_or_else(|| model.base_url(), |m| m.base_url.clone()),
+                faults.route(Service::Model, &model_url).await?,
             ),
             ("TENANTRY_BEDROCK_PROJECT_ID", format!("proj_local_{tier}")),
-            ("TENANTRY_GATEWAY_URL", gateway.url()),
+            (
+                "TENANTRY_GATEWAY_URL",
+                faults.route(Service::Gateway, &gateway.url()).await?,
+            ),
             ("TENANTRY_TOKEN_ISSUER", pool.issuer.clone()),
             ("TENANTRY_TOKEN_AUDIENCE", pool.client_id.clone()),
-            ("TENANTRY_JWKS_URL", pool.jwks_url.clone()),
+            ("TENANTRY_JWKS_URL", inputs.jwks_url.to_owned()),
             // Memory, with each user's memory-scoped credentials from the agents' own
             // deployment of the real token-vending function (STS on moto behind it).
             ("TENANTRY_MEMORY_ID", setup::memory_id(tier.as_str())),
-            ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", memory.endpoint()),
+            (
+                "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE",
+                faults.route(Service::Memory, &memory.endpoint()).await?,
+            ),
             // The tier file gives both tiers a guardrail: the agents do not start without one.
             ("TENANTRY_GUARDRAIL_ID", GUARDRAIL_ID.to_owned()),
             ("TENANTRY_GUARDRAIL_VERSION", GUARDRAIL_VERSION.to_owned()),
@@ -218,7 +230,7 @@ pub async fn start(
         gateways.push((tier.to_string(), gateway));
         agents.push((tier.to_string(), agent, log));
     }
-    let runtime = RuntimeEmulation::start(routes, verifier(inputs.pool)?, 0)
+    let runtime = RuntimeEmulation::start(routes, verifier(inputs.pool, inputs.jwks_url)?, 0)
         .await
         .map_err(failed("Runtime emulation"))?;
     progress(&format!(
@@ -262,11 +274,16 @@ pub async fn start(
 }
 
 /// The tool-target function's variables for the Knowledge Base emulation and web search.
-pub fn knowledge_base_env(stack: &AssistantStack) -> Result<Vec<(String, String)>, StackError> {
+pub async fn knowledge_base_env(
+    stack: &AssistantStack,
+    faults: &Faults,
+) -> Result<Vec<(String, String)>, StackError> {
     let mut env = vec![
         (
             "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME".to_owned(),
-            stack.knowledge_base.endpoint(),
+            faults
+                .route(Service::KnowledgeBase, &stack.knowledge_base.endpoint())
+                .await?,
         ),
         // Premium web search: the labelled offline provider (no network here).
         (

@@ -10,11 +10,13 @@
 
 pub mod assistant;
 pub mod client;
+pub mod faults;
 pub mod load;
 pub mod reply;
 pub mod setup;
 pub mod state;
 pub mod usage;
+pub mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -65,12 +67,17 @@ pub struct Options {
     pub lambda_port: u16,
     /// The API's port (0: any free port).
     pub api_port: u16,
+    /// The web chat's port (0: any free port).
+    pub web_port: u16,
     /// Prefix of the stack's names on the stand-ins (pool, tables, keys).
     pub prefix: String,
     /// A real OpenAI-compatible model server instead of the model stand-in.
     pub model: Option<assistant::ModelServer>,
     /// The API's response transfer mode; `None`: the template's (streamed).
     pub transfer_mode: Option<TransferMode>,
+    /// Puts a LOCAL fault proxy in front of every dependency (STS, DynamoDB, JWKS, Memory,
+    /// Knowledge Base, model, Gateway), so `DevStack::faults` can take each down or slow it.
+    pub faults: bool,
 }
 
 impl Options {
@@ -92,9 +99,11 @@ impl Options {
             bin_dir,
             lambda_port,
             api_port: 0,
+            web_port: 0,
             prefix: prefix.to_owned(),
             model: assistant::ModelServer::from_env()?,
             transfer_mode: None,
+            faults: false,
         })
     }
 }
@@ -108,8 +117,12 @@ pub struct DevStack {
     pub onboarded: setup::Onboarded,
     pub lambda: aws_sdk_lambda::Client,
     pub api: ApiGatewayEmulation,
+    /// The web chat (`web/`), with the API under its own origin.
+    pub web: web::WebApp,
     pub assistant: assistant::AssistantStack,
     pub options: Options,
+    /// The fault proxies (with `Options::faults`).
+    pub faults: faults::Faults,
     /// request-proxy in streaming mode (the API streams); `None` when buffered.
     _proxy_host: Option<Arc<FunctionHost>>,
     _memory_vending: (LambdaInvokeApi, Arc<FunctionHost>),
@@ -156,6 +169,8 @@ impl DevStack {
             onboarded.registry_table,
         ));
 
+        let faults = faults::Faults::new(options.faults);
+        let routes = setup::Routes::new(&endpoints, &pool, &faults).await?;
         let lambda_url = format!("http://127.0.0.1:{}", options.lambda_port);
         let lambda = aws_sdk_lambda::Client::new(&config_for(&lambda_url));
         let session_key = setup::random_key()?;
@@ -172,6 +187,7 @@ impl DevStack {
         // Invoke API of its own (cargo-lambda's emulator gives all functions one environment).
         let memory_vending_env = setup::memory_vending_env(&setup::function_env(
             &endpoints,
+            &routes,
             &pool,
             &tables,
             &[],
@@ -210,6 +226,8 @@ impl DevStack {
                 model: options.model.as_ref(),
                 endpoints: &endpoints,
                 prefix: &options.prefix,
+                jwks_url: &routes.jwks,
+                faults: &faults,
             },
             progress,
         )
@@ -251,8 +269,15 @@ impl DevStack {
                 arn.clone(),
             ));
         }
-        extra.extend(assistant::knowledge_base_env(&assistant)?);
-        let env = setup::function_env(&endpoints, &pool, &tables, &extra, options.lambda_port)?;
+        extra.extend(assistant::knowledge_base_env(&assistant, &faults).await?);
+        let env = setup::function_env(
+            &endpoints,
+            &routes,
+            &pool,
+            &tables,
+            &extra,
+            options.lambda_port,
+        )?;
         let functions = setup::start_functions(
             &env,
             options.lambda_port,
@@ -346,6 +371,23 @@ impl DevStack {
                 "buffered"
             }
         ));
+        let web = web::WebApp::start(
+            &options.workspace.join("web"),
+            web::SiteConfig {
+                api_root: api.root_url(),
+                stage: STAGE,
+                cognito_endpoint: endpoints.moto_url.clone(),
+                client_id: pool.client_id.clone(),
+                region: standins::STANDIN_REGION.into(),
+                users: &users,
+            },
+            options.web_port,
+        )
+        .await?;
+        progress(&format!(
+            "web chat at {} (web/, the API under the same origin; sign-in with the user pool on the moto STAND-IN)",
+            web.url()
+        ));
         Ok(Self {
             endpoints,
             pool,
@@ -354,8 +396,10 @@ impl DevStack {
             onboarded,
             lambda,
             api,
+            web,
             assistant,
             options,
+            faults,
             _proxy_host: proxy_host,
             _memory_vending: (memory_vending_api, memory_vending),
             functions,
@@ -431,6 +475,7 @@ impl DevStack {
         let a = &self.assistant;
         state::StackInfo {
             api_url: self.api.invoke_url(),
+            web_url: self.web.url(),
             moto_url: self.endpoints.moto_url.clone(),
             user_pool_id: self.pool.pool_id.clone(),
             client_id: self.pool.client_id.clone(),

@@ -29,6 +29,9 @@ enum Command {
         /// The API's port on 127.0.0.1 (default: any free port).
         #[arg(long, default_value_t = 0)]
         api_port: u16,
+        /// The web chat's port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 47160)]
+        web_port: u16,
     },
     /// Whether the stack runs, and where each part is.
     Status,
@@ -62,7 +65,7 @@ async fn main() -> ExitCode {
         .unwrap_or_else(|| PathBuf::from("."));
     let run_dir = workspace.join(".tools/run");
     let result = match args.command {
-        Command::Up { api_port } => up(workspace, api_port).await,
+        Command::Up { api_port, web_port } => up(workspace, api_port, web_port).await,
         Command::Status => status(&run_dir).await,
         Command::Token { clinic } => token(&run_dir, &clinic).await.map(|t| print_line(&t)),
         Command::Chat { clinic } => chat(&run_dir, &clinic).await,
@@ -89,13 +92,14 @@ fn print_line(text: &str) {
     let _ = writeln!(std::io::stdout(), "{text}");
 }
 
-async fn up(workspace: PathBuf, api_port: u16) -> Result<(), StackError> {
+async fn up(workspace: PathBuf, api_port: u16, web_port: u16) -> Result<(), StackError> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let mut options = Options::for_workspace(workspace, &format!("dev{stamp}"))?;
     options.api_port = api_port;
+    options.web_port = web_port;
     let run_dir = options.run_dir.clone();
     // The emulations' access and error lines (API Gateway's access log, among them).
     telemetry::logging::init_json();
@@ -103,6 +107,10 @@ async fn up(workspace: PathBuf, api_port: u16) -> Result<(), StackError> {
     let stack = DevStack::start(options, &mut |line| println!("    {line}")).await?;
     let path = stack.info().write(&run_dir)?;
     println!("Ready. API: POST {}", stack.api.invoke_url());
+    println!(
+        "    web chat: open {} in a browser (demo users listed on the page)",
+        stack.web.url()
+    );
     println!("    state (URLs, demo users): {}", path.display());
     println!("    chat:  scripts/devstack.sh chat --clinic clinic-a");
     println!("    token: scripts/devstack.sh token --clinic hospital-x");
@@ -225,6 +233,7 @@ async fn status(run_dir: &std::path::Path) -> Result<(), StackError> {
         );
     }
     for (name, url) in [
+        ("web chat", &info.web_url),
         ("AgentCore Runtime EMULATION", &info.runtime_url),
         ("model STAND-IN", &info.model_url),
         ("Memory EMULATION", &info.memory_url),

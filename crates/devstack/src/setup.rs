@@ -248,23 +248,48 @@ fn usage_plan_of<'t>(
 
 /// The configuration every function gets: this stack's user pool, STS on moto, DynamoDB on
 /// dynalite, Lambda (tool-target -> token-vending) on the emulator at `port`, plus `extra`.
+/// Where the functions reach the services that fault injection can take away (the services'
+/// own addresses, or their fault proxies').
+#[derive(Debug, Clone)]
+pub struct Routes {
+    pub sts: String,
+    pub dynamodb: String,
+    pub jwks: String,
+}
+
+impl Routes {
+    pub async fn new(
+        endpoints: &Endpoints,
+        pool: &LocalPool,
+        faults: &crate::faults::Faults,
+    ) -> Result<Self, StackError> {
+        use crate::faults::Service;
+        let dynamodb = endpoints
+            .dynamodb_url
+            .clone()
+            .ok_or_else(|| StackError::Setup {
+                what: "TENANTRY_DYNAMODB_URL is not set (start the stand-ins)".into(),
+            })?;
+        Ok(Self {
+            sts: faults.route(Service::Sts, &endpoints.moto_url).await?,
+            dynamodb: faults.route(Service::DynamoDb, &dynamodb).await?,
+            jwks: faults.route(Service::Jwks, &pool.jwks_url).await?,
+        })
+    }
+}
+
 pub fn function_env(
     endpoints: &Endpoints,
+    routes: &Routes,
     pool: &LocalPool,
     tables: &standins::dynamo::LocalTables,
     extra: &[(String, String)],
     port: u16,
 ) -> Result<Vec<(String, String)>, StackError> {
-    let dynamodb = endpoints
-        .dynamodb_url
-        .clone()
-        .ok_or_else(|| StackError::Setup {
-            what: "TENANTRY_DYNAMODB_URL is not set (start the stand-ins)".into(),
-        })?;
     let env = [
         ("TENANTRY_TOKEN_ISSUER", pool.issuer.clone()),
         ("TENANTRY_TOKEN_AUDIENCE", pool.client_id.clone()),
-        ("TENANTRY_JWKS_URL", pool.jwks_url.clone()),
+        ("TENANTRY_JWKS_URL", routes.jwks.clone()),
         // token-vending on the Lambda stand-in serves tool-target: data and documents only.
         (
             "TENANTRY_TVM_ROLE_ARN",
@@ -279,9 +304,9 @@ pub fn function_env(
         ("TENANTRY_PATIENT_TABLE", tables.patient_table.clone()),
         ("TENANTRY_CLINIC_TABLE", tables.clinic_table.clone()),
         ("TENANTRY_PAGE_TOKEN_KEY", random_key()?),
-        ("AWS_ENDPOINT_URL_STS", endpoints.moto_url.clone()),
+        ("AWS_ENDPOINT_URL_STS", routes.sts.clone()),
         ("AWS_ENDPOINT_URL_API_GATEWAY", endpoints.moto_url.clone()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
+        ("AWS_ENDPOINT_URL_DYNAMODB", routes.dynamodb.clone()),
         (
             "AWS_ENDPOINT_URL_LAMBDA",
             format!("http://127.0.0.1:{port}"),

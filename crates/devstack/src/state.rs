@@ -21,6 +21,8 @@ pub struct AgentInfo {
 pub struct StackInfo {
     /// `POST` here with `Authorization: Bearer <ID token>` and `{"prompt": ...}`.
     pub api_url: String,
+    /// The web chat.
+    pub web_url: String,
     pub moto_url: String,
     pub user_pool_id: String,
     pub client_id: String,

@@ -41,6 +41,8 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .route("/invoke", post(invoke))
         .route("/{stage}/invoke", post(invoke))
         .fallback(|| async { ProxyError::NotFound })
+        // A typed refusal for every other method too (API Gateway only sends POST here).
+        .method_not_allowed_fallback(|| async { ProxyError::MethodNotAllowed })
         .with_state(deps)
 }
 

@@ -36,6 +36,8 @@ pub enum ProxyError {
     ResponseTooLarge,
     #[error("not found")]
     NotFound,
+    #[error("only POST is served")]
+    MethodNotAllowed,
     #[error("this deployment has no agent runtime for the caller's tier")]
     NoRuntimeForTier,
 }
@@ -55,6 +57,7 @@ impl ProxyError {
             ProxyError::RuntimeFailed | ProxyError::ResponseTooLarge => StatusCode::BAD_GATEWAY,
             ProxyError::RuntimeTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::NotFound => StatusCode::NOT_FOUND,
+            ProxyError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::NoRuntimeForTier => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,6 +78,7 @@ impl ProxyError {
             ProxyError::RuntimeTimeout => "runtime_timeout",
             ProxyError::ResponseTooLarge => "runtime_response_too_large",
             ProxyError::NotFound => "not_found",
+            ProxyError::MethodNotAllowed => "method_not_allowed",
             ProxyError::NoRuntimeForTier => "internal",
         }
     }

@@ -184,8 +184,24 @@ async fn bad_requests_are_refused_before_the_runtime() {
     let mut other_path: Value = serde_json::from_str(base).unwrap();
     other_path["path"] =
         "/runtimes/arn:aws:bedrock-agentcore:us-east-1:1:runtime/x/invocations".into();
-    let (got, _, _) = call(d, &other_path.to_string()).await;
-    assert_eq!(got, 404, "no caller-chosen runtime path");
+    let (got, _, body) = call(d.clone(), &other_path.to_string()).await;
+    assert_eq!(
+        (got, error_code(&body).as_str()),
+        (404, "not_found"),
+        "no caller-chosen runtime path"
+    );
+    // Found by the proxy_event fuzz target: another method got an empty 405, not a typed one.
+    for m in ["GET", "PUT", "DELETE", "P*ST"] {
+        let mut other_method: Value = serde_json::from_str(base).unwrap();
+        other_method["httpMethod"] = m.into();
+        other_method["requestContext"]["httpMethod"] = m.into();
+        let (got, _, body) = call(d.clone(), &other_method.to_string()).await;
+        assert_eq!(
+            (got, error_code(&body).as_str()),
+            (405, "method_not_allowed"),
+            "{m}"
+        );
+    }
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 

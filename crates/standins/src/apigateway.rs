@@ -204,6 +204,11 @@ impl ApiGatewayEmulation {
     }
 
     /// The stage's invoke URL: `POST {invoke_url}` is the API.
+    /// `http://127.0.0.1:<port>`: the stage and resources are paths under it.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     pub fn invoke_url(&self) -> String {
         format!("http://{}/{}/invoke", self.addr, self.inner.config.stage)
     }

@@ -14,6 +14,7 @@ pub mod counting_proxy;
 pub mod dynamo;
 mod endpoints;
 mod error;
+pub mod fault_proxy;
 pub mod function_host;
 pub mod gateway;
 pub mod guardrail;
@@ -50,7 +51,7 @@ pub(crate) fn aws_error(
 
 /// A local server's task: dropping it stops the server, so an emulation holding one needs no
 /// `Drop` of its own.
-pub(crate) struct ServerTask(tokio::task::JoinHandle<()>);
+pub struct ServerTask(tokio::task::JoinHandle<()>);
 
 impl Drop for ServerTask {
     fn drop(&mut self) {
@@ -59,7 +60,7 @@ impl Drop for ServerTask {
 }
 
 /// Serves `app` on 127.0.0.1:`port` (0: any free port) until the returned task is dropped.
-pub(crate) async fn serve_local(
+pub async fn serve_local(
     app: axum::Router,
     port: u16,
 ) -> std::io::Result<(std::net::SocketAddr, ServerTask)> {

@@ -137,6 +137,22 @@ impl MemoryEmulation {
             .unwrap_or_default()
     }
 
+    /// Every stored event as (actor, session, payload), oldest first: what a test checks for
+    /// half-written turns.
+    pub fn events(&self) -> Vec<(String, String, Value)> {
+        self.inner
+            .store
+            .lock()
+            .map(|s| {
+                let mut all: Vec<&StoredEvent> = s.events.values().flatten().collect();
+                all.sort_by_key(|e| e.seq);
+                all.into_iter()
+                    .map(|e| (e.actor.clone(), e.session.clone(), e.payload.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// How many events are stored for an actor (all sessions).
     pub fn event_count(&self, memory_id: &str, actor: &str) -> usize {
         self.inner

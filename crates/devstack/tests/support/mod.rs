@@ -14,6 +14,12 @@ pub async fn stack_with(
     name: &str,
     transfer_mode: Option<standins::apigateway::TransferMode>,
 ) -> DevStack {
+    stack_configured(name, |o| o.transfer_mode = transfer_mode).await
+}
+
+/// A stack of its own with `configure` applied to its options.
+#[allow(dead_code, reason = "each test binary uses what it needs")]
+pub async fn stack_configured(name: &str, configure: impl FnOnce(&mut Options)) -> DevStack {
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let workspace = workspace.canonicalize().unwrap();
     let stamp = std::time::SystemTime::now()
@@ -21,7 +27,6 @@ pub async fn stack_with(
         .unwrap()
         .as_millis();
     let mut options = Options::for_workspace(workspace.clone(), &format!("{name}{stamp}")).unwrap();
-    options.transfer_mode = transfer_mode;
     // Binaries next to this package's own (target/debug), and a stand-in port of its own so
     // tests can run side by side.
     options.bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_devstack"))
@@ -30,6 +35,7 @@ pub async fn stack_with(
         .to_owned();
     options.lambda_port = standins::agent::free_port().unwrap();
     options.run_dir = workspace.join(format!(".tools/run/e2e-{name}"));
+    configure(&mut options);
     DevStack::start(options, &mut |_| {})
         .await
         .unwrap_or_else(|e| {

@@ -1,0 +1,445 @@
+// The clinic assistant in the browser: signs in with the Cognito user pool, then asks the
+// clinic's assistant through the same API every client uses (POST /invoke with the ID token),
+// showing the streamed events as they arrive. No framework: the page is small, and every
+// dependency here would be one more thing a hospital's reviewers must vet.
+"use strict";
+
+const state = {
+  config: null,
+  idToken: null,
+  claims: null,
+  session: null, // the conversation's id, as the API returned it
+  busy: false,
+};
+
+const $ = (id) => document.getElementById(id);
+
+// What the trace says for each tool, before and after it ran.
+const TOOL_LABELS = {
+  patient_context: ["checking patient records", "checked patient records"],
+  clinic_config: ["reading the clinic's settings", "read the clinic's settings"],
+  retrieve_clinic_documents: ["searching clinic documents", "searched clinic documents"],
+  web_search: ["searching the web", "searched the web"],
+  current_time: ["checking the clinic's time", "checked the clinic's time"],
+};
+
+function toolLabel(tool, done) {
+  const labels = TOOL_LABELS[tool] || [`using ${tool}`, `used ${tool}`];
+  return labels[done ? 1 : 0];
+}
+
+async function loadConfig() {
+  const resp = await fetch("config.json", { cache: "no-store" });
+  if (!resp.ok) throw new Error(`config.json: HTTP ${resp.status}`);
+  return resp.json();
+}
+
+// ---- Sign-in (Cognito user pool API; the local stand-in pool allows USER_PASSWORD_AUTH) ----
+
+async function cognito(target, body) {
+  const resp = await fetch(state.config.cognito.endpoint, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-amz-json-1.1",
+      "X-Amz-Target": `AWSCognitoIdentityProviderService.${target}`,
+    },
+    body: JSON.stringify(body),
+  });
+  const reply = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const kind = (reply.__type || "").split("#").pop();
+    const err = new Error(signInMessage(kind, reply.message));
+    err.kind = kind;
+    throw err;
+  }
+  return reply;
+}
+
+function signInMessage(kind, message) {
+  switch (kind) {
+    case "NotAuthorizedException":
+      return "The user name or password is not right, or the account is disabled.";
+    case "UserNotFoundException":
+      return "The user name or password is not right.";
+    case "CodeMismatchException":
+      return "That code is not right; use the current code from your authenticator app.";
+    case "PasswordResetRequiredException":
+      return "Your password must be reset; ask your clinic's administrator.";
+    case "TooManyRequestsException":
+    case "LimitExceededException":
+      return "Too many sign-in attempts; wait a minute and try again.";
+    default:
+      return message || "Sign-in failed; try again.";
+  }
+}
+
+let pendingChallenge = null;
+
+async function signIn(event) {
+  event.preventDefault();
+  const error = $("sign-in-error");
+  error.hidden = true;
+  const username = $("username").value.trim();
+  const password = $("password").value;
+  if (!username || !password) {
+    showError(error, "Enter your user name and password.");
+    return;
+  }
+  const button = $("sign-in-button");
+  button.disabled = true;
+  try {
+    const clientId = state.config.cognito.clientId;
+    let reply;
+    if (pendingChallenge) {
+      reply = await cognito("RespondToAuthChallenge", {
+        ClientId: clientId,
+        ChallengeName: pendingChallenge,
+        Session: state.challengeSession,
+        ChallengeResponses: { USERNAME: username, SOFTWARE_TOKEN_MFA_CODE: $("mfa-code").value.trim() },
+      });
+    } else {
+      reply = await cognito("InitiateAuth", {
+        AuthFlow: "USER_PASSWORD_AUTH",
+        ClientId: clientId,
+        AuthParameters: { USERNAME: username, PASSWORD: password },
+      });
+    }
+    if (reply.ChallengeName === "SOFTWARE_TOKEN_MFA") {
+      pendingChallenge = reply.ChallengeName;
+      state.challengeSession = reply.Session;
+      $("mfa").hidden = false;
+      $("mfa-code").focus();
+      return;
+    }
+    if (reply.ChallengeName) {
+      throw new Error(`This account needs a step the page does not offer (${reply.ChallengeName}); ask your administrator.`);
+    }
+    const token = reply.AuthenticationResult && reply.AuthenticationResult.IdToken;
+    if (!token) throw new Error("The user pool answered without an ID token.");
+    signedIn(token);
+  } catch (e) {
+    showError(error, e.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function decodeClaims(token) {
+  let part = (token.split(".")[1] || "").replace(/-/g, "+").replace(/_/g, "/");
+  while (part.length % 4) part += "=";
+  const bytes = Uint8Array.from(atob(part), (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+function signedIn(token) {
+  state.idToken = token;
+  // Read only to show the badge: the API verifies the token and decides everything.
+  state.claims = decodeClaims(token);
+  state.session = null;
+  pendingChallenge = null;
+  $("mfa").hidden = true;
+  $("password").value = "";
+  const clinic = state.claims["custom:clinic_id"];
+  const known = (state.config.demoUsers || []).find((u) => u.clinicId === clinic);
+  const badge = $("badge");
+  badge.replaceChildren(
+    span("badge-clinic", known ? known.clinicName : clinic),
+    span(`badge-tier tier-${state.claims["custom:tier"]}`, state.claims["custom:tier"]),
+    span("badge-role", state.claims["custom:role"]),
+  );
+  badge.setAttribute("aria-label",
+    `Signed in to ${known ? known.clinicName : clinic}, ${state.claims["custom:tier"]} tier, as ${state.claims["custom:role"]}`);
+  badge.hidden = false;
+  $("sign-out").hidden = false;
+  $("sign-in").hidden = true;
+  $("chat").hidden = false;
+  $("messages").replaceChildren();
+  $("prompt").focus();
+}
+
+function signOut() {
+  state.idToken = null;
+  state.claims = null;
+  state.session = null;
+  $("badge").hidden = true;
+  $("sign-out").hidden = true;
+  $("chat").hidden = true;
+  $("sign-in").hidden = false;
+  $("username").focus();
+}
+
+function span(cls, text) {
+  const s = document.createElement("span");
+  s.className = cls;
+  s.textContent = text;
+  return s;
+}
+
+function showError(el, text) {
+  el.textContent = text;
+  el.hidden = false;
+}
+
+// ---- Asking ----
+
+function addMessage(role, text) {
+  const li = document.createElement("li");
+  li.className = `message ${role}`;
+  const body = document.createElement("div");
+  body.className = "text";
+  body.textContent = text;
+  li.append(body);
+  $("messages").append(li);
+  li.scrollIntoView({ block: "end" });
+  return li;
+}
+
+// Citations: the assistant cites documents by their s3:// source; shown by name and type.
+function citations(answer) {
+  const seen = new Set();
+  const found = [];
+  for (const m of answer.matchAll(/s3:\/\/[^\s)\]"'>,]+/g)) {
+    const uri = m[0].replace(/[.;:]+$/, "");
+    if (seen.has(uri)) continue;
+    seen.add(uri);
+    const parts = uri.split("/");
+    const file = parts[parts.length - 1];
+    const type = parts.length > 2 ? parts[parts.length - 2].replace(/-/g, " ") : "document";
+    found.push({ uri, name: file.replace(/\.[a-z0-9]+$/i, "").replace(/[-_]/g, " "), type });
+  }
+  return found;
+}
+
+function traceLine(li, text, kind) {
+  let trace = li.querySelector(".trace");
+  if (!trace) {
+    trace = document.createElement("ul");
+    trace.className = "trace";
+    trace.setAttribute("aria-label", "What the assistant did");
+    li.prepend(trace);
+  }
+  const item = document.createElement("li");
+  item.className = kind || "";
+  item.textContent = text;
+  trace.append(item);
+  return item;
+}
+
+function finish(li, answer, final) {
+  const text = li.querySelector(".text");
+  const cites = citations(answer || "");
+  // Sources are numbered in the text and listed by name and type below it.
+  let shown = answer || "(no answer)";
+  cites.forEach((c, i) => {
+    shown = shown.split(`[${c.uri}]`).join(`[${i + 1}]`).split(c.uri).join(`[${i + 1}]`);
+  });
+  text.textContent = shown;
+  if (cites.length) {
+    const list = document.createElement("ol");
+    list.className = "citations";
+    list.setAttribute("aria-label", "Sources");
+    cites.forEach((c, i) => {
+      const item = document.createElement("li");
+      item.title = c.uri;
+      item.append(span("cite-n", `[${i + 1}]`), span("cite-name", c.name), span("cite-type", c.type));
+      list.append(item);
+    });
+    li.append(list);
+  }
+  if (final) {
+    const notes = [];
+    if (final.tools === "skipped") notes.push("tools were unavailable, so this answer does not use your clinic's records");
+    if (final.memory === "skipped") notes.push("this turn was not remembered");
+    if (final.stop_reason === "guardrail_intervened") notes.push("the content filter changed this answer");
+    if (final.stop_reason === "max_rounds" || final.stop_reason === "token_budget") notes.push("the answer was cut short");
+    for (const n of notes) traceLine(li, n, "warn");
+  }
+}
+
+// What a clinician is told for each refusal; `retryAfter` from API Gateway when throttled.
+function refusal(status, errorType, body) {
+  const code = (body && body.error && (body.error.code || body.error)) || "";
+  if (status === 401) return "Your sign-in has expired or is not valid. Sign in again.";
+  if (status === 403 && code === "session_not_owned") return "That conversation is not yours; a new one was started.";
+  if (status === 403) return "You are not allowed to do that. If your clinic's access was suspended, contact your administrator.";
+  if (status === 429 && errorType === "LimitExceededException") {
+    return "Your clinic has used all of today's requests. The limit resets at midnight UTC.";
+  }
+  if (status === 429) return "Your clinic is sending too many requests right now. Wait a few seconds and ask again.";
+  if (status === 413 || code === "prompt_too_large") return "That question is too long; shorten it and ask again.";
+  if (status >= 500) return "The assistant is unavailable right now. Try again in a minute.";
+  return (body && body.error && body.error.message) || `The request was refused (HTTP ${status}).`;
+}
+
+async function ask(event) {
+  event.preventDefault();
+  if (state.busy) return;
+  const prompt = $("prompt").value.trim();
+  if (!prompt) return;
+  state.busy = true;
+  $("ask-button").disabled = true;
+  $("prompt").value = "";
+  addMessage("user", prompt);
+  const li = addMessage("assistant", "…");
+  li.setAttribute("aria-busy", "true");
+  let answer = "";
+  let final = null;
+  const running = new Map();
+  try {
+    const body = { prompt };
+    if (state.session) body.session_id = state.session;
+    const resp = await fetch(state.config.apiUrl, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "text/event-stream, application/json",
+        Authorization: `Bearer ${state.idToken}`,
+      },
+      body: JSON.stringify(body),
+    });
+    const session = resp.headers.get("x-tenantry-session-id");
+    if (!resp.ok) {
+      const reply = await resp.json().catch(() => null);
+      if (resp.status === 403 && reply && reply.error && reply.error.code === "session_not_owned") {
+        state.session = null;
+      }
+      li.classList.add("refused");
+      li.querySelector(".text").textContent =
+        refusal(resp.status, resp.headers.get("x-amzn-errortype"), reply);
+      if (resp.status === 401) setTimeout(signOut, 2500);
+      return;
+    }
+    if (session) state.session = session;
+    const onEvent = (e) => {
+      switch (e.type) {
+        case "tool_start":
+          running.set(e.tool, traceLine(li, `${toolLabel(e.tool, false)}…`, "running"));
+          break;
+        case "tool_end": {
+          const item = running.get(e.tool) || traceLine(li, "");
+          running.delete(e.tool);
+          item.className = e.status;
+          item.textContent =
+            e.status === "ok" ? toolLabel(e.tool, true)
+            : e.status === "denied" ? `denied by policy: ${toolLabel(e.tool, false)}`
+            : e.status === "unavailable" ? `unavailable: ${toolLabel(e.tool, false)}`
+            : `could not finish ${toolLabel(e.tool, false)}`;
+          break;
+        }
+        case "text_delta":
+          answer += e.text;
+          li.querySelector(".text").textContent = answer;
+          break;
+        case "final":
+          final = e;
+          break;
+        case "error":
+          li.classList.add("refused");
+          answer = e.retryable
+            ? "The assistant could not finish this answer because a service it needs is unavailable. Try again in a minute."
+            : `The assistant could not answer (${e.error}).`;
+          break;
+      }
+    };
+    const type = resp.headers.get("content-type") || "";
+    if (type.includes("text/event-stream")) {
+      await readEvents(resp.body, onEvent);
+    } else {
+      // A buffered deployment answers one JSON object of the same content.
+      const reply = await resp.json();
+      for (const t of reply.tool_calls || []) onEvent({ type: "tool_end", ...t });
+      if (reply.answer) onEvent({ type: "text_delta", text: reply.answer });
+      if (reply.error) onEvent({ type: "error", ...reply });
+      else onEvent({ type: "final", ...reply });
+    }
+    finish(li, answer, final);
+  } catch (e) {
+    li.classList.add("refused");
+    li.querySelector(".text").textContent =
+      "The assistant cannot be reached. Check your connection and try again.";
+  } finally {
+    li.removeAttribute("aria-busy");
+    state.busy = false;
+    $("ask-button").disabled = false;
+    $("prompt").focus();
+  }
+}
+
+// Server-Sent Events from a fetch body: frames end with a blank line; `data:` lines hold JSON.
+async function readEvents(stream, onEvent) {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let pending = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    pending += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = pending.indexOf("\n\n")) >= 0) {
+      const frame = pending.slice(0, end);
+      pending = pending.slice(end + 2);
+      const data = frame.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("");
+      if (!data) continue;
+      try {
+        onEvent(JSON.parse(data));
+      } catch (_) {
+        // Not an event of ours (a comment or keep-alive); skipped.
+      }
+    }
+  }
+}
+
+// ---- Start ----
+
+function showDemoUsers(users) {
+  if (!users || !users.length) return;
+  const list = $("demo-user-list");
+  for (const u of users) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "demo-user";
+    b.dataset.username = u.username;
+    b.append(span("badge-clinic", u.clinicName), span(`badge-tier tier-${u.tier}`, u.tier), span("badge-role", u.role));
+    b.addEventListener("click", () => {
+      $("username").value = u.username;
+      $("password").value = u.password;
+      $("sign-in-button").focus();
+    });
+    li.append(b);
+    list.append(li);
+  }
+  $("demo-users").hidden = false;
+}
+
+async function start() {
+  $("sign-in-form").addEventListener("submit", signIn);
+  $("ask-form").addEventListener("submit", ask);
+  $("sign-out").addEventListener("click", signOut);
+  $("new-conversation").addEventListener("click", () => {
+    state.session = null;
+    $("messages").replaceChildren();
+    $("prompt").focus();
+  });
+  $("prompt").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      $("ask-form").requestSubmit();
+    }
+  });
+  try {
+    state.config = await loadConfig();
+  } catch (e) {
+    showError($("sign-in-error"), `The page is not configured (${e.message}).`);
+    return;
+  }
+  if (state.config.local) {
+    const note = $("local-note");
+    note.textContent = state.config.localNote ||
+      "Local stack: stand-in services and a deterministic model stand-in, not AWS and not a language model.";
+    note.hidden = false;
+  }
+  showDemoUsers(state.config.demoUsers);
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,164 @@
+"""The web chat in a real browser: the distribution's headless Chromium driven over WebDriver
+(selenium), against a running local stack (scripts/web-test.sh starts one). Each step writes a
+screenshot under the output folder. Exits non-zero on the first step that fails, naming it.
+
+Usage: browser_test.py --url http://127.0.0.1:47160/ --out DIR --run-dir .tools/run
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+# 10:00 in New York: inside the basic tier's business hours, so clinic-a's documents answer.
+CLOCK = "2026-12-01T15:00:00Z"
+
+
+class Step:
+    def __init__(self, driver, out):
+        self.driver = driver
+        self.out = out
+        self.n = 0
+
+    def shot(self, name):
+        self.n += 1
+        path = self.out / f"{self.n:02d}-{name}.png"
+        self.driver.save_screenshot(str(path))
+        print(f"    screenshot {path}")
+
+
+def browser(width, height):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--window-size={width},{height}"):
+        options.add_argument(arg)
+    return webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+
+
+def wait(driver, seconds=60):
+    return WebDriverWait(driver, seconds, poll_frequency=0.2)
+
+
+def sign_in(driver, username):
+    driver.find_element(By.CSS_SELECTOR, f'button.demo-user[data-username="{username}"]').click()
+    driver.find_element(By.ID, "sign-in-button").click()
+    wait(driver).until(ec.visibility_of_element_located((By.ID, "badge")))
+    return driver.find_element(By.ID, "badge").text
+
+
+def sign_out(driver):
+    driver.find_element(By.ID, "sign-out").click()
+    wait(driver).until(ec.visibility_of_element_located((By.ID, "sign-in")))
+    # Nothing of the previous clinic stays on screen.
+    wait(driver).until(ec.invisibility_of_element_located((By.ID, "badge")))
+    check(not driver.find_elements(By.CSS_SELECTOR, "#messages li:not([hidden])")
+          or not driver.find_element(By.ID, "chat").is_displayed(),
+          "signing out hides the conversation")
+
+
+def ask(driver, prompt):
+    """Asks and waits for the assistant's last message to finish; returns that element."""
+    box = driver.find_element(By.ID, "prompt")
+    box.clear()
+    box.send_keys(prompt)
+    driver.find_element(By.ID, "ask-button").click()
+    wait(driver, 120).until(lambda d: d.execute_script(
+        "const m = document.querySelectorAll('#messages .assistant');"
+        "return m.length && !m[m.length - 1].hasAttribute('aria-busy');"))
+    return driver.find_elements(By.CSS_SELECTOR, "#messages .assistant")[-1]
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+    print(f"ok  {what}")
+
+
+def run(url, out, run_dir):
+    users = json.loads((run_dir / "devstack.json").read_text())["users"]
+    user = {u["clinic_id"]: u["username"] for u in reversed(users)}
+    (run_dir / "clock").write_text(CLOCK)
+    driver = browser(1280, 900)
+    step = Step(driver, out)
+    try:
+        driver.get(url)
+        wait(driver).until(ec.visibility_of_element_located((By.ID, "demo-users")))
+        check("LOCAL STACK" in driver.find_element(By.ID, "local-note").text,
+              "the page says it runs on the local stand-ins")
+        check(driver.find_element(By.CSS_SELECTOR, "label[for=username]").text == "User name",
+              "inputs are labelled")
+        step.shot("sign-in")
+
+        badge = sign_in(driver, user["clinic-a"])
+        check("basic" in badge and "clinician" in badge, f"clinic-a badge shows tier and role: {badge!r}")
+        reply = ask(driver, "What do our clinic documents say about fasting?")
+        cites = [c.get_attribute("title") for c in reply.find_elements(By.CSS_SELECTOR, ".citations li")]
+        check(cites and all("/basic-tier/clinic-a/" in c for c in cites),
+              f"the answer cites clinic-a documents only ({len(cites)} cited)")
+        trace = reply.find_element(By.CSS_SELECTOR, ".trace").text
+        check("searched clinic documents" in trace, f"the trace says what the assistant did: {trace!r}")
+        step.shot("clinic-a-answer-with-citations")
+
+        sign_out(driver)
+        badge = sign_in(driver, user["hospital-x"])
+        check("premium" in badge, f"hospital-x badge shows premium: {badge!r}")
+        reply = ask(driver, "Search the web for atrial fibrillation guidance")
+        trace = reply.find_element(By.CSS_SELECTOR, ".trace").text
+        check("searched the web" in trace, f"premium tools are used: {trace!r}")
+        step.shot("hospital-x-premium-tools")
+
+        sign_out(driver)
+        sign_in(driver, user["clinic-a"])
+        message = ""
+        for _ in range(8):
+            # A burst from the same user past the basic plan's rate (2/s, burst 5), cheap for
+            # the stack (an empty body is refused by the proxy after API Gateway counted it),
+            # then a question of the clinician's while the bucket is empty.
+            driver.execute_script(
+                "for (let i = 0; i < 12; i++) fetch(state.config.apiUrl, {method: 'POST',"
+                " headers: {Authorization: 'Bearer ' + state.idToken}, body: '{}'});")
+            reply = ask(driver, "What time is it at the clinic?")
+            message = reply.text
+            if "too many requests" in message:
+                break
+        check("too many requests" in message, f"a throttled request says so: {message!r}")
+        step.shot("clinic-a-throttled")
+
+        # Phone width: the same page, one column.
+        driver.set_window_size(390, 844)
+        time.sleep(0.3)
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        check(width <= 390, f"no horizontal scrolling at phone width ({width}px)")
+        step.shot("phone-width")
+    finally:
+        (run_dir / "clock").unlink(missing_ok=True)
+        driver.quit()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--out", required=True, type=pathlib.Path)
+    parser.add_argument("--run-dir", required=True, type=pathlib.Path)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        run(args.url, args.out, args.run_dir)
+    except (AssertionError, TimeoutException) as e:
+        print(f"FAILED: {e or 'timed out waiting for the page'}", file=sys.stderr)
+        return 1
+    print("web chat: every step passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
