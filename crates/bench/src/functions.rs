@@ -65,7 +65,8 @@ struct World {
     page_token_key: String,
 }
 
-fn client_context(tier: &str, clinic: &str, tool: &str) -> String {
+/// A Gateway call's client context as AgentCore sends it, for `tool` on `tier`.
+pub fn client_context(tier: &str, clinic: &str, tool: &str) -> String {
     // One user per clinic, so credentials are per tenant user as in production.
     let mut claims = test_issuer::id_claims();
     claims["custom:tier"] = tier.into();

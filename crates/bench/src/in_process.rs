@@ -29,6 +29,7 @@ use tool_target::page_token::PageTokens;
 use tool_target::runtime::Invocation;
 
 use crate::BenchError;
+use crate::functions::client_context;
 use crate::report::{Row, Target};
 use crate::stats::{Samples, us};
 
@@ -85,23 +86,6 @@ fn answer(request: &HttpRequest) -> Response<SdkBody> {
     let mut response = Response::new(StatusCode::from(http::StatusCode::OK), SdkBody::from(body));
     response.headers_mut().insert("content-type", content_type);
     response
-}
-
-fn client_context(tier: &str, clinic: &str, tool: &str) -> String {
-    let mut claims = test_issuer::id_claims();
-    claims["custom:tier"] = tier.into();
-    claims["custom:clinic_id"] = clinic.into();
-    claims["sub"] = format!("user-of-{clinic}").into();
-    json!({"custom": {
-        "bedrockAgentCoreToolName": format!("tenantry-{tier}-tools___{tool}"),
-        "bedrockAgentCorePropagatedHeaders": {
-            "X-Id-Token": test_issuer::sign(&claims),
-            "X-Tier": tier,
-            "X-Clinic-ID": clinic,
-            "X-S3-Prefix": format!("{tier}-tier/{clinic}/"),
-        }
-    }})
-    .to_string()
 }
 
 async fn deps() -> Result<(Arc<Deps>, wiremock::MockServer), BenchError> {
