@@ -72,7 +72,9 @@ impl WebApp {
             standins::serve_local(app, port)
                 .await
                 .map_err(|e| StackError::Setup {
-                    what: format!("serve the web chat on 127.0.0.1:{port}: {e}"),
+                    what: format!(
+                        "serve the web chat on 127.0.0.1:{port}: {e} (is another devstack running? `devstack up --web-port 0` takes any free port)"
+                    ),
                 })?;
         Ok(Self {
             addr,

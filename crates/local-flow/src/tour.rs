@@ -75,5 +75,8 @@ pub async fn run() -> Result<(), FlowError> {
         started.elapsed().as_secs_f64(),
         ids.tokens.len(),
     );
+    println!(
+        "Next: scripts/devstack.sh up starts this stack and keeps it running; chat in a browser at http://127.0.0.1:47160/ or in the terminal with scripts/devstack.sh chat --clinic clinic-a."
+    );
     Ok(())
 }
