@@ -144,10 +144,9 @@ fn the_other_functions_start_with_their_template_environments() {
         environment(&t, "TenantAuthorizerFunction", "Environment"),
     ))
     .unwrap_or_else(|e| panic!("tenant-authorizer: {e}"));
-    let pre_token = environment(&t, "PreTokenFunction", "Environment");
-    assert!(
-        pre_token.contains_key(pre_token::ENV_REGISTRY_TABLE),
-        "pre-token reads {}",
-        pre_token::ENV_REGISTRY_TABLE
-    );
+    pre_token::Config::from_lookup(lookup(
+        &t,
+        environment(&t, "PreTokenFunction", "Environment"),
+    ))
+    .unwrap_or_else(|e| panic!("pre-token: {e}"));
 }

@@ -22,8 +22,24 @@ pub enum PreTokenError {
     NoTenant,
     #[error("sign-in refused: try again later")]
     RegistryUnavailable,
-    #[error("{0} must be set")]
-    Config(&'static str),
+}
+
+/// The function's configuration, read once at start-up (errors here are start-up errors,
+/// apart from the per-sign-in refusals above).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The TenantRegistry table.
+    pub registry_table: String,
+}
+
+impl Config {
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, env_config::ConfigError> {
+        let registry_table = env_config::set(&get, ENV_REGISTRY_TABLE)
+            .ok_or_else(|| env_config::ConfigError::new(ENV_REGISTRY_TABLE, "must be set"))?;
+        Ok(Self { registry_table })
+    }
 }
 
 /// A tenant's registry row, as far as this check needs it.
@@ -116,11 +132,31 @@ impl From<PreTokenError> for lambda_runtime::Diagnostic {
             PreTokenError::TenantNotActive => "Refused.tenant_not_active",
             PreTokenError::NoTenant => "Refused.no_tenant",
             PreTokenError::RegistryUnavailable => "Retryable.registry_unavailable",
-            PreTokenError::Config(_) => "Internal.config",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_owned(),
             error_message: e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_table_is_required() {
+        let with = |v: Option<&str>| {
+            let v = v.map(str::to_owned);
+            Config::from_lookup(move |k| (k == ENV_REGISTRY_TABLE).then(|| v.clone()).flatten())
+        };
+        assert_eq!(
+            with(Some(" TenantRegistry ")).unwrap().registry_table,
+            "TenantRegistry"
+        );
+        for missing in [None, Some(""), Some("   ")] {
+            let e = with(missing).unwrap_err();
+            assert_eq!(e.var, ENV_REGISTRY_TABLE, "{missing:?}");
         }
     }
 }
