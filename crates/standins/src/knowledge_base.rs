@@ -286,6 +286,41 @@ impl KnowledgeBaseEmulation {
         })
     }
 
+    /// Adds one document to a knowledge base, as a sync of one new object in its bucket
+    /// would: `s3://{bucket}/{key}` with `text` and its sidecar's metadata `attributes`.
+    pub fn ingest(
+        &self,
+        knowledge_base_id: &str,
+        bucket: &str,
+        key: &str,
+        text: &str,
+        attributes: &[(&str, &str)],
+    ) -> Result<(), KnowledgeBaseError> {
+        let kb = self
+            .inner
+            .kbs
+            .iter()
+            .find(|kb| kb.id == knowledge_base_id)
+            .ok_or_else(|| {
+                crate::error::Error::Config(format!("no knowledge base {knowledge_base_id}"))
+            })?;
+        let fields = &self.inner.fields;
+        let mut document = doc!(
+            fields.text => text,
+            fields.uri => format!("s3://{bucket}/{key}"),
+        );
+        for (field, name) in fields.meta.iter().zip(FILTER_KEYS) {
+            if let Some((_, v)) = attributes.iter().find(|(k, _)| *k == name) {
+                document.add_text(*field, v);
+            }
+        }
+        let mut writer = kb.index.writer_with_num_threads(1, 15_000_000)?;
+        writer.add_document(document)?;
+        writer.commit()?;
+        kb.reader.reload()?;
+        Ok(())
+    }
+
     /// The endpoint for the SDK (`AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME`).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
@@ -410,4 +445,50 @@ async fn retrieve(
         }));
     }
     axum::Json(json!({"retrievalResults": results})).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_ingested_document_is_found_under_its_own_clinic_only() {
+        let catalog = tenant_context::TierCatalog::embedded().unwrap();
+        let kb = KnowledgeBaseEmulation::start(demo_sources(&catalog), 0)
+            .await
+            .unwrap();
+        let id = demo_knowledge_base_id("basic");
+        kb.ingest(
+            &id,
+            "docs-basic",
+            "basic-tier/clinic-a/canary-protocol/note.md",
+            "Canary protocol note: reference CANARYabc123.",
+            &[
+                ("clinic_id", "clinic-a"),
+                ("tier", "basic"),
+                ("document_type", "canary-protocol"),
+            ],
+        )
+        .unwrap();
+        let http = reqwest::Client::new();
+        let search = |clinic: &'static str| {
+            http.post(format!("{}/knowledgebases/{id}/retrieve", kb.endpoint()))
+                .json(&json!({
+                    "retrievalQuery": {"text": "canary protocol note"},
+                    "retrievalConfiguration": {"vectorSearchConfiguration": {
+                        "numberOfResults": 3,
+                        "filter": {"equals": {"key": "clinic_id", "value": clinic}}}}
+                }))
+                .send()
+        };
+        let own: Value = search("clinic-a").await.unwrap().json().await.unwrap();
+        assert!(own.to_string().contains("CANARYabc123"), "{own}");
+        assert_eq!(
+            own["retrievalResults"][0]["location"]["s3Location"]["uri"],
+            "s3://docs-basic/basic-tier/clinic-a/canary-protocol/note.md"
+        );
+        let theirs: Value = search("clinic-b").await.unwrap().json().await.unwrap();
+        assert!(!theirs.to_string().contains("CANARY"), "{theirs}");
+        assert!(kb.ingest("NOSUCHKB", "b", "k", "t", &[]).is_err());
+    }
 }
