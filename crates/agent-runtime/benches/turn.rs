@@ -15,7 +15,6 @@
 mod common;
 
 use std::hint::black_box;
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,18 +28,6 @@ use serde_json::json;
 use standins::test_issuer;
 
 const PROMPT: &str = "What are our opening hours?";
-
-/// Whether `/ping` on `port` answers 200 (a raw request: no client start-up in the timing).
-fn healthy(port: u16) -> bool {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let request = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    let mut status = [0u8; 12];
-    s.write_all(request).is_ok()
-        && s.read_exact(&mut status).is_ok()
-        && status.starts_with(b"HTTP/1.1 200")
-}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -159,7 +146,7 @@ fn bench(c: &mut Criterion) {
                     .stderr(Stdio::null())
                     .spawn()
                     .expect("spawn agent-runtime");
-                while !healthy(port) {
+                while !standins::agent::healthy(port) {
                     assert!(began.elapsed() < Duration::from_secs(10), "no /ping answer");
                     std::thread::sleep(Duration::from_micros(200));
                 }

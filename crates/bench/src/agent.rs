@@ -5,7 +5,6 @@
 //! Guardrails emulations, and STS on moto. Every upstream answers at once, so what a turn
 //! takes beyond the time some upstream was busy is the agent's own cost.
 
-use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -261,18 +260,6 @@ impl Drop for AgentProcess {
     }
 }
 
-/// Whether `/ping` on `port` answers 200 (a raw request: no client start-up in the timing).
-fn healthy(port: u16) -> bool {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let request = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    let mut status = [0u8; 12];
-    s.write_all(request).is_ok()
-        && s.read_exact(&mut status).is_ok()
-        && status.starts_with(b"HTTP/1.1 200")
-}
-
 /// Starts the agent and returns it with the time from spawn to the first healthy `/ping`.
 async fn start_agent(
     world: &World,
@@ -314,7 +301,7 @@ async fn start_agent(
         url: format!("http://127.0.0.1:{port}"),
     };
     loop {
-        if healthy(port) {
+        if standins::agent::healthy(port) {
             return Ok((agent, began.elapsed()));
         }
         if let Ok(Some(status)) = agent.child.try_wait() {

@@ -20,6 +20,19 @@ impl Drop for AgentProcess {
 }
 
 /// A free port on 127.0.0.1 (released before use: another process could take it first).
+/// Whether `/ping` on `port` answers 200 (a raw request: no client start-up in the timing).
+pub fn healthy(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let request = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let mut status = [0u8; 12];
+    s.write_all(request).is_ok()
+        && s.read_exact(&mut status).is_ok()
+        && status.starts_with(b"HTTP/1.1 200")
+}
+
 pub fn free_port() -> Result<u16, Error> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
