@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use secret_config::{SecretError, SecretSource, SecretVars};
+use secret_config::{SecretSource, SecretVars};
 use tenant_context::{SessionBinder, TierCatalog, TierConfig, TierName, VerifierConfig};
 
 pub const ENV_TIER: &str = "TENANTRY_TIER";
@@ -46,33 +46,11 @@ pub const ENV_MODEL_TIMEOUT_SECS: &str = "TENANTRY_MODEL_TIMEOUT_SECS";
 /// The AgentCore Runtime container contract: port 8080 on every interface.
 pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(transparent)]
-    Identity(#[from] tenant_context::Error),
-    #[error(transparent)]
-    Credentials(#[from] scoped_credentials::Error),
-    #[error("{var}: {reason}")]
-    Invalid { var: &'static str, reason: String },
-}
-
-impl From<env_config::ConfigError> for ConfigError {
-    fn from(e: env_config::ConfigError) -> Self {
-        invalid(e.var, e.reason)
-    }
-}
-
-impl From<SecretError> for ConfigError {
-    fn from(e: SecretError) -> Self {
-        invalid(e.var, e.reason)
-    }
-}
+/// Why the agent cannot start: one type for every binary's configuration (env-config's).
+pub use env_config::ConfigError;
 
 fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        var,
-        reason: reason.into(),
-    }
+    ConfigError::new(var, reason)
 }
 
 /// Where the model is and how to call it. The model id itself comes from the tier file.
@@ -159,7 +137,7 @@ fn positive(
     var: &'static str,
     default: u64,
 ) -> Result<u64, ConfigError> {
-    Ok(env_config::positive_number(get, var, default)?)
+    env_config::positive_number(get, var, default)
 }
 
 impl Config {

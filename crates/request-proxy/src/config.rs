@@ -104,9 +104,7 @@ impl Config {
             }
         };
         env_config::secure_endpoint(ENV_RUNTIME_ENDPOINT, &runtime_endpoint)?;
-        let session_key = SESSION_KEY_VARS
-            .source(&get)
-            .map_err(|e| invalid(e.var, e.reason))?;
+        let session_key = SESSION_KEY_VARS.source(&get)?;
         // An inline key is checked now; a parameter's value when it is read at start-up.
         if let SecretSource::Inline(key) = &session_key {
             tenant_context::SessionBinder::from_base64(key)

@@ -67,3 +67,17 @@ impl Error {
         }
     }
 }
+
+/// At start-up a credentials error is a configuration error (one error type for every
+/// binary's configuration).
+impl From<Error> for env_config::ConfigError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Config { field, reason } => env_config::ConfigError::new(field, reason),
+            Error::Identity(inner) => inner.into(),
+            other => {
+                env_config::ConfigError::new("the credentials configuration", other.to_string())
+            }
+        }
+    }
+}

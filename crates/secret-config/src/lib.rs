@@ -123,6 +123,12 @@ impl SecretVars {
     }
 }
 
+impl From<SecretError> for env_config::ConfigError {
+    fn from(e: SecretError) -> Self {
+        env_config::ConfigError::new(e.var, e.reason)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,3 +170,17 @@ impl Error {
         )
     }
 }
+
+/// At start-up an identity error is a configuration error: the variable it names, or the
+/// tier file (one error type for every binary's configuration).
+impl From<Error> for env_config::ConfigError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Config { field, reason } => env_config::ConfigError::new(field, reason),
+            Error::TierFileSyntax { .. } | Error::TierFileInvalid { .. } => {
+                env_config::ConfigError::new("the tier file (infra/tiers.json)", e.to_string())
+            }
+            other => env_config::ConfigError::new("the identity configuration", other.to_string()),
+        }
+    }
+}

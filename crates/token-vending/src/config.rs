@@ -54,16 +54,9 @@ pub struct Config {
     pub allowed_scopes: AllowedScopes,
 }
 
-/// Why the function cannot start: apart from the per-request `VendError`.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(transparent)]
-    Value(#[from] env_config::ConfigError),
-    #[error(transparent)]
-    Identity(#[from] tenant_context::Error),
-    #[error(transparent)]
-    Credentials(#[from] scoped_credentials::Error),
-}
+/// Why the function cannot start, apart from the per-request `VendError`: one type for every
+/// binary's configuration (env-config's).
+pub use env_config::ConfigError;
 
 impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {

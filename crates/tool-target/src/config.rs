@@ -1,7 +1,8 @@
 //! Configuration, read once at start-up.
 
+pub use env_config::ConfigError;
 use scoped_credentials::IssuerConfig;
-use secret_config::{SecretError, SecretSource, SecretVars};
+use secret_config::{SecretSource, SecretVars};
 use tenant_context::VerifierConfig;
 
 use crate::data::Tables;
@@ -36,16 +37,6 @@ pub enum PageTokenKey {
     Parameter(String),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(transparent)]
-    Identity(#[from] tenant_context::Error),
-    #[error(transparent)]
-    Credentials(#[from] scoped_credentials::Error),
-    #[error("{var}: {reason}")]
-    Invalid { var: &'static str, reason: String },
-}
-
 /// The page-token key's two variables (see `secret_config`).
 pub const PAGE_TOKEN_KEY_VARS: SecretVars = SecretVars {
     inline: ENV_PAGE_TOKEN_KEY,
@@ -53,23 +44,11 @@ pub const PAGE_TOKEN_KEY_VARS: SecretVars = SecretVars {
     secure: true,
 };
 
-impl From<SecretError> for ConfigError {
-    fn from(e: SecretError) -> Self {
-        ConfigError::Invalid {
-            var: e.var,
-            reason: e.reason,
-        }
-    }
-}
-
 fn page_token_key(get: impl Fn(&str) -> Option<String>) -> Result<PageTokenKey, ConfigError> {
     match PAGE_TOKEN_KEY_VARS.source(get)? {
         SecretSource::Inline(key) => PageTokens::from_base64(&key)
             .map(PageTokenKey::Inline)
-            .map_err(|reason| ConfigError::Invalid {
-                var: ENV_PAGE_TOKEN_KEY,
-                reason,
-            }),
+            .map_err(|reason| ConfigError::new(ENV_PAGE_TOKEN_KEY, reason)),
         SecretSource::Parameter(name) => Ok(PageTokenKey::Parameter(name)),
     }
 }
@@ -84,9 +63,11 @@ impl PageTokenKey {
         let value = PAGE_TOKEN_KEY_VARS
             .resolve(SecretSource::Parameter(name.clone()), ssm)
             .await?;
-        PageTokens::from_base64(&value).map_err(|reason| ConfigError::Invalid {
-            var: ENV_PAGE_TOKEN_KEY_PARAMETER,
-            reason: format!("SSM parameter {name}: {reason}"),
+        PageTokens::from_base64(&value).map_err(|reason| {
+            ConfigError::new(
+                ENV_PAGE_TOKEN_KEY_PARAMETER,
+                format!("SSM parameter {name}: {reason}"),
+            )
         })
     }
 }
@@ -102,12 +83,10 @@ fn knowledge_bases(get: impl Fn(&str) -> Option<String>) -> Result<KnowledgeBase
         );
         if let Some(id) = get(&var).filter(|v| !v.trim().is_empty()) {
             if !id.chars().all(|c| c.is_ascii_alphanumeric()) || id.len() > 10 {
-                return Err(ConfigError::Invalid {
-                    var: "TENANTRY_KNOWLEDGE_BASE_<TIER>",
-                    reason: format!(
-                        "{var} is not a knowledge base id (up to 10 letters and digits)"
-                    ),
-                });
+                return Err(ConfigError::new(
+                    "TENANTRY_KNOWLEDGE_BASE_<TIER>",
+                    format!("{var} is not a knowledge base id (up to 10 letters and digits)"),
+                ));
             }
             bases.insert(tier.clone(), id.trim().to_owned());
         }
@@ -120,10 +99,7 @@ impl Config {
         let required = |var: &'static str| {
             get(var)
                 .filter(|v| !v.trim().is_empty())
-                .ok_or(ConfigError::Invalid {
-                    var,
-                    reason: "must be set".into(),
-                })
+                .ok_or_else(|| ConfigError::new(var, "must be set"))
         };
         Ok(Self {
             verifier: VerifierConfig::from_lookup(&get)?,

@@ -83,10 +83,7 @@ fn has_patient_id(text: &str) -> bool {
 
 impl WebSearch {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let invalid = |var: &'static str, reason: &str| ConfigError::Invalid {
-            var,
-            reason: reason.into(),
-        };
+        let invalid = |var: &'static str, reason: &str| ConfigError::new(var, reason);
         match get(ENV_WEB_SEARCH).as_deref().map(str::trim) {
             None | Some("") => Ok(Self::NotConfigured),
             Some("offline") => Ok(Self::Offline),
