@@ -10,6 +10,7 @@ const state = {
   claims: null,
   session: null, // the conversation's id, as the API returned it
   busy: false,
+  challenge: null, // an MFA challenge waiting for its code: { name, session }
 };
 
 const $ = (id) => document.getElementById(id);
@@ -73,8 +74,6 @@ function signInMessage(kind, message) {
   }
 }
 
-let pendingChallenge = null;
-
 async function signIn(event) {
   event.preventDefault();
   const error = $("sign-in-error");
@@ -90,11 +89,11 @@ async function signIn(event) {
   try {
     const clientId = state.config.cognito.clientId;
     let reply;
-    if (pendingChallenge) {
+    if (state.challenge) {
       reply = await cognito("RespondToAuthChallenge", {
         ClientId: clientId,
-        ChallengeName: pendingChallenge,
-        Session: state.challengeSession,
+        ChallengeName: state.challenge.name,
+        Session: state.challenge.session,
         ChallengeResponses: { USERNAME: username, SOFTWARE_TOKEN_MFA_CODE: $("mfa-code").value.trim() },
       });
     } else {
@@ -105,8 +104,7 @@ async function signIn(event) {
       });
     }
     if (reply.ChallengeName === "SOFTWARE_TOKEN_MFA") {
-      pendingChallenge = reply.ChallengeName;
-      state.challengeSession = reply.Session;
+      state.challenge = { name: reply.ChallengeName, session: reply.Session };
       $("mfa").hidden = false;
       $("mfa-code").focus();
       return;
@@ -136,7 +134,7 @@ function signedIn(token) {
   // Read only to show the badge: the API verifies the token and decides everything.
   state.claims = decodeClaims(token);
   state.session = null;
-  pendingChallenge = null;
+  state.challenge = null;
   $("mfa").hidden = true;
   $("password").value = "";
   const clinic = state.claims["custom:clinic_id"];

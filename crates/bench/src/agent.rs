@@ -6,13 +6,14 @@
 //! takes beyond the time some upstream was busy is the agent's own cost.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use standins::Endpoints;
+use standins::agent::AgentProcess;
 use standins::counting_proxy::{CountingProxy, busy_within};
 use standins::gateway::{BackendFuture, GatewayEmulation, TargetCall};
 use standins::guardrail::GuardrailEmulation;
@@ -247,19 +248,6 @@ impl World {
     }
 }
 
-/// A running agent process; dropping it stops it.
-struct AgentProcess {
-    child: Child,
-    url: String,
-}
-
-impl Drop for AgentProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts the agent and returns it with the time from spawn to the first healthy `/ping`.
 async fn start_agent(
     world: &World,
@@ -296,15 +284,12 @@ async fn start_agent(
         .stderr(log2)
         .spawn()
         .map_err(|e| failed(kind, format!("start: {e}")))?;
-    let mut agent = AgentProcess {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
+    let mut agent = AgentProcess::adopt(child, port);
     loop {
         if standins::agent::healthy(port) {
             return Ok((agent, began.elapsed()));
         }
-        if let Ok(Some(status)) = agent.child.try_wait() {
+        if let Some(status) = agent.exited() {
             return Err(failed(
                 kind,
                 format!(
@@ -334,7 +319,7 @@ async fn turn(
 ) -> Result<Duration, BenchError> {
     let began = Instant::now();
     let reply = http
-        .post(format!("{}/invocations", agent.url))
+        .post(format!("{}/invocations", agent.url()))
         .bearer_auth(&world.token)
         .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", session)
         .header("Accept", "application/json")
@@ -362,7 +347,7 @@ async fn ping(
 ) -> Result<Duration, BenchError> {
     let began = Instant::now();
     let r = http
-        .get(format!("{}/ping", agent.url))
+        .get(format!("{}/ping", agent.url()))
         .send()
         .await
         .map_err(|e| failed(kind, e))?;
@@ -452,7 +437,7 @@ pub async fn run(
         )));
     }
     for kind in [Side::Ours, Side::Peer] {
-        m[kind.slot()].rss_kib = peak_rss_kib(agents[kind.slot()].child.id()).unwrap_or_default();
+        m[kind.slot()].rss_kib = peak_rss_kib(agents[kind.slot()].pid()).unwrap_or_default();
     }
     drop(agents);
 

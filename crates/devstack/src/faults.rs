@@ -4,7 +4,7 @@
 //! services' own addresses and nothing sits in between.
 
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use standins::fault_proxy::{Fault, FaultProxy};
 
@@ -58,7 +58,7 @@ impl fmt::Display for Service {
 /// The stack's fault proxies (none when fault injection is off).
 pub struct Faults {
     enabled: bool,
-    proxies: Mutex<Vec<(Service, String, FaultProxy)>>,
+    proxies: Mutex<Vec<(Service, String, Arc<FaultProxy>)>>,
 }
 
 impl Faults {
@@ -95,39 +95,33 @@ impl Faults {
         }
         let proxy = FaultProxy::start(url).await?;
         let routed = proxy.rewrite(url);
-        self.lock().push((service, upstream, proxy));
+        self.lock().push((service, upstream, Arc::new(proxy)));
         Ok(routed)
     }
 
     /// From now on `service` has `fault` (`Fault::None`: back up).
     pub async fn set(&self, service: Service, fault: Fault) -> Result<(), StackError> {
-        // The proxies are taken out while they change, so no lock is held across an await.
-        let mine: Vec<(Service, String, FaultProxy)> = {
-            let mut proxies = self.lock();
-            let (mine, rest) = proxies.drain(..).partition(|(s, _, _)| *s == service);
-            *proxies = rest;
-            mine
-        };
-        let found = !mine.is_empty();
-        let mut outcome = Ok(());
-        for (_, _, p) in &mine {
-            if let Err(e) = p.set(fault).await {
-                outcome = Err(StackError::Standin(e));
-            }
-        }
-        self.lock().extend(mine);
-        if found {
-            outcome
-        } else {
-            Err(StackError::Setup {
+        // Cloned out, so no lock is held across an await.
+        let mine: Vec<Arc<FaultProxy>> = self
+            .lock()
+            .iter()
+            .filter(|(s, _, _)| *s == service)
+            .map(|(_, _, p)| p.clone())
+            .collect();
+        if mine.is_empty() {
+            return Err(StackError::Setup {
                 what: format!(
                     "no fault proxy in front of {service}: start the stack with fault injection on"
                 ),
-            })
+            });
         }
+        for p in mine {
+            p.set(fault).await?;
+        }
+        Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Service, String, FaultProxy)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Service, String, Arc<FaultProxy>)>> {
         self.proxies.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -2,7 +2,7 @@
 //! devstack: started with its configuration, ready once `/ping` answers, stopped on drop.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
@@ -19,7 +19,6 @@ impl Drop for AgentProcess {
     }
 }
 
-/// A free port on 127.0.0.1 (released before use: another process could take it first).
 /// Whether `/ping` on `port` answers 200 (a raw request: no client start-up in the timing).
 pub fn healthy(port: u16) -> bool {
     use std::io::{Read as _, Write as _};
@@ -33,6 +32,7 @@ pub fn healthy(port: u16) -> bool {
         && status.starts_with(b"HTTP/1.1 200")
 }
 
+/// A free port on 127.0.0.1 (released before use: another process could take it first).
 pub fn free_port() -> Result<u16, Error> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -94,7 +94,25 @@ impl AgentProcess {
         }
     }
 
+    /// A process started elsewhere that serves on 127.0.0.1:`port` (the benchmark starts
+    /// other agents too); stopped on drop like one started here.
+    pub fn adopt(child: Child, port: u16) -> Self {
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit status if the process has ended.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 }
