@@ -23,6 +23,12 @@ running() { # true when the PID file names a live devstack process
   [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -- "devstack up" > /dev/null
 }
 
+started_alive() { # true while the process just started has not exited (a zombie counts as exited)
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2> /dev/null | cut -d' ' -f1) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
 stop_pidfile() { # stops the process group (or process) a PID file names
   local f=$1 pid
   [[ -f $f ]] || return 0
@@ -55,7 +61,9 @@ case $cmd in
     echo $! > "$pidfile"
     for _ in $(seq 1 900); do
       [[ -f $run/devstack.json ]] && break
-      if ! running; then
+      # Not `running`: until the background shell has exec'd the binary its command line is
+      # this script's, which a busy machine shows for a while (it failed CI once).
+      if ! started_alive "$(cat "$pidfile")"; then
         echo "error: the devstack stopped during start-up; its log:" >&2
         tail -n 30 "$run/devstack.log" >&2
         rm -f "$pidfile"

@@ -124,6 +124,9 @@ pub struct Config {
     pub guardrail: Option<crate::guardrail::GuardrailSettings>,
     pub listen: SocketAddr,
     pub limits: Limits,
+    /// The per-clinic daily usage table (`TENANTRY_USAGE_TABLE`): each turn's tokens and
+    /// estimated cost are added to the caller's clinic's day. Unset: not counted.
+    pub usage_table: Option<String>,
 }
 
 /// `https://`, or `http://` to a loopback host (local stand-ins only), without a trailing `/`.
@@ -216,6 +219,7 @@ impl Config {
             }),
         };
         Ok(Self {
+            usage_table: set(usage_meter::ENV_USAGE_TABLE).map(|t| t.trim().to_owned()),
             guardrail,
             memory,
             verifier: VerifierConfig::from_lookup(&get)?,

@@ -25,6 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // The AWS SDK's configuration (the runtime role) only when something needs it: memory,
     // the guardrail, short-term model keys or signed span export.
     let needs_aws = config.memory.is_some()
+        || config.usage_table.is_some()
         || config.guardrail.is_some()
         || config.model.auth == ModelAuth::Role
         || export.as_ref().is_some_and(|e| e.signing_region.is_some());
@@ -86,7 +87,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         )),
         _ => None,
     };
+    let usage = match (&config.usage_table, &sdk) {
+        (Some(table), Some(sdk)) => Some(usage_meter::UsageMeter::from_sdk(sdk, table)),
+        _ => None,
+    };
     let deps = Arc::new(Deps {
+        usage,
         guardrail,
         memory,
         model: ChatClient::new(http.clone(), config.model.clone(), keys),

@@ -48,6 +48,8 @@ pub struct Deps {
     pub memory: Option<AgentMemory>,
     /// Present exactly when the tier file gives the tier a guardrail.
     pub guardrail: Option<Guardrail>,
+    /// The per-clinic daily counters; `None` when the deployment keeps none.
+    pub usage: Option<usage_meter::UsageMeter>,
     pub health: Arc<Health>,
 }
 
@@ -456,12 +458,32 @@ async fn recall<'a>(inv: &'a Invocation<'_>) -> (Option<MemorySession<'a>>, Reca
     }
 }
 
+/// Adds the turn to the clinic's day. A failure is logged, never the caller's problem: the
+/// usage line just printed is the record cost attribution reads.
+async fn count_turn(inv: &Invocation<'_>, line: &tenant_context::UsageEvent) {
+    let Some(meter) = &inv.deps.usage else { return };
+    if let Err(e) = meter
+        .add_turn(
+            inv.ctx.tier(),
+            inv.ctx.clinic_id(),
+            usage_meter::utc_today(),
+            line.input_tokens,
+            line.output_tokens,
+            line.estimated_cost,
+        )
+        .await
+    {
+        tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "usage count failed");
+    }
+}
+
 /// A prompt the guardrail blocked: its message is the answer; no model, tool or memory call.
 async fn close_blocked(inv: &Invocation<'_>, message: String) {
     let tier = &inv.deps.config.tier_config;
     let mut line = tenant_context::UsageEvent::new(inv.ctx, tier, 0, 0);
     line.model_id = inv.deps.model.model_id().to_owned();
     println!("{}", line.to_log_line());
+    count_turn(inv, &line).await;
     let _ = inv.tx.send(AgentEvent::TextDelta { text: message }).await;
     let _ = inv
         .tx
@@ -506,6 +528,7 @@ async fn run_with<T: Toolbox>(
     let mut line = tenant_context::UsageEvent::new(inv.ctx, tier, tokens.input, tokens.output);
     line.model_id = deps.model.model_id().to_owned();
     println!("{}", line.to_log_line());
+    count_turn(inv, &line).await;
     let usage = UsageSummary::from(&line);
     let closing = match outcome {
         Ok(mut ending) => {

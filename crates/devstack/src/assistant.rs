@@ -56,6 +56,9 @@ pub struct Inputs<'a> {
     /// The user pool's keys, as every verifier reaches them (possibly through a fault proxy).
     pub jwks_url: &'a str,
     pub faults: &'a Faults,
+    /// The per-clinic daily usage table, and DynamoDB as the agents reach it.
+    pub usage_table: &'a str,
+    pub dynamodb_url: &'a str,
 }
 
 /// A tier's document bucket, named as the template names it.
@@ -188,6 +191,9 @@ pub async fn start(
                 "AWS_ENDPOINT_URL_LAMBDA",
                 inputs.memory_vending_url.to_owned(),
             ),
+            // Each turn's tokens and cost into the clinic's day (the runtime's own role).
+            (usage_meter::ENV_USAGE_TABLE, inputs.usage_table.to_owned()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", inputs.dynamodb_url.to_owned()),
             ("AWS_REGION", standins::STANDIN_REGION.to_owned()),
             ("AWS_ACCESS_KEY_ID", "standin".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "standin".to_owned()),

@@ -18,6 +18,26 @@ pub struct Answer {
     pub gateway_error: Option<String>,
 }
 
+/// `GET /usage` at `usage_url` with `token`: (status, body). The clinic's day: remaining
+/// requests for everyone, and usage rows for roles that see them.
+pub async fn usage(
+    http: &reqwest::Client,
+    usage_url: &str,
+    token: &str,
+) -> Result<(u16, Value), StackError> {
+    let resp = http
+        .get(usage_url)
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .map_err(|e| StackError::Setup {
+            what: format!("GET {usage_url}: {e}"),
+        })?;
+    let status = resp.status().as_u16();
+    let body = resp.json().await.unwrap_or(Value::Null);
+    Ok((status, body))
+}
+
 /// One question to the API at `invoke_url` with `token`; `session` continues a conversation;
 /// `headers` are sent along (e.g. forged tenant headers, which must change nothing).
 pub async fn ask(

@@ -114,6 +114,8 @@ pub struct DevStack {
     pub pool: LocalPool,
     pub users: Vec<DemoUser>,
     pub tables: standins::dynamo::LocalTables,
+    /// The per-clinic daily usage counters (request-proxy and the agents write them).
+    pub usage_table: String,
     pub onboarded: setup::Onboarded,
     pub lambda: aws_sdk_lambda::Client,
     pub api: ApiGatewayEmulation,
@@ -151,9 +153,10 @@ impl DevStack {
             users.len()
         ));
         let tables = standins::dynamo::create_and_load(&endpoints, &options.prefix).await?;
+        let usage_table = standins::dynamo::create_usage_table(&endpoints, &options.prefix).await?;
         progress(&format!(
-            "DynamoDB STAND-IN (dynalite): {} and {} with the synthetic data",
-            tables.patient_table, tables.clinic_table
+            "DynamoDB STAND-IN (dynalite): {} and {} with the synthetic data, {} for usage counters",
+            tables.patient_table, tables.clinic_table, usage_table
         ));
         let onboarded = setup::onboard(
             &endpoints,
@@ -228,6 +231,8 @@ impl DevStack {
                 prefix: &options.prefix,
                 jwks_url: &routes.jwks,
                 faults: &faults,
+                usage_table: &usage_table,
+                dynamodb_url: &routes.dynamodb,
             },
             progress,
         )
@@ -258,6 +263,7 @@ impl DevStack {
             ),
             ("TENANTRY_SESSION_KEY".into(), session_key.clone()),
             (request_proxy::config::ENV_RESPONSE_MODE.into(), mode.into()),
+            (usage_meter::ENV_USAGE_TABLE.into(), usage_table.clone()),
         ];
         for (tier, arn) in &runtime_arns {
             extra.push((
@@ -348,6 +354,7 @@ impl DevStack {
         };
         let api = ApiGatewayEmulation::start(
             ApiGatewayConfig {
+                routes: standins::apigateway::routes_from_template(&template),
                 stage: STAGE.into(),
                 api_id: LOCAL_API_ID.into(),
                 account_id: LOCAL_ACCOUNT.into(),
@@ -393,6 +400,7 @@ impl DevStack {
             pool,
             users,
             tables,
+            usage_table,
             onboarded,
             lambda,
             api,

@@ -8,7 +8,7 @@
 mod support;
 
 use devstack::DevStack;
-use devstack::client::{Answer, ask};
+use devstack::client::{Answer, ask, usage};
 use support::{stack, stack_with};
 
 async fn post(stack: &DevStack, clinic: &str, prompt: &str) -> Answer {
@@ -598,4 +598,74 @@ async fn answers_stream_through_api_gateway_and_the_buffered_mode_still_works() 
             .unwrap()
             .contains("Jonas Whitfield")
     );
+}
+
+#[tokio::test]
+async fn the_clinics_day_is_counted_and_only_its_admin_sees_its_usage() {
+    let stack = stack("usage").await;
+    let http = reqwest::Client::new();
+    let url = stack.api.usage_url();
+    let token_a = stack.sign_in("clinic-a").await.unwrap();
+    let (status, before) = usage(&http, &url, &token_a).await.unwrap();
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(before["clinic_id"], "clinic-a");
+    assert_eq!(before["quota"]["used"], 0);
+    assert!(
+        before.get("days").is_none(),
+        "a clinician sees no usage rows"
+    );
+    assert_eq!(post(&stack, "clinic-a", "Opening hours?").await.status, 200);
+    let (_, after) = usage(&http, &url, &token_a).await.unwrap();
+    assert_eq!(after["quota"]["used"], 1, "{after}");
+    assert_eq!(
+        after["quota"]["remaining"].as_u64().unwrap() + 1,
+        before["quota"]["remaining"].as_u64().unwrap()
+    );
+
+    // Looking is not metered: more reads than the basic plan's burst, none throttled.
+    let token_b = stack.sign_in("clinic-b").await.unwrap();
+    for _ in 0..12 {
+        let (status, body) = usage(&http, &url, &token_b).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["quota"]["used"], 0, "clinic-b asked nothing: {body}");
+    }
+
+    // The premium clinic whose demo user is its admin: its own day, with tokens and cost
+    // the agent added, and nothing of clinic-a's.
+    let admin_clinic = "onco-institute-w";
+    assert_eq!(
+        post(&stack, admin_clinic, "What are our opening hours?")
+            .await
+            .status,
+        200
+    );
+    let token_w = stack.sign_in(admin_clinic).await.unwrap();
+    let (status, body) = usage(&http, &url, &token_w).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["clinic_id"], admin_clinic);
+    let days = body["days"].as_array().expect("the admin sees the rows");
+    assert_eq!(days.len(), 1, "{body}");
+    let today = &days[0];
+    assert_eq!(today["requests"], 1, "{body}");
+    assert_eq!(today["turns"], 1, "{body}");
+    assert!(today["input_tokens"].as_u64().unwrap() > 0, "{body}");
+    assert!(today["estimated_cost"].as_f64().unwrap() > 0.0, "{body}");
+    let text = body.to_string();
+    for other in ["clinic-a", "clinic-b", "hospital-x"] {
+        assert!(!text.contains(other), "{other} in {text}");
+    }
+
+    // No token: API Gateway's 401 before any function; a forged clinic header changes nothing.
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(&url)
+        .header("Authorization", format!("Bearer {token_a}"))
+        .header("X-Clinic-ID", admin_clinic)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["clinic_id"], "clinic-a");
+    assert!(body.get("days").is_none());
 }

@@ -8,6 +8,11 @@ use crate::iam::service_trust;
 use crate::shared::{APP_TAGS, log_group};
 use crate::{Error, Inputs, Template};
 
+/// `GET /usage` across all tenants (requests per second, burst): a page load or an answer
+/// reads it once, so this is generous for hundreds of clinicians and still bounds a flood.
+pub const USAGE_RATE_LIMIT: f64 = 50.0;
+pub const USAGE_BURST_LIMIT: u32 = 100;
+
 pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
     t.resource(
         "RestApi",
@@ -32,6 +37,17 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 "RestApiId": reference("RestApi"),
                 "ParentId": get_att("RestApi", "RootResourceId"),
                 "PathPart": "invoke"
+            }
+        }),
+    )?;
+    t.resource(
+        "UsageResource",
+        json!({
+            "Type": "AWS::ApiGateway::Resource",
+            "Properties": {
+                "RestApiId": reference("RestApi"),
+                "ParentId": get_att("RestApi", "RootResourceId"),
+                "PathPart": "usage"
             }
         }),
     )?;
@@ -75,11 +91,36 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
             }
         }),
     )?;
+    // The clinic's own day (remaining requests; usage for its admin). Same authorizer and
+    // function; no API key, so looking does not spend the tier's quota. It is throttled per
+    // method on the stage instead (below) and by the WAF's per-address rule.
+    t.resource(
+        "UsageMethod",
+        json!({
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": reference("RestApi"),
+                "ResourceId": reference("UsageResource"),
+                "HttpMethod": "GET",
+                "AuthorizationType": "CUSTOM",
+                "AuthorizerId": reference("TenantAuthorizer"),
+                "ApiKeyRequired": false,
+                // The function answers with Lambda response streaming, so every route to it does.
+                "Integration": {
+                    "Type": "AWS_PROXY",
+                    "IntegrationHttpMethod": "POST",
+                    "ResponseTransferMode": "STREAM",
+                    "TimeoutInMillis": 10_000,
+                    "Uri": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2021-11-15/functions/${RequestProxyFunction.Arn}/response-streaming-invocations")
+                }
+            }
+        }),
+    )?;
     t.resource(
         "ApiDeployment",
         json!({
             "Type": "AWS::ApiGateway::Deployment",
-            "DependsOn": ["InvokeMethod"],
+            "DependsOn": ["InvokeMethod", "UsageMethod"],
             "Properties": { "RestApiId": reference("RestApi") }
         }),
     )?;
@@ -114,6 +155,16 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                     "DataTraceEnabled": false,
                     "MetricsEnabled": true,
                     "CachingEnabled": false
+                }, {
+                    // Not metered by the usage plans (no API key): a stage-wide cap instead.
+                    "ResourcePath": "/usage",
+                    "HttpMethod": "GET",
+                    "LoggingLevel": "ERROR",
+                    "DataTraceEnabled": false,
+                    "MetricsEnabled": true,
+                    "CachingEnabled": false,
+                    "ThrottlingRateLimit": USAGE_RATE_LIMIT,
+                    "ThrottlingBurstLimit": USAGE_BURST_LIMIT
                 }],
                 "Tags": tag_list(&APP_TAGS)
             }
@@ -142,12 +193,25 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
             "Properties": { "CloudWatchRoleArn": get_att("ApiGatewayCloudWatchRole", "Arn") }
         }),
     )?;
-    for (logical, source) in [
-        ("TenantAuthorizer", "authorizers/${TenantAuthorizer}"),
-        ("RequestProxy", "${StageName}/POST/invoke"),
+    for (permission, logical, source) in [
+        (
+            "TenantAuthorizerInvokePermission",
+            "TenantAuthorizer",
+            "authorizers/${TenantAuthorizer}",
+        ),
+        (
+            "RequestProxyInvokePermission",
+            "RequestProxy",
+            "${StageName}/POST/invoke",
+        ),
+        (
+            "RequestProxyUsagePermission",
+            "RequestProxy",
+            "${StageName}/GET/usage",
+        ),
     ] {
         t.resource(
-            &format!("{logical}InvokePermission"),
+            permission,
             json!({
                 "Type": "AWS::Lambda::Permission",
                 "Properties": {
@@ -191,6 +255,11 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         "ApiEndpoint",
         "POST here with `Authorization: Bearer <Cognito ID token>`",
         sub("https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}/invoke"),
+    )?;
+    t.output(
+        "UsageEndpoint",
+        "GET here with the same token: the clinic's remaining requests today (and usage, for its admin)",
+        sub("https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}/usage"),
     )?;
     t.output("RestApiId", "REST API id", reference("RestApi"))?;
     waf(t)

@@ -289,11 +289,20 @@ fn extra_statements(logical: &str, inputs: &Inputs) -> Vec<Value> {
                 ),
             ),
         ],
-        "RequestProxy" => vec![statement(
-            "ReadTheSessionKey",
-            &["ssm:GetParameter"],
-            json!([ssm_parameter_arn("${SessionKeyParameter}")]),
-        )],
+        "RequestProxy" => vec![
+            statement(
+                "ReadTheSessionKey",
+                &["ssm:GetParameter"],
+                json!([ssm_parameter_arn("${SessionKeyParameter}")]),
+            ),
+            // Counts each request and reads the caller's clinic's days (the clinic from the
+            // authorizer context only).
+            statement(
+                "CountAndShowUsage",
+                &["dynamodb:UpdateItem", "dynamodb:Query"],
+                json!([get_att("UsageTable", "Arn")]),
+            ),
+        ],
         "PreToken" => vec![statement(
             "ReadTheTenantRegistry",
             &["dynamodb:GetItem"],
@@ -423,6 +432,7 @@ fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Err
                 json!((STREAM_TIMEOUT_SECS - 5).to_string()),
             );
             set(request_proxy::config::ENV_RESPONSE_MODE, json!("stream"));
+            set(usage_meter::ENV_USAGE_TABLE, reference("UsageTable"));
             set(
                 request_proxy::config::SESSION_KEY_VARS.parameter,
                 reference("SessionKeyParameter"),

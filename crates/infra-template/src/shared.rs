@@ -26,24 +26,54 @@ fn schema_name(claim: &str) -> &str {
     claim.strip_prefix("custom:").unwrap_or(claim)
 }
 
-/// Tables: logical id, table name suffix, key schema (partition, optional sort).
-pub const TABLES: [(&str, &str, &str, Option<&str>); 3] = [
-    (
-        "PatientMetadataTable",
-        "PatientMetadata",
-        "clinic_id",
-        Some("patient_id"),
-    ),
-    ("ClinicConfigTable", "ClinicConfig", "clinic_id", None),
-    ("TenantRegistryTable", "TenantRegistry", "clinic_id", None),
+/// One DynamoDB table of the stack.
+pub struct TableSpec {
+    pub logical_id: &'static str,
+    /// The name after `<prefix>-`.
+    pub name: &'static str,
+    pub partition_key: &'static str,
+    pub sort_key: Option<&'static str>,
+    /// The DynamoDB TTL attribute, for tables whose rows expire.
+    pub ttl: Option<&'static str>,
+}
+
+pub const TABLES: [TableSpec; 4] = [
+    TableSpec {
+        logical_id: "PatientMetadataTable",
+        name: "PatientMetadata",
+        partition_key: "clinic_id",
+        sort_key: Some("patient_id"),
+        ttl: None,
+    },
+    TableSpec {
+        logical_id: "ClinicConfigTable",
+        name: "ClinicConfig",
+        partition_key: "clinic_id",
+        sort_key: None,
+        ttl: None,
+    },
+    TableSpec {
+        logical_id: "TenantRegistryTable",
+        name: "TenantRegistry",
+        partition_key: "clinic_id",
+        sort_key: None,
+        ttl: None,
+    },
+    TableSpec {
+        logical_id: "UsageTable",
+        name: "Usage",
+        partition_key: usage_meter::ATTR_CLINIC,
+        sort_key: Some(usage_meter::ATTR_DAY),
+        ttl: Some(usage_meter::ATTR_EXPIRES),
+    },
 ];
 
 pub fn add(t: &mut Template) -> Result<(), Error> {
     parameters(t)?;
     data_key(t)?;
     user_pool(t)?;
-    for (id, name, hash, range) in TABLES {
-        table(t, id, name, hash, range)?;
+    for spec in &TABLES {
+        table(t, spec)?;
     }
     access_logs_bucket(t)?;
     Ok(())
@@ -376,37 +406,41 @@ pub fn jwks_url() -> Value {
     sub("https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}/.well-known/jwks.json")
 }
 
-fn table(
-    t: &mut Template,
-    id: &str,
-    name: &str,
-    hash: &str,
-    range: Option<&str>,
-) -> Result<(), Error> {
+fn table(t: &mut Template, spec: &TableSpec) -> Result<(), Error> {
+    let TableSpec {
+        logical_id: id,
+        name,
+        partition_key: hash,
+        sort_key: range,
+        ttl,
+    } = *spec;
     let mut attributes = vec![json!({ "AttributeName": hash, "AttributeType": "S" })];
     let mut keys = vec![json!({ "AttributeName": hash, "KeyType": "HASH" })];
     if let Some(range) = range {
         attributes.push(json!({ "AttributeName": range, "AttributeType": "S" }));
         keys.push(json!({ "AttributeName": range, "KeyType": "RANGE" }));
     }
-    t.resource(
-        id,
-        json!({
-            "Type": "AWS::DynamoDB::Table",
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
-            "Properties": {
-                "TableName": sub(&format!("${{NamePrefix}}-{name}")),
-                "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": attributes,
-                "KeySchema": keys,
-                "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": true },
-                "SSESpecification": { "SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": reference("DataKey") },
-                "DeletionProtectionEnabled": true,
-                "Tags": tag_list(&APP_TAGS)
-            }
-        }),
-    )?;
+    let mut resource = json!({
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "TableName": sub(&format!("${{NamePrefix}}-{name}")),
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": attributes,
+            "KeySchema": keys,
+            "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": true },
+            "SSESpecification": { "SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": reference("DataKey") },
+            "DeletionProtectionEnabled": true,
+            "Tags": tag_list(&APP_TAGS)
+        }
+    });
+    // Rows that expire (the usage counters) go by DynamoDB TTL, at no write cost.
+    if let Some(attribute) = ttl {
+        resource["Properties"]["TimeToLiveSpecification"] =
+            json!({ "AttributeName": attribute, "Enabled": true });
+    }
+    t.resource(id, resource)?;
     t.output(
         &format!("{name}TableName"),
         &format!("{name} table"),

@@ -491,6 +491,9 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 statement("VendMemoryCredentials", &["lambda:InvokeFunction"], json!([get_att("MemoryVendingFunction", "Arn")])),
                 statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param])),
                 statement("ReadTheSessionKey", &["ssm:GetParameter"], json!([ssm_parameter_arn("${SessionKeyParameter}")])),
+                // Adds each turn's tokens and cost to the caller's clinic's day (the clinic from
+                // the verified token); no read: the clinic's admin reads through request-proxy.
+                statement("CountTheTurnsUsage", &["dynamodb:UpdateItem"], json!([get_att("UsageTable", "Arn")])),
                 statement("ApplyTheTiersGuardrail", &["bedrock:ApplyGuardrail"], json!([get_att(&ids.guardrail, "GuardrailArn")]))
             ])}],
             "Tags": tag_list(tags)
@@ -535,6 +538,7 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 (tenant_context::ENV_ISSUER): issuer(),
                 (tenant_context::ENV_AUDIENCE): reference("UserPoolClient"),
                 (tenant_context::ENV_JWKS_URL): jwks_url(),
+                (usage_meter::ENV_USAGE_TABLE): reference("UsageTable"),
                 "RUST_LOG": "info"
             },
             "Tags": tag_map(tags)

@@ -427,7 +427,7 @@ fn every_function_has_its_own_role_and_runs_on_al2023_arm64() {
 fn data_at_rest_is_encrypted_recoverable_and_private() {
     let t = template();
     let tables = resources_of(&t, "AWS::DynamoDB::Table");
-    assert_eq!(tables.len(), 3);
+    assert_eq!(tables.len(), 4);
     for (id, table) in &tables {
         let p = &table["Properties"];
         assert_eq!(
@@ -532,14 +532,74 @@ fn front_door_takes_the_tenants_api_key_from_the_authorizer() {
     let t = template();
     let api = &t["Resources"]["RestApi"]["Properties"];
     assert_eq!(api["ApiKeySourceType"], "AUTHORIZER");
-    for (id, method) in resources_of(&t, "AWS::ApiGateway::Method") {
-        assert_eq!(method["Properties"]["ApiKeyRequired"], true, "{id}");
+    let methods = resources_of(&t, "AWS::ApiGateway::Method");
+    assert_eq!(methods.len(), 2);
+    for (id, method) in &methods {
         assert_eq!(method["Properties"]["AuthorizationType"], "CUSTOM", "{id}");
+        assert_eq!(
+            method["Properties"]["AuthorizerId"]["Ref"], "TenantAuthorizer",
+            "{id}"
+        );
+        // Only the agent is metered by the tier's plan; reading the clinic's day is not, so
+        // it is throttled on the stage.
+        let metered = method["Properties"]["HttpMethod"] == "POST";
+        assert_eq!(method["Properties"]["ApiKeyRequired"], metered, "{id}");
     }
     let stage = &t["Resources"]["ApiStage"]["Properties"];
+    let settings = stage["MethodSettings"].as_array().unwrap();
+    for s in settings {
+        assert_eq!(
+            s["DataTraceEnabled"], false,
+            "request bodies hold patient data"
+        );
+    }
+    let usage = settings
+        .iter()
+        .find(|s| s["ResourcePath"] == "/usage" && s["HttpMethod"] == "GET")
+        .expect("GET /usage has its own throttle");
+    assert!(usage["ThrottlingRateLimit"].as_f64().unwrap() > 0.0);
+    assert!(usage["ThrottlingBurstLimit"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn usage_counters_expire_and_only_the_proxy_reads_them() {
+    let t = template();
+    let table = &t["Resources"]["UsageTable"]["Properties"];
     assert_eq!(
-        stage["MethodSettings"][0]["DataTraceEnabled"], false,
-        "request bodies hold patient data"
+        table["TimeToLiveSpecification"]["AttributeName"],
+        usage_meter::ATTR_EXPIRES
+    );
+    let mut readers = Vec::new();
+    let mut writers = Vec::new();
+    for (id, role) in resources_of(&t, "AWS::IAM::Role") {
+        for policy in role["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for st in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                if !st["Resource"].to_string().contains("UsageTable") {
+                    continue;
+                }
+                let actions = st["Action"].to_string();
+                if actions.contains("dynamodb:Query") || actions.contains("dynamodb:GetItem") {
+                    readers.push(id.clone());
+                }
+                if actions.contains("dynamodb:UpdateItem") {
+                    writers.push(id.clone());
+                }
+                assert!(
+                    !actions.contains("Scan") && !actions.contains("Delete"),
+                    "{id}"
+                );
+            }
+        }
+    }
+    assert_eq!(readers, ["RequestProxyRole"]);
+    assert!(writers.contains(&"RequestProxyRole".to_owned()));
+    assert!(
+        writers.iter().any(|w| w.ends_with("RuntimeRole")),
+        "{writers:?}"
     );
 }
 

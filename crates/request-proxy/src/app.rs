@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use serde::Deserialize;
@@ -24,6 +24,8 @@ pub struct Deps {
     pub sessions: SessionBinder,
     pub catalog: TierCatalog,
     pub http: reqwest::Client,
+    /// The per-clinic daily counters; `None` when the deployment keeps none.
+    pub usage: Option<usage_meter::UsageMeter>,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +42,8 @@ pub fn router(deps: Arc<Deps>) -> Router {
     Router::new()
         .route("/invoke", post(invoke))
         .route("/{stage}/invoke", post(invoke))
+        .route("/usage", get(crate::usage::serve))
+        .route("/{stage}/usage", get(crate::usage::serve))
         .fallback(|| async { ProxyError::NotFound })
         // A typed refusal for every other method too (API Gateway only sends POST here).
         .method_not_allowed_fallback(|| async { ProxyError::MethodNotAllowed })
@@ -53,7 +57,7 @@ pub fn router(deps: Arc<Deps>) -> Router {
 /// the authorizer saw, so a second `Authorization` header could otherwise slip another
 /// tenant's token (a suspended one's, say) past the authorizer's checks. The claims are only
 /// compared here, not trusted: the runtime verifies the signature.
-fn token_names(token: &str, tenant: &TenantContext) -> Result<(), ProxyError> {
+pub(crate) fn token_names(token: &str, tenant: &TenantContext) -> Result<(), ProxyError> {
     use base64::Engine as _;
     let payload = token.split('.').nth(1).ok_or(ProxyError::TokenMismatch)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -73,7 +77,10 @@ fn token_names(token: &str, tenant: &TenantContext) -> Result<(), ProxyError> {
     }
 }
 
-fn tenant<B>(req: &Request<B>, catalog: &TierCatalog) -> Result<TenantContext, ProxyError> {
+pub(crate) fn tenant<B>(
+    req: &Request<B>,
+    catalog: &TierCatalog,
+) -> Result<TenantContext, ProxyError> {
     let fields = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => &ctx.authorizer.fields,
         _ => {
@@ -99,7 +106,7 @@ pub fn body_error(e: &serde_json::Error) -> String {
 
 /// The request's one Bearer token. Two `Authorization` values are refused: the authorizer and
 /// this function could each read a different one.
-fn bearer(headers: &HeaderMap) -> Result<String, ProxyError> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<String, ProxyError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let first = values.next().ok_or(ProxyError::NoToken)?;
     if values.next().is_some() {
@@ -200,9 +207,17 @@ async fn proxy(
         header::HeaderName::from_static("x-tenantry-session-id"),
         session.to_string(),
     );
+    // Counted as API Gateway's quota counts: every request that reaches the integration.
+    // Alongside the runtime call, so it adds no wait; a failed count is logged and the
+    // clinician still gets the answer (the agents' usage lines remain the billing record).
+    let count = count_request(deps, &tenant);
     if deps.config.response_mode == ResponseMode::Stream {
         // The agent's events pass through as they come (Lambda response streaming).
-        let reply = runtime::invoke_streaming(&deps.http, &url, &token, &session, payload).await?;
+        let (reply, ()) = tokio::join!(
+            runtime::invoke_streaming(&deps.http, &url, &token, &session, payload),
+            count
+        );
+        let reply = reply?;
         return Ok((
             [
                 (header::CONTENT_TYPE, reply.content_type),
@@ -213,21 +228,34 @@ async fn proxy(
         )
             .into_response());
     }
-    let reply = runtime::invoke(
-        &deps.http,
-        &url,
-        &token,
-        &session,
-        payload,
-        deps.config.max_response_bytes,
-    )
-    .await?;
+    let (reply, ()) = tokio::join!(
+        runtime::invoke(
+            &deps.http,
+            &url,
+            &token,
+            &session,
+            payload,
+            deps.config.max_response_bytes,
+        ),
+        count
+    );
+    let reply = reply?;
     Ok((
         [(header::CONTENT_TYPE, reply.content_type)],
         [session_header],
         reply.body,
     )
         .into_response())
+}
+
+async fn count_request(deps: &Deps, tenant: &TenantContext) {
+    let Some(meter) = &deps.usage else { return };
+    if let Err(e) = meter
+        .count_request(tenant.tier(), tenant.clinic_id(), usage_meter::utc_today())
+        .await
+    {
+        tracing::warn!(error = %e, clinic_id = %tenant.clinic_id(), "usage count failed");
+    }
 }
 
 #[cfg(test)]

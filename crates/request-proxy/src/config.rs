@@ -58,6 +58,9 @@ pub struct Config {
     pub response_mode: ResponseMode,
     /// Where the session key is; `main` resolves it into a `SessionBinder` at start-up.
     pub session_key: SecretSource,
+    /// The per-clinic daily usage table (`TENANTRY_USAGE_TABLE`). Unset: requests are not
+    /// counted and `GET /usage` answers `usage_not_configured` (the template always sets it).
+    pub usage_table: Option<String>,
 }
 
 fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -110,7 +113,11 @@ impl Config {
             tenant_context::SessionBinder::from_base64(key)
                 .map_err(|e| invalid(SESSION_KEY_VARS.inline, e.to_string()))?;
         }
+        let usage_table = get(usage_meter::ENV_USAGE_TABLE)
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
         Ok(Self {
+            usage_table,
             session_key,
             runtime_arns,
             runtime_endpoint,

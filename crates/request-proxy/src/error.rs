@@ -36,8 +36,12 @@ pub enum ProxyError {
     ResponseTooLarge,
     #[error("not found")]
     NotFound,
-    #[error("only POST is served")]
+    #[error("only POST /invoke and GET /usage are served")]
     MethodNotAllowed,
+    #[error("this deployment keeps no usage counters")]
+    UsageNotConfigured,
+    #[error("the usage counters could not be read; retry shortly")]
+    UsageUnavailable,
     #[error("this deployment has no agent runtime for the caller's tier")]
     NoRuntimeForTier,
 }
@@ -59,6 +63,8 @@ impl ProxyError {
             ProxyError::NotFound => StatusCode::NOT_FOUND,
             ProxyError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::NoRuntimeForTier => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::UsageNotConfigured => StatusCode::NOT_IMPLEMENTED,
+            ProxyError::UsageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -80,6 +86,8 @@ impl ProxyError {
             ProxyError::NotFound => "not_found",
             ProxyError::MethodNotAllowed => "method_not_allowed",
             ProxyError::NoRuntimeForTier => "internal",
+            ProxyError::UsageNotConfigured => "usage_not_configured",
+            ProxyError::UsageUnavailable => "usage_unavailable",
         }
     }
 }
@@ -88,8 +96,13 @@ impl IntoResponse for ProxyError {
     fn into_response(self) -> Response {
         let status = self.status();
         let message = if status.is_server_error()
-            && !matches!(self, ProxyError::RuntimeFailed | ProxyError::RuntimeTimeout)
-        {
+            && !matches!(
+                self,
+                ProxyError::RuntimeFailed
+                    | ProxyError::RuntimeTimeout
+                    | ProxyError::UsageNotConfigured
+                    | ProxyError::UsageUnavailable
+            ) {
             "internal error".to_owned()
         } else {
             self.to_string()

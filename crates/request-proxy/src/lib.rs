@@ -4,6 +4,7 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod runtime;
+pub mod usage;
 
 pub use app::{Deps, router};
 pub use config::Config;

@@ -16,11 +16,25 @@ async fn main() -> Result<(), lambda_http::Error> {
         .load(config.session_key.clone())
         .await?;
     let sessions = tenant_context::SessionBinder::from_base64(&key)?;
+    let usage = match &config.usage_table {
+        Some(table) => {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Some(usage_meter::UsageMeter::from_sdk(&sdk, table))
+        }
+        None => {
+            tracing::warn!(
+                "{} is not set: requests are not counted and GET /usage is not served",
+                usage_meter::ENV_USAGE_TABLE
+            );
+            None
+        }
+    };
     let deps = Arc::new(Deps {
         sessions,
         config,
         catalog,
         http,
+        usage,
     });
     // The same routes either way; only how the answer reaches API Gateway differs.
     match deps.config.response_mode {

@@ -1,21 +1,21 @@
-//! The LOCAL EMULATION of the API Gateway REST API in front of Tenantry (`POST /{stage}/invoke`),
-//! driving the real `tenant-authorizer` and `request-proxy` functions on the Lambda stand-in.
-//! It does what the deployed API does with a request, in the same order:
+//! The LOCAL EMULATION of the API Gateway REST API in front of Tenantry (`POST /{stage}/invoke`,
+//! `GET /{stage}/usage`), driving the real `tenant-authorizer` and `request-proxy` functions on
+//! the Lambda stand-in. It does what the deployed API does with a request, in the same order:
 //!
-//! 1. route: only `POST /{stage}/invoke`; anything else is API Gateway's 403
-//!    `Missing Authentication Token`;
+//! 1. route: only the template's methods (`Routes::from_template`); anything else is API
+//!    Gateway's 403 `Missing Authentication Token`;
 //! 2. the TOKEN authorizer: the `Authorization` header must match the template's
 //!    `IdentityValidationExpression` (else 401 without calling the function); the function gets
 //!    `{"type": "TOKEN", "authorizationToken", "methodArn"}`; its policy is cached per token for
 //!    the template's `AuthorizerResultTtlInSeconds`; `Unauthorized` is 401, a Deny 403;
-//! 3. `apiKeySource: AUTHORIZER`: the policy's `usageIdentifierKey` must be an enabled API key
-//!    in a usage plan (read from the API Gateway stand-in, where tenant-admin put them), else 403;
+//! 3. `apiKeySource: AUTHORIZER`, for methods with `ApiKeyRequired` (steps 3 and 4 are skipped
+//!    for the others): the policy's `usageIdentifierKey` must be an enabled API key in a usage plan (read from the API Gateway stand-in, where tenant-admin put them), else 403;
 //! 4. the key's usage plan: throttling as a token bucket (rate per second, burst) and the quota
 //!    per period; over either: 429 with API Gateway's body;
 //! 5. the proxy integration: `request-proxy` gets the REST proxy event with the authorizer's
 //!    context, and its reply becomes the HTTP response.
 //!
-//! Known differences from AWS: one API and one route; error bodies as API Gateway sends them,
+//! Known differences from AWS: one API, one level of resources, no query strings; error bodies as API Gateway sends them,
 //! but no `x-amzn-RequestId` tracing across hops; the key/plan association is re-read every few
 //! seconds, not pushed; quotas count in UTC days/weeks/months from process start; responses are
 //! buffered (no response streaming yet); no WAF.
@@ -117,7 +117,39 @@ impl TransferMode {
     }
 }
 
+/// One method of the API: `POST /invoke`, say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub method: Method,
+    /// `/invoke`: the resource path under the stage.
+    pub path: String,
+    /// Whether the method meters the caller's API key (usage plan throttle and quota).
+    pub api_key_required: bool,
+}
+
+/// The template's methods (one level of resources under the root, as the template has).
+pub fn routes_from_template(template: &Value) -> Vec<Route> {
+    let resources = template["Resources"].as_object();
+    resources
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r["Type"] == "AWS::ApiGateway::Method")
+        .filter_map(|(_, r)| {
+            let p = &r["Properties"];
+            let resource = p["ResourceId"]["Ref"].as_str()?;
+            let part = template["Resources"][resource]["Properties"]["PathPart"].as_str()?;
+            Some(Route {
+                method: Method::from_bytes(p["HttpMethod"].as_str()?.as_bytes()).ok()?,
+                path: format!("/{part}"),
+                api_key_required: p["ApiKeyRequired"] == true,
+            })
+        })
+        .collect()
+}
+
 pub struct ApiGatewayConfig {
+    /// The methods the API serves (`routes_from_template`).
+    pub routes: Vec<Route>,
     pub stage: String,
     pub api_id: String,
     pub account_id: String,
@@ -213,6 +245,11 @@ impl ApiGatewayEmulation {
         format!("http://{}/{}/invoke", self.addr, self.inner.config.stage)
     }
 
+    /// `GET {usage_url}`: the caller's clinic's day.
+    pub fn usage_url(&self) -> String {
+        format!("http://{}/{}/usage", self.addr, self.inner.config.stage)
+    }
+
     /// How many times the authorizer function ran (its results are cached per token).
     pub fn authorizer_calls(&self) -> u64 {
         self.inner.authorizer_calls.load(Ordering::Relaxed)
@@ -269,14 +306,20 @@ async fn handle(
 ) -> Response {
     let n = inner.requests.fetch_add(1, Ordering::Relaxed);
     let request_id = format!("local-apigw-{n:08}");
-    let route = format!("{}/invoke", inner.config.stage);
-    if method != Method::POST || path.trim_end_matches('/') != route {
+    let path = path.trim_end_matches('/');
+    let route = inner.config.routes.iter().find(|r| {
+        r.method == method
+            && path
+                .strip_prefix(inner.config.stage.as_str())
+                .is_some_and(|rest| rest == r.path)
+    });
+    let Some(route) = route.cloned() else {
         return gateway_error(
             StatusCode::FORBIDDEN,
             "MissingAuthenticationTokenException",
             json!({"message": "Missing Authentication Token"}),
         );
-    }
+    };
     if body.len() > MAX_BODY_BYTES {
         return gateway_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -284,8 +327,19 @@ async fn handle(
             json!({"message": "Request Too Long"}),
         );
     }
-    let response = match authorize_and_meter(&inner, &headers).await {
-        Ok((policy, key)) => integrate(&inner, &request_id, &headers, &body, &policy, &key).await,
+    let response = match authorize_and_meter(&inner, &headers, &route).await {
+        Ok((policy, key)) => {
+            integrate(
+                &inner,
+                &request_id,
+                &headers,
+                &body,
+                &policy,
+                key.as_ref(),
+                &route,
+            )
+            .await
+        }
         Err(r) => r,
     };
     access_log(&request_id, &headers, &response);
@@ -296,7 +350,8 @@ async fn handle(
 async fn authorize_and_meter(
     inner: &Inner,
     headers: &HeaderMap,
-) -> Result<(Policy, KeyInfo), Response> {
+    route: &Route,
+) -> Result<(Policy, Option<KeyInfo>), Response> {
     let Some(identity) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -315,12 +370,15 @@ async fn authorize_and_meter(
     if !policy.allow {
         return Err(denied());
     }
+    if !route.api_key_required {
+        return Ok((policy, None));
+    }
     let Some(value) = policy.usage_key.as_deref() else {
         return Err(forbidden());
     };
     let key = key_info(inner, value).await?.ok_or_else(forbidden)?;
     meter(inner, &key).await?;
-    Ok((policy, key))
+    Ok((policy, Some(key)))
 }
 
 async fn policy_for(inner: &Inner, identity: &str) -> Result<Policy, Response> {
@@ -515,9 +573,10 @@ async fn integrate(
     headers: &HeaderMap,
     body: &Bytes,
     policy: &Policy,
-    key: &KeyInfo,
+    key: Option<&KeyInfo>,
+    route: &Route,
 ) -> Response {
-    let event = proxy_event(inner, request_id, headers, body, policy, key);
+    let event = proxy_event(inner, request_id, headers, body, policy, key, route);
     let mut response = match inner.config.transfer_mode {
         TransferMode::Buffered => buffered(inner, event).await,
         TransferMode::Stream => streamed(inner, event).await,
@@ -645,7 +704,8 @@ fn proxy_event(
     headers: &HeaderMap,
     body: &Bytes,
     policy: &Policy,
-    key: &KeyInfo,
+    key: Option<&KeyInfo>,
+    route: &Route,
 ) -> Value {
     let c = &inner.config;
     let mut single = serde_json::Map::new();
@@ -671,10 +731,11 @@ fn proxy_event(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
+    let method = route.method.as_str();
     json!({
-        "resource": "/invoke",
-        "path": "/invoke",
-        "httpMethod": "POST",
+        "resource": route.path,
+        "path": route.path,
+        "httpMethod": method,
         "headers": single,
         "multiValueHeaders": multi,
         "queryStringParameters": null,
@@ -687,15 +748,16 @@ fn proxy_event(
             "stage": c.stage,
             "requestId": request_id,
             "requestTimeEpoch": now_ms,
-            "identity": {"sourceIp": "127.0.0.1", "apiKeyId": key.id},
-            "resourcePath": "/invoke",
-            "httpMethod": "POST",
+            "identity": {"sourceIp": "127.0.0.1", "apiKeyId": key.map(|k| k.id.as_str())},
+            "resourcePath": route.path,
+            "httpMethod": method,
             "apiId": c.api_id,
-            "path": format!("/{}/invoke", c.stage),
+            "path": format!("/{}{}", c.stage, route.path),
             "protocol": "HTTP/1.1",
             "authorizer": authorizer,
         },
-        "body": String::from_utf8_lossy(body),
+        // API Gateway passes no body (null) for a request without one.
+        "body": (!body.is_empty()).then(|| String::from_utf8_lossy(body)),
         "isBase64Encoded": false,
     })
 }
@@ -762,6 +824,7 @@ mod tests {
             serde_json::from_str(include_str!("../../../infra/template.json")).unwrap();
         Inner {
             config: ApiGatewayConfig {
+                routes: routes_from_template(&template),
                 stage: "local".into(),
                 api_id: "api".into(),
                 account_id: "123456789012".into(),
@@ -839,6 +902,29 @@ mod tests {
         assert_eq!(
             kind(meter(&inner, &key("b", 1000.0, 1000.0, Some(2))).await),
             None
+        );
+    }
+
+    #[test]
+    fn the_routes_come_from_the_template() {
+        let template: Value =
+            serde_json::from_str(include_str!("../../../infra/template.json")).unwrap();
+        let mut routes = routes_from_template(&template);
+        routes.sort_by(|a, b| a.path.cmp(&b.path));
+        assert_eq!(
+            routes,
+            [
+                Route {
+                    method: Method::POST,
+                    path: "/invoke".into(),
+                    api_key_required: true
+                },
+                Route {
+                    method: Method::GET,
+                    path: "/usage".into(),
+                    api_key_required: false
+                },
+            ]
         );
     }
 

@@ -178,3 +178,26 @@ pub async fn create_registry(
     }
     Ok(table)
 }
+
+/// Creates `<prefix>-<unique>-Usage` (clinic_id HASH, day RANGE: the template's usage table);
+/// returns its name.
+pub async fn create_usage_table(endpoints: &Endpoints, prefix: &str) -> Result<String, Error> {
+    let ddb = client(endpoints)?;
+    let unique = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let table = format!("{prefix}-{unique:x}-Usage");
+    ddb.create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attr("clinic_id")?)
+        .attribute_definitions(string_attr("day")?)
+        .key_schema(key("clinic_id", KeyType::Hash)?)
+        .key_schema(key("day", KeyType::Range)?)
+        .send()
+        .await
+        .map_err(Error::call("CreateTable Usage"))?;
+    wait_active(&ddb, &table).await?;
+    Ok(table)
+}

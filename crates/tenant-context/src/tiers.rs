@@ -37,6 +37,10 @@ struct RoleFile {
 #[serde(deny_unknown_fields)]
 pub struct RoleConfig {
     pub tools: Vec<String>,
+    /// Whether the role sees its own clinic's usage and estimated cost per day (the web
+    /// chat's usage panel, `GET /usage`). Every role sees the day's remaining requests.
+    #[serde(default)]
+    pub sees_usage: bool,
 }
 
 /// One tier's configuration.
@@ -251,6 +255,11 @@ impl TierCatalog {
         self.roles
             .get(role)
             .is_some_and(|r| r.tools.iter().any(|t| t == tool))
+    }
+
+    /// Whether `role` may see its clinic's usage and cost; an unknown role may not.
+    pub fn role_sees_usage(&self, role: &Role) -> bool {
+        self.roles.get(role).is_some_and(|r| r.sees_usage)
     }
 
     /// The roles the file defines.
@@ -637,6 +646,10 @@ mod tests {
         let role = |r: &str| Role::parse(r).unwrap();
         assert!(cat.role_allows(&role("clinician"), "patient_context"));
         assert!(cat.role_allows(&role("admin"), "clinic_config"));
+        assert!(cat.role_sees_usage(&role("admin")));
+        for r in ["clinician", "nurse", "specialist", "auditor"] {
+            assert!(!cat.role_sees_usage(&role(r)), "{r} must not see usage");
+        }
         for tool in ["patient_context", "retrieve_clinic_documents", "web_search"] {
             assert!(
                 !cat.role_allows(&role("admin"), tool),

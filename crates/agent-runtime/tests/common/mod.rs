@@ -236,6 +236,7 @@ pub async fn agent_with_memory(
         verifier: verifier(&jwks),
         memory,
         guardrail,
+        usage: None,
         sessions,
         health: Arc::new(Health::new()),
         config,

@@ -79,7 +79,19 @@ pub fn deps(endpoint: &str, timeout: Duration) -> Arc<Deps> {
         config,
         catalog,
         http,
+        usage: None,
     })
+}
+
+/// The same dependencies counting into `meter`.
+pub fn deps_with_usage(
+    endpoint: &str,
+    timeout: Duration,
+    meter: usage_meter::UsageMeter,
+) -> Arc<Deps> {
+    let mut d = Arc::try_unwrap(deps(endpoint, timeout)).ok().unwrap();
+    d.usage = Some(meter);
+    Arc::new(d)
 }
 
 /// Runs one API Gateway event through the router: (status, headers, body).

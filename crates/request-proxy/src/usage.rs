@@ -1,0 +1,132 @@
+//! `GET /usage`: the caller's own clinic's day. Every role sees how many of the tier's daily
+//! requests are left and when the quota starts again; roles the tier file lets see usage
+//! (`sees_usage`, the clinic admin) also see requests, tokens and estimated cost of the last
+//! seven days. The clinic is the authorizer's, never a query parameter: there is no way to name
+//! another clinic here.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+use tenant_context::{QuotaPeriod, TenantContext, TierCatalog};
+use usage_meter::{DayUsage, UsageMeter};
+
+use crate::app::{Deps, bearer, tenant, token_names};
+use crate::error::ProxyError;
+
+/// How many days (today included) the usage panel shows.
+pub const PANEL_DAYS: u64 = 7;
+
+#[derive(Debug, Serialize)]
+pub struct UsageReply {
+    pub clinic_id: String,
+    pub tier: String,
+    pub role: String,
+    /// UTC, `YYYY-MM-DD`.
+    pub today: String,
+    pub quota: QuotaReply,
+    /// Only for roles that see usage; oldest first, days without use left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days: Option<Vec<DayUsage>>,
+    pub currency: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QuotaReply {
+    pub limit: u32,
+    pub period: QuotaPeriod,
+    /// Requests counted so far in this period. Only for daily quotas (the counters are per
+    /// day); `null` for weekly or monthly ones.
+    pub used: Option<u64>,
+    pub remaining: Option<u64>,
+    /// When the period ends and the quota starts again (RFC 3339, UTC).
+    pub resets_at: Option<String>,
+}
+
+pub async fn serve(State(deps): State<Arc<Deps>>, req: Request) -> Response {
+    // Checked before any await: a request body is not shared across threads.
+    let checked = caller(&deps, &req);
+    let result = match checked {
+        Ok(tenant) => match deps.usage.as_ref() {
+            Some(meter) => build(meter, &deps.catalog, &tenant, usage_meter::utc_today()).await,
+            None => Err(ProxyError::UsageNotConfigured),
+        },
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(r) => ([(header::CACHE_CONTROL, "no-store")], Json(r)).into_response(),
+        Err(e) => {
+            tracing::info!(
+                code = e.code(),
+                status = e.status().as_u16(),
+                "usage refused"
+            );
+            e.into_response()
+        }
+    }
+}
+
+/// The caller, with the same checks as an invocation: the authorizer's tenant, and the one
+/// Bearer token naming it.
+fn caller(deps: &Deps, req: &Request) -> Result<TenantContext, ProxyError> {
+    let tenant = tenant(req, &deps.catalog)?;
+    let token = bearer(req.headers())?;
+    token_names(&token, &tenant)?;
+    Ok(tenant)
+}
+
+/// The reply for `tenant` on `today`: reads that clinic's rows only.
+pub async fn build(
+    meter: &UsageMeter,
+    catalog: &TierCatalog,
+    tenant: &TenantContext,
+    today: NaiveDate,
+) -> Result<UsageReply, ProxyError> {
+    let tier = catalog
+        .config(tenant.tier())
+        // The tenant came from this catalog, so its tier is in it.
+        .map_err(|_| ProxyError::NoRuntimeForTier)?;
+    let sees_usage = catalog.role_sees_usage(tenant.role());
+    let from = if sees_usage {
+        today
+            .checked_sub_days(Days::new(PANEL_DAYS - 1))
+            .unwrap_or(today)
+    } else {
+        today
+    };
+    let days = meter
+        .days(tenant.clinic_id(), from, today)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, clinic_id = %tenant.clinic_id(), "usage read failed");
+            ProxyError::UsageUnavailable
+        })?;
+    let today_key = usage_meter::day_key(today);
+    let used_today = days
+        .iter()
+        .find(|d| d.day == today_key)
+        .map_or(0, |d| d.requests);
+    let quota = &tier.usage_plan.quota;
+    let daily = quota.period == QuotaPeriod::Day;
+    Ok(UsageReply {
+        clinic_id: tenant.clinic_id().to_string(),
+        tier: tenant.tier().to_string(),
+        role: tenant.role().to_string(),
+        today: today_key,
+        quota: QuotaReply {
+            limit: quota.limit,
+            period: quota.period,
+            used: daily.then_some(used_today),
+            remaining: daily.then(|| u64::from(quota.limit).saturating_sub(used_today)),
+            resets_at: daily.then(|| {
+                usage_meter::day_end(today).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            }),
+        },
+        days: sees_usage.then_some(days),
+        currency: tier.pricing.currency.clone(),
+    })
+}

@@ -1,0 +1,168 @@
+//! `GET /usage` and the request counter, on the DynamoDB stand-in: the caller's clinic only
+//! (never one a query parameter or header names), rows only for roles that see usage, and a
+//! counting failure never costs the clinician the answer.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use standins::Endpoints;
+use support::*;
+use tenant_context::{ClinicId, TierCatalog};
+use usage_meter::UsageMeter;
+use wiremock::ResponseTemplate;
+
+const USAGE_EVENT: &str = fixture!("usage-clinic-a.json");
+const INVOKE_EVENT: &str = fixture!("invoke-clinic-a.json");
+
+async fn meter() -> UsageMeter {
+    let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let table = standins::dynamo::create_usage_table(&endpoints, "proxy-usage")
+        .await
+        .unwrap();
+    UsageMeter::new(standins::dynamo::client(&endpoints).unwrap(), table)
+}
+
+/// The usage event as another user of clinic-a with `role` (its token says the same).
+fn usage_as(role: &str) -> String {
+    let mut claims = clinic_a_claims();
+    claims["custom:role"] = role.into();
+    let token = format!("Bearer {}", unsigned_token(&claims));
+    let mut v: Value = serde_json::from_str(USAGE_EVENT).unwrap();
+    v["requestContext"]["authorizer"]["custom:role"] = role.into();
+    v["headers"]["Authorization"] = token.clone().into();
+    v["multiValueHeaders"]["Authorization"] = json!([token]);
+    v.to_string()
+}
+
+async fn busy_clinic_b(m: &UsageMeter) {
+    let catalog = TierCatalog::embedded().unwrap();
+    let basic = catalog.tier("basic").unwrap();
+    let b = ClinicId::parse("clinic-b").unwrap();
+    let today = usage_meter::utc_today();
+    for _ in 0..9 {
+        m.count_request(&basic, &b, today).await.unwrap();
+    }
+    m.add_turn(&basic, &b, today, 987_654, 123_456, 4.2)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn invocations_are_counted_and_usage_names_the_callers_clinic_only() {
+    let m = meter().await;
+    busy_clinic_b(&m).await;
+    let runtime = runtime(ResponseTemplate::new(200).set_body_string("{}")).await;
+    let deps = deps_with_usage(&runtime.uri(), Duration::from_secs(5), m.clone());
+    for _ in 0..2 {
+        let (status, _, _) = call(deps.clone(), INVOKE_EVENT).await;
+        assert_eq!(status, 200);
+    }
+
+    // A clinician: the day's quota of clinic-a, although the request names clinic-b twice.
+    let (status, headers, body) = call(deps.clone(), USAGE_EVENT).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers["cache-control"], "no-store");
+    let reply: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(reply["clinic_id"], "clinic-a");
+    assert_eq!(reply["tier"], "basic");
+    let limit = TierCatalog::embedded()
+        .unwrap()
+        .config(&TierCatalog::embedded().unwrap().tier("basic").unwrap())
+        .unwrap()
+        .usage_plan
+        .quota
+        .limit;
+    assert_eq!(reply["quota"]["limit"], limit);
+    assert_eq!(reply["quota"]["used"], 2);
+    assert_eq!(reply["quota"]["remaining"], u64::from(limit) - 2);
+    assert_eq!(reply["quota"]["period"], "DAY");
+    assert!(
+        reply["quota"]["resets_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T00:00:00Z")
+    );
+    assert!(
+        reply.get("days").is_none(),
+        "a clinician sees no usage rows"
+    );
+
+    // The clinic's admin: the rows, clinic-a's own, never clinic-b's.
+    let (status, _, body) = call(deps.clone(), &usage_as("admin")).await;
+    assert_eq!(status, 200);
+    let reply: Value = serde_json::from_slice(&body).unwrap();
+    let days = reply["days"].as_array().expect("an admin sees the rows");
+    assert_eq!(days.len(), 1, "{reply}");
+    assert_eq!(days[0]["requests"], 2);
+    let text = String::from_utf8_lossy(&body);
+    for other in ["clinic-b", "987654", "123456", "4.2"] {
+        assert!(!text.contains(other), "clinic-b's {other} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn usage_is_refused_without_the_checks_of_an_invocation() {
+    let m = meter().await;
+    let deps = deps_with_usage("http://127.0.0.1:9", Duration::from_secs(1), m);
+    // Another clinic's token with clinic-a's authorizer context: the token is not the one the
+    // authorizer verified.
+    let mut v: Value = serde_json::from_str(USAGE_EVENT).unwrap();
+    let mut claims = clinic_a_claims();
+    claims["custom:clinic_id"] = "clinic-b".into();
+    let forged = format!("Bearer {}", unsigned_token(&claims));
+    v["headers"]["Authorization"] = forged.clone().into();
+    v["multiValueHeaders"]["Authorization"] = json!([forged]);
+    let (status, _, body) = call(deps.clone(), &v.to_string()).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (401, "token_mismatch")
+    );
+
+    let mut v: Value = serde_json::from_str(USAGE_EVENT).unwrap();
+    v["requestContext"]["authorizer"] = json!({});
+    let (status, _, body) = call(deps.clone(), &v.to_string()).await;
+    assert_eq!((status, error_code(&body).as_str()), (403, "no_tenant"));
+
+    let mut v: Value = serde_json::from_str(USAGE_EVENT).unwrap();
+    v["httpMethod"] = "DELETE".into();
+    v["requestContext"]["httpMethod"] = "DELETE".into();
+    let (status, _, body) = call(deps, &v.to_string()).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (405, "method_not_allowed")
+    );
+}
+
+#[tokio::test]
+async fn without_counters_usage_is_a_typed_error_and_the_answer_still_comes() {
+    // No table configured.
+    let runtime = runtime(ResponseTemplate::new(200).set_body_string("{}")).await;
+    let deps = support::deps(&runtime.uri(), Duration::from_secs(5));
+    let (status, _, body) = call(deps, USAGE_EVENT).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (501, "usage_not_configured")
+    );
+
+    // A table that cannot be written or read: the invocation is answered all the same.
+    let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let broken = UsageMeter::new(
+        standins::dynamo::client(&endpoints).unwrap(),
+        "no-such-usage-table",
+    );
+    let deps = deps_with_usage(&runtime.uri(), Duration::from_secs(5), broken);
+    let (status, _, _) = call(deps.clone(), INVOKE_EVENT).await;
+    assert_eq!(status, 200, "a counting failure must not cost the answer");
+    let (status, _, body) = call(deps, USAGE_EVENT).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (503, "usage_unavailable")
+    );
+    let message = serde_json::from_slice::<Value>(&body).unwrap()["error"]["message"].clone();
+    assert!(
+        !message.as_str().unwrap().contains("no-such-usage-table"),
+        "{message}"
+    );
+}
