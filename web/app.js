@@ -153,6 +153,7 @@ function signedIn(token) {
   $("chat").hidden = false;
   $("messages").replaceChildren();
   $("prompt").focus();
+  loadUsage();
 }
 
 function signOut() {
@@ -160,6 +161,8 @@ function signOut() {
   state.claims = null;
   state.session = null;
   $("badge").hidden = true;
+  $("quota").hidden = true;
+  $("usage-panel").hidden = true;
   $("sign-out").hidden = true;
   $("chat").hidden = true;
   $("sign-in").hidden = false;
@@ -176,6 +179,82 @@ function span(cls, text) {
 function showError(el, text) {
   el.textContent = text;
   el.hidden = false;
+}
+
+// ---- The clinic's day: remaining requests for everyone, the usage panel for its admin ----
+
+async function loadUsage() {
+  const token = state.idToken;
+  if (!token || !state.config.usageUrl) return;
+  const line = $("quota");
+  try {
+    const resp = await fetch(state.config.usageUrl, {
+      headers: { Authorization: `Bearer ${token}` },
+      cache: "no-store",
+    });
+    if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+    const usage = await resp.json();
+    // Signed out, or in as someone else, meanwhile: not theirs to see.
+    if (state.idToken !== token) return;
+    showUsage(usage);
+  } catch (_) {
+    if (state.idToken !== token) return;
+    // The chat works without it; say so quietly rather than show a stale number.
+    line.className = "quota";
+    line.textContent = "Remaining requests: not available right now";
+    line.hidden = false;
+  }
+}
+
+function untilReset(iso) {
+  const ms = Date.parse(iso) - Date.now();
+  if (!(ms > 0)) return "";
+  const h = Math.floor(ms / 3600000);
+  const m = Math.max(1, Math.round((ms % 3600000) / 60000));
+  return h > 0 ? ` (in ${h} h ${m} min)` : ` (in ${m} min)`;
+}
+
+function showUsage(u) {
+  const line = $("quota");
+  const q = u.quota || {};
+  if (typeof q.remaining === "number") {
+    line.textContent = `${q.remaining} of ${q.limit} requests left today for your clinic; resets at midnight UTC${untilReset(q.resets_at)}`;
+    line.className = q.remaining === 0 ? "quota none" : q.remaining <= q.limit / 10 ? "quota low" : "quota";
+  } else {
+    line.textContent = `Your clinic's limit: ${q.limit} requests per ${String(q.period || "").toLowerCase()}`;
+    line.className = "quota";
+  }
+  line.hidden = false;
+  const panel = $("usage-panel");
+  if (!Array.isArray(u.days)) {
+    panel.hidden = true;
+    return;
+  }
+  const money = (v) => new Intl.NumberFormat(undefined, {
+    style: "currency", currency: u.currency || "USD", minimumFractionDigits: 2, maximumFractionDigits: 6,
+  }).format(v);
+  const num = (v) => new Intl.NumberFormat().format(v);
+  const row = (cells, header) => {
+    const tr = document.createElement("tr");
+    cells.forEach((c, i) => {
+      const td = document.createElement(i === 0 && header ? "th" : "td");
+      if (i === 0 && header) td.scope = "row";
+      td.textContent = c;
+      tr.append(td);
+    });
+    return tr;
+  };
+  const body = panel.querySelector("tbody");
+  const total = { requests: 0, turns: 0, input_tokens: 0, output_tokens: 0, estimated_cost: 0 };
+  const rows = u.days.slice().reverse().map((d) => {
+    for (const k of Object.keys(total)) total[k] += d[k] || 0;
+    return row([d.day, num(d.requests), num(d.turns), num(d.input_tokens), num(d.output_tokens), money(d.estimated_cost)], true);
+  });
+  body.replaceChildren(...(rows.length ? rows : [row(["No use in the last 7 days", "", "", "", "", ""], true)]));
+  panel.querySelector("tfoot").replaceChildren(
+    row(["Total", num(total.requests), num(total.turns), num(total.input_tokens), num(total.output_tokens), money(total.estimated_cost)]),
+  );
+  panel.hidden = false;
 }
 
 // ---- Asking ----
@@ -358,6 +437,7 @@ async function ask(event) {
   } finally {
     li.removeAttribute("aria-busy");
     state.busy = false;
+    loadUsage();
     $("ask-button").disabled = false;
     $("prompt").focus();
   }

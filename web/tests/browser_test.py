@@ -8,6 +8,7 @@ Usage: browser_test.py --url http://127.0.0.1:47160/ --out DIR --run-dir .tools/
 import argparse
 import json
 import pathlib
+import re
 import sys
 import time
 
@@ -77,6 +78,13 @@ def ask(driver, prompt):
     return driver.find_elements(By.CSS_SELECTOR, "#messages .assistant")[-1]
 
 
+def requests_left(driver):
+    """The number in the header's remaining-requests line, once it shows one."""
+    wait(driver).until(lambda d: re.search(r"^\d+ of \d+ requests left today",
+                                           d.find_element(By.ID, "quota").text))
+    return int(driver.find_element(By.ID, "quota").text.split(" ", 1)[0])
+
+
 def check(condition, what):
     if not condition:
         raise AssertionError(what)
@@ -100,7 +108,14 @@ def run(url, out, run_dir):
 
         badge = sign_in(driver, user["clinic-a"])
         check("basic" in badge and "clinician" in badge, f"clinic-a badge shows tier and role: {badge!r}")
+        left = requests_left(driver)
+        check("resets at midnight UTC" in driver.find_element(By.ID, "quota").text,
+              f"the clinic's remaining requests are shown with their reset ({left} left)")
         reply = ask(driver, "What do our clinic documents say about fasting?")
+        wait(driver).until(lambda d: requests_left(d) == left - 1)
+        check(True, f"asking used one of them ({left - 1} left)")
+        check(not driver.find_element(By.ID, "usage-panel").is_displayed(),
+              "a clinician sees no usage panel")
         cites = [c.get_attribute("title") for c in reply.find_elements(By.CSS_SELECTOR, ".citations li")]
         check(cites and all("/basic-tier/clinic-a/" in c for c in cites),
               f"the answer cites clinic-a documents only ({len(cites)} cited)")
@@ -115,6 +130,25 @@ def run(url, out, run_dir):
         trace = reply.find_element(By.CSS_SELECTOR, ".trace").text
         check("searched the web" in trace, f"premium tools are used: {trace!r}")
         step.shot("hospital-x-premium-tools")
+
+        # The clinic whose demo user is its administrator: the usage panel, its own figures.
+        sign_out(driver)
+        admin_clinic = next(u["clinic_id"] for u in users if u["role"] == "admin")
+        badge = sign_in(driver, user[admin_clinic])
+        check("admin" in badge, f"the admin's badge shows the role: {badge!r}")
+        ask(driver, "What are our opening hours?")
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        wait(driver).until(lambda d: d.find_element(By.ID, "usage-panel").is_displayed()
+                           and today in d.find_element(By.ID, "usage-table").text)
+        rows = driver.find_elements(By.CSS_SELECTOR, "#usage-table tbody tr")
+        cells = [c.text for c in rows[0].find_elements(By.CSS_SELECTOR, "th, td")]
+        check(cells[0] == today and int(cells[1]) >= 1 and int(cells[2]) >= 1
+              and int(cells[3].replace(",", "")) > 0,
+              f"the admin sees today's requests, answers and tokens: {cells}")
+        panel = driver.find_element(By.ID, "usage-panel").text
+        others = [u["clinic_id"] for u in users if u["clinic_id"] != admin_clinic]
+        check(not any(o in panel for o in others), "the panel names no other clinic")
+        step.shot("admin-usage-panel")
 
         sign_out(driver)
         sign_in(driver, user["clinic-a"])

@@ -105,6 +105,7 @@ fn page_config(site: &SiteConfig<'_>) -> Value {
         .collect();
     json!({
         "apiUrl": format!("api/{}/invoke", site.stage),
+        "usageUrl": format!("api/{}/usage", site.stage),
         "cognito": {
             "endpoint": site.cognito_endpoint,
             "clientId": site.client_id,

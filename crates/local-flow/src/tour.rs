@@ -68,10 +68,11 @@ pub async fn run() -> Result<(), FlowError> {
     stack.set_clock(Some(crate::tiers::EVENING))?;
     crate::limits::burst(&stack, &http, &ids).await?;
     crate::cost::table(&stack)?;
+    crate::cost::clinic_view(&stack, &http, &ids).await?;
     drop(stack);
 
     println!(
-        "\nDone in {:.0} s: {} tenants signed in, the tampered token refused, credentials vended for one tenant only, every tool called and every cross-tenant attempt refused, questions answered from each clinic's own data through API Gateway, a suspended clinic and an over-limit burst refused, and the cost attributed per clinic.",
+        "\nDone in {:.0} s: {} tenants signed in, the tampered token refused, credentials vended for one tenant only, every tool called and every cross-tenant attempt refused, questions answered from each clinic's own data through API Gateway, a suspended clinic and an over-limit burst refused, the cost attributed per clinic, and each clinic shown its own day.",
         started.elapsed().as_secs_f64(),
         ids.tokens.len(),
     );

@@ -148,6 +148,20 @@ async fn proxy(
 ) -> Result<Response, ProxyError> {
     let tenant = tenant(&req, &deps.catalog)?;
     *known = Some(tenant.clone());
+    // Counted as API Gateway's quota counts: every request that reaches the integration, the
+    // ones refused below included. Alongside the work, so it adds no wait; a failed count is
+    // logged and the clinician still gets the answer (the agents' usage lines stay the
+    // billing record).
+    let (result, ()) = tokio::join!(forward(deps, req, &tenant), count_request(deps, &tenant));
+    result
+}
+
+async fn forward(
+    deps: &Deps,
+    req: Request,
+    tenant: &TenantContext,
+) -> Result<Response, ProxyError> {
+    let tenant = tenant.clone();
     let token = bearer(req.headers())?;
     token_names(&token, &tenant)?;
     // The body may be at most the prompt limit plus room for the JSON around it.
@@ -207,17 +221,9 @@ async fn proxy(
         header::HeaderName::from_static("x-tenantry-session-id"),
         session.to_string(),
     );
-    // Counted as API Gateway's quota counts: every request that reaches the integration.
-    // Alongside the runtime call, so it adds no wait; a failed count is logged and the
-    // clinician still gets the answer (the agents' usage lines remain the billing record).
-    let count = count_request(deps, &tenant);
     if deps.config.response_mode == ResponseMode::Stream {
         // The agent's events pass through as they come (Lambda response streaming).
-        let (reply, ()) = tokio::join!(
-            runtime::invoke_streaming(&deps.http, &url, &token, &session, payload),
-            count
-        );
-        let reply = reply?;
+        let reply = runtime::invoke_streaming(&deps.http, &url, &token, &session, payload).await?;
         return Ok((
             [
                 (header::CONTENT_TYPE, reply.content_type),
@@ -228,18 +234,15 @@ async fn proxy(
         )
             .into_response());
     }
-    let (reply, ()) = tokio::join!(
-        runtime::invoke(
-            &deps.http,
-            &url,
-            &token,
-            &session,
-            payload,
-            deps.config.max_response_bytes,
-        ),
-        count
-    );
-    let reply = reply?;
+    let reply = runtime::invoke(
+        &deps.http,
+        &url,
+        &token,
+        &session,
+        payload,
+        deps.config.max_response_bytes,
+    )
+    .await?;
     Ok((
         [(header::CONTENT_TYPE, reply.content_type)],
         [session_header],

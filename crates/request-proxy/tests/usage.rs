@@ -15,6 +15,7 @@ use wiremock::ResponseTemplate;
 
 const USAGE_EVENT: &str = fixture!("usage-clinic-a.json");
 const INVOKE_EVENT: &str = fixture!("invoke-clinic-a.json");
+const MALFORMED_EVENT: &str = fixture!("invoke-malformed-body.json");
 
 async fn meter() -> UsageMeter {
     let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
@@ -59,6 +60,9 @@ async fn invocations_are_counted_and_usage_names_the_callers_clinic_only() {
         let (status, _, _) = call(deps.clone(), INVOKE_EVENT).await;
         assert_eq!(status, 200);
     }
+    // Refused by the proxy, but API Gateway's quota counted it: so does the counter.
+    let (status, _, _) = call(deps.clone(), MALFORMED_EVENT).await;
+    assert_eq!(status, 400);
 
     // A clinician: the day's quota of clinic-a, although the request names clinic-b twice.
     let (status, headers, body) = call(deps.clone(), USAGE_EVENT).await;
@@ -75,8 +79,8 @@ async fn invocations_are_counted_and_usage_names_the_callers_clinic_only() {
         .quota
         .limit;
     assert_eq!(reply["quota"]["limit"], limit);
-    assert_eq!(reply["quota"]["used"], 2);
-    assert_eq!(reply["quota"]["remaining"], u64::from(limit) - 2);
+    assert_eq!(reply["quota"]["used"], 3);
+    assert_eq!(reply["quota"]["remaining"], u64::from(limit) - 3);
     assert_eq!(reply["quota"]["period"], "DAY");
     assert!(
         reply["quota"]["resets_at"]
@@ -95,7 +99,7 @@ async fn invocations_are_counted_and_usage_names_the_callers_clinic_only() {
     let reply: Value = serde_json::from_slice(&body).unwrap();
     let days = reply["days"].as_array().expect("an admin sees the rows");
     assert_eq!(days.len(), 1, "{reply}");
-    assert_eq!(days[0]["requests"], 2);
+    assert_eq!(days[0]["requests"], 3);
     let text = String::from_utf8_lossy(&body);
     for other in ["clinic-b", "987654", "123456", "4.2"] {
         assert!(!text.contains(other), "clinic-b's {other} in {text}");
