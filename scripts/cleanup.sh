@@ -50,6 +50,36 @@ fi
 artifacts="$prefix-artifacts-$account-$region"
 stack_exists() { aws_cmd cloudformation describe-stacks --stack-name "$stack" > /dev/null 2>&1; }
 
+# Empties a versioned bucket (every version and delete marker); `delete_bucket` then deletes it.
+empty_bucket() {
+  local bucket=$1 batch
+  batch=$(mktemp)
+  for kind in Versions DeleteMarkers; do
+    while true; do
+      aws_cmd s3api list-object-versions --bucket "$bucket" --max-items 1000 \
+        --query "{Objects: ${kind}[].{Key: Key, VersionId: VersionId}, Quiet: \`true\`}" --output json > "$batch"
+      python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get("Objects") else 1)' "$batch" || break
+      aws_cmd s3api delete-objects --bucket "$bucket" --delete "file://$batch" > /dev/null
+    done
+  done
+  rm -f "$batch"
+}
+
+delete_bucket() {
+  local bucket=$1
+  if [[ $dry_run == 1 ]]; then
+    echo "    would delete every object version of s3://$bucket, then the bucket"
+    return
+  fi
+  if ! aws_cmd s3api head-bucket --bucket "$bucket" 2> /dev/null; then
+    echo "    s3://$bucket already gone"
+    return
+  fi
+  empty_bucket "$bucket"
+  aws_cmd s3api delete-bucket --bucket "$bucket"
+  echo "    s3://$bucket deleted"
+}
+
 step "1/5 Offboard the tenants of $tenants_file (registry rows, API keys, clinic rows, users; patient data kept)"
 if [[ $dry_run == 1 ]]; then
   cargo run --quiet --locked -p tenant-admin -- offboard --tenants "$tenants_file" --dry-run --name-prefix "$prefix" | sed 's/^/    /'
@@ -62,7 +92,7 @@ fi
 
 step "2/5 Delete stack $stack (the kept resources stay: see step 5)"
 if [[ $dry_run == 1 ]]; then
-  echo "    would record the kept resources' ids in $retained_file, then:"
+  echo "    would record the kept resources' ids in $retained_file, empty the web chat's bucket, then:"
   run aws cloudformation delete-stack --stack-name "$stack"
   run aws cloudformation wait stack-delete-complete --stack-name "$stack"
 elif stack_exists; then
@@ -72,6 +102,10 @@ elif stack_exists; then
   pool_id=$(aws_cmd cloudformation describe-stack-resource --stack-name "$stack" --logical-resource-id UserPool \
     --query StackResourceDetail.PhysicalResourceId --output text 2> /dev/null || echo "")
   printf '{"data_key_id": "%s", "user_pool_id": "%s"}\n' "$key_id" "$pool_id" > "$retained_file"
+  # The web chat's page bucket goes with the stack; CloudFormation deletes only empty buckets.
+  site=$(aws_cmd cloudformation describe-stack-resource --stack-name "$stack" --logical-resource-id SiteBucket \
+    --query StackResourceDetail.PhysicalResourceId --output text 2> /dev/null || echo "")
+  [[ -n $site ]] && empty_bucket "$site" && echo "    emptied the web chat's bucket s3://$site"
   aws_cmd cloudformation delete-stack --stack-name "$stack"
   echo "    deleting (this takes several minutes)..."
   aws_cmd cloudformation wait stack-delete-complete --stack-name "$stack"
@@ -96,30 +130,6 @@ for key_param in "/$prefix/page-token-key" "/$prefix/session-key"; do
   fi
 done
 
-# Empties a versioned bucket (every version and delete marker), then deletes it.
-delete_bucket() {
-  local bucket=$1 batch
-  if [[ $dry_run == 1 ]]; then
-    echo "    would delete every object version of s3://$bucket, then the bucket"
-    return
-  fi
-  if ! aws_cmd s3api head-bucket --bucket "$bucket" 2> /dev/null; then
-    echo "    s3://$bucket already gone"
-    return
-  fi
-  batch=$(mktemp)
-  for kind in Versions DeleteMarkers; do
-    while true; do
-      aws_cmd s3api list-object-versions --bucket "$bucket" --max-items 1000 \
-        --query "{Objects: ${kind}[].{Key: Key, VersionId: VersionId}, Quiet: \`true\`}" --output json > "$batch"
-      python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get("Objects") else 1)' "$batch" || break
-      aws_cmd s3api delete-objects --bucket "$bucket" --delete "file://$batch" > /dev/null
-    done
-  done
-  rm -f "$batch"
-  aws_cmd s3api delete-bucket --bucket "$bucket"
-  echo "    s3://$bucket deleted"
-}
 
 step "4/5 Artifact bucket (function packages and templates) and the agent image repository"
 delete_bucket "$artifacts"

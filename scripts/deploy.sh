@@ -2,8 +2,8 @@
 # Deploys Tenantry to an AWS account: builds the functions with cargo lambda (arm64) and the
 # agent's arm64 container image (pushed to the ECR repository <prefix>-agent-runtime), uploads
 # the functions, deploys infra/template.json as one CloudFormation stack (runtimes by digest), creates the per-tier
-# Bedrock projects, onboards the tenants of a tenant file (API key in the tier's usage plan,
-# registry and clinic rows, first user), and prints the endpoints. Safe to re-run.
+# Bedrock projects, uploads the web chat, onboards the tenants of a tenant file (API key in the
+# tier's usage plan, registry and clinic rows, first user), and prints the endpoints. Safe to re-run.
 #
 # Usage: scripts/deploy.sh [options]
 #   --runtime-image URI  deploy this agent image instead of building one; by digest only:
@@ -80,16 +80,16 @@ artifacts="$prefix-artifacts-$account-$region"
 # command substitution, so a failure to read the template stops the script.
 functions=$(template functions)
 
-step "1/8 Template: check infra/template.json is the rendering of its sources"
+step "1/9 Template: check infra/template.json is the rendering of its sources"
 run cargo run --quiet --locked -p infra-template -- --check
 
-step "2/8 Build the functions for Lambda (provided.al2023, arm64) with cargo lambda"
+step "2/9 Build the functions for Lambda (provided.al2023, arm64) with cargo lambda"
 [[ $dry_run == 1 ]] || scripts/install-standins.sh > /dev/null
 bins=()
 for crate in $(for f in $functions; do echo "${f%%:*}"; done | sort -u); do bins+=(--bin "$crate"); done
 PATH="$PWD/.tools/venv/bin:$PATH" run cargo lambda build --release --arm64 --output-format zip --locked "${bins[@]}"
 
-step "3/8 Artifact bucket s3://$artifacts (private, TLS-only, versioned) and the packages"
+step "3/9 Artifact bucket s3://$artifacts (private, TLS-only, versioned) and the packages"
 if [[ $dry_run == 1 ]]; then
   echo "    would create the bucket if absent, then upload target/lambda/<function>/bootstrap.zip as functions/<function>/<sha256>.zip"
 elif aws_cmd s3api head-bucket --bucket "$artifacts" 2> /dev/null; then
@@ -127,7 +127,7 @@ done
 
 repo="$prefix-agent-runtime"
 registry="$account.dkr.ecr.$region.amazonaws.com"
-step "4/8 Agent image: static arm64 binary, OCI image (non-root, no base image), ECR repository $repo, deployed by digest"
+step "4/9 Agent image: static arm64 binary, OCI image (non-root, no base image), ECR repository $repo, deployed by digest"
 if [[ -n $runtime_image ]]; then
   echo "    using --runtime-image $runtime_image (nothing built or pushed)"
 elif [[ $dry_run == 1 ]]; then
@@ -163,7 +163,7 @@ else
   runtime_image="$registry/$repo@$digest"
 fi
 
-step "5/8 Signing keys: SSM SecureStrings $page_key_param (tool-target's page tokens) and $session_key_param (runtime sessions; request-proxy and the agents), created once, never printed"
+step "5/9 Signing keys: SSM SecureStrings $page_key_param (tool-target's page tokens) and $session_key_param (runtime sessions; request-proxy and the agents), created once, never printed"
 for key_param in "$page_key_param" "$session_key_param"; do
   if [[ $dry_run == 1 ]]; then
     echo "    $key_param: would create it from 32 random bytes if absent"
@@ -184,7 +184,7 @@ PY
   fi
 done
 
-step "6/8 CloudFormation stack $stack (this takes 10-20 minutes the first time)"
+step "6/9 CloudFormation stack $stack (this takes 10-20 minutes the first time)"
 if [[ $dry_run == 1 ]]; then
   echo "    resources of infra/template.json (names resolved for prefix $prefix):"
   template list
@@ -199,7 +199,41 @@ if [[ $dry_run == 0 ]]; then
   echo "    outputs saved to $outputs_file"
 fi
 
-step "7/8 Bedrock projects per tier with cost-allocation tags"
+step "7/9 The web chat: the page and its config.json to the site bucket, then a CloudFront refresh"
+if [[ $dry_run == 1 ]]; then
+  echo "    would upload web/index.html, app.js and style.css to the SiteBucket output with a config.json"
+  echo "    made from the outputs (API under api/<stage>/ on the same origin; sign-in at SignInUrl with"
+  echo "    PKCE, back to WebUrl), then invalidate the SiteDistributionId distribution"
+else
+  web_config=$(mktemp)
+  python3 - "$outputs_file" "$web_config" "$region" << 'PY'
+import json, sys, urllib.parse
+outputs = {o["OutputKey"]: o["OutputValue"] for o in json.load(open(sys.argv[1]))}
+stage = urllib.parse.urlparse(outputs["ApiEndpoint"]).path.strip("/").split("/")[0]
+json.dump({
+    "apiUrl": f"api/{stage}/invoke",
+    "usageUrl": f"api/{stage}/usage",
+    "cognito": {
+        "region": sys.argv[3],
+        "clientId": outputs["UserPoolClientId"],
+        "signInUrl": outputs["SignInUrl"],
+        "redirectUri": outputs["WebUrl"],
+    },
+}, open(sys.argv[2], "w"), indent=2)
+PY
+  site_bucket=$(python3 -c 'import json,sys; print({o["OutputKey"]: o["OutputValue"] for o in json.load(open(sys.argv[1]))}["SiteBucketName"])' "$outputs_file")
+  distribution=$(python3 -c 'import json,sys; print({o["OutputKey"]: o["OutputValue"] for o in json.load(open(sys.argv[1]))}["SiteDistributionId"])' "$outputs_file")
+  # Short caching, so a redeploy reaches browsers within minutes even without the invalidation.
+  for f in index.html app.js style.css; do
+    aws_cmd s3 cp --only-show-errors --cache-control "max-age=300" "web/$f" "s3://$site_bucket/$f"
+  done
+  aws_cmd s3 cp --only-show-errors --cache-control "no-cache" --content-type application/json "$web_config" "s3://$site_bucket/config.json"
+  rm -f "$web_config"
+  aws_cmd cloudfront create-invalidation --distribution-id "$distribution" --paths "/*" > /dev/null
+  echo "    uploaded to s3://$site_bucket; distribution $distribution refreshing"
+fi
+
+step "8/9 Bedrock projects per tier with cost-allocation tags"
 if [[ $bedrock_projects == 1 ]]; then
   bp_args=()
   [[ $dry_run == 1 ]] && bp_args+=(--dry-run)
@@ -210,7 +244,7 @@ else
   echo "    skipped (--skip-bedrock-projects)"
 fi
 
-step "8/8 Tenants from $tenants_file"
+step "9/9 Tenants from $tenants_file"
 if [[ $onboard == 0 ]]; then
   echo "    skipped (--no-tenants)"
 else

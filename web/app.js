@@ -122,6 +122,86 @@ async function signIn(event) {
   }
 }
 
+// ---- Managed login (a deployment): Cognito's hosted sign-in, authorization code with PKCE ----
+// The deployed app client allows no password sign-in from a browser; the page never sees a
+// password there, and MFA is Cognito's to ask for.
+
+function base64url(bytes) {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function randomString(bytes) {
+  const b = new Uint8Array(bytes);
+  crypto.getRandomValues(b);
+  return base64url(b);
+}
+
+// RFC 7636 S256: BASE64URL(SHA-256(verifier)).
+async function pkceChallenge(verifier) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  return base64url(new Uint8Array(digest));
+}
+
+// The sign-in page's address for a new attempt; its verifier waits in this tab's storage.
+async function managedLoginUrl() {
+  const c = state.config.cognito;
+  const verifier = randomString(32);
+  const nonce = randomString(16);
+  sessionStorage.setItem("tenantry-pkce", JSON.stringify({ verifier, state: nonce }));
+  const url = new URL("/oauth2/authorize", c.signInUrl);
+  url.search = new URLSearchParams({
+    response_type: "code",
+    client_id: c.clientId,
+    redirect_uri: c.redirectUri,
+    scope: "openid",
+    state: nonce,
+    code_challenge: await pkceChallenge(verifier),
+    code_challenge_method: "S256",
+  }).toString();
+  return url.toString();
+}
+
+async function startManagedLogin() {
+  location.assign(await managedLoginUrl());
+}
+
+// Back from the sign-in page with `?code=...&state=...`: the code and this page's verifier
+// buy the ID token. Returns whether the address held a sign-in result.
+async function finishManagedLogin() {
+  const params = new URLSearchParams(location.search);
+  if (!params.has("code") && !params.has("error")) return false;
+  // The code is single-use; it leaves the address bar (and history) at once.
+  history.replaceState(null, "", location.pathname);
+  const saved = JSON.parse(sessionStorage.getItem("tenantry-pkce") || "null");
+  sessionStorage.removeItem("tenantry-pkce");
+  if (params.has("error")) {
+    throw new Error(params.get("error_description") || "Sign-in was not completed; try again.");
+  }
+  if (!saved || saved.state !== params.get("state")) {
+    throw new Error("That sign-in did not start on this page; sign in again.");
+  }
+  const c = state.config.cognito;
+  const resp = await fetch(new URL("/oauth2/token", c.signInUrl).toString(), {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      client_id: c.clientId,
+      code: params.get("code"),
+      redirect_uri: c.redirectUri,
+      code_verifier: saved.verifier,
+    }).toString(),
+  });
+  const reply = await resp.json().catch(() => ({}));
+  if (!resp.ok || !reply.id_token) {
+    throw new Error("Sign-in could not be completed; sign in again.");
+  }
+  signedIn(reply.id_token);
+  return true;
+}
+
 function decodeClaims(token) {
   let part = (token.split(".")[1] || "").replace(/-/g, "+").replace(/_/g, "/");
   while (part.length % 4) part += "=";
@@ -157,6 +237,7 @@ function signedIn(token) {
 }
 
 function signOut() {
+  const managed = state.config && state.config.cognito && state.config.cognito.signInUrl;
   state.idToken = null;
   state.claims = null;
   state.session = null;
@@ -166,6 +247,14 @@ function signOut() {
   $("sign-out").hidden = true;
   $("chat").hidden = true;
   $("sign-in").hidden = false;
+  if (managed) {
+    // Also end the session at the sign-in domain, or the next sign-in would skip the password.
+    const c = state.config.cognito;
+    const url = new URL("/logout", c.signInUrl);
+    url.search = new URLSearchParams({ client_id: c.clientId, logout_uri: c.redirectUri }).toString();
+    location.assign(url.toString());
+    return;
+  }
   $("username").focus();
 }
 
@@ -509,6 +598,19 @@ async function start() {
     state.config = await loadConfig();
   } catch (e) {
     showError($("sign-in-error"), `The page is not configured (${e.message}).`);
+    return;
+  }
+  if (state.config.cognito && state.config.cognito.signInUrl) {
+    $("sign-in-form").hidden = true;
+    $("managed-sign-in").hidden = false;
+    $("managed-sign-in-button").addEventListener("click", () => {
+      startManagedLogin().catch((e) => showError($("managed-sign-in-error"), e.message));
+    });
+    try {
+      if (!(await finishManagedLogin())) $("managed-sign-in-button").focus();
+    } catch (e) {
+      showError($("managed-sign-in-error"), e.message);
+    }
     return;
   }
   if (state.config.local) {

@@ -11,6 +11,7 @@ import pathlib
 import re
 import sys
 import time
+import urllib.parse
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -166,6 +167,35 @@ def run(url, out, run_dir):
                 break
         check("too many requests" in message, f"a throttled request says so: {message!r}")
         step.shot("clinic-a-throttled")
+
+        # A deployment signs in with Cognito's managed login (code flow with PKCE); its
+        # client side, checked here without Cognito.
+        challenge = driver.execute_async_script(
+            "pkceChallenge(arguments[0]).then(arguments[1])",
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+        check(challenge == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+              "the PKCE challenge is RFC 7636's S256 (its appendix B example)")
+        login = driver.execute_async_script(
+            "const done = arguments[0];"
+            "state.config.cognito.signInUrl = 'https://login.example';"
+            "state.config.cognito.redirectUri = location.origin + '/';"
+            "managedLoginUrl().then(async (u) => {"
+            "  const saved = JSON.parse(sessionStorage.getItem('tenantry-pkce'));"
+            "  done({url: u, saved: saved, challenge: await pkceChallenge(saved.verifier)});"
+            "});")
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(login["url"]).query))
+        check(login["url"].startswith("https://login.example/oauth2/authorize?")
+              and query["response_type"] == "code" and query["code_challenge_method"] == "S256"
+              and query["code_challenge"] == login["challenge"]
+              and query["state"] == login["saved"]["state"] and "code_verifier" not in query,
+              "the sign-in address carries the challenge and a state, never the verifier")
+        outcome = driver.execute_async_script(
+            "const done = arguments[0];"
+            "history.replaceState(null, '', '?code=stolen&state=forged');"
+            "finishManagedLogin().then(() => done('accepted'), (e) => done("
+            "  e.message + '|' + location.search));")
+        check(outcome.startswith("That sign-in did not start on this page") and outcome.endswith("|"),
+              f"a code from a sign-in this page did not start is refused and leaves the address: {outcome!r}")
 
         # Phone width: the same page, one column.
         driver.set_window_size(390, 844)

@@ -17,6 +17,7 @@ mod functions;
 pub mod iam;
 mod policy;
 mod shared;
+mod site;
 mod tier;
 
 use serde_json::{Map, Value, json};
@@ -156,6 +157,7 @@ pub fn render(inputs: &Inputs) -> Result<Value, Error> {
     shared::add(&mut t)?;
     functions::add(&mut t, inputs)?;
     api::add(&mut t, inputs)?;
+    site::add(&mut t)?;
     for (name, config) in inputs.tiers.iter() {
         tier::add(&mut t, inputs, name.as_str(), config)?;
     }

@@ -371,6 +371,14 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
                 "WriteAttributes": ["name"],
                 "PreventUserExistenceErrors": "ENABLED",
                 "EnableTokenRevocation": true,
+                // The web chat signs in with Cognito's managed login: the authorization code
+                // flow with PKCE (a public client), back to the page's own address only.
+                "AllowedOAuthFlowsUserPoolClient": true,
+                "AllowedOAuthFlows": ["code"],
+                "AllowedOAuthScopes": ["openid"],
+                "SupportedIdentityProviders": ["COGNITO"],
+                "CallbackURLs": [sub("https://${SiteDistribution.DomainName}/")],
+                "LogoutURLs": [sub("https://${SiteDistribution.DomainName}/")],
                 // Short-lived tokens: the Runtimes and Gateways accept them directly, so a
                 // revoked or suspended user's token must not stay useful for long.
                 "IdTokenValidity": 15,

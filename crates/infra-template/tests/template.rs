@@ -452,8 +452,8 @@ fn data_at_rest_is_encrypted_recoverable_and_private() {
     let buckets = resources_of(&t, "AWS::S3::Bucket");
     assert_eq!(
         buckets.len(),
-        tiers().len() + 1,
-        "one per tier plus access logs"
+        tiers().len() + 2,
+        "one per tier, access logs and the web chat's page"
     );
     for (id, bucket) in &buckets {
         let pab = &bucket["Properties"]["PublicAccessBlockConfiguration"];
@@ -479,8 +479,15 @@ fn data_at_rest_is_encrypted_recoverable_and_private() {
             "{id}: not TLS-only"
         );
     }
-    // Every bucket, the access logs included, under the data key.
+    // Every bucket, the access logs included, under the data key; the web chat's page files
+    // (public, no data) under S3's own key, which CloudFront reads without a data-key grant.
     for (id, bucket) in resources_of(&t, "AWS::S3::Bucket") {
+        if id == "SiteBucket" {
+            let sse = &bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                [0]["ServerSideEncryptionByDefault"];
+            assert_eq!(sse["SSEAlgorithm"], "AES256");
+            continue;
+        }
         let sse = &bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
             ["ServerSideEncryptionByDefault"];
         assert_eq!(sse["SSEAlgorithm"], "aws:kms", "{id}");
@@ -1095,4 +1102,47 @@ fn a_third_tier_renders_without_code_changes() {
         tool_target.get("TENANTRY_KNOWLEDGE_BASE_GOLD").is_some(),
         "tool-target knows the gold knowledge base"
     );
+}
+
+#[test]
+fn the_web_chat_is_served_with_the_api_on_one_origin_and_never_cached() {
+    let t = template();
+    let d = &t["Resources"]["SiteDistribution"]["Properties"]["DistributionConfig"];
+    let api = d["CacheBehaviors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["PathPattern"] == "/api/*")
+        .expect("the API under /api");
+    assert_eq!(api["TargetOriginId"], "api");
+    // Managed CachingDisabled: answers are per user and carry patient data.
+    assert_eq!(api["CachePolicyId"], "4135ea2d-6df8-44a3-9df3-4b5a84be39ad");
+    assert_eq!(api["ViewerProtocolPolicy"], "https-only");
+    let origins = d["Origins"].as_array().unwrap();
+    let api_origin = origins.iter().find(|o| o["Id"] == "api").unwrap();
+    assert_eq!(
+        api_origin["CustomOriginConfig"]["OriginProtocolPolicy"],
+        "https-only"
+    );
+    // The page's bucket is private, read by this distribution only.
+    let site = origins.iter().find(|o| o["Id"] == "site").unwrap();
+    assert!(site["OriginAccessControlId"].is_object());
+    let policy = t["Resources"]["SiteBucketPolicy"].to_string();
+    assert!(
+        policy.contains("cloudfront.amazonaws.com")
+            && policy.contains("distribution/${SiteDistribution}")
+    );
+    // Sign-in: the code flow only (PKCE, no implicit tokens in URLs), back to the page only.
+    let client = &t["Resources"]["UserPoolClient"]["Properties"];
+    assert_eq!(client["AllowedOAuthFlows"], serde_json::json!(["code"]));
+    assert_eq!(client["GenerateSecret"], false);
+    assert_eq!(
+        client["CallbackURLs"],
+        serde_json::json!([{"Fn::Sub": "https://${SiteDistribution.DomainName}/"}])
+    );
+    // The function strips exactly the /api prefix.
+    let code = t["Resources"]["SiteApiPathFunction"]["Properties"]["FunctionCode"]
+        .as_str()
+        .unwrap();
+    assert!(code.contains("replace(/^\\/api(?=\\/)/, '')"), "{code}");
 }
