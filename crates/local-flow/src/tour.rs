@@ -10,30 +10,40 @@ pub fn step(title: &str) {
     println!("\n==> {title}");
 }
 
+/// One line per tier of `catalog`: model, plan, tools and hours, as the tier file says.
+pub fn catalog_lines(catalog: &TierCatalog) -> Vec<String> {
+    catalog
+        .iter()
+        .map(|(tier, cfg)| {
+            let hours = cfg.business_hours.as_ref().map_or("24/7".to_owned(), |b| {
+                format!(
+                    "{} only {:02}:00-{:02}:00",
+                    b.tools.join(","),
+                    b.start_hour,
+                    b.end_hour
+                )
+            });
+            format!(
+                "{tier:<8} model {:<34} {} req/s, burst {}, {}/{}; tools {}; {hours}",
+                cfg.model_id,
+                cfg.usage_plan.rate_limit,
+                cfg.usage_plan.burst_limit,
+                cfg.usage_plan.quota.limit,
+                format!("{:?}", cfg.usage_plan.quota.period).to_lowercase(),
+                cfg.tools.join(",")
+            )
+        })
+        .collect()
+}
+
 pub async fn run() -> Result<(), FlowError> {
     let started = std::time::Instant::now();
     let catalog = TierCatalog::embedded()?;
     println!("Tenantry tour, on the LOCAL STAND-INS and EMULATIONS: no AWS account is used.");
 
     step("Tier catalog (infra/tiers.json)");
-    for (tier, cfg) in catalog.iter() {
-        let hours = cfg.business_hours.as_ref().map_or("24/7".to_owned(), |b| {
-            format!(
-                "{} only {:02}:00-{:02}:00",
-                b.tools.join(","),
-                b.start_hour,
-                b.end_hour
-            )
-        });
-        println!(
-            "    {tier:<8} model {:<34} {} req/s, burst {}, {}/{}; tools {}; {hours}",
-            cfg.model_id,
-            cfg.usage_plan.rate_limit,
-            cfg.usage_plan.burst_limit,
-            cfg.usage_plan.quota.limit,
-            format!("{:?}", cfg.usage_plan.quota.period).to_lowercase(),
-            cfg.tools.join(",")
-        );
+    for line in catalog_lines(&catalog) {
+        println!("    {line}");
     }
 
     step(
@@ -80,4 +90,37 @@ pub async fn run() -> Result<(), FlowError> {
         "Next: scripts/devstack.sh up starts this stack and keeps it running; chat in a browser at http://127.0.0.1:47160/ or in the terminal with scripts/devstack.sh chat --clinic clinic-a."
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A third tier in a copy of the tier file is listed with its own settings, by the same
+    /// code (the template's side: infra-template's `a_third_tier_renders_without_code_changes`).
+    #[test]
+    fn a_third_tier_is_listed_without_code_changes() {
+        let mut file: serde_json::Value =
+            serde_json::from_str(tenant_context::EMBEDDED_TIER_FILE).unwrap();
+        let mut gold = file["tiers"]["premium"].clone();
+        gold["model_id"] = "example.gold-model-v1".into();
+        gold["usage_plan"]["quota"]["limit"] = 5000.into();
+        gold["gateway_target"] = "tenantry-gold-tools".into();
+        gold["bedrock_project"]["name"] = "tenantry-gold".into();
+        gold["bedrock_project"]["ssm_parameter"] = "/tenantry/gold/bedrock-project-id".into();
+        gold["knowledge_base"]["name"] = "tenantry-gold-kb".into();
+        gold["knowledge_base"]["ssm_parameter"] = "/tenantry/gold/knowledge-base-id".into();
+        file["tiers"]["gold"] = gold;
+        let catalog = TierCatalog::from_json(&file.to_string()).unwrap();
+        let lines = catalog_lines(&catalog);
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        let gold_line = lines
+            .iter()
+            .find(|l| l.starts_with("gold "))
+            .expect("the gold tier is listed");
+        assert!(gold_line.contains("example.gold-model-v1"), "{gold_line}");
+        assert!(gold_line.contains("5000/day"), "{gold_line}");
+        assert!(gold_line.contains("web_search"), "{gold_line}");
+        assert!(lines.iter().any(|l| l.starts_with("basic ")));
+    }
 }
