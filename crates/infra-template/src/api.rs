@@ -4,7 +4,9 @@
 use serde_json::json;
 
 use crate::cfn::{checkov_skips, get_att, pascal, reference, sub, tag_list};
+use crate::functions::FunctionId;
 use crate::iam::service_trust;
+use crate::ids;
 use crate::shared::{APP_TAGS, log_group};
 use crate::{Error, Inputs, Template};
 
@@ -15,7 +17,7 @@ pub const USAGE_BURST_LIMIT: u32 = 100;
 
 pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
     t.resource(
-        "RestApi",
+        ids::REST_API,
         json!({
             "Type": "AWS::ApiGateway::RestApi",
             "Properties": {
@@ -34,8 +36,8 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         json!({
             "Type": "AWS::ApiGateway::Resource",
             "Properties": {
-                "RestApiId": reference("RestApi"),
-                "ParentId": get_att("RestApi", "RootResourceId"),
+                "RestApiId": reference(ids::REST_API),
+                "ParentId": get_att(ids::REST_API, "RootResourceId"),
                 "PathPart": "invoke"
             }
         }),
@@ -45,19 +47,19 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         json!({
             "Type": "AWS::ApiGateway::Resource",
             "Properties": {
-                "RestApiId": reference("RestApi"),
-                "ParentId": get_att("RestApi", "RootResourceId"),
+                "RestApiId": reference(ids::REST_API),
+                "ParentId": get_att(ids::REST_API, "RootResourceId"),
                 "PathPart": "usage"
             }
         }),
     )?;
     t.resource(
-        "TenantAuthorizer",
+        ids::TENANT_AUTHORIZER,
         json!({
             "Type": "AWS::ApiGateway::Authorizer",
             "Properties": {
                 "Name": "tenant-authorizer",
-                "RestApiId": reference("RestApi"),
+                "RestApiId": reference(ids::REST_API),
                 "Type": "TOKEN",
                 "IdentitySource": "method.request.header.Authorization",
                 // Rejects anything that is not a Bearer JWT before the function runs.
@@ -73,11 +75,11 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         json!({
             "Type": "AWS::ApiGateway::Method",
             "Properties": {
-                "RestApiId": reference("RestApi"),
+                "RestApiId": reference(ids::REST_API),
                 "ResourceId": reference("InvokeResource"),
                 "HttpMethod": "POST",
                 "AuthorizationType": "CUSTOM",
-                "AuthorizerId": reference("TenantAuthorizer"),
+                "AuthorizerId": reference(ids::TENANT_AUTHORIZER),
                 "ApiKeyRequired": true,
                 // The answer streams: API Gateway invokes request-proxy with
                 // InvokeWithResponseStream and passes the agent's events on as they come.
@@ -99,11 +101,11 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         json!({
             "Type": "AWS::ApiGateway::Method",
             "Properties": {
-                "RestApiId": reference("RestApi"),
+                "RestApiId": reference(ids::REST_API),
                 "ResourceId": reference("UsageResource"),
                 "HttpMethod": "GET",
                 "AuthorizationType": "CUSTOM",
-                "AuthorizerId": reference("TenantAuthorizer"),
+                "AuthorizerId": reference(ids::TENANT_AUTHORIZER),
                 "ApiKeyRequired": false,
                 // The function answers with Lambda response streaming, so every route to it does.
                 "Integration": {
@@ -121,7 +123,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         json!({
             "Type": "AWS::ApiGateway::Deployment",
             "DependsOn": ["InvokeMethod", "UsageMethod"],
-            "Properties": { "RestApiId": reference("RestApi") }
+            "Properties": { "RestApiId": reference(ids::REST_API) }
         }),
     )?;
     log_group(
@@ -138,7 +140,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 ("CKV_AWS_120", "Responses are per user and carry patient data: caching them could serve one user's answer to another.")
             ]),
             "Properties": {
-                "RestApiId": reference("RestApi"),
+                "RestApiId": reference(ids::REST_API),
                 "DeploymentId": reference("ApiDeployment"),
                 "StageName": reference("StageName"),
                 "TracingEnabled": true,
@@ -193,20 +195,20 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
             "Properties": { "CloudWatchRoleArn": get_att("ApiGatewayCloudWatchRole", "Arn") }
         }),
     )?;
-    for (permission, logical, source) in [
+    for (permission, function, source) in [
         (
             "TenantAuthorizerInvokePermission",
-            "TenantAuthorizer",
+            FunctionId::TenantAuthorizer,
             "authorizers/${TenantAuthorizer}",
         ),
         (
             "RequestProxyInvokePermission",
-            "RequestProxy",
+            FunctionId::RequestProxy,
             "${StageName}/POST/invoke",
         ),
         (
             "RequestProxyUsagePermission",
-            "RequestProxy",
+            FunctionId::RequestProxy,
             "${StageName}/GET/usage",
         ),
     ] {
@@ -216,7 +218,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 "Type": "AWS::Lambda::Permission",
                 "Properties": {
                     "Action": "lambda:InvokeFunction",
-                    "FunctionName": get_att(&format!("{logical}Function"), "Arn"),
+                    "FunctionName": function.arn(),
                     "Principal": "apigateway.amazonaws.com",
                     "SourceAccount": reference("AWS::AccountId"),
                     "SourceArn": sub(&format!("arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/{source}"))
@@ -235,7 +237,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 "Properties": {
                     "UsagePlanName": sub(&format!("${{NamePrefix}}-{}", tier.as_str())),
                     "Description": format!("{} (per tenant API key; from infra/tiers.json)", config.display_name),
-                    "ApiStages": [{ "ApiId": reference("RestApi"), "Stage": reference("StageName") }],
+                    "ApiStages": [{ "ApiId": reference(ids::REST_API), "Stage": reference("StageName") }],
                     "Throttle": { "RateLimit": plan.rate_limit, "BurstLimit": plan.burst_limit },
                     "Quota": { "Limit": plan.quota.limit, "Period": plan.quota.period },
                     "Tags": tag_list(&[("Application", "tenantry"), ("Tier", tier.as_str())])
@@ -261,7 +263,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         "GET here with the same token: the clinic's remaining requests today (and usage, for its admin)",
         sub("https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}/usage"),
     )?;
-    t.output("RestApiId", "REST API id", reference("RestApi"))?;
+    t.output("RestApiId", "REST API id", reference(ids::REST_API))?;
     waf(t)
 }
 

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cfn::{checkov_skips, get_att, pascal, reference, ssm_parameter_arn, sub, tag_list};
 use crate::iam::{document, lambda_trust, statement};
+use crate::ids;
 use crate::shared::{
     APP_TAGS, RESERVE_CONCURRENCY, RESERVED_CONCURRENCY, issuer, jwks_url, log_group,
 };
@@ -14,10 +15,53 @@ use crate::tier::TierIds;
 use crate::{Error, Inputs, Template, iam};
 use tool_target::config as tool_target_env;
 
+/// The stack's functions. Every match on them is exhaustive, so a function added here cannot
+/// be rendered without its environment and permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionId {
+    TokenVending,
+    MemoryVending,
+    ToolTarget,
+    TenantAuthorizer,
+    RequestProxy,
+    PreToken,
+}
+
+impl FunctionId {
+    /// The stem of its logical ids: `<stem>Function`, `<stem>Role`, `<stem>CodeKey`, ...
+    pub const fn stem(self) -> &'static str {
+        match self {
+            FunctionId::TokenVending => "TokenVending",
+            FunctionId::MemoryVending => "MemoryVending",
+            FunctionId::ToolTarget => "ToolTarget",
+            FunctionId::TenantAuthorizer => "TenantAuthorizer",
+            FunctionId::RequestProxy => "RequestProxy",
+            FunctionId::PreToken => "PreToken",
+        }
+    }
+    /// The `AWS::Lambda::Function`'s logical id.
+    pub fn function(self) -> String {
+        format!("{}Function", self.stem())
+    }
+    pub fn role(self) -> String {
+        format!("{}Role", self.stem())
+    }
+    pub fn log_group(self) -> String {
+        format!("{}LogGroup", self.stem())
+    }
+    /// The template parameter holding its package's S3 key.
+    pub fn code_key(self) -> String {
+        format!("{}CodeKey", self.stem())
+    }
+    /// `GetAtt <stem>Function.Arn`.
+    pub fn arn(self) -> Value {
+        get_att(&self.function(), "Arn")
+    }
+}
+
 /// One deployed function.
 pub struct Function {
-    /// Logical id stem: `<logical>Function`, `<logical>Role`, `<logical>CodeKey`, ...
-    pub logical: &'static str,
+    pub id: FunctionId,
     /// The deployed name: `<NamePrefix>-<name>`.
     pub name: &'static str,
     /// The workspace crate (and cargo-lambda binary) it is built from.
@@ -31,7 +75,7 @@ pub struct Function {
 
 pub const FUNCTIONS: [Function; 6] = [
     Function {
-        logical: "TokenVending",
+        id: FunctionId::TokenVending,
         name: "token-vending",
         crate_name: "token-vending",
         memory_mb: 256,
@@ -39,7 +83,7 @@ pub const FUNCTIONS: [Function; 6] = [
         behind_the_agents: true,
     },
     Function {
-        logical: "MemoryVending",
+        id: FunctionId::MemoryVending,
         name: "memory-vending",
         crate_name: "token-vending",
         memory_mb: 256,
@@ -47,7 +91,7 @@ pub const FUNCTIONS: [Function; 6] = [
         behind_the_agents: true,
     },
     Function {
-        logical: "ToolTarget",
+        id: FunctionId::ToolTarget,
         name: "tool-target",
         crate_name: "tool-target",
         memory_mb: 256,
@@ -55,7 +99,7 @@ pub const FUNCTIONS: [Function; 6] = [
         behind_the_agents: true,
     },
     Function {
-        logical: "TenantAuthorizer",
+        id: FunctionId::TenantAuthorizer,
         name: "tenant-authorizer",
         crate_name: "tenant-authorizer",
         memory_mb: 256,
@@ -63,7 +107,7 @@ pub const FUNCTIONS: [Function; 6] = [
         behind_the_agents: false,
     },
     Function {
-        logical: "RequestProxy",
+        id: FunctionId::RequestProxy,
         name: "request-proxy",
         crate_name: "request-proxy",
         memory_mb: 256,
@@ -73,7 +117,7 @@ pub const FUNCTIONS: [Function; 6] = [
         behind_the_agents: false,
     },
     Function {
-        logical: "PreToken",
+        id: FunctionId::PreToken,
         name: "pre-token",
         crate_name: "pre-token",
         memory_mb: 128,
@@ -89,8 +133,8 @@ pub const FUNCTIONS: [Function; 6] = [
 /// may assume only its own tenant role, whose permissions cover only those scopes. So a
 /// caller that asks for another scope is refused twice: by the function and by IAM.
 pub struct Vending {
-    /// The function's logical stem (one of `FUNCTIONS`).
-    pub function: &'static str,
+    /// Its deployment (one of `FUNCTIONS`).
+    pub function: FunctionId,
     /// `TENANTRY_ALLOWED_SCOPES`.
     pub scopes: &'static str,
     /// The tenant role it assumes: logical id and name suffix (`<NamePrefix>-<suffix>`).
@@ -101,7 +145,7 @@ pub struct Vending {
 
 pub const VENDING: [Vending; 2] = [
     Vending {
-        function: "TokenVending",
+        function: FunctionId::TokenVending,
         // tool-target reads the tenant's rows; `documents` (the tenant's S3 prefix) is granted
         // for the same caller, though document search itself goes through Retrieve.
         scopes: "data,documents",
@@ -110,7 +154,7 @@ pub const VENDING: [Vending; 2] = [
         callers: "tool-target",
     },
     Vending {
-        function: "MemoryVending",
+        function: FunctionId::MemoryVending,
         scopes: "memory",
         tenant_role: "TenantMemoryRole",
         tenant_role_suffix: "tenant-memory",
@@ -118,8 +162,8 @@ pub const VENDING: [Vending; 2] = [
     },
 ];
 
-fn vending(logical: &str) -> Option<&'static Vending> {
-    VENDING.iter().find(|v| v.function == logical)
+fn vending(id: FunctionId) -> Option<&'static Vending> {
+    VENDING.iter().find(|v| v.function == id)
 }
 
 /// How long a streamed answer may take end to end: request-proxy's timeout and API Gateway's
@@ -142,7 +186,7 @@ pub fn document_bucket_prefix() -> Value {
 
 pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
     for f in &FUNCTIONS {
-        let log_id = format!("{}LogGroup", f.logical);
+        let log_id = f.id.log_group();
         log_group(
             t,
             &log_id,
@@ -161,8 +205,8 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 json!(["*"]),
             ),
         ];
-        statements.extend(extra_statements(f.logical, inputs));
-        let role_id = format!("{}Role", f.logical);
+        statements.extend(extra_statements(f.id, inputs));
+        let role_id = f.id.role();
         t.resource(
             &role_id,
             json!({
@@ -174,7 +218,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 }
             }),
         )?;
-        let mut env = environment(f.logical, inputs)?;
+        let mut env = environment(f.id, inputs)?;
 
         env.insert("RUST_LOG".into(), json!("info"));
         let mut function = json!({
@@ -188,7 +232,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 "Handler": "bootstrap",
                 "Code": {
                     "S3Bucket": reference("ArtifactBucket"),
-                    "S3Key": reference(&format!("{}CodeKey", f.logical))
+                    "S3Key": reference(&f.id.code_key())
                 },
                 "Role": get_att(&role_id, "Arn"),
                 "MemorySize": f.memory_mb,
@@ -204,11 +248,11 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 "Fn::If": [RESERVE_CONCURRENCY, reference(RESERVED_CONCURRENCY), reference("AWS::NoValue")]
             });
         }
-        t.resource(&format!("{}Function", f.logical), function)?;
+        t.resource(&f.id.function(), function)?;
         t.output(
-            &format!("{}FunctionName", f.logical),
+            &format!("{}FunctionName", f.id.stem()),
             &format!("{} function", f.name),
-            reference(&format!("{}Function", f.logical)),
+            reference(&f.id.function()),
         )?;
     }
     for v in &VENDING {
@@ -248,9 +292,9 @@ fn function_metadata(f: &Function) -> Value {
 }
 
 /// Grants beyond logs and tracing, per function.
-fn extra_statements(logical: &str, inputs: &Inputs) -> Vec<Value> {
-    match logical {
-        "TokenVending" | "MemoryVending" => vending(logical)
+fn extra_statements(id: FunctionId, inputs: &Inputs) -> Vec<Value> {
+    match id {
+        FunctionId::TokenVending | FunctionId::MemoryVending => vending(id)
             .map(|v| {
                 vec![statement(
                     "AssumeItsTenantRoleWithSessionTags",
@@ -259,11 +303,11 @@ fn extra_statements(logical: &str, inputs: &Inputs) -> Vec<Value> {
                 )]
             })
             .unwrap_or_default(),
-        "ToolTarget" => vec![
+        FunctionId::ToolTarget => vec![
             statement(
                 "VendTenantCredentials",
                 &["lambda:InvokeFunction"],
-                json!([get_att("TokenVendingFunction", "Arn")]),
+                json!([FunctionId::TokenVending.arn()]),
             ),
             statement(
                 "ReadThePageTokenKey",
@@ -289,7 +333,7 @@ fn extra_statements(logical: &str, inputs: &Inputs) -> Vec<Value> {
                 ),
             ),
         ],
-        "RequestProxy" => vec![
+        FunctionId::RequestProxy => vec![
             statement(
                 "ReadTheSessionKey",
                 &["ssm:GetParameter"],
@@ -300,19 +344,19 @@ fn extra_statements(logical: &str, inputs: &Inputs) -> Vec<Value> {
             statement(
                 "CountAndShowUsage",
                 &["dynamodb:UpdateItem", "dynamodb:Query"],
-                json!([get_att("UsageTable", "Arn")]),
+                json!([get_att(ids::USAGE_TABLE, "Arn")]),
             ),
         ],
-        "PreToken" => vec![statement(
+        FunctionId::PreToken => vec![statement(
             "ReadTheTenantRegistry",
             &["dynamodb:GetItem"],
-            json!([get_att("TenantRegistryTable", "Arn")]),
+            json!([get_att(ids::REGISTRY_TABLE, "Arn")]),
         )],
-        "TenantAuthorizer" => vec![
+        FunctionId::TenantAuthorizer => vec![
             statement(
                 "ReadTheTenantRegistry",
                 &["dynamodb:GetItem"],
-                json!([get_att("TenantRegistryTable", "Arn")]),
+                json!([get_att(ids::REGISTRY_TABLE, "Arn")]),
             ),
             // Only keys tagged as this application's (tenant-admin tags every tenant key; the
             // function also requires the key's ClinicId and Tier tags to be the tenant's).
@@ -333,7 +377,6 @@ fn extra_statements(logical: &str, inputs: &Inputs) -> Vec<Value> {
                 read_keys
             },
         ],
-        _ => Vec::new(),
     }
 }
 
@@ -342,40 +385,40 @@ fn verifier_env() -> Map<String, Value> {
     env.insert(tenant_context::ENV_ISSUER.into(), issuer());
     env.insert(
         tenant_context::ENV_AUDIENCE.into(),
-        reference("UserPoolClient"),
+        reference(ids::USER_POOL_CLIENT),
     );
     env.insert(tenant_context::ENV_JWKS_URL.into(), jwks_url());
     env
 }
 
 /// The variables each function's `Config::from_lookup` reads.
-fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Error> {
+fn environment(id: FunctionId, inputs: &Inputs) -> Result<Map<String, Value>, Error> {
     // The three functions that verify the caller's ID token themselves.
-    let mut env = match logical {
-        "TokenVending" | "MemoryVending" | "ToolTarget" | "TenantAuthorizer" => verifier_env(),
-        _ => Map::new(),
+    let mut env = match id {
+        FunctionId::TokenVending
+        | FunctionId::MemoryVending
+        | FunctionId::ToolTarget
+        | FunctionId::TenantAuthorizer => verifier_env(),
+        FunctionId::RequestProxy | FunctionId::PreToken => Map::new(),
     };
     let mut set = |k: &str, v: Value| {
         env.insert(k.to_owned(), v);
     };
-    match logical {
-        "TokenVending" | "MemoryVending" => {
-            let v = vending(logical).ok_or_else(|| Error::Tier {
+    match id {
+        FunctionId::TokenVending | FunctionId::MemoryVending => {
+            let v = vending(id).ok_or_else(|| Error::Tier {
                 tier: "*".into(),
-                reason: format!("{logical} has no entry in VENDING"),
+                reason: format!("{} has no entry in VENDING", id.stem()),
             })?;
             set("TENANTRY_TVM_ROLE_ARN", tenant_role_arn(v));
             set(token_vending::ENV_ALLOWED_SCOPES, json!(v.scopes));
             set("TENANTRY_CREDENTIALS_DURATION_SECS", json!("900"));
         }
-        "ToolTarget" => {
+        FunctionId::ToolTarget => {
             set("TENANTRY_CREDENTIALS_SOURCE", json!("vending-function"));
-            set(
-                "TENANTRY_TVM_FUNCTION",
-                get_att("TokenVendingFunction", "Arn"),
-            );
-            set("TENANTRY_PATIENT_TABLE", reference("PatientMetadataTable"));
-            set("TENANTRY_CLINIC_TABLE", reference("ClinicConfigTable"));
+            set("TENANTRY_TVM_FUNCTION", FunctionId::TokenVending.arn());
+            set("TENANTRY_PATIENT_TABLE", reference(ids::PATIENT_TABLE));
+            set("TENANTRY_CLINIC_TABLE", reference(ids::CLINIC_TABLE));
             set(
                 "TENANTRY_PAGE_TOKEN_KEY_PARAMETER",
                 reference("PageTokenKeyParameter"),
@@ -394,17 +437,17 @@ fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Err
                 );
             }
         }
-        "PreToken" => {
+        FunctionId::PreToken => {
             set(
                 pre_token::ENV_REGISTRY_TABLE,
-                reference("TenantRegistryTable"),
+                reference(ids::REGISTRY_TABLE),
             );
         }
-        "TenantAuthorizer" => {
-            set("TENANTRY_REGISTRY_TABLE", reference("TenantRegistryTable"));
+        FunctionId::TenantAuthorizer => {
+            set("TENANTRY_REGISTRY_TABLE", reference(ids::REGISTRY_TABLE));
             set("TENANTRY_REGISTRY_CACHE_SECS", json!("60"));
         }
-        "RequestProxy" => {
+        FunctionId::RequestProxy => {
             // The limit the WAF's body-size rule is derived from (api.rs): stated, not defaulted.
             set(
                 request_proxy::config::ENV_MAX_PROMPT_BYTES,
@@ -432,17 +475,11 @@ fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Err
                 json!((STREAM_TIMEOUT_SECS - 5).to_string()),
             );
             set(request_proxy::config::ENV_RESPONSE_MODE, json!("stream"));
-            set(usage_meter::ENV_USAGE_TABLE, reference("UsageTable"));
+            set(usage_meter::ENV_USAGE_TABLE, reference(ids::USAGE_TABLE));
             set(
                 request_proxy::config::SESSION_KEY_VARS.parameter,
                 reference("SessionKeyParameter"),
             );
-        }
-        other => {
-            return Err(Error::Tier {
-                tier: "*".into(),
-                reason: format!("no environment defined for function {other}"),
-            });
         }
     }
     Ok(env)
@@ -452,19 +489,13 @@ fn environment(logical: &str, inputs: &Inputs) -> Result<Map<String, Value>, Err
 /// naming that function only, and the permissions of its scopes only.
 fn tenant_role(t: &mut Template, inputs: &Inputs, v: &Vending) -> Result<(), Error> {
     let values: BTreeMap<&'static str, Value> = BTreeMap::from([
-        (
-            "VendingRoleArn",
-            get_att(&format!("{}Role", v.function), "Arn"),
-        ),
-        (
-            "VendingFunctionArn",
-            get_att(&format!("{}Function", v.function), "Arn"),
-        ),
+        ("VendingRoleArn", get_att(&v.function.role(), "Arn")),
+        ("VendingFunctionArn", v.function.arn()),
         (
             "PatientMetadataTableArn",
-            get_att("PatientMetadataTable", "Arn"),
+            get_att(ids::PATIENT_TABLE, "Arn"),
         ),
-        ("ClinicConfigTableArn", get_att("ClinicConfigTable", "Arn")),
+        ("ClinicConfigTableArn", get_att(ids::CLINIC_TABLE, "Arn")),
         ("Partition", reference("AWS::Partition")),
         ("Region", reference("AWS::Region")),
         ("AccountId", reference("AWS::AccountId")),
@@ -487,7 +518,7 @@ fn tenant_role(t: &mut Template, inputs: &Inputs, v: &Vending) -> Result<(), Err
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "RoleName": sub(&format!("${{NamePrefix}}-{}", v.tenant_role_suffix)),
-                "Description": format!("Assumed by the {} function for {} with the tenant's session tags ({} scope only); every grant is scoped by them.", v.function, v.callers, v.scopes),
+                "Description": format!("Assumed by the {} function for {} with the tenant's session tags ({} scope only); every grant is scoped by them.", v.function.stem(), v.callers, v.scopes),
                 "MaxSessionDuration": 3600,
                 "AssumeRolePolicyDocument": iam::render(&inputs.tvm_trust, &values)?,
                 "Policies": [{

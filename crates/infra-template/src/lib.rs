@@ -15,6 +15,7 @@ mod api;
 pub mod cfn;
 mod functions;
 pub mod iam;
+pub mod ids;
 mod policy;
 mod shared;
 mod site;
@@ -23,7 +24,7 @@ mod tier;
 use serde_json::{Map, Value, json};
 use tenant_context::TierCatalog;
 
-pub use functions::{FUNCTIONS, VENDING};
+pub use functions::{FUNCTIONS, FunctionId, VENDING};
 
 /// Where the template is checked in, relative to the workspace root.
 pub const TEMPLATE_PATH: &str = "infra/template.json";

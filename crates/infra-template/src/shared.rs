@@ -3,6 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::cfn::{checkov_skips, get_att, reference, sub, tag_list, tag_map};
+use crate::functions::FunctionId;
+use crate::ids;
 use crate::{Error, Template};
 
 pub const APP_TAGS: [(&str, &str); 1] = [("Application", "tenantry")];
@@ -39,28 +41,28 @@ pub struct TableSpec {
 
 pub const TABLES: [TableSpec; 4] = [
     TableSpec {
-        logical_id: "PatientMetadataTable",
+        logical_id: ids::PATIENT_TABLE,
         name: "PatientMetadata",
         partition_key: "clinic_id",
         sort_key: Some("patient_id"),
         ttl: None,
     },
     TableSpec {
-        logical_id: "ClinicConfigTable",
+        logical_id: ids::CLINIC_TABLE,
         name: "ClinicConfig",
         partition_key: "clinic_id",
         sort_key: None,
         ttl: None,
     },
     TableSpec {
-        logical_id: "TenantRegistryTable",
+        logical_id: ids::REGISTRY_TABLE,
         name: "TenantRegistry",
         partition_key: "clinic_id",
         sort_key: None,
         ttl: None,
     },
     TableSpec {
-        logical_id: "UsageTable",
+        logical_id: ids::USAGE_TABLE,
         name: "Usage",
         partition_key: usage_meter::ATTR_CLINIC,
         sort_key: Some(usage_meter::ATTR_DAY),
@@ -118,7 +120,7 @@ fn parameters(t: &mut Template) -> Result<(), Error> {
     )?;
     for f in crate::FUNCTIONS {
         t.parameter(
-            &format!("{}CodeKey", f.logical),
+            &f.id.code_key(),
             json!({
                 "Type": "String",
                 "MinLength": 1,
@@ -201,7 +203,7 @@ fn parameters(t: &mut Template) -> Result<(), Error> {
 fn data_key(t: &mut Template) -> Result<(), Error> {
     let via = |service: &str| sub(&format!("{service}.${{AWS::Region}}.amazonaws.com"));
     t.resource(
-        "DataKey",
+        ids::DATA_KEY,
         json!({
             "Type": "AWS::KMS::Key",
             "DeletionPolicy": "Retain",
@@ -274,7 +276,7 @@ fn data_key(t: &mut Template) -> Result<(), Error> {
             "Type": "AWS::KMS::Alias",
             "Properties": {
                 "AliasName": sub("alias/${NamePrefix}-data"),
-                "TargetKeyId": reference("DataKey")
+                "TargetKeyId": reference(ids::DATA_KEY)
             }
         }),
     )
@@ -297,7 +299,7 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
         }));
     }
     t.resource(
-        "UserPool",
+        ids::USER_POOL,
         json!({
             "Type": "AWS::Cognito::UserPool",
             "DeletionPolicy": "Retain",
@@ -325,7 +327,7 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
                 // No tokens for a user whose tenant is unknown, suspended or of another tier
                 // than the registry says (the Runtimes and Gateways never read the registry).
                 "LambdaConfig": { "PreTokenGenerationConfig": {
-                    "LambdaArn": get_att("PreTokenFunction", "Arn"),
+                    "LambdaArn": FunctionId::PreToken.arn(),
                     "LambdaVersion": "V1_0"
                 }},
                 "UserPoolTags": tag_map(&APP_TAGS)
@@ -338,10 +340,10 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
             "Type": "AWS::Lambda::Permission",
             "Properties": {
                 "Action": "lambda:InvokeFunction",
-                "FunctionName": get_att("PreTokenFunction", "Arn"),
+                "FunctionName": FunctionId::PreToken.arn(),
                 "Principal": "cognito-idp.amazonaws.com",
                 "SourceAccount": reference("AWS::AccountId"),
-                "SourceArn": get_att("UserPool", "Arn")
+                "SourceArn": get_att(ids::USER_POOL, "Arn")
             }
         }),
     )?;
@@ -355,12 +357,12 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
         )
         .collect();
     t.resource(
-        "UserPoolClient",
+        ids::USER_POOL_CLIENT,
         json!({
             "Type": "AWS::Cognito::UserPoolClient",
             "Properties": {
                 "ClientName": sub("${NamePrefix}-app"),
-                "UserPoolId": reference("UserPool"),
+                "UserPoolId": reference(ids::USER_POOL),
                 "GenerateSecret": false,
                 "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
                 "ReadAttributes": read,
@@ -389,11 +391,15 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
             }
         }),
     )?;
-    t.output("UserPoolId", "Cognito user pool id", reference("UserPool"))?;
+    t.output(
+        "UserPoolId",
+        "Cognito user pool id",
+        reference(ids::USER_POOL),
+    )?;
     t.output(
         "UserPoolClientId",
         "App client id (the ID tokens' audience)",
-        reference("UserPoolClient"),
+        reference(ids::USER_POOL_CLIENT),
     )?;
     t.output("TokenIssuer", "ID token issuer", issuer())?;
     Ok(())
@@ -438,7 +444,7 @@ fn table(t: &mut Template, spec: &TableSpec) -> Result<(), Error> {
             "AttributeDefinitions": attributes,
             "KeySchema": keys,
             "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": true },
-            "SSESpecification": { "SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": reference("DataKey") },
+            "SSESpecification": { "SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": reference(ids::DATA_KEY) },
             "DeletionProtectionEnabled": true,
             "Tags": tag_list(&APP_TAGS)
         }
@@ -463,7 +469,7 @@ fn document_buckets_arn() -> Value {
 
 fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
     t.resource(
-        "AccessLogsBucket",
+        ids::ACCESS_LOGS_BUCKET,
         json!({
             "Type": "AWS::S3::Bucket",
             "DeletionPolicy": "Retain",
@@ -476,7 +482,7 @@ fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
             "Properties": {
                 "BucketName": sub("${NamePrefix}-access-logs-${AWS::AccountId}-${AWS::Region}"),
                 "BucketEncryption": { "ServerSideEncryptionConfiguration": [{
-                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_att("DataKey", "Arn") },
+                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_att(ids::DATA_KEY, "Arn") },
                     "BucketKeyEnabled": true
                 }]},
                 "PublicAccessBlockConfiguration": public_access_block(),
@@ -497,11 +503,11 @@ fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
         json!({
             "Type": "AWS::S3::BucketPolicy",
             "Properties": {
-                "Bucket": reference("AccessLogsBucket"),
+                "Bucket": reference(ids::ACCESS_LOGS_BUCKET),
                 "PolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [
-                        tls_only_statement("AccessLogsBucket"),
+                        tls_only_statement(ids::ACCESS_LOGS_BUCKET),
                         {
                             "Sid": "S3ServerAccessLogDelivery",
                             "Effect": "Allow",
@@ -553,7 +559,7 @@ pub fn log_group(t: &mut Template, id: &str, name: Value) -> Result<(), Error> {
             "Properties": {
                 "LogGroupName": name,
                 "RetentionInDays": reference("LogRetentionDays"),
-                "KmsKeyId": get_att("DataKey", "Arn"),
+                "KmsKeyId": get_att(ids::DATA_KEY, "Arn"),
                 "Tags": tag_list(&APP_TAGS)
             }
         }),

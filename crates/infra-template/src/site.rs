@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use crate::cfn::{checkov_skips, get_att, reference, sub, tag_list};
+use crate::ids;
 use crate::shared::{APP_TAGS, public_access_block, tls_only_statement};
 use crate::{Error, Template};
 
@@ -25,7 +26,7 @@ const STRIP_API_PREFIX: &str = "function handler(event) {\n  var request = event
 
 pub fn add(t: &mut Template) -> Result<(), Error> {
     t.resource(
-        "SiteBucket",
+        ids::SITE_BUCKET,
         json!({
             "Type": "AWS::S3::Bucket",
             "Metadata": checkov_skips(&[
@@ -66,11 +67,11 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
         json!({
             "Type": "AWS::S3::BucketPolicy",
             "Properties": {
-                "Bucket": reference("SiteBucket"),
+                "Bucket": reference(ids::SITE_BUCKET),
                 "PolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [
-                        tls_only_statement("SiteBucket"),
+                        tls_only_statement(ids::SITE_BUCKET),
                         {
                             "Sid": "ReadByThisDistributionOnly",
                             "Effect": "Allow",
@@ -122,7 +123,7 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
         }),
     )?;
     t.resource(
-        "SiteDistribution",
+        ids::SITE_DISTRIBUTION,
         json!({
             "Type": "AWS::CloudFront::Distribution",
             "Metadata": checkov_skips(&[
@@ -142,7 +143,7 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
                 "Origins": [
                     {
                         "Id": "site",
-                        "DomainName": get_att("SiteBucket", "RegionalDomainName"),
+                        "DomainName": get_att(ids::SITE_BUCKET, "RegionalDomainName"),
                         "OriginAccessControlId": get_att("SiteOriginAccessControl", "Id"),
                         "S3OriginConfig": { "OriginAccessIdentity": "" }
                     },
@@ -192,11 +193,11 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
     // Cognito's managed login for the page (a prefix domain; a custom domain needs a
     // certificate in us-east-1).
     t.resource(
-        "UserPoolDomain",
+        ids::USER_POOL_DOMAIN,
         json!({
             "Type": "AWS::Cognito::UserPoolDomain",
             "Properties": {
-                "UserPoolId": reference("UserPool"),
+                "UserPoolId": reference(ids::USER_POOL),
                 "Domain": sub("${NamePrefix}-${AWS::AccountId}")
             }
         }),
@@ -209,12 +210,12 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
     t.output(
         "SiteBucketName",
         "Where scripts/deploy.sh uploads the web chat",
-        reference("SiteBucket"),
+        reference(ids::SITE_BUCKET),
     )?;
     t.output(
         "SiteDistributionId",
         "The web chat's CloudFront distribution (scripts/deploy.sh invalidates it after an upload)",
-        reference("SiteDistribution"),
+        reference(ids::SITE_DISTRIBUTION),
     )?;
     t.output(
         "SignInUrl",

@@ -7,8 +7,9 @@ use tenant_context::{MemoryStrategyKind, TierConfig};
 use agent_runtime::config as agent;
 
 use crate::cfn::{get_att, pascal, reference, ssm_parameter_arn, sub, tag_list, tag_map};
-use crate::functions::document_bucket_prefix;
+use crate::functions::{FunctionId, document_bucket_prefix};
 use crate::iam::{document, service_trust, statement};
+use crate::ids;
 use crate::shared::{discovery_url, issuer, jwks_url, public_access_block, tls_only_statement};
 use crate::{Error, Inputs, PROPAGATED_HEADERS, Template};
 
@@ -120,14 +121,14 @@ fn documents_bucket(t: &mut Template, parts: &Parts) -> Result<(), Error> {
             "Properties": {
                 "BucketName": { "Fn::Join": ["", [document_bucket_prefix(), tier]] },
                 "BucketEncryption": { "ServerSideEncryptionConfiguration": [{
-                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_att("DataKey", "Arn") },
+                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_att(ids::DATA_KEY, "Arn") },
                     "BucketKeyEnabled": true
                 }]},
                 "PublicAccessBlockConfiguration": public_access_block(),
                 "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
                 "VersioningConfiguration": { "Status": "Enabled" },
                 "LoggingConfiguration": {
-                    "DestinationBucketName": reference("AccessLogsBucket"),
+                    "DestinationBucketName": reference(ids::ACCESS_LOGS_BUCKET),
                     "LogFilePrefix": format!("documents-{tier}/")
                 },
                 "LifecycleConfiguration": { "Rules": [{
@@ -325,7 +326,7 @@ fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error
             "Properties": {
                 "AssumeRolePolicyDocument": service_trust("bedrock-agentcore.amazonaws.com", Some(agentcore_source_arn())),
                 "Policies": [{ "PolicyName": "invoke-tools-under-policy", "PolicyDocument": document(vec![
-                    statement("InvokeTheToolTarget", &["lambda:InvokeFunction"], json!([get_att("ToolTargetFunction", "Arn")])),
+                    statement("InvokeTheToolTarget", &["lambda:InvokeFunction"], json!([FunctionId::ToolTarget.arn()])),
                     statement(
                         "EvaluateCedarPolicies",
                         &["bedrock-agentcore:AuthorizeAction", "bedrock-agentcore:PartiallyAuthorizeActions", "bedrock-agentcore:GetPolicyEngine"],
@@ -351,7 +352,7 @@ fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error
                 "AuthorizerConfiguration": { "CustomJWTAuthorizer": {
                     "DiscoveryUrl": discovery_url(),
                     // Cognito ID tokens carry the app client in `aud`.
-                    "AllowedAudience": [reference("UserPoolClient")],
+                    "AllowedAudience": [reference(ids::USER_POOL_CLIENT)],
                     // Only tokens of this tier: a basic user's token is refused here before
                     // any policy or tool sees it.
                     "CustomClaims": [tier_claim(tier)]
@@ -387,7 +388,7 @@ fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error
                 "Name": config.gateway_target,
                 "Description": format!("tool-target Lambda: the {tier} tier's tools"),
                 "TargetConfiguration": { "Mcp": { "Lambda": {
-                    "LambdaArn": get_att("ToolTargetFunction", "Arn"),
+                    "LambdaArn": FunctionId::ToolTarget.arn(),
                     "ToolSchema": { "InlinePayload": tools }
                 }}},
                 "CredentialProviderConfigurations": [{ "CredentialProviderType": "GATEWAY_IAM_ROLE" }],
@@ -488,12 +489,12 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 // No resource-level permission (AWS's managed policy grants it on "*").
                 statement("ShortTermModelKeys", &["bedrock-mantle:CallWithBearerToken"], json!(["*"])),
                 // Memory is reached only with tenant-scoped credentials from the TVM.
-                statement("VendMemoryCredentials", &["lambda:InvokeFunction"], json!([get_att("MemoryVendingFunction", "Arn")])),
+                statement("VendMemoryCredentials", &["lambda:InvokeFunction"], json!([FunctionId::MemoryVending.arn()])),
                 statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param])),
                 statement("ReadTheSessionKey", &["ssm:GetParameter"], json!([ssm_parameter_arn("${SessionKeyParameter}")])),
                 // Adds each turn's tokens and cost to the caller's clinic's day (the clinic from
                 // the verified token); no read: the clinic's admin reads through request-proxy.
-                statement("CountTheTurnsUsage", &["dynamodb:UpdateItem"], json!([get_att("UsageTable", "Arn")])),
+                statement("CountTheTurnsUsage", &["dynamodb:UpdateItem"], json!([get_att(ids::USAGE_TABLE, "Arn")])),
                 statement("ApplyTheTiersGuardrail", &["bedrock:ApplyGuardrail"], json!([get_att(&ids.guardrail, "GuardrailArn")]))
             ])}],
             "Tags": tag_list(tags)
@@ -509,7 +510,7 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
             "ProtocolConfiguration": "HTTP",
             "AuthorizerConfiguration": { "CustomJWTAuthorizer": {
                 "DiscoveryUrl": discovery_url(),
-                "AllowedAudience": [reference("UserPoolClient")],
+                "AllowedAudience": [reference(ids::USER_POOL_CLIENT)],
                 // Only tokens of this tier reach this tier's agent.
                 "CustomClaims": [tier_claim(tier)]
             }},
@@ -534,11 +535,11 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 (agent::ENV_GUARDRAIL_VERSION): get_att(&ids.guardrail_version, "Version"),
                 // Memory-scoped credentials for each user, from the token vending machine.
                 (scoped_credentials::ENV_SOURCE): "vending-function",
-                (scoped_credentials::ENV_FUNCTION): get_att("MemoryVendingFunction", "Arn"),
+                (scoped_credentials::ENV_FUNCTION): FunctionId::MemoryVending.arn(),
                 (tenant_context::ENV_ISSUER): issuer(),
-                (tenant_context::ENV_AUDIENCE): reference("UserPoolClient"),
+                (tenant_context::ENV_AUDIENCE): reference(ids::USER_POOL_CLIENT),
                 (tenant_context::ENV_JWKS_URL): jwks_url(),
-                (usage_meter::ENV_USAGE_TABLE): reference("UsageTable"),
+                (usage_meter::ENV_USAGE_TABLE): reference(ids::USAGE_TABLE),
                 "RUST_LOG": "info"
             },
             "Tags": tag_map(tags)

@@ -956,17 +956,24 @@ fn functions_behind_the_agents_reserve_concurrency_by_parameter() {
         serde_json::json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, 0]}]})
     );
     for f in infra_template::FUNCTIONS {
-        let p = &t["Resources"][format!("{}Function", f.logical)]["Properties"];
+        let p = &t["Resources"][f.id.function()]["Properties"];
         let reserved = &p["ReservedConcurrentExecutions"];
-        if ["TokenVending", "MemoryVending", "ToolTarget"].contains(&f.logical) {
+        use infra_template::FunctionId;
+        if [
+            FunctionId::TokenVending,
+            FunctionId::MemoryVending,
+            FunctionId::ToolTarget,
+        ]
+        .contains(&f.id)
+        {
             assert_eq!(
                 reserved,
                 &serde_json::json!({"Fn::If": ["ReserveConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}),
                 "{}",
-                f.logical
+                f.id.stem()
             );
         } else {
-            assert!(reserved.is_null(), "{}", f.logical);
+            assert!(reserved.is_null(), "{}", f.id.stem());
         }
     }
 }
@@ -1145,4 +1152,22 @@ fn the_web_chat_is_served_with_the_api_on_one_origin_and_never_cached() {
         .as_str()
         .unwrap();
     assert!(code.contains("replace(/^\\/api(?=\\/)/, '')"), "{code}");
+}
+
+/// The shared logical ids name something the template defines, and every function's ids exist.
+#[test]
+fn named_logical_ids_exist() {
+    let t = template();
+    for id in infra_template::ids::ALL {
+        assert!(
+            t["Resources"].get(id).is_some() || t["Parameters"].get(id).is_some(),
+            "{id} names nothing in the template"
+        );
+    }
+    for f in infra_template::FUNCTIONS {
+        for id in [f.id.function(), f.id.role(), f.id.log_group()] {
+            assert!(t["Resources"].get(&id).is_some(), "{id} missing");
+        }
+        assert!(t["Parameters"].get(f.id.code_key()).is_some());
+    }
 }

@@ -1,0 +1,34 @@
+//! Logical ids that more than one part of the template refers to, named once. (Per-function
+//! ids come from `FunctionId`, per-tier ones from `TierIds`; ids used only where they are
+//! defined stay literals there.) A test checks each names a resource or parameter.
+
+pub const DATA_KEY: &str = "DataKey";
+pub const USER_POOL: &str = "UserPool";
+pub const USER_POOL_CLIENT: &str = "UserPoolClient";
+pub const REST_API: &str = "RestApi";
+pub const TENANT_AUTHORIZER: &str = "TenantAuthorizer";
+pub const ACCESS_LOGS_BUCKET: &str = "AccessLogsBucket";
+pub const PATIENT_TABLE: &str = "PatientMetadataTable";
+pub const CLINIC_TABLE: &str = "ClinicConfigTable";
+pub const REGISTRY_TABLE: &str = "TenantRegistryTable";
+pub const USAGE_TABLE: &str = "UsageTable";
+pub const SITE_BUCKET: &str = "SiteBucket";
+pub const SITE_DISTRIBUTION: &str = "SiteDistribution";
+pub const USER_POOL_DOMAIN: &str = "UserPoolDomain";
+
+/// Every constant above, for the test that they name something.
+pub const ALL: [&str; 13] = [
+    DATA_KEY,
+    USER_POOL,
+    USER_POOL_CLIENT,
+    REST_API,
+    TENANT_AUTHORIZER,
+    ACCESS_LOGS_BUCKET,
+    PATIENT_TABLE,
+    CLINIC_TABLE,
+    REGISTRY_TABLE,
+    USAGE_TABLE,
+    SITE_BUCKET,
+    SITE_DISTRIBUTION,
+    USER_POOL_DOMAIN,
+];
