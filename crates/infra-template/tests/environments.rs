@@ -2,6 +2,9 @@
 //! binaries' own configuration code: a renamed variable fails here, not at the first cold
 //! start in AWS. CloudFormation intrinsics are replaced by values of the right form.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Map, Value};
 use tenant_context::TierCatalog;
 
@@ -149,4 +152,129 @@ fn the_other_functions_start_with_their_template_environments() {
         environment(&t, "PreTokenFunction", "Environment"),
     ))
     .unwrap_or_else(|e| panic!("pre-token: {e}"));
+}
+
+/// The variables each binary asks for when it starts with the template's environment.
+fn asked_by_each_binary() -> Vec<(&'static str, BTreeSet<String>)> {
+    let t: Value = serde_json::from_str(TEMPLATE).unwrap();
+    let catalog = TierCatalog::embedded().unwrap();
+    let recording = |resource: &str, key: &str| {
+        let asked = Arc::new(Mutex::new(BTreeSet::new()));
+        let seen = asked.clone();
+        let get = lookup(&t, environment(&t, resource, key));
+        let record = move |k: &str| {
+            seen.lock().unwrap().insert(k.to_owned());
+            get(k)
+        };
+        (asked, record)
+    };
+    let taken = |a: Arc<Mutex<BTreeSet<String>>>| a.lock().unwrap().clone();
+    let mut out = Vec::new();
+    let (a, get) = recording("TokenVendingFunction", "Environment");
+    token_vending::Config::from_lookup(get).unwrap();
+    out.push(("token-vending", taken(a)));
+    let (a, get) = recording("ToolTargetFunction", "Environment");
+    tool_target::config::Config::from_lookup(get).unwrap();
+    out.push(("tool-target", taken(a)));
+    let (a, get) = recording("TenantAuthorizerFunction", "Environment");
+    tenant_authorizer::config::Config::from_lookup(get).unwrap();
+    out.push(("tenant-authorizer", taken(a)));
+    let (a, get) = recording("RequestProxyFunction", "Environment");
+    request_proxy::Config::from_lookup(get, &catalog).unwrap();
+    out.push(("request-proxy", taken(a)));
+    let (a, get) = recording("PreTokenFunction", "Environment");
+    pre_token::Config::from_lookup(get).unwrap();
+    out.push(("pre-token", taken(a)));
+    let (a, get) = recording("BasicAgentRuntime", "EnvironmentVariables");
+    agent_runtime::Config::from_lookup(&get, &catalog).unwrap();
+    telemetry::traces::TraceExport::from_lookup(&get).unwrap();
+    out.push(("agent-runtime", taken(a)));
+    out
+}
+
+/// `docs/configuration.md`'s table of each binary: the variable names of its first column.
+fn documented() -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut section = String::new();
+    for line in CONFIGURATION_DOC.lines() {
+        if let Some(title) = line.strip_prefix("## ") {
+            section = title.trim().to_owned();
+            continue;
+        }
+        let Some(first) = line.strip_prefix("| ").and_then(|l| l.split(" | ").next()) else {
+            continue;
+        };
+        for (i, part) in first.split('`').enumerate() {
+            let is_name = i % 2 == 1
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "_<>".contains(c));
+            if is_name && !part.is_empty() {
+                out.entry(section.clone()).or_default().insert(part.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Whether a documented name covers `var` (`TENANTRY_RUNTIME_ARN_<TIER>` covers every tier's).
+fn covers(documented: &str, var: &str) -> bool {
+    match documented.strip_suffix("<TIER>") {
+        Some(prefix) => var.starts_with(prefix),
+        None => documented == var,
+    }
+}
+
+const CONFIGURATION_DOC: &str = include_str!("../../../docs/configuration.md");
+
+/// The crates whose code reads a binary's configuration: its own and the shared ones.
+fn sources(binary: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut text = String::new();
+    for krate in [
+        binary,
+        "tenant-context",
+        "scoped-credentials",
+        "secret-config",
+        "env-config",
+        "telemetry",
+        "usage-meter",
+    ] {
+        let mut dirs = vec![root.join("crates").join(krate).join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    text.push_str(&std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+    }
+    text
+}
+
+#[test]
+fn docs_configuration_lists_what_each_binary_reads() {
+    let docs = documented();
+    for (binary, asked) in asked_by_each_binary() {
+        let table = docs
+            .get(binary)
+            .unwrap_or_else(|| panic!("docs/configuration.md has no section `## {binary}`"));
+        for var in &asked {
+            assert!(
+                table.iter().any(|d| covers(d, var)),
+                "{binary} reads {var}, which docs/configuration.md does not list"
+            );
+        }
+        let code = sources(binary);
+        for name in table {
+            let needle = name.strip_suffix("<TIER>").unwrap_or(name);
+            assert!(
+                code.contains(&format!("\"{needle}")),
+                "docs/configuration.md lists {name} for {binary}, which its code never names"
+            );
+        }
+    }
 }
