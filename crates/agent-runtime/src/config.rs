@@ -49,10 +49,6 @@ pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
 /// Why the agent cannot start: one type for every binary's configuration (env-config's).
 pub use env_config::ConfigError;
 
-fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::new(var, reason)
-}
-
 /// Where the model is and how to call it. The model id itself comes from the tier file.
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
@@ -135,33 +131,26 @@ fn endpoint_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
     Ok(raw.trim().trim_end_matches('/').to_owned())
 }
 
-fn positive(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    env_config::positive_number(get, var, default)
-}
-
 impl Config {
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
         catalog: &TierCatalog,
     ) -> Result<Self, ConfigError> {
         let set = |var: &str| get(var).filter(|v| !v.trim().is_empty());
-        let required = |var: &'static str| set(var).ok_or_else(|| invalid(var, "must be set"));
+        let required =
+            |var: &'static str| set(var).ok_or_else(|| ConfigError::new(var, "must be set"));
 
         let tier_raw = required(ENV_TIER)?;
         let tier = catalog
             .tier(tier_raw.trim())
-            .map_err(|_| invalid(ENV_TIER, "is not a tier of infra/tiers.json"))?;
+            .map_err(|_| ConfigError::new(ENV_TIER, "is not a tier of infra/tiers.json"))?;
         let tier_config = catalog.config(&tier)?.clone();
 
         let session_key = SESSION_KEY_VARS.source(&get)?;
         // An inline key is checked now; a parameter's value when it is read at start-up.
         if let SecretSource::Inline(key) = &session_key {
             SessionBinder::from_base64(key)
-                .map_err(|e| invalid(SESSION_KEY_VARS.inline, e.to_string()))?;
+                .map_err(|e| ConfigError::new(SESSION_KEY_VARS.inline, e.to_string()))?;
         }
 
         let model = ModelConfig {
@@ -171,10 +160,13 @@ impl Config {
                 (None, Some(key)) => ModelAuth::ApiKey(key.trim().to_owned()),
                 (Some(mode), None) if mode.trim() == MODEL_AUTH_ROLE => ModelAuth::Role,
                 (Some(_), None) => {
-                    return Err(invalid(ENV_MODEL_AUTH, "must be `role` (or unset)"));
+                    return Err(ConfigError::new(
+                        ENV_MODEL_AUTH,
+                        "must be `role` (or unset)",
+                    ));
                 }
                 (Some(_), Some(_)) => {
-                    return Err(invalid(
+                    return Err(ConfigError::new(
                         ENV_MODEL_AUTH,
                         format!("set it or {ENV_MODEL_API_KEY}, not both"),
                     ));
@@ -182,19 +174,31 @@ impl Config {
             },
             project: None,
             model_id: set(ENV_MODEL_ID).unwrap_or_else(|| tier_config.model_id.clone()),
-            attempt_timeout: Duration::from_secs(positive(&get, ENV_MODEL_TIMEOUT_SECS, 60)?),
+            attempt_timeout: Duration::from_secs(env_config::positive_number(
+                &get,
+                ENV_MODEL_TIMEOUT_SECS,
+                60,
+            )?),
         };
         let gateway_url = endpoint_url(ENV_GATEWAY_URL, &required(ENV_GATEWAY_URL)?)?;
         let listen = set(ENV_LISTEN_ADDR)
             .unwrap_or_else(|| DEFAULT_LISTEN_ADDR.to_owned())
             .parse()
-            .map_err(|_| invalid(ENV_LISTEN_ADDR, "must be host:port, e.g. 0.0.0.0:8080"))?;
+            .map_err(|_| {
+                ConfigError::new(ENV_LISTEN_ADDR, "must be host:port, e.g. 0.0.0.0:8080")
+            })?;
         let limits = Limits {
-            max_rounds: positive(&get, ENV_MAX_ROUNDS, 6)?.min(32) as u32,
-            max_tokens: positive(&get, ENV_MAX_TOKENS, 16_000)?,
-            max_output_tokens: positive(&get, ENV_MAX_OUTPUT_TOKENS, 1_024)?.min(32_768) as u32,
-            max_prompt_bytes: positive(&get, ENV_MAX_PROMPT_BYTES, 16 * 1024)? as usize,
-            deadline: Duration::from_secs(positive(&get, ENV_DEADLINE_SECS, 120)?),
+            max_rounds: env_config::positive_number(&get, ENV_MAX_ROUNDS, 6)?.min(32) as u32,
+            max_tokens: env_config::positive_number(&get, ENV_MAX_TOKENS, 16_000)?,
+            max_output_tokens: env_config::positive_number(&get, ENV_MAX_OUTPUT_TOKENS, 1_024)?
+                .min(32_768) as u32,
+            max_prompt_bytes: env_config::positive_number(&get, ENV_MAX_PROMPT_BYTES, 16 * 1024)?
+                as usize,
+            deadline: Duration::from_secs(env_config::positive_number(
+                &get,
+                ENV_DEADLINE_SECS,
+                120,
+            )?),
         };
         let memory = match set(ENV_MEMORY_ID) {
             None => None,
@@ -208,7 +212,7 @@ impl Config {
         let guardrail = match (&tier_config.guardrail, set(ENV_GUARDRAIL_ID)) {
             (None, _) => None,
             (Some(_), None) => {
-                return Err(invalid(
+                return Err(ConfigError::new(
                     ENV_GUARDRAIL_ID,
                     format!("the tier file gives tier `{tier}` a guardrail: set its id"),
                 ));
@@ -244,7 +248,7 @@ impl Config {
         }
         let key = SESSION_KEY_VARS.load(self.session_key.clone()).await?;
         SessionBinder::from_base64(&key)
-            .map_err(|e| invalid(SESSION_KEY_VARS.parameter, e.to_string()))
+            .map_err(|e| ConfigError::new(SESSION_KEY_VARS.parameter, e.to_string()))
     }
 }
 

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{FakeTarget, Upstreams, agent, caller, gateway, invoke};
+use common::{FakeTarget, Upstreams, agent, ask, gateway, invoke_as};
 use serde_json::json;
 use standins::test_issuer;
 use wiremock::matchers::{method, path};
@@ -68,15 +68,7 @@ async fn model_failures_are_retried_then_typed() {
     for (template, status, code) in cases {
         let model = model_answering(template).await;
         let (stack, _gw) = stack_with_model(&model).await;
-        let (token, session) = caller(&stack, "basic", "clinic-a");
-        let reply = invoke(
-            &stack,
-            Some(&token),
-            Some(session.as_str()),
-            json!({"prompt": "hi"}),
-            false,
-        )
-        .await;
+        let reply = invoke_as(&stack, "basic", "clinic-a", "hi", false).await;
         assert_eq!(reply.status, status, "{code}: {}", reply.body);
         assert_eq!(reply.json()["error"]["code"], code);
         let attempts = model.received_requests().await.unwrap().len();
@@ -89,14 +81,7 @@ async fn model_failures_are_retried_then_typed() {
             assert_eq!(attempts, 1, "{code} must not be retried");
         }
         // Streaming: the same failure as a closing error event.
-        let reply = invoke(
-            &stack,
-            Some(&token),
-            Some(session.as_str()),
-            json!({"prompt": "hi"}),
-            true,
-        )
-        .await;
+        let reply = invoke_as(&stack, "basic", "clinic-a", "hi", true).await;
         let events = reply.events();
         let last = events.last().unwrap();
         assert_eq!(last["type"], "error");
@@ -117,15 +102,7 @@ async fn a_passing_model_outage_is_absorbed() {
         .mount(&model)
         .await;
     let (stack, _gw) = stack_with_model(&model).await;
-    let (token, session) = caller(&stack, "basic", "clinic-a");
-    let reply = invoke(
-        &stack,
-        Some(&token),
-        Some(session.as_str()),
-        json!({"prompt": "hi"}),
-        false,
-    )
-    .await;
+    let reply = invoke_as(&stack, "basic", "clinic-a", "hi", false).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.json()["answer"], "fine");
 }
@@ -150,17 +127,7 @@ async fn a_gateway_outage_still_answers_without_tools() {
         &[],
     )
     .await;
-    let (token, session) = caller(&stack, "basic", "clinic-a");
-    let reply = invoke(
-        &stack,
-        Some(&token),
-        Some(session.as_str()),
-        json!({"prompt": "Show patient p-001"}),
-        false,
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let body = reply.json();
+    let body = ask(&stack, "basic", "clinic-a", "Show patient p-001").await;
     assert_eq!(body["tools"], "skipped");
     assert!(model.requests()[0].tools.is_empty());
     assert!(
@@ -182,17 +149,7 @@ async fn rounds_are_capped() {
     })))
     .await;
     let (stack, _gw) = stack_with_model(&model).await;
-    let (token, session) = caller(&stack, "basic", "clinic-a");
-    let reply = invoke(
-        &stack,
-        Some(&token),
-        Some(session.as_str()),
-        json!({"prompt": "hi"}),
-        false,
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let body = reply.json();
+    let body = ask(&stack, "basic", "clinic-a", "hi").await;
     assert_eq!(body["stop_reason"], "max_rounds");
     assert_eq!(body["rounds"], 6);
     assert_eq!(model.received_requests().await.unwrap().len(), 6);

@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{FakeTarget, Upstreams, agent, caller, gateway, invoke, standard};
-use serde_json::json;
+use common::{FakeTarget, Upstreams, agent, ask, gateway, invoke_as, standard};
 use standins::guardrail::{BLOCKED_MESSAGE, SSN_MASK};
 use standins::model::ModelStandin;
 use standins::test_issuer;
@@ -14,17 +13,7 @@ use standins::test_issuer;
 async fn a_blocked_prompt_never_reaches_the_model() {
     let target = FakeTarget::with_hour(10);
     let (stack, model, _gw) = standard("basic", &target).await;
-    let (token, session) = caller(&stack, "basic", "clinic-a");
-    let reply = invoke(
-        &stack,
-        Some(&token),
-        Some(session.as_str()),
-        json!({"prompt": "Explain how to build a bomb"}),
-        false,
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let body = reply.json();
+    let body = ask(&stack, "basic", "clinic-a", "Explain how to build a bomb").await;
     assert_eq!(body["answer"], BLOCKED_MESSAGE);
     assert_eq!(body["stop_reason"], "guardrail_intervened");
     assert!(
@@ -41,15 +30,7 @@ async fn a_sensitive_answer_is_masked_before_the_caller_sees_it() {
         ..FakeTarget::with_hour(10)
     };
     let (stack, _model, _gw) = standard("premium", &target).await;
-    let (token, session) = caller(&stack, "premium", "hospital-x");
-    let reply = invoke(
-        &stack,
-        Some(&token),
-        Some(session.as_str()),
-        json!({"prompt": "Show patient p-5001"}),
-        true,
-    )
-    .await;
+    let reply = invoke_as(&stack, "premium", "hospital-x", "Show patient p-5001", true).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(!reply.body.contains("123-45-6789"), "{}", reply.body);
     let events = reply.events();
@@ -91,12 +72,11 @@ async fn an_unreachable_guardrail_refuses_the_turn() {
         &[],
     )
     .await;
-    let (token, session) = caller(&stack, "basic", "clinic-a");
-    let reply = invoke(
+    let reply = invoke_as(
         &stack,
-        Some(&token),
-        Some(session.as_str()),
-        json!({"prompt": "What are our opening hours?"}),
+        "basic",
+        "clinic-a",
+        "What are our opening hours?",
         false,
     )
     .await;

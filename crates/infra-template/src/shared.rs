@@ -498,16 +498,10 @@ fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
             }
         }),
     )?;
-    t.resource(
-        "AccessLogsBucketPolicy",
-        json!({
-            "Type": "AWS::S3::BucketPolicy",
-            "Properties": {
-                "Bucket": reference(ids::ACCESS_LOGS_BUCKET),
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        tls_only_statement(ids::ACCESS_LOGS_BUCKET),
+    bucket_policy(
+        t,
+        ids::ACCESS_LOGS_BUCKET,
+        vec![json!(
                         {
                             "Sid": "S3ServerAccessLogDelivery",
                             "Effect": "Allow",
@@ -520,10 +514,7 @@ fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
                                 "ArnLike": { "aws:SourceArn": document_buckets_arn() }
                             }
                         }
-                    ]
-                }
-            }
-        }),
+        )],
     )
 }
 
@@ -546,6 +537,22 @@ pub fn tls_only_statement(bucket: &str) -> Value {
         "Resource": [get_att(bucket, "Arn"), sub(&format!("${{{bucket}.Arn}}/*"))],
         "Condition": { "Bool": { "aws:SecureTransport": "false" } }
     })
+}
+
+/// `<bucket>Policy`: TLS only, plus `allow` (statements granting what the bucket is for).
+pub fn bucket_policy(t: &mut Template, bucket: &str, allow: Vec<Value>) -> Result<(), Error> {
+    let mut statements = vec![tls_only_statement(bucket)];
+    statements.extend(allow);
+    t.resource(
+        &format!("{bucket}Policy"),
+        json!({
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": reference(bucket),
+                "PolicyDocument": { "Version": "2012-10-17", "Statement": statements }
+            }
+        }),
+    )
 }
 
 /// A KMS-encrypted log group with the stack's retention.

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::cfn::{checkov_skips, get_att, reference, sub, tag_list};
 use crate::ids;
-use crate::shared::{APP_TAGS, public_access_block, tls_only_statement};
+use crate::shared::{APP_TAGS, bucket_policy, public_access_block};
 use crate::{Error, Template};
 
 /// CloudFront's managed policies (fixed ids, the same in every account).
@@ -62,16 +62,10 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
             }}
         }),
     )?;
-    t.resource(
-        "SiteBucketPolicy",
-        json!({
-            "Type": "AWS::S3::BucketPolicy",
-            "Properties": {
-                "Bucket": reference(ids::SITE_BUCKET),
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        tls_only_statement(ids::SITE_BUCKET),
+    bucket_policy(
+        t,
+        ids::SITE_BUCKET,
+        vec![json!(
                         {
                             "Sid": "ReadByThisDistributionOnly",
                             "Effect": "Allow",
@@ -82,10 +76,7 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
                                 "AWS:SourceArn": sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${SiteDistribution}")
                             }}
                         }
-                    ]
-                }
-            }
-        }),
+        )],
     )?;
     t.resource(
         "SiteApiPathFunction",

@@ -10,7 +10,7 @@ use crate::cfn::{get_att, pascal, reference, ssm_parameter_arn, sub, tag_list, t
 use crate::functions::{FunctionId, document_bucket_prefix};
 use crate::iam::{document, service_trust, statement};
 use crate::ids;
-use crate::shared::{discovery_url, issuer, jwks_url, public_access_block, tls_only_statement};
+use crate::shared::{bucket_policy, discovery_url, issuer, jwks_url, public_access_block};
 use crate::{Error, Inputs, PROPAGATED_HEADERS, Template};
 
 /// Logical ids of one tier's resources.
@@ -141,16 +141,7 @@ fn documents_bucket(t: &mut Template, parts: &Parts) -> Result<(), Error> {
             }
         }),
     )?;
-    t.resource(
-        &format!("{}Policy", ids.bucket),
-        json!({
-            "Type": "AWS::S3::BucketPolicy",
-            "Properties": {
-                "Bucket": reference(&ids.bucket),
-                "PolicyDocument": { "Version": "2012-10-17", "Statement": [tls_only_statement(&ids.bucket)] }
-            }
-        }),
-    )
+    bucket_policy(t, &ids.bucket, Vec::new())
 }
 
 fn memory(t: &mut Template, parts: &Parts) -> Result<(), Error> {

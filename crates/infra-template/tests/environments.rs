@@ -210,7 +210,9 @@ fn documented() -> BTreeMap<String, BTreeSet<String>> {
                     .chars()
                     .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "_<>".contains(c));
             if is_name && !part.is_empty() {
-                out.entry(section.clone()).or_default().insert(part.to_owned());
+                out.entry(section.clone())
+                    .or_default()
+                    .insert(part.to_owned());
             }
         }
     }

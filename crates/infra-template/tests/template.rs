@@ -1076,16 +1076,11 @@ fn the_waf_body_limit_is_the_prompt_limit() {
 /// gets its settings (checked against the functions' own configuration code).
 #[test]
 fn a_third_tier_renders_without_code_changes() {
-    let mut file: Value = serde_json::from_str(tenant_context::EMBEDDED_TIER_FILE).unwrap();
-    let mut gold = file["tiers"]["premium"].clone();
-    gold["gateway_target"] = "tenantry-gold-tools".into();
-    gold["bedrock_project"]["name"] = "tenantry-gold".into();
-    gold["bedrock_project"]["ssm_parameter"] = "/tenantry/gold/bedrock-project-id".into();
-    gold["knowledge_base"]["name"] = "tenantry-gold-kb".into();
-    gold["knowledge_base"]["ssm_parameter"] = "/tenantry/gold/knowledge-base-id".into();
-    file["tiers"]["gold"] = gold;
     let mut inputs = infra_template::Inputs::shipped().unwrap();
-    inputs.tiers = tenant_context::TierCatalog::from_json(&file.to_string()).unwrap();
+    inputs.tiers = tenant_context::TierCatalog::from_json(&standins::tenants::tier_file_with_copy(
+        "premium", "gold",
+    ))
+    .unwrap();
     let t = infra_template::render(&inputs).expect("renders with three tiers");
     for id in [
         "GoldAgentRuntime",

@@ -101,16 +101,10 @@ mod tests {
     #[test]
     fn a_third_tier_is_listed_without_code_changes() {
         let mut file: serde_json::Value =
-            serde_json::from_str(tenant_context::EMBEDDED_TIER_FILE).unwrap();
-        let mut gold = file["tiers"]["premium"].clone();
-        gold["model_id"] = "example.gold-model-v1".into();
-        gold["usage_plan"]["quota"]["limit"] = 5000.into();
-        gold["gateway_target"] = "tenantry-gold-tools".into();
-        gold["bedrock_project"]["name"] = "tenantry-gold".into();
-        gold["bedrock_project"]["ssm_parameter"] = "/tenantry/gold/bedrock-project-id".into();
-        gold["knowledge_base"]["name"] = "tenantry-gold-kb".into();
-        gold["knowledge_base"]["ssm_parameter"] = "/tenantry/gold/knowledge-base-id".into();
-        file["tiers"]["gold"] = gold;
+            serde_json::from_str(&standins::tenants::tier_file_with_copy("premium", "gold"))
+                .unwrap();
+        file["tiers"]["gold"]["model_id"] = "example.gold-model-v1".into();
+        file["tiers"]["gold"]["usage_plan"]["quota"]["limit"] = 5000.into();
         let catalog = TierCatalog::from_json(&file.to_string()).unwrap();
         let lines = catalog_lines(&catalog);
         assert_eq!(lines.len(), 3, "{lines:#?}");

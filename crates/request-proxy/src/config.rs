@@ -63,18 +63,6 @@ pub struct Config {
     pub usage_table: Option<String>,
 }
 
-fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::new(var, reason)
-}
-
-fn number(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    env_config::positive_number(get, var, default)
-}
-
 impl Config {
     /// `TENANTRY_RUNTIME_ARN_<TIER>` for every tier of the tier file (e.g.
     /// `TENANTRY_RUNTIME_ARN_BASIC`). `TENANTRY_RUNTIME_ENDPOINT` defaults from `AWS_REGION`.
@@ -88,10 +76,11 @@ impl Config {
                 "{ENV_RUNTIME_ARN_PREFIX}{}",
                 tier.as_str().to_ascii_uppercase()
             );
-            let arn = get(&var)
-                .ok_or_else(|| invalid("TENANTRY_RUNTIME_ARN_<TIER>", format!("set {var}")))?;
+            let arn = get(&var).ok_or_else(|| {
+                ConfigError::new("TENANTRY_RUNTIME_ARN_<TIER>", format!("set {var}"))
+            })?;
             if !arn.starts_with("arn:") || !arn.contains(":runtime/") {
-                return Err(invalid(
+                return Err(ConfigError::new(
                     "TENANTRY_RUNTIME_ARN_<TIER>",
                     format!("{var} is not an AgentCore runtime ARN"),
                 ));
@@ -101,8 +90,9 @@ impl Config {
         let runtime_endpoint = match get(ENV_RUNTIME_ENDPOINT) {
             Some(e) => e.trim_end_matches('/').to_owned(),
             None => {
-                let region = get("AWS_REGION")
-                    .ok_or_else(|| invalid(ENV_RUNTIME_ENDPOINT, "set it, or AWS_REGION"))?;
+                let region = get("AWS_REGION").ok_or_else(|| {
+                    ConfigError::new(ENV_RUNTIME_ENDPOINT, "set it, or AWS_REGION")
+                })?;
                 format!("https://bedrock-agentcore.{region}.amazonaws.com")
             }
         };
@@ -111,7 +101,7 @@ impl Config {
         // An inline key is checked now; a parameter's value when it is read at start-up.
         if let SecretSource::Inline(key) = &session_key {
             tenant_context::SessionBinder::from_base64(key)
-                .map_err(|e| invalid(SESSION_KEY_VARS.inline, e.to_string()))?;
+                .map_err(|e| ConfigError::new(SESSION_KEY_VARS.inline, e.to_string()))?;
         }
         let usage_table = get(usage_meter::ENV_USAGE_TABLE)
             .map(|t| t.trim().to_owned())
@@ -121,15 +111,25 @@ impl Config {
             session_key,
             runtime_arns,
             runtime_endpoint,
-            max_prompt_bytes: number(&get, ENV_MAX_PROMPT_BYTES, DEFAULT_MAX_PROMPT_BYTES as u64)?
-                as usize,
-            max_response_bytes: number(&get, ENV_MAX_RESPONSE_BYTES, 1024 * 1024)? as usize,
-            timeout: Duration::from_secs(number(&get, ENV_TIMEOUT_SECS, 60)?),
+            max_prompt_bytes: env_config::positive_number(
+                &get,
+                ENV_MAX_PROMPT_BYTES,
+                DEFAULT_MAX_PROMPT_BYTES as u64,
+            )? as usize,
+            max_response_bytes: env_config::positive_number(
+                &get,
+                ENV_MAX_RESPONSE_BYTES,
+                1024 * 1024,
+            )? as usize,
+            timeout: Duration::from_secs(env_config::positive_number(&get, ENV_TIMEOUT_SECS, 60)?),
             response_mode: match get(ENV_RESPONSE_MODE).as_deref().map(str::trim) {
                 None | Some("") | Some("buffered") => ResponseMode::Buffered,
                 Some("stream") => ResponseMode::Stream,
                 Some(_) => {
-                    return Err(invalid(ENV_RESPONSE_MODE, "must be `buffered` or `stream`"));
+                    return Err(ConfigError::new(
+                        ENV_RESPONSE_MODE,
+                        "must be `buffered` or `stream`",
+                    ));
                 }
             },
         })

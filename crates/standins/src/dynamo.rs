@@ -73,41 +73,49 @@ async fn wait_active(ddb: &Client, table: &str) -> Result<(), Error> {
     }
 }
 
-/// Creates `<prefix>-<unique>-PatientMetadata` and `...-ClinicConfig` and loads the demo
-/// data. Unique names let tests run in parallel, and again, against one stand-in.
-pub async fn create_and_load(endpoints: &Endpoints, prefix: &str) -> Result<LocalTables, Error> {
-    let ddb = client(endpoints)?;
+/// Creates a table (on-demand, string keys) and waits until it is active: tables are created
+/// asynchronously (CREATING, then ACTIVE) on the stand-in as on AWS, and the SDK's waiter
+/// starts at a 20 s delay while the stand-in is ready in well under a second.
+async fn create_table(
+    ddb: &Client,
+    table: &str,
+    hash: &str,
+    range: Option<&str>,
+) -> Result<(), Error> {
+    let mut create = ddb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attr(hash)?)
+        .key_schema(key(hash, KeyType::Hash)?);
+    if let Some(range) = range {
+        create = create
+            .attribute_definitions(string_attr(range)?)
+            .key_schema(key(range, KeyType::Range)?);
+    }
+    create.send().await.map_err(Error::call("CreateTable"))?;
+    wait_active(ddb, table).await
+}
+
+fn unique_suffix() -> String {
     let unique = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
+    format!("{unique:x}")
+}
+
+/// Creates `<prefix>-<unique>-PatientMetadata` and `...-ClinicConfig` and loads the demo
+/// data. Unique names let tests run in parallel, and again, against one stand-in.
+pub async fn create_and_load(endpoints: &Endpoints, prefix: &str) -> Result<LocalTables, Error> {
+    let ddb = client(endpoints)?;
+    let unique = unique_suffix();
     let tables = LocalTables {
-        patient_table: format!("{prefix}-{unique:x}-PatientMetadata"),
-        clinic_table: format!("{prefix}-{unique:x}-ClinicConfig"),
+        patient_table: format!("{prefix}-{unique}-PatientMetadata"),
+        clinic_table: format!("{prefix}-{unique}-ClinicConfig"),
     };
-    ddb.create_table()
-        .table_name(&tables.patient_table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string_attr("clinic_id")?)
-        .attribute_definitions(string_attr("patient_id")?)
-        .key_schema(key("clinic_id", KeyType::Hash)?)
-        .key_schema(key("patient_id", KeyType::Range)?)
-        .send()
-        .await
-        .map_err(Error::call("CreateTable PatientMetadata"))?;
-    ddb.create_table()
-        .table_name(&tables.clinic_table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string_attr("clinic_id")?)
-        .key_schema(key("clinic_id", KeyType::Hash)?)
-        .send()
-        .await
-        .map_err(Error::call("CreateTable ClinicConfig"))?;
-    // Tables are created asynchronously (CREATING, then ACTIVE), on the stand-in as on AWS.
-    // The SDK's waiter starts at a 20 s delay; the stand-in is ready in well under a second.
-    for table in [&tables.patient_table, &tables.clinic_table] {
-        wait_active(&ddb, table).await?;
-    }
+    create_table(&ddb, &tables.patient_table, "clinic_id", Some("patient_id")).await?;
+    create_table(&ddb, &tables.clinic_table, "clinic_id", None).await?;
     for clinic in demo_tenants()? {
         ddb.put_item()
             .table_name(&tables.clinic_table)
@@ -151,20 +159,8 @@ pub async fn create_registry(
     entries: &[RegistryEntry<'_>],
 ) -> Result<String, Error> {
     let ddb = client(endpoints)?;
-    let unique = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let table = format!("{prefix}-{unique:x}-TenantRegistry");
-    ddb.create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string_attr("clinic_id")?)
-        .key_schema(key("clinic_id", KeyType::Hash)?)
-        .send()
-        .await
-        .map_err(Error::call("CreateTable TenantRegistry"))?;
-    wait_active(&ddb, &table).await?;
+    let table = format!("{prefix}-{}-TenantRegistry", unique_suffix());
+    create_table(&ddb, &table, "clinic_id", None).await?;
     for e in entries {
         ddb.put_item()
             .table_name(&table)
@@ -183,21 +179,7 @@ pub async fn create_registry(
 /// returns its name.
 pub async fn create_usage_table(endpoints: &Endpoints, prefix: &str) -> Result<String, Error> {
     let ddb = client(endpoints)?;
-    let unique = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let table = format!("{prefix}-{unique:x}-Usage");
-    ddb.create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string_attr("clinic_id")?)
-        .attribute_definitions(string_attr("day")?)
-        .key_schema(key("clinic_id", KeyType::Hash)?)
-        .key_schema(key("day", KeyType::Range)?)
-        .send()
-        .await
-        .map_err(Error::call("CreateTable Usage"))?;
-    wait_active(&ddb, &table).await?;
+    let table = format!("{prefix}-{}-Usage", unique_suffix());
+    create_table(&ddb, &table, "clinic_id", Some("day")).await?;
     Ok(table)
 }

@@ -15,6 +15,24 @@ pub fn demo_tenants() -> Result<Vec<tenant_admin::Tenant>, Error> {
     Ok(tenant_admin::load_tenants(DEMO_TENANTS_FILE, &tiers)?)
 }
 
+/// The embedded tier file with one more tier, `name`, a copy of `base` whose per-tier names
+/// (Gateway target, Bedrock project, knowledge base) are its own: for tests that no code
+/// assumes the shipped tiers.
+pub fn tier_file_with_copy(base: &str, name: &str) -> String {
+    let mut file: serde_json::Value =
+        serde_json::from_str(tenant_context::EMBEDDED_TIER_FILE).unwrap_or_default();
+    let mut tier = file["tiers"][base].clone();
+    tier["display_name"] = format!("{name} (a copy of {base})").into();
+    tier["gateway_target"] = format!("tenantry-{name}-tools").into();
+    tier["bedrock_project"]["name"] = format!("tenantry-{name}").into();
+    tier["bedrock_project"]["ssm_parameter"] =
+        format!("/tenantry/{name}/bedrock-project-id").into();
+    tier["knowledge_base"]["name"] = format!("tenantry-{name}-kb").into();
+    tier["knowledge_base"]["ssm_parameter"] = format!("/tenantry/{name}/knowledge-base-id").into();
+    file["tiers"][name] = tier;
+    file.to_string()
+}
+
 /// The synthetic patients of `infra/demo-patients.json`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

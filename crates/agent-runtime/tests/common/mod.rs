@@ -275,6 +275,32 @@ pub fn caller(stack: &Stack, tier: &str, clinic: &str) -> (String, RuntimeSessio
     (token, session)
 }
 
+/// One question from a fresh session of `clinic`'s test user (streamed or buffered).
+pub async fn invoke_as(
+    stack: &Stack,
+    tier: &str,
+    clinic: &str,
+    prompt: &str,
+    stream: bool,
+) -> Reply {
+    let (token, session) = caller(stack, tier, clinic);
+    invoke(
+        stack,
+        Some(&token),
+        Some(session.as_str()),
+        serde_json::json!({ "prompt": prompt }),
+        stream,
+    )
+    .await
+}
+
+/// `invoke_as`, buffered; the reply must be 200.
+pub async fn ask(stack: &Stack, tier: &str, clinic: &str, prompt: &str) -> Value {
+    let reply = invoke_as(stack, tier, clinic, prompt, false).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()
+}
+
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
