@@ -54,6 +54,8 @@ static DEPS: LazyLock<Arc<Deps>> = LazyLock::new(|| {
             .timeout(Duration::from_secs(2))
             .build()
             .expect("client"),
+        // No usage table: GET /usage answers `usage_not_configured`, nothing is counted.
+        usage: None,
     })
 });
 
