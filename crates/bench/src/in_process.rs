@@ -123,6 +123,7 @@ async fn deps() -> Result<(Arc<Deps>, wiremock::MockServer), BenchError> {
         documents: aws_sdk_bedrockagentruntime::Client::new(&sdk),
         knowledge_bases: tool_target::documents::KnowledgeBases(Default::default()),
         web_search: tool_target::web_search::WebSearch::Offline,
+        clients: Default::default(),
         verifier,
         credentials: Arc::new(CredentialCache::new(Issuer::Sts(issuer))),
         sdk,

@@ -34,6 +34,9 @@ enum Suite {
     All,
     Functions,
     Agent,
+    /// Only tool-target's handler in one process (no peers, no stand-ins): a quick look at its
+    /// own time while working on it.
+    InProcess,
 }
 
 /// Measures tool-target and agent-runtime beside the Python peers of the published design, on
@@ -159,6 +162,8 @@ async fn run(args: Args) -> Result<Report, BenchError> {
             log_dir: absolute(&args.log_dir),
         };
         rows.extend(functions::run(&subjects, warm, cold, &mut progress).await?);
+    }
+    if matches!(args.suite, Suite::All | Suite::Functions | Suite::InProcess) {
         rows.extend(in_process::run(warm * 20, &mut progress).await?);
     }
     if matches!(args.suite, Suite::All | Suite::Agent) {

@@ -38,6 +38,8 @@ pub struct Deps {
     pub documents: aws_sdk_bedrockagentruntime::Client,
     pub knowledge_bases: KnowledgeBases,
     pub web_search: WebSearch,
+    /// The tenant DynamoDB clients, one per caller's token (see `clients.rs`).
+    pub clients: crate::clients::TenantClients,
 }
 
 /// The reply for one invocation: the tool's JSON, or `{"error": {"code", "message"}}`.
@@ -76,17 +78,20 @@ async fn serve(
     verified: &mut Option<TenantContext>,
 ) -> Result<Value, ToolError> {
     let call = authorise(inv, deps, verified).await?;
-    let provider = TenantCredentialsProvider::new(
-        deps.credentials.clone(),
-        &call.token,
-        call.tenant.clone(),
-        Scope::Data,
-    );
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&deps.sdk)
-            .credentials_provider(provider)
-            .build(),
-    );
+    // The caller's own client: its credentials are vended for this token's tenant only.
+    let ddb = deps.clients.get_or_build(&call.token, || {
+        let provider = TenantCredentialsProvider::new(
+            deps.credentials.clone(),
+            &call.token,
+            call.tenant.clone(),
+            Scope::Data,
+        );
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&deps.sdk)
+                .credentials_provider(provider)
+                .build(),
+        )
+    });
     let rows = TenantData {
         ddb,
         tables: &deps.tables,

@@ -36,6 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         clock: clock(),
         knowledge_bases: config.knowledge_bases,
         web_search: config.web_search,
+        clients: Default::default(),
     });
     RuntimeLoop::from_env()
         .run(move |inv| handle(inv, deps.clone()))

@@ -74,6 +74,7 @@ pub async fn world(test: &str, utc_hour: u32) -> World {
         documents: aws_sdk_bedrockagentruntime::Client::new(&config_for(&kb.endpoint())),
         knowledge_bases,
         web_search: tool_target::web_search::WebSearch::Offline,
+        clients: Default::default(),
         verifier,
         credentials: Arc::new(CredentialCache::new(Issuer::Sts(issuer))),
         sdk: config_for(endpoints.dynamodb_url.as_deref().expect("dynalite url")),
