@@ -458,23 +458,28 @@ async fn recall<'a>(inv: &'a Invocation<'_>) -> (Option<MemorySession<'a>>, Reca
     }
 }
 
-/// Adds the turn to the clinic's day. A failure is logged, never the caller's problem: the
-/// usage line just printed is the record cost attribution reads.
+/// How long a turn's closing waits for its usage count: a slow or unreachable table must not
+/// hold back the caller's answer for long.
+const COUNT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Adds the turn to the clinic's day (waiting at most `COUNT_WAIT`). A failure is logged,
+/// never the caller's problem: the usage line just printed is the record cost attribution reads.
 async fn count_turn(inv: &Invocation<'_>, line: &tenant_context::UsageEvent) {
     let Some(meter) = &inv.deps.usage else { return };
-    if let Err(e) = meter
-        .add_turn(
-            inv.ctx.tier(),
-            inv.ctx.clinic_id(),
-            usage_meter::utc_today(),
-            line.input_tokens,
-            line.output_tokens,
-            line.estimated_cost,
-        )
-        .await
-    {
-        tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "usage count failed");
-    }
+    let count = meter.add_turn(
+        inv.ctx.tier(),
+        inv.ctx.clinic_id(),
+        usage_meter::utc_today(),
+        line.input_tokens,
+        line.output_tokens,
+        line.estimated_cost,
+    );
+    let failure = match tokio::time::timeout(COUNT_WAIT, count).await {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", COUNT_WAIT.as_secs()),
+    };
+    tracing::warn!(error = %failure, clinic_id = %inv.ctx.clinic_id(), "usage count failed");
 }
 
 /// A prompt the guardrail blocked: its message is the answer; no model, tool or memory call.

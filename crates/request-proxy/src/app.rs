@@ -45,7 +45,7 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .route("/usage", get(crate::usage::serve))
         .route("/{stage}/usage", get(crate::usage::serve))
         .fallback(|| async { ProxyError::NotFound })
-        // A typed refusal for every other method too (API Gateway only sends POST here).
+        // A typed refusal for every other method too (API Gateway sends only these two).
         .method_not_allowed_fallback(|| async { ProxyError::MethodNotAllowed })
         .with_state(deps)
 }
