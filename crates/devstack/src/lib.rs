@@ -114,8 +114,6 @@ pub struct DevStack {
     pub pool: LocalPool,
     pub users: Vec<DemoUser>,
     pub tables: standins::dynamo::LocalTables,
-    /// The per-clinic daily usage counters (request-proxy and the agents write them).
-    pub usage_table: String,
     pub onboarded: setup::Onboarded,
     pub lambda: aws_sdk_lambda::Client,
     pub api: ApiGatewayEmulation,
@@ -400,7 +398,6 @@ impl DevStack {
             pool,
             users,
             tables,
-            usage_table,
             onboarded,
             lambda,
             api,

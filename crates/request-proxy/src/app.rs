@@ -161,9 +161,8 @@ async fn forward(
     req: Request,
     tenant: &TenantContext,
 ) -> Result<Response, ProxyError> {
-    let tenant = tenant.clone();
     let token = bearer(req.headers())?;
-    token_names(&token, &tenant)?;
+    token_names(&token, tenant)?;
     // The body may be at most the prompt limit plus room for the JSON around it.
     let limit = crate::config::max_body_bytes(deps.config.max_prompt_bytes);
     let body: Bytes = axum::body::to_bytes(req.into_body(), limit)
@@ -184,13 +183,13 @@ async fn forward(
         Some(s) => {
             let id = RuntimeSessionId::parse(s).map_err(ProxyError::BadSessionId)?;
             deps.sessions
-                .check(&tenant, &id)
+                .check(tenant, &id)
                 .map_err(|_| ProxyError::SessionNotOwned)?;
             id
         }
         None => deps
             .sessions
-            .issue(&tenant)
+            .issue(tenant)
             .map_err(|_| ProxyError::RuntimeFailed)?,
     };
     let arn = deps

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use request_proxy::config::ResponseMode;
 use request_proxy::{Config, Deps, router};
+use secret_config::SecretSource;
 use tenant_context::TierCatalog;
 
 #[tokio::main]
@@ -12,16 +13,24 @@ async fn main() -> Result<(), lambda_http::Error> {
     let catalog = TierCatalog::embedded()?;
     let config = Config::from_lookup(|k| std::env::var(k).ok(), &catalog)?;
     let http = reqwest::Client::builder().timeout(config.timeout).build()?;
-    let key = request_proxy::config::SESSION_KEY_VARS
-        .load(config.session_key.clone())
-        .await?;
-    let sessions = tenant_context::SessionBinder::from_base64(&key)?;
-    let usage = match &config.usage_table {
-        Some(table) => {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            Some(usage_meter::UsageMeter::from_sdk(&sdk, table))
+    // One AWS configuration (credentials chain, Region, HTTP client) for the session key's
+    // SSM read and the usage table, loaded only when either needs it.
+    let sdk = match (&config.session_key, &config.usage_table) {
+        (SecretSource::Inline(_), None) => None,
+        _ => Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await),
+    };
+    let vars = request_proxy::config::SESSION_KEY_VARS;
+    let key = match &sdk {
+        Some(sdk) => {
+            vars.resolve(config.session_key.clone(), &aws_sdk_ssm::Client::new(sdk))
+                .await?
         }
-        None => {
+        None => vars.load(config.session_key.clone()).await?,
+    };
+    let sessions = tenant_context::SessionBinder::from_base64(&key)?;
+    let usage = match (&config.usage_table, &sdk) {
+        (Some(table), Some(sdk)) => Some(usage_meter::UsageMeter::from_sdk(sdk, table)),
+        _ => {
             tracing::warn!(
                 "{} is not set: requests are not counted and GET /usage is not served",
                 usage_meter::ENV_USAGE_TABLE

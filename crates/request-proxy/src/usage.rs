@@ -48,14 +48,13 @@ pub struct QuotaReply {
 }
 
 pub async fn serve(State(deps): State<Arc<Deps>>, req: Request) -> Response {
-    // Checked before any await: a request body is not shared across threads.
-    let checked = caller(&deps, &req);
-    let result = match checked {
-        Ok(tenant) => match deps.usage.as_ref() {
-            Some(meter) => build(meter, &deps.catalog, &tenant, usage_meter::utc_today()).await,
-            None => Err(ProxyError::UsageNotConfigured),
-        },
-        Err(e) => Err(e),
+    // The caller is checked before any await: a request body is not shared across threads.
+    let result = match (caller(&deps, &req), deps.usage.as_ref()) {
+        (Ok(tenant), Some(meter)) => {
+            build(meter, &deps.catalog, &tenant, usage_meter::utc_today()).await
+        }
+        (Ok(_), None) => Err(ProxyError::UsageNotConfigured),
+        (Err(e), _) => Err(e),
     };
     match result {
         Ok(r) => ([(header::CACHE_CONTROL, "no-store")], Json(r)).into_response(),

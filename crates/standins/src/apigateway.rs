@@ -2,21 +2,22 @@
 //! `GET /{stage}/usage`), driving the real `tenant-authorizer` and `request-proxy` functions on
 //! the Lambda stand-in. It does what the deployed API does with a request, in the same order:
 //!
-//! 1. route: only the template's methods (`Routes::from_template`); anything else is API
+//! 1. route: only the template's methods (`routes_from_template`); anything else is API
 //!    Gateway's 403 `Missing Authentication Token`;
 //! 2. the TOKEN authorizer: the `Authorization` header must match the template's
 //!    `IdentityValidationExpression` (else 401 without calling the function); the function gets
 //!    `{"type": "TOKEN", "authorizationToken", "methodArn"}`; its policy is cached per token for
 //!    the template's `AuthorizerResultTtlInSeconds`; `Unauthorized` is 401, a Deny 403;
 //! 3. `apiKeySource: AUTHORIZER`, for methods with `ApiKeyRequired` (steps 3 and 4 are skipped
-//!    for the others): the policy's `usageIdentifierKey` must be an enabled API key in a usage plan (read from the API Gateway stand-in, where tenant-admin put them), else 403;
+//!    for the others): the policy's `usageIdentifierKey` must be an enabled API key in a usage
+//!    plan (read from the API Gateway stand-in, where tenant-admin put them), else 403;
 //! 4. the key's usage plan: throttling as a token bucket (rate per second, burst) and the quota
 //!    per period; over either: 429 with API Gateway's body;
 //! 5. the proxy integration: `request-proxy` gets the REST proxy event with the authorizer's
 //!    context, and its reply becomes the HTTP response.
 //!
-//! Known differences from AWS: one API, one level of resources, no query strings; error bodies as API Gateway sends them,
-//! but no `x-amzn-RequestId` tracing across hops; the key/plan association is re-read every few
+//! Known differences from AWS: one API, one level of resources, no query strings; error bodies
+//! as API Gateway sends them, but no `x-amzn-RequestId` tracing across hops; the key/plan association is re-read every few
 //! seconds, not pushed; quotas count in UTC days/weeks/months from process start; responses are
 //! buffered (no response streaming yet); no WAF.
 
