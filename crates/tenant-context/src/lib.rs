@@ -16,6 +16,7 @@ mod names;
 mod session;
 mod tiers;
 mod token;
+mod token_cache;
 mod usage;
 
 pub use context::{
@@ -39,9 +40,10 @@ pub use tiers::{
     RoleConfig, TierCatalog, TierConfig, UsagePlan, is_gateway_target_name,
 };
 pub use token::{
-    ENV_AUDIENCE, ENV_ISSUER, ENV_JWKS_REFRESH_SECS, ENV_JWKS_URL, ENV_LEEWAY_SECS, MAX_LEEWAY,
-    TokenVerifier, VerifiedToken, VerifierConfig,
+    ENV_AUDIENCE, ENV_ISSUER, ENV_JWKS_REFRESH_SECS, ENV_JWKS_URL, ENV_LEEWAY_SECS, KEEP_VERIFIED,
+    MAX_LEEWAY, TokenVerifier, VerifiedToken, VerifierConfig,
 };
+pub use token_cache::{TokenCache, TokenKey};
 pub use usage::{USAGE_EVENT_NAME, UsageEvent};
 
 /// Entry points for the fuzz targets in `fuzz/`, compiled only when fuzzing.

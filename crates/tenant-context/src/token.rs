@@ -4,6 +4,11 @@
 //! configured issuer, `aud` equal to the app client id, `token_use == "id"`, `exp`/`nbf`/`iat` with at
 //! most 60 s of clock skew. The JWKS URL is configured apart from the issuer: the local Cognito
 //! stand-in (moto) issues AWS-style `iss` values while serving its keys on loopback.
+//!
+//! A token that passed is remembered (by its SHA-256, see `token_cache.rs`) until its `exp`,
+//! without the leeway, and for at most `KEEP_VERIFIED`: the same caller's next call within that
+//! time skips the RSA check and the claim parsing, which were most of a warm tool call's own
+//! work. Only the identical token hits; refusals are never remembered.
 
 use std::time::Duration;
 
@@ -17,11 +22,17 @@ use crate::context::{CLAIM_USERNAME, TenantContext};
 use crate::error::Error;
 use crate::jwks::JwksCache;
 use crate::tiers::TierCatalog;
+use crate::token_cache::{TokenCache, TokenKey};
 
 /// Upper bound on accepted clock skew (DESIGN.md §4).
 pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 /// Cognito ID tokens are 1-2 KiB; refuse anything that would only cost us CPU.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// The longest a verified token is remembered (its `exp` ends it sooner): bounds how long a
+/// process keeps accepting a token whose signing key the issuer has since withdrawn.
+pub const KEEP_VERIFIED: Duration = Duration::from_secs(5 * 60);
+/// At most this many remembered tokens (about one per signed-in user a process serves).
+const MAX_VERIFIED: usize = 1024;
 
 /// Environment variable names read by `VerifierConfig::from_lookup`.
 pub const ENV_ISSUER: &str = "TENANTRY_TOKEN_ISSUER";
@@ -161,6 +172,7 @@ pub struct TokenVerifier {
     catalog: TierCatalog,
     validation: Validation,
     jwks: JwksCache,
+    verified: TokenCache<VerifiedToken>,
 }
 
 #[derive(Deserialize)]
@@ -188,6 +200,7 @@ impl TokenVerifier {
             catalog,
             validation,
             jwks,
+            verified: TokenCache::new(MAX_VERIFIED),
         })
     }
 
@@ -203,6 +216,10 @@ impl TokenVerifier {
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Error::TokenMalformed);
+        }
+        let remembered = TokenKey::of(token);
+        if let Some(verified) = self.verified.get(&remembered) {
+            return Ok(verified);
         }
         let header = read_header(token)?;
         // Pin the algorithm before anything else: `none`, HS256 with the public key as the
@@ -246,11 +263,18 @@ impl TokenVerifier {
             .get(CLAIM_USERNAME)
             .and_then(Value::as_str)
             .map(str::to_owned);
-        Ok(VerifiedToken {
+        let verified = VerifiedToken {
             context,
             username,
             expires_at,
-        })
+        };
+        // Until `exp` itself: near its end a token is verified in full again, with the leeway.
+        let left = (std::time::UNIX_EPOCH + Duration::from_secs(expires_at))
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        self.verified
+            .insert(remembered, left.min(KEEP_VERIFIED), verified.clone());
+        Ok(verified)
     }
 }
 

@@ -474,3 +474,62 @@ fn configuration_from_environment() {
         })
     ));
 }
+
+/// A verified token is remembered (see `KEEP_VERIFIED`), but never past its `exp`: the next
+/// call after that verifies it in full and refuses it.
+#[tokio::test]
+async fn a_remembered_token_is_refused_once_it_expires() {
+    let server = jwks_server().await;
+    let v = verifier(
+        config_for(&server.uri())
+            .with_leeway(Duration::ZERO)
+            .unwrap(),
+    );
+    let mut c = id_claims();
+    c["exp"] = (now() + 2).into();
+    let token = sign(&c);
+    v.verify(&token).await.expect("valid for two more seconds");
+    v.verify(&token).await.expect("still valid");
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    assert!(
+        matches!(v.verify(&token).await, Err(Error::Expired)),
+        "remembered past its exp"
+    );
+}
+
+/// Only the identical token is remembered: a tampered copy of a verified token, or another
+/// user's token, is verified in full and yields its own outcome.
+#[tokio::test]
+async fn only_the_identical_token_is_remembered() {
+    let server = jwks_server().await;
+    let v = verifier(config_for(&server.uri()));
+    let token = sign(&id_claims());
+    let ada = v.verify(&token).await.expect("valid");
+    assert_eq!(ada.context.clinic_id().as_str(), "clinic-a");
+
+    // Ada's header and signature around claims naming another clinic.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut forged = id_claims();
+    forged["custom:clinic_id"] = "clinic-b".into();
+    parts[1] = b64(&forged);
+    assert!(matches!(
+        v.verify(&parts.join(".")).await,
+        Err(Error::BadSignature)
+    ));
+    // Ada's header and claims with one signature character changed.
+    let mut altered = token.clone().into_bytes();
+    let at = altered.len() - 10;
+    altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    assert!(matches!(v.verify(&altered).await, Err(Error::BadSignature)));
+
+    let mut ben = id_claims();
+    ben["custom:clinic_id"] = "clinic-b".into();
+    ben["sub"] = "b2c3d4e5-0000-4000-8000-000000000002".into();
+    let ben = v.verify(&sign(&ben)).await.expect("ben's own token");
+    assert_eq!(ben.context.clinic_id().as_str(), "clinic-b");
+    assert_ne!(ben.context.user(), ada.context.user());
+    // Ada's token still yields Ada.
+    let again = v.verify(&token).await.expect("valid");
+    assert_eq!(again.context.clinic_id().as_str(), "clinic-a");
+}

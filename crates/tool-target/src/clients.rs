@@ -7,51 +7,44 @@
 //! gets this client. Every call still verifies its token first, so an expired or forged token
 //! never reaches the cache.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use sha2::{Digest, Sha256};
+use tenant_context::{TokenCache, TokenKey};
 
 /// Longer than an ID token lives (15 minutes in the template), so one token keeps one client.
 pub const KEEP_FOR: Duration = Duration::from_secs(20 * 60);
 /// At most this many clients (one per signed-in user, roughly); the oldest go first.
 pub const MAX_CLIENTS: usize = 1024;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TenantClients {
-    clients: Mutex<HashMap<[u8; 32], (Instant, Client)>>,
+    clients: TokenCache<Client>,
+}
+
+impl Default for TenantClients {
+    fn default() -> Self {
+        Self {
+            clients: TokenCache::new(MAX_CLIENTS),
+        }
+    }
 }
 
 impl TenantClients {
     /// The client built for `token`, or a new one from `build`, kept for `KEEP_FOR`.
     pub fn get_or_build(&self, token: &str, build: impl FnOnce() -> Client) -> Client {
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let now = Instant::now();
-        // A poisoned lock only means another call panicked mid-insert; the map is still a map.
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((built, client)) = clients.get(&key)
-            && now.duration_since(*built) < KEEP_FOR
-        {
-            return client.clone();
-        }
-        if clients.len() >= MAX_CLIENTS {
-            clients.retain(|_, (built, _)| now.duration_since(*built) < KEEP_FOR);
-            if clients.len() >= MAX_CLIENTS
-                && let Some(oldest) = clients.iter().min_by_key(|(_, (b, _))| *b).map(|(k, _)| *k)
-            {
-                clients.remove(&oldest);
-            }
+        let key = TokenKey::of(token);
+        if let Some(client) = self.clients.get(&key) {
+            return client;
         }
         let client = build();
-        clients.insert(key, (now, client.clone()));
+        self.clients.insert(key, KEEP_FOR, client.clone());
         client
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.clients.lock().map(|c| c.len()).unwrap_or(0)
+        self.clients.len()
     }
 }
 

@@ -9,7 +9,9 @@ use tool_target::config::Config;
 use tool_target::handler::{Deps, handle};
 use tool_target::runtime::RuntimeLoop;
 
-#[tokio::main]
+// One thread: Lambda gives an instance one invocation at a time, and a worker pool would only
+// add threads and cross-thread wake-ups to every call.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     telemetry::logging::init_json();
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
