@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of untrusted input (the targets in fuzz/fuzz_targets: ID tokens, verified
 # claims, the JWKS document, Gateway client contexts, tool arguments, page tokens, the events
-# API Gateway hands the authorizer and request-proxy) with
+# API Gateway hands the authorizer and request-proxy, and the agent's invocation bodies, MCP
+# results, model replies and SSE frames) with
 # cargo-fuzz (libFuzzer), on the stable toolchain (RUSTC_BOOTSTRAP lets cargo-fuzz pass its
 # flags; no sanitizer, so no nightly is needed). Starts from the committed seeds in
 # fuzz/corpus/<target>; new inputs go to .tools/fuzz/<target>; a crash is saved under
@@ -16,7 +17,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --smoke) mode=smoke ;;
     --seconds) seconds=${2:?--seconds needs a number}; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
     *) targets+=("$1") ;;
   esac

@@ -237,7 +237,7 @@ async fn current_hour<T: Toolbox>(
 }
 
 /// The model's argument string as a JSON object; an empty string is an empty object.
-fn parse_arguments(raw: &str) -> Option<Map<String, Value>> {
+pub(crate) fn parse_arguments(raw: &str) -> Option<Map<String, Value>> {
     if raw.trim().is_empty() {
         return Some(Map::new());
     }

@@ -33,3 +33,30 @@ pub(crate) fn brief_sdk_error(e: &(impl std::error::Error + 'static)) -> String 
         .collect()
 }
 pub use server::{Deps, Health, router};
+
+/// Entry points for the fuzz targets in `fuzz/`, compiled only when fuzzing: the agent's own
+/// readings of what callers, the model and the Gateway send it.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    use serde_json::{Map, Value};
+
+    /// The prompt an invocation body carries, as the server reads it.
+    pub fn invocation_prompt(body: &[u8], max_prompt_bytes: usize) -> Option<String> {
+        crate::server::parse_body(body, max_prompt_bytes).ok()
+    }
+
+    /// A model reply's first choice.
+    pub fn completion_from(body: &[u8]) -> Option<crate::model::Completion> {
+        crate::model::completion_from(body).ok()
+    }
+
+    /// A tool call's argument string as the agent uses it.
+    pub fn tool_arguments(raw: &str) -> Option<Map<String, Value>> {
+        crate::agent::parse_arguments(raw)
+    }
+
+    /// How the agent counts a tool's MCP result.
+    pub fn tool_outcome(result: rmcp::model::CallToolResult) -> crate::tools::ToolOutcome {
+        crate::tools::outcome_of(result)
+    }
+}

@@ -362,25 +362,32 @@ impl ChatClient {
             }
             _ => return Err(ModelError::Refused { status }),
         }
-        let parsed: ChatResponse = resp.json().await.map_err(|e| {
+        let body = resp.bytes().await.map_err(|e| {
             if e.is_timeout() {
                 ModelError::Timeout
             } else {
                 ModelError::BadResponse
             }
         })?;
-        let choice = parsed
-            .choices
-            .into_iter()
-            .next()
-            .ok_or(ModelError::BadResponse)?;
-        Ok(Completion {
-            text: choice.message.content.filter(|t| !t.is_empty()),
-            tool_calls: choice.message.tool_calls,
-            finish_reason: choice.finish_reason,
-            usage: parsed.usage,
-        })
+        completion_from(&body)
     }
+}
+
+/// The first choice of a Chat Completions reply. The endpoint is trusted for nothing: what it
+/// says is text for the caller and tool calls the agent checks against the tier's tools.
+pub(crate) fn completion_from(body: &[u8]) -> Result<Completion, ModelError> {
+    let parsed: ChatResponse = serde_json::from_slice(body).map_err(|_| ModelError::BadResponse)?;
+    let choice = parsed
+        .choices
+        .into_iter()
+        .next()
+        .ok_or(ModelError::BadResponse)?;
+    Ok(Completion {
+        text: choice.message.content.filter(|t| !t.is_empty()),
+        tool_calls: choice.message.tool_calls,
+        finish_reason: choice.finish_reason,
+        usage: parsed.usage,
+    })
 }
 
 #[cfg(test)]

@@ -207,7 +207,7 @@ async fn identify<'h>(
     Ok((ctx, session, token))
 }
 
-fn parse_body(body: &[u8], max_prompt_bytes: usize) -> Result<String, InvocationError> {
+pub(crate) fn parse_body(body: &[u8], max_prompt_bytes: usize) -> Result<String, InvocationError> {
     // An object only: serde would also take a struct from a JSON array (`["hi"]`).
     let body = match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(v @ serde_json::Value::Object(_)) => v,

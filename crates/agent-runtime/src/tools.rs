@@ -12,7 +12,8 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use rmcp::ServiceExt as _;
 use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+    ProtocolVersion,
 };
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -251,40 +252,44 @@ impl Toolbox for GatewaySession {
                     "The tool could not be reached.",
                 )
             }
-            Ok(Ok(result)) => {
-                let text: Vec<&str> = result
-                    .content
-                    .iter()
-                    .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
-                    .collect();
-                let text = if text.is_empty() {
-                    result
-                        .structured_content
-                        .map(|v| v.to_string())
-                        .unwrap_or_else(|| "{}".into())
-                } else {
-                    text.join("\n")
-                };
-                let status = if result.is_error == Some(true) {
-                    // The Gateway's policy engine or the tool itself; the tool target's own
-                    // errors are JSON with an `error` code the model can read either way.
-                    if text.contains("denied") || text.contains("not authorized") {
-                        ToolStatus::Denied
-                    } else {
-                        ToolStatus::Error
-                    }
-                } else if serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .is_some_and(|v| v.get("error").is_some())
-                {
-                    ToolStatus::Error
-                } else {
-                    ToolStatus::Ok
-                };
-                ToolOutcome { status, text }
-            }
+            Ok(Ok(result)) => outcome_of(result),
         }
     }
+}
+
+/// What the model reads of a tool's MCP result, and how the turn counts it. A result the
+/// Gateway or the tool marks as an error, or a JSON reply carrying an `error`, is never `Ok`.
+pub(crate) fn outcome_of(result: CallToolResult) -> ToolOutcome {
+    let text: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+        .collect();
+    let text = if text.is_empty() {
+        result
+            .structured_content
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "{}".into())
+    } else {
+        text.join("\n")
+    };
+    let status = if result.is_error == Some(true) {
+        // The Gateway's policy engine or the tool itself; the tool target's own
+        // errors are JSON with an `error` code the model can read either way.
+        if text.contains("denied") || text.contains("not authorized") {
+            ToolStatus::Denied
+        } else {
+            ToolStatus::Error
+        }
+    } else if serde_json::from_str::<Value>(&text)
+        .ok()
+        .is_some_and(|v| v.get("error").is_some())
+    {
+        ToolStatus::Error
+    } else {
+        ToolStatus::Ok
+    };
+    ToolOutcome { status, text }
 }
 
 #[cfg(test)]
