@@ -221,16 +221,15 @@ async fn response(
     let Some(tx) = inner.waiting.lock().await.remove(&id) else {
         return StatusCode::BAD_REQUEST;
     };
-    // Streamed or not, the body is passed on as it arrives.
+    // Streamed or not, the body is passed on as it arrives. Once nobody listens (the caller
+    // went away) the rest is still read, as Lambda does: answering before the body ends would
+    // cut the function's request short, and lambda_runtime exits on that.
     let mut stream = body.into_data_stream();
+    let mut listened = true;
     while let Some(chunk) = stream.next().await {
         match chunk {
-            Ok(c) if c.is_empty() => {}
-            Ok(c) => {
-                if tx.send(Reply::Chunk(c)).await.is_err() {
-                    break;
-                }
-            }
+            Ok(c) if c.is_empty() || !listened => {}
+            Ok(c) => listened = tx.send(Reply::Chunk(c)).await.is_ok(),
             Err(_) => break,
         }
     }
@@ -256,4 +255,69 @@ async fn init_error(body: Bytes) -> StatusCode {
         "the function failed to start"
     );
     StatusCode::ACCEPTED
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A function whose caller went away still gets its whole response read and a 202, and
+    /// the next invocation is served: a real Runtime API does not cut a response short.
+    #[tokio::test]
+    async fn a_response_nobody_waits_for_is_read_to_its_end() {
+        let log = std::env::temp_dir().join(format!("function-host-{}.log", std::process::id()));
+        // The test plays the function; the process is only something to own.
+        let host = FunctionHost::start_command(Path::new("sleep"), &["30"], "gone", &[], &log)
+            .await
+            .expect("host");
+        let api = format!("http://{}{RUNTIME}/invocation", host.runtime_api());
+        let http = reqwest::Client::new();
+        for round in 0..2 {
+            let rx = host
+                .invoke(serde_json::json!({"round": round}))
+                .await
+                .unwrap();
+            let next = http.get(format!("{api}/next")).send().await.unwrap();
+            let id = next.headers()["lambda-runtime-aws-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            if round == 0 {
+                drop(rx); // the caller is gone before the function answers
+                // More than the reply channel holds, in many chunks, counted as they are taken.
+                let taken = Arc::new(AtomicU64::new(0));
+                let counter = taken.clone();
+                let chunks = tokio_stream::iter(0..512).map(move |_| {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    Ok::<_, std::io::Error>(vec![b'x'; 16 * 1024])
+                });
+                let posted = http
+                    .post(format!("{api}/{id}/response"))
+                    .body(reqwest::Body::wrap_stream(chunks))
+                    .send()
+                    .await
+                    .expect("the whole response is taken");
+                assert_eq!(posted.status(), reqwest::StatusCode::ACCEPTED);
+                assert_eq!(
+                    taken.load(Ordering::Relaxed),
+                    512,
+                    "the response was cut short"
+                );
+            } else {
+                let mut rx = rx;
+                let posted = http
+                    .post(format!("{api}/{id}/response"))
+                    .body("{\"ok\":true}")
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(posted.status(), reqwest::StatusCode::ACCEPTED);
+                match rx.recv().await {
+                    Some(Reply::Chunk(c)) => assert_eq!(&c[..], b"{\"ok\":true}"),
+                    other => panic!("the next invocation's reply: {other:?}"),
+                }
+            }
+        }
+        let _ = std::fs::remove_file(log);
+    }
 }
