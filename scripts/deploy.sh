@@ -85,9 +85,11 @@ run cargo run --quiet --locked -p infra-template -- --check
 
 step "2/9 Build the functions for Lambda (provided.al2023, arm64) with cargo lambda"
 [[ $dry_run == 1 ]] || scripts/install-standins.sh > /dev/null
-bins=()
-for crate in $(for f in $functions; do echo "${f%%:*}"; done | sort -u); do bins+=(--bin "$crate"); done
-PATH="$PWD/.tools/venv/bin:$PATH" run cargo lambda build --release --arm64 --output-format zip --locked "${bins[@]}"
+# One function per build: built together, cargo unifies the features of their dependencies and
+# every binary carries what any of them needs (tool-target: 8.82 instead of 8.28 MB).
+for crate in $(for f in $functions; do echo "${f%%:*}"; done | sort -u); do
+  PATH="$PWD/.tools/venv/bin:$PATH" run cargo lambda build --release --arm64 --output-format zip --locked --bin "$crate"
+done
 
 step "3/9 Artifact bucket s3://$artifacts (private, TLS-only, versioned) and the packages"
 if [[ $dry_run == 1 ]]; then

@@ -154,6 +154,13 @@ async fn run(args: Args) -> Result<Report, BenchError> {
     };
     let mut progress = |line: &str| println!("==> {line}");
     let mut rows = Vec::new();
+    // Measured first, while nothing else of the run is alive (it is the finest measure), and
+    // reported after the function rows.
+    let in_process = if matches!(args.suite, Suite::All | Suite::Functions | Suite::InProcess) {
+        in_process::run(warm * 20, &mut progress).await?
+    } else {
+        Vec::new()
+    };
     if matches!(args.suite, Suite::All | Suite::Functions) {
         let subjects = functions::Subjects {
             tool_target: bin_dir.join("tool-target"),
@@ -163,9 +170,7 @@ async fn run(args: Args) -> Result<Report, BenchError> {
         };
         rows.extend(functions::run(&subjects, warm, cold, &mut progress).await?);
     }
-    if matches!(args.suite, Suite::All | Suite::Functions | Suite::InProcess) {
-        rows.extend(in_process::run(warm * 20, &mut progress).await?);
-    }
+    rows.extend(in_process);
     if matches!(args.suite, Suite::All | Suite::Agent) {
         let subjects = agent::Subjects {
             agent_runtime: bin_dir.join("agent-runtime"),

@@ -164,9 +164,10 @@ pub fn markdown(report: &Report) -> String {
          - Functions run under the harness's local Lambda Runtime API (`/next` with request id, \
          deadline, function ARN, trace id and client context; keep-alive), fed AgentCore \
          Gateway-shaped calls of four tenant users (two premium `patient_context` lists, two \
-         basic `clinic_config` reads). Both verify the ID token against the JWKS, assume the \
-         tenant role with session tags and keep the credentials and a DynamoDB client per tenant \
-         user; every reply is checked.\n\
+         basic `clinic_config` reads). Both verify the ID token against the JWKS (ours remembers \
+         a verified token until it expires, at most five minutes; the peer, as the published \
+         design, verifies it on every call), assume the tenant role with session tags and keep \
+         the credentials and a DynamoDB client per tenant user; every reply is checked.\n\
          - Cold start: process spawn to the last byte of the first reply (its JWKS fetch, STS and \
          DynamoDB calls included). Peak RSS: `VmHWM` after the warm calls.\n\
          - TLS rows: DynamoDB behind a TLS front per function (TEST-ONLY certificate) that counts \
@@ -174,6 +175,10 @@ pub fn markdown(report: &Report) -> String {
          - Own time: a call's latency minus the time DynamoDB or STS were busy during it (at \
          counting proxies in front of them) minus the Runtime API round trip of a call refused \
          before any work. It still holds the loopback hops to the proxies.\n\
+         - In-process rows: tool-target's real handler in the harness's own process, measured \
+         first in the run while nothing else of it is alive, on one thread as the function \
+         runs, with its real SDK clients over an HTTP connector that answers STS and DynamoDB \
+         from memory (replies built once); the harness profile (opt-level 3, no LTO).\n\
          - Agents: both are processes speaking the AgentCore Runtime contract, with every \
          upstream answering at once; a turn is guardrail on the prompt, memory credentials \
          (one AssumeRole per user, cached), ListEvents, RetrieveMemoryRecords, an MCP session to \

@@ -1,7 +1,8 @@
 //! The whole-stack adversarial family (`events/adversarial/whole-stack.json`): prompt
 //! injection against a model stand-in that obeys, memory and session theft, rate-limit evasion,
-//! direct calls to the Runtime and Gateway emulations, oversized and tokenless requests. One
-//! line per case, then `N passed, M failed`; any unexpected outcome fails the test.
+//! direct calls to the Runtime and Gateway emulations, another clinic's usage, oversized and
+//! tokenless requests. One line per case, then `N passed, M failed`; any unexpected outcome
+//! fails the test.
 
 mod support;
 
@@ -130,6 +131,24 @@ async fn at_gateway(
     (r.status().as_u16(), r.text().await.unwrap_or_default())
 }
 
+/// `GET /usage` at the API with the given headers; without a token, no `Authorization` at all.
+async fn at_usage(
+    stack: &DevStack,
+    http: &reqwest::Client,
+    token: Option<&str>,
+    headers: &[(String, String)],
+) -> (u16, String) {
+    let mut req = http.get(stack.api.usage_url());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.expect("the API answers");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
 async fn run_case(
     stack: &DevStack,
     http: &reqwest::Client,
@@ -203,6 +222,7 @@ async fn run_case(
             )
             .await,
         ),
+        Some("usage") => outcomes.push(at_usage(stack, http, t.as_deref(), &headers).await),
         other => return Err(format!("unknown entry point {other:?}")),
     }
     let statuses: Vec<u16> = outcomes.iter().map(|(s, _)| *s).collect();

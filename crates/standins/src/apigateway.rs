@@ -399,7 +399,15 @@ async fn policy_for(inner: &Inner, identity: &str) -> Result<Policy, Response> {
     let output = match reply {
         Ok(Ok(v)) => v,
         Ok(Err(e)) if e["errorMessage"] == "Unauthorized" => return Err(unauthorized()),
-        _ => return Err(internal()),
+        // API Gateway says no more than this to the caller; the reason is for whoever runs it.
+        Ok(Err(e)) => {
+            tracing::warn!(target: "apigateway", error = %e, "the authorizer failed: 500");
+            return Err(internal());
+        }
+        Err(e) => {
+            tracing::warn!(target: "apigateway", error = %e, "the authorizer could not be invoked: 500");
+            return Err(internal());
+        }
     };
     let statements = output["policyDocument"]["Statement"]
         .as_array()
@@ -457,9 +465,10 @@ fn arn_matches(pattern: &str, arn: &str) -> bool {
 async fn key_info(inner: &Inner, value: &str) -> Result<Option<KeyInfo>, Response> {
     let mut keys = inner.keys.lock().await;
     if keys.0.is_none_or(|at| at.elapsed() > PLAN_REFRESH) {
-        keys.1 = load_keys(&inner.config.apigateway)
-            .await
-            .map_err(|_| internal())?;
+        keys.1 = load_keys(&inner.config.apigateway).await.map_err(|e| {
+            tracing::warn!(target: "apigateway", error = %e, "the API keys could not be read: 500");
+            internal()
+        })?;
         keys.0 = Some(Instant::now());
     }
     Ok(keys.1.get(value).cloned())
