@@ -143,17 +143,15 @@ pub async fn run(calls: usize, progress: &mut dyn FnMut(&str)) -> Result<Vec<Row
     progress(&format!(
         "functions: tool-target's handler in-process, {calls} calls with STS and DynamoDB answering from memory"
     ));
-    let measured = std::thread::spawn(move || {
+    tokio::task::spawn_blocking(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| BenchError::Setup(format!("runtime: {e}")))?
             .block_on(measure(calls))
-    });
-    tokio::task::spawn_blocking(move || measured.join())
-        .await
-        .map_err(|e| BenchError::Setup(format!("in-process run: {e}")))?
-        .map_err(|_| BenchError::Setup("the in-process run panicked".into()))?
+    })
+    .await
+    .map_err(|e| BenchError::Setup(format!("in-process run: {e}")))?
 }
 
 async fn measure(calls: usize) -> Result<Vec<Row>, BenchError> {

@@ -272,51 +272,49 @@ mod tests {
             .expect("host");
         let api = format!("http://{}{RUNTIME}/invocation", host.runtime_api());
         let http = reqwest::Client::new();
-        for round in 0..2 {
-            let rx = host
-                .invoke(serde_json::json!({"round": round}))
-                .await
-                .unwrap();
+        let next_id = async |http: &reqwest::Client| {
             let next = http.get(format!("{api}/next")).send().await.unwrap();
-            let id = next.headers()["lambda-runtime-aws-request-id"]
+            next.headers()["lambda-runtime-aws-request-id"]
                 .to_str()
                 .unwrap()
-                .to_owned();
-            if round == 0 {
-                drop(rx); // the caller is gone before the function answers
-                // More than the reply channel holds, in many chunks, counted as they are taken.
-                let taken = Arc::new(AtomicU64::new(0));
-                let counter = taken.clone();
-                let chunks = tokio_stream::iter(0..512).map(move |_| {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    Ok::<_, std::io::Error>(vec![b'x'; 16 * 1024])
-                });
-                let posted = http
-                    .post(format!("{api}/{id}/response"))
-                    .body(reqwest::Body::wrap_stream(chunks))
-                    .send()
-                    .await
-                    .expect("the whole response is taken");
-                assert_eq!(posted.status(), reqwest::StatusCode::ACCEPTED);
-                assert_eq!(
-                    taken.load(Ordering::Relaxed),
-                    512,
-                    "the response was cut short"
-                );
-            } else {
-                let mut rx = rx;
-                let posted = http
-                    .post(format!("{api}/{id}/response"))
-                    .body("{\"ok\":true}")
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(posted.status(), reqwest::StatusCode::ACCEPTED);
-                match rx.recv().await {
-                    Some(Reply::Chunk(c)) => assert_eq!(&c[..], b"{\"ok\":true}"),
-                    other => panic!("the next invocation's reply: {other:?}"),
-                }
-            }
+                .to_owned()
+        };
+
+        let gone = host.invoke(serde_json::json!({"round": 0})).await.unwrap();
+        let id = next_id(&http).await;
+        drop(gone); // the caller is gone before the function answers
+        // More than the reply channel holds, in many chunks, counted as they are taken.
+        let taken = Arc::new(AtomicU64::new(0));
+        let counter = taken.clone();
+        let chunks = tokio_stream::iter(0..512).map(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, std::io::Error>(vec![b'x'; 16 * 1024])
+        });
+        let posted = http
+            .post(format!("{api}/{id}/response"))
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await
+            .expect("the whole response is taken");
+        assert_eq!(posted.status(), reqwest::StatusCode::ACCEPTED);
+        assert_eq!(
+            taken.load(Ordering::Relaxed),
+            512,
+            "the response was cut short"
+        );
+
+        let mut rx = host.invoke(serde_json::json!({"round": 1})).await.unwrap();
+        let id = next_id(&http).await;
+        let posted = http
+            .post(format!("{api}/{id}/response"))
+            .body("{\"ok\":true}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), reqwest::StatusCode::ACCEPTED);
+        match rx.recv().await {
+            Some(Reply::Chunk(c)) => assert_eq!(&c[..], b"{\"ok\":true}"),
+            other => panic!("the next invocation's reply: {other:?}"),
         }
         let _ = std::fs::remove_file(log);
     }

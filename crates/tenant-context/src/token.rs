@@ -165,6 +165,9 @@ pub struct VerifiedToken {
     pub username: Option<String>,
     /// `exp`, seconds since the epoch.
     pub expires_at: u64,
+    /// The token's SHA-256: the key under which it is remembered, and under which callers may
+    /// keep what they derive from it (tool-target's per-token clients).
+    pub key: TokenKey,
 }
 
 /// Verifies Cognito ID tokens and turns them into tenant contexts. Build once per process.
@@ -267,6 +270,7 @@ impl TokenVerifier {
             context,
             username,
             expires_at,
+            key: remembered,
         };
         // Until `exp` itself: near its end a token is verified in full again, with the leeway.
         let left = (std::time::UNIX_EPOCH + Duration::from_secs(expires_at))

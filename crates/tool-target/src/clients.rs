@@ -31,9 +31,9 @@ impl Default for TenantClients {
 }
 
 impl TenantClients {
-    /// The client built for `token`, or a new one from `build`, kept for `KEEP_FOR`.
-    pub fn get_or_build(&self, token: &str, build: impl FnOnce() -> Client) -> Client {
-        let key = TokenKey::of(token);
+    /// The client built for the token with this key (`VerifiedToken::key`), or a new one from
+    /// `build`, kept for `KEEP_FOR`.
+    pub fn get_or_build(&self, key: TokenKey, build: impl FnOnce() -> Client) -> Client {
         if let Some(client) = self.clients.get(&key) {
             return client;
         }
@@ -71,7 +71,7 @@ mod tests {
             "token-of-ben",
             "token-of-ada",
         ] {
-            cache.get_or_build(token, || {
+            cache.get_or_build(TokenKey::of(token), || {
                 built += 1;
                 client()
             });
@@ -87,7 +87,7 @@ mod tests {
     fn the_cache_stays_bounded() {
         let cache = TenantClients::default();
         for i in 0..MAX_CLIENTS + 10 {
-            cache.get_or_build(&format!("token-{i}"), client);
+            cache.get_or_build(TokenKey::of(&format!("token-{i}")), client);
         }
         assert!(cache.len() <= MAX_CLIENTS);
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::Timelike;
 use scoped_credentials::{CredentialCache, Issuer, Scope, TenantCredentialsProvider};
 use serde_json::{Value, json};
-use tenant_context::{TenantContext, TierConfig, TokenVerifier};
+use tenant_context::{TenantContext, TierConfig, TokenKey, TokenVerifier};
 
 use crate::clock::{self, Clock};
 use crate::data::{ClinicRows, Tables, TenantData};
@@ -79,7 +79,7 @@ async fn serve(
 ) -> Result<Value, ToolError> {
     let call = authorise(inv, deps, verified).await?;
     // The caller's own client: its credentials are vended for this token's tenant only.
-    let ddb = deps.clients.get_or_build(&call.token, || {
+    let ddb = deps.clients.get_or_build(call.token_key, || {
         let provider = TenantCredentialsProvider::new(
             deps.credentials.clone(),
             &call.token,
@@ -114,6 +114,8 @@ pub struct Authorised {
     tier: TierConfig,
     tool: ToolCall,
     token: String,
+    /// The token's key, computed once by the verifier.
+    token_key: TokenKey,
 }
 
 /// The Gateway call read, the tenant established (`tenant`), the arguments parsed, and the
@@ -124,7 +126,7 @@ async fn authorise(
     verified: &mut Option<TenantContext>,
 ) -> Result<Authorised, ToolError> {
     let call = GatewayCall::from_client_context(inv.client_context.as_deref())?;
-    let tenant = tenant(&call, deps).await?;
+    let (tenant, token_key) = tenant(&call, deps).await?;
     *verified = Some(tenant.clone());
     let event: Value = serde_json::from_slice(&inv.payload)
         .map_err(|_| ToolError::InvalidArguments("the arguments are not JSON".into()))?;
@@ -145,6 +147,7 @@ async fn authorise(
     Ok(Authorised {
         tier: tier.clone(),
         token: call.header(HEADER_ID_TOKEN).unwrap_or_default().to_owned(),
+        token_key,
         tenant,
         tool,
     })
@@ -278,7 +281,7 @@ async fn run_tool(
 
 /// The tenant, from the verified ID token only; the tenant headers must agree with it and the
 /// target must serve its tier. Disagreements are security events (logged with ids only).
-async fn tenant(call: &GatewayCall, deps: &Deps) -> Result<TenantContext, ToolError> {
+async fn tenant(call: &GatewayCall, deps: &Deps) -> Result<(TenantContext, TokenKey), ToolError> {
     let token = call
         .header(HEADER_ID_TOKEN)
         .ok_or(ToolError::Unauthenticated(
@@ -322,7 +325,7 @@ async fn tenant(call: &GatewayCall, deps: &Deps) -> Result<TenantContext, ToolEr
         );
         return Err(ToolError::TargetTierMismatch);
     }
-    Ok(tenant)
+    Ok((tenant, verified.key))
 }
 
 /// The tool logic on an in-memory clinic: no stand-ins, no network.
@@ -404,6 +407,7 @@ mod tests {
             tier: catalog.config(tenant.tier()).unwrap().clone(),
             tool: ToolCall::parse(tool, &args).unwrap(),
             token: String::new(),
+            token_key: TokenKey::of(""),
             tenant,
         }
     }
