@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole Tenantry system on this machine, on 127.0.0.1 only (no AWS account): the stand-ins
-# (moto, dynalite, cargo-lambda's emulator) and local EMULATIONS of API Gateway REST, AgentCore
+# (moto, dynalite, a local Lambda Invoke API) and local EMULATIONS of API Gateway REST, AgentCore
 # Runtime, Gateway and Memory, Knowledge Base, Guardrails and a model stand-in, driving the real
 # binaries (tenant-authorizer, request-proxy, tool-target, token-vending, agent-runtime per tier).
 # Usage: scripts/devstack.sh up|down|status|token|chat [options]
@@ -57,7 +57,7 @@ case $cmd in
     rm -f "$run/devstack.json"
     echo "==> Starting the devstack (log: .tools/run/devstack.log)"
     # Its own session: a Ctrl-C in this terminal later does not stop it; `down` does.
-    PATH="$PWD/.tools/venv/bin:$PATH" setsid nohup target/debug/devstack up "$@" > "$run/devstack.log" 2>&1 &
+    setsid nohup target/debug/devstack up "$@" > "$run/devstack.log" 2>&1 &
     echo $! > "$pidfile"
     for _ in $(seq 1 900); do
       [[ -f $run/devstack.json ]] && break
@@ -90,7 +90,7 @@ case $cmd in
     fi
     rm -f "$pidfile" "$run/devstack.json"
     # Whatever a killed devstack left behind, by the PID files its parts wrote.
-    for f in "$run"/agent-runtime-*.pid "$run/lambda-emulator.pid"; do stop_pidfile "$f"; done
+    for f in "$run"/agent-runtime-*.pid; do stop_pidfile "$f"; done
     scripts/standins.sh stop
     ;;
   status)

@@ -15,6 +15,4 @@ scripts/standins.sh start
 trap 'scripts/standins.sh stop' EXIT
 # shellcheck disable=SC1091
 source .tools/run/env
-# cargo-lambda (the Lambda stand-in) from the project's tool folder.
-export PATH="$PWD/.tools/venv/bin:$PATH"
 target/debug/tenantry-load --markdown docs/reliability.md "$@"

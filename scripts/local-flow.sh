@@ -18,5 +18,4 @@ trap 'scripts/standins.sh stop' EXIT
 # shellcheck disable=SC1091
 source .tools/run/env
 
-# cargo-lambda (the Lambda stand-in) comes from the project's own tool folder.
-PATH="$PWD/.tools/venv/bin:$PATH" target/debug/local-flow
+target/debug/local-flow

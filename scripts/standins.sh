@@ -97,13 +97,6 @@ case "${1:-}" in
     write_env
     ;;
   stop)
-    # The Lambda emulator is started by the local flow itself (it needs the flow's user pool);
-    # if the flow died without stopping it, stop its process group here.
-    if ours "$run/lambda-emulator.pid" "lambda"; then
-      kill -TERM -- "-$(cat "$run/lambda-emulator.pid")" 2>/dev/null || true
-      echo "==> Stopped the Lambda emulator (pid $(cat "$run/lambda-emulator.pid"))"
-    fi
-    rm -f "$run/lambda-emulator.pid"
     stop_one dynalite dynalite
     stop_one moto moto_server
     ;;

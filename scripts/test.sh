@@ -29,8 +29,6 @@ trap 'scripts/standins.sh stop' EXIT
 # shellcheck disable=SC1091
 source .tools/run/env
 
-# cargo-lambda (the Lambda stand-in the devstack tests start) from the project's tool folder.
-export PATH="$PWD/.tools/venv/bin:$PATH"
 echo "==> Tests (against the local stand-ins)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"

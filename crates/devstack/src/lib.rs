@@ -1,8 +1,9 @@
 //! The whole Tenantry system on one machine, on 127.0.0.1 only: the stand-ins (moto, dynalite,
-//! cargo-lambda's emulator) and faithful local EMULATIONS of the AWS hops the project cannot run
-//! locally (API Gateway REST, AgentCore Runtime and Gateway, Memory, Knowledge Base, Guardrails,
-//! and a model stand-in), each driving the project's real binaries: tenant-authorizer,
-//! request-proxy, tool-target and token-vending on the Lambda stand-in, agent-runtime per tier.
+//! a local Lambda Invoke and Runtime API) and faithful local EMULATIONS of the AWS hops the
+//! project cannot run locally (API Gateway REST, AgentCore Runtime and Gateway, Memory,
+//! Knowledge Base, Guardrails, and a model stand-in), each driving the project's real binaries,
+//! as built: tenant-authorizer, request-proxy, tool-target and token-vending behind the Lambda
+//! stand-in, agent-runtime per tier.
 //!
 //! A client reaches it the way it reaches a deployment: `POST <api>/invoke` with a Cognito ID
 //! token. Never deployed; nothing here is evidence about AWS beyond what the emulations model
@@ -27,7 +28,6 @@ use standins::apigateway::{
 };
 use standins::cognito::LocalPool;
 use standins::function_host::{FunctionHost, Reply};
-use standins::lambda::LambdaEmulator;
 use standins::lambda_api::LambdaInvokeApi;
 use standins::sdk::{config_for, moto_config};
 use tenant_context::TierCatalog;
@@ -57,13 +57,13 @@ pub enum StackError {
 /// Where the stack keeps its files and finds the binaries.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The workspace root (`cargo lambda watch` runs the functions from it).
+    /// The workspace root (the web chat's files, the demo data).
     pub workspace: PathBuf,
     /// Logs, PID files and the state file.
     pub run_dir: PathBuf,
     /// Where `agent-runtime` was built.
     pub bin_dir: PathBuf,
-    /// The Lambda stand-in's port.
+    /// The Lambda stand-in's port (0: any free port).
     pub lambda_port: u16,
     /// The API's port (0: any free port).
     pub api_port: u16,
@@ -127,7 +127,7 @@ pub struct DevStack {
     _proxy_host: Option<Arc<FunctionHost>>,
     _memory_vending: (LambdaInvokeApi, Arc<FunctionHost>),
     // Declared last: dropped after the API and the agents that call into it.
-    functions: LambdaEmulator,
+    functions: (LambdaInvokeApi, Vec<Arc<FunctionHost>>),
 }
 
 impl DevStack {
@@ -172,7 +172,10 @@ impl DevStack {
 
         let faults = faults::Faults::new(options.faults);
         let routes = setup::Routes::new(&endpoints, &pool, &faults).await?;
-        let lambda_url = format!("http://127.0.0.1:{}", options.lambda_port);
+        // The Lambda stand-in first: the functions are told its address (tool-target invokes
+        // token-vending through it).
+        let functions_api = LambdaInvokeApi::start_on(options.lambda_port, Vec::new()).await?;
+        let lambda_url = functions_api.endpoint_url();
         let lambda = aws_sdk_lambda::Client::new(&config_for(&lambda_url));
         let session_key = setup::random_key()?;
         let tiers: Vec<String> = TierCatalog::embedded()?
@@ -185,14 +188,15 @@ impl DevStack {
             .collect();
         // The agents' own token vending deployment, as on AWS (the function is deployed once
         // per calling role): the same binary with the memory scope only, under a Lambda
-        // Invoke API of its own (cargo-lambda's emulator gives all functions one environment).
+        // Invoke API of its own, so the agents reach this deployment and no other function (on
+        // AWS their role may invoke only it).
         let memory_vending_env = setup::memory_vending_env(&setup::function_env(
             &endpoints,
             &routes,
             &pool,
             &tables,
             &[],
-            options.lambda_port,
+            &lambda_url,
         )?);
         let memory_vending = Arc::new(
             FunctionHost::start(
@@ -274,25 +278,14 @@ impl DevStack {
             ));
         }
         extra.extend(assistant::knowledge_base_env(&assistant, &faults).await?);
-        let env = setup::function_env(
-            &endpoints,
-            &routes,
-            &pool,
-            &tables,
-            &extra,
-            options.lambda_port,
-        )?;
-        let functions = setup::start_functions(
-            &env,
-            options.lambda_port,
-            &options.workspace,
-            &options.run_dir,
-        )
-        .await?;
+        let env = setup::function_env(&endpoints, &routes, &pool, &tables, &extra, &lambda_url)?;
+        let hosts =
+            setup::start_functions(&functions_api, &env, &options.bin_dir, &options.run_dir)
+                .await?;
         progress(&format!(
-            "Lambda STAND-IN (cargo lambda watch) at {}: the real tenant-authorizer, request-proxy, tool-target, token-vending (log: {})",
-            functions.endpoint_url(),
-            options.run_dir.join("lambda-emulator.log").display()
+            "Lambda STAND-IN (a local Invoke API, each function its built binary under a local Runtime API) at {}: the real tenant-authorizer, tool-target, token-vending, pre-token, request-proxy (buffered) (logs: {}/<function>.log)",
+            lambda_url,
+            options.run_dir.display()
         ));
 
         let invoke: Invoke = {
@@ -304,9 +297,9 @@ impl DevStack {
                 })
             })
         };
-        // Streamed answers come from request-proxy under a Runtime API of our own, which passes
-        // a streamed reply on as Lambda does (cargo-lambda's emulator buffers it and drops the
-        // metadata prelude); buffered calls go to the Lambda stand-in.
+        // Streamed answers come from request-proxy under a Runtime API host of its own, whose
+        // streamed reply is passed on as Lambda's InvokeWithResponseStream does; buffered calls
+        // go to the Lambda stand-in's Invoke API.
         let proxy_host = if mode == "stream" {
             let host = FunctionHost::start(
                 &options.bin_dir.join("request-proxy"),
@@ -407,7 +400,7 @@ impl DevStack {
             faults,
             _proxy_host: proxy_host,
             _memory_vending: (memory_vending_api, memory_vending),
-            functions,
+            functions: (functions_api, hosts),
         })
     }
 
@@ -472,7 +465,7 @@ impl DevStack {
     }
 
     pub fn lambda_url(&self) -> String {
-        self.functions.endpoint_url()
+        self.functions.0.endpoint_url()
     }
 
     /// What a client or script needs to use the stack.

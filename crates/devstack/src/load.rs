@@ -495,7 +495,7 @@ fn search_logs(
 fn vended(run_dir: &Path) -> Result<(BTreeMap<String, usize>, usize), StackError> {
     let mut by_scope: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_user: HashMap<(String, String, String), usize> = HashMap::new();
-    for name in ["lambda-emulator.log", "memory-vending.log"] {
+    for name in ["token-vending.log", "memory-vending.log"] {
         let Ok(text) = std::fs::read_to_string(run_dir.join(name)) else {
             continue;
         };
@@ -535,7 +535,7 @@ pub fn markdown(report: &LoadReport, when: &str) -> String {
          documents, follow up on their memory and try injected reaches into the next clinic's \
          canary patient and documents. Basic clinics outside business hours at the run's \
          instant are refused patient records and documents by policy, as designed. Latencies are those of the local stack \
-         (debug builds under cargo-lambda's emulator, every hop on one 2-core machine), not of \
+         (debug builds under the local Lambda stand-in, every hop on one 2-core machine), not of \
          AWS.\n\n{}",
         USERS_PER_CLINIC,
         report.seconds,
@@ -633,7 +633,7 @@ mod tests {
             )
         };
         std::fs::write(
-            dir.join("lambda-emulator.log"),
+            dir.join("token-vending.log"),
             format!("{}{}{}", line("u1"), line("u2"), line("u2")),
         )
         .unwrap();

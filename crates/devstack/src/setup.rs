@@ -1,13 +1,15 @@
 //! The stack's state on the stand-ins: the user pool and the demo users, the tables with the
 //! synthetic data, the usage plans of the template with every demo tenant onboarded by
-//! tenant-admin, and the functions on the Lambda stand-in.
+//! tenant-admin, and the functions behind the Lambda Invoke API stand-in.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use standins::Endpoints;
 use standins::cognito::{LocalPool, NewUser, throwaway_password};
-use standins::lambda::LambdaEmulator;
+use standins::function_host::FunctionHost;
+use standins::lambda_api::LambdaInvokeApi;
 use standins::sdk::{config_for, moto_config};
 use tenant_context::TierCatalog;
 
@@ -284,13 +286,13 @@ pub fn function_env(
     pool: &LocalPool,
     tables: &standins::dynamo::LocalTables,
     extra: &[(String, String)],
-    port: u16,
+    lambda_url: &str,
 ) -> Result<Vec<(String, String)>, StackError> {
     let env = [
         ("TENANTRY_TOKEN_ISSUER", pool.issuer.clone()),
         ("TENANTRY_TOKEN_AUDIENCE", pool.client_id.clone()),
         ("TENANTRY_JWKS_URL", routes.jwks.clone()),
-        // token-vending on the Lambda stand-in serves tool-target: data and documents only.
+        // token-vending behind the Lambda stand-in serves tool-target: data and documents only.
         (
             "TENANTRY_TVM_ROLE_ARN",
             LOCAL_TENANT_DATA_ROLE_ARN.to_owned(),
@@ -307,10 +309,7 @@ pub fn function_env(
         ("AWS_ENDPOINT_URL_STS", routes.sts.clone()),
         ("AWS_ENDPOINT_URL_API_GATEWAY", endpoints.moto_url.clone()),
         ("AWS_ENDPOINT_URL_DYNAMODB", routes.dynamodb.clone()),
-        (
-            "AWS_ENDPOINT_URL_LAMBDA",
-            format!("http://127.0.0.1:{port}"),
-        ),
+        ("AWS_ENDPOINT_URL_LAMBDA", lambda_url.to_owned()),
         ("AWS_REGION", standins::STANDIN_REGION.to_owned()),
         ("AWS_ACCESS_KEY_ID", "standin".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "standin".to_owned()),
@@ -341,20 +340,46 @@ pub fn memory_vending_env(base: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The functions on the Lambda stand-in (`cargo lambda watch` on `port`) with `env`.
+/// The functions a deployment has behind the Lambda Invoke API, each its built binary in a
+/// process of its own under a local Runtime API, served by `api` with `env`. request-proxy
+/// here answers buffered, whatever the API's mode (a streamed API has its own streaming
+/// request-proxy under a host of its own); pre-token is served for `cargo lambda invoke` by
+/// hand (moto runs no Cognito triggers).
 pub async fn start_functions(
+    api: &LambdaInvokeApi,
     env: &[(String, String)],
-    port: u16,
-    workspace: &Path,
+    bin_dir: &Path,
     run_dir: &Path,
-) -> Result<LambdaEmulator, StackError> {
-    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    Ok(LambdaEmulator::start(
-        workspace,
-        port,
-        &env,
-        &run_dir.join("lambda-emulator.log"),
-        Some(&run_dir.join("lambda-emulator.pid")),
-    )
-    .await?)
+) -> Result<Vec<Arc<FunctionHost>>, StackError> {
+    let buffered: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| k != request_proxy::config::ENV_RESPONSE_MODE)
+        .cloned()
+        .chain([(
+            request_proxy::config::ENV_RESPONSE_MODE.to_owned(),
+            "buffered".to_owned(),
+        )])
+        .collect();
+    let functions = [
+        ("tenant-authorizer", env),
+        ("tool-target", env),
+        ("token-vending", env),
+        ("pre-token", env),
+        ("request-proxy", &buffered[..]),
+    ];
+    let mut hosts = Vec::new();
+    for (name, env) in functions {
+        let host = Arc::new(
+            FunctionHost::start(
+                &bin_dir.join(name),
+                name,
+                env,
+                &run_dir.join(format!("{name}.log")),
+            )
+            .await?,
+        );
+        api.add(name, host.clone());
+        hosts.push(host);
+    }
+    Ok(hosts)
 }

@@ -53,3 +53,15 @@ impl Error {
         }
     }
 }
+
+/// An error and every cause under it, one per line: the top of a chain alone ("stand-in call X
+/// failed") hides what went wrong.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&format!("\n  caused by: {s}"));
+        source = s.source();
+    }
+    text
+}

@@ -3,10 +3,12 @@
 //! `/next` does (request id, deadline, function ARN, trace id, client context headers), and
 //! passes its replies back, streamed replies chunk by chunk as the function writes them.
 //!
-//! Written because cargo-lambda's emulator, good for buffered calls, does not pass a streamed
-//! reply through as Lambda does: it consumes the metadata prelude (the status and headers API
-//! Gateway needs) and answers once the function is done. Here the bytes a streaming function
-//! writes (prelude, eight NUL bytes, payload) are what `InvokeWithResponseStream` returns.
+//! Every function of the devstack runs under one ([`crate::lambda_api`] is the Invoke API in
+//! front). Streamed replies pass through as Lambda passes them: the bytes a streaming function
+//! writes (metadata prelude, eight NUL bytes, payload) are what `InvokeWithResponseStream`
+//! returns (cargo-lambda's emulator consumes the prelude and answers once the function is
+//! done). If this process dies, the function's next `/next` call fails and lambda_runtime
+//! exits: no function outlives its host for long.
 //!
 //! Known differences from Lambda: one instance, invocations one at a time in arrival order;
 //! no timeout enforcement beyond the deadline header; mid-stream error trailers are dropped
@@ -59,7 +61,9 @@ struct Inner {
 
 /// A running function under this Runtime API; dropping it stops the process and the server.
 pub struct FunctionHost {
-    child: Child,
+    // A lock only so a shared host can ask whether its process is still alive.
+    child: std::sync::Mutex<Child>,
+    log: std::path::PathBuf,
     _server: crate::ServerTask,
     queue: mpsc::Sender<Pending>,
     next_id: AtomicU64,
@@ -68,8 +72,9 @@ pub struct FunctionHost {
 
 impl Drop for FunctionHost {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut().unwrap_or_else(|p| p.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
@@ -130,7 +135,8 @@ impl FunctionHost {
                 "start the function binary (cargo build --workspace first)",
             ))?;
         Ok(Self {
-            child,
+            child: std::sync::Mutex::new(child),
+            log: log.to_owned(),
             _server: server,
             queue,
             next_id: AtomicU64::new(0),
@@ -145,7 +151,24 @@ impl FunctionHost {
 
     /// The function process's id (to read its memory use from `/proc`).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.lock().unwrap_or_else(|p| p.into_inner()).id()
+    }
+
+    /// `Err` once the function process has exited: an invocation would wait for ever.
+    fn alive(&self) -> Result<(), Error> {
+        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        match child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(Error::Call {
+                op: "function host",
+                source: format!(
+                    "the function process exited ({status}); see {}",
+                    self.log.display()
+                )
+                .into(),
+            }),
+            Err(e) => Err(Error::call("function host")(e)),
+        }
     }
 
     /// Queues an invocation; the reply arrives on the receiver as the function writes it and
@@ -161,6 +184,7 @@ impl FunctionHost {
         event: Value,
         client_context: Option<String>,
     ) -> Result<mpsc::Receiver<Reply>, Error> {
+        self.alive()?;
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(64);
         self.queue

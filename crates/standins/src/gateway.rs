@@ -414,8 +414,7 @@ impl ToolBackend for LambdaBackend {
         let function = self.function.clone();
         Box::pin(async move {
             let raw_context = json!({ "custom": call.client_context }).to_string();
-            // The Invoke API takes the client context base64-encoded (X-Amz-Client-Context);
-            // cargo-lambda's emulator reads it from Lambda-Runtime-Client-Context. Send both.
+            // The Invoke API takes the client context base64-encoded (X-Amz-Client-Context).
             let out = client
                 .invoke()
                 .function_name(function)
@@ -423,11 +422,6 @@ impl ToolBackend for LambdaBackend {
                 .payload(aws_sdk_lambda::primitives::Blob::new(
                     call.arguments.to_string(),
                 ))
-                .customize()
-                .mutate_request(move |req| {
-                    req.headers_mut()
-                        .insert("Lambda-Runtime-Client-Context", raw_context.clone());
-                })
                 .send()
                 .await
                 .map_err(|e| {

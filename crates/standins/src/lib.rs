@@ -1,6 +1,6 @@
 //! Glue for the LOCAL STAND-INS of AWS services: moto (Cognito, STS, ...) and dynalite
-//! (DynamoDB), bound to 127.0.0.1 by `scripts/standins.sh`, and cargo-lambda's emulator for
-//! the Lambda service.
+//! (DynamoDB), bound to 127.0.0.1 by `scripts/standins.sh`, and a local Lambda Invoke and
+//! Runtime API ([`lambda_api`], [`function_host`]) running the functions' built binaries.
 //!
 //! Used by tests and by the local flow only; never linked into a deployed function. Nothing
 //! here is evidence about real AWS behaviour beyond what the stand-ins reproduce: moto does not
@@ -79,4 +79,4 @@ pub async fn serve_local(
 }
 
 pub use endpoints::{ENV_DYNAMODB_URL, ENV_MOTO_URL, Endpoints, STANDIN_REGION};
-pub use error::Error;
+pub use error::{Error, chain as error_chain};

@@ -27,20 +27,21 @@ pub async fn stack_configured(name: &str, configure: impl FnOnce(&mut Options)) 
         .unwrap()
         .as_millis();
     let mut options = Options::for_workspace(workspace.clone(), &format!("{name}{stamp}")).unwrap();
-    // Binaries next to this package's own (target/debug), and a stand-in port of its own so
-    // tests can run side by side.
+    // Binaries next to this package's own (target/debug), and stand-ins on free ports of
+    // their own (bound, not guessed) so tests can run side by side.
     options.bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_devstack"))
         .parent()
         .unwrap()
         .to_owned();
-    options.lambda_port = standins::agent::free_port().unwrap();
+    options.lambda_port = 0;
     options.run_dir = workspace.join(format!(".tools/run/e2e-{name}"));
     configure(&mut options);
     DevStack::start(options, &mut |_| {})
         .await
         .unwrap_or_else(|e| {
             panic!(
-                "the devstack did not start: {e} (is cargo-lambda on PATH? scripts/test.sh sets it)"
+                "the devstack did not start: {}\n(are the stand-ins running? scripts/test.sh starts them)",
+                standins::error_chain(&e)
             )
         })
 }
