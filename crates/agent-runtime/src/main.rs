@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         || config.model.auth == ModelAuth::Role
         || export.as_ref().is_some_and(|e| e.signing_region.is_some());
     let sdk = if needs_aws {
-        Some(scoped_credentials::sdk::load().await)
+        Some(shared_https::sdk::load().await)
     } else {
         None
     };
@@ -56,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     };
     let sessions = config.load_parameters().await?;
     // One HTTP client (one connection pool) for the model and the Gateway.
-    let http = reqwest::Client::builder().build()?;
+    let http = shared_https::roots().reqwest_builder().build()?;
     let verifier = TokenVerifier::new(config.verifier.clone(), catalog)?;
     if let Err(e) = verifier.prefetch_keys().await {
         tracing::warn!(error = %e, "JWKS prefetch failed; will retry on the first invocation");

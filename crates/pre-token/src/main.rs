@@ -8,7 +8,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     telemetry::logging::init_json();
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = shared_https::sdk::load().await;
     let registry = DynamoRegistry {
         ddb: aws_sdk_dynamodb::Client::new(&sdk),
         table: config.registry_table,

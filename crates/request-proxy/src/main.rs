@@ -12,12 +12,15 @@ async fn main() -> Result<(), lambda_http::Error> {
     telemetry::logging::init_json();
     let catalog = TierCatalog::embedded()?;
     let config = Config::from_lookup(|k| std::env::var(k).ok(), &catalog)?;
-    let http = reqwest::Client::builder().timeout(config.timeout).build()?;
+    let http = shared_https::roots()
+        .reqwest_builder()
+        .timeout(config.timeout)
+        .build()?;
     // One AWS configuration (credentials chain, Region, HTTP client) for the session key's
     // SSM read and the usage table, loaded only when either needs it.
     let sdk = match (&config.session_key, &config.usage_table) {
         (SecretSource::Inline(_), None) => None,
-        _ => Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await),
+        _ => Some(shared_https::sdk::load().await),
     };
     let vars = request_proxy::config::SESSION_KEY_VARS;
     let key = match &sdk {

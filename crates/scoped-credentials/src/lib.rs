@@ -11,7 +11,6 @@ mod credentials;
 mod error;
 mod issuer;
 mod provider;
-pub mod sdk;
 pub mod wire;
 
 pub use cache::{Clock, CredentialCache, DEFAULT_REFRESH_MARGIN};

@@ -75,7 +75,7 @@ impl SecretVars {
         match source {
             SecretSource::Inline(v) => Ok(v),
             parameter => {
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let sdk = shared_https::sdk::load().await;
                 self.resolve(parameter, &aws_sdk_ssm::Client::new(&sdk))
                     .await
             }

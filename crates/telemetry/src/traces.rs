@@ -167,7 +167,8 @@ pub fn provider(
     let runtime = tokio::runtime::Handle::try_current()
         .map_err(|_| TelemetryError::Exporter("no Tokio runtime to export on".into()))?;
     let client = ExportClient {
-        http: reqwest::Client::builder()
+        http: shared_https::roots()
+            .reqwest_builder()
             .timeout(EXPORT_TIMEOUT)
             .build()
             .map_err(|e| TelemetryError::Exporter(e.to_string()))?,

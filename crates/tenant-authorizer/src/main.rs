@@ -11,7 +11,7 @@ use tenant_context::{TierCatalog, TokenVerifier};
 async fn main() -> Result<(), Error> {
     telemetry::logging::init_json();
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = shared_https::sdk::load().await;
     let verifier = TokenVerifier::new(config.verifier, TierCatalog::embedded()?)?;
     if let Err(e) = verifier.prefetch_keys().await {
         tracing::warn!(error = %e, "JWKS prefetch failed; will retry on first request");

@@ -47,7 +47,8 @@ impl JwksCache {
         timeout: Duration,
         min_refresh_interval: Duration,
     ) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
+        let http = shared_https::roots()
+            .reqwest_builder()
             .timeout(timeout)
             .build()
             .map_err(|e| Error::Config {

@@ -9,7 +9,7 @@ use token_vending::{Config, Deps, handle};
 async fn main() -> Result<(), Error> {
     telemetry::logging::init_json();
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
-    let sdk = scoped_credentials::sdk::load().await;
+    let sdk = shared_https::sdk::load().await;
     let deps = Deps::new(config, &sdk)?;
     deps.warm_up().await;
     run(service_fn(|event: LambdaEvent<Value>| handle(event, &deps))).await

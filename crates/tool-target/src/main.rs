@@ -5,7 +5,7 @@ use std::sync::Arc;
 use scoped_credentials::{CredentialCache, Issuer};
 use tenant_context::{TierCatalog, TokenVerifier};
 use tool_target::clock::{Clock, system_clock};
-use tool_target::config::Config;
+use tool_target::config::{Config, PageTokenKey};
 use tool_target::handler::{Deps, handle};
 use tool_target::runtime::RuntimeLoop;
 
@@ -15,11 +15,13 @@ use tool_target::runtime::RuntimeLoop;
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     telemetry::logging::init_json();
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
-    let sdk = scoped_credentials::sdk::load().await;
-    let page_tokens = config
-        .page_token_key
-        .resolve(&aws_sdk_ssm::Client::new(&sdk))
-        .await?;
+    let sdk = shared_https::sdk::load().await;
+    // No SSM client for a key set inline: building an SDK client is about a millisecond of
+    // every cold start.
+    let page_tokens = match config.page_token_key {
+        PageTokenKey::Inline(tokens) => tokens,
+        parameter => parameter.resolve(&aws_sdk_ssm::Client::new(&sdk)).await?,
+    };
     let verifier = TokenVerifier::new(config.verifier, TierCatalog::embedded()?)?;
     if let Err(e) = verifier.prefetch_keys().await {
         tracing::warn!(error = %e, "JWKS prefetch failed; will retry on first call");

@@ -91,7 +91,8 @@ impl WebSearch {
                 let url = get(ENV_WEB_SEARCH_URL)
                     .filter(|u| u.starts_with("https://"))
                     .ok_or_else(|| invalid(ENV_WEB_SEARCH_URL, "must be an https:// URL"))?;
-                let http = reqwest::Client::builder()
+                let http = shared_https::roots()
+                    .reqwest_builder()
                     .timeout(std::time::Duration::from_secs(10))
                     .build()
                     .map_err(|_| invalid(ENV_WEB_SEARCH, "no HTTP client"))?;
