@@ -127,8 +127,9 @@ impl World {
 
     /// The function's environment, as on Lambda (the Runtime API variables are added by the
     /// host). Both read the same tables through the same stand-ins.
-    fn env(&self, kind: Side, tls: bool, subjects: &Subjects) -> Vec<(String, String)> {
+    fn env(&self, kind: Side, certs: Certs, subjects: &Subjects) -> Vec<(String, String)> {
         let certificate = standins_certificate();
+        let tls = certs == Certs::Tls;
         let mut env: Vec<(&str, String)> = vec![
             ("AWS_REGION", standins::STANDIN_REGION.into()),
             ("AWS_DEFAULT_REGION", standins::STANDIN_REGION.into()),
@@ -150,6 +151,12 @@ impl World {
             ("TENANTRY_PATIENT_TABLE", self.tables.patient_table.clone()),
             ("TENANTRY_CLINIC_TABLE", self.tables.clinic_table.clone()),
         ];
+        // The CA store as Lambda's image lays it out: one bundle file. Python's botocore reads
+        // its own bundle file (certifi) whatever this says; rustls-native-certs reads the file
+        // named here instead of the platform's defaults.
+        if let (Certs::Bundle, Some(bundle)) = (certs, system_ca_bundle()) {
+            env.push(("SSL_CERT_FILE", bundle.to_owned()));
+        }
         match kind {
             Side::Ours => {
                 env.push(("TENANTRY_CREDENTIALS_SOURCE", "sts".into()));
@@ -173,10 +180,10 @@ impl World {
     async fn start_function(
         &self,
         kind: Side,
-        tls: bool,
+        certs: Certs,
         subjects: &Subjects,
     ) -> Result<FunctionHost, BenchError> {
-        let env = self.env(kind, tls, subjects);
+        let env = self.env(kind, certs, subjects);
         let log = subjects.log_dir.join(format!("{}.log", name(kind)));
         let host = match kind {
             Side::Ours => FunctionHost::start(&subjects.tool_target, name(kind), &env, &log).await,
@@ -193,6 +200,30 @@ impl World {
         };
         Ok(host?)
     }
+}
+
+/// Which root certificates a function is told to trust, and so where DynamoDB is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Certs {
+    /// The system's CA bundle file only (`SSL_CERT_FILE`), as Lambda's image has one file;
+    /// DynamoDB over plain HTTP.
+    Bundle,
+    /// Nothing set: the platform's defaults of this machine (on Debian the bundle and a
+    /// directory of 146 certificate files); DynamoDB over plain HTTP.
+    Platform,
+    /// The TLS front's TEST-ONLY certificate; DynamoDB behind the TLS front.
+    Tls,
+}
+
+/// The system's CA bundle file, where the common Linux layouts keep it.
+fn system_ca_bundle() -> Option<&'static str> {
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).is_file())
 }
 
 /// The TEST-ONLY certificate of the TLS front, as a file both runtimes can be told to trust.
@@ -277,12 +308,12 @@ struct WarmRun {
 async fn warm_run(
     world: &World,
     subjects: &Subjects,
-    tls: bool,
+    certs: Certs,
     calls: usize,
 ) -> Result<WarmRun, BenchError> {
     let hosts = [
-        world.start_function(Side::Ours, tls, subjects).await?,
-        world.start_function(Side::Peer, tls, subjects).await?,
+        world.start_function(Side::Ours, certs, subjects).await?,
+        world.start_function(Side::Peer, certs, subjects).await?,
     ];
     let connections_before = [world.tls[0].connections(), world.tls[1].connections()];
     let sts_before = [
@@ -356,30 +387,36 @@ pub async fn run(
     ));
     let mut cold = [Samples::default(), Samples::default()];
     let mut cold_own = [Samples::default(), Samples::default()];
+    // Ours again with this machine's own CA store layout, to show what the layout costs.
+    let mut cold_platform = Samples::default();
+    let cold_start = async |kind: Side, certs: Certs| -> Result<(Duration, Duration), BenchError> {
+        let call = &world.calls[0];
+        let began = Instant::now();
+        let host = world.start_function(kind, certs, subjects).await?;
+        let (_, reply) = invoke(&host, kind, Some(&call.client_context)).await?;
+        let took = began.elapsed();
+        check(kind, call, &reply)?;
+        let mut busy = world.dynamodb.busy();
+        busy.extend(world.sts[kind.slot()].busy());
+        Ok((took, busy_within(&busy, began, began + took)))
+    };
     for i in 0..cold_starts {
         for kind in order(i) {
-            let call = &world.calls[0];
-            let began = Instant::now();
-            let host = world.start_function(kind, false, subjects).await?;
-            let (_, reply) = invoke(&host, kind, Some(&call.client_context)).await?;
-            let took = began.elapsed();
-            check(kind, call, &reply)?;
-            let mut busy = world.dynamodb.busy();
-            busy.extend(world.sts[kind.slot()].busy());
-            let waited = busy_within(&busy, began, began + took);
+            let (took, waited) = cold_start(kind, Certs::Bundle).await?;
             cold[kind.slot()].push(took);
             cold_own[kind.slot()].push(took.saturating_sub(waited));
         }
+        cold_platform.push(cold_start(Side::Ours, Certs::Platform).await?.0);
     }
 
     progress(&format!(
         "functions: {warm_calls} warm calls each, DynamoDB over plain HTTP"
     ));
-    let plain = warm_run(&world, subjects, false, warm_calls).await?;
+    let plain = warm_run(&world, subjects, Certs::Bundle, warm_calls).await?;
     progress(&format!(
         "functions: {warm_calls} warm calls each, DynamoDB over TLS"
     ));
-    let tls = warm_run(&world, subjects, true, warm_calls).await?;
+    let tls = warm_run(&world, subjects, Certs::Tls, warm_calls).await?;
 
     let pair = |f: &dyn Fn(usize) -> f64| (Some(f(1)), f(0));
     let row = |metric: &str, unit: &str, (peer, ours): (Option<f64>, f64)| {
@@ -391,6 +428,11 @@ pub async fn run(
             "cold start p50 without the STS and DynamoDB stand-ins' busy time",
             "ms",
             pair(&|k| ms(cold_own[k].p50())),
+        ),
+        row(
+            "cold start p50 with this machine's CA store layout instead of one bundle file",
+            "ms",
+            (None, ms(cold_platform.p50())),
         ),
         row(
             "peak RSS after the warm calls",

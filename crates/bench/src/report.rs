@@ -169,7 +169,11 @@ pub fn markdown(report: &Report) -> String {
          design, verifies it on every call), assume the tenant role with session tags and keep \
          the credentials and a DynamoDB client per tenant user; every reply is checked.\n\
          - Cold start: process spawn to the last byte of the first reply (its JWKS fetch, STS and \
-         DynamoDB calls included). Peak RSS: `VmHWM` after the warm calls.\n\
+         DynamoDB calls included). Both are told the system's CA bundle file (`SSL_CERT_FILE`), \
+         as Lambda's image keeps its roots in one bundle; botocore reads its own bundle file \
+         either way. Without it ours also reads this machine's certificate directory (on Debian \
+         146 files besides the bundle): the row \"with this machine's CA store layout\". Peak \
+         RSS: `VmHWM` after the warm calls.\n\
          - TLS rows: DynamoDB behind a TLS front per function (TEST-ONLY certificate) that counts \
          connections, as every AWS endpoint is TLS.\n\
          - Own time: a call's latency minus the time DynamoDB or STS were busy during it (at \
