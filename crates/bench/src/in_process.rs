@@ -120,7 +120,7 @@ async fn deps() -> Result<(Arc<Deps>, wiremock::MockServer), BenchError> {
     )
     .map_err(|e| setup("issuer", &e))?;
     let deps = Deps {
-        documents: aws_sdk_bedrockagentruntime::Client::new(&sdk),
+        documents: tool_target::documents::DocumentsClient::lazy(&sdk),
         knowledge_bases: tool_target::documents::KnowledgeBases(Default::default()),
         web_search: tool_target::web_search::WebSearch::Offline,
         clients: Default::default(),

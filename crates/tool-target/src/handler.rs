@@ -35,7 +35,7 @@ pub struct Deps {
     pub page_tokens: PageTokens,
     pub clock: Clock,
     /// Knowledge Base Retrieve, with this function's own role (the only one allowed to).
-    pub documents: aws_sdk_bedrockagentruntime::Client,
+    pub documents: documents::DocumentsClient,
     pub knowledge_bases: KnowledgeBases,
     pub web_search: WebSearch,
     /// The tenant DynamoDB clients, one per caller's token (see `clients.rs`).
@@ -157,7 +157,7 @@ async fn authorise(
 pub struct ToolEnv<'a> {
     pub clock: &'a Clock,
     pub page_tokens: &'a PageTokens,
-    pub documents: &'a aws_sdk_bedrockagentruntime::Client,
+    pub documents: &'a documents::DocumentsClient,
     pub knowledge_bases: &'a KnowledgeBases,
     pub web_search: &'a WebSearch,
 }
@@ -257,7 +257,7 @@ async fn run_tool(
         }
         ToolCall::RetrieveClinicDocuments(args) => {
             let passages = documents::retrieve(
-                env.documents,
+                env.documents.get(),
                 env.knowledge_bases,
                 tenant,
                 &args.query,
@@ -415,7 +415,7 @@ mod tests {
     struct Env {
         clock: Clock,
         page_tokens: PageTokens,
-        documents: aws_sdk_bedrockagentruntime::Client,
+        documents: documents::DocumentsClient,
         knowledge_bases: KnowledgeBases,
         web_search: WebSearch,
     }
@@ -435,7 +435,9 @@ mod tests {
         Env {
             clock: Arc::new(move || now),
             page_tokens: PageTokens::new(b"unit-test page token key, 32 bytes+".to_vec()).unwrap(),
-            documents: aws_sdk_bedrockagentruntime::Client::from_conf(config),
+            documents: documents::DocumentsClient::Ready(
+                aws_sdk_bedrockagentruntime::Client::from_conf(config),
+            ),
             knowledge_bases: KnowledgeBases(Default::default()),
             web_search: WebSearch::Offline,
         }

@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     if let Err(e) = verifier.prefetch_keys().await {
         tracing::warn!(error = %e, "JWKS prefetch failed; will retry on first call");
     }
-    let documents = aws_sdk_bedrockagentruntime::Client::new(&sdk);
+    let documents = tool_target::documents::DocumentsClient::lazy(&sdk);
     let deps = Arc::new(Deps {
         documents,
         verifier,

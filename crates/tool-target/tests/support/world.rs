@@ -15,7 +15,7 @@ use standins::sdk::{Recorder, config_for, moto_config, recorded_sts_client};
 use standins::test_issuer::{self, AUDIENCE, ISSUER};
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
 use tool_target::data::Tables;
-use tool_target::documents::KnowledgeBases;
+use tool_target::documents::{DocumentsClient, KnowledgeBases};
 use tool_target::handler::{Deps, handle};
 use tool_target::page_token::PageTokens;
 use tool_target::runtime::Invocation;
@@ -71,7 +71,7 @@ pub async fn world(test: &str, utc_hour: u32) -> World {
             .collect(),
     );
     let deps = Deps {
-        documents: aws_sdk_bedrockagentruntime::Client::new(&config_for(&kb.endpoint())),
+        documents: DocumentsClient::lazy(&config_for(&kb.endpoint())),
         knowledge_bases,
         web_search: tool_target::web_search::WebSearch::Offline,
         clients: Default::default(),
