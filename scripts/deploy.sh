@@ -85,10 +85,11 @@ run cargo run --quiet --locked -p infra-template -- --check
 
 step "2/9 Build the functions for Lambda (provided.al2023, arm64) with cargo lambda"
 [[ $dry_run == 1 ]] || scripts/install-standins.sh > /dev/null
-# One function per build: built together, cargo unifies the features of their dependencies and
-# every binary carries what any of them needs (tool-target: 8.82 instead of 8.28 MB).
+# One package per build (-p): built with the workspace's other members selected (no -p, even
+# with --bin), cargo unifies the features of all their dependencies and every binary carries
+# what any of them needs (tool-target: 8.83 instead of 8.30 MB).
 for crate in $(for f in $functions; do echo "${f%%:*}"; done | sort -u); do
-  PATH="$PWD/.tools/venv/bin:$PATH" run cargo lambda build --release --arm64 --output-format zip --locked --bin "$crate"
+  PATH="$PWD/.tools/venv/bin:$PATH" run cargo lambda build --release --arm64 --output-format zip --locked -p "$crate" --bin "$crate"
 done
 
 step "3/9 Artifact bucket s3://$artifacts (private, TLS-only, versioned) and the packages"
@@ -133,14 +134,14 @@ step "4/9 Agent image: static arm64 binary, OCI image (non-root, no base image),
 if [[ -n $runtime_image ]]; then
   echo "    using --runtime-image $runtime_image (nothing built or pushed)"
 elif [[ $dry_run == 1 ]]; then
-  echo "    would build: cargo lambda build --release --target aarch64-unknown-linux-musl --bin agent-runtime"
+  echo "    would build: cargo lambda build --release --target aarch64-unknown-linux-musl -p agent-runtime --bin agent-runtime"
   echo "    would assemble: cargo run -p agent-image -- --binary target/lambda/agent-runtime/bootstrap --out target/agent-image (prints the manifest digest)"
   echo "    would create the ECR repository $repo if absent (immutable tags, scan on push, KMS encryption, last 20 images kept)"
   echo "    would push: skopeo copy --preserve-digests oci:target/agent-image:latest docker://$registry/$repo:<digest tag>"
   runtime_image="$registry/$repo@sha256:<manifest digest>"
   echo "    the runtimes run $runtime_image"
 else
-  PATH="$PWD/.tools/venv/bin:$PATH" cargo lambda build --release --locked --target aarch64-unknown-linux-musl --bin agent-runtime
+  PATH="$PWD/.tools/venv/bin:$PATH" cargo lambda build --release --locked --target aarch64-unknown-linux-musl -p agent-runtime --bin agent-runtime
   digest=$(cargo run --quiet --locked -p agent-image -- --binary target/lambda/agent-runtime/bootstrap \
     --out target/agent-image --created "$(git log -1 --format=%cI 2> /dev/null || echo 1970-01-01T00:00:00Z)" \
     --label "org.opencontainers.image.revision=$(git rev-parse HEAD 2> /dev/null || echo unknown)" \
