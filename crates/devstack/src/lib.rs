@@ -57,7 +57,7 @@ pub enum StackError {
 /// Where the stack keeps its files and finds the binaries.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The workspace root (the web chat's files, the demo data).
+    /// The workspace root (the web chat's files are under `web/`).
     pub workspace: PathBuf,
     /// Logs, PID files and the state file.
     pub run_dir: PathBuf,

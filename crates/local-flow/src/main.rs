@@ -47,12 +47,7 @@ async fn main() -> ExitCode {
     match tour::run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("local-flow failed: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
+            eprintln!("local-flow failed: {}", standins::error_chain(&e));
             ExitCode::FAILURE
         }
     }

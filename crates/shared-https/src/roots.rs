@@ -17,8 +17,6 @@ pub enum Error {
 #[derive(Debug)]
 pub struct Roots {
     certs: Vec<CertificateDer<'static>>,
-    /// The same certificates in PEM, for clients that take PEM (the AWS SDK's trust store).
-    pem: Vec<u8>,
 }
 
 static PLATFORM_READS: AtomicUsize = AtomicUsize::new(0);
@@ -72,8 +70,7 @@ impl Roots {
                 .inspect_err(|e| tracing::debug!(error = %e, "a root certificate is skipped"))
                 .is_ok()
         });
-        let pem = pem_of(&certs);
-        Self { certs, pem }
+        Self { certs }
     }
 
     pub fn len(&self) -> usize {
@@ -88,8 +85,21 @@ impl Roots {
         &self.certs
     }
 
-    pub fn pem(&self) -> &[u8] {
-        &self.pem
+    /// The certificates in PEM, for clients that take nothing else (the AWS SDK's trust
+    /// store). Written here: rustls-pki-types reads PEM but does not write it.
+    pub fn pem(&self) -> Vec<u8> {
+        let mut out = String::new();
+        for cert in &self.certs {
+            out.push_str("-----BEGIN CERTIFICATE-----\n");
+            let encoded = base64::engine::general_purpose::STANDARD.encode(cert);
+            for line in encoded.as_bytes().chunks(64) {
+                // base64 output is ASCII, so any split of it is valid UTF-8.
+                out.push_str(std::str::from_utf8(line).unwrap_or_default());
+                out.push('\n');
+            }
+            out.push_str("-----END CERTIFICATE-----\n");
+        }
+        out.into_bytes()
     }
 
     /// A reqwest client builder that trusts these roots and nothing else (no second read
@@ -105,23 +115,6 @@ impl Roots {
     }
 }
 
-/// PEM text of `certs` (64 characters a line). Written here: rustls-pki-types reads PEM but
-/// does not write it, and the SDK's trust store takes nothing else.
-fn pem_of(certs: &[CertificateDer<'static>]) -> Vec<u8> {
-    let mut out = String::new();
-    for cert in certs {
-        out.push_str("-----BEGIN CERTIFICATE-----\n");
-        let encoded = base64::engine::general_purpose::STANDARD.encode(cert);
-        for line in encoded.as_bytes().chunks(64) {
-            // base64 output is ASCII, so any split of it is valid UTF-8.
-            out.push_str(std::str::from_utf8(line).unwrap_or_default());
-            out.push('\n');
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
-    }
-    out.into_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,7 +125,7 @@ mod tests {
     fn pem_written_here_reads_back_as_the_same_certificates() {
         let roots = Roots::from_pem(TEST_CERT).expect("test certificate");
         assert_eq!(roots.len(), 1);
-        let back = Roots::from_pem(roots.pem()).expect("our PEM");
+        let back = Roots::from_pem(&roots.pem()).expect("our PEM");
         assert_eq!(back.certs(), roots.certs());
     }
 

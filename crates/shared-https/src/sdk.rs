@@ -11,7 +11,7 @@ use crate::Roots;
 pub fn http_client(roots: &Roots) -> SharedHttpClient {
     let trust = tls::TrustStore::empty()
         .with_native_roots(false)
-        .with_pem_certificate(roots.pem().to_vec());
+        .with_pem_certificate(roots.pem());
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::AwsLc,
