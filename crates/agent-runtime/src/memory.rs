@@ -26,6 +26,29 @@ use crate::model::{Message, Role};
 pub const RECENT_TURNS: i32 = 5;
 /// Long-term records per namespace.
 pub const RECORDS_PER_NAMESPACE: i32 = 3;
+/// RetrieveMemoryRecords' `searchCriteria.searchQuery`: 1 to 10,000 characters (the service
+/// model); a prompt may be longer.
+pub const MAX_SEARCH_QUERY_CHARS: usize = 10_000;
+/// CreateEvent's conversational text: at most 100,000 characters (the service model).
+pub const MAX_EVENT_TEXT_CHARS: usize = 100_000;
+
+/// The last `max` characters of `text` (Smithy lengths count characters, not bytes): the
+/// question usually ends a long prompt that pastes text before it.
+pub fn last_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().rev().nth(max.saturating_sub(1)) {
+        Some((start, _)) if max > 0 => &text[start..],
+        _ if max == 0 => "",
+        _ => text,
+    }
+}
+
+/// The first `max` characters of `text`.
+pub fn first_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
@@ -149,6 +172,10 @@ impl MemorySession<'_> {
             }
         }
         let mut facts = Vec::new();
+        let query = last_chars(query.trim(), MAX_SEARCH_QUERY_CHARS);
+        if query.is_empty() {
+            return Ok(Recall { turns, facts });
+        }
         for strategy in &tier.memory.strategies {
             let namespace = self.ctx.memory_namespace(strategy, Some(&self.session))?;
             let criteria = SearchCriteria::builder()
@@ -181,23 +208,57 @@ impl MemorySession<'_> {
     pub async fn remember(&self, question: &str, answer: &str) -> Result<(), MemoryError> {
         let item = |role: MemoryRole, text: &str| {
             Conversational::builder()
-                .content(Content::Text(text.to_owned()))
+                .content(Content::Text(
+                    first_chars(text, MAX_EVENT_TEXT_CHARS).to_owned(),
+                ))
                 .role(role)
                 .build()
                 .map(PayloadType::Conversational)
                 .map_err(service("CreateEvent"))
         };
+        // A text is 1 to 100,000 characters: an empty side of the turn is left out.
+        let mut payload = Vec::new();
+        for (role, text) in [
+            (MemoryRole::User, question),
+            (MemoryRole::Assistant, answer),
+        ] {
+            if !text.trim().is_empty() {
+                payload.push(item(role, text)?);
+            }
+        }
+        if payload.is_empty() {
+            return Ok(());
+        }
         self.client
             .create_event()
             .memory_id(&self.memory.memory_id)
             .actor_id(self.ctx.actor_id().as_str())
             .session_id(self.session.as_str())
             .event_timestamp(DateTime::from(SystemTime::now()))
-            .payload(item(MemoryRole::User, question)?)
-            .payload(item(MemoryRole::Assistant, answer)?)
+            .set_payload(Some(payload))
             .send()
             .await
             .map_err(service("CreateEvent"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_are_counted_in_characters_at_character_boundaries() {
+        assert_eq!(last_chars("abcdef", 3), "def");
+        assert_eq!(last_chars("ab", 3), "ab");
+        assert_eq!(last_chars("abc", 0), "");
+        assert_eq!(last_chars("éàü", 2), "àü");
+        assert_eq!(first_chars("éàü", 2), "éà");
+        assert_eq!(first_chars("ab", 5), "ab");
+        let long = "x".repeat(15 * 1024);
+        assert_eq!(
+            last_chars(&long, MAX_SEARCH_QUERY_CHARS).chars().count(),
+            MAX_SEARCH_QUERY_CHARS
+        );
     }
 }

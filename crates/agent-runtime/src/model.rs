@@ -6,6 +6,8 @@
 //! the endpoint's replies carry fields those crates do not know (gpt-oss reasoning fields), and
 //! the common crate refuses tool calls without a `type`, which some servers omit.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -212,20 +214,51 @@ pub struct ChatClient {
     config: ModelConfig,
     /// Set when `config.auth` is `Role`.
     keys: Option<BedrockKeys>,
-    url: String,
+    /// The configured completions URL and, where there is one, the other route prefix.
+    urls: Vec<String>,
+    /// Which of `urls` answers for this model (shared by the clones).
+    route: Arc<AtomicUsize>,
     backoff: Backoff,
+}
+
+/// Bedrock's OpenAI-compatible endpoint serves each model under one route prefix, `/v1` or
+/// `/openai/v1`, and refuses it under the other ("isn't supported on this route"); which one a
+/// model takes is not in the service model. The configured prefix is tried first, and the other
+/// once when the endpoint refuses the route; the one that answered is kept for the process.
+fn alternate_base(base: &str) -> Option<String> {
+    let base = base.trim_end_matches('/');
+    if let Some(root) = base.strip_suffix("/openai/v1") {
+        Some(format!("{root}/v1"))
+    } else {
+        base.strip_suffix("/v1")
+            .map(|root| format!("{root}/openai/v1"))
+    }
+}
+
+/// A refusal of the route rather than of the request: 404, or 400 naming the route.
+fn route_refused(status: u16, body: &[u8]) -> bool {
+    status == 404
+        || (status == 400
+            && String::from_utf8_lossy(body)
+                .to_ascii_lowercase()
+                .contains("route"))
 }
 
 impl ChatClient {
     /// `keys` mints the short-term keys when `config.auth` is `Role`; a client so configured
     /// without them sends nothing unauthenticated: every call fails `NoCredentials`.
     pub fn new(http: reqwest::Client, config: ModelConfig, keys: Option<BedrockKeys>) -> Self {
-        let url = format!("{}/chat/completions", config.base_url);
+        let base = config.base_url.trim_end_matches('/');
+        let mut urls = vec![format!("{base}/chat/completions")];
+        if let Some(other) = alternate_base(base) {
+            urls.push(format!("{other}/chat/completions"));
+        }
         Self {
             http,
             config,
             keys,
-            url,
+            urls,
+            route: Arc::new(AtomicUsize::new(0)),
             backoff: Backoff::default(),
         }
     }
@@ -324,7 +357,32 @@ impl ChatClient {
         body: &ChatRequest<'_>,
         timeout: Duration,
     ) -> Result<Completion, ModelError> {
-        let mut req = self.http.post(&self.url).timeout(timeout).json(body);
+        let route = self.route.load(Ordering::Relaxed);
+        match self.attempt_at(route, body, timeout).await {
+            Err(RouteOrModel::Route) if self.urls.len() > 1 => {
+                let other = 1 - route.min(1);
+                tracing::warn!(
+                    refused = %self.urls[route],
+                    using = %self.urls[other],
+                    "the model endpoint refused this route for the model; using the other prefix"
+                );
+                self.route.store(other, Ordering::Relaxed);
+                self.attempt_at(other, body, timeout)
+                    .await
+                    .map_err(RouteOrModel::into_model)
+            }
+            result => result.map_err(RouteOrModel::into_model),
+        }
+    }
+
+    async fn attempt_at(
+        &self,
+        route: usize,
+        body: &ChatRequest<'_>,
+        timeout: Duration,
+    ) -> Result<Completion, RouteOrModel> {
+        let url = self.urls.get(route).unwrap_or(&self.urls[0]);
+        let mut req = self.http.post(url).timeout(timeout).json(body);
         match (&self.config.auth, &self.keys) {
             (ModelAuth::None, _) => {}
             (ModelAuth::ApiKey(key), _) => req = req.bearer_auth(key),
@@ -338,7 +396,8 @@ impl ChatClient {
             (ModelAuth::Role, None) => {
                 return Err(ModelError::NoCredentials(
                     "no role credentials were configured".into(),
-                ));
+                )
+                .into());
             }
         }
         if let Some(project) = &self.config.project {
@@ -354,13 +413,21 @@ impl ChatClient {
         let status = resp.status().as_u16();
         match status {
             200..=299 => {}
-            429 => return Err(ModelError::Throttled),
+            429 => return Err(ModelError::Throttled.into()),
             500..=599 => {
                 return Err(ModelError::Unavailable {
                     status: Some(status),
-                });
+                }
+                .into());
             }
-            _ => return Err(ModelError::Refused { status }),
+            _ => {
+                // The body only says whether the route was refused; it is never logged.
+                let body = resp.bytes().await.unwrap_or_default();
+                if route_refused(status, &body) {
+                    return Err(RouteOrModel::Route);
+                }
+                return Err(ModelError::Refused { status }.into());
+            }
         }
         let body = resp.bytes().await.map_err(|e| {
             if e.is_timeout() {
@@ -369,7 +436,28 @@ impl ChatClient {
                 ModelError::BadResponse
             }
         })?;
-        completion_from(&body)
+        Ok(completion_from(&body)?)
+    }
+}
+
+/// A refusal of the route (try the other prefix), or the model call's own failure.
+enum RouteOrModel {
+    Route,
+    Model(ModelError),
+}
+
+impl RouteOrModel {
+    fn into_model(self) -> ModelError {
+        match self {
+            RouteOrModel::Model(e) => e,
+            RouteOrModel::Route => ModelError::Refused { status: 404 },
+        }
+    }
+}
+
+impl From<ModelError> for RouteOrModel {
+    fn from(e: ModelError) -> Self {
+        RouteOrModel::Model(e)
     }
 }
 
@@ -406,6 +494,23 @@ mod tests {
         assert_eq!(m.tool_calls[0].kind, "function");
         assert_eq!(m.tool_calls[0].function.name, "clinic_config");
         assert_eq!(parsed.usage.unwrap().completion_tokens, 2);
+    }
+
+    #[test]
+    fn the_other_route_prefix_is_the_mantle_one() {
+        assert_eq!(
+            alternate_base("https://bedrock-mantle.us-east-1.api.aws/v1").as_deref(),
+            Some("https://bedrock-mantle.us-east-1.api.aws/openai/v1")
+        );
+        assert_eq!(
+            alternate_base("https://bedrock-mantle.us-east-1.api.aws/openai/v1/").as_deref(),
+            Some("https://bedrock-mantle.us-east-1.api.aws/v1")
+        );
+        assert_eq!(alternate_base("http://127.0.0.1:8000/api"), None);
+        assert!(route_refused(404, b""));
+        assert!(route_refused(400, b"model isn't supported on this route"));
+        assert!(!route_refused(400, b"max_tokens is too large"));
+        assert!(!route_refused(403, b"route"));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 
 use serde_json::json;
 
-use crate::cfn::{checkov_skips, get_att, pascal, reference, sub, tag_list};
+use crate::cfn::{
+    KEPT_ON_DELETION, KEPT_ON_REPLACEMENT, checkov_skips, get_att, pascal, reference, sub, tag_list,
+};
 use crate::functions::FunctionId;
-use crate::iam::service_trust;
+use crate::iam::plain_service_trust;
 use crate::ids;
 use crate::shared::{APP_TAGS, log_group};
 use crate::{Error, Inputs, Template};
@@ -178,11 +180,13 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         "ApiGatewayCloudWatchRole",
         json!({
             "Type": "AWS::IAM::Role",
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
+            "DeletionPolicy": KEPT_ON_DELETION,
+            "UpdateReplacePolicy": KEPT_ON_REPLACEMENT,
             "Properties": {
-                // Account-wide (every API of the account logs through it): no aws:SourceArn.
-                "AssumeRolePolicyDocument": service_trust("apigateway.amazonaws.com", None),
+                // Account-wide (every API of the account logs through it), and as AWS documents
+                // it: no confused-deputy keys, which API Gateway is not documented to pass (a
+                // role it cannot assume fails the AWS::ApiGateway::Account below).
+                "AssumeRolePolicyDocument": plain_service_trust("apigateway.amazonaws.com"),
                 "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")],
                 "Tags": tag_list(&APP_TAGS)
             }

@@ -64,3 +64,11 @@ pub fn checkov_skips(skips: &[(&str, &str)]) -> Value {
         }
     })
 }
+
+/// What stateful resources (keys, tables, buckets, log groups) do when their stack is deleted:
+/// kept, except when the stack's own creation rolls back. A plain `Retain` would keep them
+/// then too, and the retry of a failed first deployment would fail on their fixed names
+/// ("already exists").
+pub const KEPT_ON_DELETION: &str = "RetainExceptOnCreate";
+/// And when an update replaces them (`RetainExceptOnCreate` is a deletion policy only).
+pub const KEPT_ON_REPLACEMENT: &str = "Retain";

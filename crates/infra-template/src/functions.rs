@@ -57,6 +57,18 @@ impl FunctionId {
     pub fn arn(self) -> Value {
         get_att(&self.function(), "Arn")
     }
+    /// The same ARN spelled from the function's name, for the function's own role: a `GetAtt`
+    /// there would make the role depend on the function that depends on the role.
+    pub fn arn_by_name(self) -> Value {
+        let name = FUNCTIONS
+            .iter()
+            .find(|f| f.id == self)
+            .map(|f| f.name)
+            .unwrap_or_default();
+        sub(&format!(
+            "arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:${{NamePrefix}}-{name}"
+        ))
+    }
 }
 
 /// One deployed function.
@@ -243,6 +255,15 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 "Tags": tag_list(&APP_TAGS)
             }
         });
+        let startup = crate::startup::parameters(
+            &function["Properties"]["Environment"]["Variables"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        if let Some(metadata) = function["Metadata"].as_object_mut() {
+            metadata.insert("StartupParameters".into(), startup);
+        }
         if f.behind_the_agents {
             function["Properties"]["ReservedConcurrentExecutions"] = json!({
                 "Fn::If": [RESERVE_CONCURRENCY, reference(RESERVED_CONCURRENCY), reference("AWS::NoValue")]
@@ -296,11 +317,18 @@ fn extra_statements(id: FunctionId, inputs: &Inputs) -> Vec<Value> {
     match id {
         FunctionId::TokenVending | FunctionId::MemoryVending => vending(id)
             .map(|v| {
-                vec![statement(
+                // Only from inside this function: `lambda:SourceFunctionArn` is on every request
+                // signed with the credentials Lambda gives the function, and on no other. AWS
+                // documents the key for identity-based policies only (a trust policy is a
+                // resource-based one, where it is never present): the pin lives here.
+                let mut pinned = statement(
                     "AssumeItsTenantRoleWithSessionTags",
                     &["sts:AssumeRole", "sts:TagSession"],
                     json!([tenant_role_arn(v)]),
-                )]
+                );
+                pinned["Condition"] =
+                    json!({ "ArnEquals": { "lambda:SourceFunctionArn": id.arn_by_name() } });
+                vec![pinned]
             })
             .unwrap_or_default(),
         FunctionId::ToolTarget => vec![
@@ -490,7 +518,6 @@ fn environment(id: FunctionId, inputs: &Inputs) -> Result<Map<String, Value>, Er
 fn tenant_role(t: &mut Template, inputs: &Inputs, v: &Vending) -> Result<(), Error> {
     let values: BTreeMap<&'static str, Value> = BTreeMap::from([
         ("VendingRoleArn", get_att(&v.function.role(), "Arn")),
-        ("VendingFunctionArn", v.function.arn()),
         (
             "PatientMetadataTableArn",
             get_att(ids::PATIENT_TABLE, "Arn"),

@@ -78,17 +78,24 @@ pub fn service_trust(service: &str, source_arn: Option<Value>) -> Value {
     })
 }
 
-/// Lambda's trust policy. (Lambda does not set aws:SourceAccount on AssumeRole, so the
-/// confused-deputy condition above would lock the function out.)
-pub fn lambda_trust() -> Value {
+/// A service's trust policy without confused-deputy conditions, for services that do not
+/// document passing `aws:SourceAccount`/`aws:SourceArn` when they assume a role (a condition on
+/// an absent key would lock the service out).
+pub fn plain_service_trust(service: &str) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": { "Service": "lambda.amazonaws.com" },
+            "Principal": { "Service": service },
             "Action": "sts:AssumeRole"
         }]
     })
+}
+
+/// Lambda's trust policy. (Lambda does not set aws:SourceAccount on AssumeRole, so the
+/// confused-deputy condition above would lock the function out.)
+pub fn lambda_trust() -> Value {
+    plain_service_trust("lambda.amazonaws.com")
 }
 
 pub fn statement(sid: &str, actions: &[&str], resources: Value) -> Value {

@@ -19,7 +19,9 @@ pub mod ids;
 mod policy;
 mod shared;
 mod site;
+pub mod startup;
 mod tier;
+mod tool_schema;
 
 use serde_json::{Map, Value, json};
 use tenant_context::TierCatalog;
@@ -61,6 +63,12 @@ pub enum Error {
     Placeholder { name: String, reason: &'static str },
     #[error("tier {tier}: {reason}")]
     Tier { tier: String, reason: String },
+    #[error("tool {tool}, {at}: {reason}")]
+    ToolSchema {
+        tool: String,
+        at: String,
+        reason: String,
+    },
     #[error("logical id {0} is defined twice")]
     Duplicate(String),
 }

@@ -2,7 +2,10 @@
 
 use serde_json::{Value, json};
 
-use crate::cfn::{checkov_skips, get_att, reference, sub, tag_list, tag_map};
+use crate::cfn::{
+    KEPT_ON_DELETION, KEPT_ON_REPLACEMENT, checkov_skips, get_att, reference, sub, tag_list,
+    tag_map,
+};
 use crate::functions::FunctionId;
 use crate::ids;
 use crate::{Error, Template};
@@ -84,6 +87,9 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
 /// The parameter, and the condition that it is set, of the reserved concurrency.
 pub const RESERVED_CONCURRENCY: &str = "ReservedConcurrency";
 pub const RESERVE_CONCURRENCY: &str = "ReserveConcurrency";
+/// The parameter and condition of deletion protection on the tables and the user pool.
+pub const DELETION_PROTECTION: &str = "DeletionProtection";
+pub const PROTECT_FROM_DELETION: &str = "ProtectFromDeletion";
 
 fn parameters(t: &mut Template) -> Result<(), Error> {
     t.output(
@@ -141,6 +147,19 @@ fn parameters(t: &mut Template) -> Result<(), Error> {
     t.condition(
         RESERVE_CONCURRENCY,
         json!({ "Fn::Not": [{ "Fn::Equals": [reference(RESERVED_CONCURRENCY), 0] }] }),
+    )?;
+    t.parameter(
+        DELETION_PROTECTION,
+        json!({
+            "Type": "String",
+            "Default": "on",
+            "AllowedValues": ["on", "off"],
+            "Description": "Deletion protection of the tables and the user pool. scripts/deploy.sh creates a new stack with it off, so that a failed first creation can roll back (delete) what it made, then turns it on."
+        }),
+    )?;
+    t.condition(
+        PROTECT_FROM_DELETION,
+        json!({ "Fn::Equals": [reference(DELETION_PROTECTION), "on"] }),
     )?;
     t.parameter(
         "AgentRuntimeImageUri",
@@ -206,8 +225,8 @@ fn data_key(t: &mut Template) -> Result<(), Error> {
         ids::DATA_KEY,
         json!({
             "Type": "AWS::KMS::Key",
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
+            "DeletionPolicy": KEPT_ON_DELETION,
+            "UpdateReplacePolicy": KEPT_ON_REPLACEMENT,
             "Metadata": checkov_skips(&[(
                 "CKV_AWS_33",
                 "The wildcard principal is limited by kms:CallerAccount (this account) and kms:ViaService (DynamoDB, S3): the pattern of AWS managed keys, so tenant-scoped sessions can read their own rows and documents without a key grant each."
@@ -256,7 +275,10 @@ fn data_key(t: &mut Template) -> Result<(), Error> {
                             "Sid": "CloudWatchLogsEncryptsThisStacksLogGroups",
                             "Effect": "Allow",
                             "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
-                            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                            // No kms:Describe*: DescribeKey takes no encryption context, so
+                            // under this condition it was never granted (the IAM reference
+                            // check, scripts/conformance/iam_reference.py).
+                            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                             "Resource": "*",
                             "Condition": {
                                 "ArnLike": {
@@ -302,8 +324,8 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
         ids::USER_POOL,
         json!({
             "Type": "AWS::Cognito::UserPool",
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
+            "DeletionPolicy": KEPT_ON_DELETION,
+            "UpdateReplacePolicy": KEPT_ON_REPLACEMENT,
             "Properties": {
                 "UserPoolName": sub("${NamePrefix}-users"),
                 "AdminCreateUserConfig": { "AllowAdminCreateUserOnly": true },
@@ -323,7 +345,7 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
                 "UserPoolTier": "PLUS",
                 "UserPoolAddOns": { "AdvancedSecurityMode": reference("ThreatProtection") },
                 "AccountRecoverySetting": { "RecoveryMechanisms": [{ "Name": "verified_email", "Priority": 1 }] },
-                "DeletionProtection": "ACTIVE",
+                "DeletionProtection": { "Fn::If": [PROTECT_FROM_DELETION, "ACTIVE", "INACTIVE"] },
                 // No tokens for a user whose tenant is unknown, suspended or of another tier
                 // than the registry says (the Runtimes and Gateways never read the registry).
                 "LambdaConfig": { "PreTokenGenerationConfig": {
@@ -436,8 +458,8 @@ fn table(t: &mut Template, spec: &TableSpec) -> Result<(), Error> {
     }
     let mut resource = json!({
         "Type": "AWS::DynamoDB::Table",
-        "DeletionPolicy": "Retain",
-        "UpdateReplacePolicy": "Retain",
+        "DeletionPolicy": KEPT_ON_DELETION,
+        "UpdateReplacePolicy": KEPT_ON_REPLACEMENT,
         "Properties": {
             "TableName": sub(&format!("${{NamePrefix}}-{name}")),
             "BillingMode": "PAY_PER_REQUEST",
@@ -445,7 +467,7 @@ fn table(t: &mut Template, spec: &TableSpec) -> Result<(), Error> {
             "KeySchema": keys,
             "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": true },
             "SSESpecification": { "SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": reference(ids::DATA_KEY) },
-            "DeletionProtectionEnabled": true,
+            "DeletionProtectionEnabled": { "Fn::If": [PROTECT_FROM_DELETION, true, false] },
             "Tags": tag_list(&APP_TAGS)
         }
     });
@@ -472,8 +494,8 @@ fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
         ids::ACCESS_LOGS_BUCKET,
         json!({
             "Type": "AWS::S3::Bucket",
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
+            "DeletionPolicy": KEPT_ON_DELETION,
+            "UpdateReplacePolicy": KEPT_ON_REPLACEMENT,
             "Metadata": checkov_skips(&[
                 ("CKV_AWS_18", "This is the access-log destination of the document buckets; logging it into itself would loop.")
             ]),
@@ -561,8 +583,8 @@ pub fn log_group(t: &mut Template, id: &str, name: Value) -> Result<(), Error> {
         id,
         json!({
             "Type": "AWS::Logs::LogGroup",
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
+            "DeletionPolicy": KEPT_ON_DELETION,
+            "UpdateReplacePolicy": KEPT_ON_REPLACEMENT,
             "Properties": {
                 "LogGroupName": name,
                 "RetentionInDays": reference("LogRetentionDays"),

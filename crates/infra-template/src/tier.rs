@@ -6,7 +6,10 @@ use tenant_context::{MemoryStrategyKind, TierConfig};
 
 use agent_runtime::config as agent;
 
-use crate::cfn::{get_att, pascal, reference, ssm_parameter_arn, sub, tag_list, tag_map};
+use crate::cfn::{
+    KEPT_ON_DELETION, KEPT_ON_REPLACEMENT, get_att, pascal, reference, ssm_parameter_arn, sub,
+    tag_list, tag_map,
+};
 use crate::functions::{FunctionId, document_bucket_prefix};
 use crate::iam::{document, service_trust, statement};
 use crate::ids;
@@ -116,8 +119,8 @@ fn documents_bucket(t: &mut Template, parts: &Parts) -> Result<(), Error> {
         &ids.bucket,
         json!({
             "Type": "AWS::S3::Bucket",
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
+            "DeletionPolicy": KEPT_ON_DELETION,
+            "UpdateReplacePolicy": KEPT_ON_REPLACEMENT,
             "Properties": {
                 "BucketName": { "Fn::Join": ["", [document_bucket_prefix(), tier]] },
                 "BucketEncryption": { "ServerSideEncryptionConfiguration": [{
@@ -339,6 +342,8 @@ fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error
                 "Name": sub(&format!("${{NamePrefix}}-{tier}")),
                 "Description": format!("MCP tools of the {tier} tier, under the Cedar policy engine"),
                 "ProtocolType": "MCP",
+                // The agent pins one MCP version; a Gateway accepts only the versions it lists.
+                "ProtocolConfiguration": { "Mcp": { "SupportedVersions": [agent_runtime::tools::MCP_PROTOCOL_VERSION.as_str()] } },
                 "AuthorizerType": "CUSTOM_JWT",
                 "AuthorizerConfiguration": { "CustomJWTAuthorizer": {
                     "DiscoveryUrl": discovery_url(),
@@ -362,8 +367,8 @@ fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error
                 .and_then(Value::as_str)
                 .is_some_and(|name| config.tools.iter().any(|t| t == name))
         })
-        .cloned()
-        .collect();
+        .map(crate::tool_schema::tool_definition)
+        .collect::<Result<_, _>>()?;
     if tools.is_empty() {
         return Err(Error::Tier {
             tier: tier.to_string(),
@@ -510,6 +515,10 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
             "LifecycleConfiguration": { "IdleRuntimeSessionTimeout": 900, "MaxLifetime": 28800 },
             "RoleArn": get_att(&role, "Arn"),
             "EnvironmentVariables": {
+                // The AWS SDK's Region (memory, guardrail, SSM, signing): AgentCore Runtime
+                // does not document setting it for a container.
+                "AWS_REGION": reference("AWS::Region"),
+                "AWS_DEFAULT_REGION": reference("AWS::Region"),
                 (agent::ENV_TIER): tier,
                 // The same id the binary embeds from the tier file; visible in the console.
                 (agent::ENV_MODEL_ID): config.model_id,
@@ -548,6 +557,11 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
             env.remove(agent::ENV_GUARDRAIL_VERSION);
         }
     }
+    let env = runtime_resource["Properties"]["EnvironmentVariables"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    runtime_resource["Metadata"] = json!({ "StartupParameters": crate::startup::parameters(&env) });
     t.resource(&role, role_resource)?;
     t.resource(&ids.runtime, runtime_resource)
 }

@@ -44,6 +44,7 @@ pub const SESSION_KEY_VARS: SecretVars = SecretVars {
     inline: "TENANTRY_SESSION_KEY",
     parameter: "TENANTRY_SESSION_KEY_PARAMETER",
     secure: true,
+    required: true,
 };
 
 #[derive(Debug, Clone)]

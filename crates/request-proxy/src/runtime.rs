@@ -2,7 +2,7 @@
 //! cannot be called with SigV4 InvokeAgentRuntime), i.e. POST
 //! `/runtimes/{url-encoded ARN}/invocations?qualifier=DEFAULT` with the caller's Bearer token.
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tenant_context::RuntimeSessionId;
 
 use crate::error::ProxyError;
@@ -10,11 +10,19 @@ use crate::error::ProxyError;
 pub const SESSION_HEADER: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
 pub const ACCEPT: &str = "text/event-stream, application/json";
 
+/// What the AWS SDKs leave unescaped in a URI label (`{agentRuntimeArn}`): RFC 3986's
+/// unreserved characters; everything else, `:` and `/` included, is percent-encoded.
+const LABEL: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// The invocation URL for a runtime ARN.
 pub fn invocation_url(endpoint: &str, runtime_arn: &str) -> String {
     format!(
         "{endpoint}/runtimes/{}/invocations?qualifier=DEFAULT",
-        utf8_percent_encode(runtime_arn, NON_ALPHANUMERIC)
+        utf8_percent_encode(runtime_arn, LABEL)
     )
 }
 
@@ -131,7 +139,7 @@ mod tests {
         );
         assert_eq!(
             url,
-            "https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/arn%3Aaws%3Abedrock%2Dagentcore%3Aus%2Deast%2D1%3A123456789012%3Aruntime%2Ftenantry%5Fbasic%2DAbC123/invocations?qualifier=DEFAULT"
+            "https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Ftenantry_basic-AbC123/invocations?qualifier=DEFAULT"
         );
     }
 }

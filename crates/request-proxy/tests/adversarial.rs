@@ -127,8 +127,8 @@ async fn every_front_door_forgery_is_refused_or_changes_nothing() {
             // Changed nothing: exactly one call, to the caller's tier, with the caller's token.
             match reached {
                 [one]
-                    // The runtime ARN is percent-encoded in the path (`_` as %5F).
-                    if one.url.path().contains(&format!("tenantry%5F{tier}"))
+                    // The runtime ARN is percent-encoded in the path (`:` and `/`; `_` stays).
+                    if one.url.path().contains(&format!("tenantry_{tier}"))
                         && one
                             .headers
                             .get("authorization")

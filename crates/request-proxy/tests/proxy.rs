@@ -29,7 +29,7 @@ async fn forwards_exactly_the_jwt_invocation_to_the_tiers_runtime() {
     let req = only_request(&server).await;
     assert_eq!(
         req.url.path(),
-        "/runtimes/arn%3Aaws%3Abedrock%2Dagentcore%3Aus%2Deast%2D1%3A123456789012%3Aruntime%2Ftenantry%5Fbasic%2DAAAAAAAAAA/invocations"
+        "/runtimes/arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Ftenantry_basic-AAAAAAAAAA/invocations"
     );
     assert_eq!(req.url.query(), Some("qualifier=DEFAULT"));
     let h = |name: &str| {
@@ -81,7 +81,7 @@ async fn headers_from_the_caller_change_nothing() {
     assert_eq!(status, 200);
     let req = only_request(&server).await;
     assert!(
-        req.url.path().contains("tenantry%5Fbasic"),
+        req.url.path().contains("tenantry_basic"),
         "X-Tier: premium did not pick the premium runtime"
     );
     assert!(!req.url.path().contains("premium"));

@@ -151,10 +151,13 @@ impl std::fmt::Debug for BedrockKey {
     }
 }
 
-/// Mints the short-term Bedrock API key AWS's token generators make: a SigV4 presigned
-/// `GET https://bedrock.amazonaws.com/?Action=CallWithBearerToken` (service `bedrock`), without
-/// its scheme, with `&Version=1` appended, base64-encoded and prefixed `bedrock-api-key-`. It
-/// lives `lifetime`, at most 12 hours and never past the credentials' own expiry.
+/// Mints the short-term Bedrock API key AWS's token generators make: a SigV4 query-presigned
+/// `POST https://bedrock.amazonaws.com/?Action=CallWithBearerToken` (service `bedrock`; the
+/// method is part of the signature), without its scheme, with `&Version=1` appended,
+/// base64-encoded and prefixed `bedrock-api-key-`. Equal byte for byte to AWS's
+/// `aws-bedrock-token-generator` for the same credentials, Region, lifetime and time
+/// (`crates/aws-conformance/tests/sigv4.rs`). It lives `lifetime`, at most 12 hours and never
+/// past the credentials' own expiry.
 pub fn bedrock_short_term_key(
     creds: &Credentials,
     region: &str,
@@ -185,7 +188,7 @@ pub fn bedrock_short_term_key(
         .into();
     let url = format!("https://{BEDROCK_KEY_HOST}/?Action=CallWithBearerToken");
     let signable = SignableRequest::new(
-        "GET",
+        "POST",
         &url,
         std::iter::once(("host", BEDROCK_KEY_HOST)),
         SignableBody::Bytes(&[]),
@@ -194,21 +197,36 @@ pub fn bedrock_short_term_key(
     let (instructions, _) = sign(signable, &params)
         .map_err(|e| SigningError::Sign(e.to_string()))?
         .into_parts();
-    let mut req = http::Request::builder()
-        .method("GET")
-        .uri(&url)
-        .body(())
-        .map_err(|e| SigningError::Sign(e.to_string()))?;
-    instructions.apply_to_request_http1x(&mut req);
-    let presigned = req.uri().to_string();
-    let without_scheme = presigned.strip_prefix("https://").unwrap_or(&presigned);
-    let encoded = base64::engine::general_purpose::STANDARD
-        .encode(format!("{without_scheme}&Version=1").as_bytes());
+    // The query in the generators' order: the signature last (aws-sigv4 puts the session
+    // token after it; the key is the whole string, so the order is part of it).
+    let mut query = vec![("Action", "CallWithBearerToken".to_owned())];
+    let mut signature = None;
+    for (name, value) in instructions.params() {
+        let encoded = percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string();
+        if *name == "X-Amz-Signature" {
+            signature = Some(encoded);
+        } else {
+            query.push((name, encoded));
+        }
+    }
+    let signature =
+        signature.ok_or_else(|| SigningError::Sign("the signer gave no signature".into()))?;
+    query.push(("X-Amz-Signature", signature));
+    let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let presigned = format!("{BEDROCK_KEY_HOST}/?{}&Version=1", query.join("&"));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(presigned.as_bytes());
     Ok(BedrockKey {
         key: format!("{BEDROCK_KEY_PREFIX}{encoded}"),
         expires: time + lifetime,
     })
 }
+
+/// SigV4's query encoding: everything but RFC 3986's unreserved characters.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Short-term Bedrock API keys from the role, minted when needed and reused until shortly
 /// before they expire.

@@ -15,6 +15,11 @@ pub struct SecretVars {
     pub parameter: &'static str,
     /// The parameter must be a SecureString (keys); false for plain values such as ids.
     pub secure: bool,
+    /// The process does not start without it. False: it starts without it and says so (a
+    /// value a later deployment step may create). The template records this for each
+    /// component, and the create-order check (scripts/conformance/create_order.py) holds
+    /// every deployment step that creates a parameter before the components that read it.
+    pub required: bool,
 }
 
 /// A secret's source, as configured.
@@ -88,27 +93,74 @@ impl SecretVars {
         source: SecretSource,
         ssm: &aws_sdk_ssm::Client,
     ) -> Result<String, SecretError> {
+        let name = match &source {
+            SecretSource::Inline(v) => return Ok(v.clone()),
+            SecretSource::Parameter(name) => name.clone(),
+        };
+        self.resolve_if_present(source, ssm)
+            .await?
+            .ok_or_else(|| SecretError {
+                var: self.parameter,
+                reason: format!(
+                    "SSM parameter {name} does not exist; create it with scripts/deploy.sh or \
+                 `aws ssm put-parameter --type SecureString`"
+                ),
+            })
+    }
+
+    /// Like [`SecretVars::load`], but a parameter that does not exist (yet) is `None`: for
+    /// values a process can start without, such as an id a later deployment step creates.
+    pub async fn load_if_present(
+        &self,
+        source: SecretSource,
+    ) -> Result<Option<String>, SecretError> {
+        match source {
+            SecretSource::Inline(v) => Ok(Some(v)),
+            parameter => {
+                let sdk = shared_https::sdk::load().await;
+                self.resolve_if_present(parameter, &aws_sdk_ssm::Client::new(&sdk))
+                    .await
+            }
+        }
+    }
+
+    /// The value, or `None` when SSM answers that the parameter does not exist; any other
+    /// failure (access, throttling, a plain String where a SecureString is required) is an
+    /// error.
+    pub async fn resolve_if_present(
+        &self,
+        source: SecretSource,
+        ssm: &aws_sdk_ssm::Client,
+    ) -> Result<Option<String>, SecretError> {
         let name = match source {
-            SecretSource::Inline(v) => return Ok(v),
+            SecretSource::Inline(v) => return Ok(Some(v)),
             SecretSource::Parameter(name) => name,
         };
         let invalid = |reason: String| SecretError {
             var: self.parameter,
             reason,
         };
-        let out = ssm
+        let out = match ssm
             .get_parameter()
             .name(&name)
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| {
-                invalid(format!(
-                    "cannot read SSM parameter {name} ({}); create it with scripts/deploy.sh or \
-                     `aws ssm put-parameter --type SecureString`",
+        {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_parameter_not_found()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(invalid(format!(
+                    "cannot read SSM parameter {name} ({})",
                     aws_sdk_ssm::error::DisplayErrorContext(&e)
-                ))
-            })?;
+                )));
+            }
+        };
         let parameter = out
             .parameter()
             .ok_or_else(|| invalid(format!("SSM parameter {name} came back empty")))?;
@@ -119,7 +171,7 @@ impl SecretVars {
                 "SSM parameter {name} must be a SecureString: it holds a secret key"
             )));
         }
-        Ok(parameter.value().unwrap_or_default().to_owned())
+        Ok(Some(parameter.value().unwrap_or_default().to_owned()))
     }
 }
 
@@ -137,6 +189,7 @@ mod tests {
         inline: "K",
         parameter: "K_PARAMETER",
         secure: true,
+        required: true,
     };
 
     fn source(pairs: &[(&str, &str)]) -> Result<SecretSource, SecretError> {

@@ -42,6 +42,7 @@ pub const PAGE_TOKEN_KEY_VARS: SecretVars = SecretVars {
     inline: ENV_PAGE_TOKEN_KEY,
     parameter: ENV_PAGE_TOKEN_KEY_PARAMETER,
     secure: true,
+    required: true,
 };
 
 fn page_token_key(get: impl Fn(&str) -> Option<String>) -> Result<PageTokenKey, ConfigError> {
