@@ -26,10 +26,10 @@
 #   ArchiveProject POST /projects/{id}/archive  (terminal; "there is no delete"; repeat = no effect)
 #   CLI: aws bedrock create-project | list-projects | get-project | update-project | archive-project
 # Tags are set on CreateProject. For a project that already exists the script re-applies them with
-# `aws bedrock tag-resource`; the documented TagResource ARN pattern does not (yet) list project
-# ARNs, so a refusal there is only a warning. The public botocore (1.43.67) and aws-cli v2
-# (2026-07-23) service models checked offline do not have these operations yet: a CLI without them
-# says "invalid choice", and the script stops and says to update it.
+# `aws bedrock tag-resource` (botocore 1.44's model lists project ARNs,
+# `project/proj_[a-z2-7]{20}`, in TagResource's pattern); a refusal there is only a warning.
+# The operations are in botocore's model from 1.44 (the project's pinned one); an older CLI
+# without them says "invalid choice", and the script stops and says to update it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -18,7 +18,11 @@
 #   --reserved-concurrency N  reserve (and cap) N concurrent executions for each function the
 #                        agents reach without the front door (both token vending functions, the
 #                        tool target); default 0: none reserved (new accounts' limits are low)
-#   --skip-bedrock-projects  do not run scripts/bedrock-projects.sh
+#   --skip-bedrock-projects  do not run scripts/bedrock-projects.sh (the agents then start without
+#                        a project: model calls are not attributed to the tier's project)
+#   --accept-policy-findings create the Cedar policies even when AgentCore's policy analyzer
+#                        reports findings (PolicyValidationMode=IGNORE_ALL_FINDINGS); only after
+#                        reading the findings (docs/deploying.md)
 #   --stack-name NAME    CloudFormation stack (default: tenantry)
 #   --name-prefix P      prefix of resource names, 3-16 of [a-z0-9] (default: tenantry)
 #   --region R, --profile P   AWS Region and CLI profile
@@ -36,11 +40,12 @@
 # and the project's tools (scripts/install-standins.sh: cargo-lambda and zig).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; }
 # shellcheck source=scripts/lib/deploy-common.sh
 source scripts/lib/deploy-common.sh
 
 runtime_image="" tenants_file=infra/demo-tenants.json onboard=1 test_users=0 bedrock_projects=1 reserved_concurrency=0 preflight=0
+policy_validation=FAIL_ON_ANY_FINDINGS
 extra_option() {
   case $1 in
     --preflight) preflight=1; return 1 ;;
@@ -50,6 +55,7 @@ extra_option() {
     --test-users) test_users=1; return 1 ;;
     --reserved-concurrency) [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || die "--reserved-concurrency needs a whole number"; reserved_concurrency=$2; return 2 ;;
     --skip-bedrock-projects) bedrock_projects=0; return 1 ;;
+    --accept-policy-findings) policy_validation=IGNORE_ALL_FINDINGS; return 1 ;;
     *) return 0 ;;
   esac
 }
@@ -228,7 +234,7 @@ deploy_stack() { # deploy_stack on|off
     --no-fail-on-empty-changeset --tags Application=tenantry \
     --parameter-overrides "NamePrefix=$prefix" "ArtifactBucket=$artifacts" "AgentRuntimeImageUri=$runtime_image" "UserMfa=$user_mfa" \
     "ReservedConcurrency=$reserved_concurrency" "PageTokenKeyParameter=$page_key_param" "SessionKeyParameter=$session_key_param" \
-    "DeletionProtection=$1" "${code_params[@]}"
+    "DeletionProtection=$1" "PolicyValidationMode=$policy_validation" "${code_params[@]}"
 }
 # A new stack is created with deletion protection off: if its creation fails, CloudFormation
 # rolls back and deletes what it made (RetainExceptOnCreate), which protected tables and a

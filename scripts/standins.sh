@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Starts and stops the LOCAL STAND-INS for AWS services, on 127.0.0.1 only:
-#   moto server  (Cognito, STS, SSM, S3, CloudWatch Logs, ...)  port $TENANTRY_MOTO_PORT (47151)
+#   moto server  (Cognito, STS, SSM, S3, CloudWatch Logs, ...)  port $TENANTRY_MOTO_BACK_PORT (47150)
+#   aws-front    moto's front: checks each API Gateway, SSM and Cognito request against AWS's
+#                service model (botocore's) and refuses what AWS would; the URL every client uses
+#                                                               port $TENANTRY_MOTO_PORT (47151)
 #   dynalite     (DynamoDB, in memory)                          port $TENANTRY_DYNALITE_PORT (47152)
 # Usage: scripts/standins.sh start|stop|status|env
-#   start   starts both (installs nothing: run scripts/install-standins.sh first), waits until
-#           they answer, writes PID files and .tools/run/env (export lines for the URLs)
+#   start   starts them (installs nothing: run scripts/install-standins.sh first; builds the
+#           front), waits until they answer, writes PID files and .tools/run/env (export lines)
 #   stop    stops what `start` started, by PID
 #   env     prints the export lines
 set -euo pipefail
@@ -12,9 +15,12 @@ cd "$(dirname "$0")/.."
 tools="$PWD/.tools"
 run="$tools/run"
 moto_port=${TENANTRY_MOTO_PORT:-47151}
+moto_back_port=${TENANTRY_MOTO_BACK_PORT:-47150}
 dyn_port=${TENANTRY_DYNALITE_PORT:-47152}
+# The services whose requests the front checks (their models: scripts/tools/aws-models.txt).
+front_services=apigateway,ssm,cognito-idp
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
 answers() { # true when something answers HTTP on 127.0.0.1:$1
   python3 - "$1" <<'PY'
@@ -84,24 +90,30 @@ write_env() {
   cat > "$run/env" <<ENV
 export TENANTRY_MOTO_URL=http://127.0.0.1:$moto_port
 export TENANTRY_DYNAMODB_URL=http://127.0.0.1:$dyn_port
+export TENANTRY_AWS_MODELS=$tools/aws-models
 ENV
 }
 
 case "${1:-}" in
   start)
-    [[ -x "$tools/venv/bin/moto_server" && -f "$tools/node/node_modules/dynalite/cli.js" ]] || {
+    [[ -x "$tools/venv/bin/moto_server" && -f "$tools/node/node_modules/dynalite/cli.js" && -f "$tools/aws-models/.stamp" ]] || {
       echo "error: stand-ins not installed; run scripts/install-standins.sh" >&2; exit 1; }
     mkdir -p "$run"
-    start_one moto "$moto_port" moto_server "$tools/venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port"
+    echo "==> Building moto's validating front (cargo build -p standins --bin aws-front)"
+    cargo build --quiet --locked -p standins --bin aws-front
+    start_one moto "$moto_back_port" moto_server "$tools/venv/bin/moto_server" -H 127.0.0.1 -p "$moto_back_port"
+    TENANTRY_AWS_MODELS="$tools/aws-models" start_one aws-front "$moto_port" aws-front \
+      target/debug/aws-front --port "$moto_port" --upstream "http://127.0.0.1:$moto_back_port" --services "$front_services"
     start_one dynalite "$dyn_port" dynalite node "$tools/node/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$dyn_port"
     write_env
     ;;
   stop)
     stop_one dynalite dynalite
+    stop_one aws-front aws-front
     stop_one moto moto_server
     ;;
   status)
-    for s in moto:moto_server dynalite:dynalite; do
+    for s in moto:moto_server aws-front:aws-front dynalite:dynalite; do
       n=${s%%:*}; p=${s#*:}
       if ours "$run/$n.pid" "$p"; then echo "$n: running (pid $(cat "$run/$n.pid"))"; else echo "$n: stopped"; fi
     done

@@ -44,8 +44,8 @@ const CLINIC: &str = "clinic-a";
 const USER: &str = "user-of-clinic-a";
 const PROMPT: &str = "What are our opening hours?";
 const MEMORY_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tenant-memory";
-const GUARDRAIL_ID: &str = "gr-bench";
-const GUARDRAIL_VERSION: &str = "1";
+const GUARDRAIL_ID: &str = standins::guardrail::LOCAL_GUARDRAIL_ID;
+const GUARDRAIL_VERSION: &str = standins::guardrail::LOCAL_GUARDRAIL_VERSION;
 /// Callers at once for the credential count.
 const CONCURRENT: usize = 32;
 
@@ -81,7 +81,7 @@ struct World {
 }
 
 fn memory_id(tier: &str) -> String {
-    format!("tenantry_{tier}_memory-BENCH")
+    standins::memory::local_memory_id(tier)
 }
 
 impl World {

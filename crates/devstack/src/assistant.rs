@@ -19,8 +19,8 @@ use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
 use crate::faults::{Faults, Service};
 use crate::{Progress, StackError, setup};
 
-const GUARDRAIL_ID: &str = "tenantry-local-guardrail";
-const GUARDRAIL_VERSION: &str = "1";
+const GUARDRAIL_ID: &str = standins::guardrail::LOCAL_GUARDRAIL_ID;
+const GUARDRAIL_VERSION: &str = standins::guardrail::LOCAL_GUARDRAIL_VERSION;
 
 /// Everything behind the Runtime; dropping it stops the agents and the emulations.
 pub struct AssistantStack {

@@ -464,6 +464,36 @@ impl DevStack {
         })
     }
 
+    /// Every emulated AWS API of the stack with what its service-model check saw: the deployed
+    /// code's requests must all pass (the tests and the tour assert it).
+    pub fn model_checks(&self) -> Vec<(&'static str, standins::aws_model::Checks)> {
+        let a = &self.assistant;
+        vec![
+            ("AgentCore Memory", a.memory.model_checks()),
+            ("InvokeAgentRuntime", a.runtime.model_checks()),
+            ("ApplyGuardrail", a.guardrail.model_checks()),
+            ("Knowledge Base Retrieve", a.knowledge_base.model_checks()),
+            ("Lambda Invoke (functions)", self.functions.0.model_checks()),
+            (
+                "Lambda Invoke (memory vending)",
+                self._memory_vending.0.model_checks(),
+            ),
+        ]
+    }
+
+    /// What the service models refused, one line each with the API (empty when conformant).
+    pub fn model_refusals(&self) -> Vec<String> {
+        self.model_checks()
+            .into_iter()
+            .flat_map(|(api, checks)| {
+                checks
+                    .refused()
+                    .into_iter()
+                    .map(move |r| format!("{api}: {r}"))
+            })
+            .collect()
+    }
+
     pub fn lambda_url(&self) -> String {
         self.functions.0.endpoint_url()
     }

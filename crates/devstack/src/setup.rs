@@ -46,7 +46,7 @@ pub fn runtime_arn(tier: &str) -> String {
 }
 
 pub fn memory_id(tier: &str) -> String {
-    format!("tenantry_{tier}_memory-LOCAL")
+    standins::memory::local_memory_id(tier)
 }
 
 /// 32 random bytes, base64: a key for this run (page tokens, session ids).

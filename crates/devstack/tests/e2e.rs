@@ -9,7 +9,7 @@ mod support;
 
 use devstack::DevStack;
 use devstack::client::{Answer, ask, usage};
-use support::{stack, stack_with};
+use support::{assert_conformant, stack, stack_with};
 
 async fn post(stack: &DevStack, clinic: &str, prompt: &str) -> Answer {
     let token = stack.sign_in(clinic).await.unwrap();
@@ -167,6 +167,17 @@ async fn answers_hold_only_the_askers_clinic_even_under_injection() {
         "{}",
         b.body
     );
+    assert_conformant(
+        &stack,
+        &[
+            "InvokeAgentRuntime",
+            "ApplyGuardrail",
+            "Knowledge Base Retrieve",
+            "Lambda Invoke (functions)",
+            "AgentCore Memory",
+            "Lambda Invoke (memory vending)",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -254,6 +265,10 @@ async fn memory_follows_the_session_and_a_session_stays_with_its_user() {
         !fresh.body["answer"].as_str().unwrap().contains("MRI room"),
         "{}",
         fresh.body
+    );
+    assert_conformant(
+        &stack,
+        &["AgentCore Memory", "Lambda Invoke (memory vending)"],
     );
 }
 
@@ -544,6 +559,7 @@ async fn business_hours_and_premium_tools_are_decided_by_cedar_below_the_model()
         403,
         "the premium Runtime must refuse a basic token"
     );
+    assert_conformant(&stack, &["Lambda Invoke (functions)"]);
 }
 
 /// The deployed API streams (the template's `ResponseTransferMode: STREAM`): request-proxy
@@ -598,6 +614,7 @@ async fn answers_stream_through_api_gateway_and_the_buffered_mode_still_works() 
             .unwrap()
             .contains("Jonas Whitfield")
     );
+    assert_conformant(&stack, &["InvokeAgentRuntime"]);
 }
 
 #[tokio::test]

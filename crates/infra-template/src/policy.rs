@@ -3,12 +3,24 @@
 
 use serde_json::{Value, json};
 
-use crate::cfn::{get_att, pascal, sub, tag_list};
+use crate::cfn::{get_att, pascal, reference, sub, tag_list};
 use crate::shared::APP_TAGS;
 use crate::tier::TierIds;
 use crate::{Error, Inputs, Template};
 
+/// The parameter choosing how AgentCore validates the Cedar policies.
+pub const POLICY_VALIDATION: &str = "PolicyValidationMode";
+
 pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
+    t.parameter(
+        POLICY_VALIDATION,
+        json!({
+            "Type": "String",
+            "Default": "FAIL_ON_ANY_FINDINGS",
+            "AllowedValues": ["FAIL_ON_ANY_FINDINGS", "IGNORE_ALL_FINDINGS"],
+            "Description": "How AgentCore Policy validates the Cedar policies: FAIL_ON_ANY_FINDINGS refuses a policy its analyzer finds overly permissive, overly restrictive or ineffective across the engine; IGNORE_ALL_FINDINGS keeps only the schema checks. Keep the default; see docs/deploying.md if a first deployment fails on a finding."
+        }),
+    )?;
     t.resource(
         "PolicyEngine",
         json!({
@@ -37,7 +49,10 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                     "Name": statement.id.replace('-', "_"),
                     "Description": format!("infra/policies/{} @id(\"{}\")", statement.file, statement.id),
                     "Definition": { "Cedar": { "Statement": named_gateways(&statement.cedar, inputs)? } },
-                    "ValidationMode": "FAIL_ON_ANY_FINDINGS"
+                    // The policy analyzer's verdict on the whole engine decides; whether it
+                    // finds nothing in these policies only a deployment shows (the parameter's
+                    // escape hatch: docs/deploying.md).
+                    "ValidationMode": reference(POLICY_VALIDATION)
                 }
             }),
         )?;

@@ -222,6 +222,11 @@ fn gateways_enforce_cedar_and_targets_expose_only_the_tiers_tools() {
     let schema: Vec<Value> = serde_json::from_str(TOOL_SCHEMA).unwrap();
     for (tier, config) in tiers() {
         let gateway = &of_tier(&t, "AWS::BedrockAgentCore::Gateway", &tier)["Properties"];
+        // A Gateway accepts only the MCP versions it lists: the one the agent pins.
+        assert_eq!(
+            gateway["ProtocolConfiguration"]["Mcp"]["SupportedVersions"],
+            serde_json::json!([agent_runtime::tools::MCP_PROTOCOL_VERSION.as_str()])
+        );
         assert_eq!(gateway["AuthorizerType"], "CUSTOM_JWT");
         assert_eq!(gateway["PolicyEngineConfiguration"]["Mode"], "ENFORCE");
         assert_eq!(

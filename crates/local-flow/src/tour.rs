@@ -36,6 +36,32 @@ pub fn catalog_lines(catalog: &TierCatalog) -> Vec<String> {
         .collect()
 }
 
+/// Every request the tour made the deployed code send to an emulated AWS API, checked by the
+/// emulation against AWS's own service model for that API: none may have been refused.
+fn model_checks(stack: &DevStack) -> Result<(), FlowError> {
+    step(
+        "Against AWS's own definitions: what the code sent to each emulated AWS API, checked with botocore's service model",
+    );
+    for (api, checks) in stack.model_checks() {
+        println!(
+            "    {api:<32} {:>4} requests, {} refused",
+            checks.checked(),
+            checks.refused().len()
+        );
+    }
+    let refused = stack.model_refusals();
+    if !refused.is_empty() {
+        return Err(crate::error::unexpected(format!(
+            "AWS's service models refused what the code sent:\n{}",
+            refused.join("\n")
+        )));
+    }
+    println!(
+        "    (a request AWS would refuse is refused here too, with AWS's error: the emulations are no more permissive than AWS)"
+    );
+    Ok(())
+}
+
 pub async fn run() -> Result<(), FlowError> {
     let started = std::time::Instant::now();
     let catalog = TierCatalog::embedded()?;
@@ -79,6 +105,7 @@ pub async fn run() -> Result<(), FlowError> {
     crate::limits::burst(&stack, &http, &ids).await?;
     crate::cost::table(&stack)?;
     crate::cost::clinic_view(&stack, &http, &ids).await?;
+    model_checks(&stack)?;
     drop(stack);
 
     println!(

@@ -77,14 +77,10 @@ impl SecretVars {
     /// The secret's value, with an SSM client from the process's AWS configuration built only
     /// when the secret is a parameter (local runs need no AWS configuration at all).
     pub async fn load(&self, source: SecretSource) -> Result<String, SecretError> {
-        match source {
-            SecretSource::Inline(v) => Ok(v),
-            parameter => {
-                let sdk = shared_https::sdk::load().await;
-                self.resolve(parameter, &aws_sdk_ssm::Client::new(&sdk))
-                    .await
-            }
-        }
+        let named = source.clone();
+        self.load_if_present(source)
+            .await?
+            .ok_or_else(|| self.missing(&named))
     }
 
     /// The secret's value: the inline one, or the SecureString read (decrypted) from SSM.
@@ -93,19 +89,22 @@ impl SecretVars {
         source: SecretSource,
         ssm: &aws_sdk_ssm::Client,
     ) -> Result<String, SecretError> {
-        let name = match &source {
-            SecretSource::Inline(v) => return Ok(v.clone()),
-            SecretSource::Parameter(name) => name.clone(),
-        };
+        let named = source.clone();
         self.resolve_if_present(source, ssm)
             .await?
-            .ok_or_else(|| SecretError {
-                var: self.parameter,
-                reason: format!(
-                    "SSM parameter {name} does not exist; create it with scripts/deploy.sh or \
+            .ok_or_else(|| self.missing(&named))
+    }
+
+    /// The error for a parameter SSM says does not exist.
+    fn missing(&self, source: &SecretSource) -> SecretError {
+        let (SecretSource::Parameter(name) | SecretSource::Inline(name)) = source;
+        SecretError {
+            var: self.parameter,
+            reason: format!(
+                "SSM parameter {name} does not exist; create it with scripts/deploy.sh or \
                  `aws ssm put-parameter --type SecureString`"
-                ),
-            })
+            ),
+        }
     }
 
     /// Like [`SecretVars::load`], but a parameter that does not exist (yet) is `None`: for

@@ -654,8 +654,42 @@ async fn buffered(inner: &Inner, event: Value) -> Response {
     response_from(&reply, axum::body::Body::from(text)).unwrap_or_else(bad_gateway)
 }
 
-/// The streaming integration: the function's metadata JSON, eight NUL bytes, then the payload,
-/// which is passed on as it arrives.
+/// Where API Gateway looks for the streaming delimiter: within the first 16 KB.
+const PRELUDE_LIMIT: usize = 16 * 1024;
+
+/// What the documented streaming format refuses in the metadata: keys other than `headers`,
+/// `multiValueHeaders`, `cookies` and `statusCode`, or a header with more than one value in
+/// `headers` (those belong in `multiValueHeaders`). `None` when it conforms.
+pub fn prelude_problem(meta: &Value) -> Option<&'static str> {
+    let object = meta.as_object()?;
+    if object
+        .keys()
+        .any(|k| !["headers", "multiValueHeaders", "cookies", "statusCode"].contains(&k.as_str()))
+    {
+        return Some("metadata keys other than headers, multiValueHeaders, cookies, statusCode");
+    }
+    if meta["headers"]
+        .as_object()
+        .is_some_and(|h| h.values().any(|v| !v.is_string()))
+    {
+        return Some("a header with more than one value in headers");
+    }
+    None
+}
+
+/// A streamed reply outside the documented format: API Gateway answers 500.
+fn stream_format_error(problem: &str) -> Response {
+    tracing::warn!(target: "api_gateway_emulation", problem, "streamed reply outside the documented format");
+    gateway_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerErrorException",
+        json!({"message": "Internal server error"}),
+    )
+}
+
+/// The streaming integration: the function's metadata JSON, eight NUL bytes within the first
+/// 16 KB, then the payload, which is passed on as it arrives; the metadata held to the
+/// documented format (`events/aws-samples/apigw-rest-streaming-response-format.txt`).
 async fn streamed(inner: &Inner, event: Value) -> Response {
     const DELIMITER: &[u8] = &[0u8; 8];
     let c = &inner.config;
@@ -682,13 +716,16 @@ async fn streamed(inner: &Inner, event: Value) -> Response {
         }
         if let Some(at) = head.windows(DELIMITER.len()).position(|w| w == DELIMITER) {
             let meta: Value = match serde_json::from_slice(&head[..at]) {
-                Ok(v) => v,
-                Err(_) => return bad_gateway(),
+                Ok(v) if at <= PRELUDE_LIMIT => v,
+                _ => return stream_format_error("metadata that is not JSON within 16 KB"),
             };
+            if let Some(problem) = prelude_problem(&meta) {
+                return stream_format_error(problem);
+            }
             break (meta, Bytes::copy_from_slice(&head[at + DELIMITER.len()..]));
         }
-        if head.len() > 64 * 1024 {
-            return bad_gateway();
+        if head.len() > PRELUDE_LIMIT + DELIMITER.len() {
+            return stream_format_error("no delimiter within the first 16 KB");
         }
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);

@@ -25,6 +25,11 @@ pub const BLOCKED_MESSAGE: &str =
     "[guardrail] This request is outside what the clinic's assistant may help with.";
 pub const SSN_MASK: &str = "{US_SOCIAL_SECURITY_NUMBER}";
 
+/// The local guardrail's id and version, in AWS's form (`[a-z0-9]+`, the service model's
+/// pattern for a guardrail identifier).
+pub const LOCAL_GUARDRAIL_ID: &str = "localstandin";
+pub const LOCAL_GUARDRAIL_VERSION: &str = "1";
+
 /// A call, for tests: source (INPUT/OUTPUT) and whether the emulation intervened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuardrailCall {
@@ -42,6 +47,7 @@ pub struct GuardrailEmulation {
     addr: SocketAddr,
     inner: Arc<Inner>,
     _server: crate::ServerTask,
+    model_checks: crate::aws_model::Checks,
 }
 
 /// `ddd-dd-dddd` replaced by the mask; `None` when there was none.
@@ -83,12 +89,20 @@ impl GuardrailEmulation {
         let app = axum::Router::new()
             .route("/guardrail/{id}/version/{version}/apply", post(apply))
             .with_state(inner.clone());
-        let (addr, server) = crate::serve_local(app, port).await?;
+        let (addr, server, model_checks) =
+            crate::aws_model::layer::serve(app, "bedrock-runtime", &["ApplyGuardrail"], port)
+                .await?;
         Ok(Self {
             addr,
             inner,
             _server: server,
+            model_checks,
         })
+    }
+
+    /// The requests checked against AWS's service model, and those it refused.
+    pub fn model_checks(&self) -> crate::aws_model::Checks {
+        self.model_checks.clone()
     }
 
     /// The endpoint for the SDK (`AWS_ENDPOINT_URL_BEDROCK_RUNTIME`).

@@ -198,6 +198,7 @@ pub struct KnowledgeBaseEmulation {
     addr: SocketAddr,
     inner: Arc<Inner>,
     _server: crate::ServerTask,
+    model_checks: crate::aws_model::Checks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -278,12 +279,20 @@ impl KnowledgeBaseEmulation {
         let app = axum::Router::new()
             .route("/knowledgebases/{id}/retrieve", post(retrieve))
             .with_state(inner.clone());
-        let (addr, server) = crate::serve_local(app, port).await?;
+        let (addr, server, model_checks) =
+            crate::aws_model::layer::serve(app, "bedrock-agent-runtime", &["Retrieve"], port)
+                .await?;
         Ok(Self {
             addr,
             inner,
             _server: server,
+            model_checks,
         })
+    }
+
+    /// The requests checked against AWS's service model, and those it refused.
+    pub fn model_checks(&self) -> crate::aws_model::Checks {
+        self.model_checks.clone()
     }
 
     /// Adds one document to a knowledge base, as a sync of one new object in its bucket

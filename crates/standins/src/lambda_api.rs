@@ -37,6 +37,7 @@ pub struct LambdaInvokeApi {
     _server: crate::ServerTask,
     addr: SocketAddr,
     functions: Functions,
+    model_checks: crate::aws_model::Checks,
 }
 
 impl LambdaInvokeApi {
@@ -54,14 +55,21 @@ impl LambdaInvokeApi {
         let app = axum::Router::new()
             .route("/2015-03-31/functions/{function}/invocations", post(invoke))
             .with_state(functions.clone());
-        let (addr, server) = crate::serve_local(app, port)
-            .await
-            .map_err(Error::call("start the Lambda Invoke API stand-in"))?;
+        let (addr, server, model_checks) =
+            crate::aws_model::layer::serve(app, "lambda", &["Invoke"], port)
+                .await
+                .map_err(Error::call("start the Lambda Invoke API stand-in"))?;
         Ok(Self {
             _server: server,
             addr,
             functions,
+            model_checks,
         })
+    }
+
+    /// The requests checked against AWS's service model, and those it refused.
+    pub fn model_checks(&self) -> crate::aws_model::Checks {
+        self.model_checks.clone()
     }
 
     /// Serves one more function: its callers may need this API's address before it starts
@@ -78,6 +86,9 @@ impl LambdaInvokeApi {
         format!("http://{}", self.addr)
     }
 }
+
+/// The largest client context Lambda takes, base64-encoded (the Invoke API's documentation).
+pub const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
 
 /// `name`, `arn:...:function:name` or either with a `:qualifier`: the bare name.
 fn function_name(raw: &str) -> &str {
@@ -129,6 +140,18 @@ async fn invoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Not a model constraint, but the model's documentation of ClientContext: "Up to 3,583
+    // bytes of base64-encoded data" (the AgentCore Gateway's propagated headers travel here).
+    if headers
+        .get("x-amz-client-context")
+        .is_some_and(|v| v.len() > MAX_CLIENT_CONTEXT_BYTES)
+    {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            format!("Client context must be at most {MAX_CLIENT_CONTEXT_BYTES} bytes of base64"),
+        );
+    }
     let name = function_name(&function);
     let host = functions
         .read()

@@ -9,6 +9,8 @@
 pub mod adversarial;
 pub mod agent;
 pub mod apigateway;
+pub mod aws_model;
+pub mod aws_samples;
 pub mod cognito;
 pub mod counting_proxy;
 pub mod dynamo;

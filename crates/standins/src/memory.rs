@@ -12,8 +12,10 @@
 //!
 //! Long-term records: AWS extracts them asynchronously with the memory's strategies; here each
 //! user message becomes a record at once, in every strategy namespace of the memory (with
-//! `{actorId}` and `{sessionId}` filled in). Unknown memories get `ResourceNotFoundException`,
-//! ids outside AWS's patterns `ValidationException`. IAM is NOT evaluated (no condition keys):
+//! `{actorId}` and `{sessionId}` filled in). Every request is first checked against AWS's
+//! service model (`bedrock-agentcore`, [`crate::aws_model`]): ids, lengths, enums, required
+//! members, as AWS refuses them, and CreateEvent answers 201 as AWS does. Unknown memories get
+//! `ResourceNotFoundException`. IAM is NOT evaluated (no condition keys):
 //! isolation here rests on the agent's own choice of actor, session and namespace, which the
 //! tests check; the IAM policy text is checked apart.
 
@@ -26,6 +28,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
+
+/// The local memory id of a tier, in AWS's form (`<name>-<10 letters or digits>`, the
+/// service model's pattern): the suffix says it is the local stand-in's.
+pub fn local_memory_id(tier: &str) -> String {
+    format!("tenantry_{tier}_memory-LOCALSTAND")
+}
 
 /// One memory: its id and its strategies' namespace templates.
 #[derive(Debug, Clone)]
@@ -100,7 +108,11 @@ pub struct MemoryEmulation {
     addr: SocketAddr,
     inner: Arc<Inner>,
     _server: crate::ServerTask,
+    model_checks: crate::aws_model::Checks,
 }
+
+/// The operations served, each checked against the `bedrock-agentcore` service model.
+pub const OPERATIONS: [&str; 3] = ["CreateEvent", "ListEvents", "RetrieveMemoryRecords"];
 
 impl MemoryEmulation {
     pub async fn start(memories: Vec<MemoryDefinition>, port: u16) -> std::io::Result<Self> {
@@ -116,12 +128,19 @@ impl MemoryEmulation {
             )
             .route("/memories/{memory}/retrieve", post(retrieve))
             .with_state(inner.clone());
-        let (addr, server) = crate::serve_local(app, port).await?;
+        let (addr, server, model_checks) =
+            crate::aws_model::layer::serve(app, "bedrock-agentcore", &OPERATIONS, port).await?;
         Ok(Self {
             addr,
             inner,
             _server: server,
+            model_checks,
         })
+    }
+
+    /// The requests checked against AWS's service model, and those it refused.
+    pub fn model_checks(&self) -> crate::aws_model::Checks {
+        self.model_checks.clone()
     }
 
     /// The endpoint for the SDK (`AWS_ENDPOINT_URL_BEDROCK_AGENTCORE`).
@@ -170,14 +189,6 @@ impl MemoryEmulation {
 
 use crate::aws_error as error;
 
-fn valid_id(s: &str, max: usize, extra: &[char]) -> bool {
-    let mut chars = s.chars();
-    !s.is_empty()
-        && s.len() <= max
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || extra.contains(&c))
-}
-
 fn access_key(headers: &HeaderMap) -> String {
     headers
         .get("authorization")
@@ -220,22 +231,10 @@ async fn create_event(
             "memory not found",
         );
     };
+    // The service model has checked the ids, the payload and every length before this.
     let actor = body["actorId"].as_str().unwrap_or_default().to_owned();
     let session = body["sessionId"].as_str().unwrap_or_default().to_owned();
-    if !valid_id(&actor, 255, &['/', ':']) || !valid_id(&session, 100, &[]) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "ValidationException",
-            "invalid actorId or sessionId",
-        );
-    }
-    let Some(items) = body["payload"].as_array().filter(|p| !p.is_empty()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "ValidationException",
-            "payload is required",
-        );
-    };
+    let items = body["payload"].as_array().cloned().unwrap_or_default();
     let timestamp = body["eventTimestamp"].as_f64().unwrap_or_else(now_secs);
     inner.log(MemoryCall {
         operation: "CreateEvent",
@@ -260,7 +259,7 @@ async fn create_event(
         payload: Value::Array(items.clone()),
     };
     // Long-term records from the user's messages, in every strategy namespace.
-    for item in items {
+    for item in &items {
         let conv = &item["conversational"];
         if conv["role"] != "USER" {
             continue;

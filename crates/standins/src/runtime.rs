@@ -49,6 +49,7 @@ struct Inner {
 pub struct RuntimeEmulation {
     addr: SocketAddr,
     _server: crate::ServerTask,
+    model_checks: crate::aws_model::Checks,
 }
 
 impl RuntimeEmulation {
@@ -66,11 +67,19 @@ impl RuntimeEmulation {
         let app = axum::Router::new()
             .route("/runtimes/{arn}/invocations", post(invoke))
             .with_state(inner);
-        let (addr, server) = crate::serve_local(app, port).await?;
+        let (addr, server, model_checks) =
+            crate::aws_model::layer::serve(app, "bedrock-agentcore", &["InvokeAgentRuntime"], port)
+                .await?;
         Ok(Self {
             addr,
             _server: server,
+            model_checks,
         })
+    }
+
+    /// The requests checked against AWS's service model, and those it refused.
+    pub fn model_checks(&self) -> crate::aws_model::Checks {
+        self.model_checks.clone()
     }
 
     /// The endpoint request-proxy is configured with (`TENANTRY_RUNTIME_ENDPOINT`).

@@ -124,8 +124,8 @@ pub struct Upstreams {
     pub guardrail_url: Option<String>,
 }
 
-pub const GUARDRAIL_ID: &str = "gr-local";
-pub const GUARDRAIL_VERSION: &str = "1";
+pub const GUARDRAIL_ID: &str = standins::guardrail::LOCAL_GUARDRAIL_ID;
+pub const GUARDRAIL_VERSION: &str = standins::guardrail::LOCAL_GUARDRAIL_VERSION;
 
 pub async fn gateway(tier: &str, target: &FakeTarget, jwks: &MockServer) -> GatewayEmulation {
     let cat = catalog();
@@ -164,7 +164,7 @@ pub fn memory(tier: &str, endpoint: &str) -> agent_runtime::memory::AgentMemory 
 }
 
 pub fn memory_id(tier: &str) -> String {
-    format!("tenantry_{tier}_memory-LOCAL")
+    standins::memory::local_memory_id(tier)
 }
 
 pub async fn agent_with_memory(

@@ -45,3 +45,21 @@ pub async fn stack_configured(name: &str, configure: impl FnOnce(&mut Options)) 
             )
         })
 }
+
+/// Every request the deployed code sent to an emulated AWS API passed AWS's service model for
+/// that API (botocore's), and each API was called: a conformance failure the code would have
+/// swallowed (memory degrades quietly) still fails the test here.
+#[allow(dead_code, reason = "each test binary uses what it needs")]
+pub fn assert_conformant(stack: &DevStack, must_be_called: &[&str]) {
+    let refused = stack.model_refusals();
+    assert!(
+        refused.is_empty(),
+        "AWS's service models refused requests the stack sent:\n{}",
+        refused.join("\n")
+    );
+    for (api, checks) in stack.model_checks() {
+        if must_be_called.contains(&api) {
+            assert!(checks.checked() > 0, "{api} was never called");
+        }
+    }
+}
