@@ -44,7 +44,7 @@ fn model_checks(stack: &DevStack) -> Result<(), FlowError> {
     );
     for (api, checks) in stack.model_checks() {
         println!(
-            "    {api:<32} {:>4} requests, {} refused",
+            "    {api:<32} {:>4} checked, {} refused",
             checks.checked(),
             checks.refused().len()
         );
