@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures tool-target and agent-runtime (release builds) side by side with the BENCHMARK PEERS
-# of the published Python design (crates/bench/peers; never deployed) on the local stand-ins,
+# of the published Python design (dev/bench/peers; never deployed) on the local stand-ins,
 # interleaved in one run, and writes docs/benchmarks.md (table, machine, versions), the table
 # into the README, and docs/benchmarks.png (the ratios). Takes about 15 minutes on a fresh 2-core machine (release
 # builds), a few minutes after. Installs what it needs into .tools (scripts/install-standins.sh).

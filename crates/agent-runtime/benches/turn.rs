@@ -25,7 +25,7 @@ use agent_runtime::tools::{Gateway, Toolbox};
 use common::{FakeTarget, SESSION_KEY_B64, caller, invoke, standard};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
-use standins::test_issuer;
+use testkit::test_issuer;
 
 const PROMPT: &str = "What are our opening hours?";
 
@@ -69,7 +69,7 @@ fn bench(c: &mut Criterion) {
     );
     let ctx = common::ctx("basic", "clinic-a", test_issuer::USER_SUB);
     let guard = Guardrail::new(
-        aws_sdk_bedrockruntime::Client::new(&standins::sdk::config_for(
+        aws_sdk_bedrockruntime::Client::new(&testkit::sdk::config_for(
             &stack.guardrail.as_ref().expect("own guardrail").endpoint(),
         )),
         GuardrailSettings {
@@ -146,7 +146,7 @@ fn bench(c: &mut Criterion) {
                     .stderr(Stdio::null())
                     .spawn()
                     .expect("spawn agent-runtime");
-                while !standins::agent::healthy(port) {
+                while !emulators::agent::healthy(port) {
                     assert!(began.elapsed() < Duration::from_secs(10), "no /ping answer");
                     std::thread::sleep(Duration::from_micros(200));
                 }

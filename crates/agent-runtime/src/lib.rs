@@ -34,7 +34,7 @@ pub(crate) fn brief_sdk_error(e: &(impl std::error::Error + 'static)) -> String 
 }
 pub use server::{Deps, Health, router};
 
-/// Entry points for the fuzz targets in `fuzz/`, compiled only when fuzzing: the agent's own
+/// Entry points for the fuzz targets in `dev/fuzz/`, compiled only when fuzzing: the agent's own
 /// readings of what callers, the model and the Gateway send it.
 #[cfg(fuzzing)]
 pub mod fuzzing {

@@ -4,14 +4,14 @@
 mod common;
 
 use common::{FakeTarget, PROJECT, ask, caller, invoke, invoke_as, standard};
+use emulators::model::ANSWER_LABEL;
 use serde_json::{Value, json};
-use standins::model::ANSWER_LABEL;
 
 fn offered_tools(tier: &str) -> Vec<String> {
     let cat = common::catalog();
     let config = cat.config(&cat.tier(tier).unwrap()).unwrap();
     // The tier's tools that the tool target's schema defines (web search has no target yet).
-    let schema: Vec<Value> = serde_json::from_str(standins::gateway::TOOL_SCHEMA).unwrap();
+    let schema: Vec<Value> = serde_json::from_str(emulators::gateway::TOOL_SCHEMA).unwrap();
     let mut names: Vec<String> = schema
         .iter()
         .filter_map(|t| t["name"].as_str())

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{FakeTarget, Upstreams, agent, ask, gateway, invoke_as};
 use serde_json::json;
-use standins::test_issuer;
+use testkit::test_issuer;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -28,7 +28,7 @@ async fn model_answering(template: ResponseTemplate) -> MockServer {
 
 async fn stack_with_model(
     model: &MockServer,
-) -> (common::Stack, standins::gateway::GatewayEmulation) {
+) -> (common::Stack, emulators::gateway::GatewayEmulation) {
     let jwks = test_issuer::jwks_server().await;
     let target = FakeTarget::with_hour(10);
     let gw = gateway("basic", &target, &jwks).await;
@@ -110,7 +110,7 @@ async fn a_passing_model_outage_is_absorbed() {
 #[tokio::test]
 async fn a_gateway_outage_still_answers_without_tools() {
     let jwks = test_issuer::jwks_server().await;
-    let model = standins::model::ModelStandin::start(0).await.unwrap();
+    let model = emulators::model::ModelStandin::start(0).await.unwrap();
     // A port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -5,9 +5,9 @@
 mod common;
 
 use common::{FakeTarget, Upstreams, agent, ask, gateway, invoke_as, standard};
-use standins::guardrail::{BLOCKED_MESSAGE, SSN_MASK};
-use standins::model::ModelStandin;
-use standins::test_issuer;
+use emulators::guardrail::{BLOCKED_MESSAGE, SSN_MASK};
+use emulators::model::ModelStandin;
+use testkit::test_issuer;
 
 #[tokio::test]
 async fn a_blocked_prompt_never_reaches_the_model() {

@@ -5,11 +5,11 @@
 mod common;
 
 use common::{FakeTarget, Upstreams, agent_with_memory, ctx, gateway, invoke, memory, memory_id};
+use emulators::memory::{MemoryEmulation, definitions};
+use emulators::model::ModelStandin;
 use serde_json::{Value, json};
-use standins::memory::{MemoryEmulation, definitions};
-use standins::model::ModelStandin;
-use standins::test_issuer;
 use tenant_context::{RuntimeSessionId, TenantContext};
+use testkit::test_issuer;
 
 const OTHER_SUB: &str = "0b8d8c1e-2f3a-4b5c-9d6e-7f8091a2b3c4";
 

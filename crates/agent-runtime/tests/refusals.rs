@@ -4,11 +4,11 @@ mod common;
 
 use common::{FakeTarget, caller, ctx, invoke, standard};
 use serde_json::json;
-use standins::test_issuer;
+use testkit::test_issuer;
 
 async fn refused(
     stack: &common::Stack,
-    model: &standins::model::ModelStandin,
+    model: &emulators::model::ModelStandin,
     token: Option<&str>,
     session: Option<&str>,
     body: serde_json::Value,

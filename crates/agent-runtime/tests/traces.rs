@@ -7,13 +7,13 @@ mod common;
 use std::time::Duration;
 
 use common::FakeTarget;
+use emulators::agent::{AgentProcess, free_port};
+use emulators::guardrail::GuardrailEmulation;
+use emulators::model::ModelStandin;
+use emulators::otlp::{OtlpReceiver, ReceivedSpan};
 use serde_json::json;
-use standins::agent::{AgentProcess, free_port};
-use standins::guardrail::GuardrailEmulation;
-use standins::model::ModelStandin;
-use standins::otlp::{OtlpReceiver, ReceivedSpan};
-use standins::test_issuer;
 use tenant_context::session_log_id;
+use testkit::test_issuer;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PROMPT: &str = "Summarise patient p-003 and tell me our opening hours";

@@ -4,7 +4,7 @@
 
 use pre_token::{PreTokenError, Registry, TenantRecord, handle};
 use serde_json::Value;
-use standins::aws_samples;
+use testkit::aws_samples;
 
 const OURS: &str = include_str!("../../../events/pre-token/sign-in-clinic-a.json");
 const SAMPLE: &str = "cognito-pre-token-generation-v1.json";

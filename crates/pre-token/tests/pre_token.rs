@@ -4,7 +4,7 @@
 
 use pre_token::{DynamoRegistry, PreTokenError, handle};
 use serde_json::Value;
-use standins::dynamo::{RegistryEntry, create_registry};
+use testkit::dynamo::{RegistryEntry, create_registry};
 
 const EVENT: &str = include_str!("../../../events/pre-token/sign-in-clinic-a.json");
 
@@ -16,7 +16,7 @@ fn event(tier: &str, clinic: &str) -> Value {
 }
 
 async fn registry() -> DynamoRegistry {
-    let endpoints = standins::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
     let entry = |clinic_id, tier, status| RegistryEntry {
         clinic_id,
         tier,
@@ -35,7 +35,7 @@ async fn registry() -> DynamoRegistry {
     .await
     .unwrap();
     DynamoRegistry {
-        ddb: standins::dynamo::client(&endpoints).unwrap(),
+        ddb: testkit::dynamo::client(&endpoints).unwrap(),
         table,
     }
 }
@@ -77,9 +77,9 @@ async fn only_an_active_tenant_of_the_named_tier_gets_tokens() {
 
 #[tokio::test]
 async fn an_unreadable_registry_means_no_tokens() {
-    let endpoints = standins::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
     let missing = DynamoRegistry {
-        ddb: standins::dynamo::client(&endpoints).unwrap(),
+        ddb: testkit::dynamo::client(&endpoints).unwrap(),
         table: "no-such-table".into(),
     };
     assert!(matches!(

@@ -33,7 +33,7 @@ fn expand(text: &str) -> String {
         let clinic = out[start + 9..end - 1].to_owned();
         out.replace_range(start..end, &bound_session(&clinic));
     }
-    standins::adversarial::expand_repeats(&out)
+    testkit::adversarial::expand_repeats(&out)
 }
 
 /// The base event with the case's changes.
@@ -106,8 +106,8 @@ fn event(case: &Value) -> String {
 async fn every_front_door_forgery_is_refused_or_changes_nothing() {
     let server = runtime(ResponseTemplate::new(200).set_body_raw("{}", "application/json")).await;
     let d = deps(&server.uri(), Duration::from_secs(5));
-    let cases = &standins::adversarial::cases(CASES);
-    let mut report = standins::adversarial::Report::default();
+    let cases = &testkit::adversarial::cases(CASES);
+    let mut report = testkit::adversarial::Report::default();
     for case in cases {
         let name = case["name"].as_str().expect("name");
         let layer = case["layer"].as_str().unwrap_or("?");

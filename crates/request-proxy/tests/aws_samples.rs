@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use standins::aws_samples;
+use testkit::aws_samples;
 use wiremock::ResponseTemplate;
 
 mod support;
@@ -122,13 +122,13 @@ fn the_streaming_prelude_rules_are_the_documented_ones() {
         "headers": { "content-type": "text/event-stream", "x-tenantry-session-id": "s" },
         "cookies": []
     });
-    assert_eq!(standins::apigateway::prelude_problem(&ours), None);
+    assert_eq!(emulators::apigateway::prelude_problem(&ours), None);
     for bad in [
         json!({ "statusCode": 200, "body": "x" }),
         json!({ "statusCode": 200, "headers": { "set-cookie": ["a", "b"] } }),
     ] {
         assert!(
-            standins::apigateway::prelude_problem(&bad).is_some(),
+            emulators::apigateway::prelude_problem(&bad).is_some(),
             "{bad}"
         );
     }

@@ -72,7 +72,7 @@ macro_rules! fixture {
 /// One invocation as the Lambda Runtime API delivers it (with an X-Ray trace id, which the
 /// function's log span carries).
 fn invocation(request_id: &str, api_gateway_event: &str) -> ResponseTemplate {
-    standins::runtime_api::invocation(
+    testkit::runtime_api::invocation(
         request_id,
         "arn:aws:lambda:us-east-1:123456789012:function:tenantry-request-proxy",
     )
@@ -104,7 +104,7 @@ async fn agent_runtime() -> MockServer {
 
 /// Runs the binary through the given invocations; returns what it wrote to stdout.
 async fn run_binary(events: Vec<ResponseTemplate>) -> String {
-    let api = standins::runtime_api::serve(events).await;
+    let api = testkit::runtime_api::serve(events).await;
     let agent = agent_runtime().await;
     let catalog = TierCatalog::embedded().expect("tier file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_request-proxy"));
@@ -156,7 +156,7 @@ async fn run_binary(events: Vec<ResponseTemplate>) -> String {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let replies = standins::runtime_api::replies(&api).await.len();
+    let replies = testkit::runtime_api::replies(&api).await.len();
     assert_eq!(replies, 3, "every invocation was answered");
     reader.join().expect("stdout reader")
 }

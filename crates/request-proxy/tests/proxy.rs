@@ -305,7 +305,7 @@ fn configuration_is_checked() {
 #[tokio::test]
 async fn logs_the_tenant_line_but_never_the_token_or_prompt() {
     let (logs, _guard) =
-        standins::logs::LogCapture::start(telemetry::logging::filter(Some("trace")));
+        testkit::logs::LogCapture::start(telemetry::logging::filter(Some("trace")));
     let server = runtime(ResponseTemplate::new(200).set_body_raw("{}", "application/json")).await;
     let (status, _, _) = call(
         deps(&server.uri(), Duration::from_secs(5)),

@@ -7,9 +7,9 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use standins::Endpoints;
 use support::*;
 use tenant_context::{ClinicId, TierCatalog};
+use testkit::Endpoints;
 use usage_meter::UsageMeter;
 use wiremock::ResponseTemplate;
 
@@ -19,10 +19,10 @@ const MALFORMED_EVENT: &str = fixture!("invoke-malformed-body.json");
 
 async fn meter() -> UsageMeter {
     let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
-    let table = standins::dynamo::create_usage_table(&endpoints, "proxy-usage")
+    let table = testkit::dynamo::create_usage_table(&endpoints, "proxy-usage")
         .await
         .unwrap();
-    UsageMeter::new(standins::dynamo::client(&endpoints).unwrap(), table)
+    UsageMeter::new(testkit::dynamo::client(&endpoints).unwrap(), table)
 }
 
 /// The usage event as another user of clinic-a with `role` (its token says the same).
@@ -153,7 +153,7 @@ async fn without_counters_usage_is_a_typed_error_and_the_answer_still_comes() {
     // A table that cannot be written or read: the invocation is answered all the same.
     let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
     let broken = UsageMeter::new(
-        standins::dynamo::client(&endpoints).unwrap(),
+        testkit::dynamo::client(&endpoints).unwrap(),
         "no-such-usage-table",
     );
     let deps = deps_with_usage(&runtime.uri(), Duration::from_secs(5), broken);

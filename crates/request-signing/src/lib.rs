@@ -156,7 +156,7 @@ impl std::fmt::Debug for BedrockKey {
 /// method is part of the signature), without its scheme, with `&Version=1` appended,
 /// base64-encoded and prefixed `bedrock-api-key-`. Equal byte for byte to AWS's
 /// `aws-bedrock-token-generator` for the same credentials, Region, lifetime and time
-/// (`crates/aws-conformance/tests/sigv4.rs`). It lives `lifetime`, at most 12 hours and never
+/// (`dev/aws-conformance/tests/sigv4.rs`). It lives `lifetime`, at most 12 hours and never
 /// past the credentials' own expiry.
 pub fn bedrock_short_term_key(
     creds: &Credentials,

@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime};
 use scoped_credentials::{
     CredentialCache, Error, IssueRequest, Scope, StsIssuer, TenantCredentialsProvider,
 };
-use standins::Endpoints;
-use standins::sdk::{Recorder, config_for, moto_config, recorded_sts_client};
 use tenant_context::{TenantContext, TierCatalog};
+use testkit::Endpoints;
+use testkit::sdk::{Recorder, config_for, moto_config, recorded_sts_client};
 
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tvm";
 const SUB_A: &str = "7d0c3f0e-31a4-4a53-a1bd-4a0c2f3e9b10";

@@ -4,8 +4,8 @@
 use scoped_credentials::wire::{VendResponse, WireCredentials, WireTag, WireTenant};
 use scoped_credentials::{Error, IssueRequest, Scope, VendingFunctionIssuer};
 use serde_json::json;
-use standins::sdk::config_for;
 use tenant_context::{TenantContext, TierCatalog};
+use testkit::sdk::config_for;
 use wiremock::matchers::{body_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -17,8 +17,8 @@ const ID: SecretVars = SecretVars {
 };
 
 fn ssm() -> aws_sdk_ssm::Client {
-    let endpoints = standins::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
-    aws_sdk_ssm::Client::new(&standins::sdk::moto_config(&endpoints))
+    let endpoints = testkit::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    aws_sdk_ssm::Client::new(&testkit::sdk::moto_config(&endpoints))
 }
 
 fn unique(name: &str) -> String {

@@ -119,7 +119,7 @@ impl Roots {
 mod tests {
     use super::*;
 
-    const TEST_CERT: &[u8] = standins::tls_proxy::TEST_CERTIFICATE_PEM;
+    const TEST_CERT: &[u8] = emulators::tls_proxy::TEST_CERTIFICATE_PEM;
 
     #[test]
     fn pem_written_here_reads_back_as_the_same_certificates() {

@@ -2,8 +2,8 @@
 
 mod support;
 
+use emulators::tls_proxy::TEST_CERTIFICATE_PEM;
 use shared_https::Roots;
-use standins::tls_proxy::TEST_CERTIFICATE_PEM;
 use support::{UNRELATED, reqwest_reaches, sdk_reaches, sdk_trusting, sts, tls_standin};
 
 #[tokio::test]

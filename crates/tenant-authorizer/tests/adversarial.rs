@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
-use standins::test_issuer::{self, KID, OTHER_KEY, SIGNING_KEY, SIGNING_PUBLIC_KEY};
 use support::*;
 use tenant_authorizer::{AuthError, authorize};
+use testkit::test_issuer::{self, KID, OTHER_KEY, SIGNING_KEY, SIGNING_PUBLIC_KEY};
 
 const CASES: &str = include_str!("../../../events/adversarial/token-forgery.json");
 
@@ -35,7 +35,7 @@ fn changed(mut claims: Value, changes: Option<&Value>) -> Value {
 
 fn token(case: &Value) -> String {
     if let Some(raw) = case["raw"].as_str() {
-        return standins::adversarial::expand_repeats(raw);
+        return testkit::adversarial::expand_repeats(raw);
     }
     let claims = changed(test_issuer::id_claims(), case.get("claims"));
     let header = case
@@ -74,8 +74,8 @@ fn token(case: &Value) -> String {
 #[tokio::test]
 async fn every_forged_or_confused_token_meets_its_refusal() {
     let w = world("adversarial", Duration::from_secs(60)).await;
-    let cases = &standins::adversarial::cases(CASES);
-    let mut report = standins::adversarial::Report::default();
+    let cases = &testkit::adversarial::cases(CASES);
+    let mut report = testkit::adversarial::Report::default();
     for case in cases {
         let name = case["name"].as_str().expect("name");
         let expected = case["expect"].as_str().expect("expect");

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use standins::test_issuer::{self, OTHER_KEY};
 use tenant_authorizer::{AuthError, authorize};
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
+use testkit::test_issuer::{self, OTHER_KEY};
 
 mod support;
 
@@ -131,7 +131,7 @@ async fn a_malformed_event_is_a_typed_error() {
 
 #[tokio::test]
 async fn a_moto_issued_cognito_token_is_allowed() {
-    use standins::cognito::{LocalPool, NewUser, throwaway_password};
+    use testkit::cognito::{LocalPool, NewUser, throwaway_password};
     let endpoints = endpoints();
     let pool = LocalPool::create(&endpoints, "auth-real").await.unwrap();
     let password = throwaway_password();

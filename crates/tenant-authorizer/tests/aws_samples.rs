@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use standins::aws_samples;
 use tenant_authorizer::{AuthError, authorize};
+use testkit::aws_samples;
 
 mod support;
 

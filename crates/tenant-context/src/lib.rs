@@ -46,7 +46,7 @@ pub use token::{
 pub use token_cache::{TokenCache, TokenKey};
 pub use usage::{USAGE_EVENT_NAME, UsageEvent};
 
-/// Entry points for the fuzz targets in `fuzz/`, compiled only when fuzzing.
+/// Entry points for the fuzz targets in `dev/fuzz/`, compiled only when fuzzing.
 #[cfg(fuzzing)]
 pub mod fuzzing {
     /// The key ids a JWKS document yields.

@@ -4,9 +4,9 @@
 //! Needs the stand-ins: run through scripts/test.sh (it starts them and sets TENANTRY_MOTO_URL).
 
 use serde_json::Value;
-use standins::Endpoints;
-use standins::cognito::{LocalPool, NewUser, throwaway_password};
 use tenant_context::{Error, IdKind, TierCatalog, TokenVerifier, VerifierConfig};
+use testkit::Endpoints;
+use testkit::cognito::{LocalPool, NewUser, throwaway_password};
 
 fn endpoints() -> Endpoints {
     Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"))

@@ -7,11 +7,11 @@ use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use scoped_credentials::Scope;
 use scoped_credentials::wire::VendResponse;
 use serde_json::{Value, json};
-use standins::Endpoints;
-use standins::cognito::{LocalPool, NewUser, throwaway_password};
-use standins::sdk::{Recorder, config_for, moto_config, recorded_sts_client};
-use standins::test_issuer::{self, AUDIENCE, ISSUER, OTHER_KEY, USER_SUB};
 use tenant_context::VerifierConfig;
+use testkit::Endpoints;
+use testkit::cognito::{LocalPool, NewUser, throwaway_password};
+use testkit::sdk::{Recorder, config_for, moto_config, recorded_sts_client};
+use testkit::test_issuer::{self, AUDIENCE, ISSUER, OTHER_KEY, USER_SUB};
 use token_vending::{AllowedScopes, Config, Deps, VendError, handle};
 use wiremock::MockServer;
 
@@ -305,7 +305,7 @@ fn configuration_is_read_once_and_checked() {
 #[tokio::test]
 async fn tokens_and_secrets_never_reach_the_logs() {
     // The functions' own filter, as an operator debugging with RUST_LOG=trace would set it.
-    let (logs, _guard) = standins::logs::LogCapture::start(telemetry::logging::filter(Some(
+    let (logs, _guard) = testkit::logs::LogCapture::start(telemetry::logging::filter(Some(
         "trace,aws_smithy_runtime=trace,hyper=trace",
     )));
 

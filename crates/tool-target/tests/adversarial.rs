@@ -7,8 +7,8 @@
 mod support;
 
 use serde_json::{Value, json};
-use standins::test_issuer;
 use support::world::*;
+use testkit::test_issuer;
 use tool_target::handler::handle;
 use tool_target::runtime::Invocation;
 
@@ -39,7 +39,7 @@ fn expand(text: &str) -> String {
         test_issuer::b64(&test_issuer::id_claims())
     );
     out = out.replace("$NONE_TOKEN", &none);
-    standins::adversarial::expand_repeats(&out)
+    testkit::adversarial::expand_repeats(&out)
 }
 
 fn invocation_of(case: &Value) -> Invocation {
@@ -79,8 +79,8 @@ fn invocation_of(case: &Value) -> Invocation {
 async fn every_attack_at_the_tool_target_meets_its_refusal() {
     // 15:30 UTC: 10:30 in New York, inside clinic-a's business hours.
     let w = world("adversarial", 15).await;
-    let cases = &standins::adversarial::cases(CASES);
-    let mut report = standins::adversarial::Report::default();
+    let cases = &testkit::adversarial::cases(CASES);
+    let mut report = testkit::adversarial::Report::default();
     for case in cases {
         let name = case["name"].as_str().expect("name");
         let expected = case["expect"].as_str().expect("expect");

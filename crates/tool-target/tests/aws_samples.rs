@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use standins::aws_samples;
+use testkit::aws_samples;
 use tool_target::error::ToolError;
 use tool_target::gateway::{GatewayCall, PROPAGATED_HEADERS_KEY};
 
@@ -77,8 +77,8 @@ fn the_projects_client_contexts_carry_every_documented_field_as_a_string() {
 fn the_largest_client_context_fits_lambdas_limit() {
     let clinic = format!("c{}", "-a1".repeat(15)) + "z1";
     assert!(clinic.len() <= 48);
-    let now = standins::test_issuer::now();
-    let token = standins::test_issuer::sign(&json!({
+    let now = testkit::test_issuer::now();
+    let token = testkit::test_issuer::sign(&json!({
         "sub": "6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11",
         "email_verified": true,
         "iss": "https://cognito-idp.ap-southeast-2.amazonaws.com/ap-southeast-2_AbCdEfGhI",

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::json;
-use standins::Endpoints;
-use standins::test_issuer::{self, AUDIENCE, ISSUER};
 use support::{event, replies, runtime_api};
+use testkit::Endpoints;
+use testkit::test_issuer::{self, AUDIENCE, ISSUER};
 
 fn token(tier: &str, clinic: &str) -> String {
     test_issuer::id_token(tier, clinic)
@@ -38,7 +38,7 @@ fn gateway_context(tool: &str, tier: &str, clinic: &str) -> String {
 async fn the_binary_serves_gateway_calls_and_survives_malformed_ones() {
     let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
     let dynamodb = endpoints.dynamodb_url.clone().expect("dynalite url");
-    let tables = standins::dynamo::create_and_load(&endpoints, "bin")
+    let tables = testkit::dynamo::create_and_load(&endpoints, "bin")
         .await
         .expect("tables");
     let idp = test_issuer::jwks_server().await;
@@ -101,7 +101,7 @@ async fn run_binary(
     api: &wiremock::MockServer,
     endpoints: &Endpoints,
     idp: &wiremock::MockServer,
-    tables: &standins::dynamo::LocalTables,
+    tables: &testkit::dynamo::LocalTables,
     dynamodb: &str,
     extra: &[(&str, &str)],
 ) -> std::process::ExitStatus {
@@ -110,7 +110,7 @@ async fn run_binary(
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", api.address().to_string())
-        .env("AWS_REGION", standins::STANDIN_REGION)
+        .env("AWS_REGION", testkit::STANDIN_REGION)
         .env("AWS_ACCESS_KEY_ID", "standin")
         .env("AWS_SECRET_ACCESS_KEY", "standin")
         .env("AWS_ENDPOINT_URL_STS", &endpoints.moto_url)
@@ -154,10 +154,10 @@ async fn calls_of_every_tenant_share_one_connection_pool_over_tls() {
     let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
     let dynamodb = endpoints.dynamodb_url.clone().expect("dynalite url");
     let upstream = dynamodb.trim_start_matches("http://").to_owned();
-    let tls = standins::tls_proxy::TlsProxy::start(&upstream)
+    let tls = emulators::tls_proxy::TlsProxy::start(&upstream)
         .await
         .expect("TLS front");
-    let tables = standins::dynamo::create_and_load(&endpoints, "bin-tls")
+    let tables = testkit::dynamo::create_and_load(&endpoints, "bin-tls")
         .await
         .expect("tables");
     let idp = test_issuer::jwks_server().await;
@@ -176,7 +176,7 @@ async fn calls_of_every_tenant_share_one_connection_pool_over_tls() {
     .await;
     let certificate = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../standins/fixtures/tls/localhost.crt"
+        "/../../dev/emulators/fixtures/tls/localhost.crt"
     );
     run_binary(
         &api,

@@ -1,8 +1,8 @@
 //! The page-token signing key: exactly one source, and in deployments an SSM SecureString read
 //! at start-up (against moto's SSM, the LOCAL STAND-IN).
 
-use standins::Endpoints;
-use standins::sdk::moto_config;
+use testkit::Endpoints;
+use testkit::sdk::moto_config;
 use tool_target::config::{
     Config, ConfigError, ENV_PAGE_TOKEN_KEY, ENV_PAGE_TOKEN_KEY_PARAMETER, PageTokenKey,
 };

@@ -192,8 +192,7 @@ async fn a_slow_call_is_answered_before_the_deadline_and_cancelled() {
 /// Every log line of a call carries its request id and X-Ray trace id.
 #[tokio::test]
 async fn each_call_logs_inside_a_span_with_its_request_and_trace_ids() {
-    let (logs, _guard) =
-        standins::logs::LogCapture::start(telemetry::logging::filter(Some("info")));
+    let (logs, _guard) = testkit::logs::LogCapture::start(telemetry::logging::filter(Some("info")));
     let ctx = gateway_context();
     let api = runtime_api(vec![
         event("req-span-1", Some(&ctx), json!({})).insert_header(

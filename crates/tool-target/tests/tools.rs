@@ -4,11 +4,11 @@
 
 mod support;
 
+use emulators::knowledge_base::demo_knowledge_base_id;
 use serde_json::{Value, json};
-use standins::knowledge_base::demo_knowledge_base_id;
-use standins::sdk::config_for;
-use standins::test_issuer::{self, OTHER_KEY};
 use support::world::*;
+use testkit::sdk::config_for;
+use testkit::test_issuer::{self, OTHER_KEY};
 use tool_target::handler::handle;
 use tool_target::runtime::Invocation;
 
@@ -391,7 +391,7 @@ async fn the_event_fixtures_behave_as_documented() {
 #[tokio::test]
 async fn tokens_and_patient_data_never_reach_the_logs() {
     // The functions' own filter, as an operator debugging with RUST_LOG=trace would set it.
-    let (logs, _guard) = standins::logs::LogCapture::start(telemetry::logging::filter(Some(
+    let (logs, _guard) = testkit::logs::LogCapture::start(telemetry::logging::filter(Some(
         "trace,aws_smithy_runtime=trace,hyper=trace",
     )));
     let w = world("logs", 15).await;

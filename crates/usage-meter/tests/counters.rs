@@ -2,16 +2,16 @@
 //! and a read names one clinic only.
 
 use chrono::NaiveDate;
-use standins::Endpoints;
 use tenant_context::{ClinicId, TierCatalog, TierName};
+use testkit::Endpoints;
 use usage_meter::UsageMeter;
 
 async fn meter() -> UsageMeter {
     let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
-    let table = standins::dynamo::create_usage_table(&endpoints, "usage-test")
+    let table = testkit::dynamo::create_usage_table(&endpoints, "usage-test")
         .await
         .expect("create the usage table (is dynalite running? scripts/standins.sh start)");
-    UsageMeter::new(standins::dynamo::client(&endpoints).unwrap(), table)
+    UsageMeter::new(testkit::dynamo::client(&endpoints).unwrap(), table)
 }
 
 fn basic_tier() -> TierName {
@@ -83,7 +83,7 @@ async fn a_read_is_bounded_and_a_missing_table_is_a_typed_error() {
 
     let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
     let gone = UsageMeter::new(
-        standins::dynamo::client(&endpoints).unwrap(),
+        testkit::dynamo::client(&endpoints).unwrap(),
         "no-such-table",
     );
     let err = gone

@@ -11,15 +11,15 @@ use agent_runtime::guardrail::Guardrail;
 use agent_runtime::model::ChatClient;
 use agent_runtime::tools::Gateway;
 use agent_runtime::{Config, Deps, Health};
+use emulators::gateway::{BackendFuture, GatewayEmulation, TargetCall};
+use emulators::guardrail::GuardrailEmulation;
+use emulators::model::ModelStandin;
 use serde_json::{Value, json};
-use standins::gateway::{BackendFuture, GatewayEmulation, TargetCall};
-use standins::guardrail::GuardrailEmulation;
-use standins::model::ModelStandin;
-use standins::test_issuer;
 use tenant_context::{
     ClinicId, Role, RuntimeSessionId, SessionBinder, TenantContext, TierCatalog, TierName,
     TokenVerifier, UserKey, VerifierConfig,
 };
+use testkit::test_issuer;
 use wiremock::MockServer;
 
 pub const SESSION_KEY_B64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -82,7 +82,7 @@ impl FakeTarget {
         }
     }
 
-    pub fn backend(&self) -> Arc<dyn standins::gateway::ToolBackend> {
+    pub fn backend(&self) -> Arc<dyn emulators::gateway::ToolBackend> {
         let me = self.clone();
         Arc::new(move |call: TargetCall| -> BackendFuture {
             let reply = me.answer(&call);
@@ -124,8 +124,8 @@ pub struct Upstreams {
     pub guardrail_url: Option<String>,
 }
 
-pub const GUARDRAIL_ID: &str = standins::guardrail::LOCAL_GUARDRAIL_ID;
-pub const GUARDRAIL_VERSION: &str = standins::guardrail::LOCAL_GUARDRAIL_VERSION;
+pub const GUARDRAIL_ID: &str = emulators::guardrail::LOCAL_GUARDRAIL_ID;
+pub const GUARDRAIL_VERSION: &str = emulators::guardrail::LOCAL_GUARDRAIL_VERSION;
 
 pub async fn gateway(tier: &str, target: &FakeTarget, jwks: &MockServer) -> GatewayEmulation {
     let cat = catalog();
@@ -148,8 +148,8 @@ pub async fn agent(tier: &str, jwks: MockServer, up: Upstreams, extra: &[(&str, 
 /// from STS on the moto stand-in (the agent's own issuer path; needs the stand-ins running).
 pub fn memory(tier: &str, endpoint: &str) -> agent_runtime::memory::AgentMemory {
     use scoped_credentials::{CredentialCache, Issuer, StsIssuer};
-    let endpoints = standins::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
-    let sts = aws_sdk_sts::Client::new(&standins::sdk::moto_config(&endpoints));
+    let endpoints = testkit::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let sts = aws_sdk_sts::Client::new(&testkit::sdk::moto_config(&endpoints));
     let issuer = StsIssuer::new(
         sts,
         "arn:aws:iam::123456789012:role/tenantry-tvm",
@@ -157,14 +157,14 @@ pub fn memory(tier: &str, endpoint: &str) -> agent_runtime::memory::AgentMemory 
     )
     .unwrap();
     agent_runtime::memory::AgentMemory::new(
-        standins::sdk::config_for(endpoint),
+        testkit::sdk::config_for(endpoint),
         memory_id(tier),
         Arc::new(CredentialCache::new(Issuer::Sts(issuer))),
     )
 }
 
 pub fn memory_id(tier: &str) -> String {
-    standins::memory::local_memory_id(tier)
+    emulators::memory::local_memory_id(tier)
 }
 
 pub async fn agent_with_memory(
@@ -207,7 +207,7 @@ pub async fn agent_with_memory(
     let mut config = Config::from_lookup(|k| env.get(k).cloned(), &catalog()).unwrap();
     let guardrail = match (&config.guardrail, config.tier_config.guardrail) {
         (Some(settings), Some(policy)) => Some(Guardrail::new(
-            aws_sdk_bedrockruntime::Client::new(&standins::sdk::config_for(&guardrail_url)),
+            aws_sdk_bedrockruntime::Client::new(&testkit::sdk::config_for(&guardrail_url)),
             settings.clone(),
             policy,
         )),

@@ -1,7 +1,7 @@
 //! A TLS stand-in presenting the TEST-ONLY certificate in front of an STS-shaped responder.
 
+use emulators::tls_proxy::TlsProxy;
 use shared_https::Roots;
-use standins::tls_proxy::TlsProxy;
 
 /// Trusted where a client must NOT reach the TLS stand-in (see fixtures/README.md).
 pub const UNRELATED: &[u8] = include_bytes!("../fixtures/unrelated.crt");
@@ -9,10 +9,10 @@ pub const UNRELATED: &[u8] = include_bytes!("../fixtures/unrelated.crt");
 const CALLER_IDENTITY: &str = r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/test</Arn><UserId>AIDATEST</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#;
 
 /// The stand-in (keep both alive for the test).
-pub async fn tls_standin() -> (TlsProxy, standins::ServerTask) {
+pub async fn tls_standin() -> (TlsProxy, emulators::ServerTask) {
     let app = axum::Router::new()
         .fallback(|| async { ([("content-type", "text/xml")], CALLER_IDENTITY) });
-    let (addr, server) = standins::serve_local(app, 0).await.expect("upstream");
+    let (addr, server) = emulators::serve_local(app, 0).await.expect("upstream");
     let proxy = TlsProxy::start(&addr.to_string())
         .await
         .expect("TLS stand-in");

@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use standins::Endpoints;
-use standins::dynamo::{RegistryEntry, create_registry};
-use standins::sdk::{Recorder, config_for, moto_config};
-use standins::test_issuer::{self, AUDIENCE, ISSUER};
 use tenant_authorizer::Deps;
 use tenant_authorizer::registry::{AwsDirectory, CachedDirectory};
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
+use testkit::Endpoints;
+use testkit::dynamo::{RegistryEntry, create_registry};
+use testkit::sdk::{Recorder, config_for, moto_config};
+use testkit::test_issuer::{self, AUDIENCE, ISSUER};
 use wiremock::MockServer;
 
 pub const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/POST/invoke";

@@ -1,11 +1,11 @@
-//! Test support for tenant-context: the shared test issuer (standins::test_issuer) plus a
+//! Test support for tenant-context: the shared test issuer (testkit::test_issuer) plus a
 //! verifier configured for it.
 #![allow(dead_code)] // each test crate uses a different subset
 
 use std::time::Duration;
 
-pub use standins::test_issuer::*;
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
+pub use testkit::test_issuer::*;
 
 pub fn config_for(server_uri: &str) -> VerifierConfig {
     VerifierConfig::new(ISSUER, AUDIENCE, format!("{server_uri}{JWKS_PATH}"))

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
+use emulators::knowledge_base::{KnowledgeBaseEmulation, demo_knowledge_base_id, demo_sources};
 use scoped_credentials::{CredentialCache, Issuer, StsIssuer};
 use serde_json::{Value, json};
-use standins::Endpoints;
-use standins::knowledge_base::{KnowledgeBaseEmulation, demo_knowledge_base_id, demo_sources};
-use standins::sdk::{Recorder, config_for, moto_config, recorded_sts_client};
-use standins::test_issuer::{self, AUDIENCE, ISSUER};
 use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
+use testkit::Endpoints;
+use testkit::sdk::{Recorder, config_for, moto_config, recorded_sts_client};
+use testkit::test_issuer::{self, AUDIENCE, ISSUER};
 use tool_target::data::Tables;
 use tool_target::documents::{DocumentsClient, KnowledgeBases};
 use tool_target::handler::{Deps, handle};
@@ -40,7 +40,7 @@ pub fn endpoints() -> Endpoints {
 /// `utc_hour` on 2026-11-27 (a Friday).
 pub async fn world(test: &str, utc_hour: u32) -> World {
     let endpoints = endpoints();
-    let local = standins::dynamo::create_and_load(&endpoints, &format!("tt-{test}"))
+    let local = testkit::dynamo::create_and_load(&endpoints, &format!("tt-{test}"))
         .await
         .expect("tables");
     let idp = test_issuer::jwks_server().await;

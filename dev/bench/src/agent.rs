@@ -1,0 +1,502 @@
+//! agent-runtime beside the BENCHMARK PEER Strands agent (a bedrock-agentcore app), both as
+//! processes on 127.0.0.1 speaking the AgentCore Runtime contract (`POST /invocations`,
+//! `GET /ping`), pointed at the same upstreams, each behind a counting proxy: the model
+//! stand-in, the Gateway emulation over a tool target that answers at once, the Memory and
+//! Guardrails emulations, and STS on moto. Every upstream answers at once, so what a turn
+//! takes beyond the time some upstream was busy is the agent's own cost.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use emulators::agent::AgentProcess;
+use emulators::counting_proxy::{CountingProxy, busy_within};
+use emulators::gateway::{BackendFuture, GatewayEmulation, TargetCall};
+use emulators::guardrail::GuardrailEmulation;
+use emulators::memory::{MemoryEmulation, definitions};
+use emulators::model::{ANSWER_LABEL, ModelStandin};
+use serde_json::{Value, json};
+use tenant_context::{
+    ClinicId, Role, SessionBinder, TenantContext, TierCatalog, TokenVerifier, UserKey,
+    VerifierConfig,
+};
+use testkit::Endpoints;
+use testkit::test_issuer::{self, AUDIENCE, ISSUER};
+
+use crate::BenchError;
+use crate::process::peak_rss_kib;
+use crate::report::{Row, Target};
+use crate::side::{Side, order};
+use crate::stats::{Samples, ms, us};
+
+fn name(side: Side) -> &'static str {
+    match side {
+        Side::Ours => "agent-runtime",
+        Side::Peer => "peer-strands-agent",
+    }
+}
+
+const GROUP: &str = "agent";
+const TIER: &str = "basic";
+const CLINIC: &str = "clinic-a";
+const USER: &str = "user-of-clinic-a";
+const PROMPT: &str = "What are our opening hours?";
+const MEMORY_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tenant-memory";
+const GUARDRAIL_ID: &str = emulators::guardrail::LOCAL_GUARDRAIL_ID;
+const GUARDRAIL_VERSION: &str = emulators::guardrail::LOCAL_GUARDRAIL_VERSION;
+/// Callers at once for the credential count.
+const CONCURRENT: usize = 32;
+
+pub struct Subjects {
+    pub agent_runtime: PathBuf,
+    pub python: PathBuf,
+    pub peer_dir: PathBuf,
+    pub log_dir: PathBuf,
+}
+
+fn failed(kind: Side, what: impl std::fmt::Display) -> BenchError {
+    BenchError::Failed(name(kind), what.to_string())
+}
+
+/// The upstreams, each behind its counting proxy (declared after what it fronts).
+struct World {
+    catalog: TierCatalog,
+    _idp: wiremock::MockServer,
+    jwks_url: String,
+    _model: ModelStandin,
+    _gateway: GatewayEmulation,
+    _memory: MemoryEmulation,
+    _guardrail: GuardrailEmulation,
+    tool_calls: Arc<AtomicUsize>,
+    model: CountingProxy,
+    gateway: CountingProxy,
+    memory: CountingProxy,
+    guardrail: CountingProxy,
+    sts: CountingProxy,
+    token: String,
+    session_key: String,
+    sessions: SessionBinder,
+}
+
+fn memory_id(tier: &str) -> String {
+    emulators::memory::local_memory_id(tier)
+}
+
+impl World {
+    async fn start() -> Result<Self, BenchError> {
+        let setup = |what: &str| {
+            let what = what.to_owned();
+            move |e: &dyn std::fmt::Display| BenchError::Setup(format!("{what}: {e}"))
+        };
+        let endpoints = Endpoints::from_env()?;
+        let catalog = TierCatalog::embedded().map_err(|e| setup("tier file")(&e))?;
+        let idp = test_issuer::jwks_server().await;
+        let jwks_url = test_issuer::jwks_url(&idp);
+        let verifier = TokenVerifier::new(
+            VerifierConfig::new(ISSUER, AUDIENCE, jwks_url.clone())
+                .map_err(|e| setup("verifier")(&e))?,
+            catalog.clone(),
+        )
+        .map_err(|e| setup("verifier")(&e))?;
+        let tier = catalog.tier(TIER).map_err(|e| setup("tier")(&e))?;
+
+        let model = ModelStandin::start(0)
+            .await
+            .map_err(|e| setup("model stand-in")(&e))?;
+        // The tool target answers at once: what is measured is the agents, not the tool.
+        let tool_calls = Arc::new(AtomicUsize::new(0));
+        let counted = tool_calls.clone();
+        let backend = move |call: TargetCall| -> BackendFuture {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let tool = call.client_context["bedrockAgentCoreToolName"].clone();
+            Box::pin(async move {
+                Ok(json!({"clinic": {"clinic_id": CLINIC, "name": "Clinic A",
+                    "opening_hours": "08:00-18:00", "tool": tool}}))
+            })
+        };
+        let gateway = GatewayEmulation::start(
+            tier.clone(),
+            &catalog,
+            Arc::new(verifier),
+            Arc::new(backend),
+            0,
+        )
+        .await
+        .map_err(|e| setup("Gateway emulation")(&e))?;
+        let memory = MemoryEmulation::start(definitions(&catalog, memory_id), 0)
+            .await
+            .map_err(|e| setup("Memory emulation")(&e))?;
+        let guardrail = GuardrailEmulation::start(GUARDRAIL_ID, GUARDRAIL_VERSION, 0)
+            .await
+            .map_err(|e| setup("Guardrails emulation")(&e))?;
+
+        let mut claims = test_issuer::id_claims();
+        claims["custom:tier"] = TIER.into();
+        claims["custom:clinic_id"] = CLINIC.into();
+        claims["sub"] = USER.into();
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|e| setup("randomness")(&e))?;
+        use base64::Engine as _;
+        let session_key = base64::engine::general_purpose::STANDARD.encode(key);
+        Ok(Self {
+            model: CountingProxy::start(model.base_url().trim_end_matches("/v1")).await?,
+            gateway: CountingProxy::start(gateway.url().trim_end_matches("/mcp")).await?,
+            memory: CountingProxy::start(&memory.endpoint()).await?,
+            guardrail: CountingProxy::start(&guardrail.endpoint()).await?,
+            sts: CountingProxy::start(&endpoints.moto_url).await?,
+            sessions: SessionBinder::from_base64(&session_key)
+                .map_err(|e| setup("session key")(&e))?,
+            session_key,
+            token: test_issuer::sign(&claims),
+            catalog,
+            _idp: idp,
+            jwks_url,
+            _model: model,
+            _gateway: gateway,
+            _memory: memory,
+            _guardrail: guardrail,
+            tool_calls,
+        })
+    }
+
+    fn new_session(&self) -> Result<String, BenchError> {
+        let parse = |e: tenant_context::Error| BenchError::Setup(format!("session: {e}"));
+        let ctx = TenantContext::new(
+            self.catalog.tier(TIER).map_err(parse)?,
+            ClinicId::parse(CLINIC).map_err(parse)?,
+            UserKey::parse(USER).map_err(parse)?,
+            Role::parse("clinician").map_err(parse)?,
+        );
+        Ok(self
+            .sessions
+            .issue(&ctx)
+            .map_err(parse)?
+            .as_str()
+            .to_owned())
+    }
+
+    fn busy(&self) -> Vec<(Instant, Instant)> {
+        [
+            &self.model,
+            &self.gateway,
+            &self.memory,
+            &self.guardrail,
+            &self.sts,
+        ]
+        .iter()
+        .flat_map(|p| p.busy())
+        .collect()
+    }
+
+    fn env(&self, kind: Side, port: u16) -> Result<Vec<(String, String)>, BenchError> {
+        let tier = self
+            .catalog
+            .tier(TIER)
+            .and_then(|t| self.catalog.config(&t).cloned())
+            .map_err(|e| BenchError::Setup(format!("tier: {e}")))?;
+        let mut env: Vec<(&str, String)> = vec![
+            ("TENANTRY_TIER", TIER.into()),
+            (
+                "TENANTRY_MODEL_BASE_URL",
+                format!("{}/v1", self.model.url()),
+            ),
+            (
+                "TENANTRY_GATEWAY_URL",
+                format!("{}/mcp", self.gateway.url()),
+            ),
+            ("TENANTRY_TOKEN_ISSUER", ISSUER.into()),
+            ("TENANTRY_TOKEN_AUDIENCE", AUDIENCE.into()),
+            ("TENANTRY_JWKS_URL", self.jwks_url.clone()),
+            ("TENANTRY_MEMORY_ID", memory_id(TIER)),
+            ("TENANTRY_TVM_ROLE_ARN", MEMORY_ROLE_ARN.into()),
+            ("TENANTRY_GUARDRAIL_ID", GUARDRAIL_ID.into()),
+            ("TENANTRY_GUARDRAIL_VERSION", GUARDRAIL_VERSION.into()),
+            ("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", self.memory.url()),
+            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", self.guardrail.url()),
+            ("AWS_ENDPOINT_URL_STS", self.sts.url()),
+            ("AWS_REGION", testkit::STANDIN_REGION.into()),
+            ("AWS_DEFAULT_REGION", testkit::STANDIN_REGION.into()),
+            ("AWS_ACCESS_KEY_ID", "standin".into()),
+            ("AWS_SECRET_ACCESS_KEY", "standin".into()),
+        ];
+        match kind {
+            Side::Ours => {
+                env.push(("TENANTRY_LISTEN_ADDR", format!("127.0.0.1:{port}")));
+                env.push(("TENANTRY_SESSION_KEY", self.session_key.clone()));
+                env.push(("TENANTRY_CREDENTIALS_SOURCE", "sts".into()));
+                env.push(("RUST_LOG", "warn".into()));
+            }
+            Side::Peer => {
+                env.push(("PORT", port.to_string()));
+                env.push(("TENANTRY_MODEL_ID", tier.model_id.clone()));
+                let namespaces: Vec<&str> = tier
+                    .memory
+                    .strategies
+                    .iter()
+                    .map(|s| s.namespace.as_str())
+                    .collect();
+                env.push(("TENANTRY_MEMORY_NAMESPACES", namespaces.join(",")));
+                env.push(("PYTHONDONTWRITEBYTECODE", "1".into()));
+                // OpenTelemetry is on by default in the Strands SDK only when configured;
+                // nothing is exported here.
+                env.push(("OTEL_SDK_DISABLED", "true".into()));
+            }
+        }
+        Ok(env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+}
+
+/// Starts the agent and returns it with the time from spawn to the first healthy `/ping`.
+async fn start_agent(
+    world: &World,
+    kind: Side,
+    subjects: &Subjects,
+) -> Result<(AgentProcess, Duration), BenchError> {
+    let port = emulators::agent::free_port()?;
+    let env = world.env(kind, port)?;
+    let log_path = subjects.log_dir.join(format!("{}.log", name(kind)));
+    // Appended: one log per agent kind over the whole run, every start in it.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| BenchError::Setup(format!("open {}: {e}", log_path.display())))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| BenchError::Setup(format!("agent log: {e}")))?;
+    let mut command = match kind {
+        Side::Ours => Command::new(&subjects.agent_runtime),
+        Side::Peer => {
+            let mut c = Command::new(&subjects.python);
+            c.arg(subjects.peer_dir.join("agent.py"));
+            c
+        }
+    };
+    let began = Instant::now();
+    let child = command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .spawn()
+        .map_err(|e| failed(kind, format!("start: {e}")))?;
+    let mut agent = AgentProcess::adopt(child, port);
+    loop {
+        if emulators::agent::healthy(port) {
+            return Ok((agent, began.elapsed()));
+        }
+        if let Some(status) = agent.exited() {
+            return Err(failed(
+                kind,
+                format!(
+                    "exited during start-up ({status}); see {}",
+                    log_path.display()
+                ),
+            ));
+        }
+        if began.elapsed() > Duration::from_secs(60) {
+            return Err(failed(
+                kind,
+                format!("no /ping answer within 60 s; see {}", log_path.display()),
+            ));
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+}
+
+/// One turn, timed from the request to the last byte of the reply; the reply must be the
+/// model stand-in's answer built on one tool call.
+async fn turn(
+    http: &reqwest::Client,
+    world: &World,
+    agent: &AgentProcess,
+    kind: Side,
+    session: &str,
+) -> Result<Duration, BenchError> {
+    let began = Instant::now();
+    let reply = http
+        .post(format!("{}/invocations", agent.url()))
+        .bearer_auth(&world.token)
+        .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", session)
+        .header("Accept", "application/json")
+        .json(&json!({"prompt": PROMPT}))
+        .send()
+        .await
+        .map_err(|e| failed(kind, e))?;
+    let status = reply.status();
+    let body: Value = reply.json().await.map_err(|e| failed(kind, e))?;
+    let elapsed = began.elapsed();
+    let answer = body["answer"].as_str().unwrap_or_default();
+    if !status.is_success()
+        || !answer.starts_with(ANSWER_LABEL)
+        || !answer.contains("clinic_config")
+    {
+        return Err(failed(kind, format!("unexpected reply {status}: {body}")));
+    }
+    Ok(elapsed)
+}
+
+async fn ping(
+    http: &reqwest::Client,
+    agent: &AgentProcess,
+    kind: Side,
+) -> Result<Duration, BenchError> {
+    let began = Instant::now();
+    let r = http
+        .get(format!("{}/ping", agent.url()))
+        .send()
+        .await
+        .map_err(|e| failed(kind, e))?;
+    let ok = r.status().is_success();
+    let _ = r.bytes().await;
+    if !ok {
+        return Err(failed(kind, "/ping did not answer 200"));
+    }
+    Ok(began.elapsed())
+}
+
+#[derive(Default)]
+struct PerAgent {
+    start: Samples,
+    first_turn: Samples,
+    turn: Samples,
+    own: Samples,
+    ping: Samples,
+    rss_kib: u64,
+    assume_role_concurrent: usize,
+}
+
+/// Runs every agent measurement; `progress` gets one line per step.
+pub async fn run(
+    subjects: &Subjects,
+    warm_turns: usize,
+    cold_starts: usize,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<Row>, BenchError> {
+    let world = World::start().await?;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| BenchError::Setup(format!("HTTP client: {e}")))?;
+    let mut m = [PerAgent::default(), PerAgent::default()];
+
+    progress(&format!(
+        "agent: {cold_starts} starts each (spawn to a healthy /ping, then the first turn)"
+    ));
+    for i in 0..cold_starts {
+        for kind in order(i) {
+            let (agent, took) = start_agent(&world, kind, subjects).await?;
+            m[kind.slot()].start.push(took);
+            let session = world.new_session()?;
+            m[kind.slot()]
+                .first_turn
+                .push(turn(&http, &world, &agent, kind, &session).await?);
+        }
+    }
+
+    progress(&format!(
+        "agent: {warm_turns} warm turns each (model, Gateway, Memory and Guardrails answering at once)"
+    ));
+    let agents = [
+        start_agent(&world, Side::Ours, subjects).await?.0,
+        start_agent(&world, Side::Peer, subjects).await?.0,
+    ];
+    let session = world.new_session()?;
+    for kind in [Side::Ours, Side::Peer] {
+        turn(&http, &world, &agents[kind.slot()], kind, &session).await?;
+    }
+    for i in 0..warm_turns.div_ceil(4) {
+        for kind in order(i) {
+            let d = ping(&http, &agents[kind.slot()], kind).await?;
+            m[kind.slot()].ping.push(d);
+        }
+    }
+    let tools_before = world.tool_calls.load(Ordering::SeqCst);
+    for i in 0..warm_turns {
+        // A fresh session now and then, so the recalled history stays short for both.
+        let session = world.new_session()?;
+        for kind in order(i) {
+            let from = Instant::now();
+            let d = turn(&http, &world, &agents[kind.slot()], kind, &session).await?;
+            let waited = busy_within(&world.busy(), from, Instant::now());
+            let floor = m[kind.slot()].ping.p50();
+            let a = &mut m[kind.slot()];
+            a.turn.push(d);
+            a.own.push(d.saturating_sub(waited).saturating_sub(floor));
+        }
+    }
+    let tools = world.tool_calls.load(Ordering::SeqCst) - tools_before;
+    if tools != 2 * warm_turns {
+        return Err(BenchError::Setup(format!(
+            "expected one tool call per turn ({}), the tool target saw {tools}",
+            2 * warm_turns
+        )));
+    }
+    for kind in [Side::Ours, Side::Peer] {
+        m[kind.slot()].rss_kib = peak_rss_kib(agents[kind.slot()].pid()).unwrap_or_default();
+    }
+    drop(agents);
+
+    progress(&format!(
+        "agent: {CONCURRENT} turns at once of one user on a fresh agent, counting STS AssumeRole"
+    ));
+    for kind in [Side::Ours, Side::Peer] {
+        let (agent, _) = start_agent(&world, kind, subjects).await?;
+        let before = world.sts.count("AssumeRole");
+        let mut turns = Vec::new();
+        for _ in 0..CONCURRENT {
+            let session = world.new_session()?;
+            turns.push(async {
+                let session = session;
+                turn(&http, &world, &agent, kind, &session).await
+            });
+        }
+        for r in futures::future::join_all(turns).await {
+            r?;
+        }
+        m[kind.slot()].assume_role_concurrent = world.sts.count("AssumeRole") - before;
+    }
+
+    let pair = |f: &dyn Fn(&PerAgent) -> f64| (Some(f(&m[1])), f(&m[0]));
+    let row = |metric: &str, unit: &str, (peer, ours): (Option<f64>, f64)| {
+        Row::new(GROUP, metric, unit, peer, ours)
+    };
+    Ok(vec![
+        row(
+            "start to healthy /ping p50",
+            "ms",
+            pair(&|a| ms(a.start.p50())),
+        )
+        .target(Target::TimesLower(50.0)),
+        row(
+            "first turn after start p50",
+            "ms",
+            pair(&|a| ms(a.first_turn.p50())),
+        ),
+        row(
+            "peak RSS after the warm turns",
+            "MiB",
+            pair(&|a| a.rss_kib as f64 / 1024.0),
+        )
+        .target(Target::TimesLower(10.0)),
+        row("warm turn p50", "us", pair(&|a| us(a.turn.p50()))),
+        row("warm turn p99", "us", pair(&|a| us(a.turn.p99()))),
+        row(
+            "own time per turn p50 (turn minus upstream busy time and the /ping round trip)",
+            "us",
+            pair(&|a| us(a.own.p50())),
+        )
+        .target(Target::TimesLower(10.0)),
+        row("own time per turn p99", "us", pair(&|a| us(a.own.p99()))),
+        row(
+            &format!("STS AssumeRole calls for {CONCURRENT} concurrent turns of one user"),
+            "calls",
+            pair(&|a| a.assume_role_concurrent as f64),
+        )
+        .target(Target::AtMost(1.0)),
+    ])
+}

@@ -1,0 +1,280 @@
+//! The whole-stack adversarial family (`events/adversarial/whole-stack.json`): prompt
+//! injection against a model stand-in that obeys, memory and session theft, rate-limit evasion,
+//! direct calls to the Runtime and Gateway emulations, another clinic's usage, oversized and
+//! tokenless requests. One line per case, then `N passed, M failed`; any unexpected outcome
+//! fails the test.
+
+mod support;
+
+use std::time::Duration;
+
+use devstack::DevStack;
+use devstack::client::{Answer, ask};
+use serde_json::{Value, json};
+use testkit::adversarial::{Report, cases, expand_repeats};
+
+const FAMILY: &str = include_str!("../../../events/adversarial/whole-stack.json");
+/// 10:00 in New York: clinic-a's patient records are within business hours.
+const DAYTIME: &str = "2026-12-01T15:00:00Z";
+
+async fn token(stack: &DevStack, who: &str) -> Option<String> {
+    match who {
+        "none" => None,
+        "colleague" => Some(
+            stack
+                .sign_in_as(devstack::setup::COLLEAGUE.1)
+                .await
+                .expect("the colleague signs in"),
+        ),
+        clinic => Some(stack.sign_in(clinic).await.expect("the user signs in")),
+    }
+}
+
+/// `$API_KEY{clinic}` and `$RUNTIME{tier}` filled in, `$REPEAT` expanded.
+fn fill(stack: &DevStack, text: &str) -> String {
+    let mut out = expand_repeats(text);
+    for (clinic, key) in &stack.onboarded.keys {
+        out = out.replace(&format!("$API_KEY{{{clinic}}}"), key);
+    }
+    for tier in ["basic", "premium"] {
+        out = out.replace(
+            &format!("$RUNTIME{{{tier}}}"),
+            &devstack::setup::runtime_arn(tier),
+        );
+    }
+    out
+}
+
+/// One request at the API; a missing token is sent as no `Authorization` at all.
+async fn at_api(
+    stack: &DevStack,
+    http: &reqwest::Client,
+    token: Option<&str>,
+    prompt: &str,
+    session: Option<&str>,
+    headers: &[(String, String)],
+) -> (u16, String) {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    match token {
+        Some(t) => {
+            let a: Answer = ask(http, &stack.api.invoke_url(), t, prompt, session, &headers)
+                .await
+                .expect("the API answers");
+            (a.status, a.body.to_string())
+        }
+        None => {
+            let r = http
+                .post(stack.api.invoke_url())
+                .json(&json!({"prompt": prompt}))
+                .send()
+                .await
+                .expect("the API answers");
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        }
+    }
+}
+
+async fn at_runtime(
+    stack: &DevStack,
+    http: &reqwest::Client,
+    token: Option<&str>,
+    tier: &str,
+    prompt: &str,
+    session: Option<&str>,
+) -> (u16, String) {
+    let url = request_proxy::runtime::invocation_url(
+        &stack.assistant.runtime.endpoint(),
+        &devstack::setup::runtime_arn(tier),
+    );
+    let mut req = http
+        .post(url)
+        .header("Accept", "application/json")
+        .json(&json!({"prompt": prompt}));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(s) = session {
+        req = req.header(request_proxy::runtime::SESSION_HEADER, s);
+    }
+    let r = req.send().await.expect("the Runtime emulation answers");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+async fn at_gateway(
+    stack: &DevStack,
+    http: &reqwest::Client,
+    token: Option<&str>,
+    tier: &str,
+) -> (u16, String) {
+    let url = stack
+        .assistant
+        .gateways
+        .iter()
+        .find(|(t, _)| t == tier)
+        .map(|(_, g)| g.url())
+        .expect("a Gateway per tier");
+    let mut req = http
+        .post(url)
+        .header("Accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "adversarial", "version": "0"}}}),
+        );
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.expect("the Gateway emulation answers");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+/// `GET /usage` at the API with the given headers; without a token, no `Authorization` at all.
+async fn at_usage(
+    stack: &DevStack,
+    http: &reqwest::Client,
+    token: Option<&str>,
+    headers: &[(String, String)],
+) -> (u16, String) {
+    let mut req = http.get(stack.api.usage_url());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.expect("the API answers");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+async fn run_case(
+    stack: &DevStack,
+    http: &reqwest::Client,
+    case: &Value,
+) -> Result<String, String> {
+    let text = |k: &str| case[k].as_str().map(|s| fill(stack, s));
+    let mut setup_session = None;
+    for step in case["setup"].as_array().into_iter().flatten() {
+        let t = token(stack, step["as"].as_str().unwrap_or("none")).await;
+        let a = ask(
+            http,
+            &stack.api.invoke_url(),
+            t.as_deref().unwrap_or_default(),
+            step["prompt"].as_str().unwrap_or_default(),
+            None,
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        if a.status != 200 {
+            return Err(format!("setup step got HTTP {}: {}", a.status, a.body));
+        }
+        setup_session = a.session;
+    }
+    let t = token(stack, case["as"].as_str().unwrap_or("none")).await;
+    let prompt = text("prompt").unwrap_or_default();
+    let session = match case["session"].as_str() {
+        Some("$SETUP_SESSION") => setup_session.clone(),
+        Some(s) => Some(s.to_owned()),
+        None => None,
+    };
+    let headers: Vec<(String, String)> = case["headers"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), fill(stack, v.as_str().unwrap_or_default())))
+        .collect();
+    let repeat = case["repeat"].as_u64().unwrap_or(1) as usize;
+    let mut outcomes = Vec::new();
+    match case["entry"].as_str() {
+        Some("api") => {
+            let calls = (0..repeat).map(|_| {
+                at_api(
+                    stack,
+                    http,
+                    t.as_deref(),
+                    &prompt,
+                    session.as_deref(),
+                    &headers,
+                )
+            });
+            outcomes.extend(futures::future::join_all(calls).await);
+        }
+        Some("runtime") => outcomes.push(
+            at_runtime(
+                stack,
+                http,
+                t.as_deref(),
+                &text("runtime").unwrap_or_default(),
+                &prompt,
+                session.as_deref(),
+            )
+            .await,
+        ),
+        Some("gateway") => outcomes.push(
+            at_gateway(
+                stack,
+                http,
+                t.as_deref(),
+                &text("gateway").unwrap_or_default(),
+            )
+            .await,
+        ),
+        Some("usage") => outcomes.push(at_usage(stack, http, t.as_deref(), &headers).await),
+        other => return Err(format!("unknown entry point {other:?}")),
+    }
+    let statuses: Vec<u16> = outcomes.iter().map(|(s, _)| *s).collect();
+    if let Some(want) = case["expect_status"].as_u64()
+        && let Some((s, body)) = outcomes.iter().find(|(s, _)| u64::from(*s) != want)
+    {
+        return Err(format!("expected HTTP {want}, got {s}: {}", short(body)));
+    }
+    if let Some(want) = case["expect_some_status"].as_u64()
+        && !statuses.iter().any(|s| u64::from(*s) == want)
+    {
+        return Err(format!(
+            "expected at least one HTTP {want}, got {statuses:?}"
+        ));
+    }
+    for (_, body) in &outcomes {
+        for secret in case["answer_excludes"].as_array().into_iter().flatten() {
+            let secret = secret.as_str().unwrap_or_default();
+            if body.contains(secret) {
+                return Err(format!("the reply carries {secret:?}: {}", short(body)));
+            }
+        }
+        for needed in case["answer_includes"].as_array().into_iter().flatten() {
+            let needed = needed.as_str().unwrap_or_default();
+            if !body.contains(needed) {
+                return Err(format!("the reply lacks {needed:?}: {}", short(body)));
+            }
+        }
+    }
+    Ok(format!(
+        "HTTP {statuses:?}, stopped by {}",
+        case["layer"].as_str().unwrap_or("?")
+    ))
+}
+
+fn short(body: &str) -> String {
+    body.chars().take(300).collect()
+}
+
+#[tokio::test]
+async fn every_whole_stack_attack_meets_its_refusal_and_nothing_leaks() {
+    let stack = support::stack("adversarial").await;
+    stack.set_clock(Some(DAYTIME)).expect("clock");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let cases = cases(FAMILY);
+    let mut report = Report::default();
+    for case in &cases {
+        let name = case["name"].as_str().unwrap_or("(unnamed)");
+        report.record(name, run_case(&stack, &http, case).await);
+    }
+    report.finish(&cases, 20, |c| c["layer"] == "control");
+}
