@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts and stops the LOCAL STAND-INS for AWS services, on 127.0.0.1 only:
-#   moto server  (Cognito, STS, SSM, S3, CloudWatch Logs, ...)  port $TENANTRY_MOTO_BACK_PORT (47150)
+#   moto server  (Cognito, STS, SSM, S3, CloudWatch Logs, ...)  port $TENANTRY_MOTO_BACK_PORT (27150)
 #   aws-front    moto's front: checks each API Gateway, SSM and Cognito request against AWS's
 #                service model (botocore's) and refuses what AWS would; the URL every client uses
-#                                                               port $TENANTRY_MOTO_PORT (47151)
-#   dynalite     (DynamoDB, in memory)                          port $TENANTRY_DYNALITE_PORT (47152)
+#                                                               port $TENANTRY_MOTO_PORT (27151)
+#   dynalite     (DynamoDB, in memory)                          port $TENANTRY_DYNALITE_PORT (27152)
+# The ports lie below Linux's ephemeral range (32768-60999), so no outgoing connection of any
+# program can be holding one.
 # Usage: scripts/standins.sh start|stop|status|env
 #   start   starts them (installs nothing: run scripts/install-standins.sh first; builds the
 #           front), waits until they answer, writes PID files and .tools/run/env (export lines)
@@ -14,13 +16,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="$PWD/.tools"
 run="$tools/run"
-moto_port=${TENANTRY_MOTO_PORT:-47151}
-moto_back_port=${TENANTRY_MOTO_BACK_PORT:-47150}
-dyn_port=${TENANTRY_DYNALITE_PORT:-47152}
+moto_port=${TENANTRY_MOTO_PORT:-27151}
+moto_back_port=${TENANTRY_MOTO_BACK_PORT:-27150}
+dyn_port=${TENANTRY_DYNALITE_PORT:-27152}
 # The services whose requests the front checks (their models: scripts/tools/aws-models.txt).
 front_services=apigateway,ssm,cognito-idp
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+
+bindable() { # true when 127.0.0.1:$1 can be bound now (nothing listens, nothing holds it)
+  python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+finally:
+    s.close()
+PY
+}
 
 answers() { # true when something answers HTTP on 127.0.0.1:$1
   python3 - "$1" <<'PY'
@@ -48,8 +63,10 @@ start_one() { # name port pattern command...
     echo "==> $name already running (pid $(cat "$pidfile")) on 127.0.0.1:$port"
     return 0
   fi
-  if answers "$port"; then
-    echo "error: something else already answers on 127.0.0.1:$port; stop it or set the port variable (see --help)" >&2
+  # Bound, not probed: a port another program's outgoing connection holds answers nothing but
+  # cannot be listened on either.
+  if ! bindable "$port"; then
+    echo "error: 127.0.0.1:$port is in use (another program listens on it or holds it); stop it or set the port variable (see --help)" >&2
     exit 1
   fi
   echo "==> Starting $name on 127.0.0.1:$port (log: .tools/run/$name.log)"

@@ -2,7 +2,7 @@
 (selenium), against a running local stack (scripts/web-test.sh starts one). Each step writes a
 screenshot under the output folder. Exits non-zero on the first step that fails, naming it.
 
-Usage: browser_test.py --url http://127.0.0.1:47160/ --out DIR --run-dir .tools/run
+Usage: browser_test.py --url http://127.0.0.1:27160/ --out DIR --run-dir .tools/run
 """
 
 import argparse

@@ -23,14 +23,7 @@ pub use config::{Config, ConfigError};
 /// An AWS SDK error for logs and typed errors: its first line (code and message), at most
 /// 200 characters, never a request or response body.
 pub(crate) fn brief_sdk_error(e: &(impl std::error::Error + 'static)) -> String {
-    aws_smithy_types::error::display::DisplayErrorContext(e)
-        .to_string()
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect()
+    telemetry::aws_errors::brief(e)
 }
 pub use server::{Deps, Health, router};
 

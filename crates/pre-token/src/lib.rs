@@ -9,8 +9,8 @@
 use serde_json::Value;
 use tenant_context::{CLAIM_CLINIC_ID, CLAIM_TIER};
 
-/// The registry status that lets a tenant in (the one tenant-admin writes on onboarding).
-pub const STATUS_ACTIVE: &str = "active";
+use tenant_registry::{RegistryError, TenantRegistry, TenantStatus};
+
 pub const ENV_REGISTRY_TABLE: &str = "TENANTRY_REGISTRY_TABLE";
 
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,7 @@ impl Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantRecord {
     pub tier: String,
-    pub status: String,
+    pub status: TenantStatus,
 }
 
 /// Reads the TenantRegistry.
@@ -57,38 +57,26 @@ pub trait Registry {
     ) -> impl std::future::Future<Output = Result<Option<TenantRecord>, PreTokenError>> + Send;
 }
 
-/// The registry on DynamoDB (a strongly consistent read: a suspension counts at once).
-pub struct DynamoRegistry {
-    pub ddb: aws_sdk_dynamodb::Client,
-    pub table: String,
-}
-
-impl Registry for DynamoRegistry {
+impl Registry for TenantRegistry {
     async fn lookup(&self, clinic_id: &str) -> Result<Option<TenantRecord>, PreTokenError> {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.table)
-            .key("clinic_id", AttributeValue::S(clinic_id.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "TenantRegistry unreadable; refusing tokens");
-                PreTokenError::RegistryUnavailable
-            })?;
-        let Some(item) = out.item() else {
+        // A clinic id outside the grammar names no tenant.
+        let Ok(clinic) = tenant_context::ClinicId::parse(clinic_id) else {
             return Ok(None);
         };
-        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-        match (text("tier"), text("status")) {
-            (Some(tier), Some(status)) => Ok(Some(TenantRecord { tier, status })),
-            // A malformed row lets nobody in.
-            _ => Ok(Some(TenantRecord {
-                tier: String::new(),
-                status: "malformed".into(),
+        match self.get(&clinic).await {
+            Ok(row) => Ok(row.map(|r| TenantRecord {
+                tier: r.tier,
+                status: r.status,
             })),
+            // A malformed row lets nobody in.
+            Err(e @ RegistryError::Malformed { .. }) => {
+                tracing::error!(error = %e, "refusing tokens on a malformed registry row");
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::error!(error = %telemetry::aws_errors::chain(&e), "TenantRegistry unreadable; refusing tokens");
+                Err(PreTokenError::RegistryUnavailable)
+            }
         }
     }
 }
@@ -107,7 +95,7 @@ pub async fn handle(event: Value, registry: &impl Registry) -> Result<Value, Pre
         return Err(PreTokenError::NoTenant);
     };
     match registry.lookup(clinic).await? {
-        Some(r) if r.status == STATUS_ACTIVE && r.tier == tier => Ok(event),
+        Some(r) if r.status == TenantStatus::Active && r.tier == tier => Ok(event),
         found => {
             tracing::warn!(
                 security_event = "token_for_inactive_tenant",

@@ -16,7 +16,7 @@ impl Registry for AllActive {
     async fn lookup(&self, _: &str) -> Result<Option<TenantRecord>, PreTokenError> {
         Ok(Some(TenantRecord {
             tier: "basic".into(),
-            status: "active".into(),
+            status: tenant_registry::TenantStatus::Active,
         }))
     }
 }

@@ -2,8 +2,9 @@
 //! active tenant of the tier their attributes name; every other case, and an unreadable
 //! registry, means no tokens.
 
-use pre_token::{DynamoRegistry, PreTokenError, handle};
+use pre_token::{PreTokenError, handle};
 use serde_json::Value;
+use tenant_registry::{TenantRegistry, TenantStatus};
 use testkit::dynamo::{RegistryEntry, create_registry};
 
 const EVENT: &str = include_str!("../../../events/pre-token/sign-in-clinic-a.json");
@@ -15,8 +16,8 @@ fn event(tier: &str, clinic: &str) -> Value {
     e
 }
 
-async fn registry() -> DynamoRegistry {
-    let endpoints = testkit::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+async fn registry() -> TenantRegistry {
+    let endpoints = testkit::endpoints_or_panic();
     let entry = |clinic_id, tier, status| RegistryEntry {
         clinic_id,
         tier,
@@ -27,17 +28,14 @@ async fn registry() -> DynamoRegistry {
         &endpoints,
         "pre-token",
         &[
-            entry("clinic-a", "basic", "active"),
-            entry("clinic-d", "basic", "suspended"),
-            entry("hospital-x", "premium", "active"),
+            entry("clinic-a", "basic", TenantStatus::Active),
+            entry("clinic-d", "basic", TenantStatus::Suspended),
+            entry("hospital-x", "premium", TenantStatus::Active),
         ],
     )
     .await
     .unwrap();
-    DynamoRegistry {
-        ddb: testkit::dynamo::client(&endpoints).unwrap(),
-        table,
-    }
+    TenantRegistry::new(testkit::dynamo::client(&endpoints).unwrap(), table)
 }
 
 #[tokio::test]
@@ -77,11 +75,11 @@ async fn only_an_active_tenant_of_the_named_tier_gets_tokens() {
 
 #[tokio::test]
 async fn an_unreadable_registry_means_no_tokens() {
-    let endpoints = testkit::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
-    let missing = DynamoRegistry {
-        ddb: testkit::dynamo::client(&endpoints).unwrap(),
-        table: "no-such-table".into(),
-    };
+    let endpoints = testkit::endpoints_or_panic();
+    let missing = TenantRegistry::new(
+        testkit::dynamo::client(&endpoints).unwrap(),
+        "no-such-table",
+    );
     assert!(matches!(
         handle(event("basic", "clinic-a"), &missing).await,
         Err(PreTokenError::RegistryUnavailable)

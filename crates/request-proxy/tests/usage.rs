@@ -9,7 +9,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::*;
 use tenant_context::{ClinicId, TierCatalog};
-use testkit::Endpoints;
 use usage_meter::UsageMeter;
 use wiremock::ResponseTemplate;
 
@@ -18,7 +17,7 @@ const INVOKE_EVENT: &str = fixture!("invoke-clinic-a.json");
 const MALFORMED_EVENT: &str = fixture!("invoke-malformed-body.json");
 
 async fn meter() -> UsageMeter {
-    let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::endpoints_or_panic();
     let table = testkit::dynamo::create_usage_table(&endpoints, "proxy-usage")
         .await
         .unwrap();
@@ -151,7 +150,7 @@ async fn without_counters_usage_is_a_typed_error_and_the_answer_still_comes() {
     );
 
     // A table that cannot be written or read: the invocation is answered all the same.
-    let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::endpoints_or_panic();
     let broken = UsageMeter::new(
         testkit::dynamo::client(&endpoints).unwrap(),
         "no-such-usage-table",

@@ -21,7 +21,7 @@ const SUB_A: &str = "7d0c3f0e-31a4-4a53-a1bd-4a0c2f3e9b10";
 const SUB_B: &str = "2b9e6f7a-8c41-4e55-9d2f-6a7b8c9d0e1f";
 
 fn endpoints() -> Endpoints {
-    Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"))
+    testkit::endpoints_or_panic()
 }
 
 fn tenant(tier: &str, clinic: &str, sub: &str) -> TenantContext {

@@ -17,7 +17,7 @@ const ID: SecretVars = SecretVars {
 };
 
 fn ssm() -> aws_sdk_ssm::Client {
-    let endpoints = testkit::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::endpoints_or_panic();
     aws_sdk_ssm::Client::new(&testkit::sdk::moto_config(&endpoints))
 }
 

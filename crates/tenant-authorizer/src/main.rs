@@ -20,9 +20,11 @@ async fn main() -> Result<(), Error> {
         verifier,
         directory: CachedDirectory::new(
             AwsDirectory {
-                ddb: aws_sdk_dynamodb::Client::new(&sdk),
+                registry: tenant_registry::TenantRegistry::new(
+                    aws_sdk_dynamodb::Client::new(&sdk),
+                    config.registry_table,
+                ),
                 apigw: aws_sdk_apigateway::Client::new(&sdk),
-                table: config.registry_table,
             },
             config.registry_ttl,
         ),

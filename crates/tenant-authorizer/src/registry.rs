@@ -7,16 +7,11 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use tenant_context::ClinicId;
+pub use tenant_registry::TenantStatus;
+use tenant_registry::{RegistryError, TenantRegistry};
 
 use crate::error::AuthError;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TenantStatus {
-    Active,
-    Suspended,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantRecord {
@@ -34,64 +29,42 @@ pub trait Directory: Send + Sync {
     ) -> impl Future<Output = Result<Option<TenantRecord>, AuthError>> + Send;
 }
 
-/// DynamoDB for the record, API Gateway for the key value.
+/// The TenantRegistry for the row, API Gateway for the key's value.
 pub struct AwsDirectory {
-    pub ddb: aws_sdk_dynamodb::Client,
+    pub registry: TenantRegistry,
     pub apigw: aws_sdk_apigateway::Client,
-    pub table: String,
 }
 
-/// Logged with the error's code and Display chain only: an SDK error's `Debug` carries the raw
-/// response, which for GetApiKey holds the tenant's API key value.
+/// Logged without the SDK error's `Debug`, which for GetApiKey holds the key's value.
 fn unavailable<E>(op: &'static str) -> impl FnOnce(E) -> AuthError
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error,
+    E: aws_sdk_apigateway::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     move |e| {
-        tracing::error!(
-            op,
-            code = e.code().unwrap_or("-"),
-            error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e),
-            "tenant registry call failed"
-        );
+        telemetry::aws_errors::log_failure(op, &e);
         AuthError::Unavailable
     }
 }
 
 impl Directory for AwsDirectory {
     async fn lookup(&self, clinic: &ClinicId) -> Result<Option<TenantRecord>, AuthError> {
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.table)
-            .key("clinic_id", AttributeValue::S(clinic.to_string()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable("GetItem TenantRegistry"))?;
-        let Some(item) = out.item() else {
-            return Ok(None);
-        };
-        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-        // A malformed record is treated as no record: it fails closed (Deny), and is logged.
-        let (Some(tier), Some(status), Some(key_id)) =
-            (text("tier"), text("status"), text("api_key_id"))
-        else {
-            tracing::error!(clinic_id = %clinic, "TenantRegistry record lacks tier, status or api_key_id");
-            return Ok(None);
-        };
-        let status = match status.as_str() {
-            "active" => TenantStatus::Active,
-            "suspended" => TenantStatus::Suspended,
-            _ => {
-                tracing::error!(clinic_id = %clinic, "TenantRegistry record has an unknown status");
+        let row = match self.registry.get(clinic).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return Ok(None),
+            // A malformed row is treated as no row: it fails closed (Deny), and is logged.
+            Err(e @ RegistryError::Malformed { .. }) => {
+                tracing::error!(error = %e, "refusing a tenant on a malformed registry row");
                 return Ok(None);
+            }
+            Err(e) => {
+                tracing::error!(error = %telemetry::aws_errors::chain(&e), "tenant registry unreadable");
+                return Err(AuthError::Unavailable);
             }
         };
         let key = self
             .apigw
             .get_api_key()
-            .api_key(&key_id)
+            .api_key(&row.api_key_id)
             .include_value(true)
             .send()
             .await
@@ -114,8 +87,8 @@ impl Directory for AwsDirectory {
             return Ok(None);
         }
         Ok(Some(TenantRecord {
-            tier,
-            status,
+            tier: row.tier,
+            status: row.status,
             api_key_value,
         }))
     }

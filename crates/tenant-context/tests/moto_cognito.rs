@@ -9,7 +9,7 @@ use testkit::Endpoints;
 use testkit::cognito::{LocalPool, NewUser, throwaway_password};
 
 fn endpoints() -> Endpoints {
-    Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"))
+    testkit::endpoints_or_panic()
 }
 
 fn verifier_for(pool: &LocalPool) -> TokenVerifier {

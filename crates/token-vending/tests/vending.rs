@@ -18,7 +18,7 @@ use wiremock::MockServer;
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tvm";
 
 fn endpoints() -> Endpoints {
-    Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"))
+    testkit::endpoints_or_panic()
 }
 
 fn deps(verifier: VerifierConfig, sts_endpoint: &str, recorder: &Recorder) -> Deps {

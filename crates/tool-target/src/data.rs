@@ -69,22 +69,14 @@ fn patient(item: &Item) -> Result<Patient, ToolError> {
     })
 }
 
-/// DynamoDB failures are logged with their code and message only (an SDK error's `Debug`
-/// carries the raw response, which for a read is the patient row) and surface as
-/// `unavailable`: the caller (a model) cannot act on AWS error details.
+/// DynamoDB failures are logged without the raw response (for a read, the patient row) and
+/// surface as `unavailable`: the caller (a model) cannot act on AWS error details.
 fn unavailable<E>(op: &'static str) -> impl FnOnce(E) -> ToolError
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     move |e| {
-        // The Display chain (a connection failure's cause, a service error's message), never
-        // the Debug form with the raw response.
-        tracing::error!(
-            op,
-            code = e.code().unwrap_or("-"),
-            error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e),
-            "DynamoDB call failed"
-        );
+        telemetry::aws_errors::log_failure(op, &e);
         ToolError::Unavailable
     }
 }

@@ -36,7 +36,7 @@ fn gateway_context(tool: &str, tier: &str, clinic: &str) -> String {
 
 #[tokio::test]
 async fn the_binary_serves_gateway_calls_and_survives_malformed_ones() {
-    let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::endpoints_or_panic();
     let dynamodb = endpoints.dynamodb_url.clone().expect("dynalite url");
     let tables = testkit::dynamo::create_and_load(&endpoints, "bin")
         .await
@@ -151,7 +151,7 @@ async fn run_binary(
 /// certificate trusted through `SSL_CERT_FILE`, as the platform's roots are read).
 #[tokio::test]
 async fn calls_of_every_tenant_share_one_connection_pool_over_tls() {
-    let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::endpoints_or_panic();
     let dynamodb = endpoints.dynamodb_url.clone().expect("dynalite url");
     let upstream = dynamodb.trim_start_matches("http://").to_owned();
     let tls = emulators::tls_proxy::TlsProxy::start(&upstream)

@@ -1,7 +1,6 @@
 //! The page-token signing key: exactly one source, and in deployments an SSM SecureString read
 //! at start-up (against moto's SSM, the LOCAL STAND-IN).
 
-use testkit::Endpoints;
 use testkit::sdk::moto_config;
 use tool_target::config::{
     Config, ConfigError, ENV_PAGE_TOKEN_KEY, ENV_PAGE_TOKEN_KEY_PARAMETER, PageTokenKey,
@@ -74,9 +73,7 @@ fn unique(name: &str) -> String {
 
 #[tokio::test]
 async fn secure_string_parameter_is_read_and_decrypted() {
-    let ssm = aws_sdk_ssm::Client::new(&moto_config(
-        &Endpoints::from_env().unwrap_or_else(|e| panic!("{e}")),
-    ));
+    let ssm = aws_sdk_ssm::Client::new(&moto_config(&testkit::endpoints_or_panic()));
     let name = unique("page-token-key");
     ssm.put_parameter()
         .name(&name)
@@ -98,9 +95,7 @@ async fn secure_string_parameter_is_read_and_decrypted() {
 
 #[tokio::test]
 async fn missing_plain_or_malformed_parameters_fail_start_up_clearly() {
-    let ssm = aws_sdk_ssm::Client::new(&moto_config(
-        &Endpoints::from_env().unwrap_or_else(|e| panic!("{e}")),
-    ));
+    let ssm = aws_sdk_ssm::Client::new(&moto_config(&testkit::endpoints_or_panic()));
     let reason = |r: Result<_, ConfigError>| match r {
         Err(ConfigError { var, reason }) => {
             assert_eq!(var, ENV_PAGE_TOKEN_KEY_PARAMETER);

@@ -3,11 +3,10 @@
 
 use chrono::NaiveDate;
 use tenant_context::{ClinicId, TierCatalog, TierName};
-use testkit::Endpoints;
 use usage_meter::UsageMeter;
 
 async fn meter() -> UsageMeter {
-    let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::endpoints_or_panic();
     let table = testkit::dynamo::create_usage_table(&endpoints, "usage-test")
         .await
         .expect("create the usage table (is dynalite running? scripts/standins.sh start)");
@@ -81,7 +80,7 @@ async fn a_read_is_bounded_and_a_missing_table_is_a_typed_error() {
         .await;
     assert!(matches!(long, Err(usage_meter::UsageError::SpanTooLong)));
 
-    let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::endpoints_or_panic();
     let gone = UsageMeter::new(
         testkit::dynamo::client(&endpoints).unwrap(),
         "no-such-table",

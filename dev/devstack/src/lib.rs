@@ -92,7 +92,7 @@ impl Options {
         let lambda_port = std::env::var("TENANTRY_LAMBDA_PORT")
             .ok()
             .and_then(|p| p.parse().ok())
-            .unwrap_or(47153);
+            .unwrap_or(27153);
         Ok(Self {
             run_dir: workspace.join(".tools/run"),
             workspace,
@@ -433,13 +433,20 @@ impl DevStack {
 
     /// Suspends (or resumes) a tenant as tenant-admin does: the registry status, and its users
     /// disabled and signed out (or enabled). Returns how many users the clinic has.
-    pub async fn set_tenant_status(&self, clinic: &str, status: &str) -> Result<usize, StackError> {
+    pub async fn set_tenant_status(
+        &self,
+        clinic: &str,
+        status: tenant_admin::TenantStatus,
+    ) -> Result<usize, StackError> {
         let clients = setup::admin_clients(&self.endpoints)?;
+        let id = tenant_context::ClinicId::parse(clinic).map_err(|e| StackError::Setup {
+            what: format!("clinic {clinic}: {e}"),
+        })?;
         tenant_admin::apply::set_tenant_status(
             &clients,
             &self.onboarded.registry_table,
             &self.pool.pool_id,
-            clinic,
+            &id,
             status,
         )
         .await

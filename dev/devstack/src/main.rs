@@ -30,7 +30,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         api_port: u16,
         /// The web chat's port on 127.0.0.1 (0: any free port).
-        #[arg(long, default_value_t = 47160)]
+        #[arg(long, default_value_t = 27160)]
         web_port: u16,
     },
     /// Whether the stack runs, and where each part is.

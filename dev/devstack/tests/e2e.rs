@@ -65,7 +65,7 @@ async fn the_front_door_refuses_at_the_layer_that_owns_each_check() {
     // (403 from API Gateway, no proxy, no agent), and a new sign-in is refused.
     let token_d = stack.sign_in("clinic-d").await.unwrap();
     let users = stack
-        .set_tenant_status("clinic-d", tenant_admin::STATUS_SUSPENDED)
+        .set_tenant_status("clinic-d", tenant_admin::TenantStatus::Suspended)
         .await
         .unwrap();
     assert_eq!(users, 1);
@@ -83,7 +83,7 @@ async fn the_front_door_refuses_at_the_layer_that_owns_each_check() {
     assert_eq!(stack.api.authorizer_calls(), calls + 1);
     // Resumed: enabled again and let in.
     stack
-        .set_tenant_status("clinic-d", tenant_admin::STATUS_ACTIVE)
+        .set_tenant_status("clinic-d", tenant_admin::TenantStatus::Active)
         .await
         .unwrap();
     assert!(stack.sign_in("clinic-d").await.is_ok());

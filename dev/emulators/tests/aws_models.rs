@@ -293,7 +293,7 @@ async fn the_lambda_invoke_api_refuses_what_the_lambda_model_refuses() {
 /// scripts/standins.sh) checks them against the `apigateway` model before moto sees them.
 #[tokio::test]
 async fn the_api_gateway_stand_in_refuses_what_the_apigateway_model_refuses() {
-    let endpoints = testkit::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::endpoints_or_panic();
     fn signed(mut req: HttpRequest) -> HttpRequest {
         req.headers.push((
             "authorization".into(),

@@ -72,7 +72,7 @@ pub async fn front_door(
     // is refused by Cognito.
     let suspended = devstack::setup::SUSPENDED_CLINIC;
     let users = stack
-        .set_tenant_status(suspended, tenant_admin::STATUS_SUSPENDED)
+        .set_tenant_status(suspended, tenant_admin::TenantStatus::Suspended)
         .await?;
     match stack.sign_in(suspended).await {
         Err(_) => println!(

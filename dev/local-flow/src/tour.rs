@@ -114,7 +114,7 @@ pub async fn run() -> Result<(), FlowError> {
         ids.tokens.len(),
     );
     println!(
-        "Next: scripts/devstack.sh up starts this stack and keeps it running; chat in a browser at http://127.0.0.1:47160/ or in the terminal with scripts/devstack.sh chat --clinic clinic-a."
+        "Next: scripts/devstack.sh up starts this stack and keeps it running; chat in a browser at http://127.0.0.1:27160/ or in the terminal with scripts/devstack.sh chat --clinic clinic-a."
     );
     Ok(())
 }

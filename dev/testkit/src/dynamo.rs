@@ -148,11 +148,12 @@ pub async fn create_and_load(endpoints: &Endpoints, prefix: &str) -> Result<Loca
 pub struct RegistryEntry<'a> {
     pub clinic_id: &'a str,
     pub tier: &'a str,
-    pub status: &'a str,
+    pub status: tenant_registry::TenantStatus,
     pub api_key_id: &'a str,
 }
 
-/// Creates `<prefix>-<unique>-TenantRegistry` (clinic_id HASH) with these rows; returns its name.
+/// Creates `<prefix>-<unique>-TenantRegistry` (clinic_id HASH) with these rows, written as
+/// tenant-admin writes them; returns its name.
 pub async fn create_registry(
     endpoints: &Endpoints,
     prefix: &str,
@@ -160,15 +161,16 @@ pub async fn create_registry(
 ) -> Result<String, Error> {
     let ddb = client(endpoints)?;
     let table = format!("{prefix}-{}-TenantRegistry", unique_suffix());
-    create_table(&ddb, &table, "clinic_id", None).await?;
+    create_table(&ddb, &table, tenant_registry::ATTR_CLINIC, None).await?;
+    let registry = tenant_registry::TenantRegistry::new(ddb, &table);
     for e in entries {
-        ddb.put_item()
-            .table_name(&table)
-            .item("clinic_id", s(e.clinic_id))
-            .item("tier", s(e.tier))
-            .item("status", s(e.status))
-            .item("api_key_id", s(e.api_key_id))
-            .send()
+        registry
+            .put(&tenant_registry::TenantRow {
+                clinic_id: tenant_context::ClinicId::parse(e.clinic_id)?,
+                tier: e.tier.to_owned(),
+                status: e.status,
+                api_key_id: e.api_key_id.to_owned(),
+            })
             .await
             .map_err(Error::call("PutItem TenantRegistry"))?;
     }

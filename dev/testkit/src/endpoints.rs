@@ -50,8 +50,8 @@ mod tests {
 
     #[test]
     fn only_loopback_urls_are_accepted() {
-        let ok = Endpoints::from_lookup(|_| Some("http://127.0.0.1:47151/".into())).unwrap();
-        assert_eq!(ok.moto_url, "http://127.0.0.1:47151");
+        let ok = Endpoints::from_lookup(|_| Some("http://127.0.0.1:27151/".into())).unwrap();
+        assert_eq!(ok.moto_url, "http://127.0.0.1:27151");
         for bad in [
             "https://cognito-idp.us-east-1.amazonaws.com",
             "http://10.0.0.5:5000",

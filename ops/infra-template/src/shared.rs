@@ -60,7 +60,7 @@ pub const TABLES: [TableSpec; 4] = [
     TableSpec {
         logical_id: ids::REGISTRY_TABLE,
         name: "TenantRegistry",
-        partition_key: "clinic_id",
+        partition_key: tenant_registry::ATTR_CLINIC,
         sort_key: None,
         ttl: None,
     },

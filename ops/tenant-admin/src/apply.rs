@@ -1,17 +1,16 @@
 //! Executes a plan against the stack's services. Every action checks before it changes
 //! anything, so running a plan twice leaves the same state and reports "unchanged".
 
-use std::collections::HashMap;
-
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 // The ID token carries the user attributes under the same names the verifier reads.
-use tenant_context::{CLAIM_CLINIC_ID, CLAIM_ROLE, CLAIM_TIER};
+use tenant_context::{CLAIM_CLINIC_ID, CLAIM_ROLE, CLAIM_TIER, ClinicId};
+use tenant_registry::{TenantRegistry, TenantRow};
 
 use crate::plan::{Action, Plan};
-use crate::{AdminError, Tenant, TenantUser};
+use crate::{AdminError, Tenant, TenantStatus, TenantUser};
 
 /// The service clients a plan needs (built once by the caller).
 pub struct Clients {
@@ -21,6 +20,11 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// The TenantRegistry table `table`, through this DynamoDB client.
+    pub fn registry(&self, table: &str) -> TenantRegistry {
+        TenantRegistry::new(self.dynamodb.clone(), table)
+    }
+
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
             apigateway: aws_sdk_apigateway::Client::new(config),
@@ -98,16 +102,14 @@ pub async fn apply(
                     )
                 })?;
                 clients
-                    .dynamodb
-                    .put_item()
-                    .table_name(table)
-                    .item("clinic_id", s(tenant.clinic_id.as_str()))
-                    .item("tier", s(tenant.tier.as_str()))
-                    .item("status", s(status))
-                    .item("api_key_id", s(key))
-                    .send()
-                    .await
-                    .map_err(AdminError::aws("DynamoDB PutItem (TenantRegistry)"))?;
+                    .registry(table)
+                    .put(&TenantRow {
+                        clinic_id: tenant.clinic_id.clone(),
+                        tier: tenant.tier.to_string(),
+                        status: *status,
+                        api_key_id: key.to_owned(),
+                    })
+                    .await?;
                 report(format!("{table}: registry row written (status {status})"));
             }
             Action::EnsureUser {
@@ -123,13 +125,7 @@ pub async fn apply(
                 }
             }
             Action::DeleteRegistryRow { table } => {
-                delete_row(
-                    clients,
-                    table,
-                    tenant,
-                    "DynamoDB DeleteItem (TenantRegistry)",
-                )
-                .await?;
+                clients.registry(table).delete(&tenant.clinic_id).await?;
                 report(format!("{table}: registry row deleted"));
             }
             Action::DeleteClinicRow { table } => {
@@ -546,37 +542,6 @@ fn generate_password() -> Result<String, AdminError> {
     ))
 }
 
-/// Sets the registry status of an onboarded tenant (suspend / resume); refuses unknown tenants.
-pub async fn set_status(
-    clients: &Clients,
-    table: &str,
-    clinic: &str,
-    status: &str,
-) -> Result<(), AdminError> {
-    let values: HashMap<String, AttributeValue> = HashMap::from([(":s".to_owned(), s(status))]);
-    clients
-        .dynamodb
-        .update_item()
-        .table_name(table)
-        .key("clinic_id", s(clinic))
-        .update_expression("SET #st = :s")
-        .expression_attribute_names("#st", "status")
-        .set_expression_attribute_values(Some(values))
-        .condition_expression("attribute_exists(clinic_id)")
-        .send()
-        .await
-        .map_err(|e| {
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception())
-            {
-                AdminError::Conflict(format!("{clinic} is not in {table}: onboard it first"))
-            } else {
-                AdminError::aws("DynamoDB UpdateItem (TenantRegistry)")(e)
-            }
-        })?;
-    Ok(())
-}
-
 /// Disables every user of `clinic` in `pool` and signs each out everywhere (their refresh
 /// tokens stop working; ID tokens already issued end within their 15 minutes), or enables them
 /// again. Returns how many users the clinic has. Cognito cannot filter users by a custom
@@ -654,11 +619,20 @@ pub async fn set_tenant_status(
     clients: &Clients,
     registry_table: &str,
     pool: &str,
-    clinic: &str,
-    status: &str,
+    clinic: &ClinicId,
+    status: TenantStatus,
 ) -> Result<usize, AdminError> {
-    set_status(clients, registry_table, clinic, status).await?;
-    set_users_enabled(clients, pool, clinic, status == crate::STATUS_ACTIVE).await
+    clients
+        .registry(registry_table)
+        .set_status(clinic, status)
+        .await?;
+    set_users_enabled(
+        clients,
+        pool,
+        clinic.as_str(),
+        status == TenantStatus::Active,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub enum AdminError {
     },
     #[error("{0}")]
     Conflict(String),
+    #[error(transparent)]
+    Registry(#[from] tenant_registry::RegistryError),
     #[error("cannot read {what}: {source}")]
     Io {
         what: String,

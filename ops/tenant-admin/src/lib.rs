@@ -19,5 +19,4 @@ pub use plan::{Action, Plan, Targets};
 pub use tenants::{Tenant, TenantUser, load_tenants};
 
 /// Registry status values the authorizer understands.
-pub const STATUS_ACTIVE: &str = "active";
-pub const STATUS_SUSPENDED: &str = "suspended";
+pub use tenant_registry::TenantStatus;

@@ -106,9 +106,10 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             let outputs = StackOutputs::from_json(&read(&outputs)?)?;
             let targets = Targets::from_outputs(&outputs, &tiers)?;
             let status = match status {
-                Status::Active => tenant_admin::STATUS_ACTIVE,
-                Status::Suspended => tenant_admin::STATUS_SUSPENDED,
+                Status::Active => tenant_admin::TenantStatus::Active,
+                Status::Suspended => tenant_admin::TenantStatus::Suspended,
             };
+            let clinic = tenant_context::ClinicId::parse(&clinic)?;
             let clients = Clients::new(
                 &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
             );
@@ -122,7 +123,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             .await?;
             println!(
                 "==> {clinic}: status {status}; {users} user(s) {} (the front door follows within the authorizer's cache time, about a minute; ID tokens already issued end within 15 minutes)",
-                if status == tenant_admin::STATUS_ACTIVE {
+                if status == tenant_admin::TenantStatus::Active {
                     "enabled"
                 } else {
                     "disabled and signed out everywhere"

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use tenant_context::{TierCatalog, TierName};
 
 use crate::outputs::{REQUIRED_OUTPUTS, StackOutputs, usage_plan_output};
-use crate::{AdminError, STATUS_ACTIVE, Tenant, TenantUser};
+use crate::{AdminError, Tenant, TenantStatus, TenantUser};
 
 /// The stack resources the actions work on.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ pub enum Action {
     /// The TenantRegistry row the authorizer reads (clinic -> tier, status, API key id).
     PutRegistryRow {
         table: String,
-        status: &'static str,
+        status: TenantStatus,
     },
     /// The ClinicConfig row the tool target reads (name, tier, timezone).
     PutClinicRow {
@@ -146,7 +146,7 @@ impl Plan {
             // Last: the registry row is what lets the tenant in.
             Action::PutRegistryRow {
                 table: targets.registry_table.clone(),
-                status: STATUS_ACTIVE,
+                status: TenantStatus::Active,
             },
         ];
         if let Some(user) = &tenant.user {

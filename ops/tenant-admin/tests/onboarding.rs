@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use tenant_admin::apply::{Clients, apply, set_status};
+use tenant_admin::TenantStatus;
+use tenant_admin::apply::{Clients, apply};
 use tenant_admin::{AdminError, Plan, StackOutputs, Targets, load_tenants};
 use tenant_context::{TierCatalog, TierName};
-use testkit::Endpoints;
+use tenant_registry::RegistryError;
 use testkit::cognito::LocalPool;
 use testkit::sdk::config_for;
 
@@ -29,7 +30,7 @@ fn unique() -> String {
 
 /// The parts of a deployed stack onboarding touches, on the stand-ins.
 async fn stack() -> Stack {
-    let endpoints = Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::endpoints_or_panic();
     let moto = config_for(&endpoints.moto_url);
     let dynamo_url = endpoints
         .dynamodb_url
@@ -375,15 +376,13 @@ async fn offboarding_removes_access_and_is_idempotent() {
 async fn suspension_needs_an_onboarded_tenant() {
     let stack = stack().await;
     let clinic = format!("clinic-{}", unique());
-    let err = set_status(
-        &stack.clients,
-        &stack.targets.registry_table,
-        &clinic,
-        "suspended",
-    )
-    .await
-    .expect_err("unknown");
-    assert!(matches!(err, AdminError::Conflict(_)), "{err}");
+    let id = tenant_context::ClinicId::parse(&clinic).unwrap();
+    let registry = stack.clients.registry(&stack.targets.registry_table);
+    let err = registry
+        .set_status(&id, TenantStatus::Suspended)
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, RegistryError::NotOnboarded { .. }), "{err}");
     assert!(
         row(&stack, &stack.targets.registry_table, &clinic)
             .await
@@ -403,14 +402,10 @@ async fn suspension_needs_an_onboarded_tenant() {
         &stack,
     )
     .await;
-    set_status(
-        &stack.clients,
-        &stack.targets.registry_table,
-        &clinic,
-        "suspended",
-    )
-    .await
-    .unwrap();
+    registry
+        .set_status(&id, TenantStatus::Suspended)
+        .await
+        .unwrap();
     let reg = row(&stack, &stack.targets.registry_table, &clinic)
         .await
         .unwrap();
@@ -462,12 +457,13 @@ async fn suspension_disables_the_clinics_users_and_only_theirs() {
         .await
         .expect("active");
 
+    let id = tenant_context::ClinicId::parse(&clinic).unwrap();
     let n = set_tenant_status(
         &stack.clients,
         &stack.targets.registry_table,
         &stack.targets.user_pool_id,
-        &clinic,
-        tenant_admin::STATUS_SUSPENDED,
+        &id,
+        tenant_admin::TenantStatus::Suspended,
     )
     .await
     .unwrap();
@@ -493,8 +489,8 @@ async fn suspension_disables_the_clinics_users_and_only_theirs() {
         &stack.clients,
         &stack.targets.registry_table,
         &stack.targets.user_pool_id,
-        &clinic,
-        tenant_admin::STATUS_ACTIVE,
+        &id,
+        tenant_admin::TenantStatus::Active,
     )
     .await
     .unwrap();

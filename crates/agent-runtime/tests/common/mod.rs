@@ -148,7 +148,7 @@ pub async fn agent(tier: &str, jwks: MockServer, up: Upstreams, extra: &[(&str, 
 /// from STS on the moto stand-in (the agent's own issuer path; needs the stand-ins running).
 pub fn memory(tier: &str, endpoint: &str) -> agent_runtime::memory::AgentMemory {
     use scoped_credentials::{CredentialCache, Issuer, StsIssuer};
-    let endpoints = testkit::Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = testkit::endpoints_or_panic();
     let sts = aws_sdk_sts::Client::new(&testkit::sdk::moto_config(&endpoints));
     let issuer = StsIssuer::new(
         sts,

@@ -24,7 +24,7 @@ pub struct World {
 }
 
 pub fn endpoints() -> Endpoints {
-    Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"))
+    testkit::endpoints_or_panic()
 }
 
 /// Creates an API key on the API Gateway stand-in, tagged as tenant-admin tags a tenant's key
@@ -63,20 +63,21 @@ pub async fn world(test: &str, ttl: Duration) -> World {
     ids.push(api_key(&apigw, &format!("{test}-operator"), None).await.0);
     // (clinic, status, index of its key in `ids`); every row says basic. hospital-x is
     // registered as basic, so a premium token for it is a tier mismatch.
+    use tenant_registry::TenantStatus::{Active, Suspended};
     let rows = [
-        ("clinic-a", "active", 0),
-        ("clinic-b", "active", 1),
-        ("clinic-c", "suspended", 2),
-        ("hospital-x", "active", 3),
-        ("clinic-d", "active", 4),
-        ("clinic-e", "active", 5),
+        ("clinic-a", Active, 0),
+        ("clinic-b", Active, 1),
+        ("clinic-c", Suspended, 2),
+        ("hospital-x", Active, 3),
+        ("clinic-d", Active, 4),
+        ("clinic-e", Active, 5),
     ];
     let entries: Vec<RegistryEntry> = rows
         .iter()
         .map(|(clinic_id, status, key)| RegistryEntry {
             clinic_id,
             tier: "basic",
-            status,
+            status: *status,
             api_key_id: &ids[*key],
         })
         .collect();
@@ -97,9 +98,11 @@ pub async fn world(test: &str, ttl: Duration) -> World {
     .unwrap();
     let directory = CachedDirectory::new(
         AwsDirectory {
-            ddb: aws_sdk_dynamodb::Client::from_conf(ddb_conf),
+            registry: tenant_registry::TenantRegistry::new(
+                aws_sdk_dynamodb::Client::from_conf(ddb_conf),
+                table,
+            ),
             apigw,
-            table,
         },
         ttl,
     );

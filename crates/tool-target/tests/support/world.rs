@@ -34,7 +34,7 @@ pub struct World {
 }
 
 pub fn endpoints() -> Endpoints {
-    Endpoints::from_env().unwrap_or_else(|e| panic!("{e}"))
+    testkit::endpoints_or_panic()
 }
 
 /// `utc_hour` on 2026-11-27 (a Friday).

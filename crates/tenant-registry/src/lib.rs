@@ -1,0 +1,256 @@
+//! The TenantRegistry table (`clinic_id` HASH): one row per onboarded clinic with its tier, its
+//! status and the id of its API key. tenant-admin writes it; the authorizer reads it on every
+//! request (through a short cache) and the pre-token trigger before every token: a clinic that
+//! is not active with the tier its users' tokens claim gets neither.
+//!
+//! Reads are strongly consistent (a suspension counts at once). A row that does not parse (an
+//! unknown status, a missing attribute) is an error, never a default: every reader fails closed.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use tenant_context::ClinicId;
+
+/// The partition key.
+pub const ATTR_CLINIC: &str = "clinic_id";
+pub const ATTR_TIER: &str = "tier";
+pub const ATTR_STATUS: &str = "status";
+pub const ATTR_API_KEY_ID: &str = "api_key_id";
+
+/// Whether a clinic may be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(TenantStatus::Active),
+            "suspended" => Some(TenantStatus::Suspended),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TenantStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One clinic's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRow {
+    pub clinic_id: ClinicId,
+    /// The tier's name as tenant-admin wrote it (whether the catalog still has it is the
+    /// reader's question: the authorizer and the trigger compare it with the token's).
+    pub tier: String,
+    pub status: TenantStatus,
+    /// The id (not the value) of the clinic's API key in its tier's usage plan.
+    pub api_key_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The table could not be read or written (the SDK's error kept for its code and chain).
+    #[error("TenantRegistry {op} failed")]
+    Unavailable {
+        op: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A row that names no valid tier, status or key: nobody is let in on it.
+    #[error("the TenantRegistry row of {clinic} is malformed: {what}")]
+    Malformed { clinic: String, what: &'static str },
+    /// A status change for a clinic that is not onboarded.
+    #[error("{clinic} is not in the TenantRegistry: onboard it first")]
+    NotOnboarded { clinic: String },
+}
+
+impl RegistryError {
+    fn unavailable<E: std::error::Error + Send + Sync + 'static>(
+        op: &'static str,
+    ) -> impl FnOnce(E) -> Self {
+        move |e| RegistryError::Unavailable {
+            op,
+            source: Box::new(e),
+        }
+    }
+}
+
+fn text(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+/// The table, through one DynamoDB client.
+#[derive(Debug, Clone)]
+pub struct TenantRegistry {
+    ddb: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl TenantRegistry {
+    pub fn new(ddb: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            ddb,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The clinic's row (a strongly consistent read), `None` when it is not onboarded.
+    pub async fn get(&self, clinic: &ClinicId) -> Result<Option<TenantRow>, RegistryError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(RegistryError::unavailable("GetItem"))?;
+        out.item().map(|item| parse_row(clinic, item)).transpose()
+    }
+
+    /// Writes (or replaces) a clinic's row.
+    pub async fn put(&self, row: &TenantRow) -> Result<(), RegistryError> {
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .item(ATTR_CLINIC, text(row.clinic_id.as_str()))
+            .item(ATTR_TIER, text(&row.tier))
+            .item(ATTR_STATUS, text(row.status.as_str()))
+            .item(ATTR_API_KEY_ID, text(&row.api_key_id))
+            .send()
+            .await
+            .map_err(RegistryError::unavailable("PutItem"))?;
+        Ok(())
+    }
+
+    /// Sets an onboarded clinic's status; a clinic that is not onboarded is refused.
+    pub async fn set_status(
+        &self,
+        clinic: &ClinicId,
+        status: TenantStatus,
+    ) -> Result<(), RegistryError> {
+        let values = HashMap::from([(":s".to_owned(), text(status.as_str()))]);
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .update_expression("SET #st = :s")
+            .expression_attribute_names("#st", ATTR_STATUS)
+            .set_expression_attribute_values(Some(values))
+            .condition_expression(format!("attribute_exists({ATTR_CLINIC})"))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception())
+                {
+                    RegistryError::NotOnboarded {
+                        clinic: clinic.to_string(),
+                    }
+                } else {
+                    RegistryError::unavailable("UpdateItem")(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Removes a clinic's row (no row is no error: offboarding is idempotent).
+    pub async fn delete(&self, clinic: &ClinicId) -> Result<(), RegistryError> {
+        self.ddb
+            .delete_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .send()
+            .await
+            .map_err(RegistryError::unavailable("DeleteItem"))?;
+        Ok(())
+    }
+}
+
+/// A row as read; every attribute must be there and valid.
+pub fn parse_row(
+    clinic: &ClinicId,
+    item: &HashMap<String, AttributeValue>,
+) -> Result<TenantRow, RegistryError> {
+    let malformed = |what| RegistryError::Malformed {
+        clinic: clinic.to_string(),
+        what,
+    };
+    let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok());
+    let tier = get(ATTR_TIER)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| malformed("no tier"))?
+        .to_owned();
+    let status = get(ATTR_STATUS)
+        .and_then(|s| TenantStatus::parse(s))
+        .ok_or_else(|| malformed("no valid status"))?;
+    let api_key_id = get(ATTR_API_KEY_ID)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| malformed("no API key id"))?
+        .to_owned();
+    Ok(TenantRow {
+        clinic_id: clinic.clone(),
+        tier,
+        status,
+        api_key_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pairs: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), text(v)))
+            .collect()
+    }
+
+    #[test]
+    fn a_row_parses_only_whole() {
+        let clinic = ClinicId::parse("clinic-a").unwrap();
+        let ok = parse_row(
+            &clinic,
+            &item(&[
+                ("tier", "basic"),
+                ("status", "active"),
+                ("api_key_id", "k1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(ok.status, TenantStatus::Active);
+        assert_eq!(ok.tier, "basic");
+        for bad in [
+            item(&[("status", "active"), ("api_key_id", "k1")]),
+            item(&[("tier", ""), ("status", "active"), ("api_key_id", "k1")]),
+            item(&[
+                ("tier", "basic"),
+                ("status", "paused"),
+                ("api_key_id", "k1"),
+            ]),
+            item(&[("tier", "basic"), ("status", "active"), ("api_key_id", "")]),
+        ] {
+            assert!(matches!(
+                parse_row(&clinic, &bad),
+                Err(RegistryError::Malformed { .. })
+            ));
+        }
+    }
+}
