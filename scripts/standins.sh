@@ -60,8 +60,13 @@ start_one() { # name port pattern command...
   local name=$1 port=$2 pattern=$3; shift 3
   local pidfile="$run/$name.pid" log="$run/$name.log"
   if ours "$pidfile" "$pattern"; then
-    echo "==> $name already running (pid $(cat "$pidfile")) on 127.0.0.1:$port"
-    return 0
+    if ours "$pidfile" "$pattern.* $port\b"; then
+      echo "==> $name already running (pid $(cat "$pidfile")) on 127.0.0.1:$port"
+      return 0
+    fi
+    # Started earlier on another port (the ports changed, or a variable was set then).
+    echo "==> $name runs on another port (pid $(cat "$pidfile")); restarting it on $port"
+    stop_one "$name" "$pattern"
   fi
   # Bound, not probed: a port another program's outgoing connection holds answers nothing but
   # cannot be listened on either.

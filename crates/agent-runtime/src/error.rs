@@ -1,10 +1,11 @@
-//! Why an invocation was refused or failed, with its HTTP status and a stable code.
+//! Why an invocation was refused or failed. Its code ([`AgentErrorCode`], shared with every
+//! reader of the agent's answers) owns the HTTP status and whether a retry may help.
 //! Configuration errors are apart (`config::ConfigError`): they stop the process at start-up.
 
 use axum::Json;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use contracts::AgentErrorCode;
+use contracts::agent_error::ErrorReply;
 
 use crate::events::AgentEvent;
 use crate::model::ModelError;
@@ -36,69 +37,98 @@ pub enum InvocationError {
 }
 
 impl InvocationError {
-    pub fn status(&self) -> StatusCode {
+    pub fn code(&self) -> AgentErrorCode {
         match self {
-            Self::NoToken | Self::BadToken(_) => StatusCode::UNAUTHORIZED,
-            Self::WrongTier | Self::SessionNotOwned => StatusCode::FORBIDDEN,
-            Self::BadSessionId | Self::BadBody(_) | Self::EmptyPrompt => StatusCode::BAD_REQUEST,
-            Self::PromptTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::IdentityUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Model(ModelError::Throttled) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Model(ModelError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Model(_) => StatusCode::BAD_GATEWAY,
-            Self::GuardrailUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::NoToken => "no_token",
-            Self::BadToken(e) => e.code(),
-            Self::IdentityUnavailable(_) => "identity_unavailable",
-            Self::WrongTier => "wrong_tier",
-            Self::BadSessionId => "bad_session_id",
-            Self::SessionNotOwned => "session_not_owned",
-            Self::BadBody(_) => "bad_body",
-            Self::EmptyPrompt => "empty_prompt",
-            Self::PromptTooLarge { .. } => "prompt_too_large",
+            Self::NoToken => AgentErrorCode::NoToken,
+            Self::BadToken(e) => token_code(e),
+            Self::IdentityUnavailable(_) => AgentErrorCode::IdentityUnavailable,
+            Self::WrongTier => AgentErrorCode::WrongTier,
+            Self::BadSessionId => AgentErrorCode::BadSessionId,
+            Self::SessionNotOwned => AgentErrorCode::SessionNotOwned,
+            Self::BadBody(_) => AgentErrorCode::BadBody,
+            Self::EmptyPrompt => AgentErrorCode::EmptyPrompt,
+            Self::PromptTooLarge { .. } => AgentErrorCode::PromptTooLarge,
             Self::Model(e) => e.code(),
-            Self::GuardrailUnavailable => "guardrail_unavailable",
-        }
-    }
-
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::IdentityUnavailable(_) | Self::GuardrailUnavailable => true,
-            Self::Model(e) => e.is_retryable(),
-            _ => false,
+            Self::GuardrailUnavailable => AgentErrorCode::GuardrailUnavailable,
         }
     }
 
     /// The same failure as a stream's closing event.
     pub fn to_event(&self) -> AgentEvent {
-        AgentEvent::Error {
-            error: self.code(),
-            error_type: match self {
-                Self::Model(_) => "ModelError",
-                Self::GuardrailUnavailable => "GuardrailError",
-                _ => "InvocationRefused",
-            },
-            message: self.to_string(),
-            retryable: self.is_retryable(),
-        }
+        AgentEvent::failure(self.code(), self.to_string())
+    }
+}
+
+/// The caller's view of a refused token: the reason, so a client can tell "sign in again"
+/// (`token_expired`) from a forged token. Outages and our own configuration are not the
+/// caller's token's fault: `identity_unavailable`.
+fn token_code(e: &tenant_context::Error) -> AgentErrorCode {
+    use tenant_context::Error as E;
+    match e {
+        E::InvalidIdentifier { .. } => AgentErrorCode::InvalidIdentifier,
+        E::UnknownTier => AgentErrorCode::UnknownTier,
+        E::MissingClaim(_) => AgentErrorCode::MissingClaim,
+        E::ClaimNotString(_) | E::InvalidClaim { .. } => AgentErrorCode::InvalidClaim,
+        E::MissingHeader(_) => AgentErrorCode::MissingTenantHeader,
+        E::AmbiguousHeader(_) => AgentErrorCode::AmbiguousTenantHeader,
+        E::HeaderMismatch(_) => AgentErrorCode::TenantHeaderMismatch,
+        E::SessionNotOwned => AgentErrorCode::SessionNotOwned,
+        E::TokenMalformed => AgentErrorCode::TokenMalformed,
+        E::UnsupportedAlgorithm(_) => AgentErrorCode::TokenAlgorithm,
+        E::MissingKid => AgentErrorCode::TokenMissingKid,
+        E::CriticalExtension => AgentErrorCode::TokenCriticalExtension,
+        E::UnknownKid => AgentErrorCode::TokenUnknownKid,
+        E::BadSignature => AgentErrorCode::TokenBadSignature,
+        E::Expired => AgentErrorCode::TokenExpired,
+        E::NotYetValid => AgentErrorCode::TokenNotYetValid,
+        E::WrongIssuer => AgentErrorCode::TokenWrongIssuer,
+        E::WrongAudience => AgentErrorCode::TokenWrongAudience,
+        E::WrongTokenUse => AgentErrorCode::TokenWrongUse,
+        E::JwksUnavailable { .. }
+        | E::TierFileSyntax { .. }
+        | E::TierFileInvalid { .. }
+        | E::Config { .. } => AgentErrorCode::IdentityUnavailable,
     }
 }
 
 impl IntoResponse for InvocationError {
     fn into_response(self) -> Response {
-        (
-            self.status(),
-            Json(json!({"error": {
-                "code": self.code(),
-                "message": self.to_string(),
-                "retryable": self.is_retryable(),
-            }})),
-        )
-            .into_response()
+        let code = self.code();
+        (code.status(), Json(ErrorReply::new(code, self.to_string()))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A token refusal keeps tenant-context's own code on the wire.
+    #[test]
+    fn a_refused_token_is_named_by_tenant_contexts_code() {
+        use tenant_context::Error as E;
+        for e in [
+            E::TokenMalformed,
+            E::UnsupportedAlgorithm("HS256".into()),
+            E::MissingKid,
+            E::CriticalExtension,
+            E::UnknownKid,
+            E::BadSignature,
+            E::Expired,
+            E::NotYetValid,
+            E::WrongIssuer,
+            E::WrongAudience,
+            E::WrongTokenUse,
+            E::UnknownTier,
+            E::MissingClaim("custom:tier"),
+            E::SessionNotOwned,
+            E::MissingHeader("X-Tier"),
+            E::AmbiguousHeader("X-Tier"),
+            E::HeaderMismatch("X-Tier"),
+        ] {
+            assert_eq!(token_code(&e).as_str(), e.code(), "{e}");
+            if !matches!(e, E::SessionNotOwned) {
+                assert_eq!(token_code(&e).status(), 401_u16, "{e}");
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! What an invocation tells its caller, streamed as Server-Sent Events or collected into one
 //! JSON reply. Tool events name the tool only: never its arguments or results (patient data).
 
+use contracts::AgentErrorCode;
 use serde::Serialize;
 
 use crate::tools::ToolStatus;
@@ -76,7 +77,7 @@ pub enum AgentEvent {
     /// The invocation failed after it started; the Python SDK's shape (`error`, `error_type`,
     /// `message`) with our stable code in `error`.
     Error {
-        error: &'static str,
+        error: AgentErrorCode,
         error_type: &'static str,
         message: String,
         retryable: bool,
@@ -84,6 +85,16 @@ pub enum AgentEvent {
 }
 
 impl AgentEvent {
+    /// A closing error event; its kind and retry hint follow from the code.
+    pub fn failure(code: AgentErrorCode, message: impl Into<String>) -> Self {
+        Self::Error {
+            error: code,
+            error_type: code.error_type(),
+            message: message.into(),
+            retryable: code.retryable(),
+        }
+    }
+
     /// One SSE frame: `data: <json>\n\n`.
     pub fn to_sse(&self) -> String {
         format!("data: {}\n\n", self.to_json())
@@ -91,7 +102,7 @@ impl AgentEvent {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| {
-            r#"{"type":"error","error":"internal","error_type":"Internal","message":"event could not be encoded","retryable":false}"#.into()
+            r#"{"type":"error","error":"internal","error_type":"Internal","message":"event could not be encoded","retryable":true}"#.into()
         })
     }
 }
@@ -147,11 +158,9 @@ impl JsonReply {
                 }
             }
         }
-        Err(AgentEvent::Error {
-            error: "internal",
-            error_type: "Internal",
-            message: "the invocation ended without an answer".into(),
-            retryable: true,
-        })
+        Err(AgentEvent::failure(
+            AgentErrorCode::Internal,
+            "the invocation ended without an answer",
+        ))
     }
 }

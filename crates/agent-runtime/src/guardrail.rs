@@ -11,7 +11,7 @@ use runtime::types::{
     GuardrailAction, GuardrailContentBlock, GuardrailContentSource, GuardrailOutputContent,
     GuardrailTextBlock,
 };
-use tenant_context::{GuardrailPolicy, IfGuardrailUnavailable};
+use tenant_context::{ClinicId, GuardrailPolicy, IfGuardrailUnavailable};
 
 /// The deployed guardrail (`TENANTRY_GUARDRAIL_ID`, `TENANTRY_GUARDRAIL_VERSION`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,25 @@ pub enum Verdict {
     Pass,
     /// The guardrail intervened: its text replaces the prompt's answer or the answer.
     Intervened(String),
+}
+
+/// Which side of the model a checked text is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Prompt,
+    Answer,
+}
+
+/// What a check means for the turn, the tier's fallback applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    Pass,
+    /// The guardrail's text replaces the answer (for a prompt: no model call at all).
+    Intervened(String),
+    /// Unreachable, and the tier answers unchecked: the final event says `skipped`.
+    Unchecked,
+    /// Unreachable, and the tier refuses (fail closed).
+    Refuse,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +83,30 @@ impl Guardrail {
     #[tracing::instrument(name = "guardrail.output", skip_all)]
     pub async fn check_output(&self, text: &str) -> Result<Verdict, GuardrailUnavailable> {
         self.apply(GuardrailContentSource::Output, text).await
+    }
+
+    /// Checks `text` and applies the tier's fallback when the guardrail cannot be reached; every
+    /// outcome is logged here (the clinic, never the text).
+    pub async fn check(&self, side: Side, text: &str, clinic: &ClinicId) -> Checked {
+        let (checked, what) = match side {
+            Side::Prompt => (self.check_input(text).await, "the prompt"),
+            Side::Answer => (self.check_output(text).await, "the answer"),
+        };
+        match checked {
+            Ok(Verdict::Pass) => Checked::Pass,
+            Ok(Verdict::Intervened(replacement)) => {
+                tracing::info!(clinic_id = %clinic, "guardrail intervened on {what}");
+                Checked::Intervened(replacement)
+            }
+            Err(e) if self.fails_closed() => {
+                tracing::error!(error = %e, clinic_id = %clinic, "guardrail unavailable; {what} refused (fail closed)");
+                Checked::Refuse
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, clinic_id = %clinic, "guardrail unavailable; {what} passed unchecked as the tier file allows");
+                Checked::Unchecked
+            }
+        }
     }
 
     async fn apply(

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod model;
 pub mod server;
 pub mod tools;
+mod turn;
 
 pub use config::{Config, ConfigError};
 

@@ -158,22 +158,20 @@ pub enum ModelError {
 }
 
 impl ModelError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> contracts::AgentErrorCode {
+        use contracts::AgentErrorCode as C;
         match self {
-            Self::Throttled => "model_throttled",
-            Self::Unavailable { .. } => "model_unavailable",
-            Self::Timeout => "model_timeout",
-            Self::Refused { .. } => "model_refused",
-            Self::BadResponse => "model_bad_response",
-            Self::NoCredentials(_) => "model_credentials_unavailable",
+            Self::Throttled => C::ModelThrottled,
+            Self::Unavailable { .. } => C::ModelUnavailable,
+            Self::Timeout => C::ModelTimeout,
+            Self::Refused { .. } => C::ModelRefused,
+            Self::BadResponse => C::ModelBadResponse,
+            Self::NoCredentials(_) => C::ModelCredentialsUnavailable,
         }
     }
 
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Self::Throttled | Self::Unavailable { .. } | Self::Timeout | Self::NoCredentials(_)
-        )
+        self.code().retryable()
     }
 }
 
@@ -307,7 +305,7 @@ impl ChatClient {
                 }
             }
             Err(e) => {
-                span.record("error.type", e.code());
+                span.record("error.type", e.code().as_str());
             }
         }
         result
@@ -346,7 +344,11 @@ impl ChatClient {
             if attempt + 1 >= self.backoff.max_attempts || Instant::now() + pause >= deadline {
                 return Err(err);
             }
-            tracing::warn!(code = err.code(), attempt, "model call failed; retrying");
+            tracing::warn!(
+                code = err.code().as_str(),
+                attempt,
+                "model call failed; retrying"
+            );
             tokio::time::sleep(pause).await;
             attempt += 1;
         }

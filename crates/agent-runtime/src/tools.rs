@@ -22,15 +22,15 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tenant_context::{TenantContext, TierConfig};
 
+use contracts::headers;
+
 use crate::model::{FunctionSpec, ToolSpec};
 
 /// The MCP version spoken to the Gateway: one AgentCore Gateway supports, pinned rather than
 /// the crate's newest (a Gateway accepts only the versions listed in its configuration).
 pub const MCP_PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2025_06_18;
-/// The header carrying the caller's ID token to the tool target (allow-listed on the Gateway).
-pub const HEADER_ID_TOKEN: &str = "X-Id-Token";
 /// The Gateway's separator between target name and tool name.
-pub const TOOL_NAME_SEPARATOR: &str = "___";
+use contracts::gateway::TOOL_SEPARATOR as TOOL_NAME_SEPARATOR;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -135,7 +135,7 @@ impl Gateway {
             );
             Ok(())
         };
-        add(HEADER_ID_TOKEN, id_token)?;
+        add(headers::ID_TOKEN, id_token)?;
         for (name, value) in ctx.tenant_headers() {
             add(name, &value)?;
         }

@@ -88,15 +88,13 @@ async fn basic_clinic_question_uses_its_tools_in_business_hours() {
     let calls = target.calls();
     let patient = calls
         .iter()
-        .find(|c| {
-            c.client_context["bedrockAgentCoreToolName"] == "tenantry-basic-tools___patient_context"
-        })
+        .find(|c| c.client_context.tool_name == "tenantry-basic-tools___patient_context")
         .unwrap();
-    let headers = &patient.client_context["bedrockAgentCorePropagatedHeaders"];
+    let headers = &patient.client_context.propagated_headers;
     assert_eq!(headers["X-Clinic-ID"], "clinic-a");
     assert_eq!(headers["X-Tier"], "basic");
     assert_eq!(headers["X-S3-Prefix"], "basic-tier/clinic-a/");
-    assert_eq!(headers["X-Id-Token"], token.as_str());
+    assert_eq!(headers["X-Id-Token"], token);
     assert_eq!(patient.arguments["request_hour"], 10);
     assert!(
         gw.decisions()
@@ -117,9 +115,12 @@ async fn basic_patient_records_outside_business_hours_are_denied_by_policy() {
     assert!(!answer.contains("Patient of"), "{answer}");
     // Cedar refused it at the Gateway: the target never saw a patient_context call.
     assert!(gw.decisions().iter().any(|d| !d.permitted));
-    assert!(target.calls().iter().all(|c| {
-        c.client_context["bedrockAgentCoreToolName"] != "tenantry-basic-tools___patient_context"
-    }));
+    assert!(
+        target
+            .calls()
+            .iter()
+            .all(|c| c.client_context.tool_name != "tenantry-basic-tools___patient_context")
+    );
 }
 
 #[tokio::test]
@@ -185,7 +186,7 @@ async fn an_injected_prompt_cannot_reach_another_clinic() {
     assert_ne!(patient["status"], "ok");
     for call in target.calls() {
         assert_eq!(
-            call.client_context["bedrockAgentCorePropagatedHeaders"]["X-Clinic-ID"],
+            call.client_context.propagated_headers["X-Clinic-ID"],
             "clinic-a"
         );
         assert!(call.arguments.get("clinic_id").is_none());

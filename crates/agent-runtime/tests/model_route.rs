@@ -40,7 +40,7 @@ async fn ask(c: &ChatClient) -> Result<String, String> {
     )
     .await
     .map(|c| c.text.unwrap_or_default())
-    .map_err(|e| e.code().to_owned())
+    .map_err(|e| e.code().as_str().to_owned())
 }
 
 #[tokio::test]

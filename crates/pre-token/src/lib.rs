@@ -6,6 +6,7 @@
 //!
 //! Fails closed: a registry that cannot be read means no token.
 
+use aws_lambda_events::cognito::CognitoEventUserPoolsPreTokenGenRequest as PreTokenRequest;
 use serde_json::Value;
 use tenant_context::{CLAIM_CLINIC_ID, CLAIM_TIER};
 
@@ -83,10 +84,21 @@ impl Registry for TenantRegistry {
 
 /// The trigger: the event back unchanged when the user's tenant is active with the tier the
 /// user's attributes name; an error (no tokens) otherwise.
+///
+/// The request part is read as aws_lambda_events' type; the event goes back as it came (Cognito
+/// reads the `response` object), and the header is not parsed into that crate's closed
+/// trigger-source enum: a trigger source it does not know yet must not refuse every sign-in.
 pub async fn handle(event: Value, registry: &impl Registry) -> Result<Value, PreTokenError> {
-    let attrs = &event["request"]["userAttributes"];
-    let (Some(clinic), Some(tier)) = (attrs[CLAIM_CLINIC_ID].as_str(), attrs[CLAIM_TIER].as_str())
-    else {
+    let request = event
+        .get("request")
+        .cloned()
+        .and_then(|r| serde_json::from_value::<PreTokenRequest>(r).ok())
+        .unwrap_or_default();
+    let attrs = &request.user_attributes;
+    let (Some(clinic), Some(tier)) = (
+        attrs.get(CLAIM_CLINIC_ID).map(String::as_str),
+        attrs.get(CLAIM_TIER).map(String::as_str),
+    ) else {
         tracing::warn!(
             security_event = "token_without_tenant",
             trigger = event["triggerSource"].as_str().unwrap_or("?"),

@@ -7,7 +7,7 @@ use tenant_context::RuntimeSessionId;
 
 use crate::error::ProxyError;
 
-pub const SESSION_HEADER: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id";
+use contracts::headers::RUNTIME_SESSION_ID as SESSION_HEADER;
 pub const ACCEPT: &str = "text/event-stream, application/json";
 
 /// What the AWS SDKs leave unescaped in a URI label (`{agentRuntimeArn}`): RFC 3986's
@@ -50,7 +50,7 @@ pub async fn invoke_streaming(
 ) -> Result<RuntimeStream, ProxyError> {
     let resp = http
         .post(url)
-        .header("Authorization", format!("Bearer {bearer}"))
+        .header("Authorization", contracts::bearer::authorization(bearer))
         .header(SESSION_HEADER, session.as_str())
         .header("Accept", ACCEPT)
         .header("Content-Type", "application/json")

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{Days, NaiveDate};
@@ -15,7 +15,8 @@ use serde::Serialize;
 use tenant_context::{QuotaPeriod, TenantContext, TierCatalog};
 use usage_meter::{DayUsage, UsageMeter};
 
-use crate::app::{Deps, bearer, tenant, token_names};
+use crate::app::Deps;
+use crate::caller::{Caller, Refusal};
 use crate::error::ProxyError;
 
 /// How many days (today included) the usage panel shows.
@@ -47,35 +48,16 @@ pub struct QuotaReply {
     pub resets_at: Option<String>,
 }
 
-pub async fn serve(State(deps): State<Arc<Deps>>, req: Request) -> Response {
-    // The caller is checked before any await: a request body is not shared across threads.
-    let result = match (caller(&deps, &req), deps.usage.as_ref()) {
-        (Ok(tenant), Some(meter)) => {
-            build(meter, &deps.catalog, &tenant, usage_meter::utc_today()).await
-        }
-        (Ok(_), None) => Err(ProxyError::UsageNotConfigured),
-        (Err(e), _) => Err(e),
+pub async fn serve(State(deps): State<Arc<Deps>>, caller: Caller) -> Response {
+    let tenant = &caller.tenant;
+    let result = match deps.usage.as_ref() {
+        Some(meter) => build(meter, &deps.catalog, tenant, usage_meter::utc_today()).await,
+        None => Err(ProxyError::UsageNotConfigured),
     };
     match result {
         Ok(r) => ([(header::CACHE_CONTROL, "no-store")], Json(r)).into_response(),
-        Err(e) => {
-            tracing::info!(
-                code = e.code(),
-                status = e.status().as_u16(),
-                "usage refused"
-            );
-            e.into_response()
-        }
+        Err(e) => Refusal::of(tenant)(e).into_response(),
     }
-}
-
-/// The caller, with the same checks as an invocation: the authorizer's tenant, and the one
-/// Bearer token naming it.
-fn caller(deps: &Deps, req: &Request) -> Result<TenantContext, ProxyError> {
-    let tenant = tenant(req, &deps.catalog)?;
-    let token = bearer(req.headers())?;
-    token_names(&token, &tenant)?;
-    Ok(tenant)
 }
 
 /// The reply for `tenant` on `today`: reads that clinic's rows only.

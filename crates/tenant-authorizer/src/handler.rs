@@ -27,7 +27,7 @@ pub async fn handle<D: Directory>(
 }
 
 /// The Bearer token of a TOKEN authorizer (`authorizationToken`) or a REQUEST authorizer
-/// (the `Authorization` header).
+/// (the `Authorization` header), read as every other hop reads it.
 fn bearer(event: &Value) -> Option<&str> {
     let raw = event
         .get("authorizationToken")
@@ -42,11 +42,7 @@ fn bearer(event: &Value) -> Option<&str> {
                 })
                 .and_then(|(_, v)| v.as_str())
         })?;
-    let (scheme, token) = raw.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-        .filter(|t| !t.is_empty())
+    contracts::bearer::parse(raw)
 }
 
 /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{method}/{path...}` -> every method

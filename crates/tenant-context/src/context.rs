@@ -173,7 +173,9 @@ impl TenantContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::names::{HEADER_CLINIC_ID, HEADER_S3_PREFIX, HEADER_TIER};
+    use contracts::headers::{
+        CLINIC_ID as HEADER_CLINIC_ID, S3_PREFIX as HEADER_S3_PREFIX, TIER as HEADER_TIER,
+    };
 
     fn catalog() -> TierCatalog {
         TierCatalog::embedded().unwrap()

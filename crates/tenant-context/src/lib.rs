@@ -28,10 +28,9 @@ pub use ids::{
     USER_KEY_MAX_LEN, UserKey,
 };
 pub use names::{
-    ACTOR_ID_PLACEHOLDER, API_KEY_TAG_APPLICATION, API_KEY_TAG_CLINIC_ID, ActorId,
-    HEADER_CLINIC_ID, HEADER_S3_PREFIX, HEADER_TIER, MemorySessionId, ROLE_SESSION_NAME_MAX,
-    SESSION_ID_PLACEHOLDER, TAG_CLINIC_ID, TAG_TIER, TAG_USER_ID, api_key_tags,
-    namespace_template_is_valid,
+    ACTOR_ID_PLACEHOLDER, API_KEY_TAG_APPLICATION, API_KEY_TAG_CLINIC_ID, ActorId, MemorySessionId,
+    ROLE_SESSION_NAME_MAX, SESSION_ID_PLACEHOLDER, TAG_CLINIC_ID, TAG_TIER, TAG_USER_ID,
+    api_key_tags, namespace_template_is_valid,
 };
 pub use session::{SESSION_KEY_MIN_LEN, SessionBinder, session_log_id};
 pub use tiers::{

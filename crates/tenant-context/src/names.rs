@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 use crate::context::TenantContext;
 use crate::error::Error;
 use crate::ids::{ClinicId, RuntimeSessionId};
+use contracts::headers;
+
 use crate::tiers::MemoryStrategy;
 
 pub const ACTOR_ID_PLACEHOLDER: &str = "{actorId}";
@@ -21,11 +23,6 @@ pub const SESSION_ID_PLACEHOLDER: &str = "{sessionId}";
 pub const TAG_TIER: &str = "Tier";
 pub const TAG_CLINIC_ID: &str = "ClinicId";
 pub const TAG_USER_ID: &str = "UserId";
-
-/// Tenant headers, derived from a verified identity and cross-checked on every hop.
-pub const HEADER_TIER: &str = "X-Tier";
-pub const HEADER_CLINIC_ID: &str = "X-Clinic-ID";
-pub const HEADER_S3_PREFIX: &str = "X-S3-Prefix";
 
 /// STS RoleSessionName length limit.
 pub const ROLE_SESSION_NAME_MAX: usize = 64;
@@ -214,9 +211,9 @@ impl TenantContext {
     /// a verified token (`TenantContext::from_propagated_headers`).
     pub fn tenant_headers(&self) -> [(&'static str, String); 3] {
         [
-            (HEADER_TIER, self.tier().to_string()),
-            (HEADER_CLINIC_ID, self.clinic_id().to_string()),
-            (HEADER_S3_PREFIX, self.s3_prefix()),
+            (headers::TIER, self.tier().to_string()),
+            (headers::CLINIC_ID, self.clinic_id().to_string()),
+            (headers::S3_PREFIX, self.s3_prefix()),
         ]
     }
 }

@@ -4,15 +4,16 @@
 
 mod support;
 
+use contracts::headers::{
+    CLINIC_ID as HEADER_CLINIC_ID, S3_PREFIX as HEADER_S3_PREFIX, TIER as HEADER_TIER,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use support::*;
-use tenant_context::{
-    Error, HEADER_CLINIC_ID, HEADER_S3_PREFIX, HEADER_TIER, IdKind, TenantContext, VerifierConfig,
-};
+use tenant_context::{Error, IdKind, TenantContext, VerifierConfig};
 
 async fn verify_claims(claims: &Value) -> Result<tenant_context::VerifiedToken, Error> {
     let server = jwks_server().await;

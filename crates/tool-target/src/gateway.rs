@@ -1,5 +1,6 @@
 //! What AgentCore Gateway tells a Lambda target about a tool call, read from the invocation's
-//! client context (`context.clientContext.custom`):
+//! client context (`context.clientContext.custom`, typed as `contracts::gateway::ToolCallContext`,
+//! which the Gateway emulation and the benchmarks write):
 //!
 //! - `bedrockAgentCoreToolName`: `<TargetName>___<tool>` (three underscores);
 //! - `bedrockAgentCoreGatewayId`, `...TargetId`, `...MessageVersion`, `...AwsRequestId`,
@@ -11,15 +12,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
+use contracts::gateway::ClientContext;
+pub use contracts::gateway::{PROPAGATED_HEADERS_KEY, TOOL_NAME_KEY};
 use tenant_context::is_gateway_target_name;
 
 use crate::error::ToolError;
 
-pub const TOOL_NAME_KEY: &str = "bedrockAgentCoreToolName";
-pub const PROPAGATED_HEADERS_KEY: &str = "bedrockAgentCorePropagatedHeaders";
-const TOOL_SEPARATOR: &str = "___";
 /// Client contexts are at most a few KiB (Lambda caps them at 3583 bytes base64).
 const MAX_CLIENT_CONTEXT_BYTES: usize = 8 * 1024;
 
@@ -28,7 +26,7 @@ const MAX_CLIENT_CONTEXT_BYTES: usize = 8 * 1024;
 pub struct GatewayCall {
     pub target: String,
     pub tool: String,
-    /// Propagated headers, names lower-cased. Values are strings; anything else is refused.
+    /// Propagated headers, names lower-cased.
     pub headers: BTreeMap<String, String>,
     pub gateway_id: Option<String>,
     pub mcp_message_id: Option<String>,
@@ -51,45 +49,23 @@ impl GatewayCall {
         if raw.len() > MAX_CLIENT_CONTEXT_BYTES {
             return Err(ToolError::BadClientContext("larger than 8 KiB"));
         }
-        let ctx = parse_context(raw)?;
-        let custom = ctx
-            .get("custom")
-            .and_then(Value::as_object)
-            .ok_or(ToolError::MissingToolName)?;
-        let full = match custom.get(TOOL_NAME_KEY) {
-            Some(Value::String(s)) => s.as_str(),
-            Some(_) => return Err(ToolError::BadClientContext("tool name is not a string")),
-            None => return Err(ToolError::MissingToolName),
-        };
-        let (target, tool) = full
-            .split_once(TOOL_SEPARATOR)
+        let context: ClientContext = serde_json::from_value(parse_context(raw)?).map_err(|_| {
+            ToolError::BadClientContext("not the Gateway's client context (see contracts::gateway)")
+        })?;
+        let custom = context.custom;
+        if custom.tool_name.is_empty() {
+            return Err(ToolError::MissingToolName);
+        }
+        let (target, tool) = custom
+            .target_and_tool()
             .filter(|(t, tool)| is_gateway_target_name(t) && valid_tool_name(tool))
             .ok_or(ToolError::BadToolName)?;
-        let headers = match custom.get(PROPAGATED_HEADERS_KEY) {
-            None | Some(Value::Null) => BTreeMap::new(),
-            Some(Value::Object(map)) => string_headers(map)?,
-            // Tolerated: the same object sent as a JSON string (older shape, or re-encoded).
-            Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
-                Ok(Value::Object(map)) => string_headers(&map)?,
-                _ => {
-                    return Err(ToolError::BadClientContext(
-                        "propagated headers are not an object",
-                    ));
-                }
-            },
-            Some(_) => {
-                return Err(ToolError::BadClientContext(
-                    "propagated headers are not an object",
-                ));
-            }
-        };
-        let text = |k: &str| custom.get(k).and_then(Value::as_str).map(str::to_owned);
         Ok(Self {
             target: target.to_owned(),
             tool: tool.to_owned(),
-            headers,
-            gateway_id: text("bedrockAgentCoreGatewayId"),
-            mcp_message_id: text("bedrockAgentCoreMcpMessageId"),
+            headers: lower_cased(&custom.propagated_headers)?,
+            gateway_id: custom.gateway_id,
+            mcp_message_id: custom.mcp_message_id,
         })
     }
 
@@ -105,32 +81,26 @@ impl GatewayCall {
 /// delivers it base64-encoded instead; accept that wrapping too, so `cargo lambda invoke
 /// --client-context-file` works locally. The value only ever comes from the Runtime API, and
 /// every check below applies to the decoded content either way.
-fn parse_context(raw: &str) -> Result<Value, ToolError> {
+fn parse_context(raw: &str) -> Result<serde_json::Value, ToolError> {
     use base64::Engine as _;
-    if let Ok(v) = serde_json::from_str::<Value>(raw) {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(raw) {
         return Ok(v);
     }
     base64::engine::general_purpose::STANDARD
         .decode(raw.trim())
         .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .filter(Value::is_object)
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .filter(serde_json::Value::is_object)
         .ok_or(ToolError::BadClientContext("not JSON"))
 }
 
-fn string_headers(
-    map: &serde_json::Map<String, Value>,
-) -> Result<BTreeMap<String, String>, ToolError> {
+/// Header names lower-cased. Two spellings of one header with different values would be
+/// ambiguous: refused.
+fn lower_cased(map: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ToolError> {
     let mut out = BTreeMap::new();
     for (k, v) in map {
-        let Value::String(s) = v else {
-            return Err(ToolError::BadClientContext(
-                "a propagated header value is not a string",
-            ));
-        };
-        // Two spellings of one header with different values would be ambiguous.
-        if let Some(prev) = out.insert(k.to_ascii_lowercase(), s.clone())
-            && prev != *s
+        if let Some(prev) = out.insert(k.to_ascii_lowercase(), v.clone())
+            && prev != *v
         {
             return Err(ToolError::BadClientContext(
                 "a propagated header appears twice",
@@ -143,7 +113,7 @@ fn string_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn ctx(custom: Value) -> String {
         json!({ "custom": custom }).to_string()

@@ -23,7 +23,7 @@ use crate::tools::{DEFAULT_DOCUMENT_RESULTS, DEFAULT_PAGE_SIZE, ToolCall};
 use crate::web_search::WebSearch;
 
 /// The allow-listed header that carries the caller's Cognito ID token to this target.
-pub const HEADER_ID_TOKEN: &str = "X-Id-Token";
+use contracts::headers::ID_TOKEN as HEADER_ID_TOKEN;
 
 /// Built once per execution environment.
 pub struct Deps {

@@ -110,7 +110,7 @@ impl World {
         let counted = tool_calls.clone();
         let backend = move |call: TargetCall| -> BackendFuture {
             counted.fetch_add(1, Ordering::SeqCst);
-            let tool = call.client_context["bedrockAgentCoreToolName"].clone();
+            let tool = call.client_context.tool_name.clone();
             Box::pin(async move {
                 Ok(json!({"clinic": {"clinic_id": CLINIC, "name": "Clinic A",
                     "opening_hours": "08:00-18:00", "tool": tool}}))

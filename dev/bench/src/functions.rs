@@ -9,6 +9,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use contracts::ToolCallContext;
+use contracts::headers;
 use emulators::counting_proxy::{CountingProxy, busy_within};
 use emulators::function_host::{FunctionHost, Reply};
 use emulators::tls_proxy::TlsProxy;
@@ -72,18 +74,22 @@ pub fn client_context(tier: &str, clinic: &str, tool: &str) -> String {
     claims["custom:tier"] = tier.into();
     claims["custom:clinic_id"] = clinic.into();
     claims["sub"] = format!("user-of-{clinic}").into();
-    json!({"custom": {
-        "bedrockAgentCoreToolName": format!("tenantry-{tier}-tools___{tool}"),
-        "bedrockAgentCoreGatewayId": "gw-bench",
-        "bedrockAgentCoreMcpMessageId": "1",
-        "bedrockAgentCorePropagatedHeaders": {
-            "X-Id-Token": test_issuer::sign(&claims),
-            "X-Tier": tier,
-            "X-Clinic-ID": clinic,
-            "X-S3-Prefix": format!("{tier}-tier/{clinic}/"),
-        }
-    }})
-    .to_string()
+    let headers = [
+        (headers::ID_TOKEN, test_issuer::sign(&claims)),
+        (headers::TIER, tier.to_owned()),
+        (headers::CLINIC_ID, clinic.to_owned()),
+        (headers::S3_PREFIX, format!("{tier}-tier/{clinic}/")),
+    ];
+    ToolCallContext {
+        gateway_id: Some("gw-bench".into()),
+        mcp_message_id: Some("1".into()),
+        ..ToolCallContext::new(
+            &format!("tenantry-{tier}-tools"),
+            tool,
+            headers.map(|(k, v)| (k.to_owned(), v)),
+        )
+    }
+    .to_client_context()
 }
 
 impl World {

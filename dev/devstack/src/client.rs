@@ -93,7 +93,7 @@ pub async fn ask_streaming(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let session = header("x-tenantry-session-id");
+    let session = header(contracts::headers::PROXY_SESSION_ID);
     let gateway_error = header("x-amzn-errortype");
     let mut text = String::new();
     let mut pending = String::new();

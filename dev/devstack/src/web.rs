@@ -130,7 +130,7 @@ const REQUEST_HEADERS: [HeaderName; 3] =
 /// Answer headers the page reads.
 const ANSWER_HEADERS: [&str; 4] = [
     "content-type",
-    "x-tenantry-session-id",
+    contracts::headers::PROXY_SESSION_ID,
     "x-amzn-errortype",
     "retry-after",
 ];

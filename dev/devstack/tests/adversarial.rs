@@ -97,7 +97,7 @@ async fn at_runtime(
         req = req.bearer_auth(t);
     }
     if let Some(s) = session {
-        req = req.header(request_proxy::runtime::SESSION_HEADER, s);
+        req = req.header(contracts::headers::RUNTIME_SESSION_ID, s);
     }
     let r = req.send().await.expect("the Runtime emulation answers");
     (r.status().as_u16(), r.text().await.unwrap_or_default())

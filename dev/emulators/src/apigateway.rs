@@ -164,9 +164,12 @@ pub struct ApiGatewayConfig {
     pub apigateway: aws_sdk_apigateway::Client,
 }
 
+/// An authorizer's answer, cached per identity for the TTL and judged against each request's
+/// own method ARN (as API Gateway does: a policy cached for `POST /invoke` may or may not cover
+/// `GET /usage`).
 #[derive(Debug, Clone)]
 struct Policy {
-    allow: bool,
+    statements: Vec<Value>,
     principal_id: String,
     context: serde_json::Map<String, Value>,
     usage_key: Option<String>,
@@ -367,8 +370,9 @@ async fn authorize_and_meter(
     {
         return Err(unauthorized());
     }
-    let policy = policy_for(inner, identity).await?;
-    if !policy.allow {
+    let method_arn = method_arn(&inner.config, route);
+    let policy = policy_for(inner, identity, &method_arn).await?;
+    if !policy.allows(&method_arn) {
         return Err(denied());
     }
     if !route.api_key_required {
@@ -382,7 +386,36 @@ async fn authorize_and_meter(
     Ok((policy, Some(key)))
 }
 
-async fn policy_for(inner: &Inner, identity: &str) -> Result<Policy, Response> {
+/// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}` of the matched route.
+fn method_arn(c: &ApiGatewayConfig, route: &Route) -> String {
+    format!(
+        "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
+        c.region, c.account_id, c.api_id, c.stage, route.method, route.path
+    )
+}
+
+impl Policy {
+    /// Allowed only by an Allow statement on this method and no Deny (IAM's rule).
+    fn allows(&self, method_arn: &str) -> bool {
+        let covers = |s: &Value| {
+            let resources: Vec<&str> = match &s["Resource"] {
+                Value::String(r) => vec![r.as_str()],
+                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            resources.iter().any(|r| arn_matches(r, method_arn))
+                && s["Action"].to_string().contains("execute-api:Invoke")
+        };
+        let effect = |e: &str| {
+            self.statements
+                .iter()
+                .any(|s| s["Effect"] == e && covers(s))
+        };
+        !effect("Deny") && effect("Allow")
+    }
+}
+
+async fn policy_for(inner: &Inner, identity: &str, method_arn: &str) -> Result<Policy, Response> {
     if let Some((at, p)) = inner.policies.lock().await.get(identity)
         && at.elapsed() < inner.config.authorizer.ttl
     {
@@ -390,10 +423,6 @@ async fn policy_for(inner: &Inner, identity: &str) -> Result<Policy, Response> {
     }
     inner.authorizer_calls.fetch_add(1, Ordering::Relaxed);
     let c = &inner.config;
-    let method_arn = format!(
-        "arn:aws:execute-api:{}:{}:{}/{}/POST/invoke",
-        c.region, c.account_id, c.api_id, c.stage
-    );
     let event = json!({"type": "TOKEN", "authorizationToken": identity, "methodArn": method_arn});
     let reply = (c.invoke)(c.authorizer.function.clone(), event).await;
     let output = match reply {
@@ -413,28 +442,11 @@ async fn policy_for(inner: &Inner, identity: &str) -> Result<Policy, Response> {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    // Allowed only by an Allow statement on this method and no Deny (IAM's rule).
-    let covers = |s: &Value| {
-        let resources: Vec<&str> = match &s["Resource"] {
-            Value::String(r) => vec![r.as_str()],
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        resources.iter().any(|r| arn_matches(r, &method_arn))
-            && s["Action"].to_string().contains("execute-api:Invoke")
-    };
-    let deny = statements
-        .iter()
-        .any(|s| s["Effect"] == "Deny" && covers(s));
-    let allow = !deny
-        && statements
-            .iter()
-            .any(|s| s["Effect"] == "Allow" && covers(s));
     let Some(principal_id) = output["principalId"].as_str().map(str::to_owned) else {
         return Err(internal());
     };
     let policy = Policy {
-        allow,
+        statements,
         principal_id,
         context: output["context"].as_object().cloned().unwrap_or_default(),
         usage_key: output["usageIdentifierKey"].as_str().map(str::to_owned),
@@ -864,6 +876,50 @@ mod tests {
             "arn:aws:execute-api:us-east-1:123456789012:abc/local/GET/invoke",
             arn
         ));
+    }
+
+    /// A policy is judged against the request's own route: one that allows only `POST /invoke`
+    /// does not open `GET /usage` (the authorizer's stage wildcard is what opens both).
+    #[test]
+    fn a_cached_policy_is_judged_against_each_routes_method_arn() {
+        let c = inner().config;
+        let route = |m: &str| {
+            c.routes
+                .iter()
+                .find(|r| r.method.as_str() == m)
+                .unwrap()
+                .clone()
+        };
+        let (invoke, usage) = (
+            method_arn(&c, &route("POST")),
+            method_arn(&c, &route("GET")),
+        );
+        assert_eq!(
+            invoke,
+            "arn:aws:execute-api:us-east-1:123456789012:api/local/POST/invoke"
+        );
+        assert_eq!(
+            usage,
+            "arn:aws:execute-api:us-east-1:123456789012:api/local/GET/usage"
+        );
+        let policy = |resource: &str| Policy {
+            statements: vec![
+                json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": [resource]}),
+            ],
+            principal_id: "u".into(),
+            context: Default::default(),
+            usage_key: None,
+        };
+        let only_invoke = policy(&invoke);
+        assert!(only_invoke.allows(&invoke));
+        assert!(!only_invoke.allows(&usage));
+        let stage = policy("arn:aws:execute-api:us-east-1:123456789012:api/local/*/*");
+        assert!(stage.allows(&invoke) && stage.allows(&usage));
+        let mut denied = stage.clone();
+        denied
+            .statements
+            .push(json!({"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": usage}));
+        assert!(denied.allows(&invoke) && !denied.allows(&usage));
     }
 
     fn inner() -> Inner {

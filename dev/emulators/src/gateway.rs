@@ -14,6 +14,7 @@
 //! Known differences from AWS: how AgentCore shapes a policy denial on the wire is not
 //! documented (here: a JSON-RPC error); no semantic tool search; no SigV4 to the target.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -23,6 +24,9 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use contracts::gateway::ToolCallContext;
+// Headers the Gateway target allow-lists (the template's list).
+use contracts::headers::PROPAGATED as PROPAGATED_HEADERS;
 use gateway_policy::GatewayPolicy;
 use rmcp::ServerHandler;
 use rmcp::model::{
@@ -32,15 +36,13 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tenant_context::{
     CLAIM_CLINIC_ID, CLAIM_ROLE, CLAIM_TIER, TenantContext, TierCatalog, TierName, TokenVerifier,
 };
 
 /// The tool target's inline Gateway schema, as the template deploys it.
 pub const TOOL_SCHEMA: &str = include_str!("../../../infra/gateway/tool-target-schema.json");
-/// Headers the Gateway target allow-lists (as in the template), in the case AgentCore uses.
-pub const PROPAGATED_HEADERS: [&str; 4] = ["X-Id-Token", "X-Tier", "X-Clinic-ID", "X-S3-Prefix"];
 
 /// One invocation of the target, as the Lambda service would deliver it.
 #[derive(Debug, Clone)]
@@ -48,7 +50,7 @@ pub struct TargetCall {
     /// The event: the tool arguments.
     pub arguments: Value,
     /// `clientContext.custom`.
-    pub client_context: Value,
+    pub client_context: ToolCallContext,
 }
 
 pub type BackendFuture = Pin<Box<dyn Future<Output = Result<Value, String>> + Send>>;
@@ -201,13 +203,7 @@ impl GatewayEmulation {
 /// The CUSTOM_JWT authorizer: 401 unless the Bearer token verifies. The verified context
 /// travels to the MCP handler in the request's extensions.
 async fn authorize(State(inner): State<Arc<Inner>>, mut req: Request, next: Next) -> Response {
-    let token = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    let Some(token) = token else {
+    let Ok(token) = contracts::bearer_token(req.headers()).map(str::to_owned) else {
         return unauthorized("missing bearer token");
     };
     match inner.verifier.verify(&token).await {
@@ -287,16 +283,19 @@ fn mcp_error(code: ErrorCode, message: &'static str) -> ErrorData {
 }
 
 impl Handler {
-    fn caller(context: &RequestContext<RoleServer>) -> Option<(TenantContext, Map<String, Value>)> {
+    fn caller(
+        context: &RequestContext<RoleServer>,
+    ) -> Option<(TenantContext, BTreeMap<String, String>)> {
         let parts = context.extensions.get::<http::request::Parts>()?;
         let ctx = parts.extensions.get::<TenantContext>()?.clone();
         // The allow-listed headers, nested, as AgentCore propagates them.
-        let mut headers = Map::new();
-        for name in PROPAGATED_HEADERS {
-            if let Some(v) = parts.headers.get(name).and_then(|v| v.to_str().ok()) {
-                headers.insert(name.to_owned(), v.into());
-            }
-        }
+        let headers = PROPAGATED_HEADERS
+            .iter()
+            .filter_map(|name| {
+                let value = parts.headers.get(*name)?.to_str().ok()?;
+                Some(((*name).to_owned(), value.to_owned()))
+            })
+            .collect();
         Some((ctx, headers))
     }
 }
@@ -368,15 +367,15 @@ impl Handler {
                 "Tool call denied by the gateway's policy",
             ));
         }
-        let client_context = json!({
-            "bedrockAgentCoreToolName": action,
-            "bedrockAgentCoreGatewayId": format!("local-{}", inner.tier),
-            "bedrockAgentCoreTargetId": inner.target,
-            "bedrockAgentCoreMessageVersion": "1.0",
-            "bedrockAgentCoreAwsRequestId": format!("local-{}", context.id),
-            "bedrockAgentCoreMcpMessageId": context.id.to_string(),
-            "bedrockAgentCorePropagatedHeaders": headers,
-        });
+        let client_context = ToolCallContext {
+            tool_name: action.clone(),
+            gateway_id: Some(format!("local-{}", inner.tier)),
+            target_id: Some(inner.target.clone()),
+            message_version: Some(contracts::gateway::MESSAGE_VERSION.to_owned()),
+            aws_request_id: Some(format!("local-{}", context.id)),
+            mcp_message_id: Some(context.id.to_string()),
+            propagated_headers: headers,
+        };
         match inner
             .backend
             .invoke(TargetCall {
@@ -413,7 +412,7 @@ impl ToolBackend for LambdaBackend {
         let client = self.client.clone();
         let function = self.function.clone();
         Box::pin(async move {
-            let raw_context = json!({ "custom": call.client_context }).to_string();
+            let raw_context = call.client_context.to_client_context();
             // The Invoke API takes the client context base64-encoded (X-Amz-Client-Context).
             let out = client
                 .invoke()

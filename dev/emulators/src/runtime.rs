@@ -26,8 +26,9 @@ use percent_encoding::percent_decode_str;
 use serde_json::json;
 use tenant_context::TokenVerifier;
 
-pub const SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
-pub const REQUEST_ID_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-request-id";
+pub use contracts::headers::{
+    RUNTIME_REQUEST_ID as REQUEST_ID_HEADER, RUNTIME_SESSION_ID as SESSION_HEADER,
+};
 
 /// One runtime: its ARN and the base URL of the agent process serving it.
 #[derive(Debug, Clone)]
@@ -121,10 +122,7 @@ async fn invoke(
             "no such endpoint",
         );
     }
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let Some(token) = auth.and_then(|v| v.strip_prefix("Bearer ")) else {
+    let Ok(token) = contracts::bearer_token(&headers) else {
         return error(
             StatusCode::UNAUTHORIZED,
             "AccessDeniedException",
@@ -154,7 +152,10 @@ async fn invoke(
     let mut req = inner
         .http
         .post(format!("{}/invocations", route.agent_url))
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(
+            header::AUTHORIZATION,
+            contracts::bearer::authorization(token),
+        )
         .header(SESSION_HEADER, session)
         .header(REQUEST_ID_HEADER, format!("local-runtime-request-{n}"))
         .header(header::CONTENT_TYPE, "application/json")

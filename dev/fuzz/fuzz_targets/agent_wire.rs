@@ -79,12 +79,7 @@ fn framing(data: &[u8]) {
     for event in [
         AgentEvent::TextDelta { text: text.clone() },
         AgentEvent::ToolStart { tool: text.clone() },
-        AgentEvent::Error {
-            error: "internal",
-            error_type: "Internal",
-            message: text.clone(),
-            retryable: false,
-        },
+        AgentEvent::failure(contracts::AgentErrorCode::Internal, text.clone()),
     ] {
         let frame = event.to_sse();
         let data = frame

@@ -1,8 +1,10 @@
 //! The tool target called directly, as AgentCore Gateway calls it (event and client context),
 //! and cross-tenant attempts at that layer.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
 
+use contracts::ToolCallContext;
+use serde_json::Value;
 use tenant_context::TierCatalog;
 
 use crate::error::FlowError;
@@ -16,7 +18,7 @@ async fn call_tool(
     lambda: &aws_sdk_lambda::Client,
     target: &str,
     tool: &str,
-    headers: &Value,
+    headers: &Headers,
     args: Value,
 ) -> Result<Value, FlowError> {
     use emulators::gateway::{LambdaBackend, TargetCall, ToolBackend as _};
@@ -27,12 +29,11 @@ async fn call_tool(
     backend
         .invoke(TargetCall {
             arguments: args,
-            client_context: serde_json::json!({
-                "bedrockAgentCoreToolName": format!("{target}___{tool}"),
-                "bedrockAgentCoreGatewayId": "local-gateway",
-                "bedrockAgentCoreMcpMessageId": "1",
-                "bedrockAgentCorePropagatedHeaders": headers,
-            }),
+            client_context: ToolCallContext {
+                gateway_id: Some("local-gateway".into()),
+                mcp_message_id: Some("1".into()),
+                ..ToolCallContext::new(target, tool, headers.clone())
+            },
         })
         .await
         .map_err(|what| FlowError::Unexpected {
@@ -42,23 +43,26 @@ async fn call_tool(
 
 /// A clinic's user as the Gateway calls the target: its ID token and the tenant headers its
 /// verified context derives, and the Gateway target of its tier (from the tier catalog).
+/// Propagated headers, by name.
+type Headers = BTreeMap<String, String>;
+
 struct Caller {
-    headers: Value,
+    headers: Headers,
     target: String,
 }
 
 fn caller(ids: &Identities, catalog: &TierCatalog, clinic: &str) -> Result<Caller, FlowError> {
     let ctx = ids.context(clinic)?;
-    let mut headers = serde_json::Map::new();
+    let mut headers = Headers::new();
     headers.insert(
-        tool_target::handler::HEADER_ID_TOKEN.into(),
-        ids.token(clinic)?.into(),
+        contracts::headers::ID_TOKEN.into(),
+        ids.token(clinic)?.to_owned(),
     );
     for (name, value) in ctx.tenant_headers() {
-        headers.insert(name.into(), value.into());
+        headers.insert(name.into(), value);
     }
     Ok(Caller {
-        headers: Value::Object(headers),
+        headers,
         target: catalog.config(ctx.tier())?.gateway_target.clone(),
     })
 }
@@ -145,7 +149,7 @@ pub async fn call_tools(
     let b = caller(ids, catalog, "clinic-b")?;
     let mut forged = a.headers.clone();
     for (name, value) in ids.context("clinic-b")?.tenant_headers() {
-        forged[name] = value.into();
+        forged.insert(name.into(), value);
     }
     let attempts = [
         (

@@ -38,15 +38,9 @@ pub const TVM_MEMORY_PERMISSIONS: &str =
     include_str!("../../../infra/policies/tvm-memory-permissions.json");
 pub const TOOL_SCHEMA: &str = include_str!("../../../infra/gateway/tool-target-schema.json");
 
-/// The request headers the Gateway forwards to the tool target (DESIGN §5: at most 10): the
-/// caller's ID token (the tool target's own constant; a test ties them) and the derived tenant
-/// headers.
-pub const PROPAGATED_HEADERS: [&str; 4] = [
-    "X-Id-Token",
-    tenant_context::HEADER_TIER,
-    tenant_context::HEADER_CLINIC_ID,
-    tenant_context::HEADER_S3_PREFIX,
-];
+/// The request headers the Gateway forwards to the tool target (at most 10): the caller's ID
+/// token and the derived tenant headers, as the agent sends them and the tool target reads them.
+pub use contracts::headers::PROPAGATED as PROPAGATED_HEADERS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

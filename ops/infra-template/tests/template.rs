@@ -262,12 +262,7 @@ fn gateways_enforce_cedar_and_targets_expose_only_the_tiers_tools() {
             .map(|h| h.as_str().unwrap())
             .collect();
         assert!(headers.len() <= 10, "AgentCore allows at most 10 headers");
-        for needed in [
-            tool_target::handler::HEADER_ID_TOKEN,
-            tenant_context::HEADER_TIER,
-            tenant_context::HEADER_CLINIC_ID,
-            tenant_context::HEADER_S3_PREFIX,
-        ] {
+        for needed in contracts::headers::PROPAGATED {
             assert!(headers.contains(&needed), "{tier}: {needed} not propagated");
         }
     }

@@ -49,15 +49,13 @@ impl FakeTarget {
     }
 
     fn answer(&self, call: &TargetCall) -> Value {
-        let headers = &call.client_context["bedrockAgentCorePropagatedHeaders"];
-        let clinic = headers["X-Clinic-ID"].as_str().unwrap_or_default();
-        let tool = call.client_context["bedrockAgentCoreToolName"]
-            .as_str()
-            .unwrap_or_default()
-            .rsplit("___")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let headers = &call.client_context.propagated_headers;
+        let clinic = headers.get("X-Clinic-ID").map_or("", String::as_str);
+        let tool = call
+            .client_context
+            .target_and_tool()
+            .map(|(_, tool)| tool.to_owned())
+            .unwrap_or_default();
         let args = call.arguments.as_object().cloned().unwrap_or_default();
         let known: &[&str] = match tool.as_str() {
             "patient_context" => &["patient_id", "limit", "next_token", "request_hour"],
