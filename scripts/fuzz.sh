@@ -26,10 +26,11 @@ done
 [[ -x .tools/cargo/bin/cargo-fuzz ]] || scripts/install-standins.sh
 export PATH="$PWD/.tools/cargo/bin:$PATH" RUSTC_BOOTSTRAP=1
 if [[ ${#targets[@]} == 0 ]]; then
-  mapfile -t targets < <(cd dev/fuzz && cargo fuzz list)
+  mapfile -t targets < <(cargo fuzz list --fuzz-dir dev/fuzz)
 fi
 echo "==> Building the fuzz targets (instrumented; several minutes the first time)"
-(cd dev/fuzz && cargo fuzz build --sanitizer none --release)
+# --fuzz-dir: cargo-fuzz looks for fuzz/ at the project root by default.
+cargo fuzz build --fuzz-dir dev/fuzz --sanitizer none --release
 for t in "${targets[@]}"; do
   mkdir -p ".tools/fuzz/$t"
   if [[ $mode == smoke ]]; then
@@ -40,10 +41,10 @@ for t in "${targets[@]}"; do
     echo "==> $t: $seconds s"
   fi
   log=".tools/fuzz/$t.log"
-  if ! (cd dev/fuzz && cargo fuzz run --sanitizer none --release "$t" "../../.tools/fuzz/$t" "corpus/$t" -- \
-    "${limit[@]}" -max_len=16384 > "../../$log" 2>&1); then
+  if ! cargo fuzz run --fuzz-dir dev/fuzz --sanitizer none --release "$t" ".tools/fuzz/$t" "dev/fuzz/corpus/$t" -- \
+    "${limit[@]}" -max_len=16384 > "$log" 2>&1; then
     tail -n 30 "$log" >&2
-    echo "error: $t failed; the input is saved under dev/fuzz/artifacts/$t/ (reproduce: cd dev/fuzz && cargo fuzz run $t <file>); log: $log" >&2
+    echo "error: $t failed; the input is saved under dev/fuzz/artifacts/$t/ (reproduce: cargo fuzz run --fuzz-dir dev/fuzz $t <file>); log: $log" >&2
     exit 1
   fi
   echo "    $(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' || true); $(grep -E '^Done ' "$log" | tail -n 1)"

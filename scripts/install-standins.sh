@@ -37,18 +37,26 @@ need cargo "install Rust (rustup, stable 1.95+)"
 stamp_of() { cat "$@" | python3 -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'; }
 mkdir -p "$tools"
 
+# venv NAME REQUIREMENTS WHAT PROGRAM WHEN: a virtualenv of its own, .tools/NAME, with the pinned
+# REQUIREMENTS; made again only when they changed (or with --force) or PROGRAM is missing.
+venv() {
+  local name=$1 requirements=$2 what=$3 program=$4 when=$5 dir="$tools/$1" stamp
+  stamp=$(stamp_of "$requirements")
+  if [[ $force == 0 && -x "$dir/bin/$program" && "$(cat "$dir/.stamp" 2>/dev/null)" == "$stamp" ]]; then
+    echo "==> $what already installed (.tools/$name)"
+    return
+  fi
+  echo "==> Installing $what into .tools/$name ($when)"
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$stamp" > "$dir/.stamp"
+}
+
 # --- Python tools -------------------------------------------------------------------------
-py_stamp=$(stamp_of scripts/tools/requirements.txt)
-if [[ $force == 0 && -x "$tools/venv/bin/moto_server" && "$(cat "$tools/venv/.stamp" 2>/dev/null)" == "$py_stamp" ]]; then
-  echo "==> Python tools already installed (.tools/venv)"
-else
-  echo "==> Installing Python tools into .tools/venv (moto, cargo-lambda, cfn-lint; first time takes a minute)"
-  rm -rf "$tools/venv"
-  python3 -m venv "$tools/venv"
-  "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/tools/requirements.txt
-  echo "$py_stamp" > "$tools/venv/.stamp"
-fi
+venv venv scripts/tools/requirements.txt "Python tools (moto, cargo-lambda, cfn-lint)" moto_server \
+  "first time takes a minute"
 
 # --- AWS service models ---------------------------------------------------------------------
 # The emulations refuse what AWS would refuse: they validate every request against botocore's
@@ -74,17 +82,8 @@ fi
 
 # --- checkov ------------------------------------------------------------------------------
 # A venv of its own: checkov pins boto3, networkx and others exactly, at versions moto's differ from.
-ckv_stamp=$(stamp_of scripts/tools/checkov-requirements.txt)
-if [[ $force == 0 && -x "$tools/checkov-venv/bin/checkov" && "$(cat "$tools/checkov-venv/.stamp" 2>/dev/null)" == "$ckv_stamp" ]]; then
-  echo "==> checkov already installed (.tools/checkov-venv)"
-else
-  echo "==> Installing checkov into .tools/checkov-venv (first time takes about half a minute, ~300 MB)"
-  rm -rf "$tools/checkov-venv"
-  python3 -m venv "$tools/checkov-venv"
-  "$tools/checkov-venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$tools/checkov-venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/tools/checkov-requirements.txt
-  echo "$ckv_stamp" > "$tools/checkov-venv/.stamp"
-fi
+venv checkov-venv scripts/tools/checkov-requirements.txt checkov checkov \
+  "first time takes about half a minute, ~300 MB"
 
 # --- cargo-fuzz -----------------------------------------------------------------------------
 cargo_fuzz_version=0.13.1
@@ -97,17 +96,8 @@ fi
 
 # --- benchmark peers ----------------------------------------------------------------------
 # A venv of its own: the peers pin their own boto3, and nothing of theirs reaches the stand-ins.
-bench_stamp=$(stamp_of dev/bench/peers/requirements.txt)
-if [[ $force == 0 && -x "$tools/bench-venv/bin/python" && "$(cat "$tools/bench-venv/.stamp" 2>/dev/null)" == "$bench_stamp" ]]; then
-  echo "==> Benchmark peers' libraries already installed (.tools/bench-venv)"
-else
-  echo "==> Installing the benchmark peers' libraries into .tools/bench-venv (first time takes about a minute, ~200 MB)"
-  rm -rf "$tools/bench-venv"
-  python3 -m venv "$tools/bench-venv"
-  "$tools/bench-venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$tools/bench-venv/bin/python" -m pip install --quiet --disable-pip-version-check -r dev/bench/peers/requirements.txt
-  echo "$bench_stamp" > "$tools/bench-venv/.stamp"
-fi
+venv bench-venv dev/bench/peers/requirements.txt "the benchmark peers' libraries" python \
+  "first time takes about a minute, ~200 MB"
 
 # --- Node tools ---------------------------------------------------------------------------
 node_stamp=$(stamp_of scripts/tools/package.json scripts/tools/package-lock.json)

@@ -9,13 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 
-scripts/install-standins.sh
-echo "==> Building (first build on a fresh machine takes a few minutes)"
-cargo build --workspace --locked --quiet
-
-scripts/standins.sh start
-trap 'scripts/standins.sh stop' EXIT
-# shellcheck disable=SC1091
-source .tools/run/env
+# shellcheck source=scripts/lib/local-standins.sh
+source scripts/lib/local-standins.sh
 
 target/debug/local-flow

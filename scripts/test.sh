@@ -16,6 +16,10 @@ scripts/install-standins.sh
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
+echo "==> Layering: the product (crates/) never links ops/ or dev/"
+python3 scripts/check-layers.py --self-test
+python3 scripts/check-layers.py
+
 echo "==> cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

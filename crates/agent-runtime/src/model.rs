@@ -293,9 +293,15 @@ impl ChatClient {
         max_tokens: u32,
         deadline: Instant,
     ) -> Result<Completion, ModelError> {
-        let result = self
-            .complete_within(messages, tools, max_tokens, deadline)
-            .await;
+        let body = ChatRequest {
+            model: &self.config.model_id,
+            messages,
+            tools,
+            tool_choice: (!tools.is_empty()).then_some("auto"),
+            max_tokens,
+            stream: false,
+        };
+        let result = self.complete_within(&body, deadline).await;
         let span = tracing::Span::current();
         match &result {
             Ok(c) => {
@@ -313,19 +319,9 @@ impl ChatClient {
 
     async fn complete_within(
         &self,
-        messages: &[Message],
-        tools: &[ToolSpec],
-        max_tokens: u32,
+        body: &ChatRequest<'_>,
         deadline: Instant,
     ) -> Result<Completion, ModelError> {
-        let body = ChatRequest {
-            model: &self.config.model_id,
-            messages,
-            tools,
-            tool_choice: (!tools.is_empty()).then_some("auto"),
-            max_tokens,
-            stream: false,
-        };
         let mut attempt = 0;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -333,7 +329,7 @@ impl ChatClient {
                 return Err(ModelError::Timeout);
             }
             let err = match self
-                .attempt(&body, remaining.min(self.config.attempt_timeout))
+                .attempt(body, remaining.min(self.config.attempt_timeout))
                 .await
             {
                 Ok(c) => return Ok(c),

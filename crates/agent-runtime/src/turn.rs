@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::agent::{self, Ending, Tokens, Turn};
 use crate::error::InvocationError;
-use crate::events::{AgentEvent, Availability, StopReason, UsageSummary};
+use crate::events::{AgentEvent, Availability, Outcome, StopReason, UsageSummary};
 use crate::guardrail::{Checked, Side};
 use crate::memory::{MemoryError, MemorySession, Recall};
 use crate::server::Deps;
@@ -73,14 +73,14 @@ async fn guard_input(inv: &Invocation<'_>) -> Result<Availability, AgentEvent> {
         Checked::Intervened(message) => {
             let usage = account(inv, Tokens::default()).await;
             send_answer(inv, &message).await;
-            Err(AgentEvent::Final {
+            Err(AgentEvent::Final(Outcome {
                 stop_reason: StopReason::GuardrailIntervened,
                 rounds: 0,
                 usage,
                 tools: Availability::Off,
                 memory: Availability::Off,
                 guardrail: Availability::Used,
-            })
+            }))
         }
     }
 }
@@ -146,14 +146,14 @@ async fn answer<T: Toolbox>(
             .await
             .unwrap_or(served.memory);
     }
-    AgentEvent::Final {
+    AgentEvent::Final(Outcome {
         stop_reason: ending.stop_reason,
         rounds: ending.rounds,
         usage,
         tools: served.tools,
         memory: served.memory,
         guardrail: served.guardrail,
-    }
+    })
 }
 
 /// Stage 3. Memory for this invocation: the session and what it recalls, or why there is none.
@@ -196,10 +196,10 @@ async fn account(inv: &Invocation<'_>, tokens: Tokens) -> UsageSummary {
         tokens.input,
         tokens.output,
     );
-    line.model_id = inv.deps.model.model_id().to_owned();
+    line.usage.model_id = inv.deps.model.model_id().to_owned();
     println!("{}", line.to_log_line());
-    count_turn(inv, &line).await;
-    UsageSummary::from(&line)
+    count_turn(inv, &line.usage).await;
+    line.usage
 }
 
 /// How long a turn's closing waits for its usage count: a slow or unreachable table must not
@@ -208,7 +208,7 @@ const COUNT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Adds the turn to the clinic's day (waiting at most `COUNT_WAIT`). A failure is logged,
 /// never the caller's problem: the usage line just printed is the record cost attribution reads.
-async fn count_turn(inv: &Invocation<'_>, line: &UsageEvent) {
+async fn count_turn(inv: &Invocation<'_>, line: &UsageSummary) {
     let Some(meter) = &inv.deps.usage else { return };
     let count = meter.add_turn(
         inv.ctx.tier(),

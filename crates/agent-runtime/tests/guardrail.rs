@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{FakeTarget, Upstreams, agent, ask, gateway, invoke_as, standard};
+use common::{FakeTarget, Upstreams, agent, ask, closed_addr, gateway, invoke_as, standard};
 use emulators::guardrail::{BLOCKED_MESSAGE, SSN_MASK};
 use emulators::model::ModelStandin;
 use testkit::test_issuer;
@@ -57,18 +57,11 @@ async fn an_unreachable_guardrail_refuses_the_turn() {
     let target = FakeTarget::with_hour(10);
     let gw = gateway("basic", &target, &jwks).await;
     let model = ModelStandin::start(0).await.unwrap();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = closed_addr();
     let stack = agent(
         "basic",
         jwks,
-        Upstreams {
-            model_url: model.base_url(),
-            gateway_url: gw.url(),
-            guardrail_url: Some(format!("http://{closed}")),
-        },
+        Upstreams::new(model.base_url(), gw.url()).guardrail(format!("http://{closed}")),
         &[],
     )
     .await;

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{FakeTarget, Upstreams, agent_with_memory, ctx, gateway, invoke, memory, memory_id};
+use common::{
+    FakeTarget, Upstreams, agent_with_memory, closed_addr, ctx, gateway, invoke, memory, memory_id,
+};
 use emulators::memory::{MemoryEmulation, definitions};
 use emulators::model::ModelStandin;
 use serde_json::{Value, json};
@@ -53,11 +55,7 @@ async fn a_user_is_reminded_of_their_own_turns_and_nobody_elses() {
     let stack = agent_with_memory(
         "basic",
         jwks,
-        Upstreams {
-            model_url: model.base_url(),
-            gateway_url: gw.url(),
-            guardrail_url: None,
-        },
+        Upstreams::new(model.base_url(), gw.url()),
         &[],
         Some(memory("basic", &mem.endpoint())),
     )
@@ -143,18 +141,11 @@ async fn a_memory_outage_still_answers() {
     let target = FakeTarget::with_hour(10);
     let gw = gateway("basic", &target, &jwks).await;
     let model = ModelStandin::start(0).await.unwrap();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = closed_addr();
     let stack = agent_with_memory(
         "basic",
         jwks,
-        Upstreams {
-            model_url: model.base_url(),
-            gateway_url: gw.url(),
-            guardrail_url: None,
-        },
+        Upstreams::new(model.base_url(), gw.url()),
         &[],
         Some(memory("basic", &format!("http://{closed}"))),
     )

@@ -43,6 +43,16 @@ async fn ask(c: &ChatClient) -> Result<String, String> {
     .map_err(|e| e.code().as_str().to_owned())
 }
 
+/// `/openai/v1` answers, and is called `times` times.
+async fn answers_on_the_other_prefix(server: &MockServer, times: u64) {
+    Mock::given(method("POST"))
+        .and(path("/openai/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(reply()))
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
 #[tokio::test]
 async fn a_refused_route_is_tried_once_under_the_other_prefix_and_kept() {
     let server = MockServer::start().await;
@@ -55,12 +65,7 @@ async fn a_refused_route_is_tried_once_under_the_other_prefix_and_kept() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/openai/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(reply()))
-        .expect(2)
-        .mount(&server)
-        .await;
+    answers_on_the_other_prefix(&server, 2).await;
     let c = client(format!("{}/v1", server.uri()));
     assert_eq!(ask(&c).await, Ok("ok".into()));
     // The second question goes straight to the route that answered.
@@ -76,12 +81,7 @@ async fn a_refusal_of_the_request_itself_is_not_retried_elsewhere() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/openai/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(reply()))
-        .expect(0)
-        .mount(&server)
-        .await;
+    answers_on_the_other_prefix(&server, 0).await;
     assert_eq!(
         ask(&client(format!("{}/v1", server.uri()))).await,
         Err("model_refused".into())

@@ -43,7 +43,7 @@ pub use token::{
     MAX_LEEWAY, TokenVerifier, VerifiedToken, VerifierConfig,
 };
 pub use token_cache::{TokenCache, TokenKey};
-pub use usage::{USAGE_EVENT_NAME, UsageEvent};
+pub use usage::{USAGE_EVENT_NAME, Usage, UsageEvent};
 
 /// Entry points for the fuzz targets in `dev/fuzz/`, compiled only when fuzzing.
 #[cfg(fuzzing)]

@@ -9,12 +9,21 @@ use crate::tiers::TierConfig;
 
 pub const USAGE_EVENT_NAME: &str = "inference_usage";
 
+/// The per-clinic usage line: who, and what the turn cost.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageEvent {
     pub event: &'static str,
     pub tier: TierName,
     pub clinic_id: ClinicId,
     pub user_id: UserKey,
+    /// At the top level of the line, as the Logs Insights queries read it.
+    #[serde(flatten)]
+    pub usage: Usage,
+}
+
+/// What a turn cost: the part of the usage line its caller is shown too.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Usage {
     pub model_id: String,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -36,12 +45,14 @@ impl UsageEvent {
             tier: ctx.tier().clone(),
             clinic_id: ctx.clinic_id().clone(),
             user_id: ctx.user().clone(),
-            model_id: tier.model_id.clone(),
-            input_tokens,
-            output_tokens,
-            total_tokens: input_tokens.saturating_add(output_tokens),
-            estimated_cost: tier.estimate_cost(input_tokens, output_tokens),
-            currency: tier.pricing.currency.clone(),
+            usage: Usage {
+                model_id: tier.model_id.clone(),
+                input_tokens,
+                output_tokens,
+                total_tokens: input_tokens.saturating_add(output_tokens),
+                estimated_cost: tier.estimate_cost(input_tokens, output_tokens),
+                currency: tier.pricing.currency.clone(),
+            },
         }
     }
 

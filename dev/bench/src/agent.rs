@@ -5,7 +5,6 @@
 //! Guardrails emulations, and STS on moto. Every upstream answers at once, so what a turn
 //! takes beyond the time some upstream was busy is the agent's own cost.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,7 +27,7 @@ use testkit::test_issuer::{self, AUDIENCE, ISSUER};
 use crate::BenchError;
 use crate::process::peak_rss_kib;
 use crate::report::{Row, Target};
-use crate::side::{Side, order};
+use crate::side::{Side, Subjects, order};
 use crate::stats::{Samples, ms, us};
 
 fn name(side: Side) -> &'static str {
@@ -48,13 +47,6 @@ const GUARDRAIL_ID: &str = emulators::guardrail::LOCAL_GUARDRAIL_ID;
 const GUARDRAIL_VERSION: &str = emulators::guardrail::LOCAL_GUARDRAIL_VERSION;
 /// Callers at once for the credential count.
 const CONCURRENT: usize = 32;
-
-pub struct Subjects {
-    pub agent_runtime: PathBuf,
-    pub python: PathBuf,
-    pub peer_dir: PathBuf,
-    pub log_dir: PathBuf,
-}
 
 fn failed(kind: Side, what: impl std::fmt::Display) -> BenchError {
     BenchError::Failed(name(kind), what.to_string())
@@ -267,18 +259,22 @@ async fn start_agent(
         .try_clone()
         .map_err(|e| BenchError::Setup(format!("agent log: {e}")))?;
     let mut command = match kind {
-        Side::Ours => Command::new(&subjects.agent_runtime),
+        Side::Ours => Command::new(&subjects.ours),
         Side::Peer => {
             let mut c = Command::new(&subjects.python);
             c.arg(subjects.peer_dir.join("agent.py"));
             c
         }
     };
-    let began = Instant::now();
-    let child = command
+    command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env)
+        .envs(env);
+    if kind == Side::Peer {
+        command.env("PYTHONPATH", crate::side::peer_path(&subjects.peer_dir));
+    }
+    let began = Instant::now();
+    let child = command
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2)

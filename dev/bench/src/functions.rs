@@ -6,7 +6,6 @@
 //!
 //! Runs are interleaved call by call (ours, peer, peer, ours, ...) so machine noise hits both.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use contracts::ToolCallContext;
@@ -21,7 +20,7 @@ use testkit::test_issuer::{self, AUDIENCE, ISSUER};
 use crate::BenchError;
 use crate::process::peak_rss_kib;
 use crate::report::{Row, Target};
-use crate::side::{Side, order};
+use crate::side::{Side, Subjects, order};
 use crate::stats::{Samples, ms, us};
 
 fn name(side: Side) -> &'static str {
@@ -40,14 +39,6 @@ const CALLS: [(&str, &str, &str); 4] = [
     ("basic", "clinic-a", "clinic_config"),
     ("basic", "clinic-b", "clinic_config"),
 ];
-
-/// Where the two functions come from.
-pub struct Subjects {
-    pub tool_target: PathBuf,
-    pub python: PathBuf,
-    pub peer_dir: PathBuf,
-    pub log_dir: PathBuf,
-}
 
 /// One Gateway call: its client context and what its reply must show.
 struct Call {
@@ -173,7 +164,7 @@ impl World {
                 }
             }
             Side::Peer => {
-                env.push(("PYTHONPATH", subjects.peer_dir.display().to_string()));
+                env.push(("PYTHONPATH", crate::side::peer_path(&subjects.peer_dir)));
                 env.push(("PYTHONDONTWRITEBYTECODE", "1".into()));
                 if tls {
                     env.push(("AWS_CA_BUNDLE", certificate));
@@ -192,7 +183,7 @@ impl World {
         let env = self.env(kind, certs, subjects);
         let log = subjects.log_dir.join(format!("{}.log", name(kind)));
         let host = match kind {
-            Side::Ours => FunctionHost::start(&subjects.tool_target, name(kind), &env, &log).await,
+            Side::Ours => FunctionHost::start(&subjects.ours, name(kind), &env, &log).await,
             Side::Peer => {
                 FunctionHost::start_command(
                     &subjects.python,

@@ -161,23 +161,19 @@ async fn run(args: Args) -> Result<Report, BenchError> {
     } else {
         Vec::new()
     };
+    let subjects = |ours: &str, peer: &str| side::Subjects {
+        ours: bin_dir.join(ours),
+        python: absolute(&args.python),
+        peer_dir: peers.join(peer),
+        log_dir: absolute(&args.log_dir),
+    };
     if matches!(args.suite, Suite::All | Suite::Functions) {
-        let subjects = functions::Subjects {
-            tool_target: bin_dir.join("tool-target"),
-            python: absolute(&args.python),
-            peer_dir: peers.join("tool_lambda"),
-            log_dir: absolute(&args.log_dir),
-        };
+        let subjects = subjects("tool-target", "tool_lambda");
         rows.extend(functions::run(&subjects, warm, cold, &mut progress).await?);
     }
     rows.extend(in_process);
     if matches!(args.suite, Suite::All | Suite::Agent) {
-        let subjects = agent::Subjects {
-            agent_runtime: bin_dir.join("agent-runtime"),
-            python: absolute(&args.python),
-            peer_dir: peers.join("strands_agent"),
-            log_dir: absolute(&args.log_dir),
-        };
+        let subjects = subjects("agent-runtime", "strands_agent");
         rows.extend(agent::run(&subjects, warm, cold, &mut progress).await?);
     }
     Ok(Report {

@@ -1,7 +1,8 @@
 //! A client of the API, as a clinician's app would be: the ID token as `Authorization`, a
 //! prompt, and the session id the API returned to continue a conversation.
 
-use serde_json::{Value, json};
+use contracts::ProxyRequest;
+use serde_json::Value;
 
 use crate::StackError;
 
@@ -27,7 +28,7 @@ pub async fn usage(
 ) -> Result<(u16, Value), StackError> {
     let resp = http
         .get(usage_url)
-        .header("Authorization", format!("Bearer {token}"))
+        .header("Authorization", contracts::bearer::authorization(token))
         .send()
         .await
         .map_err(|e| StackError::Setup {
@@ -38,8 +39,38 @@ pub async fn usage(
     Ok((status, body))
 }
 
+/// One question to the API: where, as whom, what, in which conversation, and any headers sent
+/// along (e.g. forged tenant headers, which must change nothing).
+#[derive(Clone, Copy)]
+pub struct Question<'a> {
+    pub invoke_url: &'a str,
+    pub token: &'a str,
+    pub prompt: &'a str,
+    /// Continues this conversation (the `X-Tenantry-Session-Id` of an earlier answer).
+    pub session: Option<&'a str>,
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> Question<'a> {
+    /// `prompt` to `invoke_url` as the holder of `token`, with no extra headers.
+    pub fn new(
+        invoke_url: &'a str,
+        token: &'a str,
+        prompt: &'a str,
+        session: Option<&'a str>,
+    ) -> Self {
+        Self {
+            invoke_url,
+            token,
+            prompt,
+            session,
+            headers: &[],
+        }
+    }
+}
+
 /// One question to the API at `invoke_url` with `token`; `session` continues a conversation;
-/// `headers` are sent along (e.g. forged tenant headers, which must change nothing).
+/// `headers` are sent along.
 pub async fn ask(
     http: &reqwest::Client,
     invoke_url: &str,
@@ -48,13 +79,13 @@ pub async fn ask(
     session: Option<&str>,
     headers: &[(&str, &str)],
 ) -> Result<Answer, StackError> {
+    let question = Question::new(invoke_url, token, prompt, session);
     ask_streaming(
         http,
-        invoke_url,
-        token,
-        prompt,
-        session,
-        headers,
+        Question {
+            headers,
+            ..question
+        },
         &mut |_| {},
     )
     .await
@@ -64,22 +95,19 @@ pub async fn ask(
 /// `on_event` as it arrives.
 pub async fn ask_streaming(
     http: &reqwest::Client,
-    invoke_url: &str,
-    token: &str,
-    prompt: &str,
-    session: Option<&str>,
-    headers: &[(&str, &str)],
+    q: Question<'_>,
     on_event: &mut (dyn FnMut(&Value) + Send),
 ) -> Result<Answer, StackError> {
-    let mut body = json!({ "prompt": prompt });
-    if let Some(id) = session {
-        body["session_id"] = id.into();
-    }
+    let invoke_url = q.invoke_url;
+    let body = ProxyRequest {
+        prompt: q.prompt.to_owned(),
+        session_id: q.session.map(str::to_owned),
+    };
     let mut req = http
         .post(invoke_url)
-        .header("Authorization", format!("Bearer {token}"))
+        .header("Authorization", contracts::bearer::authorization(q.token))
         .json(&body);
-    for (k, v) in headers {
+    for (k, v) in q.headers {
         req = req.header(*k, *v);
     }
     let failed = |e: reqwest::Error| StackError::Setup {
@@ -130,21 +158,19 @@ pub async fn ask_patiently(
     prompt: &str,
     session: Option<&str>,
 ) -> Result<Answer, StackError> {
-    ask_patiently_streaming(http, invoke_url, token, prompt, session, &mut |_| {}).await
+    let question = Question::new(invoke_url, token, prompt, session);
+    ask_patiently_streaming(http, question, &mut |_| {}).await
 }
 
 /// `ask_patiently`, handing each streamed event to `on_event` as it arrives.
 pub async fn ask_patiently_streaming(
     http: &reqwest::Client,
-    invoke_url: &str,
-    token: &str,
-    prompt: &str,
-    session: Option<&str>,
+    question: Question<'_>,
     on_event: &mut (dyn FnMut(&Value) + Send),
 ) -> Result<Answer, StackError> {
     let mut attempt = 0;
     loop {
-        let a = ask_streaming(http, invoke_url, token, prompt, session, &[], on_event).await?;
+        let a = ask_streaming(http, question, on_event).await?;
         let throttled =
             a.status == 429 && a.gateway_error.as_deref() == Some("TooManyRequestsException");
         if !throttled || attempt == 3 {

@@ -144,31 +144,13 @@ impl DevStack {
                 }
             })?;
 
-        let (pool, users) = setup::users(&endpoints, &options.prefix).await?;
-        progress(&format!(
-            "Cognito user pool {} on the moto STAND-IN: {} demo users (one per clinic)",
-            pool.pool_id,
-            users.len()
-        ));
-        let tables = testkit::dynamo::create_and_load(&endpoints, &options.prefix).await?;
-        let usage_table = testkit::dynamo::create_usage_table(&endpoints, &options.prefix).await?;
-        progress(&format!(
-            "DynamoDB STAND-IN (dynalite): {} and {} with the synthetic data, {} for usage counters",
-            tables.patient_table, tables.clinic_table, usage_table
-        ));
-        let onboarded = setup::onboard(
-            &endpoints,
-            &pool,
-            &tables.clinic_table,
-            &template,
-            &options.prefix,
-        )
-        .await?;
-        progress(&format!(
-            "tenant-admin onboarded {} tenants: an API key each in its tier's usage plan (API Gateway STAND-IN on moto), registry {}",
-            onboarded.keys.len(),
-            onboarded.registry_table,
-        ));
+        let Seeded {
+            pool,
+            users,
+            tables,
+            usage_table,
+            onboarded,
+        } = seed(&endpoints, &template, &options.prefix, progress).await?;
 
         let faults = faults::Faults::new(options.faults);
         let routes = setup::Routes::new(&endpoints, &pool, &faults).await?;
@@ -186,37 +168,9 @@ impl DevStack {
             .iter()
             .map(|t| (t.clone(), setup::runtime_arn(t)))
             .collect();
-        // The agents' own token vending deployment, as on AWS (the function is deployed once
-        // per calling role): the same binary with the memory scope only, under a Lambda
-        // Invoke API of its own, so the agents reach this deployment and no other function (on
-        // AWS their role may invoke only it).
-        let memory_vending_env = setup::memory_vending_env(&setup::function_env(
-            &endpoints,
-            &routes,
-            &pool,
-            &tables,
-            &[],
-            &lambda_url,
-        )?);
-        let memory_vending = Arc::new(
-            FunctionHost::start(
-                &options.bin_dir.join("token-vending"),
-                setup::MEMORY_VENDING,
-                &memory_vending_env,
-                &options.run_dir.join("memory-vending.log"),
-            )
-            .await?,
-        );
-        let memory_vending_api = LambdaInvokeApi::start(vec![(
-            setup::MEMORY_VENDING.to_owned(),
-            memory_vending.clone(),
-        )])
-        .await?;
-        progress(&format!(
-            "{} (the real token-vending binary, memory scope only) for the agents, under a Lambda Invoke API STAND-IN at {}",
-            setup::MEMORY_VENDING,
-            memory_vending_api.endpoint_url()
-        ));
+        let env = setup::function_env(&endpoints, &routes, &pool, &tables, &[], &lambda_url)?;
+        let (memory_vending_api, memory_vending) =
+            start_memory_vending(&env, &options, progress).await?;
         let agent_binary = options.bin_dir.join("agent-runtime");
         let memory_vending_url = memory_vending_api.endpoint_url();
         let assistant = assistant::start(
@@ -250,33 +204,15 @@ impl DevStack {
         // The functions' clock: the system time until `set_clock` writes an instant.
         let clock_file = options.run_dir.join(CLOCK_FILE);
         let _ = std::fs::remove_file(&clock_file);
-        let mut extra: Vec<(String, String)> = vec![
-            (
-                "TENANTRY_DEV_CLOCK_FILE".into(),
-                clock_file.display().to_string(),
-            ),
-            (
-                "TENANTRY_REGISTRY_TABLE".into(),
-                onboarded.registry_table.clone(),
-            ),
-            (
-                "TENANTRY_RUNTIME_ENDPOINT".into(),
-                assistant.runtime.endpoint(),
-            ),
-            ("TENANTRY_SESSION_KEY".into(), session_key.clone()),
-            (request_proxy::config::ENV_RESPONSE_MODE.into(), mode.into()),
-            (usage_meter::ENV_USAGE_TABLE.into(), usage_table.clone()),
-        ];
-        for (tier, arn) in &runtime_arns {
-            extra.push((
-                format!(
-                    "{}{}",
-                    request_proxy::config::ENV_RUNTIME_ARN_PREFIX,
-                    tier.to_ascii_uppercase()
-                ),
-                arn.clone(),
-            ));
-        }
+        let mut extra = function_settings(FunctionSettings {
+            clock_file: &clock_file,
+            registry_table: &onboarded.registry_table,
+            runtime_endpoint: &assistant.runtime.endpoint(),
+            session_key: &session_key,
+            response_mode: mode,
+            usage_table: &usage_table,
+            runtime_arns: &runtime_arns,
+        });
         extra.extend(assistant::knowledge_base_env(&assistant, &faults).await?);
         let env = setup::function_env(&endpoints, &routes, &pool, &tables, &extra, &lambda_url)?;
         let hosts =
@@ -288,15 +224,6 @@ impl DevStack {
             options.run_dir.display()
         ));
 
-        let invoke: Invoke = {
-            let lambda = lambda.clone();
-            Arc::new(move |function: String, payload: serde_json::Value| {
-                let lambda = lambda.clone();
-                Box::pin(async move {
-                    emulators::lambda::invoke_json(&lambda, &function, &payload).await
-                })
-            })
-        };
         // Streamed answers come from request-proxy under a Runtime API host of its own, whose
         // streamed reply is passed on as Lambda's InvokeWithResponseStream does; buffered calls
         // go to the Lambda stand-in's Invoke API.
@@ -316,59 +243,17 @@ impl DevStack {
         } else {
             None
         };
-        let invoke_stream: InvokeStream = {
-            let host = proxy_host.clone();
-            Arc::new(move |_function: String, payload: serde_json::Value| {
-                let host = host.clone();
-                Box::pin(async move {
-                    let Some(host) = host else {
-                        return Err(testkit::Error::Config(
-                            "no streaming function host in buffered mode".into(),
-                        ));
-                    };
-                    let mut replies = host.invoke(payload).await?;
-                    let (tx, rx) = tokio::sync::mpsc::channel(16);
-                    tokio::spawn(async move {
-                        while let Some(r) = replies.recv().await {
-                            let item = match r {
-                                Reply::Chunk(b) => Ok(b),
-                                Reply::Failed(e) => Err(e.to_string()),
-                            };
-                            if tx.send(item).await.is_err() {
-                                return;
-                            }
-                        }
-                    });
-                    Ok(rx)
-                })
-            })
-        };
-        let api = ApiGatewayEmulation::start(
-            ApiGatewayConfig {
-                routes: emulators::apigateway::routes_from_template(&template),
-                stage: STAGE.into(),
-                api_id: LOCAL_API_ID.into(),
-                account_id: LOCAL_ACCOUNT.into(),
-                region: testkit::STANDIN_REGION.into(),
-                authorizer: AuthorizerSettings::from_template(&template, "tenant-authorizer")?,
-                proxy_function: "request-proxy".into(),
-                invoke,
-                invoke_stream,
-                transfer_mode: options.transfer_mode.unwrap_or(transfer_mode),
-                apigateway: aws_sdk_apigateway::Client::new(&moto_config(&endpoints)),
-            },
-            options.api_port,
+        let transfer_mode = options.transfer_mode.unwrap_or(transfer_mode);
+        let api = start_api(
+            &endpoints,
+            &template,
+            &lambda,
+            proxy_host.clone(),
+            transfer_mode,
+            &options,
+            progress,
         )
         .await?;
-        progress(&format!(
-            "API Gateway REST EMULATION at {} (TOKEN authorizer cached 60 s, API keys from the authorizer, usage plans from the stand-in, answers {})",
-            api.invoke_url(),
-            if mode == "stream" {
-                "streamed"
-            } else {
-                "buffered"
-            }
-        ));
         let web = web::WebApp::start(
             &options.workspace.join("web"),
             web::SiteConfig {
@@ -538,4 +423,206 @@ impl DevStack {
             pid: std::process::id(),
         }
     }
+}
+
+/// How the API Gateway emulation reaches its functions: buffered calls through the Lambda
+/// stand-in's Invoke API; streamed answers from request-proxy under a Runtime API host of its
+/// own (`proxy_host`), passed on as Lambda's InvokeWithResponseStream does.
+fn invokers(
+    lambda: &aws_sdk_lambda::Client,
+    proxy_host: Option<Arc<FunctionHost>>,
+) -> (Invoke, InvokeStream) {
+    let invoke: Invoke = {
+        let lambda = lambda.clone();
+        Arc::new(move |function: String, payload: serde_json::Value| {
+            let lambda = lambda.clone();
+            Box::pin(
+                async move { emulators::lambda::invoke_json(&lambda, &function, &payload).await },
+            )
+        })
+    };
+    let invoke_stream: InvokeStream = {
+        let host = proxy_host;
+        Arc::new(move |_function: String, payload: serde_json::Value| {
+            let host = host.clone();
+            Box::pin(async move {
+                let Some(host) = host else {
+                    return Err(testkit::Error::Config(
+                        "no streaming function host in buffered mode".into(),
+                    ));
+                };
+                let mut replies = host.invoke(payload).await?;
+                let (tx, rx) = tokio::sync::mpsc::channel(16);
+                tokio::spawn(async move {
+                    while let Some(r) = replies.recv().await {
+                        let item = match r {
+                            Reply::Chunk(b) => Ok(b),
+                            Reply::Failed(e) => Err(e.to_string()),
+                        };
+                        if tx.send(item).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                Ok(rx)
+            })
+        })
+    };
+    (invoke, invoke_stream)
+}
+
+/// What the functions are told beyond their AWS endpoints, as the template's environment tells
+/// them.
+struct FunctionSettings<'a> {
+    clock_file: &'a std::path::Path,
+    registry_table: &'a str,
+    runtime_endpoint: &'a str,
+    session_key: &'a str,
+    response_mode: &'a str,
+    usage_table: &'a str,
+    runtime_arns: &'a [(String, String)],
+}
+
+fn function_settings(s: FunctionSettings<'_>) -> Vec<(String, String)> {
+    let mut extra: Vec<(String, String)> = vec![
+        (
+            "TENANTRY_DEV_CLOCK_FILE".into(),
+            s.clock_file.display().to_string(),
+        ),
+        ("TENANTRY_REGISTRY_TABLE".into(), s.registry_table.into()),
+        (
+            "TENANTRY_RUNTIME_ENDPOINT".into(),
+            s.runtime_endpoint.into(),
+        ),
+        ("TENANTRY_SESSION_KEY".into(), s.session_key.into()),
+        (
+            request_proxy::config::ENV_RESPONSE_MODE.into(),
+            s.response_mode.into(),
+        ),
+        (usage_meter::ENV_USAGE_TABLE.into(), s.usage_table.into()),
+    ];
+    for (tier, arn) in s.runtime_arns {
+        extra.push((
+            format!(
+                "{}{}",
+                request_proxy::config::ENV_RUNTIME_ARN_PREFIX,
+                tier.to_ascii_uppercase()
+            ),
+            arn.clone(),
+        ));
+    }
+    extra
+}
+
+/// The data a stack starts from, on the stand-ins.
+struct Seeded {
+    pool: LocalPool,
+    users: Vec<DemoUser>,
+    tables: testkit::dynamo::LocalTables,
+    usage_table: String,
+    onboarded: setup::Onboarded,
+}
+
+/// The demo users, the synthetic tables and the tenants onboarded by tenant-admin.
+async fn seed(
+    endpoints: &Endpoints,
+    template: &serde_json::Value,
+    prefix: &str,
+    progress: &mut Progress<'_>,
+) -> Result<Seeded, StackError> {
+    let (pool, users) = setup::users(endpoints, prefix).await?;
+    progress(&format!(
+        "Cognito user pool {} on the moto STAND-IN: {} demo users (one per clinic)",
+        pool.pool_id,
+        users.len()
+    ));
+    let tables = testkit::dynamo::create_and_load(endpoints, prefix).await?;
+    let usage_table = testkit::dynamo::create_usage_table(endpoints, prefix).await?;
+    progress(&format!(
+        "DynamoDB STAND-IN (dynalite): {} and {} with the synthetic data, {} for usage counters",
+        tables.patient_table, tables.clinic_table, usage_table
+    ));
+    let onboarded =
+        setup::onboard(endpoints, &pool, &tables.clinic_table, template, prefix).await?;
+    progress(&format!(
+        "tenant-admin onboarded {} tenants: an API key each in its tier's usage plan (API Gateway STAND-IN on moto), registry {}",
+        onboarded.keys.len(),
+        onboarded.registry_table,
+    ));
+    Ok(Seeded {
+        pool,
+        users,
+        tables,
+        usage_table,
+        onboarded,
+    })
+}
+
+/// The agents' own token vending deployment, as on AWS (the function is deployed once per
+/// calling role): the same binary with the memory scope only, under a Lambda Invoke API of its
+/// own, so the agents reach this deployment and no other function (on AWS their role may
+/// invoke only it).
+async fn start_memory_vending(
+    function_env: &[(String, String)],
+    options: &Options,
+    progress: &mut Progress<'_>,
+) -> Result<(LambdaInvokeApi, Arc<FunctionHost>), StackError> {
+    let env = setup::memory_vending_env(function_env);
+    let host = Arc::new(
+        FunctionHost::start(
+            &options.bin_dir.join("token-vending"),
+            setup::MEMORY_VENDING,
+            &env,
+            &options.run_dir.join("memory-vending.log"),
+        )
+        .await?,
+    );
+    let api =
+        LambdaInvokeApi::start(vec![(setup::MEMORY_VENDING.to_owned(), host.clone())]).await?;
+    progress(&format!(
+        "{} (the real token-vending binary, memory scope only) for the agents, under a Lambda Invoke API STAND-IN at {}",
+        setup::MEMORY_VENDING,
+        api.endpoint_url()
+    ));
+    Ok((api, host))
+}
+
+/// The API Gateway emulation in front of the real authorizer and request-proxy, as the
+/// template configures the API (routes, authorizer, transfer mode).
+async fn start_api(
+    endpoints: &Endpoints,
+    template: &serde_json::Value,
+    lambda: &aws_sdk_lambda::Client,
+    proxy_host: Option<Arc<FunctionHost>>,
+    transfer_mode: TransferMode,
+    options: &Options,
+    progress: &mut Progress<'_>,
+) -> Result<ApiGatewayEmulation, StackError> {
+    let (invoke, invoke_stream) = invokers(lambda, proxy_host);
+    let api = ApiGatewayEmulation::start(
+        ApiGatewayConfig {
+            routes: emulators::apigateway::routes_from_template(template),
+            stage: STAGE.into(),
+            api_id: LOCAL_API_ID.into(),
+            account_id: LOCAL_ACCOUNT.into(),
+            region: testkit::STANDIN_REGION.into(),
+            authorizer: AuthorizerSettings::from_template(template, "tenant-authorizer")?,
+            proxy_function: "request-proxy".into(),
+            invoke,
+            invoke_stream,
+            transfer_mode,
+            apigateway: aws_sdk_apigateway::Client::new(&moto_config(endpoints)),
+        },
+        options.api_port,
+    )
+    .await?;
+    progress(&format!(
+        "API Gateway REST EMULATION at {} (TOKEN authorizer cached 60 s, API keys from the authorizer, usage plans from the stand-in, answers {})",
+        api.invoke_url(),
+        match transfer_mode {
+            TransferMode::Stream => "streamed",
+            TransferMode::Buffered => "buffered",
+        }
+    ));
+    Ok(api)
 }

@@ -309,15 +309,8 @@ async fn ask_live(
         }
         _ => {}
     };
-    devstack::client::ask_patiently_streaming(
-        http,
-        url,
-        token,
-        prompt,
-        session.as_deref(),
-        &mut on_event,
-    )
-    .await
+    let question = devstack::client::Question::new(url, token, prompt, session.as_deref());
+    devstack::client::ask_patiently_streaming(http, question, &mut on_event).await
 }
 
 fn print_answer(a: &devstack::client::Answer) {

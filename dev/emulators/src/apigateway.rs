@@ -269,36 +269,42 @@ fn gateway_error(status: StatusCode, kind: &str, body: Value) -> Response {
     r
 }
 
+/// One of API Gateway's own refusals: `{"<key>": <message>}` with its error type.
+fn refusal(status: StatusCode, kind: &str, key: &str, message: Option<&str>) -> Response {
+    gateway_error(status, kind, json!({ key: message }))
+}
+
 fn unauthorized() -> Response {
-    gateway_error(
+    refusal(
         StatusCode::UNAUTHORIZED,
         "UnauthorizedException",
-        json!({"message": "Unauthorized"}),
+        "message",
+        Some("Unauthorized"),
     )
 }
 
 fn denied() -> Response {
-    gateway_error(
+    let message = "User is not authorized to access this resource with an explicit deny";
+    refusal(
         StatusCode::FORBIDDEN,
         "AccessDeniedException",
-        json!({"Message": "User is not authorized to access this resource with an explicit deny"}),
+        "Message",
+        Some(message),
     )
 }
 
 fn forbidden() -> Response {
-    gateway_error(
+    refusal(
         StatusCode::FORBIDDEN,
         "ForbiddenException",
-        json!({"message": "Forbidden"}),
+        "message",
+        Some("Forbidden"),
     )
 }
 
 fn internal() -> Response {
-    gateway_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "AuthorizerConfigurationException",
-        json!({"message": null}),
-    )
+    let status = StatusCode::INTERNAL_SERVER_ERROR;
+    refusal(status, "AuthorizerConfigurationException", "message", None)
 }
 
 async fn handle(
@@ -333,16 +339,15 @@ async fn handle(
     }
     let response = match authorize_and_meter(&inner, &headers, &route).await {
         Ok((policy, key)) => {
-            integrate(
-                &inner,
-                &request_id,
-                &headers,
-                &body,
-                &policy,
-                key.as_ref(),
-                &route,
-            )
-            .await
+            let admitted = Admitted {
+                request_id: &request_id,
+                headers: &headers,
+                body: &body,
+                policy: &policy,
+                key: key.as_ref(),
+                route: &route,
+            };
+            integrate(&inner, &admitted).await
         }
         Err(r) => r,
     };
@@ -588,17 +593,21 @@ async fn meter(inner: &Inner, key: &KeyInfo) -> Result<(), Response> {
     Ok(())
 }
 
+/// A request the authorizer and the usage plan let through.
+#[derive(Clone, Copy)]
+struct Admitted<'a> {
+    request_id: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+    policy: &'a Policy,
+    key: Option<&'a KeyInfo>,
+    route: &'a Route,
+}
+
 /// Step 5: the REST proxy event for request-proxy, and its reply as the response.
-async fn integrate(
-    inner: &Inner,
-    request_id: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-    policy: &Policy,
-    key: Option<&KeyInfo>,
-    route: &Route,
-) -> Response {
-    let event = proxy_event(inner, request_id, headers, body, policy, key, route);
+async fn integrate(inner: &Inner, request: &Admitted<'_>) -> Response {
+    let request_id = request.request_id;
+    let event = proxy_event(inner, request);
     let mut response = match inner.config.transfer_mode {
         TransferMode::Buffered => buffered(inner, event).await,
         TransferMode::Stream => streamed(inner, event).await,
@@ -757,15 +766,15 @@ async fn streamed(inner: &Inner, event: Value) -> Response {
 }
 
 /// The REST proxy event, as API Gateway builds it for both transfer modes.
-fn proxy_event(
-    inner: &Inner,
-    request_id: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-    policy: &Policy,
-    key: Option<&KeyInfo>,
-    route: &Route,
-) -> Value {
+fn proxy_event(inner: &Inner, request: &Admitted<'_>) -> Value {
+    let Admitted {
+        request_id,
+        headers,
+        body,
+        policy,
+        key,
+        route,
+    } = *request;
     let c = &inner.config;
     let mut single = serde_json::Map::new();
     let mut multi = serde_json::Map::new();

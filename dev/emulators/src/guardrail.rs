@@ -11,7 +11,6 @@
 //! Anything else passes (`action: NONE`). Unknown guardrails or versions answer
 //! `ResourceNotFoundException`.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
@@ -37,18 +36,14 @@ pub struct GuardrailCall {
     pub intervened: bool,
 }
 
-struct Inner {
+/// The emulation's state, shared by its handlers.
+pub struct Inner {
     id: String,
     version: String,
     calls: Mutex<Vec<GuardrailCall>>,
 }
 
-pub struct GuardrailEmulation {
-    addr: SocketAddr,
-    inner: Arc<Inner>,
-    _server: crate::ServerTask,
-    model_checks: crate::aws_model::Checks,
-}
+pub type GuardrailEmulation = crate::aws_model::layer::Served<Inner>;
 
 /// `ddd-dd-dddd` replaced by the mask; `None` when there was none.
 fn mask_ssn(text: &str) -> Option<String> {
@@ -81,37 +76,17 @@ fn mask_ssn(text: &str) -> Option<String> {
 
 impl GuardrailEmulation {
     pub async fn start(id: &str, version: &str, port: u16) -> std::io::Result<Self> {
-        let inner = Arc::new(Inner {
+        let inner = Inner {
             id: id.to_owned(),
             version: version.to_owned(),
             calls: Mutex::new(Vec::new()),
-        });
-        let app = axum::Router::new()
-            .route("/guardrail/{id}/version/{version}/apply", post(apply))
-            .with_state(inner.clone());
-        let (addr, server, model_checks) =
-            crate::aws_model::layer::serve(app, "bedrock-runtime", &["ApplyGuardrail"], port)
-                .await?;
-        Ok(Self {
-            addr,
-            inner,
-            _server: server,
-            model_checks,
-        })
-    }
-
-    /// The requests checked against AWS's service model, and those it refused.
-    pub fn model_checks(&self) -> crate::aws_model::Checks {
-        self.model_checks.clone()
-    }
-
-    /// The endpoint for the SDK (`AWS_ENDPOINT_URL_BEDROCK_RUNTIME`).
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        };
+        let app = axum::Router::new().route("/guardrail/{id}/version/{version}/apply", post(apply));
+        Self::serve(app, inner, "bedrock-runtime", &["ApplyGuardrail"], port).await
     }
 
     pub fn calls(&self) -> Vec<GuardrailCall> {
-        self.inner
+        self.state()
             .calls
             .lock()
             .map(|c| c.clone())

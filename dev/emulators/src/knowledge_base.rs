@@ -10,7 +10,6 @@
 //! other filter is a `ValidationException`. Like AWS, a call WITHOUT a filter searches every
 //! clinic's documents of the knowledge base: the clinic filter is the caller's duty.
 
-use std::net::SocketAddr;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -187,19 +186,15 @@ struct Kb {
     reader: IndexReader,
 }
 
-struct Inner {
+/// The emulation's state, shared by its handlers.
+pub struct Inner {
     kbs: Vec<Kb>,
     fields: Fields,
     calls: Mutex<Vec<RetrieveCall>>,
 }
 
 /// A running emulation; dropping it stops the server.
-pub struct KnowledgeBaseEmulation {
-    addr: SocketAddr,
-    inner: Arc<Inner>,
-    _server: crate::ServerTask,
-    model_checks: crate::aws_model::Checks,
-}
+pub type KnowledgeBaseEmulation = crate::aws_model::layer::Served<Inner>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KnowledgeBaseError {
@@ -271,28 +266,13 @@ impl KnowledgeBaseEmulation {
                 reader,
             });
         }
-        let inner = Arc::new(Inner {
+        let inner = Inner {
             kbs,
             fields,
             calls: Mutex::new(Vec::new()),
-        });
-        let app = axum::Router::new()
-            .route("/knowledgebases/{id}/retrieve", post(retrieve))
-            .with_state(inner.clone());
-        let (addr, server, model_checks) =
-            crate::aws_model::layer::serve(app, "bedrock-agent-runtime", &["Retrieve"], port)
-                .await?;
-        Ok(Self {
-            addr,
-            inner,
-            _server: server,
-            model_checks,
-        })
-    }
-
-    /// The requests checked against AWS's service model, and those it refused.
-    pub fn model_checks(&self) -> crate::aws_model::Checks {
-        self.model_checks.clone()
+        };
+        let app = axum::Router::new().route("/knowledgebases/{id}/retrieve", post(retrieve));
+        Ok(Self::serve(app, inner, "bedrock-agent-runtime", &["Retrieve"], port).await?)
     }
 
     /// Adds one document to a knowledge base, as a sync of one new object in its bucket
@@ -306,14 +286,14 @@ impl KnowledgeBaseEmulation {
         attributes: &[(&str, &str)],
     ) -> Result<(), KnowledgeBaseError> {
         let kb = self
-            .inner
+            .state()
             .kbs
             .iter()
             .find(|kb| kb.id == knowledge_base_id)
             .ok_or_else(|| {
                 testkit::Error::Config(format!("no knowledge base {knowledge_base_id}"))
             })?;
-        let fields = &self.inner.fields;
+        let fields = &self.state().fields;
         let mut document = doc!(
             fields.text => text,
             fields.uri => format!("s3://{bucket}/{key}"),
@@ -330,13 +310,8 @@ impl KnowledgeBaseEmulation {
         Ok(())
     }
 
-    /// The endpoint for the SDK (`AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME`).
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
     pub fn calls(&self) -> Vec<RetrieveCall> {
-        self.inner
+        self.state()
             .calls
             .lock()
             .map(|c| c.clone())

@@ -16,7 +16,6 @@
 //! `cargo lambda invoke` sends) and reaches the function as Lambda hands it on. Not emulated:
 //! qualifiers, asynchronous invocation, log tails, payload limits; one instance per function.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -30,15 +29,12 @@ use serde_json::{Value, json};
 use crate::function_host::{FunctionHost, Reply};
 use testkit::Error;
 
-type Functions = Arc<std::sync::RwLock<Vec<(String, Arc<FunctionHost>)>>>;
+/// The functions served, by name.
+pub type FunctionList = std::sync::RwLock<Vec<(String, Arc<FunctionHost>)>>;
+type Functions = Arc<FunctionList>;
 
 /// The Invoke API; dropping it stops the server (the functions stop with their hosts).
-pub struct LambdaInvokeApi {
-    _server: crate::ServerTask,
-    addr: SocketAddr,
-    functions: Functions,
-    model_checks: crate::aws_model::Checks,
-}
+pub type LambdaInvokeApi = crate::aws_model::layer::Served<FunctionList>;
 
 impl LambdaInvokeApi {
     /// Serves `functions` (by name) on 127.0.0.1, on a free port.
@@ -51,31 +47,23 @@ impl LambdaInvokeApi {
         port: u16,
         functions: Vec<(String, Arc<FunctionHost>)>,
     ) -> Result<Self, Error> {
-        let functions: Functions = Arc::new(std::sync::RwLock::new(functions));
-        let app = axum::Router::new()
-            .route("/2015-03-31/functions/{function}/invocations", post(invoke))
-            .with_state(functions.clone());
-        let (addr, server, model_checks) =
-            crate::aws_model::layer::serve(app, "lambda", &["Invoke"], port)
-                .await
-                .map_err(Error::call("start the Lambda Invoke API stand-in"))?;
-        Ok(Self {
-            _server: server,
-            addr,
-            functions,
-            model_checks,
-        })
-    }
-
-    /// The requests checked against AWS's service model, and those it refused.
-    pub fn model_checks(&self) -> crate::aws_model::Checks {
-        self.model_checks.clone()
+        let app =
+            axum::Router::new().route("/2015-03-31/functions/{function}/invocations", post(invoke));
+        Self::serve(
+            app,
+            std::sync::RwLock::new(functions),
+            "lambda",
+            &["Invoke"],
+            port,
+        )
+        .await
+        .map_err(Error::call("start the Lambda Invoke API stand-in"))
     }
 
     /// Serves one more function: its callers may need this API's address before it starts
     /// (a function that invokes another is given the endpoint in its environment).
     pub fn add(&self, name: &str, host: Arc<FunctionHost>) {
-        self.functions
+        self.state()
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .push((name.to_owned(), host));
@@ -83,7 +71,7 @@ impl LambdaInvokeApi {
 
     /// What `AWS_ENDPOINT_URL_LAMBDA` should be for a caller of these functions.
     pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.endpoint()
     }
 }
 

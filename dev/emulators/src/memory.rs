@@ -20,7 +20,6 @@
 //! tests check; the IAM policy text is checked apart.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
@@ -98,58 +97,36 @@ struct Store {
     calls: Vec<MemoryCall>,
 }
 
-struct Inner {
+/// The emulation's state, shared by its handlers.
+pub struct Inner {
     memories: Vec<MemoryDefinition>,
     store: Mutex<Store>,
 }
 
 /// A running emulation; dropping it stops the server.
-pub struct MemoryEmulation {
-    addr: SocketAddr,
-    inner: Arc<Inner>,
-    _server: crate::ServerTask,
-    model_checks: crate::aws_model::Checks,
-}
+pub type MemoryEmulation = crate::aws_model::layer::Served<Inner>;
 
 /// The operations served, each checked against the `bedrock-agentcore` service model.
 pub const OPERATIONS: [&str; 3] = ["CreateEvent", "ListEvents", "RetrieveMemoryRecords"];
 
 impl MemoryEmulation {
     pub async fn start(memories: Vec<MemoryDefinition>, port: u16) -> std::io::Result<Self> {
-        let inner = Arc::new(Inner {
+        let inner = Inner {
             memories,
             store: Mutex::new(Store::default()),
-        });
+        };
         let app = axum::Router::new()
             .route("/memories/{memory}/events", post(create_event))
             .route(
                 "/memories/{memory}/actor/{actor}/sessions/{session}",
                 post(list_events),
             )
-            .route("/memories/{memory}/retrieve", post(retrieve))
-            .with_state(inner.clone());
-        let (addr, server, model_checks) =
-            crate::aws_model::layer::serve(app, "bedrock-agentcore", &OPERATIONS, port).await?;
-        Ok(Self {
-            addr,
-            inner,
-            _server: server,
-            model_checks,
-        })
-    }
-
-    /// The requests checked against AWS's service model, and those it refused.
-    pub fn model_checks(&self) -> crate::aws_model::Checks {
-        self.model_checks.clone()
-    }
-
-    /// The endpoint for the SDK (`AWS_ENDPOINT_URL_BEDROCK_AGENTCORE`).
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+            .route("/memories/{memory}/retrieve", post(retrieve));
+        Self::serve(app, inner, "bedrock-agentcore", &OPERATIONS, port).await
     }
 
     pub fn calls(&self) -> Vec<MemoryCall> {
-        self.inner
+        self.state()
             .store
             .lock()
             .map(|s| s.calls.clone())
@@ -159,7 +136,7 @@ impl MemoryEmulation {
     /// Every stored event as (actor, session, payload), oldest first: what a test checks for
     /// half-written turns.
     pub fn events(&self) -> Vec<(String, String, Value)> {
-        self.inner
+        self.state()
             .store
             .lock()
             .map(|s| {
@@ -174,7 +151,7 @@ impl MemoryEmulation {
 
     /// How many events are stored for an actor (all sessions).
     pub fn event_count(&self, memory_id: &str, actor: &str) -> usize {
-        self.inner
+        self.state()
             .store
             .lock()
             .map(|s| {
@@ -218,18 +195,39 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
+fn memory_not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        "memory not found",
+    )
+}
+
+/// A data-plane call's headers (the caller's credentials) and its JSON body.
+struct Call {
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Call {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let axum::Json(body) = axum::Json::<Value>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self { headers, body })
+    }
+}
+
 async fn create_event(
     State(inner): State<Arc<Inner>>,
     Path(memory_id): Path<String>,
-    headers: HeaderMap,
-    axum::Json(body): axum::Json<Value>,
+    Call { headers, body }: Call,
 ) -> Response {
     let Some(memory) = inner.memory(&memory_id).cloned() else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFoundException",
-            "memory not found",
-        );
+        return memory_not_found();
     };
     // The service model has checked the ids, the payload and every length before this.
     let actor = body["actorId"].as_str().unwrap_or_default().to_owned();
@@ -312,11 +310,7 @@ async fn list_events(
     body: Option<axum::Json<Value>>,
 ) -> Response {
     if inner.memory(&memory_id).is_none() {
-        return error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFoundException",
-            "memory not found",
-        );
+        return memory_not_found();
     }
     let actor = percent_encoding::percent_decode_str(&actor)
         .decode_utf8_lossy()
@@ -359,15 +353,10 @@ async fn list_events(
 async fn retrieve(
     State(inner): State<Arc<Inner>>,
     Path(memory_id): Path<String>,
-    headers: HeaderMap,
-    axum::Json(body): axum::Json<Value>,
+    Call { headers, body }: Call,
 ) -> Response {
     if inner.memory(&memory_id).is_none() {
-        return error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFoundException",
-            "memory not found",
-        );
+        return memory_not_found();
     }
     let Some(namespace) = body["namespace"].as_str().map(str::to_owned) else {
         return error(

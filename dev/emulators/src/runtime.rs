@@ -13,7 +13,6 @@
 //! is not documented for JWT failures), and so is the status of a claim mismatch (403 here);
 //! no microVM per session: one process serves a tier.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -39,7 +38,8 @@ pub struct RuntimeRoute {
     pub tier: tenant_context::TierName,
 }
 
-struct Inner {
+/// The emulation's state, shared by its handlers.
+pub struct Inner {
     routes: Vec<RuntimeRoute>,
     verifier: Arc<TokenVerifier>,
     http: reqwest::Client,
@@ -47,11 +47,7 @@ struct Inner {
 }
 
 /// A running emulation; dropping it stops the server.
-pub struct RuntimeEmulation {
-    addr: SocketAddr,
-    _server: crate::ServerTask,
-    model_checks: crate::aws_model::Checks,
-}
+pub type RuntimeEmulation = crate::aws_model::layer::Served<Inner>;
 
 impl RuntimeEmulation {
     pub async fn start(
@@ -59,33 +55,21 @@ impl RuntimeEmulation {
         verifier: Arc<TokenVerifier>,
         port: u16,
     ) -> std::io::Result<Self> {
-        let inner = Arc::new(Inner {
+        let inner = Inner {
             routes,
             verifier,
             http: reqwest::Client::new(),
             requests: AtomicU64::new(0),
-        });
-        let app = axum::Router::new()
-            .route("/runtimes/{arn}/invocations", post(invoke))
-            .with_state(inner);
-        let (addr, server, model_checks) =
-            crate::aws_model::layer::serve(app, "bedrock-agentcore", &["InvokeAgentRuntime"], port)
-                .await?;
-        Ok(Self {
-            addr,
-            _server: server,
-            model_checks,
-        })
-    }
-
-    /// The requests checked against AWS's service model, and those it refused.
-    pub fn model_checks(&self) -> crate::aws_model::Checks {
-        self.model_checks.clone()
-    }
-
-    /// The endpoint request-proxy is configured with (`TENANTRY_RUNTIME_ENDPOINT`).
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        };
+        let app = axum::Router::new().route("/runtimes/{arn}/invocations", post(invoke));
+        Self::serve(
+            app,
+            inner,
+            "bedrock-agentcore",
+            &["InvokeAgentRuntime"],
+            port,
+        )
+        .await
     }
 }
 

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 use crate::endpoints::{ENV_DYNAMODB_URL, Endpoints};
 use crate::error::Error;
 use crate::sdk::config_for;
-use crate::tenants::{DemoPatients, demo_tenants};
+use crate::tenants::{Attribute, DemoPatients, demo_tenants};
 
 /// Names of a freshly created pair of demo tables.
 #[derive(Debug, Clone)]
@@ -128,16 +128,20 @@ pub async fn create_and_load(endpoints: &Endpoints, prefix: &str) -> Result<Loca
             .map_err(Error::call("PutItem ClinicConfig"))?;
     }
     for p in DemoPatients::embedded()?.patients {
-        ddb.put_item()
+        let mut put = ddb
+            .put_item()
             .table_name(&tables.patient_table)
-            .item("clinic_id", s(&p.clinic_id))
-            .item("patient_id", s(&p.patient_id))
-            .item("name", s(&p.name))
-            .item("date_of_birth", s(&p.date_of_birth))
-            .item("conditions", list(&p.conditions))
-            .item("allergies", list(&p.allergies))
-            .item("last_visit", s(&p.last_visit))
-            .send()
+            .item("clinic_id", s(&p.clinic_id));
+        for (name, value) in &p.attributes {
+            put = put.item(
+                name,
+                match value {
+                    Attribute::Text(t) => s(t),
+                    Attribute::List(l) => list(l),
+                },
+            );
+        }
+        put.send()
             .await
             .map_err(Error::call("PutItem PatientMetadata"))?;
     }

@@ -42,16 +42,20 @@ pub struct DemoPatients {
     pub patients: Vec<DemoPatient>,
 }
 
+/// One PatientMetadata row of the demo file: its clinic, and the attributes as the table holds
+/// them (strings and lists of strings; tool-target's reader is the judge of the row's shape).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DemoPatient {
     pub clinic_id: String,
-    pub patient_id: String,
-    pub name: String,
-    pub date_of_birth: String,
-    pub conditions: Vec<String>,
-    pub allergies: Vec<String>,
-    pub last_visit: String,
+    #[serde(flatten)]
+    pub attributes: std::collections::BTreeMap<String, Attribute>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Attribute {
+    Text(String),
+    List(Vec<String>),
 }
 
 impl DemoPatients {

@@ -501,15 +501,8 @@ fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
             ]),
             // The data key, like the buckets it logs (the key policy lets S3's log delivery use
             // it for those buckets only).
-            "Properties": {
+            "Properties": bucket_properties(data_key_encryption(), json!({
                 "BucketName": sub("${NamePrefix}-access-logs-${AWS::AccountId}-${AWS::Region}"),
-                "BucketEncryption": { "ServerSideEncryptionConfiguration": [{
-                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_att(ids::DATA_KEY, "Arn") },
-                    "BucketKeyEnabled": true
-                }]},
-                "PublicAccessBlockConfiguration": public_access_block(),
-                "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-                "VersioningConfiguration": { "Status": "Enabled" },
                 "LifecycleConfiguration": { "Rules": [{
                     "Id": "expire-access-logs",
                     "Status": "Enabled",
@@ -517,7 +510,7 @@ fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
                     "NoncurrentVersionExpiration": { "NoncurrentDays": 30 }
                 }]},
                 "Tags": tag_list(&APP_TAGS)
-            }
+            }))
         }),
     )?;
     bucket_policy(
@@ -540,7 +533,30 @@ fn access_logs_bucket(t: &mut Template) -> Result<(), Error> {
     )
 }
 
-pub fn public_access_block() -> Value {
+/// What every bucket of the stack has (no public access, objects owned by the bucket owner,
+/// versioning) and its encryption, with the bucket's own properties.
+pub fn bucket_properties(encryption: Value, own: Value) -> Value {
+    let mut props = json!({
+        "BucketEncryption": { "ServerSideEncryptionConfiguration": [encryption] },
+        "PublicAccessBlockConfiguration": public_access_block(),
+        "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
+        "VersioningConfiguration": { "Status": "Enabled" },
+    });
+    if let (Some(all), Value::Object(own)) = (props.as_object_mut(), own) {
+        all.extend(own);
+    }
+    props
+}
+
+/// Encryption under the stack's data key, with S3 Bucket Keys (fewer KMS calls).
+pub fn data_key_encryption() -> Value {
+    json!({
+        "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_att(ids::DATA_KEY, "Arn") },
+        "BucketKeyEnabled": true
+    })
+}
+
+fn public_access_block() -> Value {
     json!({
         "BlockPublicAcls": true,
         "BlockPublicPolicy": true,

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::cfn::{checkov_skips, get_att, reference, sub, tag_list};
 use crate::ids;
-use crate::shared::{APP_TAGS, bucket_policy, public_access_block};
+use crate::shared::{APP_TAGS, bucket_policy, bucket_properties};
 use crate::{Error, Template};
 
 /// CloudFront's managed policies (fixed ids, the same in every account).
@@ -33,21 +33,17 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
                 ("CKV_AWS_145", "The page's public files (HTML, CSS, JavaScript; no data): S3-managed encryption, which CloudFront's origin access control reads without a grant on the data key."),
                 ("CKV_AWS_18", "Only CloudFront reads it (origin access control) and the files are public; the access-log bucket takes the document buckets' logs only, under the data key.")
             ]),
-            "Properties": {
+            "Properties": bucket_properties(json!({
+                "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" }
+            }), json!({
                 "BucketName": sub("${NamePrefix}-web-${AWS::AccountId}-${AWS::Region}"),
-                "BucketEncryption": { "ServerSideEncryptionConfiguration": [{
-                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" }
-                }]},
-                "PublicAccessBlockConfiguration": public_access_block(),
-                "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-                "VersioningConfiguration": { "Status": "Enabled" },
                 "LifecycleConfiguration": { "Rules": [{
                     "Id": "expire-old-page-versions",
                     "Status": "Enabled",
                     "NoncurrentVersionExpiration": { "NoncurrentDays": 30 }
                 }]},
                 "Tags": tag_list(&APP_TAGS)
-            }
+            }))
         }),
     )?;
     t.resource(

@@ -13,7 +13,9 @@ use crate::cfn::{
 use crate::functions::{FunctionId, document_bucket_prefix};
 use crate::iam::{document, service_trust, statement};
 use crate::ids;
-use crate::shared::{bucket_policy, discovery_url, issuer, jwks_url, public_access_block};
+use crate::shared::{
+    bucket_policy, bucket_properties, data_key_encryption, discovery_url, issuer, jwks_url,
+};
 use crate::{Error, Inputs, PROPAGATED_HEADERS, Template};
 
 /// Logical ids of one tier's resources.
@@ -52,6 +54,21 @@ struct Parts<'a> {
     config: &'a TierConfig,
     ids: TierIds,
     tags: [(&'static str, &'a str); 2],
+}
+
+type Unpacked<'p, 'a> = (
+    &'a str,
+    &'p str,
+    &'a TierConfig,
+    &'p TierIds,
+    &'p [(&'static str, &'a str); 2],
+);
+
+impl<'a> Parts<'a> {
+    /// The tier's name, its PascalCase form, its configuration, logical ids and tags.
+    fn unpack(&self) -> Unpacked<'_, 'a> {
+        (self.name, &self.pascal, self.config, &self.ids, &self.tags)
+    }
 }
 
 pub fn add(
@@ -109,27 +126,15 @@ pub fn add(
 }
 
 fn documents_bucket(t: &mut Template, parts: &Parts) -> Result<(), Error> {
-    let Parts {
-        name: tier,
-        ids,
-        tags,
-        ..
-    } = parts;
+    let (tier, _, _, ids, tags) = parts.unpack();
     t.resource(
         &ids.bucket,
         json!({
             "Type": "AWS::S3::Bucket",
             "DeletionPolicy": KEPT_ON_DELETION,
             "UpdateReplacePolicy": KEPT_ON_REPLACEMENT,
-            "Properties": {
+            "Properties": bucket_properties(data_key_encryption(), json!({
                 "BucketName": { "Fn::Join": ["", [document_bucket_prefix(), tier]] },
-                "BucketEncryption": { "ServerSideEncryptionConfiguration": [{
-                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_att(ids::DATA_KEY, "Arn") },
-                    "BucketKeyEnabled": true
-                }]},
-                "PublicAccessBlockConfiguration": public_access_block(),
-                "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-                "VersioningConfiguration": { "Status": "Enabled" },
                 "LoggingConfiguration": {
                     "DestinationBucketName": reference(ids::ACCESS_LOGS_BUCKET),
                     "LogFilePrefix": format!("documents-{tier}/")
@@ -141,20 +146,14 @@ fn documents_bucket(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                     "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 }
                 }]},
                 "Tags": tag_list(tags)
-            }
+            }))
         }),
     )?;
     bucket_policy(t, &ids.bucket, Vec::new())
 }
 
 fn memory(t: &mut Template, parts: &Parts) -> Result<(), Error> {
-    let Parts {
-        name: tier,
-        config,
-        ids,
-        tags,
-        ..
-    } = parts;
+    let (tier, _, config, ids, tags) = parts.unpack();
     let strategies: Vec<Value> = config
         .memory
         .strategies
@@ -184,13 +183,7 @@ fn memory(t: &mut Template, parts: &Parts) -> Result<(), Error> {
 }
 
 fn knowledge_base(t: &mut Template, parts: &Parts) -> Result<(), Error> {
-    let Parts {
-        name: tier,
-        pascal: p,
-        config,
-        ids,
-        tags,
-    } = parts;
+    let (tier, p, config, ids, tags) = parts.unpack();
     let kb = &config.knowledge_base;
     let vectors = format!("{p}VectorBucket");
     let index = format!("{p}VectorIndex");
@@ -305,13 +298,7 @@ fn knowledge_base(t: &mut Template, parts: &Parts) -> Result<(), Error> {
 }
 
 fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error> {
-    let Parts {
-        name: tier,
-        pascal: p,
-        config,
-        ids,
-        tags,
-    } = parts;
+    let (tier, p, config, ids, tags) = parts.unpack();
     let role = format!("{p}GatewayRole");
     t.resource(
         &role,
@@ -400,12 +387,7 @@ fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error
 /// of identifiers that never belong in an answer; clinical words pass (a guardrail that
 /// blocked "injury" or anonymised names would make a clinical assistant useless).
 fn guardrail(t: &mut Template, parts: &Parts) -> Result<(), Error> {
-    let Parts {
-        name: tier,
-        ids,
-        tags,
-        ..
-    } = parts;
+    let (tier, _, _, ids, tags) = parts.unpack();
     let filter = |kind: &str, input: &str, output: &str| json!({ "Type": kind, "InputStrength": input, "OutputStrength": output });
     t.resource(
         &ids.guardrail,
@@ -449,13 +431,7 @@ fn guardrail(t: &mut Template, parts: &Parts) -> Result<(), Error> {
 }
 
 fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
-    let Parts {
-        name: tier,
-        pascal: p,
-        config,
-        ids,
-        tags,
-    } = parts;
+    let (tier, p, config, ids, tags) = parts.unpack();
     let role = format!("{p}RuntimeRole");
     let project_param = ssm_parameter_arn(&config.bedrock_project.ssm_parameter);
     let mut role_resource = json!({

@@ -133,6 +133,30 @@ fn text(item: &std::collections::HashMap<String, AttributeValue>, key: &str) -> 
         .unwrap_or_default()
 }
 
+/// The text attributes `keys` of `clinic`'s row in `table` (the row must exist).
+async fn texts<const N: usize>(
+    stack: &Stack,
+    table: &str,
+    clinic: &str,
+    keys: [&str; N],
+) -> [String; N] {
+    let item = row(stack, table, clinic).await.expect("the clinic's row");
+    keys.map(|k| text(&item, k))
+}
+
+/// Suspends or resumes a clinic as the operator does; how many users it changed.
+async fn set_status(
+    stack: &Stack,
+    clinic: &tenant_context::ClinicId,
+    status: tenant_admin::TenantStatus,
+) -> usize {
+    let targets = &stack.targets;
+    let (table, pool) = (&targets.registry_table, &targets.user_pool_id);
+    tenant_admin::apply::set_tenant_status(&stack.clients, table, pool, clinic, status)
+        .await
+        .unwrap()
+}
+
 async fn in_plan(stack: &Stack, tier: &TierName, key: &str) -> bool {
     stack
         .clients
@@ -167,21 +191,18 @@ async fn onboarding_is_complete_and_idempotent() {
         "key in another tier's plan"
     );
 
-    let reg = row(&stack, &stack.targets.registry_table, &clinic)
-        .await
-        .expect("registry row");
-    assert_eq!(text(&reg, "tier"), "basic");
-    assert_eq!(text(&reg, "status"), "active");
-    assert_eq!(
-        text(&reg, "api_key_id"),
-        key,
-        "the registry names the tenant's own key"
-    );
-    let cfg = row(&stack, &stack.targets.clinic_table, &clinic)
-        .await
-        .expect("clinic row");
-    assert_eq!(text(&cfg, "timezone"), "Europe/Paris");
-    assert_eq!(text(&cfg, "tier"), "basic");
+    // The registry names the tenant's own key; the clinic row its timezone.
+    let registry = &stack.targets.registry_table;
+    let fields = texts(&stack, registry, &clinic, ["tier", "status", "api_key_id"]).await;
+    assert_eq!(fields, ["basic", "active", key.as_str()]);
+    let fields = texts(
+        &stack,
+        &stack.targets.clinic_table,
+        &clinic,
+        ["timezone", "tier"],
+    )
+    .await;
+    assert_eq!(fields, ["Europe/Paris", "basic"]);
 
     // The user signs in and its token carries the tenant the administrator set.
     let (username_out, password) = first.test_credentials.clone().expect("test credentials");
@@ -220,20 +241,12 @@ async fn a_tier_change_moves_the_key_between_plans() {
     let stack = stack().await;
     let clinic = format!("clinic-{}", unique());
     let username = format!("dr.r@{clinic}.example");
-    let basic_plan = Plan::onboard(
-        &tenants(&stack.tiers, &clinic, "basic", &username)[0],
-        &stack.targets,
-        true,
-    )
-    .unwrap();
-    let (first, _) = run(&basic_plan, &stack).await;
-    let premium_plan = Plan::onboard(
-        &tenants(&stack.tiers, &clinic, "premium", &username)[0],
-        &stack.targets,
-        true,
-    )
-    .unwrap();
-    let (second, lines) = run(&premium_plan, &stack).await;
+    let onboard_in = |tier: &str| {
+        let tenant = &tenants(&stack.tiers, &clinic, tier, &username)[0];
+        Plan::onboard(tenant, &stack.targets, true).unwrap()
+    };
+    let (first, _) = run(&onboard_in("basic"), &stack).await;
+    let (second, lines) = run(&onboard_in("premium"), &stack).await;
     let key = second.api_key_id.unwrap();
     assert_eq!(Some(&key), first.api_key_id.as_ref());
     assert!(lines.iter().any(|l| l.contains("detached")), "{lines:?}");
@@ -406,14 +419,10 @@ async fn suspension_needs_an_onboarded_tenant() {
         .set_status(&id, TenantStatus::Suspended)
         .await
         .unwrap();
-    let reg = row(&stack, &stack.targets.registry_table, &clinic)
-        .await
-        .unwrap();
-    assert_eq!(text(&reg, "status"), "suspended");
-    assert!(
-        !text(&reg, "api_key_id").is_empty(),
-        "suspension keeps the key mapping"
-    );
+    let table = &stack.targets.registry_table;
+    let [status, key] = texts(&stack, table, &clinic, ["status", "api_key_id"]).await;
+    assert_eq!(status, "suspended");
+    assert!(!key.is_empty(), "suspension keeps the key mapping");
 }
 
 /// Suspension works everywhere, not only at the front door: the clinic's users are disabled
@@ -422,7 +431,6 @@ async fn suspension_needs_an_onboarded_tenant() {
 /// them too.
 #[tokio::test]
 async fn suspension_disables_the_clinics_users_and_only_theirs() {
-    use tenant_admin::apply::set_tenant_status;
     let stack = stack().await;
     let clinic = format!("clinic-{}", unique());
     let other = format!("clinic-{}", unique());
@@ -458,15 +466,7 @@ async fn suspension_disables_the_clinics_users_and_only_theirs() {
         .expect("active");
 
     let id = tenant_context::ClinicId::parse(&clinic).unwrap();
-    let n = set_tenant_status(
-        &stack.clients,
-        &stack.targets.registry_table,
-        &stack.targets.user_pool_id,
-        &id,
-        tenant_admin::TenantStatus::Suspended,
-    )
-    .await
-    .unwrap();
+    let n = set_status(&stack, &id, tenant_admin::TenantStatus::Suspended).await;
     assert_eq!(n, 2, "the tenant file's user and the colleague");
     assert!(stack.pool.sign_in(user_a, password_a).await.is_err());
     assert!(
@@ -480,20 +480,10 @@ async fn suspension_disables_the_clinics_users_and_only_theirs() {
         stack.pool.sign_in(user_b, password_b).await.is_ok(),
         "another clinic's user is untouched"
     );
-    let reg = row(&stack, &stack.targets.registry_table, &clinic)
-        .await
-        .unwrap();
-    assert_eq!(text(&reg, "status"), "suspended");
+    let [status] = texts(&stack, &stack.targets.registry_table, &clinic, ["status"]).await;
+    assert_eq!(status, "suspended");
 
-    set_tenant_status(
-        &stack.clients,
-        &stack.targets.registry_table,
-        &stack.targets.user_pool_id,
-        &id,
-        tenant_admin::TenantStatus::Active,
-    )
-    .await
-    .unwrap();
+    set_status(&stack, &id, tenant_admin::TenantStatus::Active).await;
     assert!(
         stack.pool.sign_in(user_a, password_a).await.is_ok(),
         "resumed"

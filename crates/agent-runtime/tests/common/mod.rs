@@ -122,6 +122,29 @@ pub struct Upstreams {
     pub guardrail_url: Option<String>,
 }
 
+impl Upstreams {
+    /// The model and the Gateway; the stack starts its own guardrail emulation.
+    pub fn new(model_url: String, gateway_url: String) -> Self {
+        Self {
+            model_url,
+            gateway_url,
+            guardrail_url: None,
+        }
+    }
+
+    pub fn guardrail(mut self, url: String) -> Self {
+        self.guardrail_url = Some(url);
+        self
+    }
+}
+
+/// An address nothing listens on (the listener is dropped at once): a dependency that is down.
+pub fn closed_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+}
+
 pub const GUARDRAIL_ID: &str = emulators::guardrail::LOCAL_GUARDRAIL_ID;
 pub const GUARDRAIL_VERSION: &str = emulators::guardrail::LOCAL_GUARDRAIL_VERSION;
 
@@ -293,10 +316,15 @@ pub async fn invoke_as(
 }
 
 /// `invoke_as`, buffered; the reply must be 200.
-pub async fn ask(stack: &Stack, tier: &str, clinic: &str, prompt: &str) -> Value {
+/// A JSON invocation that must be answered (200).
+pub async fn answered(stack: &Stack, tier: &str, clinic: &str, prompt: &str) -> Reply {
     let reply = invoke_as(stack, tier, clinic, prompt, false).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.json()
+    reply
+}
+
+pub async fn ask(stack: &Stack, tier: &str, clinic: &str, prompt: &str) -> Value {
+    answered(stack, tier, clinic, prompt).await.json()
 }
 
 pub struct Reply {
@@ -384,11 +412,7 @@ pub async fn standard_with(
     let stack = agent(
         tier,
         jwks,
-        Upstreams {
-            model_url: model.base_url(),
-            gateway_url: gw.url(),
-            guardrail_url: None,
-        },
+        Upstreams::new(model.base_url(), gw.url()),
         extra,
     )
     .await;

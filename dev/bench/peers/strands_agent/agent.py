@@ -17,7 +17,6 @@ token budget, no per-clinic usage record, no trace export.
 
 import os
 import threading
-import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
@@ -28,6 +27,7 @@ from mcp.client.streamable_http import create_mcp_http_client, streamable_http_c
 from strands import Agent
 from strands.models.openai import OpenAIModel
 from strands.tools.mcp import MCPClient
+from tenant_credentials import fresh, tenant_client
 
 TIER = os.environ["TENANTRY_TIER"]
 ISSUER = os.environ["TENANTRY_TOKEN_ISSUER"]
@@ -81,27 +81,13 @@ def _claims(token):
 
 def _memory(tier, clinic, user):
     with _memory_lock:
-        cached = _memory_clients.get(user)
-        if cached and cached[0] > time.time() + 300:
-            return cached[1]
-        creds = _sts.assume_role(
-            RoleArn=MEMORY_ROLE_ARN,
-            RoleSessionName=f"{clinic}-{user}"[:64],
-            DurationSeconds=900,
-            Tags=[
-                {"Key": "tier", "Value": tier},
-                {"Key": "clinic_id", "Value": clinic},
-                {"Key": "user_id", "Value": user},
-            ],
-            TransitiveTagKeys=["tier", "clinic_id", "user_id"],
-        )["Credentials"]
-        client = boto3.client(
-            "bedrock-agentcore",
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
+        client = fresh(_memory_clients.get(user))
+        if client:
+            return client
+        _memory_clients[user] = tenant_client(
+            _sts, MEMORY_ROLE_ARN, "bedrock-agentcore", tier, clinic, user
         )
-        _memory_clients[user] = (creds["Expiration"].timestamp(), client)
+        client = _memory_clients[user][1]
         return client
 
 

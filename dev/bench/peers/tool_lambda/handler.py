@@ -16,10 +16,10 @@ them), so the peer does a little less work per list call than tool-target does.
 import base64
 import json
 import os
-import time
 
 import boto3
 import jwt
+from tenant_credentials import fresh, tenant_client
 
 ISSUER = os.environ["TENANTRY_TOKEN_ISSUER"]
 AUDIENCE = os.environ["TENANTRY_TOKEN_AUDIENCE"]
@@ -51,27 +51,11 @@ def _claims(token):
 
 
 def _dynamodb(tier, clinic, user):
-    cached = _tenants.get((clinic, user))
-    if cached and cached[0] > time.time() + 300:
-        return cached[1]
-    creds = _sts.assume_role(
-        RoleArn=ROLE_ARN,
-        RoleSessionName=f"{clinic}-{user}"[:64],
-        DurationSeconds=900,
-        Tags=[
-            {"Key": "tier", "Value": tier},
-            {"Key": "clinic_id", "Value": clinic},
-            {"Key": "user_id", "Value": user},
-        ],
-        TransitiveTagKeys=["tier", "clinic_id", "user_id"],
-    )["Credentials"]
-    client = boto3.client(
-        "dynamodb",
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
-    _tenants[(clinic, user)] = (creds["Expiration"].timestamp(), client)
+    client = fresh(_tenants.get((clinic, user)))
+    if client:
+        return client
+    _tenants[(clinic, user)] = tenant_client(_sts, ROLE_ARN, "dynamodb", tier, clinic, user)
+    client = _tenants[(clinic, user)][1]
     return client
 
 

@@ -189,17 +189,55 @@ pub(crate) fn too_large() -> Response {
     )
 }
 
-/// Serves `app` on 127.0.0.1:`port` behind [`validated`] for `operations` of `service`: what
-/// every emulation of an AWS API starts with.
-pub async fn serve(
-    app: Router,
-    service: &str,
-    operations: &[&str],
-    port: u16,
-) -> std::io::Result<(std::net::SocketAddr, crate::ServerTask, Checks)> {
-    let model = ServiceModel::load(service).map_err(std::io::Error::other)?;
-    let checks = Checks::default();
-    let app = validated(app, model, operations, checks.clone()).map_err(std::io::Error::other)?;
-    let (addr, task) = crate::serve_local(app, port).await?;
-    Ok((addr, task, checks))
+/// A running emulation of an AWS API: where it listens, its state, and the requests it judged
+/// against AWS's service model. Each emulation is `Served<its state>`.
+pub struct Served<S> {
+    addr: std::net::SocketAddr,
+    state: std::sync::Arc<S>,
+    _server: crate::ServerTask,
+    checks: Checks,
+}
+
+impl<S: Send + Sync + 'static> Served<S> {
+    /// Serves `app` on 127.0.0.1:`port` behind [`validated`] for `operations` of `service`: what
+    /// every emulation of an AWS API starts with.
+    pub async fn serve(
+        app: Router<std::sync::Arc<S>>,
+        state: S,
+        service: &str,
+        operations: &[&str],
+        port: u16,
+    ) -> std::io::Result<Self> {
+        let state = std::sync::Arc::new(state);
+        let model = ServiceModel::load(service).map_err(std::io::Error::other)?;
+        let checks = Checks::default();
+        let app = validated(
+            app.with_state(state.clone()),
+            model,
+            operations,
+            checks.clone(),
+        )
+        .map_err(std::io::Error::other)?;
+        let (addr, task) = crate::serve_local(app, port).await?;
+        Ok(Self {
+            addr,
+            state,
+            _server: task,
+            checks,
+        })
+    }
+
+    /// The endpoint for the SDK (`AWS_ENDPOINT_URL_<SERVICE>`) or the caller.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The requests checked against AWS's service model, and those it refused.
+    pub fn model_checks(&self) -> Checks {
+        self.checks.clone()
+    }
+
+    pub(crate) fn state(&self) -> &S {
+        &self.state
+    }
 }
