@@ -25,9 +25,13 @@ front_services=apigateway,ssm,cognito-idp
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 
 bindable() { # true when 127.0.0.1:$1 can be bound now (nothing listens, nothing holds it)
+  # With SO_REUSEADDR, as the servers bind: a port whose last connections linger in TIME_WAIT
+  # (a stand-in just stopped) is free for them; a listener or a live connection holding the
+  # port is not.
   python3 - "$1" <<'PY'
 import socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:

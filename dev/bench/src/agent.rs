@@ -5,6 +5,8 @@
 //! Guardrails emulations, and STS on moto. Every upstream answers at once, so what a turn
 //! takes beyond the time some upstream was busy is the agent's own cost.
 
+use anyhow::Context as _;
+use anyhow::anyhow;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,7 +26,6 @@ use tenant_context::{
 use testkit::Endpoints;
 use testkit::test_issuer::{self, AUDIENCE, ISSUER};
 
-use crate::BenchError;
 use crate::process::peak_rss_kib;
 use crate::report::{Row, Target};
 use crate::side::{Side, Subjects, order};
@@ -48,8 +49,8 @@ const GUARDRAIL_VERSION: &str = emulators::guardrail::LOCAL_GUARDRAIL_VERSION;
 /// Callers at once for the credential count.
 const CONCURRENT: usize = 32;
 
-fn failed(kind: Side, what: impl std::fmt::Display) -> BenchError {
-    BenchError::Failed(name(kind), what.to_string())
+fn failed(kind: Side, what: impl std::fmt::Display) -> anyhow::Error {
+    crate::failed(name(kind), what.to_string())
 }
 
 /// The upstreams, each behind its counting proxy (declared after what it fronts).
@@ -77,10 +78,10 @@ fn memory_id(tier: &str) -> String {
 }
 
 impl World {
-    async fn start() -> Result<Self, BenchError> {
+    async fn start() -> anyhow::Result<Self> {
         let setup = |what: &str| {
             let what = what.to_owned();
-            move |e: &dyn std::fmt::Display| BenchError::Setup(format!("{what}: {e}"))
+            move |e: &dyn std::fmt::Display| anyhow!("{what}: {e}")
         };
         let endpoints = Endpoints::from_env()?;
         let catalog = TierCatalog::embedded().map_err(|e| setup("tier file")(&e))?;
@@ -153,8 +154,8 @@ impl World {
         })
     }
 
-    fn new_session(&self) -> Result<String, BenchError> {
-        let parse = |e: tenant_context::Error| BenchError::Setup(format!("session: {e}"));
+    fn new_session(&self) -> anyhow::Result<String> {
+        let parse = |e: tenant_context::Error| anyhow!("session: {e}");
         let ctx = TenantContext::new(
             self.catalog.tier(TIER).map_err(parse)?,
             ClinicId::parse(CLINIC).map_err(parse)?,
@@ -182,12 +183,12 @@ impl World {
         .collect()
     }
 
-    fn env(&self, kind: Side, port: u16) -> Result<Vec<(String, String)>, BenchError> {
+    fn env(&self, kind: Side, port: u16) -> anyhow::Result<Vec<(String, String)>> {
         let tier = self
             .catalog
             .tier(TIER)
             .and_then(|t| self.catalog.config(&t).cloned())
-            .map_err(|e| BenchError::Setup(format!("tier: {e}")))?;
+            .context("tier")?;
         let mut env: Vec<(&str, String)> = vec![
             ("TENANTRY_TIER", TIER.into()),
             (
@@ -245,7 +246,7 @@ async fn start_agent(
     world: &World,
     kind: Side,
     subjects: &Subjects,
-) -> Result<(AgentProcess, Duration), BenchError> {
+) -> anyhow::Result<(AgentProcess, Duration)> {
     let port = emulators::agent::free_port()?;
     let env = world.env(kind, port)?;
     let log_path = subjects.log_dir.join(format!("{}.log", name(kind)));
@@ -254,10 +255,8 @@ async fn start_agent(
         .create(true)
         .append(true)
         .open(&log_path)
-        .map_err(|e| BenchError::Setup(format!("open {}: {e}", log_path.display())))?;
-    let log2 = log
-        .try_clone()
-        .map_err(|e| BenchError::Setup(format!("agent log: {e}")))?;
+        .with_context(|| format!("open {}", log_path.display()))?;
+    let log2 = log.try_clone().context("agent log")?;
     let mut command = match kind {
         Side::Ours => Command::new(&subjects.ours),
         Side::Peer => {
@@ -312,7 +311,7 @@ async fn turn(
     agent: &AgentProcess,
     kind: Side,
     session: &str,
-) -> Result<Duration, BenchError> {
+) -> anyhow::Result<Duration> {
     let began = Instant::now();
     let reply = http
         .post(format!("{}/invocations", agent.url()))
@@ -340,7 +339,7 @@ async fn ping(
     http: &reqwest::Client,
     agent: &AgentProcess,
     kind: Side,
-) -> Result<Duration, BenchError> {
+) -> anyhow::Result<Duration> {
     let began = Instant::now();
     let r = http
         .get(format!("{}/ping", agent.url()))
@@ -372,12 +371,12 @@ pub async fn run(
     warm_turns: usize,
     cold_starts: usize,
     progress: &mut dyn FnMut(&str),
-) -> Result<Vec<Row>, BenchError> {
+) -> anyhow::Result<Vec<Row>> {
     let world = World::start().await?;
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()
-        .map_err(|e| BenchError::Setup(format!("HTTP client: {e}")))?;
+        .context("HTTP client")?;
     let mut m = [PerAgent::default(), PerAgent::default()];
 
     progress(&format!(
@@ -427,10 +426,10 @@ pub async fn run(
     }
     let tools = world.tool_calls.load(Ordering::SeqCst) - tools_before;
     if tools != 2 * warm_turns {
-        return Err(BenchError::Setup(format!(
+        return Err(anyhow!(
             "expected one tool call per turn ({}), the tool target saw {tools}",
             2 * warm_turns
-        )));
+        ));
     }
     for kind in [Side::Ours, Side::Peer] {
         m[kind.slot()].rss_kib = peak_rss_kib(agents[kind.slot()].pid()).unwrap_or_default();

@@ -6,6 +6,8 @@
 //!
 //! Runs are interleaved call by call (ours, peer, peer, ours, ...) so machine noise hits both.
 
+use anyhow::Context as _;
+use anyhow::anyhow;
 use std::time::{Duration, Instant};
 
 use contracts::ToolCallContext;
@@ -17,7 +19,6 @@ use serde_json::{Value, json};
 use testkit::Endpoints;
 use testkit::test_issuer::{self, AUDIENCE, ISSUER};
 
-use crate::BenchError;
 use crate::process::peak_rss_kib;
 use crate::report::{Row, Target};
 use crate::side::{Side, Subjects, order};
@@ -84,11 +85,12 @@ pub fn client_context(tier: &str, clinic: &str, tool: &str) -> String {
 }
 
 impl World {
-    async fn start() -> Result<Self, BenchError> {
+    async fn start() -> anyhow::Result<Self> {
         let endpoints = Endpoints::from_env()?;
-        let dynalite = endpoints.dynamodb_url.clone().ok_or_else(|| {
-            BenchError::Setup("no DynamoDB stand-in: scripts/standins.sh start".into())
-        })?;
+        let dynalite = endpoints
+            .dynamodb_url
+            .clone()
+            .ok_or_else(|| anyhow!("no DynamoDB stand-in: scripts/standins.sh start"))?;
         let dynamodb = CountingProxy::start(&dynalite).await?;
         let sts = [
             CountingProxy::start(&endpoints.moto_url).await?,
@@ -101,7 +103,7 @@ impl World {
         let tables = testkit::dynamo::create_and_load(&endpoints, "bench").await?;
         let idp = test_issuer::jwks_server().await;
         let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| BenchError::Setup(format!("randomness: {e}")))?;
+        getrandom::fill(&mut key).context("randomness")?;
         use base64::Engine as _;
         Ok(Self {
             jwks_url: test_issuer::jwks_url(&idp),
@@ -179,7 +181,7 @@ impl World {
         kind: Side,
         certs: Certs,
         subjects: &Subjects,
-    ) -> Result<FunctionHost, BenchError> {
+    ) -> anyhow::Result<FunctionHost> {
         let env = self.env(kind, certs, subjects);
         let log = subjects.log_dir.join(format!("{}.log", name(kind)));
         let host = match kind {
@@ -237,7 +239,7 @@ async fn invoke(
     host: &FunctionHost,
     kind: Side,
     client_context: Option<&str>,
-) -> Result<(Duration, Value), BenchError> {
+) -> anyhow::Result<(Duration, Value)> {
     let began = Instant::now();
     let mut rx = host
         .invoke_with_context(json!({}), client_context.map(str::to_owned))
@@ -247,7 +249,7 @@ async fn invoke(
         while let Some(part) = rx.recv().await {
             match part {
                 Reply::Chunk(c) => body.extend_from_slice(&c),
-                Reply::Failed(e) => return Err(BenchError::Failed(name(kind), e.to_string())),
+                Reply::Failed(e) => return Err(crate::failed(name(kind), e.to_string())),
             }
         }
         Ok(())
@@ -255,21 +257,18 @@ async fn invoke(
     .await;
     let elapsed = began.elapsed();
     match reply {
-        Err(_) => Err(BenchError::Failed(
-            name(kind),
-            "no reply within 60 s".into(),
-        )),
+        Err(_) => Err(crate::failed(name(kind), "no reply within 60 s")),
         Ok(Err(e)) => Err(e),
         Ok(Ok(())) => {
             let value = serde_json::from_slice(&body)
-                .map_err(|e| BenchError::Failed(name(kind), format!("reply is not JSON ({e})")))?;
+                .map_err(|e| crate::failed(name(kind), format!("reply is not JSON ({e})")))?;
             Ok((elapsed, value))
         }
     }
 }
 
 /// Both functions must give the same answer, or the comparison means nothing.
-fn check(kind: Side, call: &Call, reply: &Value) -> Result<(), BenchError> {
+fn check(kind: Side, call: &Call, reply: &Value) -> anyhow::Result<()> {
     let ok = match call.tool {
         "patient_context" => reply["count"].as_u64().is_some_and(|n| n > 0),
         _ => reply["clinic"]["clinic_id"] == call.clinic,
@@ -277,7 +276,7 @@ fn check(kind: Side, call: &Call, reply: &Value) -> Result<(), BenchError> {
     if ok && reply.get("error").is_none() {
         Ok(())
     } else {
-        Err(BenchError::Failed(
+        Err(crate::failed(
             name(kind),
             format!(
                 "{} for {}: unexpected reply {reply}",
@@ -307,7 +306,7 @@ async fn warm_run(
     subjects: &Subjects,
     certs: Certs,
     calls: usize,
-) -> Result<WarmRun, BenchError> {
+) -> anyhow::Result<WarmRun> {
     let hosts = [
         world.start_function(Side::Ours, certs, subjects).await?,
         world.start_function(Side::Peer, certs, subjects).await?,
@@ -330,7 +329,7 @@ async fn warm_run(
         for kind in order(i) {
             let (d, reply) = invoke(&hosts[kind.slot()], kind, None).await?;
             if reply.get("error").is_none() {
-                return Err(BenchError::Failed(
+                return Err(crate::failed(
                     name(kind),
                     format!("a call without a tool was answered: {reply}"),
                 ));
@@ -376,7 +375,7 @@ pub async fn run(
     warm_calls: usize,
     cold_starts: usize,
     progress: &mut dyn FnMut(&str),
-) -> Result<Vec<Row>, BenchError> {
+) -> anyhow::Result<Vec<Row>> {
     let world = World::start().await?;
 
     progress(&format!(
@@ -386,7 +385,7 @@ pub async fn run(
     let mut cold_own = [Samples::default(), Samples::default()];
     // Ours again with this machine's own CA store layout, to show what the layout costs.
     let mut cold_platform = Samples::default();
-    let cold_start = async |kind: Side, certs: Certs| -> Result<(Duration, Duration), BenchError> {
+    let cold_start = async |kind: Side, certs: Certs| -> anyhow::Result<(Duration, Duration)> {
         let call = &world.calls[0];
         let began = Instant::now();
         let host = world.start_function(kind, certs, subjects).await?;

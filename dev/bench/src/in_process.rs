@@ -6,6 +6,8 @@
 //! tenant's DynamoDB client, the SDK's serialising, signing and parsing, shaping the reply.
 //! No Runtime API, no network, no other process on the CPU; one thread, as in the function.
 
+use anyhow::Context as _;
+use anyhow::anyhow;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
@@ -28,7 +30,6 @@ use tool_target::handler::{Deps, handle};
 use tool_target::page_token::PageTokens;
 use tool_target::runtime::Invocation;
 
-use crate::BenchError;
 use crate::functions::client_context;
 use crate::report::{Row, Target};
 use crate::stats::{Samples, us};
@@ -88,8 +89,8 @@ fn answer(request: &HttpRequest) -> Response<SdkBody> {
     response
 }
 
-async fn deps() -> Result<(Arc<Deps>, wiremock::MockServer), BenchError> {
-    let setup = |what: &str, e: &dyn std::fmt::Display| BenchError::Setup(format!("{what}: {e}"));
+async fn deps() -> anyhow::Result<(Arc<Deps>, wiremock::MockServer)> {
+    let setup = |what: &str, e: &dyn std::fmt::Display| anyhow!("{what}: {e}");
     let sdk = SdkConfig::builder()
         .region(Region::new("us-east-1"))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
@@ -139,7 +140,7 @@ async fn deps() -> Result<(Arc<Deps>, wiremock::MockServer), BenchError> {
 
 /// Runs `calls` calls (after a warm-up) and reports the p50 and p99 of the handler's time.
 /// On a current-thread runtime of its own, as the function runs (one invocation at a time).
-pub async fn run(calls: usize, progress: &mut dyn FnMut(&str)) -> Result<Vec<Row>, BenchError> {
+pub async fn run(calls: usize, progress: &mut dyn FnMut(&str)) -> anyhow::Result<Vec<Row>> {
     progress(&format!(
         "functions: tool-target's handler in-process, {calls} calls with STS and DynamoDB answering from memory"
     ));
@@ -147,14 +148,14 @@ pub async fn run(calls: usize, progress: &mut dyn FnMut(&str)) -> Result<Vec<Row
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| BenchError::Setup(format!("runtime: {e}")))?
+            .context("runtime")?
             .block_on(measure(calls))
     })
     .await
-    .map_err(|e| BenchError::Setup(format!("in-process run: {e}")))?
+    .context("in-process run")?
 }
 
-async fn measure(calls: usize) -> Result<Vec<Row>, BenchError> {
+async fn measure(calls: usize) -> anyhow::Result<Vec<Row>> {
     let (deps, _idp) = deps().await?;
     let contexts = [
         client_context("premium", "hospital-x", "patient_context"),
@@ -175,7 +176,7 @@ async fn measure(calls: usize) -> Result<Vec<Row>, BenchError> {
         let ok = reply.get("error").is_none()
             && (reply["count"] == 3 || reply["clinic"]["clinic_id"] == "clinic-a");
         if !ok {
-            return Err(BenchError::Failed("tool-target handler", reply.to_string()));
+            return Err(crate::failed("tool-target handler", reply.to_string()));
         }
         // The first tenth (and 20) warm the caches: credentials, keys, allocator.
         if i >= calls / 10 + 20 {

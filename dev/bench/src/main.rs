@@ -12,6 +12,8 @@ mod report;
 mod side;
 mod stats;
 
+use anyhow::Context as _;
+use anyhow::anyhow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,14 +21,9 @@ use clap::{Parser, ValueEnum};
 
 use report::Report;
 
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    #[error(transparent)]
-    Standin(#[from] testkit::Error),
-    #[error("{0}")]
-    Setup(String),
-    #[error("{0} failed: {1}")]
-    Failed(&'static str, String),
+/// One side of a comparison misbehaved: a failed run, not a slow one.
+pub fn failed(who: &str, what: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{who} failed: {what}")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,23 +126,23 @@ fn versions(python: &std::path::Path) -> Vec<(String, String)> {
     out
 }
 
-async fn run(args: Args) -> Result<Report, BenchError> {
+async fn run(args: Args) -> anyhow::Result<Report> {
     let bin_dir = match args.bin_dir {
         Some(d) => d,
         None => std::env::current_exe()
             .ok()
             .and_then(|p| p.parent().map(PathBuf::from))
-            .ok_or_else(|| BenchError::Setup("cannot locate the build directory".into()))?,
+            .ok_or_else(|| anyhow!("cannot locate the build directory"))?,
     };
     if !args.python.exists() {
-        return Err(BenchError::Setup(format!(
+        return Err(anyhow!(
             "no peer Python at {}: run scripts/install-standins.sh",
             args.python.display()
-        )));
+        ));
     }
     let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
     std::fs::create_dir_all(&args.log_dir)
-        .map_err(|e| BenchError::Setup(format!("create {}: {e}", args.log_dir.display())))?;
+        .with_context(|| format!("create {}", args.log_dir.display()))?;
     let peers = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/peers"));
     let (warm, cold) = if args.smoke {
         (1, 1)
@@ -186,22 +183,20 @@ async fn run(args: Args) -> Result<Report, BenchError> {
     })
 }
 
-fn write(path: &std::path::Path, text: &str) -> Result<(), BenchError> {
-    std::fs::write(path, text)
-        .map_err(|e| BenchError::Setup(format!("write {}: {e}", path.display())))
+fn write(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
 }
 
 /// Puts the run's context and table between the README's markers.
-fn update_readme(path: &std::path::Path, report: &Report) -> Result<(), BenchError> {
+fn update_readme(path: &std::path::Path, report: &Report) -> anyhow::Result<()> {
     const BEGIN: &str = "<!-- bench:begin -->";
     const END: &str = "<!-- bench:end -->";
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| BenchError::Setup(format!("read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
-        return Err(BenchError::Setup(format!(
+        return Err(anyhow!(
             "{} has no {BEGIN} ... {END} markers",
             path.display()
-        )));
+        ));
     };
     let updated = format!(
         "{}{BEGIN}\n{}\n\n{}{}",
@@ -225,7 +220,7 @@ async fn main() -> ExitCode {
     let report = match run(args).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             return ExitCode::FAILURE;
         }
     };
@@ -236,7 +231,7 @@ async fn main() -> ExitCode {
     let written = json
         .map(|p| {
             serde_json::to_string_pretty(&report)
-                .map_err(|e| BenchError::Setup(e.to_string()))
+                .map_err(|e| anyhow!("{e}"))
                 .and_then(|t| write(&p, &t))
         })
         .transpose()
@@ -249,7 +244,7 @@ async fn main() -> ExitCode {
     match written {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

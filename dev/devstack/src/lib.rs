@@ -14,6 +14,7 @@ pub mod client;
 pub mod faults;
 pub mod load;
 pub mod reply;
+pub mod scenarios;
 pub mod setup;
 pub mod state;
 pub mod usage;

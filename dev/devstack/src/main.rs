@@ -2,13 +2,15 @@
 //! `scripts/devstack.sh up|down|status|token|chat`, which installs and starts the stand-ins
 //! first and runs `up` in the background.
 
+use anyhow::Context as _;
+use anyhow::anyhow;
 use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use devstack::state::StackInfo;
-use devstack::{DevStack, Options, StackError};
+use devstack::{DevStack, Options};
 
 /// The whole Tenantry system on this machine, on the LOCAL STAND-INS and EMULATIONS (no AWS).
 #[derive(Debug, Parser)]
@@ -76,7 +78,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("devstack: {}", testkit::error_chain(&e));
+            eprintln!("devstack: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -87,7 +89,7 @@ fn print_line(text: &str) {
     let _ = writeln!(std::io::stdout(), "{text}");
 }
 
-async fn up(workspace: PathBuf, api_port: u16, web_port: u16) -> Result<(), StackError> {
+async fn up(workspace: PathBuf, api_port: u16, web_port: u16) -> anyhow::Result<()> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -132,14 +134,14 @@ async fn wait_for_stop() {
     }
 }
 
-fn endpoints(info: &StackInfo) -> Result<testkit::Endpoints, StackError> {
+fn endpoints(info: &StackInfo) -> anyhow::Result<testkit::Endpoints> {
     let moto = info.moto_url.clone();
     Ok(testkit::Endpoints::from_lookup(|k| {
         (k == testkit::ENV_MOTO_URL).then(|| moto.clone())
     })?)
 }
 
-async fn token(run_dir: &std::path::Path, clinic: &str) -> Result<String, StackError> {
+async fn token(run_dir: &std::path::Path, clinic: &str) -> anyhow::Result<String> {
     let info = StackInfo::read(run_dir)?;
     let user = info.user(clinic)?;
     let pool = testkit::cognito::LocalPool::existing(
@@ -154,23 +156,19 @@ async fn fill(
     run_dir: &std::path::Path,
     clinic: &str,
     file: &std::path::Path,
-) -> Result<PathBuf, StackError> {
-    let text = std::fs::read_to_string(file).map_err(|e| StackError::Setup {
-        what: format!("read {}: {e}", file.display()),
-    })?;
+) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
     if !text.contains("${ID_TOKEN}") {
-        return Err(StackError::Setup {
-            what: format!(
-                "{} has no ${{ID_TOKEN}} to fill: invoke it as it is",
-                file.display()
-            ),
-        });
+        return Err(anyhow!(
+            "{} has no ${{ID_TOKEN}} to fill: invoke it as it is",
+            file.display()
+        ));
     }
     let token = token(run_dir, clinic).await?;
     let dir = run_dir.join("filled-events");
-    let name = file.file_name().ok_or_else(|| StackError::Setup {
-        what: format!("{} is not a file", file.display()),
-    })?;
+    let name = file
+        .file_name()
+        .ok_or_else(|| anyhow!("{} is not a file", file.display()))?;
     let out = dir.join(format!("{clinic}-{}", name.to_string_lossy()));
     let filled = text.replace("${ID_TOKEN}", &token);
     // One line: cargo lambda sends a client context as a header, where line breaks are invalid.
@@ -179,13 +177,11 @@ async fn fill(
         .unwrap_or(filled);
     std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::write(&out, filled))
-        .map_err(|e| StackError::Setup {
-            what: format!("write {}: {e}", out.display()),
-        })?;
+        .with_context(|| format!("write {}", out.display()))?;
     Ok(out)
 }
 
-async fn status(run_dir: &std::path::Path) -> Result<(), StackError> {
+async fn status(run_dir: &std::path::Path) -> anyhow::Result<()> {
     let info = StackInfo::read(run_dir)?;
     let alive = std::path::Path::new(&format!("/proc/{}", info.pid)).exists();
     println!(
@@ -246,13 +242,13 @@ async fn status(run_dir: &std::path::Path) -> Result<(), StackError> {
     if alive && api.is_ok() {
         Ok(())
     } else {
-        Err(StackError::Setup {
-            what: "the devstack is not (fully) running: scripts/devstack.sh up".into(),
-        })
+        Err(anyhow!(
+            "the devstack is not (fully) running: scripts/devstack.sh up"
+        ))
     }
 }
 
-async fn chat(run_dir: &std::path::Path, clinic: &str) -> Result<(), StackError> {
+async fn chat(run_dir: &std::path::Path, clinic: &str) -> anyhow::Result<()> {
     let info = StackInfo::read(run_dir)?;
     let user = info.user(clinic)?.clone();
     let http = reqwest::Client::new();
@@ -296,7 +292,7 @@ async fn ask_live(
     token: &str,
     prompt: &str,
     session: &Option<String>,
-) -> Result<devstack::client::Answer, StackError> {
+) -> anyhow::Result<devstack::client::Answer> {
     let mut on_event = |e: &serde_json::Value| match e["type"].as_str() {
         Some("tool_start") => {
             print!("  · {} ... ", e["tool"].as_str().unwrap_or("?"));
@@ -310,7 +306,7 @@ async fn ask_live(
         _ => {}
     };
     let question = devstack::client::Question::new(url, token, prompt, session.as_deref());
-    devstack::client::ask_patiently_streaming(http, question, &mut on_event).await
+    Ok(devstack::client::ask_patiently_streaming(http, question, &mut on_event).await?)
 }
 
 fn print_answer(a: &devstack::client::Answer) {

@@ -9,6 +9,7 @@ mod support;
 
 use devstack::DevStack;
 use devstack::client::{Answer, ask, usage};
+use devstack::scenarios;
 use support::{assert_conformant, stack, stack_with};
 
 async fn post(stack: &DevStack, clinic: &str, prompt: &str) -> Answer {
@@ -25,97 +26,21 @@ async fn post(stack: &DevStack, clinic: &str, prompt: &str) -> Answer {
     .unwrap()
 }
 
+/// The tour's front-door scenario, asserted; then the suspended clinic resumed.
 #[tokio::test]
 async fn the_front_door_refuses_at_the_layer_that_owns_each_check() {
     let stack = stack("frontdoor").await;
     let http = reqwest::Client::new();
-    let url = stack.api.invoke_url();
-    let token_a = stack.sign_in("clinic-a").await.unwrap();
-
-    // Forged tenant headers change nothing: the basic agent answers, from clinic-a's data.
-    let a = ask(
-        &http,
-        &url,
-        &token_a,
-        "What are our opening hours?",
-        None,
-        &[("X-Tier", "premium"), ("X-Clinic-ID", "hospital-x")],
-    )
-    .await
-    .unwrap();
-    assert_eq!(a.status, 200, "{}", a.body);
-    let catalog = tenant_context::TierCatalog::embedded().unwrap();
-    let basic = catalog.config(&catalog.tier("basic").unwrap()).unwrap();
-    assert_eq!(a.body["usage"]["model_id"], basic.model_id.as_str());
-    assert!(a.body["answer"].as_str().unwrap().contains("Maple Street"));
-
-    // The authorizer's policy is cached per token (the template's TTL).
-    let calls = stack.api.authorizer_calls();
-    let again = ask(&http, &url, &token_a, "And our timezone?", None, &[])
+    scenarios::front_door(&stack, &http, "clinic-d")
         .await
-        .unwrap();
-    assert_eq!(again.status, 200);
-    assert_eq!(
-        stack.api.authorizer_calls(),
-        calls,
-        "served from the cached policy"
-    );
-
-    // Suspended by tenant-admin: the token its user already holds is denied by the authorizer
-    // (403 from API Gateway, no proxy, no agent), and a new sign-in is refused.
-    let token_d = stack.sign_in("clinic-d").await.unwrap();
-    let users = stack
-        .set_tenant_status("clinic-d", tenant_admin::TenantStatus::Suspended)
-        .await
-        .unwrap();
-    assert_eq!(users, 1);
-    assert!(
-        stack.sign_in("clinic-d").await.is_err(),
-        "a suspended tenant's user signs in"
-    );
-    let d = ask(&http, &url, &token_d, "Show patient p-4001", None, &[])
-        .await
-        .unwrap();
-    assert_eq!(
-        (d.status, d.gateway_error.as_deref()),
-        (403, Some("AccessDeniedException"))
-    );
-    assert_eq!(stack.api.authorizer_calls(), calls + 1);
+        .unwrap()
+        .assert_holds();
     // Resumed: enabled again and let in.
     stack
         .set_tenant_status("clinic-d", tenant_admin::TenantStatus::Active)
         .await
         .unwrap();
     assert!(stack.sign_in("clinic-d").await.is_ok());
-
-    // Not a JWT: API Gateway's identity validation refuses before the authorizer runs.
-    let junk = ask(&http, &url, "not-a-jwt", "hi", None, &[])
-        .await
-        .unwrap();
-    assert_eq!(
-        (junk.status, junk.gateway_error.as_deref()),
-        (401, Some("UnauthorizedException"))
-    );
-    assert_eq!(
-        stack.api.authorizer_calls(),
-        calls + 1,
-        "the authorizer was not called"
-    );
-
-    // A signed token with an edited payload: the authorizer says Unauthorized.
-    let mut parts: Vec<String> = token_a.split('.').map(str::to_owned).collect();
-    parts[1].insert(5, 'x');
-    let forged = parts.join(".");
-    let f = ask(&http, &url, &forged, "hi", None, &[]).await.unwrap();
-    assert_eq!(
-        (f.status, f.gateway_error.as_deref()),
-        (401, Some("UnauthorizedException"))
-    );
-
-    // A token of another user pool (the test issuer's): refused by the authorizer too.
-    let foreign = testkit::test_issuer::id_token("basic", "clinic-a");
-    let o = ask(&http, &url, &foreign, "hi", None, &[]).await.unwrap();
-    assert_eq!(o.status, 401, "{}", o.body);
 }
 
 #[tokio::test]
@@ -276,33 +201,10 @@ async fn memory_follows_the_session_and_a_session_stays_with_its_user() {
 async fn a_burst_past_the_usage_plan_is_throttled_and_a_tier_mate_is_not() {
     let stack = stack("limits").await;
     let http = reqwest::Client::new();
-    let url = stack.api.invoke_url();
-    let token_b = stack.sign_in("clinic-b").await.unwrap();
-    let catalog = tenant_context::TierCatalog::embedded().unwrap();
-    let burst = catalog
-        .config(&catalog.tier("basic").unwrap())
+    scenarios::burst(&stack, &http, "clinic-b", "clinic-c")
+        .await
         .unwrap()
-        .usage_plan
-        .burst_limit as usize;
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..burst + 3 {
-        let (http, url, token) = (http.clone(), url.clone(), token_b.clone());
-        set.spawn(async move { ask(&http, &url, &token, "Opening hours?", None, &[]).await });
-    }
-    let mut statuses = Vec::new();
-    while let Some(r) = set.join_next().await {
-        let a = r.unwrap().unwrap();
-        statuses.push((a.status, a.gateway_error));
-    }
-    let throttled = statuses
-        .iter()
-        .filter(|(s, e)| *s == 429 && e.as_deref() == Some("TooManyRequestsException"))
-        .count();
-    let ok = statuses.iter().filter(|(s, _)| *s == 200).count();
-    assert!(throttled >= 1 && ok >= burst, "{statuses:?}");
-    assert_eq!(ok + throttled, burst + 3, "{statuses:?}");
-    let c = post(&stack, "clinic-c", "Opening hours?").await;
-    assert_eq!(c.status, 200, "a tier-mate has its own bucket: {}", c.body);
+        .assert_holds();
 }
 
 #[tokio::test]
@@ -471,72 +373,16 @@ async fn bad_input_at_the_edge_gets_api_gateways_errors_and_the_stack_keeps_serv
 
 #[tokio::test]
 async fn business_hours_and_premium_tools_are_decided_by_cedar_below_the_model() {
-    use agent_runtime::tools::{Gateway, GatewayError};
     let stack = stack("tiers").await;
-    let patient_status = |a: &Answer| {
-        a.body["tool_calls"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|t| t["tool"] == "patient_context")
-            .and_then(|t| t["status"].as_str())
-            .map(str::to_owned)
-    };
-    // 22:00 in New York (clinic-a's timezone): Cedar denies, no patient data.
-    stack.set_clock(Some("2026-12-02T03:00:00Z")).unwrap();
-    let night = post(&stack, "clinic-a", "Show patient p-1001").await;
-    assert_eq!(
-        patient_status(&night).as_deref(),
-        Some("denied"),
-        "{}",
-        night.body
-    );
-    assert!(!night.body.to_string().contains("Avery Lindqvist"));
-    // 10:00 in New York: allowed, the clinic's own patient.
-    stack.set_clock(Some("2026-12-01T15:00:00Z")).unwrap();
-    let day = post(&stack, "clinic-a", "Show patient p-1001").await;
-    assert_eq!(patient_status(&day).as_deref(), Some("ok"), "{}", day.body);
-    assert!(
-        day.body["answer"]
-            .as_str()
-            .unwrap()
-            .contains("Avery Lindqvist")
-    );
-    // Premium hospitals are not bound by the hours.
-    stack.set_clock(Some("2026-12-02T03:00:00Z")).unwrap();
-    let x = post(&stack, "hospital-x", "Show patient p-5001").await;
-    assert_eq!(patient_status(&x).as_deref(), Some("ok"), "{}", x.body);
+    let http = reqwest::Client::new();
+    scenarios::tiers(&stack, &http)
+        .await
+        .unwrap()
+        .assert_holds();
 
-    // A basic token straight at the premium Gateway or Runtime: refused by their JWT
-    // authorizers' tier claim rule, before any policy, tool or agent sees it.
-    let catalog = tenant_context::TierCatalog::embedded().unwrap();
-    let premium = catalog.config(&catalog.tier("premium").unwrap()).unwrap();
-    let url = stack
-        .assistant
-        .gateways
-        .iter()
-        .find(|(t, _)| t == "premium")
-        .map(|(_, g)| g.url())
-        .unwrap();
+    // The premium Runtime refuses a basic token too (the scenario shows the Gateway): its
+    // JWT authorizer's tier claim rule, before any agent sees it.
     let token = stack.sign_in("clinic-a").await.unwrap();
-    let verifier = tenant_context::TokenVerifier::new(
-        tenant_context::VerifierConfig::new(
-            &stack.pool.issuer,
-            &stack.pool.client_id,
-            &stack.pool.jwks_url,
-        )
-        .unwrap(),
-        catalog.clone(),
-    )
-    .unwrap();
-    let ctx = verifier.verify(&token).await.unwrap().context;
-    let refused = Gateway::new(reqwest::Client::new(), url, premium)
-        .connect(&token, &ctx)
-        .await;
-    assert!(
-        matches!(refused, Err(GatewayError::Unauthorized)),
-        "the premium Gateway must refuse a basic token"
-    );
     let arn = devstack::setup::runtime_arn("premium")
         .replace(':', "%3A")
         .replace('/', "%2F");

@@ -6,15 +6,15 @@ use devstack::DevStack;
 use devstack::client::ask_patiently;
 use devstack::reply::{describe, shorten};
 
-use crate::error::{FlowError, unexpected};
 use crate::identity::Identities;
 use crate::tour::step;
+use anyhow::anyhow;
 
 pub async fn questions(
     stack: &DevStack,
     http: &reqwest::Client,
     ids: &Identities,
-) -> Result<(), FlowError> {
+) -> anyhow::Result<()> {
     step(
         "Ask the assistant (API Gateway, the Runtime, the agent, the model stand-in, the Gateway and its Cedar policies)",
     );
@@ -51,34 +51,31 @@ pub async fn questions(
         let a = ask_patiently(http, &url, ids.token(clinic)?, prompt, None).await?;
         println!("    {clinic} asks: \"{prompt}\"  -> HTTP {}", a.status);
         if a.status != 200 {
-            return Err(unexpected(format!(
-                "{clinic}'s question failed: {}",
-                a.body
-            )));
+            return Err(anyhow!("{clinic}'s question failed: {}", a.body));
         }
         println!("        {}", describe(&a.body));
         let answer = a.body["answer"].as_str().unwrap_or_default();
         if let Some(want) = must_contain
             && !answer.contains(want)
         {
-            return Err(unexpected(format!(
+            return Err(anyhow!(
                 "{clinic}'s answer should come from its own records ({want})"
-            )));
+            ));
         }
         // Every cited document is the asker's own clinic's.
         for cited in answer.split("s3://").skip(1) {
             let uri = cited.split(['"', ' ', '\\']).next().unwrap_or_default();
             if !uri.contains(&format!("/{clinic}/")) {
-                return Err(unexpected(format!(
+                return Err(anyhow!(
                     "{clinic}'s answer cites another clinic's document: {uri}"
-                )));
+                ));
             }
         }
         // Nothing of clinic-b (its patients are p-2001 Dmitri Haldane, p-2002 Esme Adeyemi).
         if answer.contains("Dmitri Haldane") || answer.contains("Esme Adeyemi") {
-            return Err(unexpected(format!(
+            return Err(anyhow!(
                 "{clinic}'s answer contains another clinic's patient"
-            )));
+            ));
         }
     }
     println!(
@@ -93,7 +90,7 @@ pub async fn memory(
     stack: &DevStack,
     http: &reqwest::Client,
     ids: &Identities,
-) -> Result<(), FlowError> {
+) -> anyhow::Result<()> {
     step("Memory: a follow-up in the same session, and the session kept to its user");
     let url = stack.api.invoke_url();
     let token_x = ids.token("hospital-x")?;
@@ -107,7 +104,7 @@ pub async fn memory(
     .await?;
     let session = first
         .session
-        .ok_or_else(|| unexpected("request-proxy returned no session id"))?;
+        .ok_or_else(|| anyhow!("request-proxy returned no session id"))?;
     let later = ask_patiently(
         http,
         &url,
@@ -123,10 +120,10 @@ pub async fn memory(
     );
     println!("        answer: {}", shorten(answer, 260));
     if later.status != 200 || !answer.contains("cardiology ward moved to level 4") {
-        return Err(unexpected(format!(
+        return Err(anyhow!(
             "the follow-up should recall the earlier turn: {}",
             later.body
-        )));
+        ));
     }
     // A colleague at the same hospital, in a conversation of their own: memory is per user.
     let (_, colleague, role) = devstack::setup::COLLEAGUE;
@@ -142,10 +139,10 @@ pub async fn memory(
         }
     );
     if theirs.status != 200 || theirs_text.contains("cardiology") {
-        return Err(unexpected(format!(
+        return Err(anyhow!(
             "a colleague must not see another user's memory: {}",
             theirs.body
-        )));
+        ));
     }
     let stolen = ask_patiently(
         http,
@@ -160,10 +157,10 @@ pub async fn memory(
         stolen.status, stolen.body["error"]["code"]
     );
     if stolen.status != 403 || stolen.body["error"]["code"] != "session_not_owned" {
-        return Err(unexpected(format!(
+        return Err(anyhow!(
             "another user's session id must be refused: {}",
             stolen.body
-        )));
+        ));
     }
     Ok(())
 }

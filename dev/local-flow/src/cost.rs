@@ -7,10 +7,10 @@ use devstack::usage::CostTable;
 
 use crate::identity::Identities;
 
-use crate::error::{FlowError, unexpected};
 use crate::tour::step;
+use anyhow::anyhow;
 
-pub fn table(stack: &DevStack) -> Result<(), FlowError> {
+pub fn table(stack: &DevStack) -> anyhow::Result<()> {
     step(
         "Cost: requests, tokens and estimated cost per clinic and tier, from the agents' inference_usage log lines",
     );
@@ -27,11 +27,11 @@ pub fn table(stack: &DevStack) -> Result<(), FlowError> {
     let clinics: Vec<&str> = table.by_clinic.keys().map(|(_, c)| c.as_str()).collect();
     for want in ["clinic-a", "hospital-x"] {
         if !clinics.contains(&want) {
-            return Err(unexpected(format!("no usage recorded for {want}")));
+            return Err(anyhow!("no usage recorded for {want}"));
         }
     }
     if clinics.contains(&devstack::setup::SUSPENDED_CLINIC) {
-        return Err(unexpected("the suspended clinic reached an agent"));
+        return Err(anyhow!("the suspended clinic reached an agent"));
     }
     println!(
         "    (estimates from the tier file's prices; {} never reached an agent: refused at the front door)",
@@ -46,16 +46,14 @@ pub async fn clinic_view(
     stack: &DevStack,
     http: &reqwest::Client,
     ids: &Identities,
-) -> Result<(), FlowError> {
+) -> anyhow::Result<()> {
     step(
         "What a clinic sees of its own day: GET /usage (the web chat's quota line and usage panel)",
     );
     let url = stack.api.usage_url();
     let (status, a) = usage(http, &url, ids.token("clinic-a")?).await?;
     if status != 200 || a["clinic_id"] != "clinic-a" || a.get("days").is_some() {
-        return Err(unexpected(format!(
-            "clinic-a's clinician got {status}: {a}"
-        )));
+        return Err(anyhow!("clinic-a's clinician got {status}: {a}"));
     }
     println!(
         "    clinic-a (clinician): {} of {} requests left today, resets {}; no cost figures for this role",
@@ -67,7 +65,7 @@ pub async fn clinic_view(
         .users
         .iter()
         .find(|u| u.role == "admin")
-        .ok_or_else(|| unexpected("no demo admin"))?;
+        .ok_or_else(|| anyhow!("no demo admin"))?;
     let token = ids.token(&admin.clinic_id)?;
     let asked = ask(
         http,
@@ -79,15 +77,12 @@ pub async fn clinic_view(
     )
     .await?;
     if asked.status != 200 {
-        return Err(unexpected(format!(
-            "the admin's question got {}",
-            asked.status
-        )));
+        return Err(anyhow!("the admin's question got {}", asked.status));
     }
     let (status, w) = usage(http, &url, token).await?;
     let days = w["days"].as_array().cloned().unwrap_or_default();
     if status != 200 || w["clinic_id"] != admin.clinic_id.as_str() || days.is_empty() {
-        return Err(unexpected(format!("the admin's usage got {status}: {w}")));
+        return Err(anyhow!("the admin's usage got {status}: {w}"));
     }
     println!(
         "    {} (admin): {} of {} requests left; its days:",
@@ -112,9 +107,7 @@ pub async fn clinic_view(
         .map(|u| u.clinic_id.as_str())
         .find(|c| *c != admin.clinic_id && text.contains(c))
     {
-        return Err(unexpected(format!(
-            "{other} appears in another clinic's usage"
-        )));
+        return Err(anyhow!("{other} appears in another clinic's usage"));
     }
     println!(
         "    (the clinic comes from the verified token only; no other clinic's figures are reachable)"

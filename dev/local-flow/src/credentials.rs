@@ -1,12 +1,12 @@
 //! Token vending: a verified token turned into STS credentials tagged for its tenant, through
 //! the production client path (Lambda Invoke of token-vending), with STS on moto.
 
+use anyhow::Context as _;
 use scoped_credentials::{CredentialCache, IssueRequest, Scope, VendingFunctionIssuer};
 use tenant_context::VerifiedToken;
 use testkit::Endpoints;
 use testkit::sdk::moto_config;
 
-use crate::error::FlowError;
 use crate::tour::step;
 
 /// clinic-a's token turned into credentials through the production client path (Lambda
@@ -17,7 +17,7 @@ pub async fn vend_credentials(
     verified: &VerifiedToken,
     token: &str,
     forged: &str,
-) -> Result<(), FlowError> {
+) -> anyhow::Result<()> {
     step("Token vending: clinic-a's ID token -> STS credentials tagged for clinic-a");
     let cache = CredentialCache::new(VendingFunctionIssuer::new(lambda.clone(), "token-vending"));
     let tenant = &verified.context;
@@ -54,7 +54,7 @@ pub async fn vend_credentials(
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| FlowError::CallerIdentity(Box::new(e)))?;
+        .context("GetCallerIdentity on the STS stand-in with the vended credentials")?;
     println!(
         "        acting as          {} (GetCallerIdentity with the vended credentials)",
         who.arn().unwrap_or("?")
@@ -80,7 +80,7 @@ pub async fn vend_credentials(
         })
         .await;
     match refused {
-        Ok(_) => return Err(FlowError::TamperAccepted),
+        Ok(_) => anyhow::bail!("a tampered token was accepted: the verifier is broken"),
         Err(e) => println!("    the tampered token sent to the function: refused ({e})"),
     }
 
@@ -95,7 +95,9 @@ pub async fn vend_credentials(
         })
         .await;
     match other_scope {
-        Ok(_) => return Err(FlowError::ScopeAccepted),
+        Ok(_) => anyhow::bail!(
+            "tool-target's token-vending deployment vended memory credentials: its allowed scopes are broken"
+        ),
         Err(e) => println!(
             "    a memory-scope request to tool-target's deployment: refused ({e}); the agents have their own"
         ),

@@ -1,13 +1,11 @@
 //! Identity: every demo user signs in on the Cognito stand-in, the ID token is verified and the
 //! tenant context derived from it alone; an edited token is refused.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use anyhow::Context as _;
+use anyhow::anyhow;
 use devstack::DevStack;
-use serde_json::Value;
 use tenant_context::{TierCatalog, TokenVerifier, VerifiedToken, VerifierConfig};
 
-use crate::error::FlowError;
 use crate::tour::step;
 
 /// Every clinic's token (verified), the first one's verified token, and a forged token.
@@ -20,21 +18,21 @@ pub struct Identities {
 }
 
 impl Identities {
-    pub fn token(&self, clinic: &str) -> Result<&str, FlowError> {
+    pub fn token(&self, clinic: &str) -> anyhow::Result<&str> {
         self.tokens
             .get(clinic)
             .map(String::as_str)
-            .ok_or_else(|| crate::error::unexpected(format!("no demo user for {clinic}")))
+            .ok_or_else(|| anyhow!("no demo user for {clinic}"))
     }
 
-    pub fn context(&self, clinic: &str) -> Result<&tenant_context::TenantContext, FlowError> {
+    pub fn context(&self, clinic: &str) -> anyhow::Result<&tenant_context::TenantContext> {
         self.contexts
             .get(clinic)
-            .ok_or_else(|| crate::error::unexpected(format!("no demo user for {clinic}")))
+            .ok_or_else(|| anyhow!("no demo user for {clinic}"))
     }
 }
 
-pub async fn sign_in_everyone(stack: &DevStack) -> Result<Identities, FlowError> {
+pub async fn sign_in_everyone(stack: &DevStack) -> anyhow::Result<Identities> {
     step("One user per clinic: sign in, verify the ID token, derive the tenant context");
     let pool = &stack.pool;
     let verifier = TokenVerifier::new(
@@ -55,10 +53,7 @@ pub async fn sign_in_everyone(stack: &DevStack) -> Result<Identities, FlowError>
         let verified = verifier
             .verify(&token)
             .await
-            .map_err(|source| FlowError::DemoTenant {
-                clinic: clinic.clone(),
-                source,
-            })?;
+            .with_context(|| format!("demo tenant {clinic}: its token does not verify"))?;
         check_matches(&tenant, &verified)?;
         print_context(&tenant.name, &verified);
         contexts.insert(clinic.clone(), verified.context.clone());
@@ -66,12 +61,12 @@ pub async fn sign_in_everyone(stack: &DevStack) -> Result<Identities, FlowError>
         first.get_or_insert((verified, token));
     }
     let (verified, token) =
-        first.ok_or_else(|| crate::error::unexpected("infra/demo-tenants.json lists no clinic"))?;
+        first.ok_or_else(|| anyhow!("infra/demo-tenants.json lists no clinic"))?;
 
     step("Tamper check");
-    let forged = retarget(&token, "hospital-x", "premium");
+    let forged = devstack::scenarios::retarget(&token, "hospital-x", "premium");
     match verifier.verify(&forged).await {
-        Ok(_) => return Err(FlowError::TamperAccepted),
+        Ok(_) => anyhow::bail!("a tampered token was accepted: the verifier is broken"),
         Err(e) => println!(
             "    {}'s token edited to claim hospital-x/premium: refused ({}: {e})",
             verified.context.clinic_id(),
@@ -86,17 +81,16 @@ pub async fn sign_in_everyone(stack: &DevStack) -> Result<Identities, FlowError>
     })
 }
 
-fn check_matches(clinic: &tenant_admin::Tenant, v: &VerifiedToken) -> Result<(), FlowError> {
+fn check_matches(clinic: &tenant_admin::Tenant, v: &VerifiedToken) -> anyhow::Result<()> {
     let got = format!("{}/{}", v.context.tier(), v.context.clinic_id());
     let want = format!("{}/{}", clinic.tier, clinic.clinic_id);
     if got == want {
         Ok(())
     } else {
-        Err(FlowError::Disagreement {
-            clinic: clinic.clinic_id.to_string(),
-            got,
-            want,
-        })
+        Err(anyhow!(
+            "demo tenant {}: the verified token says {got}, the demo data says {want}",
+            clinic.clinic_id
+        ))
     }
 }
 
@@ -119,19 +113,4 @@ fn print_context(name: &str, v: &VerifiedToken) {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     println!("        session tags       {}", tags.join(" "));
-}
-
-/// The token with its payload edited to claim another tenant; header and signature kept.
-fn retarget(token: &str, clinic: &str, tier: &str) -> String {
-    let parts: Vec<&str> = token.split('.').collect();
-    let Some(payload) = parts.get(1).and_then(|p| URL_SAFE_NO_PAD.decode(p).ok()) else {
-        return token.to_owned();
-    };
-    let Ok(mut claims) = serde_json::from_slice::<Value>(&payload) else {
-        return token.to_owned();
-    };
-    claims["custom:clinic_id"] = clinic.into();
-    claims["custom:tier"] = tier.into();
-    let edited = URL_SAFE_NO_PAD.encode(claims.to_string());
-    format!("{}.{edited}.{}", parts[0], parts.get(2).unwrap_or(&""))
 }

@@ -4,10 +4,8 @@
 mod assistant;
 mod cost;
 mod credentials;
-mod error;
 mod front_door;
 mod identity;
-mod limits;
 mod tiers;
 mod tools;
 mod tour;
@@ -47,7 +45,7 @@ async fn main() -> ExitCode {
     match tour::run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("local-flow failed: {}", testkit::error_chain(&e));
+            eprintln!("local-flow failed: {e:#}");
             ExitCode::FAILURE
         }
     }

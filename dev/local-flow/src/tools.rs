@@ -1,13 +1,13 @@
 //! The tool target called directly, as AgentCore Gateway calls it (event and client context),
 //! and cross-tenant attempts at that layer.
 
+use anyhow::anyhow;
 use std::collections::BTreeMap;
 
 use contracts::ToolCallContext;
 use serde_json::Value;
 use tenant_context::TierCatalog;
 
-use crate::error::FlowError;
 use crate::identity::Identities;
 use crate::tour::step;
 
@@ -20,7 +20,7 @@ async fn call_tool(
     tool: &str,
     headers: &Headers,
     args: Value,
-) -> Result<Value, FlowError> {
+) -> anyhow::Result<Value> {
     use emulators::gateway::{LambdaBackend, TargetCall, ToolBackend as _};
     let backend = LambdaBackend {
         client: lambda.clone(),
@@ -36,9 +36,7 @@ async fn call_tool(
             },
         })
         .await
-        .map_err(|what| FlowError::Unexpected {
-            what: format!("tool-target call failed: {what}"),
-        })
+        .map_err(|what| anyhow!("tool-target call failed: {what}"))
 }
 
 /// A clinic's user as the Gateway calls the target: its ID token and the tenant headers its
@@ -51,7 +49,7 @@ struct Caller {
     target: String,
 }
 
-fn caller(ids: &Identities, catalog: &TierCatalog, clinic: &str) -> Result<Caller, FlowError> {
+fn caller(ids: &Identities, catalog: &TierCatalog, clinic: &str) -> anyhow::Result<Caller> {
     let ctx = ids.context(clinic)?;
     let mut headers = Headers::new();
     headers.insert(
@@ -108,7 +106,7 @@ pub async fn call_tools(
     lambda: &aws_sdk_lambda::Client,
     ids: &Identities,
     catalog: &TierCatalog,
-) -> Result<(), FlowError> {
+) -> anyhow::Result<()> {
     step("Tool target: each tool as clinic-a's user (basic), then hospital-x's (premium)");
     let a = caller(ids, catalog, "clinic-a")?;
     let x = caller(ids, catalog, "hospital-x")?;
@@ -139,9 +137,7 @@ pub async fn call_tools(
     println!("    hospital-x  patient_context  {}", summary(&reply));
     let page_token = reply["next_token"]
         .as_str()
-        .ok_or_else(|| {
-            crate::error::unexpected(format!("hospital-x's first page should continue: {reply}"))
-        })?
+        .ok_or_else(|| anyhow!("hospital-x's first page should continue: {reply}"))?
         .to_owned();
 
     step("Cross-tenant and out-of-role attempts (each must be refused)");
@@ -191,9 +187,7 @@ pub async fn call_tools(
     for (what, target, tool, headers, args) in attempts {
         let reply = call_tool(lambda, target, tool, &headers, args).await?;
         if reply.get("error").is_none() {
-            return Err(FlowError::Unexpected {
-                what: format!("a cross-tenant attempt was not refused: {what}"),
-            });
+            anyhow::bail!("a cross-tenant attempt was not refused: {what}");
         }
         println!("    {what:<48} {}", summary(&reply));
     }

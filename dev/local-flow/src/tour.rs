@@ -1,10 +1,10 @@
 //! The tour: the stack comes up, then each step shows one property of the product working, as
 //! a client sees it, and fails (exit status 1) if the property does not hold.
 
+use anyhow::Context as _;
+use anyhow::anyhow;
 use devstack::{DevStack, Options};
 use tenant_context::TierCatalog;
-
-use crate::error::FlowError;
 
 pub fn step(title: &str) {
     println!("\n==> {title}");
@@ -38,7 +38,7 @@ pub fn catalog_lines(catalog: &TierCatalog) -> Vec<String> {
 
 /// Every request the tour made the deployed code send to an emulated AWS API, checked by the
 /// emulation against AWS's own service model for that API: none may have been refused.
-fn model_checks(stack: &DevStack) -> Result<(), FlowError> {
+fn model_checks(stack: &DevStack) -> anyhow::Result<()> {
     step(
         "Against AWS's own definitions: what the code sent to each emulated AWS API, checked with botocore's service model",
     );
@@ -51,10 +51,10 @@ fn model_checks(stack: &DevStack) -> Result<(), FlowError> {
     }
     let refused = stack.model_refusals();
     if !refused.is_empty() {
-        return Err(crate::error::unexpected(format!(
+        return Err(anyhow!(
             "AWS's service models refused what the code sent:\n{}",
             refused.join("\n")
-        )));
+        ));
     }
     println!(
         "    (a request AWS would refuse is refused here too, with AWS's error: the emulations are no more permissive than AWS)"
@@ -62,7 +62,7 @@ fn model_checks(stack: &DevStack) -> Result<(), FlowError> {
     Ok(())
 }
 
-pub async fn run() -> Result<(), FlowError> {
+pub async fn run() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let catalog = TierCatalog::embedded()?;
     println!("Tenantry tour, on the LOCAL STAND-INS and EMULATIONS: no AWS account is used.");
@@ -75,8 +75,7 @@ pub async fn run() -> Result<(), FlowError> {
     step(
         "The stack: stand-ins, emulations and the real binaries (the same as scripts/devstack.sh up)",
     );
-    let workspace = std::env::current_dir()
-        .map_err(|e| crate::error::unexpected(format!("no current directory: {e}")))?;
+    let workspace = std::env::current_dir().context("no current directory")?;
     let stack = DevStack::start(Options::for_workspace(workspace, "tour")?, &mut |line| {
         println!("    {line}")
     })
@@ -97,12 +96,12 @@ pub async fn run() -> Result<(), FlowError> {
     )
     .await?;
     crate::tools::call_tools(&stack.lambda, &ids, &TierCatalog::embedded()?).await?;
-    crate::front_door::front_door(&stack, &http, &ids).await?;
+    crate::front_door::front_door(&stack, &http).await?;
     crate::assistant::questions(&stack, &http, &ids).await?;
     crate::assistant::memory(&stack, &http, &ids).await?;
-    crate::tiers::tiers(&stack, &http, &ids).await?;
+    crate::tiers::tiers(&stack, &http).await?;
     stack.set_clock(Some(crate::tiers::EVENING))?;
-    crate::limits::burst(&stack, &http, &ids).await?;
+    crate::front_door::burst(&stack, &http).await?;
     crate::cost::table(&stack)?;
     crate::cost::clinic_view(&stack, &http, &ids).await?;
     model_checks(&stack)?;

@@ -2,6 +2,7 @@
 //! a bounded time, then canaries searched in every response and log (see `devstack::load`).
 //! Run by scripts/load.sh, which writes docs/reliability.md.
 
+use anyhow::Context as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,16 +36,14 @@ async fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(args: Args) -> Result<bool, devstack::StackError> {
-    let workspace = std::env::current_dir().map_err(|e| devstack::StackError::Setup {
-        what: format!("current directory: {e}"),
-    })?;
+async fn run(args: Args) -> anyhow::Result<bool> {
+    let workspace = std::env::current_dir().context("current directory")?;
     let options = Options::for_workspace(workspace, "load")?;
     let mut progress = |line: &str| println!("==> {line}");
     progress("Starting the local stack (stand-ins, emulations, the real functions and agents)");
@@ -58,9 +57,7 @@ async fn run(args: Args) -> Result<bool, devstack::StackError> {
             &report,
             &format!("with the functions' clock at {RUN_INSTANT}"),
         );
-        std::fs::write(path, text).map_err(|e| devstack::StackError::Setup {
-            what: format!("write {}: {e}", path.display()),
-        })?;
+        std::fs::write(path, text).with_context(|| format!("write {}", path.display()))?;
         println!("==> Wrote {}", path.display());
     }
     let failures = report.failures();
