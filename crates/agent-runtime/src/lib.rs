@@ -10,9 +10,11 @@
 
 pub mod agent;
 pub mod config;
+pub mod deps;
 pub mod error;
 pub mod events;
 pub mod guardrail;
+pub mod health;
 pub mod memory;
 pub mod model;
 pub mod server;
@@ -26,7 +28,9 @@ pub use config::{Config, ConfigError};
 pub(crate) fn brief_sdk_error(e: &(impl std::error::Error + 'static)) -> String {
     telemetry::aws_errors::brief(e)
 }
-pub use server::{Deps, Health, router};
+pub use deps::Deps;
+pub use health::Health;
+pub use server::router;
 
 /// Entry points for the fuzz targets in `dev/fuzz/`, compiled only when fuzzing: the agent's own
 /// readings of what callers, the model and the Gateway send it.

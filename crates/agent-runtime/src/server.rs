@@ -6,8 +6,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -19,77 +17,17 @@ use contracts::agent_error::ErrorReply;
 use contracts::invocation::{INVOCATION_BODY_SHAPE, describe_refusal};
 use contracts::{AgentErrorCode, InvocationBody, bearer_token, headers};
 use serde_json::json;
-use tenant_context::{
-    RuntimeSessionId, SessionBinder, TenantContext, TokenVerifier, session_log_id,
-};
+use tenant_context::{RuntimeSessionId, TenantContext, session_log_id};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument as _;
 
-use crate::config::Config;
+use crate::deps::Deps;
 use crate::error::InvocationError;
 use crate::events::{AgentEvent, JsonReply};
-use crate::guardrail::Guardrail;
-use crate::memory::AgentMemory;
-use crate::model::ChatClient;
-use crate::tools::Gateway;
 use crate::turn::{self, Invocation};
-
-pub struct Deps {
-    pub config: Config,
-    pub sessions: SessionBinder,
-    pub verifier: TokenVerifier,
-    pub model: ChatClient,
-    pub gateway: Gateway,
-    /// `None` when this deployment has no memory configured.
-    pub memory: Option<AgentMemory>,
-    /// Present exactly when the tier file gives the tier a guardrail.
-    pub guardrail: Option<Guardrail>,
-    /// The per-clinic daily counters; `None` when the deployment keeps none.
-    pub usage: Option<usage_meter::UsageMeter>,
-    pub health: Arc<Health>,
-}
-
-/// `/ping`'s state: `HealthyBusy` while invocations run, so the runtime keeps the session.
-#[derive(Default)]
-pub struct Health {
-    running: AtomicUsize,
-    last_change: AtomicU64,
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-impl Health {
-    pub fn new() -> Self {
-        let h = Self::default();
-        h.last_change.store(now_secs(), Ordering::Relaxed);
-        h
-    }
-
-    fn enter(self: &Arc<Self>) -> BusyGuard {
-        if self.running.fetch_add(1, Ordering::AcqRel) == 0 {
-            self.last_change.store(now_secs(), Ordering::Relaxed);
-        }
-        BusyGuard(self.clone())
-    }
-}
-
-struct BusyGuard(Arc<Health>);
-
-impl Drop for BusyGuard {
-    fn drop(&mut self) {
-        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.last_change.store(now_secs(), Ordering::Relaxed);
-        }
-    }
-}
 
 /// Serves the router on `listener` with TCP_NODELAY on every connection: without it, a
 /// response written in two parts waits for the caller's delayed ACK (about 40 ms on Linux),
@@ -134,15 +72,10 @@ pub fn router(deps: Arc<Deps>) -> Router {
 }
 
 async fn ping(State(deps): State<Arc<Deps>>) -> impl IntoResponse {
-    let health = &deps.health;
-    let status = if health.running.load(Ordering::Acquire) > 0 {
-        "HealthyBusy"
-    } else {
-        "Healthy"
-    };
+    let (status, since) = deps.health.status();
     axum::Json(json!({
         "status": status,
-        "time_of_last_update": health.last_change.load(Ordering::Relaxed),
+        "time_of_last_update": since,
     }))
 }
 

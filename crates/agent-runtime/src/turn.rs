@@ -12,11 +12,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::agent::{self, Ending, Tokens, Turn};
+use crate::deps::Deps;
 use crate::error::InvocationError;
 use crate::events::{AgentEvent, Availability, Outcome, StopReason, UsageSummary};
 use crate::guardrail::{Checked, Side};
 use crate::memory::{MemoryError, MemorySession, Recall};
-use crate::server::Deps;
 use crate::tools::{NoTools, Toolbox};
 
 /// One invocation that passed every check.

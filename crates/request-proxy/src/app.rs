@@ -12,22 +12,13 @@ use axum::routing::{get, post};
 use contracts::headers::PROXY_SESSION_ID;
 use contracts::invocation::{PROXY_REQUEST_SHAPE, describe_refusal};
 use contracts::{InvocationBody, ProxyRequest};
-use tenant_context::{RuntimeSessionId, SessionBinder, TenantContext, TierCatalog, session_log_id};
+use tenant_context::{RuntimeSessionId, TenantContext, session_log_id};
 
 use crate::caller::{Caller, Refusal};
-use crate::config::{Config, ResponseMode};
+use crate::config::ResponseMode;
+pub use crate::deps::Deps;
 use crate::error::ProxyError;
 use crate::runtime;
-
-pub struct Deps {
-    pub config: Config,
-    /// Issues session ids bound to the caller and checks the ones callers bring back.
-    pub sessions: SessionBinder,
-    pub catalog: TierCatalog,
-    pub http: reqwest::Client,
-    /// The per-clinic daily counters; `None` when the deployment keeps none.
-    pub usage: Option<usage_meter::UsageMeter>,
-}
 
 pub fn router(deps: Arc<Deps>) -> Router {
     // lambda_http puts the REST API stage in the path (`/prod/invoke`) unless

@@ -11,7 +11,7 @@ use contracts::{BearerError, bearer_token};
 use lambda_http::request::RequestContext;
 use tenant_context::{TenantContext, TierCatalog};
 
-use crate::app::Deps;
+use crate::deps::Deps;
 use crate::error::ProxyError;
 
 /// A caller whose tenant and token agree.

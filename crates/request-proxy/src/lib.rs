@@ -3,10 +3,12 @@
 pub mod app;
 pub mod caller;
 pub mod config;
+pub mod deps;
 pub mod error;
 pub mod runtime;
 pub mod usage;
 
-pub use app::{Deps, router};
+pub use app::router;
 pub use config::Config;
+pub use deps::Deps;
 pub use error::ProxyError;

@@ -15,8 +15,8 @@ use serde::Serialize;
 use tenant_context::{QuotaPeriod, TenantContext, TierCatalog};
 use usage_meter::{DayUsage, UsageMeter};
 
-use crate::app::Deps;
 use crate::caller::{Caller, Refusal};
+use crate::deps::Deps;
 use crate::error::ProxyError;
 
 /// How many days (today included) the usage panel shows.

@@ -114,27 +114,3 @@ impl Roots {
         reqwest::Client::builder().tls_certs_only(certs)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TEST_CERT: &[u8] = emulators::tls_proxy::TEST_CERTIFICATE_PEM;
-
-    #[test]
-    fn pem_written_here_reads_back_as_the_same_certificates() {
-        let roots = Roots::from_pem(TEST_CERT).expect("test certificate");
-        assert_eq!(roots.len(), 1);
-        let back = Roots::from_pem(&roots.pem()).expect("our PEM");
-        assert_eq!(back.certs(), roots.certs());
-    }
-
-    #[test]
-    fn duplicates_are_kept_once_and_a_bundle_without_certificates_is_refused() {
-        let twice = [TEST_CERT, TEST_CERT].concat();
-        assert_eq!(Roots::from_pem(&twice).expect("bundle").len(), 1);
-        assert!(Roots::from_pem(b"").is_err());
-        let not_a_certificate = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert!(Roots::from_pem(not_a_certificate.as_bytes()).is_err());
-    }
-}

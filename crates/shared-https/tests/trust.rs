@@ -25,3 +25,20 @@ async fn reqwest_and_the_sdk_trust_the_roots_they_are_given_and_no_others() {
         "the SDK connected to a server its roots do not vouch for"
     );
 }
+
+#[test]
+fn pem_written_here_reads_back_as_the_same_certificates() {
+    let roots = Roots::from_pem(TEST_CERTIFICATE_PEM).expect("test certificate");
+    assert_eq!(roots.len(), 1);
+    let back = Roots::from_pem(&roots.pem()).expect("our PEM");
+    assert_eq!(back.certs(), roots.certs());
+}
+
+#[test]
+fn duplicates_are_kept_once_and_a_bundle_without_certificates_is_refused() {
+    let twice = [TEST_CERTIFICATE_PEM, TEST_CERTIFICATE_PEM].concat();
+    assert_eq!(Roots::from_pem(&twice).expect("bundle").len(), 1);
+    assert!(Roots::from_pem(b"").is_err());
+    let not_a_certificate = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    assert!(Roots::from_pem(not_a_certificate.as_bytes()).is_err());
+}

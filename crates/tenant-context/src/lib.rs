@@ -13,6 +13,7 @@ mod error;
 mod ids;
 mod jwks;
 mod names;
+mod namespace;
 mod session;
 mod tiers;
 mod token;
@@ -28,10 +29,10 @@ pub use ids::{
     USER_KEY_MAX_LEN, UserKey,
 };
 pub use names::{
-    ACTOR_ID_PLACEHOLDER, API_KEY_TAG_APPLICATION, API_KEY_TAG_CLINIC_ID, ActorId, MemorySessionId,
-    ROLE_SESSION_NAME_MAX, SESSION_ID_PLACEHOLDER, TAG_CLINIC_ID, TAG_TIER, TAG_USER_ID,
-    api_key_tags, namespace_template_is_valid,
+    API_KEY_TAG_APPLICATION, API_KEY_TAG_CLINIC_ID, ActorId, MemorySessionId,
+    ROLE_SESSION_NAME_MAX, TAG_CLINIC_ID, TAG_TIER, TAG_USER_ID, api_key_tags,
 };
+pub use namespace::{ACTOR_ID_PLACEHOLDER, SESSION_ID_PLACEHOLDER, namespace_template_is_valid};
 pub use session::{SESSION_KEY_MIN_LEN, SessionBinder, session_log_id};
 pub use tiers::{
     BedrockProject, BusinessHours, EMBEDDED_TIER_FILE, GuardrailPolicy, IfGuardrailUnavailable,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::ids::{Role, TierName};
-use crate::names::{ACTOR_ID_PLACEHOLDER, SESSION_ID_PLACEHOLDER, namespace_template_is_valid};
+use crate::namespace::{ACTOR_ID_PLACEHOLDER, SESSION_ID_PLACEHOLDER, namespace_template_is_valid};
 
 /// The tier file as shipped in `infra/tiers.json`.
 pub const EMBEDDED_TIER_FILE: &str = include_str!("../../../infra/tiers.json");

@@ -13,8 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
 use crate::error::ToolError;
+use env_config::ConfigError;
 
 pub const ENV_WEB_SEARCH: &str = "TENANTRY_WEB_SEARCH";
 pub const ENV_WEB_SEARCH_URL: &str = "TENANTRY_WEB_SEARCH_URL";

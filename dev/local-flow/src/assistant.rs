@@ -7,7 +7,7 @@ use devstack::client::ask_patiently;
 use devstack::reply::{describe, shorten};
 
 use crate::identity::Identities;
-use crate::tour::step;
+use crate::narrate::step;
 use anyhow::anyhow;
 
 pub async fn questions(

@@ -7,7 +7,7 @@ use devstack::usage::CostTable;
 
 use crate::identity::Identities;
 
-use crate::tour::step;
+use crate::narrate::step;
 use anyhow::anyhow;
 
 pub fn table(stack: &DevStack) -> anyhow::Result<()> {

@@ -7,7 +7,7 @@ use tenant_context::VerifiedToken;
 use testkit::Endpoints;
 use testkit::sdk::moto_config;
 
-use crate::tour::step;
+use crate::narrate::step;
 
 /// clinic-a's token turned into credentials through the production client path (Lambda
 /// Invoke of token-vending via `VendingFunctionIssuer`), with STS on moto.

@@ -6,7 +6,7 @@ use anyhow::anyhow;
 use devstack::DevStack;
 use tenant_context::{TierCatalog, TokenVerifier, VerifiedToken, VerifierConfig};
 
-use crate::tour::step;
+use crate::narrate::step;
 
 /// Every clinic's token (verified), the first one's verified token, and a forged token.
 pub struct Identities {

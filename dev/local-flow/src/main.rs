@@ -6,6 +6,7 @@ mod cost;
 mod credentials;
 mod front_door;
 mod identity;
+mod narrate;
 mod tiers;
 mod tools;
 mod tour;

@@ -4,7 +4,7 @@
 use devstack::DevStack;
 use devstack::scenarios;
 
-use crate::front_door::narrate;
+use crate::narrate::narrate;
 
 pub use devstack::scenarios::EVENING;
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tenant_context::TierCatalog;
 
 use crate::identity::Identities;
-use crate::tour::step;
+use crate::narrate::step;
 
 /// One tool call through the Lambda stand-in, shaped as AgentCore Gateway sends it: the
 /// arguments as the event, the tool name and the propagated headers in the client context

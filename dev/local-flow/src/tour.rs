@@ -6,9 +6,7 @@ use anyhow::anyhow;
 use devstack::{DevStack, Options};
 use tenant_context::TierCatalog;
 
-pub fn step(title: &str) {
-    println!("\n==> {title}");
-}
+use crate::narrate::step;
 
 /// One line per tier of `catalog`: model, plan, tools and hours, as the tier file says.
 pub fn catalog_lines(catalog: &TierCatalog) -> Vec<String> {

@@ -2,6 +2,8 @@
 //! ids come from `FunctionId`, per-tier ones from `TierIds`; ids used only where they are
 //! defined stay literals there.) A test checks each names a resource or parameter.
 
+use crate::cfn::pascal;
+
 pub const DATA_KEY: &str = "DataKey";
 pub const USER_POOL: &str = "UserPool";
 pub const USER_POOL_CLIENT: &str = "UserPoolClient";
@@ -32,3 +34,31 @@ pub const ALL: [&str; 13] = [
     SITE_DISTRIBUTION,
     USER_POOL_DOMAIN,
 ];
+
+/// Logical ids of one tier's resources.
+pub struct TierIds {
+    pub bucket: String,
+    pub runtime: String,
+    pub memory: String,
+    pub gateway: String,
+    pub target: String,
+    pub knowledge_base: String,
+    pub guardrail: String,
+    pub guardrail_version: String,
+}
+
+impl TierIds {
+    pub fn of(tier: &str) -> Self {
+        let p = pascal(tier);
+        Self {
+            bucket: format!("{p}DocumentsBucket"),
+            runtime: format!("{p}AgentRuntime"),
+            memory: format!("{p}Memory"),
+            gateway: format!("{p}Gateway"),
+            target: format!("{p}GatewayTarget"),
+            knowledge_base: format!("{p}KnowledgeBase"),
+            guardrail: format!("{p}Guardrail"),
+            guardrail_version: format!("{p}GuardrailVersion"),
+        }
+    }
+}

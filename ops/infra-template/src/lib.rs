@@ -13,6 +13,7 @@
 
 mod api;
 pub mod cfn;
+mod function_ids;
 mod functions;
 pub mod iam;
 pub mod ids;

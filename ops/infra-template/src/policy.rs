@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::cfn::{get_att, pascal, reference, sub, tag_list};
+use crate::ids::TierIds;
 use crate::shared::APP_TAGS;
-use crate::tier::TierIds;
 use crate::{Error, Inputs, Template};
 
 /// The parameter choosing how AgentCore validates the Cedar policies.

@@ -6,7 +6,7 @@ use crate::cfn::{
     KEPT_ON_DELETION, KEPT_ON_REPLACEMENT, checkov_skips, get_att, reference, sub, tag_list,
     tag_map,
 };
-use crate::functions::FunctionId;
+use crate::function_ids::FunctionId;
 use crate::ids;
 use crate::{Error, Template};
 

@@ -10,41 +10,14 @@ use crate::cfn::{
     KEPT_ON_DELETION, KEPT_ON_REPLACEMENT, get_att, pascal, reference, ssm_parameter_arn, sub,
     tag_list, tag_map,
 };
-use crate::functions::{FunctionId, document_bucket_prefix};
+use crate::function_ids::{FunctionId, document_bucket_prefix};
 use crate::iam::{document, service_trust, statement};
 use crate::ids;
+use crate::ids::TierIds;
 use crate::shared::{
     bucket_policy, bucket_properties, data_key_encryption, discovery_url, issuer, jwks_url,
 };
 use crate::{Error, Inputs, PROPAGATED_HEADERS, Template};
-
-/// Logical ids of one tier's resources.
-pub struct TierIds {
-    pub bucket: String,
-    pub runtime: String,
-    pub memory: String,
-    pub gateway: String,
-    pub target: String,
-    pub knowledge_base: String,
-    pub guardrail: String,
-    pub guardrail_version: String,
-}
-
-impl TierIds {
-    pub fn of(tier: &str) -> Self {
-        let p = pascal(tier);
-        Self {
-            bucket: format!("{p}DocumentsBucket"),
-            runtime: format!("{p}AgentRuntime"),
-            memory: format!("{p}Memory"),
-            gateway: format!("{p}Gateway"),
-            target: format!("{p}GatewayTarget"),
-            knowledge_base: format!("{p}KnowledgeBase"),
-            guardrail: format!("{p}Guardrail"),
-            guardrail_version: format!("{p}GuardrailVersion"),
-        }
-    }
-}
 
 /// What every part of one tier is built from.
 struct Parts<'a> {

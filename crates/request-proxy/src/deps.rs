@@ -1,0 +1,15 @@
+//! What a request needs, built once at start-up (`main.rs`) and shared by every request.
+
+use tenant_context::{SessionBinder, TierCatalog};
+
+use crate::config::Config;
+
+pub struct Deps {
+    pub config: Config,
+    /// Issues session ids bound to the caller and checks the ones callers bring back.
+    pub sessions: SessionBinder,
+    pub catalog: TierCatalog,
+    pub http: reqwest::Client,
+    /// The per-clinic daily counters; `None` when the deployment keeps none.
+    pub usage: Option<usage_meter::UsageMeter>,
+}
