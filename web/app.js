@@ -427,6 +427,7 @@ function refusal(status, errorType, body) {
   const code = (body && body.error && (body.error.code || body.error)) || "";
   if (status === 401) return "Your sign-in has expired or is not valid. Sign in again.";
   if (status === 403 && code === "session_not_owned") return "That conversation is not yours; a new one was started.";
+  if (status === 403 && code === "session_expired") return "That conversation has ended (conversations last at most 8 hours). Ask again to start a new one.";
   if (status === 403) return "You are not allowed to do that. If your clinic's access was suspended, contact your administrator.";
   if (status === 429 && errorType === "LimitExceededException") {
     return "Your clinic has used all of today's requests. The limit resets at midnight UTC.";
@@ -466,7 +467,8 @@ async function ask(event) {
     const session = resp.headers.get("x-tenantry-session-id");
     if (!resp.ok) {
       const reply = await resp.json().catch(() => null);
-      if (resp.status === 403 && reply && reply.error && reply.error.code === "session_not_owned") {
+      const code = reply && reply.error && reply.error.code;
+      if (resp.status === 403 && (code === "session_not_owned" || code === "session_expired")) {
         state.session = null;
       }
       li.classList.add("refused");

@@ -5,13 +5,14 @@
 //! told (or tricked) into asking for another clinic's data gets that refused below it.
 
 use serde_json::{Map, Value};
-use tenant_context::{TenantContext, TierConfig};
+use tenant_context::{RecallRules, TenantContext, TierConfig};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::config::Limits;
+use crate::error::{InvocationError, Stage};
 use crate::events::{AgentEvent, Availability, StopReason};
-use crate::model::{ChatClient, Message, ModelError, Role, ToolCall};
+use crate::model::{ChatClient, Message, Role, ToolCall};
 use crate::tools::{ToolOutcome, ToolStatus, Toolbox};
 
 /// Tokens spent so far in one invocation, summed over model rounds.
@@ -30,6 +31,8 @@ impl Tokens {
 pub struct Turn<'a, T: Toolbox> {
     pub ctx: &'a TenantContext,
     pub tier: &'a TierConfig,
+    /// Which tools' results memory must not keep.
+    pub recall_rules: &'a RecallRules,
     pub model: &'a ChatClient,
     pub tools: &'a T,
     pub tools_availability: Availability,
@@ -80,20 +83,26 @@ pub struct Ending {
     pub stop_reason: StopReason,
     pub rounds: u32,
     pub answer: String,
+    /// A tool that a rule guards (business hours, roles) returned content in this turn: the
+    /// answer may carry it, so memory must not keep the answer.
+    pub guarded: bool,
 }
 
 /// Runs one turn, sending tool events as it goes. Returns the tokens spent (also on failure, for
-/// cost attribution) and how it ended or the model failure that ended it. The final or
+/// cost attribution) and how it ended, or the model failure or the deadline that ended it
+/// (every model call and tool call is bounded by the invocation's one deadline). The final or
 /// error event is sent by the caller, which also writes the usage line.
 pub async fn run<T: Toolbox>(
     turn: Turn<'_, T>,
     prompt: &str,
     events: &mpsc::Sender<AgentEvent>,
-) -> (Tokens, Result<Ending, ModelError>) {
-    let ending = |stop_reason, rounds, answer: &str| Ending {
+) -> (Tokens, Result<Ending, InvocationError>) {
+    let mut guarded = false;
+    let ending = |stop_reason, rounds, answer: &str, guarded| Ending {
         stop_reason,
         rounds,
         answer: answer.to_owned(),
+        guarded,
     };
     let mut messages = Vec::with_capacity(turn.history.len() + 2);
     messages.push(Message::text(
@@ -107,7 +116,13 @@ pub async fn run<T: Toolbox>(
     let mut clinic_hour: Option<Option<u8>> = None;
     for round in 1..=turn.limits.max_rounds {
         if tokens.total() >= turn.limits.max_tokens {
-            return (tokens, Ok(ending(StopReason::TokenBudget, round - 1, "")));
+            return (
+                tokens,
+                Ok(ending(StopReason::TokenBudget, round - 1, "", guarded)),
+            );
+        }
+        if Instant::now() >= turn.deadline {
+            return (tokens, Err(InvocationError::DeadlineExceeded(Stage::Model)));
         }
         let completion = match turn
             .model
@@ -120,7 +135,7 @@ pub async fn run<T: Toolbox>(
             .await
         {
             Ok(c) => c,
-            Err(e) => return (tokens, Err(e)),
+            Err(e) => return (tokens, Err(InvocationError::Model(e))),
         };
         if let Some(u) = &completion.usage {
             tokens.input = tokens.input.saturating_add(u.prompt_tokens);
@@ -129,7 +144,10 @@ pub async fn run<T: Toolbox>(
         if completion.tool_calls.is_empty() {
             // The caller sends the answer, once the output guardrail has seen it.
             let text = completion.text.unwrap_or_default();
-            return (tokens, Ok(ending(StopReason::Answered, round, &text)));
+            return (
+                tokens,
+                Ok(ending(StopReason::Answered, round, &text, guarded)),
+            );
         }
         messages.push(Message {
             role: Role::Assistant,
@@ -138,13 +156,29 @@ pub async fn run<T: Toolbox>(
             tool_call_id: None,
         });
         for call in &completion.tool_calls {
-            let outcome = call_tool(&turn, call, &mut clinic_hour, events).await;
+            let bounded = tokio::time::timeout_at(
+                turn.deadline,
+                call_tool(&turn, call, &mut clinic_hour, events),
+            );
+            let Ok(outcome) = bounded.await else {
+                return (
+                    tokens,
+                    Err(InvocationError::DeadlineExceeded(Stage::ToolCall)),
+                );
+            };
+            guarded |=
+                outcome.status == ToolStatus::Ok && turn.recall_rules.guards(&call.function.name);
             messages.push(Message::tool_result(&call.id, outcome.text));
         }
     }
     (
         tokens,
-        Ok(ending(StopReason::MaxRounds, turn.limits.max_rounds, "")),
+        Ok(ending(
+            StopReason::MaxRounds,
+            turn.limits.max_rounds,
+            "",
+            guarded,
+        )),
     )
 }
 

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use secret_config::{SecretSource, SecretVars};
-use tenant_context::{SessionBinder, TierCatalog, TierConfig, TierName, VerifierConfig};
+use tenant_context::{
+    RecallRules, SessionBinder, TierCatalog, TierConfig, TierName, VerifierConfig,
+};
 
 pub const ENV_TIER: &str = "TENANTRY_TIER";
 /// The session key, the same as request-proxy's: inline (local) or an SSM SecureString.
@@ -111,6 +113,8 @@ pub struct MemorySettings {
 pub struct Config {
     pub tier: TierName,
     pub tier_config: TierConfig,
+    /// What memory may keep and give back under the tier's rules.
+    pub recall_rules: RecallRules,
     pub verifier: VerifierConfig,
     /// Resolved into a `SessionBinder` by `load_parameters`.
     pub session_key: SecretSource,
@@ -148,6 +152,7 @@ impl Config {
             .tier(tier_raw.trim())
             .map_err(|_| ConfigError::new(ENV_TIER, "is not a tier of infra/tiers.json"))?;
         let tier_config = catalog.config(&tier)?.clone();
+        let recall_rules = catalog.recall_rules(&tier)?;
 
         let session_key = SESSION_KEY_VARS.source(&get)?;
         // An inline key is checked now; a parameter's value when it is read at start-up.
@@ -232,6 +237,7 @@ impl Config {
             verifier: VerifierConfig::from_lookup(&get)?,
             tier,
             tier_config,
+            recall_rules,
             session_key,
             project: BEDROCK_PROJECT_VARS.optional_source(&get)?,
             model,

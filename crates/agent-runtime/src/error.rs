@@ -24,6 +24,8 @@ pub enum InvocationError {
     BadSessionId,
     #[error("the runtime session belongs to another user")]
     SessionNotOwned,
+    #[error("the runtime session has expired: start a new conversation")]
+    SessionExpired,
     #[error("the body must be JSON {{\"prompt\": string}} and nothing else: {0}")]
     BadBody(String),
     #[error("the prompt is empty")]
@@ -34,6 +36,34 @@ pub enum InvocationError {
     Model(#[from] ModelError),
     #[error("the guardrail is unavailable and this tier does not answer unchecked; retry shortly")]
     GuardrailUnavailable,
+    #[error(
+        "the invocation's deadline passed while waiting for {0}; ask again, or ask for less at once"
+    )]
+    DeadlineExceeded(Stage),
+}
+
+/// The stages of a turn that wait on something else, to name the one a deadline ran out in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    InputGuardrail,
+    Tools,
+    MemoryRecall,
+    Model,
+    ToolCall,
+    OutputGuardrail,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::InputGuardrail => "the input guardrail",
+            Stage::Tools => "the tools to connect",
+            Stage::MemoryRecall => "memory recall",
+            Stage::Model => "the model",
+            Stage::ToolCall => "a tool call",
+            Stage::OutputGuardrail => "the output guardrail",
+        })
+    }
 }
 
 impl InvocationError {
@@ -45,11 +75,13 @@ impl InvocationError {
             Self::WrongTier => AgentErrorCode::WrongTier,
             Self::BadSessionId => AgentErrorCode::BadSessionId,
             Self::SessionNotOwned => AgentErrorCode::SessionNotOwned,
+            Self::SessionExpired => AgentErrorCode::SessionExpired,
             Self::BadBody(_) => AgentErrorCode::BadBody,
             Self::EmptyPrompt => AgentErrorCode::EmptyPrompt,
             Self::PromptTooLarge { .. } => AgentErrorCode::PromptTooLarge,
             Self::Model(e) => e.code(),
             Self::GuardrailUnavailable => AgentErrorCode::GuardrailUnavailable,
+            Self::DeadlineExceeded(_) => AgentErrorCode::DeadlineExceeded,
         }
     }
 
@@ -73,6 +105,7 @@ fn token_code(e: &tenant_context::Error) -> AgentErrorCode {
         E::AmbiguousHeader(_) => AgentErrorCode::AmbiguousTenantHeader,
         E::HeaderMismatch(_) => AgentErrorCode::TenantHeaderMismatch,
         E::SessionNotOwned => AgentErrorCode::SessionNotOwned,
+        E::SessionExpired => AgentErrorCode::SessionExpired,
         E::TokenMalformed => AgentErrorCode::TokenMalformed,
         E::UnsupportedAlgorithm(_) => AgentErrorCode::TokenAlgorithm,
         E::MissingKid => AgentErrorCode::TokenMissingKid,

@@ -8,17 +8,28 @@
 //! and long-term records from each of the user's namespaces (RetrieveMemoryRecords with the
 //! exact namespace, so the IAM condition has a value). After it: one CreateEvent holding both
 //! the question and the answer, so a turn is stored whole or not at all.
+//!
+//! Memory never hands back what the tier's rules would refuse now. Business hours and roles are
+//! decided where a tool runs, and AgentCore's long-term strategies extract records from the
+//! whole conversation (assistant turns included) without carrying any tag of ours onto them, so
+//! a stored answer quoting a patient record could not be held back later by a rule that
+//! looked at the record. Instead, the answer of a turn in which a rule-guarded tool returned
+//! content is never stored: the event keeps the question and a fixed note (`WITHHELD_ANSWER`)
+//! saying the answer is looked up afresh, under the rules of that moment. Each event is tagged
+//! with the caller's role (event metadata) and only events of the caller's current role are
+//! replayed; a role that may use no guarded tool (admins) gets no long-term records at all.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use agentcore::primitives::DateTime;
 use agentcore::types::{
-    Content, Conversational, MemoryContent, PayloadType, Role as MemoryRole, SearchCriteria,
+    Content, Conversational, Event, MemoryContent, MetadataValue, PayloadType, Role as MemoryRole,
+    SearchCriteria,
 };
 use aws_sdk_bedrockagentcore as agentcore;
 use scoped_credentials::{CredentialCache, IssueRequest, Issuer, Scope};
-use tenant_context::{MemorySessionId, TenantContext, TierConfig};
+use tenant_context::{MemorySessionId, RecallRules, TenantContext, TierConfig};
 
 use crate::model::{Message, Role};
 
@@ -31,6 +42,13 @@ pub const RECORDS_PER_NAMESPACE: i32 = 3;
 pub const MAX_SEARCH_QUERY_CHARS: usize = 10_000;
 /// CreateEvent's conversational text: at most 100,000 characters (the service model).
 pub const MAX_EVENT_TEXT_CHARS: usize = 100_000;
+
+/// The event metadata key holding the role of the user who had the turn.
+pub const ROLE_METADATA_KEY: &str = "tenantry.role";
+
+/// What is stored in place of an answer that drew on a rule-guarded tool.
+pub const WITHHELD_ANSWER: &str = "(This answer drew on patient records or clinic documents and \
+     is not kept in memory: ask again to look it up under the clinic's rules at that time.)";
 
 /// The last `max` characters of `text` (Smithy lengths count characters, not bytes): the
 /// question usually ends a long prompt that pastes text before it.
@@ -140,7 +158,12 @@ impl AgentMemory {
 
 impl MemorySession<'_> {
     #[tracing::instrument(name = "memory.recall", skip_all)]
-    pub async fn recall(&self, tier: &TierConfig, query: &str) -> Result<Recall, MemoryError> {
+    pub async fn recall(
+        &self,
+        tier: &TierConfig,
+        rules: &RecallRules,
+        query: &str,
+    ) -> Result<Recall, MemoryError> {
         let actor = self.ctx.actor_id();
         let listed = self
             .client
@@ -155,7 +178,16 @@ impl MemorySession<'_> {
             .map_err(service("ListEvents"))?;
         let mut turns = Vec::new();
         // Newest first on AWS: walk them backwards to give the model the oldest first.
-        for event in listed.events().iter().rev() {
+        // Only turns had in the caller's current role: a role change does not carry over
+        // what the old role was told (an untagged event is nobody's, and is skipped).
+        let own_role = |event: &&Event| {
+            event
+                .metadata()
+                .and_then(|m| m.get(ROLE_METADATA_KEY))
+                .and_then(|v| v.as_string_value().ok())
+                .is_some_and(|role| role == self.ctx.role().as_str())
+        };
+        for event in listed.events().iter().rev().filter(own_role) {
             for item in event.payload() {
                 let PayloadType::Conversational(c) = item else {
                     continue;
@@ -173,7 +205,9 @@ impl MemorySession<'_> {
         }
         let mut facts = Vec::new();
         let query = last_chars(query.trim(), MAX_SEARCH_QUERY_CHARS);
-        if query.is_empty() {
+        // Long-term records come from whole conversations: nothing of them for a role that may
+        // see no clinical content.
+        if query.is_empty() || !rules.clinical_role(self.ctx.role()) {
             return Ok(Recall { turns, facts });
         }
         for strategy in &tier.memory.strategies {
@@ -203,9 +237,17 @@ impl MemorySession<'_> {
         Ok(Recall { turns, facts })
     }
 
-    /// Stores the turn: question and answer in one event.
+    /// Stores the turn: question and answer in one event, tagged with the caller's role. When
+    /// `guarded` (a rule-guarded tool returned content in the turn), `WITHHELD_ANSWER` is
+    /// stored instead of the answer.
     #[tracing::instrument(name = "memory.store", skip_all)]
-    pub async fn remember(&self, question: &str, answer: &str) -> Result<(), MemoryError> {
+    pub async fn remember(
+        &self,
+        question: &str,
+        answer: &str,
+        guarded: bool,
+    ) -> Result<(), MemoryError> {
+        let answer = if guarded { WITHHELD_ANSWER } else { answer };
         let item = |role: MemoryRole, text: &str| {
             Conversational::builder()
                 .content(Content::Text(
@@ -234,6 +276,10 @@ impl MemorySession<'_> {
             .memory_id(&self.memory.memory_id)
             .actor_id(self.ctx.actor_id().as_str())
             .session_id(self.session.as_str())
+            .metadata(
+                ROLE_METADATA_KEY,
+                MetadataValue::StringValue(self.ctx.role().as_str().to_owned()),
+            )
             .event_timestamp(DateTime::from(SystemTime::now()))
             .set_payload(Some(payload))
             .send()

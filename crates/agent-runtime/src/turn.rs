@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::agent::{self, Ending, Tokens, Turn};
 use crate::deps::Deps;
-use crate::error::InvocationError;
+use crate::error::{InvocationError, Stage};
 use crate::events::{AgentEvent, Availability, Outcome, StopReason, UsageSummary};
 use crate::guardrail::{Checked, Side};
 use crate::memory::{MemoryError, MemorySession, Recall};
@@ -63,10 +63,11 @@ async fn guard_input(inv: &Invocation<'_>) -> Result<Availability, AgentEvent> {
     let Some(guardrail) = &inv.deps.guardrail else {
         return Ok(Availability::Off);
     };
-    match guardrail
-        .check(Side::Prompt, inv.prompt, inv.ctx.clinic_id())
-        .await
-    {
+    let check = guardrail.check(Side::Prompt, inv.prompt, inv.ctx.clinic_id());
+    let Ok(checked) = tokio::time::timeout_at(inv.deadline, check).await else {
+        return Err(InvocationError::DeadlineExceeded(Stage::InputGuardrail).to_event());
+    };
+    match checked {
         Checked::Pass => Ok(Availability::Used),
         Checked::Unchecked => Ok(Availability::Skipped),
         Checked::Refuse => Err(InvocationError::GuardrailUnavailable.to_event()),
@@ -86,9 +87,15 @@ async fn guard_input(inv: &Invocation<'_>) -> Result<Availability, AgentEvent> {
 }
 
 /// Stage 2. An MCP session on the tier's Gateway as the caller; without one the turn goes on
-/// without tools (the model is told so).
+/// without tools (the model is told so), also when the deadline passes while connecting (the
+/// model call then reports the deadline).
 async fn connect_tools(inv: &Invocation<'_>) -> Option<crate::tools::GatewaySession> {
-    match inv.deps.gateway.connect(inv.token, inv.ctx).await {
+    let connect = inv.deps.gateway.connect(inv.token, inv.ctx);
+    let Ok(connected) = tokio::time::timeout_at(inv.deadline, connect).await else {
+        tracing::warn!(stage = %Stage::Tools, clinic_id = %inv.ctx.clinic_id(), "the deadline passed; answering without tools");
+        return None;
+    };
+    match connected {
         Ok(session) => Some(session),
         Err(e) => {
             tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "Gateway unavailable; answering without tools");
@@ -105,12 +112,18 @@ async fn answer<T: Toolbox>(
     guardrail: Availability,
 ) -> AgentEvent {
     let deps = inv.deps;
-    let (memory, recalled, memory_availability) = recall(inv).await;
+    let Ok((memory, recalled, memory_availability)) =
+        tokio::time::timeout_at(inv.deadline, recall(inv)).await
+    else {
+        account(inv, Tokens::default()).await;
+        return InvocationError::DeadlineExceeded(Stage::MemoryRecall).to_event();
+    };
     // Stage 4: the model and the tools, in rounds, under the tier's caps.
     let (tokens, outcome) = agent::run(
         Turn {
             ctx: inv.ctx,
             tier: &deps.config.tier_config,
+            recall_rules: &deps.config.recall_rules,
             model: &deps.model,
             tools,
             tools_availability,
@@ -127,8 +140,8 @@ async fn answer<T: Toolbox>(
     let mut ending = match outcome {
         Ok(ending) => ending,
         Err(e) => {
-            tracing::warn!(code = %e.code(), clinic_id = %inv.ctx.clinic_id(), "model call failed");
-            return InvocationError::Model(e).to_event();
+            tracing::warn!(code = %e.code(), clinic_id = %inv.ctx.clinic_id(), "the turn failed");
+            return e.to_event();
         }
     };
     let mut served = Served {
@@ -178,7 +191,11 @@ async fn recall<'a>(inv: &'a Invocation<'_>) -> (Option<MemorySession<'a>>, Reca
         Err(e) => return skipped(e),
     };
     match session
-        .recall(&inv.deps.config.tier_config, inv.prompt)
+        .recall(
+            &inv.deps.config.tier_config,
+            &inv.deps.config.recall_rules,
+            inv.prompt,
+        )
         .await
     {
         Ok(r) => (Some(session), r, Availability::Used),
@@ -239,10 +256,11 @@ async fn guard_output(
     if ending.answer.is_empty() {
         return Ok(guardrail);
     }
-    match g
-        .check(Side::Answer, &ending.answer, inv.ctx.clinic_id())
-        .await
-    {
+    let check = g.check(Side::Answer, &ending.answer, inv.ctx.clinic_id());
+    let Ok(checked) = tokio::time::timeout_at(inv.deadline, check).await else {
+        return Err(InvocationError::DeadlineExceeded(Stage::OutputGuardrail).to_event());
+    };
+    match checked {
         Checked::Pass => Ok(Availability::Used),
         Checked::Intervened(replacement) => {
             ending.answer = replacement;
@@ -255,7 +273,8 @@ async fn guard_output(
 }
 
 /// Stage 7. An answered turn (or one the guardrail replaced) is stored for the next turns;
-/// `Some(skipped)` when storing failed, `None` when there was nothing to store.
+/// `Some(skipped)` when storing failed, `None` when there was nothing to store. The answer of
+/// a turn in which a rule-guarded tool returned content is not stored (see `memory`).
 async fn remember(
     inv: &Invocation<'_>,
     memory: &MemorySession<'_>,
@@ -267,7 +286,12 @@ async fn remember(
     ) {
         return None;
     }
-    match memory.remember(inv.prompt, &ending.answer).await {
+    let store = memory.remember(inv.prompt, &ending.answer, ending.guarded);
+    let Ok(stored) = tokio::time::timeout_at(inv.deadline, store).await else {
+        tracing::warn!(clinic_id = %inv.ctx.clinic_id(), "the deadline passed: the turn was not stored in memory");
+        return Some(Availability::Skipped);
+    };
+    match stored {
         Ok(()) => None,
         Err(e) => {
             tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "the turn was not stored in memory");

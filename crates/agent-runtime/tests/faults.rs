@@ -143,3 +143,45 @@ async fn rounds_are_capped() {
     assert_eq!(model.received_requests().await.unwrap().len(), 6);
     assert_eq!(body["usage"]["input_tokens"], 60);
 }
+
+/// A slow tool cannot hold the invocation (and its session) past the one deadline (4 s in
+/// these tests), and the error names what was waiting, not the model.
+#[tokio::test]
+async fn a_slow_tool_ends_at_the_deadline_and_is_named() {
+    let jwks = test_issuer::jwks_server().await;
+    let target = FakeTarget::with_hour(10);
+    *target.delay.lock().unwrap() = Duration::from_secs(30);
+    let gw = gateway("basic", &target, &jwks).await;
+    let model = emulators::model::ModelStandin::start(0).await.unwrap();
+    let stack = agent(
+        "basic",
+        jwks,
+        Upstreams::new(model.base_url(), gw.url()),
+        &[],
+    )
+    .await;
+    let began = std::time::Instant::now();
+    let reply = invoke_as(
+        &stack,
+        "basic",
+        "clinic-a",
+        "What are our opening hours?",
+        false,
+    )
+    .await;
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "the turn waited for the tool: {:?}",
+        began.elapsed()
+    );
+    assert_eq!(reply.status, 504, "{}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["error"]["code"], "deadline_exceeded", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a tool call"),
+        "{body}"
+    );
+}

@@ -167,3 +167,128 @@ async fn a_memory_outage_still_answers() {
     assert_eq!(last["memory"], "skipped");
     assert!(events.iter().any(|e| e["type"] == "text_delta"));
 }
+
+/// A user of the same sub with another role (as after an administrator changed it).
+fn with_role(sub: &str, role: &str) -> User {
+    let mut claims = test_issuer::id_claims();
+    claims["sub"] = sub.into();
+    claims["custom:role"] = role.into();
+    User {
+        token: test_issuer::sign(&claims),
+        ctx: TenantContext::new(
+            common::catalog().tier("basic").unwrap(),
+            tenant_context::ClinicId::parse("clinic-a").unwrap(),
+            tenant_context::UserKey::parse(sub).unwrap(),
+            tenant_context::Role::parse(role).unwrap(),
+        ),
+    }
+}
+
+/// Business hours and roles are decided where the tool runs; memory must not serve around
+/// them. A patient record read at 10:00 is neither replayed after hours in the same
+/// conversation, nor extracted into long-term records (the emulation extracts from the whole
+/// conversation, as AWS's strategies do) for a later session, nor given to the same user once
+/// their role may read no patient records.
+#[tokio::test]
+async fn clinical_answers_stay_out_of_memory_and_nothing_clinical_reaches_a_role_without_patient_tools()
+ {
+    let jwks = test_issuer::jwks_server().await;
+    let target = FakeTarget::with_hour(10);
+    let gw = gateway("basic", &target, &jwks).await;
+    let model = ModelStandin::start(0).await.unwrap();
+    let mem = emulation().await;
+    let stack = agent_with_memory(
+        "basic",
+        jwks,
+        Upstreams::new(model.base_url(), gw.url()),
+        &[],
+        Some(memory("basic", &mem.endpoint())),
+    )
+    .await;
+    let clinician = user(test_issuer::USER_SUB);
+    let session = stack.sessions.issue(&clinician.ctx).unwrap();
+    let ask = |who: &User, session: &RuntimeSessionId, prompt: &str| {
+        let (token, session, prompt) = (who.token.clone(), session.to_string(), prompt.to_owned());
+        let stack = &stack;
+        async move {
+            let reply = invoke(
+                stack,
+                Some(&token),
+                Some(&session),
+                json!({"prompt": prompt}),
+                false,
+            )
+            .await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            reply.json()
+        }
+    };
+    let clinical = "CANARY-clinic-a";
+    // Every model request from index `from` on, as text.
+    let sent_since = |from: usize| -> String {
+        (from..model.requests().len())
+            .map(|i| sent(&model, i))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    // 10:00: the clinician reads a patient, and tells the assistant something of their own.
+    let read = ask(&clinician, &session, "Summarise patient p-1001").await;
+    assert!(
+        read["answer"].as_str().unwrap().contains(clinical),
+        "the lookup itself answers: {read}"
+    );
+    ask(
+        &clinician,
+        &session,
+        "Remember that ward 4 is closed for cleaning",
+    )
+    .await;
+    assert!(
+        mem.records().iter().any(|(_, t)| t.contains("ward 4")),
+        "the emulation extracts long-term records"
+    );
+    // Not stored: neither the event nor any long-term record carries the record.
+    for (_, _, payload) in mem.events() {
+        assert!(!payload.to_string().contains(clinical), "{payload}");
+    }
+    for (namespace, text) in mem.records() {
+        assert!(!text.contains(clinical), "{namespace}: {text}");
+    }
+
+    // 19:00, the same conversation: the Gateway refuses the lookup, and memory gives nothing
+    // of the earlier answer back (the model never sees it).
+    *target.hour.lock().unwrap() = 19;
+    let from = model.requests().len();
+    let after_hours = ask(&clinician, &session, "What did you tell me earlier?").await;
+    assert!(!after_hours.to_string().contains(clinical), "{after_hours}");
+    let seen = sent_since(from);
+    assert!(!seen.contains(clinical), "{seen}");
+    assert!(
+        seen.contains("ward 4"),
+        "the clinician's own turns still come back"
+    );
+
+    // A later session of the same user: long-term records hold nothing of the record.
+    let later = stack.sessions.issue(&clinician.ctx).unwrap();
+    let from = model.requests().len();
+    ask(&clinician, &later, "What do you know about my patients?").await;
+    assert!(!sent_since(from).contains(clinical));
+
+    // The same user made admin: neither the old conversation's turns nor long-term records.
+    let admin = with_role(test_issuer::USER_SUB, "admin");
+    let from = model.requests().len();
+    let same = ask(&admin, &session, "What did I tell you earlier?").await;
+    let fresh_session = stack.sessions.issue(&admin.ctx).unwrap();
+    let fresh = ask(
+        &admin,
+        &fresh_session,
+        "Anything about ward 4 or my patients?",
+    )
+    .await;
+    let seen = sent_since(from);
+    for text in [seen.as_str(), &same.to_string(), &fresh.to_string()] {
+        assert!(!text.contains(clinical), "{text}");
+        assert!(!text.contains("ward 4 is closed"), "{text}");
+    }
+}

@@ -135,8 +135,44 @@ async fn a_session_id_of_another_user_or_not_issued_gets_403() {
     let chosen = "a-session-id-the-caller-chose-itself-0001";
     let (status, code) = refused(&stack, &model, Some(&token), Some(chosen), prompt.clone()).await;
     assert_eq!((status, code.as_str()), (403, "session_not_owned"));
-    let (status, code) = refused(&stack, &model, Some(&token), None, prompt).await;
+    let (status, code) = refused(&stack, &model, Some(&token), None, prompt.clone()).await;
     assert_eq!((status, code.as_str()), (400, "bad_session_id"));
+
+    // The user's own id, issued longer ago than a session lives: expired.
+    let me = ctx("basic", "clinic-a", test_issuer::USER_SUB);
+    let now = test_issuer::now();
+    let old = stack.sessions.issue_at(
+        &me,
+        now - tenant_context::SESSION_MAX_AGE.as_secs() - 1,
+        [1; 12],
+    );
+    let (status, code) = refused(
+        &stack,
+        &model,
+        Some(&token),
+        Some(old.as_str()),
+        prompt.clone(),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (403, "session_expired"));
+
+    // Two session id headers, even both valid and equal: which one routed is unknown.
+    let mine = stack.sessions.issue(&me).unwrap();
+    let before = model.requests().len();
+    let reply = reqwest::Client::new()
+        .post(format!("{}/invocations", stack.agent_url))
+        .header("Accept", "application/json")
+        .bearer_auth(&token)
+        .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", mine.as_str())
+        .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", mine.as_str())
+        .json(&prompt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 400);
+    let body: serde_json::Value = reply.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_session_id", "{body}");
+    assert_eq!(model.requests().len(), before, "the model was called");
 }
 
 #[tokio::test]

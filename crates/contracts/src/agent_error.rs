@@ -83,6 +83,8 @@ codes! {
     BadSessionId = "bad_session_id", BAD_REQUEST, false, "InvocationRefused";
     /// The session id was issued to another user.
     SessionNotOwned = "session_not_owned", FORBIDDEN, false, "InvocationRefused";
+    /// The session id is older than a session may live: start a new conversation.
+    SessionExpired = "session_expired", FORBIDDEN, false, "InvocationRefused";
     BadBody = "bad_body", BAD_REQUEST, false, "InvocationRefused";
     EmptyPrompt = "empty_prompt", BAD_REQUEST, false, "InvocationRefused";
     PromptTooLarge = "prompt_too_large", PAYLOAD_TOO_LARGE, false, "InvocationRefused";
@@ -92,6 +94,8 @@ codes! {
     ModelRefused = "model_refused", BAD_GATEWAY, false, "ModelError";
     ModelBadResponse = "model_bad_response", BAD_GATEWAY, false, "ModelError";
     ModelCredentialsUnavailable = "model_credentials_unavailable", BAD_GATEWAY, true, "ModelError";
+    /// The invocation's deadline passed; the message names the stage that was waiting.
+    DeadlineExceeded = "deadline_exceeded", GATEWAY_TIMEOUT, true, "Timeout";
     /// The guardrail could not be reached and the tier does not answer unchecked.
     GuardrailUnavailable = "guardrail_unavailable", SERVICE_UNAVAILABLE, true, "GuardrailError";
     NotFound = "not_found", NOT_FOUND, false, "InvocationRefused";

@@ -86,9 +86,10 @@ async fn forward(deps: &Deps, caller: &Caller, body: Body) -> Result<Response, P
     let session = match parsed.session_id.as_deref() {
         Some(s) => {
             let id = RuntimeSessionId::parse(s).map_err(ProxyError::BadSessionId)?;
-            deps.sessions
-                .check(tenant, &id)
-                .map_err(|_| ProxyError::SessionNotOwned)?;
+            deps.sessions.check(tenant, &id).map_err(|e| match e {
+                tenant_context::Error::SessionExpired => ProxyError::SessionExpired,
+                _ => ProxyError::SessionNotOwned,
+            })?;
             id
         }
         None => deps

@@ -22,6 +22,8 @@ pub enum ProxyError {
     BadSessionId(tenant_context::Error),
     #[error("the session id was not issued to this user")]
     SessionNotOwned,
+    #[error("the conversation has expired: start a new one (send no session_id)")]
+    SessionExpired,
     #[error("the agent runtime rejected the credentials")]
     RuntimeUnauthorized,
     #[error("the agent runtime refused the request")]
@@ -54,7 +56,8 @@ impl ProxyError {
             }
             ProxyError::NoTenant(_)
             | ProxyError::RuntimeForbidden
-            | ProxyError::SessionNotOwned => StatusCode::FORBIDDEN,
+            | ProxyError::SessionNotOwned
+            | ProxyError::SessionExpired => StatusCode::FORBIDDEN,
             ProxyError::BadBody(_) | ProxyError::BadSessionId(_) => StatusCode::BAD_REQUEST,
             ProxyError::PromptTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::RuntimeThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -77,6 +80,7 @@ impl ProxyError {
             ProxyError::PromptTooLarge { .. } => "prompt_too_large",
             ProxyError::BadSessionId(_) => "bad_session_id",
             ProxyError::SessionNotOwned => "session_not_owned",
+            ProxyError::SessionExpired => "session_expired",
             ProxyError::RuntimeUnauthorized => "runtime_unauthorized",
             ProxyError::RuntimeForbidden => "runtime_forbidden",
             ProxyError::RuntimeThrottled { .. } => "runtime_throttled",

@@ -127,6 +127,19 @@ async fn session_ids_are_issued_to_the_caller_and_accepted_only_from_them() {
             (403, "session_not_owned")
         );
     }
+    // The caller's own id, older than a session lives: expired, and says what to do.
+    let day_old = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 24 * 3600;
+    let old = support::bound_session_issued("clinic-a", Some(day_old));
+    let body = json!({"prompt": "hi", "session_id": old}).to_string();
+    let (status, _, body) = call(d.clone(), &with_body(base, &body)).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (403, "session_expired")
+    );
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 

@@ -1,6 +1,7 @@
 //! Structured JSON logs for every binary, with one safety rule: the wire-level traces of the
-//! AWS SDK and the HTTP stack (which print request and response bodies and headers, so patient
-//! data, tokens and signatures) stay off, whatever `RUST_LOG` asks for.
+//! AWS SDK, the HTTP stack, the Lambda runtime, the MCP client and the request signer (which
+//! print request and response bodies and headers, raw events, MCP messages and signed URLs, so
+//! patient data, tokens and signatures) stay off, whatever `RUST_LOG` asks for.
 //!
 //! The rule is a second filter beside the user's, not a directive inside it: an `EnvFilter`
 //! enables an event when *any* directive does, and a span-scoped directive
@@ -18,8 +19,17 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
 /// Crates whose DEBUG/TRACE output can contain bodies or credentials. A target matches when it
-/// starts with one of these (`aws_sdk` covers every `aws_sdk_*` service crate).
-const WIRE_TARGETS: [&str; 10] = [
+/// starts with one of these (`aws_sdk` covers every `aws_sdk_*` service crate, `lambda_runtime`
+/// also `lambda_runtime_api_client`, `tower` also `tower_http`): lambda_runtime logs each raw
+/// event at trace, rmcp every MCP message (tool arguments, patient rows), aws_sigv4 the signed
+/// request (its URL carries session and actor ids), axum and tower_http request details.
+const WIRE_TARGETS: [&str; 16] = [
+    "lambda_runtime",
+    "lambda_http",
+    "rmcp",
+    "aws_sigv4",
+    "axum",
+    "tower",
     "aws_smithy_runtime",
     "aws_smithy_runtime_api",
     "aws_smithy_http_client",

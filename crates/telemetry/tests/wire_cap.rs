@@ -52,6 +52,14 @@ fn invocation() {
     );
     let _invoke = invoke.enter();
     tracing::debug!(target: "tool_target::handler", "OWN-DEBUG");
+    // What the other content-carrying libraries print at debug and trace (their real targets).
+    tracing::trace!(target: "lambda_runtime::runtime", event = PATIENT_ROW, "raw event");
+    tracing::trace!(target: "lambda_runtime_api_client", body = PATIENT_ROW, "next");
+    tracing::debug!(target: "lambda_http::request", body = PATIENT_ROW, "request");
+    tracing::debug!(target: "rmcp::service", message = PATIENT_ROW, "received message");
+    tracing::debug!(target: "aws_sigv4::http_request::sign", url = PATIENT_ROW, "signed");
+    tracing::trace!(target: "axum::rejection", body = PATIENT_ROW, "rejected");
+    tracing::debug!(target: "tower_http::trace::on_request", uri = PATIENT_ROW, "started");
     tracing::info!(target: "aws_config::meta", "WIRE-INFO");
     let operation = tracing::debug_span!(
         target: "aws_sdk_dynamodb::operation::get_item",

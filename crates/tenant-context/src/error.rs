@@ -65,6 +65,9 @@ pub enum Error {
     #[error("the runtime session id was not issued to this user")]
     SessionNotOwned,
 
+    #[error("the runtime session id has expired: start a new conversation")]
+    SessionExpired,
+
     // ---- token verification -----------------------------------------------------------------
     #[error("token is not a well-formed JWT")]
     TokenMalformed,
@@ -135,6 +138,7 @@ impl Error {
             Error::AmbiguousHeader(_) => "ambiguous_tenant_header",
             Error::HeaderMismatch(_) => "tenant_header_mismatch",
             Error::SessionNotOwned => "session_not_owned",
+            Error::SessionExpired => "session_expired",
             Error::TokenMalformed => "token_malformed",
             Error::UnsupportedAlgorithm(_) => "token_algorithm",
             Error::MissingKid => "token_missing_kid",

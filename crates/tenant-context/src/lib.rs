@@ -14,6 +14,7 @@ mod ids;
 mod jwks;
 mod names;
 mod namespace;
+mod recall;
 mod session;
 mod tiers;
 mod token;
@@ -33,7 +34,8 @@ pub use names::{
     ROLE_SESSION_NAME_MAX, TAG_CLINIC_ID, TAG_TIER, TAG_USER_ID, api_key_tags,
 };
 pub use namespace::{ACTOR_ID_PLACEHOLDER, SESSION_ID_PLACEHOLDER, namespace_template_is_valid};
-pub use session::{SESSION_KEY_MIN_LEN, SessionBinder, session_log_id};
+pub use recall::RecallRules;
+pub use session::{SESSION_KEY_MIN_LEN, SESSION_MAX_AGE, SessionBinder, session_log_id};
 pub use tiers::{
     BedrockProject, BusinessHours, EMBEDDED_TIER_FILE, GuardrailPolicy, IfGuardrailUnavailable,
     KnowledgeBase, MemoryConfig, MemoryStrategy, MemoryStrategyKind, Pricing, Quota, QuotaPeriod,

@@ -3,15 +3,22 @@
 //! AgentCore Runtime routes every call with the same session id to the same microVM, and it
 //! does not map sessions to users: whoever presents a session id reaches that session's
 //! conversation. So a session id is only accepted from the user it was issued to. The id
-//! carries a random part and a keyed digest (HMAC-SHA256, truncated to 128 bits) over
-//! (tier, clinic id, user key, random part); the key is a deployment secret shared by the
-//! component that issues ids (request-proxy) and every component that accepts them (the
-//! agent). Without the key, nobody can make an id that another component accepts for a user.
+//! carries its issue time, a random part and a keyed digest (HMAC-SHA256, truncated to 128
+//! bits) over (tier, clinic id, user key, issue time and random part); the key is a deployment
+//! secret shared by the component that issues ids (request-proxy) and every component that
+//! accepts them (the agent). Without the key, nobody can make an id that another component
+//! accepts for a user, nor make an old one younger.
 //!
-//! Format: `tnt-` + 32 hex digits (random) + `-` + 32 hex digits (digest), 69 characters,
-//! within the runtime's 33-256 and AgentCore Memory's session id pattern.
+//! An id expires `SESSION_MAX_AGE` after it was issued: AgentCore Runtime ends a session's
+//! microVM after 8 hours at most, so a conversation never outlives that, and a leaked id (with
+//! its user's token) cannot be replayed for longer.
+//!
+//! Format: `tnt-` + 8 hex digits (issue time, Unix seconds) + 24 hex digits (random) + `-` +
+//! 32 hex digits (digest), 69 characters, within the runtime's 33-256 and AgentCore Memory's
+//! session id pattern.
 
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -26,6 +33,13 @@ type HmacSha256 = Hmac<Sha256>;
 pub const SESSION_KEY_MIN_LEN: usize = 32;
 const PREFIX: &str = "tnt-";
 const NONCE_HEX: usize = 32;
+/// The issue time's share of the nonce.
+const ISSUED_HEX: usize = 8;
+/// How long a session id is accepted after it was issued: AgentCore Runtime's maximum session
+/// lifetime.
+pub const SESSION_MAX_AGE: Duration = Duration::from_secs(8 * 3600);
+/// How far in the future an issue time may lie (clocks of the issuing and checking hosts).
+const CLOCK_SKEW: Duration = Duration::from_secs(300);
 const DIGEST_HEX: usize = 32;
 /// Domain separation: the key may one day sign other things.
 const CONTEXT: &[u8] = b"tenantry-runtime-session-v1";
@@ -87,19 +101,28 @@ impl SessionBinder {
         mac
     }
 
-    /// A new session id for `ctx`, from 16 bytes of the operating system's randomness.
+    /// A new session id for `ctx`, issued now, with 12 bytes of the operating system's
+    /// randomness.
     pub fn issue(&self, ctx: &TenantContext) -> Result<RuntimeSessionId, Error> {
-        let mut nonce = [0u8; 16];
-        getrandom::fill(&mut nonce).map_err(|e| Error::Config {
+        let mut random = [0u8; 12];
+        getrandom::fill(&mut random).map_err(|e| Error::Config {
             field: "system randomness",
             reason: e.to_string(),
         })?;
-        Ok(self.issue_with_nonce(ctx, nonce))
+        Ok(self.issue_at(ctx, unix_now(), random))
     }
 
-    /// The session id for `ctx` with a given random part (tests and deterministic replays).
-    pub fn issue_with_nonce(&self, ctx: &TenantContext, nonce: [u8; 16]) -> RuntimeSessionId {
-        let nonce = hex(&nonce);
+    /// The session id for `ctx` issued at `issued_at` (Unix seconds) with a given random part
+    /// (tests and deterministic replays).
+    pub fn issue_at(
+        &self,
+        ctx: &TenantContext,
+        issued_at: u64,
+        random: [u8; 12],
+    ) -> RuntimeSessionId {
+        // 8 hex digits hold Unix seconds until 2106.
+        let issued = u32::try_from(issued_at).unwrap_or(u32::MAX);
+        let nonce = format!("{issued:08x}{}", hex(&random));
         let tag = self.mac(ctx, &nonce).finalize().into_bytes();
         let id = format!("{PREFIX}{nonce}-{}", hex(&tag[..DIGEST_HEX / 2]));
         match RuntimeSessionId::parse(&id) {
@@ -108,15 +131,34 @@ impl SessionBinder {
         }
     }
 
-    /// Accepts `id` only if it was issued to `ctx`'s user (same tier, clinic and user key).
-    /// Every failure is the same error: the caller learns nothing about whose id it was.
+    /// Accepts `id` only if it was issued to `ctx`'s user (same tier, clinic and user key),
+    /// and less than `SESSION_MAX_AGE` ago. Every ownership failure is the same error: the
+    /// caller learns nothing about whose id it was; only the owner learns that it expired.
     pub fn check(&self, ctx: &TenantContext, id: &RuntimeSessionId) -> Result<(), Error> {
+        self.check_at(ctx, id, unix_now())
+    }
+
+    /// `check` at the time `now` (Unix seconds).
+    pub fn check_at(
+        &self,
+        ctx: &TenantContext,
+        id: &RuntimeSessionId,
+        now: u64,
+    ) -> Result<(), Error> {
         let (nonce, digest) = split(id.as_str()).ok_or(Error::SessionNotOwned)?;
         let digest = unhex(digest).ok_or(Error::SessionNotOwned)?;
         // Constant-time comparison of the truncated tag.
         self.mac(ctx, nonce)
             .verify_truncated_left(&digest)
-            .map_err(|_| Error::SessionNotOwned)
+            .map_err(|_| Error::SessionNotOwned)?;
+        let issued =
+            u64::from_str_radix(&nonce[..ISSUED_HEX], 16).map_err(|_| Error::SessionNotOwned)?;
+        let too_old = now.saturating_sub(issued) >= SESSION_MAX_AGE.as_secs();
+        let from_the_future = issued > now.saturating_add(CLOCK_SKEW.as_secs());
+        if too_old || from_the_future {
+            return Err(Error::SessionExpired);
+        }
+        Ok(())
     }
 }
 
@@ -125,6 +167,12 @@ impl SessionBinder {
 pub fn session_log_id(id: &RuntimeSessionId) -> String {
     let digest = Sha256::digest(id.as_str().as_bytes());
     hex(&digest[..6])
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn split(id: &str) -> Option<(&str, &str)> {
@@ -207,6 +255,43 @@ mod tests {
     }
 
     #[test]
+    fn an_id_expires_after_the_maximum_age_and_its_age_cannot_be_edited() {
+        let b = binder(5);
+        let alice = ctx("basic", "clinic-a", "alice-sub");
+        let issued = 1_800_000_000;
+        let id = b.issue_at(&alice, issued, [7; 12]);
+        let max = SESSION_MAX_AGE.as_secs();
+        assert!(b.check_at(&alice, &id, issued).is_ok());
+        assert!(b.check_at(&alice, &id, issued + max - 1).is_ok());
+        assert!(matches!(
+            b.check_at(&alice, &id, issued + max),
+            Err(Error::SessionExpired)
+        ));
+        // Issued in the future beyond the clock skew: refused too.
+        assert!(matches!(
+            b.check_at(&alice, &id, issued - 301),
+            Err(Error::SessionExpired)
+        ));
+        assert!(b.check_at(&alice, &id, issued - 300).is_ok());
+        // Someone else's expired id is "not owned", not "expired".
+        let bob = ctx("basic", "clinic-a", "bob-sub");
+        assert!(matches!(
+            b.check_at(&bob, &id, issued + max),
+            Err(Error::SessionNotOwned)
+        ));
+        // A younger issue time written into the id breaks its digest.
+        let mut s = id.as_str().to_owned();
+        s.replace_range(4..12, &format!("{:08x}", issued + max));
+        let younger = RuntimeSessionId::parse(&s).unwrap();
+        assert!(matches!(
+            b.check_at(&alice, &younger, issued + max),
+            Err(Error::SessionNotOwned)
+        ));
+        // `issue` stamps the current time.
+        assert!(b.check(&alice, &b.issue(&alice).unwrap()).is_ok());
+    }
+
+    #[test]
     fn ids_of_another_shape_are_refused() {
         let b = binder(3);
         let alice = ctx("basic", "clinic-a", "alice-sub");
@@ -230,7 +315,7 @@ mod tests {
 
     #[test]
     fn log_ids_are_short_and_stable() {
-        let id = binder(4).issue_with_nonce(&ctx("basic", "clinic-a", "u"), [0; 16]);
+        let id = binder(4).issue_at(&ctx("basic", "clinic-a", "u"), 1_800_000_000, [0; 12]);
         assert_eq!(session_log_id(&id), session_log_id(&id));
         assert_eq!(session_log_id(&id).len(), 12);
         assert!(!id.as_str().contains(&session_log_id(&id)));

@@ -3,10 +3,18 @@
 //! request (through a short cache) and the pre-token trigger before every token: a clinic that
 //! is not active with the tier its users' tokens claim gets neither.
 //!
+//! Behind the front door, `ServedTenants` asks the same question with the same short cache, so
+//! a suspension closes the tool target and the agent too.
+//!
 //! Reads are strongly consistent (a suspension counts at once). A row that does not parse (an
 //! unknown status, a missing attribute) is an error, never a default: every reader fails closed.
 
 use std::collections::HashMap;
+
+mod served;
+pub use served::{
+    DEFAULT_CACHE, ENV_REGISTRY_CACHE_SECS, ENV_REGISTRY_TABLE, NotServed, ServedTenants,
+};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use tenant_context::ClinicId;

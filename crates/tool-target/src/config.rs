@@ -25,6 +25,9 @@ pub struct Config {
     pub page_token_key: PageTokenKey,
     pub knowledge_bases: KnowledgeBases,
     pub web_search: crate::web_search::WebSearch,
+    /// The tenant registry: a suspended clinic's calls are refused here too.
+    pub registry_table: String,
+    pub registry_cache: std::time::Duration,
 }
 
 /// Where the page-token signing key comes from: set exactly one of the two variables.
@@ -112,6 +115,14 @@ impl Config {
             page_token_key: page_token_key(&get)?,
             knowledge_bases: knowledge_bases(&get)?,
             web_search: crate::web_search::WebSearch::from_lookup(&get)?,
+            registry_table: required(tenant_registry::ENV_REGISTRY_TABLE)?,
+            // At most an hour, as the authorizer's: a suspension takes effect within it.
+            registry_cache: env_config::seconds(
+                &get,
+                tenant_registry::ENV_REGISTRY_CACHE_SECS,
+                tenant_registry::DEFAULT_CACHE,
+                0..=3600,
+            )?,
         })
     }
 }

@@ -39,6 +39,9 @@ pub enum ToolError {
     #[error("your role may not use this tool")]
     ToolNotForRole,
 
+    #[error("this clinic is not served (suspended or not onboarded)")]
+    TenantNotServed,
+
     #[error(
         "outside business hours ({start:02}:00-{end:02}:00 clinic time) for this tool on your tier"
     )]
@@ -93,6 +96,7 @@ impl ToolError {
             ToolError::UnknownTarget => "unknown_target",
             ToolError::ToolNotInTier => "tool_not_in_tier",
             ToolError::ToolNotForRole => "tool_not_for_role",
+            ToolError::TenantNotServed => "tenant_not_served",
             ToolError::OutsideBusinessHours { .. } => "outside_business_hours",
             ToolError::RequestHourSpoofed => "request_hour_spoofed",
             ToolError::PatientNotFound => "patient_not_found",

@@ -40,6 +40,10 @@ pub struct Deps {
     pub web_search: WebSearch,
     /// The tenant DynamoDB clients, one per caller's token (see `clients.rs`).
     pub clients: crate::clients::TenantClients,
+    /// Whether the caller's clinic is served (the registry, with the authorizer's short
+    /// cache, read with this function's own role): a token that outlives its clinic's
+    /// suspension opens nothing here either.
+    pub served: tenant_registry::ServedTenants,
 }
 
 /// The reply for one invocation: the tool's JSON, or `{"error": {"code", "message"}}`.
@@ -128,6 +132,13 @@ async fn authorise(
     let call = GatewayCall::from_client_context(inv.client_context.as_deref())?;
     let (tenant, token_key) = tenant(&call, deps).await?;
     *verified = Some(tenant.clone());
+    deps.served
+        .check(tenant.clinic_id(), tenant.tier())
+        .await
+        .map_err(|e| match e {
+            tenant_registry::NotServed::Closed => ToolError::TenantNotServed,
+            tenant_registry::NotServed::Unavailable => ToolError::Unavailable,
+        })?;
     let event: Value = serde_json::from_slice(&inv.payload)
         .map_err(|_| ToolError::InvalidArguments("the arguments are not JSON".into()))?;
     let tool = ToolCall::parse(&call.tool, &event)?;

@@ -27,6 +27,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         tracing::warn!(error = %e, "JWKS prefetch failed; will retry on first call");
     }
     let documents = tool_target::documents::DocumentsClient::lazy(&sdk);
+    // The registry with this function's own role (the only DynamoDB client that is not the
+    // tenant's).
+    let served = tenant_registry::ServedTenants::new(
+        tenant_registry::TenantRegistry::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            config.registry_table,
+        ),
+        config.registry_cache,
+    );
     let deps = Arc::new(Deps {
         documents,
         verifier,
@@ -41,6 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         knowledge_bases: config.knowledge_bases,
         web_search: config.web_search,
         clients: Default::default(),
+        served,
     });
     RuntimeLoop::from_env()
         .run(move |inv| handle(inv, deps.clone()))

@@ -106,6 +106,9 @@ async fn run_binary(
     extra: &[(&str, &str)],
 ) -> std::process::ExitStatus {
     let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let registry = testkit::dynamo::create_demo_registry(endpoints, "bin")
+        .await
+        .expect("registry");
     let mut child = Command::new(env!("CARGO_BIN_EXE_tool-target"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -125,6 +128,7 @@ async fn run_binary(
         )
         .env("TENANTRY_PATIENT_TABLE", &tables.patient_table)
         .env("TENANTRY_CLINIC_TABLE", &tables.clinic_table)
+        .env("TENANTRY_REGISTRY_TABLE", &registry)
         .env("TENANTRY_PAGE_TOKEN_KEY", key)
         .env("RUST_LOG", "warn")
         .envs(extra.iter().copied())

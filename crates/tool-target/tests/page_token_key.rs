@@ -17,6 +17,7 @@ fn config_with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         ("TENANTRY_TVM_FUNCTION", "tvm"),
         ("TENANTRY_PATIENT_TABLE", "p"),
         ("TENANTRY_CLINIC_TABLE", "c"),
+        ("TENANTRY_REGISTRY_TABLE", "r"),
     ];
     Config::from_lookup(|k| {
         pairs

@@ -652,3 +652,43 @@ async fn premium_patient_records_do_not_read_the_clinic_row() {
     .await;
     assert_eq!(code(&claimed), "clinic_misconfigured", "{claimed}");
 }
+
+/// A token that outlives its clinic's suspension opens nothing here: the registry is read (in
+/// deployments through the authorizer's short cache) before any row is, and a registry that
+/// cannot be read refuses too.
+#[tokio::test]
+async fn a_suspended_clinics_token_reads_nothing() {
+    let w = world("suspended", 15).await;
+    let ok = w
+        .basic("patient_context", json!({"patient_id": "p-1001"}))
+        .await;
+    assert_eq!(ok["patient"]["name"], "Avery Lindqvist", "{ok}");
+    let clinic = tenant_context::ClinicId::parse("clinic-a").unwrap();
+    w.registry
+        .set_status(&clinic, tenant_registry::TenantStatus::Suspended)
+        .await
+        .unwrap();
+    for (tool, args) in [
+        ("patient_context", json!({"patient_id": "p-1001"})),
+        ("clinic_config", json!({})),
+    ] {
+        let refused = w.basic(tool, args).await;
+        assert_eq!(
+            refused["error"]["code"], "tenant_not_served",
+            "{tool}: {refused}"
+        );
+        assert!(!refused.to_string().contains("Avery"), "{refused}");
+    }
+    // Another clinic is unaffected.
+    let b = w
+        .call(
+            &format!("{BASIC_TARGET}___clinic_config"),
+            &headers("basic", "clinic-b"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(b["clinic"]["clinic_id"], "clinic-b", "{b}");
+    w.registry.delete(&clinic).await.unwrap();
+    let gone = w.basic("clinic_config", json!({})).await;
+    assert_eq!(gone["error"]["code"], "tenant_not_served", "{gone}");
+}

@@ -52,6 +52,7 @@ struct World {
     _idp: wiremock::MockServer,
     jwks_url: String,
     tables: testkit::dynamo::LocalTables,
+    registry_table: String,
     dynamodb: CountingProxy,
     sts: [CountingProxy; 2],
     tls: [TlsProxy; 2],
@@ -101,6 +102,7 @@ impl World {
             TlsProxy::start(&dynamodb.address()).await?,
         ];
         let tables = testkit::dynamo::create_and_load(&endpoints, "bench").await?;
+        let registry_table = testkit::dynamo::create_demo_registry(&endpoints, "bench").await?;
         let idp = test_issuer::jwks_server().await;
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).context("randomness")?;
@@ -109,6 +111,7 @@ impl World {
             jwks_url: test_issuer::jwks_url(&idp),
             _idp: idp,
             tables,
+            registry_table,
             dynamodb,
             sts,
             tls,
@@ -149,6 +152,7 @@ impl World {
             ("TENANTRY_TVM_ROLE_ARN", ROLE_ARN.into()),
             ("TENANTRY_PATIENT_TABLE", self.tables.patient_table.clone()),
             ("TENANTRY_CLINIC_TABLE", self.tables.clinic_table.clone()),
+            ("TENANTRY_REGISTRY_TABLE", self.registry_table.clone()),
         ];
         // The CA store as Lambda's image lays it out: one bundle file. Python's botocore reads
         // its own bundle file (certifi) whatever this says; rustls-native-certs reads the file

@@ -74,10 +74,29 @@ static GET_ITEM_REPLY: LazyLock<String> = LazyLock::new(|| {
     .to_string()
 });
 
+/// The registry rows of the two clinics called (read once each: the registry is cached).
+static REGISTRY_REPLIES: LazyLock<[String; 2]> = LazyLock::new(|| {
+    [("hospital-x", "premium"), ("clinic-a", "basic")].map(|(clinic, tier)| {
+        json!({"Item": {"clinic_id": s(clinic), "tier": s(tier), "status": s("active"),
+                        "api_key_id": s("bench-key")}})
+        .to_string()
+    })
+});
+
 /// The canned answer to one request, by its operation (as the counting proxy reads it).
 fn answer(request: &HttpRequest) -> Response<SdkBody> {
+    let body_text = request
+        .body()
+        .bytes()
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or_default();
+    let registry_read = body_text.contains(REGISTRY_TABLE);
     let (content_type, body): (&str, &str) = match request.headers().get("x-amz-target") {
         Some("DynamoDB_20120810.Query") => ("application/x-amz-json-1.0", &QUERY_REPLY),
+        Some("DynamoDB_20120810.GetItem") if registry_read => (
+            "application/x-amz-json-1.0",
+            &REGISTRY_REPLIES[usize::from(body_text.contains("clinic-a"))],
+        ),
         Some("DynamoDB_20120810.GetItem") => ("application/x-amz-json-1.0", &GET_ITEM_REPLY),
         _ => ("text/xml", ASSUME_ROLE),
     };
@@ -88,6 +107,8 @@ fn answer(request: &HttpRequest) -> Response<SdkBody> {
     response.headers_mut().insert("content-type", content_type);
     response
 }
+
+const REGISTRY_TABLE: &str = "TenantRegistry";
 
 async fn deps() -> anyhow::Result<(Arc<Deps>, wiremock::MockServer)> {
     let setup = |what: &str, e: &dyn std::fmt::Display| anyhow!("{what}: {e}");
@@ -120,6 +141,10 @@ async fn deps() -> anyhow::Result<(Arc<Deps>, wiremock::MockServer)> {
         Duration::from_secs(900),
     )
     .map_err(|e| setup("issuer", &e))?;
+    let served = tenant_registry::ServedTenants::new(
+        tenant_registry::TenantRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), REGISTRY_TABLE),
+        tenant_registry::DEFAULT_CACHE,
+    );
     let deps = Deps {
         documents: tool_target::documents::DocumentsClient::lazy(&sdk),
         knowledge_bases: tool_target::documents::KnowledgeBases(Default::default()),
@@ -134,6 +159,7 @@ async fn deps() -> anyhow::Result<(Arc<Deps>, wiremock::MockServer)> {
         },
         page_tokens: PageTokens::new(vec![7u8; 32]).map_err(|e| setup("page tokens", &e))?,
         clock: tool_target::clock::system_clock(),
+        served,
     };
     Ok((Arc::new(deps), idp))
 }

@@ -277,6 +277,12 @@ async fn chat(run_dir: &std::path::Path, clinic: &str) -> anyhow::Result<()> {
             token_value = token(run_dir, clinic).await?;
             answer = ask_live(&http, &info.api_url, &token_value, line.trim(), &session).await?;
         }
+        if answer.status == 403 && answer.body["error"]["code"] == "session_expired" {
+            // Conversations last at most 8 hours: start a new one with the same question.
+            println!("  (the conversation expired; starting a new one)");
+            session = None;
+            answer = ask_live(&http, &info.api_url, &token_value, line.trim(), &session).await?;
+        }
         print_answer(&answer);
         if answer.session.is_some() {
             session = answer.session;

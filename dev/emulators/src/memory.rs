@@ -10,9 +10,12 @@
 //!   starts with the requested one (AWS matches by prefix), ranked by words shared with the
 //!   query.
 //!
-//! Long-term records: AWS extracts them asynchronously with the memory's strategies; here each
-//! user message becomes a record at once, in every strategy namespace of the memory (with
-//! `{actorId}` and `{sessionId}` filled in). Every request is first checked against AWS's
+//! Long-term records: AWS extracts them asynchronously with the memory's strategies, from the
+//! whole conversation (the assistant's turns as well as the user's), and an event's metadata
+//! does not travel onto the records. Here each message, user's or assistant's, becomes a record
+//! at once, in every strategy namespace of the memory (with `{actorId}` and `{sessionId}` filled
+//! in), untagged: so an answer the agent stores is recallable in every later session, as on
+//! AWS. Event metadata is stored and returned with the event. Every request is first checked against AWS's
 //! service model (`bedrock-agentcore`, [`crate::aws_model`]): ids, lengths, enums, required
 //! members, as AWS refuses them, and CreateEvent answers 201 as AWS does. Unknown memories get
 //! `ResourceNotFoundException`. IAM is NOT evaluated (no condition keys):
@@ -78,6 +81,7 @@ struct StoredEvent {
     seq: u64,
     timestamp: f64,
     payload: Value,
+    metadata: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +148,22 @@ impl MemoryEmulation {
                 all.sort_by_key(|e| e.seq);
                 all.into_iter()
                     .map(|e| (e.actor.clone(), e.session.clone(), e.payload.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every long-term record as (namespace, text): what a test checks for content that must
+    /// never reach memory.
+    pub fn records(&self) -> Vec<(String, String)> {
+        self.state()
+            .store
+            .lock()
+            .map(|s| {
+                s.records
+                    .values()
+                    .flatten()
+                    .map(|r| (r.namespace.clone(), r.text.clone()))
                     .collect()
             })
             .unwrap_or_default()
@@ -255,11 +275,12 @@ async fn create_event(
         seq,
         timestamp,
         payload: Value::Array(items.clone()),
+        metadata: body.get("metadata").cloned(),
     };
-    // Long-term records from the user's messages, in every strategy namespace.
+    // Long-term records from the whole conversation, in every strategy namespace.
     for item in &items {
         let conv = &item["conversational"];
-        if conv["role"] != "USER" {
+        if conv["role"] != "USER" && conv["role"] != "ASSISTANT" {
             continue;
         }
         let Some(text) = conv["content"]["text"].as_str() else {
@@ -293,14 +314,18 @@ async fn create_event(
 }
 
 fn event_json(memory_id: &str, e: &StoredEvent, with_payload: bool) -> Value {
-    json!({
+    let mut event = json!({
         "memoryId": memory_id,
         "actorId": e.actor,
         "sessionId": e.session,
         "eventId": format!("{:013}#{:08}", (e.timestamp * 1000.0) as u64, e.seq),
         "eventTimestamp": e.timestamp,
         "payload": if with_payload { e.payload.clone() } else { json!([]) },
-    })
+    });
+    if let Some(metadata) = &e.metadata {
+        event["metadata"] = metadata.clone();
+    }
+    event
 }
 
 async fn list_events(

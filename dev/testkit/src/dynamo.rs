@@ -181,6 +181,21 @@ pub async fn create_registry(
     Ok(table)
 }
 
+/// A registry with every demo clinic active on its tier (as after onboarding); its name.
+pub async fn create_demo_registry(endpoints: &Endpoints, prefix: &str) -> Result<String, Error> {
+    let tenants = demo_tenants()?;
+    let entries: Vec<RegistryEntry<'_>> = tenants
+        .iter()
+        .map(|t| RegistryEntry {
+            clinic_id: t.clinic_id.as_str(),
+            tier: t.tier.as_str(),
+            status: tenant_registry::TenantStatus::Active,
+            api_key_id: "local-demo-key",
+        })
+        .collect();
+    create_registry(endpoints, prefix, &entries).await
+}
+
 /// Creates `<prefix>-<unique>-Usage` (clinic_id HASH, day RANGE: the template's usage table);
 /// returns its name.
 pub async fn create_usage_table(endpoints: &Endpoints, prefix: &str) -> Result<String, Error> {

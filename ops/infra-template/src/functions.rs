@@ -212,6 +212,13 @@ fn extra_statements(id: FunctionId, inputs: &Inputs) -> Vec<Value> {
                 &["ssm:GetParameter"],
                 json!([ssm_parameter_arn("${PageTokenKeyParameter}")]),
             ),
+            // A suspended clinic's tokens open nothing here either (with its own role: the
+            // tenant's vended credentials cannot read the registry).
+            statement(
+                "ReadTheTenantRegistry",
+                &["dynamodb:GetItem"],
+                json!([get_att(ids::REGISTRY_TABLE, "Arn")]),
+            ),
             // The only role that may search documents: no IAM key can pin Retrieve's filter,
             // so this function adds the verified clinic's filter itself, behind Cedar.
             statement(
@@ -317,6 +324,11 @@ fn environment(id: FunctionId, inputs: &Inputs) -> Result<Map<String, Value>, Er
             set("TENANTRY_TVM_FUNCTION", FunctionId::TokenVending.arn());
             set("TENANTRY_PATIENT_TABLE", reference(ids::PATIENT_TABLE));
             set("TENANTRY_CLINIC_TABLE", reference(ids::CLINIC_TABLE));
+            set(
+                tenant_registry::ENV_REGISTRY_TABLE,
+                reference(ids::REGISTRY_TABLE),
+            );
+            set(tenant_registry::ENV_REGISTRY_CACHE_SECS, json!("60"));
             set(
                 "TENANTRY_PAGE_TOKEN_KEY_PARAMETER",
                 reference("PageTokenKeyParameter"),

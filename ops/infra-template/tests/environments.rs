@@ -241,6 +241,7 @@ fn sources(binary: &str) -> String {
         "env-config",
         "telemetry",
         "usage-meter",
+        "tenant-registry",
     ] {
         let mut dirs = vec![root.join("crates").join(krate).join("src")];
         while let Some(dir) = dirs.pop() {

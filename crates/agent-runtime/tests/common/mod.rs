@@ -33,6 +33,8 @@ pub const ROLE_ACCESS_KEY: &str = "ASIAROLETEST";
 pub struct FakeTarget {
     pub calls: Arc<Mutex<Vec<TargetCall>>>,
     pub hour: Arc<Mutex<u8>>,
+    /// How long each tool call takes to answer.
+    pub delay: Arc<Mutex<std::time::Duration>>,
     /// Patients come with an SSN-shaped field (for the output guardrail).
     pub ssn: bool,
 }
@@ -85,7 +87,11 @@ impl FakeTarget {
         Arc::new(move |call: TargetCall| -> BackendFuture {
             let reply = me.answer(&call);
             me.calls.lock().unwrap().push(call);
-            Box::pin(async move { Ok(reply) })
+            let delay = *me.delay.lock().unwrap();
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                Ok(reply)
+            })
         })
     }
 }

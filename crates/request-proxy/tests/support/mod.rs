@@ -27,6 +27,11 @@ pub const SESSION_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 /// A session id issued by the proxy to the fixtures' user (clinic-a, basic).
 pub fn bound_session(clinic: &str) -> String {
+    bound_session_issued(clinic, None)
+}
+
+/// `bound_session`, issued at `issued_at` (Unix seconds) instead of now.
+pub fn bound_session_issued(clinic: &str, issued_at: Option<u64>) -> String {
     use tenant_context::{ClinicId, Role, SessionBinder, TenantContext, UserKey};
     let ctx = TenantContext::new(
         TierCatalog::embedded().unwrap().tier("basic").unwrap(),
@@ -34,11 +39,11 @@ pub fn bound_session(clinic: &str) -> String {
         UserKey::parse("6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11").unwrap(),
         Role::parse("clinician").unwrap(),
     );
-    SessionBinder::from_base64(SESSION_KEY)
-        .unwrap()
-        .issue(&ctx)
-        .unwrap()
-        .to_string()
+    let binder = SessionBinder::from_base64(SESSION_KEY).unwrap();
+    match issued_at {
+        Some(at) => binder.issue_at(&ctx, at, [3; 12]).to_string(),
+        None => binder.issue(&ctx).unwrap().to_string(),
+    }
 }
 
 #[macro_export]

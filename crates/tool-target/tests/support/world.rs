@@ -28,6 +28,8 @@ pub const OTHER_CLINICS_PATIENT: &str = "p-2001";
 
 pub struct World {
     pub deps: Arc<Deps>,
+    /// The registry every demo clinic is active in.
+    pub registry: tenant_registry::TenantRegistry,
     pub sts: Recorder,
     pub kb: KnowledgeBaseEmulation,
     pub _idp: MockServer,
@@ -43,6 +45,9 @@ pub async fn world(test: &str, utc_hour: u32) -> World {
     let local = testkit::dynamo::create_and_load(&endpoints, &format!("tt-{test}"))
         .await
         .expect("tables");
+    let registry = testkit::dynamo::create_demo_registry(&endpoints, &format!("tt-{test}"))
+        .await
+        .expect("registry");
     let idp = test_issuer::jwks_server().await;
     let verifier = TokenVerifier::new(
         VerifierConfig::new(ISSUER, AUDIENCE, test_issuer::jwks_url(&idp)).unwrap(),
@@ -84,8 +89,20 @@ pub async fn world(test: &str, utc_hour: u32) -> World {
         },
         page_tokens: PageTokens::new(b"test-only page token key, 32+ bytes!".to_vec()).unwrap(),
         clock: Arc::new(move || now),
+        // Read afresh on every call: a test's suspension counts at once.
+        served: tenant_registry::ServedTenants::new(
+            tenant_registry::TenantRegistry::new(
+                testkit::dynamo::client(&endpoints).expect("dynamodb client"),
+                &registry,
+            ),
+            Duration::ZERO,
+        ),
     };
     World {
+        registry: tenant_registry::TenantRegistry::new(
+            testkit::dynamo::client(&endpoints).expect("dynamodb client"),
+            &registry,
+        ),
         deps: Arc::new(deps),
         sts,
         kb,
