@@ -97,7 +97,8 @@ pub fn refused_by(a: &Answer) -> String {
 
 /// The front door: forged tenant headers change nothing; the authorizer's policy is cached per
 /// token; a clinic suspended by tenant-admin can no longer sign in and the token its user
-/// already holds is denied (403) by the authorizer; a tampered token, another pool's token and
+/// already holds is denied (403) by the authorizer and, sent straight at the Gateway, refused
+/// by tool-target from the registry; a tampered token, another pool's token and
 /// a token that is not a JWT are refused (401), the last before the authorizer runs.
 /// `suspended` stays suspended afterwards.
 pub async fn front_door(
@@ -161,6 +162,20 @@ pub async fn front_door(
             }
         ),
     );
+    // The same held token straight at its tier's Gateway, skipping the front door: the token
+    // still verifies, the Gateway lets it in, and tool-target refuses it from the registry.
+    let direct = tool_with_held_token(stack, http, &held, "clinic_config").await?;
+    s.show(
+        direct.contains("tenant_not_served"),
+        format!(
+            "{suspended}'s earlier token straight at the basic Gateway (clinic_config): {}",
+            if direct.contains("tenant_not_served") {
+                "refused by tool-target from the registry (tenant_not_served)".to_owned()
+            } else {
+                format!("NOT refused: {direct}")
+            }
+        ),
+    );
     let before_refusals = stack.api.authorizer_calls();
     let attempts = [
         (
@@ -204,6 +219,51 @@ pub async fn front_door(
         ),
     );
     Ok(s)
+}
+
+/// Calls `tool` on the token's own tier's Gateway with the agent's MCP client, as a user
+/// holding the token could; the tool's reply text (or why there was none).
+async fn tool_with_held_token(
+    stack: &DevStack,
+    http: &reqwest::Client,
+    token: &str,
+    tool: &str,
+) -> Result<String, StackError> {
+    use agent_runtime::tools::{Gateway, Toolbox};
+    let catalog = tenant_context::TierCatalog::embedded()?;
+    let verifier = tenant_context::TokenVerifier::new(
+        tenant_context::VerifierConfig::new(
+            &stack.pool.issuer,
+            &stack.pool.client_id,
+            &stack.pool.jwks_url,
+        )?,
+        catalog.clone(),
+    )?;
+    let ctx = verifier.verify(token).await?.context;
+    let tier = ctx.tier().as_str().to_owned();
+    let url = stack
+        .assistant
+        .gateways
+        .iter()
+        .find(|(t, _)| *t == tier)
+        .map(|(_, g)| g.url())
+        .ok_or_else(|| StackError::Setup {
+            what: format!("no {tier} Gateway"),
+        })?;
+    let config = catalog.config(ctx.tier())?;
+    Ok(
+        match Gateway::new(http.clone(), url, config)
+            .connect(token, &ctx)
+            .await
+        {
+            Ok(session) => {
+                let outcome = session.call(tool, serde_json::Map::new()).await;
+                session.close().await;
+                outcome.text
+            }
+            Err(e) => format!("no MCP session: {e}"),
+        },
+    )
 }
 
 /// Usage plans: `noisy` sends its burst limit and three more at once; API Gateway passes the
