@@ -102,15 +102,12 @@ async fn identify<'h>(
         return Err(InvocationError::WrongTier);
     }
     // Exactly one session id: with two, which one a layer in front of us routed by is unknown.
-    let mut ids = headers.get_all(headers::RUNTIME_SESSION_ID).iter();
-    let session = match (ids.next(), ids.next()) {
-        (Some(v), None) => v
-            .to_str()
-            .ok()
-            .and_then(|v| RuntimeSessionId::parse(v).ok()),
-        _ => None,
-    }
-    .ok_or(InvocationError::BadSessionId)?;
+    let session = headers::at_most_one(headers, headers::RUNTIME_SESSION_ID)
+        .ok()
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| RuntimeSessionId::parse(v).ok())
+        .ok_or(InvocationError::BadSessionId)?;
     deps.sessions.check(&ctx, &session).map_err(|e| match e {
         tenant_context::Error::SessionExpired => InvocationError::SessionExpired,
         _ => InvocationError::SessionNotOwned,

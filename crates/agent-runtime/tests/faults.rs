@@ -148,18 +148,9 @@ async fn rounds_are_capped() {
 /// these tests), and the error names what was waiting, not the model.
 #[tokio::test]
 async fn a_slow_tool_ends_at_the_deadline_and_is_named() {
-    let jwks = test_issuer::jwks_server().await;
     let target = FakeTarget::with_hour(10);
     *target.delay.lock().unwrap() = Duration::from_secs(30);
-    let gw = gateway("basic", &target, &jwks).await;
-    let model = emulators::model::ModelStandin::start(0).await.unwrap();
-    let stack = agent(
-        "basic",
-        jwks,
-        Upstreams::new(model.base_url(), gw.url()),
-        &[],
-    )
-    .await;
+    let (stack, _model, _gw) = common::standard("basic", &target).await;
     let began = std::time::Instant::now();
     let reply = invoke_as(
         &stack,

@@ -45,8 +45,17 @@ fn sent(model: &ModelStandin, i: usize) -> String {
         .join("\n")
 }
 
-#[tokio::test]
-async fn a_user_is_reminded_of_their_own_turns_and_nobody_elses() {
+/// A basic-tier agent with memory on the emulation, its model stand-in, and the tool target
+/// (10:00 at the clinic) behind its Gateway.
+struct World {
+    stack: common::Stack,
+    model: ModelStandin,
+    mem: MemoryEmulation,
+    target: FakeTarget,
+    _gw: emulators::gateway::GatewayEmulation,
+}
+
+async fn world() -> World {
     let jwks = test_issuer::jwks_server().await;
     let target = FakeTarget::with_hour(10);
     let gw = gateway("basic", &target, &jwks).await;
@@ -60,24 +69,42 @@ async fn a_user_is_reminded_of_their_own_turns_and_nobody_elses() {
         Some(memory("basic", &mem.endpoint())),
     )
     .await;
+    World {
+        stack,
+        model,
+        mem,
+        target,
+        _gw: gw,
+    }
+}
+
+/// One answered turn of `who` in `session`, as JSON.
+async fn ask(stack: &common::Stack, who: &User, session: &RuntimeSessionId, prompt: &str) -> Value {
+    let reply = invoke(
+        stack,
+        Some(&who.token),
+        Some(session.as_str()),
+        json!({"prompt": prompt}),
+        false,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()
+}
+
+#[tokio::test]
+async fn a_user_is_reminded_of_their_own_turns_and_nobody_elses() {
+    // `_gw` is bound, not dropped: the Gateway serves for the whole test.
+    let World {
+        stack,
+        model,
+        mem,
+        _gw,
+        ..
+    } = world().await;
     let (alice, bob) = (user(test_issuer::USER_SUB), user(OTHER_SUB));
     let alice_session = stack.sessions.issue(&alice.ctx).unwrap();
-    let ask = |who: &User, session: &RuntimeSessionId, prompt: &str| {
-        let (token, session, prompt) = (who.token.clone(), session.to_string(), prompt.to_owned());
-        let stack = &stack;
-        async move {
-            let reply = invoke(
-                stack,
-                Some(&token),
-                Some(&session),
-                json!({"prompt": prompt}),
-                false,
-            )
-            .await;
-            assert_eq!(reply.status, 200, "{}", reply.body);
-            reply.json()
-        }
-    };
+    let ask = |who, session, prompt| ask(&stack, who, session, prompt);
 
     let first = ask(
         &alice,
@@ -192,37 +219,16 @@ fn with_role(sub: &str, role: &str) -> User {
 #[tokio::test]
 async fn clinical_answers_stay_out_of_memory_and_nothing_clinical_reaches_a_role_without_patient_tools()
  {
-    let jwks = test_issuer::jwks_server().await;
-    let target = FakeTarget::with_hour(10);
-    let gw = gateway("basic", &target, &jwks).await;
-    let model = ModelStandin::start(0).await.unwrap();
-    let mem = emulation().await;
-    let stack = agent_with_memory(
-        "basic",
-        jwks,
-        Upstreams::new(model.base_url(), gw.url()),
-        &[],
-        Some(memory("basic", &mem.endpoint())),
-    )
-    .await;
+    let World {
+        stack,
+        model,
+        mem,
+        target,
+        _gw,
+    } = world().await;
     let clinician = user(test_issuer::USER_SUB);
     let session = stack.sessions.issue(&clinician.ctx).unwrap();
-    let ask = |who: &User, session: &RuntimeSessionId, prompt: &str| {
-        let (token, session, prompt) = (who.token.clone(), session.to_string(), prompt.to_owned());
-        let stack = &stack;
-        async move {
-            let reply = invoke(
-                stack,
-                Some(&token),
-                Some(&session),
-                json!({"prompt": prompt}),
-                false,
-            )
-            .await;
-            assert_eq!(reply.status, 200, "{}", reply.body);
-            reply.json()
-        }
-    };
+    let ask = |who, session, prompt| ask(&stack, who, session, prompt);
     let clinical = "CANARY-clinic-a";
     // Every model request from index `from` on, as text.
     let sent_since = |from: usize| -> String {

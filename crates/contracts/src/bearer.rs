@@ -18,12 +18,9 @@ pub enum BearerError {
 /// case-insensitive (RFC 9110 §11.1); surrounding blanks are ignored; an empty token, another
 /// scheme or a value that is not visible ASCII is [`BearerError::Missing`].
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let first = values.next().ok_or(BearerError::Missing)?;
-    if values.next().is_some() {
-        return Err(BearerError::Several);
-    }
-    first
+    crate::headers::at_most_one(headers, AUTHORIZATION.as_str())
+        .map_err(|_| BearerError::Several)?
+        .ok_or(BearerError::Missing)?
         .to_str()
         .ok()
         .and_then(parse)

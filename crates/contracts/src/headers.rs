@@ -23,6 +23,25 @@ pub const RUNTIME_REQUEST_ID: &str = "x-amzn-bedrock-agentcore-runtime-request-i
 /// The session id the proxy issued (or accepted back), on its answer to the caller.
 pub const PROXY_SESSION_ID: &str = "x-tenantry-session-id";
 
+/// A header that must not repeat appeared more than once: two layers could each read a
+/// different value of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the header `{0}` appears more than once (send exactly one)")]
+pub struct Repeated(pub &'static str);
+
+/// The one value of `name` in `headers` (`None` when absent), refusing a repeated header.
+pub fn at_most_one<'a>(
+    headers: &'a http::HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'a http::HeaderValue>, Repeated> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    match values.next() {
+        Some(_) => Err(Repeated(name)),
+        None => Ok(first),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +57,21 @@ mod tests {
         }
         assert!(PROPAGATED.len() <= 10);
         assert_eq!(&PROPAGATED[1..], &TENANT);
+    }
+
+    #[test]
+    fn a_repeated_header_is_refused_and_an_absent_one_is_none() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(at_most_one(&headers, RUNTIME_SESSION_ID), Ok(None));
+        headers.append(RUNTIME_SESSION_ID, http::HeaderValue::from_static("a"));
+        assert_eq!(
+            at_most_one(&headers, RUNTIME_SESSION_ID).map(|v| v.map(|v| v.as_bytes().to_vec())),
+            Ok(Some(b"a".to_vec()))
+        );
+        headers.append(RUNTIME_SESSION_ID, http::HeaderValue::from_static("a"));
+        assert_eq!(
+            at_most_one(&headers, RUNTIME_SESSION_ID),
+            Err(Repeated(RUNTIME_SESSION_ID))
+        );
     }
 }

@@ -85,19 +85,9 @@ static REGISTRY_REPLIES: LazyLock<[String; 2]> = LazyLock::new(|| {
 
 /// The canned answer to one request, by its operation (as the counting proxy reads it).
 fn answer(request: &HttpRequest) -> Response<SdkBody> {
-    let body_text = request
-        .body()
-        .bytes()
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .unwrap_or_default();
-    let registry_read = body_text.contains(REGISTRY_TABLE);
     let (content_type, body): (&str, &str) = match request.headers().get("x-amz-target") {
         Some("DynamoDB_20120810.Query") => ("application/x-amz-json-1.0", &QUERY_REPLY),
-        Some("DynamoDB_20120810.GetItem") if registry_read => (
-            "application/x-amz-json-1.0",
-            &REGISTRY_REPLIES[usize::from(body_text.contains("clinic-a"))],
-        ),
-        Some("DynamoDB_20120810.GetItem") => ("application/x-amz-json-1.0", &GET_ITEM_REPLY),
+        Some("DynamoDB_20120810.GetItem") => ("application/x-amz-json-1.0", get_item(request)),
         _ => ("text/xml", ASSUME_ROLE),
     };
     let mut response = Response::new(
@@ -109,6 +99,21 @@ fn answer(request: &HttpRequest) -> Response<SdkBody> {
 }
 
 const REGISTRY_TABLE: &str = "TenantRegistry";
+
+/// GetItem's reply: a registry row (read once per clinic: the registry is cached) or the
+/// clinic's configuration row.
+fn get_item(request: &HttpRequest) -> &'static str {
+    let body = request
+        .body()
+        .bytes()
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or_default();
+    if body.contains(REGISTRY_TABLE) {
+        &REGISTRY_REPLIES[usize::from(body.contains("clinic-a"))]
+    } else {
+        &GET_ITEM_REPLY
+    }
+}
 
 async fn deps() -> anyhow::Result<(Arc<Deps>, wiremock::MockServer)> {
     let setup = |what: &str, e: &dyn std::fmt::Display| anyhow!("{what}: {e}");

@@ -221,15 +221,17 @@ pub async fn front_door(
     Ok(s)
 }
 
-/// Calls `tool` on the token's own tier's Gateway with the agent's MCP client, as a user
-/// holding the token could; the tool's reply text (or why there was none).
-async fn tool_with_held_token(
+/// An MCP session on `tier`'s Gateway (the token's own tier when `None`) with the agent's own
+/// MCP client, as a user holding `token` could open one, skipping the front door.
+async fn gateway_session(
     stack: &DevStack,
     http: &reqwest::Client,
     token: &str,
-    tool: &str,
-) -> Result<String, StackError> {
-    use agent_runtime::tools::{Gateway, Toolbox};
+    tier: Option<&str>,
+) -> Result<
+    Result<agent_runtime::tools::GatewaySession, agent_runtime::tools::GatewayError>,
+    StackError,
+> {
     let catalog = tenant_context::TierCatalog::embedded()?;
     let verifier = tenant_context::TokenVerifier::new(
         tenant_context::VerifierConfig::new(
@@ -240,30 +242,40 @@ async fn tool_with_held_token(
         catalog.clone(),
     )?;
     let ctx = verifier.verify(token).await?.context;
-    let tier = ctx.tier().as_str().to_owned();
+    let tier = catalog.tier(tier.unwrap_or(ctx.tier().as_str()))?;
     let url = stack
         .assistant
         .gateways
         .iter()
-        .find(|(t, _)| *t == tier)
+        .find(|(t, _)| t == tier.as_str())
         .map(|(_, g)| g.url())
         .ok_or_else(|| StackError::Setup {
             what: format!("no {tier} Gateway"),
         })?;
-    let config = catalog.config(ctx.tier())?;
     Ok(
-        match Gateway::new(http.clone(), url, config)
+        agent_runtime::tools::Gateway::new(http.clone(), url, catalog.config(&tier)?)
             .connect(token, &ctx)
-            .await
-        {
-            Ok(session) => {
-                let outcome = session.call(tool, serde_json::Map::new()).await;
-                session.close().await;
-                outcome.text
-            }
-            Err(e) => format!("no MCP session: {e}"),
-        },
+            .await,
     )
+}
+
+/// Calls `tool` on the token's own tier's Gateway, as a user holding the token could; the
+/// tool's reply text (or why there was none).
+async fn tool_with_held_token(
+    stack: &DevStack,
+    http: &reqwest::Client,
+    token: &str,
+    tool: &str,
+) -> Result<String, StackError> {
+    use agent_runtime::tools::Toolbox;
+    Ok(match gateway_session(stack, http, token, None).await? {
+        Ok(session) => {
+            let outcome = session.call(tool, serde_json::Map::new()).await;
+            session.close().await;
+            outcome.text
+        }
+        Err(e) => format!("no MCP session: {e}"),
+    })
 }
 
 /// Usage plans: `noisy` sends its burst limit and three more at once; API Gateway passes the
@@ -343,7 +355,7 @@ pub const EVENING: &str = "2026-12-02T03:00:00Z";
 /// clinic's token straight at the premium Gateway is refused by its JWT authorizer's tier
 /// rule. Leaves the clock at [`EVENING`].
 pub async fn tiers(stack: &DevStack, http: &reqwest::Client) -> Result<Scenario, StackError> {
-    use agent_runtime::tools::{Gateway, GatewayError};
+    use agent_runtime::tools::GatewayError;
     let mut s = Scenario::new(
         "Tiers: basic business hours by the Gateway's Cedar policies (the tool target's clock is set by the devstack), premium tools by the Gateway's tier claim",
     );
@@ -408,30 +420,7 @@ pub async fn tiers(stack: &DevStack, http: &reqwest::Client) -> Result<Scenario,
     // Straight at the premium Gateway with a basic clinic's token, through the agent's own
     // MCP client: the token is valid, but the Gateway's authorizer requires custom:tier =
     // premium, so no policy or tool sees the call (Cedar would refuse it next).
-    let catalog = tenant_context::TierCatalog::embedded()?;
-    let premium = catalog.config(&catalog.tier("premium")?)?;
-    let premium_url = stack
-        .assistant
-        .gateways
-        .iter()
-        .find(|(t, _)| t == "premium")
-        .map(|(_, g)| g.url())
-        .ok_or_else(|| StackError::Setup {
-            what: "no premium Gateway".into(),
-        })?;
-    let verifier = tenant_context::TokenVerifier::new(
-        tenant_context::VerifierConfig::new(
-            &stack.pool.issuer,
-            &stack.pool.client_id,
-            &stack.pool.jwks_url,
-        )?,
-        catalog.clone(),
-    )?;
-    let ctx = verifier.verify(&token_a).await?.context;
-    let refused = match Gateway::new(http.clone(), premium_url, premium)
-        .connect(&token_a, &ctx)
-        .await
-    {
+    let refused = match gateway_session(stack, http, &token_a, Some("premium")).await? {
         Err(GatewayError::Unauthorized) => true,
         Ok(session) => {
             session.close().await;

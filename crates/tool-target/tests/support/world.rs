@@ -45,9 +45,12 @@ pub async fn world(test: &str, utc_hour: u32) -> World {
     let local = testkit::dynamo::create_and_load(&endpoints, &format!("tt-{test}"))
         .await
         .expect("tables");
-    let registry = testkit::dynamo::create_demo_registry(&endpoints, &format!("tt-{test}"))
-        .await
-        .expect("registry");
+    let registry = tenant_registry::TenantRegistry::new(
+        testkit::dynamo::client(&endpoints).expect("dynamodb client"),
+        testkit::dynamo::create_demo_registry(&endpoints, &format!("tt-{test}"))
+            .await
+            .expect("registry"),
+    );
     let idp = test_issuer::jwks_server().await;
     let verifier = TokenVerifier::new(
         VerifierConfig::new(ISSUER, AUDIENCE, test_issuer::jwks_url(&idp)).unwrap(),
@@ -90,19 +93,10 @@ pub async fn world(test: &str, utc_hour: u32) -> World {
         page_tokens: PageTokens::new(b"test-only page token key, 32+ bytes!".to_vec()).unwrap(),
         clock: Arc::new(move || now),
         // Read afresh on every call: a test's suspension counts at once.
-        served: tenant_registry::ServedTenants::new(
-            tenant_registry::TenantRegistry::new(
-                testkit::dynamo::client(&endpoints).expect("dynamodb client"),
-                &registry,
-            ),
-            Duration::ZERO,
-        ),
+        served: tenant_registry::ServedTenants::new(registry.clone(), Duration::ZERO),
     };
     World {
-        registry: tenant_registry::TenantRegistry::new(
-            testkit::dynamo::client(&endpoints).expect("dynamodb client"),
-            &registry,
-        ),
+        registry,
         deps: Arc::new(deps),
         sts,
         kb,
