@@ -55,7 +55,11 @@ fn bench(c: &mut Criterion) {
     let cat = common::catalog();
     let tier = cat.config(&cat.tier("basic").unwrap()).unwrap().clone();
     let http = reqwest::Client::new();
-    let gateway = Gateway::new(http.clone(), gw.url(), &tier);
+    let gateway = Gateway::new(
+        common::signed_gateway_client(http.clone(), "basic"),
+        gw.url(),
+        &tier,
+    );
     let chat = ChatClient::new(
         http,
         ModelConfig {
@@ -89,7 +93,7 @@ fn bench(c: &mut Criterion) {
             rt.block_on(async {
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
                 guard.check_input(PROMPT).await.expect("guardrail in");
-                let tools = gateway.connect(&token, &ctx).await.expect("gateway");
+                let tools = gateway.connect(&token, &ctx, &cat).await.expect("gateway");
                 let mut messages = vec![
                     Message::text(Role::System, "system"),
                     Message::text(Role::User, PROMPT),

@@ -12,7 +12,9 @@ use crate::model::ModelError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {
-    #[error("missing Bearer token (send exactly one `Authorization: Bearer <ID token>` header)")]
+    #[error(
+        "missing ID token (send exactly one `X-Amzn-Bedrock-AgentCore-Runtime-Custom-Id-Token` header)"
+    )]
     NoToken,
     #[error("the token was refused: {0}")]
     BadToken(tenant_context::Error),

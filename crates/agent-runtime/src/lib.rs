@@ -1,10 +1,11 @@
 //! The tier's agent for Amazon Bedrock AgentCore Runtime.
 //!
-//! One deployment per tier. Each invocation: the caller's Cognito ID token verified again
-//! (defence in depth behind the Runtime's own JWT authorizer), its tier checked against this
-//! deployment's, the runtime session id checked to belong to the caller, then the tier's model
-//! (OpenAI-compatible Chat Completions) with exactly the tier's tools from the tier's AgentCore
-//! Gateway over MCP, called with the caller's own token. The answer streams as Server-Sent
+//! One deployment per tier. Each invocation: the caller's Cognito ID token verified (the
+//! Runtime authorizes only request-proxy's SigV4 signature; the token comes in its allow-listed
+//! custom header), its tier checked against this deployment's, the runtime session id checked
+//! to belong to the caller, then the tier's model (OpenAI-compatible Chat Completions) with the
+//! tier's tools the caller's role may use, from the tier's AgentCore Gateway over MCP (signed
+//! with the runtime's role; the caller's token rides along for the tool target). The answer streams as Server-Sent
 //! Events or comes back as one JSON reply, and one `inference_usage` line per invocation
 //! attributes the tokens to the clinic.
 
@@ -13,6 +14,7 @@ pub mod config;
 pub mod deps;
 pub mod error;
 pub mod events;
+pub mod gateway_auth;
 pub mod guardrail;
 pub mod health;
 pub mod memory;

@@ -6,7 +6,7 @@ use agent_runtime::config::ModelAuth;
 use agent_runtime::guardrail::Guardrail;
 use agent_runtime::memory::AgentMemory;
 use agent_runtime::model::ChatClient;
-use agent_runtime::tools::Gateway;
+use agent_runtime::tools::{Gateway, SignedGatewayClient};
 use agent_runtime::{Config, Deps, Health};
 use request_signing::{BedrockKeys, RoleCredentials};
 use scoped_credentials::{CredentialCache, Issuer};
@@ -22,36 +22,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let catalog = TierCatalog::embedded()?;
     let mut config = Config::from_lookup(env, &catalog)?;
     let export = TraceExport::from_lookup(env)?;
-    // The AWS SDK's configuration (the runtime role) only when something needs it: memory,
-    // the guardrail, short-term model keys or signed span export.
-    let needs_aws = config.memory.is_some()
-        || config.usage_table.is_some()
-        || config.guardrail.is_some()
-        || config.model.auth == ModelAuth::Role
-        || export.as_ref().is_some_and(|e| e.signing_region.is_some());
-    let sdk = if needs_aws {
-        Some(shared_https::sdk::load().await)
-    } else {
-        None
-    };
-    let role = match &sdk {
-        Some(sdk) => match (sdk.credentials_provider(), sdk.region()) {
-            (Some(creds), Some(region)) => Some(RoleCredentials::new(creds, region.to_string())),
-            _ => None,
-        },
-        None => None,
+    // The AWS SDK's configuration (the runtime role): the Gateway takes only requests signed
+    // with it, so the agent does not start without credentials and a Region.
+    let sdk = shared_https::sdk::load().await;
+    let role = match (sdk.credentials_provider(), sdk.region()) {
+        (Some(creds), Some(region)) => RoleCredentials::new(creds, region.to_string()),
+        _ => {
+            return Err(
+                "the agent needs AWS credentials and AWS_REGION (its calls to the Gateway are signed with the runtime's role)"
+                    .into(),
+            );
+        }
     };
     let telemetry = Telemetry::init(
         &format!("tenantry-agent-{}", config.tier),
         export,
-        role.clone(),
+        Some(role.clone()),
         &SPAN_TARGETS,
     )?;
-    let keys = match (&config.model.auth, &role) {
-        (ModelAuth::Role, Some(role)) => Some(BedrockKeys::new(role.clone())),
-        (ModelAuth::Role, None) => {
-            return Err("TENANTRY_MODEL_AUTH=role needs AWS credentials and AWS_REGION".into());
-        }
+    let keys = match &config.model.auth {
+        ModelAuth::Role => Some(BedrockKeys::new(role.clone())),
         _ => None,
     };
     let sessions = config.load_parameters().await?;
@@ -68,35 +58,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         listen = %config.listen,
         "agent runtime ready"
     );
-    let memory = match (&config.memory, &sdk) {
-        (Some(settings), Some(sdk)) => {
-            let issuer = Issuer::from_config(&settings.credentials, sdk)?;
+    let memory = match &config.memory {
+        Some(settings) => {
+            let issuer = Issuer::from_config(&settings.credentials, &sdk)?;
             Some(AgentMemory::new(
                 sdk.clone(),
                 settings.memory_id.clone(),
                 Arc::new(CredentialCache::new(issuer)),
             ))
         }
-        _ => None,
+        None => None,
     };
-    let guardrail = match (&config.guardrail, config.tier_config.guardrail, &sdk) {
-        (Some(settings), Some(policy), Some(sdk)) => Some(Guardrail::new(
-            aws_sdk_bedrockruntime::Client::new(sdk),
+    let guardrail = match (&config.guardrail, config.tier_config.guardrail) {
+        (Some(settings), Some(policy)) => Some(Guardrail::new(
+            aws_sdk_bedrockruntime::Client::new(&sdk),
             settings.clone(),
             policy,
         )),
         _ => None,
     };
-    let usage = match (&config.usage_table, &sdk) {
-        (Some(table), Some(sdk)) => Some(usage_meter::UsageMeter::from_sdk(sdk, table)),
-        _ => None,
-    };
+    let usage = config
+        .usage_table
+        .as_ref()
+        .map(|table| usage_meter::UsageMeter::from_sdk(&sdk, table));
     let deps = Arc::new(Deps {
         usage,
         guardrail,
         memory,
         model: ChatClient::new(http.clone(), config.model.clone(), keys),
-        gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),
+        gateway: Gateway::new(
+            SignedGatewayClient::new(http, role),
+            config.gateway_url.clone(),
+            &config.tier_config,
+        ),
         verifier,
         sessions,
         health: Arc::new(Health::new()),

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use contracts::agent_error::ErrorReply;
 use contracts::invocation::{INVOCATION_BODY_SHAPE, describe_refusal};
-use contracts::{AgentErrorCode, InvocationBody, bearer_token, headers};
+use contracts::{AgentErrorCode, InvocationBody, headers, runtime_id_token};
 use serde_json::json;
 use tenant_context::{RuntimeSessionId, TenantContext, session_log_id};
 use tokio::sync::mpsc;
@@ -79,13 +79,14 @@ async fn ping(State(deps): State<Arc<Deps>>) -> impl IntoResponse {
     }))
 }
 
-/// The caller, its runtime session and its token, each checked: the token verified again
-/// (behind the Runtime's own authorizer), its tier this runtime's, the session its user's.
+/// The caller, its runtime session and its token, each checked: the token verified here (the
+/// Runtime authorizes only the proxy's signature), its tier this runtime's, the session its
+/// user's.
 async fn identify<'h>(
     deps: &Deps,
     headers: &'h HeaderMap,
 ) -> Result<(TenantContext, RuntimeSessionId, &'h str), InvocationError> {
-    let token = bearer_token(headers).map_err(|_| InvocationError::NoToken)?;
+    let token = runtime_id_token(headers).map_err(|_| InvocationError::NoToken)?;
     let ctx = deps
         .verifier
         .verify(token)

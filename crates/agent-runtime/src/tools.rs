@@ -20,7 +20,9 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tenant_context::{TenantContext, TierConfig};
+use tenant_context::{TenantContext, TierCatalog, TierConfig};
+
+pub use crate::gateway_auth::SignedGatewayClient;
 
 use contracts::headers;
 
@@ -101,7 +103,7 @@ pub enum GatewayError {
 /// The tier's Gateway: where it is and which of its tools the tier may see.
 #[derive(Debug, Clone)]
 pub struct Gateway {
-    http: reqwest::Client,
+    client: SignedGatewayClient,
     url: String,
     target: String,
     tools: Vec<String>,
@@ -109,9 +111,11 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(http: reqwest::Client, url: String, tier: &TierConfig) -> Self {
+    /// `client` signs every request with the runtime's role (the Gateway is on IAM inbound
+    /// auth; see `gateway_auth`).
+    pub fn new(client: SignedGatewayClient, url: String, tier: &TierConfig) -> Self {
         Self {
-            http,
+            client,
             url,
             target: tier.gateway_target.clone(),
             tools: tier.tools.clone(),
@@ -119,13 +123,16 @@ impl Gateway {
         }
     }
 
-    /// An MCP session for one invocation, authenticated as the caller: `Authorization:
-    /// Bearer <ID token>` for the Gateway's JWT authorizer, and for the tool target the token
-    /// again (`X-Id-Token`) with the tenant headers derived from the verified context.
+    /// An MCP session for one invocation: signed with the runtime's role for the Gateway's
+    /// IAM authorizer, and carrying for the tool target the caller's ID token (`X-Id-Token`,
+    /// which the target verifies itself) with the tenant headers derived from the verified
+    /// context. Only the tools the caller's role may use (`catalog`) are offered; the tool
+    /// target enforces the same rule from the token.
     pub async fn connect(
         &self,
         id_token: &str,
         ctx: &TenantContext,
+        catalog: &TierCatalog,
     ) -> Result<GatewaySession, GatewayError> {
         let mut headers = HashMap::new();
         let mut add = |name: &str, value: &str| -> Result<(), GatewayError> {
@@ -140,10 +147,8 @@ impl Gateway {
             add(name, &value)?;
         }
         let transport = StreamableHttpClientTransport::with_client(
-            self.http.clone(),
-            StreamableHttpClientTransportConfig::with_uri(self.url.clone())
-                .auth_header(id_token)
-                .custom_headers(headers),
+            self.client.clone(),
+            StreamableHttpClientTransportConfig::with_uri(self.url.clone()).custom_headers(headers),
         );
         let info = ClientConfig::new(
             ClientCapabilities::default(),
@@ -172,7 +177,9 @@ impl Gateway {
         let specs = listed
             .into_iter()
             .filter_map(|tool| {
-                let plain = self.plain_name(&tool.name)?;
+                let plain = self
+                    .plain_name(&tool.name)
+                    .filter(|t| catalog.role_allows(ctx.role(), t))?;
                 Some(ToolSpec {
                     kind: "function",
                     function: FunctionSpec {
@@ -302,8 +309,14 @@ mod tests {
         let cat = TierCatalog::embedded().unwrap();
         let basic = cat.config(&cat.tier("basic").unwrap()).unwrap();
         let premium = cat.config(&cat.tier("premium").unwrap()).unwrap();
+        let role = request_signing::RoleCredentials::new(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("AKID", "SECRET", None, None, "test"),
+            ),
+            "us-east-1",
+        );
         let gw = Gateway::new(
-            reqwest::Client::new(),
+            SignedGatewayClient::new(reqwest::Client::new(), role),
             "http://127.0.0.1:1/mcp".into(),
             basic,
         );

@@ -90,7 +90,10 @@ async fn guard_input(inv: &Invocation<'_>) -> Result<Availability, AgentEvent> {
 /// without tools (the model is told so), also when the deadline passes while connecting (the
 /// model call then reports the deadline).
 async fn connect_tools(inv: &Invocation<'_>) -> Option<crate::tools::GatewaySession> {
-    let connect = inv.deps.gateway.connect(inv.token, inv.ctx);
+    let connect = inv
+        .deps
+        .gateway
+        .connect(inv.token, inv.ctx, inv.deps.verifier.catalog());
     let Ok(connected) = tokio::time::timeout_at(inv.deadline, connect).await else {
         tracing::warn!(stage = %Stage::Tools, clinic_id = %inv.ctx.clinic_id(), "the deadline passed; answering without tools");
         return None;

@@ -1,5 +1,5 @@
 //! Conversations through the real agent router, the model stand-in and the Gateway emulation
-//! (JWT authorizer, the tier's tools, the shipped Cedar policies).
+//! (IAM inbound auth, the tier's tools, the shipped Cedar policies).
 
 mod common;
 
@@ -239,4 +239,51 @@ async fn a_local_model_server_without_auth_gets_no_authorization_header() {
     answered(&stack, "basic", "clinic-a", "What are our opening hours?").await;
     // The caller's ID token is for the Gateway, never for the model endpoint.
     assert!(model.requests().iter().all(|r| r.authorization.is_none()));
+}
+
+/// The Gateway's Cedar policies see the runtime role, not the user: the agent offers the model
+/// only the tools the caller's role may use (the tool target refuses the rest from the token).
+#[tokio::test]
+async fn a_role_is_offered_only_its_own_tools() {
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = standard("basic", &target).await;
+    let mut claims = testkit::test_issuer::id_claims();
+    claims["custom:role"] = "admin".into();
+    let token = testkit::test_issuer::sign(&claims);
+    let admin = tenant_context::TenantContext::new(
+        stack.tier.clone(),
+        tenant_context::ClinicId::parse("clinic-a").unwrap(),
+        tenant_context::UserKey::parse(testkit::test_issuer::USER_SUB).unwrap(),
+        tenant_context::Role::parse("admin").unwrap(),
+    );
+    let session = stack.sessions.issue(&admin).unwrap();
+    let reply = invoke(
+        &stack,
+        Some(&token),
+        Some(session.as_str()),
+        json!({"prompt": "Summarise patient p-003 and tell me our opening hours"}),
+        false,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let cat = common::catalog();
+    let role = tenant_context::Role::parse("admin").unwrap();
+    let expected: Vec<String> = offered_tools("basic")
+        .into_iter()
+        .filter(|t| cat.role_allows(&role, t))
+        .collect();
+    assert!(!expected.contains(&"patient_context".to_owned()));
+    assert!(expected.contains(&"clinic_config".to_owned()));
+    for r in model.requests() {
+        let mut tools = r.tools.clone();
+        tools.sort();
+        assert_eq!(tools, expected);
+    }
+    assert!(
+        target
+            .calls()
+            .iter()
+            .all(|c| !c.client_context.tool_name.ends_with("patient_context")),
+        "no patient_context call reached the target"
+    );
 }

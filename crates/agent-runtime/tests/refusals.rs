@@ -81,6 +81,59 @@ async fn tokens_that_do_not_verify_get_401() {
     }
 }
 
+/// The Runtime is on IAM inbound auth: the token comes only in its allow-listed custom header.
+/// A Bearer token in `Authorization` (what a JWT-authorized runtime would pass on) is not read,
+/// and two ID-token headers are refused like two `Authorization` headers.
+#[tokio::test]
+async fn the_token_is_read_from_the_runtime_header_only_and_once() {
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = standard("basic", &target).await;
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let send = |headers: Vec<(&'static str, String)>| {
+        let url = format!("{}/invocations", stack.agent_url);
+        let session = session.clone();
+        async move {
+            let mut req = reqwest::Client::new()
+                .post(url)
+                .header("Accept", "application/json")
+                .header(
+                    "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
+                    session.as_str(),
+                );
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            let reply = req
+                .json(&json!({"prompt": "What are our opening hours?"}))
+                .send()
+                .await
+                .unwrap();
+            let status = reply.status().as_u16();
+            let body: serde_json::Value = reply.json().await.unwrap_or_default();
+            (
+                status,
+                body["error"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        }
+    };
+    let before = model.requests().len();
+    let bearer = send(vec![("Authorization", format!("Bearer {token}"))]).await;
+    assert_eq!(bearer, (401, "no_token".to_owned()));
+    let twice = send(vec![
+        (contracts::headers::RUNTIME_ID_TOKEN, token.clone()),
+        (contracts::headers::RUNTIME_ID_TOKEN, token.clone()),
+    ])
+    .await;
+    assert_eq!(twice, (401, "no_token".to_owned()));
+    assert_eq!(model.requests().len(), before, "the model was called");
+    // The control: the same token in the one header is served.
+    let once = send(vec![(contracts::headers::RUNTIME_ID_TOKEN, token.clone())]).await;
+    assert_eq!(once.0, 200, "{once:?}");
+}
+
 #[tokio::test]
 async fn another_tiers_token_gets_403() {
     let target = FakeTarget::with_hour(10);
@@ -162,7 +215,7 @@ async fn a_session_id_of_another_user_or_not_issued_gets_403() {
     let reply = reqwest::Client::new()
         .post(format!("{}/invocations", stack.agent_url))
         .header("Accept", "application/json")
-        .bearer_auth(&token)
+        .header(contracts::headers::RUNTIME_ID_TOKEN, &token)
         .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", mine.as_str())
         .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", mine.as_str())
         .json(&prompt)

@@ -60,8 +60,15 @@ async fn spans_carry_the_verified_tenant_and_no_patient_data() {
         ),
         ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", guardrail.endpoint()),
         ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "standin".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "standin".to_owned()),
+        // The basic runtime role's local stand-in: the Gateway emulation lets only it in.
+        (
+            "AWS_ACCESS_KEY_ID",
+            emulators::iam::LocalPrincipal::runtime("basic").access_key,
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            emulators::iam::LocalPrincipal::runtime("basic").secret,
+        ),
         (
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
             receiver.endpoint().to_owned(),
@@ -87,7 +94,7 @@ async fn spans_carry_the_verified_tenant_and_no_patient_data() {
         .unwrap();
     let reply = reqwest::Client::new()
         .post(format!("{}/invocations", agent.url()))
-        .bearer_auth(&token)
+        .header(contracts::headers::RUNTIME_ID_TOKEN, &token)
         .header(
             "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
             session.as_str(),

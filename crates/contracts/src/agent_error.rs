@@ -55,7 +55,8 @@ macro_rules! codes {
 }
 
 codes! {
-    /// No `Authorization: Bearer`, or more than one Authorization header.
+    /// No ID token (the proxy: `Authorization: Bearer`; the agent: the Runtime's custom
+    /// ID-token header), or more than one.
     NoToken = "no_token", UNAUTHORIZED, false, "InvocationRefused";
     TokenMalformed = "token_malformed", UNAUTHORIZED, false, "InvocationRefused";
     TokenAlgorithm = "token_algorithm", UNAUTHORIZED, false, "InvocationRefused";

@@ -1,6 +1,6 @@
-//! The caller's one Bearer token. Every layer that reads it (the authorizer, the proxy, the
-//! agent, and the emulations of the Runtime and Gateway) reads it the same way, so no two
-//! layers can look at different tokens of one request.
+//! The caller's one ID token. Every layer that reads it (the authorizer and the proxy from
+//! `Authorization: Bearer`, the agent from the Runtime's allow-listed custom header) reads it
+//! the same way, so no two layers can look at different tokens of one request.
 
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
@@ -27,6 +27,22 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerError> {
         .ok_or(BearerError::Missing)
 }
 
+/// The caller's ID token as the Runtime hands it to the agent: the one value of the
+/// allow-listed [`crate::headers::RUNTIME_ID_TOKEN`] (the Runtime is on IAM inbound auth, so
+/// `Authorization` carries the proxy's signature and is not passed on). The raw token, no
+/// scheme; surrounding blanks are ignored; empty or not visible ASCII is
+/// [`BearerError::Missing`].
+pub fn runtime_id_token(headers: &HeaderMap) -> Result<&str, BearerError> {
+    crate::headers::at_most_one(headers, crate::headers::RUNTIME_ID_TOKEN)
+        .map_err(|_| BearerError::Several)?
+        .ok_or(BearerError::Missing)?
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.contains(' '))
+        .ok_or(BearerError::Missing)
+}
+
 /// The token of one `Bearer <token>` value (a TOKEN authorizer's `authorizationToken`).
 pub fn parse(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
@@ -50,6 +66,32 @@ mod tests {
             h.append(AUTHORIZATION, v.parse().unwrap());
         }
         h
+    }
+
+    #[test]
+    fn exactly_one_runtime_id_token_and_no_scheme() {
+        let with = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(crate::headers::RUNTIME_ID_TOKEN, v.parse().unwrap());
+            }
+            h
+        };
+        assert_eq!(runtime_id_token(&with(&[])), Err(BearerError::Missing));
+        assert_eq!(runtime_id_token(&with(&[" abc "])), Ok("abc"));
+        assert_eq!(runtime_id_token(&with(&[""])), Err(BearerError::Missing));
+        assert_eq!(
+            runtime_id_token(&with(&["Bearer abc"])),
+            Err(BearerError::Missing)
+        );
+        assert_eq!(
+            runtime_id_token(&with(&["abc", "abc"])),
+            Err(BearerError::Several)
+        );
+        // `Authorization` is not where the agent looks.
+        let mut h = HeaderMap::new();
+        h.append(AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(runtime_id_token(&h), Err(BearerError::Missing));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Header names that cross a hop. Compared case-insensitively on read (HTTP), written in the
 //! spelling below.
 
-/// The caller's ID token again, for the tool target (the Gateway's authorizer consumes the
-/// `Authorization` header; the target verifies the token itself).
+/// The caller's ID token, for the tool target to verify (the Gateway itself authorizes the
+/// agent's SigV4 signature, not the user).
 pub const ID_TOKEN: &str = "X-Id-Token";
 /// Tenant headers, derived from a verified identity and cross-checked against it on every hop.
 pub const TIER: &str = "X-Tier";
@@ -16,6 +16,10 @@ pub const PROPAGATED: [&str; 4] = [ID_TOKEN, TIER, CLINIC_ID, S3_PREFIX];
 /// The tenant headers only (what a verified context derives), in [`PROPAGATED`]'s order.
 pub const TENANT: [&str; 3] = [TIER, CLINIC_ID, S3_PREFIX];
 
+/// The caller's ID token on InvokeAgentRuntime, for the agent to verify: a custom header
+/// (the runtime's `RequestHeaderAllowlist` passes it on; at most 4 KB), because on IAM inbound
+/// auth `Authorization` carries the proxy's SigV4 signature.
+pub const RUNTIME_ID_TOKEN: &str = "X-Amzn-Bedrock-AgentCore-Runtime-Custom-Id-Token";
 /// InvokeAgentRuntime's session id, as the Runtime hands it to the container.
 pub const RUNTIME_SESSION_ID: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
 /// InvokeAgentRuntime's request id, as the Runtime hands it to the container.
@@ -48,11 +52,12 @@ mod tests {
 
     #[test]
     fn every_name_is_a_valid_header_name_and_the_allow_list_is_within_the_gateway_limit() {
-        for name in
-            PROPAGATED
-                .iter()
-                .chain(&[RUNTIME_SESSION_ID, RUNTIME_REQUEST_ID, PROXY_SESSION_ID])
-        {
+        for name in PROPAGATED.iter().chain(&[
+            RUNTIME_ID_TOKEN,
+            RUNTIME_SESSION_ID,
+            RUNTIME_REQUEST_ID,
+            PROXY_SESSION_ID,
+        ]) {
             assert!(http::HeaderName::try_from(*name).is_ok(), "{name}");
         }
         assert!(PROPAGATED.len() <= 10);

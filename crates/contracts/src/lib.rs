@@ -2,7 +2,8 @@
 //!
 //! | hop | contract |
 //! |---|---|
-//! | caller → API Gateway → request-proxy → Runtime → agent | [`bearer`]: exactly one `Authorization: Bearer` |
+//! | caller → API Gateway → request-proxy | [`bearer`]: exactly one `Authorization: Bearer` |
+//! | request-proxy → Runtime → agent | SigV4 by the proxy's role; the ID token in [`headers::RUNTIME_ID_TOKEN`] |
 //! | request-proxy → agent | [`invocation::InvocationBody`], [`headers::RUNTIME_SESSION_ID`] |
 //! | agent → Gateway → tool target | [`headers::PROPAGATED`] (the allow-list the template declares) |
 //! | Gateway → tool target | [`gateway::ToolCallContext`] (the Lambda client context) |
@@ -18,6 +19,6 @@ pub mod headers;
 pub mod invocation;
 
 pub use agent_error::AgentErrorCode;
-pub use bearer::{BearerError, bearer_token};
+pub use bearer::{BearerError, bearer_token, runtime_id_token};
 pub use gateway::{ClientContext, ToolCallContext};
 pub use invocation::{InvocationBody, ProxyRequest};

@@ -130,7 +130,8 @@ async fn forward(deps: &Deps, caller: &Caller, body: Body) -> Result<Response, P
     if deps.config.response_mode == ResponseMode::Stream {
         // The agent's events pass through as they come (Lambda response streaming).
         let reply =
-            runtime::invoke_streaming(&deps.http, &url, &caller.token, &session, payload).await?;
+            runtime::invoke_streaming(&deps.runtime, &url, &caller.token, &session, payload)
+                .await?;
         return Ok((
             [
                 (header::CONTENT_TYPE, reply.content_type),
@@ -142,7 +143,7 @@ async fn forward(deps: &Deps, caller: &Caller, body: Body) -> Result<Response, P
             .into_response());
     }
     let reply = runtime::invoke(
-        &deps.http,
+        &deps.runtime,
         &url,
         &caller.token,
         &session,

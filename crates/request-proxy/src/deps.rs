@@ -9,7 +9,8 @@ pub struct Deps {
     /// Issues session ids bound to the caller and checks the ones callers bring back.
     pub sessions: SessionBinder,
     pub catalog: TierCatalog,
-    pub http: reqwest::Client,
+    /// InvokeAgentRuntime: the HTTP client and the role that signs.
+    pub runtime: crate::runtime::RuntimeClient,
     /// The per-clinic daily counters; `None` when the deployment keeps none.
     pub usage: Option<usage_meter::UsageMeter>,
 }

@@ -16,24 +16,32 @@ async fn main() -> Result<(), lambda_http::Error> {
         .reqwest_builder()
         .timeout(config.timeout)
         .build()?;
-    // One AWS configuration (credentials chain, Region, HTTP client) for the session key's
-    // SSM read and the usage table, loaded only when either needs it.
-    let sdk = match (&config.session_key, &config.usage_table) {
-        (SecretSource::Inline(_), None) => None,
-        _ => Some(shared_https::sdk::load().await),
+    // One AWS configuration (credentials chain, Region, HTTP client): InvokeAgentRuntime is
+    // signed with this function's role, and the session key and the usage table use it too.
+    let sdk = shared_https::sdk::load().await;
+    let role = match (sdk.credentials_provider(), sdk.region()) {
+        (Some(creds), Some(region)) => {
+            request_signing::RoleCredentials::new(creds, region.to_string())
+        }
+        _ => {
+            return Err(
+                "request-proxy needs AWS credentials and AWS_REGION (InvokeAgentRuntime is signed with its role)"
+                    .into(),
+            );
+        }
     };
     let vars = request_proxy::config::SESSION_KEY_VARS;
-    let key = match &sdk {
-        Some(sdk) => {
-            vars.resolve(config.session_key.clone(), &aws_sdk_ssm::Client::new(sdk))
+    let key = match &config.session_key {
+        SecretSource::Inline(_) => vars.load(config.session_key.clone()).await?,
+        _ => {
+            vars.resolve(config.session_key.clone(), &aws_sdk_ssm::Client::new(&sdk))
                 .await?
         }
-        None => vars.load(config.session_key.clone()).await?,
     };
     let sessions = tenant_context::SessionBinder::from_base64(&key)?;
-    let usage = match (&config.usage_table, &sdk) {
-        (Some(table), Some(sdk)) => Some(usage_meter::UsageMeter::from_sdk(sdk, table)),
-        _ => {
+    let usage = match &config.usage_table {
+        Some(table) => Some(usage_meter::UsageMeter::from_sdk(&sdk, table)),
+        None => {
             tracing::warn!(
                 "{} is not set: requests are not counted and GET /usage is not served",
                 usage_meter::ENV_USAGE_TABLE
@@ -45,7 +53,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         sessions,
         config,
         catalog,
-        http,
+        runtime: request_proxy::runtime::RuntimeClient { http, role },
         usage,
     });
     // The same routes either way; only how the answer reaches API Gateway differs.

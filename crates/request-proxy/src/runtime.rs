@@ -1,14 +1,48 @@
-//! The call to the tier's AgentCore Runtime: the JWT form (a runtime with customJWTAuthorizer
-//! cannot be called with SigV4 InvokeAgentRuntime), i.e. POST
-//! `/runtimes/{url-encoded ARN}/invocations?qualifier=DEFAULT` with the caller's Bearer token.
+//! The call to the tier's AgentCore Runtime: InvokeAgentRuntime, i.e. POST
+//! `/runtimes/{url-encoded ARN}/invocations?qualifier=DEFAULT`, signed with SigV4 by this
+//! function's role (the runtimes are on IAM inbound auth, and only this role may invoke them),
+//! with the caller's ID token in the allow-listed custom header for the agent to verify.
+//! No user credential opens a runtime. Written over reqwest rather than the
+//! bedrock-agentcore SDK client because the answer is streamed through as it arrives and the
+//! SDK would add a large crate for one call.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use request_signing::{RoleCredentials, UnsignedRequest};
 use tenant_context::RuntimeSessionId;
 
 use crate::error::ProxyError;
 
-use contracts::headers::RUNTIME_SESSION_ID as SESSION_HEADER;
+use contracts::headers::{RUNTIME_ID_TOKEN, RUNTIME_SESSION_ID as SESSION_HEADER};
 pub const ACCEPT: &str = "text/event-stream, application/json";
+/// SigV4's service name for InvokeAgentRuntime.
+pub const SIGNING_SERVICE: &str = "bedrock-agentcore";
+
+/// The HTTP client and the role that signs for it.
+#[derive(Debug, Clone)]
+pub struct RuntimeClient {
+    pub http: reqwest::Client,
+    pub role: RoleCredentials,
+}
+
+impl RuntimeClient {
+    /// Signing with fixed credentials (tests, fuzzing and the benchmarks' local stand-ins).
+    pub fn with_static_keys(
+        http: reqwest::Client,
+        access_key: &str,
+        secret: &str,
+        region: &str,
+    ) -> Self {
+        let creds =
+            aws_credential_types::Credentials::new(access_key, secret, None, None, "static");
+        Self {
+            http,
+            role: RoleCredentials::new(
+                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+                region,
+            ),
+        }
+    }
+}
 
 /// What the AWS SDKs leave unescaped in a URI label (`{agentRuntimeArn}`): RFC 3986's
 /// unreserved characters; everything else, `:` and `/` included, is percent-encoded.
@@ -42,29 +76,62 @@ pub struct RuntimeStream {
 /// for success, the body not read yet. Its length is bounded by the agent's own caps (tokens
 /// per request) and the proxy's timeout.
 pub async fn invoke_streaming(
-    http: &reqwest::Client,
+    client: &RuntimeClient,
     url: &str,
-    bearer: &str,
+    id_token: &str,
     session: &RuntimeSessionId,
     body: Vec<u8>,
 ) -> Result<RuntimeStream, ProxyError> {
-    let resp = http
-        .post(url)
-        .header("Authorization", contracts::bearer::authorization(bearer))
-        .header(SESSION_HEADER, session.as_str())
-        .header("Accept", ACCEPT)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send()
+    let host = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .ok_or(ProxyError::RuntimeFailed)?;
+    // Every header we send is signed: the ID token and the session id cannot be swapped
+    // between the signature and the Runtime.
+    let headers = [
+        ("host", host.as_str()),
+        (RUNTIME_ID_TOKEN, id_token),
+        (SESSION_HEADER, session.as_str()),
+        ("accept", ACCEPT),
+        ("content-type", "application/json"),
+    ];
+    let signature = client
+        .role
+        .signature_headers(
+            SIGNING_SERVICE,
+            &UnsignedRequest {
+                method: "POST",
+                uri: url,
+                headers: &headers,
+                body: &body,
+            },
+        )
         .await
         .map_err(|e| {
-            if e.is_timeout() {
-                ProxyError::RuntimeTimeout
-            } else {
-                tracing::error!(error = %e, "agent runtime unreachable");
-                ProxyError::RuntimeFailed
-            }
+            tracing::error!(error = %e, "InvokeAgentRuntime could not be signed");
+            ProxyError::RuntimeFailed
         })?;
+    let mut req = client.http.post(url);
+    for (name, value) in headers.iter().skip(1) {
+        req = req.header(*name, *value);
+    }
+    for (name, value) in &signature {
+        req = req.header(name.as_str(), value.as_str());
+    }
+    let resp = req.body(body).send().await.map_err(|e| {
+        if e.is_timeout() {
+            ProxyError::RuntimeTimeout
+        } else {
+            tracing::error!(error = %e, "agent runtime unreachable");
+            ProxyError::RuntimeFailed
+        }
+    })?;
     let status = resp.status();
     match status.as_u16() {
         200..=299 => {}
@@ -100,9 +167,9 @@ pub async fn invoke_streaming(
 
 /// The runtime's answer, read whole (at most `max_bytes`).
 pub async fn invoke(
-    http: &reqwest::Client,
+    client: &RuntimeClient,
     url: &str,
-    bearer: &str,
+    id_token: &str,
     session: &RuntimeSessionId,
     body: Vec<u8>,
     max_bytes: usize,
@@ -110,7 +177,7 @@ pub async fn invoke(
     let RuntimeStream {
         content_type,
         body: mut resp,
-    } = invoke_streaming(http, url, bearer, session, body).await?;
+    } = invoke_streaming(client, url, id_token, session, body).await?;
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| {
         if e.is_timeout() {

@@ -129,11 +129,7 @@ async fn every_front_door_forgery_is_refused_or_changes_nothing() {
                 [one]
                     // The runtime ARN is percent-encoded in the path (`:` and `/`; `_` stays).
                     if one.url.path().contains(&format!("tenantry_{tier}"))
-                        && one
-                            .headers
-                            .get("authorization")
-                            .and_then(|h| h.to_str().ok())
-                            == Some(format!("Bearer {TOKEN}").as_str()) =>
+                        && support::signed_by_the_proxy_with(one, TOKEN).is_ok() =>
                 {
                     Ok(())
                 }

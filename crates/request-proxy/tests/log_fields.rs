@@ -115,6 +115,9 @@ async fn run_binary(events: Vec<ResponseTemplate>) -> String {
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_REGION", "us-east-1")
+        // Lambda puts the execution role's credentials in the environment; the proxy signs
+        // InvokeAgentRuntime with them.
+        .envs(emulators::iam::LocalPrincipal::request_proxy().env())
         .env("TENANTRY_RUNTIME_ENDPOINT", agent.uri())
         .env(
             "TENANTRY_SESSION_KEY",

@@ -14,7 +14,7 @@ mod support;
 use support::*;
 
 #[tokio::test]
-async fn forwards_exactly_the_jwt_invocation_to_the_tiers_runtime() {
+async fn forwards_exactly_the_signed_invocation_to_the_tiers_runtime() {
     let server = runtime(
         ResponseTemplate::new(200).set_body_raw(r#"{"answer":"8-18"}"#, "application/json"),
     )
@@ -39,11 +39,10 @@ async fn forwards_exactly_the_jwt_invocation_to_the_tiers_runtime() {
             .unwrap_or("")
             .to_owned()
     };
-    assert_eq!(
-        h("authorization"),
-        format!("Bearer {TOKEN}"),
-        "the caller's own token"
-    );
+    // SigV4 by the proxy's role (the runtimes are on IAM inbound auth), the caller's own
+    // token in the allow-listed header for the agent to verify.
+    support::signed_by_the_proxy_with(&req, TOKEN).unwrap();
+    assert!(h("authorization").starts_with("AWS4-HMAC-SHA256 "));
     assert_eq!(h("accept"), "text/event-stream, application/json");
     let session = h("x-amzn-bedrock-agentcore-runtime-session-id");
     assert!((33..=256).contains(&session.len()), "{session}");

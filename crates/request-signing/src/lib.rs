@@ -97,6 +97,67 @@ impl RoleCredentials {
     }
 }
 
+/// The SigV4 headers (`authorization`, `x-amz-date`, and `x-amz-security-token` with
+/// temporary credentials) for a request that a library sends for us: `headers` are the ones
+/// signed (at least `host`), and the caller adds the returned ones to the request unchanged.
+/// Used where the HTTP client is another crate's (the MCP transport), so the request cannot
+/// be handed to [`sign_request`].
+pub fn signature_headers(
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+    time: SystemTime,
+    request: &UnsignedRequest<'_>,
+) -> Result<Vec<(String, String)>, SigningError> {
+    let identity = creds.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| SigningError::Sign(e.to_string()))?
+        .into();
+    let signable = SignableRequest::new(
+        request.method,
+        request.uri,
+        request.headers.iter().copied(),
+        SignableBody::Bytes(request.body),
+    )
+    .map_err(|e| SigningError::Sign(e.to_string()))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| SigningError::Sign(e.to_string()))?
+        .into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
+}
+
+/// A request as [`signature_headers`] signs it.
+#[derive(Debug, Clone, Copy)]
+pub struct UnsignedRequest<'a> {
+    pub method: &'a str,
+    /// The full URL (scheme, host, path and query).
+    pub uri: &'a str,
+    /// The headers to sign; `host` among them.
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+}
+
+impl RoleCredentials {
+    /// [`signature_headers`] with this role's credentials, now.
+    pub async fn signature_headers(
+        &self,
+        service: &str,
+        request: &UnsignedRequest<'_>,
+    ) -> Result<Vec<(String, String)>, SigningError> {
+        let creds = self.credentials().await?;
+        signature_headers(&creds, &self.region, service, SystemTime::now(), request)
+    }
+}
+
 /// Signs `req` with `creds` at `time` (headers; the body is hashed into the signature).
 pub fn sign_request<B: AsRef<[u8]>>(
     creds: &Credentials,

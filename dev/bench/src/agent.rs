@@ -19,10 +19,7 @@ use emulators::guardrail::GuardrailEmulation;
 use emulators::memory::{MemoryEmulation, definitions};
 use emulators::model::{ANSWER_LABEL, ModelStandin};
 use serde_json::{Value, json};
-use tenant_context::{
-    ClinicId, Role, SessionBinder, TenantContext, TierCatalog, TokenVerifier, UserKey,
-    VerifierConfig,
-};
+use tenant_context::{ClinicId, Role, SessionBinder, TenantContext, TierCatalog, UserKey};
 use testkit::Endpoints;
 use testkit::test_issuer::{self, AUDIENCE, ISSUER};
 
@@ -87,12 +84,6 @@ impl World {
         let catalog = TierCatalog::embedded().map_err(|e| setup("tier file")(&e))?;
         let idp = test_issuer::jwks_server().await;
         let jwks_url = test_issuer::jwks_url(&idp);
-        let verifier = TokenVerifier::new(
-            VerifierConfig::new(ISSUER, AUDIENCE, jwks_url.clone())
-                .map_err(|e| setup("verifier")(&e))?,
-            catalog.clone(),
-        )
-        .map_err(|e| setup("verifier")(&e))?;
         let tier = catalog.tier(TIER).map_err(|e| setup("tier")(&e))?;
 
         let model = ModelStandin::start(0)
@@ -109,15 +100,9 @@ impl World {
                     "opening_hours": "08:00-18:00", "tool": tool}}))
             })
         };
-        let gateway = GatewayEmulation::start(
-            tier.clone(),
-            &catalog,
-            Arc::new(verifier),
-            Arc::new(backend),
-            0,
-        )
-        .await
-        .map_err(|e| setup("Gateway emulation")(&e))?;
+        let gateway = GatewayEmulation::start(tier.clone(), &catalog, Arc::new(backend), 0)
+            .await
+            .map_err(|e| setup("Gateway emulation")(&e))?;
         let memory = MemoryEmulation::start(definitions(&catalog, memory_id), 0)
             .await
             .map_err(|e| setup("Memory emulation")(&e))?;
@@ -211,9 +196,9 @@ impl World {
             ("AWS_ENDPOINT_URL_STS", self.sts.url()),
             ("AWS_REGION", testkit::STANDIN_REGION.into()),
             ("AWS_DEFAULT_REGION", testkit::STANDIN_REGION.into()),
-            ("AWS_ACCESS_KEY_ID", "standin".into()),
-            ("AWS_SECRET_ACCESS_KEY", "standin".into()),
         ];
+        // Both sides sign their Gateway calls as the tier's runtime role (local stand-in).
+        env.extend(emulators::iam::LocalPrincipal::runtime(TIER).env());
         match kind {
             Side::Ours => {
                 env.push(("TENANTRY_LISTEN_ADDR", format!("127.0.0.1:{port}")));
@@ -315,7 +300,7 @@ async fn turn(
     let began = Instant::now();
     let reply = http
         .post(format!("{}/invocations", agent.url()))
-        .bearer_auth(&world.token)
+        .header(contracts::headers::RUNTIME_ID_TOKEN, &world.token)
         .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", session)
         .header("Accept", "application/json")
         .json(&json!({"prompt": PROMPT}))

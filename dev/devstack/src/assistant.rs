@@ -13,7 +13,7 @@ use emulators::knowledge_base::{KnowledgeBaseEmulation, upload_demo_documents};
 use emulators::memory::{MemoryEmulation, definitions};
 use emulators::model::ModelStandin;
 use emulators::runtime::{RuntimeEmulation, RuntimeRoute};
-use tenant_context::{TierCatalog, TokenVerifier, VerifierConfig};
+use tenant_context::TierCatalog;
 use testkit::cognito::LocalPool;
 
 use crate::faults::{Faults, Service};
@@ -95,13 +95,6 @@ impl ModelServer {
     }
 }
 
-fn verifier(pool: &LocalPool, jwks_url: &str) -> Result<Arc<TokenVerifier>, StackError> {
-    Ok(Arc::new(TokenVerifier::new(
-        VerifierConfig::new(&pool.issuer, &pool.client_id, jwks_url)?,
-        TierCatalog::embedded()?,
-    )?))
-}
-
 fn failed<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> StackError + '_ {
     move |e| StackError::Setup {
         what: format!("{what}: {e}"),
@@ -142,7 +135,6 @@ pub async fn start(
         let gateway = GatewayEmulation::start(
             tier.clone(),
             &catalog,
-            verifier(inputs.pool, inputs.jwks_url)?,
             Arc::new(LambdaBackend {
                 client: inputs.lambda.clone(),
                 function: "tool-target".into(),
@@ -195,9 +187,9 @@ pub async fn start(
             (usage_meter::ENV_USAGE_TABLE, inputs.usage_table.to_owned()),
             ("AWS_ENDPOINT_URL_DYNAMODB", inputs.dynamodb_url.to_owned()),
             ("AWS_REGION", testkit::STANDIN_REGION.to_owned()),
-            ("AWS_ACCESS_KEY_ID", "standin".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "standin".to_owned()),
         ];
+        // The runtime role's local stand-in: the only principal the tier's Gateway lets in.
+        env.extend(emulators::iam::LocalPrincipal::runtime(tier.as_str()).env());
         if let Some(m) = inputs.model {
             if let Some(id) = &m.model_id {
                 env.push(("TENANTRY_MODEL_ID", id.clone()));
@@ -236,11 +228,19 @@ pub async fn start(
         gateways.push((tier.to_string(), gateway));
         agents.push((tier.to_string(), agent, log));
     }
-    let runtime = RuntimeEmulation::start(routes, verifier(inputs.pool, inputs.jwks_url)?, 0)
+    // IAM inbound auth: only request-proxy's role may invoke the runtimes.
+    let tiers: Vec<&str> = catalog.iter().map(|(t, _)| t.as_str()).collect();
+    let iam = emulators::iam::SigV4Check::new(
+        "bedrock-agentcore",
+        testkit::STANDIN_REGION,
+        &[emulators::iam::LocalPrincipal::request_proxy()],
+        &tiers,
+    );
+    let runtime = RuntimeEmulation::start(routes, iam, 0)
         .await
         .map_err(failed("Runtime emulation"))?;
     progress(&format!(
-        "AgentCore Runtime EMULATION at {} (JWT authorizer, routes by runtime ARN)",
+        "AgentCore Runtime EMULATION at {} (IAM inbound auth: request-proxy's role only; routes by runtime ARN)",
         runtime.endpoint()
     ));
     match inputs.model {

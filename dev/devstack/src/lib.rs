@@ -232,7 +232,7 @@ impl DevStack {
             let host = FunctionHost::start(
                 &options.bin_dir.join("request-proxy"),
                 "request-proxy",
-                &env,
+                &setup::request_proxy_env(&env),
                 &options.run_dir.join("request-proxy-streaming.log"),
             )
             .await?;

@@ -162,13 +162,23 @@ pub async fn front_door(
             }
         ),
     );
-    // The same held token straight at its tier's Gateway, skipping the front door: the token
-    // still verifies, the Gateway lets it in, and tool-target refuses it from the registry.
-    let direct = tool_with_held_token(stack, http, &held, "clinic_config").await?;
+    // The same held token straight at its tier's Gateway, skipping the front door: the
+    // Gateway takes only the basic runtime role's signature, so the token opens nothing.
+    let status = bearer_at_gateway(stack, http, &held, "basic").await?;
+    s.show(
+        status == 403,
+        format!(
+            "{suspended}'s earlier token straight at the basic Gateway: HTTP {status} (IAM inbound auth: only the basic runtime's signature opens it)"
+        ),
+    );
+    // And were it carried by the runtime itself (an agent that verified it moments before the
+    // suspension), tool-target refuses the clinic from the registry.
+    let runtime = emulators::iam::LocalPrincipal::runtime("basic");
+    let direct = tool_as(stack, http, &held, &runtime, "clinic_config").await?;
     s.show(
         direct.contains("tenant_not_served"),
         format!(
-            "{suspended}'s earlier token straight at the basic Gateway (clinic_config): {}",
+            "the same token carried by the basic runtime's own signed call (clinic_config): {}",
             if direct.contains("tenant_not_served") {
                 "refused by tool-target from the registry (tenant_not_served)".to_owned()
             } else {
@@ -222,12 +232,13 @@ pub async fn front_door(
 }
 
 /// An MCP session on `tier`'s Gateway (the token's own tier when `None`) with the agent's own
-/// MCP client, as a user holding `token` could open one, skipping the front door.
+/// MCP client, signed as `signer` and carrying `token` for the tool target, as an agent does.
 async fn gateway_session(
     stack: &DevStack,
     http: &reqwest::Client,
     token: &str,
     tier: Option<&str>,
+    signer: &emulators::iam::LocalPrincipal,
 ) -> Result<
     Result<agent_runtime::tools::GatewaySession, agent_runtime::tools::GatewayError>,
     StackError,
@@ -243,39 +254,75 @@ async fn gateway_session(
     )?;
     let ctx = verifier.verify(token).await?.context;
     let tier = catalog.tier(tier.unwrap_or(ctx.tier().as_str()))?;
-    let url = stack
-        .assistant
-        .gateways
-        .iter()
-        .find(|(t, _)| t == tier.as_str())
-        .map(|(_, g)| g.url())
-        .ok_or_else(|| StackError::Setup {
-            what: format!("no {tier} Gateway"),
-        })?;
+    let url = gateway_url(stack, tier.as_str())?;
+    let role = request_signing::RoleCredentials::new(
+        aws_credential_types::provider::SharedCredentialsProvider::new(signer.credentials()),
+        testkit::STANDIN_REGION,
+    );
+    let client = agent_runtime::tools::SignedGatewayClient::new(http.clone(), role);
     Ok(
-        agent_runtime::tools::Gateway::new(http.clone(), url, catalog.config(&tier)?)
-            .connect(token, &ctx)
+        agent_runtime::tools::Gateway::new(client, url, catalog.config(&tier)?)
+            .connect(token, &ctx, &catalog)
             .await,
     )
 }
 
-/// Calls `tool` on the token's own tier's Gateway, as a user holding the token could; the
-/// tool's reply text (or why there was none).
-async fn tool_with_held_token(
+fn gateway_url(stack: &DevStack, tier: &str) -> Result<String, StackError> {
+    stack
+        .assistant
+        .gateways
+        .iter()
+        .find(|(t, _)| t == tier)
+        .map(|(_, g)| g.url())
+        .ok_or_else(|| StackError::Setup {
+            what: format!("no {tier} Gateway"),
+        })
+}
+
+/// What a user holding only `token` can do at `tier`'s Gateway: an MCP `initialize` with the
+/// token as a Bearer; the HTTP status.
+async fn bearer_at_gateway(
     stack: &DevStack,
     http: &reqwest::Client,
     token: &str,
+    tier: &str,
+) -> Result<u16, StackError> {
+    let resp = http
+        .post(gateway_url(stack, tier)?)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(&serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "held-token", "version": "1"}}
+        }))
+        .send()
+        .await
+        .map_err(|e| StackError::Setup {
+            what: format!("POST to the Gateway emulation: {e}"),
+        })?;
+    Ok(resp.status().as_u16())
+}
+
+/// Calls `tool` on the token's own tier's Gateway, signed as `signer`; the tool's reply text
+/// (or why there was none).
+async fn tool_as(
+    stack: &DevStack,
+    http: &reqwest::Client,
+    token: &str,
+    signer: &emulators::iam::LocalPrincipal,
     tool: &str,
 ) -> Result<String, StackError> {
     use agent_runtime::tools::Toolbox;
-    Ok(match gateway_session(stack, http, token, None).await? {
-        Ok(session) => {
-            let outcome = session.call(tool, serde_json::Map::new()).await;
-            session.close().await;
-            outcome.text
-        }
-        Err(e) => format!("no MCP session: {e}"),
-    })
+    Ok(
+        match gateway_session(stack, http, token, None, signer).await? {
+            Ok(session) => {
+                let outcome = session.call(tool, serde_json::Map::new()).await;
+                session.close().await;
+                outcome.text
+            }
+            Err(e) => format!("no MCP session: {e}"),
+        },
+    )
 }
 
 /// Usage plans: `noisy` sends its burst limit and three more at once; API Gateway passes the
@@ -352,12 +399,12 @@ pub const EVENING: &str = "2026-12-02T03:00:00Z";
 /// Tier differences decided below the model: a basic clinic's patient question is answered
 /// at 10:00 and denied by the Gateway's Cedar policy at 22:00 clinic time (the tool target's
 /// clock is set by the devstack); a premium hospital is not bound by the hours; a basic
-/// clinic's token straight at the premium Gateway is refused by its JWT authorizer's tier
-/// rule. Leaves the clock at [`EVENING`].
+/// clinic's token straight at the premium Gateway opens nothing (IAM inbound auth), and the
+/// basic runtime's own signed call there is refused by IAM. Leaves the clock at [`EVENING`].
 pub async fn tiers(stack: &DevStack, http: &reqwest::Client) -> Result<Scenario, StackError> {
     use agent_runtime::tools::GatewayError;
     let mut s = Scenario::new(
-        "Tiers: basic business hours by the Gateway's Cedar policies (the tool target's clock is set by the devstack), premium tools by the Gateway's tier claim",
+        "Tiers: basic business hours by the Gateway's Cedar policies (the tool target's clock is set by the devstack), premium tools behind the premium Gateway, which only the premium runtime's role may call",
     );
     let url = stack.api.invoke_url();
     let token_a = stack.sign_in("clinic-a").await?;
@@ -417,20 +464,27 @@ pub async fn tiers(stack: &DevStack, http: &reqwest::Client) -> Result<Scenario,
         );
     }
 
-    // Straight at the premium Gateway with a basic clinic's token, through the agent's own
-    // MCP client: the token is valid, but the Gateway's authorizer requires custom:tier =
-    // premium, so no policy or tool sees the call (Cedar would refuse it next).
-    let refused = match gateway_session(stack, http, &token_a, Some("premium")).await? {
-        Err(GatewayError::Unauthorized) => true,
-        Ok(session) => {
-            session.close().await;
-            false
-        }
-        Err(_) => false,
-    };
+    // Straight at the premium Gateway (to call web_search): with a basic clinic's token the
+    // Gateway opens to no user credential; and signed by the basic runtime's role (a basic
+    // agent gone wrong) IAM refuses it, that role may invoke the basic Gateway only.
+    let status = bearer_at_gateway(stack, http, &token_a, "premium").await?;
+    s.show(
+        status == 403,
+        format!("clinic-a's token straight at the premium Gateway (to call web_search): HTTP {status}, no user credential opens a Gateway"),
+    );
+    let basic_runtime = emulators::iam::LocalPrincipal::runtime("basic");
+    let refused =
+        match gateway_session(stack, http, &token_a, Some("premium"), &basic_runtime).await? {
+            Err(GatewayError::Unauthorized) => true,
+            Ok(session) => {
+                session.close().await;
+                false
+            }
+            Err(_) => false,
+        };
     s.show(
         refused,
-        "clinic-a's token at the premium Gateway (to call web_search): refused by its JWT authorizer, custom:tier must be premium",
+        "the basic runtime's own signed call at the premium Gateway: refused by IAM (each runtime role may invoke its own tier's Gateway only)",
     );
     Ok(s)
 }

@@ -321,6 +321,19 @@ pub fn function_env(
         .collect())
 }
 
+/// request-proxy's environment: the functions' with its own role's local stand-in, the only
+/// principal the Runtime emulation lets invoke the runtimes.
+pub fn request_proxy_env(base: &[(String, String)]) -> Vec<(String, String)> {
+    let own = emulators::iam::LocalPrincipal::request_proxy().env();
+    let mut env: Vec<(String, String)> = base
+        .iter()
+        .filter(|(k, _)| !own.iter().any(|(name, _)| name == k))
+        .cloned()
+        .collect();
+    env.extend(own.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    env
+}
+
 /// The environment of the agents' token vending deployment: the functions' environment with
 /// its own tenant role and the memory scope only.
 pub fn memory_vending_env(base: &[(String, String)]) -> Vec<(String, String)> {
@@ -351,10 +364,9 @@ pub async fn start_functions(
     bin_dir: &Path,
     run_dir: &Path,
 ) -> Result<Vec<Arc<FunctionHost>>, StackError> {
-    let buffered: Vec<(String, String)> = env
-        .iter()
+    let buffered: Vec<(String, String)> = request_proxy_env(env)
+        .into_iter()
         .filter(|(k, _)| k != request_proxy::config::ENV_RESPONSE_MODE)
-        .cloned()
         .chain([(
             request_proxy::config::ENV_RESPONSE_MODE.to_owned(),
             "buffered".to_owned(),

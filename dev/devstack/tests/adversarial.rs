@@ -1,6 +1,6 @@
 //! The whole-stack adversarial family (`events/adversarial/whole-stack.json`): prompt
 //! injection against a model stand-in that obeys, memory and session theft, rate-limit evasion,
-//! direct calls to the Runtime and Gateway emulations, another clinic's usage, oversized and
+//! direct calls to the Runtime and Gateway emulations (unsigned, or signed by the wrong role), another clinic's usage, oversized and
 //! tokenless requests. One line per case, then `N passed, M failed`; any unexpected outcome
 //! fails the test.
 
@@ -77,9 +77,26 @@ async fn at_api(
     }
 }
 
+/// The local principal a case names (`signer`), if any.
+fn signer(case: &Value) -> Option<emulators::iam::LocalPrincipal> {
+    use emulators::iam::LocalPrincipal;
+    Some(match case["signer"].as_str()? {
+        "request-proxy" => LocalPrincipal::request_proxy(),
+        "other" => LocalPrincipal::other(),
+        tier_runtime => LocalPrincipal::runtime(
+            tier_runtime
+                .strip_suffix("-runtime")
+                .expect("signer: request-proxy, other or <tier>-runtime"),
+        ),
+    })
+}
+
+/// InvokeAgentRuntime at the Runtime emulation: signed by `signer` with the token in the
+/// ID-token header, or (no signer) unsigned with the token as a Bearer, all a user holds.
 async fn at_runtime(
     stack: &DevStack,
     http: &reqwest::Client,
+    signer: Option<&emulators::iam::LocalPrincipal>,
     token: Option<&str>,
     tier: &str,
     prompt: &str,
@@ -89,23 +106,47 @@ async fn at_runtime(
         &stack.assistant.runtime.endpoint(),
         &devstack::setup::runtime_arn(tier),
     );
-    let mut req = http
-        .post(url)
-        .header("Accept", "application/json")
-        .json(&json!({"prompt": prompt}));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
+    let body = serde_json::to_vec(&json!({"prompt": prompt})).expect("JSON");
+    let mut headers = vec![
+        ("accept", "application/json".to_owned()),
+        ("content-type", "application/json".to_owned()),
+    ];
     if let Some(s) = session {
-        req = req.header(contracts::headers::RUNTIME_SESSION_ID, s);
+        headers.push((contracts::headers::RUNTIME_SESSION_ID, s.to_owned()));
+    }
+    let headers = match (signer, token) {
+        (Some(p), token) => {
+            if let Some(t) = token {
+                headers.push((contracts::headers::RUNTIME_ID_TOKEN, t.to_owned()));
+            }
+            p.sign("POST", &url, &headers, &body)
+        }
+        (None, Some(t)) => {
+            headers.push(("authorization", format!("Bearer {t}")));
+            headers
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+        }
+        (None, None) => headers
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    };
+    let mut req = http.post(url).body(body);
+    for (k, v) in headers {
+        req = req.header(k, v);
     }
     let r = req.send().await.expect("the Runtime emulation answers");
     (r.status().as_u16(), r.text().await.unwrap_or_default())
 }
 
+/// MCP initialize at a Gateway emulation: signed by `signer` with the token in the tool
+/// target's header, or (no signer) unsigned with the token as a Bearer.
 async fn at_gateway(
     stack: &DevStack,
     http: &reqwest::Client,
+    signer: Option<&emulators::iam::LocalPrincipal>,
     token: Option<&str>,
     tier: &str,
 ) -> (u16, String) {
@@ -116,16 +157,38 @@ async fn at_gateway(
         .find(|(t, _)| t == tier)
         .map(|(_, g)| g.url())
         .expect("a Gateway per tier");
-    let mut req = http
-        .post(url)
-        .header("Accept", "application/json, text/event-stream")
-        .json(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "adversarial", "version": "0"}}}),
-        );
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
+    let body = serde_json::to_vec(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "adversarial", "version": "0"}}}),
+    )
+    .expect("JSON");
+    let mut headers = vec![
+        ("accept", "application/json, text/event-stream".to_owned()),
+        ("content-type", "application/json".to_owned()),
+    ];
+    let headers = match (signer, token) {
+        (Some(p), token) => {
+            if let Some(t) = token {
+                headers.push((contracts::headers::ID_TOKEN, t.to_owned()));
+            }
+            p.sign("POST", &url, &headers, &body)
+        }
+        (None, Some(t)) => {
+            headers.push(("authorization", format!("Bearer {t}")));
+            headers
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+        }
+        (None, None) => headers
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    };
+    let mut req = http.post(url).body(body);
+    for (k, v) in headers {
+        req = req.header(k, v);
     }
     let r = req.send().await.expect("the Gateway emulation answers");
     (r.status().as_u16(), r.text().await.unwrap_or_default())
@@ -206,6 +269,7 @@ async fn run_case(
             at_runtime(
                 stack,
                 http,
+                signer(case).as_ref(),
                 t.as_deref(),
                 &text("runtime").unwrap_or_default(),
                 &prompt,
@@ -217,6 +281,7 @@ async fn run_case(
             at_gateway(
                 stack,
                 http,
+                signer(case).as_ref(),
                 t.as_deref(),
                 &text("gateway").unwrap_or_default(),
             )

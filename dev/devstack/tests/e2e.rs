@@ -262,7 +262,7 @@ async fn bad_input_at_the_edge_gets_api_gateways_errors_and_the_stack_keeps_serv
         assert!(v["error"]["code"].is_string(), "{v}");
     }
 
-    // The AgentCore Gateway emulation: its JWT authorizer, then JSON-RPC framing, then MCP.
+    // The AgentCore Gateway emulation: its IAM inbound auth, then JSON-RPC framing, then MCP.
     let gateway = stack
         .assistant
         .gateways
@@ -270,17 +270,27 @@ async fn bad_input_at_the_edge_gets_api_gateways_errors_and_the_stack_keeps_serv
         .find(|(t, _)| t == "basic")
         .map(|(_, g)| g.url())
         .unwrap();
+    // Signed as the basic runtime's role (the Gateway's only caller), or not signed at all.
+    let runtime = emulators::iam::LocalPrincipal::runtime("basic");
     let mcp = |body: String, session: Option<String>, auth: bool| {
-        let mut r = http
-            .post(&gateway)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body);
-        if auth {
-            r = r.header("Authorization", &bearer);
-        }
+        let mut headers = vec![
+            ("content-type", "application/json".to_owned()),
+            ("accept", "application/json, text/event-stream".to_owned()),
+        ];
         if let Some(s) = session {
-            r = r.header("mcp-session-id", s);
+            headers.push(("mcp-session-id", s));
+        }
+        let headers = if auth {
+            runtime.sign("POST", &gateway, &headers, body.as_bytes())
+        } else {
+            headers
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+        };
+        let mut r = http.post(&gateway).body(body);
+        for (k, v) in headers {
+            r = r.header(k, v);
         }
         r.send()
     };
@@ -291,7 +301,7 @@ async fn bad_input_at_the_edge_gets_api_gateways_errors_and_the_stack_keeps_serv
     )
     .await
     .unwrap();
-    assert_eq!(r.status(), 401, "the Gateway's JWT authorizer");
+    assert_eq!(r.status(), 403, "the Gateway's IAM inbound auth");
     for (body, code) in [
         ("not json", -32700),
         (r#"{"hello":"world"}"#, -32600),
@@ -337,26 +347,32 @@ async fn bad_input_at_the_edge_gets_api_gateways_errors_and_the_stack_keeps_serv
         "an unknown tool is a JSON-RPC error: {unknown}"
     );
 
-    // The AgentCore Runtime emulation: JWT, session id header, known runtime.
+    // The AgentCore Runtime emulation: IAM inbound auth, session id header, known runtime.
     let runtime = stack.assistant.runtime.endpoint();
     let arn = devstack::setup::runtime_arn("basic")
         .replace(':', "%3A")
         .replace('/', "%2F");
     let invocations = format!("{runtime}/runtimes/{arn}/invocations?qualifier=DEFAULT");
-    let r = http
-        .post(&invocations)
-        .body(r#"{"prompt":"hi"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401, "no token");
+    let body = r#"{"prompt":"hi"}"#;
     let r = http
         .post(&invocations)
         .header("Authorization", &bearer)
-        .body(r#"{"prompt":"hi"}"#)
+        .body(body)
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 403, "a user's token opens no runtime");
+    let proxy = emulators::iam::LocalPrincipal::request_proxy();
+    let mut signed = http.post(&invocations).body(body);
+    for (k, v) in proxy.sign(
+        "POST",
+        &invocations,
+        &[(contracts::headers::RUNTIME_ID_TOKEN, token.clone())],
+        body.as_bytes(),
+    ) {
+        signed = signed.header(k, v);
+    }
+    let r = signed.send().await.unwrap();
     assert_eq!(r.status(), 400, "no session id");
     let r = http
         .post(format!("{runtime}/runtimes/nope/invocations"))
@@ -380,8 +396,8 @@ async fn business_hours_and_premium_tools_are_decided_by_cedar_below_the_model()
         .unwrap()
         .assert_holds();
 
-    // The premium Runtime refuses a basic token too (the scenario shows the Gateway): its
-    // JWT authorizer's tier claim rule, before any agent sees it.
+    // The premium Runtime refuses a basic user's token too (the scenario shows the Gateway):
+    // it is on IAM inbound auth, so no user credential opens it, before any agent sees it.
     let token = stack.sign_in("clinic-a").await.unwrap();
     let arn = devstack::setup::runtime_arn("premium")
         .replace(':', "%3A")

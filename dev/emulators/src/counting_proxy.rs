@@ -10,8 +10,8 @@
 //! (STS: `AssumeRole`), else the method and path. A request is busy from its arrival here to
 //! the last byte of its answer; answers are streamed through as they come (MCP and model
 //! replies may be event streams), and a `GET` event stream, which stays open for the session,
-//! is counted but not recorded as busy. Nothing is changed on the way but the `Host` header
-//! (no stand-in behind it checks signatures).
+//! is counted but not recorded as busy. Nothing is changed on the way, the `Host` header
+//! included: the Gateway emulation behind it checks SigV4 signatures, which cover `Host`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -190,7 +190,7 @@ async fn forward(
         .request(method, format!("{}{path}", shared.upstream))
         .body(body);
     for (name, value) in &headers {
-        if name != "host" && name != "content-length" {
+        if name != "content-length" {
             request = request.header(name, value);
         }
     }

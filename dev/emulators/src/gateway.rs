@@ -1,12 +1,13 @@
 //! The LOCAL EMULATION of an AgentCore Gateway (one per tier): an MCP streamable-HTTP server on
 //! 127.0.0.1 that does what the deployed Gateway is configured to do, in the same order:
 //!
-//! 1. CUSTOM_JWT inbound authorizer: a valid ID token of the user pool (issuer, audience) in
-//!    `Authorization: Bearer`, else HTTP 401 before any MCP processing;
+//! 1. AWS_IAM inbound authorizer: a SigV4 signature of the one principal the template grants
+//!    `bedrock-agentcore:InvokeGateway` on this Gateway (the tier's runtime role; see `iam`),
+//!    else HTTP 403 before any MCP processing; a user's Bearer token opens nothing;
 //! 2. `tools/list`: the tool target's inline schema (`infra/gateway/tool-target-schema.json`)
 //!    restricted to the tier's tools, named `<TargetName>___<tool>`;
 //! 3. every `tools/call` evaluated by the shipped Cedar policies (`gateway-policy`, ENFORCE: a
-//!    denial never reaches the target), principal tags from the token's claims;
+//!    denial never reaches the target), principal `AgentCore::IamEntity` with the caller's ARN;
 //! 4. the target invoked as Lambda with the arguments as the event and the client context
 //!    AgentCore sends (`bedrockAgentCoreToolName`, ..., and the allow-listed headers as a
 //!    nested `bedrockAgentCorePropagatedHeaders` object).
@@ -37,9 +38,9 @@ use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{Value, json};
-use tenant_context::{
-    CLAIM_CLINIC_ID, CLAIM_ROLE, CLAIM_TIER, TenantContext, TierCatalog, TierName, TokenVerifier,
-};
+use tenant_context::{TierCatalog, TierName};
+
+use crate::iam::{LocalPrincipal, SigV4Check};
 
 /// The tool target's inline Gateway schema, as the template deploys it.
 pub const TOOL_SCHEMA: &str = include_str!("../../../infra/gateway/tool-target-schema.json");
@@ -82,7 +83,7 @@ struct Inner {
     target: String,
     gateway_arn: String,
     tools: Vec<Tool>,
-    verifier: Arc<TokenVerifier>,
+    iam: SigV4Check,
     policy: GatewayPolicy,
     backend: Arc<dyn ToolBackend>,
     decisions: Mutex<Vec<Decision>>,
@@ -138,11 +139,11 @@ fn tier_tools(catalog: &TierCatalog, tier: &TierName) -> Result<Vec<Tool>, Gatew
 }
 
 impl GatewayEmulation {
-    /// Starts the emulation of `tier`'s Gateway on 127.0.0.1:`port` (0: any free port).
+    /// Starts the emulation of `tier`'s Gateway on 127.0.0.1:`port` (0: any free port). Its
+    /// only caller is `LocalPrincipal::runtime(tier)`, as the template grants.
     pub async fn start(
         tier: TierName,
         catalog: &TierCatalog,
-        verifier: Arc<TokenVerifier>,
         backend: Arc<dyn ToolBackend>,
         port: u16,
     ) -> Result<Self, GatewayEmulationError> {
@@ -151,14 +152,27 @@ impl GatewayEmulation {
             "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/local-{}",
             tier.as_str()
         );
-        // This Gateway's ARN in its tier's policies, as the deployment fills it in.
-        let policy = GatewayPolicy::for_gateways(&[(tier.as_str(), gateway_arn.as_str())])?;
+        let caller = LocalPrincipal::runtime(tier.as_str());
+        // This Gateway's ARN and its runtime role in its tier's policies, as the deployment
+        // fills them in.
+        let policy = GatewayPolicy::for_gateways(&[gateway_policy::Deployed {
+            tier: tier.as_str(),
+            gateway_arn: &gateway_arn,
+            runtime_role: caller.role_name(),
+        }])?;
+        let tiers: Vec<&str> = catalog.iter().map(|(t, _)| t.as_str()).collect();
+        let iam = SigV4Check::new(
+            "bedrock-agentcore",
+            testkit::STANDIN_REGION,
+            std::slice::from_ref(&caller),
+            &tiers,
+        );
         let inner = Arc::new(Inner {
             target: config.gateway_target.clone(),
             gateway_arn,
             tools: tier_tools(catalog, &tier)?,
             tier,
-            verifier,
+            iam,
             policy,
             backend,
             decisions: Mutex::new(Vec::new()),
@@ -200,26 +214,27 @@ impl GatewayEmulation {
     }
 }
 
-/// The CUSTOM_JWT authorizer: 401 unless the Bearer token verifies. The verified context
-/// travels to the MCP handler in the request's extensions.
-async fn authorize(State(inner): State<Arc<Inner>>, mut req: Request, next: Next) -> Response {
-    let Ok(token) = contracts::bearer_token(req.headers()).map(str::to_owned) else {
-        return unauthorized("missing bearer token");
+/// The AWS_IAM authorizer: 403 unless the request is signed by the tier's runtime role. The
+/// caller travels to the MCP handler in the request's extensions.
+async fn authorize(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return json_rpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, "Request too large");
     };
-    match inner.verifier.verify(&token).await {
-        // The template's custom claim rule: only tokens of this gateway's tier.
-        Ok(verified) if verified.context.tier() != &inner.tier => (
+    match inner
+        .iam
+        .check(&parts.method, &parts.uri, &parts.headers, &bytes)
+    {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(refusal) => (
             StatusCode::FORBIDDEN,
-            axum::Json(
-                json!({"error": "forbidden", "reason": "custom:tier is not this gateway's tier"}),
-            ),
+            axum::Json(json!({"__type": refusal.code(), "message": refusal.to_string()})),
         )
             .into_response(),
-        Ok(verified) => {
-            req.extensions_mut().insert(verified.context);
-            next.run(req).await
-        }
-        Err(e) => unauthorized(e.code()),
     }
 }
 
@@ -269,15 +284,6 @@ fn json_rpc_error(status: StatusCode, code: i64, message: &str) -> Response {
         .into_response()
 }
 
-fn unauthorized(reason: &str) -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [("www-authenticate", "Bearer")],
-        axum::Json(json!({"error": "unauthorized", "reason": reason})),
-    )
-        .into_response()
-}
-
 fn mcp_error(code: ErrorCode, message: &'static str) -> ErrorData {
     ErrorData::new(code, message, None)
 }
@@ -285,9 +291,9 @@ fn mcp_error(code: ErrorCode, message: &'static str) -> ErrorData {
 impl Handler {
     fn caller(
         context: &RequestContext<RoleServer>,
-    ) -> Option<(TenantContext, BTreeMap<String, String>)> {
+    ) -> Option<(LocalPrincipal, BTreeMap<String, String>)> {
         let parts = context.extensions.get::<http::request::Parts>()?;
-        let ctx = parts.extensions.get::<TenantContext>()?.clone();
+        let caller = parts.extensions.get::<LocalPrincipal>()?.clone();
         // The allow-listed headers, nested, as AgentCore propagates them.
         let headers = PROPAGATED_HEADERS
             .iter()
@@ -296,7 +302,7 @@ impl Handler {
                 Some(((*name).to_owned(), value.to_owned()))
             })
             .collect();
-        Some((ctx, headers))
+        Some((caller, headers))
     }
 }
 
@@ -331,7 +337,7 @@ impl Handler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let inner = &self.0;
-        let Some((ctx, headers)) = Self::caller(&context) else {
+        let Some((caller, headers)) = Self::caller(&context) else {
             return Err(mcp_error(ErrorCode::INVALID_REQUEST, "unauthenticated"));
         };
         let action = request.name.to_string();
@@ -339,16 +345,10 @@ impl Handler {
             return Err(mcp_error(ErrorCode::INVALID_PARAMS, "unknown tool"));
         }
         let input = Value::Object(request.arguments.clone().unwrap_or_default());
-        let claims = [
-            (CLAIM_TIER, ctx.tier().as_str()),
-            (CLAIM_CLINIC_ID, ctx.clinic_id().as_str()),
-            (CLAIM_ROLE, ctx.role().as_str()),
-        ];
         let permitted = inner
             .policy
             .permits(&gateway_policy::ToolCall {
-                subject: ctx.user().as_str(),
-                claims: &claims,
+                principal_arn: &caller.arn,
                 action: &action,
                 gateway_arn: &inner.gateway_arn,
                 input: &input,
@@ -357,7 +357,11 @@ impl Handler {
         if let Ok(mut d) = inner.decisions.lock() {
             d.push(Decision {
                 action: action.clone(),
-                clinic_id: ctx.clinic_id().to_string(),
+                // As the agent asserts it (the tool target checks it against the token).
+                clinic_id: headers
+                    .get(contracts::headers::CLINIC_ID)
+                    .cloned()
+                    .unwrap_or_default(),
                 permitted,
             });
         }

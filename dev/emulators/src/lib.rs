@@ -14,6 +14,7 @@ pub mod fault_proxy;
 pub mod function_host;
 pub mod gateway;
 pub mod guardrail;
+pub mod iam;
 pub mod knowledge_base;
 pub mod lambda;
 pub mod lambda_api;

@@ -3,15 +3,15 @@
 //! the container sees a request:
 //!
 //! - `POST /runtimes/{url-encoded runtime ARN}/invocations?qualifier=DEFAULT`, routed by ARN;
-//! - the inbound JWT authorizer (issuer's keys, audience = the app client): 401 otherwise;
-//!   and the template's custom claim rule, `custom:tier` equal to the runtime's tier: 403;
+//! - IAM inbound auth (the template sets no authorizer): a SigV4 signature of a principal the
+//!   template grants `bedrock-agentcore:InvokeAgentRuntime` (request-proxy's role only), else
+//!   403 (see `iam`); a user's Bearer token opens nothing;
 //! - the session id header required (33-256 characters), a fresh request id header added;
-//! - only allow-listed request headers passed on (`Authorization`, as the template
-//!   configures), and the answer streamed back as the container sends it.
+//! - only allow-listed request headers passed on (the template's `RequestHeaderAllowlist`:
+//!   the custom ID-token header), and the answer streamed back as the container sends it.
 //!
-//! Known differences from AWS: the error bodies' shape is this emulation's own (AgentCore's
-//! is not documented for JWT failures), and so is the status of a claim mismatch (403 here);
-//! no microVM per session: one process serves a tier.
+//! Known differences from AWS: the error bodies' shape is this emulation's own; no microVM
+//! per session: one process serves a tier.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +23,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use percent_encoding::percent_decode_str;
 use serde_json::json;
-use tenant_context::TokenVerifier;
+
+use crate::iam::SigV4Check;
 
 pub use contracts::headers::{
     RUNTIME_REQUEST_ID as REQUEST_ID_HEADER, RUNTIME_SESSION_ID as SESSION_HEADER,
@@ -34,14 +35,16 @@ pub use contracts::headers::{
 pub struct RuntimeRoute {
     pub arn: String,
     pub agent_url: String,
-    /// The tier the runtime's authorizer requires in `custom:tier`.
     pub tier: tenant_context::TierName,
 }
+
+/// The request headers the template allow-lists (`RequestHeaderAllowlist`).
+pub const ALLOWED_HEADERS: [&str; 1] = [contracts::headers::RUNTIME_ID_TOKEN];
 
 /// The emulation's state, shared by its handlers.
 pub struct Inner {
     routes: Vec<RuntimeRoute>,
-    verifier: Arc<TokenVerifier>,
+    iam: SigV4Check,
     http: reqwest::Client,
     requests: AtomicU64,
 }
@@ -52,12 +55,12 @@ pub type RuntimeEmulation = crate::aws_model::layer::Served<Inner>;
 impl RuntimeEmulation {
     pub async fn start(
         routes: Vec<RuntimeRoute>,
-        verifier: Arc<TokenVerifier>,
+        iam: SigV4Check,
         port: u16,
     ) -> std::io::Result<Self> {
         let inner = Inner {
             routes,
-            verifier,
+            iam,
             http: reqwest::Client::new(),
             requests: AtomicU64::new(0),
         };
@@ -84,6 +87,7 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
 async fn invoke(
     State(inner): State<Arc<Inner>>,
     Path(arn): Path<String>,
+    method: axum::http::Method,
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -106,23 +110,9 @@ async fn invoke(
             "no such endpoint",
         );
     }
-    let Ok(token) = contracts::bearer_token(&headers) else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "AccessDeniedException",
-            "missing bearer token",
-        );
-    };
-    let verified = match inner.verifier.verify(token).await {
-        Ok(v) => v,
-        Err(e) => return error(StatusCode::UNAUTHORIZED, "AccessDeniedException", e.code()),
-    };
-    if verified.context.tier() != &route.tier {
-        return error(
-            StatusCode::FORBIDDEN,
-            "AccessDeniedException",
-            "the token's custom:tier is not this runtime's",
-        );
+    // IAM first, as AWS authenticates before it looks at the request's content.
+    if let Err(refusal) = inner.iam.check(&method, &uri, &headers, &body) {
+        return error(StatusCode::FORBIDDEN, refusal.code(), &refusal.to_string());
     }
     let session = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok());
     let Some(session) = session.filter(|s| (33..=256).contains(&s.len())) else {
@@ -136,16 +126,18 @@ async fn invoke(
     let mut req = inner
         .http
         .post(format!("{}/invocations", route.agent_url))
-        .header(
-            header::AUTHORIZATION,
-            contracts::bearer::authorization(token),
-        )
         .header(SESSION_HEADER, session)
         .header(REQUEST_ID_HEADER, format!("local-runtime-request-{n}"))
         .header(header::CONTENT_TYPE, "application/json")
         .body(body);
     if let Some(accept) = headers.get(header::ACCEPT) {
         req = req.header(header::ACCEPT, accept);
+    }
+    // Allow-listed headers only, every value of each (the agent refuses repeats).
+    for name in ALLOWED_HEADERS {
+        for value in headers.get_all(name) {
+            req = req.header(name, value);
+        }
     }
     let resp = match req.send().await {
         Ok(r) => r,

@@ -4,8 +4,6 @@
 //! length, a pattern, an enum, a range, a list size) is refused with the service's error code
 //! before the emulation acts on it. One line per API: `N of N refused`.
 
-use std::sync::Arc;
-
 use base64::Engine as _;
 use emulators::aws_model::layer::REFUSED_BY_MODEL;
 use emulators::aws_model::mutations::mutations;
@@ -210,19 +208,13 @@ async fn guardrails_refuse_what_the_bedrock_runtime_model_refuses() {
 
 #[tokio::test]
 async fn the_runtime_front_refuses_what_invoke_agent_runtime_refuses() {
-    let catalog = tenant_context::TierCatalog::embedded().unwrap();
-    let jwks = testkit::test_issuer::jwks_server().await;
-    let verifier = tenant_context::TokenVerifier::new(
-        tenant_context::VerifierConfig::new(
-            "https://issuer.example",
-            "client",
-            testkit::test_issuer::jwks_url(&jwks),
-        )
-        .unwrap(),
-        catalog,
-    )
-    .unwrap();
-    let runtime = emulators::runtime::RuntimeEmulation::start(Vec::new(), Arc::new(verifier), 0)
+    let iam = emulators::iam::SigV4Check::new(
+        "bedrock-agentcore",
+        testkit::STANDIN_REGION,
+        &[emulators::iam::LocalPrincipal::request_proxy()],
+        &[],
+    );
+    let runtime = emulators::runtime::RuntimeEmulation::start(Vec::new(), iam, 0)
         .await
         .unwrap();
     sweep(Api {

@@ -50,10 +50,15 @@ static DEPS: LazyLock<Arc<Deps>> = LazyLock::new(|| {
         sessions: tenant_context::SessionBinder::from_base64(SESSION_KEY).expect("key"),
         config,
         catalog,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .expect("client"),
+        runtime: request_proxy::runtime::RuntimeClient::with_static_keys(
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .expect("client"),
+            "AKIAFUZZ",
+            "fuzz-secret",
+            "us-east-1",
+        ),
         // No usage table: GET /usage answers `usage_not_configured`, nothing is counted.
         usage: None,
     })

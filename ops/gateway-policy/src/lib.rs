@@ -1,9 +1,10 @@
 //! The AgentCore Gateway's Cedar policies, exactly as shipped in `infra/policies/`: loaded,
 //! validated against their schema (strict mode), and evaluated the way AgentCore Policy presents
-//! a tool call: principal `AgentCore::OAuthUser` (id = JWT `sub`, claims as tags), action
-//! `AgentCore::Action::"<Target>___<tool>"`, resource `AgentCore::Gateway::"<arn>"`, and
-//! `context.input` = the tool's arguments. Each policy names its tier's Gateway by a
-//! placeholder (`gateway_placeholder`), filled with the Gateway's ARN where it runs.
+//! a tool call on a Gateway with `AWS_IAM` inbound auth: principal `AgentCore::IamEntity` (its
+//! `id` the caller's ARN; no tags), action `AgentCore::Action::"<Target>___<tool>"`, resource
+//! `AgentCore::Gateway::"<arn>"`, and `context.input` = the tool's arguments. Each policy names
+//! its tier's Gateway and runtime role by placeholders (`gateway_placeholder`,
+//! `runtime_role_placeholder`), filled in where it runs.
 //!
 //! The tests here are the Cedar layer's proof; the local front doors (devstack, later) evaluate
 //! the same files through this crate.
@@ -42,10 +43,8 @@ pub enum PolicyError {
 
 /// A tool call as the Gateway's policy engine sees it.
 pub struct ToolCall<'a> {
-    /// The JWT `sub`.
-    pub subject: &'a str,
-    /// The JWT claims that become the principal's tags (e.g. `custom:tier`).
-    pub claims: &'a [(&'a str, &'a str)],
+    /// The caller's ARN (for a role session: `arn:aws:sts::<account>:assumed-role/<role>/<session>`).
+    pub principal_arn: &'a str,
     /// `<Target>___<tool>`.
     pub action: &'a str,
     pub gateway_arn: &'a str,
@@ -77,6 +76,22 @@ pub fn gateway_placeholder(tier: &str) -> String {
     format!("{{{{gateway:{tier}}}}}")
 }
 
+/// Where a policy names its tier's runtime role (the Gateway's only caller): `{{runtime-role:
+/// <tier>}}`, the role's NAME inside ARN patterns. Filled like [`gateway_placeholder`]; left
+/// unfilled it matches no caller.
+pub fn runtime_role_placeholder(tier: &str) -> String {
+    format!("{{{{runtime-role:{tier}}}}}")
+}
+
+/// What a deployed (or local) Gateway of one tier fills into its tier's policies.
+#[derive(Debug, Clone, Copy)]
+pub struct Deployed<'a> {
+    pub tier: &'a str,
+    pub gateway_arn: &'a str,
+    /// The name of the tier's runtime role.
+    pub runtime_role: &'a str,
+}
+
 impl GatewayPolicy {
     /// The schema and policies shipped in infra/policies, validated in strict mode, with the
     /// Gateway placeholders as they are (they permit nothing until filled in).
@@ -84,19 +99,20 @@ impl GatewayPolicy {
         Self::load(&[])
     }
 
-    /// The shipped policies with each `(tier, gateway ARN)` filled in: what a deployed Gateway
-    /// of that tier evaluates.
-    pub fn for_gateways(gateways: &[(&str, &str)]) -> Result<Self, PolicyError> {
+    /// The shipped policies with each tier's Gateway ARN and runtime role filled in: what a
+    /// deployed Gateway of that tier evaluates.
+    pub fn for_gateways(gateways: &[Deployed<'_>]) -> Result<Self, PolicyError> {
         Self::load(gateways)
     }
 
-    fn load(gateways: &[(&str, &str)]) -> Result<Self, PolicyError> {
+    fn load(gateways: &[Deployed<'_>]) -> Result<Self, PolicyError> {
         let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA_FILE)
             .map_err(|e| PolicyError::Schema(e.to_string()))?;
         let mut policies = PolicySet::new();
         for (file, text) in POLICY_FILES {
-            let text = gateways.iter().fold(text.to_owned(), |t, (tier, arn)| {
-                t.replace(&gateway_placeholder(tier), arn)
+            let text = gateways.iter().fold(text.to_owned(), |t, d| {
+                t.replace(&gateway_placeholder(d.tier), d.gateway_arn)
+                    .replace(&runtime_role_placeholder(d.tier), d.runtime_role)
             });
             let parsed = PolicySet::from_str(&text).map_err(|e| PolicyError::Policy {
                 file,
@@ -165,21 +181,14 @@ impl GatewayPolicy {
             let ty = EntityTypeName::from_str(ty).map_err(|e| bad(&e))?;
             Ok(EntityUid::from_type_name_and_id(ty, EntityId::new(id)))
         };
-        let principal = uid("AgentCore::OAuthUser", call.subject)?;
+        let principal = uid("AgentCore::IamEntity", call.principal_arn)?;
         let action = uid("AgentCore::Action", call.action)?;
         let resource = uid("AgentCore::Gateway", call.gateway_arn)?;
-        let tags: HashMap<String, RestrictedExpression> = call
-            .claims
-            .iter()
-            .map(|(k, v)| {
-                (
-                    (*k).to_owned(),
-                    RestrictedExpression::new_string((*v).to_owned()),
-                )
-            })
-            .collect();
-        let user = Entity::new_with_tags(principal.clone(), HashMap::new(), HashSet::new(), tags)
-            .map_err(|e| bad(&e))?;
+        let attrs = HashMap::from([(
+            "id".to_owned(),
+            RestrictedExpression::new_string(call.principal_arn.to_owned()),
+        )]);
+        let user = Entity::new(principal.clone(), attrs, HashSet::new()).map_err(|e| bad(&e))?;
         let gateway = Entity::new_no_attrs(resource.clone(), HashSet::new());
         let entities =
             Entities::from_entities([user, gateway], Some(&self.schema)).map_err(|e| bad(&e))?;

@@ -4,11 +4,10 @@
 //! not fit the schema, so the Gateway refuses it before any decision). One line per case, then
 //! `N passed, M failed`.
 
-use gateway_policy::{GatewayPolicy, ToolCall};
+use gateway_policy::{Deployed, GatewayPolicy, ToolCall};
 use serde_json::Value;
 
 const CASES: &str = include_str!("../../../events/adversarial/cedar-bypass.json");
-const SUB: &str = "6f1c1a52-4d3e-4c1a-9a57-0d8b7b0f7a11";
 
 #[test]
 fn every_cedar_bypass_attempt_is_refused_as_expected() {
@@ -19,9 +18,14 @@ fn every_cedar_bypass_attempt_is_refused_as_expected() {
         .iter()
         .map(|(tier, arn)| (tier.clone(), arn.as_str().expect("an ARN").to_owned()))
         .collect();
-    let named: Vec<(&str, &str)> = gateways
+    let roles = file["runtime_roles"].as_object().expect("runtime_roles");
+    let named: Vec<Deployed<'_>> = gateways
         .iter()
-        .map(|(t, a)| (t.as_str(), a.as_str()))
+        .map(|(t, a)| Deployed {
+            tier: t,
+            gateway_arn: a,
+            runtime_role: roles[t.as_str()].as_str().expect("a role name"),
+        })
         .collect();
     let policy = GatewayPolicy::for_gateways(&named).expect("the shipped policies load");
     let cases = file["cases"].as_array().expect("cases");
@@ -33,15 +37,8 @@ fn every_cedar_bypass_attempt_is_refused_as_expected() {
             .iter()
             .find(|(t, _)| t == gateway)
             .map_or(gateway, |(_, a)| a.as_str());
-        let claims: Vec<(&str, &str)> = case["claims"]
-            .as_object()
-            .expect("claims")
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str().expect("a string claim")))
-            .collect();
         let outcome = match policy.permits(&ToolCall {
-            subject: SUB,
-            claims: &claims,
+            principal_arn: case["principal"].as_str().expect("principal"),
             action: case["action"].as_str().expect("action"),
             gateway_arn,
             input: &case["input"],

@@ -239,6 +239,27 @@ fn extra_statements(id: FunctionId, inputs: &Inputs) -> Vec<Value> {
             ),
         ],
         FunctionId::RequestProxy => vec![
+            // The runtimes are on IAM inbound auth and this is the only role granted their
+            // invocation (the runtime and its endpoints: IAM requires both resource types).
+            statement(
+                "InvokeTheTierRuntimes",
+                &["bedrock-agentcore:InvokeAgentRuntime"],
+                Value::Array(
+                    inputs
+                        .tiers
+                        .iter()
+                        .flat_map(|(tier, _)| {
+                            let runtime = format!("{}AgentRuntime", pascal(tier.as_str()));
+                            [
+                                get_att(&runtime, "AgentRuntimeArn"),
+                                sub(&format!(
+                                    "${{{runtime}.AgentRuntimeArn}}/runtime-endpoint/*"
+                                )),
+                            ]
+                        })
+                        .collect(),
+                ),
+            ),
             statement(
                 "ReadTheSessionKey",
                 &["ssm:GetParameter"],

@@ -64,19 +64,25 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
     )
 }
 
-/// The statement with each tier's Gateway placeholder replaced by that Gateway's ARN
-/// (`Fn::Sub`; Cedar text holds no `${` of its own). A placeholder of a tier the template does
+/// The statement with each tier's Gateway placeholder replaced by that Gateway's ARN and its
+/// runtime-role placeholder by the role's name (`Ref` of the role; `Fn::Sub`; Cedar text holds
+/// no `${` of its own). A placeholder of a tier the template does
 /// not define would stay and permit nothing, so it is refused here.
 fn named_gateways(cedar: &str, inputs: &Inputs) -> Result<Value, Error> {
     let mut text = cedar.to_owned();
     for (tier, _) in inputs.tiers.iter() {
         let gateway = TierIds::of(tier.as_str()).gateway;
-        text = text.replace(
-            &gateway_policy::gateway_placeholder(tier.as_str()),
-            &format!("${{{gateway}.GatewayArn}}"),
-        );
+        text = text
+            .replace(
+                &gateway_policy::gateway_placeholder(tier.as_str()),
+                &format!("${{{gateway}.GatewayArn}}"),
+            )
+            .replace(
+                &gateway_policy::runtime_role_placeholder(tier.as_str()),
+                &format!("${{{}RuntimeRole}}", pascal(tier.as_str())),
+            );
     }
-    if text.contains("{{gateway:") || cedar.contains("${") {
+    if text.contains("{{") || cedar.contains("${") {
         return Err(Error::Tier {
             tier: "*".into(),
             reason: format!(

@@ -432,12 +432,6 @@ pub fn issuer() -> Value {
     sub("https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}")
 }
 
-pub fn discovery_url() -> Value {
-    sub(
-        "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}/.well-known/openid-configuration",
-    )
-}
-
 pub fn jwks_url() -> Value {
     sub("https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}/.well-known/jwks.json")
 }

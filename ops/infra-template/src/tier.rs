@@ -14,9 +14,7 @@ use crate::function_ids::{FunctionId, document_bucket_prefix};
 use crate::iam::{document, service_trust, statement};
 use crate::ids;
 use crate::ids::TierIds;
-use crate::shared::{
-    bucket_policy, bucket_properties, data_key_encryption, discovery_url, issuer, jwks_url,
-};
+use crate::shared::{bucket_policy, bucket_properties, data_key_encryption, issuer, jwks_url};
 use crate::{Error, Inputs, PROPAGATED_HEADERS, Template};
 
 /// What every part of one tier is built from.
@@ -304,15 +302,11 @@ fn gateway(t: &mut Template, inputs: &Inputs, parts: &Parts) -> Result<(), Error
                 "ProtocolType": "MCP",
                 // The agent pins one MCP version; a Gateway accepts only the versions it lists.
                 "ProtocolConfiguration": { "Mcp": { "SupportedVersions": [agent_runtime::tools::MCP_PROTOCOL_VERSION.as_str()] } },
-                "AuthorizerType": "CUSTOM_JWT",
-                "AuthorizerConfiguration": { "CustomJWTAuthorizer": {
-                    "DiscoveryUrl": discovery_url(),
-                    // Cognito ID tokens carry the app client in `aud`.
-                    "AllowedAudience": [reference(ids::USER_POOL_CLIENT)],
-                    // Only tokens of this tier: a basic user's token is refused here before
-                    // any policy or tool sees it.
-                    "CustomClaims": [tier_claim(tier)]
-                }},
+                // IAM inbound auth: only the tier's runtime role may InvokeGateway it (its role
+                // policy; no other principal is granted), so no credential a user holds opens
+                // the Gateway. The user's ID token rides along for the tool target, which
+                // verifies it (docs/SECURITY.md, "Who can call what").
+                "AuthorizerType": "AWS_IAM",
                 "PolicyEngineConfiguration": { "Arn": get_att("PolicyEngine", "PolicyEngineArn"), "Mode": "ENFORCE" },
                 "RoleArn": get_att(&role, "Arn"),
                 "Tags": tag_map(tags)
@@ -420,12 +414,9 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 statement("RuntimeLogs", &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                     json!([sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/bedrock-agentcore/runtimes/*")])),
                 statement("Tracing", &["xray:PutTraceSegments", "xray:PutTelemetryRecords"], json!(["*"])),
-                statement("WorkloadIdentity",
-                    &["bedrock-agentcore:GetWorkloadAccessToken", "bedrock-agentcore:GetWorkloadAccessTokenForJWT"],
-                    json!([
-                        sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:workload-identity-directory/default"),
-                        sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:workload-identity-directory/default/workload-identity/*")
-                    ])),
+                // The tier's Gateway, and no other: its MCP calls are signed with this role.
+                statement("InvokeTheTiersGateway", &["bedrock-agentcore:InvokeGateway"],
+                    json!([get_att(&ids.gateway, "GatewayArn")])),
                 // The model is reached on Bedrock's OpenAI-compatible (bedrock-mantle) endpoint,
                 // inside the account's Bedrock projects (per-tier cost attribution), with
                 // short-term keys the agent mints from this role: no model key is stored.
@@ -453,14 +444,10 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
             "AgentRuntimeArtifact": { "ContainerConfiguration": { "ContainerUri": reference("AgentRuntimeImageUri") } },
             "NetworkConfiguration": { "NetworkMode": "PUBLIC" },
             "ProtocolConfiguration": "HTTP",
-            "AuthorizerConfiguration": { "CustomJWTAuthorizer": {
-                "DiscoveryUrl": discovery_url(),
-                "AllowedAudience": [reference(ids::USER_POOL_CLIENT)],
-                // Only tokens of this tier reach this tier's agent.
-                "CustomClaims": [tier_claim(tier)]
-            }},
-            // The agent derives the tenant from the (already validated) caller token.
-            "RequestHeaderConfiguration": { "RequestHeaderAllowlist": ["Authorization"] },
+            // No AuthorizerConfiguration: IAM (SigV4) inbound auth, and only request-proxy's
+            // role is granted InvokeAgentRuntime. The caller's ID token comes in the one
+            // allow-listed custom header, and the agent verifies it.
+            "RequestHeaderConfiguration": { "RequestHeaderAllowlist": [contracts::headers::RUNTIME_ID_TOKEN] },
             "LifecycleConfiguration": { "IdleRuntimeSessionTimeout": 900, "MaxLifetime": 28800 },
             "RoleArn": get_att(&role, "Arn"),
             "EnvironmentVariables": {
@@ -513,18 +500,6 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
     runtime_resource["Metadata"] = json!({ "StartupParameters": crate::startup::parameters(&env) });
     t.resource(&role, role_resource)?;
     t.resource(&ids.runtime, runtime_resource)
-}
-
-/// The inbound JWT authorizers' rule that the token's `custom:tier` is exactly `tier`.
-pub fn tier_claim(tier: &str) -> serde_json::Value {
-    json!({
-        "InboundTokenClaimName": tenant_context::CLAIM_TIER,
-        "InboundTokenClaimValueType": "STRING",
-        "AuthorizingClaimMatchValue": {
-            "ClaimMatchOperator": "EQUALS",
-            "ClaimMatchValue": { "MatchValueString": tier }
-        }
-    })
 }
 
 /// The confused-deputy guard AWS documents for AgentCore service roles: only AgentCore

@@ -227,12 +227,7 @@ fn gateways_enforce_cedar_and_targets_expose_only_the_tiers_tools() {
             gateway["ProtocolConfiguration"]["Mcp"]["SupportedVersions"],
             serde_json::json!([agent_runtime::tools::MCP_PROTOCOL_VERSION.as_str()])
         );
-        assert_eq!(gateway["AuthorizerType"], "CUSTOM_JWT");
         assert_eq!(gateway["PolicyEngineConfiguration"]["Mode"], "ENFORCE");
-        assert_eq!(
-            gateway["AuthorizerConfiguration"]["CustomJWTAuthorizer"]["AllowedAudience"][0]["Ref"],
-            "UserPoolClient"
-        );
 
         let target = &t["Resources"][format!("{}GatewayTarget", pascal(&tier))]["Properties"];
         assert_eq!(target["Name"], config["gateway_target"]);
@@ -267,7 +262,8 @@ fn gateways_enforce_cedar_and_targets_expose_only_the_tiers_tools() {
         }
     }
     // Exactly one policy per shipped Cedar statement, with the same text except that each
-    // tier's Gateway placeholder is that tier's Gateway ARN.
+    // tier's Gateway placeholder is that tier's Gateway ARN and its runtime-role placeholder
+    // that tier's runtime role's name.
     let statements = gateway_policy::GatewayPolicy::shipped()
         .unwrap()
         .statements()
@@ -279,6 +275,10 @@ fn gateways_enforce_cedar_and_targets_expose_only_the_tiers_tools() {
             text.replace(
                 &gateway_policy::gateway_placeholder(tier),
                 &format!("${{{}Gateway.GatewayArn}}", pascal(tier)),
+            )
+            .replace(
+                &gateway_policy::runtime_role_placeholder(tier),
+                &format!("${{{}RuntimeRole}}", pascal(tier)),
             )
         });
         assert!(!expected.contains("{{"), "{}: a placeholder is left", s.id);
@@ -768,31 +768,94 @@ fn the_api_streams_answers_and_the_timeouts_nest() {
     );
 }
 
-/// Every tier's Runtime and Gateway accept only tokens whose `custom:tier` is their own, so a
-/// basic user's token cannot call the premium runtime or gateway directly.
+/// Every (role, action, resource) the template grants, from the roles' inline policies.
+fn grants<'a>(t: &'a Value, action: &str) -> Vec<(&'a String, &'a Value)> {
+    let mut out = Vec::new();
+    for (id, role) in resources_of(t, "AWS::IAM::Role") {
+        for policy in role["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for st in policy["PolicyDocument"]["Statement"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let actions: Vec<&str> = match &st["Action"] {
+                    Value::String(a) => vec![a.as_str()],
+                    Value::Array(l) => l.iter().filter_map(Value::as_str).collect(),
+                    _ => Vec::new(),
+                };
+                if st["Effect"] == "Allow"
+                    && actions
+                        .iter()
+                        .any(|a| *a == action || a.ends_with(":*") || *a == "*")
+                {
+                    out.push((id, &st["Resource"]));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// No credential a user holds opens a Runtime or a Gateway: both are on IAM inbound auth (no
+/// JWT authorizer), only request-proxy's role may invoke the runtimes, and only each tier's
+/// runtime role may invoke that tier's Gateway. The user's token reaches the agent in the one
+/// allow-listed header.
 #[test]
-fn runtimes_and_gateways_accept_only_their_own_tiers_tokens() {
+fn runtimes_and_gateways_open_only_to_their_one_calling_role() {
     let t = template();
     for (tier, _) in tiers() {
-        for kind in [
-            "AWS::BedrockAgentCore::Runtime",
-            "AWS::BedrockAgentCore::Gateway",
-        ] {
-            let authorizer = &of_tier(&t, kind, &tier)["Properties"]["AuthorizerConfiguration"]["CustomJWTAuthorizer"];
-            let claims = authorizer["CustomClaims"]
-                .as_array()
-                .expect("custom claims");
-            assert!(
-                claims
-                    .iter()
-                    .any(|c| c["InboundTokenClaimName"] == "custom:tier"
-                        && c["InboundTokenClaimValueType"] == "STRING"
-                        && c["AuthorizingClaimMatchValue"]["ClaimMatchOperator"] == "EQUALS"
-                        && c["AuthorizingClaimMatchValue"]["ClaimMatchValue"]["MatchValueString"]
-                            == tier.as_str()),
-                "{kind} of {tier}: {claims:?}"
-            );
-        }
+        let runtime = &of_tier(&t, "AWS::BedrockAgentCore::Runtime", &tier)["Properties"];
+        assert!(
+            runtime.get("AuthorizerConfiguration").is_none(),
+            "{tier}: IAM inbound auth"
+        );
+        assert_eq!(
+            runtime["RequestHeaderConfiguration"]["RequestHeaderAllowlist"],
+            serde_json::json!([contracts::headers::RUNTIME_ID_TOKEN]),
+            "{tier}: only the ID-token header passes (and it is a custom header)"
+        );
+        assert!(
+            contracts::headers::RUNTIME_ID_TOKEN
+                .starts_with("X-Amzn-Bedrock-AgentCore-Runtime-Custom-")
+        );
+        let gateway = &of_tier(&t, "AWS::BedrockAgentCore::Gateway", &tier)["Properties"];
+        assert_eq!(gateway["AuthorizerType"], "AWS_IAM", "{tier}");
+        assert!(gateway.get("AuthorizerConfiguration").is_none(), "{tier}");
+    }
+    let invoke_runtime = grants(&t, "bedrock-agentcore:InvokeAgentRuntime");
+    assert!(
+        !invoke_runtime.is_empty()
+            && invoke_runtime
+                .iter()
+                .all(|(id, _)| *id == "RequestProxyRole"),
+        "only request-proxy's role invokes the runtimes: {invoke_runtime:?}"
+    );
+    let resources = invoke_runtime[0].1.to_string();
+    for (tier, _) in tiers() {
+        assert!(
+            resources.contains(&format!("{}AgentRuntime", pascal(&tier))),
+            "{resources}"
+        );
+    }
+    assert!(resources.contains("/runtime-endpoint/*"), "{resources}");
+    let invoke_gateway = grants(&t, "bedrock-agentcore:InvokeGateway");
+    assert_eq!(invoke_gateway.len(), tiers().len(), "{invoke_gateway:?}");
+    for (tier, _) in tiers() {
+        let role = format!("{}RuntimeRole", pascal(&tier));
+        let own: Vec<_> = invoke_gateway
+            .iter()
+            .filter(|(id, _)| **id == role)
+            .collect();
+        assert_eq!(own.len(), 1, "{role}");
+        assert_eq!(
+            own[0].1,
+            &serde_json::json!([{ "Fn::GetAtt": [format!("{}Gateway", pascal(&tier)), "GatewayArn"] }]),
+            "{role} invokes its own tier's Gateway only"
+        );
     }
 }
 

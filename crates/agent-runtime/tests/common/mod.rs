@@ -154,17 +154,29 @@ pub fn closed_addr() -> std::net::SocketAddr {
 pub const GUARDRAIL_ID: &str = emulators::guardrail::LOCAL_GUARDRAIL_ID;
 pub const GUARDRAIL_VERSION: &str = emulators::guardrail::LOCAL_GUARDRAIL_VERSION;
 
-pub async fn gateway(tier: &str, target: &FakeTarget, jwks: &MockServer) -> GatewayEmulation {
-    let cat = catalog();
-    GatewayEmulation::start(
-        cat.tier(tier).unwrap(),
-        &cat,
-        Arc::new(verifier(jwks)),
-        target.backend(),
-        0,
+/// The Gateway client of `tier`'s agent: signed as the tier's runtime role's local stand-in,
+/// as the Gateway emulation requires.
+pub fn signed_gateway_client(
+    http: reqwest::Client,
+    tier: &str,
+) -> agent_runtime::tools::SignedGatewayClient {
+    agent_runtime::tools::SignedGatewayClient::new(
+        http,
+        request_signing::RoleCredentials::new(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                emulators::iam::LocalPrincipal::runtime(tier).credentials(),
+            ),
+            testkit::STANDIN_REGION,
+        ),
     )
-    .await
-    .unwrap()
+}
+
+/// `tier`'s Gateway emulation: only `LocalPrincipal::runtime(tier)`'s signature opens it.
+pub async fn gateway(tier: &str, target: &FakeTarget, _jwks: &MockServer) -> GatewayEmulation {
+    let cat = catalog();
+    GatewayEmulation::start(cat.tier(tier).unwrap(), &cat, target.backend(), 0)
+        .await
+        .unwrap()
 }
 
 pub async fn agent(tier: &str, jwks: MockServer, up: Upstreams, extra: &[(&str, &str)]) -> Stack {
@@ -259,7 +271,11 @@ pub async fn agent_with_memory(
     });
     let deps = Arc::new(Deps {
         model: ChatClient::new(http.clone(), config.model.clone(), keys),
-        gateway: Gateway::new(http, config.gateway_url.clone(), &config.tier_config),
+        gateway: Gateway::new(
+            signed_gateway_client(http, config.tier.as_str()),
+            config.gateway_url.clone(),
+            &config.tier_config,
+        ),
         verifier: verifier(&jwks),
         memory,
         guardrail,
@@ -381,7 +397,7 @@ pub async fn invoke(
         )
         .json(&body);
     if let Some(t) = token {
-        req = req.bearer_auth(t);
+        req = req.header(contracts::headers::RUNTIME_ID_TOKEN, t);
     }
     if let Some(s) = session {
         req = req.header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", s);

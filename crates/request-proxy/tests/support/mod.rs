@@ -83,9 +83,52 @@ pub fn deps(endpoint: &str, timeout: Duration) -> Arc<Deps> {
         sessions: tenant_context::SessionBinder::from_base64(SESSION_KEY).unwrap(),
         config,
         catalog,
-        http,
+        runtime: request_proxy::runtime::RuntimeClient::with_static_keys(
+            http,
+            &proxy_role().access_key,
+            &proxy_role().secret,
+            testkit::STANDIN_REGION,
+        ),
         usage: None,
     })
+}
+
+/// The proxy role's local stand-in (what the Runtime emulation lets in).
+pub fn proxy_role() -> emulators::iam::LocalPrincipal {
+    emulators::iam::LocalPrincipal::request_proxy()
+}
+
+/// Whether `req` is InvokeAgentRuntime as the Runtime's IAM auth accepts it: signed by the
+/// proxy's role (checked by recomputing the signature) and carrying `token` in the
+/// allow-listed ID-token header, with no Bearer token anywhere.
+pub fn signed_by_the_proxy_with(req: &Received, token: &str) -> Result<(), String> {
+    let check = emulators::iam::SigV4Check::new(
+        "bedrock-agentcore",
+        testkit::STANDIN_REGION,
+        &[proxy_role()],
+        &["basic", "premium"],
+    );
+    let uri: http::Uri = req
+        .url
+        .as_str()
+        .strip_prefix(&format!("{}://{}", req.url.scheme(), req.url.authority()))
+        .unwrap_or("/")
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    let method: http::Method = req.method.as_str().parse().map_err(|e| format!("{e}"))?;
+    check
+        .check(&method, &uri, &req.headers, &req.body)
+        .map_err(|e| format!("not signed by the proxy's role: {e}"))?;
+    let carried = req
+        .headers
+        .get_all(contracts::headers::RUNTIME_ID_TOKEN)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>();
+    if carried != [token] {
+        return Err(format!("the ID-token header carries {carried:?}"));
+    }
+    Ok(())
 }
 
 /// The same dependencies counting into `meter`.

@@ -7,7 +7,8 @@ stand-ins: for each turn it verifies the caller's ID token (PyJWT, keys cached),
 prompt with ApplyGuardrail, assumes the memory role with the tenant's session tags (one
 AssumeRole per user per credential lifetime, under a lock as agent-runtime single-flights it),
 reads the session's recent turns (ListEvents) and the user's facts (RetrieveMemoryRecords),
-connects to the Gateway over MCP with the caller's token and tenant headers, lets the model
+connects to the Gateway over MCP (each request SigV4-signed with the runtime's role, as the
+Gateway's IAM inbound auth requires) with the caller's token and tenant headers, lets the model
 (OpenAI-compatible, not streamed, as agent-runtime asks it) call tools, checks the answer
 with ApplyGuardrail and stores the turn (CreateEvent).
 
@@ -21,7 +22,10 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
 import boto3
+import httpx2
 import jwt
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from bedrock_agentcore.runtime import BedrockAgentCoreApp
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 from strands import Agent
@@ -54,11 +58,36 @@ _memory_lock = threading.Lock()
 _memory_clients = {}  # user key -> (expiry, client)
 
 
+ID_TOKEN_HEADER = "x-amzn-bedrock-agentcore-runtime-custom-id-token"
+_session = boto3.Session()
+
+
+class _SigV4(httpx2.Auth):
+    """Signs each Gateway request with the runtime role's credentials (botocore's signer):
+    host, the body, and the caller's and MCP headers."""
+
+    requires_request_body = True
+
+    def auth_flow(self, request):
+        signed = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() == "host" or k.lower().startswith(("x-", "mcp-", "content-type"))
+        }
+        aws = AWSRequest(method=request.method, url=str(request.url), data=request.content, headers=signed)
+        creds = _session.get_credentials().get_frozen_credentials()
+        SigV4Auth(creds, "bedrock-agentcore", _session.region_name).add_auth(aws)
+        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
+            if name in aws.headers:
+                request.headers[name] = aws.headers[name]
+        yield request
+
+
 @asynccontextmanager
 async def _gateway_transport(headers):
     # mcp 2.x: the transport takes an HTTP client carrying the caller's headers.
     async with (
-        create_mcp_http_client(headers=headers) as http,
+        create_mcp_http_client(headers=headers, auth=_SigV4()) as http,
         streamable_http_client(url=GATEWAY_URL, http_client=http) as streams,
     ):
         yield streams
@@ -129,8 +158,8 @@ def _facts(memory, actor, prompt):
 
 @app.entrypoint
 def invoke(payload, context):
-    headers = context.request_headers or {}
-    token = headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    headers = {k.lower(): v for k, v in (context.request_headers or {}).items()}
+    token = headers.get(ID_TOKEN_HEADER, "").strip()
     try:
         claims = _claims(token)
     except Refused as e:
@@ -145,7 +174,6 @@ def invoke(payload, context):
         history = _history(memory, actor, session)
         facts = _facts(memory, actor, prompt)
         tenant_headers = {
-            "Authorization": f"Bearer {token}",
             "X-Id-Token": token,
             "X-Tier": tier,
             "X-Clinic-ID": clinic,
