@@ -130,6 +130,8 @@ pub struct Config {
     /// The per-clinic daily usage table (`TENANTRY_USAGE_TABLE`): each turn's tokens and
     /// estimated cost are added to the caller's clinic's day. Unset: not counted.
     pub usage_table: Option<String>,
+    /// Turns one user may start per minute (with a usage table).
+    pub user_turns_per_minute: u32,
 }
 
 /// `https://`, or `http://` to a loopback host (local stand-ins only), without a trailing `/`.
@@ -232,6 +234,12 @@ impl Config {
         };
         Ok(Self {
             usage_table: set(usage_meter::ENV_USAGE_TABLE).map(|t| t.trim().to_owned()),
+            user_turns_per_minute: env_config::positive_number(
+                &get,
+                usage_meter::turn_limit::ENV_USER_TURNS_PER_MINUTE,
+                u64::from(usage_meter::turn_limit::DEFAULT_USER_TURNS_PER_MINUTE),
+            )?
+            .min(10_000) as u32,
             guardrail,
             memory,
             verifier: VerifierConfig::from_lookup(&get)?,

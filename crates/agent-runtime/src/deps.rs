@@ -23,5 +23,8 @@ pub struct Deps {
     pub guardrail: Option<Guardrail>,
     /// The per-clinic daily counters; `None` when the deployment keeps none.
     pub usage: Option<usage_meter::UsageMeter>,
+    /// Turns per user per minute, counted in the usage table (every microVM against one
+    /// number); `None` when the deployment keeps no usage table.
+    pub turn_limit: Option<usage_meter::turn_limit::TurnLimit>,
     pub health: Arc<Health>,
 }

@@ -34,6 +34,8 @@ pub enum InvocationError {
     EmptyPrompt,
     #[error("the prompt is larger than {max} bytes")]
     PromptTooLarge { max: usize },
+    #[error("more turns this minute than one user may start; retry in {retry_after_secs} s")]
+    UserRateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     Model(#[from] ModelError),
     #[error("the guardrail is unavailable and this tier does not answer unchecked; retry shortly")]
@@ -81,6 +83,7 @@ impl InvocationError {
             Self::BadBody(_) => AgentErrorCode::BadBody,
             Self::EmptyPrompt => AgentErrorCode::EmptyPrompt,
             Self::PromptTooLarge { .. } => AgentErrorCode::PromptTooLarge,
+            Self::UserRateLimited { .. } => AgentErrorCode::UserRateLimited,
             Self::Model(e) => e.code(),
             Self::GuardrailUnavailable => AgentErrorCode::GuardrailUnavailable,
             Self::DeadlineExceeded(_) => AgentErrorCode::DeadlineExceeded,
@@ -129,7 +132,16 @@ fn token_code(e: &tenant_context::Error) -> AgentErrorCode {
 impl IntoResponse for InvocationError {
     fn into_response(self) -> Response {
         let code = self.code();
-        (code.status(), Json(ErrorReply::new(code, self.to_string()))).into_response()
+        let mut response =
+            (code.status(), Json(ErrorReply::new(code, self.to_string()))).into_response();
+        if let Self::UserRateLimited { retry_after_secs } = self
+            && let Ok(v) = axum::http::HeaderValue::try_from(retry_after_secs.to_string())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        response
     }
 }
 

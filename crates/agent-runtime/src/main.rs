@@ -81,8 +81,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .usage_table
         .as_ref()
         .map(|table| usage_meter::UsageMeter::from_sdk(&sdk, table));
+    let turn_limit = usage.clone().and_then(|meter| {
+        usage_meter::turn_limit::TurnLimit::new(meter, config.user_turns_per_minute)
+    });
     let deps = Arc::new(Deps {
         usage,
+        turn_limit,
         guardrail,
         memory,
         model: ChatClient::new(http.clone(), config.model.clone(), keys),

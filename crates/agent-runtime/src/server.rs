@@ -173,6 +173,9 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return refuse(e, Some(&ctx), &request_id),
     };
+    if let Err(e) = admit(&deps, &ctx).await {
+        return refuse(e, Some(&ctx), &request_id);
+    }
     tracing::info!(
         tier = %ctx.tier(),
         clinic_id = %ctx.clinic_id(),
@@ -251,6 +254,26 @@ fn invocation_span(
         ],
     );
     span
+}
+
+/// The per-user turn limit, a second line behind the usage plans (only request-proxy can invoke
+/// a runtime, so every turn has passed its clinic's plan). The count is shared by every microVM;
+/// when the table cannot be written the turn goes on (the plans still bound the clinic) and
+/// the failure is logged: an outage of the counter is not a reason to stop answering.
+async fn admit(deps: &Deps, ctx: &TenantContext) -> Result<(), InvocationError> {
+    let Some(limit) = &deps.turn_limit else {
+        return Ok(());
+    };
+    match limit.admit_now(ctx.clinic_id(), ctx.user()).await {
+        Ok(usage_meter::turn_limit::Admission::Admitted) => Ok(()),
+        Ok(usage_meter::turn_limit::Admission::Limited { retry_after_secs }) => {
+            Err(InvocationError::UserRateLimited { retry_after_secs })
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, clinic_id = %ctx.clinic_id(), "the turn limit could not be counted; the turn goes on");
+            Ok(())
+        }
+    }
 }
 
 fn refuse(e: InvocationError, ctx: Option<&TenantContext>, request_id: &str) -> Response {

@@ -275,3 +275,95 @@ async fn ping_answers_at_once() {
     assert_eq!(ping["status"], "Healthy");
     assert!(ping["time_of_last_update"].as_u64().unwrap() > 1_700_000_000);
 }
+
+/// The per-user turn limit (a second line behind the usage plans), counted in the usage table
+/// so every microVM shares it: the user's turns past the limit in one minute are refused with
+/// 429 `user_rate_limited` and a `Retry-After` before the model is called; a colleague of the
+/// same clinic is not affected.
+#[tokio::test]
+async fn a_user_past_their_turns_per_minute_is_refused_and_a_colleague_is_not() {
+    let endpoints = testkit::endpoints_or_panic();
+    let table = testkit::dynamo::create_usage_table(&endpoints, "turn-limit")
+        .await
+        .expect("the usage table on dynalite (scripts/standins.sh start)");
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = common::standard_with(
+        "basic",
+        &target,
+        &[
+            ("TENANTRY_USAGE_TABLE", table.as_str()),
+            ("TENANTRY_USER_TURNS_PER_MINUTE", "2"),
+        ],
+    )
+    .await;
+    // Not across a minute's end: the count is per minute.
+    while chrono_second() > 50 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let prompt = json!({"prompt": "What are our opening hours?"});
+    for _ in 0..2 {
+        let ok = invoke(
+            &stack,
+            Some(&token),
+            Some(session.as_str()),
+            prompt.clone(),
+            false,
+        )
+        .await;
+        assert_eq!(ok.status, 200, "{}", ok.body);
+    }
+    let before = model.requests().len();
+    let url = format!("{}/invocations", stack.agent_url);
+    let third = reqwest::Client::new()
+        .post(url)
+        .header("Accept", "application/json")
+        .header(contracts::headers::RUNTIME_ID_TOKEN, &token)
+        .header(
+            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
+            session.as_str(),
+        )
+        .json(&prompt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.status(), 429);
+    let retry_after: u64 = third.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let body: serde_json::Value = third.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "user_rate_limited", "{body}");
+    assert_eq!(model.requests().len(), before, "the model was called");
+
+    // A colleague (another sub, same clinic) has a minute of their own.
+    let mut claims = test_issuer::id_claims();
+    claims["sub"] = "0b7c2f7e-1111-4c1a-9a57-0d8b7b0f7a22".into();
+    let colleague_token = test_issuer::sign(&claims);
+    let colleague = stack
+        .sessions
+        .issue(&ctx(
+            "basic",
+            "clinic-a",
+            "0b7c2f7e-1111-4c1a-9a57-0d8b7b0f7a22",
+        ))
+        .unwrap();
+    let ok = invoke(
+        &stack,
+        Some(&colleague_token),
+        Some(colleague.as_str()),
+        prompt,
+        false,
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
+
+fn chrono_second() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() % 60)
+        .unwrap_or(0)
+}

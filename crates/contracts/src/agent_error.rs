@@ -89,6 +89,9 @@ codes! {
     BadBody = "bad_body", BAD_REQUEST, false, "InvocationRefused";
     EmptyPrompt = "empty_prompt", BAD_REQUEST, false, "InvocationRefused";
     PromptTooLarge = "prompt_too_large", PAYLOAD_TOO_LARGE, false, "InvocationRefused";
+    /// The caller sent more turns this minute than the runtime's per-user limit; retry after
+    /// the `Retry-After` seconds.
+    UserRateLimited = "user_rate_limited", TOO_MANY_REQUESTS, true, "InvocationRefused";
     ModelThrottled = "model_throttled", TOO_MANY_REQUESTS, true, "ModelError";
     ModelUnavailable = "model_unavailable", BAD_GATEWAY, true, "ModelError";
     ModelTimeout = "model_timeout", GATEWAY_TIMEOUT, true, "ModelError";
@@ -177,7 +180,8 @@ mod tests {
     fn the_caller_sees_its_own_faults_as_4xx_and_ours_as_5xx() {
         for code in AgentErrorCode::ALL {
             let s = code.status();
-            let callers_fault = s.is_client_error() && *code != AgentErrorCode::ModelThrottled;
+            // 429s are retried after a wait: not a fault of the request itself.
+            let callers_fault = s.is_client_error() && s.as_u16() != 429;
             assert!(
                 !(callers_fault && code.retryable()),
                 "{code}: a retry cannot fix the caller's request"
@@ -185,6 +189,8 @@ mod tests {
             assert!(s.is_client_error() || s.is_server_error(), "{code}");
         }
         assert_eq!(AgentErrorCode::ModelThrottled.status(), 429);
+        assert_eq!(AgentErrorCode::UserRateLimited.status(), 429);
+        assert!(AgentErrorCode::UserRateLimited.retryable());
         assert_eq!(AgentErrorCode::GuardrailUnavailable.status(), 503);
     }
 }

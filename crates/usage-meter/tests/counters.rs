@@ -94,3 +94,49 @@ async fn a_read_is_bounded_and_a_missing_table_is_a_typed_error() {
         "{err}"
     );
 }
+
+/// The per-user turn limit: exactly `limit` turns a minute, also when they race (several
+/// microVMs at once), per user, and a new minute starts afresh.
+#[tokio::test]
+async fn the_turn_limit_admits_exactly_its_count_per_user_and_minute() {
+    use chrono::{DateTime, Utc};
+    use usage_meter::turn_limit::{Admission, TurnLimit};
+    let m = meter().await;
+    let limit = TurnLimit::new(m.clone(), 3).expect("a limit");
+    assert!(TurnLimit::new(m.clone(), 0).is_none(), "0 means no limit");
+    let a = ClinicId::parse("clinic-a").unwrap();
+    let me = tenant_context::UserKey::parse("user-one").unwrap();
+    let other = tenant_context::UserKey::parse("user-two").unwrap();
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let now = at("2026-12-06T14:05:10Z");
+    let racing = (0..10).map(|_| limit.admit(&a, &me, now));
+    let outcomes = futures::future::join_all(racing).await;
+    let admitted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Admission::Admitted)))
+        .count();
+    assert_eq!(admitted, 3, "{outcomes:?}");
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(
+        limit.admit(&a, &me, now).await.unwrap(),
+        Admission::Limited {
+            retry_after_secs: 50
+        }
+    );
+    assert_eq!(
+        limit.admit(&a, &other, now).await.unwrap(),
+        Admission::Admitted,
+        "another user has a minute of their own"
+    );
+    assert_eq!(
+        limit
+            .admit(&a, &me, at("2026-12-06T14:06:00Z"))
+            .await
+            .unwrap(),
+        Admission::Admitted,
+        "the next minute starts afresh"
+    );
+    // The clinic's day rows are untouched by the minute items.
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+    assert!(m.days(&a, day, day).await.unwrap().is_empty());
+}

@@ -429,7 +429,8 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param])),
                 statement("ReadTheSessionKey", &["ssm:GetParameter"], json!([ssm_parameter_arn("${SessionKeyParameter}")])),
                 // Adds each turn's tokens and cost to the caller's clinic's day (the clinic from
-                // the verified token); no read: the clinic's admin reads through request-proxy.
+                // the verified token), and counts the caller's turns per minute (a conditional
+                // ADD); no read: the clinic's admin reads through request-proxy.
                 statement("CountTheTurnsUsage", &["dynamodb:UpdateItem"], json!([get_att(ids::USAGE_TABLE, "Arn")])),
                 statement("ApplyTheTiersGuardrail", &["bedrock:ApplyGuardrail"], json!([get_att(&ids.guardrail, "GuardrailArn")]))
             ])}],
@@ -476,6 +477,8 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 (tenant_context::ENV_AUDIENCE): reference(ids::USER_POOL_CLIENT),
                 (tenant_context::ENV_JWKS_URL): jwks_url(),
                 (usage_meter::ENV_USAGE_TABLE): reference(ids::USAGE_TABLE),
+                // A second line behind the usage plans, counted in the usage table.
+                (usage_meter::turn_limit::ENV_USER_TURNS_PER_MINUTE): usage_meter::turn_limit::DEFAULT_USER_TURNS_PER_MINUTE.to_string(),
                 "RUST_LOG": "info"
             },
             "Tags": tag_map(tags)

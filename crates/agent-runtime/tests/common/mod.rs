@@ -269,6 +269,16 @@ pub async fn agent_with_memory(
             "us-east-1",
         ))
     });
+    // With a usage table (on dynalite), the per-user turn limit counts there, as deployed.
+    let usage = config.usage_table.as_ref().map(|table| {
+        usage_meter::UsageMeter::new(
+            testkit::dynamo::client(&testkit::endpoints_or_panic()).unwrap(),
+            table.clone(),
+        )
+    });
+    let turn_limit = usage.clone().and_then(|meter| {
+        usage_meter::turn_limit::TurnLimit::new(meter, config.user_turns_per_minute)
+    });
     let deps = Arc::new(Deps {
         model: ChatClient::new(http.clone(), config.model.clone(), keys),
         gateway: Gateway::new(
@@ -279,7 +289,8 @@ pub async fn agent_with_memory(
         verifier: verifier(&jwks),
         memory,
         guardrail,
-        usage: None,
+        usage,
+        turn_limit,
         sessions,
         health: Arc::new(Health::new()),
         config,
