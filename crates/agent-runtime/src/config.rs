@@ -132,6 +132,9 @@ pub struct Config {
     pub usage_table: Option<String>,
     /// Turns one user may start per minute (with a usage table).
     pub user_turns_per_minute: u32,
+    /// The tenant registry, read with the runtime's role; `None`: not checked (local runs).
+    pub registry_table: Option<String>,
+    pub registry_cache: Duration,
 }
 
 /// `https://`, or `http://` to a loopback host (local stand-ins only), without a trailing `/`.
@@ -240,6 +243,13 @@ impl Config {
                 u64::from(usage_meter::turn_limit::DEFAULT_USER_TURNS_PER_MINUTE),
             )?
             .min(10_000) as u32,
+            registry_table: set(tenant_registry::ENV_REGISTRY_TABLE).map(|t| t.trim().to_owned()),
+            registry_cache: env_config::seconds(
+                &get,
+                tenant_registry::ENV_REGISTRY_CACHE_SECS,
+                tenant_registry::DEFAULT_CACHE,
+                0..=3600,
+            )?,
             guardrail,
             memory,
             verifier: VerifierConfig::from_lookup(&get)?,

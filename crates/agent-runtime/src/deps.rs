@@ -26,5 +26,9 @@ pub struct Deps {
     /// Turns per user per minute, counted in the usage table (every microVM against one
     /// number); `None` when the deployment keeps no usage table.
     pub turn_limit: Option<usage_meter::turn_limit::TurnLimit>,
+    /// Whether the caller's clinic is served now (the registry, the authorizer's short cache),
+    /// so a suspension also ends invocations behind the front door; `None` when the
+    /// deployment names no registry (local runs).
+    pub served: Option<tenant_registry::ServedTenants>,
     pub health: Arc<Health>,
 }

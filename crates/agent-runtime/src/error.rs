@@ -28,6 +28,8 @@ pub enum InvocationError {
     SessionNotOwned,
     #[error("the runtime session has expired: start a new conversation")]
     SessionExpired,
+    #[error("{0}")]
+    NotServed(tenant_registry::NotServed),
     #[error("the body must be JSON {{\"prompt\": string}} and nothing else: {0}")]
     BadBody(String),
     #[error("the prompt is empty")]
@@ -80,6 +82,10 @@ impl InvocationError {
             Self::BadSessionId => AgentErrorCode::BadSessionId,
             Self::SessionNotOwned => AgentErrorCode::SessionNotOwned,
             Self::SessionExpired => AgentErrorCode::SessionExpired,
+            Self::NotServed(tenant_registry::NotServed::Closed) => AgentErrorCode::TenantNotServed,
+            Self::NotServed(tenant_registry::NotServed::Unavailable) => {
+                AgentErrorCode::RegistryUnavailable
+            }
             Self::BadBody(_) => AgentErrorCode::BadBody,
             Self::EmptyPrompt => AgentErrorCode::EmptyPrompt,
             Self::PromptTooLarge { .. } => AgentErrorCode::PromptTooLarge,

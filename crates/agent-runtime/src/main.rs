@@ -84,9 +84,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let turn_limit = usage.clone().and_then(|meter| {
         usage_meter::turn_limit::TurnLimit::new(meter, config.user_turns_per_minute)
     });
+    // The registry with the runtime's own role.
+    let served = config.registry_table.as_ref().map(|table| {
+        tenant_registry::ServedTenants::new(
+            tenant_registry::TenantRegistry::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                table.clone(),
+            ),
+            config.registry_cache,
+        )
+    });
     let deps = Arc::new(Deps {
         usage,
         turn_limit,
+        served,
         guardrail,
         memory,
         model: ChatClient::new(http.clone(), config.model.clone(), keys),

@@ -173,6 +173,9 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return refuse(e, Some(&ctx), &request_id),
     };
+    if let Err(e) = served(&deps, &ctx).await {
+        return refuse(e, Some(&ctx), &request_id);
+    }
     if let Err(e) = admit(&deps, &ctx).await {
         return refuse(e, Some(&ctx), &request_id);
     }
@@ -254,6 +257,19 @@ fn invocation_span(
         ],
     );
     span
+}
+
+/// The caller's clinic must be served now: a suspension ends invocations here within the
+/// registry cache's lifetime, not only at the front door. An unreadable registry refuses the
+/// turn (fail closed), as at the tool target.
+async fn served(deps: &Deps, ctx: &TenantContext) -> Result<(), InvocationError> {
+    match &deps.served {
+        Some(served) => served
+            .check(ctx.clinic_id(), ctx.tier())
+            .await
+            .map_err(InvocationError::NotServed),
+        None => Ok(()),
+    }
 }
 
 /// The per-user turn limit, a second line behind the usage plans (only request-proxy can invoke

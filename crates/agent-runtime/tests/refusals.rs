@@ -367,3 +367,61 @@ fn chrono_second() -> u64 {
         .map(|d| d.as_secs() % 60)
         .unwrap_or(0)
 }
+
+/// A suspension ends invocations at the agent too, not only at the front door: a clinic the
+/// registry does not list as active on this tier is refused (403 `tenant_not_served`) before
+/// the model is called, and an unreadable registry refuses every turn (503, fail closed).
+#[tokio::test]
+async fn a_suspended_clinic_is_refused_by_the_agent_and_an_unreadable_registry_refuses_all() {
+    let endpoints = testkit::endpoints_or_panic();
+    let table = testkit::dynamo::create_demo_registry(&endpoints, "agent-registry")
+        .await
+        .expect("the demo registry on dynalite (scripts/standins.sh start)");
+    tenant_registry::TenantRegistry::new(testkit::dynamo::client(&endpoints).unwrap(), &table)
+        .set_status(
+            &tenant_context::ClinicId::parse("clinic-b").unwrap(),
+            tenant_registry::TenantStatus::Suspended,
+        )
+        .await
+        .unwrap();
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = common::standard_with(
+        "basic",
+        &target,
+        &[("TENANTRY_REGISTRY_TABLE", table.as_str())],
+    )
+    .await;
+    let prompt = json!({"prompt": "What are our opening hours?"});
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let ok = invoke(
+        &stack,
+        Some(&token),
+        Some(session.as_str()),
+        prompt.clone(),
+        false,
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let (token, session) = caller(&stack, "basic", "clinic-b");
+    let (status, code) = refused(
+        &stack,
+        &model,
+        Some(&token),
+        Some(session.as_str()),
+        prompt.clone(),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (403, "tenant_not_served"));
+
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = common::standard_with(
+        "basic",
+        &target,
+        &[("TENANTRY_REGISTRY_TABLE", "no-such-registry-table")],
+    )
+    .await;
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let (status, code) =
+        refused(&stack, &model, Some(&token), Some(session.as_str()), prompt).await;
+    assert_eq!((status, code.as_str()), (503, "registry_unavailable"));
+}

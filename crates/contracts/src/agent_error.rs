@@ -86,6 +86,10 @@ codes! {
     SessionNotOwned = "session_not_owned", FORBIDDEN, false, "InvocationRefused";
     /// The session id is older than a session may live: start a new conversation.
     SessionExpired = "session_expired", FORBIDDEN, false, "InvocationRefused";
+    /// The caller's clinic is not served (suspended, or not onboarded on this tier).
+    TenantNotServed = "tenant_not_served", FORBIDDEN, false, "InvocationRefused";
+    /// The tenant registry could not be read: refused (fail closed), retry shortly.
+    RegistryUnavailable = "registry_unavailable", SERVICE_UNAVAILABLE, true, "InvocationRefused";
     BadBody = "bad_body", BAD_REQUEST, false, "InvocationRefused";
     EmptyPrompt = "empty_prompt", BAD_REQUEST, false, "InvocationRefused";
     PromptTooLarge = "prompt_too_large", PAYLOAD_TOO_LARGE, false, "InvocationRefused";

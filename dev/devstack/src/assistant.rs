@@ -58,6 +58,8 @@ pub struct Inputs<'a> {
     pub faults: &'a Faults,
     /// The per-clinic daily usage table, and DynamoDB as the agents reach it.
     pub usage_table: &'a str,
+    /// The tenant registry tenant-admin wrote (the agents check the caller's clinic in it).
+    pub registry_table: &'a str,
     pub dynamodb_url: &'a str,
 }
 
@@ -185,6 +187,11 @@ pub async fn start(
             ),
             // Each turn's tokens and cost into the clinic's day (the runtime's own role).
             (usage_meter::ENV_USAGE_TABLE, inputs.usage_table.to_owned()),
+            // A suspended clinic is refused by the agents too (their own registry read).
+            (
+                tenant_registry::ENV_REGISTRY_TABLE,
+                inputs.registry_table.to_owned(),
+            ),
             ("AWS_ENDPOINT_URL_DYNAMODB", inputs.dynamodb_url.to_owned()),
             ("AWS_REGION", testkit::STANDIN_REGION.to_owned()),
         ];

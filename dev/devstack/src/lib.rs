@@ -189,6 +189,7 @@ impl DevStack {
                 jwks_url: &routes.jwks,
                 faults: &faults,
                 usage_table: &usage_table,
+                registry_table: &onboarded.registry_table,
                 dynamodb_url: &routes.dynamodb,
             },
             progress,

@@ -432,6 +432,9 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 // the verified token), and counts the caller's turns per minute (a conditional
                 // ADD); no read: the clinic's admin reads through request-proxy.
                 statement("CountTheTurnsUsage", &["dynamodb:UpdateItem"], json!([get_att(ids::USAGE_TABLE, "Arn")])),
+                // Whether the caller's clinic is served now (a suspension ends invocations
+                // here too, within the registry cache's lifetime).
+                statement("ReadTheTenantRegistry", &["dynamodb:GetItem"], json!([get_att(ids::REGISTRY_TABLE, "Arn")])),
                 statement("ApplyTheTiersGuardrail", &["bedrock:ApplyGuardrail"], json!([get_att(&ids.guardrail, "GuardrailArn")]))
             ])}],
             "Tags": tag_list(tags)
@@ -477,6 +480,7 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 (tenant_context::ENV_AUDIENCE): reference(ids::USER_POOL_CLIENT),
                 (tenant_context::ENV_JWKS_URL): jwks_url(),
                 (usage_meter::ENV_USAGE_TABLE): reference(ids::USAGE_TABLE),
+                (tenant_registry::ENV_REGISTRY_TABLE): reference(ids::REGISTRY_TABLE),
                 // A second line behind the usage plans, counted in the usage table.
                 (usage_meter::turn_limit::ENV_USER_TURNS_PER_MINUTE): usage_meter::turn_limit::DEFAULT_USER_TURNS_PER_MINUTE.to_string(),
                 "RUST_LOG": "info"

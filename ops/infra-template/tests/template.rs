@@ -1247,3 +1247,35 @@ fn named_logical_ids_exist() {
         assert!(t["Parameters"].get(f.id.code_key()).is_some());
     }
 }
+
+/// Behind the front door the agents check the registry themselves (a suspension ends their
+/// invocations within the cache period) and count each user's turns per minute.
+#[test]
+fn agents_read_the_registry_and_limit_each_users_turns() {
+    let t = template();
+    for (tier, _) in tiers() {
+        let runtime = &of_tier(&t, "AWS::BedrockAgentCore::Runtime", &tier)["Properties"];
+        let env = &runtime["EnvironmentVariables"];
+        assert_eq!(
+            env[tenant_registry::ENV_REGISTRY_TABLE]["Ref"],
+            "TenantRegistryTable",
+            "{tier}"
+        );
+        assert!(
+            env[usage_meter::turn_limit::ENV_USER_TURNS_PER_MINUTE]
+                .as_str()
+                .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n > 0)),
+            "{tier}"
+        );
+    }
+    let reads = grants(&t, "dynamodb:GetItem");
+    for (tier, _) in tiers() {
+        let role = format!("{}RuntimeRole", pascal(&tier));
+        assert!(
+            reads
+                .iter()
+                .any(|(id, res)| **id == role && res.to_string().contains("TenantRegistryTable")),
+            "{role} reads the registry: {reads:?}"
+        );
+    }
+}

@@ -291,6 +291,16 @@ pub async fn agent_with_memory(
         guardrail,
         usage,
         turn_limit,
+        // With a registry table (on dynalite), the clinic must be served, as deployed.
+        served: config.registry_table.as_ref().map(|table| {
+            tenant_registry::ServedTenants::new(
+                tenant_registry::TenantRegistry::new(
+                    testkit::dynamo::client(&testkit::endpoints_or_panic()).unwrap(),
+                    table.clone(),
+                ),
+                config.registry_cache,
+            )
+        }),
         sessions,
         health: Arc::new(Health::new()),
         config,
