@@ -189,6 +189,11 @@ async fn call_tool<T: Toolbox>(
     events: &mpsc::Sender<AgentEvent>,
 ) -> ToolOutcome {
     let tool = call.function.name.as_str();
+    // The name is the model's text: checked against what was offered before it is logged,
+    // streamed or used as a span name.
+    if !turn.tools.specs().iter().any(|s| s.function.name == tool) {
+        return not_offered(events).await;
+    }
     let mut args = match parse_arguments(&call.function.arguments) {
         Some(a) => a,
         None => {
@@ -245,6 +250,33 @@ async fn traced_call<T: Toolbox>(
             status: outcome.status,
         })
         .await;
+    outcome
+}
+
+/// The name a tool the model was not offered is shown and logged under.
+pub const UNKNOWN_TOOL: &str = "unknown";
+
+async fn not_offered(events: &mpsc::Sender<AgentEvent>) -> ToolOutcome {
+    tracing::info!(
+        tool = UNKNOWN_TOOL,
+        "the model asked for a tool it was not offered"
+    );
+    let outcome = ToolOutcome {
+        status: ToolStatus::Error,
+        text: r#"{"error":"unknown_tool","message":"That tool is not available to this clinic."}"#
+            .into(),
+    };
+    for event in [
+        AgentEvent::ToolStart {
+            tool: UNKNOWN_TOOL.into(),
+        },
+        AgentEvent::ToolEnd {
+            tool: UNKNOWN_TOOL.into(),
+            status: outcome.status,
+        },
+    ] {
+        let _ = events.send(event).await;
+    }
     outcome
 }
 

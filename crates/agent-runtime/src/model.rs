@@ -153,8 +153,10 @@ pub enum ModelError {
     Refused { status: u16 },
     #[error("the model endpoint answered with something that is not a chat completion")]
     BadResponse,
-    #[error("no credentials for the model endpoint: {0}")]
-    NoCredentials(String),
+    /// The reason stays in the log: the caller sees a fixed text (a signer's or a credential
+    /// provider's message may carry request details).
+    #[error("no credentials for the model endpoint")]
+    NoCredentials,
 }
 
 impl ModelError {
@@ -166,7 +168,7 @@ impl ModelError {
             Self::Timeout => C::ModelTimeout,
             Self::Refused { .. } => C::ModelRefused,
             Self::BadResponse => C::ModelBadResponse,
-            Self::NoCredentials(_) => C::ModelCredentialsUnavailable,
+            Self::NoCredentials => C::ModelCredentialsUnavailable,
         }
     }
 
@@ -385,17 +387,15 @@ impl ChatClient {
             (ModelAuth::None, _) => {}
             (ModelAuth::ApiKey(key), _) => req = req.bearer_auth(key),
             (ModelAuth::Role, Some(keys)) => {
-                let key = keys
-                    .key()
-                    .await
-                    .map_err(|e| ModelError::NoCredentials(e.to_string()))?;
+                let key = keys.key().await.map_err(|e| {
+                    tracing::error!(error = %e, "no short-term model key");
+                    ModelError::NoCredentials
+                })?;
                 req = req.bearer_auth(key);
             }
             (ModelAuth::Role, None) => {
-                return Err(ModelError::NoCredentials(
-                    "no role credentials were configured".into(),
-                )
-                .into());
+                tracing::error!("no role credentials were configured for the model endpoint");
+                return Err(ModelError::NoCredentials.into());
             }
         }
         if let Some(project) = &self.config.project {
@@ -420,21 +420,39 @@ impl ChatClient {
             }
             _ => {
                 // The body only says whether the route was refused; it is never logged.
-                let body = resp.bytes().await.unwrap_or_default();
+                let body = read_capped(resp, MAX_ERROR_BYTES).await.unwrap_or_default();
                 if route_refused(status, &body) {
                     return Err(RouteOrModel::Route);
                 }
                 return Err(ModelError::Refused { status }.into());
             }
         }
-        let body = resp.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                ModelError::Timeout
-            } else {
-                ModelError::BadResponse
-            }
-        })?;
+        let body = read_capped(resp, MAX_REPLY_BYTES).await?;
         Ok(completion_from(&body)?)
+    }
+}
+
+/// The largest model reply read (the tier's output token cap is far below it: a reply past it
+/// is not a completion we asked for).
+pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
+/// The largest error body read (only its route-refusal phrase is looked at).
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+
+/// The body, read as it arrives and refused (`BadResponse`) once it passes `max` bytes.
+async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, ModelError> {
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > max {
+                    return Err(ModelError::BadResponse);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) if e.is_timeout() => return Err(ModelError::Timeout),
+            Err(_) => return Err(ModelError::BadResponse),
+        }
     }
 }
 

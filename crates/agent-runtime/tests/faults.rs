@@ -176,3 +176,69 @@ async fn a_slow_tool_ends_at_the_deadline_and_is_named() {
         "{body}"
     );
 }
+
+/// A tool name the model made up (here carrying markup and a newline) is checked against the
+/// offered tools before anything shows it: the stream and the reply name it `unknown`, the
+/// Gateway is not asked, and the model is told the tool is not available.
+#[tokio::test]
+async fn a_tool_the_model_was_not_offered_is_never_named_or_called() {
+    let invented = "drop_tables\n<script>alert(1)</script>";
+    let call = json!({"choices": [{"message": {"role": "assistant", "content": null,
+        "tool_calls": [{"id": "c1", "type": "function",
+            "function": {"name": invented, "arguments": "{}"}}]},
+        "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1}});
+    for stream in [false, true] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(call.clone()))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer()))
+            .mount(&server)
+            .await;
+        let jwks = test_issuer::jwks_server().await;
+        let target = FakeTarget::with_hour(10);
+        let gw = gateway("basic", &target, &jwks).await;
+        let stack = agent(
+            "basic",
+            jwks,
+            Upstreams::new(format!("{}/v1", server.uri()), gw.url()),
+            &[],
+        )
+        .await;
+        let reply = invoke_as(&stack, "basic", "clinic-a", "hi", stream).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(!reply.body.contains("drop_tables"), "{}", reply.body);
+        assert!(!reply.body.contains("<script>"), "{}", reply.body);
+        assert!(reply.body.contains("\"unknown\""), "{}", reply.body);
+        assert!(target.calls().is_empty(), "the target was called");
+        let fed_back = server.received_requests().await.unwrap();
+        let second: serde_json::Value = serde_json::from_slice(&fed_back[1].body).unwrap();
+        assert!(second.to_string().contains("unknown_tool"), "{second}");
+    }
+}
+
+/// A model reply larger than any completion the agent asked for is refused as a bad response
+/// (it is read up to the cap, never whole), not passed on.
+#[tokio::test]
+async fn an_oversized_model_reply_is_refused() {
+    let huge = "x".repeat(agent_runtime::model::MAX_REPLY_BYTES + 1);
+    let body = json!({"choices": [{"message": {"role": "assistant", "content": huge},
+                        "finish_reason": "stop"}],
+           "usage": {"prompt_tokens": 5, "completion_tokens": 1}});
+    let model = model_answering(ResponseTemplate::new(200).set_body_json(body)).await;
+    let (stack, _gw) = stack_with_model(&model).await;
+    let reply = invoke_as(&stack, "basic", "clinic-a", "hi", false).await;
+    assert_eq!(
+        reply.status,
+        502,
+        "{}",
+        &reply.body[..reply.body.len().min(300)]
+    );
+    assert_eq!(reply.json()["error"]["code"], "model_bad_response");
+}
