@@ -177,7 +177,13 @@ async function finishManagedLogin() {
   const saved = JSON.parse(sessionStorage.getItem("tenantry-pkce") || "null");
   sessionStorage.removeItem("tenantry-pkce");
   if (params.has("error")) {
-    throw new Error(params.get("error_description") || "Sign-in was not completed; try again.");
+    // A fixed text: the address bar is anyone's to write (a crafted link could make this
+    // page say anything in its own voice), so `error_description` is never shown.
+    throw new Error(
+      params.get("error") === "access_denied"
+        ? "Sign-in was cancelled or refused; try again."
+        : "Sign-in was not completed; try again.",
+    );
   }
   if (!saved || saved.state !== params.get("state")) {
     throw new Error("That sign-in did not start on this page; sign in again.");

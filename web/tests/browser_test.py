@@ -196,6 +196,13 @@ def run(url, out, run_dir):
             "  e.message + '|' + location.search));")
         check(outcome.startswith("That sign-in did not start on this page") and outcome.endswith("|"),
               f"a code from a sign-in this page did not start is refused and leaves the address: {outcome!r}")
+        crafted = driver.execute_async_script(
+            "const done = arguments[0];"
+            "history.replaceState(null, '', '?error=server_error&error_description='"
+            "  + encodeURIComponent('Your account is locked: call +1 555 0100'));"
+            "finishManagedLogin().then(() => done('accepted'), (e) => done(e.message));")
+        check(crafted == "Sign-in was not completed; try again.",
+              f"a crafted error_description in the address is never shown, a fixed text is: {crafted!r}")
 
         # Phone width: the same page, one column.
         driver.set_window_size(390, 844)
