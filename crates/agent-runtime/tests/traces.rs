@@ -75,6 +75,9 @@ async fn spans_carry_the_verified_tenant_and_no_patient_data() {
         ),
         // The batch exporter's standard knob: export within 50 ms, not the default 5 s.
         ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
+        // As an operator debugging would set it: every library at its most verbose, the
+        // model, Gateway (MCP), memory and signing calls of a real turn included.
+        ("RUST_LOG", "trace".to_owned()),
     ];
     let agent = AgentProcess::start(
         std::path::Path::new(env!("CARGO_BIN_EXE_agent-runtime")),
@@ -159,6 +162,21 @@ async fn spans_carry_the_verified_tenant_and_no_patient_data() {
         tool.attributes.get("gen_ai.tool.name").map(String::as_str),
         Some("patient_context")
     );
+
+    // The process's own log at RUST_LOG=trace: the same secrets, and no signature either.
+    let log = std::fs::read_to_string(dir.join("agent.log")).unwrap();
+    assert!(log.contains("\"invocation\""), "the log was written: {log}");
+    for secret in [
+        PROMPT,
+        "p-003",
+        "Patient of clinic-a",
+        "CANARY-clinic-a",
+        token.as_str(),
+        session.as_str(),
+        "AWS4-HMAC-SHA256",
+    ] {
+        assert!(!log.contains(secret), "`{secret}` in the agent's trace log");
+    }
 
     // What left the process: no prompt, no answer, no patient, no token, no raw session id.
     let exported: Vec<u8> = receiver.raw_bodies().concat();

@@ -103,7 +103,7 @@ async fn agent_runtime() -> MockServer {
 }
 
 /// Runs the binary through the given invocations; returns what it wrote to stdout.
-async fn run_binary(events: Vec<ResponseTemplate>) -> String {
+async fn run_binary(events: Vec<ResponseTemplate>, rust_log: &str) -> String {
     let api = testkit::runtime_api::serve(events).await;
     let agent = agent_runtime().await;
     let catalog = TierCatalog::embedded().expect("tier file");
@@ -123,8 +123,8 @@ async fn run_binary(events: Vec<ResponseTemplate>) -> String {
             "TENANTRY_SESSION_KEY",
             "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         )
-        // What the deployed functions run with.
-        .env("RUST_LOG", "info")
+        // "info": what the deployed functions run with.
+        .env("RUST_LOG", rust_log)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -334,11 +334,14 @@ fn access_log_keys() -> BTreeSet<String> {
 async fn the_proxy_log_lines_carry_the_fields_the_observability_queries_use() {
     let mut failing: Value = serde_json::from_str(fixture!("invoke-clinic-a.json")).unwrap();
     failing["body"] = json!({ "prompt": FAIL_PROMPT }).to_string().into();
-    let stdout = run_binary(vec![
-        invocation("req-allowed", fixture!("invoke-clinic-a.json")),
-        invocation("req-no-tenant", fixture!("invoke-no-authorizer.json")),
-        invocation("req-runtime-failed", &failing.to_string()),
-    ])
+    let stdout = run_binary(
+        vec![
+            invocation("req-allowed", fixture!("invoke-clinic-a.json")),
+            invocation("req-no-tenant", fixture!("invoke-no-authorizer.json")),
+            invocation("req-runtime-failed", &failing.to_string()),
+        ],
+        "info",
+    )
     .await;
 
     // Every line the function writes is one JSON object (Logs Insights discovers its fields).
@@ -484,5 +487,38 @@ fn the_docs_queries_name_only_what_is_logged(lines: &[Value]) {
                 "the doc's query matches the value {quoted}, which no function logs:\n{block}"
             );
         }
+    }
+}
+
+/// As an operator debugging would run it, RUST_LOG=trace: lambda_runtime would print each raw
+/// event (the token, the prompt), aws_sigv4 the signed request; the wire cap keeps them out.
+#[tokio::test]
+async fn at_trace_the_proxy_logs_no_token_prompt_or_signature() {
+    let mut failing: Value = serde_json::from_str(fixture!("invoke-clinic-a.json")).unwrap();
+    failing["body"] = json!({ "prompt": FAIL_PROMPT }).to_string().into();
+    let stdout = run_binary(
+        vec![
+            invocation("req-allowed", fixture!("invoke-clinic-a.json")),
+            invocation("req-no-tenant", fixture!("invoke-no-authorizer.json")),
+            invocation("req-runtime-failed", &failing.to_string()),
+        ],
+        "trace",
+    )
+    .await;
+    assert!(
+        stdout.contains("req-allowed"),
+        "the log was written: {stdout}"
+    );
+    for secret in [
+        TOKEN,
+        "opening hours",
+        FAIL_PROMPT,
+        "AWS4-HMAC-SHA256",
+        "Signature=",
+    ] {
+        assert!(
+            !stdout.contains(secret),
+            "`{secret}` in the proxy's trace log"
+        );
     }
 }
