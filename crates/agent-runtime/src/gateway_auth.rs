@@ -50,16 +50,8 @@ impl SignedGatewayClient {
         mut custom: HashMap<HeaderName, HeaderValue>,
         content_type: Option<&'static str>,
     ) -> Result<HashMap<HeaderName, HeaderValue>, Error> {
-        let host = reqwest::Url::parse(uri)
-            .ok()
-            .and_then(|u| {
-                let host = u.host_str()?.to_owned();
-                Some(match u.port() {
-                    Some(port) => format!("{host}:{port}"),
-                    None => host,
-                })
-            })
-            .ok_or_else(|| unsigned("the Gateway URL has no host"))?;
+        let host =
+            request_signing::host_of(uri).ok_or_else(|| unsigned("the Gateway URL has no host"))?;
         if let Some(ct) = content_type {
             custom.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
         }

@@ -29,6 +29,18 @@ async fn model_answering(template: ResponseTemplate) -> MockServer {
 async fn stack_with_model(
     model: &MockServer,
 ) -> (common::Stack, emulators::gateway::GatewayEmulation) {
+    let (stack, gw, _target) = stack_and_target(model).await;
+    (stack, gw)
+}
+
+/// [`stack_with_model`], and the tool target behind its Gateway.
+async fn stack_and_target(
+    model: &MockServer,
+) -> (
+    common::Stack,
+    emulators::gateway::GatewayEmulation,
+    FakeTarget,
+) {
     let jwks = test_issuer::jwks_server().await;
     let target = FakeTarget::with_hour(10);
     let gw = gateway("basic", &target, &jwks).await;
@@ -39,7 +51,7 @@ async fn stack_with_model(
         &[],
     )
     .await;
-    (stack, gw)
+    (stack, gw, target)
 }
 
 #[tokio::test]
@@ -201,16 +213,7 @@ async fn a_tool_the_model_was_not_offered_is_never_named_or_called() {
             .respond_with(ResponseTemplate::new(200).set_body_json(answer()))
             .mount(&server)
             .await;
-        let jwks = test_issuer::jwks_server().await;
-        let target = FakeTarget::with_hour(10);
-        let gw = gateway("basic", &target, &jwks).await;
-        let stack = agent(
-            "basic",
-            jwks,
-            Upstreams::new(format!("{}/v1", server.uri()), gw.url()),
-            &[],
-        )
-        .await;
+        let (stack, _gw, target) = stack_and_target(&server).await;
         let reply = invoke_as(&stack, "basic", "clinic-a", "hi", stream).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert!(!reply.body.contains("drop_tables"), "{}", reply.body);

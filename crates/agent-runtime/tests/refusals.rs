@@ -6,6 +6,8 @@ use common::{FakeTarget, caller, ctx, invoke, standard};
 use serde_json::json;
 use testkit::test_issuer;
 
+const SESSION_HEADER: &str = contracts::headers::RUNTIME_SESSION_ID;
+
 async fn refused(
     stack: &common::Stack,
     model: &emulators::model::ModelStandin,
@@ -26,6 +28,21 @@ async fn refused(
         .unwrap_or_default()
         .to_owned();
     (reply.status, code)
+}
+
+/// One invocation with exactly `headers` (a name may repeat) besides `Accept: application/json`.
+async fn send_raw(
+    stack: &common::Stack,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/invocations", stack.agent_url))
+        .header("Accept", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.json(body).send().await.unwrap()
 }
 
 #[tokio::test]
@@ -89,25 +106,15 @@ async fn the_token_is_read_from_the_runtime_header_only_and_once() {
     let target = FakeTarget::with_hour(10);
     let (stack, model, _gw) = standard("basic", &target).await;
     let (token, session) = caller(&stack, "basic", "clinic-a");
+    let prompt = json!({"prompt": "What are our opening hours?"});
     let send = |headers: Vec<(&'static str, String)>| {
-        let url = format!("{}/invocations", stack.agent_url);
+        let stack = &stack;
+        let prompt = &prompt;
         let session = session.clone();
         async move {
-            let mut req = reqwest::Client::new()
-                .post(url)
-                .header("Accept", "application/json")
-                .header(
-                    "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
-                    session.as_str(),
-                );
-            for (k, v) in headers {
-                req = req.header(k, v);
-            }
-            let reply = req
-                .json(&json!({"prompt": "What are our opening hours?"}))
-                .send()
-                .await
-                .unwrap();
+            let mut all: Vec<(&str, &str)> = vec![(SESSION_HEADER, session.as_str())];
+            all.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
+            let reply = send_raw(stack, &all, prompt).await;
             let status = reply.status().as_u16();
             let body: serde_json::Value = reply.json().await.unwrap_or_default();
             (
@@ -212,16 +219,16 @@ async fn a_session_id_of_another_user_or_not_issued_gets_403() {
     // Two session id headers, even both valid and equal: which one routed is unknown.
     let mine = stack.sessions.issue(&me).unwrap();
     let before = model.requests().len();
-    let reply = reqwest::Client::new()
-        .post(format!("{}/invocations", stack.agent_url))
-        .header("Accept", "application/json")
-        .header(contracts::headers::RUNTIME_ID_TOKEN, &token)
-        .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", mine.as_str())
-        .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", mine.as_str())
-        .json(&prompt)
-        .send()
-        .await
-        .unwrap();
+    let reply = send_raw(
+        &stack,
+        &[
+            (contracts::headers::RUNTIME_ID_TOKEN, &token),
+            (SESSION_HEADER, mine.as_str()),
+            (SESSION_HEADER, mine.as_str()),
+        ],
+        &prompt,
+    )
+    .await;
     assert_eq!(reply.status(), 400);
     let body: serde_json::Value = reply.json().await.unwrap();
     assert_eq!(body["error"]["code"], "bad_session_id", "{body}");
@@ -314,19 +321,15 @@ async fn a_user_past_their_turns_per_minute_is_refused_and_a_colleague_is_not() 
         assert_eq!(ok.status, 200, "{}", ok.body);
     }
     let before = model.requests().len();
-    let url = format!("{}/invocations", stack.agent_url);
-    let third = reqwest::Client::new()
-        .post(url)
-        .header("Accept", "application/json")
-        .header(contracts::headers::RUNTIME_ID_TOKEN, &token)
-        .header(
-            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
-            session.as_str(),
-        )
-        .json(&prompt)
-        .send()
-        .await
-        .unwrap();
+    let third = send_raw(
+        &stack,
+        &[
+            (contracts::headers::RUNTIME_ID_TOKEN, &token),
+            (SESSION_HEADER, session.as_str()),
+        ],
+        &prompt,
+    )
+    .await;
     assert_eq!(third.status(), 429);
     let retry_after: u64 = third.headers()["retry-after"]
         .to_str()

@@ -82,16 +82,7 @@ pub async fn invoke_streaming(
     session: &RuntimeSessionId,
     body: Vec<u8>,
 ) -> Result<RuntimeStream, ProxyError> {
-    let host = reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| {
-            let host = u.host_str()?.to_owned();
-            Some(match u.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host,
-            })
-        })
-        .ok_or(ProxyError::RuntimeFailed)?;
+    let host = request_signing::host_of(url).ok_or(ProxyError::RuntimeFailed)?;
     // Every header we send is signed: the ID token and the session id cannot be swapped
     // between the signature and the Runtime.
     let headers = [

@@ -102,9 +102,17 @@ async fn agent_runtime() -> MockServer {
     server
 }
 
-/// Runs the binary through the given invocations; returns what it wrote to stdout.
-async fn run_binary(events: Vec<ResponseTemplate>, rust_log: &str) -> String {
-    let api = testkit::runtime_api::serve(events).await;
+/// Runs the binary at `rust_log` through three invocations (answered; no tenant in the
+/// authorizer context; the runtime failing); returns what it wrote to stdout.
+async fn run_binary(rust_log: &str) -> String {
+    let mut failing: Value = serde_json::from_str(fixture!("invoke-clinic-a.json")).unwrap();
+    failing["body"] = json!({ "prompt": FAIL_PROMPT }).to_string().into();
+    let api = testkit::runtime_api::serve(vec![
+        invocation("req-allowed", fixture!("invoke-clinic-a.json")),
+        invocation("req-no-tenant", fixture!("invoke-no-authorizer.json")),
+        invocation("req-runtime-failed", &failing.to_string()),
+    ])
+    .await;
     let agent = agent_runtime().await;
     let catalog = TierCatalog::embedded().expect("tier file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_request-proxy"));
@@ -332,17 +340,7 @@ fn access_log_keys() -> BTreeSet<String> {
 
 #[tokio::test]
 async fn the_proxy_log_lines_carry_the_fields_the_observability_queries_use() {
-    let mut failing: Value = serde_json::from_str(fixture!("invoke-clinic-a.json")).unwrap();
-    failing["body"] = json!({ "prompt": FAIL_PROMPT }).to_string().into();
-    let stdout = run_binary(
-        vec![
-            invocation("req-allowed", fixture!("invoke-clinic-a.json")),
-            invocation("req-no-tenant", fixture!("invoke-no-authorizer.json")),
-            invocation("req-runtime-failed", &failing.to_string()),
-        ],
-        "info",
-    )
-    .await;
+    let stdout = run_binary("info").await;
 
     // Every line the function writes is one JSON object (Logs Insights discovers its fields).
     let lines: Vec<Value> = stdout
@@ -494,17 +492,7 @@ fn the_docs_queries_name_only_what_is_logged(lines: &[Value]) {
 /// event (the token, the prompt), aws_sigv4 the signed request; the wire cap keeps them out.
 #[tokio::test]
 async fn at_trace_the_proxy_logs_no_token_prompt_or_signature() {
-    let mut failing: Value = serde_json::from_str(fixture!("invoke-clinic-a.json")).unwrap();
-    failing["body"] = json!({ "prompt": FAIL_PROMPT }).to_string().into();
-    let stdout = run_binary(
-        vec![
-            invocation("req-allowed", fixture!("invoke-clinic-a.json")),
-            invocation("req-no-tenant", fixture!("invoke-no-authorizer.json")),
-            invocation("req-runtime-failed", &failing.to_string()),
-        ],
-        "trace",
-    )
-    .await;
+    let stdout = run_binary("trace").await;
     assert!(
         stdout.contains("req-allowed"),
         "the log was written: {stdout}"

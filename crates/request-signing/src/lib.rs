@@ -166,34 +166,48 @@ pub fn sign_request<B: AsRef<[u8]>>(
     time: SystemTime,
     req: &mut http::Request<B>,
 ) -> Result<(), SigningError> {
-    let identity = creds.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| SigningError::Sign(e.to_string()))?
-        .into();
     let uri = req.uri().to_string();
     let headers: Vec<(&str, &str)> = req
         .headers()
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
         .collect();
-    let signable = SignableRequest::new(
-        req.method().as_str(),
-        &uri,
-        headers.into_iter(),
-        SignableBody::Bytes(req.body().as_ref()),
-    )
-    .map_err(|e| SigningError::Sign(e.to_string()))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| SigningError::Sign(e.to_string()))?
-        .into_parts();
-    instructions.apply_to_request_http1x(req);
+    let signature = signature_headers(
+        creds,
+        region,
+        service,
+        time,
+        &UnsignedRequest {
+            method: req.method().as_str(),
+            uri: &uri,
+            headers: &headers,
+            body: req.body().as_ref(),
+        },
+    )?;
+    for (name, value) in signature {
+        let name =
+            http::HeaderName::try_from(name).map_err(|e| SigningError::Sign(e.to_string()))?;
+        let value =
+            http::HeaderValue::try_from(value).map_err(|e| SigningError::Sign(e.to_string()))?;
+        req.headers_mut().insert(name, value);
+    }
     Ok(())
+}
+
+/// The `Host` header an HTTP client sends for `uri` (the port only when it is not the
+/// scheme's default): what a signature over a request another library sends must name.
+pub fn host_of(uri: &str) -> Option<String> {
+    let uri: http::Uri = uri.parse().ok()?;
+    let host = uri.host()?;
+    let default = match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    };
+    Some(match uri.port_u16() {
+        Some(port) if Some(port) != default => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    })
 }
 
 /// A short-term Bedrock API key and when it stops working.
@@ -361,6 +375,24 @@ mod tests {
 
     fn at(secs: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn the_host_is_what_a_client_sends() {
+        assert_eq!(
+            host_of("http://127.0.0.1:9/mcp").as_deref(),
+            Some("127.0.0.1:9")
+        );
+        assert_eq!(
+            host_of("https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/a%3Ab/invocations?qualifier=DEFAULT")
+                .as_deref(),
+            Some("bedrock-agentcore.us-east-1.amazonaws.com")
+        );
+        assert_eq!(
+            host_of("https://example.com:443/x").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(host_of("not a url"), None);
     }
 
     #[test]

@@ -300,6 +300,18 @@ impl DevStack {
             })
     }
 
+    /// The MCP URL of `tier`'s Gateway emulation.
+    pub fn gateway_url(&self, tier: &str) -> Result<String, StackError> {
+        self.assistant
+            .gateways
+            .iter()
+            .find(|(t, _)| t == tier)
+            .map(|(_, g)| g.url())
+            .ok_or_else(|| StackError::Setup {
+                what: format!("no {tier} Gateway"),
+            })
+    }
+
     /// A fresh ID token of `clinic`'s (first) demo user.
     pub async fn sign_in(&self, clinic: &str) -> Result<String, StackError> {
         let user = self.user(clinic)?;

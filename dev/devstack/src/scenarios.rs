@@ -254,7 +254,7 @@ async fn gateway_session(
     )?;
     let ctx = verifier.verify(token).await?.context;
     let tier = catalog.tier(tier.unwrap_or(ctx.tier().as_str()))?;
-    let url = gateway_url(stack, tier.as_str())?;
+    let url = stack.gateway_url(tier.as_str())?;
     let role = request_signing::RoleCredentials::new(
         aws_credential_types::provider::SharedCredentialsProvider::new(signer.credentials()),
         testkit::STANDIN_REGION,
@@ -267,18 +267,6 @@ async fn gateway_session(
     )
 }
 
-fn gateway_url(stack: &DevStack, tier: &str) -> Result<String, StackError> {
-    stack
-        .assistant
-        .gateways
-        .iter()
-        .find(|(t, _)| t == tier)
-        .map(|(_, g)| g.url())
-        .ok_or_else(|| StackError::Setup {
-            what: format!("no {tier} Gateway"),
-        })
-}
-
 /// What a user holding only `token` can do at `tier`'s Gateway: an MCP `initialize` with the
 /// token as a Bearer; the HTTP status.
 async fn bearer_at_gateway(
@@ -288,7 +276,7 @@ async fn bearer_at_gateway(
     tier: &str,
 ) -> Result<u16, StackError> {
     let resp = http
-        .post(gateway_url(stack, tier)?)
+        .post(stack.gateway_url(tier)?)
         .bearer_auth(token)
         .header("accept", "application/json, text/event-stream")
         .json(&serde_json::json!({

@@ -91,8 +91,43 @@ fn signer(case: &Value) -> Option<emulators::iam::LocalPrincipal> {
     })
 }
 
-/// InvokeAgentRuntime at the Runtime emulation: signed by `signer` with the token in the
-/// ID-token header, or (no signer) unsigned with the token as a Bearer, all a user holds.
+/// A POST of `body` to an emulated AgentCore door with `headers`, as its caller holds it:
+/// signed by `signer` with the token in `token_header`, or (no signer) unsigned with the token
+/// as a Bearer, all a user holds. The HTTP status and body.
+async fn post_as(
+    http: &reqwest::Client,
+    url: String,
+    signer: Option<&emulators::iam::LocalPrincipal>,
+    (token_header, token): (&'static str, Option<&str>),
+    mut headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+) -> (u16, String) {
+    let headers = match (signer, token) {
+        (Some(p), token) => {
+            if let Some(t) = token {
+                headers.push((token_header, t.to_owned()));
+            }
+            p.sign("POST", &url, &headers, &body)
+        }
+        (None, token) => {
+            if let Some(t) = token {
+                headers.push(("authorization", format!("Bearer {t}")));
+            }
+            headers
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+        }
+    };
+    let mut req = http.post(url).body(body);
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.expect("the emulation answers");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+/// InvokeAgentRuntime at the Runtime emulation (see [`post_as`] for who holds what).
 async fn at_runtime(
     stack: &DevStack,
     http: &reqwest::Client,
@@ -114,35 +149,12 @@ async fn at_runtime(
     if let Some(s) = session {
         headers.push((contracts::headers::RUNTIME_SESSION_ID, s.to_owned()));
     }
-    let headers = match (signer, token) {
-        (Some(p), token) => {
-            if let Some(t) = token {
-                headers.push((contracts::headers::RUNTIME_ID_TOKEN, t.to_owned()));
-            }
-            p.sign("POST", &url, &headers, &body)
-        }
-        (None, Some(t)) => {
-            headers.push(("authorization", format!("Bearer {t}")));
-            headers
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect()
-        }
-        (None, None) => headers
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    };
-    let mut req = http.post(url).body(body);
-    for (k, v) in headers {
-        req = req.header(k, v);
-    }
-    let r = req.send().await.expect("the Runtime emulation answers");
-    (r.status().as_u16(), r.text().await.unwrap_or_default())
+    let token = (contracts::headers::RUNTIME_ID_TOKEN, token);
+    post_as(http, url, signer, token, headers, body).await
 }
 
-/// MCP initialize at a Gateway emulation: signed by `signer` with the token in the tool
-/// target's header, or (no signer) unsigned with the token as a Bearer.
+/// MCP initialize at a Gateway emulation (see [`post_as`]; the token goes in the tool target's
+/// header).
 async fn at_gateway(
     stack: &DevStack,
     http: &reqwest::Client,
@@ -150,48 +162,19 @@ async fn at_gateway(
     token: Option<&str>,
     tier: &str,
 ) -> (u16, String) {
-    let url = stack
-        .assistant
-        .gateways
-        .iter()
-        .find(|(t, _)| t == tier)
-        .map(|(_, g)| g.url())
-        .expect("a Gateway per tier");
+    let url = stack.gateway_url(tier).expect("a Gateway per tier");
     let body = serde_json::to_vec(
         &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "adversarial", "version": "0"}}}),
     )
     .expect("JSON");
-    let mut headers = vec![
+    let headers = vec![
         ("accept", "application/json, text/event-stream".to_owned()),
         ("content-type", "application/json".to_owned()),
     ];
-    let headers = match (signer, token) {
-        (Some(p), token) => {
-            if let Some(t) = token {
-                headers.push((contracts::headers::ID_TOKEN, t.to_owned()));
-            }
-            p.sign("POST", &url, &headers, &body)
-        }
-        (None, Some(t)) => {
-            headers.push(("authorization", format!("Bearer {t}")));
-            headers
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect()
-        }
-        (None, None) => headers
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    };
-    let mut req = http.post(url).body(body);
-    for (k, v) in headers {
-        req = req.header(k, v);
-    }
-    let r = req.send().await.expect("the Gateway emulation answers");
-    (r.status().as_u16(), r.text().await.unwrap_or_default())
+    let token = (contracts::headers::ID_TOKEN, token);
+    post_as(http, url, signer, token, headers, body).await
 }
 
 /// `GET /usage` at the API with the given headers; without a token, no `Authorization` at all.

@@ -263,13 +263,7 @@ async fn bad_input_at_the_edge_gets_api_gateways_errors_and_the_stack_keeps_serv
     }
 
     // The AgentCore Gateway emulation: its IAM inbound auth, then JSON-RPC framing, then MCP.
-    let gateway = stack
-        .assistant
-        .gateways
-        .iter()
-        .find(|(t, _)| t == "basic")
-        .map(|(_, g)| g.url())
-        .unwrap();
+    let gateway = stack.gateway_url("basic").unwrap();
     // Signed as the basic runtime's role (the Gateway's only caller), or not signed at all.
     let runtime = emulators::iam::LocalPrincipal::runtime("basic");
     let mcp = |body: String, session: Option<String>, auth: bool| {

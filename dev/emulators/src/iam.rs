@@ -82,10 +82,7 @@ impl LocalPrincipal {
         headers: &[(&str, String)],
         body: &[u8],
     ) -> Vec<(String, String)> {
-        let host = url::Url::parse(url)
-            .ok()
-            .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
-            .unwrap_or_default();
+        let host = request_signing::host_of(url).unwrap_or_default();
         let mut pairs: Vec<(&str, &str)> = vec![("host", host.as_str())];
         pairs.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
         let signature = signature_headers(
