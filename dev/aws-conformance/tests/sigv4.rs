@@ -4,7 +4,10 @@
 //! - the short-term Bedrock API key (`request_signing::bedrock_short_term_key`) against AWS's
 //!   `aws-bedrock-token-generator` (PyPI), which presigns a POST;
 //! - the SigV4 headers of the OTLP span export to X-Ray (`request_signing::sign_request`,
-//!   what `telemetry` calls for every export) against botocore's `SigV4Auth`.
+//!   what `telemetry` calls for every export) against botocore's `SigV4Auth`;
+//! - the SigV4 headers of request-proxy's InvokeAgentRuntime call
+//!   (`request_signing::signature_headers` over the encoded runtime ARN and the ID-token header)
+//!   against botocore's `SigV4Auth`. The agent's Gateway calls use the same function.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -124,5 +127,88 @@ fn the_otlp_export_signature_is_botocores() {
             header("X-Amz-Security-Token"),
             "{region}"
         );
+    }
+}
+
+/// InvokeAgentRuntime as request-proxy signs it (the runtimes are on IAM inbound auth): the
+/// percent-encoded runtime ARN in the path (SigV4 encodes it once more in the canonical
+/// request), the caller's ID token in the allow-listed custom header, the session id, Accept and
+/// Content-Type, all signed: the same Authorization as botocore's `SigV4Auth` gives.
+#[test]
+fn the_invoke_agent_runtime_signature_is_botocores() {
+    use contracts::headers::{RUNTIME_ID_TOKEN, RUNTIME_SESSION_ID};
+    use request_proxy::runtime::{ACCEPT, SIGNING_SERVICE, invocation_url};
+    let region = "us-east-1";
+    let url = invocation_url(
+        &format!("https://bedrock-agentcore.{region}.amazonaws.com"),
+        "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_basic-AbC123",
+    );
+    let body = br#"{"prompt":"What are our opening hours?"}"#;
+    let host = request_signing::host_of(&url).expect("a host");
+    let headers = [
+        (
+            RUNTIME_ID_TOKEN,
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln",
+        ),
+        (
+            RUNTIME_SESSION_ID,
+            "tnt-69540a8000000000000000000000000000-0123456789abcdef",
+        ),
+        ("accept", ACCEPT),
+        ("content-type", "application/json"),
+    ];
+    let mut signed: Vec<(&str, &str)> = vec![("host", host.as_str())];
+    signed.extend(headers);
+    for session in [Some("FwoGZXIvYXdzEXAMPLE"), None] {
+        let ours = request_signing::signature_headers(
+            &credentials(session),
+            region,
+            SIGNING_SERVICE,
+            at(),
+            &request_signing::UnsignedRequest {
+                method: "POST",
+                uri: &url,
+                headers: &signed,
+                body,
+            },
+        )
+        .expect("signed");
+        let mut input = json!({
+            "access_key": "AKIDEXAMPLE",
+            "secret_key": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "region": region,
+            "service": SIGNING_SERVICE,
+            "time": TIME_TEXT,
+            "method": "POST",
+            "url": url,
+            "headers": headers.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "body": String::from_utf8_lossy(body),
+        });
+        if let Some(token) = session {
+            input["session_token"] = json!(token);
+        }
+        let official = aws_reference("sigv4-headers", &input);
+        let theirs = |name: &str| {
+            official["headers"]
+                .as_object()
+                .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+                .and_then(|(_, v)| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let ours = |name: &str| {
+            ours.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            ours("authorization"),
+            theirs("Authorization"),
+            "session token: {}",
+            session.is_some()
+        );
+        assert_eq!(ours("x-amz-date"), theirs("X-Amz-Date"));
+        assert_eq!(ours("x-amz-security-token"), theirs("X-Amz-Security-Token"));
     }
 }
