@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Cost attribution for the models: one Amazon Bedrock project per tier, tagged for cost allocation.
-# Names and SSM parameters come from infra/tiers.json (`tiers.<tier>.bedrock_project`).
+# Cost attribution for the models: one Amazon Bedrock project per tier, tagged for cost allocation,
+# with the tier's data retention mode. Names, SSM parameters and retention modes come from
+# infra/tiers.json (`tiers.<tier>.bedrock_project`).
 #
 # Usage: scripts/bedrock-projects.sh [--region R] [--profile P] [--cost-center V] [--dry-run] [--delete]
 #   (default)        for each tier: find the ACTIVE project named bedrock_project.name, or create it
-#                    with the tags Application=tenantry and Tier=<tier>; store its id in the tier's
+#                    with the tags Application=tenantry and Tier=<tier>; set its data retention to
+#                    bedrock_project.data_retention (`none`: zero retention); store its id in the tier's
 #                    bedrock_project.ssm_parameter (String); then activate the cost allocation tag
 #                    keys Application, Tier and ClinicId in Cost Explorer. Safe to re-run.
 #   --delete         archive each tier's project (Bedrock has no delete: archiving is terminal) and
@@ -21,7 +23,9 @@
 # https://bedrock-mantle.<region>.api.aws/v1 (OpenAI `project` option / OpenAI-Project header).
 #
 # The API, as documented by AWS (Amazon Bedrock API Reference, control plane `bedrock`, 2023-04-20):
-#   CreateProject  POST /projects {name, tags:[{key,value}], dataRetention?} -> {id:"proj_...", arn,...}
+#   CreateProject  POST /projects {name, tags:[{key,value}], dataRetention?{mode}} -> {id:"proj_...", arn,...}
+#   GetProject     GET /projects/{id} -> {..., dataRetention:{mode}}; an omitted mode is `inherit`
+#   UpdateProject  POST /projects/{id} {name | dataRetention} (exactly one)
 #   ListProjects   GET /projects?statusFilter=active|archived (paginated; names need not be unique)
 #   ArchiveProject POST /projects/{id}/archive  (terminal; "there is no delete"; repeat = no effect)
 #   CLI: aws bedrock create-project | list-projects | get-project | update-project | archive-project
@@ -38,7 +42,7 @@ application=tenantry
 cost_keys=(Application Tier ClinicId)
 ce_region=us-east-1
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "error: $*" >&2; exit 1; }
 warn() { echo "warning: $*" >&2; warnings=$((warnings + 1)); }
 warnings=0
@@ -87,7 +91,7 @@ for tier, cfg in tiers.items():
     bp = cfg.get("bedrock_project") if isinstance(cfg, dict) else None
     if not isinstance(bp, dict):
         sys.exit(f"error: {where} is missing")
-    name, param = bp.get("name"), bp.get("ssm_parameter")
+    name, param, retention = bp.get("name"), bp.get("ssm_parameter"), bp.get("data_retention")
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", tier):
         sys.exit(f"error: {path}: tier name {tier!r} is not lower-case letters, digits and hyphens")
     # The stricter of the two documented rules (API: 1-127 chars; CloudFormation: this pattern, <= 64).
@@ -95,7 +99,11 @@ for tier, cfg in tiers.items():
         sys.exit(f"error: {where}.name must be 1-64 letters/digits, single ' ', '_' or '-' between them")
     if not isinstance(param, str) or not re.fullmatch(r"/[A-Za-z0-9_.\-/]{1,1010}", param):
         sys.exit(f"error: {where}.ssm_parameter must be an SSM parameter path starting with '/'")
-    print(f"{tier}\t{name}\t{param}")
+    # Prompts carry patient data: only the modes that keep it from reviewers and model providers,
+    # and never `inherit`, which would leave it to an account setting this script does not see.
+    if retention not in ("none", "default"):
+        sys.exit(f"error: {where}.data_retention must be 'none' (zero retention) or 'default'")
+    print(f"{tier}\t{name}\t{param}\t{retention}")
 PY
 )
 
@@ -110,6 +118,9 @@ if cost_center:
 print(json.dumps(tags, separators=(",", ":")))
 PY
 }
+
+# The dataRetention argument of CreateProject and UpdateProject: {"mode": ...}.
+retention_arg() { printf '{"mode":"%s"}' "$1"; }
 
 aws_args=(--output json)
 [[ -n $region ]] && aws_args+=(--region "$region")
@@ -140,7 +151,7 @@ if [[ $dry_run -eq 1 ]]; then
   show aws "${aws_args[@]}" sts get-caller-identity
   echo "==> List the active projects once (the CLI follows nextToken)"
   show aws "${aws_args[@]}" bedrock list-projects --status-filter active
-  while IFS=$'\t' read -r -u 3 tier name param; do
+  while IFS=$'\t' read -r -u 3 tier name param retention; do
     if [[ $delete -eq 1 ]]; then
       echo "==> Tier $tier: archive every active project named '$name' (if there is none: nothing to do)"
       show aws "${aws_args[@]}" bedrock archive-project --project-identifier '<project id>'
@@ -150,10 +161,13 @@ if [[ $dry_run -eq 1 ]]; then
       tags=$(project_tags "$tier")
       echo "==> Tier $tier: project '$name'; the id goes to $param"
       show aws "${aws_args[@]}" ssm get-parameter --name "$param"
-      echo "    if no active project has that name, create it:"
-      show aws "${aws_args[@]}" bedrock create-project --name "$name" --tags "$tags"
+      echo "    if no active project has that name, create it with data retention '$retention':"
+      show aws "${aws_args[@]}" bedrock create-project --name "$name" --tags "$tags" --data-retention "$(retention_arg "$retention")"
       echo "    if exactly one has it (or several, and one is the id already in $param), re-tag it:"
       show aws "${aws_args[@]}" bedrock tag-resource --resource-arn '<project arn>' --tags "$tags"
+      echo "    and read its data retention; when it is not '$retention', set it:"
+      show aws "${aws_args[@]}" bedrock get-project --project-identifier '<project id>'
+      show aws "${aws_args[@]}" bedrock update-project --project-identifier '<project id>' --data-retention "$(retention_arg "$retention")"
       echo "    then store the id (skipped when $param already holds it) and tag the parameter:"
       show aws "${aws_args[@]}" ssm put-parameter --name "$param" --type String --value '<project id>' --overwrite
       show aws "${aws_args[@]}" ssm add-tags-to-resource --resource-type Parameter --resource-id "$param" \
@@ -231,7 +245,7 @@ ssm_value() {
 
 # ---- delete -------------------------------------------------------------------------------------
 if [[ $delete -eq 1 ]]; then
-  while IFS=$'\t' read -r -u 3 tier name param; do
+  while IFS=$'\t' read -r -u 3 tier name param retention; do
     found=$(projects_named "$name")
     if [[ -z $found ]]; then
       echo "==> Tier $tier: no active project named '$name'"
@@ -256,7 +270,7 @@ fi
 
 # ---- ensure -------------------------------------------------------------------------------------
 summary=()
-while IFS=$'\t' read -r -u 3 tier name param; do
+while IFS=$'\t' read -r -u 3 tier name param retention; do
   tags=$(project_tags "$tier")
   tags_text="Application=$application Tier=$tier${cost_center:+ CostCenter=$cost_center}"
   current=$(ssm_value "$param")
@@ -265,7 +279,7 @@ while IFS=$'\t' read -r -u 3 tier name param; do
   id="" arn=""
   if [[ $count -eq 0 ]]; then
     echo "==> Tier $tier: creating project '$name'"
-    call bedrock create-project --name "$name" --tags "$tags" ||
+    call bedrock create-project --name "$name" --tags "$tags" --data-retention "$(retention_arg "$retention")" ||
       die "creating project '$name' failed ($err_text): check the caller's IAM permissions for Bedrock projects and the Region"
     IFS=$'\t' read -r id arn < <(python3 -c '
 import json, sys
@@ -287,6 +301,19 @@ print(p["id"] + "\t" + p.get("arn", ""))' <<< "$out")
       warn "could not re-tag project $id ($err_text): check in the Bedrock console that it carries $tags_text"
     fi
   fi
+  # The retention a project has (created earlier, or changed by hand) is read back, not assumed.
+  call bedrock get-project --project-identifier "$id" ||
+    die "reading project $id failed ($err_text): check the caller's IAM permissions for Bedrock projects"
+  mode=$(python3 -c '
+import json, sys
+print((json.load(sys.stdin).get("dataRetention") or {}).get("mode") or "inherit")' <<< "$out")
+  if [[ $mode == "$retention" ]]; then
+    echo "==> Tier $tier: project $id keeps data retention '$retention'"
+  else
+    echo "==> Tier $tier: project $id has data retention '$mode'; setting '$retention'"
+    call bedrock update-project --project-identifier "$id" --data-retention "$(retention_arg "$retention")" ||
+      die "setting data retention '$retention' on project $id failed ($err_text): the tier's model calls would run under '$mode'; fix the permission (bedrock:UpdateProject) and re-run"
+  fi
   if [[ $current == "$id" ]]; then
     echo "==> Tier $tier: $param already holds $id"
   else
@@ -297,7 +324,7 @@ print(p["id"] + "\t" + p.get("arn", ""))' <<< "$out")
   call ssm add-tags-to-resource --resource-type Parameter --resource-id "$param" \
     --tags "Key=Application,Value=$application" "Key=Tier,Value=$tier" ||
     warn "could not tag $param ($err_text)"
-  summary+=("$(printf '%-10s %-30s %s' "$tier" "$id" "$param")")
+  summary+=("$(printf '%-10s %-30s %-8s %s' "$tier" "$id" "$retention" "$param")")
 done 3<<< "$tiers_tsv"
 
 echo "==> Activating the cost allocation tag keys ${cost_keys[*]} (Cost Explorer, $ce_region)"

@@ -37,7 +37,7 @@ pub use namespace::{ACTOR_ID_PLACEHOLDER, SESSION_ID_PLACEHOLDER, namespace_temp
 pub use recall::RecallRules;
 pub use session::{SESSION_KEY_MIN_LEN, SESSION_MAX_AGE, SessionBinder, session_log_id};
 pub use tiers::{
-    BedrockProject, BusinessHours, EMBEDDED_TIER_FILE, GuardrailPolicy, IfGuardrailUnavailable,
+    BedrockProject, BusinessHours, DataRetention, EMBEDDED_TIER_FILE, GuardrailPolicy, IfGuardrailUnavailable,
     KnowledgeBase, MemoryConfig, MemoryStrategy, MemoryStrategyKind, Pricing, Quota, QuotaPeriod,
     RoleConfig, TierCatalog, TierConfig, UsagePlan, is_gateway_target_name,
 };

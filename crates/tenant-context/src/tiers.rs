@@ -88,7 +88,24 @@ pub struct BedrockProject {
     pub name: String,
     /// SSM parameter that holds the project id once deployed.
     pub ssm_parameter: String,
+    /// What Amazon Bedrock may keep of the prompts and answers sent under this project
+    /// (`scripts/bedrock-projects.sh` sets it on the project; the API's default is `inherit`).
+    pub data_retention: DataRetention,
 }
+
+/// The project's data retention mode, as Amazon Bedrock's `ProjectDataRetention.mode` names it.
+/// Only the two modes that keep request data from reviewers and model providers are accepted:
+/// prompts carry patient data. `inherit` is refused too, so the setting is always explicit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum DataRetention {
+    /// Zero data retention (`none`): a model that requires retention is refused by Bedrock.
+    #[serde(rename = "none")]
+    Zero,
+    /// The model's standard data handling (`default`).
+    #[serde(rename = "default")]
+    ModelDefault,
+}
+
 
 /// API Gateway usage plan settings, applied per tenant API key.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -128,7 +145,12 @@ pub struct BusinessHours {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryConfig {
+    /// Days until short-term events (the conversation's turns) expire: 7 to 365, the range
+    /// both the API's documentation and the CloudFormation schema accept.
     pub event_expiry_days: u16,
+    /// Days until the long-term records every strategy extracts expire (AWS's minimum is 31);
+    /// without it AWS keeps them for ever.
+    pub record_expiry_days: u16,
     pub strategies: Vec<MemoryStrategy>,
 }
 
@@ -405,8 +427,14 @@ fn validate_tier(field: &str, t: &TierConfig) -> Result<(), Error> {
             }
         }
     }
-    if t.memory.event_expiry_days == 0 || t.memory.event_expiry_days > 365 {
-        return Err(invalid(&f("memory.event_expiry_days"), "must be 1 to 365"));
+    if !(7..=365).contains(&t.memory.event_expiry_days) {
+        return Err(invalid(&f("memory.event_expiry_days"), "must be 7 to 365"));
+    }
+    if !(31..=3650).contains(&t.memory.record_expiry_days) {
+        return Err(invalid(
+            &f("memory.record_expiry_days"),
+            "must be 31 to 3650 (AWS's minimum is 31 days)",
+        ));
     }
     let mut names = BTreeSet::new();
     for (i, s) in t.memory.strategies.iter().enumerate() {
@@ -601,6 +629,23 @@ mod tests {
                 "/tiers/basic/bedrock_project/ssm_parameter",
                 json!("x"),
             ),
+            // Below CloudFormation's minimum of 3 and the API documentation's 7.
+            (
+                "tiers.basic.memory.event_expiry_days",
+                "/tiers/basic/memory/event_expiry_days",
+                json!(5),
+            ),
+            (
+                "tiers.basic.memory.event_expiry_days",
+                "/tiers/basic/memory/event_expiry_days",
+                json!(366),
+            ),
+            // AWS refuses a record expiry under 31 days.
+            (
+                "tiers.premium.memory.record_expiry_days",
+                "/tiers/premium/memory/record_expiry_days",
+                json!(30),
+            ),
         ];
         for (field, pointer, value) in cases {
             let mut v = embedded_value();
@@ -619,6 +664,29 @@ mod tests {
         assert!(
             matches!(load(&v), Err(Error::TierFileInvalid { field, .. }) if field == "tiers.Gold")
         );
+    }
+
+    #[test]
+    fn only_the_retention_modes_that_keep_prompts_in_are_accepted() {
+        let cat = TierCatalog::embedded().unwrap();
+        for (tier, config) in cat.iter() {
+            let retention = config.bedrock_project.data_retention;
+            assert_eq!(retention, DataRetention::Zero, "{tier}");
+        }
+        for refused in ["inherit", "aws_review", "provider_data_share", "None"] {
+            let mut v = embedded_value();
+            v["tiers"]["basic"]["bedrock_project"]["data_retention"] = refused.into();
+            assert!(
+                matches!(load(&v), Err(Error::TierFileSyntax { field, .. }) if field == "tiers.basic.bedrock_project.data_retention"),
+                "{refused} was accepted"
+            );
+        }
+        let mut v = embedded_value();
+        v["tiers"]["basic"]["bedrock_project"]
+            .as_object_mut()
+            .unwrap()
+            .remove("data_retention");
+        assert!(load(&v).is_err(), "a project without a retention mode");
     }
 
     #[test]

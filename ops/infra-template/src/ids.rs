@@ -62,3 +62,9 @@ impl TierIds {
         }
     }
 }
+
+/// How every tier's S3 vector bucket is named, `${NamePrefix}-vectors-<tier>-${AWS::AccountId}`
+/// (an `Fn::Sub` string); the data key lets S3 Vectors index exactly these.
+pub fn vector_bucket_name(tier: &str) -> String {
+    format!("${{NamePrefix}}-vectors-{tier}-${{AWS::AccountId}}")
+}

@@ -229,10 +229,10 @@ fn data_key(t: &mut Template) -> Result<(), Error> {
             "UpdateReplacePolicy": KEPT_ON_REPLACEMENT,
             "Metadata": checkov_skips(&[(
                 "CKV_AWS_33",
-                "The wildcard principal is limited by kms:CallerAccount (this account) and kms:ViaService (DynamoDB, S3): the pattern of AWS managed keys, so tenant-scoped sessions can read their own rows and documents without a key grant each."
+                "The wildcard principal is limited by kms:CallerAccount (this account) and kms:ViaService (DynamoDB, S3, S3 Vectors, AgentCore): the pattern of AWS managed keys, so tenant-scoped sessions can read their own rows, documents and memory without a key grant each."
             )]),
             "Properties": {
-                "Description": { "Fn::Sub": "${NamePrefix}: patient data, tenant registry, documents and logs" },
+                "Description": { "Fn::Sub": "${NamePrefix}: patient data, tenant registry, documents, vectors, memory and logs" },
                 "EnableKeyRotation": true,
                 "PendingWindowInDays": 30,
                 "KeyPolicy": {
@@ -246,7 +246,10 @@ fn data_key(t: &mut Template) -> Result<(), Error> {
                             "Resource": "*"
                         },
                         {
-                            "Sid": "UseThroughDynamoDbAndS3FromThisAccount",
+                            // AgentCore Memory (tenant-scoped sessions write and read events
+                            // through it; its handler creates a grant for extraction) and S3
+                            // Vectors (the knowledge bases' role writes and queries through it).
+                            "Sid": "UseThroughTheDataServicesFromThisAccount",
                             "Effect": "Allow",
                             "Principal": { "AWS": "*" },
                             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"],
@@ -254,8 +257,21 @@ fn data_key(t: &mut Template) -> Result<(), Error> {
                             "Condition": {
                                 "StringEquals": {
                                     "kms:CallerAccount": reference("AWS::AccountId"),
-                                    "kms:ViaService": [via("dynamodb"), via("s3")]
+                                    "kms:ViaService": [via("dynamodb"), via("s3"), via("s3vectors"), via("bedrock-agentcore")]
                                 }
+                            }
+                        },
+                        {
+                            // S3 Vectors maintains its indexes in the background, as its own
+                            // service principal: without this the index refuses writes.
+                            "Sid": "S3VectorsIndexesThisStacksVectorBuckets",
+                            "Effect": "Allow",
+                            "Principal": { "Service": "indexing.s3vectors.amazonaws.com" },
+                            "Action": "kms:Decrypt",
+                            "Resource": "*",
+                            "Condition": {
+                                "StringEquals": { "aws:SourceAccount": reference("AWS::AccountId") },
+                                "ArnLike": { "aws:SourceArn": vector_buckets_arn() }
                             }
                         },
                         {
@@ -479,6 +495,17 @@ fn table(t: &mut Template, spec: &TableSpec) -> Result<(), Error> {
 }
 
 /// Every document bucket of the stack (`<prefix>-docs-<account>-<region>-<tier>`).
+/// Every tier's vector bucket and its indexes.
+fn vector_buckets_arn() -> Value {
+    let any_tier = ids::vector_bucket_name("*");
+    let any_tier = any_tier
+        .split_once("*")
+        .map_or(any_tier.as_str(), |(head, _)| head);
+    sub(&format!(
+        "arn:${{AWS::Partition}}:s3vectors:${{AWS::Region}}:${{AWS::AccountId}}:bucket/{any_tier}*"
+    ))
+}
+
 fn document_buckets_arn() -> Value {
     sub("arn:${AWS::Partition}:s3:::${NamePrefix}-docs-${AWS::AccountId}-${AWS::Region}-*")
 }

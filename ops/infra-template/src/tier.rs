@@ -135,7 +135,13 @@ fn memory(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 MemoryStrategyKind::Summary => "SummaryMemoryStrategy",
                 MemoryStrategyKind::UserPreference => "UserPreferenceMemoryStrategy",
             };
-            json!({ kind: { "Name": s.name, "Namespaces": [s.namespace] } })
+            json!({ kind: {
+                "Name": s.name,
+                "Namespaces": [s.namespace],
+                // Extracted records are clinical facts: they expire like the events they
+                // came from, on the tier's own schedule (AWS keeps them for ever otherwise).
+                "RecordExpirySpecification": { "RecordExpiryDurationDays": config.memory.record_expiry_days }
+            } })
         })
         .collect();
     t.resource(
@@ -146,6 +152,9 @@ fn memory(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 "Name": sub(&format!("${{NamePrefix}}_{tier}_memory")),
                 "Description": format!("Conversation memory of the {tier} tier; actors are <tier>/<clinic>/<user>"),
                 "EventExpiryDuration": config.memory.event_expiry_days,
+                // Conversations and extracted facts carry patient data: under the stack's data
+                // key like every other store of it. Create-only: set before the first deploy.
+                "EncryptionKeyArn": get_att(ids::DATA_KEY, "Arn"),
                 "MemoryStrategies": strategies,
                 "Tags": tag_map(tags)
             }
@@ -168,7 +177,10 @@ fn knowledge_base(t: &mut Template, parts: &Parts) -> Result<(), Error> {
         json!({
             "Type": "AWS::S3Vectors::VectorBucket",
             "Properties": {
-                "VectorBucketName": sub(&format!("${{NamePrefix}}-vectors-{tier}-${{AWS::AccountId}}")),
+                "VectorBucketName": sub(&ids::vector_bucket_name(tier)),
+                // The chunks' text rides in the vectors' metadata: the data key, not SSE-S3.
+                // Create-only, and the indexes inherit it.
+                "EncryptionConfiguration": { "SseType": "aws:kms", "KmsKeyArn": get_att(ids::DATA_KEY, "Arn") },
                 "Tags": tag_list(tags)
             }
         }),

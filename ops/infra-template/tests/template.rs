@@ -513,6 +513,86 @@ fn data_at_rest_is_encrypted_recoverable_and_private() {
     );
 }
 
+/// Conversation memory, extracted facts and the knowledge bases' vectors hold patient data:
+/// all under the data key, and AWS's services can use the key for exactly those stores.
+#[test]
+fn memories_and_vector_buckets_are_under_the_data_key_and_facts_expire() {
+    let t = template();
+    let data_key = serde_json::json!({"Fn::GetAtt": ["DataKey", "Arn"]});
+    for (tier, config) in tiers() {
+        let memory = &of_tier(&t, "AWS::BedrockAgentCore::Memory", &tier)["Properties"];
+        assert_eq!(memory["EncryptionKeyArn"], data_key, "{tier}");
+        let record_days = config["memory"]["record_expiry_days"].as_u64().unwrap();
+        assert!(record_days >= 31, "{tier}: AWS's minimum is 31 days");
+        for strategy in memory["MemoryStrategies"].as_array().unwrap() {
+            let (_, body) = strategy.as_object().unwrap().iter().next().unwrap();
+            assert_eq!(
+                body["RecordExpirySpecification"]["RecordExpiryDurationDays"], record_days,
+                "{tier}: {body}"
+            );
+        }
+        let bucket = &of_tier(&t, "AWS::S3Vectors::VectorBucket", &tier)["Properties"];
+        assert_eq!(
+            bucket["EncryptionConfiguration"]["SseType"], "aws:kms",
+            "{tier}"
+        );
+        assert_eq!(
+            bucket["EncryptionConfiguration"]["KmsKeyArn"], data_key,
+            "{tier}"
+        );
+        // The bucket's indexes inherit its key; one that set its own would override it.
+        for (id, index) in resources_of(&t, "AWS::S3Vectors::Index") {
+            assert!(
+                index["Properties"].get("EncryptionConfiguration").is_none(),
+                "{id}"
+            );
+        }
+        // The background indexer may decrypt with the key for this stack's vector buckets.
+        let name = bucket["VectorBucketName"]["Fn::Sub"].as_str().unwrap();
+        let statements = t["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+            .as_array()
+            .unwrap();
+        let indexer = statements
+            .iter()
+            .find(|s| s["Principal"]["Service"] == "indexing.s3vectors.amazonaws.com")
+            .expect("S3 Vectors' indexer may use the key");
+        assert_eq!(indexer["Action"], "kms:Decrypt");
+        assert_eq!(
+            indexer["Condition"]["StringEquals"]["aws:SourceAccount"]["Ref"],
+            "AWS::AccountId"
+        );
+        let pattern = indexer["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+            .as_str()
+            .unwrap();
+        let prefix = pattern
+            .strip_prefix(
+                "arn:${AWS::Partition}:s3vectors:${AWS::Region}:${AWS::AccountId}:bucket/",
+            )
+            .and_then(|p| p.strip_suffix('*'))
+            .expect(pattern);
+        assert!(
+            name.starts_with(prefix) && prefix.len() > "${NamePrefix}".len(),
+            "{pattern} vs {name}"
+        );
+        // Callers reach the key only through the services that store the data.
+        let via = statements
+            .iter()
+            .find(|s| s["Principal"]["AWS"] == "*")
+            .expect("the data services' statement");
+        let services = via["Condition"]["StringEquals"]["kms:ViaService"].to_string();
+        for service in ["dynamodb", "s3", "s3vectors", "bedrock-agentcore"] {
+            assert!(
+                services.contains(&format!("\"{service}.${{AWS::Region}}.amazonaws.com\"")),
+                "{service}: {services}"
+            );
+        }
+        assert_eq!(
+            via["Condition"]["StringEquals"]["kms:CallerAccount"]["Ref"],
+            "AWS::AccountId"
+        );
+    }
+}
+
 #[test]
 fn tvm_role_is_rendered_fully_and_keeps_its_iam_variables() {
     let t = template();
