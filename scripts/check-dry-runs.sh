@@ -32,6 +32,11 @@ problems = []
 for logical, resource in template["Resources"].items():
     if not re.search(rf"^\s+{re.escape(resource['Type'])}\s+{re.escape(logical)}\b", deploy, re.M):
         problems.append(f"deploy --dry-run does not list {resource['Type']} {logical}")
+for tier in json.load(open("infra/tiers.json"))["tiers"]:
+    group = f"/aws/bedrock-agentcore/runtimes/<{tier} runtime id>-DEFAULT"
+    for call in ("associate-kms-key", "put-retention-policy"):
+        if not re.search(rf"would run: aws logs {call} --log-group-name '{re.escape(group)}'", deploy):
+            problems.append(f"deploy --dry-run does not {call} on the {tier} runtime's log group")
 for clinic in tenants:
     if f"onboard {clinic} (" not in deploy:
         problems.append(f"deploy --dry-run does not onboard {clinic}")

@@ -148,11 +148,14 @@ step "5/5 Kept resources: patient data, documents, users, data key, logs"
 kept_tables=$(template kept AWS::DynamoDB::Table)
 kept_buckets=$(template kept AWS::S3::Bucket)
 kept_log_groups=$(template kept AWS::Logs::LogGroup)
+# The runtimes' log groups, which AgentCore creates itself (`<runtime name>-<id>-<endpoint>`).
+runtime_log_prefixes=$(for tier in $(tiers); do echo "/aws/bedrock-agentcore/runtimes/${prefix}_${tier}-"; done)
 if [[ $purge == 0 ]]; then
   echo "    kept (run again with --purge-data to delete them):"
   echo "      tables $(tr '\n' ' ' <<< "$kept_tables")"
   echo "      buckets $(tr '\n' ' ' <<< "$kept_buckets")"
   echo "      log groups $(tr '\n' ' ' <<< "$kept_log_groups")"
+  echo "      the runtimes' log groups $(sed 's/$/*/' <<< "$runtime_log_prefixes" | tr '\n' ' ')"
   echo "      user pool $prefix-users, data key (alias was alias/$prefix-data)"
   echo "    always kept: the API Gateway CloudWatch role the account's API Gateway setting points to"
   [[ $dry_run == 1 ]] && step "Dry run complete: nothing was removed"
@@ -206,5 +209,18 @@ for group in $kept_log_groups; do
   else
     echo "    log group $group already gone"
   fi
+done
+for log_prefix in $runtime_log_prefixes; do
+  if [[ $dry_run == 1 ]]; then
+    run aws logs describe-log-groups --log-group-name-prefix "$log_prefix"
+    echo "    and delete each of them (the runtimes' own log groups)"
+    continue
+  fi
+  groups=$(aws_cmd logs describe-log-groups --log-group-name-prefix "$log_prefix" --query 'logGroups[].logGroupName' --output text) ||
+    die "listing the log groups under $log_prefix failed: run this again"
+  for group in $groups; do
+    aws_cmd logs delete-log-group --log-group-name "$group"
+    echo "    log group $group deleted"
+  done
 done
 if [[ $dry_run == 1 ]]; then step "Dry run complete: nothing was removed"; else step "Purged"; fi

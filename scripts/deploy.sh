@@ -18,8 +18,9 @@
 #   --reserved-concurrency N  reserve (and cap) N concurrent executions for each function the
 #                        agents reach without the front door (both token vending functions, the
 #                        tool target); default 0: none reserved (new accounts' limits are low)
-#   --skip-bedrock-projects  do not run scripts/bedrock-projects.sh (the agents then start without
-#                        a project: model calls are not attributed to the tier's project)
+#   --skip-bedrock-projects  do not run scripts/bedrock-projects.sh: only when the projects and
+#                        their parameters exist already (the runtimes may infer only in their
+#                        tier's project: without it every model call is refused)
 #   --accept-policy-findings create the Cedar policies even when AgentCore's policy analyzer
 #                        reports findings (PolicyValidationMode=IGNORE_ALL_FINDINGS); only after
 #                        reading the findings (docs/deploying.md)
@@ -219,7 +220,7 @@ if [[ $bedrock_projects == 1 ]]; then
   [[ -n $profile ]] && bp_args+=(--profile "$profile")
   scripts/bedrock-projects.sh "${bp_args[@]}" | sed 's/^/    /'
 else
-  echo "    skipped (--skip-bedrock-projects): the agents start without a project (model calls unattributed)"
+  echo "    skipped (--skip-bedrock-projects): the tier projects must exist already (without one, the tier's model calls are refused)"
 fi
 
 step "7/9 CloudFormation stack $stack (this takes 10-20 minutes the first time)"
@@ -263,6 +264,37 @@ deploy_stack on
 if [[ $dry_run == 0 ]]; then
   aws_cmd cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].Outputs' --output json > "$outputs_file"
   echo "    outputs saved to $outputs_file"
+fi
+# AgentCore creates each runtime's log group itself (named after the runtime id it assigns), so
+# the template cannot declare it: put it under the data key and the stack's retention here. An
+# existing group gets both; a missing one (no session yet) is created with both.
+echo "    the runtimes' log groups: the data key and the stack's log retention"
+if [[ $dry_run == 1 ]]; then
+  for tier in $(tiers); do
+    group="/aws/bedrock-agentcore/runtimes/<${tier} runtime id>-DEFAULT"
+    echo "    tier $tier: $group (the tier's <Tier>RuntimeLogGroup output)"
+    run aws logs describe-log-groups --log-group-name-prefix "$group"
+    echo "    if it does not exist yet (no session so far), create it under the data key; else put it under the key:"
+    run aws logs create-log-group --log-group-name "$group" --kms-key-id '<DataKeyArn output>'
+    run aws logs associate-kms-key --log-group-name "$group" --kms-key-id '<DataKeyArn output>'
+    run aws logs put-retention-policy --log-group-name "$group" --retention-in-days '<LogRetentionDays output>'
+  done
+else
+  read -r data_key retention < <(python3 -c 'import json,sys; o={x["OutputKey"]: x["OutputValue"] for x in json.load(open(sys.argv[1]))}; print(o["DataKeyArn"], o["LogRetentionDays"])' "$outputs_file")
+  for group in $(python3 -c 'import json,sys; print("\n".join(x["OutputValue"] for x in json.load(open(sys.argv[1])) if x["OutputKey"].endswith("RuntimeLogGroup")))' "$outputs_file"); do
+    found=$(aws_cmd logs describe-log-groups --log-group-name-prefix "$group" --query "logGroups[?logGroupName=='$group'].logGroupName" --output text) ||
+      die "reading log group $group failed: check the caller's CloudWatch Logs permissions, then run this again"
+    if [[ -z $found ]]; then
+      aws_cmd logs create-log-group --log-group-name "$group" --kms-key-id "$data_key" ||
+        die "creating log group $group under the data key failed: run this again (the stack is deployed)"
+    else
+      aws_cmd logs associate-kms-key --log-group-name "$group" --kms-key-id "$data_key" ||
+        die "putting log group $group under the data key failed: run this again (the stack is deployed)"
+    fi
+    aws_cmd logs put-retention-policy --log-group-name "$group" --retention-in-days "$retention" ||
+      die "setting the retention of log group $group failed: run this again (the stack is deployed)"
+    echo "    $group under the data key, kept $retention days"
+  done
 fi
 
 step "8/9 The web chat: the page and its config.json to the site bucket, then a CloudFront refresh"

@@ -100,7 +100,7 @@ preflight_checks() {
     aws_cmd bedrock-agentcore-control list-policy-engines --max-results 1
   check "S3 Vectors in $region" "choose a Region that offers Amazon S3 Vectors (the knowledge bases' store)" \
     aws_cmd s3vectors list-vector-buckets --max-results 1
-  check "Bedrock projects API" "update AWS CLI v2 to a release with 'aws bedrock list-projects', or deploy with --skip-bedrock-projects" \
+  check "Bedrock projects API" "update AWS CLI v2 to a release with 'aws bedrock list-projects' (the runtimes may infer only in their tier's project)" \
     aws_cmd bedrock list-projects --max-results 1
   check "Mantle endpoint https://bedrock-mantle.$region.api.aws" "choose a Region where Bedrock's OpenAI-compatible (Mantle) endpoint is offered" \
     reachable "https://bedrock-mantle.$region.api.aws/v1/models"

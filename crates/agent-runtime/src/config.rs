@@ -279,9 +279,10 @@ impl Config {
     }
 }
 
-/// The tier's Bedrock project is cost attribution, not access: the agent starts without it
-/// rather than exit before `/ping` (every new session's container would), and says so. Each
-/// runtime session starts a new container, so the first session after
+/// The agent starts without the tier's Bedrock project rather than exit before `/ping` (every
+/// new session's container would), and says so: its role may infer only in the tier's own
+/// project (its data retention mode, its costs), so AWS refuses its model calls until the
+/// project exists. Each runtime session starts a new container, so the first session after
 /// `scripts/bedrock-projects.sh` has created the parameter carries the project.
 async fn load_project(source: SecretSource) -> Option<String> {
     let name = match &source {
@@ -294,14 +295,16 @@ async fn load_project(source: SecretSource) -> Option<String> {
             tracing::warn!(
                 parameter = %name,
                 "the tier's Bedrock project parameter does not exist: model calls carry no \
-                 project (cost attribution by project only); scripts/bedrock-projects.sh creates it"
+                 project and are refused (the role may infer only in the tier's project); \
+                 scripts/bedrock-projects.sh creates it"
             );
             None
         }
         Err(e) => {
             tracing::error!(
                 error = %e,
-                "the tier's Bedrock project could not be read: model calls carry no project"
+                "the tier's Bedrock project could not be read: model calls carry no project \
+                 and are refused (the role may infer only in the tier's project)"
             );
             None
         }

@@ -213,7 +213,7 @@ fn parameters(t: &mut Template) -> Result<(), Error> {
             "Type": "Number",
             "Default": 365,
             "AllowedValues": [90, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653],
-            "Description": "Retention of the functions' and the API's CloudWatch log groups."
+            "Description": "Retention of the functions', the API's and the runtimes' CloudWatch log groups."
         }),
     )?;
     Ok(())
@@ -317,6 +317,18 @@ fn data_key(t: &mut Template) -> Result<(), Error> {
                 "TargetKeyId": reference(ids::DATA_KEY)
             }
         }),
+    )?;
+    // For the log groups AgentCore creates itself (the runtimes'): scripts/deploy.sh puts them
+    // under this key and this retention after the stack.
+    t.output(
+        "DataKeyArn",
+        "The data key (patient data, documents, memory, logs)",
+        get_att(ids::DATA_KEY, "Arn"),
+    )?;
+    t.output(
+        "LogRetentionDays",
+        "Retention of the stack's log groups, in days",
+        reference("LogRetentionDays"),
     )
 }
 

@@ -14,7 +14,9 @@ use crate::function_ids::{FunctionId, document_bucket_prefix};
 use crate::iam::{document, service_trust, statement};
 use crate::ids;
 use crate::ids::TierIds;
-use crate::shared::{bucket_policy, bucket_properties, data_key_encryption, issuer, jwks_url};
+use crate::shared::{
+    APP_TAGS, bucket_policy, bucket_properties, data_key_encryption, issuer, jwks_url,
+};
 use crate::{Error, Inputs, PROPAGATED_HEADERS, Template};
 
 /// What every part of one tier is built from.
@@ -68,6 +70,17 @@ pub fn add(
         &format!("{p}RuntimeArn"),
         &format!("AgentCore Runtime of the {tier} tier"),
         get_att(&ids.runtime, "AgentRuntimeArn"),
+    )?;
+    // AgentCore creates the runtime's log group itself, named after the id it assigns, so the
+    // template cannot declare it (a declared one would collide); scripts/deploy.sh puts it
+    // under the data key and the stack's retention right after the stack.
+    t.output(
+        &format!("{p}RuntimeLogGroup"),
+        &format!("Log group of the {tier} tier's runtime (DEFAULT endpoint)"),
+        sub(&format!(
+            "{}${{{}.AgentRuntimeId}}-DEFAULT",
+            RUNTIME_LOG_GROUP_PREFIX, ids.runtime
+        )),
     )?;
     t.output(
         &format!("{p}GatewayUrl"),
@@ -409,6 +422,14 @@ fn guardrail(t: &mut Template, parts: &Parts) -> Result<(), Error> {
     )
 }
 
+/// Where AgentCore writes a runtime's logs: `<prefix><runtime id>-<endpoint name>`.
+const RUNTIME_LOG_GROUP_PREFIX: &str = "/aws/bedrock-agentcore/runtimes/";
+
+/// The tier's runtime name (an `Fn::Sub` string): letters, digits and `_` only.
+fn runtime_name(tier: &str) -> String {
+    format!("${{NamePrefix}}_{tier}")
+}
+
 fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
     let (tier, p, config, ids, tags) = parts.unpack();
     let role = format!("{p}RuntimeRole");
@@ -423,8 +444,14 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                     json!([sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/${NamePrefix}-agent-runtime")])),
                 // Registry authentication has no resource-level permission.
                 statement("EcrLogin", &["ecr:GetAuthorizationToken"], json!(["*"])),
-                statement("RuntimeLogs", &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    json!([sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/bedrock-agentcore/runtimes/*")])),
+                // Its own runtime's log groups only: AgentCore names them
+                // `<runtime id>-<endpoint>` and a runtime id is `<runtime name>-<10 characters>`;
+                // runtime names hold no `-`, so `<name>-*` is this runtime and no other.
+                statement("OwnRuntimeLogs", &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    json!([sub(&format!(
+                        "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{RUNTIME_LOG_GROUP_PREFIX}{}-*",
+                        runtime_name(tier)
+                    ))])),
                 statement("Tracing", &["xray:PutTraceSegments", "xray:PutTelemetryRecords"], json!(["*"])),
                 // The tier's Gateway, and no other: its MCP calls are signed with this role.
                 statement("InvokeTheTiersGateway", &["bedrock-agentcore:InvokeGateway"],
@@ -432,8 +459,19 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 // The model is reached on Bedrock's OpenAI-compatible (bedrock-mantle) endpoint,
                 // inside the account's Bedrock projects (per-tier cost attribution), with
                 // short-term keys the agent mints from this role: no model key is stored.
-                statement("InferenceInTheAccountsProjects", &["bedrock-mantle:CreateInference"],
-                    json!([sub("arn:${AWS::Partition}:bedrock-mantle:${AWS::Region}:${AWS::AccountId}:project/*")])),
+                // Only in the tier's own project (scripts/bedrock-projects.sh tags it
+                // Application and Tier): its data retention mode is the one the tier file sets,
+                // and a call without it (the account's default project) is refused.
+                json!({
+                    "Sid": "InferenceInTheTiersProject",
+                    "Effect": "Allow",
+                    "Action": ["bedrock-mantle:CreateInference"],
+                    "Resource": [sub("arn:${AWS::Partition}:bedrock-mantle:${AWS::Region}:${AWS::AccountId}:project/*")],
+                    "Condition": { "StringEquals": {
+                        "aws:ResourceTag/Application": APP_TAGS[0].1,
+                        "aws:ResourceTag/Tier": tier
+                    } }
+                }),
                 // No resource-level permission (AWS's managed policy grants it on "*").
                 statement("ShortTermModelKeys", &["bedrock-mantle:CallWithBearerToken"], json!(["*"])),
                 // Memory is reached only with tenant-scoped credentials from the TVM.
@@ -455,7 +493,7 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
     let mut runtime_resource = json!({
         "Type": "AWS::BedrockAgentCore::Runtime",
         "Properties": {
-            "AgentRuntimeName": sub(&format!("${{NamePrefix}}_{tier}")),
+            "AgentRuntimeName": sub(&runtime_name(tier)),
             "Description": format!("The {tier} tier's agent"),
             "AgentRuntimeArtifact": { "ContainerConfiguration": { "ContainerUri": reference("AgentRuntimeImageUri") } },
             "NetworkConfiguration": { "NetworkMode": "PUBLIC" },

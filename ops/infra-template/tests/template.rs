@@ -106,7 +106,8 @@ fn runtimes_memories_and_knowledge_bases_follow_the_tier_file() {
             format!("{}KnowledgeBase", pascal(&tier))
         );
         // The runtime reaches the model on the bedrock-mantle endpoint with short-term keys from
-        // its role: inference in the account's projects, no Bedrock model-invocation grant.
+        // its role: inference in the tier's own project only (by the tags bedrock-projects.sh
+        // sets), no Bedrock model-invocation grant.
         assert_eq!(env["TENANTRY_MODEL_AUTH"], "role");
         assert!(env.get("TENANTRY_MODEL_API_KEY").is_none());
         let role = &t["Resources"][format!("{}RuntimeRole", pascal(&tier))];
@@ -120,9 +121,49 @@ fn runtimes_memories_and_knowledge_bases_follow_the_tier_file() {
                     .to_string()
                     .contains("bedrock-mantle:CreateInference")
             })
-            .expect("inference statement")
-            .to_string();
+            .expect("inference statement");
+        assert_eq!(
+            inference["Condition"]["StringEquals"]["aws:ResourceTag/Tier"], tier,
+            "{inference}"
+        );
+        assert_eq!(
+            inference["Condition"]["StringEquals"]["aws:ResourceTag/Application"], "tenantry",
+            "{inference}"
+        );
+        let inference = inference.to_string();
         assert!(inference.contains(":project/*"), "{inference}");
+        // Logs: the role writes to its own runtime's log groups only.
+        let logs: Vec<_> = statements
+            .iter()
+            .filter(|s| s["Action"].to_string().contains("logs:"))
+            .collect();
+        assert_eq!(logs.len(), 1);
+        assert_eq!(
+            logs[0]["Resource"][0]["Fn::Sub"],
+            format!(
+                "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/bedrock-agentcore/runtimes/${{NamePrefix}}_{tier}-*"
+            )
+        );
+        let runtime = &of_tier(&t, "AWS::BedrockAgentCore::Runtime", &tier)["Properties"];
+        assert_eq!(
+            runtime["AgentRuntimeName"]["Fn::Sub"],
+            format!("${{NamePrefix}}_{tier}")
+        );
+        assert!(
+            !runtime["AgentRuntimeName"]["Fn::Sub"]
+                .as_str()
+                .unwrap()
+                .contains('-'),
+            "a '-' in the name would let `<name>-*` match another runtime's log groups"
+        );
+        // The log group deploy.sh puts under the data key and the stack's retention.
+        assert_eq!(
+            t["Outputs"][format!("{}RuntimeLogGroup", pascal(&tier))]["Value"]["Fn::Sub"],
+            format!(
+                "/aws/bedrock-agentcore/runtimes/${{{}AgentRuntime.AgentRuntimeId}}-DEFAULT",
+                pascal(&tier)
+            )
+        );
         assert!(
             !statements
                 .iter()
