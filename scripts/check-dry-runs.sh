@@ -37,6 +37,13 @@ for tier in json.load(open("infra/tiers.json"))["tiers"]:
     for call in ("associate-kms-key", "put-retention-policy"):
         if not re.search(rf"would run: aws logs {call} --log-group-name '{re.escape(group)}'", deploy):
             problems.append(f"deploy --dry-run does not {call} on the {tier} runtime's log group")
+for logical, resource in template["Resources"].items():
+    if resource["Type"] == "AWS::Lambda::Function":
+        stem = logical.removesuffix("Function")
+        if f"{stem}CodeVersion=" not in deploy:
+            problems.append(f"deploy --dry-run does not pin {logical}'s package by object version")
+if "--query CodeSha256" not in deploy:
+    problems.append("deploy --dry-run does not check the functions' code hashes after the stack")
 for clinic in tenants:
     if f"onboard {clinic} (" not in deploy:
         problems.append(f"deploy --dry-run does not onboard {clinic}")

@@ -130,23 +130,39 @@ else
   aws_cmd s3api put-bucket-policy --bucket "$artifacts" --policy "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"DenyRequestsWithoutTls\",\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"s3:*\",\"Resource\":[\"arn:aws:s3:::$artifacts\",\"arn:aws:s3:::$artifacts/*\"],\"Condition\":{\"Bool\":{\"aws:SecureTransport\":\"false\"}}}]}"
   echo "    bucket created"
 fi
+# Each package is pinned by its object version, and that version's SHA-256 (S3's stored
+# checksum) must be the one of the zip built here: a key written again by someone else is
+# uploaded anew, never deployed. After the stack, each function's CodeSha256 is checked too.
 code_params=()
+declare -A built_sha
 for entry in $functions; do
   f=${entry%%:*}
   zip="target/lambda/$f/bootstrap.zip"
   if [[ $dry_run == 1 ]]; then
     key="functions/$f/<sha256>.zip"
+    version="<version id>"
+    run aws s3api head-object --bucket "$artifacts" --key "$key" --checksum-mode ENABLED
+    echo "    when absent, or its ChecksumSHA256 is not the zip's, upload it (a new version) and pin that version:"
+    run aws s3api put-object --bucket "$artifacts" --key "$key" --body "$zip" --checksum-algorithm SHA256
   else
     [[ -f $zip ]] || die "$zip was not built"
     key="functions/$f/$(sha256 "$zip").zip"
-    if aws_cmd s3api head-object --bucket "$artifacts" --key "$key" > /dev/null 2>&1; then
-      echo "    $key already uploaded"
+    want=$(python3 -c 'import base64,hashlib,sys; print(base64.b64encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode())' "$zip")
+    built_sha[$f]=$want
+    read -r have version < <(aws_cmd s3api head-object --bucket "$artifacts" --key "$key" --checksum-mode ENABLED \
+      --query '[ChecksumSHA256, VersionId]' --output text 2> /dev/null || echo "None None")
+    if [[ $have == "$want" && $version != None ]]; then
+      echo "    $key already uploaded (version $version, SHA-256 checked)"
     else
-      aws_cmd s3 cp --only-show-errors "$zip" "s3://$artifacts/$key"
-      echo "    uploaded $key"
+      read -r have version < <(aws_cmd s3api put-object --bucket "$artifacts" --key "$key" --body "$zip" \
+        --checksum-algorithm SHA256 --query '[ChecksumSHA256, VersionId]' --output text)
+      [[ $have == "$want" ]] || die "S3 stored $key with SHA-256 $have, not the built $want: run this again"
+      [[ $version != None && -n $version ]] ||
+        die "s3://$artifacts has no versioning (no version id for $key): aws s3api put-bucket-versioning --bucket $artifacts --versioning-configuration Status=Enabled, then run this again"
+      echo "    uploaded $key (version $version)"
     fi
   fi
-  code_params+=("${entry#*:}CodeKey=$key")
+  code_params+=("${entry#*:}CodeKey=$key" "${entry#*:}CodeVersion=$version")
 done
 
 repo="$prefix-agent-runtime"
@@ -264,6 +280,19 @@ deploy_stack on
 if [[ $dry_run == 0 ]]; then
   aws_cmd cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].Outputs' --output json > "$outputs_file"
   echo "    outputs saved to $outputs_file"
+  # What each function runs is the zip built here (Lambda's CodeSha256 is its base64 SHA-256).
+  for entry in $functions; do
+    f=${entry%%:*}
+    name=$(template function-name "${entry#*:}")
+    running=$(aws_cmd lambda get-function-configuration --function-name "$name" --query CodeSha256 --output text) ||
+      die "reading $name's code hash failed: check the caller's Lambda permissions"
+    [[ $running == "${built_sha[$f]}" ]] ||
+      die "$name runs code with SHA-256 $running, not the package built here (${built_sha[$f]}): do not use it; investigate who wrote s3://$artifacts, then run this again"
+  done
+  echo "    every function runs the package built here (CodeSha256 checked)"
+else
+  echo "    then each function's code hash must be the built zip's SHA-256:"
+  run aws lambda get-function-configuration --function-name "<each function>" --query CodeSha256
 fi
 # AgentCore creates each runtime's log group itself (named after the runtime id it assigns), so
 # the template cannot declare it: put it under the data key and the stack's retention here. An

@@ -4,6 +4,7 @@ what the stack contains: resource names, the functions and what the stack keeps 
 Usage: python3 scripts/lib/template.py PREFIX REGION ACCOUNT COMMAND
   list              every resource: type, logical id, resolved name, and whether it is kept
   functions         one line per function: <crate>:<logical stem> (stem of <Stem>CodeKey)
+  function-name STEM  the resolved name of the function <STEM>Function
   kept TYPE         resolved names of the resources of TYPE kept on stack deletion
 """
 import json
@@ -46,6 +47,9 @@ def main(template_path, prefix, region, account, command, *args):
                 # The crate it is built from (two functions may share one: the TVM).
                 crate = r["Metadata"]["BuildCrate"]
                 print(f"{crate}:{logical.removesuffix('Function')}")
+    elif command == "function-name":
+        (stem,) = args
+        print(name_of(resources[f"{stem}Function"]))
     elif command == "kept":
         (kind,) = args
         for r in resources.values():

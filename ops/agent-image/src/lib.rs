@@ -18,6 +18,9 @@ use oci_spec::image::{
 };
 use sha2::{Digest as _, Sha256};
 
+mod roots;
+pub use roots::pinned_pem_bundle;
+
 /// Where the binary goes in the image, and the user it runs as (distroless's "nonroot").
 pub const ENTRYPOINT: &str = "/usr/local/bin/agent-runtime";
 pub const USER_ID: u64 = 65532;

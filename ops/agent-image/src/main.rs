@@ -33,9 +33,10 @@ struct Args {
     out: PathBuf,
     #[arg(long, value_enum, default_value = "arm64")]
     platform: PlatformArg,
-    /// PEM bundle of the CAs the agent trusts (Debian's ca-certificates by default).
-    #[arg(long, default_value = "/etc/ssl/certs/ca-certificates.crt")]
-    ca_bundle: PathBuf,
+    /// PEM bundle of the CAs the agent trusts. Default: Mozilla's roots as the
+    /// `webpki-root-certs` crate pinned in Cargo.lock carries them (not the build host's).
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
     /// Image creation time, RFC 3339. Keep it fixed (e.g. the commit time) for a reproducible
     /// digest.
     #[arg(long, default_value = "1970-01-01T00:00:00Z")]
@@ -51,7 +52,10 @@ fn run(args: Args) -> Result<String, String> {
         std::fs::read(p).map_err(|e| format!("cannot read the {what} {}: {e}", p.display()))
     };
     let binary = read(&args.binary, "binary")?;
-    let ca_bundle = read(&args.ca_bundle, "CA bundle")?;
+    let ca_bundle = match &args.ca_bundle {
+        Some(path) => read(path, "CA bundle")?,
+        None => agent_image::pinned_pem_bundle(),
+    };
     let mut labels = BTreeMap::new();
     for l in &args.labels {
         let (k, v) = l

@@ -236,3 +236,42 @@ fn the_command_prints_the_digest_or_says_what_to_build() {
 fn tempdir(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("tenantry-image-{name}-{}", std::process::id()))
 }
+
+#[test]
+fn without_a_bundle_given_the_image_trusts_the_roots_pinned_in_cargo_lock() {
+    let dir = tempdir("pinned-roots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("agent-runtime");
+    std::fs::write(&bin, elf(EM_AARCH64, PT_LOAD)).unwrap();
+    let out = dir.join("image");
+    let done = std::process::Command::new(env!("CARGO_BIN_EXE_agent-image"))
+        .args(["--binary", bin.to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let digest = String::from_utf8(done.stdout).unwrap();
+    let manifest: Value = serde_json::from_slice(&blob(&out, digest.trim())).unwrap();
+    let layer_gz = blob(&out, manifest["layers"][0]["digest"].as_str().unwrap());
+    let mut tar_bytes = Vec::new();
+    flate2::read::GzDecoder::new(&layer_gz[..])
+        .read_to_end(&mut tar_bytes)
+        .unwrap();
+    let mut archive = tar::Archive::new(&tar_bytes[..]);
+    let mut bundle = None;
+    for entry in archive.entries().unwrap() {
+        let mut e = entry.unwrap();
+        if e.path().unwrap().to_string_lossy() == "etc/ssl/certs/ca-certificates.crt" {
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            bundle = Some(data);
+        }
+    }
+    let bundle = bundle.expect("the image has a CA bundle");
+    assert_eq!(bundle, agent_image::pinned_pem_bundle());
+    let _ = std::fs::remove_dir_all(&dir);
+}

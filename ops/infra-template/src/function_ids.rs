@@ -19,7 +19,8 @@ pub enum FunctionId {
 }
 
 impl FunctionId {
-    /// The stem of its logical ids: `<stem>Function`, `<stem>Role`, `<stem>CodeKey`, ...
+    /// The stem of its logical ids: `<stem>Function`, `<stem>Role`, `<stem>CodeKey`,
+    /// `<stem>CodeVersion`, ...
     pub const fn stem(self) -> &'static str {
         match self {
             FunctionId::TokenVending => "TokenVending",
@@ -43,6 +44,10 @@ impl FunctionId {
     /// The template parameter holding its package's S3 key.
     pub fn code_key(self) -> String {
         format!("{}CodeKey", self.stem())
+    }
+    /// The template parameter holding its package's S3 object version.
+    pub fn code_version(self) -> String {
+        format!("{}CodeVersion", self.stem())
     }
     /// `GetAtt <stem>Function.Arn`.
     pub fn arn(self) -> Value {

@@ -114,7 +114,8 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 "Handler": "bootstrap",
                 "Code": {
                     "S3Bucket": reference("ArtifactBucket"),
-                    "S3Key": reference(&f.id.code_key())
+                    "S3Key": reference(&f.id.code_key()),
+                    "S3ObjectVersion": reference(&f.id.code_version())
                 },
                 "Role": get_att(&role_id, "Arn"),
                 "MemorySize": f.memory_mb,

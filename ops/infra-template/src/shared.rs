@@ -133,6 +133,16 @@ fn parameters(t: &mut Template) -> Result<(), Error> {
                 "Description": format!("S3 key of the {} package (bootstrap.zip built by cargo lambda).", f.crate_name)
             }),
         )?;
+        // The artifact bucket is versioned: the function runs the one object deploy.sh uploaded
+        // and checked, even if the key is written again afterwards.
+        t.parameter(
+            &f.id.code_version(),
+            json!({
+                "Type": "String",
+                "MinLength": 1,
+                "Description": format!("S3 object version of the {} package (scripts/deploy.sh checks its SHA-256 before and after).", f.crate_name)
+            }),
+        )?;
     }
     t.parameter(
         RESERVED_CONCURRENCY,

@@ -1400,3 +1400,22 @@ fn agents_read_the_registry_and_limit_each_users_turns() {
         );
     }
 }
+
+/// A function runs one object version of its package (the artifact bucket is versioned), the
+/// one scripts/deploy.sh uploaded and checked: a key written again later changes nothing.
+#[test]
+fn functions_run_a_pinned_object_version_of_their_package() {
+    let t = template();
+    let functions = resources_of(&t, "AWS::Lambda::Function");
+    assert!(!functions.is_empty());
+    for (id, function) in functions {
+        let stem = id.strip_suffix("Function").expect(id);
+        let code = &function["Properties"]["Code"];
+        assert_eq!(code["S3Key"]["Ref"], format!("{stem}CodeKey"), "{id}");
+        assert_eq!(code["S3ObjectVersion"]["Ref"], format!("{stem}CodeVersion"), "{id}");
+        assert_eq!(
+            t["Parameters"][format!("{stem}CodeVersion")]["MinLength"], 1,
+            "{id}: an empty version would fall back to the latest object"
+        );
+    }
+}
