@@ -12,9 +12,12 @@
 #                        <account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<hex>
 #   --tenants FILE       tenants to onboard (default: infra/demo-tenants.json, SYNTHETIC demo clinics)
 #   --no-tenants         deploy only; onboard nobody
+#   --test-stack         deploy a TEST stack (StackPurpose=test; synthetic data only): MFA
+#                        optional and password sign-in by API allowed (what --test-users and
+#                        scripts/verify-deployment.sh need). Only for a new stack or one
+#                        that is a test stack already: a production stack is never relaxed
 #   --test-users         give the tenants' users generated passwords (no invitation e-mail) and
-#                        write them to .tools/deploy/<stack>-test-users.json, with MFA optional
-#                        (UserMfa=OPTIONAL); for test stacks only
+#                        write them to .tools/deploy/<stack>-test-users.json; needs --test-stack
 #   --reserved-concurrency N  reserve (and cap) N concurrent executions for each function the
 #                        agents reach without the front door (both token vending functions, the
 #                        tool target); default 0: none reserved (new accounts' limits are low)
@@ -41,11 +44,11 @@
 # and the project's tools (scripts/install-standins.sh: cargo-lambda and zig).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; }
 # shellcheck source=scripts/lib/deploy-common.sh
 source scripts/lib/deploy-common.sh
 
-runtime_image="" tenants_file=infra/demo-tenants.json onboard=1 test_users=0 bedrock_projects=1 reserved_concurrency=0 preflight=0
+runtime_image="" tenants_file=infra/demo-tenants.json onboard=1 test_users=0 test_stack=0 bedrock_projects=1 reserved_concurrency=0 preflight=0
 policy_validation=FAIL_ON_ANY_FINDINGS
 extra_option() {
   case $1 in
@@ -54,6 +57,7 @@ extra_option() {
     --tenants) [[ $# -ge 2 ]] || die "--tenants needs a value"; tenants_file=$2; return 2 ;;
     --no-tenants) onboard=0; return 1 ;;
     --test-users) test_users=1; return 1 ;;
+    --test-stack) test_stack=1; return 1 ;;
     --reserved-concurrency) [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || die "--reserved-concurrency needs a whole number"; reserved_concurrency=$2; return 2 ;;
     --skip-bedrock-projects) bedrock_projects=0; return 1 ;;
     --accept-policy-findings) policy_validation=IGNORE_ALL_FINDINGS; return 1 ;;
@@ -65,10 +69,12 @@ parse_common "$@"
 if [[ -n $runtime_image && ! $runtime_image =~ ^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$ ]]; then
   die "--runtime-image must name an ECR image by digest (<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>): a tag can be moved, a digest cannot"
 fi
-# Users read patient data: MFA is required, except on a test stack whose users get generated
-# passwords (they could not set up TOTP first).
-user_mfa=ON
-[[ $test_users == 1 ]] && user_mfa=OPTIONAL
+# Users read patient data: MFA is required and no password sign-in by API, except on a stack
+# deployed as a test stack, whose users get generated passwords (they could not set up TOTP).
+[[ $test_users == 0 || $test_stack == 1 ]] ||
+  die "--test-users needs --test-stack: generated passwords relax MFA for the whole user pool, which only a test stack (synthetic data) may do"
+stack_purpose=production
+[[ $test_stack == 1 ]] && stack_purpose=test
 mkdir -p "$state_dir"
 outputs_file="$state_dir/$stack-outputs.json"
 page_key_param="/$prefix/page-token-key"
@@ -249,7 +255,7 @@ deploy_stack() { # deploy_stack on|off
   run aws "${aws_opts[@]}" cloudformation deploy --template-file infra/template.json --stack-name "$stack" \
     --s3-bucket "$artifacts" --s3-prefix templates --capabilities CAPABILITY_NAMED_IAM \
     --no-fail-on-empty-changeset --tags Application=tenantry \
-    --parameter-overrides "NamePrefix=$prefix" "ArtifactBucket=$artifacts" "AgentRuntimeImageUri=$runtime_image" "UserMfa=$user_mfa" \
+    --parameter-overrides "NamePrefix=$prefix" "ArtifactBucket=$artifacts" "AgentRuntimeImageUri=$runtime_image" "StackPurpose=$stack_purpose" \
     "ReservedConcurrency=$reserved_concurrency" "PageTokenKeyParameter=$page_key_param" "SessionKeyParameter=$session_key_param" \
     "DeletionProtection=$1" "PolicyValidationMode=$policy_validation" "${code_params[@]}"
 }
@@ -259,6 +265,13 @@ deploy_stack() { # deploy_stack on|off
 status=NONE
 if [[ $dry_run == 0 ]]; then
   status=$(aws_cmd cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].StackStatus' --output text 2> /dev/null || echo NONE)
+fi
+# A production stack is never turned into a test stack (that would relax MFA for real users).
+if [[ $test_stack == 1 && $status != NONE && $status != ROLLBACK_COMPLETE ]]; then
+  current=$(aws_cmd cloudformation describe-stacks --stack-name "$stack" \
+    --query "Stacks[0].Parameters[?ParameterKey=='StackPurpose'].ParameterValue" --output text)
+  [[ $current == test ]] ||
+    die "stack $stack is a production stack: --test-stack would relax MFA for its users. Deploy the test stack under another name (--stack-name, --name-prefix)"
 fi
 case $status in
   ROLLBACK_COMPLETE)

@@ -70,6 +70,7 @@ class Report:
 
 # The plan, printed by --dry-run: every step and check with the calls it makes.
 PLAN = [
+    ("setup", "the stack is a test stack (its StackPurpose output is test): else stop and say to verify a test stack"),
     ("setup", "onboard 3 probe clinics (verify-<random>-a, -b basic; -p premium) with tenant-admin, test users with generated passwords"),
     ("setup", "sign each probe user in: cognito-idp AdminInitiateAuth (ADMIN_USER_PASSWORD_AUTH), TOTP set up and answered when the pool requires MFA"),
     ("open check", "front door answers: POST <ApiEndpoint> as probe a (200)"),
@@ -206,6 +207,14 @@ def run(args) -> int:
 
     session = boto3.session.Session(profile_name=args.profile or None, region_name=args.region or None)
     stack = Stack(session, args.stack_name)
+    # The probes sign in with generated passwords (AdminInitiateAuth), which only a test stack
+    # allows: a production stack keeps MFA required and password sign-in off.
+    if stack.out.get("StackPurpose") != "test":
+        print(f"error: stack {args.stack_name} is not a test stack (StackPurpose={stack.out.get('StackPurpose', 'absent')}): "
+              "the probes sign in with generated passwords, which a production stack refuses. Verify a test stack "
+              "of the same template in the same account and Region (scripts/deploy.sh --test-stack --stack-name "
+              "<name> --name-prefix <prefix>), then deploy production", file=sys.stderr)
+        return 2
     report = Report()
     cognito, lam = session.client("cognito-idp"), session.client("lambda")
     run_id = secrets.token_hex(3)

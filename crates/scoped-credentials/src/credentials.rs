@@ -34,8 +34,6 @@ impl fmt::Debug for Secret {
 pub enum Scope {
     /// DynamoDB: the tenant's partitions.
     Data,
-    /// S3: the tenant's document prefix.
-    Documents,
     /// AgentCore Memory: the tenant user's actor and namespaces.
     Memory,
 }
@@ -44,7 +42,6 @@ impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Scope::Data => "data",
-            Scope::Documents => "documents",
             Scope::Memory => "memory",
         })
     }
@@ -56,7 +53,6 @@ impl Scope {
     pub fn session_policy(self) -> String {
         let action = match self {
             Scope::Data => "dynamodb:*",
-            Scope::Documents => "s3:*",
             Scope::Memory => "bedrock-agentcore:*",
         };
         serde_json::json!({
@@ -119,7 +115,6 @@ mod tests {
     fn session_policies_name_one_service_each() {
         for (scope, service) in [
             (Scope::Data, "dynamodb:*"),
-            (Scope::Documents, "s3:*"),
             (Scope::Memory, "bedrock-agentcore:*"),
         ] {
             let v: serde_json::Value = serde_json::from_str(&scope.session_policy()).unwrap();

@@ -37,9 +37,10 @@ pub use namespace::{ACTOR_ID_PLACEHOLDER, SESSION_ID_PLACEHOLDER, namespace_temp
 pub use recall::RecallRules;
 pub use session::{SESSION_KEY_MIN_LEN, SESSION_MAX_AGE, SessionBinder, session_log_id};
 pub use tiers::{
-    BedrockProject, BusinessHours, DataRetention, EMBEDDED_TIER_FILE, GuardrailPolicy, IfGuardrailUnavailable,
-    KnowledgeBase, MemoryConfig, MemoryStrategy, MemoryStrategyKind, Pricing, Quota, QuotaPeriod,
-    RoleConfig, TierCatalog, TierConfig, UsagePlan, is_gateway_target_name,
+    BedrockProject, BusinessHours, DataRetention, EMBEDDED_TIER_FILE, GuardrailPolicy,
+    IfGuardrailUnavailable, KnowledgeBase, MemoryConfig, MemoryStrategy, MemoryStrategyKind,
+    Pricing, Quota, QuotaPeriod, RoleConfig, TierCatalog, TierConfig, UsagePlan,
+    is_gateway_target_name,
 };
 pub use token::{
     ENV_AUDIENCE, ENV_ISSUER, ENV_JWKS_REFRESH_SECS, ENV_JWKS_URL, ENV_LEEWAY_SECS, KEEP_VERIFIED,

@@ -106,7 +106,6 @@ pub enum DataRetention {
     ModelDefault,
 }
 
-
 /// API Gateway usage plan settings, applied per tenant API key.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -22,7 +22,7 @@ impl AllowedScopes {
             let scope: Scope = serde_json::from_value(serde_json::Value::String(name.to_owned()))
                 .map_err(|_| {
                 bad(format!(
-                    "names `{name}`, which is not a scope (data, documents, memory)"
+                    "names `{name}`, which is not a scope (data, memory)"
                 ))
             })?;
             if !scopes.contains(&scope) {

@@ -12,7 +12,7 @@ pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<VendRespon
     vend(&request, deps).await
 }
 
-/// Only `{"id_token": "<string>", "scope": "data"|"documents"|"memory"}`; anything else is a
+/// Only `{"id_token": "<string>", "scope": "data"|"memory"}`; anything else is a
 /// bad request, reported without echoing the payload (it may hold a token).
 fn parse(payload: Value) -> Result<VendRequest, VendError> {
     if !payload.is_object() {
@@ -23,7 +23,7 @@ fn parse(payload: Value) -> Result<VendRequest, VendError> {
     serde_json::from_value(payload).map_err(|e| {
         // serde's message names the field and the expectation, never the value's content.
         VendError::BadRequest(format!(
-            "expected {{\"id_token\": string, \"scope\": \"data\"|\"documents\"|\"memory\"}}: {e}"
+            "expected {{\"id_token\": string, \"scope\": \"data\"|\"memory\"}}: {e}"
         ))
     })
 }

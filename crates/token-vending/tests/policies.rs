@@ -15,7 +15,7 @@ const DATA: &str = include_str!("../../../infra/policies/tvm-data-permissions.js
 /// The tenant role of the agents' vending function (memory scope).
 const MEMORY: &str = include_str!("../../../infra/policies/tvm-memory-permissions.json");
 const TRUST: &str = include_str!("../../../infra/policies/tvm-role-trust.json");
-const PLACEHOLDERS: [&str; 8] = [
+const PLACEHOLDERS: [&str; 7] = [
     "VendingRoleArn",
     "NamePrefix",
     "PatientMetadataTableArn",
@@ -23,7 +23,6 @@ const PLACEHOLDERS: [&str; 8] = [
     "Partition",
     "Region",
     "AccountId",
-    "DocumentBucketPrefix",
 ];
 
 fn doc(text: &str) -> Value {
@@ -146,10 +145,7 @@ fn each_tenant_role_grants_only_its_scopes_services() {
             .filter_map(|a| a.split_once(':').map(|(svc, _)| svc.to_owned()))
             .collect()
     };
-    assert_eq!(
-        services(DATA),
-        BTreeSet::from(["dynamodb".to_owned(), "s3".to_owned()])
-    );
+    assert_eq!(services(DATA), BTreeSet::from(["dynamodb".to_owned()]));
     assert_eq!(
         services(MEMORY),
         BTreeSet::from(["bedrock-agentcore".to_owned()])
@@ -275,22 +271,19 @@ fn the_trust_names_the_vending_role_and_no_identity_only_key() {
     );
 }
 
+/// Documents are searched through Retrieve with tool-target's own role (filtered by the
+/// verified clinic); the tenant roles hold no S3 permission at all.
 #[test]
-fn s3_access_is_the_tenants_prefix_in_its_tiers_bucket() {
-    let p = doc(DATA);
-    let ctx = sample();
-    let objects = strings(&find(&p, "TenantDocumentObjectsOnly")["Resource"]);
-    assert_eq!(objects.len(), 1);
-    let rendered = render(&objects[0], &ctx);
-    assert!(
-        rendered.ends_with(&format!("premium/{}*", ctx.s3_prefix())),
-        "{rendered}"
-    );
-    let list = find(&p, "TenantDocumentListingOnly");
-    assert_eq!(
-        render(&condition_values(list, "StringLike", "s3:prefix")[0], &ctx),
-        format!("{}*", ctx.s3_prefix())
-    );
+fn the_tenant_roles_grant_no_document_access() {
+    for text in [DATA, MEMORY] {
+        let p = doc(text);
+        for statement in p["Statement"].as_array().unwrap() {
+            assert!(
+                !statement["Action"].to_string().contains("s3:"),
+                "{statement}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -271,9 +271,16 @@ fn configuration_is_read_once_and_checked() {
     let c = Config::from_lookup(env).unwrap();
     assert_eq!(c.duration, Duration::from_secs(900));
     assert!(c.allowed_scopes.allows(Scope::Data) && c.allowed_scopes.allows(Scope::Memory));
-    assert!(!c.allowed_scopes.allows(Scope::Documents));
-    // No allowed scopes, none named, or an unknown one: the function does not start.
-    for scopes in [None, Some(""), Some(" , "), Some("data,admin"), Some("*")] {
+    // No allowed scopes, none named, or an unknown one (`documents` was one once): the
+    // function does not start.
+    for scopes in [
+        None,
+        Some(""),
+        Some(" , "),
+        Some("data,admin"),
+        Some("data,documents"),
+        Some("*"),
+    ] {
         let refused = Config::from_lookup(|k| {
             if k == "TENANTRY_ALLOWED_SCOPES" {
                 scopes.map(str::to_owned)

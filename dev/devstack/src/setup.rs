@@ -193,6 +193,7 @@ pub async fn onboard(
         registry_table: registry_table.clone(),
         clinic_table: clinic_table.to_owned(),
         usage_plans,
+        test_stack: true,
     };
     let mut keys = Vec::new();
     for mut tenant in testkit::tenants::demo_tenants()? {

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::cfn::{checkov_skips, get_att, pascal, reference, ssm_parameter_arn, sub, tag_list};
-pub use crate::function_ids::{
-    FUNCTIONS, Function, FunctionId, STREAM_TIMEOUT_SECS, document_bucket_prefix,
-};
+pub use crate::function_ids::{FUNCTIONS, Function, FunctionId, STREAM_TIMEOUT_SECS};
 use crate::iam::{document, lambda_trust, statement};
 use crate::ids;
 use crate::ids::TierIds;
@@ -37,9 +35,9 @@ pub struct Vending {
 pub const VENDING: [Vending; 2] = [
     Vending {
         function: FunctionId::TokenVending,
-        // tool-target reads the tenant's rows; `documents` (the tenant's S3 prefix) is granted
-        // for the same caller, though document search itself goes through Retrieve.
-        scopes: "data,documents",
+        // tool-target reads the tenant's rows; documents it searches with its own role through
+        // Retrieve (filtered by the verified clinic), so no S3 scope is vended.
+        scopes: "data",
         tenant_role: "TenantDataRole",
         tenant_role_suffix: "tenant-data",
         callers: "tool-target",
@@ -430,7 +428,6 @@ fn tenant_role(t: &mut Template, inputs: &Inputs, v: &Vending) -> Result<(), Err
         ("Partition", reference("AWS::Partition")),
         ("Region", reference("AWS::Region")),
         ("AccountId", reference("AWS::AccountId")),
-        ("DocumentBucketPrefix", document_bucket_prefix()),
         ("NamePrefix", reference("NamePrefix")),
     ]);
     let permissions = match v.tenant_role {

@@ -12,6 +12,10 @@ use crate::{Error, Template};
 
 pub const APP_TAGS: [(&str, &str); 1] = [("Application", "tenantry")];
 
+/// The parameter (and output) that marks a stack `production` or `test`.
+const STACK_PURPOSE: &str = "StackPurpose";
+const IS_TEST_STACK: &str = "IsTestStack";
+
 /// The Cognito custom attributes that carry the tenant: set by administrators only.
 /// (the token claim, its maximum length): the claims `tenant-context` reads, with its limits.
 pub const TENANT_ATTRIBUTES: [(&str, usize); 3] = [
@@ -200,13 +204,17 @@ fn parameters(t: &mut Template) -> Result<(), Error> {
         }),
     )?;
     t.parameter(
-        "UserMfa",
+        STACK_PURPOSE,
         json!({
             "Type": "String",
-            "Default": "ON",
-            "AllowedValues": ["ON", "OPTIONAL"],
-            "Description": "Multi-factor sign-in (TOTP) for the pool's users, who read patient data: ON (required) unless a test stack relaxes it to OPTIONAL."
+            "Default": "production",
+            "AllowedValues": ["production", "test"],
+            "Description": "production: TOTP sign-in required and no password sign-in by API. test (synthetic data only): MFA optional and administrators may sign users in with a password (scripts/deploy.sh --test-stack; --test-users and verify-deployment need it)."
         }),
+    )?;
+    t.condition(
+        IS_TEST_STACK,
+        json!({ "Fn::Equals": [reference(STACK_PURPOSE), "test"] }),
     )?;
     t.parameter(
         "ThreatProtection",
@@ -377,7 +385,9 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
                     "RequireSymbols": true,
                     "TemporaryPasswordValidityDays": 3
                 }},
-                "MfaConfiguration": reference("UserMfa"),
+                // Users read patient data: TOTP required, except on a test stack, whose
+                // users get generated passwords (and could not set TOTP up first).
+                "MfaConfiguration": { "Fn::If": [IS_TEST_STACK, "OPTIONAL", "ON"] },
                 "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
                 // Threat protection needs the Plus feature plan.
                 "UserPoolTier": "PLUS",
@@ -424,7 +434,11 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
                 "ClientName": sub("${NamePrefix}-app"),
                 "UserPoolId": reference(ids::USER_POOL),
                 "GenerateSecret": false,
-                "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
+                // Password sign-in by API (AdminInitiateAuth, for the test users and
+                // verify-deployment's probes) only on a test stack.
+                "ExplicitAuthFlows": { "Fn::If": [IS_TEST_STACK,
+                    ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
+                    ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]] },
                 "ReadAttributes": read,
                 // The tenant attributes are deliberately absent: a user who could write
                 // custom:tier or custom:clinic_id could move themselves into another tenant.
@@ -462,6 +476,11 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
         reference(ids::USER_POOL_CLIENT),
     )?;
     t.output("TokenIssuer", "ID token issuer", issuer())?;
+    t.output(
+        STACK_PURPOSE,
+        "production or test (tenant-admin --test-users and verify-deployment need test)",
+        reference(STACK_PURPOSE),
+    )?;
     Ok(())
 }
 

@@ -113,13 +113,13 @@ fn each_token_vending_deployment_starts_with_its_template_environment() {
     use scoped_credentials::Scope;
     let t: Value = serde_json::from_str(TEMPLATE).unwrap();
     for (function, scopes) in [
-        ("TokenVendingFunction", vec![Scope::Data, Scope::Documents]),
+        ("TokenVendingFunction", vec![Scope::Data]),
         ("MemoryVendingFunction", vec![Scope::Memory]),
     ] {
         let env = environment(&t, function, "Environment");
         let config = token_vending::Config::from_lookup(lookup(&t, env))
             .unwrap_or_else(|e| panic!("{function}: {e}"));
-        for scope in [Scope::Data, Scope::Documents, Scope::Memory] {
+        for scope in [Scope::Data, Scope::Memory] {
             assert_eq!(
                 config.allowed_scopes.allows(scope),
                 scopes.contains(&scope),

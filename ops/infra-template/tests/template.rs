@@ -395,8 +395,33 @@ fn users_cannot_write_their_tenant_attributes() {
 fn sign_in_needs_mfa_and_tokens_are_short_lived() {
     let t = template();
     let pool = &t["Resources"]["UserPool"]["Properties"];
-    assert_eq!(pool["MfaConfiguration"]["Ref"], "UserMfa");
-    assert_eq!(t["Parameters"]["UserMfa"]["Default"], "ON");
+    // MFA relaxed, and password sign-in by API allowed, on a test stack only; a stack is
+    // production unless deployed as a test stack.
+    assert_eq!(
+        pool["MfaConfiguration"],
+        serde_json::json!({ "Fn::If": ["IsTestStack", "OPTIONAL", "ON"] })
+    );
+    assert_eq!(t["Parameters"]["StackPurpose"]["Default"], "production");
+    assert_eq!(
+        t["Conditions"]["IsTestStack"],
+        serde_json::json!({ "Fn::Equals": [{ "Ref": "StackPurpose" }, "test"] })
+    );
+    let flows = &t["Resources"]["UserPoolClient"]["Properties"]["ExplicitAuthFlows"]["Fn::If"];
+    assert_eq!(flows[0], "IsTestStack");
+    assert!(
+        flows[1]
+            .to_string()
+            .contains("ALLOW_ADMIN_USER_PASSWORD_AUTH")
+    );
+    let production = flows[2].as_array().unwrap();
+    assert!(
+        production
+            .iter()
+            .all(|f| f.as_str().unwrap() == "ALLOW_USER_SRP_AUTH"
+                || f.as_str().unwrap() == "ALLOW_REFRESH_TOKEN_AUTH"),
+        "{production:?}"
+    );
+    assert_eq!(t["Outputs"]["StackPurpose"]["Value"]["Ref"], "StackPurpose");
     assert_eq!(
         pool["EnabledMfas"],
         serde_json::json!(["SOFTWARE_TOKEN_MFA"])
@@ -641,18 +666,24 @@ fn tvm_role_is_rendered_fully_and_keeps_its_iam_variables() {
         !TEMPLATE.contains("{{"),
         "an unrendered {{Placeholder}} is left in the template"
     );
-    let role = &t["Resources"]["TenantDataRole"]["Properties"];
-    let permissions = role["Policies"][0]["PolicyDocument"].to_string();
+    let permissions_of = |role: &str| {
+        t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"].to_string()
+    };
     // Inside Fn::Sub, IAM's own variables must be escaped, or CloudFormation would resolve them.
-    assert!(permissions.contains("${!aws:PrincipalTag/ClinicId}"));
-    for sub in permissions.split("\"Fn::Sub\"").skip(1) {
-        let text = sub.split('"').nth(2).unwrap_or_default();
-        assert!(
-            !text.contains("${aws:"),
-            "unescaped IAM variable inside Fn::Sub: {text}"
-        );
+    let memory = permissions_of("TenantMemoryRole");
+    assert!(memory.contains("${!aws:PrincipalTag/"), "{memory}");
+    for permissions in [memory, permissions_of("TenantDataRole")] {
+        for sub in permissions.split("\"Fn::Sub\"").skip(1) {
+            let text = sub.split('"').nth(2).unwrap_or_default();
+            assert!(
+                !text.contains("${aws:"),
+                "unescaped IAM variable inside Fn::Sub: {text}"
+            );
+        }
     }
-    assert!(!permissions.contains("dynamodb:Scan"));
+    let data = permissions_of("TenantDataRole");
+    assert!(data.contains("${aws:PrincipalTag/ClinicId}"), "{data}");
+    assert!(!data.contains("dynamodb:Scan"));
 }
 
 #[test]
@@ -1038,11 +1069,7 @@ fn each_caller_reaches_only_its_own_vending_function_and_scopes() {
     }
     let mut seen = 0;
     for (function, role, want) in [
-        (
-            "TokenVending",
-            "TenantDataRole",
-            vec![Scope::Data, Scope::Documents],
-        ),
+        ("TokenVending", "TenantDataRole", vec![Scope::Data]),
         ("MemoryVending", "TenantMemoryRole", vec![Scope::Memory]),
     ] {
         let f = &t["Resources"][format!("{function}Function")]["Properties"];
@@ -1050,7 +1077,7 @@ fn each_caller_reaches_only_its_own_vending_function_and_scopes() {
         let allowed =
             token_vending::AllowedScopes::parse(env["TENANTRY_ALLOWED_SCOPES"].as_str().unwrap())
                 .unwrap();
-        for scope in [Scope::Data, Scope::Documents, Scope::Memory] {
+        for scope in [Scope::Data, Scope::Memory] {
             assert_eq!(
                 allowed.allows(scope),
                 want.contains(&scope),
@@ -1412,9 +1439,14 @@ fn functions_run_a_pinned_object_version_of_their_package() {
         let stem = id.strip_suffix("Function").expect(id);
         let code = &function["Properties"]["Code"];
         assert_eq!(code["S3Key"]["Ref"], format!("{stem}CodeKey"), "{id}");
-        assert_eq!(code["S3ObjectVersion"]["Ref"], format!("{stem}CodeVersion"), "{id}");
         assert_eq!(
-            t["Parameters"][format!("{stem}CodeVersion")]["MinLength"], 1,
+            code["S3ObjectVersion"]["Ref"],
+            format!("{stem}CodeVersion"),
+            "{id}"
+        );
+        assert_eq!(
+            t["Parameters"][format!("{stem}CodeVersion")]["MinLength"],
+            1,
             "{id}: an empty version would fall back to the latest object"
         );
     }

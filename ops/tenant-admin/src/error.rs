@@ -25,6 +25,12 @@ pub enum AdminError {
         #[source]
         source: Box<dyn StdError + Send + Sync>,
     },
+    #[error(
+        "--test-users: this stack is a production stack (its users read patient data and must \
+         set up MFA themselves); generated passwords are for a stack deployed with \
+         scripts/deploy.sh --test-stack"
+    )]
+    NotATestStack,
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]

@@ -65,8 +65,9 @@ pub fn usage_plan_output(tier: &TierName) -> String {
 }
 
 /// Outputs the onboarding reads, besides one usage plan per tier.
-pub const REQUIRED_OUTPUTS: [&str; 4] = [
+pub const REQUIRED_OUTPUTS: [&str; 5] = [
     "NamePrefix",
+    "StackPurpose",
     "UserPoolId",
     "TenantRegistryTableName",
     "ClinicConfigTableName",

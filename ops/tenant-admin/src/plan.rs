@@ -16,6 +16,9 @@ pub struct Targets {
     pub registry_table: String,
     pub clinic_table: String,
     pub usage_plans: BTreeMap<TierName, String>,
+    /// The stack was deployed as a test stack (`StackPurpose=test`): the only kind whose users
+    /// may get generated passwords.
+    pub test_stack: bool,
 }
 
 impl Targets {
@@ -36,6 +39,7 @@ impl Targets {
             registry_table: outputs.get("TenantRegistryTableName")?.to_owned(),
             clinic_table: outputs.get("ClinicConfigTableName")?.to_owned(),
             usage_plans,
+            test_stack: outputs.get("StackPurpose")? == "test",
         })
     }
 
@@ -50,6 +54,9 @@ impl Targets {
                 .iter()
                 .map(|(tier, _)| (tier.clone(), format!("<{}>", usage_plan_output(tier))))
                 .collect(),
+            // A dry run before the stack exists cannot know; it changes nothing, and the real
+            // run reads the stack's own StackPurpose output.
+            test_stack: true,
         }
     }
 
@@ -118,6 +125,9 @@ impl Plan {
         targets: &Targets,
         test_users: bool,
     ) -> Result<Self, AdminError> {
+        if test_users && !targets.test_stack {
+            return Err(AdminError::NotATestStack);
+        }
         let plan_id = targets
             .usage_plans
             .get(&tenant.tier)

@@ -68,6 +68,7 @@ async fn stack() -> Stack {
         registry_table: registry,
         clinic_table: tables.clinic_table,
         usage_plans,
+        test_stack: true,
     };
     Stack {
         clients,
@@ -565,6 +566,33 @@ fn the_template_declares_every_output_onboarding_reads() {
     let pairs: Vec<(&str, &str)> = outputs.keys().map(|k| (k.as_str(), "x")).collect();
     let from_template = StackOutputs::from_pairs(pairs);
     Targets::from_outputs(&from_template, &tiers).expect("every needed output is declared");
+}
+
+/// Generated passwords (and the MFA they need relaxed) only on a stack deployed as a test
+/// stack: a production stack's outputs say so, and onboarding with test users is refused
+/// before anything is changed; without test users it goes on.
+#[test]
+fn test_users_are_refused_on_a_production_stack() {
+    let template: serde_json::Value =
+        serde_json::from_str(include_str!("../../../infra/template.json")).unwrap();
+    let tiers = TierCatalog::embedded().unwrap();
+    let tenant =
+        &load_tenants(include_str!("../../../infra/demo-tenants.json"), &tiers).unwrap()[0];
+    for (purpose, allowed) in [("production", false), ("test", true)] {
+        let pairs: Vec<(&str, &str)> = template["Outputs"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| (k.as_str(), if k == "StackPurpose" { purpose } else { "x" }))
+            .collect();
+        let targets = Targets::from_outputs(&StackOutputs::from_pairs(pairs), &tiers).unwrap();
+        match Plan::onboard(tenant, &targets, true) {
+            Ok(_) => assert!(allowed, "test users on a {purpose} stack"),
+            Err(AdminError::NotATestStack) => assert!(!allowed, "{purpose}"),
+            Err(other) => panic!("{purpose}: {other}"),
+        }
+        assert!(Plan::onboard(tenant, &targets, false).is_ok(), "{purpose}");
+    }
 }
 
 /// The dry run needs no AWS, no stack and no credentials, and names every tenant.
