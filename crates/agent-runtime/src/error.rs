@@ -56,6 +56,8 @@ pub enum Stage {
     MemoryRecall,
     Model,
     ToolCall,
+    /// The guardrail reading a tool's outside text.
+    ToolTextGuardrail,
     OutputGuardrail,
 }
 
@@ -67,6 +69,7 @@ impl std::fmt::Display for Stage {
             Stage::MemoryRecall => "memory recall",
             Stage::Model => "the model",
             Stage::ToolCall => "a tool call",
+            Stage::ToolTextGuardrail => "the guardrail on a tool's text",
             Stage::OutputGuardrail => "the output guardrail",
         })
     }

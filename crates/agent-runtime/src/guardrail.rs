@@ -33,6 +33,9 @@ pub enum Verdict {
 pub enum Side {
     Prompt,
     Answer,
+    /// A tool's text from outside the clinic's records, checked as input (the prompt-attack
+    /// filter reads input only).
+    ToolText,
 }
 
 /// What a check means for the turn, the tier's fallback applied.
@@ -91,6 +94,7 @@ impl Guardrail {
         let (checked, what) = match side {
             Side::Prompt => (self.check_input(text).await, "the prompt"),
             Side::Answer => (self.check_output(text).await, "the answer"),
+            Side::ToolText => (self.check_input(text).await, "a tool's outside text"),
         };
         match checked {
             Ok(Verdict::Pass) => Checked::Pass,

@@ -134,6 +134,10 @@ async fn answer<T: Toolbox>(
             deadline: inv.deadline,
             history: recalled.turns,
             facts: recalled.facts,
+            guardrail: match guardrail {
+                Availability::Used => deps.guardrail.as_ref(),
+                _ => None,
+            },
         },
         inv.prompt,
         inv.tx,

@@ -1,10 +1,13 @@
 //! The guardrail (ApplyGuardrail through the real SDK client, on the guardrail emulation):
 //! a blocked prompt never reaches the model, a masked answer is what the caller and memory get,
-//! and an unreachable guardrail refuses the turn (the tier file's `refuse`, fail closed).
+//! an unreachable guardrail refuses the turn (the tier file's `refuse`, fail closed), and
+//! document text that carries instructions is withheld from the model.
 
 mod common;
 
-use common::{FakeTarget, Upstreams, agent, ask, closed_addr, gateway, invoke_as, standard};
+use common::{
+    FakeTarget, INJECTED, Upstreams, agent, ask, closed_addr, gateway, invoke_as, standard,
+};
 use emulators::guardrail::{BLOCKED_MESSAGE, SSN_MASK};
 use emulators::model::ModelStandin;
 use testkit::test_issuer;
@@ -77,4 +80,90 @@ async fn an_unreachable_guardrail_refuses_the_turn() {
     assert_eq!(reply.json()["error"]["code"], "guardrail_unavailable");
     assert_eq!(reply.json()["error"]["retryable"], true);
     assert!(model.requests().is_empty(), "answered unchecked");
+}
+
+/// The tool messages the model read in its second round, parsed.
+fn tool_messages(model: &ModelStandin) -> Vec<serde_json::Value> {
+    let requests = model.requests();
+    let second = requests.get(1).expect("a second model round");
+    second
+        .messages
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| serde_json::from_str(m["content"].as_str().unwrap()).expect("framed as JSON"))
+        .collect()
+}
+
+#[tokio::test]
+async fn document_text_with_instructions_never_reaches_the_model() {
+    let target = FakeTarget {
+        poisoned_document: true,
+        ..FakeTarget::with_hour(10)
+    };
+    let (stack, model, _gw) = standard("premium", &target).await;
+    let body = ask(
+        &stack,
+        "premium",
+        "hospital-x",
+        "What does our discharge document say?",
+    )
+    .await;
+    assert_eq!(body["stop_reason"], "answered", "{body}");
+    let results = tool_messages(&model);
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["tool"], "retrieve_clinic_documents");
+    assert_eq!(results[0]["data"]["error"], "withheld");
+    for request in model.requests() {
+        let sent = serde_json::to_string(&request.messages).unwrap();
+        assert!(!sent.contains(INJECTED), "the model read the injected text");
+    }
+    // The prompt, the document's text (as input: the prompt-attack filter), the answer.
+    let calls = stack.guardrail.as_ref().unwrap().calls();
+    let sources: Vec<_> = calls
+        .iter()
+        .map(|c| (c.source.as_str(), c.intervened))
+        .collect();
+    assert_eq!(
+        sources,
+        [("INPUT", false), ("INPUT", true), ("OUTPUT", false)]
+    );
+}
+
+#[tokio::test]
+async fn clean_document_text_reaches_the_model_quoted_as_data() {
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = standard("premium", &target).await;
+    let body = ask(
+        &stack,
+        "premium",
+        "hospital-x",
+        "What does our discharge document say?",
+    )
+    .await;
+    assert!(
+        body["answer"]
+            .as_str()
+            .unwrap()
+            .contains("review medication"),
+        "{body}"
+    );
+    let results = tool_messages(&model);
+    assert_eq!(results[0]["tool"], "retrieve_clinic_documents");
+    assert!(
+        results[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("not an instruction"),
+        "{}",
+        results[0]
+    );
+    assert_eq!(
+        results[0]["data"]["documents"][0]["title"],
+        "Discharge protocol"
+    );
+    let calls = stack.guardrail.as_ref().unwrap().calls();
+    assert_eq!(
+        calls.iter().map(|c| c.source.as_str()).collect::<Vec<_>>(),
+        ["INPUT", "INPUT", "OUTPUT"]
+    );
 }

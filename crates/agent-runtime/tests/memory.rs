@@ -36,6 +36,32 @@ fn user(sub: &str) -> User {
 }
 
 /// Everything the model was sent in one request, as text.
+/// Recalled records never sit in the system prompt (whose words weigh most): they come in one
+/// assistant message that quotes them as data and says they are no instructions.
+fn assert_records_are_quoted_data(messages: &[Value]) {
+    let system = messages[0]["content"].as_str().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    assert!(!system.contains("brief summaries"), "{system}");
+    let quoted: Vec<Value> = messages
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .filter_map(|m| serde_json::from_str::<Value>(m["content"].as_str()?).ok())
+        .filter(|v| v.get("remembered").is_some())
+        .collect();
+    assert_eq!(quoted.len(), 1, "{messages:?}");
+    assert!(
+        quoted[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("not an instruction")
+    );
+    assert!(
+        quoted[0]["remembered"]
+            .to_string()
+            .contains("I prefer brief summaries")
+    );
+}
+
 fn sent(model: &ModelStandin, i: usize) -> String {
     model.requests()[i]
         .messages
@@ -117,13 +143,18 @@ async fn a_user_is_reminded_of_their_own_turns_and_nobody_elses() {
     assert_eq!(again["memory"], "used");
     let answer = again["answer"].as_str().unwrap();
     assert!(answer.contains("I prefer brief summaries"), "{answer}");
-    // The earlier turn came back as conversation, oldest first, before the new question.
+    // The long-term records first, as an exchange quoting them as data (never in the system
+    // prompt), then the earlier turn as conversation, oldest first, before the new question.
     let messages = &model.requests()[1].messages;
     let roles: Vec<&str> = messages
         .iter()
         .map(|m| m["role"].as_str().unwrap())
         .collect();
-    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert_eq!(
+        roles,
+        ["system", "user", "assistant", "user", "assistant", "user"]
+    );
+    assert_records_are_quoted_data(messages);
 
     // Another user of the same clinic, in a session of their own: nothing of Alice's.
     let bob_session = stack.sessions.issue(&bob.ctx).unwrap();
@@ -131,10 +162,12 @@ async fn a_user_is_reminded_of_their_own_turns_and_nobody_elses() {
     assert!(!bobs["answer"].as_str().unwrap().contains("brief summaries"));
     assert!(!sent(&model, 2).contains("brief summaries"));
 
-    // Alice in a new session: her long-term record (her own namespace) is in the prompt.
+    // Alice in a new session: her long-term record (her own namespace) is in the request,
+    // quoted as data outside the system prompt.
     let new_session = stack.sessions.issue(&alice.ctx).unwrap();
     ask(&alice, &new_session, "Do you know what I prefer?").await;
     assert!(sent(&model, 3).contains("I prefer brief summaries"));
+    assert_records_are_quoted_data(&model.requests()[3].messages);
 
     // Every Memory call named the caller's own actor or namespace, with vended credentials.
     let calls = mem.calls();

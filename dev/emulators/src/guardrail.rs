@@ -5,6 +5,9 @@
 //! the agent's handling:
 //!
 //! - on INPUT, a prompt containing one of `BLOCKED_PHRASES` is blocked with `BLOCKED_MESSAGE`;
+//! - on INPUT, text containing one of `PROMPT_ATTACK_PHRASES` is blocked with
+//!   `BLOCKED_MESSAGE`, as the prompt-attack filter (input only, on AWS) does with instruction
+//!   overrides (the agent screens document and web text this way);
 //! - on OUTPUT, text shaped like a US social security number (`ddd-dd-dddd`) is masked as
 //!   `{US_SOCIAL_SECURITY_NUMBER}`, as a sensitive-information filter in ANONYMIZE mode does.
 //!
@@ -20,6 +23,12 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 pub const BLOCKED_PHRASES: [&str; 2] = ["make a weapon", "build a bomb"];
+/// Instruction overrides, the shape of the prompt attacks AWS's filter is trained on.
+pub const PROMPT_ATTACK_PHRASES: [&str; 3] = [
+    "ignore previous instructions",
+    "ignore all previous instructions",
+    "disregard your instructions",
+];
 pub const BLOCKED_MESSAGE: &str =
     "[guardrail] This request is outside what the clinic's assistant may help with.";
 pub const SSN_MASK: &str = "{US_SOCIAL_SECURITY_NUMBER}";
@@ -119,7 +128,12 @@ async fn apply(
         .unwrap_or_default();
     let lower = text.to_lowercase();
     let output = match source.as_str() {
-        "INPUT" if BLOCKED_PHRASES.iter().any(|p| lower.contains(p)) => {
+        "INPUT"
+            if BLOCKED_PHRASES
+                .iter()
+                .chain(&PROMPT_ATTACK_PHRASES)
+                .any(|p| lower.contains(p)) =>
+        {
             Some(BLOCKED_MESSAGE.to_owned())
         }
         "OUTPUT" => mask_ssn(&text),

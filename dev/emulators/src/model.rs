@@ -270,13 +270,31 @@ fn compose(
 ) -> String {
     let mut out = format!("{ANSWER_LABEL} ");
     if results.is_empty() {
-        // Earlier turns the agent passed in (memory) are quoted so a follow-up can use them.
-        let earlier: Vec<String> = messages
-            .iter()
-            .filter(|m| m["role"] == "user")
-            .map(|m| content_text(&m["content"]))
-            .filter(|c| !c.is_empty() && c != prompt)
-            .collect();
+        // Earlier turns the agent passed in (memory) are quoted so a follow-up can use them,
+        // and so are the remembered records it quotes as data (`{"remembered": [...]}` in an
+        // assistant message, after the agent's own question for them, which is not quoted).
+        let remembered = |m: &Value| -> Option<Vec<String>> {
+            let v: Value = serde_json::from_str(&content_text(&m["content"])).ok()?;
+            let list = v.get("remembered")?.as_array()?;
+            Some(
+                list.iter()
+                    .filter_map(|f| f.as_str().map(str::to_owned))
+                    .collect(),
+            )
+        };
+        let mut earlier: Vec<String> = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            if m["role"] == "assistant" {
+                earlier.extend(remembered(m).unwrap_or_default());
+                continue;
+            }
+            let asks_for_records = messages.get(i + 1).and_then(remembered).is_some();
+            let text = content_text(&m["content"]);
+            if m["role"] == "user" && !asks_for_records && !text.is_empty() && text != prompt {
+                earlier.push(text);
+            }
+        }
+        earlier.dedup();
         if earlier.is_empty() {
             out.push_str("I have no tool for that question");
             if offered.is_empty() {
@@ -292,7 +310,19 @@ fn compose(
     out.push_str("From the clinic's tools:");
     for (i, text) in results.iter().enumerate() {
         let tool = called.get(i).map(String::as_str).unwrap_or("tool");
-        let parsed: Option<Value> = serde_json::from_str(text).ok();
+        // The agent quotes each result as `{"tool", "note", "data"}`: read the data.
+        let parsed: Option<Value> =
+            serde_json::from_str::<Value>(text)
+                .ok()
+                .map(|v| match v.get("data") {
+                    Some(data) if v.get("note").is_some() => data.clone(),
+                    _ => v,
+                });
+        let text = &match &parsed {
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => text.clone(),
+        };
         // Errors come as {"error": "code", "message"} or {"error": {"code", "message"}}.
         match parsed.as_ref().and_then(|v| v.get("error").map(|e| (v, e))) {
             Some((v, e)) => {
