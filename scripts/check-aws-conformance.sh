@@ -12,10 +12,11 @@
 # aws CLI that refuses any Bedrock call botocore's model does not define
 # (scripts/conformance/test_bedrock_projects.py). The deployment's create order is checked on the
 # deploy dry run (scripts/check-dry-runs.sh). Part of scripts/test.sh.
-# Usage: scripts/check-aws-conformance.sh [template]   (default: infra/template.json)
+# Usage: scripts/check-aws-conformance.sh [template]   (default: infra/template.json, then
+# infra/edge-template.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 python=.tools/venv/bin/python
 [[ -x $python ]] || { echo "error: $python not found; run scripts/install-standins.sh first" >&2; exit 1; }
 template=${1:-infra/template.json}
@@ -35,3 +36,7 @@ fi
 echo "    $(grep -E '^Ran ' <<< "$out"): created with the mode, set when it differs, stopped when it cannot be set"
 "$python" scripts/conformance/cfn_registry.py "$template"
 "$python" scripts/conformance/iam_reference.py "$template"
+if [[ $# -eq 0 ]]; then
+  # The edge stack (the CloudFront-scope web ACL, us-east-1) against the same schemas.
+  "$python" scripts/conformance/cfn_registry.py infra/edge-template.json
+fi

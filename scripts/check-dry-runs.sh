@@ -42,6 +42,16 @@ for logical, resource in template["Resources"].items():
         stem = logical.removesuffix("Function")
         if f"{stem}CodeVersion=" not in deploy:
             problems.append(f"deploy --dry-run does not pin {logical}'s package by object version")
+edge = json.load(open("infra/edge-template.json"))
+if "cloudformation deploy --template-file infra/edge-template.json" not in deploy or "--region us-east-1" not in deploy:
+    problems.append("deploy --dry-run does not deploy the edge stack (infra/edge-template.json) in us-east-1")
+elif deploy.index("infra/edge-template.json --stack-name") > deploy.index("--template-file infra/template.json"):
+    problems.append("deploy --dry-run deploys the regional stack before the edge stack whose web ACL it names")
+for needed in ("EdgeWebAclArn=", "OriginVerifySecret="):
+    if needed not in deploy:
+        problems.append(f"deploy --dry-run does not pass {needed[:-1]} to the regional stack")
+if "delete-stack --stack-name tenantry-edge" not in cleanup:
+    problems.append("cleanup --dry-run does not remove the edge stack")
 if "--query CodeSha256" not in deploy:
     problems.append("deploy --dry-run does not check the functions' code hashes after the stack")
 for clinic in tenants:

@@ -113,6 +113,20 @@ elif stack_exists; then
 else
   echo "    already gone"
 fi
+# The edge stack (its web ACL, in us-east-1) goes after the distribution that used it.
+edge_opts=()
+[[ -n $profile ]] && edge_opts+=(--profile "$profile")
+edge_opts+=(--region us-east-1)
+if [[ $dry_run == 1 ]]; then
+  run aws "${edge_opts[@]}" cloudformation delete-stack --stack-name "$stack-edge"
+  run aws "${edge_opts[@]}" cloudformation wait stack-delete-complete --stack-name "$stack-edge"
+elif aws "${edge_opts[@]}" cloudformation describe-stacks --stack-name "$stack-edge" > /dev/null 2>&1; then
+  aws "${edge_opts[@]}" cloudformation delete-stack --stack-name "$stack-edge"
+  aws "${edge_opts[@]}" cloudformation wait stack-delete-complete --stack-name "$stack-edge"
+  echo "    edge stack $stack-edge deleted (us-east-1)"
+else
+  echo "    edge stack $stack-edge already gone"
+fi
 
 step "3/5 Bedrock projects and the signing keys"
 bp_args=(--delete)
@@ -120,7 +134,7 @@ bp_args=(--delete)
 [[ $dry_run == 0 ]] && bp_args+=(--region "$region")
 [[ -n $profile ]] && bp_args+=(--profile "$profile")
 scripts/bedrock-projects.sh "${bp_args[@]}" | sed 's/^/    /'
-for key_param in "/$prefix/page-token-key" "/$prefix/session-key"; do
+for key_param in "/$prefix/page-token-key" "/$prefix/session-key" "/$prefix/origin-verify"; do
   if [[ $dry_run == 1 ]]; then
     run aws ssm delete-parameter --name "$key_param"
   elif aws_cmd ssm delete-parameter --name "$key_param" 2> /dev/null; then

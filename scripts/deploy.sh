@@ -79,6 +79,8 @@ mkdir -p "$state_dir"
 outputs_file="$state_dir/$stack-outputs.json"
 page_key_param="/$prefix/page-token-key"
 session_key_param="/$prefix/session-key"
+origin_param="/$prefix/origin-verify"
+edge_stack="$stack-edge"
 sha256() { python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$1"; }
 
 if [[ $preflight == 1 ]]; then
@@ -209,8 +211,8 @@ else
   runtime_image="$registry/$repo@$digest"
 fi
 
-step "5/9 Signing keys: SSM SecureStrings $page_key_param (tool-target's page tokens) and $session_key_param (runtime sessions; request-proxy and the agents), created once, never printed"
-for key_param in "$page_key_param" "$session_key_param"; do
+step "5/9 Keys: SSM SecureStrings $page_key_param (tool-target's page tokens), $session_key_param (runtime sessions; request-proxy and the agents) and $origin_param (CloudFront's origin secret for the API's web ACL), created once, never printed"
+for key_param in "$page_key_param" "$session_key_param" "$origin_param"; do
   creates ssm-parameter "$key_param"
   if [[ $dry_run == 1 ]]; then
     echo "    $key_param: would create it from 32 random bytes if absent"
@@ -222,7 +224,7 @@ for key_param in "$page_key_param" "$session_key_param"; do
     chmod 600 "$key_input"
     python3 - "$key_param" > "$key_input" << 'PY'
 import base64, json, os, sys
-print(json.dumps({"Name": sys.argv[1], "Type": "SecureString", "Description": "Tenantry signing key",
+print(json.dumps({"Name": sys.argv[1], "Type": "SecureString", "Description": "Tenantry key",
                   "Value": base64.b64encode(os.urandom(32)).decode()}))
 PY
     aws_cmd ssm put-parameter --cli-input-json "file://$key_input" > /dev/null
@@ -251,13 +253,42 @@ if [[ $dry_run == 1 ]]; then
   echo "    resources of infra/template.json (names resolved for prefix $prefix):"
   template list
 fi
+# The edge stack first: CloudFront takes its web ACL from us-east-1 only, whatever the Region.
+creates stack "$edge_stack"
+edge_opts=()
+[[ -n $profile ]] && edge_opts+=(--profile "$profile")
+edge_opts+=(--region us-east-1)
+echo "    the edge stack $edge_stack in us-east-1 (infra/edge-template.json: the web ACL in front of CloudFront)"
+run aws "${edge_opts[@]}" cloudformation deploy --template-file infra/edge-template.json --stack-name "$edge_stack" \
+  --no-fail-on-empty-changeset --tags Application=tenantry --parameter-overrides "NamePrefix=$prefix"
+if [[ $dry_run == 1 ]]; then
+  edge_acl="<EdgeWebAclArn output of $edge_stack>"
+  origin_secret="<the value of $origin_param>"
+else
+  edge_acl=$(aws "${edge_opts[@]}" cloudformation describe-stacks --stack-name "$edge_stack" \
+    --query "Stacks[0].Outputs[?OutputKey=='EdgeWebAclArn'].OutputValue" --output text)
+  [[ $edge_acl == arn:* ]] || die "the edge stack $edge_stack has no EdgeWebAclArn output: see its events in us-east-1, then run this again"
+  origin_secret=$(aws_cmd ssm get-parameter --name "$origin_param" --with-decryption --query Parameter.Value --output text)
+fi
 deploy_stack() { # deploy_stack on|off
+  # The overrides go through a private file: the origin secret is never on a command line.
+  local overrides
+  overrides=$(mktemp)
+  chmod 600 "$overrides"
+  python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "NamePrefix=$prefix" "ArtifactBucket=$artifacts" \
+    "AgentRuntimeImageUri=$runtime_image" "StackPurpose=$stack_purpose" "ReservedConcurrency=$reserved_concurrency" \
+    "PageTokenKeyParameter=$page_key_param" "SessionKeyParameter=$session_key_param" "DeletionProtection=$1" \
+    "PolicyValidationMode=$policy_validation" "EdgeWebAclArn=$edge_acl" "OriginVerifySecret=$origin_secret" \
+    "${code_params[@]}" > "$overrides"
+  local from="file://$overrides"
+  if [[ $dry_run == 1 ]]; then
+    echo "    parameter overrides (a private file): $(python3 -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))))' "$overrides")"
+    from="file://<the private file>"
+  fi
   run aws "${aws_opts[@]}" cloudformation deploy --template-file infra/template.json --stack-name "$stack" \
     --s3-bucket "$artifacts" --s3-prefix templates --capabilities CAPABILITY_NAMED_IAM \
-    --no-fail-on-empty-changeset --tags Application=tenantry \
-    --parameter-overrides "NamePrefix=$prefix" "ArtifactBucket=$artifacts" "AgentRuntimeImageUri=$runtime_image" "StackPurpose=$stack_purpose" \
-    "ReservedConcurrency=$reserved_concurrency" "PageTokenKeyParameter=$page_key_param" "SessionKeyParameter=$session_key_param" \
-    "DeletionProtection=$1" "PolicyValidationMode=$policy_validation" "${code_params[@]}"
+    --no-fail-on-empty-changeset --tags Application=tenantry --parameter-overrides "$from"
+  rm -f "$overrides"
 }
 # A new stack is created with deletion protection off: if its creation fails, CloudFormation
 # rolls back and deletes what it made (RetainExceptOnCreate), which protected tables and a

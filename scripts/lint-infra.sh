@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Lints the CloudFormation template(s), offline: cfn-lint must report 0 errors, then checkov must
 # report 0 failed checks, and every check it skips must be skipped by an inline suppression that
-# gives a reason. Usage: scripts/lint-infra.sh [template ...]   (default: infra/template.json)
+# gives a reason. Usage: scripts/lint-infra.sh [template ...]   (default: infra/template.json and
+# infra/edge-template.json)
 # Needs scripts/install-standins.sh (cfn-lint in .tools/venv, checkov in .tools/checkov-venv).
 # A check that does not apply is suppressed in the generator (ops/infra-template), on the
 # resource: "Metadata": {"checkov": {"skip": [{"id": "CKV_AWS_117", "comment": "why"}]}}
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 case "${1:-}" in
-  -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   -*) echo "unknown option: $1 (try --help)" >&2; exit 2 ;;
 esac
 cfn_lint="$root/.tools/venv/bin/cfn-lint"
@@ -19,7 +20,7 @@ done
 
 # Paths are taken relative to the caller's directory (the default relative to the repo root);
 # both tools then run from the repo root.
-if (( $# == 0 )); then cd "$root"; set -- infra/template.json; fi
+if (( $# == 0 )); then cd "$root"; set -- infra/template.json infra/edge-template.json; fi
 templates=()
 for t in "$@"; do
   if [[ ! -f $t ]]; then

@@ -314,7 +314,7 @@ def checks(report, stack, session, lam, tokens, a, b, p, cognito, users, totp_se
     list_other = denied(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=f"basic-tier/{b}/"))
     report.add("vended data credentials: another clinic's documents", get_other is True and list_other is True,
                f"get {'refused' if get_other else 'NOT refused'}, list {'refused' if list_other else 'NOT refused'}",
-               "STOP: tenant isolation is broken at IAM (S3 prefix grant)")
+               "STOP: the tenant data role must hold no S3 grant (documents come only through Retrieve)")
 
     memory = vend(lam, stack["MemoryVendingFunctionName"], tokens[a], "memory", session)
     mem = memory.client("bedrock-agentcore")

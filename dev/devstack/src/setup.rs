@@ -293,14 +293,14 @@ pub fn function_env(
         ("TENANTRY_TOKEN_ISSUER", pool.issuer.clone()),
         ("TENANTRY_TOKEN_AUDIENCE", pool.client_id.clone()),
         ("TENANTRY_JWKS_URL", routes.jwks.clone()),
-        // token-vending behind the Lambda stand-in serves tool-target: data and documents only.
+        // token-vending behind the Lambda stand-in serves tool-target: the data scope only.
         (
             "TENANTRY_TVM_ROLE_ARN",
             LOCAL_TENANT_DATA_ROLE_ARN.to_owned(),
         ),
         (
             token_vending::ENV_ALLOWED_SCOPES,
-            "data,documents".to_owned(),
+            "data".to_owned(),
         ),
         ("TENANTRY_CREDENTIALS_SOURCE", "vending-function".to_owned()),
         ("TENANTRY_TVM_FUNCTION", "token-vending".to_owned()),

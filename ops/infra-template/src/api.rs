@@ -273,7 +273,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
 
 /// Requests one source address may send in five minutes: 10 per second on average, the premium
 /// plan's rate, so a hospital's users behind one address are not cut off by it.
-const PER_IP_REQUESTS_PER_5_MIN: u32 = 3000;
+pub(crate) const PER_IP_REQUESTS_PER_5_MIN: u32 = 3000;
 
 /// The largest body the API takes: request-proxy's for its (template-set) prompt limit. It must
 /// not exceed the 16 KiB AWS WAF inspects of an API Gateway body by default.
@@ -281,8 +281,24 @@ pub const MAX_BODY_BYTES: usize =
     request_proxy::config::max_body_bytes(request_proxy::config::DEFAULT_MAX_PROMPT_BYTES);
 const _: () = assert!(MAX_BODY_BYTES <= 16 * 1024);
 
+/// The header CloudFront adds to every request it sends the API, with the stack's origin secret:
+/// the regional web ACL leaves requests that carry it to the edge web ACL's per-client rule.
+pub const ORIGIN_VERIFY_HEADER: &str = "x-origin-verify";
+/// The (NoEcho) parameter holding the origin secret.
+pub const ORIGIN_VERIFY_PARAMETER: &str = "OriginVerifySecret";
+
 /// AWS managed rule groups and a per-address rate limit in front of the API, and their logs.
 fn waf(t: &mut Template) -> Result<(), Error> {
+    t.parameter(
+        ORIGIN_VERIFY_PARAMETER,
+        json!({
+            "Type": "String",
+            "NoEcho": true,
+            "MinLength": 32,
+            "AllowedPattern": "^[A-Za-z0-9+/=_-]+$",
+            "Description": "The secret CloudFront sends the API in x-origin-verify (scripts/deploy.sh keeps it in the SSM SecureString /<prefix>/origin-verify and passes it here)."
+        }),
+    )?;
     let managed = |name: &str, priority: u32| {
         json!({
             "Name": name,
@@ -325,6 +341,9 @@ fn waf(t: &mut Template) -> Result<(), Error> {
                     },
                     // Before the usage plans: they meter per tenant key once a token passed
                     // the authorizer; this caps what one address can send at all, tokens or not.
+                    // Not for requests from the distribution (the origin secret): here they
+                    // all come from CloudFront's few addresses, and the edge web ACL limits
+                    // each client's own address instead.
                     {
                         "Name": "PerSourceAddressRate",
                         "Priority": 2,
@@ -332,7 +351,13 @@ fn waf(t: &mut Template) -> Result<(), Error> {
                         "Statement": { "RateBasedStatement": {
                             "Limit": PER_IP_REQUESTS_PER_5_MIN,
                             "EvaluationWindowSec": 300,
-                            "AggregateKeyType": "IP"
+                            "AggregateKeyType": "IP",
+                            "ScopeDownStatement": { "NotStatement": { "Statement": { "ByteMatchStatement": {
+                                "FieldToMatch": { "SingleHeader": { "Name": ORIGIN_VERIFY_HEADER } },
+                                "PositionalConstraint": "EXACTLY",
+                                "SearchString": reference(ORIGIN_VERIFY_PARAMETER),
+                                "TextTransformations": [{ "Priority": 0, "Type": "NONE" }]
+                            }}}}
                         }},
                         "VisibilityConfig": { "SampledRequestsEnabled": false, "CloudWatchMetricsEnabled": true, "MetricName": "PerSourceAddressRate" }
                     }
@@ -368,8 +393,11 @@ fn waf(t: &mut Template) -> Result<(), Error> {
             "Properties": {
                 "ResourceArn": get_att("ApiWebAcl", "Arn"),
                 "LogDestinationConfigs": [sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:aws-waf-logs-${NamePrefix}-api")],
-                // Headers carry the bearer token.
-                "RedactedFields": [{ "SingleHeader": { "Name": "authorization" } }]
+                // Headers carry the bearer token and the origin secret.
+                "RedactedFields": [
+                    { "SingleHeader": { "Name": "authorization" } },
+                    { "SingleHeader": { "Name": ORIGIN_VERIFY_HEADER } }
+                ]
             }
         }),
     )?;

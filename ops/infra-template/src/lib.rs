@@ -13,6 +13,7 @@
 
 mod api;
 pub mod cfn;
+pub mod edge;
 mod function_ids;
 mod functions;
 pub mod iam;
@@ -183,11 +184,17 @@ pub fn render(inputs: &Inputs) -> Result<Value, Error> {
 
 /// The template as checked in: pretty JSON with a trailing newline.
 pub fn render_text(inputs: &Inputs) -> Result<String, Error> {
-    let value = render(inputs)?;
-    let mut text = serde_json::to_string_pretty(&value).map_err(|source| Error::Json {
-        file: TEMPLATE_PATH,
-        source,
-    })?;
+    pretty(&render(inputs)?, TEMPLATE_PATH)
+}
+
+/// The edge template (`infra/edge-template.json`) as checked in.
+pub fn render_edge_text() -> Result<String, Error> {
+    pretty(&edge::render()?, edge::EDGE_TEMPLATE_PATH)
+}
+
+fn pretty(value: &Value, file: &'static str) -> Result<String, Error> {
+    let mut text =
+        serde_json::to_string_pretty(value).map_err(|source| Error::Json { file, source })?;
     text.push('\n');
     Ok(text)
 }

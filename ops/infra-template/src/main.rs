@@ -1,4 +1,4 @@
-//! Writes (or checks) infra/template.json.
+//! Writes (or checks) infra/template.json and infra/edge-template.json.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,10 +9,12 @@ infra-template: generate the CloudFormation template of the whole suite
 Usage: cargo run -p infra-template -- [--check] [--out PATH]
 
 Renders infra/template.json from infra/tiers.json, infra/policies/ (IAM documents and Cedar
-policies) and infra/gateway/tool-target-schema.json. Run it after changing any of them.
+policies) and infra/gateway/tool-target-schema.json, and infra/edge-template.json (the
+CloudFront-scope web ACL, deployed in us-east-1). Run it after changing any of them.
 
   --check     do not write; exit 1 if PATH differs from a fresh rendering
-  --out PATH  the template file (default: infra/template.json under the workspace root)
+  --out PATH  the template file (default: infra/template.json under the workspace root); the
+              edge template goes next to it, as edge-template.json
   -h, --help  this text";
 
 fn main() -> ExitCode {
@@ -37,41 +39,57 @@ fn main() -> ExitCode {
             other => return usage(&format!("unknown argument {other}")),
         }
     }
-    let text = match infra_template::Inputs::shipped().and_then(|i| infra_template::render_text(&i))
-    {
-        Ok(text) => text,
+    let rendered = infra_template::Inputs::shipped()
+        .and_then(|i| infra_template::render_text(&i))
+        .and_then(|main| Ok((main, infra_template::render_edge_text()?)));
+    let (main_text, edge_text) = match rendered {
+        Ok(texts) => texts,
         Err(e) => {
             eprintln!("infra-template: {e}");
             return ExitCode::FAILURE;
         }
     };
+    // The edge template sits next to the main one.
+    let edge = out.with_file_name("edge-template.json");
+    let files = [(&out, main_text), (&edge, edge_text)];
+    let mut status = ExitCode::SUCCESS;
+    for (path, text) in files {
+        if !write_or_check(path, &text, check) {
+            status = ExitCode::FAILURE;
+        }
+    }
+    status
+}
+
+/// Writes `text` to `path`, or with `check` compares them; says what it did.
+fn write_or_check(path: &std::path::Path, text: &str, check: bool) -> bool {
     if check {
-        return match std::fs::read_to_string(&out) {
+        return match std::fs::read_to_string(path) {
             Ok(current) if current == text => {
-                println!("{} is up to date", out.display());
-                ExitCode::SUCCESS
+                println!("{} is up to date", path.display());
+                true
             }
             Ok(_) => {
                 eprintln!(
                     "{} is out of date: run `cargo run -p infra-template`",
-                    out.display()
+                    path.display()
                 );
-                ExitCode::FAILURE
+                false
             }
             Err(e) => {
-                eprintln!("cannot read {}: {e}", out.display());
-                ExitCode::FAILURE
+                eprintln!("cannot read {}: {e}", path.display());
+                false
             }
         };
     }
-    match std::fs::write(&out, text) {
+    match std::fs::write(path, text) {
         Ok(()) => {
-            println!("wrote {}", out.display());
-            ExitCode::SUCCESS
+            println!("wrote {}", path.display());
+            true
         }
         Err(e) => {
-            eprintln!("cannot write {}: {e}", out.display());
-            ExitCode::FAILURE
+            eprintln!("cannot write {}: {e}", path.display());
+            false
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use crate::api::{ORIGIN_VERIFY_HEADER, ORIGIN_VERIFY_PARAMETER};
 use crate::cfn::{checkov_skips, get_att, reference, sub, tag_list};
 use crate::ids;
 use crate::shared::{APP_TAGS, bucket_policy, bucket_properties};
@@ -24,7 +25,18 @@ pub const API_PATH_PREFIX: &str = "/api";
 /// viewer's path as it is). CloudFront Functions' own JavaScript runtime.
 const STRIP_API_PREFIX: &str = "function handler(event) {\n  var request = event.request;\n  request.uri = request.uri.replace(/^\\/api(?=\\/)/, '');\n  return request;\n}\n";
 
+/// The parameter naming the edge stack's web ACL (`scripts/deploy.sh` deploys it first).
+const EDGE_WEB_ACL_PARAMETER: &str = "EdgeWebAclArn";
+
 pub fn add(t: &mut Template) -> Result<(), Error> {
+    t.parameter(
+        EDGE_WEB_ACL_PARAMETER,
+        json!({
+            "Type": "String",
+            "AllowedPattern": "^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/.+$",
+            "Description": "The CloudFront-scope web ACL of the edge stack (infra/edge-template.json, in us-east-1; scripts/deploy.sh deploys it and passes its ARN)."
+        }),
+    )?;
     t.resource(
         ids::SITE_BUCKET,
         json!({
@@ -114,7 +126,6 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
         json!({
             "Type": "AWS::CloudFront::Distribution",
             "Metadata": checkov_skips(&[
-                ("CKV_AWS_68", "A CloudFront web ACL must live in us-east-1, outside this regional stack; the API's regional web ACL still inspects every /api request (see the README on its per-address rule behind CloudFront)."),
                 ("CKV_AWS_86", "CloudFront's standard logs need ACLs on their bucket, which the stack's buckets disable; API requests are logged by the API stage's access log, page files are public."),
                 ("CKV_AWS_174", "The default *.cloudfront.net certificate (TLS 1.2+ negotiated by CloudFront); a custom domain with its own certificate and minimum protocol is a deployment choice."),
                 ("CKV_AWS_310", "One origin per behaviour by design: the page and the API; an origin group would need a second copy of each."),
@@ -127,6 +138,9 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
                 "HttpVersion": "http2and3",
                 "IPV6Enabled": true,
                 "PriceClass": "PriceClass_100",
+                // The edge stack's web ACL (us-east-1): the per-client rule sees each client's
+                // own address, which the regional one behind CloudFront cannot.
+                "WebACLId": reference(EDGE_WEB_ACL_PARAMETER),
                 "Origins": [
                     {
                         "Id": "site",
@@ -137,6 +151,12 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
                     {
                         "Id": "api",
                         "DomainName": sub("${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
+                        // Tells the regional web ACL the request came through the distribution
+                        // (a viewer's header of the same name is replaced by this one).
+                        "OriginCustomHeaders": [{
+                            "HeaderName": ORIGIN_VERIFY_HEADER,
+                            "HeaderValue": reference(ORIGIN_VERIFY_PARAMETER)
+                        }],
                         "CustomOriginConfig": {
                             "HTTPSPort": 443,
                             "OriginProtocolPolicy": "https-only",

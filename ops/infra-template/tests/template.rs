@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 const TEMPLATE: &str = include_str!("../../../infra/template.json");
+const EDGE_TEMPLATE: &str = include_str!("../../../infra/edge-template.json");
 const TIERS: &str = include_str!("../../../infra/tiers.json");
 const TOOL_SCHEMA: &str = include_str!("../../../infra/gateway/tool-target-schema.json");
 
@@ -62,6 +63,11 @@ fn checked_in_template_is_the_fresh_rendering() {
     assert!(
         fresh == TEMPLATE,
         "infra/template.json is out of date: run `cargo run -p infra-template`"
+    );
+    let edge = infra_template::render_edge_text().expect("render the edge");
+    assert!(
+        edge == EDGE_TEMPLATE,
+        "infra/edge-template.json is out of date: run `cargo run -p infra-template`"
     );
 }
 
@@ -465,6 +471,76 @@ fn the_waf_limits_each_source_address() {
         per_second >= premium,
         "one address may send at least a premium tenant's rate ({per_second} >= {premium})"
     );
+}
+
+/// Behind CloudFront the regional web ACL sees CloudFront's addresses: the per-client limit
+/// lives in the edge web ACL (us-east-1, in front of the distribution), and the regional one
+/// skips the per-address rule only for requests carrying the distribution's origin secret.
+#[test]
+fn the_edge_limits_each_client_and_the_region_exempts_only_the_distribution() {
+    let t = template();
+    let edge: serde_json::Value = serde_json::from_str(EDGE_TEMPLATE).unwrap();
+    let acl = &edge["Resources"]["EdgeWebAcl"]["Properties"];
+    assert_eq!(acl["Scope"], "CLOUDFRONT");
+    let rate = acl["Rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Statement"].get("RateBasedStatement").is_some())
+        .expect("the edge's per-client rule");
+    assert_eq!(rate["Action"], serde_json::json!({"Block": {}}));
+    let edge_rate = &rate["Statement"]["RateBasedStatement"];
+    assert_eq!(edge_rate["AggregateKeyType"], "IP");
+    assert!(
+        edge_rate.get("ScopeDownStatement").is_none(),
+        "every client, no exemption"
+    );
+    assert_eq!(
+        edge["Outputs"]["EdgeWebAclArn"]["Value"]["Fn::GetAtt"][0],
+        "EdgeWebAcl"
+    );
+
+    let distribution = &t["Resources"]["SiteDistribution"]["Properties"]["DistributionConfig"];
+    assert_eq!(distribution["WebACLId"]["Ref"], "EdgeWebAclArn");
+    assert!(
+        t["Parameters"]["EdgeWebAclArn"]["AllowedPattern"]
+            .as_str()
+            .unwrap()
+            .contains(":wafv2:us-east-1:"),
+        "CloudFront takes web ACLs from us-east-1 only"
+    );
+    let api_origin = distribution["Origins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["Id"] == "api")
+        .unwrap();
+    let header = &api_origin["OriginCustomHeaders"][0];
+    assert_eq!(header["HeaderName"], "x-origin-verify");
+    assert_eq!(header["HeaderValue"]["Ref"], "OriginVerifySecret");
+    let secret = &t["Parameters"]["OriginVerifySecret"];
+    assert_eq!(secret["NoEcho"], true);
+    assert!(secret["MinLength"].as_u64().unwrap() >= 32);
+
+    let regional = t["Resources"]["ApiWebAcl"]["Properties"]["Rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Name"] == "PerSourceAddressRate")
+        .unwrap();
+    let exempt = &regional["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["NotStatement"]
+        ["Statement"]["ByteMatchStatement"];
+    assert_eq!(
+        exempt["FieldToMatch"]["SingleHeader"]["Name"],
+        "x-origin-verify"
+    );
+    assert_eq!(exempt["PositionalConstraint"], "EXACTLY");
+    assert_eq!(exempt["SearchString"]["Ref"], "OriginVerifySecret");
+    // Neither the token nor the secret reaches the WAF logs.
+    let redacted = t["Resources"]["ApiWebAclLogging"]["Properties"]["RedactedFields"].to_string();
+    for name in ["authorization", "x-origin-verify"] {
+        assert!(redacted.contains(name), "{name}: {redacted}");
+    }
 }
 
 #[test]
