@@ -24,7 +24,7 @@ pub struct Config {
     pub tables: Tables,
     pub page_token_key: PageTokenKey,
     pub knowledge_bases: KnowledgeBases,
-    pub web_search: crate::web_search::WebSearch,
+    pub web_search: crate::web_search::WebSearchConfig,
     /// The tenant registry: a suspended clinic's calls are refused here too.
     pub registry_table: String,
     pub registry_cache: std::time::Duration,
@@ -114,7 +114,7 @@ impl Config {
             },
             page_token_key: page_token_key(&get)?,
             knowledge_bases: knowledge_bases(&get)?,
-            web_search: crate::web_search::WebSearch::from_lookup(&get)?,
+            web_search: crate::web_search::WebSearchConfig::from_lookup(&get)?,
             registry_table: required(tenant_registry::ENV_REGISTRY_TABLE)?,
             // At most an hour, as the authorizer's: a suspension takes effect within it.
             registry_cache: env_config::seconds(

@@ -298,10 +298,7 @@ pub fn function_env(
             "TENANTRY_TVM_ROLE_ARN",
             LOCAL_TENANT_DATA_ROLE_ARN.to_owned(),
         ),
-        (
-            token_vending::ENV_ALLOWED_SCOPES,
-            "data".to_owned(),
-        ),
+        (token_vending::ENV_ALLOWED_SCOPES, "data".to_owned()),
         ("TENANTRY_CREDENTIALS_SOURCE", "vending-function".to_owned()),
         ("TENANTRY_TVM_FUNCTION", "token-vending".to_owned()),
         ("TENANTRY_PATIENT_TABLE", tables.patient_table.clone()),

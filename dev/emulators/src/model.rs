@@ -270,9 +270,9 @@ fn compose(
 ) -> String {
     let mut out = format!("{ANSWER_LABEL} ");
     if results.is_empty() {
-        // Earlier turns the agent passed in (memory) are quoted so a follow-up can use them,
-        // and so are the remembered records it quotes as data (`{"remembered": [...]}` in an
-        // assistant message, after the agent's own question for them, which is not quoted).
+        // Earlier turns the agent passed in (memory) are quoted so a follow-up can use them;
+        // the remembered records (`{"remembered": [...]}` in an assistant message, after the
+        // agent's own question for them) are not: they are another conversation's.
         let remembered = |m: &Value| -> Option<Vec<String>> {
             let v: Value = serde_json::from_str(&content_text(&m["content"])).ok()?;
             let list = v.get("remembered")?.as_array()?;
@@ -285,7 +285,6 @@ fn compose(
         let mut earlier: Vec<String> = Vec::new();
         for (i, m) in messages.iter().enumerate() {
             if m["role"] == "assistant" {
-                earlier.extend(remembered(m).unwrap_or_default());
                 continue;
             }
             let asks_for_records = messages.get(i + 1).and_then(remembered).is_some();
@@ -294,7 +293,7 @@ fn compose(
                 earlier.push(text);
             }
         }
-        earlier.dedup();
+
         if earlier.is_empty() {
             out.push_str("I have no tool for that question");
             if offered.is_empty() {

@@ -64,7 +64,54 @@ pub fn tenant_role_arn(v: &Vending) -> Value {
     ))
 }
 
+/// The guardrail every web search query passes before it leaves the deployment (tool-target's;
+/// web search itself stays off until a provider is configured): personal information and
+/// patient ids blocked on input.
+const WEB_QUERY_GUARDRAIL: &str = "WebQueryGuardrail";
+const WEB_QUERY_GUARDRAIL_VERSION: &str = "WebQueryGuardrailVersion";
+
+fn web_query_guardrail(t: &mut Template) -> Result<(), Error> {
+    let block = |kind: &str| json!({ "Type": kind, "Action": "BLOCK" });
+    t.resource(
+        WEB_QUERY_GUARDRAIL,
+        json!({
+            "Type": "AWS::Bedrock::Guardrail",
+            "Properties": {
+                "Name": sub("${NamePrefix}-web-query-guardrail"),
+                "Description": "Web search queries leave the deployment: no personal information, no patient ids",
+                "BlockedInputMessaging": "A web search query must not carry personal information.",
+                "BlockedOutputsMessaging": "A web search query must not carry personal information.",
+                "SensitiveInformationPolicyConfig": {
+                    "PiiEntitiesConfig": [
+                        block("NAME"), block("ADDRESS"), block("PHONE"), block("EMAIL"),
+                        block("US_SOCIAL_SECURITY_NUMBER"), block("UK_NATIONAL_HEALTH_SERVICE_NUMBER"),
+                        block("CA_HEALTH_NUMBER"), block("DRIVER_ID"), block("US_PASSPORT_NUMBER")
+                    ],
+                    "RegexesConfig": [{
+                        "Name": "patient-id",
+                        "Description": "The deployment's patient ids (p-<digits>)",
+                        "Pattern": "\\b[pP]-[0-9]+\\b",
+                        "Action": "BLOCK"
+                    }]
+                },
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )?;
+    t.resource(
+        WEB_QUERY_GUARDRAIL_VERSION,
+        json!({
+            "Type": "AWS::Bedrock::GuardrailVersion",
+            "Properties": {
+                "GuardrailIdentifier": get_att(WEB_QUERY_GUARDRAIL, "GuardrailId"),
+                "Description": "Pinned by the stack: tool-target uses this version"
+            }
+        }),
+    )
+}
+
 pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
+    web_query_guardrail(t)?;
     for f in &FUNCTIONS {
         let log_id = f.id.log_group();
         log_group(
@@ -201,6 +248,12 @@ fn extra_statements(id: FunctionId, inputs: &Inputs) -> Vec<Value> {
             })
             .unwrap_or_default(),
         FunctionId::ToolTarget => vec![
+            // Web search queries pass it before they leave (once a provider is configured).
+            statement(
+                "ApplyTheWebQueryGuardrail",
+                &["bedrock:ApplyGuardrail"],
+                json!([get_att(WEB_QUERY_GUARDRAIL, "GuardrailArn")]),
+            ),
             statement(
                 "VendTenantCredentials",
                 &["lambda:InvokeFunction"],
@@ -352,6 +405,14 @@ fn environment(id: FunctionId, inputs: &Inputs) -> Result<Map<String, Value>, Er
             set(
                 "TENANTRY_PAGE_TOKEN_KEY_PARAMETER",
                 reference("PageTokenKeyParameter"),
+            );
+            set(
+                tool_target::web_search::ENV_WEB_QUERY_GUARDRAIL_ID,
+                get_att(WEB_QUERY_GUARDRAIL, "GuardrailId"),
+            );
+            set(
+                tool_target::web_search::ENV_WEB_QUERY_GUARDRAIL_VERSION,
+                get_att(WEB_QUERY_GUARDRAIL_VERSION, "Version"),
             );
             for (tier, _) in inputs.tiers.iter() {
                 set(

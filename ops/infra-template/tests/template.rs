@@ -1527,3 +1527,54 @@ fn functions_run_a_pinned_object_version_of_their_package() {
         );
     }
 }
+
+/// Web search stays off until a provider is configured; its queries' guardrail is in place
+/// already: tool-target knows it, may apply it (and no other), and it blocks personal
+/// information and patient ids on input.
+#[test]
+fn web_search_queries_have_a_guardrail_before_any_provider() {
+    let t = template();
+    let env = &t["Resources"]["ToolTargetFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(
+        env.get("TENANTRY_WEB_SEARCH").is_none(),
+        "web search stays latent"
+    );
+    assert_eq!(
+        env["TENANTRY_WEB_QUERY_GUARDRAIL_ID"]["Fn::GetAtt"][0],
+        "WebQueryGuardrail"
+    );
+    assert_eq!(
+        env["TENANTRY_WEB_QUERY_GUARDRAIL_VERSION"]["Fn::GetAtt"],
+        serde_json::json!(["WebQueryGuardrailVersion", "Version"])
+    );
+    let applies: Vec<_> = grants(&t, "bedrock:ApplyGuardrail")
+        .into_iter()
+        .filter(|(role, _)| role.as_str() == "ToolTargetRole")
+        .collect();
+    assert_eq!(applies.len(), 1);
+    assert_eq!(
+        applies[0].1,
+        &serde_json::json!([{ "Fn::GetAtt": ["WebQueryGuardrail", "GuardrailArn"] }])
+    );
+    let policy =
+        &t["Resources"]["WebQueryGuardrail"]["Properties"]["SensitiveInformationPolicyConfig"];
+    let blocked: Vec<&str> = policy["PiiEntitiesConfig"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["Action"] == "BLOCK")
+        .map(|e| e["Type"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "NAME",
+        "ADDRESS",
+        "PHONE",
+        "EMAIL",
+        "US_SOCIAL_SECURITY_NUMBER",
+    ] {
+        assert!(blocked.contains(&kind), "{kind}: {blocked:?}");
+    }
+    let regex = &policy["RegexesConfig"][0];
+    assert_eq!(regex["Action"], "BLOCK");
+    assert_eq!(regex["Pattern"], "\\b[pP]-[0-9]+\\b");
+}
