@@ -54,7 +54,7 @@ pub struct Turn<'a, T: Toolbox> {
 pub const OUTSIDE_TEXT_TOOLS: [&str; 2] = ["retrieve_clinic_documents", "web_search"];
 
 /// What the model reads when the guardrail withheld a tool's text.
-pub const WITHHELD_TOOL_TEXT: &str = r#"{"error":"withheld","message":"The text this tool returned was withheld: the guardrail found instructions in it. Answer without it and say so."}"#;
+pub const WITHHELD_TOOL_TEXT: &str = r#"{"error":"withheld","message":"The text this tool returned was withheld: the clinic's guardrail flagged it. Answer without it and say so."}"#;
 /// What the model reads when the text could not be screened and the tier refuses unchecked text.
 pub const UNSCREENED_TOOL_TEXT: &str = r#"{"error":"unscreened","message":"The text this tool returned could not be checked right now and was withheld. Answer without it and say so."}"#;
 
