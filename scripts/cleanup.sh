@@ -169,7 +169,7 @@ if [[ $purge == 0 ]]; then
   echo "      tables $(tr '\n' ' ' <<< "$kept_tables")"
   echo "      buckets $(tr '\n' ' ' <<< "$kept_buckets")"
   echo "      log groups $(tr '\n' ' ' <<< "$kept_log_groups")"
-  echo "      the runtimes' log groups $(sed 's/$/*/' <<< "$runtime_log_prefixes" | tr '\n' ' ')"
+  for log_prefix in $runtime_log_prefixes; do echo "      the runtime log groups $log_prefix*"; done
   echo "      user pool $prefix-users, data key (alias was alias/$prefix-data)"
   echo "    always kept: the API Gateway CloudWatch role the account's API Gateway setting points to"
   [[ $dry_run == 1 ]] && step "Dry run complete: nothing was removed"

@@ -74,7 +74,7 @@ fi
 [[ $test_users == 0 || $test_stack == 1 ]] ||
   die "--test-users needs --test-stack: generated passwords relax MFA for the whole user pool, which only a test stack (synthetic data) may do"
 stack_purpose=production
-[[ $test_stack == 1 ]] && stack_purpose=test
+[[ $test_stack == 1 ]] && stack_purpose="test"
 mkdir -p "$state_dir"
 outputs_file="$state_dir/$stack-outputs.json"
 page_key_param="/$prefix/page-token-key"
