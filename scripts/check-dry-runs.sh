@@ -50,6 +50,18 @@ elif deploy.index("infra/edge-template.json --stack-name") > deploy.index("--tem
 for needed in ("EdgeWebAclArn=", "OriginVerifySecret="):
     if needed not in deploy:
         problems.append(f"deploy --dry-run does not pass {needed[:-1]} to the regional stack")
+# Every resource the stack keeps on deletion is named by the purge plan.
+for logical, resource in template["Resources"].items():
+    if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate") and resource["Type"] in (
+            "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Logs::LogGroup"):
+        props = resource["Properties"]
+        name = next((props[k] for k in ("TableName", "BucketName", "LogGroupName") if k in props), None)
+        text = name.get("Fn::Sub") if isinstance(name, dict) else name
+        if not isinstance(text, str):
+            continue
+        resolved = re.sub(r"\$\{([^}]+)\}", lambda m: {"NamePrefix": "tenantry", "AWS::AccountId": "<account>", "AWS::Region": "<region>"}.get(m.group(1), "<" + m.group(1) + ">"), text)
+        if resolved not in cleanup:
+            problems.append(f"cleanup --dry-run --purge-data does not purge {logical} ({resolved})")
 if "delete-stack --stack-name tenantry-edge" not in cleanup:
     problems.append("cleanup --dry-run does not remove the edge stack")
 if "--query CodeSha256" not in deploy:

@@ -36,9 +36,12 @@ def main(template_path, prefix, region, account, command, *args):
         return next((resolve(props[k]) for k in NAME_KEYS if k in props and resolve(props[k])), None)
 
     resources = template["Resources"]
+    # What the stack keeps when it is deleted (RetainExceptOnCreate: kept unless its own
+    # creation failed).
+    kept_policies = ("Retain", "RetainExceptOnCreate")
     if command == "list":
         for logical, r in sorted(resources.items(), key=lambda kv: kv[1]["Type"]):
-            kept = "  [kept on stack deletion]" if r.get("DeletionPolicy") == "Retain" else ""
+            kept = "  [kept on stack deletion]" if r.get("DeletionPolicy") in kept_policies else ""
             print(f"    {r['Type']:40} {logical:36} {name_of(r) or ''}{kept}")
         print(f"    ({len(resources)} resources)")
     elif command == "functions":
@@ -53,7 +56,7 @@ def main(template_path, prefix, region, account, command, *args):
     elif command == "kept":
         (kind,) = args
         for r in resources.values():
-            if r["Type"] == kind and r.get("DeletionPolicy") == "Retain":
+            if r["Type"] == kind and r.get("DeletionPolicy") in kept_policies:
                 print(name_of(r))
     else:
         sys.exit(f"unknown command {command}")
