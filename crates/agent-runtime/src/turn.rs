@@ -1,7 +1,12 @@
 //! One invocation's turn, after every check of the HTTP contract passed, as a pipeline of named
 //! stages:
 //!
-//! guard input → connect tools → recall → model loop → account → guard output → remember → close
+//! (guard input ‖ connect tools ‖ recall) → model loop → account → guard output → remember →
+//! close
+//!
+//! The first three run at once: each is a round trip to another service, and none needs
+//! another's answer. The model still waits for the input guardrail's verdict: nothing reaches
+//! it unchecked, and a blocked prompt ends the turn with the guardrail's message.
 //!
 //! Each stage either hands the turn on or ends it early with a closing event; whatever happens,
 //! exactly one closing event (`final` or `error`) is sent, and the usage line is written once
@@ -41,14 +46,23 @@ struct Served {
 
 /// Runs the turn and sends its closing event.
 pub(crate) async fn run(inv: Invocation<'_>) {
-    let guardrail = match guard_input(&inv).await {
-        Ok(guardrail) => guardrail,
-        Err(closing) => return close(&inv, closing).await,
+    let recalled = async {
+        tokio::time::timeout_at(inv.deadline, recall(&inv))
+            .await
+            .ok()
     };
-    let gateway = connect_tools(&inv).await;
-    let closing = match &gateway {
-        Some(session) => answer(&inv, session, Availability::Used, guardrail).await,
-        None => answer(&inv, &NoTools, Availability::Skipped, guardrail).await,
+    let (guarded, gateway, recalled) =
+        tokio::join!(guard_input(&inv), connect_tools(&inv), recalled);
+    let closing = match (guarded, recalled) {
+        (Err(closing), _) => closing,
+        (Ok(_), None) => {
+            account(&inv, Tokens::default()).await;
+            InvocationError::DeadlineExceeded(Stage::MemoryRecall).to_event()
+        }
+        (Ok(guardrail), Some(recalled)) => match &gateway {
+            Some(session) => answer(&inv, session, Availability::Used, guardrail, recalled).await,
+            None => answer(&inv, &NoTools, Availability::Skipped, guardrail, recalled).await,
+        },
     };
     close(&inv, closing).await;
     // After the caller has its answer: closing the MCP session is not on its wait.
@@ -57,8 +71,8 @@ pub(crate) async fn run(inv: Invocation<'_>) {
     }
 }
 
-/// Stage 1. The prompt passes the guardrail before anything else sees it. A blocked prompt's
-/// turn ends here, with the guardrail's message as its answer.
+/// Stage 1. The prompt passes the guardrail before the model sees it. A blocked prompt's turn
+/// ends here, with the guardrail's message as its answer.
 async fn guard_input(inv: &Invocation<'_>) -> Result<Availability, AgentEvent> {
     let Some(guardrail) = &inv.deps.guardrail else {
         return Ok(Availability::Off);
@@ -107,20 +121,15 @@ async fn connect_tools(inv: &Invocation<'_>) -> Option<crate::tools::GatewaySess
     }
 }
 
-/// Stages 3 to 7, with the tools connected (or not).
-async fn answer<T: Toolbox>(
-    inv: &Invocation<'_>,
+/// Stages 4 to 7, with the tools connected (or not) and memory recalled (or not).
+async fn answer<'a, T: Toolbox>(
+    inv: &'a Invocation<'_>,
     tools: &T,
     tools_availability: Availability,
     guardrail: Availability,
+    (memory, recalled, memory_availability): (Option<MemorySession<'a>>, Recall, Availability),
 ) -> AgentEvent {
     let deps = inv.deps;
-    let Ok((memory, recalled, memory_availability)) =
-        tokio::time::timeout_at(inv.deadline, recall(inv)).await
-    else {
-        account(inv, Tokens::default()).await;
-        return InvocationError::DeadlineExceeded(Stage::MemoryRecall).to_event();
-    };
     // Stage 4: the model and the tools, in rounds, under the tier's caps.
     let (tokens, outcome) = agent::run(
         Turn {

@@ -7,6 +7,7 @@ mod common;
 use common::{
     FakeTarget, Upstreams, agent_with_memory, closed_addr, ctx, gateway, invoke, memory, memory_id,
 };
+use emulators::counting_proxy::CountingProxy;
 use emulators::memory::{MemoryEmulation, definitions};
 use emulators::model::ModelStandin;
 use serde_json::{Value, json};
@@ -35,7 +36,6 @@ fn user(sub: &str) -> User {
     }
 }
 
-/// Everything the model was sent in one request, as text.
 /// Recalled records never sit in the system prompt (whose words weigh most): they come in one
 /// assistant message that quotes them as data and says they are no instructions.
 fn assert_records_are_quoted_data(messages: &[Value]) {
@@ -62,6 +62,7 @@ fn assert_records_are_quoted_data(messages: &[Value]) {
     );
 }
 
+/// Everything the model was sent in one request, as text.
 fn sent(model: &ModelStandin, i: usize) -> String {
     model.requests()[i]
         .messages
@@ -330,4 +331,79 @@ async fn clinical_answers_stay_out_of_memory_and_nothing_clinical_reaches_a_role
         assert!(!text.contains(clinical), "{text}");
         assert!(!text.contains("ward 4 is closed"), "{text}");
     }
+}
+
+/// A guardrail stand-in that holds its verdict until `started` says the turn's other first
+/// stages have reached their services (or 10 s pass), records which it saw, then passes.
+async fn waiting_guardrail(
+    started: std::sync::Arc<dyn Fn() -> bool + Send + Sync>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let saw = std::sync::Arc::new(AtomicBool::new(false));
+    let seen = saw.clone();
+    let app = axum::Router::new().fallback(move || {
+        let (started, seen) = (started.clone(), seen.clone());
+        async move {
+            for _ in 0..400 {
+                if started() {
+                    seen.store(true, Ordering::SeqCst);
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            axum::Json(json!({
+                "usage": {"topicPolicyUnits": 0, "contentPolicyUnits": 1, "wordPolicyUnits": 0,
+                          "sensitiveInformationPolicyUnits": 1, "sensitiveInformationPolicyFreeUnits": 0,
+                          "contextualGroundingPolicyUnits": 0},
+                "action": "NONE", "outputs": [], "assessments": []
+            }))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, saw)
+}
+
+/// The input guardrail, the Gateway's tool listing and memory recall are each a round trip:
+/// the turn starts all three at once, and the model still waits for the guardrail's verdict.
+/// Shown by order, not by time: the guardrail answers only once the Gateway and Memory have
+/// been asked (if they were asked after it, it would have waited in vain).
+#[tokio::test]
+async fn tools_and_memory_are_asked_while_the_guardrail_decides() {
+    let jwks = test_issuer::jwks_server().await;
+    let target = FakeTarget::with_hour(10);
+    let gw = gateway("basic", &target, &jwks).await;
+    let gw_proxy = std::sync::Arc::new(
+        CountingProxy::start(gw.url().trim_end_matches("/mcp"))
+            .await
+            .unwrap(),
+    );
+    let model = ModelStandin::start(0).await.unwrap();
+    let mem = std::sync::Arc::new(emulation().await);
+    let (probe_gw, probe_mem) = (gw_proxy.clone(), mem.clone());
+    let (guardrail_url, saw) = waiting_guardrail(std::sync::Arc::new(move || {
+        probe_gw.calls().values().sum::<usize>() > 0 && !probe_mem.calls().is_empty()
+    }))
+    .await;
+    let stack = agent_with_memory(
+        "basic",
+        jwks,
+        Upstreams::new(model.base_url(), format!("{}/mcp", gw_proxy.url()))
+            .guardrail(guardrail_url),
+        &[],
+        Some(memory("basic", &mem.endpoint())),
+    )
+    .await;
+    let alice = user(test_issuer::USER_SUB);
+    let session = stack.sessions.issue(&alice.ctx).unwrap();
+    let reply = ask(&stack, &alice, &session, "What are our opening hours?").await;
+    assert_eq!(reply["stop_reason"], "answered", "{reply}");
+    assert!(
+        saw.load(std::sync::atomic::Ordering::SeqCst),
+        "the Gateway or Memory was asked only after the guardrail's verdict"
+    );
+    assert_eq!(reply["guardrail"], "used");
+    assert_eq!(reply["tools"], "used");
+    assert_eq!(reply["memory"], "used");
 }
