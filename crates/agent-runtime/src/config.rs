@@ -244,12 +244,7 @@ impl Config {
             )?
             .min(10_000) as u32,
             registry_table: set(tenant_registry::ENV_REGISTRY_TABLE).map(|t| t.trim().to_owned()),
-            registry_cache: env_config::seconds(
-                &get,
-                tenant_registry::ENV_REGISTRY_CACHE_SECS,
-                tenant_registry::DEFAULT_CACHE,
-                0..=3600,
-            )?,
+            registry_cache: tenant_registry::cache_lifetime(&get)?,
             guardrail,
             memory,
             verifier: VerifierConfig::from_lookup(&get)?,

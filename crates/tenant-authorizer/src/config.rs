@@ -4,8 +4,7 @@ use tenant_context::VerifierConfig;
 
 use env_config::ConfigError;
 
-pub const ENV_REGISTRY_TABLE: &str = "TENANTRY_REGISTRY_TABLE";
-pub const ENV_REGISTRY_TTL_SECS: &str = "TENANTRY_REGISTRY_CACHE_SECS";
+pub use tenant_registry::{ENV_REGISTRY_CACHE_SECS as ENV_REGISTRY_TTL_SECS, ENV_REGISTRY_TABLE};
 
 /// Read once at start-up.
 #[derive(Debug)]
@@ -23,13 +22,7 @@ impl Config {
             .map_err(|e| ConfigError::new("TENANTRY_TOKEN_*", e.to_string()))?;
         let registry_table = env_config::set(&get, ENV_REGISTRY_TABLE)
             .ok_or_else(|| ConfigError::new(ENV_REGISTRY_TABLE, "must be set"))?;
-        // At most an hour: a suspension takes effect within this time.
-        let registry_ttl = env_config::seconds(
-            &get,
-            ENV_REGISTRY_TTL_SECS,
-            Duration::from_secs(60),
-            0..=3600,
-        )?;
+        let registry_ttl = tenant_registry::cache_lifetime(&get)?;
         Ok(Self {
             verifier,
             registry_table,

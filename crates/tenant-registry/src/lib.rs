@@ -14,6 +14,7 @@ use std::collections::HashMap;
 mod served;
 pub use served::{
     DEFAULT_CACHE, ENV_REGISTRY_CACHE_SECS, ENV_REGISTRY_TABLE, NotServed, ServedTenants,
+    cache_lifetime,
 };
 
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -17,6 +17,14 @@ pub const ENV_REGISTRY_CACHE_SECS: &str = "TENANTRY_REGISTRY_CACHE_SECS";
 /// The cache's lifetime when the variable is unset: the authorizer's.
 pub const DEFAULT_CACHE: Duration = Duration::from_secs(60);
 
+/// The cache's lifetime as configured (`TENANTRY_REGISTRY_CACHE_SECS`), the one reading every
+/// reader shares: at most an hour, so a suspension takes effect within it.
+pub fn cache_lifetime(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Duration, env_config::ConfigError> {
+    env_config::seconds(&get, ENV_REGISTRY_CACHE_SECS, DEFAULT_CACHE, 0..=3600)
+}
+
 /// Why a clinic is not served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NotServed {

@@ -116,13 +116,7 @@ impl Config {
             knowledge_bases: knowledge_bases(&get)?,
             web_search: crate::web_search::WebSearchConfig::from_lookup(&get)?,
             registry_table: required(tenant_registry::ENV_REGISTRY_TABLE)?,
-            // At most an hour, as the authorizer's: a suspension takes effect within it.
-            registry_cache: env_config::seconds(
-                &get,
-                tenant_registry::ENV_REGISTRY_CACHE_SECS,
-                tenant_registry::DEFAULT_CACHE,
-                0..=3600,
-            )?,
+            registry_cache: tenant_registry::cache_lifetime(&get)?,
         })
     }
 }

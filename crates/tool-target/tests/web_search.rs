@@ -145,7 +145,6 @@ fn the_https_provider_needs_a_query_guardrail_and_takes_its_key_from_ssm() {
 
 #[tokio::test]
 async fn the_query_guardrail_is_reached_through_the_sdk() {
-    use aws_sdk_bedrockruntime::config::{BehaviorVersion, Credentials, Region};
     let emulation = emulators::guardrail::GuardrailEmulation::start(
         emulators::guardrail::LOCAL_GUARDRAIL_ID,
         emulators::guardrail::LOCAL_GUARDRAIL_VERSION,
@@ -153,14 +152,9 @@ async fn the_query_guardrail_is_reached_through_the_sdk() {
     )
     .await
     .unwrap();
-    let config = aws_sdk_bedrockruntime::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDLOCAL", "local", None, None, "test"))
-        .endpoint_url(emulation.endpoint())
-        .build();
+    let config = testkit::sdk::config_for(&emulation.endpoint());
     let screen = GuardrailScreen {
-        client: aws_sdk_bedrockruntime::Client::from_conf(config),
+        client: aws_sdk_bedrockruntime::Client::new(&config),
         guardrail: QueryGuardrail {
             id: emulators::guardrail::LOCAL_GUARDRAIL_ID.into(),
             version: emulators::guardrail::LOCAL_GUARDRAIL_VERSION.into(),

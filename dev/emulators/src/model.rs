@@ -273,27 +273,19 @@ fn compose(
         // Earlier turns the agent passed in (memory) are quoted so a follow-up can use them;
         // the remembered records (`{"remembered": [...]}` in an assistant message, after the
         // agent's own question for them) are not: they are another conversation's.
-        let remembered = |m: &Value| -> Option<Vec<String>> {
-            let v: Value = serde_json::from_str(&content_text(&m["content"])).ok()?;
-            let list = v.get("remembered")?.as_array()?;
-            Some(
-                list.iter()
-                    .filter_map(|f| f.as_str().map(str::to_owned))
-                    .collect(),
-            )
+        let quotes_records = |m: &Value| {
+            serde_json::from_str::<Value>(&content_text(&m["content"]))
+                .is_ok_and(|v| v.get("remembered").is_some())
         };
-        let mut earlier: Vec<String> = Vec::new();
-        for (i, m) in messages.iter().enumerate() {
-            if m["role"] == "assistant" {
-                continue;
-            }
-            let asks_for_records = messages.get(i + 1).and_then(remembered).is_some();
-            let text = content_text(&m["content"]);
-            if m["role"] == "user" && !asks_for_records && !text.is_empty() && text != prompt {
-                earlier.push(text);
-            }
-        }
-
+        let earlier: Vec<String> = messages
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| {
+                m["role"] == "user" && !messages.get(i + 1).is_some_and(quotes_records)
+            })
+            .map(|(_, m)| content_text(&m["content"]))
+            .filter(|c| !c.is_empty() && c != prompt)
+            .collect();
         if earlier.is_empty() {
             out.push_str("I have no tool for that question");
             if offered.is_empty() {
