@@ -9,7 +9,8 @@ use std::fmt;
 
 use crate::error::{Error, IdKind};
 
-/// Longest clinic id accepted (DESIGN.md §4).
+/// Longest clinic id accepted: it goes into role session names, memory actor ids and S3 keys,
+/// which all have length limits of their own.
 pub const CLINIC_ID_MAX_LEN: usize = 48;
 /// Longest tier name accepted; tiers are few and short.
 pub const TIER_NAME_MAX_LEN: usize = 16;

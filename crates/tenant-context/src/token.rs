@@ -24,7 +24,8 @@ use crate::jwks::JwksCache;
 use crate::tiers::TierCatalog;
 use crate::token_cache::{TokenCache, TokenKey};
 
-/// Upper bound on accepted clock skew (DESIGN.md §4).
+/// Upper bound on accepted clock skew: a minute covers a host clock drifting between NTP syncs,
+/// and more would stretch the 15-minute ID tokens noticeably.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 /// Cognito ID tokens are 1-2 KiB; refuse anything that would only cost us CPU.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
