@@ -1,11 +1,12 @@
 //! The agent's own cost, measured beside what it waits for, in one run:
 //!
-//! - `turn/agent`: one whole invocation over HTTP (token verified, session checked, MCP session
-//!   to the Gateway emulation, two model rounds with one tool call, JSON reply), with every
+//! - `turn/agent`: one whole invocation over HTTP (token verified, session checked, the
+//!   session's kept MCP session to the Gateway emulation, two model rounds with one tool call,
+//!   JSON reply), with every
 //!   upstream answering at once (model stand-in, Gateway emulation over an instant target);
 //! - `turn/upstream only`: the same upstream calls made directly, through the same clients
-//!   (guardrail on the prompt, MCP connect, list, call, two chat completions, guardrail on
-//!   the answer), without the agent around them.
+//!   (guardrail on the prompt, a call on an MCP session opened once, two chat completions,
+//!   guardrail on the answer), without the agent around them.
 //!   The difference is the agent's own overhead per turn.
 //! - `start/to healthy ping`: spawn of the binary to the first 200 on /ping.
 //!
@@ -83,6 +84,10 @@ fn bench(c: &mut Criterion) {
         tier.guardrail.expect("the tier has a guardrail"),
     );
 
+    // Kept for the whole conversation, as the agent keeps its runtime session's.
+    let tools = rt
+        .block_on(gateway.connect(&token, &ctx, &cat))
+        .expect("gateway");
     let mut group = c.benchmark_group("turn");
     group.sample_size(30);
     group.bench_function("agent", |b| {
@@ -93,7 +98,6 @@ fn bench(c: &mut Criterion) {
             rt.block_on(async {
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
                 guard.check_input(PROMPT).await.expect("guardrail in");
-                let tools = gateway.connect(&token, &ctx, &cat).await.expect("gateway");
                 let mut messages = vec![
                     Message::text(Role::System, "system"),
                     Message::text(Role::User, PROMPT),
@@ -116,7 +120,6 @@ fn bench(c: &mut Criterion) {
                     .check_output(&answer.text.unwrap_or_default())
                     .await
                     .expect("guardrail out");
-                tools.close().await;
             })
         })
     });

@@ -4,19 +4,21 @@ use std::sync::Arc;
 
 use tenant_context::{SessionBinder, TokenVerifier};
 
+use crate::after_answer::AfterAnswer;
 use crate::config::Config;
 use crate::guardrail::Guardrail;
 use crate::health::Health;
 use crate::memory::AgentMemory;
 use crate::model::ChatClient;
-use crate::tools::Gateway;
+use crate::tool_sessions::ToolSessions;
 
 pub struct Deps {
     pub config: Config,
     pub sessions: SessionBinder,
     pub verifier: TokenVerifier,
     pub model: ChatClient,
-    pub gateway: Gateway,
+    /// The tier's Gateway, with the MCP session kept per runtime session.
+    pub tools: ToolSessions,
     /// `None` when this deployment has no memory configured.
     pub memory: Option<AgentMemory>,
     /// Present exactly when the tier file gives the tier a guardrail.
@@ -31,4 +33,6 @@ pub struct Deps {
     /// deployment names no registry (local runs).
     pub served: Option<tenant_registry::ServedTenants>,
     pub health: Arc<Health>,
+    /// Work after each answer (memory, usage counts), and its failures.
+    pub after_answer: AfterAnswer,
 }

@@ -68,6 +68,11 @@ impl AgentEvent {
         }
     }
 
+    /// `final` or `error`: the event a turn's reply ends with.
+    pub fn is_closing(&self) -> bool {
+        matches!(self, Self::Final(_) | Self::Error { .. })
+    }
+
     /// One SSE frame: `data: <json>\n\n`.
     pub fn to_sse(&self) -> String {
         format!("data: {}\n\n", self.to_json())

@@ -32,11 +32,43 @@ type Error = StreamableHttpError<reqwest::Error>;
 pub struct SignedGatewayClient {
     http: reqwest::Client,
     role: RoleCredentials,
+    live: Option<LiveHeaders>,
+}
+
+/// Headers read at each request rather than fixed when the MCP session opens: a session kept
+/// across invocations sends each invocation's caller token (rmcp's own custom headers are set
+/// once per transport).
+#[derive(Debug, Clone, Default)]
+pub struct LiveHeaders(Arc<std::sync::RwLock<HashMap<HeaderName, HeaderValue>>>);
+
+impl LiveHeaders {
+    /// Replaces every live header.
+    pub fn set(&self, headers: HashMap<HeaderName, HeaderValue>) {
+        // A poisoned lock only means a writer panicked mid-replace; the map is replaced whole.
+        let mut slot = self.0.write().unwrap_or_else(|p| p.into_inner());
+        *slot = headers;
+    }
+
+    fn current(&self) -> HashMap<HeaderName, HeaderValue> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 impl SignedGatewayClient {
     pub fn new(http: reqwest::Client, role: RoleCredentials) -> Self {
-        Self { http, role }
+        Self {
+            http,
+            role,
+            live: None,
+        }
+    }
+
+    /// This client, also sending (and signing) `live`'s headers as they are at each request.
+    pub fn with_live_headers(&self, live: LiveHeaders) -> Self {
+        Self {
+            live: Some(live),
+            ..self.clone()
+        }
     }
 
     /// `custom` plus the signature over `method uri`, `body`, `host`, the session id and
@@ -52,6 +84,9 @@ impl SignedGatewayClient {
     ) -> Result<HashMap<HeaderName, HeaderValue>, Error> {
         let host =
             request_signing::host_of(uri).ok_or_else(|| unsigned("the Gateway URL has no host"))?;
+        if let Some(live) = &self.live {
+            custom.extend(live.current());
+        }
         if let Some(ct) = content_type {
             custom.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
         }

@@ -35,6 +35,16 @@ impl Health {
         h
     }
 
+    /// Waits until no invocation runs, at most `limit`.
+    pub async fn idle_within(&self, limit: std::time::Duration) {
+        let wait = async {
+            while self.running.load(Ordering::Acquire) > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
+    }
+
     pub(crate) fn enter(self: &Arc<Self>) -> BusyGuard {
         if self.running.fetch_add(1, Ordering::AcqRel) == 0 {
             self.last_change.store(now_secs(), Ordering::Relaxed);

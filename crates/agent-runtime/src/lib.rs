@@ -9,6 +9,7 @@
 //! Events or comes back as one JSON reply, and one `inference_usage` line per invocation
 //! attributes the tokens to the clinic.
 
+pub mod after_answer;
 pub mod agent;
 pub mod config;
 pub mod deps;
@@ -20,6 +21,7 @@ pub mod health;
 pub mod memory;
 pub mod model;
 pub mod server;
+pub mod tool_sessions;
 pub mod tools;
 mod turn;
 

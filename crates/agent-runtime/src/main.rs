@@ -101,14 +101,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         guardrail,
         memory,
         model: ChatClient::new(http.clone(), config.model.clone(), keys),
-        gateway: Gateway::new(
+        tools: agent_runtime::tool_sessions::ToolSessions::new(Gateway::new(
             SignedGatewayClient::new(http, role),
             config.gateway_url.clone(),
             &config.tier_config,
-        ),
+        )),
         verifier,
         sessions,
         health: Arc::new(Health::new()),
+        after_answer: Default::default(),
         config,
     });
     let served = agent_runtime::server::serve(listener, deps).await;

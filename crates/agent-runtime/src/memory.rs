@@ -165,7 +165,16 @@ impl MemorySession<'_> {
         query: &str,
     ) -> Result<Recall, MemoryError> {
         let actor = self.ctx.actor_id();
-        let listed = self
+        let query = last_chars(query.trim(), MAX_SEARCH_QUERY_CHARS);
+        // Long-term records come from whole conversations: nothing of them for a role that may
+        // see no clinical content.
+        let strategies: &[_] = if query.is_empty() || !rules.clinical_role(self.ctx.role()) {
+            &[]
+        } else {
+            &tier.memory.strategies
+        };
+        // The session's turns and every namespace's records at once: one round trip of wait.
+        let list = self
             .client
             .list_events()
             .memory_id(&self.memory.memory_id)
@@ -173,9 +182,26 @@ impl MemorySession<'_> {
             .session_id(self.session.as_str())
             .include_payloads(true)
             .max_results(RECENT_TURNS)
-            .send()
-            .await
-            .map_err(service("ListEvents"))?;
+            .send();
+        let searches = strategies.iter().map(|strategy| async move {
+            let namespace = self.ctx.memory_namespace(strategy, Some(&self.session))?;
+            let criteria = SearchCriteria::builder()
+                .search_query(query)
+                .top_k(RECORDS_PER_NAMESPACE)
+                .build()
+                .map_err(service("RetrieveMemoryRecords"))?;
+            self.client
+                .retrieve_memory_records()
+                .memory_id(&self.memory.memory_id)
+                .namespace(namespace)
+                .search_criteria(criteria)
+                .send()
+                .await
+                .map_err(service("RetrieveMemoryRecords"))
+        });
+        let (listed, found) = tokio::join!(list, futures::future::try_join_all(searches));
+        let listed = listed.map_err(service("ListEvents"))?;
+        let found = found?;
         let mut turns = Vec::new();
         // Newest first on AWS: walk them backwards to give the model the oldest first.
         // Only turns had in the caller's current role: a role change does not carry over
@@ -204,34 +230,11 @@ impl MemorySession<'_> {
             }
         }
         let mut facts = Vec::new();
-        let query = last_chars(query.trim(), MAX_SEARCH_QUERY_CHARS);
-        // Long-term records come from whole conversations: nothing of them for a role that may
-        // see no clinical content.
-        if query.is_empty() || !rules.clinical_role(self.ctx.role()) {
-            return Ok(Recall { turns, facts });
-        }
-        for strategy in &tier.memory.strategies {
-            let namespace = self.ctx.memory_namespace(strategy, Some(&self.session))?;
-            let criteria = SearchCriteria::builder()
-                .search_query(query)
-                .top_k(RECORDS_PER_NAMESPACE)
-                .build()
-                .map_err(service("RetrieveMemoryRecords"))?;
-            let records = self
-                .client
-                .retrieve_memory_records()
-                .memory_id(&self.memory.memory_id)
-                .namespace(namespace)
-                .search_criteria(criteria)
-                .send()
-                .await
-                .map_err(service("RetrieveMemoryRecords"))?;
-            for summary in records.memory_record_summaries() {
-                if let Some(MemoryContent::Text(text)) = summary.content()
-                    && !facts.contains(text)
-                {
-                    facts.push(text.clone());
-                }
+        for summary in found.iter().flat_map(|r| r.memory_record_summaries()) {
+            if let Some(MemoryContent::Text(text)) = summary.content()
+                && !facts.contains(text)
+            {
+                facts.push(text.clone());
             }
         }
         Ok(Recall { turns, facts })

@@ -21,7 +21,6 @@ use tenant_context::{RuntimeSessionId, TenantContext, session_log_id};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::StreamExt as _;
-use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument as _;
 
 use crate::deps::Deps;
@@ -37,9 +36,15 @@ pub async fn serve(listener: tokio::net::TcpListener, deps: Arc<Deps>) -> std::i
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(deps))
+    let health = deps.health.clone();
+    let served = axum::serve(listener, router(deps))
         .with_graceful_shutdown(shutdown())
-        .await
+        .await;
+    // Work after the last answers (memory, usage counts) ends before the process does.
+    health
+        .idle_within(crate::after_answer::LIMIT + std::time::Duration::from_secs(1))
+        .await;
+    served
 }
 
 /// SIGTERM (how AgentCore and containers stop a process) or Ctrl-C.
@@ -192,6 +197,7 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
     let task = tokio::spawn({
         let deps = deps.clone();
         async move {
+            // Held until the after-answer work ends too: `/ping` says HealthyBusy till then.
             let _busy = busy;
             turn::run(Invocation {
                 deps: &deps,
@@ -206,8 +212,15 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         }
         .instrument(span)
     });
+    tokio::spawn(async move {
+        if task.await.is_err() {
+            tracing::error!("the invocation task ended abnormally");
+        }
+    });
+    // The caller's reply ends with the closing event; the turn's work after it goes on.
+    let events = until_closing(rx);
     if wants_stream(&parts.headers) {
-        let frames = ReceiverStream::new(rx).map(|e| Ok::<_, Infallible>(Bytes::from(e.to_sse())));
+        let frames = events.map(|e| Ok::<_, Infallible>(Bytes::from(e.to_sse())));
         return (
             [
                 (header::CONTENT_TYPE, "text/event-stream"),
@@ -217,10 +230,7 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         )
             .into_response();
     }
-    let events: Vec<AgentEvent> = ReceiverStream::new(rx).collect().await;
-    if task.await.is_err() {
-        tracing::error!("the invocation task ended abnormally");
-    }
+    let events: Vec<AgentEvent> = events.collect().await;
     match JsonReply::collect(events) {
         Ok(reply) => axum::Json(reply).into_response(),
         Err(AgentEvent::Error { error, message, .. }) => {
@@ -228,6 +238,17 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         }
         Err(_) => AgentErrorCode::Internal.status().into_response(),
     }
+}
+
+/// The turn's events up to and including its closing event (`final` or `error`); the stream
+/// ends right after that one, without waiting for the channel to close.
+fn until_closing(rx: mpsc::Receiver<AgentEvent>) -> impl tokio_stream::Stream<Item = AgentEvent> {
+    futures::stream::unfold(Some(rx), |rx| async move {
+        let mut rx = rx?;
+        let event = rx.recv().await?;
+        let rest = (!event.is_closing()).then_some(rx);
+        Some((event, rest))
+    })
 }
 
 /// The invocation's root span: the caller's trace (if any) and the tenant baggage, which every

@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tenant_context::{TenantContext, TierCatalog, TierConfig};
 
+use crate::gateway_auth::LiveHeaders;
 pub use crate::gateway_auth::SignedGatewayClient;
 
 use contracts::headers;
@@ -123,32 +124,23 @@ impl Gateway {
         }
     }
 
-    /// An MCP session for one invocation: signed with the runtime's role for the Gateway's
-    /// IAM authorizer, and carrying for the tool target the caller's ID token (`X-Id-Token`,
+    /// An MCP session on the Gateway: signed with the runtime's role for the Gateway's IAM
+    /// authorizer, and carrying for the tool target the caller's ID token (`X-Id-Token`,
     /// which the target verifies itself) with the tenant headers derived from the verified
-    /// context. Only the tools the caller's role may use (`catalog`) are offered; the tool
-    /// target enforces the same rule from the token.
+    /// context (both replaced at each invocation by [`GatewaySession::bind`]). Only the tools
+    /// the caller's role may use (`catalog`) are offered; the tool target enforces the same
+    /// rule from the token.
     pub async fn connect(
         &self,
         id_token: &str,
         ctx: &TenantContext,
         catalog: &TierCatalog,
     ) -> Result<GatewaySession, GatewayError> {
-        let mut headers = HashMap::new();
-        let mut add = |name: &str, value: &str| -> Result<(), GatewayError> {
-            headers.insert(
-                HeaderName::try_from(name).map_err(|_| GatewayError::BadHeader)?,
-                HeaderValue::try_from(value).map_err(|_| GatewayError::BadHeader)?,
-            );
-            Ok(())
-        };
-        add(headers::ID_TOKEN, id_token)?;
-        for (name, value) in ctx.tenant_headers() {
-            add(name, &value)?;
-        }
+        let live = LiveHeaders::default();
+        live.set(caller_headers(id_token, ctx)?);
         let transport = StreamableHttpClientTransport::with_client(
-            self.client.clone(),
-            StreamableHttpClientTransportConfig::with_uri(self.url.clone()).custom_headers(headers),
+            self.client.with_live_headers(live.clone()),
+            StreamableHttpClientTransportConfig::with_uri(self.url.clone()),
         );
         let info = ClientConfig::new(
             ClientCapabilities::default(),
@@ -193,6 +185,7 @@ impl Gateway {
         Ok(GatewaySession {
             client,
             specs,
+            live,
             target: self.target.clone(),
             timeout: self.timeout,
         })
@@ -205,9 +198,32 @@ impl Gateway {
     }
 }
 
+/// The caller's token and the tenant headers of its verified context, as the tool target
+/// reads them.
+fn caller_headers(
+    id_token: &str,
+    ctx: &TenantContext,
+) -> Result<HashMap<HeaderName, HeaderValue>, GatewayError> {
+    let mut headers = HashMap::new();
+    let mut add = |name: &str, value: &str| -> Result<(), GatewayError> {
+        headers.insert(
+            HeaderName::try_from(name).map_err(|_| GatewayError::BadHeader)?,
+            HeaderValue::try_from(value).map_err(|_| GatewayError::BadHeader)?,
+        );
+        Ok(())
+    };
+    add(headers::ID_TOKEN, id_token)?;
+    for (name, value) in ctx.tenant_headers() {
+        add(name, &value)?;
+    }
+    Ok(headers)
+}
+
 pub struct GatewaySession {
     client: RunningService<RoleClient, ClientConfig>,
     specs: Vec<ToolSpec>,
+    /// The caller's token and tenant headers, sent with every request of the session.
+    live: LiveHeaders,
     target: String,
     timeout: Duration,
 }
@@ -215,6 +231,18 @@ pub struct GatewaySession {
 impl GatewaySession {
     pub async fn close(self) {
         let _ = self.client.cancel().await;
+    }
+
+    /// The session's requests carry `id_token` and `ctx`'s headers from now on. The session
+    /// must be `ctx`'s own (see `tool_sessions`): its tool list was filtered for that role.
+    pub fn bind(&self, id_token: &str, ctx: &TenantContext) -> Result<(), GatewayError> {
+        self.live.set(caller_headers(id_token, ctx)?);
+        Ok(())
+    }
+
+    /// Whether the session's connection ended (the Gateway closed it, or it failed).
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
     }
 }
 

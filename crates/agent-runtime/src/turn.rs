@@ -1,12 +1,13 @@
 //! One invocation's turn, after every check of the HTTP contract passed, as a pipeline of named
 //! stages:
 //!
-//! (guard input ‖ connect tools ‖ recall) → model loop → account → guard output → remember →
-//! close
+//! (guard input ‖ connect tools ‖ recall) → model loop → account → guard output → close →
+//! (remember ‖ count)
 //!
 //! The first three run at once: each is a round trip to another service, and none needs
 //! another's answer. The model still waits for the input guardrail's verdict: nothing reaches
-//! it unchecked, and a blocked prompt ends the turn with the guardrail's message.
+//! it unchecked, and a blocked prompt ends the turn with the guardrail's message. The last two
+//! run after the caller has its closing event (see `after_answer`).
 //!
 //! Each stage either hands the turn on or ends it early with a closing event; whatever happens,
 //! exactly one closing event (`final` or `error`) is sent, and the usage line is written once
@@ -16,12 +17,14 @@ use tenant_context::{MemorySessionId, RuntimeSessionId, TenantContext, UsageEven
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::after_answer;
 use crate::agent::{self, Ending, Tokens, Turn};
 use crate::deps::Deps;
 use crate::error::{InvocationError, Stage};
 use crate::events::{AgentEvent, Availability, Outcome, StopReason, UsageSummary};
 use crate::guardrail::{Checked, Side};
 use crate::memory::{MemoryError, MemorySession, Recall};
+use crate::tool_sessions::SessionTools;
 use crate::tools::{NoTools, Toolbox};
 
 /// One invocation that passed every check.
@@ -44,76 +47,116 @@ struct Served {
     guardrail: Availability,
 }
 
-/// Runs the turn and sends its closing event.
+/// What is left to do once the caller has the closing event.
+struct Leftover<'a> {
+    /// The turn's usage, to add to the clinic's day.
+    usage: Option<UsageSummary>,
+    /// The answered turn, to store in memory.
+    store: Option<(MemorySession<'a>, Ending)>,
+}
+
+/// Why the input guardrail ended a turn.
+enum Stopped {
+    /// With an error event (deadline, guardrail unavailable on a tier that refuses).
+    Error(AgentEvent),
+    /// With the guardrail's message as the answer.
+    Intervened(String),
+}
+
+/// Runs the turn, sends its closing event, then does the work left (see `after_answer`).
 pub(crate) async fn run(inv: Invocation<'_>) {
+    let mut left = Leftover {
+        usage: None,
+        store: None,
+    };
+    let closing = turn(&inv, &mut left).await;
+    // Taken before the caller can send the next question, which waits for it in recall.
+    let settling = inv.deps.after_answer.begin(inv.session).await;
+    close(&inv, closing).await;
+    after(&inv, left).await;
+    drop(settling);
+}
+
+async fn turn<'a>(inv: &'a Invocation<'_>, left: &mut Leftover<'a>) -> AgentEvent {
     let recalled = async {
-        tokio::time::timeout_at(inv.deadline, recall(&inv))
+        tokio::time::timeout_at(inv.deadline, recall(inv))
             .await
             .ok()
     };
-    let (guarded, gateway, recalled) =
-        tokio::join!(guard_input(&inv), connect_tools(&inv), recalled);
-    let closing = match (guarded, recalled) {
-        (Err(closing), _) => closing,
-        (Ok(_), None) => {
-            account(&inv, Tokens::default()).await;
-            InvocationError::DeadlineExceeded(Stage::MemoryRecall).to_event()
-        }
-        (Ok(guardrail), Some(recalled)) => match &gateway {
-            Some(session) => answer(&inv, session, Availability::Used, guardrail, recalled).await,
-            None => answer(&inv, &NoTools, Availability::Skipped, guardrail, recalled).await,
-        },
-    };
-    close(&inv, closing).await;
-    // After the caller has its answer: closing the MCP session is not on its wait.
-    if let Some(session) = gateway {
-        session.close().await;
-    }
-}
-
-/// Stage 1. The prompt passes the guardrail before the model sees it. A blocked prompt's turn
-/// ends here, with the guardrail's message as its answer.
-async fn guard_input(inv: &Invocation<'_>) -> Result<Availability, AgentEvent> {
-    let Some(guardrail) = &inv.deps.guardrail else {
-        return Ok(Availability::Off);
-    };
-    let check = guardrail.check(Side::Prompt, inv.prompt, inv.ctx.clinic_id());
-    let Ok(checked) = tokio::time::timeout_at(inv.deadline, check).await else {
-        return Err(InvocationError::DeadlineExceeded(Stage::InputGuardrail).to_event());
-    };
-    match checked {
-        Checked::Pass => Ok(Availability::Used),
-        Checked::Unchecked => Ok(Availability::Skipped),
-        Checked::Refuse => Err(InvocationError::GuardrailUnavailable.to_event()),
-        Checked::Intervened(message) => {
-            let usage = account(inv, Tokens::default()).await;
+    let (guarded, tools, recalled) = tokio::join!(guard_input(inv), connect_tools(inv), recalled);
+    let guardrail = match guarded {
+        Ok(availability) => availability,
+        Err(Stopped::Error(closing)) => return closing,
+        Err(Stopped::Intervened(message)) => {
+            let usage = account(inv, Tokens::default(), left);
             send_answer(inv, &message).await;
-            Err(AgentEvent::Final(Outcome {
+            return AgentEvent::Final(Outcome {
                 stop_reason: StopReason::GuardrailIntervened,
                 rounds: 0,
                 usage,
                 tools: Availability::Off,
                 memory: Availability::Off,
                 guardrail: Availability::Used,
-            }))
+            });
+        }
+    };
+    let Some(recalled) = recalled else {
+        account(inv, Tokens::default(), left);
+        return InvocationError::DeadlineExceeded(Stage::MemoryRecall).to_event();
+    };
+    match &tools {
+        Some(tools) => answer(inv, tools, Availability::Used, guardrail, recalled, left).await,
+        None => {
+            answer(
+                inv,
+                &NoTools,
+                Availability::Skipped,
+                guardrail,
+                recalled,
+                left,
+            )
+            .await
         }
     }
 }
 
-/// Stage 2. An MCP session on the tier's Gateway as the caller; without one the turn goes on
-/// without tools (the model is told so), also when the deadline passes while connecting (the
-/// model call then reports the deadline).
-async fn connect_tools(inv: &Invocation<'_>) -> Option<crate::tools::GatewaySession> {
-    let connect = inv
-        .deps
-        .gateway
-        .connect(inv.token, inv.ctx, inv.deps.verifier.catalog());
+/// Stage 1. The prompt passes the guardrail before the model sees it. A blocked prompt's turn
+/// ends here, with the guardrail's message as its answer.
+async fn guard_input(inv: &Invocation<'_>) -> Result<Availability, Stopped> {
+    let Some(guardrail) = &inv.deps.guardrail else {
+        return Ok(Availability::Off);
+    };
+    let check = guardrail.check(Side::Prompt, inv.prompt, inv.ctx.clinic_id());
+    let Ok(checked) = tokio::time::timeout_at(inv.deadline, check).await else {
+        return Err(Stopped::Error(
+            InvocationError::DeadlineExceeded(Stage::InputGuardrail).to_event(),
+        ));
+    };
+    match checked {
+        Checked::Pass => Ok(Availability::Used),
+        Checked::Unchecked => Ok(Availability::Skipped),
+        Checked::Refuse => Err(Stopped::Error(
+            InvocationError::GuardrailUnavailable.to_event(),
+        )),
+        Checked::Intervened(message) => Err(Stopped::Intervened(message)),
+    }
+}
+
+/// Stage 2. The runtime session's MCP session on the tier's Gateway, kept from its earlier
+/// turns or opened now (see `tool_sessions`); without one the turn goes on without tools (the
+/// model is told so), also when the deadline passes while connecting (the model call then
+/// reports the deadline).
+async fn connect_tools(inv: &Invocation<'_>) -> Option<SessionTools> {
+    let connect =
+        inv.deps
+            .tools
+            .tools(inv.session, inv.token, inv.ctx, inv.deps.verifier.catalog());
     let Ok(connected) = tokio::time::timeout_at(inv.deadline, connect).await else {
         tracing::warn!(stage = %Stage::Tools, clinic_id = %inv.ctx.clinic_id(), "the deadline passed; answering without tools");
         return None;
     };
     match connected {
-        Ok(session) => Some(session),
+        Ok(tools) => Some(tools),
         Err(e) => {
             tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "Gateway unavailable; answering without tools");
             None
@@ -121,13 +164,14 @@ async fn connect_tools(inv: &Invocation<'_>) -> Option<crate::tools::GatewaySess
     }
 }
 
-/// Stages 4 to 7, with the tools connected (or not) and memory recalled (or not).
+/// Stages 4 to 6, with the tools connected (or not) and memory recalled (or not).
 async fn answer<'a, T: Toolbox>(
     inv: &'a Invocation<'_>,
     tools: &T,
     tools_availability: Availability,
     guardrail: Availability,
     (memory, recalled, memory_availability): (Option<MemorySession<'a>>, Recall, Availability),
+    left: &mut Leftover<'a>,
 ) -> AgentEvent {
     let deps = inv.deps;
     // Stage 4: the model and the tools, in rounds, under the tier's caps.
@@ -152,7 +196,7 @@ async fn answer<'a, T: Toolbox>(
         inv.tx,
     )
     .await;
-    let usage = account(inv, tokens).await;
+    let usage = account(inv, tokens, left);
     let mut ending = match outcome {
         Ok(ending) => ending,
         Err(e) => {
@@ -170,19 +214,22 @@ async fn answer<'a, T: Toolbox>(
         Err(refusal) => return refusal,
     };
     send_answer(inv, &ending.answer).await;
-    if let Some(session) = &memory {
-        served.memory = remember(inv, session, &ending)
-            .await
-            .unwrap_or(served.memory);
-    }
-    AgentEvent::Final(Outcome {
+    let stored = matches!(
+        ending.stop_reason,
+        StopReason::Answered | StopReason::GuardrailIntervened
+    );
+    let outcome = Outcome {
         stop_reason: ending.stop_reason,
         rounds: ending.rounds,
         usage,
         tools: served.tools,
         memory: served.memory,
         guardrail: served.guardrail,
-    })
+    };
+    if let (Some(session), true) = (memory, stored) {
+        left.store = Some((session, ending));
+    }
+    AgentEvent::Final(outcome)
 }
 
 /// Stage 3. Memory for this invocation: the session and what it recalls, or why there is none.
@@ -191,6 +238,8 @@ async fn recall<'a>(inv: &'a Invocation<'_>) -> (Option<MemorySession<'a>>, Reca
     let Some(memory) = &inv.deps.memory else {
         return (None, Recall::default(), Availability::Off);
     };
+    // The session's previous turn may still be storing itself.
+    inv.deps.after_answer.settled(inv.session).await;
     let skipped = |e: MemoryError| {
         tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "memory unavailable; answering without it");
         (None, Recall::default(), Availability::Skipped)
@@ -220,9 +269,9 @@ async fn recall<'a>(inv: &'a Invocation<'_>) -> (Option<MemorySession<'a>>, Reca
 }
 
 /// Stage 5. The turn's usage line, the one place it is written: one top-level JSON object per
-/// turn (as the Logs Insights queries read it), also when the model failed, then the clinic's
-/// daily counters.
-async fn account(inv: &Invocation<'_>, tokens: Tokens) -> UsageSummary {
+/// turn (as the Logs Insights queries read it), also when the model failed. The clinic's daily
+/// counters are added to after the answer.
+fn account<'a>(inv: &Invocation<'_>, tokens: Tokens, left: &mut Leftover<'a>) -> UsageSummary {
     let mut line = UsageEvent::new(
         inv.ctx,
         &inv.deps.config.tier_config,
@@ -231,32 +280,8 @@ async fn account(inv: &Invocation<'_>, tokens: Tokens) -> UsageSummary {
     );
     line.usage.model_id = inv.deps.model.model_id().to_owned();
     println!("{}", line.to_log_line());
-    count_turn(inv, &line.usage).await;
+    left.usage = Some(line.usage.clone());
     line.usage
-}
-
-/// How long a turn's closing waits for its usage count: a slow or unreachable table must not
-/// hold back the caller's answer for long.
-const COUNT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Adds the turn to the clinic's day (waiting at most `COUNT_WAIT`). A failure is logged,
-/// never the caller's problem: the usage line just printed is the record cost attribution reads.
-async fn count_turn(inv: &Invocation<'_>, line: &UsageSummary) {
-    let Some(meter) = &inv.deps.usage else { return };
-    let count = meter.add_turn(
-        inv.ctx.tier(),
-        inv.ctx.clinic_id(),
-        usage_meter::utc_today(),
-        line.input_tokens,
-        line.output_tokens,
-        line.estimated_cost,
-    );
-    let failure = match tokio::time::timeout(COUNT_WAIT, count).await {
-        Ok(Ok(())) => return,
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("no answer within {} s", COUNT_WAIT.as_secs()),
-    };
-    tracing::warn!(error = %failure, clinic_id = %inv.ctx.clinic_id(), "usage count failed");
 }
 
 /// Stage 6. The answer passes the guardrail before the caller or memory sees it: a masked or
@@ -288,32 +313,46 @@ async fn guard_output(
     }
 }
 
-/// Stage 7. An answered turn (or one the guardrail replaced) is stored for the next turns;
-/// `Some(skipped)` when storing failed, `None` when there was nothing to store. The answer of
-/// a turn in which a rule-guarded tool returned content is not stored (see `memory`).
-async fn remember(
-    inv: &Invocation<'_>,
-    memory: &MemorySession<'_>,
-    ending: &Ending,
-) -> Option<Availability> {
-    if !matches!(
-        ending.stop_reason,
-        StopReason::Answered | StopReason::GuardrailIntervened
-    ) {
-        return None;
-    }
-    let store = memory.remember(inv.prompt, &ending.answer, ending.guarded);
-    let Ok(stored) = tokio::time::timeout_at(inv.deadline, store).await else {
-        tracing::warn!(clinic_id = %inv.ctx.clinic_id(), "the deadline passed: the turn was not stored in memory");
-        return Some(Availability::Skipped);
-    };
-    match stored {
-        Ok(()) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, clinic_id = %inv.ctx.clinic_id(), "the turn was not stored in memory");
-            Some(Availability::Skipped)
+/// After the answer: the turn stored for the next turns, and its tokens added to the clinic's
+/// day, at once, each within `after_answer::LIMIT`. The answer of a turn in which a
+/// rule-guarded tool returned content is stored withheld (see `memory`).
+async fn after(inv: &Invocation<'_>, left: Leftover<'_>) {
+    let clinic = inv.ctx.clinic_id();
+    let failed = |what, error: String| inv.deps.after_answer.failed(what, clinic, &error);
+    let store = async {
+        let Some((memory, ending)) = &left.store else {
+            return;
+        };
+        let store = memory.remember(inv.prompt, &ending.answer, ending.guarded);
+        match tokio::time::timeout(after_answer::LIMIT, store).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed("memory_store", e.to_string()),
+            Err(_) => failed("memory_store", within_limit()),
         }
-    }
+    };
+    let count = async {
+        let (Some(meter), Some(usage)) = (&inv.deps.usage, &left.usage) else {
+            return;
+        };
+        let count = meter.add_turn(
+            inv.ctx.tier(),
+            clinic,
+            usage_meter::utc_today(),
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.estimated_cost,
+        );
+        match tokio::time::timeout(after_answer::LIMIT, count).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed("usage_count", e.to_string()),
+            Err(_) => failed("usage_count", within_limit()),
+        }
+    };
+    tokio::join!(store, count);
+}
+
+fn within_limit() -> String {
+    format!("no answer within {} s", after_answer::LIMIT.as_secs())
 }
 
 async fn send_answer(inv: &Invocation<'_>, text: &str) {
@@ -327,7 +366,7 @@ async fn send_answer(inv: &Invocation<'_>, text: &str) {
     }
 }
 
-/// Stage 8. The one closing event.
+/// Stage 7. The one closing event: the caller's stream ends with it.
 async fn close(inv: &Invocation<'_>, closing: AgentEvent) {
     let _ = inv.tx.send(closing).await;
 }

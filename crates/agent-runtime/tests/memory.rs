@@ -407,3 +407,192 @@ async fn tools_and_memory_are_asked_while_the_guardrail_decides() {
     assert_eq!(reply["tools"], "used");
     assert_eq!(reply["memory"], "used");
 }
+
+/// `/ping`'s status.
+async fn ping(stack: &common::Stack) -> String {
+    let body: Value = reqwest::get(format!("{}/ping", stack.agent_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["status"].as_str().unwrap().to_owned()
+}
+
+/// Polls `done` for up to ten seconds (the after-answer work's own bound).
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{what}: not within 10 s");
+}
+
+#[tokio::test]
+async fn the_answer_does_not_wait_for_the_memory_write_and_ping_is_busy_until_it_ends() {
+    // Every part bound: the ones left out would be dropped (stopped) at once.
+    let World {
+        stack,
+        mem,
+        _gw,
+        model: _model,
+        target: _target,
+    } = world().await;
+    let alice = user(test_issuer::USER_SUB);
+    let session = stack.sessions.issue(&alice.ctx).unwrap();
+    // Every CreateEvent waits until the test lets it go: the answer must not.
+    mem.set_writes(emulators::memory::Writes::Held);
+    let reply = invoke(
+        &stack,
+        Some(&alice.token),
+        Some(session.as_str()),
+        json!({"prompt": "Remember that I prefer brief summaries"}),
+        true,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let events = reply.events();
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "final", "{events:?}");
+    assert_eq!(last["memory"], "used");
+    // The stream has ended, the turn is not stored yet, and the runtime says it is busy.
+    assert_eq!(
+        mem.event_count(&memory_id("basic"), alice.ctx.actor_id().as_str()),
+        0
+    );
+    assert_eq!(ping(&stack).await, "HealthyBusy");
+
+    // The session's next question waits for the write it depends on, then recalls it.
+    mem.set_writes(emulators::memory::Writes::Open);
+    let again = ask(&stack, &alice, &session, "What did I tell you earlier?").await;
+    let answer = again["answer"].as_str().unwrap();
+    assert!(answer.contains("I prefer brief summaries"), "{answer}");
+    eventually("the runtime idle again", || {
+        stack.deps.health.status().0 == "Healthy"
+    })
+    .await;
+    assert_eq!(stack.deps.after_answer.failures(), 0);
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_does_not_lose_the_turns_memory() {
+    // Every part bound: the ones left out would be dropped (stopped) at once.
+    let World {
+        stack,
+        mem,
+        _gw,
+        model: _model,
+        target: _target,
+    } = world().await;
+    let alice = user(test_issuer::USER_SUB);
+    let session = stack.sessions.issue(&alice.ctx).unwrap();
+    mem.set_writes(emulators::memory::Writes::Held);
+    // The client reads up to the closing event and hangs up while the write is held.
+    let reply = reqwest::Client::new()
+        .post(format!("{}/invocations", stack.agent_url))
+        .header(contracts::headers::RUNTIME_ID_TOKEN, &alice.token)
+        .header(
+            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
+            session.as_str(),
+        )
+        .header("Accept", "text/event-stream")
+        .json(&json!({"prompt": "Remember that I prefer brief summaries"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let mut reply = reply;
+    let mut seen = String::new();
+    while !seen.contains("\"type\":\"final\"") {
+        let chunk = reply
+            .chunk()
+            .await
+            .unwrap()
+            .expect("the stream ended early");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(reply);
+    mem.set_writes(emulators::memory::Writes::Open);
+    let actor = alice.ctx.actor_id().to_string();
+    eventually("the turn stored", || {
+        mem.event_count(&memory_id("basic"), &actor) == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_memory_write_after_the_answer_is_counted() {
+    // Every part bound: the ones left out would be dropped (stopped) at once.
+    let World {
+        stack,
+        mem,
+        _gw,
+        model: _model,
+        target: _target,
+    } = world().await;
+    let alice = user(test_issuer::USER_SUB);
+    let session = stack.sessions.issue(&alice.ctx).unwrap();
+    mem.set_writes(emulators::memory::Writes::Failing);
+    let reply = ask(&stack, &alice, &session, "What are our opening hours?").await;
+    assert_eq!(reply["stop_reason"], "answered", "{reply}");
+    eventually("the failure counted", || {
+        stack.deps.after_answer.failures() == 1
+    })
+    .await;
+    assert_eq!(
+        mem.event_count(&memory_id("basic"), alice.ctx.actor_id().as_str()),
+        0
+    );
+}
+
+#[tokio::test]
+async fn recall_asks_for_the_sessions_turns_and_the_users_records_at_once() {
+    let World {
+        stack,
+        mem,
+        _gw,
+        model: _model,
+        target: _target,
+    } = world().await;
+    let alice = user(test_issuer::USER_SUB);
+    let session = stack.sessions.issue(&alice.ctx).unwrap();
+    // ListEvents waits: the record searches must not wait for it.
+    mem.hold_lists(true);
+    let turn = tokio::spawn({
+        let (token, session) = (alice.token.clone(), session.clone());
+        let url = stack.agent_url.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{url}/invocations"))
+                .header(contracts::headers::RUNTIME_ID_TOKEN, token)
+                .header(
+                    "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
+                    session.as_str(),
+                )
+                .json(&json!({"prompt": "What are our opening hours?"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let strategies = common::catalog()
+        .config(&common::catalog().tier("basic").unwrap())
+        .unwrap()
+        .memory
+        .strategies
+        .len();
+    assert!(strategies > 0);
+    eventually("every namespace searched while ListEvents is held", || {
+        mem.calls()
+            .iter()
+            .filter(|c| c.operation == "RetrieveMemoryRecords")
+            .count()
+            == strategies
+    })
+    .await;
+    mem.hold_lists(false);
+    assert_eq!(turn.await.unwrap(), 200);
+}

@@ -93,7 +93,8 @@ fn no_panics(stack: &DevStack) {
 }
 
 /// Every stored memory event holds a whole turn: the question and the answer.
-fn whole_turns_only(stack: &DevStack) -> usize {
+async fn whole_turns_only(stack: &DevStack) -> usize {
+    settled(stack).await;
     let events = stack.assistant.memory.events();
     for (actor, session, payload) in &events {
         let roles: Vec<&str> = payload
@@ -112,6 +113,28 @@ fn whole_turns_only(stack: &DevStack) -> usize {
         );
     }
     events.len()
+}
+
+/// Waits until every agent's `/ping` says `Healthy`: the work after its answers (storing the
+/// turn, counting usage) has ended, so what Memory holds is what the turns left.
+async fn settled(stack: &DevStack) {
+    let http = reqwest::Client::new();
+    for _ in 0..1000 {
+        let mut busy = false;
+        for (_, agent, _) in &stack.assistant.agents {
+            let status: serde_json::Value =
+                match http.get(format!("{}/ping", agent.url())).send().await {
+                    Ok(r) => r.json().await.unwrap_or_default(),
+                    Err(_) => serde_json::Value::Null,
+                };
+            busy |= status["status"] != "Healthy";
+        }
+        if !busy {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the agents stayed busy for 20 s");
 }
 
 #[tokio::test]
@@ -191,7 +214,7 @@ async fn each_dependency_down_fails_closed_and_service_returns_when_it_is_back()
     stack.faults.set(Service::Jwks, Fault::None).await.unwrap();
 
     // Memory: answered without it, said so, nothing stored; a later turn is stored whole.
-    let before = whole_turns_only(&stack);
+    let before = whole_turns_only(&stack).await;
     stack
         .faults
         .set(Service::Memory, Fault::Down)
@@ -208,7 +231,7 @@ async fn each_dependency_down_fails_closed_and_service_returns_when_it_is_back()
     assert_eq!(a.body["memory"], "skipped", "{}", text(&a));
     let session = a.session.clone().expect("a session id");
     assert_eq!(
-        whole_turns_only(&stack),
+        whole_turns_only(&stack).await,
         before,
         "stored while Memory was down"
     );
@@ -222,7 +245,7 @@ async fn each_dependency_down_fails_closed_and_service_returns_when_it_is_back()
     assert_eq!(a.body["memory"], "used", "{}", text(&a));
     assert!(!text(&a).contains("pharmacy"), "{}", text(&a));
     assert_eq!(
-        whole_turns_only(&stack),
+        whole_turns_only(&stack).await,
         before + 1,
         "the turn after recovery is stored"
     );
@@ -313,7 +336,7 @@ async fn slow_dependencies_slow_the_answer_but_do_not_change_it() {
         DATA_NAME,
         "back to speed",
     );
-    let stored = whole_turns_only(&stack);
+    let stored = whole_turns_only(&stack).await;
     assert!(stored >= 3, "{stored}");
 
     // The model dies in the middle of a turn (its connection cut while it is answering).
@@ -331,7 +354,7 @@ async fn slow_dependencies_slow_the_answer_but_do_not_change_it() {
     let (code, retryable) = typed_error(&a);
     assert!(retryable, "{code} should be retryable: {}", text(&a));
     assert_eq!(
-        whole_turns_only(&stack),
+        whole_turns_only(&stack).await,
         stored,
         "a turn without an answer was stored"
     );

@@ -87,6 +87,8 @@ struct Inner {
     policy: GatewayPolicy,
     backend: Arc<dyn ToolBackend>,
     decisions: Mutex<Vec<Decision>>,
+    /// tools/list requests answered: one per MCP session a client opens.
+    listings: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -176,6 +178,7 @@ impl GatewayEmulation {
             policy,
             backend,
             decisions: Mutex::new(Vec::new()),
+            listings: std::sync::atomic::AtomicUsize::new(0),
         });
         let handler = Handler(inner.clone());
         let mcp = StreamableHttpService::new(
@@ -203,6 +206,13 @@ impl GatewayEmulation {
 
     pub fn tier(&self) -> &TierName {
         &self.inner.tier
+    }
+
+    /// How many tool listings this Gateway answered (a client lists once per MCP session).
+    pub fn tool_listings(&self) -> usize {
+        self.inner
+            .listings
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn decisions(&self) -> Vec<Decision> {
@@ -316,6 +326,9 @@ impl ServerHandler for Handler {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        self.0
+            .listings
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(ListToolsResult::with_all_items(self.0.tools.clone()))
     }
 

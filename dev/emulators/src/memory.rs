@@ -101,10 +101,24 @@ struct Store {
     calls: Vec<MemoryCall>,
 }
 
+/// What CreateEvent does, for tests of what the agent does while a write is slow or fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// Stores at once.
+    Open,
+    /// Waits until the writes are open (or failing) again.
+    Held,
+    /// Answers 500 `ServiceException` (as an outage would).
+    Failing,
+}
+
 /// The emulation's state, shared by its handlers.
 pub struct Inner {
     memories: Vec<MemoryDefinition>,
     store: Mutex<Store>,
+    writes: tokio::sync::watch::Sender<Writes>,
+    /// While true, ListEvents waits (before it is recorded).
+    hold_lists: tokio::sync::watch::Sender<bool>,
 }
 
 /// A running emulation; dropping it stops the server.
@@ -118,6 +132,8 @@ impl MemoryEmulation {
         let inner = Inner {
             memories,
             store: Mutex::new(Store::default()),
+            writes: tokio::sync::watch::Sender::new(Writes::Open),
+            hold_lists: tokio::sync::watch::Sender::new(false),
         };
         let app = axum::Router::new()
             .route("/memories/{memory}/events", post(create_event))
@@ -127,6 +143,16 @@ impl MemoryEmulation {
             )
             .route("/memories/{memory}/retrieve", post(retrieve));
         Self::serve(app, inner, "bedrock-agentcore", &OPERATIONS, port).await
+    }
+
+    /// Sets what CreateEvent does from now on (held writes go on when this changes).
+    pub fn set_writes(&self, writes: Writes) {
+        self.state().writes.send_replace(writes);
+    }
+
+    /// Holds every ListEvents (`true`) until released (`false`).
+    pub fn hold_lists(&self, hold: bool) {
+        self.state().hold_lists.send_replace(hold);
     }
 
     pub fn calls(&self) -> Vec<MemoryCall> {
@@ -249,6 +275,15 @@ async fn create_event(
     let Some(memory) = inner.memory(&memory_id).cloned() else {
         return memory_not_found();
     };
+    let mut writes = inner.writes.subscribe();
+    let _ = writes.wait_for(|w| *w != Writes::Held).await;
+    if *writes.borrow() == Writes::Failing {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            "writes are failing (injected)",
+        );
+    }
     // The service model has checked the ids, the payload and every length before this.
     let actor = body["actorId"].as_str().unwrap_or_default().to_owned();
     let session = body["sessionId"].as_str().unwrap_or_default().to_owned();
@@ -337,6 +372,7 @@ async fn list_events(
     if inner.memory(&memory_id).is_none() {
         return memory_not_found();
     }
+    let _ = inner.hold_lists.subscribe().wait_for(|held| !held).await;
     let actor = percent_encoding::percent_decode_str(&actor)
         .decode_utf8_lossy()
         .into_owned();

@@ -120,6 +120,8 @@ pub struct Stack {
     pub tier: TierName,
     pub sessions: SessionBinder,
     pub jwks: MockServer,
+    /// The agent's dependencies, to read its counters.
+    pub deps: Arc<Deps>,
     _agent: tokio::task::JoinHandle<()>,
 }
 
@@ -298,11 +300,11 @@ pub async fn agent_with_memory(
     });
     let deps = Arc::new(Deps {
         model: ChatClient::new(http.clone(), config.model.clone(), keys),
-        gateway: Gateway::new(
+        tools: agent_runtime::tool_sessions::ToolSessions::new(Gateway::new(
             signed_gateway_client(http, config.tier.as_str()),
             config.gateway_url.clone(),
             &config.tier_config,
-        ),
+        )),
         verifier: verifier(&jwks),
         memory,
         guardrail,
@@ -320,12 +322,16 @@ pub async fn agent_with_memory(
         }),
         sessions,
         health: Arc::new(Health::new()),
+        after_answer: Default::default(),
         config,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        agent_runtime::server::serve(listener, deps).await.unwrap();
+    let server = tokio::spawn({
+        let deps = deps.clone();
+        async move {
+            agent_runtime::server::serve(listener, deps).await.unwrap();
+        }
     });
     Stack {
         guardrail: own_guardrail,
@@ -333,6 +339,7 @@ pub async fn agent_with_memory(
         tier: catalog().tier(tier).unwrap(),
         sessions: SessionBinder::from_base64(SESSION_KEY_B64).unwrap(),
         jwks,
+        deps,
         _agent: server,
     }
 }
