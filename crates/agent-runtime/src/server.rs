@@ -178,10 +178,10 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return refuse(e, Some(&ctx), &request_id),
     };
-    if let Err(e) = served(&deps, &ctx).await {
-        return refuse(e, Some(&ctx), &request_id);
-    }
-    if let Err(e) = admit(&deps, &ctx).await {
+    // Both before the turn, neither needing the other's answer: one round trip of wait. A
+    // refused clinic's turn may still be counted against its user's minute; nothing else.
+    let (served, admitted) = tokio::join!(served(&deps, &ctx), admit(&deps, &ctx));
+    if let Err(e) = served.and(admitted) {
         return refuse(e, Some(&ctx), &request_id);
     }
     tracing::info!(
