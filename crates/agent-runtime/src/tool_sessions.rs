@@ -9,8 +9,8 @@
 //! binds its own caller token to the session's requests before using it. A session the Gateway
 //! no longer knows (a restart, its own expiry) is re-initialized by rmcp on the next request
 //! (`reinit_on_expired_session`, on by default), and new connections are opened as needed; a
-//! session whose task has ended is replaced at the next invocation; an idle one is closed
-//! after the Runtime's idle timeout.
+//! session whose task has ended, or one a call could not reach the Gateway on, is replaced at
+//! the next invocation; an idle one is closed after the Runtime's idle timeout.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,7 +21,7 @@ use tenant_context::{RuntimeSessionId, TenantContext, TierCatalog};
 use tokio::time::Instant;
 
 use crate::model::ToolSpec;
-use crate::tools::{Gateway, GatewayError, GatewaySession, ToolOutcome, Toolbox};
+use crate::tools::{Gateway, GatewayError, GatewaySession, ToolOutcome, ToolStatus, Toolbox};
 
 /// AgentCore Runtime ends a session after 15 minutes without an invocation (its default
 /// `idleRuntimeSessionTimeout`); a kept MCP session idle as long is closed.
@@ -64,7 +64,7 @@ impl ToolSessions {
         token: &str,
         ctx: &TenantContext,
         catalog: &TierCatalog,
-    ) -> Result<SessionTools, GatewayError> {
+    ) -> Result<SessionTools<'_>, GatewayError> {
         let session = match self.reuse(runtime_session, ctx) {
             Some(session) => {
                 session.bind(token, ctx)?;
@@ -72,7 +72,11 @@ impl ToolSessions {
             }
             None => self.open(runtime_session, token, ctx, catalog).await?,
         };
-        Ok(SessionTools { session })
+        Ok(SessionTools {
+            sessions: self,
+            key: runtime_session.clone(),
+            session,
+        })
     }
 
     /// The kept session of `key` if it is `ctx`'s, open and not idle too long; anything else
@@ -142,6 +146,18 @@ impl ToolSessions {
         Ok(session)
     }
 
+    /// Stops keeping `session` for `key` (if it is still the one kept there).
+    fn forget(&self, key: &RuntimeSessionId, session: &Arc<GatewaySession>) {
+        let mut kept = self.kept();
+        if kept
+            .get(key)
+            .is_some_and(|k| Arc::ptr_eq(&k.session, session))
+            && let Some(old) = kept.remove(key)
+        {
+            close_later(old.session);
+        }
+    }
+
     /// How many sessions are kept (for tests and diagnostics).
     pub fn kept_count(&self) -> usize {
         self.kept().len()
@@ -157,16 +173,25 @@ fn close_later(session: Arc<GatewaySession>) {
 }
 
 /// One invocation's tools: its runtime session's MCP session, bound to its caller.
-pub struct SessionTools {
+pub struct SessionTools<'a> {
+    sessions: &'a ToolSessions,
+    key: RuntimeSessionId,
     session: Arc<GatewaySession>,
 }
 
-impl Toolbox for SessionTools {
+impl Toolbox for SessionTools<'_> {
     fn specs(&self) -> &[ToolSpec] {
         self.session.specs()
     }
 
+    /// A call the Gateway could not be reached for (or that timed out) ends the keeping of
+    /// this session: the next question opens a new one, whatever the Gateway answers for a
+    /// session it lost (rmcp re-initializes only on the MCP specification's 404).
     async fn call(&self, tool: &str, args: Map<String, Value>) -> ToolOutcome {
-        self.session.call(tool, args).await
+        let outcome = self.session.call(tool, args).await;
+        if outcome.status == ToolStatus::Unavailable {
+            self.sessions.forget(&self.key, &self.session);
+        }
+        outcome
     }
 }

@@ -146,7 +146,7 @@ async fn guard_input(inv: &Invocation<'_>) -> Result<Availability, Stopped> {
 /// turns or opened now (see `tool_sessions`); without one the turn goes on without tools (the
 /// model is told so), also when the deadline passes while connecting (the model call then
 /// reports the deadline).
-async fn connect_tools(inv: &Invocation<'_>) -> Option<SessionTools> {
+async fn connect_tools<'a>(inv: &'a Invocation<'_>) -> Option<SessionTools<'a>> {
     let connect =
         inv.deps
             .tools

@@ -196,5 +196,7 @@ async fn a_session_the_gateway_lost_is_re_established() {
     proxy.set(Fault::None).await.unwrap();
     let back = ask(&stack, &token, session.as_str(), HOURS).await;
     assert_eq!(tools_called(&back), [("clinic_config".into(), "ok".into())]);
+    // The session the failed call was on was given up, and a new one opened (listed).
+    assert_eq!(second_gw.tool_listings(), 1);
     assert_eq!(stack.deps.tools.kept_count(), 1);
 }
