@@ -432,20 +432,15 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 
 #[tokio::test]
 async fn the_answer_does_not_wait_for_the_memory_write_and_ping_is_busy_until_it_ends() {
-    // Every part bound: the ones left out would be dropped (stopped) at once.
-    let World {
-        stack,
-        mem,
-        _gw,
-        model: _model,
-        target: _target,
-    } = world().await;
+    // Kept whole: a part left out of a destructuring would be dropped (stopped) at once.
+    let world = world().await;
+    let (stack, mem) = (&world.stack, &world.mem);
     let alice = user(test_issuer::USER_SUB);
     let session = stack.sessions.issue(&alice.ctx).unwrap();
     // Every CreateEvent waits until the test lets it go: the answer must not.
     mem.set_writes(emulators::memory::Writes::Held);
     let reply = invoke(
-        &stack,
+        stack,
         Some(&alice.token),
         Some(session.as_str()),
         json!({"prompt": "Remember that I prefer brief summaries"}),
@@ -462,11 +457,11 @@ async fn the_answer_does_not_wait_for_the_memory_write_and_ping_is_busy_until_it
         mem.event_count(&memory_id("basic"), alice.ctx.actor_id().as_str()),
         0
     );
-    assert_eq!(ping(&stack).await, "HealthyBusy");
+    assert_eq!(ping(stack).await, "HealthyBusy");
 
     // The session's next question waits for the write it depends on, then recalls it.
     mem.set_writes(emulators::memory::Writes::Open);
-    let again = ask(&stack, &alice, &session, "What did I tell you earlier?").await;
+    let again = ask(stack, &alice, &session, "What did I tell you earlier?").await;
     let answer = again["answer"].as_str().unwrap();
     assert!(answer.contains("I prefer brief summaries"), "{answer}");
     eventually("the runtime idle again", || {
@@ -478,14 +473,9 @@ async fn the_answer_does_not_wait_for_the_memory_write_and_ping_is_busy_until_it
 
 #[tokio::test]
 async fn a_client_that_leaves_does_not_lose_the_turns_memory() {
-    // Every part bound: the ones left out would be dropped (stopped) at once.
-    let World {
-        stack,
-        mem,
-        _gw,
-        model: _model,
-        target: _target,
-    } = world().await;
+    // Kept whole: a part left out of a destructuring would be dropped (stopped) at once.
+    let world = world().await;
+    let (stack, mem) = (&world.stack, &world.mem);
     let alice = user(test_issuer::USER_SUB);
     let session = stack.sessions.issue(&alice.ctx).unwrap();
     mem.set_writes(emulators::memory::Writes::Held);
@@ -524,18 +514,13 @@ async fn a_client_that_leaves_does_not_lose_the_turns_memory() {
 
 #[tokio::test]
 async fn a_failed_memory_write_after_the_answer_is_counted() {
-    // Every part bound: the ones left out would be dropped (stopped) at once.
-    let World {
-        stack,
-        mem,
-        _gw,
-        model: _model,
-        target: _target,
-    } = world().await;
+    // Kept whole: a part left out of a destructuring would be dropped (stopped) at once.
+    let world = world().await;
+    let (stack, mem) = (&world.stack, &world.mem);
     let alice = user(test_issuer::USER_SUB);
     let session = stack.sessions.issue(&alice.ctx).unwrap();
     mem.set_writes(emulators::memory::Writes::Failing);
-    let reply = ask(&stack, &alice, &session, "What are our opening hours?").await;
+    let reply = ask(stack, &alice, &session, "What are our opening hours?").await;
     assert_eq!(reply["stop_reason"], "answered", "{reply}");
     eventually("the failure counted", || {
         stack.deps.after_answer.failures() == 1
@@ -549,35 +534,10 @@ async fn a_failed_memory_write_after_the_answer_is_counted() {
 
 #[tokio::test]
 async fn recall_asks_for_the_sessions_turns_and_the_users_records_at_once() {
-    let World {
-        stack,
-        mem,
-        _gw,
-        model: _model,
-        target: _target,
-    } = world().await;
+    let world = world().await;
+    let (stack, mem) = (&world.stack, &world.mem);
     let alice = user(test_issuer::USER_SUB);
     let session = stack.sessions.issue(&alice.ctx).unwrap();
-    // ListEvents waits: the record searches must not wait for it.
-    mem.hold_lists(true);
-    let turn = tokio::spawn({
-        let (token, session) = (alice.token.clone(), session.clone());
-        let url = stack.agent_url.clone();
-        async move {
-            reqwest::Client::new()
-                .post(format!("{url}/invocations"))
-                .header(contracts::headers::RUNTIME_ID_TOKEN, token)
-                .header(
-                    "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
-                    session.as_str(),
-                )
-                .json(&json!({"prompt": "What are our opening hours?"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    });
     let strategies = common::catalog()
         .config(&common::catalog().tier("basic").unwrap())
         .unwrap()
@@ -585,14 +545,26 @@ async fn recall_asks_for_the_sessions_turns_and_the_users_records_at_once() {
         .strategies
         .len();
     assert!(strategies > 0);
-    eventually("every namespace searched while ListEvents is held", || {
-        mem.calls()
-            .iter()
-            .filter(|c| c.operation == "RetrieveMemoryRecords")
-            .count()
-            == strategies
-    })
-    .await;
-    mem.hold_lists(false);
-    assert_eq!(turn.await.unwrap(), 200);
+    // ListEvents waits: the record searches must not wait for it.
+    mem.hold_lists(true);
+    let turn = invoke(
+        stack,
+        Some(&alice.token),
+        Some(session.as_str()),
+        json!({"prompt": "What are our opening hours?"}),
+        false,
+    );
+    let searched_then_released = async {
+        eventually("every namespace searched while ListEvents is held", || {
+            mem.calls()
+                .iter()
+                .filter(|c| c.operation == "RetrieveMemoryRecords")
+                .count()
+                == strategies
+        })
+        .await;
+        mem.hold_lists(false);
+    };
+    let (reply, ()) = tokio::join!(turn, searched_then_released);
+    assert_eq!(reply.status, 200, "{}", reply.body);
 }
