@@ -67,8 +67,8 @@ impl AfterAnswer {
         }
     }
 
-    /// Waits until `key`'s earlier after-answer work has ended (at most [`LIMIT`] twice over,
-    /// the most it can take).
+    /// Waits until `key`'s earlier after-answer work has ended (its parts run at once, each
+    /// within [`LIMIT`]; twice that leaves room for a turn queued before this one).
     pub(crate) async fn settled(&self, key: &RuntimeSessionId) {
         let Some(lock) = self.sessions().get(key).cloned() else {
             return;
@@ -76,8 +76,25 @@ impl AfterAnswer {
         let _ = tokio::time::timeout(2 * LIMIT, lock.lock()).await;
     }
 
+    /// Runs `work` within [`LIMIT`]; a failure or a timeout is recorded as `what` failing.
+    pub(crate) async fn bounded<E: std::fmt::Display>(
+        &self,
+        what: &'static str,
+        clinic: &ClinicId,
+        work: impl Future<Output = Result<(), E>>,
+    ) {
+        match tokio::time::timeout(LIMIT, work).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.failed(what, clinic, &e.to_string()),
+            Err(_) => {
+                let error = format!("no answer within {} s", LIMIT.as_secs());
+                self.failed(what, clinic, &error);
+            }
+        }
+    }
+
     /// Records that `what` failed after the answer for `clinic`.
-    pub(crate) fn failed(&self, what: &'static str, clinic: &ClinicId, error: &str) {
+    fn failed(&self, what: &'static str, clinic: &ClinicId, error: &str) {
         let total = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::warn!(
             after_answer = what,

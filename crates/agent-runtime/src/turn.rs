@@ -17,7 +17,6 @@ use tenant_context::{MemorySessionId, RuntimeSessionId, TenantContext, UsageEven
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::after_answer;
 use crate::agent::{self, Ending, Tokens, Turn};
 use crate::deps::Deps;
 use crate::error::{InvocationError, Stage};
@@ -271,7 +270,7 @@ async fn recall<'a>(inv: &'a Invocation<'_>) -> (Option<MemorySession<'a>>, Reca
 /// Stage 5. The turn's usage line, the one place it is written: one top-level JSON object per
 /// turn (as the Logs Insights queries read it), also when the model failed. The clinic's daily
 /// counters are added to after the answer.
-fn account<'a>(inv: &Invocation<'_>, tokens: Tokens, left: &mut Leftover<'a>) -> UsageSummary {
+fn account(inv: &Invocation<'_>, tokens: Tokens, left: &mut Leftover<'_>) -> UsageSummary {
     let mut line = UsageEvent::new(
         inv.ctx,
         &inv.deps.config.tier_config,
@@ -317,42 +316,27 @@ async fn guard_output(
 /// day, at once, each within `after_answer::LIMIT`. The answer of a turn in which a
 /// rule-guarded tool returned content is stored withheld (see `memory`).
 async fn after(inv: &Invocation<'_>, left: Leftover<'_>) {
-    let clinic = inv.ctx.clinic_id();
-    let failed = |what, error: String| inv.deps.after_answer.failed(what, clinic, &error);
+    let (work, clinic) = (&inv.deps.after_answer, inv.ctx.clinic_id());
     let store = async {
-        let Some((memory, ending)) = &left.store else {
-            return;
-        };
-        let store = memory.remember(inv.prompt, &ending.answer, ending.guarded);
-        match tokio::time::timeout(after_answer::LIMIT, store).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => failed("memory_store", e.to_string()),
-            Err(_) => failed("memory_store", within_limit()),
+        if let Some((memory, ending)) = &left.store {
+            let store = memory.remember(inv.prompt, &ending.answer, ending.guarded);
+            work.bounded("memory_store", clinic, store).await;
         }
     };
     let count = async {
-        let (Some(meter), Some(usage)) = (&inv.deps.usage, &left.usage) else {
-            return;
-        };
-        let count = meter.add_turn(
-            inv.ctx.tier(),
-            clinic,
-            usage_meter::utc_today(),
-            usage.input_tokens,
-            usage.output_tokens,
-            usage.estimated_cost,
-        );
-        match tokio::time::timeout(after_answer::LIMIT, count).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => failed("usage_count", e.to_string()),
-            Err(_) => failed("usage_count", within_limit()),
+        if let (Some(meter), Some(usage)) = (&inv.deps.usage, &left.usage) {
+            let count = meter.add_turn(
+                inv.ctx.tier(),
+                clinic,
+                usage_meter::utc_today(),
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.estimated_cost,
+            );
+            work.bounded("usage_count", clinic, count).await;
         }
     };
     tokio::join!(store, count);
-}
-
-fn within_limit() -> String {
-    format!("no answer within {} s", after_answer::LIMIT.as_secs())
 }
 
 async fn send_answer(inv: &Invocation<'_>, text: &str) {
