@@ -342,11 +342,55 @@ fn compose(
                         ));
                     }
                 }
-                None => out.push_str(&format!(" {tool}: {text}")),
+                None => {
+                    out.push(' ');
+                    out.push_str(&sentence(tool, parsed.as_ref(), text));
+                }
             },
         }
     }
     out
+}
+
+/// One tool's result as a sentence a clinician can read: a lead per tool, then every value of
+/// the result as "field: value" in prose (nothing of the result left out, so an answer still
+/// shows exactly what the tool returned, and nothing more).
+fn sentence(tool: &str, parsed: Option<&Value>, text: &str) -> String {
+    let plain = tool.rsplit("___").next().unwrap_or(tool);
+    let lead = match plain {
+        "patient_context" => "The patient record shows",
+        "clinic_config" => "The clinic's settings are",
+        "current_time" => "At the clinic it is now",
+        "web_search" => "The web search found",
+        _ => "The tool returned",
+    };
+    let body = match parsed {
+        Some(v) => prose(v),
+        None => text.to_owned(),
+    };
+    format!("{lead}: {body}.")
+}
+
+/// A JSON value as prose: objects as "field: value" pairs (underscores read as spaces, empty
+/// values left out), lists numbered.
+fn prose(value: &Value) -> String {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| format!("{}: {}", k.replace('_', " "), prose(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Value::Array(items) if items.is_empty() => "none".to_owned(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("({}) {}", i + 1, prose(v)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -382,6 +426,27 @@ mod tests {
         );
         assert_eq!(calls[1].0, "clinic_config");
         assert!(choose_tools("search the web for guidance", &all).is_empty());
+    }
+
+    #[test]
+    fn tool_results_read_as_sentences_with_every_value() {
+        let result = json!({"patient": {"patient_id": "p-003", "name": "Jonas Whitfield",
+                                        "allergies": ["penicillin", "latex"], "ssn": null}});
+        let said = sentence("tenantry-basic-tools___patient_context", Some(&result), "");
+        assert_eq!(
+            said,
+            "The patient record shows: patient: patient id: p-003; name: Jonas Whitfield; \
+             allergies: (1) penicillin (2) latex."
+        );
+        assert_eq!(
+            sentence(
+                "clinic_config",
+                Some(&json!({"opening_hours": "08:00-18:00"})),
+                ""
+            ),
+            "The clinic's settings are: opening hours: 08:00-18:00."
+        );
+        assert_eq!(sentence("x", None, "raw"), "The tool returned: raw.");
     }
 
     #[test]
