@@ -20,6 +20,7 @@ pub mod guardrail;
 pub mod health;
 pub mod memory;
 pub mod model;
+pub mod model_stream;
 pub mod server;
 pub mod tool_sessions;
 pub mod tools;

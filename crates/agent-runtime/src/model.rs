@@ -104,6 +104,14 @@ pub struct ChatRequest<'a> {
     pub tool_choice: Option<&'static str>,
     pub max_tokens: u32,
     pub stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+}
+
+/// Asks a streamed completion to end with its token usage (cost attribution needs it).
+#[derive(Debug, Serialize)]
+pub struct StreamOptions {
+    pub include_usage: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -272,7 +280,8 @@ impl ChatClient {
         &self.config.model_id
     }
 
-    /// One chat completion; 429, 5xx, timeouts and connection failures are retried with
+    /// One chat completion, asked for as a stream (see `model_stream`); 429, 5xx, timeouts and
+    /// connection failures are retried with
     /// jittered backoff, up to the backoff's attempts and within `deadline`, then reported as
     /// the last failure's kind. Its span
     /// carries the GenAI attributes (model id, token counts), never messages.
@@ -301,7 +310,10 @@ impl ChatClient {
             tools,
             tool_choice: (!tools.is_empty()).then_some("auto"),
             max_tokens,
-            stream: false,
+            stream: true,
+            stream_options: Some(StreamOptions {
+                include_usage: true,
+            }),
         };
         let result = self.complete_within(&body, deadline).await;
         let span = tracing::Span::current();
@@ -427,8 +439,37 @@ impl ChatClient {
                 return Err(ModelError::Refused { status }.into());
             }
         }
-        let body = read_capped(resp, MAX_REPLY_BYTES).await?;
-        Ok(completion_from(&body)?)
+        let streamed = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !streamed {
+            // A server that ignores `stream` answers with one completion: taken as it is.
+            let body = read_capped(resp, MAX_REPLY_BYTES).await?;
+            return Ok(completion_from(&body)?);
+        }
+        let mut stream = crate::model_stream::ChunkStream::new(MAX_REPLY_BYTES);
+        let mut resp = resp;
+        loop {
+            match resp.chunk().await {
+                // The text pieces are not passed on: the turn releases an answer only whole,
+                // once the output guardrail has read it.
+                Ok(Some(bytes)) => {
+                    stream.push(&bytes)?;
+                }
+                Ok(None) => {
+                    let completion = stream.finish()?;
+                    if completion.usage.is_none() {
+                        // Cost attribution reads the usage; without it the turn counts no tokens.
+                        tracing::warn!("the model's stream reported no token usage");
+                    }
+                    return Ok(completion);
+                }
+                Err(e) if e.is_timeout() => return Err(ModelError::Timeout.into()),
+                Err(_) => return Err(ModelError::BadResponse.into()),
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -98,7 +99,7 @@ async fn chat(
     State(shared): State<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Json<Value> {
+) -> Response {
     let header = |name: &str| {
         headers
             .get(name)
@@ -180,18 +181,88 @@ async fn chat(
     } else {
         "stop"
     };
+    let usage = json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    });
+    if body["stream"] == true {
+        let with_usage = body["stream_options"]["include_usage"] == true;
+        return streamed(
+            &body["model"],
+            &message,
+            finish,
+            with_usage.then_some(usage),
+        );
+    }
     Json(json!({
         "id": "chatcmpl-standin",
         "object": "chat.completion",
         "model": body["model"],
         "system_fingerprint": "tenantry-local-model-standin",
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        }
+        "usage": usage,
     }))
+    .into_response()
+}
+
+/// The same completion as Chat Completions streams it (`stream: true`): `chat.completion.chunk`
+/// events, the text a few words per chunk, each tool call whole with its `index`, the finish
+/// reason in the last choice chunk, then (with `stream_options.include_usage`) a chunk with no
+/// choices and the usage, then `[DONE]`.
+fn streamed(model: &Value, message: &Value, finish: &str, usage: Option<Value>) -> Response {
+    let chunk = |choices: Value, usage: Option<&Value>| {
+        let mut c = json!({"id": "chatcmpl-standin", "object": "chat.completion.chunk",
+                           "model": model, "choices": choices});
+        if let Some(u) = usage {
+            c["usage"] = u.clone();
+        }
+        format!("data: {c}\n\n")
+    };
+    let delta = |d: Value| json!([{"index": 0, "delta": d, "finish_reason": null}]);
+    let mut frames = vec![chunk(
+        delta(json!({"role": "assistant", "content": ""})),
+        None,
+    )];
+    let text = message["content"].as_str().unwrap_or_default();
+    let words: Vec<&str> = text.split_inclusive(' ').collect();
+    for piece in words.chunks(WORDS_PER_CHUNK) {
+        frames.push(chunk(delta(json!({"content": piece.concat()})), None));
+    }
+    for (i, call) in message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let mut call = call.clone();
+        call["index"] = json!(i);
+        frames.push(chunk(delta(json!({"tool_calls": [call]})), None));
+    }
+    frames.push(chunk(
+        json!([{"index": 0, "delta": {}, "finish_reason": finish}]),
+        None,
+    ));
+    if let Some(u) = &usage {
+        frames.push(chunk(json!([]), Some(u)));
+    }
+    frames.push("data: [DONE]\n\n".to_owned());
+    let body = frame_stream(frames);
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// How many words a streamed text chunk carries (a model streams a token or a few at a time).
+const WORDS_PER_CHUNK: usize = 3;
+
+/// The frames as a body stream, one frame per write, so a client sees them as separate chunks.
+fn frame_stream(
+    frames: Vec<String>,
+) -> impl tokio_stream::Stream<Item = Result<String, std::convert::Infallible>> {
+    tokio_stream::iter(frames.into_iter().map(Ok))
 }
 
 /// Word after `marker` in `text`, trimmed of punctuation.
