@@ -14,6 +14,7 @@ use crate::error::{InvocationError, Stage};
 use crate::events::{AgentEvent, Availability, StopReason};
 use crate::guardrail::{Checked, Guardrail, Side};
 use crate::model::{ChatClient, Message, Role, ToolCall};
+use crate::release::{Release, Stopped};
 use crate::tools::{ToolOutcome, ToolStatus, Toolbox};
 
 /// Tokens spent so far in one invocation, summed over model rounds.
@@ -117,6 +118,9 @@ pub struct Ending {
     /// A tool that a rule guards (business hours, roles) returned content in this turn: the
     /// answer may carry it, so memory must not keep the answer.
     pub guarded: bool,
+    /// Some of the answer went out without the output guardrail (unreachable, on a tier that
+    /// answers unchecked).
+    pub unchecked: bool,
 }
 
 /// Runs one turn, sending tool events as it goes. Returns the tokens spent (also on failure, for
@@ -129,11 +133,27 @@ pub async fn run<T: Toolbox>(
     events: &mpsc::Sender<AgentEvent>,
 ) -> (Tokens, Result<Ending, InvocationError>) {
     let mut guarded = false;
-    let ending = |stop_reason, rounds, answer: &str, guarded| Ending {
-        stop_reason,
-        rounds,
-        answer: answer.to_owned(),
-        guarded,
+    // The answer goes out as the model writes it, window by window past the output guardrail.
+    let mut release = Release::new(turn.guardrail, turn.ctx.clinic_id(), events, turn.deadline);
+    let ending = |stop_reason, rounds, release: Release<'_>, guarded| {
+        let (answer, unchecked, stopped) = release.finish();
+        match stopped {
+            None => Ok(Ending {
+                stop_reason,
+                rounds,
+                answer,
+                guarded,
+                unchecked,
+            }),
+            Some(Stopped::Intervened) => Ok(Ending {
+                stop_reason: StopReason::GuardrailIntervened,
+                rounds,
+                answer,
+                guarded,
+                unchecked,
+            }),
+            Some(Stopped::Failed(e)) => Err(e),
+        }
     };
     let mut messages = Vec::with_capacity(turn.history.len() + 4);
     messages.push(Message::text(
@@ -152,22 +172,38 @@ pub async fn run<T: Toolbox>(
         if tokens.total() >= turn.limits.max_tokens {
             return (
                 tokens,
-                Ok(ending(StopReason::TokenBudget, round - 1, "", guarded)),
+                ending(StopReason::TokenBudget, round - 1, release, guarded),
             );
         }
         if Instant::now() >= turn.deadline {
             return (tokens, Err(InvocationError::DeadlineExceeded(Stage::Model)));
         }
-        let completion = match turn
-            .model
-            .complete(
+        let completion = {
+            let (text, mut pieces) = mpsc::unbounded_channel();
+            let model = turn.model.complete_streaming(
                 &messages,
                 turn.tools.specs(),
                 turn.limits.max_output_tokens,
                 turn.deadline,
-            )
-            .await
-        {
+                Some(&text),
+            );
+            tokio::pin!(model);
+            // The model's text is released while it writes; once the guardrail has stopped
+            // the release, the rest is read but not sent (the model's tokens still count).
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(piece) = pieces.recv() => release.take(&piece).await,
+                    completion = &mut model => {
+                        while let Ok(piece) = pieces.try_recv() {
+                            release.take(&piece).await;
+                        }
+                        break completion;
+                    }
+                }
+            }
+        };
+        let completion = match completion {
             Ok(c) => c,
             Err(e) => return (tokens, Err(InvocationError::Model(e))),
         };
@@ -175,12 +211,11 @@ pub async fn run<T: Toolbox>(
             tokens.input = tokens.input.saturating_add(u.prompt_tokens);
             tokens.output = tokens.output.saturating_add(u.completion_tokens);
         }
-        if completion.tool_calls.is_empty() {
-            // The caller sends the answer, once the output guardrail has seen it.
-            let text = completion.text.unwrap_or_default();
+        release.flush().await;
+        if completion.tool_calls.is_empty() || release.is_stopped() {
             return (
                 tokens,
-                Ok(ending(StopReason::Answered, round, &text, guarded)),
+                ending(StopReason::Answered, round, release, guarded),
             );
         }
         messages.push(Message {
@@ -217,12 +252,12 @@ pub async fn run<T: Toolbox>(
     }
     (
         tokens,
-        Ok(ending(
+        ending(
             StopReason::MaxRounds,
             turn.limits.max_rounds,
-            "",
+            release,
             guarded,
-        )),
+        ),
     )
 }
 

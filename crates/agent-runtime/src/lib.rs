@@ -21,6 +21,7 @@ pub mod health;
 pub mod memory;
 pub mod model;
 pub mod model_stream;
+pub mod release;
 pub mod server;
 pub mod tool_sessions;
 pub mod tools;

@@ -7,11 +7,12 @@
 //! the common crate refuses tool calls without a `type`, which some servers omit.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use request_signing::BedrockKeys;
@@ -281,10 +282,22 @@ impl ChatClient {
     }
 
     /// One chat completion, asked for as a stream (see `model_stream`); 429, 5xx, timeouts and
-    /// connection failures are retried with
-    /// jittered backoff, up to the backoff's attempts and within `deadline`, then reported as
-    /// the last failure's kind. Its span
-    /// carries the GenAI attributes (model id, token counts), never messages.
+    /// connection failures are retried with jittered backoff, up to the backoff's attempts and
+    /// within `deadline`, then reported as the last failure's kind. Its span carries the GenAI
+    /// attributes (model id, token counts), never messages.
+    pub async fn complete(
+        &self,
+        messages: &[Message],
+        tools: &[ToolSpec],
+        max_tokens: u32,
+        deadline: Instant,
+    ) -> Result<Completion, ModelError> {
+        self.complete_streaming(messages, tools, max_tokens, deadline, None)
+            .await
+    }
+
+    /// [`Self::complete`], passing each piece of text to `text` as the model writes it. Once a
+    /// piece has been passed on, a failure is not retried (the text would come twice).
     #[tracing::instrument(
         name = "chat",
         skip_all,
@@ -297,12 +310,13 @@ impl ChatClient {
             error.type = tracing::field::Empty,
         )
     )]
-    pub async fn complete(
+    pub async fn complete_streaming(
         &self,
         messages: &[Message],
         tools: &[ToolSpec],
         max_tokens: u32,
         deadline: Instant,
+        text: Option<&mpsc::UnboundedSender<String>>,
     ) -> Result<Completion, ModelError> {
         let body = ChatRequest {
             model: &self.config.model_id,
@@ -315,7 +329,11 @@ impl ChatClient {
                 include_usage: true,
             }),
         };
-        let result = self.complete_within(&body, deadline).await;
+        let sink = TextSink {
+            tx: text,
+            passed: AtomicBool::new(false),
+        };
+        let result = self.complete_within(&body, deadline, &sink).await;
         let span = tracing::Span::current();
         match &result {
             Ok(c) => {
@@ -335,6 +353,7 @@ impl ChatClient {
         &self,
         body: &ChatRequest<'_>,
         deadline: Instant,
+        sink: &TextSink<'_>,
     ) -> Result<Completion, ModelError> {
         let mut attempt = 0;
         loop {
@@ -343,11 +362,11 @@ impl ChatClient {
                 return Err(ModelError::Timeout);
             }
             let err = match self
-                .attempt(body, remaining.min(self.config.attempt_timeout))
+                .attempt(body, remaining.min(self.config.attempt_timeout), sink)
                 .await
             {
                 Ok(c) => return Ok(c),
-                Err(e) if !e.is_retryable() => return Err(e),
+                Err(e) if !e.is_retryable() || sink.passed() => return Err(e),
                 Err(e) => e,
             };
             let pause = self.backoff.delay(attempt);
@@ -368,9 +387,10 @@ impl ChatClient {
         &self,
         body: &ChatRequest<'_>,
         timeout: Duration,
+        sink: &TextSink<'_>,
     ) -> Result<Completion, ModelError> {
         let route = self.route.load(Ordering::Relaxed);
-        match self.attempt_at(route, body, timeout).await {
+        match self.attempt_at(route, body, timeout, sink).await {
             Err(RouteOrModel::Route) if self.urls.len() > 1 => {
                 let other = 1 - route.min(1);
                 tracing::warn!(
@@ -379,7 +399,7 @@ impl ChatClient {
                     "the model endpoint refused this route for the model; using the other prefix"
                 );
                 self.route.store(other, Ordering::Relaxed);
-                self.attempt_at(other, body, timeout)
+                self.attempt_at(other, body, timeout, sink)
                     .await
                     .map_err(RouteOrModel::into_model)
             }
@@ -392,6 +412,7 @@ impl ChatClient {
         route: usize,
         body: &ChatRequest<'_>,
         timeout: Duration,
+        sink: &TextSink<'_>,
     ) -> Result<Completion, RouteOrModel> {
         let url = self.urls.get(route).unwrap_or(&self.urls[0]);
         let mut req = self.http.post(url).timeout(timeout).json(body);
@@ -447,17 +468,15 @@ impl ChatClient {
         if !streamed {
             // A server that ignores `stream` answers with one completion: taken as it is.
             let body = read_capped(resp, MAX_REPLY_BYTES).await?;
-            return Ok(completion_from(&body)?);
+            let completion = completion_from(&body)?;
+            sink.pass(completion.text.clone().unwrap_or_default());
+            return Ok(completion);
         }
         let mut stream = crate::model_stream::ChunkStream::new(MAX_REPLY_BYTES);
         let mut resp = resp;
         loop {
             match resp.chunk().await {
-                // The text pieces are not passed on: the turn releases an answer only whole,
-                // once the output guardrail has read it.
-                Ok(Some(bytes)) => {
-                    stream.push(&bytes)?;
-                }
+                Ok(Some(bytes)) => sink.pass(stream.push(&bytes)?),
                 Ok(None) => {
                     let completion = stream.finish()?;
                     if completion.usage.is_none() {
@@ -470,6 +489,25 @@ impl ChatClient {
                 Err(_) => return Err(ModelError::BadResponse.into()),
             }
         }
+    }
+}
+
+/// Where a streamed completion's text goes as it arrives, and whether any went yet.
+struct TextSink<'a> {
+    tx: Option<&'a mpsc::UnboundedSender<String>>,
+    passed: AtomicBool,
+}
+
+impl TextSink<'_> {
+    fn pass(&self, text: String) {
+        if let (Some(tx), false) = (self.tx, text.is_empty()) {
+            self.passed.store(true, Ordering::Relaxed);
+            let _ = tx.send(text);
+        }
+    }
+
+    fn passed(&self) -> bool {
+        self.passed.load(Ordering::Relaxed)
     }
 }
 

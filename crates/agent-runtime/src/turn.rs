@@ -1,7 +1,8 @@
 //! One invocation's turn, after every check of the HTTP contract passed, as a pipeline of named
 //! stages:
 //!
-//! (guard input ‖ connect tools ‖ recall) → model loop → account → guard output → close →
+//! (guard input ‖ connect tools ‖ recall) → model loop, its answer released past the output
+//! guardrail in windows (`release`) → account → close →
 //! (remember ‖ count)
 //!
 //! The first three run at once: each is a round trip to another service, and none needs
@@ -163,7 +164,9 @@ async fn connect_tools<'a>(inv: &'a Invocation<'_>) -> Option<SessionTools<'a>> 
     }
 }
 
-/// Stages 4 to 6, with the tools connected (or not) and memory recalled (or not).
+/// Stages 4 to 6, with the tools connected (or not) and memory recalled (or not). The answer
+/// reaches the caller during stage 4, each window of it after the output guardrail (stage 6,
+/// in `release`).
 async fn answer<'a, T: Toolbox>(
     inv: &'a Invocation<'_>,
     tools: &T,
@@ -196,23 +199,22 @@ async fn answer<'a, T: Toolbox>(
     )
     .await;
     let usage = account(inv, tokens, left);
-    let mut ending = match outcome {
+    let ending = match outcome {
         Ok(ending) => ending,
         Err(e) => {
             tracing::warn!(code = %e.code(), clinic_id = %inv.ctx.clinic_id(), "the turn failed");
             return e.to_event();
         }
     };
-    let mut served = Served {
+    let served = Served {
         tools: tools_availability,
         memory: memory_availability,
-        guardrail,
+        guardrail: if ending.unchecked {
+            Availability::Skipped
+        } else {
+            guardrail
+        },
     };
-    served.guardrail = match guard_output(inv, &mut ending, guardrail).await {
-        Ok(availability) => availability,
-        Err(refusal) => return refusal,
-    };
-    send_answer(inv, &ending.answer).await;
     let stored = matches!(
         ending.stop_reason,
         StopReason::Answered | StopReason::GuardrailIntervened
@@ -281,35 +283,6 @@ fn account(inv: &Invocation<'_>, tokens: Tokens, left: &mut Leftover<'_>) -> Usa
     println!("{}", line.to_log_line());
     left.usage = Some(line.usage.clone());
     line.usage
-}
-
-/// Stage 6. The answer passes the guardrail before the caller or memory sees it: a masked or
-/// blocked answer is replaced; an unreachable guardrail withholds it on a tier that refuses.
-async fn guard_output(
-    inv: &Invocation<'_>,
-    ending: &mut Ending,
-    guardrail: Availability,
-) -> Result<Availability, AgentEvent> {
-    let (Some(g), Availability::Used) = (&inv.deps.guardrail, guardrail) else {
-        return Ok(guardrail);
-    };
-    if ending.answer.is_empty() {
-        return Ok(guardrail);
-    }
-    let check = g.check(Side::Answer, &ending.answer, inv.ctx.clinic_id());
-    let Ok(checked) = tokio::time::timeout_at(inv.deadline, check).await else {
-        return Err(InvocationError::DeadlineExceeded(Stage::OutputGuardrail).to_event());
-    };
-    match checked {
-        Checked::Pass => Ok(Availability::Used),
-        Checked::Intervened(replacement) => {
-            ending.answer = replacement;
-            ending.stop_reason = StopReason::GuardrailIntervened;
-            Ok(Availability::Used)
-        }
-        Checked::Unchecked => Ok(Availability::Skipped),
-        Checked::Refuse => Err(InvocationError::GuardrailUnavailable.to_event()),
-    }
 }
 
 /// After the answer: the turn stored for the next turns, and its tokens added to the clinic's

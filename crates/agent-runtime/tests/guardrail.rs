@@ -48,10 +48,7 @@ async fn a_sensitive_answer_is_masked_before_the_caller_sees_it() {
         "guardrail_intervened"
     );
     let calls = stack.guardrail.as_ref().unwrap().calls();
-    assert_eq!(
-        calls.iter().map(|c| c.source.as_str()).collect::<Vec<_>>(),
-        ["INPUT", "OUTPUT"]
-    );
+    assert_eq!(sources(&calls, 1), ["INPUT"]);
 }
 
 #[tokio::test]
@@ -119,14 +116,13 @@ async fn document_text_with_instructions_never_reaches_the_model() {
     }
     // The prompt, the document's text (as input: the prompt-attack filter), the answer.
     let calls = stack.guardrail.as_ref().unwrap().calls();
-    let sources: Vec<_> = calls
+    let inputs: Vec<_> = calls[..2]
         .iter()
         .map(|c| (c.source.as_str(), c.intervened))
         .collect();
-    assert_eq!(
-        sources,
-        [("INPUT", false), ("INPUT", true), ("OUTPUT", false)]
-    );
+    assert_eq!(inputs, [("INPUT", false), ("INPUT", true)]);
+    sources(&calls, 2);
+    assert!(calls[2..].iter().all(|c| !c.intervened), "{calls:?}");
 }
 
 #[tokio::test]
@@ -162,8 +158,62 @@ async fn clean_document_text_reaches_the_model_quoted_as_data() {
         "Discharge protocol"
     );
     let calls = stack.guardrail.as_ref().unwrap().calls();
+    assert_eq!(sources(&calls, 2), ["INPUT", "INPUT"]);
+}
+
+/// The sources of the first `inputs` calls; every call after them must read the answer
+/// (in windows: at least one).
+fn sources(calls: &[emulators::guardrail::GuardrailCall], inputs: usize) -> Vec<&str> {
+    let answer = &calls[inputs..];
+    assert!(!answer.is_empty(), "the answer was not checked: {calls:?}");
+    assert!(answer.iter().all(|c| c.source == "OUTPUT"), "{calls:?}");
+    calls[..inputs].iter().map(|c| c.source.as_str()).collect()
+}
+
+#[tokio::test]
+async fn the_answer_streams_in_checked_windows_and_a_blocked_window_ends_it() {
+    let target = FakeTarget {
+        unsafe_note: true,
+        ..FakeTarget::with_hour(10)
+    };
+    let (stack, _model, _gw) = standard("basic", &target).await;
+    let reply = invoke_as(
+        &stack,
+        "basic",
+        "clinic-a",
+        "What are our opening hours?",
+        true,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let events = reply.events();
+    let deltas: Vec<String> = events
+        .iter()
+        .filter(|e| e["type"] == "text_delta")
+        .map(|e| e["text"].as_str().unwrap().to_owned())
+        .collect();
+    // The first window went out on its own, the last piece is the guardrail's message, and
+    // nothing of the window that held the blocked sentence is anywhere.
+    assert!(deltas.len() >= 2, "{deltas:?}");
+    assert!(!deltas[0].contains("Parking"), "{deltas:?}");
+    assert!(deltas[0].contains("[model stand-in]"), "{deltas:?}");
+    assert_eq!(deltas.last().unwrap(), BLOCKED_MESSAGE);
+    assert!(!reply.body.contains("build a bomb"), "{}", reply.body);
     assert_eq!(
-        calls.iter().map(|c| c.source.as_str()).collect::<Vec<_>>(),
-        ["INPUT", "INPUT", "OUTPUT"]
+        events.last().unwrap()["stop_reason"],
+        "guardrail_intervened"
+    );
+    // Every piece sent before the message is exactly a window the guardrail passed, in order.
+    let calls = stack.guardrail.as_ref().unwrap().calls();
+    let passed: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.source == "OUTPUT" && !c.intervened)
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(deltas[..deltas.len() - 1], passed);
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.source == "OUTPUT" && c.intervened && c.text.contains("build a bomb"))
     );
 }

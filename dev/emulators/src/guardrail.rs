@@ -8,6 +8,8 @@
 //! - on INPUT, text containing one of `PROMPT_ATTACK_PHRASES` is blocked with
 //!   `BLOCKED_MESSAGE`, as the prompt-attack filter (input only, on AWS) does with instruction
 //!   overrides (the agent screens document and web text this way);
+//! - on OUTPUT, text containing one of `BLOCKED_PHRASES` is blocked with `BLOCKED_MESSAGE` (a
+//!   content filter reads both sides);
 //! - on OUTPUT, text shaped like a US social security number (`ddd-dd-dddd`) is masked as
 //!   `{US_SOCIAL_SECURITY_NUMBER}`, as a sensitive-information filter in ANONYMIZE mode does.
 //!
@@ -43,6 +45,8 @@ pub const LOCAL_GUARDRAIL_VERSION: &str = "1";
 pub struct GuardrailCall {
     pub source: String,
     pub intervened: bool,
+    /// The text the call was asked to check.
+    pub text: String,
 }
 
 /// The emulation's state, shared by its handlers.
@@ -136,6 +140,9 @@ async fn apply(
         {
             Some(BLOCKED_MESSAGE.to_owned())
         }
+        "OUTPUT" if BLOCKED_PHRASES.iter().any(|p| lower.contains(p)) => {
+            Some(BLOCKED_MESSAGE.to_owned())
+        }
         "OUTPUT" => mask_ssn(&text),
         _ => None,
     };
@@ -143,6 +150,7 @@ async fn apply(
         c.push(GuardrailCall {
             source,
             intervened: output.is_some(),
+            text: text.clone(),
         });
     }
     let usage = json!({
