@@ -137,23 +137,18 @@ pub async fn run<T: Toolbox>(
     let mut release = Release::new(turn.guardrail, turn.ctx.clinic_id(), events, turn.deadline);
     let ending = |stop_reason, rounds, release: Release<'_>, guarded| {
         let (answer, unchecked, stopped) = release.finish();
-        match stopped {
-            None => Ok(Ending {
-                stop_reason,
-                rounds,
-                answer,
-                guarded,
-                unchecked,
-            }),
-            Some(Stopped::Intervened) => Ok(Ending {
-                stop_reason: StopReason::GuardrailIntervened,
-                rounds,
-                answer,
-                guarded,
-                unchecked,
-            }),
-            Some(Stopped::Failed(e)) => Err(e),
-        }
+        let stop_reason = match stopped {
+            None => stop_reason,
+            Some(Stopped::Intervened) => StopReason::GuardrailIntervened,
+            Some(Stopped::Failed(e)) => return Err(e),
+        };
+        Ok(Ending {
+            stop_reason,
+            rounds,
+            answer,
+            guarded,
+            unchecked,
+        })
     };
     let mut messages = Vec::with_capacity(turn.history.len() + 4);
     messages.push(Message::text(
