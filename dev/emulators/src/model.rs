@@ -439,7 +439,12 @@ fn sentence(tool: &str, parsed: Option<&Value>, text: &str) -> String {
         Some(v) => prose(v),
         None => text.to_owned(),
     };
-    format!("{lead}: {body}.")
+    let end = if body.ends_with(['.', '!', '?']) {
+        ""
+    } else {
+        "."
+    };
+    format!("{lead}: {body}{end}")
 }
 
 /// A JSON value as prose: objects as "field: value" pairs (underscores read as spaces, empty
@@ -518,6 +523,7 @@ mod tests {
             "The clinic's settings are: opening hours: 08:00-18:00."
         );
         assert_eq!(sentence("x", None, "raw"), "The tool returned: raw.");
+        assert_eq!(sentence("x", None, "Done."), "The tool returned: Done.");
     }
 
     #[test]
