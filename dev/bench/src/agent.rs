@@ -17,18 +17,19 @@ use emulators::counting_proxy::{CountingProxy, busy_within};
 use emulators::gateway::{BackendFuture, GatewayEmulation, TargetCall};
 use emulators::guardrail::GuardrailEmulation;
 use emulators::memory::{MemoryEmulation, definitions};
-use emulators::model::{ANSWER_LABEL, ModelStandin};
+use emulators::model::{ANSWER_LABEL, ModelStandin, Pacing};
 use serde_json::{Value, json};
 use tenant_context::{ClinicId, Role, SessionBinder, TenantContext, TierCatalog, UserKey};
 use testkit::Endpoints;
 use testkit::test_issuer::{self, AUDIENCE, ISSUER};
 
-use crate::process::peak_rss_kib;
+use crate::process::{cpu_time, peak_rss_kib};
+use crate::profile::Profile;
 use crate::report::{Row, Target};
 use crate::side::{Side, Subjects, order};
 use crate::stats::{Samples, ms, us};
 
-fn name(side: Side) -> &'static str {
+pub(crate) fn name(side: Side) -> &'static str {
     match side {
         Side::Ours => "agent-runtime",
         Side::Peer => "peer-strands-agent",
@@ -39,7 +40,7 @@ const GROUP: &str = "agent";
 const TIER: &str = "basic";
 const CLINIC: &str = "clinic-a";
 const USER: &str = "user-of-clinic-a";
-const PROMPT: &str = "What are our opening hours?";
+pub(crate) const PROMPT: &str = "What are our opening hours?";
 const MEMORY_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tenant-memory";
 const GUARDRAIL_ID: &str = emulators::guardrail::LOCAL_GUARDRAIL_ID;
 const GUARDRAIL_VERSION: &str = emulators::guardrail::LOCAL_GUARDRAIL_VERSION;
@@ -50,8 +51,9 @@ fn failed(kind: Side, what: impl std::fmt::Display) -> anyhow::Error {
     crate::failed(name(kind), what.to_string())
 }
 
-/// The upstreams, each behind its counting proxy (declared after what it fronts).
-struct World {
+/// The upstreams, each behind its counting proxy (declared after what it fronts), each
+/// answering after the profile's delay.
+pub(crate) struct World {
     catalog: TierCatalog,
     _idp: wiremock::MockServer,
     jwks_url: String,
@@ -59,13 +61,16 @@ struct World {
     _gateway: GatewayEmulation,
     _memory: MemoryEmulation,
     _guardrail: GuardrailEmulation,
-    tool_calls: Arc<AtomicUsize>,
-    model: CountingProxy,
+    pub(crate) tool_calls: Arc<AtomicUsize>,
+    pub(crate) model: CountingProxy,
     gateway: CountingProxy,
     memory: CountingProxy,
     guardrail: CountingProxy,
     sts: CountingProxy,
-    token: String,
+    /// DynamoDB (dynalite): agent-runtime's per-clinic usage table and turn limit.
+    dynamodb: CountingProxy,
+    usage_table: String,
+    pub(crate) token: String,
     session_key: String,
     sessions: SessionBinder,
 }
@@ -75,7 +80,7 @@ fn memory_id(tier: &str) -> String {
 }
 
 impl World {
-    async fn start() -> anyhow::Result<Self> {
+    pub(crate) async fn start(profile: Profile) -> anyhow::Result<Self> {
         let setup = |what: &str| {
             let what = what.to_owned();
             move |e: &dyn std::fmt::Display| anyhow!("{what}: {e}")
@@ -86,16 +91,23 @@ impl World {
         let jwks_url = test_issuer::jwks_url(&idp);
         let tier = catalog.tier(TIER).map_err(|e| setup("tier")(&e))?;
 
-        let model = ModelStandin::start(0)
+        let pacing = Pacing {
+            first_token: Profile::ms(profile.first_token),
+            per_token: profile.per_token(),
+        };
+        let model = ModelStandin::start_paced(0, pacing)
             .await
             .map_err(|e| setup("model stand-in")(&e))?;
-        // The tool target answers at once: what is measured is the agents, not the tool.
+        // The tool target answers at once (after the profile's Lambda invoke): what is
+        // measured is the agents, not the tool.
         let tool_calls = Arc::new(AtomicUsize::new(0));
         let counted = tool_calls.clone();
+        let invoke = Profile::ms(profile.lambda);
         let backend = move |call: TargetCall| -> BackendFuture {
             counted.fetch_add(1, Ordering::SeqCst);
             let tool = call.client_context.tool_name.clone();
             Box::pin(async move {
+                tokio::time::sleep(invoke).await;
                 Ok(json!({"clinic": {"clinic_id": CLINIC, "name": "Clinic A",
                     "opening_hours": "08:00-18:00", "tool": tool}}))
             })
@@ -118,12 +130,32 @@ impl World {
         getrandom::fill(&mut key).map_err(|e| setup("randomness")(&e))?;
         use base64::Engine as _;
         let session_key = base64::engine::general_purpose::STANDARD.encode(key);
+        let dynamodb_url = endpoints
+            .dynamodb_url
+            .clone()
+            .ok_or_else(|| anyhow!("no DynamoDB stand-in: run scripts/standins.sh start"))?;
+        let usage_table = testkit::dynamo::create_usage_table(&endpoints, "bench")
+            .await
+            .map_err(|e| setup("usage table")(&e))?;
+        let delayed = |ms: u64| Profile::ms(ms);
         Ok(Self {
             model: CountingProxy::start(model.base_url().trim_end_matches("/v1")).await?,
-            gateway: CountingProxy::start(gateway.url().trim_end_matches("/mcp")).await?,
-            memory: CountingProxy::start(&memory.endpoint()).await?,
-            guardrail: CountingProxy::start(&guardrail.endpoint()).await?,
+            gateway: CountingProxy::start_with_delay(
+                gateway.url().trim_end_matches("/mcp"),
+                delayed(profile.gateway),
+            )
+            .await?,
+            memory: CountingProxy::start_with_delay(&memory.endpoint(), delayed(profile.memory))
+                .await?,
+            guardrail: CountingProxy::start_with_delay(
+                &guardrail.endpoint(),
+                delayed(profile.guardrail),
+            )
+            .await?,
             sts: CountingProxy::start(&endpoints.moto_url).await?,
+            dynamodb: CountingProxy::start_with_delay(&dynamodb_url, delayed(profile.dynamodb))
+                .await?,
+            usage_table,
             sessions: SessionBinder::from_base64(&session_key)
                 .map_err(|e| setup("session key")(&e))?,
             session_key,
@@ -139,7 +171,7 @@ impl World {
         })
     }
 
-    fn new_session(&self) -> anyhow::Result<String> {
+    pub(crate) fn new_session(&self) -> anyhow::Result<String> {
         let parse = |e: tenant_context::Error| anyhow!("session: {e}");
         let ctx = TenantContext::new(
             self.catalog.tier(TIER).map_err(parse)?,
@@ -155,13 +187,21 @@ impl World {
             .to_owned())
     }
 
-    fn busy(&self) -> Vec<(Instant, Instant)> {
+    /// When any upstream was busy.
+    pub(crate) fn busy(&self) -> Vec<(Instant, Instant)> {
+        let mut all = self.model.busy();
+        all.extend(self.busy_besides_model());
+        all
+    }
+
+    /// When any upstream but the model was busy.
+    pub(crate) fn busy_besides_model(&self) -> Vec<(Instant, Instant)> {
         [
-            &self.model,
             &self.gateway,
             &self.memory,
             &self.guardrail,
             &self.sts,
+            &self.dynamodb,
         ]
         .iter()
         .flat_map(|p| p.busy())
@@ -204,6 +244,11 @@ impl World {
                 env.push(("TENANTRY_LISTEN_ADDR", format!("127.0.0.1:{port}")));
                 env.push(("TENANTRY_SESSION_KEY", self.session_key.clone()));
                 env.push(("TENANTRY_CREDENTIALS_SOURCE", "sts".into()));
+                // Each turn's user-minute limit and usage count, as deployed; the limit set
+                // high enough for a benchmark's pace of one user.
+                env.push(("TENANTRY_USAGE_TABLE", self.usage_table.clone()));
+                env.push(("TENANTRY_USER_TURNS_PER_MINUTE", "1000000".into()));
+                env.push(("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb.url()));
                 env.push(("RUST_LOG", "warn".into()));
             }
             Side::Peer => {
@@ -226,15 +271,25 @@ impl World {
     }
 }
 
-/// Starts the agent and returns it with the time from spawn to the first healthy `/ping`.
-async fn start_agent(
+/// Starts the agent and returns it with the time from spawn to the first healthy `/ping`;
+/// `variant` names a peer variant (its log) and `extra` its settings.
+pub(crate) async fn start_agent(
     world: &World,
     kind: Side,
     subjects: &Subjects,
+    variant: Option<&str>,
+    extra: &[(&str, &str)],
 ) -> anyhow::Result<(AgentProcess, Duration)> {
     let port = emulators::agent::free_port()?;
-    let env = world.env(kind, port)?;
-    let log_path = subjects.log_dir.join(format!("{}.log", name(kind)));
+    let mut env = world.env(kind, port)?;
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let log_path = subjects
+        .log_dir
+        .join(format!("{}.log", variant.unwrap_or(name(kind))));
     // Appended: one log per agent kind over the whole run, every start in it.
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -320,7 +375,7 @@ async fn turn(
     Ok(elapsed)
 }
 
-async fn ping(
+pub(crate) async fn ping(
     http: &reqwest::Client,
     agent: &AgentProcess,
     kind: Side,
@@ -339,6 +394,30 @@ async fn ping(
     Ok(began.elapsed())
 }
 
+/// Waits until `/ping` says `Healthy`: the agent's work after its last answer has ended.
+pub(crate) async fn settled(
+    http: &reqwest::Client,
+    agent: &AgentProcess,
+    kind: Side,
+) -> anyhow::Result<()> {
+    let began = Instant::now();
+    loop {
+        let r = http
+            .get(format!("{}/ping", agent.url()))
+            .send()
+            .await
+            .map_err(|e| failed(kind, e))?;
+        let body: Value = r.json().await.map_err(|e| failed(kind, e))?;
+        if body["status"] == "Healthy" {
+            return Ok(());
+        }
+        if began.elapsed() > Duration::from_secs(15) {
+            return Err(failed(kind, format!("/ping still says {body} after 15 s")));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 #[derive(Default)]
 struct PerAgent {
     start: Samples,
@@ -347,6 +426,8 @@ struct PerAgent {
     own: Samples,
     ping: Samples,
     rss_kib: u64,
+    /// CPU time (user and system) over the warm turns, divided by their number.
+    cpu_per_turn: Duration,
     assume_role_concurrent: usize,
 }
 
@@ -357,7 +438,7 @@ pub async fn run(
     cold_starts: usize,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Vec<Row>> {
-    let world = World::start().await?;
+    let world = World::start(Profile::NONE).await?;
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -369,7 +450,7 @@ pub async fn run(
     ));
     for i in 0..cold_starts {
         for kind in order(i) {
-            let (agent, took) = start_agent(&world, kind, subjects).await?;
+            let (agent, took) = start_agent(&world, kind, subjects, None, &[]).await?;
             m[kind.slot()].start.push(took);
             let session = world.new_session()?;
             m[kind.slot()]
@@ -382,8 +463,12 @@ pub async fn run(
         "agent: {warm_turns} warm turns each (model, Gateway, Memory and Guardrails answering at once)"
     ));
     let agents = [
-        start_agent(&world, Side::Ours, subjects).await?.0,
-        start_agent(&world, Side::Peer, subjects).await?.0,
+        start_agent(&world, Side::Ours, subjects, None, &[])
+            .await?
+            .0,
+        start_agent(&world, Side::Peer, subjects, None, &[])
+            .await?
+            .0,
     ];
     let session = world.new_session()?;
     for kind in [Side::Ours, Side::Peer] {
@@ -396,6 +481,7 @@ pub async fn run(
         }
     }
     let tools_before = world.tool_calls.load(Ordering::SeqCst);
+    let cpu_before = agents.each_ref().map(|a| cpu_time(a.pid()));
     for i in 0..warm_turns {
         // A fresh session now and then, so the recalled history stays short for both.
         let session = world.new_session()?;
@@ -403,6 +489,9 @@ pub async fn run(
             let from = Instant::now();
             let d = turn(&http, &world, &agents[kind.slot()], kind, &session).await?;
             let waited = busy_within(&world.busy(), from, Instant::now());
+            // agent-runtime's work after the answer (memory, usage) ends before the next
+            // turn, so no turn's upstream time holds another's.
+            settled(&http, &agents[kind.slot()], kind).await?;
             let floor = m[kind.slot()].ping.p50();
             let a = &mut m[kind.slot()];
             a.turn.push(d);
@@ -417,7 +506,13 @@ pub async fn run(
         ));
     }
     for kind in [Side::Ours, Side::Peer] {
-        m[kind.slot()].rss_kib = peak_rss_kib(agents[kind.slot()].pid()).unwrap_or_default();
+        let pid = agents[kind.slot()].pid();
+        m[kind.slot()].rss_kib = peak_rss_kib(pid).unwrap_or_default();
+        let used = cpu_time(pid)
+            .zip(cpu_before[kind.slot()])
+            .map(|(after, before)| after.saturating_sub(before))
+            .ok_or_else(|| failed(kind, "no CPU time in /proc"))?;
+        m[kind.slot()].cpu_per_turn = used / u32::try_from(warm_turns.max(1)).unwrap_or(u32::MAX);
     }
     drop(agents);
 
@@ -425,7 +520,7 @@ pub async fn run(
         "agent: {CONCURRENT} turns at once of one user on a fresh agent, counting STS AssumeRole"
     ));
     for kind in [Side::Ours, Side::Peer] {
-        let (agent, _) = start_agent(&world, kind, subjects).await?;
+        let (agent, _) = start_agent(&world, kind, subjects, None, &[]).await?;
         let before = world.sts.count("AssumeRole");
         let mut turns = Vec::new();
         for _ in 0..CONCURRENT {
@@ -462,7 +557,14 @@ pub async fn run(
             "MiB",
             pair(&|a| a.rss_kib as f64 / 1024.0),
         )
-        .target(Target::TimesLower(10.0)),
+        .target(Target::TimesLower(10.0))
+        .key(crate::cost::AGENT_RSS_MIB),
+        row(
+            "CPU time per warm turn (user and system, all threads)",
+            "ms",
+            pair(&|a| ms(a.cpu_per_turn)),
+        )
+        .key(crate::cost::AGENT_CPU_MS),
         row("warm turn p50", "us", pair(&|a| us(a.turn.p50()))),
         row("warm turn p99", "us", pair(&|a| us(a.turn.p99()))),
         row(

@@ -455,7 +455,8 @@ pub async fn run(
             "us",
             pair(&|k| us(tls.warm[k].latency.p50())),
         )
-        .target(Target::TimesLower(2.0)),
+        .target(Target::TimesLower(2.0))
+        .key(crate::cost::TOOL_CALL_US),
         row(
             "warm call p99, DynamoDB over TLS",
             "us",

@@ -5,9 +5,12 @@
 //! the test command runs it with `--smoke` (one call of each kind) so it keeps working.
 
 mod agent;
+mod cost;
 mod functions;
 mod in_process;
+mod latency;
 mod process;
+mod profile;
 mod report;
 mod side;
 mod stats;
@@ -31,6 +34,8 @@ enum Suite {
     All,
     Functions,
     Agent,
+    /// The agents under the latency profile: first answer byte, whole answer, round trips.
+    Latency,
     /// Only tool-target's handler in one process (no peers, no stand-ins): a quick look at its
     /// own time while working on it.
     InProcess,
@@ -55,6 +60,14 @@ struct Args {
     /// Cold starts per function or agent.
     #[arg(long, default_value_t = 10)]
     cold: usize,
+    /// Turns per agent under the latency profile (every fifth opens a new session).
+    #[arg(long, default_value_t = 40)]
+    latency_turns: usize,
+    /// The latency profile, as `dependency=milliseconds,...` over the planning defaults:
+    /// gateway=25, memory=30, guardrail=120, lambda=30, dynamodb=5, first-token=400,
+    /// per-10-tokens=20.
+    #[arg(long, default_value = "", value_parser = profile::Profile::parse)]
+    profile: profile::Profile,
     /// Where tool-target and agent-runtime are (default: next to this program, so the same
     /// build profile).
     #[arg(long)]
@@ -173,12 +186,19 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         let subjects = subjects("agent-runtime", "strands_agent");
         rows.extend(agent::run(&subjects, warm, cold, &mut progress).await?);
     }
+    let latency_turns = if args.smoke { 2 } else { args.latency_turns };
+    if matches!(args.suite, Suite::All | Suite::Latency) {
+        let subjects = subjects("agent-runtime", "strands_agent");
+        rows.extend(latency::run(&subjects, latency_turns, args.profile, &mut progress).await?);
+    }
     Ok(Report {
         smoke: args.smoke,
         machine: machine(),
         versions: versions(&args.python),
         warm_calls: warm,
         cold_starts: cold,
+        latency_turns,
+        profile: args.profile,
         rows,
     })
 }

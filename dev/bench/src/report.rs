@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::profile::Profile;
+
 /// What a row must show to meet its target.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
@@ -41,6 +43,9 @@ pub struct Row {
     pub peer: Option<f64>,
     pub ours: f64,
     pub target: Option<Target>,
+    /// A name other parts of the report (the cost table) find the row by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl Row {
@@ -52,7 +57,13 @@ impl Row {
             peer,
             ours,
             target: None,
+            key: None,
         }
+    }
+
+    pub fn key(mut self, key: &str) -> Self {
+        self.key = Some(key.into());
+        self
     }
 
     pub fn target(mut self, target: Target) -> Self {
@@ -77,6 +88,9 @@ pub struct Report {
     pub versions: Vec<(String, String)>,
     pub warm_calls: usize,
     pub cold_starts: usize,
+    /// Turns per agent under the latency profile.
+    pub latency_turns: usize,
+    pub profile: Profile,
     pub rows: Vec<Row>,
 }
 
@@ -106,6 +120,7 @@ impl Report {
                         "tool-target vs the Python tool Lambda (boto3 under awslambdaric)"
                     }
                     "agent" => "agent-runtime vs the Strands agent (bedrock-agentcore app)",
+                    "latency" => "agent-runtime vs the Strands agents, under the latency profile",
                     other => other,
                 };
                 let _ = writeln!(out, "| **{title}** | | | | | |");
@@ -138,11 +153,14 @@ impl Report {
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
         format!(
-            "Machine: {}. Versions: {}. {} warm calls per measurement, {} cold starts each.",
+            "Machine: {}. Versions: {}. {} warm calls per measurement, {} cold starts each; \
+             {} turns each under the latency profile ({}).",
             self.machine,
             versions.join(", "),
             self.warm_calls,
-            self.cold_starts
+            self.cold_starts,
+            self.latency_turns,
+            self.profile.describe()
         )
     }
 }
@@ -160,6 +178,7 @@ pub fn markdown(report: &Report) -> String {
          same requests, runs interleaved call by call so machine noise hits both. Absolute times \
          on a shared machine are noise; the ratios are the result.\n\n\
          {}\n\n{}\n![Ratios: how many times lower ours is](benchmarks.png)\n\n\
+         ## What the compute costs\n\n{}\n\
          ## How each row is measured\n\n\
          - Functions run under the harness's local Lambda Runtime API (`/next` with request id, \
          deadline, function ARN, trace id and client context; keep-alive), fed AgentCore \
@@ -190,12 +209,36 @@ pub fn markdown(report: &Report) -> String {
          Own time per turn: latency minus the time any upstream was busy (parallel calls count \
          once) minus a `/ping` round trip. The peer does less per turn than agent-runtime (no \
          check that the session was issued to the user, no token budget, no usage record).\n\
+         - Latency profile: every dependency answers after the profile's delay (the counting \
+         proxies hold each request; the tool target waits the Lambda invoke; the model stand-in \
+         waits its time to first token and writes at the profile's speed, a token being 4 \
+         characters). The defaults are the planning profile the latency work was specified \
+         with, estimates rather than measurements on AWS (`--profile` changes them). Three \
+         agents take turns, each warm turn asked for a streamed answer: agent-runtime; the \
+         Strands peer with the published sample's hooks, which checks the whole answer before \
+         it answers (so its first byte is its whole answer); and the minimal Strands peer \
+         (Gateway tools and model only, its text streamed). Every fifth turn opens a new \
+         session: its round trips are the \"session's first turn\" row, and it is left out of \
+         the other rows. First answer byte and whole answer are timed at the client; round \
+         trips before the first model request are the longest chain of requests at the \
+         proxies, each starting after the previous one ended; `/ping` is asked every 20 ms \
+         while a turn runs. The floor is what the first byte cannot beat: the input check \
+         (nothing reaches the model unchecked), the model's whole first round (it picks the \
+         tool), the tool call through the Gateway and its Lambda, the final round's time to \
+         first token and to write the first window, and that window's output check (nothing \
+         reaches the client unchecked). A ratio goal against a peer cannot be met when the \
+         peer's time divided by the goal is below that floor: the minimal peer makes neither \
+         guardrail check (two checks of the profile, on the path of any agent that makes \
+         them), and the hooks peer's first byte is its whole answer.\n\
          - STS: AssumeRole calls counted at the stand-in; for the agents, on a fresh process \
          serving 32 turns of one user at once.\n\
          - Not measured here: binary sizes (see the README), and anything on AWS itself \
          (Lambda's own cold start work, network latency).\n",
         report.context(),
-        report.table()
+        report.table(),
+        crate::cost::table(report).unwrap_or_else(|| "(not in this run: it needs the \
+            functions, agent and latency suites)\n"
+            .into())
     )
 }
 
@@ -222,6 +265,8 @@ mod tests {
             versions: vec![],
             warm_calls: 1,
             cold_starts: 1,
+            latency_turns: 1,
+            profile: Profile::PLANNING,
             rows: vec![row, slow, own],
         };
         let table = report.table();

@@ -12,6 +12,10 @@
 //! replies may be event streams), and a `GET` event stream, which stays open for the session,
 //! is counted but not recorded as busy. Nothing is changed on the way, the `Host` header
 //! included: the Gateway emulation behind it checks SigV4 signatures, which cover `Host`.
+//!
+//! A proxy may also hold each request for a fixed delay before passing it on
+//! ([`CountingProxy::start_with_delay`]), so a benchmark can give a stand-in that answers at
+//! once the round trip a service in an AWS region would take; the delay counts as busy time.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -29,6 +33,7 @@ use testkit::Error;
 
 struct Shared {
     upstream: String,
+    delay: Duration,
     http: reqwest::Client,
     calls: Mutex<BTreeMap<String, usize>>,
     busy: Mutex<Vec<(Instant, Instant)>>,
@@ -56,8 +61,14 @@ pub struct CountingProxy {
 impl CountingProxy {
     /// A proxy on 127.0.0.1 (a free port) in front of `upstream` (`http://host:port`).
     pub async fn start(upstream: &str) -> Result<Self, Error> {
+        Self::start_with_delay(upstream, Duration::ZERO).await
+    }
+
+    /// The same, holding every request `delay` before passing it on (a simulated round trip).
+    pub async fn start_with_delay(upstream: &str, delay: Duration) -> Result<Self, Error> {
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
+            delay,
             http: reqwest::Client::builder()
                 .no_proxy()
                 .build()
@@ -172,6 +183,9 @@ async fn forward(
     body: Bytes,
 ) -> Response {
     let arrived = Instant::now();
+    if !shared.delay.is_zero() {
+        tokio::time::sleep(shared.delay).await;
+    }
     let op = operation(&method, &uri, &headers, &body);
     *shared
         .calls

@@ -7,12 +7,15 @@
 //!   hold below the model;
 //! - once tool results are in: it composes an answer that quotes them;
 //! - it counts tokens as characters / 4, rounded up;
-//! - it records every request (model id, `OpenAI-Project`, offered tools, messages) for tests.
+//! - it records every request (model id, `OpenAI-Project`, offered tools, messages) for tests;
+//! - it answers at once, unless started with a [`Pacing`] (benchmarks): then it waits a time to
+//!   first token and a time per token as it writes, the way a hosted model's reply arrives.
 //!
 //! Every answer starts with `[model stand-in]` so nobody mistakes it for a model's words.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -36,9 +39,25 @@ pub struct RecordedRequest {
     pub max_tokens: Option<u64>,
 }
 
+/// How fast a paced stand-in writes: `first_token` before its reply starts, then `per_token`
+/// for each token it writes (tokens counted as the stand-in counts them, characters / 4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pacing {
+    pub first_token: Duration,
+    pub per_token: Duration,
+}
+
+impl Pacing {
+    fn writing(&self, text: &str) -> Duration {
+        self.per_token
+            .saturating_mul(u32::try_from(tokens(text)).unwrap_or(u32::MAX))
+    }
+}
+
 #[derive(Clone, Default)]
 struct Shared {
     requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    pacing: Pacing,
 }
 
 /// A running stand-in; dropping it stops the server.
@@ -51,7 +70,15 @@ pub struct ModelStandin {
 impl ModelStandin {
     /// Starts on 127.0.0.1 at `port` (0: any free port).
     pub async fn start(port: u16) -> std::io::Result<Self> {
-        let shared = Shared::default();
+        Self::start_paced(port, Pacing::default()).await
+    }
+
+    /// Starts a stand-in that writes at `pacing`'s speed (benchmarks).
+    pub async fn start_paced(port: u16, pacing: Pacing) -> std::io::Result<Self> {
+        let shared = Shared {
+            pacing,
+            ..Shared::default()
+        };
         let app = router(shared.clone());
         let (addr, server) = crate::serve_local(app, port).await?;
         Ok(Self {
@@ -193,7 +220,12 @@ async fn chat(
             &message,
             finish,
             with_usage.then_some(usage),
+            shared.pacing,
         );
+    }
+    let pacing = shared.pacing;
+    if pacing != Pacing::default() {
+        tokio::time::sleep(pacing.first_token + pacing.writing(&message.to_string())).await;
     }
     Json(json!({
         "id": "chatcmpl-standin",
@@ -210,7 +242,15 @@ async fn chat(
 /// events, the text a few words per chunk, each tool call whole with its `index`, the finish
 /// reason in the last choice chunk, then (with `stream_options.include_usage`) a chunk with no
 /// choices and the usage, then `[DONE]`.
-fn streamed(model: &Value, message: &Value, finish: &str, usage: Option<Value>) -> Response {
+/// Paced, the first chunk comes after the time to first token and each later one after the
+/// time its tokens take to write.
+fn streamed(
+    model: &Value,
+    message: &Value,
+    finish: &str,
+    usage: Option<Value>,
+    pacing: Pacing,
+) -> Response {
     let chunk = |choices: Value, usage: Option<&Value>| {
         let mut c = json!({"id": "chatcmpl-standin", "object": "chat.completion.chunk",
                            "model": model, "choices": choices});
@@ -220,14 +260,18 @@ fn streamed(model: &Value, message: &Value, finish: &str, usage: Option<Value>) 
         format!("data: {c}\n\n")
     };
     let delta = |d: Value| json!([{"index": 0, "delta": d, "finish_reason": null}]);
-    let mut frames = vec![chunk(
-        delta(json!({"role": "assistant", "content": ""})),
-        None,
+    let mut frames = vec![(
+        pacing.first_token,
+        chunk(delta(json!({"role": "assistant", "content": ""})), None),
     )];
     let text = message["content"].as_str().unwrap_or_default();
     let words: Vec<&str> = text.split_inclusive(' ').collect();
     for piece in words.chunks(WORDS_PER_CHUNK) {
-        frames.push(chunk(delta(json!({"content": piece.concat()})), None));
+        let piece = piece.concat();
+        frames.push((
+            pacing.writing(&piece),
+            chunk(delta(json!({"content": piece})), None),
+        ));
     }
     for (i, call) in message["tool_calls"]
         .as_array()
@@ -237,16 +281,22 @@ fn streamed(model: &Value, message: &Value, finish: &str, usage: Option<Value>) 
     {
         let mut call = call.clone();
         call["index"] = json!(i);
-        frames.push(chunk(delta(json!({"tool_calls": [call]})), None));
+        frames.push((
+            pacing.writing(&call.to_string()),
+            chunk(delta(json!({"tool_calls": [call]})), None),
+        ));
     }
-    frames.push(chunk(
-        json!([{"index": 0, "delta": {}, "finish_reason": finish}]),
-        None,
+    frames.push((
+        Duration::ZERO,
+        chunk(
+            json!([{"index": 0, "delta": {}, "finish_reason": finish}]),
+            None,
+        ),
     ));
     if let Some(u) = &usage {
-        frames.push(chunk(json!([]), Some(u)));
+        frames.push((Duration::ZERO, chunk(json!([]), Some(u))));
     }
-    frames.push("data: [DONE]\n\n".to_owned());
+    frames.push((Duration::ZERO, "data: [DONE]\n\n".to_owned()));
     let body = frame_stream(frames);
     (
         [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
@@ -258,11 +308,17 @@ fn streamed(model: &Value, message: &Value, finish: &str, usage: Option<Value>) 
 /// How many words a streamed text chunk carries (a model streams a token or a few at a time).
 const WORDS_PER_CHUNK: usize = 3;
 
-/// The frames as a body stream, one frame per write, so a client sees them as separate chunks.
+/// The frames as a body stream, one frame per write, so a client sees them as separate chunks;
+/// each after its wait (zero unless paced).
 fn frame_stream(
-    frames: Vec<String>,
+    frames: Vec<(Duration, String)>,
 ) -> impl tokio_stream::Stream<Item = Result<String, std::convert::Infallible>> {
-    tokio_stream::iter(frames.into_iter().map(Ok))
+    tokio_stream::StreamExt::then(tokio_stream::iter(frames), |(wait, frame)| async move {
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        Ok(frame)
+    })
 }
 
 /// Word after `marker` in `text`, trimmed of punctuation.

@@ -9,8 +9,14 @@ AssumeRole per user per credential lifetime, under a lock as agent-runtime singl
 reads the session's recent turns (ListEvents) and the user's facts (RetrieveMemoryRecords),
 connects to the Gateway over MCP (each request SigV4-signed with the runtime's role, as the
 Gateway's IAM inbound auth requires) with the caller's token and tenant headers, lets the model
-(OpenAI-compatible, not streamed, as agent-runtime asks it) call tools, checks the answer
-with ApplyGuardrail and stores the turn (CreateEvent).
+(OpenAI-compatible, streamed as Strands asks by default) call tools, checks the whole answer
+with ApplyGuardrail, stores the turn (CreateEvent) and answers with JSON: the published
+sample's hooks check the answer once it is whole, so nothing of it can be sent earlier.
+
+With TENANTRY_PEER_MINIMAL=1 it is the minimal Strands agent instead: the caller's token
+verified, the Gateway's tools and the model, nothing else (no guardrail, no memory), the
+model's text streamed to the caller as it comes (server-sent events shaped as agent-runtime's
+`text_delta` and `final` events).
 
 It does less than agent-runtime: no check that the session id was issued to this user, no
 token budget, no per-clinic usage record, no trace export.
@@ -43,6 +49,7 @@ NAMESPACES = os.environ["TENANTRY_MEMORY_NAMESPACES"].split(",")
 GUARDRAIL_ID = os.environ["TENANTRY_GUARDRAIL_ID"]
 GUARDRAIL_VERSION = os.environ["TENANTRY_GUARDRAIL_VERSION"]
 SYSTEM_PROMPT = "You are the clinic's assistant. Answer from the tools' results only."
+MINIMAL = os.environ.get("TENANTRY_PEER_MINIMAL") == "1"
 
 app = BedrockAgentCoreApp()
 _jwks = jwt.PyJWKClient(os.environ["TENANTRY_JWKS_URL"], cache_keys=True)
@@ -52,7 +59,6 @@ _model = OpenAIModel(
     client_args={"base_url": os.environ["TENANTRY_MODEL_BASE_URL"], "api_key": "standin"},
     model_id=os.environ["TENANTRY_MODEL_ID"],
     params={"max_tokens": 1024},
-    stream=False,
 )
 _memory_lock = threading.Lock()
 _memory_clients = {}  # user key -> (expiry, client)
@@ -156,7 +162,15 @@ def _facts(memory, actor, prompt):
     return facts
 
 
-@app.entrypoint
+def _tenant_headers(token, tier, clinic):
+    return {
+        "X-Id-Token": token,
+        "X-Tier": tier,
+        "X-Clinic-ID": clinic,
+        "X-S3-Prefix": f"{tier}-tier/{clinic}/",
+    }
+
+
 def invoke(payload, context):
     headers = {k.lower(): v for k, v in (context.request_headers or {}).items()}
     token = headers.get(ID_TOKEN_HEADER, "").strip()
@@ -173,12 +187,7 @@ def invoke(payload, context):
         memory = _memory(tier, clinic, user)
         history = _history(memory, actor, session)
         facts = _facts(memory, actor, prompt)
-        tenant_headers = {
-            "X-Id-Token": token,
-            "X-Tier": tier,
-            "X-Clinic-ID": clinic,
-            "X-S3-Prefix": f"{tier}-tier/{clinic}/",
-        }
+        tenant_headers = _tenant_headers(token, tier, clinic)
         gateway = MCPClient(lambda: _gateway_transport(tenant_headers))
         system = SYSTEM_PROMPT + ("\nKnown facts: " + "; ".join(facts) if facts else "")
         with gateway:
@@ -205,6 +214,31 @@ def invoke(payload, context):
     )
     return {"answer": answer}
 
+
+async def invoke_minimal(payload, context):
+    headers = {k.lower(): v for k, v in (context.request_headers or {}).items()}
+    token = headers.get(ID_TOKEN_HEADER, "").strip()
+    try:
+        claims = _claims(token)
+    except Refused as e:
+        yield {"type": "error", "error": "unauthenticated", "message": str(e)}
+        return
+    tenant_headers = _tenant_headers(token, claims["custom:tier"], claims["custom:clinic_id"])
+    gateway = MCPClient(lambda: _gateway_transport(tenant_headers))
+    with gateway:
+        agent = Agent(
+            model=_model,
+            tools=gateway.list_tools_sync(),
+            system_prompt=SYSTEM_PROMPT,
+            callback_handler=None,
+        )
+        async for event in agent.stream_async(payload.get("prompt", "")):
+            if event.get("data"):
+                yield {"type": "text_delta", "text": event["data"]}
+    yield {"type": "final"}
+
+
+app.entrypoint(invoke_minimal if MINIMAL else invoke)
 
 if __name__ == "__main__":
     app.run(port=int(os.environ["PORT"]), host="127.0.0.1")
