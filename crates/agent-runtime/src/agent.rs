@@ -183,15 +183,19 @@ pub async fn run<T: Toolbox>(
                 Some(&text),
             );
             tokio::pin!(model);
-            // The model's text is released while it writes; once the guardrail has stopped
-            // the release, the rest is read but not sent (the model's tokens still count).
+            // The model's text is released while it writes, each window once its check
+            // passed; once the guardrail has stopped the release, the rest is read but not
+            // sent (the model's tokens still count).
             loop {
                 tokio::select! {
                     biased;
-                    Some(piece) = pieces.recv() => release.take(&piece).await,
+                    Some(piece) = pieces.recv() => release.take(&piece),
+                    Some(done) = release.checked(), if release.is_checking() => {
+                        release.settle(done).await;
+                    }
                     completion = &mut model => {
                         while let Ok(piece) = pieces.try_recv() {
-                            release.take(&piece).await;
+                            release.take(&piece);
                         }
                         break completion;
                     }

@@ -8,7 +8,17 @@
 //! about one guardrail check after the model starts writing; later ones are longer (fewer
 //! ApplyGuardrail calls, each billed per 1,000 characters). A pattern cut by a window's edge
 //! (a name in one sentence, a number in the next) is checked in two halves.
+//!
+//! A window's check starts as soon as the window is whole, while earlier windows may still be
+//! in their checks: windows are released strictly in order, each once its own check passed, so
+//! the answer's last window waits for one check after the model's last word, not for the checks
+//! queued before it. The turn polls the checks while it reads the model ([`Release::checked`]).
 
+use std::future::Future;
+use std::pin::Pin;
+
+use futures::StreamExt as _;
+use futures::stream::FuturesOrdered;
 use tenant_context::ClinicId;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -31,6 +41,10 @@ pub enum Stopped {
     Failed(InvocationError),
 }
 
+/// A window and its check's outcome (`None`: the turn's deadline came first).
+pub type Done = (String, Option<Checked>);
+type Check<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
+
 pub struct Release<'a> {
     /// `None`: the text goes out as it comes (no guardrail, or the prompt went unchecked).
     guardrail: Option<&'a Guardrail>,
@@ -38,6 +52,10 @@ pub struct Release<'a> {
     events: &'a mpsc::Sender<AgentEvent>,
     deadline: Instant,
     held: String,
+    /// Windows cut so far (the first is the short one).
+    windows: usize,
+    /// Windows in their checks, in release order.
+    checking: FuturesOrdered<Check<'a>>,
     released: String,
     /// A window went out unchecked (the guardrail was unreachable on a tier that allows it).
     unchecked: bool,
@@ -57,69 +75,103 @@ impl<'a> Release<'a> {
             events,
             deadline,
             held: String::new(),
+            windows: 0,
+            checking: FuturesOrdered::new(),
             released: String::new(),
             unchecked: false,
             stopped: None,
         }
     }
 
-    /// Takes the model's next text; releases every whole window it completes.
-    pub async fn take(&mut self, text: &str) {
+    /// Takes the model's next text; every whole window it completes goes into its check.
+    pub fn take(&mut self, text: &str) {
         if self.stopped.is_some() {
             return;
         }
         self.held.push_str(text);
-        let min = if self.released.is_empty() {
-            FIRST_WINDOW
-        } else {
-            WINDOW
-        };
-        while self.stopped.is_none() {
+        loop {
+            let min = if self.windows == 0 {
+                FIRST_WINDOW
+            } else {
+                WINDOW
+            };
             let Some(cut) = window_end(&self.held, min) else {
                 break;
             };
             let window: String = self.held.drain(..cut).collect();
-            self.check_and_send(window).await;
+            self.check(window);
         }
     }
 
-    /// Releases what is held (the end of the model's text for this round).
+    /// Whether a window is in its check (then [`Release::checked`] has something to wait for).
+    pub fn is_checking(&self) -> bool {
+        !self.checking.is_empty()
+    }
+
+    /// The next window, in order, once its check has ended; give it to [`Release::settle`].
+    /// Safe to drop unfinished (in a `select!`): nothing is taken from the queue until then.
+    pub async fn checked(&mut self) -> Option<Done> {
+        self.checking.next().await
+    }
+
+    /// Releases what is held (the end of the model's text for this round) and waits for every
+    /// window's check, releasing each.
     pub async fn flush(&mut self) {
-        if self.stopped.is_some() || self.held.is_empty() {
-            return;
+        if self.stopped.is_none() && !self.held.is_empty() {
+            let window = std::mem::take(&mut self.held);
+            self.check(window);
         }
-        let window = std::mem::take(&mut self.held);
-        self.check_and_send(window).await;
+        while let Some(done) = self.checking.next().await {
+            self.settle(done).await;
+        }
     }
 
-    async fn check_and_send(&mut self, window: String) {
-        let Some(guardrail) = self.guardrail else {
-            return self.send(window).await;
+    fn check(&mut self, window: String) {
+        self.windows += 1;
+        let check: Check<'a> = match self.guardrail {
+            Some(guardrail) if !window.trim().is_empty() => {
+                let (clinic, deadline) = (self.clinic, self.deadline);
+                Box::pin(async move {
+                    let check = guardrail.check(Side::Answer, &window, clinic);
+                    let checked = tokio::time::timeout_at(deadline, check).await.ok();
+                    (window, checked)
+                })
+            }
+            // Nothing to check: it goes out in its turn.
+            _ => Box::pin(std::future::ready((window, Some(Checked::Pass)))),
         };
-        if window.trim().is_empty() {
-            return self.send(window).await;
-        }
-        let check = guardrail.check(Side::Answer, &window, self.clinic);
-        let Ok(checked) = tokio::time::timeout_at(self.deadline, check).await else {
-            self.stopped = Some(Stopped::Failed(InvocationError::DeadlineExceeded(
-                Stage::OutputGuardrail,
-            )));
+        self.checking.push_back(check);
+    }
+
+    /// Sends a checked window, or what the guardrail sent in its place, or stops.
+    pub async fn settle(&mut self, (window, checked): Done) {
+        if self.stopped.is_some() {
             return;
-        };
+        }
         match checked {
-            Checked::Pass => self.send(window).await,
-            Checked::Unchecked => {
+            None => self.stop(Stopped::Failed(InvocationError::DeadlineExceeded(
+                Stage::OutputGuardrail,
+            ))),
+            Some(Checked::Pass) => self.send(window).await,
+            Some(Checked::Unchecked) => {
                 self.unchecked = true;
                 self.send(window).await;
             }
-            Checked::Intervened(replacement) => {
+            Some(Checked::Intervened(replacement)) => {
                 self.send(replacement).await;
-                self.stopped = Some(Stopped::Intervened);
+                self.stop(Stopped::Intervened);
             }
-            Checked::Refuse => {
-                self.stopped = Some(Stopped::Failed(InvocationError::GuardrailUnavailable));
+            Some(Checked::Refuse) => {
+                self.stop(Stopped::Failed(InvocationError::GuardrailUnavailable));
             }
         }
+    }
+
+    /// Nothing more goes out: the windows after this one are dropped, checked or not.
+    fn stop(&mut self, why: Stopped) {
+        self.stopped = Some(why);
+        self.checking = FuturesOrdered::new();
+        self.held.clear();
     }
 
     async fn send(&mut self, text: String) {

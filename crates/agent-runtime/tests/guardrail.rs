@@ -217,3 +217,50 @@ async fn the_answer_streams_in_checked_windows_and_a_blocked_window_ends_it() {
             .any(|c| c.source == "OUTPUT" && c.intervened && c.text.contains("build a bomb"))
     );
 }
+
+/// A window's check starts when the window is whole, not when the one before it was released:
+/// with every answer check held, two are waiting at once. Still released in order, and the
+/// blocked window still ends the answer.
+#[tokio::test]
+async fn the_answers_windows_are_checked_at_once_and_released_in_order() {
+    let target = FakeTarget {
+        unsafe_note: true,
+        ..FakeTarget::with_hour(10)
+    };
+    let (stack, _model, _gw) = standard("basic", &target).await;
+    let guardrail = stack.guardrail.as_ref().unwrap();
+    guardrail.hold_output(true);
+    let overlapped = async {
+        // Bounded: a release that checks one window at a time never gets there.
+        let began = std::time::Instant::now();
+        let mut most = 0;
+        while most < 2 && began.elapsed() < std::time::Duration::from_secs(10) {
+            most = most.max(guardrail.output_in_flight());
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        guardrail.hold_output(false);
+        most
+    };
+    let ask = invoke_as(
+        &stack,
+        "basic",
+        "clinic-a",
+        "What are our opening hours?",
+        true,
+    );
+    let (reply, most) = tokio::join!(ask, overlapped);
+    assert!(
+        most >= 2,
+        "at most {most} answer check(s) were in flight at once"
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let deltas: Vec<String> = reply
+        .events()
+        .iter()
+        .filter(|e| e["type"] == "text_delta")
+        .map(|e| e["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(deltas[0].contains("[model stand-in]"), "{deltas:?}");
+    assert_eq!(deltas.last().unwrap(), BLOCKED_MESSAGE);
+    assert!(!reply.body.contains("build a bomb"), "{}", reply.body);
+}

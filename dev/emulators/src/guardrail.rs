@@ -54,6 +54,10 @@ pub struct Inner {
     id: String,
     version: String,
     calls: Mutex<Vec<GuardrailCall>>,
+    /// OUTPUT checks wait while this is `true` (tests: checks in flight at once).
+    hold_output: tokio::sync::watch::Sender<bool>,
+    /// OUTPUT checks arrived and not yet answered.
+    output_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 pub type GuardrailEmulation = crate::aws_model::layer::Served<Inner>;
@@ -93,9 +97,23 @@ impl GuardrailEmulation {
             id: id.to_owned(),
             version: version.to_owned(),
             calls: Mutex::new(Vec::new()),
+            hold_output: tokio::sync::watch::Sender::new(false),
+            output_in_flight: std::sync::atomic::AtomicUsize::new(0),
         };
         let app = axum::Router::new().route("/guardrail/{id}/version/{version}/apply", post(apply));
         Self::serve(app, inner, "bedrock-runtime", &["ApplyGuardrail"], port).await
+    }
+
+    /// Holds every OUTPUT check (`true`) until released (`false`).
+    pub fn hold_output(&self, hold: bool) {
+        self.state().hold_output.send_replace(hold);
+    }
+
+    /// OUTPUT checks that arrived and are not answered yet.
+    pub fn output_in_flight(&self) -> usize {
+        self.state()
+            .output_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn calls(&self) -> Vec<GuardrailCall> {
@@ -130,6 +148,12 @@ async fn apply(
                 .join("\n")
         })
         .unwrap_or_default();
+    if source == "OUTPUT" {
+        use std::sync::atomic::Ordering::SeqCst;
+        inner.output_in_flight.fetch_add(1, SeqCst);
+        let _ = inner.hold_output.subscribe().wait_for(|held| !held).await;
+        inner.output_in_flight.fetch_sub(1, SeqCst);
+    }
     let lower = text.to_lowercase();
     let output = match source.as_str() {
         "INPUT"
