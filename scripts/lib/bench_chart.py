@@ -4,6 +4,7 @@ Usage: bench_chart.py RESULTS_JSON OUTPUT_PNG (run with .tools/bench-venv/bin/py
 
 import json
 import sys
+import textwrap
 
 import matplotlib
 
@@ -12,9 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 report = json.load(open(sys.argv[1]))
 rows = [r for r in report["rows"] if r["peer"] is not None and r["ours"] > 0 and r["peer"] > 0]
-labels = [f'{r["group"]}: {r["metric"]}' for r in rows]
+# Wrapped, so long labels do not push the plot and its title off the page.
+labels = ["\n".join(textwrap.wrap(f'{r["group"]}: {r["metric"]}', 70)) for r in rows]
 ratios = [r["peer"] / r["ours"] for r in rows]
-fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 1.6))
+fig, ax = plt.subplots(figsize=(11, 0.55 * len(rows) + 1.6))
 colors = ["#2b7a3d" if x >= 1 else "#b03a2e" for x in ratios]
 ax.barh(range(len(rows)), ratios, color=colors)
 for i, r in enumerate(rows):

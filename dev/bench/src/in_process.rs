@@ -5,6 +5,11 @@
 //! ID token (keys cached), cross-checking the tenant, the credentials cache, building the
 //! tenant's DynamoDB client, the SDK's serialising, signing and parsing, shaping the reply.
 //! No Runtime API, no network, no other process on the CPU; one thread, as in the function.
+//!
+//! Beside it, call by call, the floor under it: the same DynamoDB request alone, through a
+//! DynamoDB client of the same SDK configuration and connector, so what the SDK's own
+//! orchestration of that one call takes (interceptors, endpoint, signing, parsing) is seen
+//! apart from the function's work.
 
 use anyhow::Context as _;
 use anyhow::anyhow;
@@ -199,7 +204,9 @@ async fn measure(calls: usize) -> anyhow::Result<Vec<Row>> {
         trace_id: None,
         payload: bytes::Bytes::from_static(b"{}"),
     };
+    let ddb = aws_sdk_dynamodb::Client::new(&deps.sdk);
     let mut samples = Samples::default();
+    let mut floor = Samples::default();
     for i in 0..calls.max(1) * 11 / 10 + 20 {
         let began = Instant::now();
         let reply = handle(call(i), deps.clone()).await;
@@ -209,9 +216,13 @@ async fn measure(calls: usize) -> anyhow::Result<Vec<Row>> {
         if !ok {
             return Err(crate::failed("tool-target handler", reply.to_string()));
         }
+        let began = Instant::now();
+        sdk_call(&ddb, i).await?;
+        let sdk_took = began.elapsed();
         // The first tenth (and 20) warm the caches: credentials, keys, allocator.
         if i >= calls / 10 + 20 {
             samples.push(took);
+            floor.push(sdk_took);
         }
     }
     Ok(vec![
@@ -230,5 +241,49 @@ async fn measure(calls: usize) -> anyhow::Result<Vec<Row>> {
             us(samples.p99()),
         )
         .target(Target::AtMost(100.0)),
+        Row::new(
+            "functions",
+            "the AWS SDK's DynamoDB call alone, in-process (the floor under the handler) p50",
+            "us",
+            None,
+            us(floor.p50()),
+        ),
+        Row::new(
+            "functions",
+            "the AWS SDK's DynamoDB call alone, in-process p99",
+            "us",
+            None,
+            us(floor.p99()),
+        ),
     ])
+}
+
+/// The DynamoDB request call `i` of the handler makes: the premium clinic's patients (Query)
+/// or the basic clinic's settings (GetItem).
+async fn sdk_call(ddb: &aws_sdk_dynamodb::Client, i: usize) -> anyhow::Result<()> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let ok = if i.is_multiple_of(2) {
+        ddb.query()
+            .table_name("PatientMetadata")
+            .key_condition_expression("clinic_id = :c")
+            .expression_attribute_values(":c", AttributeValue::S("hospital-x".into()))
+            .limit(20)
+            .send()
+            .await
+            .map(|r| r.count() == 3)
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+    } else {
+        ddb.get_item()
+            .table_name("ClinicConfig")
+            .key("clinic_id", AttributeValue::S("clinic-a".into()))
+            .send()
+            .await
+            .map(|r| r.item().is_some())
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+    };
+    match ok {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(crate::failed("SDK call", "an unexpected reply")),
+        Err(e) => Err(crate::failed("SDK call", e)),
+    }
 }
