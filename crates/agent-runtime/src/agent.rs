@@ -187,12 +187,13 @@ pub async fn run<T: Toolbox>(
             // passed; once the guardrail has stopped the release, the rest is read but not
             // sent (the model's tokens still count).
             loop {
+                // The checks first: a burst of text must not keep them from being driven.
                 tokio::select! {
                     biased;
-                    Some(piece) = pieces.recv() => release.take(&piece),
                     Some(done) = release.checked(), if release.is_checking() => {
                         release.settle(done).await;
                     }
+                    Some(piece) = pieces.recv() => release.take(&piece),
                     completion = &mut model => {
                         while let Ok(piece) = pieces.try_recv() {
                             release.take(&piece);
