@@ -40,7 +40,7 @@ const GROUP: &str = "agent";
 const TIER: &str = "basic";
 const CLINIC: &str = "clinic-a";
 const USER: &str = "user-of-clinic-a";
-pub(crate) const PROMPT: &str = "What are our opening hours?";
+const PROMPT: &str = "What are our opening hours?";
 const MEMORY_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tenantry-tenant-memory";
 const GUARDRAIL_ID: &str = emulators::guardrail::LOCAL_GUARDRAIL_ID;
 const GUARDRAIL_VERSION: &str = emulators::guardrail::LOCAL_GUARDRAIL_VERSION;
@@ -137,23 +137,25 @@ impl World {
         let usage_table = testkit::dynamo::create_usage_table(&endpoints, "bench")
             .await
             .map_err(|e| setup("usage table")(&e))?;
-        let delayed = |ms: u64| Profile::ms(ms);
         Ok(Self {
             model: CountingProxy::start(model.base_url().trim_end_matches("/v1")).await?,
             gateway: CountingProxy::start_with_delay(
                 gateway.url().trim_end_matches("/mcp"),
-                delayed(profile.gateway),
+                Profile::ms(profile.gateway),
             )
             .await?,
-            memory: CountingProxy::start_with_delay(&memory.endpoint(), delayed(profile.memory))
-                .await?,
+            memory: CountingProxy::start_with_delay(
+                &memory.endpoint(),
+                Profile::ms(profile.memory),
+            )
+            .await?,
             guardrail: CountingProxy::start_with_delay(
                 &guardrail.endpoint(),
-                delayed(profile.guardrail),
+                Profile::ms(profile.guardrail),
             )
             .await?,
             sts: CountingProxy::start(&endpoints.moto_url).await?,
-            dynamodb: CountingProxy::start_with_delay(&dynamodb_url, delayed(profile.dynamodb))
+            dynamodb: CountingProxy::start_with_delay(&dynamodb_url, Profile::ms(profile.dynamodb))
                 .await?,
             usage_table,
             sessions: SessionBinder::from_base64(&session_key)
@@ -353,12 +355,7 @@ async fn turn(
     session: &str,
 ) -> anyhow::Result<Duration> {
     let began = Instant::now();
-    let reply = http
-        .post(format!("{}/invocations", agent.url()))
-        .header(contracts::headers::RUNTIME_ID_TOKEN, &world.token)
-        .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", session)
-        .header("Accept", "application/json")
-        .json(&json!({"prompt": PROMPT}))
+    let reply = invocation(http, world, agent, session, "application/json")
         .send()
         .await
         .map_err(|e| failed(kind, e))?;
@@ -375,7 +372,23 @@ async fn turn(
     Ok(elapsed)
 }
 
-pub(crate) async fn ping(
+/// The benchmark's question as AgentCore Runtime passes it on: the caller's ID token, the
+/// session, the answer's form.
+pub(crate) fn invocation(
+    http: &reqwest::Client,
+    world: &World,
+    agent: &AgentProcess,
+    session: &str,
+    accept: &str,
+) -> reqwest::RequestBuilder {
+    http.post(format!("{}/invocations", agent.url()))
+        .header(contracts::headers::RUNTIME_ID_TOKEN, &world.token)
+        .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", session)
+        .header("Accept", accept)
+        .json(&json!({"prompt": PROMPT}))
+}
+
+async fn ping(
     http: &reqwest::Client,
     agent: &AgentProcess,
     kind: Side,

@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use infra_template::FunctionId;
+
 use crate::report::Report;
 
 /// Row keys the cost table reads.
@@ -40,34 +42,35 @@ pub const PRICES: Prices = Prices {
 
 /// A Lambda function's size and architecture.
 struct Function {
-    what: &'static str,
+    what: String,
     mib: f64,
     arm64: bool,
 }
 
-/// Ours: the template's sizes (ops/infra-template/src/function_ids.rs).
-const TOOL_TARGET: Function = Function {
-    what: "tool-target, 256 MB arm64",
-    mib: 256.0,
-    arm64: true,
-};
-const REQUEST_PROXY: Function = Function {
-    what: "request-proxy, 256 MB arm64",
-    mib: 256.0,
-    arm64: true,
-};
+/// Ours, as the template deploys it.
+fn ours(id: FunctionId) -> Function {
+    let f = infra_template::FUNCTIONS.iter().find(|f| f.id == id);
+    let mib = f.map_or(0, |f| f.memory_mb);
+    Function {
+        what: format!(
+            "{}, {mib} MB {}",
+            f.map_or("?", |f| f.name),
+            infra_template::ARCHITECTURE
+        ),
+        mib: f64::from(mib),
+        arm64: infra_template::ARCHITECTURE == "arm64",
+    }
+}
+
 /// The published sample's functions set no memory size or architecture: CloudFormation's
 /// defaults, 128 MB on x86_64.
-const SAMPLE_TOOL: Function = Function {
-    what: "the sample's tool Lambda, 128 MB x86_64",
-    mib: 128.0,
-    arm64: false,
-};
-const SAMPLE_PROXY: Function = Function {
-    what: "the sample's proxy Lambda, 128 MB x86_64",
-    mib: 128.0,
-    arm64: false,
-};
+fn sample(what: &str) -> Function {
+    Function {
+        what: format!("the sample's {what} Lambda, 128 MB x86_64"),
+        mib: 128.0,
+        arm64: false,
+    }
+}
 
 /// GB-seconds and dollars for a million invocations of `f` lasting `ms` each (billed per
 /// started millisecond).
@@ -121,23 +124,25 @@ pub fn table(report: &Report) -> Option<String> {
     };
     // A tool call: the measured warm call plus one DynamoDB round trip of the profile.
     let tool = |us: f64| us / 1000.0 + dynamodb;
+    let (tool_target, sample_tool) = (ours(FunctionId::ToolTarget), sample("tool"));
     line(
         &format!(
             "a million tool calls ({} vs {})",
-            TOOL_TARGET.what, SAMPLE_TOOL.what
+            tool_target.what, sample_tool.what
         ),
         "GB-s",
-        lambda_million(&TOOL_TARGET, tool(tool_ours_us)),
-        lambda_million(&SAMPLE_TOOL, tool(tool_peer_us)),
+        lambda_million(&tool_target, tool(tool_ours_us)),
+        lambda_million(&sample_tool, tool(tool_peer_us)),
     );
+    let (proxy, sample_proxy) = (ours(FunctionId::RequestProxy), sample("proxy"));
     line(
         &format!(
             "a million front-door questions ({} vs {}, each held for the whole answer)",
-            REQUEST_PROXY.what, SAMPLE_PROXY.what
+            proxy.what, sample_proxy.what
         ),
         "GB-s",
-        lambda_million(&REQUEST_PROXY, turn_ours),
-        lambda_million(&SAMPLE_PROXY, turn_peer),
+        lambda_million(&proxy, turn_ours),
+        lambda_million(&sample_proxy, turn_peer),
     );
     let vcpu = |cpu_ms: f64| {
         let hours = cpu_ms * 1000.0 / 3.6e6;
@@ -208,10 +213,15 @@ mod tests {
     #[test]
     fn lambda_bills_started_milliseconds_of_the_configured_memory() {
         // 1.2 ms at 256 MB: 2 ms billed, a quarter GB: 500 GB-s per million.
-        let (gb_s, usd) = lambda_million(&TOOL_TARGET, 1.2);
+        let quarter = Function {
+            what: "f".into(),
+            mib: 256.0,
+            arm64: true,
+        };
+        let (gb_s, usd) = lambda_million(&quarter, 1.2);
         assert!((gb_s - 500.0).abs() < 1e-9, "{gb_s}");
         assert!((usd - (500.0 * PRICES.lambda_arm64_gb_s + 0.20)).abs() < 1e-12);
-        let (gb_s, _) = lambda_million(&SAMPLE_TOOL, 3.0);
+        let (gb_s, _) = lambda_million(&sample("tool"), 3.0);
         assert!((gb_s - 375.0).abs() < 1e-9, "{gb_s}");
     }
 }

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow};
 use emulators::agent::AgentProcess;
 use emulators::model::ANSWER_LABEL;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::agent::{PROMPT, World, settled, start_agent};
+use crate::agent::{World, invocation, settled, start_agent};
 use crate::profile::Profile;
 use crate::report::{Row, Target};
 use crate::side::{Side, Subjects};
@@ -99,12 +99,7 @@ async fn timed_turn(
     session: &str,
 ) -> anyhow::Result<Timed> {
     let began = Instant::now();
-    let mut reply = http
-        .post(format!("{}/invocations", agent.url()))
-        .header(contracts::headers::RUNTIME_ID_TOKEN, &world.token)
-        .header("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", session)
-        .header("Accept", "text/event-stream")
-        .json(&json!({"prompt": PROMPT}))
+    let mut reply = invocation(http, world, agent, session, "text/event-stream")
         .send()
         .await
         .map_err(|e| failed(who, e))?;
@@ -222,7 +217,7 @@ fn median(mut v: Vec<usize>) -> f64 {
 /// Lambda, the final round's time to first token and to write the first window, and the
 /// output check of that window (nothing reaches the client unchecked).
 fn floor(profile: &Profile, first_round: Duration, first_text: &str) -> Duration {
-    let tokens = u32::try_from(first_text.chars().count().div_ceil(4)).unwrap_or(u32::MAX);
+    let tokens = u32::try_from(emulators::model::tokens(first_text)).unwrap_or(u32::MAX);
     Profile::ms(profile.guardrail)
         + first_round
         + Profile::ms(profile.gateway + profile.lambda)

@@ -118,7 +118,8 @@ async fn models() -> Json<Value> {
     Json(json!({"object": "list", "data": [], "owned_by": "tenantry local model stand-in"}))
 }
 
-fn tokens(text: &str) -> u64 {
+/// How many tokens the stand-in counts for `text` (and writes at its pacing).
+pub fn tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
 }
 

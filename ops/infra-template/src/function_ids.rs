@@ -67,6 +67,9 @@ impl FunctionId {
     }
 }
 
+/// Every function's instruction set (Lambda's `Architectures`).
+pub const ARCHITECTURE: &str = "arm64";
+
 /// One deployed function.
 pub struct Function {
     pub id: FunctionId,

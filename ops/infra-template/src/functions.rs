@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::cfn::{checkov_skips, get_att, pascal, reference, ssm_parameter_arn, sub, tag_list};
-pub use crate::function_ids::{FUNCTIONS, Function, FunctionId, STREAM_TIMEOUT_SECS};
+pub use crate::function_ids::{ARCHITECTURE, FUNCTIONS, Function, FunctionId, STREAM_TIMEOUT_SECS};
 use crate::iam::{document, lambda_trust, statement};
 use crate::ids;
 use crate::ids::TierIds;
@@ -155,7 +155,7 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 "FunctionName": sub(&format!("${{NamePrefix}}-{}", f.name)),
                 "Description": format!("Tenantry {}", f.name),
                 "Runtime": "provided.al2023",
-                "Architectures": ["arm64"],
+                "Architectures": [ARCHITECTURE],
                 "Handler": "bootstrap",
                 "Code": {
                     "S3Bucket": reference("ArtifactBucket"),

@@ -28,7 +28,7 @@ mod tool_schema;
 use serde_json::{Map, Value, json};
 use tenant_context::TierCatalog;
 
-pub use functions::{FUNCTIONS, FunctionId, VENDING};
+pub use functions::{ARCHITECTURE, FUNCTIONS, FunctionId, VENDING};
 
 /// Where the template is checked in, relative to the workspace root.
 pub const TEMPLATE_PATH: &str = "infra/template.json";

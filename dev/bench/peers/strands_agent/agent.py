@@ -171,6 +171,16 @@ def _tenant_headers(token, tier, clinic):
     }
 
 
+def _agent(gateway, system, history=None):
+    return Agent(
+        model=_model,
+        tools=gateway.list_tools_sync(),
+        system_prompt=system,
+        messages=history or [],
+        callback_handler=None,
+    )
+
+
 def invoke(payload, context):
     headers = {k.lower(): v for k, v in (context.request_headers or {}).items()}
     token = headers.get(ID_TOKEN_HEADER, "").strip()
@@ -191,14 +201,7 @@ def invoke(payload, context):
         gateway = MCPClient(lambda: _gateway_transport(tenant_headers))
         system = SYSTEM_PROMPT + ("\nKnown facts: " + "; ".join(facts) if facts else "")
         with gateway:
-            agent = Agent(
-                model=_model,
-                tools=gateway.list_tools_sync(),
-                system_prompt=system,
-                messages=history,
-                callback_handler=None,
-            )
-            answer = str(agent(prompt)).strip()
+            answer = str(_agent(gateway, system, history)(prompt)).strip()
         _guard(answer, "OUTPUT")
     except Refused as e:
         return {"error": {"code": "refused", "message": str(e)}}
@@ -226,13 +229,7 @@ async def invoke_minimal(payload, context):
     tenant_headers = _tenant_headers(token, claims["custom:tier"], claims["custom:clinic_id"])
     gateway = MCPClient(lambda: _gateway_transport(tenant_headers))
     with gateway:
-        agent = Agent(
-            model=_model,
-            tools=gateway.list_tools_sync(),
-            system_prompt=SYSTEM_PROMPT,
-            callback_handler=None,
-        )
-        async for event in agent.stream_async(payload.get("prompt", "")):
+        async for event in _agent(gateway, SYSTEM_PROMPT).stream_async(payload.get("prompt", "")):
             if event.get("data"):
                 yield {"type": "text_delta", "text": event["data"]}
     yield {"type": "final"}
