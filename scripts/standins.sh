@@ -20,7 +20,7 @@ moto_port=${TENANTRY_MOTO_PORT:-27151}
 moto_back_port=${TENANTRY_MOTO_BACK_PORT:-27150}
 dyn_port=${TENANTRY_DYNALITE_PORT:-27152}
 # The services whose requests the front checks (their models: scripts/tools/aws-models.txt).
-front_services=apigateway,ssm,cognito-idp
+front_services=apigateway,ssm,cognito-idp,logs
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 

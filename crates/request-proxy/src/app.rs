@@ -28,6 +28,8 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .route("/{stage}/invoke", post(invoke))
         .route("/usage", get(crate::usage::serve))
         .route("/{stage}/usage", get(crate::usage::serve))
+        .route("/audit", get(crate::audit::serve))
+        .route("/{stage}/audit", get(crate::audit::serve))
         .fallback(|| async { ProxyError::NotFound })
         // A typed refusal for every other method too (API Gateway sends only these two).
         .method_not_allowed_fallback(|| async { ProxyError::MethodNotAllowed })

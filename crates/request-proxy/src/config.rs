@@ -62,6 +62,9 @@ pub struct Config {
     /// The per-clinic daily usage table (`TENANTRY_USAGE_TABLE`). Unset: requests are not
     /// counted and `GET /usage` answers `usage_not_configured` (the template always sets it).
     pub usage_table: Option<String>,
+    /// The PHI access audit trail's log group (`TENANTRY_AUDIT_LOG_GROUP`). Unset: `GET /audit`
+    /// answers `audit_not_configured` (the template always sets it).
+    pub audit_log_group: Option<String>,
 }
 
 impl Config {
@@ -107,8 +110,12 @@ impl Config {
         let usage_table = get(usage_meter::ENV_USAGE_TABLE)
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty());
+        let audit_log_group = get(audit_trail::ENV_AUDIT_LOG_GROUP)
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
         Ok(Self {
             usage_table,
+            audit_log_group,
             session_key,
             runtime_arns,
             runtime_endpoint,

@@ -13,4 +13,6 @@ pub struct Deps {
     pub runtime: crate::runtime::RuntimeClient,
     /// The per-clinic daily counters; `None` when the deployment keeps none.
     pub usage: Option<usage_meter::UsageMeter>,
+    /// The clinic's audit trail (`GET /audit`); `None` when the deployment names no log group.
+    pub audit: Option<crate::audit::AuditReader>,
 }

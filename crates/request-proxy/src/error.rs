@@ -38,8 +38,17 @@ pub enum ProxyError {
     ResponseTooLarge,
     #[error("not found")]
     NotFound,
-    #[error("only POST /invoke and GET /usage are served")]
+    #[error("only POST /invoke, GET /usage and GET /audit are served")]
     MethodNotAllowed,
+    #[error("your role may not read the clinic's audit trail (clinic admins only)")]
+    AuditNotForRole,
+    /// A bad parameter or page token of `GET /audit`; the message says which and why.
+    #[error("{message}")]
+    AuditQuery { code: &'static str, message: String },
+    #[error("this deployment keeps no audit trail reader")]
+    AuditNotConfigured,
+    #[error("the audit trail could not be read; retry shortly")]
+    AuditUnavailable,
     #[error("this deployment keeps no usage counters")]
     UsageNotConfigured,
     #[error("the usage counters could not be read; retry shortly")]
@@ -58,7 +67,12 @@ impl ProxyError {
             | ProxyError::RuntimeForbidden
             | ProxyError::SessionNotOwned
             | ProxyError::SessionExpired => StatusCode::FORBIDDEN,
-            ProxyError::BadBody(_) | ProxyError::BadSessionId(_) => StatusCode::BAD_REQUEST,
+            ProxyError::BadBody(_)
+            | ProxyError::BadSessionId(_)
+            | ProxyError::AuditQuery { .. } => StatusCode::BAD_REQUEST,
+            ProxyError::AuditNotForRole => StatusCode::FORBIDDEN,
+            ProxyError::AuditNotConfigured => StatusCode::NOT_IMPLEMENTED,
+            ProxyError::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::PromptTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::RuntimeThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::RuntimeFailed | ProxyError::ResponseTooLarge => StatusCode::BAD_GATEWAY,
@@ -86,6 +100,10 @@ impl ProxyError {
             ProxyError::RuntimeThrottled { .. } => "runtime_throttled",
             ProxyError::RuntimeFailed => "runtime_failed",
             ProxyError::RuntimeTimeout => "runtime_timeout",
+            ProxyError::AuditNotForRole => "audit_not_for_role",
+            ProxyError::AuditQuery { code, .. } => code,
+            ProxyError::AuditNotConfigured => "audit_not_configured",
+            ProxyError::AuditUnavailable => "audit_unavailable",
             ProxyError::ResponseTooLarge => "runtime_response_too_large",
             ProxyError::NotFound => "not_found",
             ProxyError::MethodNotAllowed => "method_not_allowed",
@@ -106,6 +124,8 @@ impl IntoResponse for ProxyError {
                     | ProxyError::RuntimeTimeout
                     | ProxyError::UsageNotConfigured
                     | ProxyError::UsageUnavailable
+                    | ProxyError::AuditNotConfigured
+                    | ProxyError::AuditUnavailable
             ) {
             "internal error".to_owned()
         } else {

@@ -1,6 +1,7 @@
 //! API Gateway proxy to the tier's AgentCore Runtime. See `app.rs`.
 
 pub mod app;
+pub mod audit;
 pub mod caller;
 pub mod config;
 pub mod deps;

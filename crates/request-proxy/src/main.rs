@@ -49,7 +49,27 @@ async fn main() -> Result<(), lambda_http::Error> {
             None
         }
     };
+    // The audit page tokens' key is derived from the session key (a key of its own purpose:
+    // see audit_trail::PageSeal); both live only in this function and the agents.
+    let audit = match &config.audit_log_group {
+        Some(group) => {
+            use base64::Engine as _;
+            let secret = base64::engine::general_purpose::STANDARD.decode(key.trim())?;
+            Some(request_proxy::audit::AuditReader {
+                log: audit_trail::AuditLog::new(&sdk, group.clone()),
+                seal: audit_trail::PageSeal::derived(&secret)?,
+            })
+        }
+        None => {
+            tracing::warn!(
+                "{} is not set: GET /audit is not served",
+                audit_trail::ENV_AUDIT_LOG_GROUP
+            );
+            None
+        }
+    };
     let deps = Arc::new(Deps {
+        audit,
         sessions,
         config,
         catalog,

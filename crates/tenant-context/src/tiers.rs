@@ -41,6 +41,10 @@ pub struct RoleConfig {
     /// chat's usage panel, `GET /usage`). Every role sees the day's remaining requests.
     #[serde(default)]
     pub sees_usage: bool,
+    /// Whether the role reads its own clinic's PHI access audit trail (`GET /audit`, the web
+    /// chat's admin panel).
+    #[serde(default)]
+    pub reads_audit: bool,
 }
 
 /// One tier's configuration.
@@ -281,6 +285,11 @@ impl TierCatalog {
     /// Whether `role` may see its clinic's usage and cost; an unknown role may not.
     pub fn role_sees_usage(&self, role: &Role) -> bool {
         self.roles.get(role).is_some_and(|r| r.sees_usage)
+    }
+
+    /// Whether `role` may read its clinic's audit trail; an unknown role may not.
+    pub fn role_reads_audit(&self, role: &Role) -> bool {
+        self.roles.get(role).is_some_and(|r| r.reads_audit)
     }
 
     /// The roles the file defines.
@@ -714,6 +723,13 @@ mod tests {
         assert!(cat.role_allows(&role("clinician"), "patient_context"));
         assert!(cat.role_allows(&role("admin"), "clinic_config"));
         assert!(cat.role_sees_usage(&role("admin")));
+        assert!(cat.role_reads_audit(&role("admin")));
+        for r in ["clinician", "nurse", "specialist", "auditor"] {
+            assert!(
+                !cat.role_reads_audit(&role(r)),
+                "{r} must not read the trail"
+            );
+        }
         for r in ["clinician", "nurse", "specialist", "auditor"] {
             assert!(!cat.role_sees_usage(&role(r)), "{r} must not see usage");
         }

@@ -28,6 +28,9 @@ pub struct Config {
     /// The tenant registry: a suspended clinic's calls are refused here too.
     pub registry_table: String,
     pub registry_cache: std::time::Duration,
+    /// The PHI access audit trail's log group (`TENANTRY_AUDIT_LOG_GROUP`): required, since
+    /// patient data is returned only once its access is recorded.
+    pub audit_log_group: String,
 }
 
 /// Where the page-token signing key comes from: set exactly one of the two variables.
@@ -117,6 +120,7 @@ impl Config {
             web_search: crate::web_search::WebSearchConfig::from_lookup(&get)?,
             registry_table: required(tenant_registry::ENV_REGISTRY_TABLE)?,
             registry_cache: tenant_registry::cache_lifetime(&get)?,
+            audit_log_group: required(audit_trail::ENV_AUDIT_LOG_GROUP)?,
         })
     }
 }

@@ -79,6 +79,12 @@ pub enum ToolError {
 
     #[error("the tool did not finish in time, try again")]
     DeadlineExceeded,
+    /// Patient data is returned only once its access is recorded: the record could not be
+    /// written, so nothing is returned.
+    #[error(
+        "the access could not be recorded in the audit trail, so nothing was returned; try again"
+    )]
+    AuditUnavailable,
 }
 
 impl ToolError {
@@ -109,6 +115,7 @@ impl ToolError {
             ToolError::TierNotConfigured => "tier_not_configured",
             ToolError::Unavailable => "unavailable",
             ToolError::DeadlineExceeded => "deadline_exceeded",
+            ToolError::AuditUnavailable => "audit_unavailable",
         }
     }
 

@@ -44,13 +44,18 @@ pub struct Deps {
     /// cache, read with this function's own role): a token that outlives its clinic's
     /// suspension opens nothing here either.
     pub served: tenant_registry::ServedTenants,
+    /// The PHI access audit trail, written with this function's own role.
+    pub audit: audit_trail::AuditLog,
 }
 
 /// The reply for one invocation: the tool's JSON, or `{"error": {"code", "message"}}`.
 pub async fn handle(inv: Invocation, deps: Arc<Deps>) -> Value {
     // Set once the caller's tenant is verified, so a later refusal is attributed to it.
     let mut verified: Option<TenantContext> = None;
-    match serve(&inv, &deps, &mut verified).await {
+    let result = serve(&inv, &deps, &mut verified).await;
+    // Patient data leaves only once its access is recorded (see `audit`).
+    let result = crate::audit::record(&inv, &deps.audit, verified.as_ref(), result).await;
+    match result {
         Ok(reply) => reply,
         Err(e) => {
             tracing::info!(

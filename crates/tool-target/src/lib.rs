@@ -1,5 +1,6 @@
 //! The AgentCore Gateway MCP Lambda target. See the README's tool-target section.
 
+pub mod audit;
 pub mod clients;
 pub mod clock;
 pub mod config;

@@ -46,7 +46,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             &config.credentials,
             &sdk,
         )?)),
-        sdk,
         tables: config.tables,
         page_tokens,
         clock: clock(),
@@ -54,6 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         web_search,
         clients: Default::default(),
         served,
+        audit: audit_trail::AuditLog::new(&sdk, config.audit_log_group),
+        sdk,
     });
     RuntimeLoop::from_env()
         .run(move |inv| handle(inv, deps.clone()))

@@ -109,6 +109,9 @@ async fn run_binary(
     let registry = testkit::dynamo::create_demo_registry(endpoints, "bin")
         .await
         .expect("registry");
+    let audit_group = testkit::audit_group::create(endpoints, "bin")
+        .await
+        .expect("audit log group");
     let mut child = Command::new(env!("CARGO_BIN_EXE_tool-target"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -118,6 +121,8 @@ async fn run_binary(
         .env("AWS_SECRET_ACCESS_KEY", "standin")
         .env("AWS_ENDPOINT_URL_STS", &endpoints.moto_url)
         .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb)
+        .env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", &endpoints.moto_url)
+        .env("TENANTRY_AUDIT_LOG_GROUP", &audit_group)
         .env("TENANTRY_TOKEN_ISSUER", ISSUER)
         .env("TENANTRY_TOKEN_AUDIENCE", AUDIENCE)
         .env("TENANTRY_JWKS_URL", test_issuer::jwks_url(idp))

@@ -18,6 +18,7 @@ fn config_with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         ("TENANTRY_PATIENT_TABLE", "p"),
         ("TENANTRY_CLINIC_TABLE", "c"),
         ("TENANTRY_REGISTRY_TABLE", "r"),
+        ("TENANTRY_AUDIT_LOG_GROUP", "/tenantry/audit"),
     ];
     Config::from_lookup(|k| {
         pairs

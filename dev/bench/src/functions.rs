@@ -53,6 +53,10 @@ struct World {
     jwks_url: String,
     tables: testkit::dynamo::LocalTables,
     registry_table: String,
+    /// The audit trail's log group and where CloudWatch Logs is (moto): ours records each
+    /// patient-data call before answering it, as deployed.
+    audit_group: String,
+    logs_url: String,
     dynamodb: CountingProxy,
     sts: [CountingProxy; 2],
     tls: [TlsProxy; 2],
@@ -103,6 +107,7 @@ impl World {
         ];
         let tables = testkit::dynamo::create_and_load(&endpoints, "bench").await?;
         let registry_table = testkit::dynamo::create_demo_registry(&endpoints, "bench").await?;
+        let audit_group = testkit::audit_group::create(&endpoints, "bench").await?;
         let idp = test_issuer::jwks_server().await;
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).context("randomness")?;
@@ -112,6 +117,8 @@ impl World {
             _idp: idp,
             tables,
             registry_table,
+            audit_group,
+            logs_url: endpoints.moto_url.clone(),
             dynamodb,
             sts,
             tls,
@@ -164,6 +171,8 @@ impl World {
             Side::Ours => {
                 env.push(("TENANTRY_CREDENTIALS_SOURCE", "sts".into()));
                 env.push(("TENANTRY_PAGE_TOKEN_KEY", self.page_token_key.clone()));
+                env.push(("TENANTRY_AUDIT_LOG_GROUP", self.audit_group.clone()));
+                env.push(("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", self.logs_url.clone()));
                 env.push(("RUST_LOG", "warn".into()));
                 if tls {
                     env.push(("SSL_CERT_FILE", certificate));

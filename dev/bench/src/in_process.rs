@@ -93,6 +93,10 @@ fn answer(request: &HttpRequest) -> Response<SdkBody> {
     let (content_type, body): (&str, &str) = match request.headers().get("x-amz-target") {
         Some("DynamoDB_20120810.Query") => ("application/x-amz-json-1.0", &QUERY_REPLY),
         Some("DynamoDB_20120810.GetItem") => ("application/x-amz-json-1.0", get_item(request)),
+        // The audit trail: the stream created once, then each patient-data call's event.
+        Some("Logs_20140328.CreateLogStream" | "Logs_20140328.PutLogEvents") => {
+            ("application/x-amz-json-1.1", "{}")
+        }
         _ => ("text/xml", ASSUME_ROLE),
     };
     let mut response = Response::new(
@@ -162,7 +166,6 @@ async fn deps() -> anyhow::Result<(Arc<Deps>, wiremock::MockServer)> {
         clients: Default::default(),
         verifier,
         credentials: Arc::new(CredentialCache::new(Issuer::Sts(issuer))),
-        sdk,
         tables: Tables {
             patient_table: "PatientMetadata".into(),
             clinic_table: "ClinicConfig".into(),
@@ -170,6 +173,8 @@ async fn deps() -> anyhow::Result<(Arc<Deps>, wiremock::MockServer)> {
         page_tokens: PageTokens::new(vec![7u8; 32]).map_err(|e| setup("page tokens", &e))?,
         clock: tool_target::clock::system_clock(),
         served,
+        audit: audit_trail::AuditLog::new(&sdk, "/bench/audit"),
+        sdk,
     };
     Ok((Arc::new(deps), idp))
 }

@@ -27,10 +27,13 @@ pub enum Service {
     Model,
     /// The AgentCore Gateway emulations (every tier's), as the agents call them.
     Gateway,
+    /// CloudWatch Logs on the moto stand-in: the PHI access audit trail, as tool-target, the
+    /// agents and request-proxy reach it.
+    AuditLog,
 }
 
 impl Service {
-    pub const ALL: [Service; 7] = [
+    pub const ALL: [Service; 8] = [
         Service::Sts,
         Service::DynamoDb,
         Service::Jwks,
@@ -38,6 +41,7 @@ impl Service {
         Service::KnowledgeBase,
         Service::Model,
         Service::Gateway,
+        Service::AuditLog,
     ];
 }
 
@@ -51,6 +55,7 @@ impl fmt::Display for Service {
             Service::KnowledgeBase => "Knowledge Base",
             Service::Model => "model",
             Service::Gateway => "Gateway",
+            Service::AuditLog => "audit trail (CloudWatch Logs)",
         })
     }
 }

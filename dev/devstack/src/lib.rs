@@ -150,6 +150,7 @@ impl DevStack {
             users,
             tables,
             usage_table,
+            audit_group,
             onboarded,
         } = seed(&endpoints, &template, &options.prefix, progress).await?;
 
@@ -213,6 +214,7 @@ impl DevStack {
             session_key: &session_key,
             response_mode: mode,
             usage_table: &usage_table,
+            audit_group: &audit_group,
             runtime_arns: &runtime_arns,
         });
         extra.extend(assistant::knowledge_base_env(&assistant, &faults).await?);
@@ -494,6 +496,7 @@ struct FunctionSettings<'a> {
     session_key: &'a str,
     response_mode: &'a str,
     usage_table: &'a str,
+    audit_group: &'a str,
     runtime_arns: &'a [(String, String)],
 }
 
@@ -514,6 +517,10 @@ fn function_settings(s: FunctionSettings<'_>) -> Vec<(String, String)> {
             s.response_mode.into(),
         ),
         (usage_meter::ENV_USAGE_TABLE.into(), s.usage_table.into()),
+        (
+            audit_trail::ENV_AUDIT_LOG_GROUP.into(),
+            s.audit_group.into(),
+        ),
     ];
     for (tier, arn) in s.runtime_arns {
         extra.push((
@@ -534,6 +541,8 @@ struct Seeded {
     users: Vec<DemoUser>,
     tables: testkit::dynamo::LocalTables,
     usage_table: String,
+    /// The PHI access audit trail's log group (CloudWatch Logs on moto).
+    audit_group: String,
     onboarded: setup::Onboarded,
 }
 
@@ -556,6 +565,10 @@ async fn seed(
         "DynamoDB STAND-IN (dynalite): {} and {} with the synthetic data, {} for usage counters",
         tables.patient_table, tables.clinic_table, usage_table
     ));
+    let audit_group = testkit::audit_group::create(endpoints, prefix).await?;
+    progress(&format!(
+        "CloudWatch Logs STAND-IN (moto): log group {audit_group} for the PHI access audit trail"
+    ));
     let onboarded =
         setup::onboard(endpoints, &pool, &tables.clinic_table, template, prefix).await?;
     progress(&format!(
@@ -568,6 +581,7 @@ async fn seed(
         users,
         tables,
         usage_table,
+        audit_group,
         onboarded,
     })
 }

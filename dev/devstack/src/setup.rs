@@ -258,6 +258,8 @@ pub struct Routes {
     pub sts: String,
     pub dynamodb: String,
     pub jwks: String,
+    /// CloudWatch Logs (the audit trail).
+    pub logs: String,
 }
 
 impl Routes {
@@ -277,6 +279,7 @@ impl Routes {
             sts: faults.route(Service::Sts, &endpoints.moto_url).await?,
             dynamodb: faults.route(Service::DynamoDb, &dynamodb).await?,
             jwks: faults.route(Service::Jwks, &pool.jwks_url).await?,
+            logs: faults.route(Service::AuditLog, &endpoints.moto_url).await?,
         })
     }
 }
@@ -307,6 +310,7 @@ pub fn function_env(
         ("AWS_ENDPOINT_URL_STS", routes.sts.clone()),
         ("AWS_ENDPOINT_URL_API_GATEWAY", endpoints.moto_url.clone()),
         ("AWS_ENDPOINT_URL_DYNAMODB", routes.dynamodb.clone()),
+        ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", routes.logs.clone()),
         ("AWS_ENDPOINT_URL_LAMBDA", lambda_url.to_owned()),
         ("AWS_REGION", testkit::STANDIN_REGION.to_owned()),
         ("AWS_ACCESS_KEY_ID", "standin".to_owned()),

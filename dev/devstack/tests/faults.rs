@@ -367,6 +367,32 @@ async fn slow_dependencies_slow_the_answer_but_do_not_change_it() {
     no_panics(&stack);
 }
 
+/// Patient data leaves tool-target only once its access is recorded: with the audit trail
+/// down the question is answered without the patient's record, and with it back, with it.
+#[tokio::test]
+async fn without_its_audit_trail_no_patient_data_is_served() {
+    let stack = support::stack_configured("auditdown", |o| o.faults = true).await;
+    let x = stack.sign_in("hospital-x").await.unwrap();
+    stack
+        .faults
+        .set(Service::AuditLog, Fault::Down)
+        .await
+        .unwrap();
+    let a = turn(&stack, &x, DATA, None).await;
+    assert!(!text(&a).contains(DATA_NAME), "{}", text(&a));
+    stack
+        .faults
+        .set(Service::AuditLog, Fault::None)
+        .await
+        .unwrap();
+    answered_with(
+        &turn(&stack, &x, DATA, None).await,
+        DATA_NAME,
+        "audit trail back",
+    );
+    no_panics(&stack);
+}
+
 #[tokio::test]
 async fn the_stack_refuses_faults_it_has_no_proxy_for() {
     let faults = devstack::faults::Faults::new(false);

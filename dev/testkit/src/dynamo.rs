@@ -97,7 +97,7 @@ async fn create_table(
     wait_active(ddb, table).await
 }
 
-fn unique_suffix() -> String {
+pub(crate) fn unique_suffix() -> String {
     let unique = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())

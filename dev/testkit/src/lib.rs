@@ -9,6 +9,7 @@
 //! evaluates no IAM policy and does not enforce Cognito app-client WriteAttributes.
 
 pub mod adversarial;
+pub mod audit_group;
 pub mod aws_samples;
 pub mod cognito;
 pub mod dynamo;

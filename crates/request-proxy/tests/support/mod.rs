@@ -90,6 +90,7 @@ pub fn deps(endpoint: &str, timeout: Duration) -> Arc<Deps> {
             testkit::STANDIN_REGION,
         ),
         usage: None,
+        audit: None,
     })
 }
 

@@ -33,6 +33,8 @@ pub struct World {
     pub sts: Recorder,
     pub kb: KnowledgeBaseEmulation,
     pub _idp: MockServer,
+    /// This world's audit trail (its own log group on moto), to read back what was recorded.
+    pub audit_group: String,
 }
 
 pub fn endpoints() -> Endpoints {
@@ -41,6 +43,15 @@ pub fn endpoints() -> Endpoints {
 
 /// `utc_hour` on 2026-11-27 (a Friday).
 pub async fn world(test: &str, utc_hour: u32) -> World {
+    world_with_audit(test, utc_hour, None).await
+}
+
+/// The same, its audit trail `audit` when given (an unreachable one, say).
+pub async fn world_with_audit(
+    test: &str,
+    utc_hour: u32,
+    audit: Option<audit_trail::AuditLog>,
+) -> World {
     let endpoints = endpoints();
     let local = testkit::dynamo::create_and_load(&endpoints, &format!("tt-{test}"))
         .await
@@ -78,7 +89,13 @@ pub async fn world(test: &str, utc_hour: u32) -> World {
             .map(|(t, _)| (t.clone(), demo_knowledge_base_id(t.as_str())))
             .collect(),
     );
+    let audit_group = testkit::audit_group::create(&endpoints, &format!("tt-{test}"))
+        .await
+        .expect("audit log group");
     let deps = Deps {
+        audit: audit.unwrap_or_else(|| {
+            audit_trail::AuditLog::new(&moto_config(&endpoints), audit_group.clone())
+        }),
         documents: DocumentsClient::lazy(&config_for(&kb.endpoint())),
         knowledge_bases,
         web_search: tool_target::web_search::WebSearch::Offline,
@@ -101,6 +118,7 @@ pub async fn world(test: &str, utc_hour: u32) -> World {
         sts,
         kb,
         _idp: idp,
+        audit_group,
     }
 }
 
