@@ -81,7 +81,7 @@ impl AuditLog {
             .timestamp(event.time.timestamp_millis())
             .message(message)
             .build()
-            .map_err(|e| logs::error::SdkError::construction_failure(e))?;
+            .map_err(logs::error::SdkError::construction_failure)?;
         let out = self
             .client
             .put_log_events()

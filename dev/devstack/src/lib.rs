@@ -116,6 +116,8 @@ pub struct DevStack {
     pub users: Vec<DemoUser>,
     pub tables: testkit::dynamo::LocalTables,
     pub onboarded: setup::Onboarded,
+    /// The PHI access audit trail's log group on the CloudWatch Logs stand-in.
+    pub audit_group: String,
     pub lambda: aws_sdk_lambda::Client,
     pub api: ApiGatewayEmulation,
     /// The web chat (`web/`), with the API under its own origin.
@@ -276,6 +278,7 @@ impl DevStack {
             web.url()
         ));
         Ok(Self {
+            audit_group,
             endpoints,
             pool,
             users,

@@ -542,3 +542,72 @@ async fn the_clinics_day_is_counted_and_only_its_admin_sees_its_usage() {
     assert_eq!(body["clinic_id"], "clinic-a");
     assert!(body.get("days").is_none());
 }
+
+/// A clinician's question about a patient is recorded in the clinic's trail, by the real
+/// tool-target through the stack; through the front door only a clinic admin reads a trail,
+/// and only its own clinic's.
+#[tokio::test]
+async fn a_patient_read_is_in_its_clinics_audit_trail_and_no_other_clinic_sees_it() {
+    let stack = stack("audit").await;
+    let answer = post(&stack, "hospital-x", "Show patient p-5001").await;
+    assert_eq!(answer.status, 200);
+    assert!(
+        answer.body.to_string().contains("Jonas Whitfield"),
+        "{}",
+        answer.body
+    );
+    let log = audit_trail::AuditLog::new(
+        &testkit::sdk::moto_config(&stack.endpoints),
+        stack.audit_group.clone(),
+    );
+    let query = audit_trail::AuditQuery {
+        patient: Some("p-5001".into()),
+        user: None,
+        from: chrono::Utc::now() - chrono::Duration::hours(1),
+        to: chrono::Utc::now() + chrono::Duration::minutes(5),
+        limit: 50,
+    };
+    let x = tenant_context::ClinicId::parse("hospital-x").unwrap();
+    let page = log.read(&x, &query, None).await.unwrap();
+    assert_eq!(page.events.len(), 1, "{:?}", page.events);
+    let e = &page.events[0];
+    assert_eq!((e.tier.as_str(), e.role.as_str()), ("premium", "clinician"));
+    assert_eq!(e.decision, audit_trail::Decision::Allowed);
+    assert_eq!(e.recorded_by, audit_trail::Recorder::ToolTarget);
+
+    let http = reqwest::Client::new();
+    let audit_url = stack.api.usage_url().replace("/usage", "/audit");
+    let get = |token: String, query: &'static str| {
+        let http = http.clone();
+        let url = format!("{audit_url}{query}");
+        async move {
+            let r = http
+                .get(url)
+                .header("Authorization", format!("Bearer {token}"))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    // hospital-x's clinician may not read the trail.
+    let token_x = stack.sign_in("hospital-x").await.unwrap();
+    let (status, body) = get(token_x, "?patient=p-5001").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("audit_not_for_role"))
+    );
+    // Another clinic's admin reads its own (empty) trail: nothing of hospital-x's, and
+    // naming hospital-x is refused.
+    let token_w = stack.sign_in("onco-institute-w").await.unwrap();
+    let (status, body) = get(token_w.clone(), "?patient=p-5001").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["clinic_id"], "onco-institute-w");
+    assert_eq!(body["events"], serde_json::json!([]), "{body}");
+    let (status, body) = get(token_w, "?clinic=hospital-x").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_query"))
+    );
+}

@@ -311,6 +311,7 @@ async fn handle(
     State(inner): State<Arc<Inner>>,
     method: Method,
     Path(path): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -342,6 +343,7 @@ async fn handle(
             let admitted = Admitted {
                 request_id: &request_id,
                 headers: &headers,
+                query: query.as_deref().unwrap_or(""),
                 body: &body,
                 policy: &policy,
                 key: key.as_ref(),
@@ -598,6 +600,8 @@ async fn meter(inner: &Inner, key: &KeyInfo) -> Result<(), Response> {
 struct Admitted<'a> {
     request_id: &'a str,
     headers: &'a HeaderMap,
+    /// The raw query string (`a=1&b=2`), empty when there is none.
+    query: &'a str,
     body: &'a Bytes,
     policy: &'a Policy,
     key: Option<&'a KeyInfo>,
@@ -770,6 +774,7 @@ fn proxy_event(inner: &Inner, request: &Admitted<'_>) -> Value {
     let Admitted {
         request_id,
         headers,
+        query,
         body,
         policy,
         key,
@@ -799,6 +804,25 @@ fn proxy_event(inner: &Inner, request: &Admitted<'_>) -> Value {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
+    // As the REST proxy integration passes a query string: the last value of each name, and
+    // every value in order; null without one.
+    let mut query_single = serde_json::Map::new();
+    let mut query_multi = serde_json::Map::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        query_single.insert(name.to_string(), Value::from(value.as_ref()));
+        if let Some(values) = query_multi
+            .entry(name.to_string())
+            .or_insert_with(|| Value::Array(vec![]))
+            .as_array_mut()
+        {
+            values.push(Value::from(value.as_ref()));
+        }
+    }
+    let (query_single, query_multi) = if query_single.is_empty() {
+        (Value::Null, Value::Null)
+    } else {
+        (Value::Object(query_single), Value::Object(query_multi))
+    };
     let method = route.method.as_str();
     json!({
         "resource": route.path,
@@ -806,8 +830,8 @@ fn proxy_event(inner: &Inner, request: &Admitted<'_>) -> Value {
         "httpMethod": method,
         "headers": single,
         "multiValueHeaders": multi,
-        "queryStringParameters": null,
-        "multiValueQueryStringParameters": null,
+        "queryStringParameters": query_single,
+        "multiValueQueryStringParameters": query_multi,
         "pathParameters": null,
         "stageVariables": null,
         "requestContext": {

@@ -16,6 +16,10 @@ use crate::{Error, Inputs, Template};
 /// reads it once, so this is generous for hundreds of clinicians and still bounds a flood.
 pub const USAGE_RATE_LIMIT: f64 = 50.0;
 pub const USAGE_BURST_LIMIT: u32 = 100;
+/// `GET /audit` across all tenants: admins look now and then; each look may search CloudWatch
+/// Logs several times (FilterLogEvents has an account-wide quota).
+pub const AUDIT_RATE_LIMIT: f64 = 5.0;
+pub const AUDIT_BURST_LIMIT: u32 = 10;
 
 pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
     t.resource(
@@ -52,6 +56,17 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                 "RestApiId": reference(ids::REST_API),
                 "ParentId": get_att(ids::REST_API, "RootResourceId"),
                 "PathPart": "usage"
+            }
+        }),
+    )?;
+    t.resource(
+        "AuditResource",
+        json!({
+            "Type": "AWS::ApiGateway::Resource",
+            "Properties": {
+                "RestApiId": reference(ids::REST_API),
+                "ParentId": get_att(ids::REST_API, "RootResourceId"),
+                "PathPart": "audit"
             }
         }),
     )?;
@@ -120,11 +135,34 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
             }
         }),
     )?;
+    // The clinic's own PHI access audit trail (its admin only, checked by the function). Like
+    // /usage: no API key, throttled per method on the stage.
+    t.resource(
+        "AuditMethod",
+        json!({
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": reference(ids::REST_API),
+                "ResourceId": reference("AuditResource"),
+                "HttpMethod": "GET",
+                "AuthorizationType": "CUSTOM",
+                "AuthorizerId": reference(ids::TENANT_AUTHORIZER),
+                "ApiKeyRequired": false,
+                "Integration": {
+                    "Type": "AWS_PROXY",
+                    "IntegrationHttpMethod": "POST",
+                    "ResponseTransferMode": "STREAM",
+                    "TimeoutInMillis": 29_000,
+                    "Uri": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2021-11-15/functions/${RequestProxyFunction.Arn}/response-streaming-invocations")
+                }
+            }
+        }),
+    )?;
     t.resource(
         "ApiDeployment",
         json!({
             "Type": "AWS::ApiGateway::Deployment",
-            "DependsOn": ["InvokeMethod", "UsageMethod"],
+            "DependsOn": ["InvokeMethod", "UsageMethod", "AuditMethod"],
             "Properties": { "RestApiId": reference(ids::REST_API) }
         }),
     )?;
@@ -169,6 +207,15 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
                     "CachingEnabled": false,
                     "ThrottlingRateLimit": USAGE_RATE_LIMIT,
                     "ThrottlingBurstLimit": USAGE_BURST_LIMIT
+                }, {
+                    "ResourcePath": "/audit",
+                    "HttpMethod": "GET",
+                    "LoggingLevel": "ERROR",
+                    "DataTraceEnabled": false,
+                    "MetricsEnabled": true,
+                    "CachingEnabled": false,
+                    "ThrottlingRateLimit": AUDIT_RATE_LIMIT,
+                    "ThrottlingBurstLimit": AUDIT_BURST_LIMIT
                 }],
                 "Tags": tag_list(&APP_TAGS)
             }
@@ -214,6 +261,11 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
             "RequestProxyUsagePermission",
             FunctionId::RequestProxy,
             "${StageName}/GET/usage",
+        ),
+        (
+            "RequestProxyAuditPermission",
+            FunctionId::RequestProxy,
+            "${StageName}/GET/audit",
         ),
     ] {
         t.resource(

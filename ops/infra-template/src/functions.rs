@@ -229,7 +229,67 @@ fn function_metadata(f: &Function) -> Value {
 }
 
 /// Grants beyond logs and tracing, per function.
+/// The audit trail's streams, as IAM names them.
+fn audit_streams() -> Value {
+    sub(&format!(
+        "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{}}}:log-stream:clinic/*",
+        ids::AUDIT_LOG_GROUP
+    ))
+}
+
+fn audit_group_arns() -> Value {
+    json!([
+        sub(&format!(
+            "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{}}}",
+            ids::AUDIT_LOG_GROUP
+        )),
+        sub(&format!(
+            "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{}}}:*",
+            ids::AUDIT_LOG_GROUP
+        ))
+    ])
+}
+
+/// What no role that touches the audit trail may do to it, even if another policy allowed it:
+/// delete it or its streams, shorten its retention (the account-wide retention policy too),
+/// lift its deletion protection, change its key, or mask or transform what readers see.
+fn protect_the_audit_trail() -> Vec<Value> {
+    let mut group = statement(
+        "ProtectTheAuditTrail",
+        &[
+            "logs:DeleteLogGroup",
+            "logs:DeleteLogStream",
+            "logs:PutRetentionPolicy",
+            "logs:DeleteRetentionPolicy",
+            "logs:PutLogGroupDeletionProtection",
+            "logs:AssociateKmsKey",
+            "logs:DisassociateKmsKey",
+            "logs:PutDataProtectionPolicy",
+            "logs:DeleteDataProtectionPolicy",
+            "logs:PutTransformer",
+        ],
+        audit_group_arns(),
+    );
+    group["Effect"] = json!("Deny");
+    // No resource type: only `*` names it.
+    let mut account = statement(
+        "NoAccountWideLogRetention",
+        &["logs:PutAccountPolicy", "logs:DeleteAccountPolicy"],
+        json!("*"),
+    );
+    account["Effect"] = json!("Deny");
+    vec![group, account]
+}
+
 fn extra_statements(id: FunctionId, inputs: &Inputs) -> Vec<Value> {
+    let mut statements = own_statements(id, inputs);
+    if matches!(id, FunctionId::ToolTarget | FunctionId::RequestProxy) {
+        statements.extend(protect_the_audit_trail());
+    }
+    statements
+}
+
+fn own_statements(id: FunctionId, inputs: &Inputs) -> Vec<Value> {
     match id {
         FunctionId::TokenVending | FunctionId::MemoryVending => vending(id)
             .map(|v| {
@@ -248,6 +308,13 @@ fn extra_statements(id: FunctionId, inputs: &Inputs) -> Vec<Value> {
             })
             .unwrap_or_default(),
         FunctionId::ToolTarget => vec![
+            // Each patient-data call's audit event, in the clinic's stream of the day (append
+            // only: CloudWatch Logs has no call that changes or deletes a recorded event).
+            statement(
+                "WriteTheAuditTrail",
+                &["logs:CreateLogStream", "logs:PutLogEvents"],
+                json!([audit_streams()]),
+            ),
             // Web search queries pass it before they leave (once a provider is configured).
             statement(
                 "ApplyTheWebQueryGuardrail",
@@ -319,6 +386,13 @@ fn extra_statements(id: FunctionId, inputs: &Inputs) -> Vec<Value> {
             ),
             // Counts each request and reads the caller's clinic's days (the clinic from the
             // authorizer context only).
+            // GET /audit: the caller's clinic's streams (the clinic from the authorizer context;
+            // IAM cannot narrow FilterLogEvents below the log group).
+            statement(
+                "ReadTheAuditTrail",
+                &["logs:FilterLogEvents"],
+                audit_group_arns(),
+            ),
             statement(
                 "CountAndShowUsage",
                 &["dynamodb:UpdateItem", "dynamodb:Query"],
@@ -396,6 +470,10 @@ fn environment(id: FunctionId, inputs: &Inputs) -> Result<Map<String, Value>, Er
             set("TENANTRY_CREDENTIALS_SOURCE", json!("vending-function"));
             set("TENANTRY_TVM_FUNCTION", FunctionId::TokenVending.arn());
             set("TENANTRY_PATIENT_TABLE", reference(ids::PATIENT_TABLE));
+            set(
+                audit_trail::ENV_AUDIT_LOG_GROUP,
+                reference(ids::AUDIT_LOG_GROUP),
+            );
             set("TENANTRY_CLINIC_TABLE", reference(ids::CLINIC_TABLE));
             set(
                 tenant_registry::ENV_REGISTRY_TABLE,
@@ -467,6 +545,10 @@ fn environment(id: FunctionId, inputs: &Inputs) -> Result<Map<String, Value>, Er
             );
             set(request_proxy::config::ENV_RESPONSE_MODE, json!("stream"));
             set(usage_meter::ENV_USAGE_TABLE, reference(ids::USAGE_TABLE));
+            set(
+                audit_trail::ENV_AUDIT_LOG_GROUP,
+                reference(ids::AUDIT_LOG_GROUP),
+            );
             set(
                 request_proxy::config::SESSION_KEY_VARS.parameter,
                 reference("SessionKeyParameter"),

@@ -17,9 +17,10 @@ pub const USAGE_TABLE: &str = "UsageTable";
 pub const SITE_BUCKET: &str = "SiteBucket";
 pub const SITE_DISTRIBUTION: &str = "SiteDistribution";
 pub const USER_POOL_DOMAIN: &str = "UserPoolDomain";
+pub const AUDIT_LOG_GROUP: &str = "AuditLogGroup";
 
 /// Every constant above, for the test that they name something.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 14] = [
     DATA_KEY,
     USER_POOL,
     USER_POOL_CLIENT,
@@ -33,6 +34,7 @@ pub const ALL: [&str; 13] = [
     SITE_BUCKET,
     SITE_DISTRIBUTION,
     USER_POOL_DOMAIN,
+    AUDIT_LOG_GROUP,
 ];
 
 /// Logical ids of one tier's resources.

@@ -85,7 +85,48 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
         table(t, spec)?;
     }
     access_logs_bucket(t)?;
+    audit_log_group(t)?;
     Ok(())
+}
+
+/// The PHI access audit trail: one log group, a stream per clinic and UTC day. Written with
+/// CreateLogStream and PutLogEvents only (CloudWatch Logs has no operation that edits or
+/// deletes one event); kept for `AuditRetentionDays` (six years by default), under the data
+/// key, protected from deletion and kept when the stack goes. The roles that touch it are
+/// denied every way to destroy or shorten it (`functions::PROTECT_THE_AUDIT_TRAIL`).
+fn audit_log_group(t: &mut Template) -> Result<(), Error> {
+    t.parameter(
+        "AuditRetentionDays",
+        json!({
+            "Type": "Number",
+            "Default": 2192,
+            "AllowedValues": [365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653],
+            "Description": "Retention of the PHI access audit trail, in days (2192: six years, as HIPAA's documentation rule asks)."
+        }),
+    )?;
+    t.resource(
+        ids::AUDIT_LOG_GROUP,
+        json!({
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": KEPT_ON_DELETION,
+            "UpdateReplacePolicy": KEPT_ON_REPLACEMENT,
+            "Properties": {
+                "LogGroupName": sub("/${NamePrefix}/audit"),
+                "LogGroupClass": "STANDARD",
+                "RetentionInDays": reference("AuditRetentionDays"),
+                "KmsKeyId": get_att(ids::DATA_KEY, "Arn"),
+                // As the tables: off for a first creation, so a rolled-back first try leaves
+                // nothing that blocks the retry; on once the stack is updated with it.
+                "DeletionProtectionEnabled": { "Fn::If": [PROTECT_FROM_DELETION, true, false] },
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )?;
+    t.output(
+        "AuditLogGroupName",
+        "The PHI access audit trail (tenant-admin audit --log-group)",
+        reference(ids::AUDIT_LOG_GROUP),
+    )
 }
 
 /// The parameter, and the condition that it is set, of the reserved concurrency.
@@ -168,7 +209,7 @@ fn parameters(t: &mut Template) -> Result<(), Error> {
             "Type": "String",
             "Default": "on",
             "AllowedValues": ["on", "off"],
-            "Description": "Deletion protection of the tables and the user pool. scripts/deploy.sh creates a new stack with it off, so that a failed first creation can roll back (delete) what it made, then turns it on."
+            "Description": "Deletion protection of the tables, the user pool and the audit trail. scripts/deploy.sh creates a new stack with it off, so that a failed first creation can roll back (delete) what it made, then turns it on."
         }),
     )?;
     t.condition(
