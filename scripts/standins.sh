@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops the LOCAL STAND-INS for AWS services, on 127.0.0.1 only:
 #   moto server  (Cognito, STS, SSM, S3, CloudWatch Logs, ...)  port $TENANTRY_MOTO_BACK_PORT (27150)
-#   aws-front    moto's front: checks each API Gateway, SSM and Cognito request against AWS's
+#   aws-front    moto's front: checks each API Gateway, SSM, Cognito and CloudWatch Logs request against AWS's
 #                service model (botocore's) and refuses what AWS would; the URL every client uses
 #                                                               port $TENANTRY_MOTO_PORT (27151)
 #   dynalite     (DynamoDB, in memory)                          port $TENANTRY_DYNALITE_PORT (27152)
