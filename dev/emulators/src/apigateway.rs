@@ -1051,6 +1051,11 @@ mod tests {
             routes,
             [
                 Route {
+                    method: Method::GET,
+                    path: "/audit".into(),
+                    api_key_required: false
+                },
+                Route {
                     method: Method::POST,
                     path: "/invoke".into(),
                     api_key_required: true

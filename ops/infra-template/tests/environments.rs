@@ -242,6 +242,7 @@ fn sources(binary: &str) -> String {
         "telemetry",
         "usage-meter",
         "tenant-registry",
+        "audit-trail",
     ] {
         let mut dirs = vec![root.join("crates").join(krate).join("src")];
         while let Some(dir) = dirs.pop() {
