@@ -76,17 +76,6 @@ fn with_query(event: &str, pairs: &[(&str, &str)]) -> String {
     v.to_string()
 }
 
-fn as_role(event: &str, role: &str) -> String {
-    let mut claims = clinic_a_claims();
-    claims["custom:role"] = role.into();
-    let token = format!("Bearer {}", unsigned_token(&claims));
-    let mut v: Value = serde_json::from_str(event).unwrap();
-    v["requestContext"]["authorizer"]["custom:role"] = role.into();
-    v["headers"]["Authorization"] = token.clone().into();
-    v["multiValueHeaders"]["Authorization"] = serde_json::json!([token]);
-    v.to_string()
-}
-
 async fn get(deps: Arc<Deps>, event: &str) -> (u16, Value) {
     let (status, _, body) = call(deps, event).await;
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
@@ -122,6 +111,29 @@ async fn an_admin_reads_its_own_clinics_trail_by_patient_and_never_another_clini
             .unwrap()
             .contains("your own clinic")
     );
+}
+
+/// A repeated parameter, as API Gateway passes it (every value in the multi-value map, one of
+/// them in the single-value map), is refused rather than resolved to either value.
+#[tokio::test]
+async fn a_repeated_parameter_is_refused_whichever_value_the_gateway_keeps() {
+    let deps = deps_with_audit(&group_with_events().await);
+    for kept in ["p-1001", "p-1002"] {
+        let mut v: Value = serde_json::from_str(AUDIT_EVENT).unwrap();
+        v["queryStringParameters"] = serde_json::json!({ "patient": kept });
+        v["multiValueQueryStringParameters"] =
+            serde_json::json!({ "patient": ["p-1001", "p-1002"] });
+        let (status, reply) = get(deps.clone(), &v.to_string()).await;
+        assert_eq!(status, 400, "{reply}");
+        assert_eq!(reply["error"]["code"], "bad_query");
+        assert!(
+            reply["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("more than once"),
+            "{reply}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -25,17 +25,6 @@ async fn meter() -> UsageMeter {
 }
 
 /// The usage event as another user of clinic-a with `role` (its token says the same).
-fn usage_as(role: &str) -> String {
-    let mut claims = clinic_a_claims();
-    claims["custom:role"] = role.into();
-    let token = format!("Bearer {}", unsigned_token(&claims));
-    let mut v: Value = serde_json::from_str(USAGE_EVENT).unwrap();
-    v["requestContext"]["authorizer"]["custom:role"] = role.into();
-    v["headers"]["Authorization"] = token.clone().into();
-    v["multiValueHeaders"]["Authorization"] = json!([token]);
-    v.to_string()
-}
-
 async fn busy_clinic_b(m: &UsageMeter) {
     let catalog = TierCatalog::embedded().unwrap();
     let basic = catalog.tier("basic").unwrap();
@@ -93,7 +82,7 @@ async fn invocations_are_counted_and_usage_names_the_callers_clinic_only() {
     );
 
     // The clinic's admin: the rows, clinic-a's own, never clinic-b's.
-    let (status, _, body) = call(deps.clone(), &usage_as("admin")).await;
+    let (status, _, body) = call(deps.clone(), &as_role(USAGE_EVENT, "admin")).await;
     assert_eq!(status, 200);
     let reply: Value = serde_json::from_slice(&body).unwrap();
     let days = reply["days"].as_array().expect("an admin sees the rows");

@@ -804,25 +804,7 @@ fn proxy_event(inner: &Inner, request: &Admitted<'_>) -> Value {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    // As the REST proxy integration passes a query string: the last value of each name, and
-    // every value in order; null without one.
-    let mut query_single = serde_json::Map::new();
-    let mut query_multi = serde_json::Map::new();
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        query_single.insert(name.to_string(), Value::from(value.as_ref()));
-        if let Some(values) = query_multi
-            .entry(name.to_string())
-            .or_insert_with(|| Value::Array(vec![]))
-            .as_array_mut()
-        {
-            values.push(Value::from(value.as_ref()));
-        }
-    }
-    let (query_single, query_multi) = if query_single.is_empty() {
-        (Value::Null, Value::Null)
-    } else {
-        (Value::Object(query_single), Value::Object(query_multi))
-    };
+    let (query_single, query_multi) = query_maps(query);
     let method = route.method.as_str();
     json!({
         "resource": route.path,
@@ -852,6 +834,29 @@ fn proxy_event(inner: &Inner, request: &Admitted<'_>) -> Value {
         "body": (!body.is_empty()).then(|| String::from_utf8_lossy(body)),
         "isBase64Encoded": false,
     })
+}
+
+/// The query string as the REST proxy integration passes it: `queryStringParameters` with the
+/// last value of each name, `multiValueQueryStringParameters` with every value in order; both
+/// null without a query string.
+fn query_maps(query: &str) -> (Value, Value) {
+    let mut single = serde_json::Map::new();
+    let mut multi = serde_json::Map::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        single.insert(name.to_string(), Value::from(value.as_ref()));
+        if let Some(values) = multi
+            .entry(name.to_string())
+            .or_insert_with(|| Value::Array(vec![]))
+            .as_array_mut()
+        {
+            values.push(Value::from(value.as_ref()));
+        }
+    }
+    if single.is_empty() {
+        (Value::Null, Value::Null)
+    } else {
+        (Value::Object(single), Value::Object(multi))
+    }
 }
 
 /// Header names as clients usually spell them (`content-type` -> `Content-Type`); API Gateway
@@ -1039,6 +1044,30 @@ mod tests {
             kind(meter(&inner, &key("b", 1000.0, 1000.0, Some(2))).await),
             None
         );
+    }
+
+    /// AWS's documented proxy event (`events/aws-samples/apigw-rest-proxy-request.json`) for
+    /// `parameter1=value1&parameter1=value2&parameter2=value`: the multi-value map is the
+    /// sample's exactly. Its single-value map has the sample's names and types; for the repeated
+    /// name the sample shows the first value while API Gateway is reported to pass the last
+    /// (aws-lambda-go #42), so that value is not compared: request-proxy refuses a repeated
+    /// parameter from the multi-value map and never depends on which one is kept.
+    #[test]
+    fn the_query_string_is_passed_as_in_aws_sample_event() {
+        let sample: Value = serde_json::from_str(include_str!(
+            "../../../events/aws-samples/apigw-rest-proxy-request.json"
+        ))
+        .unwrap();
+        let (single, multi) = query_maps("parameter1=value1&parameter1=value2&parameter2=value");
+        assert_eq!(multi, sample["multiValueQueryStringParameters"]);
+        let names = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(names(&single), names(&sample["queryStringParameters"]));
+        assert!(single.as_object().unwrap().values().all(Value::is_string));
+        assert_eq!(
+            single["parameter2"],
+            sample["queryStringParameters"]["parameter2"]
+        );
+        assert_eq!(query_maps(""), (Value::Null, Value::Null));
     }
 
     #[test]

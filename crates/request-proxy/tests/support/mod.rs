@@ -196,3 +196,16 @@ pub fn clinic_a_claims() -> Value {
         "custom:role": "clinician",
     })
 }
+
+/// `event` as sent by clinic-a's user with `role`: in the authorizer's context and in the
+/// bearer token alike.
+pub fn as_role(event: &str, role: &str) -> String {
+    let mut claims = clinic_a_claims();
+    claims["custom:role"] = role.into();
+    let token = format!("Bearer {}", unsigned_token(&claims));
+    let mut v: Value = serde_json::from_str(event).unwrap();
+    v["requestContext"]["authorizer"]["custom:role"] = role.into();
+    v["headers"]["Authorization"] = token.clone().into();
+    v["multiValueHeaders"]["Authorization"] = serde_json::json!([token]);
+    v.to_string()
+}
