@@ -315,6 +315,14 @@ function showUsage(u) {
   if (typeof q.remaining === "number") {
     line.textContent = `${q.remaining} of ${q.limit} requests left today for your clinic; resets at midnight UTC${untilReset(q.resets_at)}`;
     line.className = q.remaining === 0 ? "quota none" : q.remaining <= q.limit / 10 ? "quota low" : "quota";
+    const t = u.tokens && u.tokens.day;
+    if (t && typeof t.used === "number") {
+      const left = Math.max(0, t.limit - t.used);
+      const fmt = (v) => new Intl.NumberFormat().format(v);
+      line.textContent += ` · tokens: ${fmt(t.used)} used, ${fmt(left)} of ${fmt(t.limit)} left today`;
+      if (left === 0) line.className = "quota none";
+      else if (left <= t.limit / 5 && line.className === "quota") line.className = "quota low";
+    }
   } else {
     line.textContent = `Your clinic's limit: ${q.limit} requests per ${String(q.period || "").toLowerCase()}`;
     line.className = "quota";
@@ -437,6 +445,10 @@ function refusal(status, errorType, body) {
   if (status === 403) return "You are not allowed to do that. If your clinic's access was suspended, contact your administrator.";
   if (status === 429 && errorType === "LimitExceededException") {
     return "Your clinic has used all of today's requests. The limit resets at midnight UTC.";
+  }
+  if (status === 429 && code === "budget_exhausted") {
+    const when = body.error.resets_at ? untilReset(body.error.resets_at) : "";
+    return `Your clinic has used its token budget; it starts again at ${body.error.resets_at || "the next reset"}${when}. Your administrator can ask for a larger budget.`;
   }
   if (status === 429) return "Your clinic is sending too many requests right now. Wait a few seconds and ask again.";
   if (status === 413 || code === "prompt_too_large") return "That question is too long; shorten it and ask again.";

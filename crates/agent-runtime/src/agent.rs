@@ -9,6 +9,7 @@ use tenant_context::{RecallRules, TenantContext, TierConfig};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::budget::{TurnBudget, call_estimate};
 use crate::config::Limits;
 use crate::error::{InvocationError, Stage};
 use crate::events::{AgentEvent, Availability, StopReason};
@@ -47,6 +48,8 @@ pub struct Turn<'a, T: Toolbox> {
     /// The tier's guardrail, which screens text from outside the clinic's records (document
     /// passages, web results) for instructions before the model reads it.
     pub guardrail: Option<&'a Guardrail>,
+    /// The clinic's token budget, reserved before each model call; `None`: no budget kept.
+    pub budget: Option<&'a TurnBudget<'a>>,
 }
 
 /// Tools whose results carry text written outside the clinic's own records (uploaded
@@ -173,6 +176,18 @@ pub async fn run<T: Toolbox>(
         if Instant::now() >= turn.deadline {
             return (tokens, Err(InvocationError::DeadlineExceeded(Stage::Model)));
         }
+        // The clinic's budget first: a call it cannot take is not made.
+        let reservation = match turn.budget {
+            Some(budget) => {
+                let estimate =
+                    || call_estimate(&messages, turn.tools.specs(), turn.limits.max_output_tokens);
+                match budget.before_call(round, estimate).await {
+                    Ok(r) => r,
+                    Err(e) => return (tokens, Err(e)),
+                }
+            }
+            None => None,
+        };
         let completion = {
             let (text, mut pieces) = mpsc::unbounded_channel();
             let model = turn.model.complete_streaming(
@@ -203,6 +218,16 @@ pub async fn run<T: Toolbox>(
                 }
             }
         };
+        if let Some(budget) = turn.budget {
+            let used = match &completion {
+                Ok(c) => c
+                    .usage
+                    .as_ref()
+                    .map(|u| u.prompt_tokens.saturating_add(u.completion_tokens)),
+                Err(_) => Some(0),
+            };
+            budget.after_call(reservation, used);
+        }
         let completion = match completion {
             Ok(c) => c,
             Err(e) => return (tokens, Err(InvocationError::Model(e))),

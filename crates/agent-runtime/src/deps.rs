@@ -28,6 +28,9 @@ pub struct Deps {
     /// Turns per user per minute, counted in the usage table (every microVM against one
     /// number); `None` when the deployment keeps no usage table.
     pub turn_limit: Option<usage_meter::turn_limit::TurnLimit>,
+    /// The clinics' token budgets, reserved before each model call (in the usage table);
+    /// `None` when the deployment keeps no usage table.
+    pub budgets: Option<crate::budget::Budgets>,
     /// Whether the caller's clinic is served now (the registry, the authorizer's short cache),
     /// so a suspension also ends invocations behind the front door; `None` when the
     /// deployment names no registry (local runs).

@@ -38,6 +38,16 @@ pub enum InvocationError {
     PromptTooLarge { max: usize },
     #[error("more turns this minute than one user may start; retry in {retry_after_secs} s")]
     UserRateLimited { retry_after_secs: u64 },
+    #[error(
+        "the clinic's {period} token budget is used up; it starts again at {}",
+        resets_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )]
+    BudgetExhausted {
+        /// `daily` or `monthly`.
+        period: &'static str,
+        resets_at: chrono::DateTime<chrono::Utc>,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     Model(#[from] ModelError),
     #[error("the guardrail is unavailable and this tier does not answer unchecked; retry shortly")]
@@ -93,6 +103,7 @@ impl InvocationError {
             Self::EmptyPrompt => AgentErrorCode::EmptyPrompt,
             Self::PromptTooLarge { .. } => AgentErrorCode::PromptTooLarge,
             Self::UserRateLimited { .. } => AgentErrorCode::UserRateLimited,
+            Self::BudgetExhausted { .. } => AgentErrorCode::BudgetExhausted,
             Self::Model(e) => e.code(),
             Self::GuardrailUnavailable => AgentErrorCode::GuardrailUnavailable,
             Self::DeadlineExceeded(_) => AgentErrorCode::DeadlineExceeded,
@@ -141,9 +152,22 @@ fn token_code(e: &tenant_context::Error) -> AgentErrorCode {
 impl IntoResponse for InvocationError {
     fn into_response(self) -> Response {
         let code = self.code();
-        let mut response =
-            (code.status(), Json(ErrorReply::new(code, self.to_string()))).into_response();
-        if let Self::UserRateLimited { retry_after_secs } = self
+        let mut reply = ErrorReply::new(code, self.to_string());
+        let retry_after = match &self {
+            Self::UserRateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Self::BudgetExhausted {
+                resets_at,
+                retry_after_secs,
+                ..
+            } => {
+                reply.error.resets_at =
+                    Some(resets_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        };
+        let mut response = (code.status(), Json(reply)).into_response();
+        if let Some(retry_after_secs) = retry_after
             && let Ok(v) = axum::http::HeaderValue::try_from(retry_after_secs.to_string())
         {
             response

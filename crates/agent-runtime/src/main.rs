@@ -84,6 +84,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let turn_limit = usage.clone().and_then(|meter| {
         usage_meter::turn_limit::TurnLimit::new(meter, config.user_turns_per_minute)
     });
+    // Budget alerts go to the logs (`budget_alert`) until a notification topic is wired.
+    let budgets = usage.clone().map(|meter| {
+        agent_runtime::budget::Budgets::new(
+            usage_meter::budget::TokenBudgets::new(meter),
+            config.tier_config.token_budget,
+            None,
+        )
+    });
     // The registry with the runtime's own role.
     let served = config.registry_table.as_ref().map(|table| {
         tenant_registry::ServedTenants::new(
@@ -97,6 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let deps = Arc::new(Deps {
         usage,
         turn_limit,
+        budgets,
         served,
         guardrail,
         memory,

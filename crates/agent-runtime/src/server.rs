@@ -23,6 +23,9 @@ use tokio::time::Instant;
 use tokio_stream::StreamExt as _;
 use tracing::Instrument as _;
 
+use usage_meter::budget::Reservation;
+
+use crate::budget::{TurnBudget, first_call_estimate};
 use crate::deps::Deps;
 use crate::error::InvocationError;
 use crate::events::{AgentEvent, JsonReply};
@@ -180,10 +183,27 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
     };
     // Both before the turn, neither needing the other's answer: one round trip of wait. A
     // refused clinic's turn may still be counted against its user's minute; nothing else.
-    let (served, admitted) = tokio::join!(served(&deps, &ctx), admit(&deps, &ctx));
-    if let Err(e) = served.and(admitted) {
-        return refuse(e, Some(&ctx), &request_id);
-    }
+    // The clinic's budget takes the first model call's estimate once the clinic is known to
+    // be served (the registry answer is usually cached): a clinic over budget is refused here,
+    // with the time it starts again, before any reply starts.
+    let served_and_reserved = async {
+        served(&deps, &ctx).await?;
+        reserve_first(&deps, &ctx, &prompt).await
+    };
+    let (reserved, admitted) = tokio::join!(served_and_reserved, admit(&deps, &ctx));
+    let first = match (reserved, admitted) {
+        (Ok(first), Ok(())) => first,
+        (Err(e), _) => return refuse(e, Some(&ctx), &request_id),
+        (Ok(first), Err(e)) => {
+            // A reservation made for a turn refused anyway is given back.
+            if let (Some(r), Some(budgets)) = (&first, &deps.budgets)
+                && let Err(e) = budgets.settle(r, 0).await
+            {
+                tracing::warn!(error = %e, clinic_id = %ctx.clinic_id(), "a budget reservation could not be given back");
+            }
+            return refuse(e, Some(&ctx), &request_id);
+        }
+    };
     tracing::info!(
         tier = %ctx.tier(),
         clinic_id = %ctx.clinic_id(),
@@ -199,6 +219,10 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         async move {
             // Held until the after-answer work ends too: `/ping` says HealthyBusy till then.
             let _busy = busy;
+            let budget = deps
+                .budgets
+                .as_ref()
+                .map(|b| TurnBudget::new(b, &ctx, None, first));
             turn::run(Invocation {
                 deps: &deps,
                 ctx: &ctx,
@@ -207,6 +231,7 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
                 session: &session,
                 deadline,
                 tx: &tx,
+                budget: budget.as_ref(),
             })
             .await;
         }
@@ -311,6 +336,20 @@ async fn admit(deps: &Deps, ctx: &TenantContext) -> Result<(), InvocationError> 
             Ok(())
         }
     }
+}
+
+/// The first model call's reservation (see `budget`); `None` without budgets, or when the
+/// store could not be reached (the turn goes on, logged).
+async fn reserve_first(
+    deps: &Deps,
+    ctx: &TenantContext,
+    prompt: &str,
+) -> Result<Option<Reservation>, InvocationError> {
+    let Some(budgets) = &deps.budgets else {
+        return Ok(None);
+    };
+    let estimate = first_call_estimate(prompt, deps.config.limits.max_output_tokens);
+    budgets.reserve(ctx, None, estimate).await
 }
 
 fn refuse(e: InvocationError, ctx: Option<&TenantContext>, request_id: &str) -> Response {

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::agent::{self, Ending, Tokens, Turn};
+use crate::budget::TurnBudget;
 use crate::deps::Deps;
 use crate::error::{InvocationError, Stage};
 use crate::events::{AgentEvent, Availability, Outcome, StopReason, UsageSummary};
@@ -37,6 +38,8 @@ pub(crate) struct Invocation<'a> {
     pub session: &'a RuntimeSessionId,
     pub deadline: Instant,
     pub tx: &'a mpsc::Sender<AgentEvent>,
+    /// The clinic's budget for this turn (its first call already reserved).
+    pub budget: Option<&'a TurnBudget<'a>>,
 }
 
 /// How far a turn's optional parts got, for its final event.
@@ -193,6 +196,7 @@ async fn answer<'a, T: Toolbox>(
                 Availability::Used => deps.guardrail.as_ref(),
                 _ => None,
             },
+            budget: inv.budget,
         },
         inv.prompt,
         inv.tx,
@@ -309,7 +313,12 @@ async fn after(inv: &Invocation<'_>, left: Leftover<'_>) {
             work.bounded("usage_count", clinic, count).await;
         }
     };
-    tokio::join!(store, count);
+    let settle = async {
+        if let Some(budget) = inv.budget {
+            work.bounded("budget_settle", clinic, budget.settle()).await;
+        }
+    };
+    tokio::join!(store, count, settle);
 }
 
 async fn send_answer(inv: &Invocation<'_>, text: &str) {

@@ -428,3 +428,84 @@ async fn a_suspended_clinic_is_refused_by_the_agent_and_an_unreadable_registry_r
         refused(&stack, &model, Some(&token), Some(session.as_str()), prompt).await;
     assert_eq!((status, code.as_str()), (503, "registry_unavailable"));
 }
+
+/// A clinic whose token budget cannot take the turn's first model call is refused before the
+/// model is called: 429 `budget_exhausted` with the time the budget starts again (body and
+/// `Retry-After`), distinct from the per-user limit. A clinic of the same tier is served.
+#[tokio::test]
+async fn a_clinic_over_its_token_budget_is_refused_before_the_model_and_a_tier_mate_is_not() {
+    let endpoints = testkit::endpoints_or_panic();
+    let table = testkit::dynamo::create_usage_table(&endpoints, "budget")
+        .await
+        .expect("the usage table on dynalite (scripts/standins.sh start)");
+    let prompt = "What are our opening hours?";
+    let max_output: u32 = 1_024;
+    // Room for one turn's first call, not two.
+    let first = agent_runtime::budget::first_call_estimate(prompt, max_output);
+    common::set_budget_override(Some(tenant_context::TokenBudget {
+        daily_tokens: first + 10,
+        monthly_tokens: None,
+    }));
+    let target = FakeTarget::with_hour(10);
+    let (stack, model, _gw) = common::standard_with(
+        "basic",
+        &target,
+        &[
+            ("TENANTRY_USAGE_TABLE", table.as_str()),
+            ("TENANTRY_MAX_OUTPUT_TOKENS", "1024"),
+        ],
+    )
+    .await;
+    common::set_budget_override(None);
+    let ask = |clinic: &'static str| {
+        let stack = &stack;
+        async move {
+            let (token, session) = caller(stack, "basic", clinic);
+            invoke(
+                stack,
+                Some(&token),
+                Some(session.as_str()),
+                json!({ "prompt": prompt }),
+                false,
+            )
+            .await
+        }
+    };
+    let ok = ask("clinic-a").await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+
+    let before = model.requests().len();
+    let (token, session) = caller(&stack, "basic", "clinic-a");
+    let refused = send_raw(
+        &stack,
+        &[
+            (contracts::headers::RUNTIME_ID_TOKEN, &token),
+            (SESSION_HEADER, session.as_str()),
+        ],
+        &json!({ "prompt": prompt }),
+    )
+    .await;
+    assert_eq!(refused.status(), 429);
+    let retry_after: i64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "budget_exhausted", "{body}");
+    let resets_at =
+        chrono::DateTime::parse_from_rfc3339(body["error"]["resets_at"].as_str().unwrap()).unwrap();
+    // The day's budget: it starts again at the next UTC midnight.
+    let midnight = usage_meter::day_end(usage_meter::utc_today());
+    assert_eq!(resets_at, midnight, "{body}");
+    let until = (midnight - chrono::Utc::now()).num_seconds();
+    assert!(
+        (until - 5..=until + 5).contains(&retry_after),
+        "{retry_after}"
+    );
+    assert_eq!(model.requests().len(), before, "the model was called");
+
+    // clinic-b, same tier, has its own budget.
+    let mate = ask("clinic-b").await;
+    assert_eq!(mate.status, 200, "{}", mate.body);
+}

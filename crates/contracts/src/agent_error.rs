@@ -96,6 +96,9 @@ codes! {
     /// The caller sent more turns this minute than the runtime's per-user limit; retry after
     /// the `Retry-After` seconds.
     UserRateLimited = "user_rate_limited", TOO_MANY_REQUESTS, true, "InvocationRefused";
+    /// The clinic's token budget (daily or monthly) cannot take the turn; retry once it
+    /// starts again (`resets_at`, and `Retry-After` on a refusal before the stream).
+    BudgetExhausted = "budget_exhausted", TOO_MANY_REQUESTS, true, "InvocationRefused";
     ModelThrottled = "model_throttled", TOO_MANY_REQUESTS, true, "ModelError";
     ModelUnavailable = "model_unavailable", BAD_GATEWAY, true, "ModelError";
     ModelTimeout = "model_timeout", GATEWAY_TIMEOUT, true, "ModelError";
@@ -146,6 +149,9 @@ pub struct ErrorDetail {
     pub code: AgentErrorCode,
     pub message: String,
     pub retryable: bool,
+    /// When a refused budget starts again (RFC 3339, UTC); only with `budget_exhausted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<String>,
 }
 
 impl ErrorReply {
@@ -155,6 +161,7 @@ impl ErrorReply {
                 code,
                 message: message.into(),
                 retryable: code.retryable(),
+                resets_at: None,
             },
         }
     }

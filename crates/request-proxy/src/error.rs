@@ -30,6 +30,12 @@ pub enum ProxyError {
     RuntimeForbidden,
     #[error("too many requests to the agent runtime; retry later")]
     RuntimeThrottled { retry_after: Option<String> },
+    /// The clinic's token budget is used up (the agent's refusal): not the usage plan's 429.
+    #[error("your clinic's token budget is used up; it starts again at {resets_at}")]
+    BudgetExhausted {
+        resets_at: String,
+        retry_after: Option<String>,
+    },
     #[error("the agent runtime failed")]
     RuntimeFailed,
     #[error("the agent runtime did not answer in time")]
@@ -74,7 +80,9 @@ impl ProxyError {
             ProxyError::AuditNotConfigured => StatusCode::NOT_IMPLEMENTED,
             ProxyError::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::PromptTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ProxyError::RuntimeThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::RuntimeThrottled { .. } | ProxyError::BudgetExhausted { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ProxyError::RuntimeFailed | ProxyError::ResponseTooLarge => StatusCode::BAD_GATEWAY,
             ProxyError::RuntimeTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::NotFound => StatusCode::NOT_FOUND,
@@ -98,6 +106,7 @@ impl ProxyError {
             ProxyError::RuntimeUnauthorized => "runtime_unauthorized",
             ProxyError::RuntimeForbidden => "runtime_forbidden",
             ProxyError::RuntimeThrottled { .. } => "runtime_throttled",
+            ProxyError::BudgetExhausted { .. } => "budget_exhausted",
             ProxyError::RuntimeFailed => "runtime_failed",
             ProxyError::RuntimeTimeout => "runtime_timeout",
             ProxyError::AuditNotForRole => "audit_not_for_role",
@@ -131,14 +140,23 @@ impl IntoResponse for ProxyError {
         } else {
             self.to_string()
         };
-        let mut resp = (
-            status,
-            Json(json!({"error": {"code": self.code(), "message": message}})),
-        )
-            .into_response();
-        if let ProxyError::RuntimeThrottled {
-            retry_after: Some(r),
-        } = &self
+        let mut error = json!({"code": self.code(), "message": message});
+        let retry_after = match &self {
+            ProxyError::RuntimeThrottled { retry_after } => retry_after.as_ref(),
+            // `reason` tells a client this 429 from the usage plan's (API Gateway's own,
+            // `{"message": "Limit Exceeded"}`): waiting seconds will not help, the reset will.
+            ProxyError::BudgetExhausted {
+                resets_at,
+                retry_after,
+            } => {
+                error["reason"] = "budget".into();
+                error["resets_at"] = resets_at.as_str().into();
+                retry_after.as_ref()
+            }
+            _ => None,
+        };
+        let mut resp = (status, Json(json!({ "error": error }))).into_response();
+        if let Some(r) = retry_after
             && let Ok(v) = r.parse()
         {
             resp.headers_mut().insert("retry-after", v);

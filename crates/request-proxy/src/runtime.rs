@@ -128,12 +128,26 @@ pub async fn invoke_streaming(
         200..=299 => {}
         401 => return Err(ProxyError::RuntimeUnauthorized),
         403 => return Err(ProxyError::RuntimeForbidden),
-        429 => {
+        // The agent's own refusals before a stream come back as its JSON error; whether
+        // AgentCore passes a container's 429 on as 429 or wraps it (RuntimeClientError, 424)
+        // is open, so the clinic's budget is recognised by its code in either.
+        429 | 424 => {
             let retry_after = resp
                 .headers()
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
+            let body = resp.bytes().await.unwrap_or_default();
+            if let Some(resets_at) = budget_refusal(&body) {
+                return Err(ProxyError::BudgetExhausted {
+                    resets_at,
+                    retry_after,
+                });
+            }
+            if status.as_u16() == 424 {
+                tracing::error!(status = 424, "agent runtime answered with an error");
+                return Err(ProxyError::RuntimeFailed);
+            }
             return Err(ProxyError::RuntimeThrottled { retry_after });
         }
         _ => {
@@ -154,6 +168,23 @@ pub async fn invoke_streaming(
         content_type,
         body: resp,
     })
+}
+
+/// The reset time of the agent's `budget_exhausted` refusal, when `body` is one (also inside
+/// a wrapping error's message, as a JSON string).
+pub fn budget_refusal(body: &[u8]) -> Option<String> {
+    let reply: contracts::agent_error::ErrorReply = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(_) => {
+            let wrapped: serde_json::Value = serde_json::from_slice(body).ok()?;
+            let inner = ["message", "Message"]
+                .iter()
+                .find_map(|k| wrapped.get(*k).and_then(|m| m.as_str()))?;
+            serde_json::from_str(inner).ok()?
+        }
+    };
+    (reply.error.code == contracts::AgentErrorCode::BudgetExhausted)
+        .then(|| reply.error.resets_at.unwrap_or_default())
 }
 
 /// The runtime's answer, read whole (at most `max_bytes`).

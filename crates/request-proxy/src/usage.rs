@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use tenant_context::{QuotaPeriod, TenantContext, TierCatalog};
+use usage_meter::budget::{BudgetStatus, TokenBudgets};
 use usage_meter::{DayUsage, UsageMeter};
 
 use crate::caller::{Caller, Refusal};
@@ -30,6 +31,9 @@ pub struct UsageReply {
     /// UTC, `YYYY-MM-DD`.
     pub today: String,
     pub quota: QuotaReply,
+    /// The clinic's token budget: used and left today (and this month, when the tier has a
+    /// monthly budget), and when each starts again.
+    pub tokens: BudgetStatus,
     /// Only for roles that see usage; oldest first, days without use left out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub days: Option<Vec<DayUsage>>,
@@ -79,13 +83,16 @@ pub async fn build(
     } else {
         today
     };
-    let days = meter
-        .days(tenant.clinic_id(), from, today)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, clinic_id = %tenant.clinic_id(), "usage read failed");
-            ProxyError::UsageUnavailable
-        })?;
+    let budgets = TokenBudgets::new(meter.clone());
+    let (days, tokens) = tokio::join!(
+        meter.days(tenant.clinic_id(), from, today),
+        budgets.status(tenant.clinic_id(), tier.token_budget, today)
+    );
+    let unavailable = |e: usage_meter::UsageError| {
+        tracing::warn!(error = %e, clinic_id = %tenant.clinic_id(), "usage read failed");
+        ProxyError::UsageUnavailable
+    };
+    let (days, tokens) = (days.map_err(unavailable)?, tokens.map_err(unavailable)?);
     let today_key = usage_meter::day_key(today);
     let used_today = days
         .iter()
@@ -107,6 +114,7 @@ pub async fn build(
                 usage_meter::day_end(today).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             }),
         },
+        tokens,
         days: sees_usage.then_some(days),
         currency: tier.pricing.currency.clone(),
     })

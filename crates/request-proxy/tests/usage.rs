@@ -36,6 +36,16 @@ async fn busy_clinic_b(m: &UsageMeter) {
     m.add_turn(&basic, &b, today, 987_654, 123_456, 4.2)
         .await
         .unwrap();
+    // And most of its token budget.
+    let budget = TierCatalog::embedded()
+        .unwrap()
+        .config(&basic)
+        .unwrap()
+        .token_budget;
+    usage_meter::budget::TokenBudgets::new(m.clone())
+        .reserve(&b, budget, budget.daily_tokens - 7, today)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -70,6 +80,24 @@ async fn invocations_are_counted_and_usage_names_the_callers_clinic_only() {
     assert_eq!(reply["quota"]["used"], 3);
     assert_eq!(reply["quota"]["remaining"], u64::from(limit) - 3);
     assert_eq!(reply["quota"]["period"], "DAY");
+    // Every role sees the clinic's tokens used and left; clinic-a's, not clinic-b's.
+    let budget = TierCatalog::embedded()
+        .unwrap()
+        .config(&TierCatalog::embedded().unwrap().tier("basic").unwrap())
+        .unwrap()
+        .token_budget;
+    assert_eq!(reply["tokens"]["day"]["used"], 0, "{reply}");
+    assert_eq!(reply["tokens"]["day"]["limit"], budget.daily_tokens);
+    assert!(
+        reply["tokens"]["day_resets_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T00:00:00Z")
+    );
+    assert_eq!(
+        reply["tokens"]["month"]["limit"],
+        budget.monthly_tokens.unwrap()
+    );
     assert!(
         reply["quota"]["resets_at"]
             .as_str()
@@ -157,4 +185,53 @@ async fn without_counters_usage_is_a_typed_error_and_the_answer_still_comes() {
         !message.as_str().unwrap().contains("no-such-usage-table"),
         "{message}"
     );
+}
+
+/// The agent's `budget_exhausted` refusal reaches the clinic as 429 with the reason `budget`
+/// and the reset time (body and `Retry-After`), never as the usage plan's or the runtime's
+/// throttling; whether AgentCore passes the container's 429 on or wraps it in a
+/// RuntimeClientError (424) is open, and both are recognised.
+#[tokio::test]
+async fn a_clinic_over_its_budget_gets_429_budget_with_the_reset_time() {
+    let refusal = json!({"error": {
+        "code": "budget_exhausted",
+        "message": "the clinic's daily token budget is used up; it starts again at 2026-12-08T00:00:00Z",
+        "retryable": true,
+        "resets_at": "2026-12-08T00:00:00Z"
+    }});
+    let wrapped = json!({"message": refusal.to_string()});
+    for reply in [
+        ResponseTemplate::new(429)
+            .insert_header("Retry-After", "3600")
+            .set_body_json(&refusal),
+        ResponseTemplate::new(424)
+            .insert_header("Retry-After", "3600")
+            .set_body_json(&wrapped),
+    ] {
+        let server = runtime(reply).await;
+        let (status, headers, body) = call(
+            deps(&server.uri(), Duration::from_secs(5)),
+            fixture!("invoke-clinic-a.json"),
+        )
+        .await;
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(body["error"]["code"], "budget_exhausted", "{body}");
+        assert_eq!(body["error"]["reason"], "budget");
+        assert_eq!(body["error"]["resets_at"], "2026-12-08T00:00:00Z");
+        assert_eq!(headers.get("retry-after").unwrap(), "3600");
+    }
+    // A throttled runtime is not the clinic's budget: no reason, no reset time.
+    let server = runtime(ResponseTemplate::new(429).insert_header("Retry-After", "7")).await;
+    let (status, _, body) = call(
+        deps(&server.uri(), Duration::from_secs(5)),
+        fixture!("invoke-clinic-a.json"),
+    )
+    .await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("runtime_throttled"))
+    );
+    assert!(body["error"].get("reason").is_none(), "{body}");
 }

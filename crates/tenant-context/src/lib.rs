@@ -39,7 +39,7 @@ pub use session::{SESSION_KEY_MIN_LEN, SESSION_MAX_AGE, SessionBinder, session_l
 pub use tiers::{
     BedrockProject, BusinessHours, DataRetention, EMBEDDED_TIER_FILE, GuardrailPolicy,
     IfGuardrailUnavailable, KnowledgeBase, MemoryConfig, MemoryStrategy, MemoryStrategyKind,
-    Pricing, Quota, QuotaPeriod, RoleConfig, TierCatalog, TierConfig, UsagePlan,
+    Pricing, Quota, QuotaPeriod, RoleConfig, TierCatalog, TierConfig, TokenBudget, UsagePlan,
     is_gateway_target_name,
 };
 pub use token::{

@@ -68,6 +68,31 @@ pub struct TierConfig {
     pub pricing: Pricing,
     /// Amazon Bedrock Guardrails on the prompt and on the answer; `None`: none.
     pub guardrail: Option<GuardrailPolicy>,
+    /// Tokens a clinic of this tier may use (a clinic's registry row may set its own).
+    pub token_budget: TokenBudget,
+}
+
+/// Model tokens (input plus output) a clinic may use per UTC day and, optionally, per UTC
+/// month; the agent reserves each model call's estimate against both before making it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBudget {
+    pub daily_tokens: u64,
+    #[serde(default)]
+    pub monthly_tokens: Option<u64>,
+}
+
+impl TokenBudget {
+    /// Why a budget cannot be used, if it cannot (a tier file's or a registry row's).
+    pub fn problem(&self) -> Option<&'static str> {
+        if self.daily_tokens == 0 {
+            Some("daily_tokens must be at least 1")
+        } else if self.monthly_tokens.is_some_and(|m| m < self.daily_tokens) {
+            Some("monthly_tokens must be at least daily_tokens")
+        } else {
+            None
+        }
+    }
 }
 
 /// How a tier uses its guardrail.
@@ -398,6 +423,9 @@ fn validate_tier(field: &str, t: &TierConfig) -> Result<(), Error> {
     if plan.quota.limit == 0 {
         return Err(invalid(&f("usage_plan.quota.limit"), "must be at least 1"));
     }
+    if let Some(problem) = t.token_budget.problem() {
+        return Err(invalid(&f("token_budget"), problem));
+    }
     if t.tools.is_empty() {
         return Err(invalid(&f("tools"), "must list at least one tool"));
     }
@@ -636,6 +664,16 @@ mod tests {
                 "tiers.basic.bedrock_project.ssm_parameter",
                 "/tiers/basic/bedrock_project/ssm_parameter",
                 json!("x"),
+            ),
+            (
+                "tiers.basic.token_budget",
+                "/tiers/basic/token_budget/daily_tokens",
+                json!(0),
+            ),
+            (
+                "tiers.premium.token_budget",
+                "/tiers/premium/token_budget/monthly_tokens",
+                json!(1),
             ),
             // Below CloudFormation's minimum of 3 and the API documentation's 7.
             (

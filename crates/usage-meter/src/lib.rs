@@ -8,6 +8,7 @@
 //! Insights scan. Rows are keyed by clinic first, so a read names exactly one clinic: the one
 //! the caller's verified token names, never one a request body or header chose.
 
+pub mod budget;
 pub mod turn_limit;
 
 use aws_sdk_dynamodb::Client;

@@ -61,6 +61,16 @@ pub async fn clinic_view(
         a["quota"]["limit"],
         a["quota"]["resets_at"].as_str().unwrap_or("?")
     );
+    let tokens = &a["tokens"]["day"];
+    let (used, limit) = (tokens["used"].as_u64(), tokens["limit"].as_u64());
+    let (Some(used), Some(limit)) = (used, limit) else {
+        return Err(anyhow!("clinic-a's usage names no token budget: {a}"));
+    };
+    println!(
+        "    clinic-a's token budget: {used} used, {} of {limit} left today (resets {})",
+        limit.saturating_sub(used),
+        a["tokens"]["day_resets_at"].as_str().unwrap_or("?")
+    );
     let admin = stack
         .users
         .iter()

@@ -395,7 +395,7 @@ fn own_statements(id: FunctionId, inputs: &Inputs) -> Vec<Value> {
             ),
             statement(
                 "CountAndShowUsage",
-                &["dynamodb:UpdateItem", "dynamodb:Query"],
+                &["dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:GetItem"],
                 json!([get_att(ids::USAGE_TABLE, "Arn")]),
             ),
         ],

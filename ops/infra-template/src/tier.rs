@@ -479,9 +479,10 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 statement("ReadTheTiersParameters", &["ssm:GetParameter"], json!([project_param])),
                 statement("ReadTheSessionKey", &["ssm:GetParameter"], json!([ssm_parameter_arn("${SessionKeyParameter}")])),
                 // Adds each turn's tokens and cost to the caller's clinic's day (the clinic from
-                // the verified token), and counts the caller's turns per minute (a conditional
-                // ADD); no read: the clinic's admin reads through request-proxy.
-                statement("CountTheTurnsUsage", &["dynamodb:UpdateItem"], json!([get_att(ids::USAGE_TABLE, "Arn")])),
+                // the verified token), counts the caller's turns per minute and reserves the
+                // clinic's token budget (conditional ADDs); reads back only the budget item of
+                // a refusal (GetItem): the clinic's days are read through request-proxy.
+                statement("CountTheTurnsUsage", &["dynamodb:UpdateItem", "dynamodb:GetItem"], json!([get_att(ids::USAGE_TABLE, "Arn")])),
                 // Whether the caller's clinic is served now (a suspension ends invocations
                 // here too, within the registry cache's lifetime).
                 statement("ReadTheTenantRegistry", &["dynamodb:GetItem"], json!([get_att(ids::REGISTRY_TABLE, "Arn")])),

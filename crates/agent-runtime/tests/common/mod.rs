@@ -309,6 +309,14 @@ pub async fn agent_with_memory(
     let turn_limit = usage.clone().and_then(|meter| {
         usage_meter::turn_limit::TurnLimit::new(meter, config.user_turns_per_minute)
     });
+    // With a usage table, the tier's token budget is reserved there, as deployed.
+    let budgets = usage.clone().map(|meter| {
+        agent_runtime::budget::Budgets::new(
+            usage_meter::budget::TokenBudgets::new(meter),
+            budget_override().unwrap_or(config.tier_config.token_budget),
+            None,
+        )
+    });
     let deps = Arc::new(Deps {
         model: ChatClient::new(http.clone(), config.model.clone(), keys),
         tools: agent_runtime::tool_sessions::ToolSessions::new(Gateway::new(
@@ -321,6 +329,7 @@ pub async fn agent_with_memory(
         guardrail,
         usage,
         turn_limit,
+        budgets,
         // With a registry table (on dynalite), the clinic must be served, as deployed.
         served: config.registry_table.as_ref().map(|table| {
             tenant_registry::ServedTenants::new(
@@ -495,4 +504,18 @@ pub async fn standard_with(
     )
     .await;
     (stack, model, gw)
+}
+
+thread_local! {
+    static BUDGET: std::cell::Cell<Option<tenant_context::TokenBudget>> = const { std::cell::Cell::new(None) };
+}
+
+/// A smaller budget than the tier file's for the agents this thread starts next (tests of the
+/// budget itself).
+pub fn set_budget_override(budget: Option<tenant_context::TokenBudget>) {
+    BUDGET.with(|b| b.set(budget));
+}
+
+fn budget_override() -> Option<tenant_context::TokenBudget> {
+    BUDGET.with(|b| b.get())
 }

@@ -1,0 +1,295 @@
+//! The clinic's token budget, reserved before each model call and settled after it
+//! (`usage_meter::budget` holds the counts). The first call's reservation is taken before the
+//! caller's reply starts, so a clinic over budget gets a 429 `budget_exhausted` with the reset
+//! time, not a stream that ends in an error; a later round refused mid-turn ends the turn
+//! with the same code as its closing event.
+//!
+//! A store that cannot be reached does not stop answering: the tier's usage plan still bounds
+//! the clinic's requests, and the failure is logged for the provider (the same choice as the
+//! per-user turn limit). Identity never depends on this table.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tenant_context::{TenantContext, TokenBudget};
+use usage_meter::budget::{BudgetAlert, Reservation, Reserve, TokenBudgets};
+
+use crate::error::InvocationError;
+use crate::model::Message;
+use crate::model::ToolSpec;
+
+/// Room for what the first call carries besides the prompt (system prompt, memory, earlier
+/// turns, tool schemas) before memory has been read: the first reservation is taken before.
+pub const FIRST_CALL_CONTEXT_TOKENS: u64 = 4_000;
+/// A conservative reading of the tokenizers: fewer characters per token than English text
+/// averages, so an estimate errs high.
+const CHARS_PER_TOKEN: u64 = 3;
+
+/// Tokens `chars` characters of text may take, rounded up.
+pub fn tokens_of_chars(chars: usize) -> u64 {
+    (chars as u64).div_ceil(CHARS_PER_TOKEN)
+}
+
+/// The estimate for the turn's first model call, from the prompt alone.
+pub fn first_call_estimate(prompt: &str, max_output_tokens: u32) -> u64 {
+    tokens_of_chars(prompt.chars().count())
+        + FIRST_CALL_CONTEXT_TOKENS
+        + u64::from(max_output_tokens)
+}
+
+/// The estimate for a model call with these messages and tools: the whole input, read
+/// conservatively, plus the call's output cap.
+pub fn call_estimate(messages: &[Message], tools: &[ToolSpec], max_output_tokens: u32) -> u64 {
+    let chars: usize = messages
+        .iter()
+        .map(|m| {
+            m.content.as_deref().map_or(0, |c| c.chars().count())
+                + m.tool_calls
+                    .iter()
+                    .map(|c| c.function.name.len() + c.function.arguments.chars().count())
+                    .sum::<usize>()
+        })
+        .sum::<usize>()
+        + if tools.is_empty() {
+            0
+        } else {
+            serde_json::to_string(tools).map_or(0, |t| t.chars().count())
+        };
+    tokens_of_chars(chars) + u64::from(max_output_tokens)
+}
+
+/// Where budget alerts go. The deployment sends them to SNS; tests collect them.
+pub trait AlertSink: Send + Sync {
+    fn send<'a>(
+        &'a self,
+        alert: &'a BudgetAlert,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// The alert as published: the event's name beside the alert's fields.
+#[derive(Debug, Serialize)]
+pub struct AlertMessage<'a> {
+    pub event: &'static str,
+    #[serde(flatten)]
+    pub alert: &'a BudgetAlert,
+}
+
+/// The budgets of this runtime's tier.
+pub struct Budgets {
+    store: TokenBudgets,
+    /// The tier file's budget for the tier.
+    default: TokenBudget,
+    alerts: Option<Box<dyn AlertSink>>,
+}
+
+impl Budgets {
+    pub fn new(
+        store: TokenBudgets,
+        default: TokenBudget,
+        alerts: Option<Box<dyn AlertSink>>,
+    ) -> Self {
+        Self {
+            store,
+            default,
+            alerts,
+        }
+    }
+
+    /// The clinic's budget: its registry row's, else its tier's.
+    fn budget_of(&self, override_: Option<TokenBudget>) -> TokenBudget {
+        override_.unwrap_or(self.default)
+    }
+
+    /// Reserves `estimate` tokens for one model call of `ctx`'s clinic. `Ok(None)`: the store
+    /// could not be reached, and the call goes ahead unreserved (logged).
+    pub async fn reserve(
+        &self,
+        ctx: &TenantContext,
+        override_: Option<TokenBudget>,
+        estimate: u64,
+    ) -> Result<Option<Reservation>, InvocationError> {
+        let clinic = ctx.clinic_id();
+        let today = usage_meter::utc_today();
+        let budget = self.budget_of(override_);
+        match self.store.reserve(clinic, budget, estimate, today).await {
+            Ok(Reserve::Reserved {
+                reservation,
+                alerts,
+            }) => {
+                for alert in alerts {
+                    self.alert(&alert).await;
+                }
+                Ok(Some(reservation))
+            }
+            Ok(Reserve::Exhausted {
+                spent,
+                resets_at,
+                alert,
+            }) => {
+                tracing::info!(
+                    clinic_id = %clinic,
+                    period = spent.period.as_str(),
+                    used = spent.used,
+                    limit = spent.limit,
+                    estimate,
+                    "the clinic's token budget cannot take this call"
+                );
+                self.alert(&alert).await;
+                Err(exhausted(spent.period.adjective(), resets_at))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, clinic_id = %clinic, "the token budget could not be reserved; the call goes ahead");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Settles a reservation with the tokens the call used.
+    pub async fn settle(
+        &self,
+        reservation: &Reservation,
+        used: u64,
+    ) -> Result<(), usage_meter::UsageError> {
+        self.store.settle(reservation, used).await
+    }
+
+    /// Sends `alert` once per period: the claim on the month's item decides, across every
+    /// microVM. A send that fails gives the claim back, so a later call tries again.
+    async fn alert(&self, alert: &BudgetAlert) {
+        let today = usage_meter::utc_today();
+        match self.store.claim(alert, today).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, clinic_id = %alert.clinic_id, "a budget alert could not be claimed");
+                return;
+            }
+        }
+        // The provider's record of the alert, whatever the sink.
+        tracing::warn!(
+            budget_alert = true,
+            clinic_id = %alert.clinic_id,
+            period = alert.period.as_str(),
+            percent = alert.percent,
+            used = alert.used,
+            limit = alert.limit,
+            resets_at = %alert.resets_at,
+            "a clinic reached {}% of its {} token budget",
+            alert.percent,
+            alert.period.as_str()
+        );
+        let Some(sink) = &self.alerts else { return };
+        if let Err(e) = sink.send(alert).await {
+            tracing::error!(error = %e, clinic_id = %alert.clinic_id, "a budget alert could not be sent; it will be tried again");
+            if let Err(e) = self.store.unclaim(alert, today).await {
+                tracing::error!(error = %e, clinic_id = %alert.clinic_id, "a budget alert's claim could not be given back");
+            }
+        }
+    }
+}
+
+/// One turn's hold on its clinic's budget: the first call's reservation (taken before the
+/// reply started), one more for each later call, and what each call used. A call's usage is
+/// settled before the next call reserves (one extra round trip per tool round), the last one's
+/// once the caller has the answer.
+pub struct TurnBudget<'a> {
+    budgets: &'a Budgets,
+    ctx: &'a TenantContext,
+    budget: Option<TokenBudget>,
+    first: std::sync::Mutex<Option<Reservation>>,
+    held: std::sync::Mutex<Vec<(Reservation, u64)>>,
+}
+
+impl<'a> TurnBudget<'a> {
+    pub fn new(
+        budgets: &'a Budgets,
+        ctx: &'a TenantContext,
+        budget: Option<TokenBudget>,
+        first: Option<Reservation>,
+    ) -> Self {
+        Self {
+            budgets,
+            ctx,
+            budget,
+            first: std::sync::Mutex::new(first),
+            held: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Before model call `round`: the first call's reservation, or a new one of `estimate`.
+    pub async fn before_call(
+        &self,
+        round: u32,
+        estimate: impl FnOnce() -> u64,
+    ) -> Result<Option<Reservation>, InvocationError> {
+        if round == 1 {
+            return Ok(self.first.lock().ok().and_then(|mut f| f.take()));
+        }
+        // The earlier calls' real usage first, so that this reservation is judged against it
+        // rather than against their estimates.
+        if let Err(e) = self.settle().await {
+            tracing::error!(error = %e, clinic_id = %self.ctx.clinic_id(), "a token budget reservation could not be settled");
+        }
+        self.budgets
+            .reserve(self.ctx, self.budget, estimate())
+            .await
+    }
+
+    /// After a call: what it used (input plus output); `None` when the model reported no
+    /// usage, which keeps the estimate. A failed call is settled at what it reported, zero when
+    /// nothing: a refused request is not billed.
+    pub fn after_call(&self, reservation: Option<Reservation>, used: Option<u64>) {
+        if let (Some(r), Ok(mut held)) = (reservation, self.held.lock()) {
+            let used = used.unwrap_or(r.tokens);
+            held.push((r, used));
+        }
+    }
+
+    /// Settles every reservation of the turn (after the answer); the first failure, if any.
+    pub async fn settle(&self) -> Result<(), usage_meter::UsageError> {
+        let held: Vec<(Reservation, u64)> = self
+            .held
+            .lock()
+            .map(|mut h| std::mem::take(&mut *h))
+            .unwrap_or_default();
+        let first = self.first.lock().ok().and_then(|mut f| f.take());
+        // A first reservation the turn never used (it ended before the model): given back.
+        let unused = first.map(|r| (r, 0));
+        let settle = held
+            .iter()
+            .chain(unused.iter())
+            .map(|(r, used)| self.budgets.settle(r, *used));
+        futures::future::join_all(settle)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>, _>>()
+            .map(|_| ())
+    }
+}
+
+fn exhausted(period: &'static str, resets_at: DateTime<Utc>) -> InvocationError {
+    let retry_after_secs = (resets_at - Utc::now()).num_seconds().max(1) as u64;
+    InvocationError::BudgetExhausted {
+        period,
+        resets_at,
+        retry_after_secs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Role;
+
+    #[test]
+    fn estimates_err_high_and_include_the_output_cap() {
+        assert_eq!(tokens_of_chars(0), 0);
+        assert_eq!(tokens_of_chars(1), 1);
+        assert_eq!(tokens_of_chars(9), 3);
+        assert_eq!(
+            first_call_estimate("abcdef", 1000),
+            2 + FIRST_CALL_CONTEXT_TOKENS + 1000
+        );
+        let messages = vec![Message::text(Role::User, "x".repeat(300))];
+        assert_eq!(call_estimate(&messages, &[], 500), 100 + 500);
+    }
+}
