@@ -187,14 +187,15 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
     // be served (the registry answer is usually cached): a clinic over budget is refused here,
     // with the time it starts again, before any reply starts.
     let served_and_reserved = async {
-        served(&deps, &ctx).await?;
-        reserve_first(&deps, &ctx, &prompt).await
+        let own_budget = served(&deps, &ctx).await?;
+        let first = reserve_first(&deps, &ctx, own_budget, &prompt).await?;
+        Ok::<_, InvocationError>((own_budget, first))
     };
     let (reserved, admitted) = tokio::join!(served_and_reserved, admit(&deps, &ctx));
-    let first = match (reserved, admitted) {
-        (Ok(first), Ok(())) => first,
+    let (own_budget, first) = match (reserved, admitted) {
+        (Ok(reserved), Ok(())) => reserved,
         (Err(e), _) => return refuse(e, Some(&ctx), &request_id),
-        (Ok(first), Err(e)) => {
+        (Ok((_, first)), Err(e)) => {
             // A reservation made for a turn refused anyway is given back.
             if let (Some(r), Some(budgets)) = (&first, &deps.budgets)
                 && let Err(e) = budgets.settle(r, 0).await
@@ -222,7 +223,7 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
             let budget = deps
                 .budgets
                 .as_ref()
-                .map(|b| TurnBudget::new(b, &ctx, None, first));
+                .map(|b| TurnBudget::new(b, &ctx, own_budget, first));
             turn::run(Invocation {
                 deps: &deps,
                 ctx: &ctx,
@@ -308,13 +309,17 @@ fn invocation_span(
 /// The caller's clinic must be served now: a suspension ends invocations here within the
 /// registry cache's lifetime, not only at the front door. An unreadable registry refuses the
 /// turn (fail closed), as at the tool target.
-async fn served(deps: &Deps, ctx: &TenantContext) -> Result<(), InvocationError> {
+/// The clinic's own token budget comes with the answer (`None`: its tier's).
+async fn served(
+    deps: &Deps,
+    ctx: &TenantContext,
+) -> Result<Option<tenant_context::TokenBudget>, InvocationError> {
     match &deps.served {
         Some(served) => served
-            .check(ctx.clinic_id(), ctx.tier())
+            .served(ctx.clinic_id(), ctx.tier())
             .await
             .map_err(InvocationError::NotServed),
-        None => Ok(()),
+        None => Ok(None),
     }
 }
 
@@ -343,13 +348,14 @@ async fn admit(deps: &Deps, ctx: &TenantContext) -> Result<(), InvocationError> 
 async fn reserve_first(
     deps: &Deps,
     ctx: &TenantContext,
+    own_budget: Option<tenant_context::TokenBudget>,
     prompt: &str,
 ) -> Result<Option<Reservation>, InvocationError> {
     let Some(budgets) = &deps.budgets else {
         return Ok(None);
     };
     let estimate = first_call_estimate(prompt, deps.config.limits.max_output_tokens);
-    budgets.reserve(ctx, None, estimate).await
+    budgets.reserve(ctx, own_budget, estimate).await
 }
 
 fn refuse(e: InvocationError, ctx: Option<&TenantContext>, request_id: &str) -> Response {

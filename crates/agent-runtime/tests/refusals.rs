@@ -429,34 +429,44 @@ async fn a_suspended_clinic_is_refused_by_the_agent_and_an_unreadable_registry_r
     assert_eq!((status, code.as_str()), (503, "registry_unavailable"));
 }
 
-/// A clinic whose token budget cannot take the turn's first model call is refused before the
-/// model is called: 429 `budget_exhausted` with the time the budget starts again (body and
-/// `Retry-After`), distinct from the per-user limit. A clinic of the same tier is served.
+/// A clinic whose own token budget (set by the provider in the registry) cannot take the turn's
+/// first model call is refused before the model is called: 429 `budget_exhausted` with the time
+/// the budget starts again (body and `Retry-After`), distinct from the per-user limit. A clinic
+/// of the same tier, on the tier's budget, is served.
 #[tokio::test]
 async fn a_clinic_over_its_token_budget_is_refused_before_the_model_and_a_tier_mate_is_not() {
     let endpoints = testkit::endpoints_or_panic();
-    let table = testkit::dynamo::create_usage_table(&endpoints, "budget")
+    let usage = testkit::dynamo::create_usage_table(&endpoints, "budget")
         .await
         .expect("the usage table on dynalite (scripts/standins.sh start)");
+    let registry = testkit::dynamo::create_demo_registry(&endpoints, "budget-registry")
+        .await
+        .unwrap();
     let prompt = "What are our opening hours?";
     let max_output: u32 = 1_024;
-    // Room for one turn's first call, not two.
+    // Room for one turn, not for the first call of a second.
     let first = agent_runtime::budget::first_call_estimate(prompt, max_output);
-    common::set_budget_override(Some(tenant_context::TokenBudget {
-        daily_tokens: first + 10,
-        monthly_tokens: None,
-    }));
+    tenant_registry::TenantRegistry::new(testkit::dynamo::client(&endpoints).unwrap(), &registry)
+        .set_budget(
+            &tenant_context::ClinicId::parse("clinic-a").unwrap(),
+            Some(tenant_context::TokenBudget {
+                daily_tokens: first + 10,
+                monthly_tokens: None,
+            }),
+        )
+        .await
+        .unwrap();
     let target = FakeTarget::with_hour(10);
     let (stack, model, _gw) = common::standard_with(
         "basic",
         &target,
         &[
-            ("TENANTRY_USAGE_TABLE", table.as_str()),
+            ("TENANTRY_USAGE_TABLE", usage.as_str()),
+            ("TENANTRY_REGISTRY_TABLE", registry.as_str()),
             ("TENANTRY_MAX_OUTPUT_TOKENS", "1024"),
         ],
     )
     .await;
-    common::set_budget_override(None);
     let ask = |clinic: &'static str| {
         let stack = &stack;
         async move {
@@ -505,7 +515,7 @@ async fn a_clinic_over_its_token_budget_is_refused_before_the_model_and_a_tier_m
     );
     assert_eq!(model.requests().len(), before, "the model was called");
 
-    // clinic-b, same tier, has its own budget.
+    // clinic-b, same tier, on the tier's budget.
     let mate = ask("clinic-b").await;
     assert_eq!(mate.status, 200, "{}", mate.body);
 }

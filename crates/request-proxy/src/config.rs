@@ -65,6 +65,9 @@ pub struct Config {
     /// The PHI access audit trail's log group (`TENANTRY_AUDIT_LOG_GROUP`). Unset: `GET /audit`
     /// answers `audit_not_configured` (the template always sets it).
     pub audit_log_group: Option<String>,
+    /// The tenant registry (`TENANTRY_REGISTRY_TABLE`), read by `GET /usage` for a clinic's
+    /// own token budget. Unset: the tier's budget is shown.
+    pub registry_table: Option<String>,
 }
 
 impl Config {
@@ -113,9 +116,13 @@ impl Config {
         let audit_log_group = get(audit_trail::ENV_AUDIT_LOG_GROUP)
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty());
+        let registry_table = get(tenant_registry::ENV_REGISTRY_TABLE)
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
         Ok(Self {
             usage_table,
             audit_log_group,
+            registry_table,
             session_key,
             runtime_arns,
             runtime_endpoint,

@@ -13,6 +13,9 @@ pub struct Deps {
     pub runtime: crate::runtime::RuntimeClient,
     /// The per-clinic daily counters; `None` when the deployment keeps none.
     pub usage: Option<usage_meter::UsageMeter>,
+    /// The registry, for a clinic's own token budget in `GET /usage`; `None` when the
+    /// deployment names none (the tier's budget is shown).
+    pub registry: Option<tenant_registry::TenantRegistry>,
     /// The clinic's audit trail (`GET /audit`); `None` when the deployment names no log group.
     pub audit: Option<crate::audit::AuditReader>,
 }

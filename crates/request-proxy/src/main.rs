@@ -68,8 +68,12 @@ async fn main() -> Result<(), lambda_http::Error> {
             None
         }
     };
+    let registry = config.registry_table.as_ref().map(|table| {
+        tenant_registry::TenantRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone())
+    });
     let deps = Arc::new(Deps {
         audit,
+        registry,
         sessions,
         config,
         catalog,

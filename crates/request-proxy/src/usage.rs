@@ -55,7 +55,16 @@ pub struct QuotaReply {
 pub async fn serve(State(deps): State<Arc<Deps>>, caller: Caller) -> Response {
     let tenant = &caller.tenant;
     let result = match deps.usage.as_ref() {
-        Some(meter) => build(meter, &deps.catalog, tenant, usage_meter::utc_today()).await,
+        Some(meter) => {
+            build(
+                meter,
+                &deps.catalog,
+                deps.registry.as_ref(),
+                tenant,
+                usage_meter::utc_today(),
+            )
+            .await
+        }
         None => Err(ProxyError::UsageNotConfigured),
     };
     match result {
@@ -68,6 +77,7 @@ pub async fn serve(State(deps): State<Arc<Deps>>, caller: Caller) -> Response {
 pub async fn build(
     meter: &UsageMeter,
     catalog: &TierCatalog,
+    registry: Option<&tenant_registry::TenantRegistry>,
     tenant: &TenantContext,
     today: NaiveDate,
 ) -> Result<UsageReply, ProxyError> {
@@ -83,16 +93,30 @@ pub async fn build(
     } else {
         today
     };
-    let budgets = TokenBudgets::new(meter.clone());
-    let (days, tokens) = tokio::join!(
-        meter.days(tenant.clinic_id(), from, today),
-        budgets.status(tenant.clinic_id(), tier.token_budget, today)
-    );
-    let unavailable = |e: usage_meter::UsageError| {
+    // The clinic's own budget when the provider set one (`tenant-admin set-budget`), else the
+    // tier's; read beside the days, then the budget item against it.
+    let own_budget = async {
+        match registry {
+            Some(r) => r
+                .get(tenant.clinic_id())
+                .await
+                .map(|row| row.and_then(|row| row.token_budget)),
+            None => Ok(None),
+        }
+    };
+    let (days, own_budget) = tokio::join!(meter.days(tenant.clinic_id(), from, today), own_budget);
+    let unavailable = |e: &dyn std::fmt::Display| {
         tracing::warn!(error = %e, clinic_id = %tenant.clinic_id(), "usage read failed");
         ProxyError::UsageUnavailable
     };
-    let (days, tokens) = (days.map_err(unavailable)?, tokens.map_err(unavailable)?);
+    let days = days.map_err(|e| unavailable(&e))?;
+    let budget = own_budget
+        .map_err(|e| unavailable(&e))?
+        .unwrap_or(tier.token_budget);
+    let tokens = TokenBudgets::new(meter.clone())
+        .status(tenant.clinic_id(), budget, today)
+        .await
+        .map_err(|e| unavailable(&e))?;
     let today_key = usage_meter::day_key(today);
     let used_today = days
         .iter()

@@ -235,3 +235,50 @@ async fn a_clinic_over_its_budget_gets_429_budget_with_the_reset_time() {
     );
     assert!(body["error"].get("reason").is_none(), "{body}");
 }
+
+/// A clinic's own budget (set by the provider in the registry) is the one `GET /usage` shows;
+/// a clinic without one sees its tier's.
+#[tokio::test]
+async fn usage_shows_the_clinics_own_budget_when_the_provider_set_one() {
+    let endpoints = testkit::endpoints_or_panic();
+    let registry_table = testkit::dynamo::create_demo_registry(&endpoints, "proxy-budget")
+        .await
+        .unwrap();
+    let registry = tenant_registry::TenantRegistry::new(
+        testkit::dynamo::client(&endpoints).unwrap(),
+        &registry_table,
+    );
+    let own = tenant_context::TokenBudget {
+        daily_tokens: 1_234,
+        monthly_tokens: None,
+    };
+    registry
+        .set_budget(&ClinicId::parse("clinic-a").unwrap(), Some(own))
+        .await
+        .unwrap();
+    let base = deps_with_usage("http://127.0.0.1:9", Duration::from_secs(1), meter().await);
+    let mut deps = std::sync::Arc::try_unwrap(base).unwrap_or_else(|_| panic!("one owner"));
+    deps.registry = Some(registry.clone());
+    let deps = std::sync::Arc::new(deps);
+    let (status, _, body) = call(deps.clone(), USAGE_EVENT).await;
+    let reply: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["tokens"]["day"]["limit"], 1_234, "{reply}");
+    assert!(reply["tokens"].get("month").is_none(), "{reply}");
+
+    registry
+        .set_budget(&ClinicId::parse("clinic-a").unwrap(), None)
+        .await
+        .unwrap();
+    let (_, _, body) = call(deps, USAGE_EVENT).await;
+    let reply: Value = serde_json::from_slice(&body).unwrap();
+    let tier = TierCatalog::embedded().unwrap();
+    let basic = tier
+        .config(&tier.tier("basic").unwrap())
+        .unwrap()
+        .token_budget;
+    assert_eq!(
+        reply["tokens"]["day"]["limit"], basic.daily_tokens,
+        "{reply}"
+    );
+}

@@ -18,13 +18,17 @@ pub use served::{
 };
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use tenant_context::ClinicId;
+use tenant_context::{ClinicId, TokenBudget};
 
 /// The partition key.
 pub const ATTR_CLINIC: &str = "clinic_id";
 pub const ATTR_TIER: &str = "tier";
 pub const ATTR_STATUS: &str = "status";
 pub const ATTR_API_KEY_ID: &str = "api_key_id";
+/// The clinic's own token budget (numbers), when the provider set one (`tenant-admin
+/// set-budget`); without them the tier's applies.
+pub const ATTR_BUDGET_DAILY: &str = "budget_daily_tokens";
+pub const ATTR_BUDGET_MONTHLY: &str = "budget_monthly_tokens";
 
 /// Whether a clinic may be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +70,8 @@ pub struct TenantRow {
     pub status: TenantStatus,
     /// The id (not the value) of the clinic's API key in its tier's usage plan.
     pub api_key_id: String,
+    /// The clinic's own token budget; `None`: its tier's.
+    pub token_budget: Option<TokenBudget>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +104,10 @@ impl RegistryError {
 
 fn text(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
+}
+
+fn number(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
 }
 
 /// The table, through one DynamoDB client.
@@ -133,18 +143,87 @@ impl TenantRegistry {
         out.item().map(|item| parse_row(clinic, item)).transpose()
     }
 
-    /// Writes (or replaces) a clinic's row.
+    /// Writes a clinic's tier, status and key (creating the row if needed). A token budget the
+    /// provider set is kept unless `row` names one: re-applying a tenants file does not undo a
+    /// `set-budget`.
     pub async fn put(&self, row: &TenantRow) -> Result<(), RegistryError> {
-        self.ddb
-            .put_item()
+        let mut set = vec!["#t = :t", "#st = :s", "#k = :k"];
+        let mut update = self
+            .ddb
+            .update_item()
             .table_name(&self.table)
-            .item(ATTR_CLINIC, text(row.clinic_id.as_str()))
-            .item(ATTR_TIER, text(&row.tier))
-            .item(ATTR_STATUS, text(row.status.as_str()))
-            .item(ATTR_API_KEY_ID, text(&row.api_key_id))
+            .key(ATTR_CLINIC, text(row.clinic_id.as_str()))
+            .expression_attribute_names("#t", ATTR_TIER)
+            .expression_attribute_names("#st", ATTR_STATUS)
+            .expression_attribute_names("#k", ATTR_API_KEY_ID)
+            .expression_attribute_values(":t", text(&row.tier))
+            .expression_attribute_values(":s", text(row.status.as_str()))
+            .expression_attribute_values(":k", text(&row.api_key_id));
+        let mut remove = "";
+        if let Some(b) = row.token_budget {
+            set.push("#bd = :bd");
+            update = update
+                .expression_attribute_names("#bd", ATTR_BUDGET_DAILY)
+                .expression_attribute_values(":bd", number(b.daily_tokens));
+            match b.monthly_tokens {
+                Some(m) => {
+                    set.push("#bm = :bm");
+                    update = update.expression_attribute_values(":bm", number(m));
+                }
+                None => remove = " REMOVE #bm",
+            }
+            update = update.expression_attribute_names("#bm", ATTR_BUDGET_MONTHLY);
+        }
+        update
+            .update_expression(format!("SET {}{remove}", set.join(", ")))
             .send()
             .await
-            .map_err(RegistryError::unavailable("PutItem"))?;
+            .map_err(RegistryError::unavailable("UpdateItem"))?;
+        Ok(())
+    }
+
+    /// Sets (or, with `None`, removes) an onboarded clinic's own token budget; a clinic that is
+    /// not onboarded is refused.
+    pub async fn set_budget(
+        &self,
+        clinic: &ClinicId,
+        budget: Option<TokenBudget>,
+    ) -> Result<(), RegistryError> {
+        let mut update = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .expression_attribute_names("#bd", ATTR_BUDGET_DAILY)
+            .expression_attribute_names("#bm", ATTR_BUDGET_MONTHLY)
+            .condition_expression(format!("attribute_exists({ATTR_CLINIC})"));
+        update = match budget {
+            Some(TokenBudget {
+                daily_tokens,
+                monthly_tokens: Some(m),
+            }) => update
+                .update_expression("SET #bd = :bd, #bm = :bm")
+                .expression_attribute_values(":bd", number(daily_tokens))
+                .expression_attribute_values(":bm", number(m)),
+            Some(TokenBudget {
+                daily_tokens,
+                monthly_tokens: None,
+            }) => update
+                .update_expression("SET #bd = :bd REMOVE #bm")
+                .expression_attribute_values(":bd", number(daily_tokens)),
+            None => update.update_expression("REMOVE #bd, #bm"),
+        };
+        update.send().await.map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception())
+            {
+                RegistryError::NotOnboarded {
+                    clinic: clinic.to_string(),
+                }
+            } else {
+                RegistryError::unavailable("UpdateItem")(e)
+            }
+        })?;
         Ok(())
     }
 
@@ -213,11 +292,37 @@ pub fn parse_row(
         .filter(|k| !k.is_empty())
         .ok_or_else(|| malformed("no API key id"))?
         .to_owned();
+    let tokens = |k: &str| -> Result<Option<u64>, RegistryError> {
+        match item.get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .as_n()
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .map(Some)
+                .ok_or_else(|| malformed("a token budget that is not a whole number")),
+        }
+    };
+    let token_budget = match (tokens(ATTR_BUDGET_DAILY)?, tokens(ATTR_BUDGET_MONTHLY)?) {
+        (None, None) => None,
+        (Some(daily_tokens), monthly_tokens) => {
+            let b = TokenBudget {
+                daily_tokens,
+                monthly_tokens,
+            };
+            if b.problem().is_some() {
+                return Err(malformed("an unusable token budget"));
+            }
+            Some(b)
+        }
+        (None, Some(_)) => return Err(malformed("a monthly token budget without a daily one")),
+    };
     Ok(TenantRow {
         clinic_id: clinic.clone(),
         tier,
         status,
         api_key_id,
+        token_budget,
     })
 }
 
@@ -246,6 +351,39 @@ mod tests {
         .unwrap();
         assert_eq!(ok.status, TenantStatus::Active);
         assert_eq!(ok.tier, "basic");
+        assert_eq!(ok.token_budget, None);
+        // A clinic's own budget: whole numbers, a month at least a day, never a month alone.
+        let with = |pairs: &[(&str, &str)]| {
+            let mut i = item(&[
+                ("tier", "basic"),
+                ("status", "active"),
+                ("api_key_id", "k1"),
+            ]);
+            for (k, v) in pairs {
+                i.insert((*k).to_owned(), AttributeValue::N((*v).to_owned()));
+            }
+            parse_row(&clinic, &i)
+        };
+        assert_eq!(
+            with(&[(ATTR_BUDGET_DAILY, "100"), (ATTR_BUDGET_MONTHLY, "3000")])
+                .unwrap()
+                .token_budget,
+            Some(TokenBudget {
+                daily_tokens: 100,
+                monthly_tokens: Some(3000)
+            })
+        );
+        for bad in [
+            vec![(ATTR_BUDGET_DAILY, "ten")],
+            vec![(ATTR_BUDGET_DAILY, "0")],
+            vec![(ATTR_BUDGET_DAILY, "100"), (ATTR_BUDGET_MONTHLY, "50")],
+            vec![(ATTR_BUDGET_MONTHLY, "3000")],
+        ] {
+            assert!(
+                matches!(with(&bad), Err(RegistryError::Malformed { .. })),
+                "{bad:?}"
+            );
+        }
         for bad in [
             item(&[("status", "active"), ("api_key_id", "k1")]),
             item(&[("tier", ""), ("status", "active"), ("api_key_id", "k1")]),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tenant_context::{ClinicId, TierName};
+use tenant_context::{ClinicId, TierName, TokenBudget};
 
 use crate::{RegistryError, TenantRegistry, TenantStatus};
 
@@ -42,7 +42,14 @@ pub enum NotServed {
 pub struct ServedTenants {
     registry: TenantRegistry,
     ttl: Duration,
-    entries: Mutex<HashMap<ClinicId, (Instant, Option<String>)>>,
+    /// The tier a clinic is active on and its own token budget, `None` when not served.
+    entries: Mutex<HashMap<ClinicId, (Instant, Option<Active>)>>,
+}
+
+#[derive(Debug, Clone)]
+struct Active {
+    tier: String,
+    budget: Option<TokenBudget>,
 }
 
 impl ServedTenants {
@@ -57,31 +64,44 @@ impl ServedTenants {
     /// `Ok` when `clinic` is active on `tier` (within the cache's lifetime). A registry
     /// outage is not cached, so service resumes as soon as the table answers.
     pub async fn check(&self, clinic: &ClinicId, tier: &TierName) -> Result<(), NotServed> {
+        self.served(clinic, tier).await.map(|_| ())
+    }
+
+    /// As [`Self::check`], with the clinic's own token budget when the provider set one
+    /// (`None`: its tier's applies).
+    pub async fn served(
+        &self,
+        clinic: &ClinicId,
+        tier: &TierName,
+    ) -> Result<Option<TokenBudget>, NotServed> {
         let cached = self.entries.lock().ok().and_then(|m| {
             m.get(clinic)
                 .filter(|(at, _)| at.elapsed() < self.ttl)
-                .map(|(_, tier)| tier.clone())
+                .map(|(_, active)| active.clone())
         });
-        let active_tier = match cached {
-            Some(t) => t,
+        let active = match cached {
+            Some(a) => a,
             None => {
-                let t = self.read(clinic).await?;
+                let a = self.read(clinic).await?;
                 if let Ok(mut m) = self.entries.lock() {
-                    m.insert(clinic.clone(), (Instant::now(), t.clone()));
+                    m.insert(clinic.clone(), (Instant::now(), a.clone()));
                 }
-                t
+                a
             }
         };
-        match active_tier {
-            Some(t) if t == tier.as_str() => Ok(()),
+        match active {
+            Some(a) if a.tier == tier.as_str() => Ok(a.budget),
             _ => Err(NotServed::Closed),
         }
     }
 
     /// The tier the clinic is active on, `None` when it is not served.
-    async fn read(&self, clinic: &ClinicId) -> Result<Option<String>, NotServed> {
+    async fn read(&self, clinic: &ClinicId) -> Result<Option<Active>, NotServed> {
         match self.registry.get(clinic).await {
-            Ok(Some(row)) if row.status == TenantStatus::Active => Ok(Some(row.tier)),
+            Ok(Some(row)) if row.status == TenantStatus::Active => Ok(Some(Active {
+                tier: row.tier,
+                budget: row.token_budget,
+            })),
             Ok(_) => Ok(None),
             Err(e @ RegistryError::Malformed { .. }) => {
                 tracing::error!(error = %e, "refusing a tenant on a malformed registry row");

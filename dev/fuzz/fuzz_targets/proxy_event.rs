@@ -62,6 +62,7 @@ static DEPS: LazyLock<Arc<Deps>> = LazyLock::new(|| {
         // No usage table: GET /usage answers `usage_not_configured`, nothing is counted.
         usage: None,
         audit: None,
+        registry: None,
     })
 });
 

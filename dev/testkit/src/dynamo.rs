@@ -174,6 +174,7 @@ pub async fn create_registry(
                 tier: e.tier.to_owned(),
                 status: e.status,
                 api_key_id: e.api_key_id.to_owned(),
+                token_budget: None,
             })
             .await
             .map_err(Error::call("PutItem TenantRegistry"))?;

@@ -398,6 +398,12 @@ fn own_statements(id: FunctionId, inputs: &Inputs) -> Vec<Value> {
                 &["dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:GetItem"],
                 json!([get_att(ids::USAGE_TABLE, "Arn")]),
             ),
+            // GET /usage: the caller's clinic's own token budget, when the provider set one.
+            statement(
+                "ReadTheTenantRegistry",
+                &["dynamodb:GetItem"],
+                json!([get_att(ids::REGISTRY_TABLE, "Arn")]),
+            ),
         ],
         FunctionId::PreToken => vec![statement(
             "ReadTheTenantRegistry",
@@ -545,6 +551,10 @@ fn environment(id: FunctionId, inputs: &Inputs) -> Result<Map<String, Value>, Er
             );
             set(request_proxy::config::ENV_RESPONSE_MODE, json!("stream"));
             set(usage_meter::ENV_USAGE_TABLE, reference(ids::USAGE_TABLE));
+            set(
+                tenant_registry::ENV_REGISTRY_TABLE,
+                reference(ids::REGISTRY_TABLE),
+            );
             set(
                 audit_trail::ENV_AUDIT_LOG_GROUP,
                 reference(ids::AUDIT_LOG_GROUP),

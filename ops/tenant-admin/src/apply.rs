@@ -108,6 +108,8 @@ pub async fn apply(
                         tier: tenant.tier.to_string(),
                         status: *status,
                         api_key_id: key.to_owned(),
+                        // A budget set with `set-budget` stays.
+                        token_budget: None,
                     })
                     .await?;
                 report(format!("{table}: registry row written (status {status})"));
@@ -633,6 +635,25 @@ pub async fn set_tenant_status(
         status == TenantStatus::Active,
     )
     .await
+}
+
+/// Sets an onboarded clinic's own token budget (`None`: back to its tier's). The agents read it
+/// with the registry's short cache, so it applies within about a minute; today's and this
+/// month's counts are kept.
+pub async fn set_clinic_budget(
+    clients: &Clients,
+    registry_table: &str,
+    clinic: &ClinicId,
+    budget: Option<tenant_context::TokenBudget>,
+) -> Result<(), AdminError> {
+    if let Some(problem) = budget.and_then(|b| b.problem()) {
+        return Err(AdminError::BadBudget(problem));
+    }
+    clients
+        .registry(registry_table)
+        .set_budget(clinic, budget)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -33,6 +33,10 @@ pub enum AdminError {
     NotATestStack,
     #[error("{0}")]
     Conflict(String),
+    #[error(
+        "set-budget: {0} (give --daily-tokens N, optionally --monthly-tokens M >= N, or --tier-default)"
+    )]
+    BadBudget(&'static str),
     #[error(transparent)]
     Registry(#[from] tenant_registry::RegistryError),
     #[error("cannot read {what}: {source}")]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tenant_admin::apply::{Clients, apply, set_tenant_status};
+use tenant_admin::apply::{Clients, apply, set_clinic_budget, set_tenant_status};
 use tenant_admin::{AdminError, Plan, StackOutputs, Targets, load_tenants};
 use tenant_context::TierCatalog;
 
@@ -46,6 +46,29 @@ enum Command {
         clinic: String,
         #[arg(long, value_enum)]
         status: Status,
+    },
+    /// Sets one onboarded clinic's own token budget (model tokens per UTC day and month), or
+    /// puts it back on its tier's (infra/tiers.json). Applies within the registry cache's
+    /// lifetime (about a minute); the tokens already counted today and this month stay.
+    SetBudget {
+        /// Stack outputs (JSON from `aws cloudformation describe-stacks`); optional with
+        /// --dry-run.
+        #[arg(long, value_name = "FILE")]
+        outputs: Option<PathBuf>,
+        #[arg(long)]
+        clinic: String,
+        /// Tokens (input plus output) per UTC day.
+        #[arg(long, value_name = "N", required_unless_present = "tier_default")]
+        daily_tokens: Option<u64>,
+        /// Tokens per UTC month (at least the daily budget); without it, no monthly limit.
+        #[arg(long, value_name = "N", requires = "daily_tokens")]
+        monthly_tokens: Option<u64>,
+        /// Remove the clinic's own budget: its tier's applies again.
+        #[arg(long, conflicts_with_all = ["daily_tokens", "monthly_tokens"])]
+        tier_default: bool,
+        /// Print what would be set; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -98,6 +121,51 @@ fn read(path: &Path) -> Result<String, AdminError> {
 async fn run(cli: Cli) -> Result<(), AdminError> {
     let tiers = TierCatalog::embedded()?;
     match cli.command {
+        Command::SetBudget {
+            outputs,
+            clinic,
+            daily_tokens,
+            monthly_tokens,
+            tier_default: _,
+            dry_run,
+        } => {
+            let clinic = tenant_context::ClinicId::parse(&clinic)?;
+            let budget = daily_tokens.map(|daily_tokens| tenant_context::TokenBudget {
+                daily_tokens,
+                monthly_tokens,
+            });
+            if let Some(problem) = budget.and_then(|b| b.problem()) {
+                return Err(AdminError::BadBudget(problem));
+            }
+            let what = match budget {
+                Some(b) => format!(
+                    "{} tokens a day, {}",
+                    b.daily_tokens,
+                    b.monthly_tokens
+                        .map_or("no monthly limit".to_owned(), |m| format!("{m} a month"))
+                ),
+                None => "its tier's (infra/tiers.json)".to_owned(),
+            };
+            if dry_run {
+                println!(
+                    "==> would set {clinic}'s token budget: {what} (dry run: nothing changed)"
+                );
+                return Ok(());
+            }
+            let outputs = outputs.ok_or(AdminError::MissingOutput(
+                "--outputs (needed unless --dry-run)".into(),
+            ))?;
+            let outputs = StackOutputs::from_json(&read(&outputs)?)?;
+            let targets = Targets::from_outputs(&outputs, &tiers)?;
+            let clients = Clients::new(
+                &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            );
+            set_clinic_budget(&clients, &targets.registry_table, &clinic, budget).await?;
+            println!(
+                "==> {clinic}: token budget {what}; the agents apply it within the registry cache's lifetime (about a minute)"
+            );
+            Ok(())
+        }
         Command::SetStatus {
             outputs,
             clinic,

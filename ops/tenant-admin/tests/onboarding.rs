@@ -426,6 +426,69 @@ async fn suspension_needs_an_onboarded_tenant() {
     assert!(!key.is_empty(), "suspension keeps the key mapping");
 }
 
+/// A clinic's own token budget: only for an onboarded clinic, validated, kept when the tenants
+/// file is applied again, and removed by `--tier-default`.
+#[tokio::test]
+async fn a_clinics_own_budget_is_set_kept_by_a_reapply_and_removed() {
+    use tenant_admin::apply::set_clinic_budget;
+    use tenant_context::TokenBudget;
+    let stack = stack().await;
+    let clinic = format!("clinic-{}", unique());
+    let id = tenant_context::ClinicId::parse(&clinic).unwrap();
+    let table = &stack.targets.registry_table;
+    let budget = TokenBudget {
+        daily_tokens: 1_000,
+        monthly_tokens: Some(20_000),
+    };
+    let err = set_clinic_budget(&stack.clients, table, &id, Some(budget))
+        .await
+        .expect_err("not onboarded");
+    assert!(err.to_string().contains("onboard it first"), "{err}");
+    assert!(
+        row(&stack, table, &clinic).await.is_none(),
+        "no row invented"
+    );
+
+    let tenant = tenants(
+        &stack.tiers,
+        &clinic,
+        "basic",
+        &format!("u@{clinic}.example"),
+    )
+    .remove(0);
+    let plan = Plan::onboard(&tenant, &stack.targets, true).unwrap();
+    run(&plan, &stack).await;
+    let registry = stack.clients.registry(table);
+    assert_eq!(registry.get(&id).await.unwrap().unwrap().token_budget, None);
+
+    let bad = TokenBudget {
+        daily_tokens: 1_000,
+        monthly_tokens: Some(10),
+    };
+    let err = set_clinic_budget(&stack.clients, table, &id, Some(bad))
+        .await
+        .expect_err("a month smaller than a day");
+    assert!(err.to_string().contains("monthly_tokens"), "{err}");
+
+    set_clinic_budget(&stack.clients, table, &id, Some(budget))
+        .await
+        .unwrap();
+    assert_eq!(
+        registry.get(&id).await.unwrap().unwrap().token_budget,
+        Some(budget)
+    );
+    // Onboarding again (the weekly re-apply of the tenants file) keeps it.
+    run(&plan, &stack).await;
+    assert_eq!(
+        registry.get(&id).await.unwrap().unwrap().token_budget,
+        Some(budget)
+    );
+    set_clinic_budget(&stack.clients, table, &id, None)
+        .await
+        .unwrap();
+    assert_eq!(registry.get(&id).await.unwrap().unwrap().token_budget, None);
+}
+
 /// Suspension works everywhere, not only at the front door: the clinic's users are disabled
 /// and signed out (so no new ID token for the Runtimes and Gateways, which do not read the
 /// registry), and only that clinic's users; resuming enables them again. Offboarding disables

@@ -313,7 +313,7 @@ pub async fn agent_with_memory(
     let budgets = usage.clone().map(|meter| {
         agent_runtime::budget::Budgets::new(
             usage_meter::budget::TokenBudgets::new(meter),
-            budget_override().unwrap_or(config.tier_config.token_budget),
+            config.tier_config.token_budget,
             None,
         )
     });
@@ -504,18 +504,4 @@ pub async fn standard_with(
     )
     .await;
     (stack, model, gw)
-}
-
-thread_local! {
-    static BUDGET: std::cell::Cell<Option<tenant_context::TokenBudget>> = const { std::cell::Cell::new(None) };
-}
-
-/// A smaller budget than the tier file's for the agents this thread starts next (tests of the
-/// budget itself).
-pub fn set_budget_override(budget: Option<tenant_context::TokenBudget>) {
-    BUDGET.with(|b| b.set(budget));
-}
-
-fn budget_override() -> Option<tenant_context::TokenBudget> {
-    BUDGET.with(|b| b.get())
 }

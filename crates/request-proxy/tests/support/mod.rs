@@ -91,6 +91,7 @@ pub fn deps(endpoint: &str, timeout: Duration) -> Arc<Deps> {
         ),
         usage: None,
         audit: None,
+        registry: None,
     })
 }
 
