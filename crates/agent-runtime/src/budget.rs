@@ -65,6 +65,62 @@ pub trait AlertSink: Send + Sync {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
+/// Budget alerts published to an SNS topic (the provider subscribes e-mail, a queue or a
+/// function). The message is the alert as JSON; the clinic, period and percent are also
+/// message attributes, so a subscription can filter by them. No patient data is in it.
+pub struct SnsAlerts {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsAlerts {
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: String) -> Self {
+        Self { client, topic_arn }
+    }
+}
+
+/// The name of a published alert (`event` in its message).
+pub const BUDGET_ALERT_EVENT: &str = "tenantry_budget_alert";
+
+impl AlertSink for SnsAlerts {
+    fn send<'a>(
+        &'a self,
+        alert: &'a BudgetAlert,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let message = serde_json::to_string(&AlertMessage {
+                event: BUDGET_ALERT_EVENT,
+                alert,
+            })
+            .map_err(|e| e.to_string())?;
+            let attribute = |kind: &str, value: String| {
+                aws_sdk_sns::types::MessageAttributeValue::builder()
+                    .data_type(kind)
+                    .string_value(value)
+                    .build()
+                    .map_err(|e| e.to_string())
+            };
+            self.client
+                .publish()
+                .topic_arn(&self.topic_arn)
+                .subject(format!(
+                    "Tenantry: {} reached {}% of its {} token budget",
+                    alert.clinic_id,
+                    alert.percent,
+                    alert.period.adjective()
+                ))
+                .message(message)
+                .message_attributes("clinic_id", attribute("String", alert.clinic_id.clone())?)
+                .message_attributes("period", attribute("String", alert.period.as_str().into())?)
+                .message_attributes("percent", attribute("Number", alert.percent.to_string())?)
+                .send()
+                .await
+                .map_err(|e| crate::brief_sdk_error(&e))?;
+            Ok(())
+        })
+    }
+}
+
 /// The alert as published: the event's name beside the alert's fields.
 #[derive(Debug, Serialize)]
 pub struct AlertMessage<'a> {

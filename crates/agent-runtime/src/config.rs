@@ -47,6 +47,9 @@ pub const ENV_MAX_OUTPUT_TOKENS: &str = "TENANTRY_MAX_OUTPUT_TOKENS";
 pub const ENV_MAX_PROMPT_BYTES: &str = "TENANTRY_MAX_PROMPT_BYTES";
 pub const ENV_DEADLINE_SECS: &str = "TENANTRY_INVOCATION_DEADLINE_SECS";
 pub const ENV_MODEL_TIMEOUT_SECS: &str = "TENANTRY_MODEL_TIMEOUT_SECS";
+/// The SNS topic the clinics' budget alerts (80% and 100%) are published to; unset: they are
+/// only logged (`budget_alert`).
+pub const ENV_BUDGET_ALERT_TOPIC: &str = "TENANTRY_BUDGET_ALERT_TOPIC_ARN";
 
 /// The AgentCore Runtime container contract: port 8080 on every interface.
 pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
@@ -132,6 +135,9 @@ pub struct Config {
     pub usage_table: Option<String>,
     /// Turns one user may start per minute (with a usage table).
     pub user_turns_per_minute: u32,
+    /// Where budget alerts are published (`TENANTRY_BUDGET_ALERT_TOPIC_ARN`); `None`: logged
+    /// only.
+    pub budget_alert_topic: Option<String>,
     /// The tenant registry, read with the runtime's role; `None`: not checked (local runs).
     pub registry_table: Option<String>,
     pub registry_cache: Duration,
@@ -244,6 +250,18 @@ impl Config {
             )?
             .min(10_000) as u32,
             registry_table: set(tenant_registry::ENV_REGISTRY_TABLE).map(|t| t.trim().to_owned()),
+            budget_alert_topic: match set(ENV_BUDGET_ALERT_TOPIC) {
+                Some(arn) if arn.trim().starts_with("arn:") && arn.contains(":sns:") => {
+                    Some(arn.trim().to_owned())
+                }
+                Some(_) => {
+                    return Err(ConfigError::new(
+                        ENV_BUDGET_ALERT_TOPIC,
+                        "is not an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)",
+                    ));
+                }
+                None => None,
+            },
             registry_cache: tenant_registry::cache_lifetime(&get)?,
             guardrail,
             memory,

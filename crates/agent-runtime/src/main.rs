@@ -84,12 +84,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let turn_limit = usage.clone().and_then(|meter| {
         usage_meter::turn_limit::TurnLimit::new(meter, config.user_turns_per_minute)
     });
-    // Budget alerts go to the logs (`budget_alert`) until a notification topic is wired.
+    // Budget alerts are logged (`budget_alert`) and, with a topic, published to it.
     let budgets = usage.clone().map(|meter| {
+        let alerts = config.budget_alert_topic.as_ref().map(|arn| {
+            Box::new(agent_runtime::budget::SnsAlerts::new(
+                aws_sdk_sns::Client::new(&sdk),
+                arn.clone(),
+            )) as Box<dyn agent_runtime::budget::AlertSink>
+        });
         agent_runtime::budget::Budgets::new(
             usage_meter::budget::TokenBudgets::new(meter),
             config.tier_config.token_budget,
-            None,
+            alerts,
         )
     });
     // The registry with the runtime's own role.

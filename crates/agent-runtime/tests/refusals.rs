@@ -442,6 +442,9 @@ async fn a_clinic_over_its_token_budget_is_refused_before_the_model_and_a_tier_m
     let registry = testkit::dynamo::create_demo_registry(&endpoints, "budget-registry")
         .await
         .unwrap();
+    let alerts = testkit::sns::create_topic(&endpoints, "budget")
+        .await
+        .unwrap();
     let prompt = "What are our opening hours?";
     let max_output: u32 = 1_024;
     // Room for one turn, not for the first call of a second.
@@ -464,6 +467,7 @@ async fn a_clinic_over_its_token_budget_is_refused_before_the_model_and_a_tier_m
             ("TENANTRY_USAGE_TABLE", usage.as_str()),
             ("TENANTRY_REGISTRY_TABLE", registry.as_str()),
             ("TENANTRY_MAX_OUTPUT_TOKENS", "1024"),
+            ("TENANTRY_BUDGET_ALERT_TOPIC_ARN", alerts.as_str()),
         ],
     )
     .await;
@@ -518,4 +522,34 @@ async fn a_clinic_over_its_token_budget_is_refused_before_the_model_and_a_tier_m
     // clinic-b, same tier, on the tier's budget.
     let mate = ask("clinic-b").await;
     assert_eq!(mate.status, 200, "{}", mate.body);
+
+    // Refused again: no second alert. Published: 80% (the first turn's reservation) and 100%
+    // (the refusal) of clinic-a's day, once each, and nothing of clinic-b.
+    let again = ask("clinic-a").await;
+    assert_eq!(again.status, 429, "{}", again.body);
+    let published = testkit::sns::published(&endpoints, &alerts).await.unwrap();
+    let seen: Vec<(String, u64, String)> = published
+        .iter()
+        .map(|(_, m)| {
+            let m: serde_json::Value = serde_json::from_str(m).unwrap();
+            assert_eq!(m["event"], "tenantry_budget_alert", "{m}");
+            (
+                m["clinic_id"].as_str().unwrap().to_owned(),
+                m["percent"].as_u64().unwrap(),
+                m["period"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("clinic-a".to_owned(), 80, "day".to_owned()),
+            ("clinic-a".to_owned(), 100, "day".to_owned())
+        ],
+        "{published:?}"
+    );
+    assert!(
+        published[1].0.contains("clinic-a reached 100%"),
+        "{published:?}"
+    );
 }

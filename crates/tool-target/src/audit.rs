@@ -12,26 +12,22 @@
 
 use audit_trail::{Access, AuditEvent, AuditLog, Decision, DeniedBy, Recorder};
 use serde_json::Value;
-use tenant_context::TenantContext;
 
 use crate::error::ToolError;
-use crate::gateway::GatewayCall;
+use crate::handler::Verified;
 use crate::runtime::Invocation;
 
 /// `result` as the caller gets it, once recorded (see the module's documentation).
 pub async fn record(
     inv: &Invocation,
     log: &AuditLog,
-    tenant: Option<&TenantContext>,
+    caller: Option<&Verified>,
     result: Result<Value, ToolError>,
 ) -> Result<Value, ToolError> {
-    let Some(tenant) = tenant else {
+    let Some(Verified { tenant, tool }) = caller else {
         return result;
     };
-    let Some(access) = GatewayCall::from_client_context(inv.client_context.as_deref())
-        .ok()
-        .and_then(|call| Access::of_tool(&call.tool))
-    else {
+    let Some(access) = Access::of_tool(tool) else {
         return result;
     };
     let decision = match &result {

@@ -51,10 +51,11 @@ pub struct Deps {
 /// The reply for one invocation: the tool's JSON, or `{"error": {"code", "message"}}`.
 pub async fn handle(inv: Invocation, deps: Arc<Deps>) -> Value {
     // Set once the caller's tenant is verified, so a later refusal is attributed to it.
-    let mut verified: Option<TenantContext> = None;
+    let mut verified: Option<Verified> = None;
     let result = serve(&inv, &deps, &mut verified).await;
     // Patient data leaves only once its access is recorded (see `audit`).
     let result = crate::audit::record(&inv, &deps.audit, verified.as_ref(), result).await;
+    let verified = verified.map(|v| v.tenant);
     match result {
         Ok(reply) => reply,
         Err(e) => {
@@ -81,10 +82,16 @@ fn clinic_needed(tool: &ToolCall, tier: &TierConfig) -> bool {
             .is_some_and(|b| b.tools.iter().any(|t| t == tool.name()))
 }
 
+/// The caller as verified, and the tool the Gateway named (read once, for the audit trail).
+pub struct Verified {
+    pub tenant: TenantContext,
+    pub tool: String,
+}
+
 async fn serve(
     inv: &Invocation,
     deps: &Deps,
-    verified: &mut Option<TenantContext>,
+    verified: &mut Option<Verified>,
 ) -> Result<Value, ToolError> {
     let call = authorise(inv, deps, verified).await?;
     // The caller's own client: its credentials are vended for this token's tenant only.
@@ -132,11 +139,14 @@ pub struct Authorised {
 async fn authorise(
     inv: &Invocation,
     deps: &Deps,
-    verified: &mut Option<TenantContext>,
+    verified: &mut Option<Verified>,
 ) -> Result<Authorised, ToolError> {
     let call = GatewayCall::from_client_context(inv.client_context.as_deref())?;
     let (tenant, token_key) = tenant(&call, deps).await?;
-    *verified = Some(tenant.clone());
+    *verified = Some(Verified {
+        tenant: tenant.clone(),
+        tool: call.tool.clone(),
+    });
     deps.served
         .check(tenant.clinic_id(), tenant.tier())
         .await

@@ -58,6 +58,8 @@ pub struct Inputs<'a> {
     pub faults: &'a Faults,
     /// The per-clinic daily usage table, and DynamoDB as the agents reach it.
     pub usage_table: &'a str,
+    /// The budget alerts' topic (SNS on moto).
+    pub budget_topic: &'a str,
     /// The tenant registry tenant-admin wrote (the agents check the caller's clinic in it).
     pub registry_table: &'a str,
     pub dynamodb_url: &'a str,
@@ -187,6 +189,12 @@ pub async fn start(
             ),
             // Each turn's tokens and cost into the clinic's day (the runtime's own role).
             (usage_meter::ENV_USAGE_TABLE, inputs.usage_table.to_owned()),
+            // The clinics' budget alerts, published to the SNS stand-in (moto keeps them).
+            (
+                agent_runtime::config::ENV_BUDGET_ALERT_TOPIC,
+                inputs.budget_topic.to_owned(),
+            ),
+            ("AWS_ENDPOINT_URL_SNS", inputs.endpoints.moto_url.clone()),
             // A suspended clinic is refused by the agents too (their own registry read).
             (
                 tenant_registry::ENV_REGISTRY_TABLE,

@@ -118,6 +118,10 @@ pub struct DevStack {
     pub onboarded: setup::Onboarded,
     /// The PHI access audit trail's log group on the CloudWatch Logs stand-in.
     pub audit_group: String,
+    /// The budget alerts' topic on the SNS stand-in (moto keeps what is published).
+    pub budget_topic: String,
+    /// The per-clinic usage counters and token budgets (DynamoDB stand-in).
+    pub usage_table: String,
     pub lambda: aws_sdk_lambda::Client,
     pub api: ApiGatewayEmulation,
     /// The web chat (`web/`), with the API under its own origin.
@@ -153,6 +157,7 @@ impl DevStack {
             tables,
             usage_table,
             audit_group,
+            budget_topic,
             onboarded,
         } = seed(&endpoints, &template, &options.prefix, progress).await?;
 
@@ -192,6 +197,7 @@ impl DevStack {
                 jwks_url: &routes.jwks,
                 faults: &faults,
                 usage_table: &usage_table,
+                budget_topic: &budget_topic,
                 registry_table: &onboarded.registry_table,
                 dynamodb_url: &routes.dynamodb,
             },
@@ -279,6 +285,8 @@ impl DevStack {
         ));
         Ok(Self {
             audit_group,
+            budget_topic,
+            usage_table,
             endpoints,
             pool,
             users,
@@ -546,6 +554,8 @@ struct Seeded {
     usage_table: String,
     /// The PHI access audit trail's log group (CloudWatch Logs on moto).
     audit_group: String,
+    /// The budget alerts' topic (SNS on moto).
+    budget_topic: String,
     onboarded: setup::Onboarded,
 }
 
@@ -572,6 +582,10 @@ async fn seed(
     progress(&format!(
         "CloudWatch Logs STAND-IN (moto): log group {audit_group} for the PHI access audit trail"
     ));
+    let budget_topic = testkit::sns::create_topic(endpoints, prefix).await?;
+    progress(&format!(
+        "SNS STAND-IN (moto): topic {budget_topic} for the clinics' token budget alerts"
+    ));
     let onboarded =
         setup::onboard(endpoints, &pool, &tables.clinic_table, template, prefix).await?;
     progress(&format!(
@@ -585,6 +599,7 @@ async fn seed(
         tables,
         usage_table,
         audit_group,
+        budget_topic,
         onboarded,
     })
 }

@@ -195,6 +195,92 @@ async fn at_usage(
     (r.status().as_u16(), r.text().await.unwrap_or_default())
 }
 
+/// `GET /audit?<query>` at the API as `token`, with `headers`.
+async fn at_audit(
+    stack: &DevStack,
+    http: &reqwest::Client,
+    token: Option<&str>,
+    query: &str,
+    headers: &[(String, String)],
+) -> (u16, String) {
+    let url = match query {
+        "" => stack.api.audit_url(),
+        q => format!("{}?{q}", stack.api.audit_url()),
+    };
+    let mut req = http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.expect("the API answers");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+/// Books all of `clinic`'s day but `left` tokens in the usage table, as earlier turns would
+/// have (the agents' own conditional write); returns the budget and a check that the day,
+/// after the racing turns, passed the limit by at most one turn's first estimate.
+async fn book_budget(
+    stack: &DevStack,
+    clinic: &str,
+    left: u64,
+) -> Result<impl AsyncFnOnce() -> Result<String, String>, String> {
+    use usage_meter::budget::{Reserve, TokenBudgets};
+    let catalog = tenant_context::TierCatalog::embedded().map_err(|e| e.to_string())?;
+    let tier = stack
+        .users
+        .iter()
+        .find(|u| u.clinic_id == clinic)
+        .map(|u| u.tier.clone())
+        .ok_or(format!("no demo user for {clinic}"))?;
+    let tier = catalog.tier(&tier).map_err(|e| e.to_string())?;
+    let budget = catalog
+        .config(&tier)
+        .map_err(|e| e.to_string())?
+        .token_budget;
+    let budgets = TokenBudgets::new(usage_meter::UsageMeter::new(
+        testkit::dynamo::client(&stack.endpoints).map_err(|e| e.to_string())?,
+        stack.usage_table.clone(),
+    ));
+    let id = tenant_context::ClinicId::parse(clinic).map_err(|e| e.to_string())?;
+    let today = usage_meter::utc_today();
+    let used = budgets
+        .status(&id, budget, today)
+        .await
+        .map_err(|e| e.to_string())?
+        .day
+        .used;
+    let book = budget
+        .daily_tokens
+        .saturating_sub(used)
+        .saturating_sub(left);
+    if !matches!(
+        budgets.reserve(&id, budget, book, today).await,
+        Ok(Reserve::Reserved { .. })
+    ) {
+        return Err(format!("{clinic}'s day could not be booked"));
+    }
+    Ok(async move || {
+        // The racing turns' settlements come after their answers.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let day = budgets
+            .status(&id, budget, today)
+            .await
+            .map_err(|e| e.to_string())?
+            .day;
+        let one_turn =
+            agent_runtime::budget::first_call_estimate("What are our opening hours?", 1_024);
+        if day.used > day.limit + one_turn {
+            return Err(format!(
+                "the racing turns took the day to {} of {} (more than one turn over)",
+                day.used, day.limit
+            ));
+        }
+        Ok(format!("day at {} of {}", day.used, day.limit))
+    })
+}
+
 async fn run_case(
     stack: &DevStack,
     http: &reqwest::Client,
@@ -233,6 +319,12 @@ async fn run_case(
         .map(|(k, v)| (k.clone(), fill(stack, v.as_str().unwrap_or_default())))
         .collect();
     let repeat = case["repeat"].as_u64().unwrap_or(1) as usize;
+    let budget_check = match case["book_budget_except"].as_u64() {
+        Some(left) => {
+            Some(book_budget(stack, case["as"].as_str().unwrap_or_default(), left).await?)
+        }
+        None => None,
+    };
     let mut outcomes = Vec::new();
     match case["entry"].as_str() {
         Some("api") => {
@@ -271,6 +363,16 @@ async fn run_case(
             .await,
         ),
         Some("usage") => outcomes.push(at_usage(stack, http, t.as_deref(), &headers).await),
+        Some("audit") => outcomes.push(
+            at_audit(
+                stack,
+                http,
+                t.as_deref(),
+                &text("query").unwrap_or_default(),
+                &headers,
+            )
+            .await,
+        ),
         other => return Err(format!("unknown entry point {other:?}")),
     }
     let statuses: Vec<u16> = outcomes.iter().map(|(s, _)| *s).collect();
@@ -286,6 +388,11 @@ async fn run_case(
             "expected at least one HTTP {want}, got {statuses:?}"
         ));
     }
+    if let Some(want) = case["expect_some_body"].as_str()
+        && !outcomes.iter().any(|(_, body)| body.contains(want))
+    {
+        return Err(format!("no reply carries {want:?}: {statuses:?}"));
+    }
     for (_, body) in &outcomes {
         for secret in case["answer_excludes"].as_array().into_iter().flatten() {
             let secret = secret.as_str().unwrap_or_default();
@@ -300,8 +407,12 @@ async fn run_case(
             }
         }
     }
+    let budget = match budget_check {
+        Some(check) => format!("; {}", check().await?),
+        None => String::new(),
+    };
     Ok(format!(
-        "HTTP {statuses:?}, stopped by {}",
+        "HTTP {statuses:?}{budget}, stopped by {}",
         case["layer"].as_str().unwrap_or("?")
     ))
 }

@@ -254,6 +254,11 @@ impl ApiGatewayEmulation {
         format!("http://{}/{}/usage", self.addr, self.inner.config.stage)
     }
 
+    /// `GET {audit_url}?...`: the caller's clinic's PHI access audit trail.
+    pub fn audit_url(&self) -> String {
+        format!("http://{}/{}/audit", self.addr, self.inner.config.stage)
+    }
+
     /// How many times the authorizer function ran (its results are cached per token).
     pub fn authorizer_calls(&self) -> u64 {
         self.inner.authorizer_calls.load(Ordering::Relaxed)

@@ -99,6 +99,7 @@ pub async fn run() -> anyhow::Result<()> {
     crate::assistant::memory(&stack, &http, &ids).await?;
     crate::tiers::tiers(&stack, &http).await?;
     stack.set_clock(Some(crate::tiers::EVENING))?;
+    crate::budget::over_budget(&stack, &http, &ids).await?;
     crate::front_door::burst(&stack, &http).await?;
     crate::cost::table(&stack)?;
     crate::cost::clinic_view(&stack, &http, &ids).await?;
@@ -106,7 +107,7 @@ pub async fn run() -> anyhow::Result<()> {
     drop(stack);
 
     println!(
-        "\nDone in {:.0} s: {} tenants signed in, the tampered token refused, credentials vended for one tenant only, every tool called and every cross-tenant attempt refused, questions answered from each clinic's own data through API Gateway, a suspended clinic and an over-limit burst refused, the cost attributed per clinic, and each clinic shown its own day.",
+        "\nDone in {:.0} s: {} tenants signed in, the tampered token refused, credentials vended for one tenant only, every tool called and every cross-tenant attempt refused, questions answered from each clinic's own data through API Gateway, a suspended clinic, a clinic over its token budget and an over-limit burst refused, the cost attributed per clinic, and each clinic shown its own day.",
         started.elapsed().as_secs_f64(),
         ids.tokens.len(),
     );

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod runtime_api;
 pub mod s3;
 pub mod sdk;
+pub mod sns;
 pub mod tenants;
 pub mod test_issuer;
 

@@ -49,28 +49,6 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
         }),
     )?;
     t.resource(
-        "UsageResource",
-        json!({
-            "Type": "AWS::ApiGateway::Resource",
-            "Properties": {
-                "RestApiId": reference(ids::REST_API),
-                "ParentId": get_att(ids::REST_API, "RootResourceId"),
-                "PathPart": "usage"
-            }
-        }),
-    )?;
-    t.resource(
-        "AuditResource",
-        json!({
-            "Type": "AWS::ApiGateway::Resource",
-            "Properties": {
-                "RestApiId": reference(ids::REST_API),
-                "ParentId": get_att(ids::REST_API, "RootResourceId"),
-                "PathPart": "audit"
-            }
-        }),
-    )?;
-    t.resource(
         ids::TENANT_AUTHORIZER,
         json!({
             "Type": "AWS::ApiGateway::Authorizer",
@@ -113,51 +91,10 @@ pub fn add(t: &mut Template, inputs: &Inputs) -> Result<(), Error> {
     // The clinic's own day (remaining requests; usage for its admin). Same authorizer and
     // function; no API key, so looking does not spend the tier's quota. It is throttled per
     // method on the stage instead (below) and by the WAF's per-address rule.
-    t.resource(
-        "UsageMethod",
-        json!({
-            "Type": "AWS::ApiGateway::Method",
-            "Properties": {
-                "RestApiId": reference(ids::REST_API),
-                "ResourceId": reference("UsageResource"),
-                "HttpMethod": "GET",
-                "AuthorizationType": "CUSTOM",
-                "AuthorizerId": reference(ids::TENANT_AUTHORIZER),
-                "ApiKeyRequired": false,
-                // The function answers with Lambda response streaming, so every route to it does.
-                "Integration": {
-                    "Type": "AWS_PROXY",
-                    "IntegrationHttpMethod": "POST",
-                    "ResponseTransferMode": "STREAM",
-                    "TimeoutInMillis": 10_000,
-                    "Uri": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2021-11-15/functions/${RequestProxyFunction.Arn}/response-streaming-invocations")
-                }
-            }
-        }),
-    )?;
-    // The clinic's own PHI access audit trail (its admin only, checked by the function). Like
-    // /usage: no API key, throttled per method on the stage.
-    t.resource(
-        "AuditMethod",
-        json!({
-            "Type": "AWS::ApiGateway::Method",
-            "Properties": {
-                "RestApiId": reference(ids::REST_API),
-                "ResourceId": reference("AuditResource"),
-                "HttpMethod": "GET",
-                "AuthorizationType": "CUSTOM",
-                "AuthorizerId": reference(ids::TENANT_AUTHORIZER),
-                "ApiKeyRequired": false,
-                "Integration": {
-                    "Type": "AWS_PROXY",
-                    "IntegrationHttpMethod": "POST",
-                    "ResponseTransferMode": "STREAM",
-                    "TimeoutInMillis": 29_000,
-                    "Uri": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2021-11-15/functions/${RequestProxyFunction.Arn}/response-streaming-invocations")
-                }
-            }
-        }),
-    )?;
+    clinic_read(t, "Usage", "usage", 10_000)?;
+    // The clinic's own PHI access audit trail (its admin only, checked by the function); a
+    // page may take several FilterLogEvents calls.
+    clinic_read(t, "Audit", "audit", 29_000)?;
     t.resource(
         "ApiDeployment",
         json!({
@@ -454,4 +391,44 @@ fn waf(t: &mut Template) -> Result<(), Error> {
         }),
     )?;
     Ok(())
+}
+
+/// `GET /<path>` on the front door for a clinic's own reads (`<name>Resource`,
+/// `<name>Method`): the tenant authorizer, no API key (reading does not spend the tier's
+/// quota; the stage throttles the method), request-proxy behind it with Lambda response
+/// streaming, as every route to it.
+fn clinic_read(t: &mut Template, name: &str, path: &str, timeout_ms: u32) -> Result<(), Error> {
+    let resource = format!("{name}Resource");
+    t.resource(
+        &resource,
+        json!({
+            "Type": "AWS::ApiGateway::Resource",
+            "Properties": {
+                "RestApiId": reference(ids::REST_API),
+                "ParentId": get_att(ids::REST_API, "RootResourceId"),
+                "PathPart": path
+            }
+        }),
+    )?;
+    t.resource(
+        &format!("{name}Method"),
+        json!({
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": reference(ids::REST_API),
+                "ResourceId": reference(&resource),
+                "HttpMethod": "GET",
+                "AuthorizationType": "CUSTOM",
+                "AuthorizerId": reference(ids::TENANT_AUTHORIZER),
+                "ApiKeyRequired": false,
+                "Integration": {
+                    "Type": "AWS_PROXY",
+                    "IntegrationHttpMethod": "POST",
+                    "ResponseTransferMode": "STREAM",
+                    "TimeoutInMillis": timeout_ms,
+                    "Uri": sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2021-11-15/functions/${RequestProxyFunction.Arn}/response-streaming-invocations")
+                }
+            }
+        }),
+    )
 }

@@ -18,9 +18,10 @@ pub const SITE_BUCKET: &str = "SiteBucket";
 pub const SITE_DISTRIBUTION: &str = "SiteDistribution";
 pub const USER_POOL_DOMAIN: &str = "UserPoolDomain";
 pub const AUDIT_LOG_GROUP: &str = "AuditLogGroup";
+pub const BUDGET_ALERT_TOPIC: &str = "BudgetAlertTopic";
 
 /// Every constant above, for the test that they name something.
-pub const ALL: [&str; 14] = [
+pub const ALL: [&str; 15] = [
     DATA_KEY,
     USER_POOL,
     USER_POOL_CLIENT,
@@ -35,6 +36,7 @@ pub const ALL: [&str; 14] = [
     SITE_DISTRIBUTION,
     USER_POOL_DOMAIN,
     AUDIT_LOG_GROUP,
+    BUDGET_ALERT_TOPIC,
 ];
 
 /// Logical ids of one tier's resources.

@@ -86,7 +86,33 @@ pub fn add(t: &mut Template) -> Result<(), Error> {
     }
     access_logs_bucket(t)?;
     audit_log_group(t)?;
+    budget_alert_topic(t)?;
     Ok(())
+}
+
+/// Where the agents publish the clinics' token budget alerts (80% and 100% of a day's or a
+/// month's budget, once each per period). The provider subscribes to it (e-mail, a queue, a
+/// function). Encrypted with AWS's managed key for SNS: an alert names a clinic and token
+/// counts, never patient data, and a customer-managed key would need its key policy to let
+/// every subscriber's service decrypt.
+fn budget_alert_topic(t: &mut Template) -> Result<(), Error> {
+    t.resource(
+        ids::BUDGET_ALERT_TOPIC,
+        json!({
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "TopicName": sub("${NamePrefix}-budget-alerts"),
+                "DisplayName": "Tenantry budget alerts",
+                "KmsMasterKeyId": "alias/aws/sns",
+                "Tags": tag_list(&APP_TAGS)
+            }
+        }),
+    )?;
+    t.output(
+        "BudgetAlertTopicArn",
+        "The clinics' token budget alerts (80% and 100% of a day's or a month's budget): subscribe to be told",
+        reference(ids::BUDGET_ALERT_TOPIC),
+    )
 }
 
 /// The PHI access audit trail: one log group, a stream per clinic and UTC day. Written with

@@ -486,6 +486,8 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 // Whether the caller's clinic is served now (a suspension ends invocations
                 // here too, within the registry cache's lifetime).
                 statement("ReadTheTenantRegistry", &["dynamodb:GetItem"], json!([get_att(ids::REGISTRY_TABLE, "Arn")])),
+                // The clinics' budget alerts (80% and 100%), once per threshold and period.
+                statement("PublishBudgetAlerts", &["sns:Publish"], json!([reference(ids::BUDGET_ALERT_TOPIC)])),
                 statement("ApplyTheTiersGuardrail", &["bedrock:ApplyGuardrail"], json!([get_att(&ids.guardrail, "GuardrailArn")]))
             ])}],
             "Tags": tag_list(tags)
@@ -532,6 +534,7 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 (tenant_context::ENV_JWKS_URL): jwks_url(),
                 (usage_meter::ENV_USAGE_TABLE): reference(ids::USAGE_TABLE),
                 (tenant_registry::ENV_REGISTRY_TABLE): reference(ids::REGISTRY_TABLE),
+                (agent::ENV_BUDGET_ALERT_TOPIC): reference(ids::BUDGET_ALERT_TOPIC),
                 // A second line behind the usage plans, counted in the usage table.
                 (usage_meter::turn_limit::ENV_USER_TURNS_PER_MINUTE): usage_meter::turn_limit::DEFAULT_USER_TURNS_PER_MINUTE.to_string(),
                 "RUST_LOG": "info"

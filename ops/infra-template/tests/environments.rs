@@ -11,7 +11,8 @@ use tenant_context::TierCatalog;
 const TEMPLATE: &str = include_str!("../../../infra/template.json");
 
 /// A deploy-time value for an intrinsic: a parameter's default, an ARN for `...Arn`
-/// attributes, an id of the right form for knowledge base ids, a URL otherwise.
+/// attributes and for the Ref of a topic, an id of the right form for knowledge base ids, a
+/// URL otherwise.
 fn resolve(t: &Value, v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -19,6 +20,10 @@ fn resolve(t: &Value, v: &Value) -> String {
             if let Some(Value::String(name)) = m.get("Ref") {
                 if let Some(default) = t["Parameters"][name]["Default"].as_str() {
                     return default.to_owned();
+                }
+                // Ref of an SNS topic is its ARN (CloudFormation's return values).
+                if t["Resources"][name]["Type"] == "AWS::SNS::Topic" {
+                    return format!("arn:aws:sns:us-east-1:123456789012:{name}");
                 }
                 return format!("{name}-id");
             }

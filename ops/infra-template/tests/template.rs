@@ -1587,3 +1587,47 @@ fn web_search_queries_have_a_guardrail_before_any_provider() {
     assert_eq!(regex["Action"], "BLOCK");
     assert_eq!(regex["Pattern"], "\\b[pP]-[0-9]+\\b");
 }
+
+/// Budget alerts go to one encrypted topic, which only the agent runtimes may publish to, and
+/// which each runtime is told about; the provider finds it in the outputs.
+#[test]
+fn budget_alerts_have_one_encrypted_topic_only_the_runtimes_publish_to() {
+    let t = template();
+    let topic = &t["Resources"]["BudgetAlertTopic"];
+    assert_eq!(topic["Type"], "AWS::SNS::Topic");
+    assert_eq!(topic["Properties"]["KmsMasterKeyId"], "alias/aws/sns");
+    assert_eq!(
+        t["Outputs"]["BudgetAlertTopicArn"]["Value"]["Ref"],
+        "BudgetAlertTopic"
+    );
+    let mut publishers = Vec::new();
+    for (id, role) in resources_of(&t, "AWS::IAM::Role") {
+        for policy in role["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for st in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                if st["Action"].to_string().contains("sns:") {
+                    assert_eq!(st["Effect"], "Allow", "{id}");
+                    assert_eq!(st["Action"], serde_json::json!(["sns:Publish"]), "{id}");
+                    assert_eq!(
+                        st["Resource"],
+                        serde_json::json!([{"Ref": "BudgetAlertTopic"}]),
+                        "{id}"
+                    );
+                    publishers.push(id.clone());
+                }
+            }
+        }
+    }
+    publishers.sort();
+    assert_eq!(publishers, ["BasicRuntimeRole", "PremiumRuntimeRole"]);
+    for (id, runtime) in resources_of(&t, "AWS::BedrockAgentCore::Runtime") {
+        assert_eq!(
+            runtime["Properties"]["EnvironmentVariables"]["TENANTRY_BUDGET_ALERT_TOPIC_ARN"]["Ref"],
+            "BudgetAlertTopic",
+            "{id}"
+        );
+    }
+}

@@ -311,10 +311,18 @@ pub async fn agent_with_memory(
     });
     // With a usage table, the tier's token budget is reserved there, as deployed.
     let budgets = usage.clone().map(|meter| {
+        let alerts = config.budget_alert_topic.as_ref().map(|arn| {
+            Box::new(agent_runtime::budget::SnsAlerts::new(
+                aws_sdk_sns::Client::new(
+                    &testkit::sdk::moto_config(&testkit::endpoints_or_panic()),
+                ),
+                arn.clone(),
+            )) as Box<dyn agent_runtime::budget::AlertSink>
+        });
         agent_runtime::budget::Budgets::new(
             usage_meter::budget::TokenBudgets::new(meter),
             config.tier_config.token_budget,
-            None,
+            alerts,
         )
     });
     let deps = Arc::new(Deps {
