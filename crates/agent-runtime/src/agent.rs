@@ -50,6 +50,12 @@ pub struct Turn<'a, T: Toolbox> {
     pub guardrail: Option<&'a Guardrail>,
     /// The clinic's token budget, reserved before each model call; `None`: no budget kept.
     pub budget: Option<&'a TurnBudget<'a>>,
+    /// The audit trail, for the Gateway's policy denials of patient tools, and the runtime
+    /// session they happened in; `None`: not kept.
+    pub audit: Option<(
+        &'a audit_trail::AuditLog,
+        &'a tenant_context::RuntimeSessionId,
+    )>,
 }
 
 /// Tools whose results carry text written outside the clinic's own records (uploaded
@@ -261,6 +267,19 @@ pub async fn run<T: Toolbox>(
                 );
             };
             let tool = call.function.name.as_str();
+            // The tool target never saw a call the Gateway refused: the agent records it.
+            if let Some((log, session)) = turn.audit
+                && crate::audit::refused_by_gateway_policy(&outcome)
+            {
+                crate::audit::gateway_denied(
+                    log,
+                    turn.ctx,
+                    session,
+                    tool,
+                    &call.function.arguments,
+                )
+                .await;
+            }
             let screened = tokio::time::timeout_at(turn.deadline, screen(&turn, tool, outcome));
             let Ok(outcome) = screened.await else {
                 return (

@@ -138,6 +138,10 @@ pub struct Config {
     /// Where budget alerts are published (`TENANTRY_BUDGET_ALERT_TOPIC_ARN`); `None`: logged
     /// only.
     pub budget_alert_topic: Option<String>,
+    /// The PHI access audit trail's log group (`TENANTRY_AUDIT_LOG_GROUP`): the agent records
+    /// memory recalls that bring records back and the Gateway's policy denials of patient
+    /// tools. `None`: not recorded (local runs without the trail).
+    pub audit_log_group: Option<String>,
     /// The tenant registry, read with the runtime's role; `None`: not checked (local runs).
     pub registry_table: Option<String>,
     pub registry_cache: Duration,
@@ -250,6 +254,7 @@ impl Config {
             )?
             .min(10_000) as u32,
             registry_table: set(tenant_registry::ENV_REGISTRY_TABLE).map(|t| t.trim().to_owned()),
+            audit_log_group: set(audit_trail::ENV_AUDIT_LOG_GROUP).map(|g| g.trim().to_owned()),
             budget_alert_topic: match set(ENV_BUDGET_ALERT_TOPIC) {
                 Some(arn) if arn.trim().starts_with("arn:") && arn.contains(":sns:") => {
                     Some(arn.trim().to_owned())

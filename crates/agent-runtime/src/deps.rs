@@ -31,6 +31,8 @@ pub struct Deps {
     /// The clinics' token budgets, reserved before each model call (in the usage table);
     /// `None` when the deployment keeps no usage table.
     pub budgets: Option<crate::budget::Budgets>,
+    /// The PHI access audit trail (memory recalls, the Gateway's denials); `None`: not kept.
+    pub audit: Option<audit_trail::AuditLog>,
     /// Whether the caller's clinic is served now (the registry, the authorizer's short cache),
     /// so a suspension also ends invocations behind the front door; `None` when the
     /// deployment names no registry (local runs).

@@ -11,6 +11,7 @@
 
 pub mod after_answer;
 pub mod agent;
+pub mod audit;
 pub mod budget;
 pub mod config;
 pub mod deps;

@@ -108,7 +108,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             config.registry_cache,
         )
     });
+    let audit = config
+        .audit_log_group
+        .as_ref()
+        .map(|group| audit_trail::AuditLog::new(&sdk, group.clone()));
     let deps = Arc::new(Deps {
+        audit,
         usage,
         turn_limit,
         budgets,

@@ -96,6 +96,8 @@ pub struct Recall {
     pub turns: Vec<Message>,
     /// Long-term records of this user.
     pub facts: Vec<String>,
+    /// The ids of the records behind `facts` (for the audit trail).
+    pub record_ids: Vec<String>,
 }
 
 /// The tier's memory and how to reach it.
@@ -230,14 +232,20 @@ impl MemorySession<'_> {
             }
         }
         let mut facts = Vec::new();
+        let mut record_ids = Vec::new();
         for summary in found.iter().flat_map(|r| r.memory_record_summaries()) {
             if let Some(MemoryContent::Text(text)) = summary.content()
                 && !facts.contains(text)
             {
                 facts.push(text.clone());
+                record_ids.push(summary.memory_record_id().to_owned());
             }
         }
-        Ok(Recall { turns, facts })
+        Ok(Recall {
+            turns,
+            facts,
+            record_ids,
+        })
     }
 
     /// Stores the turn: question and answer in one event, tagged with the caller's role. When

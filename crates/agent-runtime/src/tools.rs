@@ -35,6 +35,9 @@ pub const MCP_PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2025_06_18;
 /// The Gateway's separator between target name and tool name.
 use contracts::gateway::TOOL_SEPARATOR as TOOL_NAME_SEPARATOR;
 
+/// The code the model reads when the Gateway's policy refused a call.
+pub const DENIED_BY_POLICY: &str = "denied_by_policy";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolStatus {
@@ -275,7 +278,7 @@ impl Toolbox for GatewaySession {
                 tracing::info!(tool, code = ?e.code, "tool call refused by the Gateway");
                 ToolOutcome::failure(
                     ToolStatus::Denied,
-                    "denied_by_policy",
+                    DENIED_BY_POLICY,
                     "The clinic's access policy does not allow this tool call now.",
                 )
             }

@@ -197,6 +197,7 @@ async fn answer<'a, T: Toolbox>(
                 _ => None,
             },
             budget: inv.budget,
+            audit: deps.audit.as_ref().map(|log| (log, inv.session)),
         },
         inv.prompt,
         inv.tx,
@@ -268,7 +269,17 @@ async fn recall<'a>(inv: &'a Invocation<'_>) -> (Option<MemorySession<'a>>, Reca
         )
         .await
     {
-        Ok(r) => (Some(session), r, Availability::Used),
+        Ok(mut r) => {
+            // Long-term records reach the model only once their recall is in the audit trail.
+            if let Some(log) = &inv.deps.audit
+                && !r.record_ids.is_empty()
+                && !crate::audit::recalled(log, inv.ctx, inv.session, &r.record_ids).await
+            {
+                r.facts.clear();
+                r.record_ids.clear();
+            }
+            (Some(session), r, Availability::Used)
+        }
         Err(e) => skipped(e),
     }
 }

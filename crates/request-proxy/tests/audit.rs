@@ -7,12 +7,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use audit_trail::{Access, AuditEvent, AuditLog, Decision, PageSeal, Recorder};
+use audit_trail::{AuditLog, PageSeal};
 use request_proxy::Deps;
 use request_proxy::audit::AuditReader;
 use serde_json::Value;
 use support::*;
-use tenant_context::{TenantContext, TierCatalog};
 
 const AUDIT_EVENT: &str = fixture!("audit-clinic-a-admin.json");
 
@@ -21,32 +20,19 @@ async fn group_with_events() -> String {
     let group = testkit::audit_group::create(&endpoints, "proxy-audit")
         .await
         .unwrap();
-    let log = AuditLog::new(&testkit::sdk::moto_config(&endpoints), group.clone());
-    let catalog = TierCatalog::embedded().unwrap();
-    let t =
-        |clinic: &str| TenantContext::parse(&catalog, "basic", clinic, "u-1", "clinician").unwrap();
-    let now = chrono::Utc::now();
-    for (i, (clinic, patient)) in [
-        ("clinic-a", "p-1001"),
-        ("clinic-a", "p-1002"),
-        ("clinic-a", "p-1001"),
-        ("clinic-a", "p-1001"),
-        ("clinic-b", "p-1001"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let e = AuditEvent::new(
-            &t(clinic),
-            Access::PatientContext,
-            Decision::Allowed,
-            Recorder::ToolTarget,
-            now - chrono::Duration::minutes(10 - i as i64),
-        )
-        .unwrap()
-        .with_patients(vec![patient.into()]);
-        log.record(&e).await.unwrap();
-    }
+    testkit::audit_group::record_reads(
+        &endpoints,
+        &group,
+        &[
+            ("clinic-a", "p-1001"),
+            ("clinic-a", "p-1002"),
+            ("clinic-a", "p-1001"),
+            ("clinic-a", "p-1001"),
+            ("clinic-b", "p-1001"),
+        ],
+    )
+    .await
+    .unwrap();
     group
 }
 

@@ -60,6 +60,8 @@ pub struct Inputs<'a> {
     pub usage_table: &'a str,
     /// The budget alerts' topic (SNS on moto).
     pub budget_topic: &'a str,
+    /// The PHI access audit trail's log group (CloudWatch Logs on moto).
+    pub audit_group: &'a str,
     /// The tenant registry tenant-admin wrote (the agents check the caller's clinic in it).
     pub registry_table: &'a str,
     pub dynamodb_url: &'a str,
@@ -195,6 +197,19 @@ pub async fn start(
                 inputs.budget_topic.to_owned(),
             ),
             ("AWS_ENDPOINT_URL_SNS", inputs.endpoints.moto_url.clone()),
+            // The audit trail: memory recalls and the Gateway's policy denials (CloudWatch Logs
+            // on moto, through the same fault proxy as the functions').
+            (
+                audit_trail::ENV_AUDIT_LOG_GROUP,
+                inputs.audit_group.to_owned(),
+            ),
+            (
+                "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+                inputs
+                    .faults
+                    .route(Service::AuditLog, &inputs.endpoints.moto_url)
+                    .await?,
+            ),
             // A suspended clinic is refused by the agents too (their own registry read).
             (
                 tenant_registry::ENV_REGISTRY_TABLE,

@@ -198,6 +198,7 @@ impl DevStack {
                 faults: &faults,
                 usage_table: &usage_table,
                 budget_topic: &budget_topic,
+                audit_group: &audit_group,
                 registry_table: &onboarded.registry_table,
                 dynamodb_url: &routes.dynamodb,
             },

@@ -2,6 +2,7 @@
 //! See `tour.rs`; this file only handles the command line and the exit code.
 
 mod assistant;
+mod audit;
 mod budget;
 mod cost;
 mod credentials;

@@ -103,11 +103,12 @@ pub async fn run() -> anyhow::Result<()> {
     crate::front_door::burst(&stack, &http).await?;
     crate::cost::table(&stack)?;
     crate::cost::clinic_view(&stack, &http, &ids).await?;
+    crate::audit::who_looked(&stack, &http, &ids).await?;
     model_checks(&stack)?;
     drop(stack);
 
     println!(
-        "\nDone in {:.0} s: {} tenants signed in, the tampered token refused, credentials vended for one tenant only, every tool called and every cross-tenant attempt refused, questions answered from each clinic's own data through API Gateway, a suspended clinic, a clinic over its token budget and an over-limit burst refused, the cost attributed per clinic, and each clinic shown its own day.",
+        "\nDone in {:.0} s: {} tenants signed in, the tampered token refused, credentials vended for one tenant only, every tool called and every cross-tenant attempt refused, questions answered from each clinic's own data through API Gateway, a suspended clinic, a clinic over its token budget and an over-limit burst refused, the cost attributed per clinic, each clinic shown its own day, and a patient's audit trail read.",
         started.elapsed().as_secs_f64(),
         ids.tokens.len(),
     );

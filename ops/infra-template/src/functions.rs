@@ -230,7 +230,7 @@ fn function_metadata(f: &Function) -> Value {
 
 /// Grants beyond logs and tracing, per function.
 /// The audit trail's streams, as IAM names them.
-fn audit_streams() -> Value {
+pub(crate) fn audit_streams() -> Value {
     sub(&format!(
         "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{}}}:log-stream:clinic/*",
         ids::AUDIT_LOG_GROUP
@@ -253,7 +253,7 @@ fn audit_group_arns() -> Value {
 /// What no role that touches the audit trail may do to it, even if another policy allowed it:
 /// delete it or its streams, shorten its retention (the account-wide retention policy too),
 /// lift its deletion protection, change its key, or mask or transform what readers see.
-fn protect_the_audit_trail() -> Vec<Value> {
+pub(crate) fn protect_the_audit_trail() -> Vec<Value> {
     let mut group = statement(
         "ProtectTheAuditTrail",
         &[

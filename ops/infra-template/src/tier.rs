@@ -488,8 +488,11 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 statement("ReadTheTenantRegistry", &["dynamodb:GetItem"], json!([get_att(ids::REGISTRY_TABLE, "Arn")])),
                 // The clinics' budget alerts (80% and 100%), once per threshold and period.
                 statement("PublishBudgetAlerts", &["sns:Publish"], json!([reference(ids::BUDGET_ALERT_TOPIC)])),
+                // The audit trail: memory recalls and the Gateway's policy denials (append
+                // only: CloudWatch Logs has no call that changes or deletes a recorded event).
+                statement("WriteTheAuditTrail", &["logs:CreateLogStream", "logs:PutLogEvents"], json!([crate::functions::audit_streams()])),
                 statement("ApplyTheTiersGuardrail", &["bedrock:ApplyGuardrail"], json!([get_att(&ids.guardrail, "GuardrailArn")]))
-            ])}],
+            ].into_iter().chain(crate::functions::protect_the_audit_trail()).collect())}],
             "Tags": tag_list(tags)
         }
     });
@@ -535,6 +538,7 @@ fn runtime(t: &mut Template, parts: &Parts) -> Result<(), Error> {
                 (usage_meter::ENV_USAGE_TABLE): reference(ids::USAGE_TABLE),
                 (tenant_registry::ENV_REGISTRY_TABLE): reference(ids::REGISTRY_TABLE),
                 (agent::ENV_BUDGET_ALERT_TOPIC): reference(ids::BUDGET_ALERT_TOPIC),
+                (audit_trail::ENV_AUDIT_LOG_GROUP): reference(ids::AUDIT_LOG_GROUP),
                 // A second line behind the usage plans, counted in the usage table.
                 (usage_meter::turn_limit::ENV_USER_TURNS_PER_MINUTE): usage_meter::turn_limit::DEFAULT_USER_TURNS_PER_MINUTE.to_string(),
                 "RUST_LOG": "info"

@@ -138,12 +138,33 @@ fn runtimes_memories_and_knowledge_bases_follow_the_tier_file() {
         );
         let inference = inference.to_string();
         assert!(inference.contains(":project/*"), "{inference}");
-        // Logs: the role writes to its own runtime's log groups only.
+        // Logs: the role writes to its own runtime's log groups, and to the audit trail's
+        // clinic streams (append only, with the trail's Deny guards); nothing else.
         let logs: Vec<_> = statements
             .iter()
             .filter(|s| s["Action"].to_string().contains("logs:"))
+            .filter(|s| s["Effect"] == "Allow" && s["Sid"] != "WriteTheAuditTrail")
             .collect();
         assert_eq!(logs.len(), 1);
+        let audit = statements
+            .iter()
+            .find(|s| s["Sid"] == "WriteTheAuditTrail")
+            .expect("the audit trail's writes");
+        assert_eq!(
+            audit["Action"],
+            serde_json::json!(["logs:CreateLogStream", "logs:PutLogEvents"])
+        );
+        assert!(
+            audit["Resource"]
+                .to_string()
+                .contains(":log-stream:clinic/*")
+        );
+        assert!(
+            statements
+                .iter()
+                .any(|s| s["Sid"] == "ProtectTheAuditTrail" && s["Effect"] == "Deny"),
+            "the trail's Deny guards"
+        );
         assert_eq!(
             logs[0]["Resource"][0]["Fn::Sub"],
             format!(

@@ -8,6 +8,7 @@
 //! exactly what a run does.
 
 pub mod apply;
+pub mod audit;
 pub mod error;
 pub mod outputs;
 pub mod plan;

@@ -47,6 +47,38 @@ enum Command {
         #[arg(long, value_enum)]
         status: Status,
     },
+    /// Lists one clinic's PHI access audit trail (who reached which patient's data, when,
+    /// through which tool, allowed or denied by which layer), oldest first. The same filters
+    /// as a clinic admin's GET /audit.
+    Audit {
+        /// Stack outputs (JSON from `aws cloudformation describe-stacks`): the log group is
+        /// its AuditLogGroupName. Or give --log-group.
+        #[arg(long, value_name = "FILE", required_unless_present = "log_group")]
+        outputs: Option<PathBuf>,
+        /// The audit trail's log group, instead of --outputs.
+        #[arg(long, value_name = "NAME", conflicts_with = "outputs")]
+        log_group: Option<String>,
+        #[arg(long)]
+        clinic: String,
+        /// Only events naming this patient id.
+        #[arg(long)]
+        patient: Option<String>,
+        /// Only events of this user (`sub`).
+        #[arg(long)]
+        user: Option<String>,
+        /// From this time (RFC 3339); default: 7 days before --to.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Until this time (RFC 3339); default: now.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 500)]
+        max: usize,
+        /// One JSON object per line (the stored events) instead of the listing.
+        #[arg(long)]
+        json: bool,
+    },
     /// Sets one onboarded clinic's own token budget (model tokens per UTC day and month), or
     /// puts it back on its tier's (infra/tiers.json). Applies within the registry cache's
     /// lifetime (about a minute); the tokens already counted today and this month stay.
@@ -121,6 +153,61 @@ fn read(path: &Path) -> Result<String, AdminError> {
 async fn run(cli: Cli) -> Result<(), AdminError> {
     let tiers = TierCatalog::embedded()?;
     match cli.command {
+        Command::Audit {
+            outputs,
+            log_group,
+            clinic,
+            patient,
+            user,
+            from,
+            to,
+            max,
+            json,
+        } => {
+            let clinic = tenant_context::ClinicId::parse(&clinic)?;
+            let group = match (log_group, outputs) {
+                (Some(g), _) => g,
+                (None, Some(path)) => StackOutputs::from_json(&read(&path)?)?
+                    .get("AuditLogGroupName")?
+                    .to_owned(),
+                (None, None) => {
+                    return Err(AdminError::MissingOutput(
+                        "AuditLogGroupName (give --outputs or --log-group)".into(),
+                    ));
+                }
+            };
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let log = audit_trail::AuditLog::new(&sdk, group.clone());
+            let filters = tenant_admin::audit::AuditFilters {
+                patient,
+                user,
+                from,
+                to,
+            };
+            let events = tenant_admin::audit::read_trail(&log, &clinic, &filters, max).await?;
+            let mut out = std::io::stdout().lock();
+            for e in &events {
+                let text = if json {
+                    serde_json::to_string(e).unwrap_or_default()
+                } else {
+                    tenant_admin::audit::line(e)
+                };
+                let _ = writeln!(out, "{text}");
+            }
+            if !json {
+                let _ = writeln!(
+                    out,
+                    "==> {clinic}: {} event(s) in {group}{}",
+                    events.len(),
+                    if events.len() >= max {
+                        " (the limit: narrow with --from/--to, --patient or --user, or raise --max)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(())
+        }
         Command::SetBudget {
             outputs,
             clinic,

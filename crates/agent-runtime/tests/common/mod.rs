@@ -325,7 +325,14 @@ pub async fn agent_with_memory(
             alerts,
         )
     });
+    let audit = config.audit_log_group.as_ref().map(|group| {
+        audit_trail::AuditLog::new(
+            &testkit::sdk::moto_config(&testkit::endpoints_or_panic()),
+            group.clone(),
+        )
+    });
     let deps = Arc::new(Deps {
+        audit,
         model: ChatClient::new(http.clone(), config.model.clone(), keys),
         tools: agent_runtime::tool_sessions::ToolSessions::new(Gateway::new(
             signed_gateway_client(http, config.tier.as_str()),
