@@ -384,6 +384,7 @@ stage = urllib.parse.urlparse(outputs["ApiEndpoint"]).path.strip("/").split("/")
 json.dump({
     "apiUrl": f"api/{stage}/invoke",
     "usageUrl": f"api/{stage}/usage",
+    "auditUrl": f"api/{stage}/audit",
     "cognito": {
         "region": sys.argv[3],
         "clientId": outputs["UserPoolClientId"],

@@ -240,6 +240,7 @@ function signedIn(token) {
   $("messages").replaceChildren();
   $("prompt").focus();
   loadUsage();
+  loadAudit(false);
 }
 
 function signOut() {
@@ -250,6 +251,7 @@ function signOut() {
   $("badge").hidden = true;
   $("quota").hidden = true;
   $("usage-panel").hidden = true;
+  $("audit-panel").hidden = true;
   $("sign-out").hidden = true;
   $("chat").hidden = true;
   $("sign-in").hidden = false;
@@ -357,6 +359,90 @@ function showUsage(u) {
   panel.querySelector("tfoot").replaceChildren(
     row(["Total", num(total.requests), num(total.turns), num(total.input_tokens), num(total.output_tokens), money(total.estimated_cost)]),
   );
+  panel.hidden = false;
+}
+
+// ---- The clinic's audit trail, for the roles that may read it (the API says which) ----
+
+const audit = { next: null };
+
+function auditQuery(extra) {
+  const q = new URLSearchParams();
+  for (const [id, name] of [["audit-patient", "patient"], ["audit-user", "user"], ["audit-from", "from"], ["audit-to", "to"]]) {
+    const v = $(id).value.trim();
+    if (v) q.set(name, v);
+  }
+  q.set("limit", "50");
+  if (extra) q.set("next_token", extra);
+  return q.toString();
+}
+
+async function loadAudit(more) {
+  const token = state.idToken;
+  if (!token || !state.config.auditUrl) return;
+  const panel = $("audit-panel");
+  const error = $("audit-error");
+  let resp;
+  try {
+    resp = await fetch(`${state.config.auditUrl}?${auditQuery(more ? audit.next : null)}`, {
+      headers: { Authorization: `Bearer ${token}` },
+      cache: "no-store",
+    });
+  } catch (_) {
+    if (state.idToken !== token) return;
+    error.textContent = "The audit trail could not be reached right now.";
+    error.hidden = false;
+    return;
+  }
+  if (state.idToken !== token) return;
+  // Not for this role (or not deployed): no panel at all.
+  if (resp.status === 403 || resp.status === 501) {
+    panel.hidden = true;
+    return;
+  }
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    error.textContent = (body.error && body.error.message) || `The audit trail could not be read (HTTP ${resp.status}).`;
+    error.hidden = false;
+    panel.hidden = false;
+    return;
+  }
+  error.hidden = true;
+  const rows = (body.events || []).map((e) => {
+    const tr = document.createElement("tr");
+    const ids = [].concat(e.patient_ids || [], e.document_ids || [], e.memory_record_ids || []);
+    const decision = e.decision === "allowed" ? "allowed"
+      : e.decision === "denied" ? `denied (${e.denied_by}: ${e.reason})` : `${e.decision} (${e.reason || ""})`;
+    for (const [text, cls] of [
+      [String(e.time || "").replace("T", " ").replace(/\.\d+Z$|Z$/, ""), ""],
+      [String(e.user || "").slice(0, 8), ""],
+      [e.role || "", ""],
+      [e.access || "", ""],
+      [ids.join(", "), ""],
+      [decision, e.decision === "allowed" ? "" : "denied"],
+    ]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (cls) td.className = cls;
+      tr.append(td);
+    }
+    return tr;
+  });
+  const tbody = $("audit-table").querySelector("tbody");
+  if (more) {
+    tbody.append(...rows);
+  } else if (rows.length) {
+    tbody.replaceChildren(...rows);
+  } else {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = 6;
+    td.textContent = `No access recorded from ${String(body.from || "").slice(0, 10)} to ${String(body.to || "").slice(0, 10)}.`;
+    tr.append(td);
+    tbody.replaceChildren(tr);
+  }
+  audit.next = body.next_token || null;
+  $("audit-more").hidden = !audit.next;
   panel.hidden = false;
 }
 
@@ -547,6 +633,8 @@ async function ask(event) {
     li.removeAttribute("aria-busy");
     state.busy = false;
     loadUsage();
+    // The trail may hold this turn's accesses now (an admin watching it).
+    if (!$("audit-panel").hidden) loadAudit(false);
     $("ask-button").disabled = false;
     $("prompt").focus();
   }
@@ -603,6 +691,11 @@ async function start() {
   $("sign-in-form").addEventListener("submit", signIn);
   $("ask-form").addEventListener("submit", ask);
   $("sign-out").addEventListener("click", signOut);
+  $("audit-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    loadAudit(false);
+  });
+  $("audit-more").addEventListener("click", () => loadAudit(true));
   $("new-conversation").addEventListener("click", () => {
     state.session = null;
     $("messages").replaceChildren();

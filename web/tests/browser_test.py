@@ -117,6 +117,11 @@ def run(url, out, run_dir):
         check(True, f"asking used one of them ({left - 1} left)")
         check(not driver.find_element(By.ID, "usage-panel").is_displayed(),
               "a clinician sees no usage panel")
+        check(not driver.find_element(By.ID, "audit-panel").is_displayed(),
+              "a clinician sees no audit trail (GET /audit answers 403 for the role)")
+        check(re.search(r"tokens: [\d,.]+ used, [\d,.]+ of [\d,.]+ left today",
+                        driver.find_element(By.ID, "quota").text) is not None,
+              "the clinic's tokens used and left are shown beside the requests")
         cites = [c.get_attribute("title") for c in reply.find_elements(By.CSS_SELECTOR, ".citations li")]
         check(cites and all("/basic-tier/clinic-a/" in c for c in cites),
               f"the answer cites clinic-a documents only ({len(cites)} cited)")
@@ -150,6 +155,19 @@ def run(url, out, run_dir):
         others = [u["clinic_id"] for u in users if u["clinic_id"] != admin_clinic]
         check(not any(o in panel for o in others), "the panel names no other clinic")
         step.shot("admin-usage-panel")
+
+        # Its patient data access trail: the panel the API lets an admin see, filtered by patient.
+        wait(driver).until(lambda d: d.find_element(By.ID, "audit-panel").is_displayed())
+        driver.find_element(By.ID, "audit-patient").send_keys("p-1001")
+        driver.find_element(By.CSS_SELECTOR, "#audit-form button[type=submit]").click()
+        wait(driver).until(lambda d: "No access recorded" in d.find_element(By.ID, "audit-table").text
+                           or len(d.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr td")) >= 6)
+        trail = driver.find_element(By.ID, "audit-panel").text
+        check(not any(o in trail for o in others) and "p-1001" not in
+              driver.find_element(By.CSS_SELECTOR, "#audit-table tbody").text,
+              "the admin's trail holds its own clinic's accesses only (clinic-a's p-1001 is not in it)")
+        check(not driver.find_element(By.ID, "audit-error").is_displayed(), "the filtered read is accepted")
+        step.shot("admin-audit-panel")
 
         sign_out(driver)
         sign_in(driver, user["clinic-a"])

@@ -106,6 +106,7 @@ fn page_config(site: &SiteConfig<'_>) -> Value {
     json!({
         "apiUrl": format!("api/{}/invoke", site.stage),
         "usageUrl": format!("api/{}/usage", site.stage),
+        "auditUrl": format!("api/{}/audit", site.stage),
         "cognito": {
             "endpoint": site.cognito_endpoint,
             "clientId": site.client_id,
@@ -138,14 +139,17 @@ const ANSWER_HEADERS: [&str; 4] = [
 async fn pass_through(
     State(shared): State<Arc<Shared>>,
     UrlPath(rest): UrlPath<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     method: Method,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let mut req = shared
-        .http
-        .request(method, format!("{}/{rest}", shared.api_root))
-        .body(body);
+    // The query string too (GET /audit's filters), as CloudFront passes it on the deployed site.
+    let url = match query {
+        Some(q) => format!("{}/{rest}?{q}", shared.api_root),
+        None => format!("{}/{rest}", shared.api_root),
+    };
+    let mut req = shared.http.request(method, url).body(body);
     for name in REQUEST_HEADERS {
         for value in headers.get_all(&name) {
             req = req.header(&name, value);
