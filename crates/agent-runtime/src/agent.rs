@@ -183,17 +183,13 @@ pub async fn run<T: Toolbox>(
             return (tokens, Err(InvocationError::DeadlineExceeded(Stage::Model)));
         }
         // The clinic's budget first: a call it cannot take is not made.
-        let reservation = match turn.budget {
-            Some(budget) => {
-                let estimate =
-                    || call_estimate(&messages, turn.tools.specs(), turn.limits.max_output_tokens);
-                match budget.before_call(round, estimate).await {
-                    Ok(r) => r,
-                    Err(e) => return (tokens, Err(e)),
-                }
+        if let Some(budget) = turn.budget {
+            let estimate =
+                call_estimate(&messages, turn.tools.specs(), turn.limits.max_output_tokens);
+            if let Err(e) = budget.before_call(estimate).await {
+                return (tokens, Err(e));
             }
-            None => None,
-        };
+        }
         let completion = {
             let (text, mut pieces) = mpsc::unbounded_channel();
             let model = turn.model.complete_streaming(
@@ -232,7 +228,7 @@ pub async fn run<T: Toolbox>(
                     .map(|u| u.prompt_tokens.saturating_add(u.completion_tokens)),
                 Err(_) => Some(0),
             };
-            budget.after_call(reservation, used);
+            budget.after_call(used);
         }
         let completion = match completion {
             Ok(c) => c,

@@ -243,16 +243,27 @@ impl Budgets {
     }
 }
 
-/// One turn's hold on its clinic's budget: the first call's reservation (taken before the
-/// reply started), one more for each later call, and what each call used. A call's usage is
-/// settled before the next call reserves (one extra round trip per tool round), the last one's
-/// once the caller has the answer.
+/// One turn's hold on its clinic's budget. The first reservation (taken before the reply
+/// started) usually covers the whole turn: a later call reserves only what its estimate needs
+/// beyond what the turn holds and has not used, so a tool round costs no round trip to the
+/// table. Everything held is settled with what the calls used in one write once the caller has
+/// the answer.
 pub struct TurnBudget<'a> {
     budgets: &'a Budgets,
     ctx: &'a TenantContext,
     budget: Option<TokenBudget>,
-    first: std::sync::Mutex<Option<Reservation>>,
-    held: std::sync::Mutex<Vec<(Reservation, u64)>>,
+    hold: std::sync::Mutex<Hold>,
+}
+
+#[derive(Default)]
+struct Hold {
+    reservations: Vec<Reservation>,
+    /// Tokens reserved by the turn so far.
+    held: u64,
+    /// Tokens its calls used (as reported; a call without a report counts its estimate).
+    used: u64,
+    /// The last call's estimate.
+    last_estimate: u64,
 }
 
 impl<'a> TurnBudget<'a> {
@@ -262,63 +273,74 @@ impl<'a> TurnBudget<'a> {
         budget: Option<TokenBudget>,
         first: Option<Reservation>,
     ) -> Self {
+        let mut hold = Hold::default();
+        if let Some(r) = first {
+            hold.held = r.tokens;
+            hold.reservations.push(r);
+        }
         Self {
             budgets,
             ctx,
             budget,
-            first: std::sync::Mutex::new(first),
-            held: std::sync::Mutex::new(Vec::new()),
+            hold: std::sync::Mutex::new(hold),
         }
     }
 
-    /// Before model call `round`: the first call's reservation, or a new one of `estimate`.
-    pub async fn before_call(
-        &self,
-        round: u32,
-        estimate: impl FnOnce() -> u64,
-    ) -> Result<Option<Reservation>, InvocationError> {
-        if round == 1 {
-            return Ok(self.first.lock().ok().and_then(|mut f| f.take()));
+    /// Before a model call: reserves what `estimate` needs beyond the turn's unused hold (no
+    /// write when the hold covers it). Refused: the clinic's budget cannot take the call.
+    pub async fn before_call(&self, estimate: u64) -> Result<(), InvocationError> {
+        let available = match self.hold.lock() {
+            Ok(mut h) => {
+                h.last_estimate = estimate;
+                h.held.saturating_sub(h.used)
+            }
+            Err(_) => 0,
+        };
+        if available >= estimate {
+            return Ok(());
         }
-        // The earlier calls' real usage first, so that this reservation is judged against it
-        // rather than against their estimates.
-        if let Err(e) = self.settle().await {
-            tracing::error!(error = %e, clinic_id = %self.ctx.clinic_id(), "a token budget reservation could not be settled");
+        let more = self
+            .budgets
+            .reserve(self.ctx, self.budget, estimate - available)
+            .await?;
+        if let (Some(r), Ok(mut h)) = (more, self.hold.lock()) {
+            h.held += r.tokens;
+            h.reservations.push(r);
         }
-        self.budgets
-            .reserve(self.ctx, self.budget, estimate())
-            .await
+        Ok(())
     }
 
     /// After a call: what it used (input plus output); `None` when the model reported no
-    /// usage, which keeps the estimate. A failed call is settled at what it reported, zero when
-    /// nothing: a refused request is not billed.
-    pub fn after_call(&self, reservation: Option<Reservation>, used: Option<u64>) {
-        if let (Some(r), Ok(mut held)) = (reservation, self.held.lock()) {
-            let used = used.unwrap_or(r.tokens);
-            held.push((r, used));
+    /// usage, which counts the call's estimate. A failed call counts what it reported, zero
+    /// when nothing: a refused request is not billed.
+    pub fn after_call(&self, used: Option<u64>) {
+        if let Ok(mut h) = self.hold.lock() {
+            let used = used.unwrap_or(h.last_estimate);
+            h.used = h.used.saturating_add(used);
         }
     }
 
-    /// Settles every reservation of the turn (after the answer); the first failure, if any.
+    /// Settles what the turn held with what it used (after the answer): one write, or one per
+    /// UTC day for a turn that crossed midnight. The first failure, if any.
     pub async fn settle(&self) -> Result<(), usage_meter::UsageError> {
-        let held: Vec<(Reservation, u64)> = self
-            .held
+        let hold = self
+            .hold
             .lock()
             .map(|mut h| std::mem::take(&mut *h))
             .unwrap_or_default();
-        let first = self.first.lock().ok().and_then(|mut f| f.take());
-        // A first reservation the turn never used (it ended before the model): given back.
-        let unused = first.map(|r| (r, 0));
-        let settle = held
-            .iter()
-            .chain(unused.iter())
-            .map(|(r, used)| self.budgets.settle(r, *used));
-        futures::future::join_all(settle)
+        let Some((last, earlier)) = hold.reservations.split_last() else {
+            return Ok(());
+        };
+        // The earlier reservations count as used in full (one write for the turn); the last
+        // one takes the difference.
+        let earlier_held: u64 = earlier.iter().map(|r| r.tokens).sum();
+        let merged = last.clone().with_tokens(hold.held);
+        if earlier.iter().all(|r| r.same_day(last)) {
+            return self.budgets.settle(&merged, hold.used).await;
+        }
+        self.budgets
+            .settle(last, hold.used.saturating_sub(earlier_held))
             .await
-            .into_iter()
-            .collect::<Result<Vec<()>, _>>()
-            .map(|_| ())
     }
 }
 

@@ -126,6 +126,20 @@ pub struct Reservation {
     pub spent: Vec<Spent>,
 }
 
+impl Reservation {
+    /// The same reservation holding `tokens` (a turn's reservations of one day, settled at
+    /// once).
+    pub fn with_tokens(mut self, tokens: u64) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    /// Whether both count against the same clinic's same day.
+    pub fn same_day(&self, other: &Reservation) -> bool {
+        self.clinic == other.clinic && self.day == other.day
+    }
+}
+
 /// A reservation, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reserve {

@@ -67,9 +67,12 @@ pub(crate) struct World {
     memory: CountingProxy,
     guardrail: CountingProxy,
     sts: CountingProxy,
-    /// DynamoDB (dynalite): agent-runtime's per-clinic usage table and turn limit.
+    /// DynamoDB (dynalite): agent-runtime's per-clinic usage table, turn limit and budgets.
     dynamodb: CountingProxy,
     usage_table: String,
+    /// CloudWatch Logs (moto): the audit trail the agent writes memory recalls to.
+    logs: CountingProxy,
+    audit_group: String,
     pub(crate) token: String,
     session_key: String,
     sessions: SessionBinder,
@@ -137,7 +140,12 @@ impl World {
         let usage_table = testkit::dynamo::create_usage_table(&endpoints, "bench")
             .await
             .map_err(|e| setup("usage table")(&e))?;
+        let audit_group = testkit::audit_group::create(&endpoints, "bench")
+            .await
+            .map_err(|e| setup("audit log group")(&e))?;
         Ok(Self {
+            logs: CountingProxy::start(&endpoints.moto_url).await?,
+            audit_group,
             model: CountingProxy::start(model.base_url().trim_end_matches("/v1")).await?,
             gateway: CountingProxy::start_with_delay(
                 gateway.url().trim_end_matches("/mcp"),
@@ -204,6 +212,7 @@ impl World {
             &self.guardrail,
             &self.sts,
             &self.dynamodb,
+            &self.logs,
         ]
         .iter()
         .flat_map(|p| p.busy())
@@ -251,6 +260,10 @@ impl World {
                 env.push(("TENANTRY_USAGE_TABLE", self.usage_table.clone()));
                 env.push(("TENANTRY_USER_TURNS_PER_MINUTE", "1000000".into()));
                 env.push(("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb.url()));
+                // The audit trail (memory recalls with records are written before the model
+                // reads them), as deployed.
+                env.push(("TENANTRY_AUDIT_LOG_GROUP", self.audit_group.clone()));
+                env.push(("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", self.logs.url()));
                 env.push(("RUST_LOG", "warn".into()));
             }
             Side::Peer => {
@@ -549,6 +562,11 @@ pub async fn run(
         m[kind.slot()].assume_role_concurrent = world.sts.count("AssumeRole") - before;
     }
 
+    progress(&format!(
+        "agent: {warm_turns} warm turns each of the same binary, as deployed and without the usage table and the audit trail"
+    ));
+    let (added, added_own) = budget_and_audit_cost(&http, &world, subjects, warm_turns).await?;
+
     let pair = |f: &dyn Fn(&PerAgent) -> f64| (Some(f(&m[1])), f(&m[0]));
     let row = |metric: &str, unit: &str, (peer, ours): (Option<f64>, f64)| {
         Row::new(GROUP, metric, unit, peer, ours)
@@ -593,5 +611,78 @@ pub async fn run(
             pair(&|a| a.assume_role_concurrent as f64),
         )
         .target(Target::AtMost(1.0)),
+        row(
+            "warm turn p50 added by the token budget, the turn limit and the audit trail (as deployed minus without the usage table and the trail)",
+            "us",
+            (None, added),
+        )
+        .target(Target::AtMost(1000.0)),
+        row(
+            "the same, in the agent's own time (the stand-ins' busy time taken out) p50",
+            "us",
+            (None, added_own),
+        ),
     ])
+}
+
+/// The same agent binary twice, one as deployed (the usage table: turn limit, token budget
+/// reserve and settlement, usage count; the audit trail: each memory recall with records is
+/// written before the model reads them) and one without both, taking turns in one run: the
+/// difference of their warm turn p50s, and of their own time (the turn minus the stand-ins'
+/// busy time) p50s, in microseconds, never below zero.
+async fn budget_and_audit_cost(
+    http: &reqwest::Client,
+    world: &World,
+    subjects: &Subjects,
+    warm_turns: usize,
+) -> anyhow::Result<(f64, f64)> {
+    // A usage table of its own: the earlier sections' turns count against the same clinic's
+    // daily token budget (the tier file's), and this one starts from zero.
+    let table = testkit::dynamo::create_usage_table(&Endpoints::from_env()?, "bench-budget")
+        .await
+        .map_err(|e| anyhow!("usage table: {e}"))?;
+    let with = start_agent(
+        world,
+        Side::Ours,
+        subjects,
+        Some("ours-as-deployed"),
+        &[("TENANTRY_USAGE_TABLE", table.as_str())],
+    )
+    .await?
+    .0;
+    let without = start_agent(
+        world,
+        Side::Ours,
+        subjects,
+        Some("ours-without-usage-and-audit"),
+        &[
+            ("TENANTRY_USAGE_TABLE", ""),
+            ("TENANTRY_AUDIT_LOG_GROUP", ""),
+        ],
+    )
+    .await?
+    .0;
+    let agents = [&with, &without];
+    let mut turns = [Samples::default(), Samples::default()];
+    let mut own = [Samples::default(), Samples::default()];
+    let session = world.new_session()?;
+    for agent in agents {
+        turn(http, world, agent, Side::Ours, &session).await?;
+        settled(http, agent, Side::Ours).await?;
+    }
+    for i in 0..warm_turns {
+        let session = world.new_session()?;
+        // Alternating which goes first, so neither always meets a warmer stand-in.
+        let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
+        for slot in order {
+            let from = Instant::now();
+            let d = turn(http, world, agents[slot], Side::Ours, &session).await?;
+            let waited = busy_within(&world.busy(), from, Instant::now());
+            settled(http, agents[slot], Side::Ours).await?;
+            turns[slot].push(d);
+            own[slot].push(d.saturating_sub(waited));
+        }
+    }
+    let added = |s: &[Samples; 2]| (us(s[0].p50()) - us(s[1].p50())).max(0.0);
+    Ok((added(&turns), added(&own)))
 }
