@@ -545,8 +545,12 @@ pub async fn run(
     progress(&format!(
         "agent: {CONCURRENT} turns at once of one user on a fresh agent, counting STS AssumeRole"
     ));
+    // Each turn reserves its first call's estimate: 32 at once on top of the warm turns would
+    // pass the tier's daily token budget, so a usage table of its own.
+    let table = fresh_usage_table().await?;
     for kind in [Side::Ours, Side::Peer] {
-        let (agent, _) = start_agent(&world, kind, subjects, None, &[]).await?;
+        let extra = [("TENANTRY_USAGE_TABLE", table.as_str())];
+        let (agent, _) = start_agent(&world, kind, subjects, None, &extra).await?;
         let before = world.sts.count("AssumeRole");
         let mut turns = Vec::new();
         for _ in 0..CONCURRENT {
@@ -638,9 +642,7 @@ async fn budget_and_audit_cost(
 ) -> anyhow::Result<(f64, f64)> {
     // A usage table of its own: the earlier sections' turns count against the same clinic's
     // daily token budget (the tier file's), and this one starts from zero.
-    let table = testkit::dynamo::create_usage_table(&Endpoints::from_env()?, "bench-budget")
-        .await
-        .map_err(|e| anyhow!("usage table: {e}"))?;
+    let table = fresh_usage_table().await?;
     let with = start_agent(
         world,
         Side::Ours,
@@ -685,4 +687,12 @@ async fn budget_and_audit_cost(
     }
     let added = |s: &[Samples; 2]| (us(s[0].p50()) - us(s[1].p50())).max(0.0);
     Ok((added(&turns), added(&own)))
+}
+
+/// A new usage table on the DynamoDB stand-in: a section's turns start from a zero token
+/// budget (one clinic's day holds 250 000 tokens on the basic tier).
+async fn fresh_usage_table() -> anyhow::Result<String> {
+    testkit::dynamo::create_usage_table(&Endpoints::from_env()?, "bench-budget")
+        .await
+        .map_err(|e| anyhow!("usage table: {e}"))
 }
