@@ -106,6 +106,30 @@ fn text(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
+/// An UpdateItem conditioned on the row existing: its refusal means the clinic is not
+/// onboarded; anything else, that the table could not be written.
+fn not_onboarded_or_unavailable(
+    clinic: &ClinicId,
+) -> impl FnOnce(
+    aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+) -> RegistryError
++ '_ {
+    move |e| {
+        if e.as_service_error()
+            .is_some_and(|s| s.is_conditional_check_failed_exception())
+        {
+            RegistryError::NotOnboarded {
+                clinic: clinic.to_string(),
+            }
+        } else {
+            RegistryError::unavailable("UpdateItem")(e)
+        }
+    }
+}
+
 fn number(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
@@ -213,17 +237,10 @@ impl TenantRegistry {
                 .expression_attribute_values(":bd", number(daily_tokens)),
             None => update.update_expression("REMOVE #bd, #bm"),
         };
-        update.send().await.map_err(|e| {
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception())
-            {
-                RegistryError::NotOnboarded {
-                    clinic: clinic.to_string(),
-                }
-            } else {
-                RegistryError::unavailable("UpdateItem")(e)
-            }
-        })?;
+        update
+            .send()
+            .await
+            .map_err(not_onboarded_or_unavailable(clinic))?;
         Ok(())
     }
 
@@ -244,17 +261,7 @@ impl TenantRegistry {
             .condition_expression(format!("attribute_exists({ATTR_CLINIC})"))
             .send()
             .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
-                {
-                    RegistryError::NotOnboarded {
-                        clinic: clinic.to_string(),
-                    }
-                } else {
-                    RegistryError::unavailable("UpdateItem")(e)
-                }
-            })?;
+            .map_err(not_onboarded_or_unavailable(clinic))?;
         Ok(())
     }
 

@@ -218,11 +218,18 @@ impl TokenBudgets {
         Self { meter }
     }
 
-    fn key(&self, clinic: &ClinicId, day: NaiveDate) -> [(String, AttributeValue); 2] {
-        [
-            (ATTR_CLINIC.to_owned(), s(clinic.as_str())),
-            (ATTR_DAY.to_owned(), s(&month_key(day))),
-        ]
+    /// An UpdateItem of `clinic`'s budget item for the month of `day`.
+    fn update(
+        &self,
+        clinic: &ClinicId,
+        day: NaiveDate,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.meter
+            .client
+            .update_item()
+            .table_name(&self.meter.table)
+            .key(ATTR_CLINIC, s(clinic.as_str()))
+            .key(ATTR_DAY, s(&month_key(day)))
     }
 
     /// Reserves `estimate` tokens of `clinic`'s budget on `day`, unless that would pass the
@@ -244,14 +251,8 @@ impl TokenBudgets {
         }
         let expires = month_end(day).timestamp().max(0) as u64 + crate::KEEP_DAYS * 86_400;
         let mut condition = "(attribute_not_exists(#d) OR #d <= :dmax)".to_owned();
-        let [pk, sk] = self.key(clinic, day);
         let mut update = self
-            .meter
-            .client
-            .update_item()
-            .table_name(&self.meter.table)
-            .key(pk.0, pk.1)
-            .key(sk.0, sk.1)
+            .update(clinic, day)
             .update_expression("SET #expires = :expires ADD #d :est, #m :est")
             .expression_attribute_names("#expires", ATTR_EXPIRES)
             .expression_attribute_names("#d", day_attr(day))
@@ -325,13 +326,7 @@ impl TokenBudgets {
         if delta == 0 {
             return Ok(());
         }
-        let [pk, sk] = self.key(&reservation.clinic, reservation.day);
-        self.meter
-            .client
-            .update_item()
-            .table_name(&self.meter.table)
-            .key(pk.0, pk.1)
-            .key(sk.0, sk.1)
+        self.update(&reservation.clinic, reservation.day)
             .update_expression("ADD #d :delta, #m :delta")
             .expression_attribute_names("#d", day_attr(reservation.day))
             .expression_attribute_names("#m", MONTH_TOKENS)
@@ -348,14 +343,8 @@ impl TokenBudgets {
         let clinic = ClinicId::parse(&alert.clinic_id).map_err(|_| UsageError::Corrupt {
             field: "alert clinic",
         })?;
-        let [pk, sk] = self.key(&clinic, day);
         let result = self
-            .meter
-            .client
-            .update_item()
-            .table_name(&self.meter.table)
-            .key(pk.0, pk.1)
-            .key(sk.0, sk.1)
+            .update(&clinic, day)
             .update_expression("ADD #a :tags")
             .condition_expression("attribute_not_exists(#a) OR NOT contains(#a, :tag)")
             .expression_attribute_names("#a", ALERTS)
@@ -380,13 +369,7 @@ impl TokenBudgets {
         let clinic = ClinicId::parse(&alert.clinic_id).map_err(|_| UsageError::Corrupt {
             field: "alert clinic",
         })?;
-        let [pk, sk] = self.key(&clinic, day);
-        self.meter
-            .client
-            .update_item()
-            .table_name(&self.meter.table)
-            .key(pk.0, pk.1)
-            .key(sk.0, sk.1)
+        self.update(&clinic, day)
             .update_expression("DELETE #a :tags")
             .expression_attribute_names("#a", ALERTS)
             .expression_attribute_values(":tags", AttributeValue::Ss(vec![alert.tag()]))
@@ -403,14 +386,13 @@ impl TokenBudgets {
         budget: TokenBudget,
         day: NaiveDate,
     ) -> Result<BudgetStatus, UsageError> {
-        let [pk, sk] = self.key(clinic, day);
         let out = self
             .meter
             .client
             .get_item()
             .table_name(&self.meter.table)
-            .key(pk.0, pk.1)
-            .key(sk.0, sk.1)
+            .key(ATTR_CLINIC, s(clinic.as_str()))
+            .key(ATTR_DAY, s(&month_key(day)))
             .consistent_read(true)
             .send()
             .await
