@@ -85,8 +85,9 @@ fn bench(c: &mut Criterion) {
     );
 
     // Kept for the whole conversation, as the agent keeps its runtime session's.
+    let session = tenant_context::RuntimeSessionId::parse(&"b".repeat(40)).expect("session id");
     let tools = rt
-        .block_on(gateway.connect(&token, &ctx, &cat))
+        .block_on(gateway.connect(&token, &ctx, &session, &cat))
         .expect("gateway");
     let mut group = c.benchmark_group("turn");
     group.sample_size(30);

@@ -67,7 +67,7 @@ impl ToolSessions {
     ) -> Result<SessionTools<'_>, GatewayError> {
         let session = match self.reuse(runtime_session, ctx) {
             Some(session) => {
-                session.bind(token, ctx)?;
+                session.bind(token, ctx, runtime_session)?;
                 session
             }
             None => self.open(runtime_session, token, ctx, catalog).await?,
@@ -113,13 +113,14 @@ impl ToolSessions {
         // On a task of its own: rmcp's session task adopts the span it starts in, and a kept
         // session must not hold this invocation's span (and trace) open after the turn.
         let connect = tokio::spawn({
-            let (gateway, token, ctx, catalog) = (
+            let (gateway, token, ctx, key, catalog) = (
                 self.gateway.clone(),
                 token.to_owned(),
                 ctx.clone(),
+                key.clone(),
                 catalog.clone(),
             );
-            async move { gateway.connect(&token, &ctx, &catalog).await }
+            async move { gateway.connect(&token, &ctx, &key, &catalog).await }
         });
         let session = Arc::new(connect.await.map_err(|_| GatewayError::Unreachable)??);
         let mut kept = self.kept();

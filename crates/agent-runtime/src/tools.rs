@@ -20,7 +20,7 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tenant_context::{TenantContext, TierCatalog, TierConfig};
+use tenant_context::{RuntimeSessionId, TenantContext, TierCatalog, TierConfig, session_log_id};
 
 use crate::gateway_auth::LiveHeaders;
 pub use crate::gateway_auth::SignedGatewayClient;
@@ -137,10 +137,11 @@ impl Gateway {
         &self,
         id_token: &str,
         ctx: &TenantContext,
+        session: &RuntimeSessionId,
         catalog: &TierCatalog,
     ) -> Result<GatewaySession, GatewayError> {
         let live = LiveHeaders::default();
-        live.set(caller_headers(id_token, ctx)?);
+        live.set(caller_headers(id_token, ctx, session)?);
         let transport = StreamableHttpClientTransport::with_client(
             self.client.with_live_headers(live.clone()),
             StreamableHttpClientTransportConfig::with_uri(self.url.clone()),
@@ -206,6 +207,7 @@ impl Gateway {
 fn caller_headers(
     id_token: &str,
     ctx: &TenantContext,
+    session: &RuntimeSessionId,
 ) -> Result<HashMap<HeaderName, HeaderValue>, GatewayError> {
     let mut headers = HashMap::new();
     let mut add = |name: &str, value: &str| -> Result<(), GatewayError> {
@@ -219,6 +221,8 @@ fn caller_headers(
     for (name, value) in ctx.tenant_headers() {
         add(name, &value)?;
     }
+    // The tool target's audit events name the conversation as the agent's do.
+    add(headers::SESSION_HASH, &session_log_id(session))?;
     Ok(headers)
 }
 
@@ -238,8 +242,13 @@ impl GatewaySession {
 
     /// The session's requests carry `id_token` and `ctx`'s headers from now on. The session
     /// must be `ctx`'s own (see `tool_sessions`): its tool list was filtered for that role.
-    pub fn bind(&self, id_token: &str, ctx: &TenantContext) -> Result<(), GatewayError> {
-        self.live.set(caller_headers(id_token, ctx)?);
+    pub fn bind(
+        &self,
+        id_token: &str,
+        ctx: &TenantContext,
+        session: &RuntimeSessionId,
+    ) -> Result<(), GatewayError> {
+        self.live.set(caller_headers(id_token, ctx, session)?);
         Ok(())
     }
 

@@ -8,10 +8,15 @@ pub const ID_TOKEN: &str = "X-Id-Token";
 pub const TIER: &str = "X-Tier";
 pub const CLINIC_ID: &str = "X-Clinic-ID";
 pub const S3_PREFIX: &str = "X-S3-Prefix";
+/// The runtime session's short hash (never the raw id), from the agent to the tool target, so
+/// that both sides' audit events of one conversation carry the same session. A correlation aid
+/// the agent asserts (its requests are signed with the runtime's role), not an identity: the
+/// tool target checks only its form.
+pub const SESSION_HASH: &str = "X-Session-Hash";
 
 /// The request headers the Gateway target allow-lists (`MetadataConfiguration.
 /// AllowedRequestHeaders`, at most 10) and passes to the tool target in the client context.
-pub const PROPAGATED: [&str; 4] = [ID_TOKEN, TIER, CLINIC_ID, S3_PREFIX];
+pub const PROPAGATED: [&str; 5] = [ID_TOKEN, TIER, CLINIC_ID, S3_PREFIX, SESSION_HASH];
 
 /// The tenant headers only (what a verified context derives), in [`PROPAGATED`]'s order.
 pub const TENANT: [&str; 3] = [TIER, CLINIC_ID, S3_PREFIX];
@@ -61,7 +66,7 @@ mod tests {
             assert!(http::HeaderName::try_from(*name).is_ok(), "{name}");
         }
         assert!(PROPAGATED.len() <= 10);
-        assert_eq!(&PROPAGATED[1..], &TENANT);
+        assert_eq!(&PROPAGATED[1..4], &TENANT);
     }
 
     #[test]

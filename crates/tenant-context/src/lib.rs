@@ -35,7 +35,9 @@ pub use names::{
 };
 pub use namespace::{ACTOR_ID_PLACEHOLDER, SESSION_ID_PLACEHOLDER, namespace_template_is_valid};
 pub use recall::RecallRules;
-pub use session::{SESSION_KEY_MIN_LEN, SESSION_MAX_AGE, SessionBinder, session_log_id};
+pub use session::{
+    SESSION_KEY_MIN_LEN, SESSION_MAX_AGE, SessionBinder, is_session_log_id, session_log_id,
+};
 pub use tiers::{
     BedrockProject, BusinessHours, DataRetention, EMBEDDED_TIER_FILE, GuardrailPolicy,
     IfGuardrailUnavailable, KnowledgeBase, MemoryConfig, MemoryStrategy, MemoryStrategyKind,

@@ -166,7 +166,17 @@ impl SessionBinder {
 /// session: whoever reads it from a log and holds the user's token could resume it).
 pub fn session_log_id(id: &RuntimeSessionId) -> String {
     let digest = Sha256::digest(id.as_str().as_bytes());
-    hex(&digest[..6])
+    hex(&digest[..LOG_ID_BYTES])
+}
+
+const LOG_ID_BYTES: usize = 6;
+
+/// Whether `s` has the form of a [`session_log_id`] (what another hop may pass on): nothing
+/// else may reach a log or an audit record in its place.
+pub fn is_session_log_id(s: &str) -> bool {
+    s.len() == LOG_ID_BYTES * 2
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn unix_now() -> u64 {
@@ -318,6 +328,17 @@ mod tests {
         let id = binder(4).issue_at(&ctx("basic", "clinic-a", "u"), 1_800_000_000, [0; 12]);
         assert_eq!(session_log_id(&id), session_log_id(&id));
         assert_eq!(session_log_id(&id).len(), 12);
+        assert!(is_session_log_id(&session_log_id(&id)));
+        for not_one in [
+            "",
+            "0a1b2c3d4e5",
+            "0a1b2c3d4e5f0",
+            "0A1B2C3D4E5F",
+            "0a1b2c3d4e5g",
+            "0a1b2c\n4e5f",
+        ] {
+            assert!(!is_session_log_id(not_one), "{not_one:?}");
+        }
         assert!(!id.as_str().contains(&session_log_id(&id)));
     }
 }

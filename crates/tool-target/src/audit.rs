@@ -24,7 +24,12 @@ pub async fn record(
     caller: Option<&Verified>,
     result: Result<Value, ToolError>,
 ) -> Result<Value, ToolError> {
-    let Some(Verified { tenant, tool }) = caller else {
+    let Some(Verified {
+        tenant,
+        tool,
+        session,
+    }) = caller
+    else {
         return result;
     };
     let Some(access) = Access::of_tool(tool) else {
@@ -41,6 +46,7 @@ pub async fn record(
         Recorder::ToolTarget,
         chrono::Utc::now(),
     )
+    .map(|e| e.with_session(session.clone()))
     .map(|e| match &result {
         Ok(reply) => e
             .with_patients(returned_patients(reply))

@@ -69,6 +69,18 @@ impl GatewayCall {
         })
     }
 
+    /// The runtime session's short hash the agent passed on (`None` from a caller that passes
+    /// none); anything not of its form is refused, so nothing else reaches the audit trail.
+    pub fn session_hash(&self) -> Result<Option<&str>, ToolError> {
+        match self.header(contracts::headers::SESSION_HASH) {
+            None => Ok(None),
+            Some(h) if tenant_context::is_session_log_id(h) => Ok(Some(h)),
+            Some(_) => Err(ToolError::BadClientContext(
+                "the session hash is not a session's short hash",
+            )),
+        }
+    }
+
     /// A propagated header, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

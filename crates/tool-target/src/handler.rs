@@ -86,6 +86,8 @@ fn clinic_needed(tool: &ToolCall, tier: &TierConfig) -> bool {
 pub struct Verified {
     pub tenant: TenantContext,
     pub tool: String,
+    /// The runtime session's short hash, as the agent passed it on (checked for form only).
+    pub session: Option<String>,
 }
 
 async fn serve(
@@ -146,7 +148,12 @@ async fn authorise(
     *verified = Some(Verified {
         tenant: tenant.clone(),
         tool: call.tool.clone(),
+        session: None,
     });
+    let session = call.session_hash()?;
+    if let Some(v) = verified.as_mut() {
+        v.session = session.map(str::to_owned);
+    }
     deps.served
         .check(tenant.clinic_id(), tenant.tier())
         .await

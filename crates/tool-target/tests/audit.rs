@@ -140,6 +140,56 @@ async fn a_forged_event_in_an_argument_stays_one_string_of_one_event() {
 }
 
 #[tokio::test]
+async fn the_agents_session_hash_is_recorded_and_nothing_else_in_its_place() {
+    let w = world("audit-session", 15).await;
+    let patient = format!("{BASIC_TARGET}___patient_context");
+    let with_session = |hash: &str| {
+        let mut h = headers("basic", "clinic-a");
+        h["X-Session-Hash"] = hash.into();
+        h
+    };
+    let r = w
+        .call(
+            &patient,
+            &with_session("0a1b2c3d4e5f"),
+            json!({"patient_id": "p-1001"}),
+        )
+        .await;
+    assert_eq!(r["patient"]["patient_id"], "p-1001", "{r}");
+    // Not a session's short hash (a raw session id, text for a log reader): refused, and its
+    // record names no session.
+    for forged in [
+        "tour-session-0000000000000000000000000001",
+        "0a1b2c3d4e5f\nuser=x",
+    ] {
+        let r = w
+            .call(
+                &patient,
+                &with_session(forged),
+                json!({"patient_id": "p-1002"}),
+            )
+            .await;
+        assert_eq!(code(&r), "bad_client_context", "{r}");
+    }
+    // A caller that passes none is recorded without one.
+    w.basic("patient_context", json!({"patient_id": "p-1003"}))
+        .await;
+
+    let events = trail(&w, "clinic-a").await;
+    assert_eq!(events.len(), 4, "{events:#?}");
+    let session_of = |patient: &str| -> Vec<Option<&str>> {
+        events
+            .iter()
+            .filter(|e| e.patient_ids.iter().any(|p| p == patient))
+            .map(|e| e.session.as_deref())
+            .collect()
+    };
+    assert_eq!(session_of("p-1001"), vec![Some("0a1b2c3d4e5f")]);
+    assert_eq!(session_of("p-1002"), vec![None, None]);
+    assert_eq!(session_of("p-1003"), vec![None]);
+}
+
+#[tokio::test]
 async fn no_patient_data_leaves_without_its_record() {
     // The same deployment, its audit trail unreachable.
     let w = world_with_audit(

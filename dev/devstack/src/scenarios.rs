@@ -255,6 +255,7 @@ async fn gateway_session(
     let ctx = verifier.verify(token).await?.context;
     let tier = catalog.tier(tier.unwrap_or(ctx.tier().as_str()))?;
     let url = stack.gateway_url(tier.as_str())?;
+    let session = tenant_context::RuntimeSessionId::parse("scenario-gateway-session-0000000001")?;
     let role = request_signing::RoleCredentials::new(
         aws_credential_types::provider::SharedCredentialsProvider::new(signer.credentials()),
         testkit::STANDIN_REGION,
@@ -262,7 +263,7 @@ async fn gateway_session(
     let client = agent_runtime::tools::SignedGatewayClient::new(http.clone(), role);
     Ok(
         agent_runtime::tools::Gateway::new(client, url, catalog.config(&tier)?)
-            .connect(token, &ctx, &catalog)
+            .connect(token, &ctx, &session, &catalog)
             .await,
     )
 }

@@ -574,6 +574,14 @@ async fn a_patient_read_is_in_its_clinics_audit_trail_and_no_other_clinic_sees_i
     assert_eq!((e.tier.as_str(), e.role.as_str()), ("premium", "clinician"));
     assert_eq!(e.decision, audit_trail::Decision::Allowed);
     assert_eq!(e.recorded_by, audit_trail::Recorder::ToolTarget);
+    // The tool target's record names the conversation as the agent's records do: the runtime
+    // session's short hash, passed on through the Gateway (never the raw id).
+    let session = answer.session.as_deref().expect("the proxy's session id");
+    let session = tenant_context::RuntimeSessionId::parse(session).unwrap();
+    assert_eq!(
+        e.session.as_deref(),
+        Some(tenant_context::session_log_id(&session).as_str())
+    );
 
     let http = reqwest::Client::new();
     let audit_url = stack.api.usage_url().replace("/usage", "/audit");
