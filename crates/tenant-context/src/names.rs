@@ -130,6 +130,31 @@ impl TenantContext {
         }
     }
 
+    /// Where every record of this user for `strategy` lies, every session's included: the
+    /// namespace up to its `{sessionId}` (the whole namespace when it has none). What an
+    /// erasure of the user's memory lists; it ends with `/`, so it never reaches into
+    /// another actor's records.
+    pub fn memory_namespace_path(&self, strategy: &MemoryStrategy) -> Result<String, Error> {
+        let with_actor =
+            strategy
+                .namespace
+                .replacen(ACTOR_ID_PLACEHOLDER, self.actor_id().as_str(), 1);
+        let path = match with_actor.find(SESSION_ID_PLACEHOLDER) {
+            Some(at) => &with_actor[..at],
+            None => &with_actor,
+        };
+        if !path.ends_with('/') || !path.contains(self.actor_id().as_str()) {
+            return Err(Error::Config {
+                field: "memory namespace",
+                reason: format!(
+                    "strategy `{}`: the part before {{sessionId}} must name the actor and end with `/`",
+                    strategy.name
+                ),
+            });
+        }
+        Ok(path.to_owned())
+    }
+
     /// The tenant's document prefix in its tier's bucket: `{tier}-tier/{clinic_id}/`.
     pub fn s3_prefix(&self) -> String {
         format!("{}-tier/{}/", self.tier(), self.clinic_id())
@@ -214,6 +239,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// An erasure lists a user's records by the namespace path: it covers every session's
+    /// namespace of that user and no other user's, in every strategy of every tier.
+    #[test]
+    fn a_users_namespace_path_covers_their_sessions_and_nobody_elses() {
+        use crate::{TenantContext, TierCatalog};
+        let catalog = TierCatalog::embedded().unwrap();
+        let sessions = [40, 41].map(|n| {
+            MemorySessionId::from_runtime(&RuntimeSessionId::parse(&"s".repeat(n)).unwrap())
+        });
+        for (tier, config) in catalog.iter() {
+            let user = |sub: &str, clinic: &str| {
+                TenantContext::parse(&catalog, tier.as_str(), clinic, sub, "nurse").unwrap()
+            };
+            let (me, others) = (
+                user("u-1", "clinic-a"),
+                [user("u-12", "clinic-a"), user("u-1", "clinic-ab")],
+            );
+            for strategy in &config.memory.strategies {
+                let path = me.memory_namespace_path(strategy).unwrap();
+                for s in &sessions {
+                    let mine = me.memory_namespace(strategy, Some(s)).unwrap();
+                    assert!(mine.starts_with(&path), "{path} misses {mine}");
+                    for other in &others {
+                        let theirs = other.memory_namespace(strategy, Some(s)).unwrap();
+                        assert!(!theirs.starts_with(&path), "{path} reaches {theirs}");
+                    }
+                }
+            }
+        }
+        let odd = crate::MemoryStrategy {
+            name: "odd".into(),
+            kind: crate::MemoryStrategyKind::Summary,
+            namespace: "/summaries/{actorId}-{sessionId}/".into(),
+        };
+        assert!(user_of(&catalog).memory_namespace_path(&odd).is_err());
+    }
+
+    fn user_of(catalog: &crate::TierCatalog) -> crate::TenantContext {
+        crate::TenantContext::parse(catalog, "basic", "clinic-a", "u-1", "nurse").unwrap()
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub const ATTR_API_KEY_ID: &str = "api_key_id";
 /// set-budget`); without them the tier's applies.
 pub const ATTR_BUDGET_DAILY: &str = "budget_daily_tokens";
 pub const ATTR_BUDGET_MONTHLY: &str = "budget_monthly_tokens";
+/// The usernames a suspension disabled (a string set): resuming enables these and no others,
+/// so a user an administrator had disabled before stays disabled.
+pub const ATTR_SUSPENDED_USERS: &str = "suspended_users";
 
 /// Whether a clinic may be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,6 +261,99 @@ impl TenantRegistry {
             .update_expression("SET #st = :s")
             .expression_attribute_names("#st", ATTR_STATUS)
             .set_expression_attribute_values(Some(values))
+            .condition_expression(format!("attribute_exists({ATTR_CLINIC})"))
+            .send()
+            .await
+            .map_err(not_onboarded_or_unavailable(clinic))?;
+        Ok(())
+    }
+
+    /// Adds `usernames` to the users the clinic's suspension disabled (before they are
+    /// disabled, so an interrupted suspension run again still knows them); returns the whole
+    /// set. A clinic that is not onboarded is refused.
+    pub async fn record_suspended_users(
+        &self,
+        clinic: &ClinicId,
+        usernames: &[String],
+    ) -> Result<Vec<String>, RegistryError> {
+        if usernames.is_empty() {
+            return self.suspended_users(clinic).await;
+        }
+        let out = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .update_expression("ADD #su :u")
+            .expression_attribute_names("#su", ATTR_SUSPENDED_USERS)
+            .expression_attribute_values(":u", AttributeValue::Ss(usernames.to_vec()))
+            .condition_expression(format!("attribute_exists({ATTR_CLINIC})"))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(not_onboarded_or_unavailable(clinic))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get(ATTR_SUSPENDED_USERS))
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// The users the clinic's suspension disabled (none when it is not suspended, or not
+    /// onboarded).
+    pub async fn suspended_users(&self, clinic: &ClinicId) -> Result<Vec<String>, RegistryError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .projection_expression("#su")
+            .expression_attribute_names("#su", ATTR_SUSPENDED_USERS)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(RegistryError::unavailable("GetItem"))?;
+        Ok(out
+            .item()
+            .and_then(|i| i.get(ATTR_SUSPENDED_USERS))
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Takes `username` out of the users a resume would enable (an administrator disabled or
+    /// removed it while the clinic was suspended). No row, or no such user, is no error.
+    pub async fn forget_suspended_user(
+        &self,
+        clinic: &ClinicId,
+        username: &str,
+    ) -> Result<(), RegistryError> {
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .update_expression("DELETE #su :u")
+            .expression_attribute_names("#su", ATTR_SUSPENDED_USERS)
+            .expression_attribute_values(":u", AttributeValue::Ss(vec![username.to_owned()]))
+            .condition_expression(format!("attribute_exists({ATTR_CLINIC})"))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| match not_onboarded_or_unavailable(clinic)(e) {
+                RegistryError::NotOnboarded { .. } => Ok(()),
+                other => Err(other),
+            })
+    }
+
+    /// Forgets every user a suspension disabled (once a resume has enabled them).
+    pub async fn clear_suspended_users(&self, clinic: &ClinicId) -> Result<(), RegistryError> {
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .update_expression("REMOVE #su")
+            .expression_attribute_names("#su", ATTR_SUSPENDED_USERS)
             .condition_expression(format!("attribute_exists({ATTR_CLINIC})"))
             .send()
             .await

@@ -344,14 +344,41 @@ impl DevStack {
         Ok(self.pool.sign_in(&user.username, &user.password).await?)
     }
 
+    /// tenant-admin's clients on this stack's stand-ins and emulations.
+    pub fn admin_clients(&self) -> Result<tenant_admin::apply::Clients, StackError> {
+        setup::admin_clients(&self.endpoints, Some(&self.assistant.memory.endpoint()))
+    }
+
+    /// Runs a `tenant-admin user` change on this stack, the code path of the deployed
+    /// command; returns its progress lines and outcome.
+    pub async fn user_change(
+        &self,
+        request: &tenant_admin::users::UserRequest,
+    ) -> Result<(Vec<String>, tenant_admin::users::UserOutcome), tenant_admin::AdminError> {
+        let clients = self.admin_clients().map_err(|e| {
+            tenant_admin::AdminError::Conflict(format!("the devstack's clients: {e}"))
+        })?;
+        let mut lines = Vec::new();
+        let outcome = tenant_admin::users::apply_user(
+            request,
+            &clients,
+            &self.onboarded.targets,
+            &TierCatalog::embedded()?,
+            &mut |line| lines.push(line),
+        )
+        .await?;
+        Ok((lines, outcome))
+    }
+
     /// Suspends (or resumes) a tenant as tenant-admin does: the registry status, and its users
-    /// disabled and signed out (or enabled). Returns how many users the clinic has.
+    /// disabled and signed out (or the users its suspension disabled enabled again). Returns
+    /// how many users it disabled or enabled.
     pub async fn set_tenant_status(
         &self,
         clinic: &str,
         status: tenant_admin::TenantStatus,
     ) -> Result<usize, StackError> {
-        let clients = setup::admin_clients(&self.endpoints)?;
+        let clients = self.admin_clients()?;
         let id = tenant_context::ClinicId::parse(clinic).map_err(|e| StackError::Setup {
             what: format!("clinic {clinic}: {e}"),
         })?;

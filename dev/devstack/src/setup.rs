@@ -121,13 +121,20 @@ pub async fn users(
 /// The API keys tenant-admin created, and the registry it wrote.
 pub struct Onboarded {
     pub registry_table: String,
+    /// What tenant-admin was given (as it reads a stack's outputs), for later commands.
+    pub targets: tenant_admin::Targets,
     /// (clinic id, API key value)
     pub keys: Vec<(String, String)>,
 }
 
 /// tenant-admin's clients, on the stand-ins (API Gateway and Cognito on moto, DynamoDB on
-/// dynalite).
-pub fn admin_clients(endpoints: &Endpoints) -> Result<tenant_admin::apply::Clients, StackError> {
+/// dynalite, AgentCore Memory on its emulation at `memory_url`). Onboarding reaches no memory:
+/// before the emulation runs, `None` gives an address nothing listens on (port 9, discard),
+/// so a stray call fails rather than reaching anything.
+pub fn admin_clients(
+    endpoints: &Endpoints,
+    memory_url: Option<&str>,
+) -> Result<tenant_admin::apply::Clients, StackError> {
     let moto = moto_config(endpoints);
     let dynamodb_url = endpoints
         .dynamodb_url
@@ -139,6 +146,9 @@ pub fn admin_clients(endpoints: &Endpoints) -> Result<tenant_admin::apply::Clien
         apigateway: aws_sdk_apigateway::Client::new(&moto),
         dynamodb: aws_sdk_dynamodb::Client::new(&config_for(&dynamodb_url)),
         cognito: aws_sdk_cognitoidentityprovider::Client::new(&moto),
+        memory: aws_sdk_bedrockagentcore::Client::new(&config_for(
+            memory_url.unwrap_or("http://127.0.0.1:9"),
+        )),
     })
 }
 
@@ -153,7 +163,7 @@ pub async fn onboard(
     prefix: &str,
 ) -> Result<Onboarded, StackError> {
     use aws_sdk_apigateway::types::{QuotaPeriodType, QuotaSettings, ThrottleSettings};
-    let clients = admin_clients(endpoints)?;
+    let clients = admin_clients(endpoints, None)?;
     let admin = |e: tenant_admin::AdminError| StackError::Setup {
         what: format!("onboarding: {e}"),
     };
@@ -193,6 +203,10 @@ pub async fn onboard(
         registry_table: registry_table.clone(),
         clinic_table: clinic_table.to_owned(),
         usage_plans,
+        memories: TierCatalog::embedded()?
+            .iter()
+            .map(|(tier, _)| (tier.clone(), memory_id(tier.as_str())))
+            .collect(),
         test_stack: true,
     };
     let mut keys = Vec::new();
@@ -221,6 +235,7 @@ pub async fn onboard(
     }
     Ok(Onboarded {
         registry_table,
+        targets,
         keys,
     })
 }

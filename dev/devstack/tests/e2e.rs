@@ -197,6 +197,91 @@ async fn memory_follows_the_session_and_a_session_stays_with_its_user() {
     );
 }
 
+/// A nurse made admin with `tenant-admin user set-role` (the command's own code on the
+/// devstack) asks for what they were told before: nothing of the nurse's conversations is in
+/// memory any more, in a new conversation or in the old one, and no other user's is touched.
+#[tokio::test]
+async fn a_role_changed_user_gets_nothing_back_from_before_the_change() {
+    let stack = stack("rolechange").await;
+    let http = reqwest::Client::new();
+    let url = stack.api.invoke_url();
+    let (clinic, nurse, _) = devstack::setup::COLLEAGUE;
+    let told = "Remember that the insulin pump of bed 4 was replaced";
+    let token = stack.sign_in_as(nurse).await.unwrap();
+    let first = ask(&http, &url, &token, told, None, &[]).await.unwrap();
+    assert_eq!(first.status, 200, "{}", first.body);
+    let session = first.session.expect("a session id");
+    let token_x = stack.sign_in(clinic).await.unwrap();
+    let other = ask(
+        &http,
+        &url,
+        &token_x,
+        "Remember that the MRI room moved",
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.status, 200, "{}", other.body);
+    let held = |needle: &str| {
+        stack
+            .assistant
+            .memory
+            .records()
+            .iter()
+            .filter(|(_, text)| text.contains(needle))
+            .count()
+    };
+    assert!(
+        held("insulin pump") > 0,
+        "the emulation extracted the nurse's records"
+    );
+
+    let request = tenant_admin::users::UserRequest {
+        clinic: tenant_context::ClinicId::parse(clinic).unwrap(),
+        username: nurse.into(),
+        change: tenant_admin::users::UserChange::SetRole {
+            role: tenant_context::Role::parse("admin").unwrap(),
+        },
+    };
+    let (lines, _) = stack.user_change(&request).await.unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("role nurse -> admin")),
+        "{lines:?}"
+    );
+    assert_eq!(held("insulin pump"), 0, "{lines:?}");
+    assert!(
+        stack
+            .assistant
+            .memory
+            .events()
+            .iter()
+            .all(|(_, _, payload)| !payload.to_string().contains("insulin pump"))
+    );
+    assert!(held("MRI room") > 0, "another user's memory is untouched");
+
+    let admin = stack.sign_in_as(nurse).await.unwrap();
+    for session in [None, Some(session.as_str())] {
+        let later = ask(
+            &http,
+            &url,
+            &admin,
+            "What did I tell you earlier?",
+            session,
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(later.status, 200, "{}", later.body);
+        assert!(
+            !later.body.to_string().contains("insulin pump"),
+            "{session:?}: {}",
+            later.body
+        );
+    }
+    assert_conformant(&stack, &["AgentCore Memory"]);
+}
+
 #[tokio::test]
 async fn a_burst_past_the_usage_plan_is_throttled_and_a_tier_mate_is_not() {
     let stack = stack("limits").await;

@@ -10,6 +10,16 @@
 //!   starts with the requested one (AWS matches by prefix), ranked by words shared with the
 //!   query.
 //!
+//! And what an operator's erasure of one user's memory uses (tenant-admin):
+//!
+//! - `ListSessions` (`POST /memories/{memoryId}/actor/{actorId}/sessions`), `ListEvents` and
+//!   `DeleteEvent` (`DELETE .../sessions/{sessionId}/events/{eventId}`), paginated with
+//!   `nextToken` as AWS pages them;
+//! - `ListMemoryRecords` (`POST /memories/{memoryId}/memoryRecords`): by exact `namespace`, or
+//!   by `namespacePath`, read here as "the namespace starts with it" (AWS: "falls under the
+//!   same parent hierarchy"); `BatchDeleteMemoryRecords` (at most 100 a call, as the model
+//!   says), each record answered `SUCCEEDED` or `FAILED`.
+//!
 //! Long-term records: AWS extracts them asynchronously with the memory's strategies, from the
 //! whole conversation (the assistant's turns as well as the user's), and an event's metadata
 //! does not travel onto the records. Here each message, user's or assistant's, becomes a record
@@ -125,7 +135,15 @@ pub struct Inner {
 pub type MemoryEmulation = crate::aws_model::layer::Served<Inner>;
 
 /// The operations served, each checked against the `bedrock-agentcore` service model.
-pub const OPERATIONS: [&str; 3] = ["CreateEvent", "ListEvents", "RetrieveMemoryRecords"];
+pub const OPERATIONS: [&str; 7] = [
+    "CreateEvent",
+    "ListEvents",
+    "RetrieveMemoryRecords",
+    "ListSessions",
+    "DeleteEvent",
+    "ListMemoryRecords",
+    "BatchDeleteMemoryRecords",
+];
 
 impl MemoryEmulation {
     pub async fn start(memories: Vec<MemoryDefinition>, port: u16) -> std::io::Result<Self> {
@@ -140,6 +158,22 @@ impl MemoryEmulation {
             .route(
                 "/memories/{memory}/actor/{actor}/sessions/{session}",
                 post(list_events),
+            )
+            .route(
+                "/memories/{memory}/actor/{actor}/sessions",
+                post(erasure::list_sessions),
+            )
+            .route(
+                "/memories/{memory}/actor/{actor}/sessions/{session}/events/{event}",
+                axum::routing::delete(erasure::delete_event),
+            )
+            .route(
+                "/memories/{memory}/memoryRecords",
+                post(erasure::list_memory_records),
+            )
+            .route(
+                "/memories/{memory}/memoryRecords/batchDelete",
+                post(erasure::batch_delete_memory_records),
             )
             .route("/memories/{memory}/retrieve", post(retrieve));
         Self::serve(app, inner, "bedrock-agentcore", &OPERATIONS, port).await
@@ -211,6 +245,8 @@ impl MemoryEmulation {
 }
 
 use crate::aws_error as error;
+
+mod erasure;
 
 fn access_key(headers: &HeaderMap) -> String {
     headers
@@ -326,7 +362,8 @@ async fn create_event(
                 .replace("{actorId}", &actor)
                 .replace("{sessionId}", &session);
             let record = Record {
-                id: format!("mem-{seq}-{i}"),
+                // AWS's ids are 40 to 50 characters (the service model refuses others).
+                id: format!("mem-localstandin-{seq:016}-{i:06}"),
                 text: text.to_owned(),
                 namespace,
                 strategy: format!("strategy-{i}"),
@@ -348,12 +385,17 @@ async fn create_event(
         .into_response()
 }
 
+/// An event's id as AWS forms it (`[0-9]+#[a-fA-F0-9]+`): its time, then a sequence.
+fn event_id(e: &StoredEvent) -> String {
+    format!("{:013}#{:08}", (e.timestamp * 1000.0) as u64, e.seq)
+}
+
 fn event_json(memory_id: &str, e: &StoredEvent, with_payload: bool) -> Value {
     let mut event = json!({
         "memoryId": memory_id,
         "actorId": e.actor,
         "sessionId": e.session,
-        "eventId": format!("{:013}#{:08}", (e.timestamp * 1000.0) as u64, e.seq),
+        "eventId": event_id(e),
         "eventTimestamp": e.timestamp,
         "payload": if with_payload { e.payload.clone() } else { json!([]) },
     });
@@ -403,12 +445,20 @@ async fn list_events(
         .unwrap_or_default();
     // Newest first, as AWS returns them; the sequence orders events of the same second.
     events.sort_by(|a, b| b.timestamp.total_cmp(&a.timestamp).then(b.seq.cmp(&a.seq)));
-    let page: Vec<Value> = events
+    let (from, next) = match erasure::page(&body, events.len(), max) {
+        Some(p) => p,
+        None => return erasure::bad_token(),
+    };
+    let page: Vec<Value> = events[from..]
         .iter()
         .take(max)
         .map(|e| event_json(&memory_id, e, with_payload))
         .collect();
-    axum::Json(json!({"events": page})).into_response()
+    let mut out = json!({"events": page});
+    if let Some(next) = next {
+        out["nextToken"] = next.into();
+    }
+    axum::Json(out).into_response()
 }
 
 async fn retrieve(

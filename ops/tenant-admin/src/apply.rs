@@ -6,7 +6,7 @@ use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 // The ID token carries the user attributes under the same names the verifier reads.
-use tenant_context::{CLAIM_CLINIC_ID, CLAIM_ROLE, CLAIM_TIER, ClinicId};
+use tenant_context::{CLAIM_CLINIC_ID, CLAIM_ROLE, CLAIM_TIER, ClinicId, TierName};
 use tenant_registry::{TenantRegistry, TenantRow};
 
 use crate::plan::{Action, Plan};
@@ -17,6 +17,8 @@ pub struct Clients {
     pub apigateway: aws_sdk_apigateway::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// AgentCore Memory's data plane (erasing a user's memory).
+    pub memory: aws_sdk_bedrockagentcore::Client,
 }
 
 impl Clients {
@@ -30,6 +32,7 @@ impl Clients {
             apigateway: aws_sdk_apigateway::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
+            memory: aws_sdk_bedrockagentcore::Client::new(config),
         }
     }
 }
@@ -119,8 +122,14 @@ pub async fn apply(
                 user,
                 test_password,
             } => {
-                let (note, password) =
-                    ensure_user(clients, tenant, pool, user, *test_password).await?;
+                let (note, password) = ensure_user(
+                    clients,
+                    (&tenant.clinic_id, &tenant.tier),
+                    pool,
+                    user,
+                    *test_password,
+                )
+                .await?;
                 report(format!("user {}: {note}", user.username));
                 if let Some(p) = password {
                     outcome.test_credentials = Some((user.username.clone(), p));
@@ -135,7 +144,7 @@ pub async fn apply(
                 report(format!("{table}: clinic row deleted"));
             }
             Action::DisableUsers { pool } => {
-                let n = set_users_enabled(clients, pool, tenant.clinic_id.as_str(), false).await?;
+                let n = disable_clinic_users(clients, pool, tenant.clinic_id.as_str()).await?;
                 report(format!(
                     "{n} user(s) of {} disabled and signed out",
                     tenant.clinic_id
@@ -158,7 +167,7 @@ pub async fn apply(
                 report(format!("API key {name}: {note}"));
             }
             Action::DeleteUser { pool, username } => {
-                let note = match user_clinic(clients, pool, username).await? {
+                let note = match find_user(clients, pool, username).await?.map(|u| u.clinic) {
                     None => "already absent".to_owned(),
                     Some(Some(clinic)) if clinic != tenant.clinic_id.as_str() => {
                         return Err(AdminError::Conflict(format!(
@@ -397,12 +406,23 @@ async fn detach(clients: &Clients, plan: &str, key: &str) -> Result<bool, AdminE
     Ok(true)
 }
 
-/// None: no such user. Some(clinic): the user's custom:clinic_id, if set.
-async fn user_clinic(
+/// A user of the pool as an administrator sees it: its tenant attributes (each `None` when
+/// unset), its `sub` and whether it is enabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolUser {
+    pub clinic: Option<String>,
+    pub tier: Option<String>,
+    pub role: Option<String>,
+    pub sub: Option<String>,
+    pub enabled: bool,
+}
+
+/// The user `username` of `pool`; `None` when there is none.
+pub async fn find_user(
     clients: &Clients,
     pool: &str,
     username: &str,
-) -> Result<Option<Option<String>>, AdminError> {
+) -> Result<Option<PoolUser>, AdminError> {
     match clients
         .cognito
         .admin_get_user()
@@ -411,13 +431,22 @@ async fn user_clinic(
         .send()
         .await
     {
-        Ok(user) => Ok(Some(
-            user.user_attributes()
-                .iter()
-                .find(|a| a.name() == CLAIM_CLINIC_ID)
-                .and_then(|a| a.value())
-                .map(str::to_owned),
-        )),
+        Ok(user) => {
+            let attribute = |name: &str| {
+                user.user_attributes()
+                    .iter()
+                    .find(|a| a.name() == name)
+                    .and_then(|a| a.value())
+                    .map(str::to_owned)
+            };
+            Ok(Some(PoolUser {
+                clinic: attribute(CLAIM_CLINIC_ID),
+                tier: attribute(CLAIM_TIER),
+                role: attribute(CLAIM_ROLE),
+                sub: attribute("sub"),
+                enabled: user.enabled(),
+            }))
+        }
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_user_not_found_exception()) =>
@@ -436,60 +465,78 @@ fn attribute(name: &str, value: &str) -> Result<AttributeType, AdminError> {
         .map_err(AdminError::aws("Cognito attribute"))
 }
 
-fn tenant_attributes(tenant: &Tenant, user: &TenantUser) -> Result<Vec<AttributeType>, AdminError> {
-    let mut attributes = updatable_tenant_attributes(tenant, user)?;
-    attributes.push(attribute(CLAIM_CLINIC_ID, tenant.clinic_id.as_str())?);
+fn tenant_attributes(
+    (clinic, tier): (&ClinicId, &TierName),
+    user: &TenantUser,
+) -> Result<Vec<AttributeType>, AdminError> {
+    let mut attributes = updatable_tenant_attributes(tier, user)?;
+    attributes.push(attribute(CLAIM_CLINIC_ID, clinic.as_str())?);
     Ok(attributes)
 }
 
 /// What an existing user's update may carry: `custom:clinic_id` is immutable in the pool (set
 /// once, at creation), so it is never sent again.
 pub fn updatable_tenant_attributes(
-    tenant: &Tenant,
+    tier: &TierName,
     user: &TenantUser,
 ) -> Result<Vec<AttributeType>, AdminError> {
     Ok(vec![
-        attribute(CLAIM_TIER, tenant.tier.as_str())?,
+        attribute(CLAIM_TIER, tier.as_str())?,
         attribute(CLAIM_ROLE, user.role.as_str())?,
     ])
 }
 
-async fn ensure_user(
+/// Creates `user` in the clinic (tenant attributes set by the administrator, an invitation
+/// e-mailed unless `test_password`), or confirms an existing user of the same clinic and
+/// role; a user of another clinic, or of another role, is refused.
+pub async fn ensure_user(
     clients: &Clients,
-    tenant: &Tenant,
+    (clinic, tier): (&ClinicId, &TierName),
     pool: &str,
     user: &TenantUser,
     test_password: bool,
 ) -> Result<(&'static str, Option<String>), AdminError> {
-    let note = match user_clinic(clients, pool, &user.username).await? {
-        Some(Some(clinic)) if clinic != tenant.clinic_id.as_str() => {
+    let found = find_user(clients, pool, &user.username).await?;
+    let note = match found
+        .as_ref()
+        .map(|u| (u.clinic.as_deref(), u.role.as_deref()))
+    {
+        Some((Some(theirs), _)) if theirs != clinic.as_str() => {
             // Never move a user between tenants as a side effect of onboarding.
             return Err(AdminError::Conflict(format!(
-                "user {} already belongs to {clinic}; offboard it there first",
+                "user {} already belongs to {theirs}; offboard it there first",
                 user.username
             )));
         }
-        Some(None) => {
+        Some((Some(_), Some(role))) if role != user.role.as_str() => {
+            // A role change must take the old role's memory with it: never as a side effect.
+            return Err(AdminError::Conflict(format!(
+                "user {} is a {role}, not a {}: change it with `tenant-admin user set-role` \
+                 (which erases what the old role's conversations left in memory)",
+                user.username, user.role
+            )));
+        }
+        Some((None, _)) => {
             // The clinic is immutable: it cannot be added to a user created without it.
             return Err(AdminError::Conflict(format!(
                 "user {} exists without a clinic; delete it and onboard again",
                 user.username
             )));
         }
-        Some(Some(_)) => {
+        Some((Some(_), _)) => {
             clients
                 .cognito
                 .admin_update_user_attributes()
                 .user_pool_id(pool)
                 .username(&user.username)
-                .set_user_attributes(Some(updatable_tenant_attributes(tenant, user)?))
+                .set_user_attributes(Some(updatable_tenant_attributes(tier, user)?))
                 .send()
                 .await
                 .map_err(AdminError::aws("Cognito AdminUpdateUserAttributes"))?;
             "exists; tenant attributes confirmed"
         }
         None => {
-            let mut attributes = tenant_attributes(tenant, user)?;
+            let mut attributes = tenant_attributes((clinic, tier), user)?;
             attributes.push(attribute("email", &user.email)?);
             if test_password {
                 attributes.push(attribute("email_verified", "true")?);
@@ -544,17 +591,14 @@ fn generate_password() -> Result<String, AdminError> {
     ))
 }
 
-/// Disables every user of `clinic` in `pool` and signs each out everywhere (their refresh
-/// tokens stop working; ID tokens already issued end within their 15 minutes), or enables them
-/// again. Returns how many users the clinic has. Cognito cannot filter users by a custom
-/// attribute, so the pool is listed and filtered here.
-pub async fn set_users_enabled(
+/// Every user of `clinic` in `pool`, as (username, enabled). Cognito cannot filter users by a
+/// custom attribute, so the pool is listed and filtered here.
+pub async fn clinic_users(
     clients: &Clients,
     pool: &str,
     clinic: &str,
-    enabled: bool,
-) -> Result<usize, AdminError> {
-    let mut usernames = Vec::new();
+) -> Result<Vec<(String, bool)>, AdminError> {
+    let mut users = Vec::new();
     let mut token: Option<String> = None;
     loop {
         let page = clients
@@ -572,7 +616,7 @@ pub async fn set_users_enabled(
                 .iter()
                 .any(|a| a.name() == tenant_context::CLAIM_CLINIC_ID && a.value() == Some(clinic));
             if of_clinic && let Some(name) = user.username() {
-                usernames.push(name.to_owned());
+                users.push((name.to_owned(), user.enabled()));
             }
         }
         match page.pagination_token() {
@@ -580,43 +624,93 @@ pub async fn set_users_enabled(
             _ => break,
         }
     }
-    for username in &usernames {
-        if enabled {
-            clients
-                .cognito
-                .admin_enable_user()
-                .user_pool_id(pool)
-                .username(username)
-                .send()
-                .await
-                .map_err(AdminError::aws("Cognito AdminEnableUser"))?;
-        } else {
-            // Signed out first: a disabled user's refresh tokens would otherwise outlive the
-            // suspension once the user is enabled again.
-            clients
-                .cognito
-                .admin_user_global_sign_out()
-                .user_pool_id(pool)
-                .username(username)
-                .send()
-                .await
-                .map_err(AdminError::aws("Cognito AdminUserGlobalSignOut"))?;
-            clients
-                .cognito
-                .admin_disable_user()
-                .user_pool_id(pool)
-                .username(username)
-                .send()
-                .await
-                .map_err(AdminError::aws("Cognito AdminDisableUser"))?;
-        }
+    Ok(users)
+}
+
+fn not_found<E>(e: &aws_sdk_cognitoidentityprovider::error::SdkError<E>) -> bool
+where
+    E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .is_some_and(|c| c == "UserNotFoundException")
+}
+
+/// Signs `username` out everywhere, then disables it: a disabled user's refresh tokens would
+/// otherwise outlive the disabling once the user is enabled again. Returns whether the user
+/// exists.
+pub async fn sign_out_and_disable(
+    clients: &Clients,
+    pool: &str,
+    username: &str,
+) -> Result<bool, AdminError> {
+    match clients
+        .cognito
+        .admin_user_global_sign_out()
+        .user_pool_id(pool)
+        .username(username)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if not_found(&e) => return Ok(false),
+        Err(e) => return Err(AdminError::aws("Cognito AdminUserGlobalSignOut")(e)),
     }
-    Ok(usernames.len())
+    match clients
+        .cognito
+        .admin_disable_user()
+        .user_pool_id(pool)
+        .username(username)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if not_found(&e) => Ok(false),
+        Err(e) => Err(AdminError::aws("Cognito AdminDisableUser")(e)),
+    }
+}
+
+/// Enables `username`; returns whether the user exists.
+pub async fn enable_user(
+    clients: &Clients,
+    pool: &str,
+    username: &str,
+) -> Result<bool, AdminError> {
+    match clients
+        .cognito
+        .admin_enable_user()
+        .user_pool_id(pool)
+        .username(username)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if not_found(&e) => Ok(false),
+        Err(e) => Err(AdminError::aws("Cognito AdminEnableUser")(e)),
+    }
+}
+
+/// Disables every user of `clinic` in `pool` and signs each out everywhere (their refresh
+/// tokens stop working; ID tokens already issued end within their 15 minutes). Returns how
+/// many users the clinic has.
+pub async fn disable_clinic_users(
+    clients: &Clients,
+    pool: &str,
+    clinic: &str,
+) -> Result<usize, AdminError> {
+    let users = clinic_users(clients, pool, clinic).await?;
+    for (username, _) in &users {
+        sign_out_and_disable(clients, pool, username).await?;
+    }
+    Ok(users.len())
 }
 
 /// Suspends or resumes a tenant everywhere: the registry status the front door reads, and its
-/// users (disabled and signed out when suspended, enabled when resumed), so its tokens stop
-/// working at the Runtimes and Gateways too, which do not consult the registry.
+/// users, so its tokens stop working at the Runtimes and Gateways too, which do not consult
+/// the registry. A suspension first records which users were enabled, then disables and signs
+/// out exactly those; a resume enables exactly those again, so a user an administrator had
+/// disabled stays disabled. Either may be run again after an interruption and finishes.
+/// Returns how many users it disabled or enabled.
 pub async fn set_tenant_status(
     clients: &Clients,
     registry_table: &str,
@@ -624,17 +718,39 @@ pub async fn set_tenant_status(
     clinic: &ClinicId,
     status: TenantStatus,
 ) -> Result<usize, AdminError> {
-    clients
-        .registry(registry_table)
-        .set_status(clinic, status)
-        .await?;
-    set_users_enabled(
-        clients,
-        pool,
-        clinic.as_str(),
-        status == TenantStatus::Active,
-    )
-    .await
+    let registry = clients.registry(registry_table);
+    match status {
+        TenantStatus::Suspended => {
+            registry.set_status(clinic, status).await?;
+            let enabled: Vec<String> = clinic_users(clients, pool, clinic.as_str())
+                .await?
+                .into_iter()
+                .filter_map(|(name, enabled)| enabled.then_some(name))
+                .collect();
+            let suspended = registry.record_suspended_users(clinic, &enabled).await?;
+            for username in &suspended {
+                sign_out_and_disable(clients, pool, username).await?;
+            }
+            Ok(suspended.len())
+        }
+        TenantStatus::Active => {
+            if registry.get(clinic).await?.is_none() {
+                return Err(tenant_registry::RegistryError::NotOnboarded {
+                    clinic: clinic.to_string(),
+                }
+                .into());
+            }
+            let mut enabled = 0;
+            for username in registry.suspended_users(clinic).await? {
+                if enable_user(clients, pool, &username).await? {
+                    enabled += 1;
+                }
+            }
+            registry.set_status(clinic, status).await?;
+            registry.clear_suspended_users(clinic).await?;
+            Ok(enabled)
+        }
+    }
 }
 
 /// Sets an onboarded clinic's own token budget (`None`: back to its tier's). The agents read it
@@ -674,9 +790,9 @@ mod tests {
         let names = |attrs: Vec<AttributeType>| -> Vec<String> {
             attrs.iter().map(|a| a.name().to_owned()).collect()
         };
-        let update = names(updatable_tenant_attributes(tenant, user).unwrap());
+        let update = names(updatable_tenant_attributes(&tenant.tier, user).unwrap());
         assert_eq!(update, ["custom:tier", "custom:role"]);
-        let create = names(tenant_attributes(tenant, user).unwrap());
+        let create = names(tenant_attributes((&tenant.clinic_id, &tenant.tier), user).unwrap());
         assert!(create.iter().any(|n| n == "custom:clinic_id"));
     }
 }

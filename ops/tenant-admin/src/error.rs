@@ -33,6 +33,9 @@ pub enum AdminError {
     NotATestStack,
     #[error("{0}")]
     Conflict(String),
+    /// A step did part of its work; running the command again finishes it.
+    #[error("{0}")]
+    Incomplete(String),
     #[error(
         "set-budget: {0} (give --daily-tokens N, optionally --monthly-tokens M >= N, or --tier-default)"
     )]

@@ -10,9 +10,11 @@
 pub mod apply;
 pub mod audit;
 pub mod error;
+pub mod memory;
 pub mod outputs;
 pub mod plan;
 pub mod tenants;
+pub mod users;
 
 pub use error::AdminError;
 pub use outputs::StackOutputs;

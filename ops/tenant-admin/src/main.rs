@@ -1,4 +1,5 @@
-//! tenant-admin: onboard, offboard, suspend and resume tenants on a deployed stack.
+//! tenant-admin: onboard, offboard, suspend and resume tenants, and manage their users, on a
+//! deployed stack.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// One user of an onboarded clinic: add, disable, enable, remove, change role. A role
+    /// change or a removal erases what the user's conversations left in memory.
+    User {
+        #[command(subcommand)]
+        change: UserCommand,
+        /// Stack outputs (JSON from `aws cloudformation describe-stacks`); optional with
+        /// --dry-run.
+        #[arg(long, value_name = "FILE", global = true)]
+        outputs: Option<PathBuf>,
+        /// Print the steps; change nothing.
+        #[arg(long, global = true)]
+        dry_run: bool,
+    },
     /// API key in the tier's usage plan, registry and clinic rows, and the tenant's user.
     Onboard {
         #[command(flatten)]
@@ -38,6 +52,8 @@ enum Command {
         common: Common,
     },
     /// Suspends or resumes one onboarded tenant (the authorizer refuses suspended tenants).
+    /// A suspension disables the clinic's enabled users and records them; a resume enables
+    /// those and no others. Either can be run again after an interruption.
     SetStatus {
         /// Stack outputs (JSON from `aws cloudformation describe-stacks`).
         #[arg(long, value_name = "FILE")]
@@ -105,6 +121,57 @@ enum Command {
 }
 
 #[derive(clap::Args)]
+struct Who {
+    #[arg(long)]
+    clinic: String,
+    /// The user's username in the pool.
+    #[arg(long)]
+    username: String,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Creates a user in the clinic (its tier from the registry); an invitation is e-mailed.
+    Add {
+        #[command(flatten)]
+        who: Who,
+        /// A role of infra/tiers.json.
+        #[arg(long)]
+        role: String,
+        /// Default: the username, when it is an e-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Give the user a generated password (no invitation) and write it to this file
+        /// (mode 600). Test stacks only.
+        #[arg(long, value_name = "FILE")]
+        test_password: Option<PathBuf>,
+    },
+    /// Signs the user out everywhere and disables it; resuming the clinic leaves it disabled.
+    Disable {
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Enables the user again (while the clinic is active).
+    Enable {
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Signs the user out, erases its memory and deletes it.
+    Remove {
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Sets the user's role, signs it out everywhere and erases its memory (what the old
+    /// role's conversations left there). Run again to finish an interrupted change.
+    SetRole {
+        #[command(flatten)]
+        who: Who,
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(clap::Args)]
 struct Common {
     /// Tenant file (the format of infra/demo-tenants.json).
     #[arg(long, value_name = "FILE")]
@@ -153,6 +220,11 @@ fn read(path: &Path) -> Result<String, AdminError> {
 async fn run(cli: Cli) -> Result<(), AdminError> {
     let tiers = TierCatalog::embedded()?;
     match cli.command {
+        Command::User {
+            change,
+            outputs,
+            dry_run,
+        } => user(change, outputs, dry_run, &tiers).await,
         Command::Audit {
             outputs,
             log_group,
@@ -279,9 +351,9 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             println!(
                 "==> {clinic}: status {status}; {users} user(s) {} (the front door follows within the authorizer's cache time, about a minute; ID tokens already issued end within 15 minutes)",
                 if status == tenant_admin::TenantStatus::Active {
-                    "enabled"
+                    "enabled: those its suspension disabled (users disabled before stay disabled)"
                 } else {
-                    "disabled and signed out everywhere"
+                    "disabled and signed out everywhere (recorded: a resume enables these and no others)"
                 }
             );
             Ok(())
@@ -317,6 +389,75 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             Ok(())
         }
     }
+}
+
+async fn user(
+    change: UserCommand,
+    outputs: Option<PathBuf>,
+    dry_run: bool,
+    tiers: &TierCatalog,
+) -> Result<(), AdminError> {
+    use tenant_admin::users::{UserChange, UserRequest, apply_user};
+    let bad_user = |reason: String| AdminError::Conflict(format!("user: {reason}"));
+    let (who, change, password_file) = match change {
+        UserCommand::Add {
+            who,
+            role,
+            email,
+            test_password,
+        } => {
+            let user = tenant_admin::TenantUser::new(who.username.clone(), &role, email, tiers)
+                .map_err(bad_user)?;
+            let change = UserChange::Add {
+                user,
+                test_password: test_password.is_some(),
+            };
+            (who, change, test_password)
+        }
+        UserCommand::Disable { who } => (who, UserChange::Disable, None),
+        UserCommand::Enable { who } => (who, UserChange::Enable, None),
+        UserCommand::Remove { who } => (who, UserChange::Remove, None),
+        UserCommand::SetRole { who, role } => {
+            let role = tenant_context::Role::parse(&role)?;
+            (who, UserChange::SetRole { role }, None)
+        }
+    };
+    let request = UserRequest {
+        clinic: tenant_context::ClinicId::parse(&who.clinic)?,
+        username: who.username,
+        change,
+    };
+    let targets = match (&outputs, dry_run) {
+        (Some(path), _) => Targets::from_outputs(&StackOutputs::from_json(&read(path)?)?, tiers)?,
+        (None, true) => Targets::placeholders("tenantry", tiers),
+        (None, false) => return Err(AdminError::MissingOutput("--outputs FILE".into())),
+    };
+    println!("==> user {} of {}", request.username, request.clinic);
+    if dry_run {
+        for line in request.describe(&targets) {
+            println!("    would: {line}");
+        }
+        return Ok(());
+    }
+    let clients =
+        Clients::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await);
+    let outcome = apply_user(&request, &clients, &targets, tiers, &mut |line| {
+        println!("    {line}");
+        let _ = std::io::stdout().flush();
+    })
+    .await?;
+    if let (Some(path), Some(password)) = (password_file, outcome.password) {
+        write_private(
+            &path,
+            &serde_json::json!({"username": request.username, "password": password,
+                "clinic_id": request.clinic.as_str()}),
+        )?;
+        println!(
+            "==> the test user's credentials are in {} (mode 600)",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn prepare(
@@ -389,12 +530,16 @@ fn write_credentials(
             })
         })
         .collect();
+    write_private(path, &serde_json::json!({ "test_users": users }))
+}
+
+/// `value` as JSON in a file only its owner may read.
+fn write_private(path: &Path, value: &serde_json::Value) -> Result<(), AdminError> {
     let io = |source| AdminError::Io {
         what: path.display().to_string(),
         source,
     };
-    let text = serde_json::to_string_pretty(&serde_json::json!({ "test_users": users }))
-        .map_err(|e| io(std::io::Error::other(e)))?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| io(std::io::Error::other(e)))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -56,12 +56,21 @@ impl StackOutputs {
 /// The output naming a tier's usage plan (`basic` -> `BasicUsagePlanId`), as the template
 /// generator names it.
 pub fn usage_plan_output(tier: &TierName) -> String {
+    tier_output(tier, "UsagePlanId")
+}
+
+/// The output naming a tier's AgentCore Memory (`basic` -> `BasicMemoryId`).
+pub fn memory_output(tier: &TierName) -> String {
+    tier_output(tier, "MemoryId")
+}
+
+fn tier_output(tier: &TierName, what: &str) -> String {
     let mut chars = tier.as_str().chars();
     let pascal = chars
         .next()
         .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
         .unwrap_or_default();
-    format!("{pascal}UsagePlanId")
+    format!("{pascal}{what}")
 }
 
 /// Outputs the onboarding reads, besides one usage plan per tier.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use tenant_context::{TierCatalog, TierName};
 
-use crate::outputs::{REQUIRED_OUTPUTS, StackOutputs, usage_plan_output};
+use crate::outputs::{REQUIRED_OUTPUTS, StackOutputs, memory_output, usage_plan_output};
 use crate::{AdminError, Tenant, TenantStatus, TenantUser};
 
 /// The stack resources the actions work on.
@@ -16,6 +16,9 @@ pub struct Targets {
     pub registry_table: String,
     pub clinic_table: String,
     pub usage_plans: BTreeMap<TierName, String>,
+    /// Each tier's AgentCore Memory id (where its users' conversations and long-term records
+    /// are, for erasure).
+    pub memories: BTreeMap<TierName, String>,
     /// The stack was deployed as a test stack (`StackPurpose=test`): the only kind whose users
     /// may get generated passwords.
     pub test_stack: bool,
@@ -27,11 +30,13 @@ impl Targets {
             outputs.get(key)?;
         }
         let mut usage_plans = BTreeMap::new();
+        let mut memories = BTreeMap::new();
         for (tier, _) in tiers.iter() {
             usage_plans.insert(
                 tier.clone(),
                 outputs.get(&usage_plan_output(tier))?.to_owned(),
             );
+            memories.insert(tier.clone(), outputs.get(&memory_output(tier))?.to_owned());
         }
         Ok(Self {
             name_prefix: outputs.get("NamePrefix")?.to_owned(),
@@ -39,6 +44,7 @@ impl Targets {
             registry_table: outputs.get("TenantRegistryTableName")?.to_owned(),
             clinic_table: outputs.get("ClinicConfigTableName")?.to_owned(),
             usage_plans,
+            memories,
             test_stack: outputs.get("StackPurpose")? == "test",
         })
     }
@@ -53,6 +59,10 @@ impl Targets {
             usage_plans: tiers
                 .iter()
                 .map(|(tier, _)| (tier.clone(), format!("<{}>", usage_plan_output(tier))))
+                .collect(),
+            memories: tiers
+                .iter()
+                .map(|(tier, _)| (tier.clone(), format!("<{}>", memory_output(tier))))
                 .collect(),
             // A dry run before the stack exists cannot know; it changes nothing, and the real
             // run reads the stack's own StackPurpose output.

@@ -53,6 +53,44 @@ pub struct TenantUser {
     pub role: Role,
 }
 
+impl TenantUser {
+    /// A user with a role of the tier file and an e-mail address (the username when none is
+    /// given and it is one); the problem in words otherwise.
+    pub fn new(
+        username: String,
+        role: &str,
+        email: Option<String>,
+        tiers: &TierCatalog,
+    ) -> Result<Self, String> {
+        let parsed = Role::parse(role).map_err(|e| e.to_string())?;
+        // A role the tier file does not list could use no tool: refuse it here.
+        if !tiers.roles().any(|(r, _)| *r == parsed) {
+            let known: Vec<String> = tiers.roles().map(|(r, _)| r.to_string()).collect();
+            return Err(format!(
+                "user.role {role:?} is not a role of infra/tiers.json ({})",
+                known.join(", ")
+            ));
+        }
+        let email = match email {
+            Some(e) => e,
+            None if username.contains('@') => username.clone(),
+            None => {
+                return Err(
+                    "user.email is required when the username is not an e-mail address".into(),
+                );
+            }
+        };
+        if username.trim().is_empty() || !email.contains('@') {
+            return Err("user needs a username and an e-mail address".into());
+        }
+        Ok(Self {
+            username,
+            email,
+            role: parsed,
+        })
+    }
+}
+
 /// Parses and validates every entry; the first problem names the entry.
 pub fn load_tenants(text: &str, tiers: &TierCatalog) -> Result<Vec<Tenant>, AdminError> {
     let file: TenantFile = serde_json::from_str(text).map_err(AdminError::TenantFile)?;
@@ -80,36 +118,7 @@ pub fn load_tenants(text: &str, tiers: &TierCatalog) -> Result<Vec<Tenant>, Admi
         }
         let user = match raw.user {
             None => None,
-            Some(u) => {
-                let role = Role::parse(&u.role).map_err(|e| bad(e.to_string()))?;
-                // A role the tier file does not list could use no tool: refuse it here.
-                if !tiers.roles().any(|(r, _)| *r == role) {
-                    let known: Vec<String> = tiers.roles().map(|(r, _)| r.to_string()).collect();
-                    return Err(bad(format!(
-                        "user.role {:?} is not a role of infra/tiers.json ({})",
-                        u.role,
-                        known.join(", ")
-                    )));
-                }
-                let email = match u.email {
-                    Some(e) => e,
-                    None if u.username.contains('@') => u.username.clone(),
-                    None => {
-                        return Err(bad(
-                            "user.email is required when the username is not an e-mail address"
-                                .into(),
-                        ));
-                    }
-                };
-                if u.username.trim().is_empty() || !email.contains('@') {
-                    return Err(bad("user needs a username and an e-mail address".into()));
-                }
-                Some(TenantUser {
-                    username: u.username,
-                    email,
-                    role,
-                })
-            }
+            Some(u) => Some(TenantUser::new(u.username, &u.role, u.email, tiers).map_err(bad)?),
         };
         out.push(Tenant {
             clinic_id,

@@ -2,102 +2,15 @@
 //! Cognito on moto; tables on dynalite): idempotent, per-tenant keys in the right plan, tenant
 //! attributes set by the administrator, no user moved between tenants.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use tenant_admin::TenantStatus;
-use tenant_admin::apply::{Clients, apply};
+use tenant_admin::apply::apply;
 use tenant_admin::{AdminError, Plan, StackOutputs, Targets, load_tenants};
 use tenant_context::{TierCatalog, TierName};
 use tenant_registry::RegistryError;
-use testkit::cognito::LocalPool;
-use testkit::sdk::config_for;
 
-struct Stack {
-    clients: Clients,
-    targets: Targets,
-    pool: LocalPool,
-    tiers: TierCatalog,
-}
-
-fn unique() -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{n:x}")
-}
-
-/// The parts of a deployed stack onboarding touches, on the stand-ins.
-async fn stack() -> Stack {
-    let endpoints = testkit::endpoints_or_panic();
-    let moto = config_for(&endpoints.moto_url);
-    let dynamo_url = endpoints
-        .dynamodb_url
-        .clone()
-        .expect("TENANTRY_DYNAMODB_URL (start the stand-ins)");
-    let clients = Clients {
-        apigateway: aws_sdk_apigateway::Client::new(&moto),
-        dynamodb: aws_sdk_dynamodb::Client::new(&config_for(&dynamo_url)),
-        cognito: aws_sdk_cognitoidentityprovider::Client::new(&moto),
-    };
-    let tiers = TierCatalog::embedded().unwrap();
-    let mut usage_plans = BTreeMap::new();
-    for (tier, _) in tiers.iter() {
-        let plan = clients
-            .apigateway
-            .create_usage_plan()
-            .name(format!("test-{}-{tier}", unique()))
-            .send()
-            .await
-            .expect("usage plan");
-        usage_plans.insert(tier.clone(), plan.id().unwrap().to_owned());
-    }
-    let registry = testkit::dynamo::create_registry(&endpoints, "admin-test", &[])
-        .await
-        .expect("registry");
-    let tables = testkit::dynamo::create_and_load(&endpoints, "admin-test")
-        .await
-        .expect("tables");
-    let pool = LocalPool::create(&endpoints, &format!("admin-test-{}", unique()))
-        .await
-        .expect("pool");
-    let targets = Targets {
-        name_prefix: format!("t{}", unique()),
-        user_pool_id: pool.pool_id.clone(),
-        registry_table: registry,
-        clinic_table: tables.clinic_table,
-        usage_plans,
-        test_stack: true,
-    };
-    Stack {
-        clients,
-        targets,
-        pool,
-        tiers,
-    }
-}
-
-fn tenants(
-    tiers: &TierCatalog,
-    clinic: &str,
-    tier: &str,
-    username: &str,
-) -> Vec<tenant_admin::Tenant> {
-    let file = serde_json::json!({ "clinics": [{
-        "clinic_id": clinic, "tier": tier, "name": "Test Clinic", "timezone": "Europe/Paris",
-        "user": { "username": username, "role": "clinician" }
-    }]});
-    load_tenants(&file.to_string(), tiers).expect("valid tenant")
-}
-
-async fn run(plan: &Plan, stack: &Stack) -> (tenant_admin::apply::Outcome, Vec<String>) {
-    let mut lines = Vec::new();
-    let outcome = apply(plan, &stack.clients, &mut |l| lines.push(l))
-        .await
-        .expect("apply");
-    (outcome, lines)
-}
+mod support;
+use support::*;
 
 async fn row(
     stack: &Stack,
@@ -115,16 +28,6 @@ async fn row(
         .await
         .expect("get item")
         .item
-}
-
-/// The token's claims (signature checked elsewhere: here only what the pool put in).
-fn payload(token: &str) -> serde_json::Value {
-    use base64::Engine as _;
-    let part = token.split('.').nth(1).expect("a JWT");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .expect("base64url");
-    serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
 fn text(item: &std::collections::HashMap<String, AttributeValue>, key: &str) -> String {
@@ -145,19 +48,6 @@ async fn texts<const N: usize>(
     keys.map(|k| text(&item, k))
 }
 
-/// Suspends or resumes a clinic as the operator does; how many users it changed.
-async fn set_status(
-    stack: &Stack,
-    clinic: &tenant_context::ClinicId,
-    status: tenant_admin::TenantStatus,
-) -> usize {
-    let targets = &stack.targets;
-    let (table, pool) = (&targets.registry_table, &targets.user_pool_id);
-    tenant_admin::apply::set_tenant_status(&stack.clients, table, pool, clinic, status)
-        .await
-        .unwrap()
-}
-
 async fn in_plan(stack: &Stack, tier: &TierName, key: &str) -> bool {
     stack
         .clients
@@ -172,7 +62,7 @@ async fn in_plan(stack: &Stack, tier: &TierName, key: &str) -> bool {
 
 #[tokio::test]
 async fn onboarding_is_complete_and_idempotent() {
-    let stack = stack().await;
+    let stack = stack(None).await;
     let clinic = format!("clinic-{}", unique());
     let username = format!("dr.q@{clinic}.example");
     let tenant = &tenants(&stack.tiers, &clinic, "basic", &username)[0];
@@ -239,7 +129,7 @@ async fn onboarding_is_complete_and_idempotent() {
 
 #[tokio::test]
 async fn a_tier_change_moves_the_key_between_plans() {
-    let stack = stack().await;
+    let stack = stack(None).await;
     let clinic = format!("clinic-{}", unique());
     let username = format!("dr.r@{clinic}.example");
     let onboard_in = |tier: &str| {
@@ -284,7 +174,7 @@ async fn a_tier_change_moves_the_key_between_plans() {
 
 #[tokio::test]
 async fn a_user_of_another_tenant_is_never_moved_or_deleted() {
-    let stack = stack().await;
+    let stack = stack(None).await;
     let owner = format!("clinic-{}", unique());
     let username = format!("shared@{owner}.example");
     run(
@@ -340,7 +230,7 @@ async fn a_user_of_another_tenant_is_never_moved_or_deleted() {
 
 #[tokio::test]
 async fn offboarding_removes_access_and_is_idempotent() {
-    let stack = stack().await;
+    let stack = stack(None).await;
     let clinic = format!("clinic-{}", unique());
     let username = format!("dr.s@{clinic}.example");
     let tenant = tenants(&stack.tiers, &clinic, "premium", &username).remove(0);
@@ -388,7 +278,7 @@ async fn offboarding_removes_access_and_is_idempotent() {
 
 #[tokio::test]
 async fn suspension_needs_an_onboarded_tenant() {
-    let stack = stack().await;
+    let stack = stack(None).await;
     let clinic = format!("clinic-{}", unique());
     let id = tenant_context::ClinicId::parse(&clinic).unwrap();
     let registry = stack.clients.registry(&stack.targets.registry_table);
@@ -432,7 +322,7 @@ async fn suspension_needs_an_onboarded_tenant() {
 async fn a_clinics_own_budget_is_set_kept_by_a_reapply_and_removed() {
     use tenant_admin::apply::set_clinic_budget;
     use tenant_context::TokenBudget;
-    let stack = stack().await;
+    let stack = stack(None).await;
     let clinic = format!("clinic-{}", unique());
     let id = tenant_context::ClinicId::parse(&clinic).unwrap();
     let table = &stack.targets.registry_table;
@@ -495,7 +385,7 @@ async fn a_clinics_own_budget_is_set_kept_by_a_reapply_and_removed() {
 /// them too.
 #[tokio::test]
 async fn suspension_disables_the_clinics_users_and_only_theirs() {
-    let stack = stack().await;
+    let stack = stack(None).await;
     let clinic = format!("clinic-{}", unique());
     let other = format!("clinic-{}", unique());
     let mut users = Vec::new();

@@ -1,0 +1,128 @@
+//! The parts of a deployed stack tenant-admin touches, on the LOCAL STAND-INS (API Gateway and
+//! Cognito on moto, tables on dynalite, AgentCore Memory on its emulation when a test needs it).
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::collections::BTreeMap;
+
+use tenant_admin::apply::{Clients, apply};
+use tenant_admin::{Plan, Targets, load_tenants};
+use tenant_context::TierCatalog;
+use testkit::cognito::LocalPool;
+use testkit::sdk::config_for;
+
+pub struct Stack {
+    pub clients: Clients,
+    pub targets: Targets,
+    pub pool: LocalPool,
+    pub tiers: TierCatalog,
+}
+
+pub fn unique() -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{n:x}")
+}
+
+/// The parts of a deployed stack onboarding touches, on the stand-ins.
+pub async fn stack(memory_url: Option<&str>) -> Stack {
+    let endpoints = testkit::endpoints_or_panic();
+    let moto = config_for(&endpoints.moto_url);
+    let dynamo_url = endpoints
+        .dynamodb_url
+        .clone()
+        .expect("TENANTRY_DYNAMODB_URL (start the stand-ins)");
+    let clients = Clients {
+        apigateway: aws_sdk_apigateway::Client::new(&moto),
+        dynamodb: aws_sdk_dynamodb::Client::new(&config_for(&dynamo_url)),
+        cognito: aws_sdk_cognitoidentityprovider::Client::new(&moto),
+        // Onboarding reaches no memory: without the emulation, an address nothing listens on.
+        memory: aws_sdk_bedrockagentcore::Client::new(&config_for(
+            memory_url.unwrap_or("http://127.0.0.1:9"),
+        )),
+    };
+    let tiers = TierCatalog::embedded().unwrap();
+    let mut usage_plans = BTreeMap::new();
+    for (tier, _) in tiers.iter() {
+        let plan = clients
+            .apigateway
+            .create_usage_plan()
+            .name(format!("test-{}-{tier}", unique()))
+            .send()
+            .await
+            .expect("usage plan");
+        usage_plans.insert(tier.clone(), plan.id().unwrap().to_owned());
+    }
+    let registry = testkit::dynamo::create_registry(&endpoints, "admin-test", &[])
+        .await
+        .expect("registry");
+    let tables = testkit::dynamo::create_and_load(&endpoints, "admin-test")
+        .await
+        .expect("tables");
+    let pool = LocalPool::create(&endpoints, &format!("admin-test-{}", unique()))
+        .await
+        .expect("pool");
+    let targets = Targets {
+        name_prefix: format!("t{}", unique()),
+        user_pool_id: pool.pool_id.clone(),
+        registry_table: registry,
+        clinic_table: tables.clinic_table,
+        usage_plans,
+        memories: tiers
+            .iter()
+            .map(|(t, _)| (t.clone(), emulators::memory::local_memory_id(t.as_str())))
+            .collect(),
+        test_stack: true,
+    };
+    Stack {
+        clients,
+        targets,
+        pool,
+        tiers,
+    }
+}
+
+pub fn tenants(
+    tiers: &TierCatalog,
+    clinic: &str,
+    tier: &str,
+    username: &str,
+) -> Vec<tenant_admin::Tenant> {
+    let file = serde_json::json!({ "clinics": [{
+        "clinic_id": clinic, "tier": tier, "name": "Test Clinic", "timezone": "Europe/Paris",
+        "user": { "username": username, "role": "clinician" }
+    }]});
+    load_tenants(&file.to_string(), tiers).expect("valid tenant")
+}
+
+pub async fn run(plan: &Plan, stack: &Stack) -> (tenant_admin::apply::Outcome, Vec<String>) {
+    let mut lines = Vec::new();
+    let outcome = apply(plan, &stack.clients, &mut |l| lines.push(l))
+        .await
+        .expect("apply");
+    (outcome, lines)
+}
+
+/// Suspends or resumes a clinic as the operator does; how many users it changed.
+pub async fn set_status(
+    stack: &Stack,
+    clinic: &tenant_context::ClinicId,
+    status: tenant_admin::TenantStatus,
+) -> usize {
+    let targets = &stack.targets;
+    let (table, pool) = (&targets.registry_table, &targets.user_pool_id);
+    tenant_admin::apply::set_tenant_status(&stack.clients, table, pool, clinic, status)
+        .await
+        .unwrap()
+}
+
+/// The token's claims (signature checked elsewhere: here only what the pool put in).
+pub fn payload(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
