@@ -13,6 +13,7 @@ pub async fn who_looked(
     stack: &DevStack,
     http: &reqwest::Client,
     ids: &Identities,
+    clinic_admin: &str,
 ) -> anyhow::Result<()> {
     step("Audit trail: who looked at patient p-1001 today (clinic-a), and who may ask");
     let log = audit_trail::AuditLog::new(
@@ -62,6 +63,21 @@ pub async fn who_looked(
         ));
     }
     println!("    clinic-a's clinician: GET /audit -> 403 audit_not_for_role (admins only)");
+    let r = http
+        .get(format!("{audit}?patient=p-1001"))
+        .bearer_auth(clinic_admin)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().await?;
+    let n = body["events"].as_array().map_or(0, Vec::len);
+    if status != 200 || body["clinic_id"] != "clinic-a" || n == 0 {
+        return Err(anyhow!("clinic-a's administrator got {status}: {body}"));
+    }
+    println!(
+        "    clinic-a's administrator ({}): GET /audit?patient=p-1001 -> 200, {n} event(s), the same trail",
+        crate::users::CLINIC_A_ADMIN
+    );
     let admin = stack
         .users
         .iter()

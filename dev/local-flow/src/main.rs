@@ -12,6 +12,7 @@ mod narrate;
 mod tiers;
 mod tools;
 mod tour;
+mod users;
 
 use std::process::ExitCode;
 
