@@ -129,7 +129,8 @@ pub async fn authorize<D: Directory>(
         return Ok(deny(&tenant, resource, "unknown_tenant"));
     };
     if record.status != TenantStatus::Active {
-        return Ok(deny(&tenant, resource, "suspended"));
+        // "suspended", or "changing_tier" while tenant-admin moves the clinic between tiers.
+        return Ok(deny(&tenant, resource, record.status.as_str()));
     }
     if record.tier != tenant.tier().as_str() {
         return Ok(deny(&tenant, resource, "tier_mismatch"));

@@ -32,12 +32,17 @@ pub const ATTR_BUDGET_MONTHLY: &str = "budget_monthly_tokens";
 /// The usernames a suspension disabled (a string set): resuming enables these and no others,
 /// so a user an administrator had disabled before stays disabled.
 pub const ATTR_SUSPENDED_USERS: &str = "suspended_users";
+/// The tier a change under way moves the clinic to (with status `changing_tier`).
+pub const ATTR_TIER_CHANGE_TO: &str = "tier_change_to";
 
 /// Whether a clinic may be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantStatus {
     Active,
     Suspended,
+    /// Being moved to another tier (`tenant-admin change-tier`): refused everywhere until the
+    /// change ends, so the clinic is never served half on each tier.
+    ChangingTier,
 }
 
 impl TenantStatus {
@@ -45,6 +50,7 @@ impl TenantStatus {
         match self {
             TenantStatus::Active => "active",
             TenantStatus::Suspended => "suspended",
+            TenantStatus::ChangingTier => "changing_tier",
         }
     }
 
@@ -52,6 +58,7 @@ impl TenantStatus {
         match text {
             "active" => Some(TenantStatus::Active),
             "suspended" => Some(TenantStatus::Suspended),
+            "changing_tier" => Some(TenantStatus::ChangingTier),
             _ => None,
         }
     }
@@ -75,6 +82,8 @@ pub struct TenantRow {
     pub api_key_id: String,
     /// The clinic's own token budget; `None`: its tier's.
     pub token_budget: Option<TokenBudget>,
+    /// The tier a change under way moves it to (status `changing_tier`).
+    pub tier_change_to: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +101,9 @@ pub enum RegistryError {
     /// A status change for a clinic that is not onboarded.
     #[error("{clinic} is not in the TenantRegistry: onboard it first")]
     NotOnboarded { clinic: String },
+    /// A tier change that cannot start or end as asked.
+    #[error("{clinic}: the tier change is refused: {why}")]
+    TierChangeRefused { clinic: String, why: String },
 }
 
 impl RegistryError {
@@ -172,7 +184,7 @@ impl TenantRegistry {
 
     /// Writes a clinic's tier, status and key (creating the row if needed). A token budget the
     /// provider set is kept unless `row` names one: re-applying a tenants file does not undo a
-    /// `set-budget`.
+    /// `set-budget`. Refused while a tier change is under way (it would end it half-done).
     pub async fn put(&self, row: &TenantRow) -> Result<(), RegistryError> {
         let mut set = vec!["#t = :t", "#st = :s", "#k = :k"];
         let mut update = self
@@ -203,9 +215,23 @@ impl TenantRegistry {
         }
         update
             .update_expression(format!("SET {}{remove}", set.join(", ")))
+            .condition_expression("attribute_not_exists(#to)")
+            .expression_attribute_names("#to", ATTR_TIER_CHANGE_TO)
             .send()
             .await
-            .map_err(RegistryError::unavailable("UpdateItem"))?;
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception())
+                {
+                    RegistryError::TierChangeRefused {
+                        clinic: row.clinic_id.to_string(),
+                        why: "a tier change is under way: finish it (change-tier) before writing the row"
+                            .into(),
+                    }
+                } else {
+                    RegistryError::unavailable("UpdateItem")(e)
+                }
+            })?;
         Ok(())
     }
 
@@ -247,25 +273,55 @@ impl TenantRegistry {
         Ok(())
     }
 
-    /// Sets an onboarded clinic's status; a clinic that is not onboarded is refused.
+    /// Sets an onboarded clinic's status (active or suspended); a clinic that is not onboarded,
+    /// or one whose tier change is under way, is refused.
     pub async fn set_status(
         &self,
         clinic: &ClinicId,
         status: TenantStatus,
     ) -> Result<(), RegistryError> {
+        if status == TenantStatus::ChangingTier {
+            return Err(RegistryError::TierChangeRefused {
+                clinic: clinic.to_string(),
+                why: "only change-tier sets that status".into(),
+            });
+        }
         let values = HashMap::from([(":s".to_owned(), text(status.as_str()))]);
-        self.ddb
+        let out = self
+            .ddb
             .update_item()
             .table_name(&self.table)
             .key(ATTR_CLINIC, text(clinic.as_str()))
             .update_expression("SET #st = :s")
             .expression_attribute_names("#st", ATTR_STATUS)
+            .expression_attribute_names("#to", ATTR_TIER_CHANGE_TO)
             .set_expression_attribute_values(Some(values))
-            .condition_expression(format!("attribute_exists({ATTR_CLINIC})"))
+            .condition_expression(format!(
+                "attribute_exists({ATTR_CLINIC}) AND attribute_not_exists(#to)"
+            ))
             .send()
-            .await
-            .map_err(not_onboarded_or_unavailable(clinic))?;
-        Ok(())
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(match self.get(clinic).await? {
+                    None => RegistryError::NotOnboarded {
+                        clinic: clinic.to_string(),
+                    },
+                    Some(row) => RegistryError::TierChangeRefused {
+                        clinic: clinic.to_string(),
+                        why: format!(
+                            "a change to {} is under way: finish it first",
+                            row.tier_change_to.unwrap_or_default()
+                        ),
+                    },
+                })
+            }
+            Err(e) => Err(RegistryError::unavailable("UpdateItem")(e)),
+        }
     }
 
     /// Adds `usernames` to the users the clinic's suspension disabled (before they are
@@ -361,6 +417,111 @@ impl TenantRegistry {
         Ok(())
     }
 
+    /// Starts (or confirms) a move of an active clinic from `from` to `to`: status
+    /// `changing_tier` (refused everywhere) and the target recorded, in one conditional write.
+    /// Refused unless the clinic is active on `from`, or already changing to `to` (a re-run).
+    pub async fn begin_tier_change(
+        &self,
+        clinic: &ClinicId,
+        from: &str,
+        to: &str,
+    ) -> Result<(), RegistryError> {
+        let values = HashMap::from([
+            (
+                ":changing".to_owned(),
+                text(TenantStatus::ChangingTier.as_str()),
+            ),
+            (":active".to_owned(), text(TenantStatus::Active.as_str())),
+            (":from".to_owned(), text(from)),
+            (":to".to_owned(), text(to)),
+        ]);
+        let out = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .update_expression("SET #st = :changing, #to = :to")
+            .condition_expression(
+                "(#st = :active AND #t = :from) OR (#st = :changing AND #to = :to)",
+            )
+            .expression_attribute_names("#st", ATTR_STATUS)
+            .expression_attribute_names("#t", ATTR_TIER)
+            .expression_attribute_names("#to", ATTR_TIER_CHANGE_TO)
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(match self.get(clinic).await? {
+                    None => RegistryError::NotOnboarded {
+                        clinic: clinic.to_string(),
+                    },
+                    Some(row) => RegistryError::TierChangeRefused {
+                        clinic: clinic.to_string(),
+                        why: match (row.status, row.tier_change_to) {
+                            (TenantStatus::ChangingTier, Some(other)) => {
+                                format!(
+                                    "a change to {other} is under way: finish it first (change-tier --tier {other})"
+                                )
+                            }
+                            (TenantStatus::Suspended, _) => {
+                                "it is suspended: resume it first".into()
+                            }
+                            _ => format!("it is on {}, not {from}", row.tier),
+                        },
+                    },
+                })
+            }
+            Err(e) => Err(RegistryError::unavailable("UpdateItem")(e)),
+        }
+    }
+
+    /// Ends a change begun with [`Self::begin_tier_change`]: the tier set to `to` and the
+    /// clinic active again, in one conditional write.
+    pub async fn finish_tier_change(
+        &self,
+        clinic: &ClinicId,
+        to: &str,
+    ) -> Result<(), RegistryError> {
+        let values = HashMap::from([
+            (
+                ":changing".to_owned(),
+                text(TenantStatus::ChangingTier.as_str()),
+            ),
+            (":active".to_owned(), text(TenantStatus::Active.as_str())),
+            (":to".to_owned(), text(to)),
+        ]);
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .update_expression("SET #st = :active, #t = :to REMOVE #to")
+            .condition_expression("#st = :changing AND #to = :to")
+            .expression_attribute_names("#st", ATTR_STATUS)
+            .expression_attribute_names("#t", ATTR_TIER)
+            .expression_attribute_names("#to", ATTR_TIER_CHANGE_TO)
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception())
+                {
+                    RegistryError::TierChangeRefused {
+                        clinic: clinic.to_string(),
+                        why: format!("no change to {to} is under way"),
+                    }
+                } else {
+                    RegistryError::unavailable("UpdateItem")(e)
+                }
+            })?;
+        Ok(())
+    }
+
     /// Removes a clinic's row (no row is no error: offboarding is idempotent).
     pub async fn delete(&self, clinic: &ClinicId) -> Result<(), RegistryError> {
         self.ddb
@@ -426,6 +587,7 @@ pub fn parse_row(
         status,
         api_key_id,
         token_budget,
+        tier_change_to: get(ATTR_TIER_CHANGE_TO).cloned(),
     })
 }
 

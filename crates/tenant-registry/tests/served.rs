@@ -33,6 +33,8 @@ async fn a_clinic_is_served_only_while_active_on_its_tier() {
         &[
             entry("clinic-a", TenantStatus::Active),
             entry("clinic-d", TenantStatus::Suspended),
+            // Being moved between tiers: served on neither.
+            entry("clinic-t", TenantStatus::ChangingTier),
         ],
     )
     .await
@@ -43,6 +45,8 @@ async fn a_clinic_is_served_only_while_active_on_its_tier() {
     assert_eq!(fresh.check(&id("clinic-a"), &tier("basic")).await, Ok(()));
     for (clinic, t) in [
         ("clinic-d", "basic"),
+        ("clinic-t", "basic"),
+        ("clinic-t", "premium"),
         ("clinic-a", "premium"),
         ("clinic-z", "basic"),
     ] {

@@ -175,6 +175,7 @@ pub async fn create_registry(
                 status: e.status,
                 api_key_id: e.api_key_id.to_owned(),
                 token_budget: None,
+                tier_change_to: None,
             })
             .await
             .map_err(Error::call("PutItem TenantRegistry"))?;

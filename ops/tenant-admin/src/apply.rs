@@ -113,6 +113,7 @@ pub async fn apply(
                         api_key_id: key.to_owned(),
                         // A budget set with `set-budget` stays.
                         token_budget: None,
+                        tier_change_to: None,
                     })
                     .await?;
                 report(format!("{table}: registry row written (status {status})"));
@@ -375,7 +376,7 @@ async fn attached(clients: &Clients, plan: &str, key: &str) -> Result<bool, Admi
     }
 }
 
-async fn attach(clients: &Clients, plan: &str, key: &str) -> Result<bool, AdminError> {
+pub async fn attach(clients: &Clients, plan: &str, key: &str) -> Result<bool, AdminError> {
     if attached(clients, plan, key).await? {
         return Ok(false);
     }
@@ -391,7 +392,7 @@ async fn attach(clients: &Clients, plan: &str, key: &str) -> Result<bool, AdminE
     Ok(true)
 }
 
-async fn detach(clients: &Clients, plan: &str, key: &str) -> Result<bool, AdminError> {
+pub async fn detach(clients: &Clients, plan: &str, key: &str) -> Result<bool, AdminError> {
     if !attached(clients, plan, key).await? {
         return Ok(false);
     }
@@ -720,6 +721,11 @@ pub async fn set_tenant_status(
 ) -> Result<usize, AdminError> {
     let registry = clients.registry(registry_table);
     match status {
+        TenantStatus::ChangingTier => Err(tenant_registry::RegistryError::TierChangeRefused {
+            clinic: clinic.to_string(),
+            why: "only change-tier sets that status".into(),
+        }
+        .into()),
         TenantStatus::Suspended => {
             registry.set_status(clinic, status).await?;
             let enabled: Vec<String> = clinic_users(clients, pool, clinic.as_str())

@@ -14,6 +14,7 @@ pub mod memory;
 pub mod outputs;
 pub mod plan;
 pub mod tenants;
+pub mod tier_change;
 pub mod users;
 
 pub use error::AdminError;

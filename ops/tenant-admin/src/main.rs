@@ -51,6 +51,23 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Moves one onboarded clinic to another tier: refused everywhere while it runs, then fully
+    /// on the new tier (users' tier, API key's usage plan, rows); its memory on the old tier is
+    /// erased, not moved. Run again with the same --tier to finish an interrupted change.
+    ChangeTier {
+        /// Stack outputs (JSON from `aws cloudformation describe-stacks`); optional with
+        /// --dry-run.
+        #[arg(long, value_name = "FILE")]
+        outputs: Option<PathBuf>,
+        #[arg(long)]
+        clinic: String,
+        /// The tier to move to (a tier of infra/tiers.json).
+        #[arg(long)]
+        tier: String,
+        /// Print the steps; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Suspends or resumes one onboarded tenant (the authorizer refuses suspended tenants).
     /// A suspension disables the clinic's enabled users and records them; a resume enables
     /// those and no others. Either can be run again after an interruption.
@@ -225,6 +242,39 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             outputs,
             dry_run,
         } => user(change, outputs, dry_run, &tiers).await,
+        Command::ChangeTier {
+            outputs,
+            clinic,
+            tier,
+            dry_run,
+        } => {
+            let change = tenant_admin::tier_change::TierChange {
+                clinic: tenant_context::ClinicId::parse(&clinic)?,
+                to: tiers.tier(&tier)?,
+            };
+            let targets = targets(outputs.as_deref(), dry_run, &tiers)?;
+            println!("==> change-tier {} -> {}", change.clinic, change.to);
+            if dry_run {
+                for line in change.describe(&targets) {
+                    println!("    would: {line}");
+                }
+                return Ok(());
+            }
+            let clients = Clients::new(
+                &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            );
+            tenant_admin::tier_change::change_tier(
+                &change,
+                &clients,
+                &targets,
+                &tiers,
+                &mut |line| {
+                    println!("    {line}");
+                    let _ = std::io::stdout().flush();
+                },
+            )
+            .await
+        }
         Command::Audit {
             outputs,
             log_group,
@@ -427,11 +477,7 @@ async fn user(
         username: who.username,
         change,
     };
-    let targets = match (&outputs, dry_run) {
-        (Some(path), _) => Targets::from_outputs(&StackOutputs::from_json(&read(path)?)?, tiers)?,
-        (None, true) => Targets::placeholders("tenantry", tiers),
-        (None, false) => return Err(AdminError::MissingOutput("--outputs FILE".into())),
-    };
+    let targets = targets(outputs.as_deref(), dry_run, tiers)?;
     println!("==> user {} of {}", request.username, request.clinic);
     if dry_run {
         for line in request.describe(&targets) {
@@ -458,6 +504,19 @@ async fn user(
         );
     }
     Ok(())
+}
+
+/// The stack's resources from its outputs; placeholders for a dry run without them.
+fn targets(
+    outputs: Option<&Path>,
+    dry_run: bool,
+    tiers: &TierCatalog,
+) -> Result<Targets, AdminError> {
+    match (outputs, dry_run) {
+        (Some(path), _) => Targets::from_outputs(&StackOutputs::from_json(&read(path)?)?, tiers),
+        (None, true) => Ok(Targets::placeholders("tenantry", tiers)),
+        (None, false) => Err(AdminError::MissingOutput("--outputs FILE".into())),
+    }
 }
 
 fn prepare(

@@ -10,7 +10,7 @@
 //! checks): a second run removes them.
 
 use aws_sdk_bedrockagentcore::types::MemoryRecordDeleteInput;
-use tenant_context::{TenantContext, TierConfig};
+use tenant_context::{ClinicId, TenantContext, TierCatalog, TierConfig, TierName, UserKey};
 
 use crate::AdminError;
 
@@ -22,6 +22,27 @@ const BATCH: usize = 100;
 pub struct Purged {
     pub events: usize,
     pub records: usize,
+}
+
+/// The user `sub` of `clinic` on `tier` as Memory keys it (actor and namespaces). The role
+/// plays no part in either; the tier file's first role stands in for it.
+pub fn memory_owner(
+    tiers: &TierCatalog,
+    tier: &TierName,
+    clinic: &ClinicId,
+    sub: &str,
+) -> Result<TenantContext, AdminError> {
+    let role = tiers
+        .roles()
+        .next()
+        .map(|(r, _)| r.clone())
+        .ok_or_else(|| AdminError::Conflict("infra/tiers.json names no role".into()))?;
+    Ok(TenantContext::new(
+        tier.clone(),
+        clinic.clone(),
+        UserKey::parse(sub)?,
+        role,
+    ))
 }
 
 /// One tier's Memory, through one client.

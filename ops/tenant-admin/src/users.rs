@@ -8,11 +8,11 @@
 //! Every step reports a line; every change can be run again and finishes what an interrupted
 //! run left (a role already set is confirmed, the erasure runs again).
 
-use tenant_context::{ClinicId, Role, TenantContext, TierCatalog, TierName, UserKey};
+use tenant_context::{ClinicId, Role, TierCatalog, TierName};
 use tenant_registry::TenantStatus;
 
 use crate::apply::{Clients, PoolUser, enable_user, ensure_user, find_user, sign_out_and_disable};
-use crate::memory::TierMemory;
+use crate::memory::{TierMemory, memory_owner};
 use crate::{AdminError, Targets, TenantUser};
 
 /// What to do to the user.
@@ -289,7 +289,6 @@ async fn erase_memory(
         .sub
         .as_deref()
         .ok_or_else(|| AdminError::Conflict(format!("user {username} has no sub")))?;
-    let key = UserKey::parse(sub)?;
     let mut where_ = vec![clinic_tier.clone()];
     if let Some(t) = user.tier.as_deref().and_then(|t| tiers.tier(t).ok())
         && t != *clinic_tier
@@ -301,13 +300,7 @@ async fn erase_memory(
             .memories
             .get(&tier)
             .ok_or_else(|| AdminError::MissingOutput(format!("the memory id of tier {tier}")))?;
-        // The role plays no part in the actor or the namespaces.
-        let any_role = tiers
-            .roles()
-            .next()
-            .map(|(r, _)| r.clone())
-            .ok_or_else(|| AdminError::Conflict("infra/tiers.json names no role".into()))?;
-        let who = TenantContext::new(tier.clone(), clinic.clone(), key.clone(), any_role);
+        let who = memory_owner(tiers, &tier, clinic, sub)?;
         let purged = TierMemory {
             client: &clients.memory,
             memory_id,

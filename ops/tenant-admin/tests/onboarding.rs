@@ -2,7 +2,6 @@
 //! Cognito on moto; tables on dynalite): idempotent, per-tenant keys in the right plan, tenant
 //! attributes set by the administrator, no user moved between tenants.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use tenant_admin::TenantStatus;
 use tenant_admin::apply::apply;
 use tenant_admin::{AdminError, Plan, StackOutputs, Targets, load_tenants};
@@ -11,42 +10,6 @@ use tenant_registry::RegistryError;
 
 mod support;
 use support::*;
-
-async fn row(
-    stack: &Stack,
-    table: &str,
-    clinic: &str,
-) -> Option<std::collections::HashMap<String, AttributeValue>> {
-    stack
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(table)
-        .key("clinic_id", AttributeValue::S(clinic.into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("get item")
-        .item
-}
-
-fn text(item: &std::collections::HashMap<String, AttributeValue>, key: &str) -> String {
-    item.get(key)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// The text attributes `keys` of `clinic`'s row in `table` (the row must exist).
-async fn texts<const N: usize>(
-    stack: &Stack,
-    table: &str,
-    clinic: &str,
-    keys: [&str; N],
-) -> [String; N] {
-    let item = row(stack, table, clinic).await.expect("the clinic's row");
-    keys.map(|k| text(&item, k))
-}
 
 async fn in_plan(stack: &Stack, tier: &TierName, key: &str) -> bool {
     stack

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use tenant_admin::apply::{Clients, apply};
 use tenant_admin::{Plan, Targets, load_tenants};
 use tenant_context::TierCatalog;
@@ -125,4 +126,40 @@ pub fn payload(token: &str) -> serde_json::Value {
         .decode(part)
         .expect("base64url");
     serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+pub async fn row(
+    stack: &Stack,
+    table: &str,
+    clinic: &str,
+) -> Option<std::collections::HashMap<String, AttributeValue>> {
+    stack
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .key("clinic_id", AttributeValue::S(clinic.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get item")
+        .item
+}
+
+pub fn text(item: &std::collections::HashMap<String, AttributeValue>, key: &str) -> String {
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The text attributes `keys` of `clinic`'s row in `table` (the row must exist).
+pub async fn texts<const N: usize>(
+    stack: &Stack,
+    table: &str,
+    clinic: &str,
+    keys: [&str; N],
+) -> [String; N] {
+    let item = row(stack, table, clinic).await.expect("the clinic's row");
+    keys.map(|k| text(&item, k))
 }
