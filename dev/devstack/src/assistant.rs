@@ -9,7 +9,10 @@ use std::sync::Arc;
 use emulators::agent::{AgentProcess, free_port};
 use emulators::gateway::{GatewayEmulation, LambdaBackend};
 use emulators::guardrail::GuardrailEmulation;
-use emulators::knowledge_base::{KnowledgeBaseEmulation, upload_demo_documents};
+use emulators::knowledge_base::{
+    IngestionEmulation, KnowledgeBaseEmulation, demo_data_source_id, demo_knowledge_base_id,
+    upload_demo_documents,
+};
 use emulators::memory::{MemoryEmulation, definitions};
 use emulators::model::ModelStandin;
 use emulators::runtime::{RuntimeEmulation, RuntimeRoute};
@@ -28,6 +31,8 @@ pub struct AssistantStack {
     pub guardrail: GuardrailEmulation,
     /// Knowledge Base Retrieve for the tool-target function (its environment names it).
     pub knowledge_base: KnowledgeBaseEmulation,
+    /// StartIngestionJob and GetIngestionJob over the same knowledge bases (tier changes).
+    pub ingestion: IngestionEmulation,
     pub memory: MemoryEmulation,
     pub model: ModelStandin,
     /// (tier, Gateway emulation), in tier file order.
@@ -134,6 +139,21 @@ pub async fn start(
     let knowledge_base = KnowledgeBaseEmulation::start(sources, 0)
         .await
         .map_err(failed("Knowledge Base emulation"))?;
+    let ingestion = IngestionEmulation::start(
+        &knowledge_base,
+        catalog
+            .iter()
+            .map(|(tier, _)| {
+                (
+                    demo_knowledge_base_id(tier.as_str()),
+                    demo_data_source_id(tier.as_str()),
+                )
+            })
+            .collect(),
+        0,
+    )
+    .await
+    .map_err(failed("Knowledge Base ingestion emulation"))?;
     let mut gateways = Vec::new();
     let mut agents = Vec::new();
     let mut routes = Vec::new();
@@ -298,10 +318,15 @@ pub async fn start(
         "Bedrock Guardrails EMULATION at {} (two fixed rules, not Bedrock's classifiers)",
         guardrail.endpoint()
     ));
+    progress(&format!(
+        "Knowledge Base ingestion EMULATION at {} (StartIngestionJob syncs again from the bucket)",
+        ingestion.endpoint()
+    ));
     Ok(AssistantStack {
         runtime,
         guardrail,
         knowledge_base,
+        ingestion,
         memory,
         model,
         gateways,

@@ -346,7 +346,13 @@ impl DevStack {
 
     /// tenant-admin's clients on this stack's stand-ins and emulations.
     pub fn admin_clients(&self) -> Result<tenant_admin::apply::Clients, StackError> {
-        setup::admin_clients(&self.endpoints, Some(&self.assistant.memory.endpoint()))
+        setup::admin_clients(
+            &self.endpoints,
+            Some(setup::AdminEmulations {
+                memory: &self.assistant.memory.endpoint(),
+                ingestion: &self.assistant.ingestion.endpoint(),
+            }),
+        )
     }
 
     /// Runs a `tenant-admin user` change on this stack, the code path of the deployed

@@ -127,14 +127,22 @@ pub struct Onboarded {
     pub keys: Vec<(String, String)>,
 }
 
-/// tenant-admin's clients, on the stand-ins (API Gateway and Cognito on moto, DynamoDB on
-/// dynalite, AgentCore Memory on its emulation at `memory_url`). Onboarding reaches no memory:
-/// before the emulation runs, `None` gives an address nothing listens on (port 9, discard),
-/// so a stray call fails rather than reaching anything.
+/// Where tenant-admin reaches the emulations (AgentCore Memory; the knowledge bases' ingestion).
+#[derive(Debug, Clone, Copy)]
+pub struct AdminEmulations<'a> {
+    pub memory: &'a str,
+    pub ingestion: &'a str,
+}
+
+/// tenant-admin's clients, on the stand-ins (API Gateway, Cognito and S3 on moto, DynamoDB on
+/// dynalite, AgentCore Memory and the knowledge bases' ingestion on their emulations).
+/// Onboarding reaches neither emulation: before they run, `None` gives an address nothing
+/// listens on (port 9, discard), so a stray call fails rather than reaching anything.
 pub fn admin_clients(
     endpoints: &Endpoints,
-    memory_url: Option<&str>,
+    emulations: Option<AdminEmulations<'_>>,
 ) -> Result<tenant_admin::apply::Clients, StackError> {
+    const NOWHERE: &str = "http://127.0.0.1:9";
     let moto = moto_config(endpoints);
     let dynamodb_url = endpoints
         .dynamodb_url
@@ -147,7 +155,16 @@ pub fn admin_clients(
         dynamodb: aws_sdk_dynamodb::Client::new(&config_for(&dynamodb_url)),
         cognito: aws_sdk_cognitoidentityprovider::Client::new(&moto),
         memory: aws_sdk_bedrockagentcore::Client::new(&config_for(
-            memory_url.unwrap_or("http://127.0.0.1:9"),
+            emulations.map_or(NOWHERE, |e| e.memory),
+        )),
+        // moto serves buckets by path, not by host name.
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&moto)
+                .force_path_style(true)
+                .build(),
+        ),
+        bedrock_agent: aws_sdk_bedrockagent::Client::new(&config_for(
+            emulations.map_or(NOWHERE, |e| e.ingestion),
         )),
     })
 }
@@ -206,6 +223,23 @@ pub async fn onboard(
         memories: TierCatalog::embedded()?
             .iter()
             .map(|(tier, _)| (tier.clone(), memory_id(tier.as_str())))
+            .collect(),
+        documents: TierCatalog::embedded()?
+            .iter()
+            .map(|(tier, _)| {
+                (
+                    tier.clone(),
+                    tenant_admin::documents::TierDocuments {
+                        bucket: crate::assistant::documents_bucket(prefix, tier.as_str()),
+                        knowledge_base_id: emulators::knowledge_base::demo_knowledge_base_id(
+                            tier.as_str(),
+                        ),
+                        data_source_id: emulators::knowledge_base::demo_data_source_id(
+                            tier.as_str(),
+                        ),
+                    },
+                )
+            })
             .collect(),
         test_stack: true,
     };

@@ -167,6 +167,60 @@ async fn read_source(
     Ok(docs)
 }
 
+/// What a sync found: the documents indexed and those it dropped (no longer in the source).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Synced {
+    pub indexed: usize,
+    pub deleted: usize,
+}
+
+/// Re-reads `kb`'s data source and replaces its index with what is there now, as a data
+/// source sync leaves a knowledge base: deleted objects' documents gone, new ones indexed.
+async fn sync(kb: &Kb, fields: &Fields) -> Result<Synced, KnowledgeBaseError> {
+    let docs = read_source(&kb.source).await?;
+    let before: std::collections::BTreeSet<String> = {
+        let searcher = kb.reader.searcher();
+        let mut uris = std::collections::BTreeSet::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            for id in segment.doc_ids_alive() {
+                let d: TantivyDocument = searcher.doc(tantivy::DocAddress::new(ord as u32, id))?;
+                if let Some(uri) = d.get_first(fields.uri).and_then(|v| v.as_str()) {
+                    uris.insert(uri.to_owned());
+                }
+            }
+        }
+        uris
+    };
+    let mut writer = kb.index.writer_with_num_threads(1, 15_000_000)?;
+    writer.delete_all_documents()?;
+    let mut after = std::collections::BTreeSet::new();
+    for d in docs {
+        let attrs = d.sidecar["metadataAttributes"].as_object().ok_or_else(|| {
+            KnowledgeBaseError::Sidecar {
+                path: format!("{}.metadata.json", d.key),
+            }
+        })?;
+        let uri = format!("s3://{}/{}", kb.source.bucket, d.key);
+        let mut document = doc!(
+            fields.text => d.text,
+            fields.uri => uri.clone(),
+        );
+        for (field, name) in fields.meta.iter().zip(FILTER_KEYS) {
+            if let Some(v) = attrs.get(name).and_then(Value::as_str) {
+                document.add_text(*field, v);
+            }
+        }
+        writer.add_document(document)?;
+        after.insert(uri);
+    }
+    writer.commit()?;
+    kb.reader.reload()?;
+    Ok(Synced {
+        indexed: after.len(),
+        deleted: before.difference(&after).count(),
+    })
+}
+
 /// A call, for tests: which knowledge base and the filter sent (`None`: no filter).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrieveCall {
@@ -184,6 +238,8 @@ struct Kb {
     id: String,
     index: Index,
     reader: IndexReader,
+    /// Where a sync reads (again, for StartIngestionJob).
+    source: KnowledgeBaseSource,
 }
 
 /// The emulation's state, shared by its handlers.
@@ -240,31 +296,15 @@ impl KnowledgeBaseEmulation {
         let mut kbs = Vec::new();
         for source in sources {
             let index = Index::create_in_ram(schema.clone());
-            let mut writer = index.writer_with_num_threads(1, 15_000_000)?;
-            for d in read_source(&source).await? {
-                let attrs = d.sidecar["metadataAttributes"].as_object().ok_or_else(|| {
-                    KnowledgeBaseError::Sidecar {
-                        path: format!("{}.metadata.json", d.key),
-                    }
-                })?;
-                let mut document = doc!(
-                    fields.text => d.text,
-                    fields.uri => format!("s3://{}/{}", source.bucket, d.key),
-                );
-                for (field, name) in fields.meta.iter().zip(FILTER_KEYS) {
-                    if let Some(v) = attrs.get(name).and_then(Value::as_str) {
-                        document.add_text(*field, v);
-                    }
-                }
-                writer.add_document(document)?;
-            }
-            writer.commit()?;
             let reader = index.reader()?;
-            kbs.push(Kb {
-                id: source.knowledge_base_id,
+            let kb = Kb {
+                id: source.knowledge_base_id.clone(),
                 index,
                 reader,
-            });
+                source,
+            };
+            sync(&kb, &fields).await?;
+            kbs.push(kb);
         }
         let inner = Inner {
             kbs,
@@ -310,6 +350,37 @@ impl KnowledgeBaseEmulation {
         Ok(())
     }
 
+    /// What knowledge base `id` holds now, for tests: each document's `s3://` URI and its
+    /// metadata (`clinic_id`, `tier`, `document_type`), sorted by URI.
+    pub fn indexed(&self, id: &str) -> Vec<(String, Vec<(String, String)>)> {
+        let state = self.state();
+        let Some(kb) = state.kbs.iter().find(|kb| kb.id == id) else {
+            return Vec::new();
+        };
+        let searcher = kb.reader.searcher();
+        let mut out = Vec::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            for doc_id in segment.doc_ids_alive() {
+                let Ok(d) =
+                    searcher.doc::<TantivyDocument>(tantivy::DocAddress::new(ord as u32, doc_id))
+                else {
+                    continue;
+                };
+                let text = |f: Field| d.get_first(f).and_then(|v| v.as_str()).map(str::to_owned);
+                let meta = state
+                    .fields
+                    .meta
+                    .iter()
+                    .zip(FILTER_KEYS)
+                    .filter_map(|(f, k)| text(*f).map(|v| (k.to_owned(), v)))
+                    .collect();
+                out.push((text(state.fields.uri).unwrap_or_default(), meta));
+            }
+        }
+        out.sort();
+        out
+    }
+
     pub fn calls(&self) -> Vec<RetrieveCall> {
         self.state()
             .calls
@@ -321,7 +392,16 @@ impl KnowledgeBaseEmulation {
 
 use crate::aws_error as error;
 
+mod ingestion;
+pub use ingestion::{IngestionEmulation, demo_data_source_id};
+
 impl Inner {
+    /// Syncs the knowledge base `id` again from its data source; `None` if there is none.
+    async fn resync(&self, id: &str) -> Option<Result<Synced, KnowledgeBaseError>> {
+        let kb = self.kbs.iter().find(|kb| kb.id == id)?;
+        Some(sync(kb, &self.fields).await)
+    }
+
     /// The filter as a query: `equals` on a metadata key, or `andAll` of such filters.
     fn filter(&self, f: &Value) -> Result<Box<dyn Query>, String> {
         if let Some(eq) = f.get("equals") {

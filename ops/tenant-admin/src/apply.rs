@@ -19,6 +19,10 @@ pub struct Clients {
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     /// AgentCore Memory's data plane (erasing a user's memory).
     pub memory: aws_sdk_bedrockagentcore::Client,
+    /// The tiers' document buckets (a tier change moves a clinic's documents).
+    pub s3: aws_sdk_s3::Client,
+    /// The knowledge bases' syncs (StartIngestionJob) after documents moved.
+    pub bedrock_agent: aws_sdk_bedrockagent::Client,
 }
 
 impl Clients {
@@ -33,6 +37,8 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
             memory: aws_sdk_bedrockagentcore::Client::new(config),
+            s3: aws_sdk_s3::Client::new(config),
+            bedrock_agent: aws_sdk_bedrockagent::Client::new(config),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod documents;
 pub mod error;
 pub mod memory;
 pub mod outputs;

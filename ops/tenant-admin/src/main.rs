@@ -263,11 +263,13 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             let clients = Clients::new(
                 &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
             );
+            let wait = tenant_admin::documents::SyncWait::default();
             tenant_admin::tier_change::change_tier(
                 &change,
                 &clients,
                 &targets,
                 &tiers,
+                wait,
                 &mut |line| {
                     println!("    {line}");
                     let _ = std::io::stdout().flush();

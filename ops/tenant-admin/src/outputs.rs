@@ -64,7 +64,8 @@ pub fn memory_output(tier: &TierName) -> String {
     tier_output(tier, "MemoryId")
 }
 
-fn tier_output(tier: &TierName, what: &str) -> String {
+/// A tier's output `what` (`basic`, `DocumentsBucket` -> `BasicDocumentsBucket`).
+pub fn tier_output(tier: &TierName, what: &str) -> String {
     let mut chars = tier.as_str().chars();
     let pascal = chars
         .next()

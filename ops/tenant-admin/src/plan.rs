@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use tenant_context::{TierCatalog, TierName};
 
-use crate::outputs::{REQUIRED_OUTPUTS, StackOutputs, memory_output, usage_plan_output};
+use crate::documents::TierDocuments;
+use crate::outputs::{
+    REQUIRED_OUTPUTS, StackOutputs, memory_output, tier_output, usage_plan_output,
+};
 use crate::{AdminError, Tenant, TenantStatus, TenantUser};
 
 /// The stack resources the actions work on.
@@ -19,6 +22,9 @@ pub struct Targets {
     /// Each tier's AgentCore Memory id (where its users' conversations and long-term records
     /// are, for erasure).
     pub memories: BTreeMap<TierName, String>,
+    /// Each tier's document bucket and knowledge base (a tier change moves a clinic's
+    /// documents).
+    pub documents: BTreeMap<TierName, TierDocuments>,
     /// The stack was deployed as a test stack (`StackPurpose=test`): the only kind whose users
     /// may get generated passwords.
     pub test_stack: bool,
@@ -31,12 +37,25 @@ impl Targets {
         }
         let mut usage_plans = BTreeMap::new();
         let mut memories = BTreeMap::new();
+        let mut documents = BTreeMap::new();
         for (tier, _) in tiers.iter() {
             usage_plans.insert(
                 tier.clone(),
                 outputs.get(&usage_plan_output(tier))?.to_owned(),
             );
             memories.insert(tier.clone(), outputs.get(&memory_output(tier))?.to_owned());
+            documents.insert(
+                tier.clone(),
+                TierDocuments {
+                    bucket: outputs
+                        .get(&tier_output(tier, "DocumentsBucket"))?
+                        .to_owned(),
+                    knowledge_base_id: outputs
+                        .get(&tier_output(tier, "KnowledgeBaseId"))?
+                        .to_owned(),
+                    data_source_id: outputs.get(&tier_output(tier, "DataSourceId"))?.to_owned(),
+                },
+            );
         }
         Ok(Self {
             name_prefix: outputs.get("NamePrefix")?.to_owned(),
@@ -45,6 +64,7 @@ impl Targets {
             clinic_table: outputs.get("ClinicConfigTableName")?.to_owned(),
             usage_plans,
             memories,
+            documents,
             test_stack: outputs.get("StackPurpose")? == "test",
         })
     }
@@ -63,6 +83,20 @@ impl Targets {
             memories: tiers
                 .iter()
                 .map(|(tier, _)| (tier.clone(), format!("<{}>", memory_output(tier))))
+                .collect(),
+            documents: tiers
+                .iter()
+                .map(|(tier, _)| {
+                    let placeholder = |what| format!("<{}>", tier_output(tier, what));
+                    (
+                        tier.clone(),
+                        TierDocuments {
+                            bucket: placeholder("DocumentsBucket"),
+                            knowledge_base_id: placeholder("KnowledgeBaseId"),
+                            data_source_id: placeholder("DataSourceId"),
+                        },
+                    )
+                })
                 .collect(),
             // A dry run before the stack exists cannot know; it changes nothing, and the real
             // run reads the stack's own StackPurpose output.

@@ -11,12 +11,13 @@
 //!    tier keeps nothing of the clinic;
 //! 4. the clinic's API key moves to the new tier's usage plan (and leaves every other);
 //! 5. the ClinicConfig row names the new tier;
-//! 6. the registry row names the new tier and the clinic is active again, in one conditional
+//! 6. its documents move to the new tier's bucket and prefix (sidecars naming the new tier),
+//!    and both tiers' knowledge bases are synced and waited for (`documents`);
+//! 7. the registry row names the new tier and the clinic is active again, in one conditional
 //!    write.
 //!
 //! Usage rows and the token budget's counters are the clinic's (keyed by clinic, not tier) and
-//! carry over; a budget the provider set for the clinic stays in its row. Documents are NOT
-//! moved by this version: the step says so and names what to do (docs/deploying.md).
+//! carry over; a budget the provider set for the clinic stays in its row.
 //!
 //! Every step checks before it changes, so a run stopped anywhere can be run again with the
 //! same `--tier` and finishes; a different target while one change is under way is refused.
@@ -25,6 +26,7 @@ use tenant_context::{ClinicId, TierCatalog, TierName};
 use tenant_registry::TenantStatus;
 
 use crate::apply::{Clients, attach, clinic_users, detach, find_user};
+use crate::documents::{SyncWait, clinic_prefix, move_documents, sync};
 use crate::memory::{TierMemory, memory_owner};
 use crate::{AdminError, Targets};
 
@@ -60,8 +62,11 @@ impl TierChange {
             ),
             format!("{}: {clinic}'s tier {to}", targets.clinic_table),
             format!(
-                "documents under <old tier>-tier/{clinic}/ are not moved by this version (docs/deploying.md, Tier changes)"
+                "documents under <old tier>-tier/{clinic}/ in the old tier's bucket copied to {to}-tier/{clinic}/ in {} (sidecars naming {to}), then deleted",
+                targets.documents.get(to).map_or("?", |d| d.bucket.as_str())
             ),
+            "both tiers' knowledge bases synced (StartIngestionJob), waited for until COMPLETE"
+                .to_owned(),
             format!("{registry}: tier {to}, status active (one conditional write)"),
         ]
     }
@@ -73,6 +78,7 @@ pub async fn change_tier(
     clients: &Clients,
     targets: &Targets,
     tiers: &TierCatalog,
+    wait: SyncWait,
     report: &mut dyn FnMut(String),
 ) -> Result<(), AdminError> {
     let (clinic, to) = (&change.clinic, &change.to);
@@ -203,9 +209,24 @@ pub async fn change_tier(
         .await
         .map_err(AdminError::aws("DynamoDB UpdateItem (ClinicConfig)"))?;
     report(format!("{}: {clinic}'s tier {to}", targets.clinic_table));
+    let docs = |t: &TierName| {
+        targets
+            .documents
+            .get(t)
+            .ok_or_else(|| AdminError::MissingOutput(format!("the documents bucket of tier {t}")))
+    };
+    let (old, new) = (docs(&from)?, docs(to)?);
+    let moved = move_documents(&clients.s3, clinic, (&from, old), (to, new)).await?;
     report(format!(
-        "documents under {from}-tier/{clinic}/ are NOT moved by this version: copy them to {to}'s bucket under {to}-tier/{clinic}/ (scripts/upload-document.sh) and sync both knowledge bases"
+        "documents: {} document(s) and {} sidecar(s) moved from s3://{}/{} to s3://{}/{}",
+        moved.documents,
+        moved.sidecars,
+        old.bucket,
+        clinic_prefix(&from, clinic),
+        new.bucket,
+        clinic_prefix(to, clinic)
     ));
+    sync(&clients.bedrock_agent, &[old, new], wait, report).await?;
 
     registry.finish_tier_change(clinic, to.as_str()).await?;
     report(format!(

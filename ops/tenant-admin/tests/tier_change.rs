@@ -1,7 +1,8 @@
-//! `tenant-admin change-tier` against the LOCAL STAND-INS (Cognito and API Gateway on moto, the
-//! tables on dynalite, AgentCore Memory on its emulation): a clinic moves whole, is refused
-//! while the change is under way (never served on either tier), finishes when an interrupted
-//! change is run again, and moves back the same way.
+//! `tenant-admin change-tier` against the LOCAL STAND-INS (Cognito, API Gateway and S3 on moto,
+//! the tables on dynalite, AgentCore Memory and the knowledge bases on their emulations): a
+//! clinic moves whole (documents and their vectors included), is refused while the change is
+//! under way (never served on either tier), finishes when an interrupted change is run again,
+//! and moves back the same way.
 
 mod support;
 
@@ -9,8 +10,13 @@ use std::time::Duration;
 
 use aws_sdk_bedrockagentcore::primitives::DateTime;
 use aws_sdk_bedrockagentcore::types::{Content, Conversational, PayloadType, Role as MsgRole};
+use emulators::knowledge_base::{
+    IngestionEmulation, KnowledgeBaseEmulation, demo_data_source_id, demo_knowledge_base_id,
+    upload_demo_documents,
+};
 use emulators::memory::{MemoryEmulation, definitions, local_memory_id};
 use support::*;
+use tenant_admin::documents::{SyncWait, TierDocuments};
 use tenant_admin::tier_change::{TierChange, change_tier};
 use tenant_admin::{AdminError, Plan, TenantStatus};
 use tenant_context::{ClinicId, TenantContext, TierCatalog, TierName};
@@ -19,6 +25,9 @@ use tenant_registry::{NotServed, ServedTenants};
 struct World {
     stack: Stack,
     memory: MemoryEmulation,
+    knowledge_bases: KnowledgeBaseEmulation,
+    _ingestion: IngestionEmulation,
+    s3: testkit::s3::LocalS3,
     clinic: ClinicId,
     username: String,
     password: String,
@@ -28,13 +37,77 @@ fn tier(name: &str) -> TierName {
     TierCatalog::embedded().unwrap().tier(name).unwrap()
 }
 
+const WAIT: SyncWait = SyncWait {
+    timeout: Duration::from_secs(10),
+    every: Duration::from_millis(10),
+};
+
 async fn world() -> World {
     let catalog = TierCatalog::embedded().unwrap();
     let memory = MemoryEmulation::start(definitions(&catalog, local_memory_id), 0)
         .await
         .unwrap();
-    let stack = stack(Some(&memory.endpoint())).await;
     let clinic = format!("clinic-{}", unique());
+    // Each tier's bucket with the demo documents, and two of this clinic's own on basic.
+    let suffix = unique();
+    let bucket = move |tier: &str| format!("docs-{suffix}-{tier}");
+    let s3 = testkit::s3::LocalS3::new(&testkit::endpoints_or_panic());
+    let sources = upload_demo_documents(&s3, &catalog, bucket.clone())
+        .await
+        .unwrap();
+    for (name, text) in [
+        ("visit-1.md", "HbA1c follow-up"),
+        ("visit-2.md", "blood pressure review"),
+    ] {
+        let key = format!("basic-tier/{clinic}/notes/{name}");
+        s3.put(&bucket("basic"), &key, text.as_bytes().to_vec())
+            .await
+            .unwrap();
+        let sidecar = serde_json::json!({"metadataAttributes": {
+            "clinic_id": clinic, "tier": "basic", "document_type": "notes"}});
+        s3.put(
+            &bucket("basic"),
+            &format!("{key}.metadata.json"),
+            sidecar.to_string().into_bytes(),
+        )
+        .await
+        .unwrap();
+    }
+    let knowledge_bases = KnowledgeBaseEmulation::start(sources, 0).await.unwrap();
+    let ingestion = IngestionEmulation::start(
+        &knowledge_bases,
+        catalog
+            .iter()
+            .map(|(t, _)| {
+                (
+                    demo_knowledge_base_id(t.as_str()),
+                    demo_data_source_id(t.as_str()),
+                )
+            })
+            .collect(),
+        0,
+    )
+    .await
+    .unwrap();
+    let documents = catalog
+        .iter()
+        .map(|(t, _)| {
+            (
+                t.clone(),
+                TierDocuments {
+                    bucket: bucket(t.as_str()),
+                    knowledge_base_id: demo_knowledge_base_id(t.as_str()),
+                    data_source_id: demo_data_source_id(t.as_str()),
+                },
+            )
+        })
+        .collect();
+    let stack = stack_with(
+        Some(&memory.endpoint()),
+        Some(&ingestion.endpoint()),
+        documents,
+    )
+    .await;
     let username = format!("dr@{clinic}.example");
     let tenant = tenants(&stack.tiers, &clinic, "basic", &username).remove(0);
     let (outcome, _) = run(
@@ -45,6 +118,9 @@ async fn world() -> World {
     World {
         stack,
         memory,
+        knowledge_bases,
+        _ingestion: ingestion,
+        s3,
         clinic: ClinicId::parse(&clinic).unwrap(),
         username,
         password: outcome.test_credentials.expect("a test password").1,
@@ -66,10 +142,45 @@ impl World {
             clients,
             &self.stack.targets,
             &self.stack.tiers,
+            WAIT,
             &mut |l| lines.push(l),
         )
         .await?;
         Ok(lines)
+    }
+
+    /// The clinic's objects in `t`'s bucket.
+    async fn objects_on(&self, t: &str) -> Vec<String> {
+        let bucket = &self.stack.targets.documents[&tier(t)].bucket;
+        self.s3
+            .list(bucket, &format!("{t}-tier/{}/", self.clinic))
+            .await
+            .unwrap()
+    }
+
+    /// (tier, uri) of the clinic's documents each knowledge base holds.
+    fn indexed(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for t in ["basic", "premium"] {
+            for (uri, meta) in self.knowledge_bases.indexed(&demo_knowledge_base_id(t)) {
+                let of_clinic = meta
+                    .iter()
+                    .any(|(k, v)| k == "clinic_id" && v == self.clinic.as_str());
+                if of_clinic {
+                    let doc_tier = meta
+                        .iter()
+                        .find(|(k, _)| k == "tier")
+                        .map(|(_, v)| v.clone());
+                    assert_eq!(
+                        doc_tier.as_deref(),
+                        Some(t),
+                        "{uri} in {t}'s knowledge base"
+                    );
+                    out.push((t.to_owned(), uri));
+                }
+            }
+        }
+        out
     }
 
     fn served(&self) -> ServedTenants {
@@ -199,6 +310,27 @@ async fn a_clinic_moves_whole_and_back() {
     )
     .await;
     assert_eq!(clinic_tier, "premium");
+    // The documents and their vectors moved: none left on basic, both on premium with
+    // sidecars naming premium.
+    assert!(w.objects_on("basic").await.is_empty());
+    assert_eq!(
+        w.objects_on("premium").await.len(),
+        4,
+        "two documents, two sidecars"
+    );
+    let indexed = w.indexed();
+    assert_eq!(indexed.len(), 2, "{indexed:?}");
+    assert!(indexed.iter().all(|(t, _)| t == "premium"), "{indexed:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("2 document(s) and 2 sidecar(s) moved")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().filter(|l| l.contains("complete (")).count() == 2,
+        "{lines:?}"
+    );
 
     let again = w.change(&w.stack.clients, "premium").await.unwrap();
     assert_eq!(again.len(), 1, "{again:?}");
@@ -207,6 +339,9 @@ async fn a_clinic_moves_whole_and_back() {
     w.change(&w.stack.clients, "basic").await.unwrap();
     assert_eq!(w.served_on("basic").await, Ok(()));
     assert!(w.key_in_plan("basic").await && !w.key_in_plan("premium").await);
+    assert!(w.objects_on("premium").await.is_empty());
+    assert!(w.indexed().iter().all(|(t, _)| t == "basic"));
+    assert_eq!(w.indexed().len(), 2);
 }
 
 /// The change stops half-way (Memory unreachable): the clinic is served on neither tier, and
@@ -256,6 +391,39 @@ async fn an_interrupted_change_refuses_the_clinic_until_it_is_run_again() {
     w.change(&w.stack.clients, "premium").await.unwrap();
     assert_eq!(w.served_on("premium").await, Ok(()));
     assert_eq!(w.served_on("basic").await, Err(NotServed::Closed));
+    assert_eq!(w.objects_on("premium").await.len(), 4);
+}
+
+/// The knowledge bases' sync unreachable after the documents moved: the clinic stays refused;
+/// run again, nothing is lost (the documents are found where they went) and it finishes.
+#[tokio::test]
+async fn a_change_stopped_at_the_sync_finishes_with_every_document() {
+    let w = world().await;
+    let mut cut = tenant_admin::apply::Clients::new(&testkit::sdk::config_for(
+        &testkit::endpoints_or_panic().moto_url,
+    ));
+    cut.cognito = w.stack.clients.cognito.clone();
+    cut.dynamodb = w.stack.clients.dynamodb.clone();
+    cut.apigateway = w.stack.clients.apigateway.clone();
+    cut.memory = w.stack.clients.memory.clone();
+    cut.s3 = w.stack.clients.s3.clone();
+    cut.bedrock_agent =
+        aws_sdk_bedrockagent::Client::new(&testkit::sdk::config_for("http://127.0.0.1:9"));
+    let failed = w.change(&cut, "premium").await.unwrap_err();
+    assert!(failed.to_string().contains("StartIngestionJob"), "{failed}");
+    assert_eq!(w.served_on("premium").await, Err(NotServed::Closed));
+    assert_eq!(w.objects_on("premium").await.len(), 4);
+    let lines = w.change(&w.stack.clients, "premium").await.unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("0 document(s) and 0 sidecar(s) moved")),
+        "{lines:?}"
+    );
+    assert_eq!(w.served_on("premium").await, Ok(()));
+    let indexed = w.indexed();
+    assert_eq!(indexed.len(), 2, "{indexed:?}");
+    assert!(indexed.iter().all(|(t, _)| t == "premium"), "{indexed:?}");
 }
 
 /// A suspended clinic, or one not onboarded, is not moved.
@@ -274,6 +442,7 @@ async fn a_suspended_or_unknown_clinic_is_not_moved() {
         &w.stack.clients,
         &w.stack.targets,
         &w.stack.tiers,
+        WAIT,
         &mut |_| {},
     )
     .await

@@ -97,8 +97,16 @@ pub(crate) fn route(
             return None;
         }
     }
-    let wanted = segments(template_path);
-    let given: Vec<&str> = path.split('/').skip(1).collect();
+    // botocore writes some request URIs with a trailing slash (StartIngestionJob's
+    // `.../ingestionjobs/`) where the Smithy model, and so the AWS SDKs, send none: AWS serves
+    // both, so a trailing slash is optional on either side.
+    let wanted = segments(template_path.strip_suffix('/').unwrap_or(template_path));
+    let given: Vec<&str> = path
+        .strip_suffix('/')
+        .unwrap_or(path)
+        .split('/')
+        .skip(1)
+        .collect();
     let mut labels = Vec::new();
     let mut i = 0;
     for (n, segment) in wanted.iter().enumerate() {

@@ -240,4 +240,9 @@ impl<S: Send + Sync + 'static> Served<S> {
     pub(crate) fn state(&self) -> &S {
         &self.state
     }
+
+    /// The state, shared (for another emulation over the same data: a control plane's).
+    pub(crate) fn shared(&self) -> std::sync::Arc<S> {
+        self.state.clone()
+    }
 }

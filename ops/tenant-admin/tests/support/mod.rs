@@ -28,6 +28,16 @@ pub fn unique() -> String {
 
 /// The parts of a deployed stack onboarding touches, on the stand-ins.
 pub async fn stack(memory_url: Option<&str>) -> Stack {
+    stack_with(memory_url, None, BTreeMap::new()).await
+}
+
+/// The same, with the knowledge bases' ingestion at `ingestion_url` and each tier's documents
+/// where `documents` says (a tier change moves them).
+pub async fn stack_with(
+    memory_url: Option<&str>,
+    ingestion_url: Option<&str>,
+    documents: BTreeMap<tenant_context::TierName, tenant_admin::documents::TierDocuments>,
+) -> Stack {
     let endpoints = testkit::endpoints_or_panic();
     let moto = config_for(&endpoints.moto_url);
     let dynamo_url = endpoints
@@ -41,6 +51,15 @@ pub async fn stack(memory_url: Option<&str>) -> Stack {
         // Onboarding reaches no memory: without the emulation, an address nothing listens on.
         memory: aws_sdk_bedrockagentcore::Client::new(&config_for(
             memory_url.unwrap_or("http://127.0.0.1:9"),
+        )),
+        // moto serves buckets by path, not by host name.
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&moto)
+                .force_path_style(true)
+                .build(),
+        ),
+        bedrock_agent: aws_sdk_bedrockagent::Client::new(&config_for(
+            ingestion_url.unwrap_or("http://127.0.0.1:9"),
         )),
     };
     let tiers = TierCatalog::embedded().unwrap();
@@ -74,6 +93,7 @@ pub async fn stack(memory_url: Option<&str>) -> Stack {
             .iter()
             .map(|(t, _)| (t.clone(), emulators::memory::local_memory_id(t.as_str())))
             .collect(),
+        documents,
         test_stack: true,
     };
     Stack {
