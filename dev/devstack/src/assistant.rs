@@ -235,6 +235,10 @@ pub async fn start(
                 tenant_registry::ENV_REGISTRY_TABLE,
                 inputs.registry_table.to_owned(),
             ),
+            (
+                tenant_registry::ENV_REGISTRY_CACHE_SECS,
+                setup::REGISTRY_CACHE_SECS.to_owned(),
+            ),
             ("AWS_ENDPOINT_URL_DYNAMODB", inputs.dynamodb_url.to_owned()),
             ("AWS_REGION", testkit::STANDIN_REGION.to_owned()),
         ];

@@ -376,6 +376,38 @@ impl DevStack {
         Ok((lines, outcome))
     }
 
+    /// Moves `clinic` to tier `to` with `tenant-admin change-tier`'s own code on this stack
+    /// (documents and knowledge bases included); returns its progress lines.
+    pub async fn change_tier(
+        &self,
+        clinic: &str,
+        to: &str,
+    ) -> Result<Vec<String>, tenant_admin::AdminError> {
+        let clients = self.admin_clients().map_err(|e| {
+            tenant_admin::AdminError::Conflict(format!("the devstack's clients: {e}"))
+        })?;
+        let tiers = TierCatalog::embedded()?;
+        let change = tenant_admin::tier_change::TierChange {
+            clinic: tenant_context::ClinicId::parse(clinic)?,
+            to: tiers.tier(to)?,
+        };
+        let wait = tenant_admin::documents::SyncWait {
+            timeout: std::time::Duration::from_secs(30),
+            every: std::time::Duration::from_millis(50),
+        };
+        let mut lines = Vec::new();
+        tenant_admin::tier_change::change_tier(
+            &change,
+            &clients,
+            &self.onboarded.targets,
+            &tiers,
+            wait,
+            &mut |line| lines.push(line),
+        )
+        .await?;
+        Ok(lines)
+    }
+
     /// Suspends (or resumes) a tenant as tenant-admin does: the registry status, and its users
     /// disabled and signed out (or the users its suspension disabled enabled again). Returns
     /// how many users it disabled or enabled.
@@ -552,6 +584,10 @@ fn function_settings(s: FunctionSettings<'_>) -> Vec<(String, String)> {
             s.clock_file.display().to_string(),
         ),
         ("TENANTRY_REGISTRY_TABLE".into(), s.registry_table.into()),
+        (
+            tenant_registry::ENV_REGISTRY_CACHE_SECS.into(),
+            setup::REGISTRY_CACHE_SECS.into(),
+        ),
         (
             "TENANTRY_RUNTIME_ENDPOINT".into(),
             s.runtime_endpoint.into(),

@@ -45,6 +45,11 @@ pub fn runtime_arn(tier: &str) -> String {
     format!("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/tenantry_{tier}-LOCALSTAND")
 }
 
+/// How long the functions and agents keep a registry answer here: one second instead of the
+/// deployed minute, so that an operator's change (a suspension, a tier change, a budget) shows
+/// at once on the local stack. API Gateway's policy cache stays at the template's 60 s.
+pub const REGISTRY_CACHE_SECS: &str = "1";
+
 pub fn memory_id(tier: &str) -> String {
     emulators::memory::local_memory_id(tier)
 }

@@ -282,6 +282,54 @@ async fn a_role_changed_user_gets_nothing_back_from_before_the_change() {
     assert_conformant(&stack, &["AgentCore Memory"]);
 }
 
+/// clinic-c moves from basic to premium with `tenant-admin change-tier`'s own code: its old
+/// basic token and session are refused, a new sign-in is premium and the premium agent
+/// answers from clinic-c's own documents, moved with it; no other basic clinic is touched.
+#[tokio::test]
+async fn after_a_tier_change_the_old_tiers_token_is_refused_and_the_new_tier_answers() {
+    let stack = stack("tierchange").await;
+    let http = reqwest::Client::new();
+    let url = stack.api.invoke_url();
+    let basic = stack.sign_in("clinic-c").await.unwrap();
+    let before = ask(&http, &url, &basic, "What is our timezone?", None, &[])
+        .await
+        .unwrap();
+    assert_eq!(before.status, 200, "{}", before.body);
+    let session = before.session.expect("a session id");
+
+    let lines = stack.change_tier("clinic-c", "premium").await.unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("moved from s3://")),
+        "{lines:?}"
+    );
+    // The registry answer is cached for a second on the devstack (a minute when deployed).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for session in [Some(session.as_str()), None] {
+        let old = ask(&http, &url, &basic, "What is our timezone?", session, &[])
+            .await
+            .unwrap();
+        assert_eq!(old.status, 403, "{session:?}: {}", old.body);
+    }
+    let premium = stack.sign_in("clinic-c").await.unwrap();
+    let after = ask(
+        &http,
+        &url,
+        &premium,
+        "What do the appointment notes say about p-3001?",
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(after.status, 200, "{}", after.body);
+    let text = after.body.to_string();
+    assert!(text.contains("premium-tier/clinic-c/"), "{text}");
+    assert!(!text.contains("basic-tier/clinic-c/"), "{text}");
+    // A basic tier-mate is still served on basic.
+    let mate = post(&stack, "clinic-b", "What is our timezone?").await;
+    assert_eq!(mate.status, 200, "{}", mate.body);
+}
+
 #[tokio::test]
 async fn a_burst_past_the_usage_plan_is_throttled_and_a_tier_mate_is_not() {
     let stack = stack("limits").await;

@@ -167,10 +167,12 @@ async fn read_source(
     Ok(docs)
 }
 
-/// What a sync found: the documents indexed and those it dropped (no longer in the source).
+/// What a sync found: the documents in the source, those new since the last sync, and those
+/// it dropped (no longer in the source), as an ingestion job's statistics count them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Synced {
-    pub indexed: usize,
+    pub scanned: usize,
+    pub new: usize,
     pub deleted: usize,
 }
 
@@ -216,7 +218,8 @@ async fn sync(kb: &Kb, fields: &Fields) -> Result<Synced, KnowledgeBaseError> {
     writer.commit()?;
     kb.reader.reload()?;
     Ok(Synced {
-        indexed: after.len(),
+        scanned: after.len(),
+        new: after.difference(&before).count(),
         deleted: before.difference(&after).count(),
     })
 }

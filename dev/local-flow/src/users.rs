@@ -114,3 +114,82 @@ pub async fn nurse_made_admin(stack: &DevStack, http: &reqwest::Client) -> anyho
     );
     Ok(())
 }
+
+/// clinic-c moves to premium with `tenant-admin change-tier`: its old basic session is refused
+/// and, signed in again, the premium agent answers from its documents, which moved with it.
+pub async fn clinic_upgrades(
+    stack: &DevStack,
+    http: &reqwest::Client,
+    basic_token: &str,
+) -> anyhow::Result<()> {
+    step("Tier change: clinic-c upgrades to premium (tenant-admin change-tier)");
+    let url = stack.api.invoke_url();
+    let before = ask(http, &url, basic_token, "What is our timezone?", None, &[]).await?;
+    let session = before.session.ok_or_else(|| {
+        anyhow!(
+            "clinic-c was not answered: {} {}",
+            before.status,
+            before.body
+        )
+    })?;
+    println!(
+        "    clinic-c (basic) asks: HTTP {}, session {}",
+        before.status,
+        tenant_context::RuntimeSessionId::parse(&session)
+            .map(|s| tenant_context::session_log_id(&s))
+            .unwrap_or_default()
+    );
+    println!("    tenant-admin change-tier --clinic clinic-c --tier premium");
+    for line in stack.change_tier("clinic-c", "premium").await? {
+        println!("      {line}");
+    }
+    // The registry answer is cached for a second on this stack (a minute when deployed).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let old = ask(
+        http,
+        &url,
+        basic_token,
+        "What is our timezone?",
+        Some(&session),
+        &[],
+    )
+    .await?;
+    if old.status != 403 {
+        return Err(anyhow!(
+            "the old basic session was served: {} {}",
+            old.status,
+            old.body
+        ));
+    }
+    println!(
+        "    the old basic token and session: HTTP {} {} (the registry names premium now)",
+        old.status,
+        old.body["error"]["code"]
+            .as_str()
+            .or(old.body["message"].as_str())
+            .unwrap_or("")
+    );
+    let premium = stack.sign_in("clinic-c").await?;
+    let after = ask(
+        http,
+        &url,
+        &premium,
+        "What do the appointment notes say about p-3001?",
+        None,
+        &[],
+    )
+    .await?;
+    let text = after.body.to_string();
+    if after.status != 200 || !text.contains("premium-tier/clinic-c/") {
+        return Err(anyhow!(
+            "clinic-c on premium: {} {}",
+            after.status,
+            after.body
+        ));
+    }
+    println!(
+        "    signed in again (custom:tier premium): \"What do the appointment notes say about p-3001?\" -> HTTP 200 from the premium agent, its documents found under premium-tier/clinic-c/\n        {}",
+        devstack::reply::describe(&after.body)
+    );
+    Ok(())
+}

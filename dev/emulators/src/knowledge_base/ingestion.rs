@@ -120,8 +120,8 @@ async fn start_job(
             "knowledgeBaseId": kb, "dataSourceId": ds, "ingestionJobId": id,
             "status": status, "startedAt": started, "updatedAt": now(),
             "statistics": {
-                "numberOfDocumentsScanned": synced.indexed,
-                "numberOfNewDocumentsIndexed": synced.indexed,
+                "numberOfDocumentsScanned": synced.scanned,
+                "numberOfNewDocumentsIndexed": synced.new,
                 "numberOfModifiedDocumentsIndexed": 0,
                 "numberOfDocumentsDeleted": synced.deleted,
                 "numberOfDocumentsFailed": 0,
