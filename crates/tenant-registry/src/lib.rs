@@ -133,9 +133,7 @@ fn not_onboarded_or_unavailable(
 ) -> RegistryError
 + '_ {
     move |e| {
-        if e.as_service_error()
-            .is_some_and(|s| s.is_conditional_check_failed_exception())
-        {
+        if refused(&e) {
             RegistryError::NotOnboarded {
                 clinic: clinic.to_string(),
             }
@@ -143,6 +141,17 @@ fn not_onboarded_or_unavailable(
             RegistryError::unavailable("UpdateItem")(e)
         }
     }
+}
+
+/// Whether DynamoDB refused an UpdateItem for its condition.
+fn refused(
+    e: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+) -> bool {
+    e.as_service_error()
+        .is_some_and(|s| s.is_conditional_check_failed_exception())
 }
 
 fn number(value: u64) -> AttributeValue {
@@ -220,9 +229,7 @@ impl TenantRegistry {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
-                {
+                if refused(&e) {
                     RegistryError::TierChangeRefused {
                         clinic: row.clinic_id.to_string(),
                         why: "a tier change is under way: finish it (change-tier) before writing the row"
@@ -303,23 +310,14 @@ impl TenantRegistry {
             .await;
         match out {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(match self.get(clinic).await? {
-                    None => RegistryError::NotOnboarded {
-                        clinic: clinic.to_string(),
-                    },
-                    Some(row) => RegistryError::TierChangeRefused {
-                        clinic: clinic.to_string(),
-                        why: format!(
-                            "a change to {} is under way: finish it first",
-                            row.tier_change_to.unwrap_or_default()
-                        ),
-                    },
+            Err(e) if refused(&e) => Err(self
+                .refusal(clinic, |row| {
+                    format!(
+                        "a change to {} is under way: finish it first",
+                        row.tier_change_to.unwrap_or_default()
+                    )
                 })
-            }
+                .await),
             Err(e) => Err(RegistryError::unavailable("UpdateItem")(e)),
         }
     }
@@ -452,30 +450,15 @@ impl TenantRegistry {
             .await;
         match out {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(match self.get(clinic).await? {
-                    None => RegistryError::NotOnboarded {
-                        clinic: clinic.to_string(),
-                    },
-                    Some(row) => RegistryError::TierChangeRefused {
-                        clinic: clinic.to_string(),
-                        why: match (row.status, row.tier_change_to) {
-                            (TenantStatus::ChangingTier, Some(other)) => {
-                                format!(
-                                    "a change to {other} is under way: finish it first (change-tier --tier {other})"
-                                )
-                            }
-                            (TenantStatus::Suspended, _) => {
-                                "it is suspended: resume it first".into()
-                            }
-                            _ => format!("it is on {}, not {from}", row.tier),
-                        },
-                    },
+            Err(e) if refused(&e) => Err(self
+                .refusal(clinic, |row| match (row.status, row.tier_change_to) {
+                    (TenantStatus::ChangingTier, Some(other)) => format!(
+                        "a change to {other} is under way: finish it first (change-tier --tier {other})"
+                    ),
+                    (TenantStatus::Suspended, _) => "it is suspended: resume it first".into(),
+                    _ => format!("it is on {}, not {from}", row.tier),
                 })
-            }
+                .await),
             Err(e) => Err(RegistryError::unavailable("UpdateItem")(e)),
         }
     }
@@ -508,9 +491,7 @@ impl TenantRegistry {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
-                {
+                if refused(&e) {
                     RegistryError::TierChangeRefused {
                         clinic: clinic.to_string(),
                         why: format!("no change to {to} is under way"),
@@ -520,6 +501,25 @@ impl TenantRegistry {
                 }
             })?;
         Ok(())
+    }
+
+    /// Why a conditional write on `clinic`'s row was refused: the clinic is not onboarded, or
+    /// `why` of its row as it is now (or the read that would tell failed).
+    async fn refusal(
+        &self,
+        clinic: &ClinicId,
+        why: impl FnOnce(TenantRow) -> String,
+    ) -> RegistryError {
+        match self.get(clinic).await {
+            Ok(None) => RegistryError::NotOnboarded {
+                clinic: clinic.to_string(),
+            },
+            Ok(Some(row)) => RegistryError::TierChangeRefused {
+                clinic: clinic.to_string(),
+                why: why(row),
+            },
+            Err(e) => e,
+        }
     }
 
     /// Removes a clinic's row (no row is no error: offboarding is idempotent).

@@ -425,7 +425,6 @@ async fn list_events(
         access_key: access_key(&headers),
     });
     let body = body.map(|b| b.0).unwrap_or_default();
-    let max = body["maxResults"].as_u64().unwrap_or(20).clamp(1, 100) as usize;
     let with_payload = body["includePayloads"].as_bool().unwrap_or(true);
     let Ok(store) = inner.store.lock() else {
         return error(
@@ -445,20 +444,9 @@ async fn list_events(
         .unwrap_or_default();
     // Newest first, as AWS returns them; the sequence orders events of the same second.
     events.sort_by(|a, b| b.timestamp.total_cmp(&a.timestamp).then(b.seq.cmp(&a.seq)));
-    let (from, next) = match erasure::page(&body, events.len(), max) {
-        Some(p) => p,
-        None => return erasure::bad_token(),
-    };
-    let page: Vec<Value> = events[from..]
-        .iter()
-        .take(max)
-        .map(|e| event_json(&memory_id, e, with_payload))
-        .collect();
-    let mut out = json!({"events": page});
-    if let Some(next) = next {
-        out["nextToken"] = next.into();
-    }
-    axum::Json(out).into_response()
+    erasure::paged(&body, &events, "events", |e| {
+        event_json(&memory_id, e, with_payload)
+    })
 }
 
 async fn retrieve(

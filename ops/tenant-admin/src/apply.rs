@@ -183,14 +183,7 @@ pub async fn apply(
                         )));
                     }
                     Some(_) => {
-                        clients
-                            .cognito
-                            .admin_delete_user()
-                            .user_pool_id(pool)
-                            .username(username)
-                            .send()
-                            .await
-                            .map_err(AdminError::aws("Cognito AdminDeleteUser"))?;
+                        delete_user(clients, pool, username).await?;
                         "deleted".to_owned()
                     }
                 };
@@ -417,11 +410,31 @@ pub async fn detach(clients: &Clients, plan: &str, key: &str) -> Result<bool, Ad
 /// unset), its `sub` and whether it is enabled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolUser {
+    pub username: String,
     pub clinic: Option<String>,
     pub tier: Option<String>,
     pub role: Option<String>,
     pub sub: Option<String>,
     pub enabled: bool,
+}
+
+/// A user as AdminGetUser and ListUsers describe it: its name, attributes and state.
+fn pool_user(username: &str, attributes: &[AttributeType], enabled: bool) -> PoolUser {
+    let attribute = |name: &str| {
+        attributes
+            .iter()
+            .find(|a| a.name() == name)
+            .and_then(|a| a.value())
+            .map(str::to_owned)
+    };
+    PoolUser {
+        username: username.to_owned(),
+        clinic: attribute(CLAIM_CLINIC_ID),
+        tier: attribute(CLAIM_TIER),
+        role: attribute(CLAIM_ROLE),
+        sub: attribute("sub"),
+        enabled,
+    }
 }
 
 /// The user `username` of `pool`; `None` when there is none.
@@ -438,22 +451,11 @@ pub async fn find_user(
         .send()
         .await
     {
-        Ok(user) => {
-            let attribute = |name: &str| {
-                user.user_attributes()
-                    .iter()
-                    .find(|a| a.name() == name)
-                    .and_then(|a| a.value())
-                    .map(str::to_owned)
-            };
-            Ok(Some(PoolUser {
-                clinic: attribute(CLAIM_CLINIC_ID),
-                tier: attribute(CLAIM_TIER),
-                role: attribute(CLAIM_ROLE),
-                sub: attribute("sub"),
-                enabled: user.enabled(),
-            }))
-        }
+        Ok(user) => Ok(Some(pool_user(
+            username,
+            user.user_attributes(),
+            user.enabled(),
+        ))),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_user_not_found_exception()) =>
@@ -598,13 +600,13 @@ fn generate_password() -> Result<String, AdminError> {
     ))
 }
 
-/// Every user of `clinic` in `pool`, as (username, enabled). Cognito cannot filter users by a
-/// custom attribute, so the pool is listed and filtered here.
+/// Every user of `clinic` in `pool`, with its attributes as listed (no read per user).
+/// Cognito cannot filter users by a custom attribute, so the pool is listed and filtered here.
 pub async fn clinic_users(
     clients: &Clients,
     pool: &str,
     clinic: &str,
-) -> Result<Vec<(String, bool)>, AdminError> {
+) -> Result<Vec<PoolUser>, AdminError> {
     let mut users = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -618,12 +620,11 @@ pub async fn clinic_users(
             .await
             .map_err(AdminError::aws("Cognito ListUsers"))?;
         for user in page.users() {
-            let of_clinic = user
-                .attributes()
-                .iter()
-                .any(|a| a.name() == tenant_context::CLAIM_CLINIC_ID && a.value() == Some(clinic));
-            if of_clinic && let Some(name) = user.username() {
-                users.push((name.to_owned(), user.enabled()));
+            if let Some(name) = user.username() {
+                let found = pool_user(name, user.attributes(), user.enabled());
+                if found.clinic.as_deref() == Some(clinic) {
+                    users.push(found);
+                }
             }
         }
         match page.pagination_token() {
@@ -651,17 +652,8 @@ pub async fn sign_out_and_disable(
     pool: &str,
     username: &str,
 ) -> Result<bool, AdminError> {
-    match clients
-        .cognito
-        .admin_user_global_sign_out()
-        .user_pool_id(pool)
-        .username(username)
-        .send()
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if not_found(&e) => return Ok(false),
-        Err(e) => return Err(AdminError::aws("Cognito AdminUserGlobalSignOut")(e)),
+    if !sign_out(clients, pool, username).await? {
+        return Ok(false);
     }
     match clients
         .cognito
@@ -675,6 +667,55 @@ pub async fn sign_out_and_disable(
         Err(e) if not_found(&e) => Ok(false),
         Err(e) => Err(AdminError::aws("Cognito AdminDisableUser")(e)),
     }
+}
+
+/// Signs `username` out everywhere (its refresh tokens revoked; ID tokens already issued end
+/// within their 15 minutes); returns whether the user exists.
+pub async fn sign_out(clients: &Clients, pool: &str, username: &str) -> Result<bool, AdminError> {
+    match clients
+        .cognito
+        .admin_user_global_sign_out()
+        .user_pool_id(pool)
+        .username(username)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if not_found(&e) => Ok(false),
+        Err(e) => Err(AdminError::aws("Cognito AdminUserGlobalSignOut")(e)),
+    }
+}
+
+/// Sets one administrator-owned attribute of `username` (`custom:tier`, `custom:role`).
+pub async fn set_user_attribute(
+    clients: &Clients,
+    pool: &str,
+    username: &str,
+    name: &str,
+    value: &str,
+) -> Result<(), AdminError> {
+    clients
+        .cognito
+        .admin_update_user_attributes()
+        .user_pool_id(pool)
+        .username(username)
+        .user_attributes(attribute(name, value)?)
+        .send()
+        .await
+        .map_err(AdminError::aws("Cognito AdminUpdateUserAttributes"))?;
+    Ok(())
+}
+
+pub async fn delete_user(clients: &Clients, pool: &str, username: &str) -> Result<(), AdminError> {
+    clients
+        .cognito
+        .admin_delete_user()
+        .user_pool_id(pool)
+        .username(username)
+        .send()
+        .await
+        .map_err(AdminError::aws("Cognito AdminDeleteUser"))?;
+    Ok(())
 }
 
 /// Enables `username`; returns whether the user exists.
@@ -706,8 +747,8 @@ pub async fn disable_clinic_users(
     clinic: &str,
 ) -> Result<usize, AdminError> {
     let users = clinic_users(clients, pool, clinic).await?;
-    for (username, _) in &users {
-        sign_out_and_disable(clients, pool, username).await?;
+    for user in &users {
+        sign_out_and_disable(clients, pool, &user.username).await?;
     }
     Ok(users.len())
 }
@@ -737,7 +778,7 @@ pub async fn set_tenant_status(
             let enabled: Vec<String> = clinic_users(clients, pool, clinic.as_str())
                 .await?
                 .into_iter()
-                .filter_map(|(name, enabled)| enabled.then_some(name))
+                .filter_map(|u| u.enabled.then_some(u.username))
                 .collect();
             let suspended = registry.record_suspended_users(clinic, &enabled).await?;
             for username in &suspended {

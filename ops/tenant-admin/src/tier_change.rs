@@ -25,7 +25,7 @@
 use tenant_context::{ClinicId, TierCatalog, TierName};
 use tenant_registry::TenantStatus;
 
-use crate::apply::{Clients, attach, clinic_users, detach, find_user};
+use crate::apply::{Clients, attach, clinic_users, detach, set_user_attribute, sign_out};
 use crate::documents::{SyncWait, clinic_prefix, move_documents, sync};
 use crate::memory::{TierMemory, memory_owner};
 use crate::{AdminError, Targets};
@@ -104,40 +104,24 @@ pub async fn change_tier(
     let pool = targets.user_pool_id.as_str();
     let users = clinic_users(clients, pool, clinic.as_str()).await?;
     let mut subs = Vec::new();
-    for (username, _) in &users {
-        let user = find_user(clients, pool, username).await?.ok_or_else(|| {
-            AdminError::Incomplete(format!("user {username} vanished; run again"))
-        })?;
+    for user in users {
+        let username = &user.username;
         if user.tier.as_deref() != Some(to.as_str()) {
-            clients
-                .cognito
-                .admin_update_user_attributes()
-                .user_pool_id(pool)
-                .username(username)
-                .user_attributes(
-                    aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
-                        .name(tenant_context::CLAIM_TIER)
-                        .value(to.as_str())
-                        .build()
-                        .map_err(AdminError::aws("Cognito attribute"))?,
-                )
-                .send()
-                .await
-                .map_err(AdminError::aws("Cognito AdminUpdateUserAttributes"))?;
+            set_user_attribute(
+                clients,
+                pool,
+                username,
+                tenant_context::CLAIM_TIER,
+                to.as_str(),
+            )
+            .await?;
         }
-        clients
-            .cognito
-            .admin_user_global_sign_out()
-            .user_pool_id(pool)
-            .username(username)
-            .send()
-            .await
-            .map_err(AdminError::aws("Cognito AdminUserGlobalSignOut"))?;
+        sign_out(clients, pool, username).await?;
         report(format!(
             "user {username}: custom:tier {to}, signed out everywhere"
         ));
         if let Some(sub) = user.sub {
-            subs.push((username.clone(), sub));
+            subs.push((user.username, sub));
         }
     }
 

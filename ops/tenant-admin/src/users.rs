@@ -11,7 +11,10 @@
 use tenant_context::{ClinicId, Role, TierCatalog, TierName};
 use tenant_registry::TenantStatus;
 
-use crate::apply::{Clients, PoolUser, enable_user, ensure_user, find_user, sign_out_and_disable};
+use crate::apply::{
+    Clients, PoolUser, delete_user, enable_user, ensure_user, find_user, set_user_attribute,
+    sign_out, sign_out_and_disable,
+};
 use crate::memory::{TierMemory, memory_owner};
 use crate::{AdminError, Targets, TenantUser};
 
@@ -187,14 +190,7 @@ pub async fn apply_user(
                 clients, targets, tiers, clinic, &tier, &user, username, report,
             )
             .await?;
-            clients
-                .cognito
-                .admin_delete_user()
-                .user_pool_id(pool)
-                .username(username)
-                .send()
-                .await
-                .map_err(AdminError::aws("Cognito AdminDeleteUser"))?;
+            delete_user(clients, pool, username).await?;
             report(format!("user {username}: deleted"));
             registry.forget_suspended_user(clinic, username).await?;
         }
@@ -208,34 +204,20 @@ pub async fn apply_user(
             if user.role.as_deref() == Some(role.as_str()) {
                 report(format!("user {username}: already {role}"));
             } else {
-                clients
-                    .cognito
-                    .admin_update_user_attributes()
-                    .user_pool_id(pool)
-                    .username(username)
-                    .user_attributes(
-                        aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
-                            .name(tenant_context::CLAIM_ROLE)
-                            .value(role.as_str())
-                            .build()
-                            .map_err(AdminError::aws("Cognito attribute"))?,
-                    )
-                    .send()
-                    .await
-                    .map_err(AdminError::aws("Cognito AdminUpdateUserAttributes"))?;
+                set_user_attribute(
+                    clients,
+                    pool,
+                    username,
+                    tenant_context::CLAIM_ROLE,
+                    role.as_str(),
+                )
+                .await?;
                 report(format!(
                     "user {username}: role {} -> {role}",
                     user.role.as_deref().unwrap_or("(none)")
                 ));
             }
-            clients
-                .cognito
-                .admin_user_global_sign_out()
-                .user_pool_id(pool)
-                .username(username)
-                .send()
-                .await
-                .map_err(AdminError::aws("Cognito AdminUserGlobalSignOut"))?;
+            sign_out(clients, pool, username).await?;
             report(format!(
                 "user {username}: signed out everywhere (ID tokens of the old role end within 15 minutes)"
             ));

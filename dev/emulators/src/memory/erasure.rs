@@ -10,31 +10,36 @@ use serde_json::{Value, json};
 
 use super::{Call, Inner, MemoryCall, Record, access_key, error, memory_not_found};
 
-/// The start of the page `body`'s `nextToken` names among `len` items, and the token of the
-/// page after it. A token is an offset this emulation issued; anything else is `None`, to be
-/// refused (`bad_token`) as AWS refuses a token it did not issue.
-pub(super) fn page(body: &Value, len: usize, max: usize) -> Option<(usize, Option<String>)> {
+/// The page of `items` that `body` asks for (`maxResults`, default 20, at most 100; a
+/// `nextToken` this emulation issued), answered as `{key: [...], "nextToken"?}` as AWS pages.
+/// A token it did not issue is refused, as AWS refuses one.
+pub(super) fn paged<T>(
+    body: &Value,
+    items: &[T],
+    key: &str,
+    to_json: impl Fn(&T) -> Value,
+) -> Response {
+    let max = body["maxResults"].as_u64().unwrap_or(20).clamp(1, 100) as usize;
     let from = match body.get("nextToken").and_then(Value::as_str) {
-        None => 0,
+        None => Some(0),
         Some(t) => t
             .strip_prefix("local-page-")
             .and_then(|n| n.parse::<usize>().ok())
-            .filter(|n| *n <= len)?,
+            .filter(|n| *n <= items.len()),
     };
-    let next = (from + max < len).then(|| format!("local-page-{}", from + max));
-    Some((from, next))
-}
-
-pub(super) fn bad_token() -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "ValidationException",
-        "invalid nextToken",
-    )
-}
-
-fn max_results(body: &Value) -> usize {
-    body["maxResults"].as_u64().unwrap_or(20).clamp(1, 100) as usize
+    let Some(from) = from else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "invalid nextToken",
+        );
+    };
+    let page: Vec<Value> = items[from..].iter().take(max).map(to_json).collect();
+    let mut out = json!({ key: page });
+    if from + max < items.len() {
+        out["nextToken"] = format!("local-page-{}", from + max).into();
+    }
+    axum::Json(out).into_response()
 }
 
 fn decoded(segment: &str) -> String {
@@ -82,23 +87,12 @@ pub(super) async fn list_sessions(
             None => sessions.push((e.session.clone(), e.timestamp)),
         }
     }
-    let max = max_results(&body);
-    let (from, next) = match page(&body, sessions.len(), max) {
-        Some(p) => p,
-        None => return bad_token(),
-    };
-    let summaries: Vec<Value> = sessions[from..]
-        .iter()
-        .take(max)
-        .map(|(session, created)| {
-            json!({"sessionId": session, "actorId": actor, "createdAt": created})
-        })
-        .collect();
-    let mut out = json!({ "sessionSummaries": summaries });
-    if let Some(next) = next {
-        out["nextToken"] = next.into();
-    }
-    axum::Json(out).into_response()
+    paged(
+        &body,
+        &sessions,
+        "sessionSummaries",
+        |(session, created)| json!({"sessionId": session, "actorId": actor, "createdAt": created}),
+    )
 }
 
 pub(super) async fn delete_event(
@@ -182,21 +176,7 @@ pub(super) async fn list_memory_records(
             _ => false,
         })
         .collect();
-    let max = max_results(&body);
-    let (from, next) = match page(&body, records.len(), max) {
-        Some(p) => p,
-        None => return bad_token(),
-    };
-    let summaries: Vec<Value> = records[from..]
-        .iter()
-        .take(max)
-        .map(|r| record_json(r))
-        .collect();
-    let mut out = json!({ "memoryRecordSummaries": summaries });
-    if let Some(next) = next {
-        out["nextToken"] = next.into();
-    }
-    axum::Json(out).into_response()
+    paged(&body, &records, "memoryRecordSummaries", |r| record_json(r))
 }
 
 pub(super) async fn batch_delete_memory_records(
