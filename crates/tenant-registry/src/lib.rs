@@ -34,6 +34,11 @@ pub const ATTR_BUDGET_MONTHLY: &str = "budget_monthly_tokens";
 pub const ATTR_SUSPENDED_USERS: &str = "suspended_users";
 /// The tier a change under way moves the clinic to (with status `changing_tier`).
 pub const ATTR_TIER_CHANGE_TO: &str = "tier_change_to";
+/// When a tombstone (status `offboarded` or `purged`) was written (RFC 3339).
+pub const ATTR_RETIRED_AT: &str = "retired_at";
+/// The API key id a row gets when its clinic is offboarded before it ever had one (the row
+/// must name a key to parse; this one names none that can exist).
+pub const NO_API_KEY: &str = "none";
 
 /// Whether a clinic may be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +48,15 @@ pub enum TenantStatus {
     /// Being moved to another tier (`tenant-admin change-tier`): refused everywhere until the
     /// change ends, so the clinic is never served half on each tier.
     ChangingTier,
+    /// Being offboarded (`tenant-admin offboard`): refused everywhere; only a re-run of the
+    /// offboarding moves it on.
+    Offboarding,
+    /// A tombstone: offboarded with its patient rows and documents kept. Onboarding the same
+    /// id again needs `--reuse-id` (it would land on that data).
+    Offboarded,
+    /// A tombstone: offboarded and its data erased (`offboard --purge`). Onboarding the same
+    /// id again needs `--reuse-id`.
+    Purged,
 }
 
 impl TenantStatus {
@@ -51,6 +65,9 @@ impl TenantStatus {
             TenantStatus::Active => "active",
             TenantStatus::Suspended => "suspended",
             TenantStatus::ChangingTier => "changing_tier",
+            TenantStatus::Offboarding => "offboarding",
+            TenantStatus::Offboarded => "offboarded",
+            TenantStatus::Purged => "purged",
         }
     }
 
@@ -59,8 +76,22 @@ impl TenantStatus {
             "active" => Some(TenantStatus::Active),
             "suspended" => Some(TenantStatus::Suspended),
             "changing_tier" => Some(TenantStatus::ChangingTier),
+            "offboarding" => Some(TenantStatus::Offboarding),
+            "offboarded" => Some(TenantStatus::Offboarded),
+            "purged" => Some(TenantStatus::Purged),
             _ => None,
         }
+    }
+}
+
+impl TenantStatus {
+    /// Offboarded (a tombstone) or being offboarded: the id is not to be given out again, or
+    /// written over, without an explicit decision (`--reuse-id`).
+    pub const fn is_retired(self) -> bool {
+        matches!(
+            self,
+            TenantStatus::Offboarding | TenantStatus::Offboarded | TenantStatus::Purged
+        )
     }
 }
 
@@ -104,9 +135,25 @@ pub enum RegistryError {
     /// A tier change that cannot start or end as asked.
     #[error("{clinic}: the tier change is refused: {why}")]
     TierChangeRefused { clinic: String, why: String },
+    /// A write onto an offboarded clinic's row (or one being offboarded).
+    #[error("{clinic} was offboarded (status {status}): {what}")]
+    Retired {
+        clinic: String,
+        status: TenantStatus,
+        what: String,
+    },
 }
 
 impl RegistryError {
+    /// The refusal of a write onto `clinic`'s retired row, saying what to do.
+    pub fn retired(clinic: &ClinicId, status: TenantStatus) -> Self {
+        RegistryError::Retired {
+            clinic: clinic.to_string(),
+            status,
+            what: retired_refusal(status),
+        }
+    }
+
     fn unavailable<E: std::error::Error + Send + Sync + 'static>(
         op: &'static str,
     ) -> impl FnOnce(E) -> Self {
@@ -154,6 +201,22 @@ fn refused(
         .is_some_and(|s| s.is_conditional_check_failed_exception())
 }
 
+/// What to do about a refused write onto a retired row.
+fn retired_refusal(status: TenantStatus) -> String {
+    match status {
+        TenantStatus::Offboarding => {
+            "its offboarding is under way: run the same offboard command again to finish it".into()
+        }
+        TenantStatus::Purged => "its data was erased; onboarding the same id again needs \
+             --reuse-id (a new clinic under an old id: its audit trail and usage rows are still \
+             filed under it)"
+            .into(),
+        _ => "its patient rows and documents were kept; onboarding the same id again needs \
+             --reuse-id, and brings the clinic back onto that data"
+            .into(),
+    }
+}
+
 fn number(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
@@ -193,8 +256,10 @@ impl TenantRegistry {
 
     /// Writes a clinic's tier, status and key (creating the row if needed). A token budget the
     /// provider set is kept unless `row` names one: re-applying a tenants file does not undo a
-    /// `set-budget`. Refused while a tier change is under way (it would end it half-done).
-    pub async fn put(&self, row: &TenantRow) -> Result<(), RegistryError> {
+    /// `set-budget`. Refused while a tier change is under way (it would end it half-done), and
+    /// onto a tombstone unless `reuse_id` (an offboarded id given to a clinic again would land
+    /// on what is left of the old one); never while an offboarding is under way.
+    pub async fn put(&self, row: &TenantRow, reuse_id: bool) -> Result<(), RegistryError> {
         let mut set = vec!["#t = :t", "#st = :s", "#k = :k"];
         let mut update = self
             .ddb
@@ -207,7 +272,7 @@ impl TenantRegistry {
             .expression_attribute_values(":t", text(&row.tier))
             .expression_attribute_values(":s", text(row.status.as_str()))
             .expression_attribute_values(":k", text(&row.api_key_id));
-        let mut remove = "";
+        let mut remove = vec!["#ra"];
         if let Some(b) = row.token_budget {
             set.push("#bd = :bd");
             update = update
@@ -218,28 +283,146 @@ impl TenantRegistry {
                     set.push("#bm = :bm");
                     update = update.expression_attribute_values(":bm", number(m));
                 }
-                None => remove = " REMOVE #bm",
+                None => remove.push("#bm"),
             }
             update = update.expression_attribute_names("#bm", ATTR_BUDGET_MONTHLY);
         }
-        update
-            .update_expression(format!("SET {}{remove}", set.join(", ")))
-            .condition_expression("attribute_not_exists(#to)")
+        let retired = if reuse_id {
+            "#st <> :offboarding"
+        } else {
+            "#st <> :offboarding AND #st <> :offboarded AND #st <> :purged"
+        };
+        for status in [
+            TenantStatus::Offboarding,
+            TenantStatus::Offboarded,
+            TenantStatus::Purged,
+        ] {
+            if reuse_id && status != TenantStatus::Offboarding {
+                continue;
+            }
+            update = update.expression_attribute_values(
+                format!(":{}", status.as_str()),
+                text(status.as_str()),
+            );
+        }
+        let out = update
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                set.join(", "),
+                remove.join(", ")
+            ))
+            .condition_expression(format!(
+                "attribute_not_exists(#to) AND (attribute_not_exists(#st) OR ({retired}))"
+            ))
             .expression_attribute_names("#to", ATTR_TIER_CHANGE_TO)
+            .expression_attribute_names("#ra", ATTR_RETIRED_AT)
             .send()
-            .await
-            .map_err(|e| {
-                if refused(&e) {
-                    RegistryError::TierChangeRefused {
-                        clinic: row.clinic_id.to_string(),
-                        why: "a tier change is under way: finish it (change-tier) before writing the row"
-                            .into(),
-                    }
-                } else {
-                    RegistryError::unavailable("UpdateItem")(e)
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if refused(&e) => Err(match self.get(&row.clinic_id).await {
+                Ok(Some(now)) if now.status.is_retired() => {
+                    RegistryError::retired(&row.clinic_id, now.status)
                 }
-            })?;
-        Ok(())
+                Ok(_) => RegistryError::TierChangeRefused {
+                    clinic: row.clinic_id.to_string(),
+                    why:
+                        "a tier change is under way: finish it (change-tier) before writing the row"
+                            .into(),
+                },
+                Err(e) => e,
+            }),
+            Err(e) => Err(RegistryError::unavailable("UpdateItem")(e)),
+        }
+    }
+
+    /// Starts (or confirms) offboarding `clinic`: status `offboarding`, refused everywhere, in
+    /// one write that also creates the row (with `tier` and no key) if it is gone, so that the
+    /// id stays taken whatever happens next. Refused while a tier change is under way.
+    pub async fn begin_offboarding(
+        &self,
+        clinic: &ClinicId,
+        tier: &str,
+    ) -> Result<Option<TenantStatus>, RegistryError> {
+        let out = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .update_expression(
+                "SET #st = :offboarding, #t = if_not_exists(#t, :t), #k = if_not_exists(#k, :none)",
+            )
+            .condition_expression("attribute_not_exists(#to)")
+            .expression_attribute_names("#st", ATTR_STATUS)
+            .expression_attribute_names("#t", ATTR_TIER)
+            .expression_attribute_names("#k", ATTR_API_KEY_ID)
+            .expression_attribute_names("#to", ATTR_TIER_CHANGE_TO)
+            .expression_attribute_values(":offboarding", text(TenantStatus::Offboarding.as_str()))
+            .expression_attribute_values(":t", text(tier))
+            .expression_attribute_values(":none", text(NO_API_KEY))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match out {
+            Ok(out) => Ok(out
+                .attributes()
+                .and_then(|a| a.get(ATTR_STATUS))
+                .and_then(|v| v.as_s().ok())
+                .and_then(|s| TenantStatus::parse(s))),
+            Err(e) if refused(&e) => Err(self
+                .refusal(clinic, |row| {
+                    format!(
+                        "a change to {} is under way: finish it (change-tier) before offboarding",
+                        row.tier_change_to.unwrap_or_default()
+                    )
+                })
+                .await),
+            Err(e) => Err(RegistryError::unavailable("UpdateItem")(e)),
+        }
+    }
+
+    /// Ends an offboarding begun with [`Self::begin_offboarding`]: the row becomes a tombstone
+    /// (`offboarded` or `purged`, with the time `at`), keeping only the id, the tier and the
+    /// old key's id. Refused unless the offboarding is under way or already ended so.
+    pub async fn retire(
+        &self,
+        clinic: &ClinicId,
+        status: TenantStatus,
+        at: &str,
+    ) -> Result<(), RegistryError> {
+        if !matches!(status, TenantStatus::Offboarded | TenantStatus::Purged) {
+            return Err(RegistryError::Retired {
+                clinic: clinic.to_string(),
+                status,
+                what: "a tombstone is offboarded or purged".into(),
+            });
+        }
+        let out = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .update_expression("SET #st = :s, #ra = :at REMOVE #su, #bd, #bm")
+            .condition_expression("#st = :offboarding OR #st = :s")
+            .expression_attribute_names("#st", ATTR_STATUS)
+            .expression_attribute_names("#ra", ATTR_RETIRED_AT)
+            .expression_attribute_names("#su", ATTR_SUSPENDED_USERS)
+            .expression_attribute_names("#bd", ATTR_BUDGET_DAILY)
+            .expression_attribute_names("#bm", ATTR_BUDGET_MONTHLY)
+            .expression_attribute_values(":s", text(status.as_str()))
+            .expression_attribute_values(":offboarding", text(TenantStatus::Offboarding.as_str()))
+            .expression_attribute_values(":at", text(at))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if refused(&e) => Err(self
+                .refusal(clinic, |row| {
+                    format!("it is {}, not being offboarded", row.status)
+                })
+                .await),
+            Err(e) => Err(RegistryError::unavailable("UpdateItem")(e)),
+        }
     }
 
     /// Sets (or, with `None`, removes) an onboarded clinic's own token budget; a clinic that is
@@ -281,19 +464,26 @@ impl TenantRegistry {
     }
 
     /// Sets an onboarded clinic's status (active or suspended); a clinic that is not onboarded,
-    /// or one whose tier change is under way, is refused.
+    /// one whose tier change is under way, and an offboarded one are refused.
     pub async fn set_status(
         &self,
         clinic: &ClinicId,
         status: TenantStatus,
     ) -> Result<(), RegistryError> {
-        if status == TenantStatus::ChangingTier {
+        if !matches!(status, TenantStatus::Active | TenantStatus::Suspended) {
             return Err(RegistryError::TierChangeRefused {
                 clinic: clinic.to_string(),
-                why: "only change-tier sets that status".into(),
+                why: format!("set-status sets active or suspended, not {status}"),
             });
         }
-        let values = HashMap::from([(":s".to_owned(), text(status.as_str()))]);
+        let mut values = HashMap::from([(":s".to_owned(), text(status.as_str()))]);
+        for retired in [
+            TenantStatus::Offboarding,
+            TenantStatus::Offboarded,
+            TenantStatus::Purged,
+        ] {
+            values.insert(format!(":{}", retired.as_str()), text(retired.as_str()));
+        }
         let out = self
             .ddb
             .update_item()
@@ -304,20 +494,27 @@ impl TenantRegistry {
             .expression_attribute_names("#to", ATTR_TIER_CHANGE_TO)
             .set_expression_attribute_values(Some(values))
             .condition_expression(format!(
-                "attribute_exists({ATTR_CLINIC}) AND attribute_not_exists(#to)"
+                "attribute_exists({ATTR_CLINIC}) AND attribute_not_exists(#to) \
+                 AND #st <> :offboarding AND #st <> :offboarded AND #st <> :purged"
             ))
             .send()
             .await;
         match out {
             Ok(_) => Ok(()),
-            Err(e) if refused(&e) => Err(self
-                .refusal(clinic, |row| {
-                    format!(
-                        "a change to {} is under way: finish it first",
-                        row.tier_change_to.unwrap_or_default()
-                    )
-                })
-                .await),
+            Err(e) if refused(&e) => Err(match self.get(clinic).await {
+                Ok(Some(row)) if row.status.is_retired() => {
+                    RegistryError::retired(clinic, row.status)
+                }
+                _ => {
+                    self.refusal(clinic, |row| {
+                        format!(
+                            "a change to {} is under way: finish it first",
+                            row.tier_change_to.unwrap_or_default()
+                        )
+                    })
+                    .await
+                }
+            }),
             Err(e) => Err(RegistryError::unavailable("UpdateItem")(e)),
         }
     }

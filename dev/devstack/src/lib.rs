@@ -656,8 +656,19 @@ async fn seed(
     progress(&format!(
         "SNS STAND-IN (moto): topic {budget_topic} for the clinics' token budget alerts"
     ));
-    let onboarded =
-        setup::onboard(endpoints, &pool, &tables.clinic_table, template, prefix).await?;
+    let onboarded = setup::onboard(
+        endpoints,
+        &pool,
+        setup::Tables {
+            clinic: &tables.clinic_table,
+            patient: &tables.patient_table,
+            usage: &usage_table,
+            audit_group: &audit_group,
+        },
+        template,
+        prefix,
+    )
+    .await?;
     progress(&format!(
         "tenant-admin onboarded {} tenants: an API key each in its tier's usage plan (API Gateway STAND-IN on moto), registry {}",
         onboarded.keys.len(),

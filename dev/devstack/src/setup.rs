@@ -174,13 +174,21 @@ pub fn admin_clients(
     })
 }
 
+/// The tables and the log group tenant-admin reads and writes.
+pub struct Tables<'a> {
+    pub clinic: &'a str,
+    pub patient: &'a str,
+    pub usage: &'a str,
+    pub audit_group: &'a str,
+}
+
 /// The usage plans as the template declares them (throttle and quota per tier), created on the
 /// API Gateway stand-in; then every demo tenant onboarded with tenant-admin (its own API key
 /// in its tier's plan, registry and clinic rows), and `SUSPENDED_CLINIC` suspended.
 pub async fn onboard(
     endpoints: &Endpoints,
     pool: &LocalPool,
-    clinic_table: &str,
+    tables: Tables<'_>,
     template: &serde_json::Value,
     prefix: &str,
 ) -> Result<Onboarded, StackError> {
@@ -223,7 +231,12 @@ pub async fn onboard(
         name_prefix: prefix.into(),
         user_pool_id: pool.pool_id.clone(),
         registry_table: registry_table.clone(),
-        clinic_table: clinic_table.to_owned(),
+        clinic_table: tables.clinic.to_owned(),
+        patient_table: tables.patient.to_owned(),
+        usage_table: tables.usage.to_owned(),
+        audit_log_group: tables.audit_group.to_owned(),
+        // The template's default retention (six years).
+        audit_retention_days: 2192,
         usage_plans,
         memories: TierCatalog::embedded()?
             .iter()

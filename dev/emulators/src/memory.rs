@@ -135,8 +135,9 @@ pub struct Inner {
 pub type MemoryEmulation = crate::aws_model::layer::Served<Inner>;
 
 /// The operations served, each checked against the `bedrock-agentcore` service model.
-pub const OPERATIONS: [&str; 7] = [
+pub const OPERATIONS: [&str; 8] = [
     "CreateEvent",
+    "ListActors",
     "ListEvents",
     "RetrieveMemoryRecords",
     "ListSessions",
@@ -159,6 +160,7 @@ impl MemoryEmulation {
                 "/memories/{memory}/actor/{actor}/sessions/{session}",
                 post(list_events),
             )
+            .route("/memories/{memory}/actors", post(erasure::list_actors))
             .route(
                 "/memories/{memory}/actor/{actor}/sessions",
                 post(erasure::list_sessions),

@@ -169,14 +169,17 @@ pub async fn create_registry(
     let registry = tenant_registry::TenantRegistry::new(ddb, &table);
     for e in entries {
         registry
-            .put(&tenant_registry::TenantRow {
-                clinic_id: tenant_context::ClinicId::parse(e.clinic_id)?,
-                tier: e.tier.to_owned(),
-                status: e.status,
-                api_key_id: e.api_key_id.to_owned(),
-                token_budget: None,
-                tier_change_to: None,
-            })
+            .put(
+                &tenant_registry::TenantRow {
+                    clinic_id: tenant_context::ClinicId::parse(e.clinic_id)?,
+                    tier: e.tier.to_owned(),
+                    status: e.status,
+                    api_key_id: e.api_key_id.to_owned(),
+                    token_budget: None,
+                    tier_change_to: None,
+                },
+                false,
+            )
             .await
             .map_err(Error::call("PutItem TenantRegistry"))?;
     }

@@ -152,6 +152,11 @@ fn audit_log_group(t: &mut Template) -> Result<(), Error> {
         "AuditLogGroupName",
         "The PHI access audit trail (tenant-admin audit --log-group)",
         reference(ids::AUDIT_LOG_GROUP),
+    )?;
+    t.output(
+        "AuditRetentionDays",
+        "How long the audit trail is kept, in days (how far back tenant-admin export reads it)",
+        reference("AuditRetentionDays"),
     )
 }
 

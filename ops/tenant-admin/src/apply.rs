@@ -104,7 +104,11 @@ pub async fn apply(
                     .map_err(AdminError::aws("DynamoDB PutItem (ClinicConfig)"))?;
                 report(format!("{table}: clinic row written"));
             }
-            Action::PutRegistryRow { table, status } => {
+            Action::PutRegistryRow {
+                table,
+                status,
+                reuse_id,
+            } => {
                 let key = outcome.api_key_id.as_deref().ok_or_else(|| {
                     AdminError::Conflict(
                         "the plan writes the registry before ensuring the key".into(),
@@ -112,15 +116,18 @@ pub async fn apply(
                 })?;
                 clients
                     .registry(table)
-                    .put(&TenantRow {
-                        clinic_id: tenant.clinic_id.clone(),
-                        tier: tenant.tier.to_string(),
-                        status: *status,
-                        api_key_id: key.to_owned(),
-                        // A budget set with `set-budget` stays.
-                        token_budget: None,
-                        tier_change_to: None,
-                    })
+                    .put(
+                        &TenantRow {
+                            clinic_id: tenant.clinic_id.clone(),
+                            tier: tenant.tier.to_string(),
+                            status: *status,
+                            api_key_id: key.to_owned(),
+                            // A budget set with `set-budget` stays.
+                            token_budget: None,
+                            tier_change_to: None,
+                        },
+                        *reuse_id,
+                    )
                     .await?;
                 report(format!("{table}: registry row written (status {status})"));
             }
@@ -142,9 +149,107 @@ pub async fn apply(
                     outcome.test_credentials = Some((user.username.clone(), p));
                 }
             }
-            Action::DeleteRegistryRow { table } => {
-                clients.registry(table).delete(&tenant.clinic_id).await?;
-                report(format!("{table}: registry row deleted"));
+            Action::CheckIdFree { table, reuse_id } => {
+                let row = clients.registry(table).get(&tenant.clinic_id).await?;
+                match row.map(|r| r.status) {
+                    Some(status) if status.is_retired() => {
+                        if !reuse_id || status == TenantStatus::Offboarding {
+                            return Err(tenant_registry::RegistryError::retired(
+                                &tenant.clinic_id,
+                                status,
+                            )
+                            .into());
+                        }
+                        report(format!(
+                            "{table}: {} was {status}; --reuse-id: given out again",
+                            tenant.clinic_id
+                        ));
+                    }
+                    Some(status) => report(format!("{table}: {} is {status}", tenant.clinic_id)),
+                    None => report(format!("{table}: {} is a new id", tenant.clinic_id)),
+                }
+            }
+            Action::BeginOffboarding { table } => {
+                let before = clients
+                    .registry(table)
+                    .begin_offboarding(&tenant.clinic_id, tenant.tier.as_str())
+                    .await?;
+                report(format!(
+                    "{table}: status offboarding (was {}): refused everywhere from here on",
+                    before.map_or("not in the registry".to_owned(), |s| s.to_string())
+                ));
+            }
+            Action::EraseMemory { memories } => {
+                let tiers = tenant_context::TierCatalog::embedded()?;
+                for (tier, memory_id) in memories {
+                    let purged = crate::memory::TierMemory {
+                        client: &clients.memory,
+                        memory_id,
+                    }
+                    .purge_clinic(tier, &tenant.clinic_id, tiers.config(tier)?)
+                    .await?;
+                    report(format!(
+                        "{tier} memory {memory_id}: {} event(s) and {} long-term record(s) erased",
+                        purged.events, purged.records
+                    ));
+                }
+            }
+            Action::EraseDocuments { documents } => {
+                for (tier, docs) in documents {
+                    let prefix = crate::documents::clinic_prefix(tier, &tenant.clinic_id);
+                    let n =
+                        crate::erasure::erase_objects(&clients.s3, &docs.bucket, &prefix).await?;
+                    report(format!(
+                        "s3://{}/{prefix}: {n} object version(s) deleted",
+                        docs.bucket
+                    ));
+                }
+                // Every tier's, even where nothing was left: a run stopped after the deletions
+                // and before the syncs must still drop the vectors when run again.
+                let sources: Vec<&crate::documents::TierDocuments> =
+                    documents.iter().map(|(_, d)| d).collect();
+                crate::documents::sync(
+                    &clients.bedrock_agent,
+                    &sources,
+                    crate::documents::SyncWait::default(),
+                    report,
+                )
+                .await?;
+            }
+            Action::ErasePatientRows { table } => {
+                let n = crate::erasure::erase_rows(
+                    &clients.dynamodb,
+                    table,
+                    "patient_id",
+                    &tenant.clinic_id,
+                )
+                .await?;
+                report(format!("{table}: {n} patient row(s) deleted"));
+            }
+            Action::DeleteClinicUsers { pool } => {
+                let users = clinic_users(clients, pool, tenant.clinic_id.as_str()).await?;
+                for user in &users {
+                    delete_user(clients, pool, &user.username).await?;
+                }
+                report(format!(
+                    "{} user(s) of {} deleted from {pool}",
+                    users.len(),
+                    tenant.clinic_id
+                ));
+            }
+            Action::Retire { table, status } => {
+                clients
+                    .registry(table)
+                    .retire(
+                        &tenant.clinic_id,
+                        *status,
+                        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    )
+                    .await?;
+                report(format!(
+                    "{table}: tombstone (status {status}); onboarding {} again needs --reuse-id",
+                    tenant.clinic_id
+                ));
             }
             Action::DeleteClinicRow { table } => {
                 delete_row(clients, table, tenant, "DynamoDB DeleteItem (ClinicConfig)").await?;
@@ -768,9 +873,12 @@ pub async fn set_tenant_status(
 ) -> Result<usize, AdminError> {
     let registry = clients.registry(registry_table);
     match status {
-        TenantStatus::ChangingTier => Err(tenant_registry::RegistryError::TierChangeRefused {
+        TenantStatus::ChangingTier
+        | TenantStatus::Offboarding
+        | TenantStatus::Offboarded
+        | TenantStatus::Purged => Err(tenant_registry::RegistryError::TierChangeRefused {
             clinic: clinic.to_string(),
-            why: "only change-tier sets that status".into(),
+            why: format!("set-status sets active or suspended, not {status}"),
         }
         .into()),
         TenantStatus::Suspended => {
@@ -787,11 +895,18 @@ pub async fn set_tenant_status(
             Ok(suspended.len())
         }
         TenantStatus::Active => {
-            if registry.get(clinic).await?.is_none() {
-                return Err(tenant_registry::RegistryError::NotOnboarded {
-                    clinic: clinic.to_string(),
+            match registry.get(clinic).await?.map(|r| r.status) {
+                None => {
+                    return Err(tenant_registry::RegistryError::NotOnboarded {
+                        clinic: clinic.to_string(),
+                    }
+                    .into());
                 }
-                .into());
+                // Nobody of an offboarded clinic is enabled again by a resume.
+                Some(retired) if retired.is_retired() => {
+                    return Err(tenant_registry::RegistryError::retired(clinic, retired).into());
+                }
+                Some(_) => {}
             }
             let mut enabled = 0;
             for username in registry.suspended_users(clinic).await? {

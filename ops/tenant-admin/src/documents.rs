@@ -120,7 +120,7 @@ pub async fn move_documents(
 }
 
 /// Every key under `prefix` in `bucket`.
-async fn list(
+pub(crate) async fn list(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,

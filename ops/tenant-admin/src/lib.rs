@@ -10,7 +10,9 @@
 pub mod apply;
 pub mod audit;
 pub mod documents;
+pub mod erasure;
 pub mod error;
+pub mod export;
 pub mod memory;
 pub mod outputs;
 pub mod plan;

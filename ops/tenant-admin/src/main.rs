@@ -37,19 +37,52 @@ enum Command {
         dry_run: bool,
     },
     /// API key in the tier's usage plan, registry and clinic rows, and the tenant's user.
+    /// An offboarded or purged clinic id is refused unless --reuse-id.
     Onboard {
         #[command(flatten)]
         common: Common,
+        /// Give an offboarded (or purged) clinic's id out again. After a plain offboard the
+        /// clinic comes back onto its kept patient rows and documents; after a purge the id
+        /// starts empty, but its audit trail and usage rows are still filed under it.
+        #[arg(long)]
+        reuse_id: bool,
         /// Give the tenants' users generated passwords (no invitation e-mail) and write the
         /// credentials to this file (mode 600). For test tenants only.
         #[arg(long, value_name = "FILE")]
         test_users: Option<PathBuf>,
     },
-    /// Removes access (registry row, API key), the clinic row and the tenant's user. Patient
-    /// rows and documents are kept: delete them under your retention policy.
+    /// Refuses the clinic everywhere, deletes its API key, disables its users, deletes its
+    /// clinic row and the tenant file's user, and leaves a tombstone in the registry (the id is
+    /// not onboarded again without --reuse-id). Patient rows, documents and memory are kept
+    /// unless --purge. Run `export` first to hand the clinic its data.
     Offboard {
         #[command(flatten)]
         common: Common,
+        /// Also erase the clinic's data: memory (events and long-term records), documents
+        /// (every version, and their vectors), patient rows and every user of it. Kept: the
+        /// audit trail and the usage rows. Irreversible: needs --yes.
+        #[arg(long)]
+        purge: bool,
+        /// Confirms --purge.
+        #[arg(long, requires = "purge")]
+        yes: bool,
+    },
+    /// Writes everything the stack holds of one clinic (registry and clinic rows, patient rows,
+    /// documents, memory events and records, usage rows, audit trail) to a folder or an S3
+    /// prefix, with a manifest of SHA-256 sums written last. Run again to finish a stopped one.
+    Export {
+        /// Stack outputs (JSON from `aws cloudformation describe-stacks`); optional with
+        /// --dry-run.
+        #[arg(long, value_name = "FILE")]
+        outputs: Option<PathBuf>,
+        #[arg(long)]
+        clinic: String,
+        /// A local folder (created, readable by you only) or s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "DIR|S3 URL")]
+        to: String,
+        /// Print the steps; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Moves one onboarded clinic to another tier: refused everywhere while it runs, then fully
     /// on the new tier (users' tier, API key's usage plan, rows); its memory on the old tier is
@@ -410,11 +443,15 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             );
             Ok(())
         }
-        Command::Onboard { common, test_users } => {
+        Command::Onboard {
+            common,
+            test_users,
+            reuse_id,
+        } => {
             let (tenants, targets) = prepare(&common, &tiers)?;
             let plans = tenants
                 .iter()
-                .map(|t| Plan::onboard(t, &targets, test_users.is_some()))
+                .map(|t| Plan::onboard_reusing(t, &targets, test_users.is_some(), reuse_id))
                 .collect::<Result<Vec<_>, _>>()?;
             let credentials = execute(&plans, common.dry_run, "onboard").await?;
             if let (Some(path), false) = (test_users, common.dry_run) {
@@ -426,18 +463,86 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             }
             Ok(())
         }
-        Command::Offboard { common } => {
+        Command::Offboard { common, purge, yes } => {
+            if purge && !yes && !common.dry_run {
+                let tenants = load_tenants(&read(&common.tenants)?, &tiers)?;
+                let ids: Vec<&str> = tenants.iter().map(|t| t.clinic_id.as_str()).collect();
+                return Err(AdminError::Conflict(format!(
+                    "offboard --purge erases {}'s patient rows, documents, memory and users for good; \
+                     export them first (tenant-admin export --clinic ID --to DIR), look at the plan \
+                     (--dry-run), then run again with --yes",
+                    ids.join(", ")
+                )));
+            }
             let (tenants, targets) = prepare(&common, &tiers)?;
             let plans: Vec<Plan> = tenants
                 .iter()
-                .map(|t| Plan::offboard(t, &targets))
+                .map(|t| {
+                    if purge {
+                        Plan::purge(t, &targets)
+                    } else {
+                        Plan::offboard(t, &targets)
+                    }
+                })
                 .collect();
-            execute(&plans, common.dry_run, "offboard").await?;
+            execute(
+                &plans,
+                common.dry_run,
+                if purge {
+                    "offboard --purge"
+                } else {
+                    "offboard"
+                },
+            )
+            .await?;
             if !common.dry_run {
                 println!(
-                    "==> Patient rows and documents of these tenants were kept (retention is your decision)"
+                    "==> {}; kept: the audit trail and the usage rows. The ids are tombstoned: onboarding one again needs --reuse-id",
+                    if purge {
+                        "Memory, documents, patient rows and users of these tenants were erased"
+                    } else {
+                        "Patient rows, documents and memory of these tenants were kept (retention is your decision; --purge erases them)"
+                    }
                 );
             }
+            Ok(())
+        }
+        Command::Export {
+            outputs,
+            clinic,
+            to,
+            dry_run,
+        } => {
+            let clinic = tenant_context::ClinicId::parse(&clinic)?;
+            let to = tenant_admin::export::Destination::parse(&to)?;
+            let targets = targets(outputs.as_deref(), dry_run, &tiers)?;
+            println!("==> export {clinic} -> {to}");
+            if dry_run {
+                for line in tenant_admin::export::describe(&clinic, &targets, &to) {
+                    println!("    would: {line}");
+                }
+                return Ok(());
+            }
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let clients = Clients::new(&sdk);
+            let log = audit_trail::AuditLog::new(&sdk, targets.audit_log_group.clone());
+            let exported = tenant_admin::export::export(
+                &clinic,
+                &clients,
+                &targets,
+                &tiers,
+                &log,
+                &to,
+                &mut |line| {
+                    println!("    {line}");
+                    let _ = std::io::stdout().flush();
+                },
+            )
+            .await?;
+            println!(
+                "==> {clinic}: {} file(s) in {to} (manifest.json lists them with their SHA-256)",
+                exported.files.len() + 1
+            );
             Ok(())
         }
     }

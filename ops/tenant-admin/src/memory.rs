@@ -60,19 +60,159 @@ impl TierMemory<'_> {
         user: &TenantContext,
         tier: &TierConfig,
     ) -> Result<Purged, AdminError> {
-        let events = self.events_of(user).await?;
+        let actor = user.actor_id();
+        let paths = tier
+            .memory
+            .strategies
+            .iter()
+            .map(|s| user.memory_namespace_path(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let events = self.delete_events(actor.as_str()).await?;
+        let records = self.records_under(&paths).await?;
+        self.delete_records(&records, actor.as_str()).await?;
+        let left = (
+            self.events_of(actor.as_str()).await?.len(),
+            self.records_under(&paths).await?.len(),
+        );
+        if left != (0, 0) {
+            return Err(AdminError::Incomplete(format!(
+                "{} event(s) and {} record(s) of {} are still in memory {}; run the command again",
+                left.0,
+                left.1,
+                actor.as_str(),
+                self.memory_id
+            )));
+        }
+        Ok(Purged {
+            events,
+            records: records.len(),
+        })
+    }
+
+    /// Erases every event of every actor of `clinic` on `tier`, and every long-term record
+    /// under the clinic's part of each strategy's namespaces, whether or not its users still
+    /// exist (actors are listed, not derived from the pool).
+    pub async fn purge_clinic(
+        &self,
+        tier_name: &TierName,
+        clinic: &ClinicId,
+        tier: &TierConfig,
+    ) -> Result<Purged, AdminError> {
+        let paths = clinic_namespace_paths(tier_name, clinic, tier)?;
+        let actors = self.actors_of(tier_name, clinic).await?;
+        let mut events = 0;
+        for actor in &actors {
+            events += self.delete_events(actor).await?;
+        }
+        let records = self.records_under(&paths).await?;
+        self.delete_records(&records, &format!("{tier_name}/{clinic}"))
+            .await?;
+        let left = (
+            self.actors_of(tier_name, clinic).await?.len(),
+            self.records_under(&paths).await?.len(),
+        );
+        if left != (0, 0) {
+            return Err(AdminError::Incomplete(format!(
+                "{} actor(s) with events and {} record(s) of {clinic} are still in memory {}; run the command again",
+                left.0, left.1, self.memory_id
+            )));
+        }
+        Ok(Purged {
+            events,
+            records: records.len(),
+        })
+    }
+
+    /// Every event of every actor of `clinic` on `tier`, with its payload, for an export:
+    /// one JSON object each (`actorId`, `sessionId`, `eventId`, `eventTimestamp`, `payload`).
+    pub async fn export_clinic_events(
+        &self,
+        tier_name: &TierName,
+        clinic: &ClinicId,
+    ) -> Result<Vec<serde_json::Value>, AdminError> {
+        let mut out = Vec::new();
+        for actor in self.actors_of(tier_name, clinic).await? {
+            for session in self.sessions_of(&actor).await? {
+                let mut token = None;
+                loop {
+                    let page = self
+                        .client
+                        .list_events()
+                        .memory_id(self.memory_id)
+                        .actor_id(&actor)
+                        .session_id(&session)
+                        .include_payloads(true)
+                        .max_results(100)
+                        .set_next_token(token)
+                        .send()
+                        .await
+                        .map_err(AdminError::aws("AgentCore Memory ListEvents"))?;
+                    for e in page.events().iter().filter(|e| e.actor_id() == actor) {
+                        out.push(serde_json::json!({
+                            "actorId": e.actor_id(),
+                            "sessionId": e.session_id(),
+                            "eventId": e.event_id(),
+                            "eventTimestamp": e.event_timestamp().to_string(),
+                            "payload": e.payload().iter().map(payload_json).collect::<Vec<_>>(),
+                        }));
+                    }
+                    token = page.next_token().map(str::to_owned);
+                    if token.is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every long-term record of `clinic` on `tier`, for an export: `memoryRecordId`,
+    /// `namespaces`, `memoryStrategyId`, `createdAt`, `text`.
+    pub async fn export_clinic_records(
+        &self,
+        tier_name: &TierName,
+        clinic: &ClinicId,
+        tier: &TierConfig,
+    ) -> Result<Vec<serde_json::Value>, AdminError> {
+        let paths = clinic_namespace_paths(tier_name, clinic, tier)?;
+        let mut out = Vec::new();
+        for path in &paths {
+            self.each_record(path, |r| {
+                out.push(serde_json::json!({
+                    "memoryRecordId": r.memory_record_id(),
+                    "namespaces": r.namespaces(),
+                    "memoryStrategyId": r.memory_strategy_id(),
+                    "createdAt": r.created_at().to_string(),
+                    "text": r.content().and_then(|c| c.as_text().ok()),
+                }));
+            })
+            .await?;
+        }
+        Ok(out)
+    }
+
+    /// Deletes every event of `actor`; how many.
+    async fn delete_events(&self, actor: &str) -> Result<usize, AdminError> {
+        let events = self.events_of(actor).await?;
         for (session, event) in &events {
             self.client
                 .delete_event()
                 .memory_id(self.memory_id)
-                .actor_id(user.actor_id().as_str())
+                .actor_id(actor)
                 .session_id(session)
                 .event_id(event)
                 .send()
                 .await
                 .map_err(AdminError::aws("AgentCore Memory DeleteEvent"))?;
         }
-        let records = self.records_of(user, tier).await?;
+        Ok(events.len())
+    }
+
+    async fn delete_records(
+        &self,
+        records: &[(String, String)],
+        whose: &str,
+    ) -> Result<(), AdminError> {
         for batch in records.chunks(BATCH) {
             let out = self
                 .client
@@ -95,36 +235,51 @@ impl TierMemory<'_> {
                 .map_err(AdminError::aws("AgentCore Memory BatchDeleteMemoryRecords"))?;
             if let Some(failed) = out.failed_records().first() {
                 return Err(AdminError::Incomplete(format!(
-                    "{} memory record(s) of {} were not deleted (first: {}: {}); run the command again",
+                    "{} memory record(s) of {whose} were not deleted (first: {}: {}); run the command again",
                     out.failed_records().len(),
-                    user.actor_id().as_str(),
                     failed.memory_record_id(),
                     failed.error_message().unwrap_or("no reason given"),
                 )));
             }
         }
-        let left = (
-            self.events_of(user).await?.len(),
-            self.records_of(user, tier).await?.len(),
-        );
-        if left != (0, 0) {
-            return Err(AdminError::Incomplete(format!(
-                "{} event(s) and {} record(s) of {} are still in memory {}; run the command again",
-                left.0,
-                left.1,
-                user.actor_id().as_str(),
-                self.memory_id
-            )));
-        }
-        Ok(Purged {
-            events: events.len(),
-            records: records.len(),
-        })
+        Ok(())
     }
 
-    /// (session id, event id) of every event of the user's actor.
-    async fn events_of(&self, user: &TenantContext) -> Result<Vec<(String, String)>, AdminError> {
-        let actor = user.actor_id();
+    /// Every actor of `clinic` on `tier` that has events (actor ids are `tier/clinic/user`).
+    async fn actors_of(
+        &self,
+        tier: &TierName,
+        clinic: &ClinicId,
+    ) -> Result<Vec<String>, AdminError> {
+        let prefix = format!("{tier}/{clinic}/");
+        let mut actors = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_actors()
+                .memory_id(self.memory_id)
+                .max_results(100)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(AdminError::aws("AgentCore Memory ListActors"))?;
+            actors.extend(
+                page.actor_summaries()
+                    .iter()
+                    .map(|a| a.actor_id())
+                    .filter(|a| a.starts_with(&prefix))
+                    .map(str::to_owned),
+            );
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(actors)
+    }
+
+    async fn sessions_of(&self, actor: &str) -> Result<Vec<String>, AdminError> {
         let mut sessions = Vec::new();
         let mut token = None;
         loop {
@@ -132,7 +287,7 @@ impl TierMemory<'_> {
                 .client
                 .list_sessions()
                 .memory_id(self.memory_id)
-                .actor_id(actor.as_str())
+                .actor_id(actor)
                 .max_results(100)
                 .set_next_token(token)
                 .send()
@@ -141,7 +296,7 @@ impl TierMemory<'_> {
             sessions.extend(
                 page.session_summaries()
                     .iter()
-                    .filter(|s| s.actor_id() == actor.as_str())
+                    .filter(|s| s.actor_id() == actor)
                     .map(|s| s.session_id().to_owned()),
             );
             token = page.next_token().map(str::to_owned);
@@ -149,6 +304,12 @@ impl TierMemory<'_> {
                 break;
             }
         }
+        Ok(sessions)
+    }
+
+    /// (session id, event id) of every event of `actor`.
+    async fn events_of(&self, actor: &str) -> Result<Vec<(String, String)>, AdminError> {
+        let sessions = self.sessions_of(actor).await?;
         let mut events = Vec::new();
         for session in sessions {
             let mut token = None;
@@ -157,7 +318,7 @@ impl TierMemory<'_> {
                     .client
                     .list_events()
                     .memory_id(self.memory_id)
-                    .actor_id(actor.as_str())
+                    .actor_id(actor)
                     .session_id(&session)
                     .include_payloads(false)
                     .max_results(100)
@@ -168,7 +329,7 @@ impl TierMemory<'_> {
                 events.extend(
                     page.events()
                         .iter()
-                        .filter(|e| e.actor_id() == actor.as_str())
+                        .filter(|e| e.actor_id() == actor)
                         .map(|e| (session.clone(), e.event_id().to_owned())),
                 );
                 token = page.next_token().map(str::to_owned);
@@ -180,41 +341,110 @@ impl TierMemory<'_> {
         Ok(events)
     }
 
-    /// (record id, namespace) of every record under the user's namespace paths. Each record
-    /// is checked to lie under the path it was listed by, whatever the service matched.
-    async fn records_of(
-        &self,
-        user: &TenantContext,
-        tier: &TierConfig,
-    ) -> Result<Vec<(String, String)>, AdminError> {
-        let mut records = Vec::new();
-        for strategy in &tier.memory.strategies {
-            let path = user.memory_namespace_path(strategy)?;
-            let mut token = None;
-            loop {
-                let page = self
-                    .client
-                    .list_memory_records()
-                    .memory_id(self.memory_id)
-                    .namespace_path(&path)
-                    .max_results(100)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(AdminError::aws("AgentCore Memory ListMemoryRecords"))?;
-                for r in page.memory_record_summaries() {
-                    if let Some(ns) = r.namespaces().iter().find(|n| n.starts_with(&path))
-                        && !records.iter().any(|(id, _)| id == r.memory_record_id())
-                    {
-                        records.push((r.memory_record_id().to_owned(), ns.clone()));
-                    }
+    /// (record id, namespace) of every record under `paths`. Each record is checked to lie
+    /// under the path it was listed by, whatever the service matched.
+    async fn records_under(&self, paths: &[String]) -> Result<Vec<(String, String)>, AdminError> {
+        let mut records: Vec<(String, String)> = Vec::new();
+        for path in paths {
+            self.each_record(path, |r| {
+                if let Some(ns) = r.namespaces().iter().find(|n| n.starts_with(path.as_str()))
+                    && !records.iter().any(|(id, _)| id == r.memory_record_id())
+                {
+                    records.push((r.memory_record_id().to_owned(), ns.clone()));
                 }
-                token = page.next_token().map(str::to_owned);
-                if token.is_none() {
-                    break;
-                }
-            }
+            })
+            .await?;
         }
         Ok(records)
+    }
+
+    /// Calls `each` with every record the service lists under `path` that lies under it.
+    async fn each_record(
+        &self,
+        path: &str,
+        mut each: impl FnMut(&aws_sdk_bedrockagentcore::types::MemoryRecordSummary),
+    ) -> Result<(), AdminError> {
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_memory_records()
+                .memory_id(self.memory_id)
+                .namespace_path(path)
+                .max_results(100)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(AdminError::aws("AgentCore Memory ListMemoryRecords"))?;
+            for r in page.memory_record_summaries() {
+                if r.namespaces().iter().any(|n| n.starts_with(path)) {
+                    each(r);
+                }
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The clinic's part of each of the tier's strategies' namespaces: the template up to the
+/// actor id, then `tier/clinic/` (every actor of the clinic begins so, and the `/` keeps
+/// `clinic-a` from matching `clinic-ab`).
+pub fn clinic_namespace_paths(
+    tier_name: &TierName,
+    clinic: &ClinicId,
+    tier: &TierConfig,
+) -> Result<Vec<String>, AdminError> {
+    tier.memory
+        .strategies
+        .iter()
+        .map(|s| {
+            s.namespace
+                .split_once(tenant_context::ACTOR_ID_PLACEHOLDER)
+                .map(|(before, _)| format!("{before}{tier_name}/{clinic}/"))
+                .ok_or_else(|| {
+                    AdminError::Conflict(format!(
+                        "memory strategy {} has no {{actorId}} in its namespace",
+                        s.name
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// An event's payload as JSON: a conversational turn as `{role, text}`, a blob or JSON
+/// payload as its document.
+fn payload_json(p: &aws_sdk_bedrockagentcore::types::PayloadType) -> serde_json::Value {
+    use aws_sdk_bedrockagentcore::types::PayloadType;
+    match p {
+        PayloadType::Conversational(c) => serde_json::json!({
+            "role": c.role().as_str(),
+            "text": c.content().and_then(|c| c.as_text().ok()),
+        }),
+        PayloadType::Blob(d) => serde_json::json!({ "blob": document_json(d) }),
+        PayloadType::Json(j) => serde_json::json!({ "json": document_json(j.content()) }),
+        _ => serde_json::json!({ "unknown": true }),
+    }
+}
+
+/// A smithy Document as JSON (the SDK offers no serde for it outside an unstable feature).
+fn document_json(d: &aws_smithy_types::Document) -> serde_json::Value {
+    use aws_smithy_types::{Document, Number};
+    match d {
+        Document::Object(m) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), document_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        Document::Array(a) => a.iter().map(document_json).collect::<Vec<_>>().into(),
+        Document::Number(Number::PosInt(n)) => (*n).into(),
+        Document::Number(Number::NegInt(n)) => (*n).into(),
+        Document::Number(Number::Float(f)) => (*f).into(),
+        Document::String(s) => s.clone().into(),
+        Document::Bool(b) => (*b).into(),
+        Document::Null => serde_json::Value::Null,
     }
 }

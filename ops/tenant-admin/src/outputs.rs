@@ -75,10 +75,14 @@ pub fn tier_output(tier: &TierName, what: &str) -> String {
 }
 
 /// Outputs the onboarding reads, besides one usage plan per tier.
-pub const REQUIRED_OUTPUTS: [&str; 5] = [
+pub const REQUIRED_OUTPUTS: [&str; 9] = [
     "NamePrefix",
     "StackPurpose",
     "UserPoolId",
     "TenantRegistryTableName",
     "ClinicConfigTableName",
+    "PatientMetadataTableName",
+    "UsageTableName",
+    "AuditLogGroupName",
+    "AuditRetentionDays",
 ];

@@ -18,6 +18,14 @@ pub struct Targets {
     pub user_pool_id: String,
     pub registry_table: String,
     pub clinic_table: String,
+    /// PatientMetadata (`clinic_id`, `patient_id`): what export writes and a purge erases.
+    pub patient_table: String,
+    /// Usage (`clinic_id`, `day`): exported; kept by a purge (billing).
+    pub usage_table: String,
+    /// The PHI access audit trail's log group: exported; kept by a purge.
+    pub audit_log_group: String,
+    /// How many days the stack keeps its audit trail (how far back an export reads it).
+    pub audit_retention_days: u32,
     pub usage_plans: BTreeMap<TierName, String>,
     /// Each tier's AgentCore Memory id (where its users' conversations and long-term records
     /// are, for erasure).
@@ -62,6 +70,12 @@ impl Targets {
             user_pool_id: outputs.get("UserPoolId")?.to_owned(),
             registry_table: outputs.get("TenantRegistryTableName")?.to_owned(),
             clinic_table: outputs.get("ClinicConfigTableName")?.to_owned(),
+            patient_table: outputs.get("PatientMetadataTableName")?.to_owned(),
+            usage_table: outputs.get("UsageTableName")?.to_owned(),
+            audit_log_group: outputs.get("AuditLogGroupName")?.to_owned(),
+            audit_retention_days: outputs.get("AuditRetentionDays")?.parse().map_err(|_| {
+                AdminError::MissingOutput("AuditRetentionDays (a whole number of days)".into())
+            })?,
             usage_plans,
             memories,
             documents,
@@ -76,6 +90,10 @@ impl Targets {
             user_pool_id: "<UserPoolId>".into(),
             registry_table: format!("{name_prefix}-TenantRegistry"),
             clinic_table: format!("{name_prefix}-ClinicConfig"),
+            patient_table: format!("{name_prefix}-PatientMetadata"),
+            usage_table: format!("{name_prefix}-Usage"),
+            audit_log_group: "<AuditLogGroupName>".into(),
+            audit_retention_days: 0,
             usage_plans: tiers
                 .iter()
                 .map(|(tier, _)| (tier.clone(), format!("<{}>", usage_plan_output(tier))))
@@ -111,6 +129,38 @@ impl Targets {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// Refuse an id whose registry row is a tombstone (offboarded, purged) or being
+    /// offboarded, before anything is created for it; `reuse_id` lets a tombstone through.
+    CheckIdFree {
+        table: String,
+        reuse_id: bool,
+    },
+    /// The registry row to status `offboarding` (refused everywhere; the id stays taken).
+    BeginOffboarding {
+        table: String,
+    },
+    /// Every event and long-term record of every actor of the clinic, in each tier's Memory.
+    EraseMemory {
+        memories: Vec<(TierName, String)>,
+    },
+    /// Every version of every object under the clinic's prefix in each tier's bucket, then
+    /// each tier's knowledge base synced (its vectors of them go).
+    EraseDocuments {
+        documents: Vec<(TierName, TierDocuments)>,
+    },
+    /// Every PatientMetadata row of the clinic.
+    ErasePatientRows {
+        table: String,
+    },
+    /// Every user of the clinic in the pool deleted.
+    DeleteClinicUsers {
+        pool: String,
+    },
+    /// The registry row becomes a tombstone (`offboarded` or `purged`).
+    Retire {
+        table: String,
+        status: TenantStatus,
+    },
     /// Find the tenant's API key by name (create it, tagged, if absent; enable it if disabled).
     EnsureApiKey {
         name: String,
@@ -125,6 +175,8 @@ pub enum Action {
     PutRegistryRow {
         table: String,
         status: TenantStatus,
+        /// The write may go onto a tombstone (`--reuse-id`).
+        reuse_id: bool,
     },
     /// The ClinicConfig row the tool target reads (name, tier, timezone).
     PutClinicRow {
@@ -144,9 +196,6 @@ pub enum Action {
     /// revoked; issued ID tokens end within their lifetime).
     DisableUsers {
         pool: String,
-    },
-    DeleteRegistryRow {
-        table: String,
     },
     DeleteClinicRow {
         table: String,
@@ -169,6 +218,17 @@ impl Plan {
         targets: &Targets,
         test_users: bool,
     ) -> Result<Self, AdminError> {
+        Self::onboard_reusing(tenant, targets, test_users, false)
+    }
+
+    /// Onboarding that, with `reuse_id`, may give an offboarded (or purged) clinic's id out
+    /// again: the operator's explicit decision, never a default.
+    pub fn onboard_reusing(
+        tenant: &Tenant,
+        targets: &Targets,
+        test_users: bool,
+        reuse_id: bool,
+    ) -> Result<Self, AdminError> {
         if test_users && !targets.test_stack {
             return Err(AdminError::NotATestStack);
         }
@@ -186,6 +246,10 @@ impl Plan {
             .map(|(tier, id)| (tier.clone(), id.clone()))
             .collect();
         let mut actions = vec![
+            Action::CheckIdFree {
+                table: targets.registry_table.clone(),
+                reuse_id,
+            },
             Action::EnsureApiKey {
                 name: targets.api_key_name(tenant),
             },
@@ -201,6 +265,7 @@ impl Plan {
             Action::PutRegistryRow {
                 table: targets.registry_table.clone(),
                 status: TenantStatus::Active,
+                reuse_id,
             },
         ];
         if let Some(user) = &tenant.user {
@@ -216,11 +281,13 @@ impl Plan {
         })
     }
 
-    /// Removes access first (registry row, then API key), then configuration and the user.
-    /// Patient rows and documents are kept: their retention is the provider's decision.
+    /// Refuses the clinic first (registry status `offboarding`), removes its API key and its
+    /// users' access, its clinic row and the tenant file's user, and leaves a tombstone
+    /// (`offboarded`). Patient rows, documents and memory are kept (their retention is the
+    /// provider's decision: `purge` erases them).
     pub fn offboard(tenant: &Tenant, targets: &Targets) -> Self {
         let mut actions = vec![
-            Action::DeleteRegistryRow {
+            Action::BeginOffboarding {
                 table: targets.registry_table.clone(),
             },
             Action::DeleteApiKey {
@@ -239,6 +306,60 @@ impl Plan {
                 username: user.username.clone(),
             });
         }
+        actions.push(Action::Retire {
+            table: targets.registry_table.clone(),
+            status: TenantStatus::Offboarded,
+        });
+        Self {
+            tenant: tenant.clone(),
+            actions,
+        }
+    }
+
+    /// Offboarding that erases the clinic's data: after access is removed, its memory (every
+    /// tier's), its documents (every version, every tier's bucket, vectors with them), its
+    /// patient rows and every user of it; the tombstone says `purged`. The audit trail and the
+    /// usage rows are kept (the provider's record of access, and billing).
+    pub fn purge(tenant: &Tenant, targets: &Targets) -> Self {
+        let actions = vec![
+            Action::BeginOffboarding {
+                table: targets.registry_table.clone(),
+            },
+            Action::DeleteApiKey {
+                name: targets.api_key_name(tenant),
+            },
+            // First: no user can sign in (or refresh) while their data goes.
+            Action::DisableUsers {
+                pool: targets.user_pool_id.clone(),
+            },
+            Action::EraseMemory {
+                memories: targets
+                    .memories
+                    .iter()
+                    .map(|(t, id)| (t.clone(), id.clone()))
+                    .collect(),
+            },
+            Action::EraseDocuments {
+                documents: targets
+                    .documents
+                    .iter()
+                    .map(|(t, d)| (t.clone(), d.clone()))
+                    .collect(),
+            },
+            Action::ErasePatientRows {
+                table: targets.patient_table.clone(),
+            },
+            Action::DeleteClinicUsers {
+                pool: targets.user_pool_id.clone(),
+            },
+            Action::DeleteClinicRow {
+                table: targets.clinic_table.clone(),
+            },
+            Action::Retire {
+                table: targets.registry_table.clone(),
+                status: TenantStatus::Purged,
+            },
+        ];
         Self {
             tenant: tenant.clone(),
             actions,
@@ -263,7 +384,7 @@ impl Plan {
                     }
                     line
                 }
-                Action::PutRegistryRow { table, status } => format!(
+                Action::PutRegistryRow { table, status, .. } => format!(
                     "{table}: clinic_id={} tier={} status={status} api_key_id=<the key's id>",
                     t.clinic_id, t.tier
                 ),
@@ -281,7 +402,28 @@ impl Plan {
                 ),
                 Action::DeleteApiKey { name } => format!("delete API key {name} (leaves its usage plan)"),
                 Action::DisableUsers { pool } => format!("disable every user of {} in {pool} and sign them out everywhere", t.clinic_id),
-                Action::DeleteRegistryRow { table } => format!("{table}: delete clinic_id={} (the authorizer refuses it from now on)", t.clinic_id),
+                Action::CheckIdFree { table, reuse_id } => format!(
+                    "{table}: refuse if clinic_id={} was offboarded{}",
+                    t.clinic_id,
+                    if *reuse_id { " (--reuse-id: an offboarded or purged id is given out again)" } else { " or purged (--reuse-id overrides)" }
+                ),
+                Action::BeginOffboarding { table } => format!("{table}: clinic_id={} status offboarding (refused everywhere from here on)", t.clinic_id),
+                Action::EraseMemory { memories } => format!(
+                    "erase every event and long-term record of every actor {{tier}}/{}/* in {}",
+                    t.clinic_id,
+                    memories.iter().map(|(tier, id)| format!("{tier} memory {id}")).collect::<Vec<_>>().join(", ")
+                ),
+                Action::EraseDocuments { documents } => format!(
+                    "delete every version of every object under {{tier}}-tier/{}/ in {}, then sync each knowledge base",
+                    t.clinic_id,
+                    documents.iter().map(|(tier, d)| format!("{} ({tier})", d.bucket)).collect::<Vec<_>>().join(", ")
+                ),
+                Action::ErasePatientRows { table } => format!("{table}: delete every row of clinic_id={}", t.clinic_id),
+                Action::DeleteClinicUsers { pool } => format!("delete every user of {} from {pool}", t.clinic_id),
+                Action::Retire { table, status } => format!(
+                    "{table}: clinic_id={} becomes a tombstone, status {status} (onboarding the id again needs --reuse-id); the audit trail and the usage rows are kept",
+                    t.clinic_id
+                ),
                 Action::DeleteClinicRow { table } => format!("{table}: delete clinic_id={}", t.clinic_id),
                 Action::DeleteUser { pool, username } => format!("delete user {username} from {pool} (only if it belongs to {})", t.clinic_id),
             })

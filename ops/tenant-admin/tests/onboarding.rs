@@ -205,11 +205,9 @@ async fn offboarding_removes_access_and_is_idempotent() {
 
     let plan = Plan::offboard(&tenant, &stack.targets);
     run(&plan, &stack).await;
-    assert!(
-        row(&stack, &stack.targets.registry_table, &clinic)
-            .await
-            .is_none()
-    );
+    // A tombstone: refused everywhere, and the id not given out again without --reuse-id.
+    let [status] = texts(&stack, &stack.targets.registry_table, &clinic, ["status"]).await;
+    assert_eq!(status, "offboarded");
     assert!(
         row(&stack, &stack.targets.clinic_table, &clinic)
             .await
@@ -479,7 +477,19 @@ fn the_template_declares_every_output_onboarding_reads() {
         serde_json::from_str(include_str!("../../../infra/template.json")).unwrap();
     let outputs = template["Outputs"].as_object().unwrap();
     let tiers = TierCatalog::embedded().unwrap();
-    let pairs: Vec<(&str, &str)> = outputs.keys().map(|k| (k.as_str(), "x")).collect();
+    let pairs: Vec<(&str, &str)> = outputs
+        .keys()
+        .map(|k| {
+            (
+                k.as_str(),
+                if k == "AuditRetentionDays" {
+                    "2192"
+                } else {
+                    "x"
+                },
+            )
+        })
+        .collect();
     let from_template = StackOutputs::from_pairs(pairs);
     Targets::from_outputs(&from_template, &tiers).expect("every needed output is declared");
 }
@@ -499,7 +509,11 @@ fn test_users_are_refused_on_a_production_stack() {
             .as_object()
             .unwrap()
             .keys()
-            .map(|k| (k.as_str(), if k == "StackPurpose" { purpose } else { "x" }))
+            .map(|k| match k.as_str() {
+                "StackPurpose" => (k.as_str(), purpose),
+                "AuditRetentionDays" => (k.as_str(), "2192"),
+                _ => (k.as_str(), "x"),
+            })
             .collect();
         let targets = Targets::from_outputs(&StackOutputs::from_pairs(pairs), &tiers).unwrap();
         match Plan::onboard(tenant, &targets, true) {

@@ -1,5 +1,6 @@
-//! The operations an operator's erasure of one user's memory uses: list the user's sessions,
-//! their events and the records under a namespace, and delete them (see the parent module).
+//! The operations an operator's erasure (or export) of memory uses: list the actors, a user's
+//! sessions, their events and the records under a namespace, and delete them (see the parent
+//! module).
 
 use std::sync::Arc;
 
@@ -54,6 +55,35 @@ fn poisoned() -> Response {
         "ServiceException",
         "store poisoned",
     )
+}
+
+/// Every actor with at least one event, in the order of their first event.
+pub(super) async fn list_actors(
+    State(inner): State<Arc<Inner>>,
+    Path(memory_id): Path<String>,
+    headers: HeaderMap,
+    body: Option<axum::Json<Value>>,
+) -> Response {
+    if inner.memory(&memory_id).is_none() {
+        return memory_not_found();
+    }
+    inner.log(MemoryCall {
+        operation: "ListActors",
+        memory_id: memory_id.clone(),
+        subject: String::new(),
+        access_key: access_key(&headers),
+    });
+    let body = body.map(|b| b.0).unwrap_or_default();
+    let Ok(store) = inner.store.lock() else {
+        return poisoned();
+    };
+    let mut actors: Vec<&str> = Vec::new();
+    for e in store.events.get(&memory_id).into_iter().flatten() {
+        if !actors.contains(&e.actor.as_str()) {
+            actors.push(&e.actor);
+        }
+    }
+    paged(&body, &actors, "actorSummaries", |a| json!({"actorId": a}))
 }
 
 pub(super) async fn list_sessions(

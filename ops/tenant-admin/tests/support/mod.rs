@@ -2,6 +2,8 @@
 //! Cognito on moto, tables on dynalite, AgentCore Memory on its emulation when a test needs it).
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod world;
+
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -88,6 +90,14 @@ pub async fn stack_with(
         user_pool_id: pool.pool_id.clone(),
         registry_table: registry,
         clinic_table: tables.clinic_table,
+        patient_table: tables.patient_table,
+        usage_table: testkit::dynamo::create_usage_table(&endpoints, "admin-test")
+            .await
+            .expect("usage table"),
+        audit_log_group: testkit::audit_group::create(&endpoints, "admin-test")
+            .await
+            .expect("audit log group"),
+        audit_retention_days: 30,
         usage_plans,
         memories: tiers
             .iter()
