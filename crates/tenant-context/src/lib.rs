@@ -45,8 +45,8 @@ pub use tiers::{
     is_gateway_target_name,
 };
 pub use token::{
-    ENV_AUDIENCE, ENV_ISSUER, ENV_JWKS_REFRESH_SECS, ENV_JWKS_URL, ENV_LEEWAY_SECS, KEEP_VERIFIED,
-    MAX_LEEWAY, TokenVerifier, VerifiedToken, VerifierConfig,
+    ENV_AUDIENCE, ENV_ISSUER, ENV_JWKS_REFRESH_SECS, ENV_JWKS_URL, ENV_LEEWAY_SECS,
+    ID_TOKEN_LIFETIME, KEEP_VERIFIED, MAX_LEEWAY, TokenVerifier, VerifiedToken, VerifierConfig,
 };
 pub use token_cache::{TokenCache, TokenKey};
 pub use usage::{USAGE_EVENT_NAME, Usage, UsageEvent};

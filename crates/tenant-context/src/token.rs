@@ -24,6 +24,9 @@ use crate::jwks::JwksCache;
 use crate::tiers::TierCatalog;
 use crate::token_cache::{TokenCache, TokenKey};
 
+/// How long a Cognito ID token lives (the template's app client `IdTokenValidity`): also how
+/// long a token issued before a user was disabled or deleted can still verify.
+pub const ID_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// Upper bound on accepted clock skew: a minute covers a host clock drifting between NTP syncs,
 /// and more would stretch the 15-minute ID tokens noticeably.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(60);

@@ -381,6 +381,26 @@ impl TenantRegistry {
         }
     }
 
+    /// When the clinic's tombstone was written (`None`: no row, or no tombstone time).
+    pub async fn retired_at(&self, clinic: &ClinicId) -> Result<Option<String>, RegistryError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key(ATTR_CLINIC, text(clinic.as_str()))
+            .projection_expression("#ra")
+            .expression_attribute_names("#ra", ATTR_RETIRED_AT)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(RegistryError::unavailable("GetItem"))?;
+        Ok(out
+            .item()
+            .and_then(|i| i.get(ATTR_RETIRED_AT))
+            .and_then(|v| v.as_s().ok())
+            .cloned())
+    }
+
     /// Ends an offboarding begun with [`Self::begin_offboarding`]: the row becomes a tombstone
     /// (`offboarded` or `purged`, with the time `at`), keeping only the id, the tier and the
     /// old key's id. Refused unless the offboarding is under way or already ended so.

@@ -361,9 +361,7 @@ impl DevStack {
         &self,
         request: &tenant_admin::users::UserRequest,
     ) -> Result<(Vec<String>, tenant_admin::users::UserOutcome), tenant_admin::AdminError> {
-        let clients = self.admin_clients().map_err(|e| {
-            tenant_admin::AdminError::Conflict(format!("the devstack's clients: {e}"))
-        })?;
+        let clients = self.tenant_admin_clients()?;
         let mut lines = Vec::new();
         let outcome = tenant_admin::users::apply_user(
             request,
@@ -383,9 +381,7 @@ impl DevStack {
         clinic: &str,
         to: &str,
     ) -> Result<Vec<String>, tenant_admin::AdminError> {
-        let clients = self.admin_clients().map_err(|e| {
-            tenant_admin::AdminError::Conflict(format!("the devstack's clients: {e}"))
-        })?;
+        let clients = self.tenant_admin_clients()?;
         let tiers = TierCatalog::embedded()?;
         let change = tenant_admin::tier_change::TierChange {
             clinic: tenant_context::ClinicId::parse(clinic)?,
@@ -406,6 +402,92 @@ impl DevStack {
         )
         .await?;
         Ok(lines)
+    }
+
+    /// Exports `clinic` to the folder `to` with `tenant-admin export`'s own code on this stack;
+    /// returns its progress lines and what it wrote.
+    pub async fn export(
+        &self,
+        clinic: &str,
+        to: &std::path::Path,
+    ) -> Result<(Vec<String>, tenant_admin::export::Exported), tenant_admin::AdminError> {
+        let clients = self.tenant_admin_clients()?;
+        let log = audit_trail::AuditLog::new(
+            &testkit::sdk::moto_config(&self.endpoints),
+            self.audit_group.clone(),
+        );
+        let mut lines = Vec::new();
+        let exported = tenant_admin::export::export(
+            &tenant_context::ClinicId::parse(clinic)?,
+            &clients,
+            &self.onboarded.targets,
+            &TierCatalog::embedded()?,
+            &log,
+            &tenant_admin::export::Destination::Folder(to.to_owned()),
+            &mut |line| lines.push(line),
+        )
+        .await?;
+        Ok((lines, exported))
+    }
+
+    /// Offboards the demo clinic `clinic` with `tenant-admin offboard`'s own plan (`purge`:
+    /// `--purge`); returns its progress lines.
+    pub async fn offboard(
+        &self,
+        clinic: &str,
+        purge: bool,
+    ) -> Result<Vec<String>, tenant_admin::AdminError> {
+        let tenant = self.demo_tenant(clinic)?;
+        let targets = &self.onboarded.targets;
+        let plan = if purge {
+            tenant_admin::Plan::purge(&tenant, targets)
+        } else {
+            tenant_admin::Plan::offboard(&tenant, targets)
+        };
+        let mut lines = Vec::new();
+        tenant_admin::apply::apply(&plan, &self.tenant_admin_clients()?, &mut |line| {
+            lines.push(line)
+        })
+        .await?;
+        Ok(lines)
+    }
+
+    /// Onboards the demo clinic `clinic` again (`reuse_id`: `--reuse-id`); its progress lines.
+    pub async fn onboard_again(
+        &self,
+        clinic: &str,
+        reuse_id: bool,
+    ) -> Result<Vec<String>, tenant_admin::AdminError> {
+        let tenant = self.demo_tenant(clinic)?;
+        let plan =
+            tenant_admin::Plan::onboard_reusing(&tenant, &self.onboarded.targets, false, reuse_id)?;
+        let mut lines = Vec::new();
+        tenant_admin::apply::apply(&plan, &self.tenant_admin_clients()?, &mut |line| {
+            lines.push(line)
+        })
+        .await?;
+        Ok(lines)
+    }
+
+    /// The demo tenant `clinic` as the tenants file has it, without its user (the devstack
+    /// made the users itself).
+    fn demo_tenant(&self, clinic: &str) -> Result<tenant_admin::Tenant, tenant_admin::AdminError> {
+        let mut tenant = testkit::tenants::demo_tenants()
+            .map_err(|e| tenant_admin::AdminError::Conflict(format!("the demo tenants: {e}")))?
+            .into_iter()
+            .find(|t| t.clinic_id.as_str() == clinic)
+            .ok_or_else(|| {
+                tenant_admin::AdminError::Conflict(format!("{clinic} is no demo tenant"))
+            })?;
+        tenant.user = None;
+        Ok(tenant)
+    }
+
+    fn tenant_admin_clients(
+        &self,
+    ) -> Result<tenant_admin::apply::Clients, tenant_admin::AdminError> {
+        self.admin_clients()
+            .map_err(|e| tenant_admin::AdminError::Conflict(format!("the devstack's clients: {e}")))
     }
 
     /// Suspends (or resumes) a tenant as tenant-admin does: the registry status, and its users

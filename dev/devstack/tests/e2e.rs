@@ -330,6 +330,97 @@ async fn after_a_tier_change_the_old_tiers_token_is_refused_and_the_new_tier_ans
     assert_eq!(mate.status, 200, "{}", mate.body);
 }
 
+/// Adversarial: clinic-b is purged, and its id is reused. Its token is refused at the front
+/// door and its user can no longer sign in; `--reuse-id` is refused while the old users' ID
+/// tokens may still verify (the registry would name the clinic active again); reused after
+/// that, the id starts empty: an export finds no patient row, document or memory of the old
+/// clinic, only what is kept by design (its audit trail and usage rows).
+#[tokio::test]
+async fn a_purged_clinics_token_is_refused_and_its_reused_id_starts_empty() {
+    let stack = stack("purge").await;
+    let http = reqwest::Client::new();
+    let url = stack.api.invoke_url();
+    let token = stack.sign_in("clinic-b").await.unwrap();
+    let before = ask(
+        &http,
+        &url,
+        &token,
+        "What do the visit notes say about p-2001?",
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(before.status, 200, "{}", before.body);
+
+    let lines = stack.offboard("clinic-b", true).await.unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("status purged")),
+        "{lines:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let after = ask(&http, &url, &token, "Who is p-2001?", None, &[])
+        .await
+        .unwrap();
+    assert_eq!(after.status, 403, "{}", after.body);
+    assert!(
+        stack.sign_in("clinic-b").await.is_err(),
+        "a purged user signed in"
+    );
+    let mate = post(&stack, "clinic-c", "What is our timezone?").await;
+    assert_eq!(mate.status, 200, "a tier-mate: {}", mate.body);
+
+    let early = stack.onboard_again("clinic-b", true).await.unwrap_err();
+    assert!(
+        early.to_string().contains("ID tokens may still verify"),
+        "{early}"
+    );
+    let clients = stack.admin_clients().unwrap();
+    clients
+        .dynamodb
+        .update_item()
+        .table_name(&stack.onboarded.registry_table)
+        .key(
+            "clinic_id",
+            aws_sdk_dynamodb::types::AttributeValue::S("clinic-b".into()),
+        )
+        .update_expression("SET retired_at = :t")
+        .expression_attribute_values(
+            ":t",
+            aws_sdk_dynamodb::types::AttributeValue::S("2026-01-01T00:00:00Z".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let lines = stack.onboard_again("clinic-b", true).await.unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("given out again")),
+        "{lines:?}"
+    );
+    let dir = stack.options.run_dir.join("reused-clinic-b");
+    let (_, exported) = stack.export("clinic-b", &dir).await.unwrap();
+    for erased in [
+        "patients.jsonl",
+        "memory/basic/events.jsonl",
+        "memory/basic/records.jsonl",
+    ] {
+        assert_eq!(exported.records(erased), 0, "{erased}");
+    }
+    assert!(
+        !exported
+            .files
+            .iter()
+            .any(|f| f.path.starts_with("documents/")),
+        "{:?}",
+        exported.files
+    );
+    assert!(
+        exported.records("audit.jsonl") > 0 && exported.records("usage.jsonl") > 0,
+        "the audit trail and the usage rows are kept: {:?}",
+        exported.files
+    );
+}
+
 #[tokio::test]
 async fn a_burst_past_the_usage_plan_is_throttled_and_a_tier_mate_is_not() {
     let stack = stack("limits").await;

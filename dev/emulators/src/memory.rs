@@ -351,7 +351,7 @@ async fn create_event(
         metadata: body.get("metadata").cloned(),
     };
     // Long-term records from the whole conversation, in every strategy namespace.
-    for item in &items {
+    for (j, item) in items.iter().enumerate() {
         let conv = &item["conversational"];
         if conv["role"] != "USER" && conv["role"] != "ASSISTANT" {
             continue;
@@ -364,8 +364,9 @@ async fn create_event(
                 .replace("{actorId}", &actor)
                 .replace("{sessionId}", &session);
             let record = Record {
-                // AWS's ids are 40 to 50 characters (the service model refuses others).
-                id: format!("mem-localstandin-{seq:016}-{i:06}"),
+                // AWS's ids are 40 to 50 characters (the service model refuses others), and
+                // unique: the event's sequence, the turn's item and the strategy.
+                id: format!("mem-localstandin-{seq:016}-{j:03}{i:03}"),
                 text: text.to_owned(),
                 namespace,
                 strategy: format!("strategy-{i}"),

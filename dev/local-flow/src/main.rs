@@ -9,6 +9,7 @@ mod credentials;
 mod front_door;
 mod identity;
 mod narrate;
+mod offboarding;
 mod tiers;
 mod tools;
 mod tour;

@@ -107,11 +107,12 @@ pub async fn run() -> anyhow::Result<()> {
     crate::audit::who_looked(&stack, &http, &ids, &clinic_admin).await?;
     crate::users::nurse_made_admin(&stack, &http).await?;
     crate::users::clinic_upgrades(&stack, &http, ids.token("clinic-c")?).await?;
+    crate::offboarding::clinic_leaves(&stack, &http, ids.token("clinic-b")?).await?;
     model_checks(&stack)?;
     drop(stack);
 
     println!(
-        "\nDone in {:.0} s: {} tenants signed in, the tampered token refused, credentials vended for one tenant only, every tool called and every cross-tenant attempt refused, questions answered from each clinic's own data through API Gateway, a suspended clinic, a clinic over its token budget and an over-limit burst refused, the cost attributed per clinic, each clinic shown its own day, a patient's audit trail read by the clinic's new administrator, a nurse made administrator without her memory, and clinic-c moved to premium with its documents.",
+        "\nDone in {:.0} s: {} tenants signed in, the tampered token refused, credentials vended for one tenant only, every tool called and every cross-tenant attempt refused, questions answered from each clinic's own data through API Gateway, a suspended clinic, a clinic over its token budget and an over-limit burst refused, the cost attributed per clinic, each clinic shown its own day, a patient's audit trail read by the clinic's new administrator, a nurse made administrator without her memory, clinic-c moved to premium with its documents, and clinic-b exported and purged, its id kept from reuse.",
         started.elapsed().as_secs_f64(),
         ids.tokens.len(),
     );

@@ -529,7 +529,7 @@ fn user_pool(t: &mut Template) -> Result<(), Error> {
                 "LogoutURLs": [sub("https://${SiteDistribution.DomainName}/")],
                 // Short-lived tokens: the Runtimes and Gateways accept them directly, so a
                 // revoked or suspended user's token must not stay useful for long.
-                "IdTokenValidity": 15,
+                "IdTokenValidity": tenant_context::ID_TOKEN_LIFETIME.as_secs() / 60,
                 "AccessTokenValidity": 15,
                 "RefreshTokenValidity": 8,
                 "AuthSessionValidity": 3,

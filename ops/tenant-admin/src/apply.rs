@@ -160,6 +160,15 @@ pub async fn apply(
                             )
                             .into());
                         }
+                        let retired_at = clients
+                            .registry(table)
+                            .retired_at(&tenant.clinic_id)
+                            .await?;
+                        reusable_after(
+                            &tenant.clinic_id,
+                            retired_at.as_deref(),
+                            chrono::Utc::now(),
+                        )?;
                         report(format!(
                             "{table}: {} was {status}; --reuse-id: given out again",
                             tenant.clinic_id
@@ -297,6 +306,32 @@ pub async fn apply(
         }
     }
     Ok(outcome)
+}
+
+/// An offboarded id may be given out again only once every ID token its old users held has
+/// ended: a deleted or disabled user's token still verifies until it expires, and the
+/// registry would name the clinic active again. `retired_at` is the tombstone's time; without
+/// one the id is refused (fail closed).
+pub fn reusable_after(
+    clinic: &ClinicId,
+    retired_at: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AdminError> {
+    let wait = tenant_context::ID_TOKEN_LIFETIME + tenant_context::MAX_LEEWAY;
+    let retired = retired_at
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .ok_or_else(|| {
+            AdminError::Conflict(format!(
+                "{clinic}: the tombstone has no valid retired_at; it cannot be given out again"
+            ))
+        })?;
+    let free_at = retired + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+    if now < free_at {
+        return Err(AdminError::Conflict(format!(
+            "{clinic} was offboarded at {retired}: its old users' ID tokens may still verify until {free_at}; run again with --reuse-id after that",
+        )));
+    }
+    Ok(())
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -943,6 +978,22 @@ pub async fn set_clinic_budget(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An offboarded id is not given out again while its old users' ID tokens may verify
+    /// (their lifetime plus the verifier's leeway after the tombstone), nor without a time.
+    #[test]
+    fn a_tombstoned_id_is_reusable_only_after_its_tokens_ended() {
+        let clinic = ClinicId::parse("clinic-b").unwrap();
+        let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        let retired = Some("2026-12-07T10:00:00Z");
+        assert!(reusable_after(&clinic, retired, at("2026-12-07T10:00:01Z")).is_err());
+        let e = reusable_after(&clinic, retired, at("2026-12-07T10:15:59Z")).unwrap_err();
+        assert!(e.to_string().contains("10:16:00"), "{e}");
+        assert!(reusable_after(&clinic, retired, at("2026-12-07T10:16:00Z")).is_ok());
+        for bad in [None, Some(""), Some("yesterday")] {
+            assert!(reusable_after(&clinic, bad, at("2030-01-01T00:00:00Z")).is_err());
+        }
+    }
 
     /// `custom:clinic_id` is immutable in the pool: set at creation, never in an update (Cognito
     /// refuses an update that names an immutable attribute).

@@ -176,8 +176,12 @@ impl TierMemory<'_> {
     ) -> Result<Vec<serde_json::Value>, AdminError> {
         let paths = clinic_namespace_paths(tier_name, clinic, tier)?;
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for path in &paths {
             self.each_record(path, |r| {
+                if !seen.insert(r.memory_record_id().to_owned()) {
+                    return;
+                }
                 out.push(serde_json::json!({
                     "memoryRecordId": r.memory_record_id(),
                     "namespaces": r.namespaces(),

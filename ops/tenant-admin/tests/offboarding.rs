@@ -464,6 +464,19 @@ async fn a_reused_clinic_id_after_a_purge_is_refused_without_reuse_id() {
     );
     let resumed = set_status_result(&w, TenantStatus::Active).await;
     assert!(resumed.contains("purged"), "{resumed}");
+    // Within the old users' ID token lifetime, not even --reuse-id: their tokens still verify.
+    let early = tenant_admin::apply::apply(
+        &Plan::onboard_reusing(&tenant, &w.stack.targets, true, true).unwrap(),
+        &w.stack.clients,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        early.to_string().contains("ID tokens may still verify"),
+        "{early}"
+    );
+    an_hour_later(&w).await;
 
     let (_, lines) = run(
         &Plan::onboard_reusing(&tenant, &w.stack.targets, true, true).unwrap(),
@@ -524,6 +537,7 @@ async fn a_plain_offboard_keeps_the_data_and_tombstones_the_id() {
     .await
     .unwrap_err();
     assert!(refused.to_string().contains("kept"), "{refused}");
+    an_hour_later(&w).await;
     run(
         &Plan::onboard_reusing(&tenant, &w.stack.targets, false, true).unwrap(),
         &w.stack,
@@ -534,6 +548,24 @@ async fn a_plain_offboard_keeps_the_data_and_tombstones_the_id() {
         rows(&w, &w.stack.targets.patient_table, w.clinic.as_str()).await,
         3
     );
+}
+
+/// As if the tombstone were an hour old (every ID token of the old users ended).
+async fn an_hour_later(w: &World) {
+    w.stack
+        .clients
+        .dynamodb
+        .update_item()
+        .table_name(&w.stack.targets.registry_table)
+        .key("clinic_id", s(w.clinic.as_str()))
+        .update_expression("SET retired_at = :t")
+        .expression_attribute_values(
+            ":t",
+            s(&(chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339()),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 async fn set_status_result(w: &World, status: TenantStatus) -> String {
