@@ -174,6 +174,15 @@ pub async fn apply(
                             tenant.clinic_id
                         ));
                     }
+                    // Before the key is touched: re-attaching it to the file's tier's plan would
+                    // undo part of the change.
+                    Some(TenantStatus::ChangingTier) => {
+                        return Err(tenant_registry::RegistryError::TierChangeRefused {
+                            clinic: tenant.clinic_id.to_string(),
+                            why: "a tier change is under way: finish it (change-tier) before applying a tenants file".into(),
+                        }
+                        .into());
+                    }
                     Some(status) => report(format!("{table}: {} is {status}", tenant.clinic_id)),
                     None => report(format!("{table}: {} is a new id", tenant.clinic_id)),
                 }

@@ -129,8 +129,9 @@ impl Targets {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Refuse an id whose registry row is a tombstone (offboarded, purged) or being
-    /// offboarded, before anything is created for it; `reuse_id` lets a tombstone through.
+    /// Refuse an id whose registry row is a tombstone (offboarded, purged), being offboarded
+    /// or changing tier, before anything is created or attached for it; `reuse_id` lets a
+    /// tombstone through (once its old users' ID tokens have ended).
     CheckIdFree {
         table: String,
         reuse_id: bool,

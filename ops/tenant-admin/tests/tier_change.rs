@@ -169,6 +169,22 @@ async fn a_change_stopped_at_the_sync_finishes_with_every_document() {
     let failed = w.change(&cut, "premium").await.unwrap_err();
     assert!(failed.to_string().contains("StartIngestionJob"), "{failed}");
     assert_eq!(w.served_on("premium").await, Err(NotServed::Closed));
+    // The tenants file still says basic: re-applying it is refused before it touches the key
+    // (which the change has moved to premium's plan).
+    let tenant = tenants(&w.stack.tiers, w.clinic.as_str(), "basic", &w.username).remove(0);
+    let reapplied = tenant_admin::apply::apply(
+        &Plan::onboard(&tenant, &w.stack.targets, false).unwrap(),
+        &w.stack.clients,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(reapplied.to_string().contains("under way"), "{reapplied}");
+    assert!(w.key_in_plan("premium").await);
+    assert!(
+        !w.key_in_plan("basic").await,
+        "the re-apply moved the key back"
+    );
     assert_eq!(w.objects_on("premium").await.len(), 4);
     let lines = w.change(&w.stack.clients, "premium").await.unwrap();
     assert!(
