@@ -30,7 +30,7 @@ pub use ids::{
     USER_KEY_MAX_LEN, UserKey,
 };
 pub use names::{
-    API_KEY_TAG_APPLICATION, API_KEY_TAG_CLINIC_ID, ActorId, MemorySessionId,
+    API_KEY_TAG_APPLICATION, API_KEY_TAG_CLINIC_ID, ActorId, MemoryOwner, MemorySessionId,
     ROLE_SESSION_NAME_MAX, TAG_CLINIC_ID, TAG_TIER, TAG_USER_ID, api_key_tags,
 };
 pub use namespace::{ACTOR_ID_PLACEHOLDER, SESSION_ID_PLACEHOLDER, namespace_template_is_valid};

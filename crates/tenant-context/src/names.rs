@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::TenantContext;
 use crate::error::Error;
-use crate::ids::{ClinicId, RuntimeSessionId};
+use crate::ids::{ClinicId, RuntimeSessionId, TierName, UserKey};
 use contracts::headers;
 
 use crate::namespace::{ACTOR_ID_PLACEHOLDER, SESSION_ID_PLACEHOLDER};
@@ -98,15 +98,66 @@ pub fn api_key_tags(clinic: &ClinicId) -> [(&'static str, String); 2] {
     ]
 }
 
+/// Whose memory it is: the tier, clinic and user that key a user's AgentCore Memory (its actor
+/// id and namespaces). The role is no part of it, so what one role's conversations left there
+/// stays for the same person in another role unless it is erased (tenant-admin does, on a
+/// role change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryOwner {
+    tier: TierName,
+    clinic: ClinicId,
+    user: UserKey,
+}
+
+impl MemoryOwner {
+    pub fn new(tier: TierName, clinic: ClinicId, user: UserKey) -> Self {
+        Self { tier, clinic, user }
+    }
+
+    /// The AgentCore Memory actorId: `{tier}/{clinic_id}/{user_key}`.
+    pub fn actor_id(&self) -> ActorId {
+        ActorId(format!("{}/{}/{}", self.tier, self.clinic, self.user))
+    }
+
+    /// Where every record of this user for `strategy` lies, every session's included: the
+    /// namespace up to its `{sessionId}` (the whole namespace when it has none). What an
+    /// erasure of the user's memory lists; it ends with `/`, so it never reaches into
+    /// another actor's records.
+    pub fn namespace_path(&self, strategy: &MemoryStrategy) -> Result<String, Error> {
+        let actor = self.actor_id();
+        let with_actor = strategy
+            .namespace
+            .replacen(ACTOR_ID_PLACEHOLDER, actor.as_str(), 1);
+        let path = match with_actor.find(SESSION_ID_PLACEHOLDER) {
+            Some(at) => &with_actor[..at],
+            None => &with_actor,
+        };
+        if !path.ends_with('/') || !path.contains(actor.as_str()) {
+            return Err(Error::Config {
+                field: "memory namespace",
+                reason: format!(
+                    "strategy `{}`: the part before {{sessionId}} must name the actor and end with `/`",
+                    strategy.name
+                ),
+            });
+        }
+        Ok(path.to_owned())
+    }
+}
+
 impl TenantContext {
+    /// Whose memory this tenant user's is (tier, clinic and user; not the role).
+    pub fn memory_owner(&self) -> MemoryOwner {
+        MemoryOwner::new(
+            self.tier().clone(),
+            self.clinic_id().clone(),
+            self.user().clone(),
+        )
+    }
+
     /// The AgentCore Memory actorId of this tenant user.
     pub fn actor_id(&self) -> ActorId {
-        ActorId(format!(
-            "{}/{}/{}",
-            self.tier(),
-            self.clinic_id(),
-            self.user()
-        ))
+        self.memory_owner().actor_id()
     }
 
     /// A memory strategy's namespace for this tenant user. Templates are checked when the
@@ -130,29 +181,9 @@ impl TenantContext {
         }
     }
 
-    /// Where every record of this user for `strategy` lies, every session's included: the
-    /// namespace up to its `{sessionId}` (the whole namespace when it has none). What an
-    /// erasure of the user's memory lists; it ends with `/`, so it never reaches into
-    /// another actor's records.
+    /// [`MemoryOwner::namespace_path`] of this tenant user.
     pub fn memory_namespace_path(&self, strategy: &MemoryStrategy) -> Result<String, Error> {
-        let with_actor =
-            strategy
-                .namespace
-                .replacen(ACTOR_ID_PLACEHOLDER, self.actor_id().as_str(), 1);
-        let path = match with_actor.find(SESSION_ID_PLACEHOLDER) {
-            Some(at) => &with_actor[..at],
-            None => &with_actor,
-        };
-        if !path.ends_with('/') || !path.contains(self.actor_id().as_str()) {
-            return Err(Error::Config {
-                field: "memory namespace",
-                reason: format!(
-                    "strategy `{}`: the part before {{sessionId}} must name the actor and end with `/`",
-                    strategy.name
-                ),
-            });
-        }
-        Ok(path.to_owned())
+        self.memory_owner().namespace_path(strategy)
     }
 
     /// The tenant's document prefix in its tier's bucket: `{tier}-tier/{clinic_id}/`.
@@ -280,6 +311,27 @@ mod tests {
 
     fn user_of(catalog: &crate::TierCatalog) -> crate::TenantContext {
         crate::TenantContext::parse(catalog, "basic", "clinic-a", "u-1", "nurse").unwrap()
+    }
+
+    /// A user's memory is keyed without the role: the same person in two roles has one
+    /// actor and one set of namespace paths (why a role change must erase it).
+    #[test]
+    fn memory_is_keyed_by_tier_clinic_and_user_not_role() {
+        let catalog = crate::TierCatalog::embedded().unwrap();
+        let nurse = user_of(&catalog);
+        let admin =
+            crate::TenantContext::parse(&catalog, "basic", "clinic-a", "u-1", "admin").unwrap();
+        assert_eq!(nurse.memory_owner(), admin.memory_owner());
+        assert_eq!(nurse.actor_id().as_str(), "basic/clinic-a/u-1");
+        let other =
+            crate::TenantContext::parse(&catalog, "premium", "clinic-a", "u-1", "nurse").unwrap();
+        assert_ne!(nurse.memory_owner(), other.memory_owner());
+        for strategy in &catalog.config(nurse.tier()).unwrap().memory.strategies {
+            assert_eq!(
+                nurse.memory_namespace_path(strategy).unwrap(),
+                admin.memory_owner().namespace_path(strategy).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! checks): a second run removes them.
 
 use aws_sdk_bedrockagentcore::types::MemoryRecordDeleteInput;
-use tenant_context::{ClinicId, TenantContext, TierCatalog, TierConfig, TierName, UserKey};
+use tenant_context::{ClinicId, MemoryOwner, TierConfig, TierName, UserKey};
 
 use crate::AdminError;
 
@@ -24,24 +24,16 @@ pub struct Purged {
     pub records: usize,
 }
 
-/// The user `sub` of `clinic` on `tier` as Memory keys it (actor and namespaces). The role
-/// plays no part in either; the tier file's first role stands in for it.
+/// The user `sub` of `clinic` on `tier` as Memory keys it (actor and namespaces).
 pub fn memory_owner(
-    tiers: &TierCatalog,
     tier: &TierName,
     clinic: &ClinicId,
     sub: &str,
-) -> Result<TenantContext, AdminError> {
-    let role = tiers
-        .roles()
-        .next()
-        .map(|(r, _)| r.clone())
-        .ok_or_else(|| AdminError::Conflict("infra/tiers.json names no role".into()))?;
-    Ok(TenantContext::new(
+) -> Result<MemoryOwner, AdminError> {
+    Ok(MemoryOwner::new(
         tier.clone(),
         clinic.clone(),
         UserKey::parse(sub)?,
-        role,
     ))
 }
 
@@ -53,19 +45,14 @@ pub struct TierMemory<'a> {
 }
 
 impl TierMemory<'_> {
-    /// Erases `user`'s events and long-term records (`user`'s role plays no part: the actor
-    /// and the namespaces are the tier's, clinic's and user's).
-    pub async fn purge(
-        &self,
-        user: &TenantContext,
-        tier: &TierConfig,
-    ) -> Result<Purged, AdminError> {
+    /// Erases `user`'s events and long-term records.
+    pub async fn purge(&self, user: &MemoryOwner, tier: &TierConfig) -> Result<Purged, AdminError> {
         let actor = user.actor_id();
         let paths = tier
             .memory
             .strategies
             .iter()
-            .map(|s| user.memory_namespace_path(s))
+            .map(|s| user.namespace_path(s))
             .collect::<Result<Vec<_>, _>>()?;
         let events = self.delete_events(actor.as_str()).await?;
         let records = self.records_under(&paths).await?;

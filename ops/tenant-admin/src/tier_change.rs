@@ -131,7 +131,7 @@ pub async fn change_tier(
         .ok_or_else(|| AdminError::MissingOutput(format!("the memory id of tier {from}")))?;
     let (mut events, mut records) = (0, 0);
     for (username, sub) in &subs {
-        let who = memory_owner(tiers, &from, clinic, sub)?;
+        let who = memory_owner(&from, clinic, sub)?;
         let purged = TierMemory {
             client: &clients.memory,
             memory_id,

@@ -282,7 +282,7 @@ async fn erase_memory(
             .memories
             .get(&tier)
             .ok_or_else(|| AdminError::MissingOutput(format!("the memory id of tier {tier}")))?;
-        let who = memory_owner(tiers, &tier, clinic, sub)?;
+        let who = memory_owner(&tier, clinic, sub)?;
         let purged = TierMemory {
             client: &clients.memory,
             memory_id,

@@ -283,6 +283,50 @@ async fn an_export_holds_everything_of_the_clinic_and_nothing_of_another() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// To an S3 prefix: the same files under it, each as the manifest (written last) says.
+#[tokio::test]
+async fn an_export_to_s3_lands_under_its_prefix_as_the_manifest_says() {
+    let Seeded { w, .. } = seeded().await;
+    let bucket = format!("exports-{}", unique());
+    w.s3.create_bucket(&bucket).await.unwrap();
+    let log = audit_trail::AuditLog::new(
+        &testkit::sdk::moto_config(&testkit::endpoints_or_panic()),
+        w.stack.targets.audit_log_group.clone(),
+    );
+    let to = Destination::parse(&format!("s3://{bucket}/offboarded/{}/", w.clinic)).unwrap();
+    let exported = export(
+        &w.clinic,
+        &w.stack.clients,
+        &w.stack.targets,
+        &w.stack.tiers,
+        &log,
+        &to,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let prefix = format!("offboarded/{}/", w.clinic);
+    let keys = w.s3.list(&bucket, &prefix).await.unwrap();
+    assert_eq!(keys.len(), exported.files.len() + 1, "{keys:?}");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &w.s3
+            .get(&bucket, &format!("{prefix}manifest.json"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    for f in manifest["files"].as_array().unwrap() {
+        use sha2::Digest as _;
+        let path = f["path"].as_str().unwrap();
+        let bytes = w.s3.get(&bucket, &format!("{prefix}{path}")).await.unwrap();
+        assert_eq!(
+            format!("{:x}", sha2::Sha256::digest(&bytes)),
+            f["sha256"].as_str().unwrap(),
+            "{path}"
+        );
+    }
+}
+
 /// The purge stops half-way (Memory unreachable): the clinic is refused and its id is taken
 /// (re-onboarding refused); run again, it finishes: nothing of the clinic is left (no document
 /// version, no vector, no memory of any actor, no patient row, no user, no key, no clinic row),
