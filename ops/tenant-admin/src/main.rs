@@ -105,13 +105,17 @@ enum Command {
     /// A suspension disables the clinic's enabled users and records them; a resume enables
     /// those and no others. Either can be run again after an interruption.
     SetStatus {
-        /// Stack outputs (JSON from `aws cloudformation describe-stacks`).
+        /// Stack outputs (JSON from `aws cloudformation describe-stacks`); optional with
+        /// --dry-run.
         #[arg(long, value_name = "FILE")]
-        outputs: PathBuf,
+        outputs: Option<PathBuf>,
         #[arg(long)]
         clinic: String,
         #[arg(long, value_enum)]
         status: Status,
+        /// Print the steps; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Lists one clinic's PHI access audit trail (who reached which patient's data, when,
     /// through which tool, allowed or denied by which layer), oldest first. The same filters
@@ -414,14 +418,41 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             outputs,
             clinic,
             status,
+            dry_run,
         } => {
-            let outputs = StackOutputs::from_json(&read(&outputs)?)?;
-            let targets = Targets::from_outputs(&outputs, &tiers)?;
+            let targets = targets(outputs.as_deref(), dry_run, &tiers)?;
             let status = match status {
                 Status::Active => tenant_admin::TenantStatus::Active,
                 Status::Suspended => tenant_admin::TenantStatus::Suspended,
             };
             let clinic = tenant_context::ClinicId::parse(&clinic)?;
+            if dry_run {
+                println!("==> set-status {clinic} {status}");
+                let (pool, registry) = (&targets.user_pool_id, &targets.registry_table);
+                let steps = if status == tenant_admin::TenantStatus::Active {
+                    [
+                        format!(
+                            "{registry}: refuse unless {clinic} is onboarded and not offboarded or changing tier"
+                        ),
+                        format!(
+                            "enable in {pool} the users {clinic}'s suspension disabled (recorded in its registry row), no others"
+                        ),
+                        format!("{registry}: status active, the record of disabled users cleared"),
+                    ]
+                } else {
+                    [
+                        format!(
+                            "{registry}: status suspended (refused unless onboarded and not offboarded or changing tier)"
+                        ),
+                        format!("{registry}: record which users of {clinic} in {pool} are enabled"),
+                        format!("disable those users and sign them out everywhere"),
+                    ]
+                };
+                for line in steps {
+                    println!("    would: {line}");
+                }
+                return Ok(());
+            }
             let clients = Clients::new(
                 &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
             );

@@ -624,3 +624,41 @@ async fn set_status_result(w: &World, status: TenantStatus) -> String {
     .map(|n| format!("ok: {n}"))
     .unwrap_or_else(|e| e.to_string())
 }
+
+/// The dry run of a purge: access goes first (status offboarding, key, users), the erasures
+/// name every tier's memory and bucket, the tombstone is last and says what is kept; a plain
+/// offboard erases nothing.
+#[test]
+fn a_purge_plan_refuses_first_erases_every_tier_and_tombstones_last() {
+    let tiers = tenant_context::TierCatalog::embedded().unwrap();
+    let targets = tenant_admin::Targets::placeholders("tenantry", &tiers);
+    let tenant = tenants(&tiers, "clinic-b", "basic", "dr@clinic-b.example").remove(0);
+    let purge = Plan::purge(&tenant, &targets).describe();
+    assert!(purge[0].contains("status offboarding"), "{purge:#?}");
+    assert!(purge[1].contains("delete API key"), "{purge:#?}");
+    assert!(purge[2].contains("disable every user"), "{purge:#?}");
+    let last = purge.last().unwrap();
+    assert!(last.contains("tombstone, status purged"), "{last}");
+    assert!(
+        last.contains("audit trail and the usage rows are kept"),
+        "{last}"
+    );
+    let all = purge.join("\n");
+    for needed in [
+        "<BasicMemoryId>",
+        "<PremiumMemoryId>",
+        "every version",
+        "<BasicDocumentsBucket>",
+        "<PremiumDocumentsBucket>",
+        "tenantry-PatientMetadata: delete every row",
+        "delete every user of clinic-b",
+    ] {
+        assert!(all.contains(needed), "{needed}: {all}");
+    }
+    let plain = Plan::offboard(&tenant, &targets).describe().join("\n");
+    assert!(
+        !plain.contains("erase") && !plain.contains("every version"),
+        "{plain}"
+    );
+    assert!(plain.contains("status offboarded"), "{plain}");
+}
