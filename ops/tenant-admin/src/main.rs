@@ -445,7 +445,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                             "{registry}: status suspended (refused unless onboarded and not offboarded or changing tier)"
                         ),
                         format!("{registry}: record which users of {clinic} in {pool} are enabled"),
-                        format!("disable those users and sign them out everywhere"),
+                        "disable those users and sign them out everywhere".to_owned(),
                     ]
                 };
                 for line in steps {
