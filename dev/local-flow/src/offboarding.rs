@@ -32,9 +32,10 @@ pub async fn clinic_leaves(
     );
 
     let first = stack.options.run_dir.join("export-clinic-b");
+    let cwd = std::env::current_dir().unwrap_or_default();
     println!(
         "    tenant-admin export --clinic clinic-b --to {}",
-        first.display()
+        first.strip_prefix(&cwd).unwrap_or(&first).display()
     );
     let (lines, before) = stack.export(CLINIC, &first).await?;
     for line in &lines {
