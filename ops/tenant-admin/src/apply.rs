@@ -58,6 +58,9 @@ pub async fn apply(
 ) -> Result<Outcome, AdminError> {
     let tenant = &plan.tenant;
     let mut outcome = Outcome::default();
+    // What the registry said before an offboarding began: a purged clinic offboarded again
+    // stays `purged` (its tombstone must not claim its data was kept).
+    let mut before_offboarding = None;
     for action in &plan.actions {
         match action {
             Action::EnsureApiKey { name } => {
@@ -196,6 +199,7 @@ pub async fn apply(
                     "{table}: status offboarding (was {}): refused everywhere from here on",
                     before.map_or("not in the registry".to_owned(), |s| s.to_string())
                 ));
+                before_offboarding = before;
             }
             Action::EraseMemory { memories } => {
                 let tiers = tenant_context::TierCatalog::embedded()?;
@@ -256,6 +260,10 @@ pub async fn apply(
                 ));
             }
             Action::Retire { table, status } => {
+                let status = match before_offboarding {
+                    Some(TenantStatus::Purged) => &TenantStatus::Purged,
+                    _ => status,
+                };
                 clients
                     .registry(table)
                     .retire(

@@ -229,13 +229,17 @@ pub async fn export(
     to: &Destination,
     report: &mut dyn FnMut(String),
 ) -> Result<Exported, AdminError> {
+    // A clinic offboarded before tombstones existed has no row, and may have data kept.
     let row = clients
         .registry(&targets.registry_table)
         .get(clinic)
-        .await?
-        .ok_or_else(|| tenant_registry::RegistryError::NotOnboarded {
-            clinic: clinic.to_string(),
-        })?;
+        .await?;
+    if row.is_none() {
+        report(format!(
+            "{clinic} is not in {} (never onboarded, or offboarded before tombstones): exporting whatever the stack holds under this id",
+            targets.registry_table
+        ));
+    }
     let mut w = Writer {
         to,
         s3: &clients.s3,
@@ -255,14 +259,14 @@ pub async fn export(
         .map_err(AdminError::aws("DynamoDB GetItem (ClinicConfig)"))?;
     let summary = serde_json::json!({
         "clinic_id": clinic.as_str(),
-        "registry": {
+        "registry": row.as_ref().map(|row| serde_json::json!({
             "tier": row.tier,
             "status": row.status.as_str(),
             "api_key_id": row.api_key_id,
             "token_budget": row.token_budget.map(|b| serde_json::json!({
                 "daily_tokens": b.daily_tokens, "monthly_tokens": b.monthly_tokens,
             })),
-        },
+        })),
         "clinic_config": clinic_row.item().map(item_json),
     });
     w.file(
@@ -271,10 +275,13 @@ pub async fn export(
         None,
     )
     .await?;
-    report(format!(
-        "clinic.json: registry row ({}, {}) and clinic row",
-        row.tier, row.status
-    ));
+    report(match &row {
+        Some(row) => format!(
+            "clinic.json: registry row ({}, {}) and clinic row",
+            row.tier, row.status
+        ),
+        None => "clinic.json: no registry row".to_owned(),
+    });
 
     for (path, table) in [
         ("patients.jsonl", &targets.patient_table),
@@ -375,8 +382,8 @@ pub async fn export(
     let manifest = serde_json::json!({
         "format": FORMAT,
         "clinic_id": clinic.as_str(),
-        "tier": row.tier,
-        "status": row.status.as_str(),
+        "tier": row.as_ref().map(|r| r.tier.clone()),
+        "status": row.as_ref().map(|r| r.status.as_str()),
         "exported_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "files": w.written.files,
     });

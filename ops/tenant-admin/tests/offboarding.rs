@@ -468,6 +468,55 @@ async fn an_interrupted_purge_run_again_erases_the_clinic_and_nothing_else() {
         registry.get(&w.clinic).await.unwrap().unwrap().status,
         TenantStatus::Purged
     );
+    // A plain offboard of the purged clinic does not make its tombstone claim data was kept.
+    run(&Plan::offboard(&tenant, &w.stack.targets), &w.stack).await;
+    assert_eq!(
+        registry.get(&w.clinic).await.unwrap().unwrap().status,
+        TenantStatus::Purged
+    );
+}
+
+/// An id with no registry row (offboarded before tombstones, or a typo) is exported with what
+/// the stack holds under it, and the run says it is not in the registry.
+#[tokio::test]
+async fn an_id_without_a_registry_row_is_exported_with_a_warning() {
+    let stack = stack(None).await;
+    let clinic = tenant_context::ClinicId::parse(&format!("clinic-{}", unique())).unwrap();
+    stack
+        .clients
+        .dynamodb
+        .put_item()
+        .table_name(&stack.targets.patient_table)
+        .item("clinic_id", s(clinic.as_str()))
+        .item("patient_id", s("p-kept"))
+        .send()
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("tenantry-export-{}", unique()));
+    let log = audit_trail::AuditLog::new(
+        &testkit::sdk::moto_config(&testkit::endpoints_or_panic()),
+        stack.targets.audit_log_group.clone(),
+    );
+    let mut targets = stack.targets.clone();
+    targets.memories.clear();
+    let mut lines = Vec::new();
+    let exported = export(
+        &clinic,
+        &stack.clients,
+        &targets,
+        &stack.tiers,
+        &log,
+        &Destination::Folder(dir.clone()),
+        &mut |l| lines.push(l),
+    )
+    .await
+    .unwrap();
+    assert!(lines[0].contains("is not in"), "{lines:?}");
+    assert_eq!(exported.records("patients.jsonl"), 1);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("clinic.json")).unwrap()).unwrap();
+    assert!(summary["registry"].is_null(), "{summary}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Adversarial: a clinic id given out again after a purge (or a plain offboard). Onboarding
