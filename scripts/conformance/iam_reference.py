@@ -157,6 +157,10 @@ class Any:
 
 # The ARN parts that never hold a colon.
 SEGMENT_VARIABLES = ("${Partition}", "${Region}", "${Account}")
+# Names that never hold a `/` either (S3 bucket names are lower-case letters, digits, `.` and
+# `-`): without this a bucket's ARN format would match an object ARN (`<bucket>/*`), and a
+# bucket-level action granted on objects would pass.
+NAME_VARIABLES = {"${BucketName}": ":/"}
 
 
 def tokens_of_template(arn: str) -> tuple:
@@ -165,7 +169,7 @@ def tokens_of_template(arn: str) -> tuple:
     out: list = []
     for part in re.split(r"(\$\{[^}]*\})", arn):
         if part.startswith("${"):
-            excluded = ":" if part in SEGMENT_VARIABLES else ""
+            excluded = ":" if part in SEGMENT_VARIABLES else NAME_VARIABLES.get(part, "")
             out += [Any(False, excluded), Any(True, excluded)]
         else:
             out += list(part)

@@ -124,6 +124,14 @@ class IamReference(unittest.TestCase):
             logs["Resource"] = [{"Fn::GetAtt": ["PatientMetadataTable", "Arn"]}]
         self.assertTrue(self.findings(mutated(wrong), "resource"))
 
+    def test_a_bucket_action_on_objects_is_refused(self):
+        def on_objects(t):
+            policy = t["Resources"]["OperatorPolicy"]["Properties"]["PolicyDocument"]
+            listing = next(s for s in policy["Statement"] if s.get("Sid") == "ListTheDocumentBuckets")
+            listing["Resource"] = [{"Fn::Sub": "${BasicDocumentsBucket.Arn}/*"}]
+        found = self.findings(mutated(on_objects), "resource")
+        self.assertTrue(any("s3:ListBucket" in f for f in found), found)
+
     def test_a_condition_key_the_action_does_not_have_is_refused(self):
         def foreign(t):
             policy = t["Resources"]["ToolTargetRole"]["Properties"]["Policies"][0]["PolicyDocument"]
