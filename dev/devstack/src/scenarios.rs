@@ -10,6 +10,9 @@ use serde_json::Value;
 use crate::client::{Answer, ask};
 use crate::{DevStack, StackError};
 
+mod lifecycle;
+pub use lifecycle::{Cast, clinic_leaves, tier_change};
+
 /// One thing a scenario showed: what it did and saw, and whether the property held.
 #[derive(Debug, Clone)]
 pub struct Shown {

@@ -289,45 +289,15 @@ async fn a_role_changed_user_gets_nothing_back_from_before_the_change() {
 async fn after_a_tier_change_the_old_tiers_token_is_refused_and_the_new_tier_answers() {
     let stack = stack("tierchange").await;
     let http = reqwest::Client::new();
-    let url = stack.api.invoke_url();
-    let basic = stack.sign_in("clinic-c").await.unwrap();
-    let before = ask(&http, &url, &basic, "What is our timezone?", None, &[])
+    let cast = scenarios::Cast {
+        clinic: "clinic-c",
+        question: "What do the appointment notes say about p-3001?",
+        mate: "clinic-b",
+    };
+    scenarios::tier_change(&stack, &http, &cast)
         .await
-        .unwrap();
-    assert_eq!(before.status, 200, "{}", before.body);
-    let session = before.session.expect("a session id");
-
-    let lines = stack.change_tier("clinic-c", "premium").await.unwrap();
-    assert!(
-        lines.iter().any(|l| l.contains("moved from s3://")),
-        "{lines:?}"
-    );
-    // The registry answer is cached for a second on the devstack (a minute when deployed).
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    for session in [Some(session.as_str()), None] {
-        let old = ask(&http, &url, &basic, "What is our timezone?", session, &[])
-            .await
-            .unwrap();
-        assert_eq!(old.status, 403, "{session:?}: {}", old.body);
-    }
-    let premium = stack.sign_in("clinic-c").await.unwrap();
-    let after = ask(
-        &http,
-        &url,
-        &premium,
-        "What do the appointment notes say about p-3001?",
-        None,
-        &[],
-    )
-    .await
-    .unwrap();
-    assert_eq!(after.status, 200, "{}", after.body);
-    let text = after.body.to_string();
-    assert!(text.contains("premium-tier/clinic-c/"), "{text}");
-    assert!(!text.contains("basic-tier/clinic-c/"), "{text}");
-    // A basic tier-mate is still served on basic.
-    let mate = post(&stack, "clinic-b", "What is our timezone?").await;
-    assert_eq!(mate.status, 200, "{}", mate.body);
+        .unwrap()
+        .assert_holds();
 }
 
 /// Adversarial: clinic-b is purged, and its id is reused. Its token is refused at the front
@@ -339,42 +309,17 @@ async fn after_a_tier_change_the_old_tiers_token_is_refused_and_the_new_tier_ans
 async fn a_purged_clinics_token_is_refused_and_its_reused_id_starts_empty() {
     let stack = stack("purge").await;
     let http = reqwest::Client::new();
-    let url = stack.api.invoke_url();
-    let token = stack.sign_in("clinic-b").await.unwrap();
-    let before = ask(
-        &http,
-        &url,
-        &token,
-        "What do the visit notes say about p-2001?",
-        None,
-        &[],
-    )
-    .await
-    .unwrap();
-    assert_eq!(before.status, 200, "{}", before.body);
-
-    let lines = stack.offboard("clinic-b", true).await.unwrap();
-    assert!(
-        lines.iter().any(|l| l.contains("status purged")),
-        "{lines:?}"
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let after = ask(&http, &url, &token, "Who is p-2001?", None, &[])
+    let cast = scenarios::Cast {
+        clinic: "clinic-b",
+        question: "What do the visit notes say about p-2001?",
+        mate: "clinic-c",
+    };
+    scenarios::clinic_leaves(&stack, &http, &cast)
         .await
-        .unwrap();
-    assert_eq!(after.status, 403, "{}", after.body);
-    assert!(
-        stack.sign_in("clinic-b").await.is_err(),
-        "a purged user signed in"
-    );
-    let mate = post(&stack, "clinic-c", "What is our timezone?").await;
-    assert_eq!(mate.status, 200, "a tier-mate: {}", mate.body);
+        .unwrap()
+        .assert_holds();
 
-    let early = stack.onboard_again("clinic-b", true).await.unwrap_err();
-    assert!(
-        early.to_string().contains("ID tokens may still verify"),
-        "{early}"
-    );
+    // As if the old users' ID tokens had ended: the tombstone an hour old.
     let clients = stack.admin_clients().unwrap();
     clients
         .dynamodb
@@ -387,7 +332,9 @@ async fn a_purged_clinics_token_is_refused_and_its_reused_id_starts_empty() {
         .update_expression("SET retired_at = :t")
         .expression_attribute_values(
             ":t",
-            aws_sdk_dynamodb::types::AttributeValue::S("2026-01-01T00:00:00Z".into()),
+            aws_sdk_dynamodb::types::AttributeValue::S(
+                (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339(),
+            ),
         )
         .send()
         .await
@@ -412,11 +359,6 @@ async fn a_purged_clinics_token_is_refused_and_its_reused_id_starts_empty() {
             .iter()
             .any(|f| f.path.starts_with("documents/")),
         "{:?}",
-        exported.files
-    );
-    assert!(
-        exported.records("audit.jsonl") > 0 && exported.records("usage.jsonl") > 0,
-        "the audit trail and the usage rows are kept: {:?}",
         exported.files
     );
 }

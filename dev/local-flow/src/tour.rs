@@ -106,8 +106,7 @@ pub async fn run() -> anyhow::Result<()> {
     let clinic_admin = crate::users::add_clinic_admin(&stack).await?;
     crate::audit::who_looked(&stack, &http, &ids, &clinic_admin).await?;
     crate::users::nurse_made_admin(&stack, &http).await?;
-    crate::users::clinic_upgrades(&stack, &http, ids.token("clinic-c")?).await?;
-    crate::offboarding::clinic_leaves(&stack, &http, ids.token("clinic-b")?).await?;
+    crate::lifecycle::lifecycle(&stack, &http).await?;
     model_checks(&stack)?;
     drop(stack);
 
