@@ -29,6 +29,8 @@ use crate::{AdminError, Targets};
 
 /// The format written in `manifest.json`.
 pub const FORMAT: &str = "tenantry-export/1";
+/// A progress line every this many documents (a hospital may hold thousands).
+const PROGRESS_EVERY: usize = 100;
 /// The audit trail is read in windows no longer than its query allows.
 const AUDIT_WINDOW_DAYS: i64 = 366;
 
@@ -325,6 +327,9 @@ pub async fn export(
                 .into_bytes();
             w.file(&path, body.to_vec(), None).await?;
             n += 1;
+            if n % PROGRESS_EVERY == 0 {
+                report(format!("documents/{tier}/: {n} object(s) so far"));
+            }
         }
         report(format!(
             "documents/{tier}/: {n} object(s) from s3://{}/{prefix}",
