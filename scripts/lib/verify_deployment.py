@@ -10,7 +10,8 @@ passwords and TOTP set up here), then checks, against the live stack:
     credentials read its own rows, documents and memory and none of another clinic's; a token of
     one tier is refused by the other tier's Gateway and Runtime; a session of one user is refused
     to another; a suspended clinic is refused at the front door and lets nobody sign in;
-and removes what it created (probe tenants and users, their memory events and usage rows).
+and removes what it created (`tenant-admin offboard --purge`: the probes' memory, documents, rows
+and users; then their usage rows), leaving the probes' tombstones in the registry.
 Prints a table: CHECK, RESULT, WHAT TO DO. Exit status 1 if a check failed.
 
 Run by scripts/verify-deployment.sh (which sets the Region, profile and stack); needs boto3
@@ -85,7 +86,7 @@ PLAN = [
     ("isolation", "no user-held credential opens the back doors: a's token refused by the premium Gateway (MCP initialize) and the premium Runtime (HTTPS invoke), both on IAM inbound auth"),
     ("isolation", "sessions: b presenting a's session id at the front door is refused (403 session_not_owned)"),
     ("isolation", "suspension: tenant-admin set-status a suspended; a's token refused at the front door within 75 s, a new sign-in refused; then active again"),
-    ("cleanup", "tenant-admin offboard the probes; DeleteEvent their memory events; DeleteItem their usage rows (skipped with --keep)"),
+    ("cleanup", "tenant-admin offboard --purge --yes the probes (memory, documents, rows, users erased; tombstones left); DeleteItem their usage rows (skipped with --keep)"),
 ]
 
 
@@ -242,7 +243,7 @@ def run(args) -> int:
         if args.keep:
             print(f"==> --keep: probe clinics left in place (tenant file {work / 'tenants.json'})")
         else:
-            cleanup(session, stack, work, [c for c, _ in probes], tokens, report)
+            cleanup(session, stack, work, [c for c, _ in probes], report)
     report.print()
     print(f"==> {len(report.rows)} checks, {report.failed} failed")
     return 1 if report.failed else 0
@@ -365,10 +366,12 @@ def checks(report, stack, session, lam, tokens, a, b, p, cognito, users, totp_se
     tenant_admin("set-status", "--outputs", stack.outputs_file.name, "--clinic", a, "--status", "active")
 
 
-def cleanup(session, stack, work, clinics, tokens, report):
-    print("==> Removing the probe clinics, their memory events and usage rows")
+def cleanup(session, stack, work, clinics, report):
+    print("==> Removing the probe clinics (tenant-admin offboard --purge: memory, documents, rows, users) and their usage rows")
     try:
-        tenant_admin("offboard", "--tenants", str(work / "tenants.json"), "--outputs", stack.outputs_file.name)
+        tenant_admin("offboard", "--purge", "--yes", "--tenants", str(work / "tenants.json"),
+                     "--outputs", stack.outputs_file.name)
+        # The purge keeps usage rows (billing); a probe's are of no one's bill.
         ddb = session.client("dynamodb")
         usage = stack["UsageTableName"]
         for clinic in clinics:
@@ -377,18 +380,10 @@ def cleanup(session, stack, work, clinics, tokens, report):
             for item in items:
                 key = {k: v for k, v in item.items() if k in ("clinic_id", "day")}
                 ddb.delete_item(TableName=usage, Key=key)
-        mem = session.client("bedrock-agentcore")
-        for clinic, token in tokens.items():
-            tier = "premium" if clinic.endswith("-p") else "basic"
-            memory_id = stack[f"{tier.capitalize()}MemoryId"]
-            actor = f"{tier}/{clinic}/{claims(token)['sub']}"
-            for s in mem.list_sessions(memoryId=memory_id, actorId=actor).get("sessionSummaries", []):
-                for e in mem.list_events(memoryId=memory_id, actorId=actor, sessionId=s["sessionId"]).get("events", []):
-                    mem.delete_event(memoryId=memory_id, actorId=actor, sessionId=s["sessionId"], eventId=e["eventId"])
         report.add("cleanup", True, f"{len(clinics)} probe clinics removed")
     except Exception as e:
         report.add("cleanup", False, f"{type(e).__name__}: {e}",
-                   "remove the probes by hand: tenant-admin offboard with the tenant file printed above")
+                   "remove the probes by hand: tenant-admin offboard --purge --yes with the tenant file printed above")
         print(f"    tenant file of the probes: {work / 'tenants.json'}")
     finally:
         os.unlink(stack.outputs_file.name)
