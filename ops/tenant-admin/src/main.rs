@@ -10,10 +10,12 @@ use tenant_admin::apply::{Clients, apply, set_clinic_budget, set_tenant_status};
 use tenant_admin::{AdminError, Plan, StackOutputs, Targets, load_tenants};
 use tenant_context::TierCatalog;
 
-/// Onboards and offboards tenants (clinics) on a deployed Tenantry stack.
+/// A clinic's life on a deployed Tenantry stack: onboarding, users and roles, suspension, tier
+/// changes, token budgets, audit trail reads, export and offboarding.
 ///
 /// Uses the standard AWS configuration (AWS_PROFILE, AWS_REGION, ...). Every command is
-/// idempotent; --dry-run prints what would be done and needs neither AWS nor the stack.
+/// idempotent; every command that changes something takes --dry-run, which prints what would
+/// be done and needs neither AWS nor the stack.
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
