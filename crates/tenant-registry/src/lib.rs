@@ -115,6 +115,8 @@ pub struct TenantRow {
     pub token_budget: Option<TokenBudget>,
     /// The tier a change under way moves it to (status `changing_tier`).
     pub tier_change_to: Option<String>,
+    /// When its tombstone was written (status `offboarded` or `purged`), RFC 3339.
+    pub retired_at: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -379,26 +381,6 @@ impl TenantRegistry {
                 .await),
             Err(e) => Err(RegistryError::unavailable("UpdateItem")(e)),
         }
-    }
-
-    /// When the clinic's tombstone was written (`None`: no row, or no tombstone time).
-    pub async fn retired_at(&self, clinic: &ClinicId) -> Result<Option<String>, RegistryError> {
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.table)
-            .key(ATTR_CLINIC, text(clinic.as_str()))
-            .projection_expression("#ra")
-            .expression_attribute_names("#ra", ATTR_RETIRED_AT)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(RegistryError::unavailable("GetItem"))?;
-        Ok(out
-            .item()
-            .and_then(|i| i.get(ATTR_RETIRED_AT))
-            .and_then(|v| v.as_s().ok())
-            .cloned())
     }
 
     /// Ends an offboarding begun with [`Self::begin_offboarding`]: the row becomes a tombstone
@@ -805,6 +787,7 @@ pub fn parse_row(
         api_key_id,
         token_budget,
         tier_change_to: get(ATTR_TIER_CHANGE_TO).cloned(),
+        retired_at: get(ATTR_RETIRED_AT).cloned(),
     })
 }
 

@@ -177,6 +177,7 @@ pub async fn create_registry(
                     api_key_id: e.api_key_id.to_owned(),
                     token_budget: None,
                     tier_change_to: None,
+                    retired_at: None,
                 },
                 false,
             )

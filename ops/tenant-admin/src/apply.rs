@@ -13,6 +13,7 @@ use crate::plan::{Action, Plan};
 use crate::{AdminError, Tenant, TenantStatus, TenantUser};
 
 /// The service clients a plan needs (built once by the caller).
+#[derive(Clone)]
 pub struct Clients {
     pub apigateway: aws_sdk_apigateway::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -128,6 +129,7 @@ pub async fn apply(
                             // A budget set with `set-budget` stays.
                             token_budget: None,
                             tier_change_to: None,
+                            retired_at: None,
                         },
                         *reuse_id,
                     )
@@ -154,6 +156,7 @@ pub async fn apply(
             }
             Action::CheckIdFree { table, reuse_id } => {
                 let row = clients.registry(table).get(&tenant.clinic_id).await?;
+                let retired_at = row.as_ref().and_then(|r| r.retired_at.clone());
                 match row.map(|r| r.status) {
                     Some(status) if status.is_retired() => {
                         if !reuse_id || status == TenantStatus::Offboarding {
@@ -163,10 +166,6 @@ pub async fn apply(
                             )
                             .into());
                         }
-                        let retired_at = clients
-                            .registry(table)
-                            .retired_at(&tenant.clinic_id)
-                            .await?;
                         reusable_after(
                             &tenant.clinic_id,
                             retired_at.as_deref(),

@@ -67,21 +67,7 @@ pub async fn move_documents(
         let rest = &key[old_prefix.len()..];
         let target = format!("{new_prefix}{rest}");
         if key.ends_with(SIDECAR) {
-            let body = s3
-                .get_object()
-                .bucket(&old.bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(AdminError::aws("S3 GetObject"))?
-                .body
-                .collect()
-                .await
-                .map_err(|e| AdminError::Aws {
-                    op: "S3 GetObject (body)",
-                    source: Box::new(e),
-                })?
-                .into_bytes();
+            let body = get_object(s3, &old.bucket, key).await?;
             let sidecar = retiered(&body, to).ok_or_else(|| {
                 AdminError::Conflict(format!(
                     "s3://{}/{key} is not a metadata sidecar ({{\"metadataAttributes\": {{...}}}}): fix or remove it, then run again",
@@ -119,35 +105,51 @@ pub async fn move_documents(
     Ok(moved)
 }
 
+/// The whole body of `bucket`/`key`.
+pub(crate) async fn get_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<u8>, AdminError> {
+    Ok(s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(AdminError::aws("S3 GetObject"))?
+        .body
+        .collect()
+        .await
+        .map_err(|e| AdminError::Aws {
+            op: "S3 GetObject (body)",
+            source: Box::new(e),
+        })?
+        .to_vec())
+}
+
 /// Every key under `prefix` in `bucket`.
 pub(crate) async fn list(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
 ) -> Result<Vec<String>, AdminError> {
-    let mut keys = Vec::new();
-    let mut token = None;
-    loop {
-        let page = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(AdminError::aws("S3 ListObjectsV2"))?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key())
-                .filter(|k| k.starts_with(prefix))
-                .map(str::to_owned),
-        );
-        token = page.next_continuation_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    let objects = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(AdminError::aws("S3 ListObjectsV2"))?;
+    let keys = objects
+        .iter()
+        .flat_map(|page| page.contents())
+        .filter_map(|o| o.key())
+        .filter(|k| k.starts_with(prefix))
+        .map(str::to_owned)
+        .collect();
     Ok(keys)
 }
 

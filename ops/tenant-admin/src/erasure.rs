@@ -49,7 +49,8 @@ async fn versions_left(
     Ok(versions(s3, bucket, prefix).await?.len())
 }
 
-/// (key, version id) of every version and delete marker under `prefix`.
+/// (key, version id) of every version and delete marker under `prefix`. (Paged by hand: the
+/// SDK has no paginator for ListObjectVersions, whose pages carry two markers.)
 async fn versions(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -96,25 +97,18 @@ pub async fn clinic_rows(
     table: &str,
     clinic: &ClinicId,
 ) -> Result<Vec<HashMap<String, AttributeValue>>, AdminError> {
-    let mut rows = Vec::new();
-    let mut start = None;
-    loop {
-        let page = ddb
-            .query()
-            .table_name(table)
-            .key_condition_expression("clinic_id = :c")
-            .expression_attribute_values(":c", AttributeValue::S(clinic.to_string()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(AdminError::aws("DynamoDB Query"))?;
-        rows.extend(page.items().iter().cloned());
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            break;
-        }
-    }
+    let rows = ddb
+        .query()
+        .table_name(table)
+        .key_condition_expression("clinic_id = :c")
+        .expression_attribute_values(":c", AttributeValue::S(clinic.to_string()))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(AdminError::aws("DynamoDB Query"))?;
     Ok(rows)
 }
 

@@ -309,23 +309,8 @@ pub async fn export(
                     docs.bucket
                 ))
             })?;
-            let body = clients
-                .s3
-                .get_object()
-                .bucket(&docs.bucket)
-                .key(&key)
-                .send()
-                .await
-                .map_err(AdminError::aws("S3 GetObject"))?
-                .body
-                .collect()
-                .await
-                .map_err(|e| AdminError::Aws {
-                    op: "S3 GetObject (body)",
-                    source: Box::new(e),
-                })?
-                .into_bytes();
-            w.file(&path, body.to_vec(), None).await?;
+            let body = crate::documents::get_object(&clients.s3, &docs.bucket, &key).await?;
+            w.file(&path, body, None).await?;
             n += 1;
             if n % PROGRESS_EVERY == 0 {
                 report(format!("documents/{tier}/: {n} object(s) so far"));

@@ -119,35 +119,14 @@ impl TierMemory<'_> {
     ) -> Result<Vec<serde_json::Value>, AdminError> {
         let mut out = Vec::new();
         for actor in self.actors_of(tier_name, clinic).await? {
-            for session in self.sessions_of(&actor).await? {
-                let mut token = None;
-                loop {
-                    let page = self
-                        .client
-                        .list_events()
-                        .memory_id(self.memory_id)
-                        .actor_id(&actor)
-                        .session_id(&session)
-                        .include_payloads(true)
-                        .max_results(100)
-                        .set_next_token(token)
-                        .send()
-                        .await
-                        .map_err(AdminError::aws("AgentCore Memory ListEvents"))?;
-                    for e in page.events().iter().filter(|e| e.actor_id() == actor) {
-                        out.push(serde_json::json!({
-                            "actorId": e.actor_id(),
-                            "sessionId": e.session_id(),
-                            "eventId": e.event_id(),
-                            "eventTimestamp": e.event_timestamp().to_string(),
-                            "payload": e.payload().iter().map(payload_json).collect::<Vec<_>>(),
-                        }));
-                    }
-                    token = page.next_token().map(str::to_owned);
-                    if token.is_none() {
-                        break;
-                    }
-                }
+            for e in self.events(&actor, true).await? {
+                out.push(serde_json::json!({
+                    "actorId": e.actor_id(),
+                    "sessionId": e.session_id(),
+                    "eventId": e.event_id(),
+                    "eventTimestamp": e.event_timestamp().to_string(),
+                    "payload": e.payload().iter().map(payload_json).collect::<Vec<_>>(),
+                }));
             }
         }
         Ok(out)
@@ -243,93 +222,71 @@ impl TierMemory<'_> {
         clinic: &ClinicId,
     ) -> Result<Vec<String>, AdminError> {
         let prefix = format!("{tier}/{clinic}/");
-        let mut actors = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_actors()
-                .memory_id(self.memory_id)
-                .max_results(100)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(AdminError::aws("AgentCore Memory ListActors"))?;
-            actors.extend(
-                page.actor_summaries()
-                    .iter()
-                    .map(|a| a.actor_id())
-                    .filter(|a| a.starts_with(&prefix))
-                    .map(str::to_owned),
-            );
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(actors)
+        let actors = self
+            .client
+            .list_actors()
+            .memory_id(self.memory_id)
+            .into_paginator()
+            .page_size(100)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(AdminError::aws("AgentCore Memory ListActors"))?;
+        Ok(actors
+            .into_iter()
+            .map(|a| a.actor_id)
+            .filter(|a| a.starts_with(&prefix))
+            .collect())
     }
 
-    async fn sessions_of(&self, actor: &str) -> Result<Vec<String>, AdminError> {
-        let mut sessions = Vec::new();
-        let mut token = None;
-        loop {
+    /// Every event of `actor`, in every session (with payloads for an export).
+    async fn events(
+        &self,
+        actor: &str,
+        payloads: bool,
+    ) -> Result<Vec<aws_sdk_bedrockagentcore::types::Event>, AdminError> {
+        let sessions = self
+            .client
+            .list_sessions()
+            .memory_id(self.memory_id)
+            .actor_id(actor)
+            .into_paginator()
+            .page_size(100)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(AdminError::aws("AgentCore Memory ListSessions"))?;
+        let mut events = Vec::new();
+        for session in sessions.iter().filter(|s| s.actor_id() == actor) {
             let page = self
                 .client
-                .list_sessions()
+                .list_events()
                 .memory_id(self.memory_id)
                 .actor_id(actor)
-                .max_results(100)
-                .set_next_token(token)
+                .session_id(session.session_id())
+                .include_payloads(payloads)
+                .into_paginator()
+                .page_size(100)
+                .items()
                 .send()
+                .try_collect()
                 .await
-                .map_err(AdminError::aws("AgentCore Memory ListSessions"))?;
-            sessions.extend(
-                page.session_summaries()
-                    .iter()
-                    .filter(|s| s.actor_id() == actor)
-                    .map(|s| s.session_id().to_owned()),
-            );
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
+                .map_err(AdminError::aws("AgentCore Memory ListEvents"))?;
+            events.extend(page.into_iter().filter(|e| e.actor_id() == actor));
         }
-        Ok(sessions)
+        Ok(events)
     }
 
     /// (session id, event id) of every event of `actor`.
     async fn events_of(&self, actor: &str) -> Result<Vec<(String, String)>, AdminError> {
-        let sessions = self.sessions_of(actor).await?;
-        let mut events = Vec::new();
-        for session in sessions {
-            let mut token = None;
-            loop {
-                let page = self
-                    .client
-                    .list_events()
-                    .memory_id(self.memory_id)
-                    .actor_id(actor)
-                    .session_id(&session)
-                    .include_payloads(false)
-                    .max_results(100)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(AdminError::aws("AgentCore Memory ListEvents"))?;
-                events.extend(
-                    page.events()
-                        .iter()
-                        .filter(|e| e.actor_id() == actor)
-                        .map(|e| (session.clone(), e.event_id().to_owned())),
-                );
-                token = page.next_token().map(str::to_owned);
-                if token.is_none() {
-                    break;
-                }
-            }
-        }
-        Ok(events)
+        Ok(self
+            .events(actor, false)
+            .await?
+            .into_iter()
+            .map(|e| (e.session_id, e.event_id))
+            .collect())
     }
 
     /// (record id, namespace) of every record under `paths`. Each record is checked to lie
@@ -350,6 +307,7 @@ impl TierMemory<'_> {
     }
 
     /// Calls `each` with every record the service lists under `path` that lies under it.
+    /// (Paged by hand: this SDK version has no paginator for ListMemoryRecords.)
     async fn each_record(
         &self,
         path: &str,

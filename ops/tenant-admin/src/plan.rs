@@ -207,6 +207,22 @@ pub enum Action {
     },
 }
 
+/// How every offboarding starts: the clinic refused everywhere (registry status
+/// `offboarding`), its API key deleted, its users disabled and signed out.
+fn access_removed(tenant: &Tenant, targets: &Targets) -> Vec<Action> {
+    vec![
+        Action::BeginOffboarding {
+            table: targets.registry_table.clone(),
+        },
+        Action::DeleteApiKey {
+            name: targets.api_key_name(tenant),
+        },
+        Action::DisableUsers {
+            pool: targets.user_pool_id.clone(),
+        },
+    ]
+}
+
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub tenant: Tenant,
@@ -287,20 +303,10 @@ impl Plan {
     /// (`offboarded`). Patient rows, documents and memory are kept (their retention is the
     /// provider's decision: `purge` erases them).
     pub fn offboard(tenant: &Tenant, targets: &Targets) -> Self {
-        let mut actions = vec![
-            Action::BeginOffboarding {
-                table: targets.registry_table.clone(),
-            },
-            Action::DeleteApiKey {
-                name: targets.api_key_name(tenant),
-            },
-            Action::DisableUsers {
-                pool: targets.user_pool_id.clone(),
-            },
-            Action::DeleteClinicRow {
-                table: targets.clinic_table.clone(),
-            },
-        ];
+        let mut actions = access_removed(tenant, targets);
+        actions.push(Action::DeleteClinicRow {
+            table: targets.clinic_table.clone(),
+        });
         if let Some(user) = &tenant.user {
             actions.push(Action::DeleteUser {
                 pool: targets.user_pool_id.clone(),
@@ -322,17 +328,9 @@ impl Plan {
     /// patient rows and every user of it; the tombstone says `purged`. The audit trail and the
     /// usage rows are kept (the provider's record of access, and billing).
     pub fn purge(tenant: &Tenant, targets: &Targets) -> Self {
-        let actions = vec![
-            Action::BeginOffboarding {
-                table: targets.registry_table.clone(),
-            },
-            Action::DeleteApiKey {
-                name: targets.api_key_name(tenant),
-            },
-            // First: no user can sign in (or refresh) while their data goes.
-            Action::DisableUsers {
-                pool: targets.user_pool_id.clone(),
-            },
+        // First: the clinic refused and no user able to sign in (or refresh) while its data goes.
+        let mut actions = access_removed(tenant, targets);
+        actions.extend([
             Action::EraseMemory {
                 memories: targets
                     .memories
@@ -360,7 +358,7 @@ impl Plan {
                 table: targets.registry_table.clone(),
                 status: TenantStatus::Purged,
             },
-        ];
+        ]);
         Self {
             tenant: tenant.clone(),
             actions,

@@ -188,10 +188,7 @@ fn read_lines(dir: &std::path::Path, path: &str) -> Vec<serde_json::Value> {
 async fn an_export_holds_everything_of_the_clinic_and_nothing_of_another() {
     let Seeded { w, actors, .. } = seeded().await;
     let dir = std::env::temp_dir().join(format!("tenantry-export-{}", unique()));
-    let log = audit_trail::AuditLog::new(
-        &testkit::sdk::moto_config(&testkit::endpoints_or_panic()),
-        w.stack.targets.audit_log_group.clone(),
-    );
+    let log = audit_log(&w.stack);
     let mut lines = Vec::new();
     let exported = export(
         &w.clinic,
@@ -289,10 +286,7 @@ async fn an_export_to_s3_lands_under_its_prefix_as_the_manifest_says() {
     let Seeded { w, .. } = seeded().await;
     let bucket = format!("exports-{}", unique());
     w.s3.create_bucket(&bucket).await.unwrap();
-    let log = audit_trail::AuditLog::new(
-        &testkit::sdk::moto_config(&testkit::endpoints_or_panic()),
-        w.stack.targets.audit_log_group.clone(),
-    );
+    let log = audit_log(&w.stack);
     let to = Destination::parse(&format!("s3://{bucket}/offboarded/{}/", w.clinic)).unwrap();
     let exported = export(
         &w.clinic,
@@ -349,14 +343,8 @@ async fn an_interrupted_purge_run_again_erases_the_clinic_and_nothing_else() {
     assert!(neighbour_docs > 0);
     assert!(versions(&w, &basic, &prefix).await >= 6);
 
-    let mut cut = tenant_admin::apply::Clients::new(&testkit::sdk::config_for(
-        &testkit::endpoints_or_panic().moto_url,
-    ));
-    cut.cognito = w.stack.clients.cognito.clone();
-    cut.dynamodb = w.stack.clients.dynamodb.clone();
-    cut.apigateway = w.stack.clients.apigateway.clone();
-    cut.memory =
-        aws_sdk_bedrockagentcore::Client::new(&testkit::sdk::config_for("http://127.0.0.1:9"));
+    let mut cut = w.stack.clients.clone();
+    cut.memory = aws_sdk_bedrockagentcore::Client::new(&nowhere());
     let failed = purge(&w, &cut).await.unwrap_err();
     assert!(failed.to_string().contains("ListActors"), "{failed}");
     let registry = w.stack.clients.registry(&w.stack.targets.registry_table);
@@ -367,17 +355,12 @@ async fn an_interrupted_purge_run_again_erases_the_clinic_and_nothing_else() {
     assert_eq!(w.served_on("basic").await, Err(NotServed::Closed));
     let tenant = tenants(&w.stack.tiers, w.clinic.as_str(), "basic", &w.username).remove(0);
     for reuse in [false, true] {
-        let refused = tenant_admin::apply::apply(
+        let refusal = refused(
             &Plan::onboard_reusing(&tenant, &w.stack.targets, false, reuse).unwrap(),
-            &w.stack.clients,
-            &mut |_| {},
+            &w.stack,
         )
-        .await
-        .unwrap_err();
-        assert!(
-            refused.to_string().contains("offboarding is under way"),
-            "{refused}"
-        );
+        .await;
+        assert!(refusal.contains("offboarding is under way"), "{refusal}");
     }
 
     let lines = purge(&w, &w.stack.clients).await.unwrap();
@@ -451,10 +434,7 @@ async fn an_interrupted_purge_run_again_erases_the_clinic_and_nothing_else() {
         .await
         .unwrap();
     assert!(key.items().is_empty());
-    let log = audit_trail::AuditLog::new(
-        &testkit::sdk::moto_config(&testkit::endpoints_or_panic()),
-        w.stack.targets.audit_log_group.clone(),
-    );
+    let log = audit_log(&w.stack);
     let trail = tenant_admin::audit::read_trail(&log, &w.clinic, &Default::default(), 10)
         .await
         .unwrap();
@@ -493,10 +473,7 @@ async fn an_id_without_a_registry_row_is_exported_with_a_warning() {
         .await
         .unwrap();
     let dir = std::env::temp_dir().join(format!("tenantry-export-{}", unique()));
-    let log = audit_trail::AuditLog::new(
-        &testkit::sdk::moto_config(&testkit::endpoints_or_panic()),
-        stack.targets.audit_log_group.clone(),
-    );
+    let log = audit_log(&stack);
     let mut targets = stack.targets.clone();
     targets.memories.clear();
     let mut lines = Vec::new();
@@ -528,14 +505,12 @@ async fn a_reused_clinic_id_after_a_purge_is_refused_without_reuse_id() {
     purge(&w, &w.stack.clients).await.unwrap();
     let newcomer = format!("admin@new-{}.example", w.clinic);
     let tenant = tenants(&w.stack.tiers, w.clinic.as_str(), "basic", &newcomer).remove(0);
-    let refused = tenant_admin::apply::apply(
+    let refusal = refused(
         &Plan::onboard(&tenant, &w.stack.targets, true).unwrap(),
-        &w.stack.clients,
-        &mut |_| {},
+        &w.stack,
     )
-    .await
-    .unwrap_err();
-    assert!(refused.to_string().contains("--reuse-id"), "{refused}");
+    .await;
+    assert!(refusal.contains("--reuse-id"), "{refusal}");
     let keys = w
         .stack
         .clients
@@ -558,17 +533,12 @@ async fn a_reused_clinic_id_after_a_purge_is_refused_without_reuse_id() {
     let resumed = set_status_result(&w, TenantStatus::Active).await;
     assert!(resumed.contains("purged"), "{resumed}");
     // Within the old users' ID token lifetime, not even --reuse-id: their tokens still verify.
-    let early = tenant_admin::apply::apply(
+    let early = refused(
         &Plan::onboard_reusing(&tenant, &w.stack.targets, true, true).unwrap(),
-        &w.stack.clients,
-        &mut |_| {},
+        &w.stack,
     )
-    .await
-    .unwrap_err();
-    assert!(
-        early.to_string().contains("ID tokens may still verify"),
-        "{early}"
-    );
+    .await;
+    assert!(early.contains("ID tokens may still verify"), "{early}");
     an_hour_later(&w).await;
 
     let (_, lines) = run(
@@ -622,14 +592,12 @@ async fn a_plain_offboard_keeps_the_data_and_tombstones_the_id() {
         rows(&w, &w.stack.targets.patient_table, w.clinic.as_str()).await,
         3
     );
-    let refused = tenant_admin::apply::apply(
+    let refusal = refused(
         &Plan::onboard(&tenant, &w.stack.targets, false).unwrap(),
-        &w.stack.clients,
-        &mut |_| {},
+        &w.stack,
     )
-    .await
-    .unwrap_err();
-    assert!(refused.to_string().contains("kept"), "{refused}");
+    .await;
+    assert!(refusal.contains("kept"), "{refusal}");
     an_hour_later(&w).await;
     run(
         &Plan::onboard_reusing(&tenant, &w.stack.targets, false, true).unwrap(),

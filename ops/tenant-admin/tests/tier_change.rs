@@ -108,14 +108,8 @@ async fn a_clinic_moves_whole_and_back() {
 async fn an_interrupted_change_refuses_the_clinic_until_it_is_run_again() {
     let w = world().await;
     w.remember("basic").await;
-    let mut cut = tenant_admin::apply::Clients::new(&testkit::sdk::config_for(
-        &testkit::endpoints_or_panic().moto_url,
-    ));
-    cut.cognito = w.stack.clients.cognito.clone();
-    cut.dynamodb = w.stack.clients.dynamodb.clone();
-    cut.apigateway = w.stack.clients.apigateway.clone();
-    cut.memory =
-        aws_sdk_bedrockagentcore::Client::new(&testkit::sdk::config_for("http://127.0.0.1:9"));
+    let mut cut = w.stack.clients.clone();
+    cut.memory = aws_sdk_bedrockagentcore::Client::new(&nowhere());
     let failed = w.change(&cut, "premium").await.unwrap_err();
     assert!(failed.to_string().contains("run again"), "{failed}");
 
@@ -130,14 +124,12 @@ async fn an_interrupted_change_refuses_the_clinic_until_it_is_run_again() {
         .unwrap_err();
     assert!(resumed.to_string().contains("under way"), "{resumed}");
     let tenant = tenants(&w.stack.tiers, w.clinic.as_str(), "basic", &w.username).remove(0);
-    let reapplied = tenant_admin::apply::apply(
+    let reapplied = refused(
         &Plan::onboard(&tenant, &w.stack.targets, false).unwrap(),
-        &w.stack.clients,
-        &mut |_| {},
+        &w.stack,
     )
-    .await
-    .unwrap_err();
-    assert!(reapplied.to_string().contains("under way"), "{reapplied}");
+    .await;
+    assert!(reapplied.contains("under way"), "{reapplied}");
     let back = w.change(&w.stack.clients, "basic").await.unwrap_err();
     assert!(
         back.to_string()
@@ -156,30 +148,20 @@ async fn an_interrupted_change_refuses_the_clinic_until_it_is_run_again() {
 #[tokio::test]
 async fn a_change_stopped_at_the_sync_finishes_with_every_document() {
     let w = world().await;
-    let mut cut = tenant_admin::apply::Clients::new(&testkit::sdk::config_for(
-        &testkit::endpoints_or_panic().moto_url,
-    ));
-    cut.cognito = w.stack.clients.cognito.clone();
-    cut.dynamodb = w.stack.clients.dynamodb.clone();
-    cut.apigateway = w.stack.clients.apigateway.clone();
-    cut.memory = w.stack.clients.memory.clone();
-    cut.s3 = w.stack.clients.s3.clone();
-    cut.bedrock_agent =
-        aws_sdk_bedrockagent::Client::new(&testkit::sdk::config_for("http://127.0.0.1:9"));
+    let mut cut = w.stack.clients.clone();
+    cut.bedrock_agent = aws_sdk_bedrockagent::Client::new(&nowhere());
     let failed = w.change(&cut, "premium").await.unwrap_err();
     assert!(failed.to_string().contains("StartIngestionJob"), "{failed}");
     assert_eq!(w.served_on("premium").await, Err(NotServed::Closed));
     // The tenants file still says basic: re-applying it is refused before it touches the key
     // (which the change has moved to premium's plan).
     let tenant = tenants(&w.stack.tiers, w.clinic.as_str(), "basic", &w.username).remove(0);
-    let reapplied = tenant_admin::apply::apply(
+    let reapplied = refused(
         &Plan::onboard(&tenant, &w.stack.targets, false).unwrap(),
-        &w.stack.clients,
-        &mut |_| {},
+        &w.stack,
     )
-    .await
-    .unwrap_err();
-    assert!(reapplied.to_string().contains("under way"), "{reapplied}");
+    .await;
+    assert!(reapplied.contains("under way"), "{reapplied}");
     assert!(w.key_in_plan("premium").await);
     assert!(
         !w.key_in_plan("basic").await,

@@ -127,6 +127,27 @@ pub fn tenants(
     load_tenants(&file.to_string(), tiers).expect("valid tenant")
 }
 
+/// Runs `plan`, which must be refused; the refusal as the operator reads it.
+pub async fn refused(plan: &Plan, stack: &Stack) -> String {
+    apply(plan, &stack.clients, &mut |_| {})
+        .await
+        .expect_err("refused")
+        .to_string()
+}
+
+/// A configuration that reaches nothing: a service cut in the middle of a run.
+pub fn nowhere() -> aws_config::SdkConfig {
+    config_for("http://127.0.0.1:9")
+}
+
+/// The stack's audit trail (CloudWatch Logs on moto).
+pub fn audit_log(stack: &Stack) -> audit_trail::AuditLog {
+    audit_trail::AuditLog::new(
+        &testkit::sdk::moto_config(&testkit::endpoints_or_panic()),
+        stack.targets.audit_log_group.clone(),
+    )
+}
+
 pub async fn run(plan: &Plan, stack: &Stack) -> (tenant_admin::apply::Outcome, Vec<String>) {
     let mut lines = Vec::new();
     let outcome = apply(plan, &stack.clients, &mut |l| lines.push(l))
