@@ -9,6 +9,7 @@
 //! Events or comes back as one JSON reply, and one `inference_usage` line per invocation
 //! attributes the tokens to the clinic.
 
+mod admission;
 pub mod after_answer;
 pub mod agent;
 pub mod audit;

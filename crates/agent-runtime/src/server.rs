@@ -1,8 +1,11 @@
 //! The AgentCore Runtime HTTP contract: `GET /ping` and `POST /invocations`.
 //!
 //! Order of checks on an invocation: the token (401), its tier against this deployment's
-//! (403), the session id's owner (403), then the body (400/413). Nothing is sent to the model
-//! or the Gateway before all of them pass.
+//! (403), the session id's owner (403), then the body (400/413), then the clinic served on
+//! this tier (403/503, see `admission`). Nothing is sent to the model, the Gateway, Memory or
+//! the guardrail before all of them pass. The turn limit (429) and the token budget (429) are
+//! decided beside the turn's first stage, before the model is called and before the reply
+//! starts.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,14 +21,12 @@ use contracts::invocation::{INVOCATION_BODY_SHAPE, describe_refusal};
 use contracts::{AgentErrorCode, InvocationBody, headers, runtime_id_token};
 use serde_json::json;
 use tenant_context::{RuntimeSessionId, TenantContext, session_log_id};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_stream::StreamExt as _;
 use tracing::Instrument as _;
 
-use usage_meter::budget::Reservation;
-
-use crate::budget::{TurnBudget, first_call_estimate};
+use crate::admission;
 use crate::deps::Deps;
 use crate::error::InvocationError;
 use crate::events::{AgentEvent, JsonReply};
@@ -181,59 +182,41 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return refuse(e, Some(&ctx), &request_id),
     };
-    // Both before the turn, neither needing the other's answer: one round trip of wait. A
-    // refused clinic's turn may still be counted against its user's minute; nothing else.
-    // The clinic's budget takes the first model call's estimate once the clinic is known to
-    // be served (the registry answer is usually cached): a clinic over budget is refused here,
-    // with the time it starts again, before any reply starts.
-    let served_and_reserved = async {
-        let own_budget = served(&deps, &ctx).await?;
-        let first = reserve_first(&deps, &ctx, own_budget, &prompt).await?;
-        Ok::<_, InvocationError>((own_budget, first))
+    // Alone and first (usually cached): a suspended clinic's turn starts nothing.
+    let own_budget = match admission::served(&deps, &ctx).await {
+        Ok(b) => b,
+        Err(e) => return refuse(e, Some(&ctx), &request_id),
     };
-    let (reserved, admitted) = tokio::join!(served_and_reserved, admit(&deps, &ctx));
-    let (own_budget, first) = match (reserved, admitted) {
-        (Ok(reserved), Ok(())) => reserved,
-        (Err(e), _) => return refuse(e, Some(&ctx), &request_id),
-        (Ok((_, first)), Err(e)) => {
-            // A reservation made for a turn refused anyway is given back.
-            if let (Some(r), Some(budgets)) = (&first, &deps.budgets)
-                && let Err(e) = budgets.settle(r, 0).await
-            {
-                tracing::warn!(error = %e, clinic_id = %ctx.clinic_id(), "a budget reservation could not be given back");
-            }
-            return refuse(e, Some(&ctx), &request_id);
-        }
-    };
-    tracing::info!(
-        tier = %ctx.tier(),
-        clinic_id = %ctx.clinic_id(),
-        user_id = %ctx.user(),
-        session = %session_log_id(&session),
-        request_id = %request_id,
-        "invocation"
-    );
     let span = invocation_span(&deps, &parts.headers, &ctx, &session, &request_id);
+    let session_id = session_log_id(&session);
     let (tx, rx) = mpsc::channel::<AgentEvent>(64);
+    let (taken_tx, taken) = oneshot::channel();
+    // The turn limit and the budget's first reservation run inside the turn, beside its first
+    // stage (see `turn`); the reply starts once they took the turn, and a refusal is this
+    // request's status (429 with the reset time), not an error at the end of a stream.
     let task = tokio::spawn({
         let deps = deps.clone();
+        let ctx = ctx.clone();
         async move {
             // Held until the after-answer work ends too: `/ping` says HealthyBusy till then.
             let _busy = busy;
-            let budget = deps
-                .budgets
-                .as_ref()
-                .map(|b| TurnBudget::new(b, &ctx, own_budget, first));
-            turn::run(Invocation {
-                deps: &deps,
-                ctx: &ctx,
-                token: &token,
-                prompt: &prompt,
-                session: &session,
-                deadline,
-                tx: &tx,
-                budget: budget.as_ref(),
-            })
+            let admission = admission::take_turn(&deps, &ctx, own_budget, &prompt);
+            turn::run(
+                Invocation {
+                    deps: &deps,
+                    ctx: &ctx,
+                    token: &token,
+                    prompt: &prompt,
+                    session: &session,
+                    deadline,
+                    tx: &tx,
+                },
+                turn::Admission {
+                    take: admission,
+                    own_budget,
+                    taken: taken_tx,
+                },
+            )
             .await;
         }
         .instrument(span)
@@ -243,6 +226,19 @@ async fn invocations(State(deps): State<Arc<Deps>>, req: Request) -> Response {
             tracing::error!("the invocation task ended abnormally");
         }
     });
+    match taken.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return refuse(e, Some(&ctx), &request_id),
+        Err(_) => return AgentErrorCode::Internal.status().into_response(),
+    }
+    tracing::info!(
+        tier = %ctx.tier(),
+        clinic_id = %ctx.clinic_id(),
+        user_id = %ctx.user(),
+        session = %session_id,
+        request_id = %request_id,
+        "invocation"
+    );
     // The caller's reply ends with the closing event; the turn's work after it goes on.
     let events = until_closing(rx);
     if wants_stream(&parts.headers) {
@@ -304,58 +300,6 @@ fn invocation_span(
         ],
     );
     span
-}
-
-/// The caller's clinic must be served now: a suspension ends invocations here within the
-/// registry cache's lifetime, not only at the front door. An unreadable registry refuses the
-/// turn (fail closed), as at the tool target.
-/// The clinic's own token budget comes with the answer (`None`: its tier's).
-async fn served(
-    deps: &Deps,
-    ctx: &TenantContext,
-) -> Result<Option<tenant_context::TokenBudget>, InvocationError> {
-    match &deps.served {
-        Some(served) => served
-            .served(ctx.clinic_id(), ctx.tier())
-            .await
-            .map_err(InvocationError::NotServed),
-        None => Ok(None),
-    }
-}
-
-/// The per-user turn limit, a second line behind the usage plans (only request-proxy can invoke
-/// a runtime, so every turn has passed its clinic's plan). The count is shared by every microVM;
-/// when the table cannot be written the turn goes on (the plans still bound the clinic) and
-/// the failure is logged: an outage of the counter is not a reason to stop answering.
-async fn admit(deps: &Deps, ctx: &TenantContext) -> Result<(), InvocationError> {
-    let Some(limit) = &deps.turn_limit else {
-        return Ok(());
-    };
-    match limit.admit_now(ctx.clinic_id(), ctx.user()).await {
-        Ok(usage_meter::turn_limit::Admission::Admitted) => Ok(()),
-        Ok(usage_meter::turn_limit::Admission::Limited { retry_after_secs }) => {
-            Err(InvocationError::UserRateLimited { retry_after_secs })
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, clinic_id = %ctx.clinic_id(), "the turn limit could not be counted; the turn goes on");
-            Ok(())
-        }
-    }
-}
-
-/// The first model call's reservation (see `budget`); `None` without budgets, or when the
-/// store could not be reached (the turn goes on, logged).
-async fn reserve_first(
-    deps: &Deps,
-    ctx: &TenantContext,
-    own_budget: Option<tenant_context::TokenBudget>,
-    prompt: &str,
-) -> Result<Option<Reservation>, InvocationError> {
-    let Some(budgets) = &deps.budgets else {
-        return Ok(None);
-    };
-    let estimate = first_call_estimate(prompt, deps.config.limits.max_output_tokens);
-    budgets.reserve(ctx, own_budget, estimate).await
 }
 
 fn refuse(e: InvocationError, ctx: Option<&TenantContext>, request_id: &str) -> Response {

@@ -1,22 +1,29 @@
 //! One invocation's turn, after every check of the HTTP contract passed, as a pipeline of named
 //! stages:
 //!
-//! (guard input ‖ connect tools ‖ recall) → model loop, its answer released past the output
-//! guardrail in windows (`release`) → account → close →
-//! (remember ‖ count)
+//! (take the turn ‖ guard input ‖ connect tools ‖ recall) → model loop, its answer released
+//! past the output guardrail in windows (`release`) → account → close → (remember ‖ count)
 //!
-//! The first three run at once: each is a round trip to another service, and none needs
-//! another's answer. The model still waits for the input guardrail's verdict: nothing reaches
-//! it unchecked, and a blocked prompt ends the turn with the guardrail's message. The last two
+//! The first four run at once: each is a round trip to another service, and none needs
+//! another's answer. Taking the turn is the user's turn limit and the clinic's first budget
+//! reservation (`admission`); the caller's reply starts only once it is taken, and a refused
+//! turn ends there, its other first-stage work dropped: the model is never called and nothing
+//! reaches the caller but the refusal. What a refused turn may have done meanwhile is only
+//! what precedes the model on every turn: one input check, one recall (and its audit event,
+//! written before the verdict was known: the trail errs towards recording), the session's
+//! MCP connection. The model still waits for the input guardrail's verdict: nothing reaches it
+//! unchecked, and a blocked prompt ends the turn with the guardrail's message. The last two
 //! run after the caller has its closing event (see `after_answer`).
 //!
 //! Each stage either hands the turn on or ends it early with a closing event; whatever happens,
-//! exactly one closing event (`final` or `error`) is sent, and the usage line is written once
-//! per turn that reached the guardrail (tokens spent are billed, answered or not).
+//! exactly one closing event (`final` or `error`) is sent once the turn is taken, and the usage
+//! line is written once per taken turn that reached the guardrail (tokens spent are billed,
+//! answered or not).
 
 use tenant_context::{MemorySessionId, RuntimeSessionId, TenantContext, UsageEvent};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use usage_meter::budget::Reservation;
 
 use crate::agent::{self, Ending, Tokens, Turn};
 use crate::budget::TurnBudget;
@@ -38,8 +45,16 @@ pub(crate) struct Invocation<'a> {
     pub session: &'a RuntimeSessionId,
     pub deadline: Instant,
     pub tx: &'a mpsc::Sender<AgentEvent>,
-    /// The clinic's budget for this turn (its first call already reserved).
-    pub budget: Option<&'a TurnBudget<'a>>,
+}
+
+/// Taking the turn (`admission::take_turn`), and where its verdict goes: the request waits for
+/// it before its reply starts.
+pub(crate) struct Admission<F> {
+    /// The turn limit and the first model call's reservation.
+    pub take: F,
+    /// The clinic's own budget (`None`: its tier's), from the registry.
+    pub own_budget: Option<tenant_context::TokenBudget>,
+    pub taken: oneshot::Sender<Result<(), InvocationError>>,
 }
 
 /// How far a turn's optional parts got, for its final event.
@@ -66,27 +81,80 @@ enum Stopped {
     Intervened(String),
 }
 
-/// Runs the turn, sends its closing event, then does the work left (see `after_answer`).
-pub(crate) async fn run(inv: Invocation<'_>) {
+/// Takes the turn beside its first stage, then runs it, sends its closing event and does the
+/// work left (see `after_answer`). A refused turn sends its refusal and nothing else.
+pub(crate) async fn run<F>(inv: Invocation<'_>, admission: Admission<F>)
+where
+    F: Future<Output = Result<Option<Reservation>, InvocationError>>,
+{
+    let first_stage = first_stage(&inv);
+    let take = admission.take;
+    tokio::pin!(first_stage, take);
+    let mut staged = None;
+    // The verdict goes to the request as soon as it is known, whatever the first stage does.
+    let taken = loop {
+        tokio::select! {
+            taken = &mut take => break taken,
+            done = &mut first_stage, if staged.is_none() => staged = Some(done),
+        }
+    };
+    let first = match taken {
+        Ok(first) => first,
+        Err(e) => {
+            let _ = admission.taken.send(Err(e));
+            return;
+        }
+    };
+    if admission.taken.send(Ok(())).is_err() {
+        // The request is gone (its caller hung up): nobody would read the answer.
+        crate::admission::give_back(inv.deps, inv.ctx, first.as_ref()).await;
+        return;
+    }
+    let staged = match staged {
+        Some(done) => done,
+        None => first_stage.await,
+    };
+    let budget = inv
+        .deps
+        .budgets
+        .as_ref()
+        .map(|b| TurnBudget::new(b, inv.ctx, admission.own_budget, first));
     let mut left = Leftover {
         usage: None,
         store: None,
     };
-    let closing = turn(&inv, &mut left).await;
+    let closing = turn(&inv, staged, budget.as_ref(), &mut left).await;
     // Taken before the caller can send the next question, which waits for it in recall.
     let settling = inv.deps.after_answer.begin(inv.session).await;
     close(&inv, closing).await;
-    after(&inv, left).await;
+    after(&inv, budget.as_ref(), left).await;
     drop(settling);
 }
 
-async fn turn<'a>(inv: &'a Invocation<'_>, left: &mut Leftover<'a>) -> AgentEvent {
+/// What the first stage found: the input check's verdict, the tools, what memory recalled
+/// (`None`: the deadline passed while recalling).
+type Staged<'a> = (
+    Result<Availability, Stopped>,
+    Option<SessionTools<'a>>,
+    Option<(Option<MemorySession<'a>>, Recall, Availability)>,
+);
+
+/// Stages 1 to 3 at once.
+async fn first_stage<'a>(inv: &'a Invocation<'_>) -> Staged<'a> {
     let recalled = async {
         tokio::time::timeout_at(inv.deadline, recall(inv))
             .await
             .ok()
     };
-    let (guarded, tools, recalled) = tokio::join!(guard_input(inv), connect_tools(inv), recalled);
+    tokio::join!(guard_input(inv), connect_tools(inv), recalled)
+}
+
+async fn turn<'a>(
+    inv: &'a Invocation<'_>,
+    (guarded, tools, recalled): Staged<'a>,
+    budget: Option<&'a TurnBudget<'a>>,
+    left: &mut Leftover<'a>,
+) -> AgentEvent {
     let guardrail = match guarded {
         Ok(availability) => availability,
         Err(Stopped::Error(closing)) => return closing,
@@ -107,19 +175,10 @@ async fn turn<'a>(inv: &'a Invocation<'_>, left: &mut Leftover<'a>) -> AgentEven
         account(inv, Tokens::default(), left);
         return InvocationError::DeadlineExceeded(Stage::MemoryRecall).to_event();
     };
+    let served = (guardrail, recalled, budget);
     match &tools {
-        Some(tools) => answer(inv, tools, Availability::Used, guardrail, recalled, left).await,
-        None => {
-            answer(
-                inv,
-                &NoTools,
-                Availability::Skipped,
-                guardrail,
-                recalled,
-                left,
-            )
-            .await
-        }
+        Some(tools) => answer(inv, tools, Availability::Used, served, left).await,
+        None => answer(inv, &NoTools, Availability::Skipped, served, left).await,
     }
 }
 
@@ -174,8 +233,11 @@ async fn answer<'a, T: Toolbox>(
     inv: &'a Invocation<'_>,
     tools: &T,
     tools_availability: Availability,
-    guardrail: Availability,
-    (memory, recalled, memory_availability): (Option<MemorySession<'a>>, Recall, Availability),
+    (guardrail, (memory, recalled, memory_availability), budget): (
+        Availability,
+        (Option<MemorySession<'a>>, Recall, Availability),
+        Option<&'a TurnBudget<'a>>,
+    ),
     left: &mut Leftover<'a>,
 ) -> AgentEvent {
     let deps = inv.deps;
@@ -196,7 +258,7 @@ async fn answer<'a, T: Toolbox>(
                 Availability::Used => deps.guardrail.as_ref(),
                 _ => None,
             },
-            budget: inv.budget,
+            budget,
             audit: deps.audit.as_ref().map(|log| (log, inv.session)),
         },
         inv.prompt,
@@ -303,7 +365,7 @@ fn account(inv: &Invocation<'_>, tokens: Tokens, left: &mut Leftover<'_>) -> Usa
 /// After the answer: the turn stored for the next turns, and its tokens added to the clinic's
 /// day, at once, each within `after_answer::LIMIT`. The answer of a turn in which a
 /// rule-guarded tool returned content is stored withheld (see `memory`).
-async fn after(inv: &Invocation<'_>, left: Leftover<'_>) {
+async fn after(inv: &Invocation<'_>, budget: Option<&TurnBudget<'_>>, left: Leftover<'_>) {
     let (work, clinic) = (&inv.deps.after_answer, inv.ctx.clinic_id());
     let store = async {
         if let Some((memory, ending)) = &left.store {
@@ -325,7 +387,7 @@ async fn after(inv: &Invocation<'_>, left: Leftover<'_>) {
         }
     };
     let settle = async {
-        if let Some(budget) = inv.budget {
+        if let Some(budget) = budget {
             work.bounded("budget_settle", clinic, budget.settle()).await;
         }
     };

@@ -37,14 +37,17 @@ enum Agent {
     Hooks,
     /// The minimal Strands agent: model and Gateway only.
     Minimal,
+    /// agent-runtime without the usage table and the audit trail (no turn limit, no token
+    /// budget, no audit events): what those three add to a turn under the profile.
+    OursBare,
 }
 
 impl Agent {
-    const ALL: [Agent; 3] = [Agent::Ours, Agent::Hooks, Agent::Minimal];
+    const ALL: [Agent; 4] = [Agent::Ours, Agent::Hooks, Agent::Minimal, Agent::OursBare];
 
     fn side(self) -> Side {
         match self {
-            Agent::Ours => Side::Ours,
+            Agent::Ours | Agent::OursBare => Side::Ours,
             Agent::Hooks | Agent::Minimal => Side::Peer,
         }
     }
@@ -54,12 +57,17 @@ impl Agent {
             Agent::Ours => "agent-runtime",
             Agent::Hooks => "peer-strands-agent",
             Agent::Minimal => "peer-strands-agent-minimal",
+            Agent::OursBare => "agent-runtime-without-usage-and-audit",
         }
     }
 
     fn extra(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Agent::Minimal => &[("TENANTRY_PEER_MINIMAL", "1")],
+            Agent::OursBare => &[
+                ("TENANTRY_USAGE_TABLE", ""),
+                ("TENANTRY_AUDIT_LOG_GROUP", ""),
+            ],
             Agent::Ours | Agent::Hooks => &[],
         }
     }
@@ -68,10 +76,10 @@ impl Agent {
         self as usize
     }
 
-    /// Round `i`'s order: each agent goes first, second and third in turn.
-    fn order(i: usize) -> [Agent; 3] {
+    /// Round `i`'s order: each agent goes first, second, third and last in turn.
+    fn order(i: usize) -> [Agent; 4] {
         let mut all = Self::ALL;
-        all.rotate_left(i % 3);
+        all.rotate_left(i % Self::ALL.len());
         all
     }
 }
@@ -239,17 +247,18 @@ pub async fn run(
         .build()
         .context("HTTP client")?;
     progress(&format!(
-        "latency: {turns} turns each of agent-runtime and two Strands peers, every dependency \
-         answering after the profile's delay ({})",
+        "latency: {turns} turns each of agent-runtime (as deployed and without the usage \
+         table and the audit trail) and two Strands peers, every dependency answering after \
+         the profile's delay ({})",
         profile.describe()
     ));
     let mut agents = Vec::new();
     for who in Agent::ALL {
-        let variant = (who == Agent::Minimal).then_some(who.label());
+        let variant = matches!(who, Agent::Minimal | Agent::OursBare).then_some(who.label());
         let (agent, _) = start_agent(&world, who.side(), subjects, variant, who.extra()).await?;
         agents.push(agent);
     }
-    let mut m: [Measured; 3] = Default::default();
+    let mut m: [Measured; 4] = Default::default();
     let mut session = String::new();
     for i in 0..turns {
         let first_of_session = i.is_multiple_of(PER_SESSION);
@@ -313,8 +322,8 @@ pub async fn run(
     Ok(rows(&m))
 }
 
-fn rows(m: &[Measured; 3]) -> Vec<Row> {
-    let [ours, hooks, minimal] = m;
+fn rows(m: &[Measured; 4]) -> Vec<Row> {
+    let [ours, hooks, minimal, bare] = m;
     let row = |metric: &str, unit: &str, peer: Option<f64>, ours: f64| {
         Row::new(GROUP, metric, unit, peer, ours)
     };
@@ -368,6 +377,14 @@ fn rows(m: &[Measured; 3]) -> Vec<Row> {
             },
         )
         .target(Target::AtMost(10.0)),
+        row(
+            "first answer byte p50 added by the token budget, the turn limit and the audit \
+             trail (as deployed minus without the usage table and the trail)",
+            "ms",
+            None,
+            (first - ms(bare.first_byte.p50())).max(0.0),
+        )
+        .target(Target::AtMost(1.0)),
         row(
             "whole answer p50 (vs the peer with the sample's hooks)",
             "ms",

@@ -1,8 +1,8 @@
 //! A LOCAL TCP proxy that injects faults in front of one stand-in or emulation: the service
 //! can be taken down (its port refuses connections and every open connection is cut, as when
 //! a process dies), slowed (every chunk a client sends waits before it is passed on, so pooled
-//! keep-alive connections are slowed too, not only new ones), and brought back on the same
-//! port (as a restarted service). The fault tests of the devstack put one in front of STS,
+//! keep-alive connections are slowed too, not only new ones), held (every chunk waits until
+//! released), and brought back on the same port (as a restarted service). The fault tests of the devstack put one in front of STS,
 //! DynamoDB, the JWKS, Memory, the Knowledge Base, the model and the Gateways, and check how
 //! the system behaves while each is down or slow and after it is back.
 //!
@@ -31,6 +31,9 @@ pub enum Fault {
     Down,
     /// Each chunk from a client waits this long before it is passed on.
     Slow(Duration),
+    /// Each chunk from a client waits until the fault changes: requests are held, not lost (a
+    /// test orders what happens while a service has not answered yet).
+    Held,
 }
 
 struct Shared {
@@ -230,8 +233,15 @@ async fn pipe(client: TcpStream, upstream: String, modes: watch::Receiver<Fault>
                 Ok(n) => n,
             };
             let fault = *modes.borrow();
-            if let Fault::Slow(delay) = fault {
-                tokio::time::sleep(delay).await;
+            match fault {
+                Fault::Slow(delay) => tokio::time::sleep(delay).await,
+                Fault::Held => {
+                    let mut released = modes.clone();
+                    if released.wait_for(|f| *f != Fault::Held).await.is_err() {
+                        break;
+                    }
+                }
+                Fault::None | Fault::Down => {}
             }
             if server_write.write_all(&buf[..n]).await.is_err() {
                 break;
@@ -293,7 +303,14 @@ mod tests {
         assert_eq!(get().await.unwrap().text().await.unwrap(), "up");
         assert!(began.elapsed() >= Duration::from_millis(300));
 
+        // Held: nothing comes back until released, then the request goes on.
+        proxy.set(Fault::Held).await.unwrap();
+        let mut held = Box::pin(get());
+        let waited = tokio::time::timeout(Duration::from_millis(300), &mut held).await;
+        assert!(waited.is_err(), "a held request was answered");
         proxy.set(Fault::None).await.unwrap();
+        assert_eq!(held.await.unwrap().text().await.unwrap(), "up");
+
         assert_eq!(get().await.unwrap().text().await.unwrap(), "up");
         assert!(proxy.accepted() >= 2);
     }

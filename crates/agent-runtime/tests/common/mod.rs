@@ -156,6 +156,8 @@ pub struct Upstreams {
     pub gateway_url: String,
     /// `None`: the stack starts its own guardrail emulation.
     pub guardrail_url: Option<String>,
+    /// The usage table's DynamoDB (`None`: the dynalite stand-in itself), e.g. a fault proxy.
+    pub dynamodb_url: Option<String>,
 }
 
 impl Upstreams {
@@ -165,7 +167,13 @@ impl Upstreams {
             model_url,
             gateway_url,
             guardrail_url: None,
+            dynamodb_url: None,
         }
+    }
+
+    pub fn dynamodb(mut self, url: String) -> Self {
+        self.dynamodb_url = Some(url);
+        self
     }
 
     pub fn guardrail(mut self, url: String) -> Self {
@@ -300,12 +308,14 @@ pub async fn agent_with_memory(
         ))
     });
     // With a usage table (on dynalite), the per-user turn limit counts there, as deployed.
-    let usage = config.usage_table.as_ref().map(|table| {
-        usage_meter::UsageMeter::new(
-            testkit::dynamo::client(&testkit::endpoints_or_panic()).unwrap(),
-            table.clone(),
-        )
-    });
+    let usage_dynamodb = match &up.dynamodb_url {
+        Some(url) => aws_sdk_dynamodb::Client::new(&testkit::sdk::config_for(url)),
+        None => testkit::dynamo::client(&testkit::endpoints_or_panic()).unwrap(),
+    };
+    let usage = config
+        .usage_table
+        .as_ref()
+        .map(|table| usage_meter::UsageMeter::new(usage_dynamodb, table.clone()));
     let turn_limit = usage.clone().and_then(|meter| {
         usage_meter::turn_limit::TurnLimit::new(meter, config.user_turns_per_minute)
     });
