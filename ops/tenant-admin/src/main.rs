@@ -250,6 +250,16 @@ enum Status {
     Suspended,
 }
 
+/// A line on stdout. A closed reader (`tenant-admin audit ... | head`) is not an error and never
+/// a panic (as `println!` would make it): an operation under way goes on to its end, whatever
+/// reads its progress lines.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(Cli::parse()).await {
@@ -292,10 +302,10 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                 to: tiers.tier(&tier)?,
             };
             let targets = targets(outputs.as_deref(), dry_run, &tiers)?;
-            println!("==> change-tier {} -> {}", change.clinic, change.to);
+            say!("==> change-tier {} -> {}", change.clinic, change.to);
             if dry_run {
                 for line in change.describe(&targets) {
-                    println!("    would: {line}");
+                    say!("    would: {line}");
                 }
                 return Ok(());
             }
@@ -310,7 +320,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                 &tiers,
                 wait,
                 &mut |line| {
-                    println!("    {line}");
+                    say!("    {line}");
                     let _ = std::io::stdout().flush();
                 },
             )
@@ -397,9 +407,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                 None => "its tier's (infra/tiers.json)".to_owned(),
             };
             if dry_run {
-                println!(
-                    "==> would set {clinic}'s token budget: {what} (dry run: nothing changed)"
-                );
+                say!("==> would set {clinic}'s token budget: {what} (dry run: nothing changed)");
                 return Ok(());
             }
             let outputs = outputs.ok_or(AdminError::MissingOutput(
@@ -411,7 +419,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                 &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
             );
             set_clinic_budget(&clients, &targets.registry_table, &clinic, budget).await?;
-            println!(
+            say!(
                 "==> {clinic}: token budget {what}; the agents apply it within the registry cache's lifetime (about a minute)"
             );
             Ok(())
@@ -429,7 +437,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             };
             let clinic = tenant_context::ClinicId::parse(&clinic)?;
             if dry_run {
-                println!("==> set-status {clinic} {status}");
+                say!("==> set-status {clinic} {status}");
                 let (pool, registry) = (&targets.user_pool_id, &targets.registry_table);
                 let steps = if status == tenant_admin::TenantStatus::Active {
                     [
@@ -451,7 +459,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                     ]
                 };
                 for line in steps {
-                    println!("    would: {line}");
+                    say!("    would: {line}");
                 }
                 return Ok(());
             }
@@ -466,7 +474,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                 status,
             )
             .await?;
-            println!(
+            say!(
                 "==> {clinic}: status {status}; {users} user(s) {} (the front door follows within the authorizer's cache time, about a minute; ID tokens already issued end within 15 minutes)",
                 if status == tenant_admin::TenantStatus::Active {
                     "enabled: those its suspension disabled (users disabled before stay disabled)"
@@ -489,7 +497,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             let credentials = execute(&plans, common.dry_run, "onboard").await?;
             if let (Some(path), false) = (test_users, common.dry_run) {
                 write_credentials(&path, &plans, &credentials)?;
-                println!(
+                say!(
                     "==> Test users' credentials written to {} (mode 600)",
                     path.display()
                 );
@@ -529,7 +537,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             )
             .await?;
             if !common.dry_run {
-                println!(
+                say!(
                     "==> {}; kept: the audit trail and the usage rows. The ids are tombstoned: onboarding one again needs --reuse-id",
                     if purge {
                         "Memory, documents, patient rows and users of these tenants were erased"
@@ -549,10 +557,10 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             let clinic = tenant_context::ClinicId::parse(&clinic)?;
             let to = tenant_admin::export::Destination::parse(&to)?;
             let targets = targets(outputs.as_deref(), dry_run, &tiers)?;
-            println!("==> export {clinic} -> {to}");
+            say!("==> export {clinic} -> {to}");
             if dry_run {
                 for line in tenant_admin::export::describe(&clinic, &targets, &to) {
-                    println!("    would: {line}");
+                    say!("    would: {line}");
                 }
                 return Ok(());
             }
@@ -567,12 +575,12 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                 &log,
                 &to,
                 &mut |line| {
-                    println!("    {line}");
+                    say!("    {line}");
                     let _ = std::io::stdout().flush();
                 },
             )
             .await?;
-            println!(
+            say!(
                 "==> {clinic}: {} file(s) in {to} (manifest.json lists them with their SHA-256)",
                 exported.files.len() + 1
             );
@@ -618,17 +626,17 @@ async fn user(
         change,
     };
     let targets = targets(outputs.as_deref(), dry_run, tiers)?;
-    println!("==> user {} of {}", request.username, request.clinic);
+    say!("==> user {} of {}", request.username, request.clinic);
     if dry_run {
         for line in request.describe(&targets) {
-            println!("    would: {line}");
+            say!("    would: {line}");
         }
         return Ok(());
     }
     let clients =
         Clients::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await);
     let outcome = apply_user(&request, &clients, &targets, tiers, &mut |line| {
-        println!("    {line}");
+        say!("    {line}");
         let _ = std::io::stdout().flush();
     })
     .await?;
@@ -638,7 +646,7 @@ async fn user(
             &serde_json::json!({"username": request.username, "password": password,
                 "clinic_id": request.clinic.as_str()}),
         )?;
-        println!(
+        say!(
             "==> the test user's credentials are in {} (mode 600)",
             path.display()
         );
@@ -687,7 +695,7 @@ async fn execute(
     };
     for (i, plan) in plans.iter().enumerate() {
         let t = &plan.tenant;
-        println!(
+        say!(
             "==> [{}/{}] {verb} {} ({} tier)",
             i + 1,
             plans.len(),
@@ -697,11 +705,11 @@ async fn execute(
         match &clients {
             None => {
                 for line in plan.describe() {
-                    println!("    would: {line}");
+                    say!("    would: {line}");
                 }
             }
             Some(clients) => {
-                let outcome = apply(plan, clients, &mut |line| println!("    {line}")).await?;
+                let outcome = apply(plan, clients, &mut |line| say!("    {line}")).await?;
                 credentials.push(outcome.test_credentials);
             }
         }

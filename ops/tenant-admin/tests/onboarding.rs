@@ -565,3 +565,27 @@ fn dry_run_runs_offline_and_lists_every_tenant() {
     }
     assert!(stdout.contains("would:"));
 }
+
+/// A reader that stops early (`| head`) is not an error: no panic, exit 0, the run goes on to
+/// its end (a purge is not left half-done because nobody reads its progress).
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenant-admin"))
+        .args(["offboard", "--purge", "--dry-run", "--tenants"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../infra/demo-tenants.json"
+        ))
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env_remove("AWS_PROFILE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // The reader is gone before the first line is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}
