@@ -119,15 +119,7 @@ async fn a_turn_refused_beside_its_first_stage_is_a_429_and_never_reaches_the_mo
         ],
     )
     .await;
-    // Not across a minute's end: the count is per minute.
-    while std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() % 60)
-        .unwrap_or(0)
-        > 50
-    {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    common::clear_of_a_minutes_end().await;
     let (token, session) = caller(&stack, "basic", "clinic-a");
     let prompt = json!({"prompt": "What are our opening hours?"});
     let ok = invoke(

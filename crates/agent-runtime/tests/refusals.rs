@@ -303,10 +303,7 @@ async fn a_user_past_their_turns_per_minute_is_refused_and_a_colleague_is_not() 
         ],
     )
     .await;
-    // Not across a minute's end: the count is per minute.
-    while chrono_second() > 50 {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    common::clear_of_a_minutes_end().await;
     let (token, session) = caller(&stack, "basic", "clinic-a");
     let prompt = json!({"prompt": "What are our opening hours?"});
     for _ in 0..2 {
@@ -362,13 +359,6 @@ async fn a_user_past_their_turns_per_minute_is_refused_and_a_colleague_is_not() 
     )
     .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
-}
-
-fn chrono_second() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() % 60)
-        .unwrap_or(0)
 }
 
 /// A suspension ends invocations at the agent too, not only at the front door: a clinic the

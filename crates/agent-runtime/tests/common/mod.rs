@@ -530,3 +530,17 @@ pub async fn standard_with(
     .await;
     (stack, model, gw)
 }
+
+/// Waits until the minute has at least 10 s left: the turn limit counts per minute, and a test
+/// of it must not straddle a minute's end.
+pub async fn clear_of_a_minutes_end() {
+    let second = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() % 60)
+            .unwrap_or(0)
+    };
+    while second() > 50 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
