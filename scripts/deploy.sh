@@ -416,7 +416,10 @@ else
     admin+=(--outputs "$outputs_file")
   fi
   [[ $test_users == 1 ]] && admin+=(--test-users "$state_dir/$stack-test-users.json")
-  "${admin[@]}" | sed 's/^/    /'
+  if ! "${admin[@]}" | sed 's/^/    /'; then
+    # deploy.sh never gives an offboarded id out again: that is a decision per clinic.
+    die "onboarding stopped; the reason is above. If it names a clinic that was offboarded, that is on purpose (its id is tombstoned): take the clinic out of $tenants_file, or give its id out again by hand with tenant-admin onboard --reuse-id (docs/deploying.md, \"Offboarding, export and erasure\"); then run this again"
+  fi
 fi
 
 if [[ $dry_run == 1 ]]; then
