@@ -157,10 +157,14 @@ class Any:
 
 # The ARN parts that never hold a colon.
 SEGMENT_VARIABLES = ("${Partition}", "${Region}", "${Account}")
-# Names that never hold a `/` either (S3 bucket names are lower-case letters, digits, `.` and
-# `-`): without this a bucket's ARN format would match an object ARN (`<bucket>/*`), and a
-# bucket-level action granted on objects would pass.
-NAME_VARIABLES = {"${BucketName}": ":/"}
+# Names that never hold a `/` either: without this a container's ARN format would match the
+# ARN of what it holds, and an action on the container granted only on its contents would
+# pass. S3 and S3 Vectors bucket names are lower-case letters, digits, `.` and `-` (a
+# bucket's format would match `<bucket>/*`); DynamoDB table names are letters, digits, `_`,
+# `-` and `.` (a table's format would match `table/<name>/index/*`, and a table-only action
+# such as GetItem granted on indexes alone would pass); SNS topic names are letters, digits,
+# `-` and `_`. Log group names may hold `/` (and ARNs of them end in `:*`): not here.
+NAME_VARIABLES = {"${BucketName}": ":/", "${TableName}": ":/", "${TopicName}": ":/"}
 
 
 def tokens_of_template(arn: str) -> tuple:

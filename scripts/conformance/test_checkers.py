@@ -132,6 +132,15 @@ class IamReference(unittest.TestCase):
         found = self.findings(mutated(on_objects), "resource")
         self.assertTrue(any("s3:ListBucket" in f for f in found), found)
 
+    def test_a_table_action_on_indexes_alone_is_refused(self):
+        def on_indexes(t):
+            policy = t["Resources"]["OperatorPolicy"]["Properties"]["PolicyDocument"]
+            statement = next(s for s in policy["Statement"] if "dynamodb:GetItem" in s.get("Action", []))
+            statement["Action"] = ["dynamodb:GetItem"]
+            statement["Resource"] = [{"Fn::Sub": "${PatientMetadataTable.Arn}/index/*"}]
+        found = self.findings(mutated(on_indexes), "resource")
+        self.assertTrue(any("dynamodb:GetItem" in f for f in found), found)
+
     def test_a_condition_key_the_action_does_not_have_is_refused(self):
         def foreign(t):
             policy = t["Resources"]["ToolTargetRole"]["Properties"]["Policies"][0]["PolicyDocument"]
