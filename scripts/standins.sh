@@ -60,6 +60,12 @@ ours() { # true when the PID file names a live process whose command line contai
   [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -- "$pattern" > /dev/null
 }
 
+running() { # pid: alive and not a zombie (an exited child not yet reaped)
+  local state
+  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z && $state != X ]]
+}
+
 start_one() { # name port pattern command...
   local name=$1 port=$2 pattern=$3; shift 3
   local pidfile="$run/$name.pid" log="$run/$name.log"
@@ -83,7 +89,9 @@ start_one() { # name port pattern command...
   echo $! > "$pidfile"
   for _ in $(seq 1 100); do
     if answers "$port"; then return 0; fi
-    if ! ours "$pidfile" "$pattern"; then
+    # Right after the fork the child may not have exec'd its program yet (its command line is
+    # still this script's): only a process that is gone, or a zombie, has exited.
+    if ! running "$(cat "$pidfile")"; then
       echo "error: $name exited during start-up; last lines of its log:" >&2
       tail -n 20 "$log" >&2
       exit 1
