@@ -2,9 +2,10 @@
 //! can be taken down (its port refuses connections and every open connection is cut, as when
 //! a process dies), slowed (every chunk a client sends waits before it is passed on, so pooled
 //! keep-alive connections are slowed too, not only new ones), held (every chunk waits until
-//! released), and brought back on the same port (as a restarted service). The fault tests of the devstack put one in front of STS,
-//! DynamoDB, the JWKS, Memory, the Knowledge Base, the model and the Gateways, and check how
-//! the system behaves while each is down or slow and after it is back.
+//! released), and brought back on the same port (as a restarted service). The fault tests of
+//! the devstack put one in front of STS, DynamoDB, the JWKS, Memory, the Knowledge Base, the
+//! model and the Gateways, and check how the system behaves while each is down or slow and
+//! after it is back; the agent's admission tests hold its usage table.
 //!
 //! It works on bytes, not HTTP: nothing is parsed or changed, so it fits any protocol the
 //! stand-ins speak (AWS JSON and query protocols, MCP over streamable HTTP, event streams).
